@@ -1,0 +1,47 @@
+# Thin wrapper over CMake. `make demo` and `make test` are the two commands of the README.
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+JOBS       ?= $(shell nproc)
+PYTEST      = /usr/bin/python3 -m pytest
+
+.PHONY: all build deps demo demo-down test test-unit test-integration test-asan test-all bench format clean
+
+all: build
+
+deps:
+	@scripts/deps.sh
+
+build:
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+
+demo: deps build
+	@scripts/demo.sh
+
+demo-down:
+	@$(BUILD)/bin/locus cluster down --dir $(CURDIR)/demo-cluster
+
+test: deps build
+	@cd $(BUILD) && ctest --output-on-failure -E integration
+	@LOCUS_BIN_DIR=$(CURDIR)/$(BUILD)/bin $(PYTEST) -q -p no:cacheprovider -m "not slow" tests/integration
+
+test-all: deps build
+	@cd $(BUILD) && ctest --output-on-failure -E integration
+	@LOCUS_BIN_DIR=$(CURDIR)/$(BUILD)/bin $(PYTEST) -q -p no:cacheprovider tests/integration
+
+test-asan: deps
+	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DLOCUS_ASAN=ON -DLOCUS_UBSAN=ON >/dev/null
+	@cmake --build $(ASAN_BUILD) -j $(JOBS)
+	@cd $(ASAN_BUILD) && ctest --output-on-failure -E integration
+	@LOCUS_BIN_DIR=$(CURDIR)/$(ASAN_BUILD)/bin LOCUS_ASAN=1 \
+		ASAN_OPTIONS=detect_leaks=0:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
+		$(PYTEST) -q -p no:cacheprovider -m "not slow" tests/integration
+
+bench: deps build
+	@$(BUILD)/bin/locus-bench obj
+
+format:
+	@clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)

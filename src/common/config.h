@@ -1,0 +1,48 @@
+/*
+ * config.h - the node configuration of locusd: one JSON file per node, flags override it.
+ *
+ * The settings are declared once in a table (config.c) that drives the JSON loader, the
+ * flag parser and `locusd --help`; see docs/DEV-CONTRACT.md and deploy/locusd.example.json.
+ */
+#ifndef LOCUS_COMMON_CONFIG_H
+#define LOCUS_COMMON_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CONFIG_MAX_MPATHS 64
+
+typedef enum { ROLE_NONE = 0, ROLE_PROXY, ROLE_TARGET } node_role_t;
+
+typedef struct {
+    node_role_t role;
+    char *id;
+    char *host;
+    int port;
+    char *public_url;
+    char *primary_url;
+    char *data_dir;
+    char *mountpaths[CONFIG_MAX_MPATHS];
+    size_t n_mountpaths;
+    char *log_level;
+    char *log_file;
+    int64_t keepalive_interval_ns;
+    int64_t keepalive_timeout_ns;
+    bool fsync;
+} config_t;
+
+void config_init(config_t *c);
+void config_dispose(config_t *c);
+/* Loads a JSON file into c. 0 or -1 with a message (file and key) in err. */
+int config_load_file(config_t *c, const char *path, char *err, size_t errlen);
+/* Loads a JSON text into c (same rules). 0 or -1. */
+int config_load_json(config_t *c, const char *text, char *err, size_t errlen);
+/* Applies command-line flags (argv[0] skipped). "--config FILE" is loaded first wherever it
+ * appears. 0, 1 when --help was printed, or -1 with a message in err. */
+int config_parse_args(config_t *c, int argc, char **argv, char *err, size_t errlen);
+/* Checks required settings and fills defaults (public_url). 0 or -1 with a message. */
+int config_validate(config_t *c, char *err, size_t errlen);
+void config_print_help(const char *prog);
+
+#endif

@@ -1,0 +1,448 @@
+/*
+ * util.c - see util.h.
+ */
+#include "common/util.h"
+#include "common/log.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+void locus__panic(const char *file, int line, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    log_write(LOG_WARNING, "PANIC at %s:%d: %s", file, line, msg);
+    fprintf(stderr, "PANIC at %s:%d: %s\n", file, line, msg);
+    abort();
+}
+
+void *locus__xmalloc(size_t n, const char *file, int line)
+{
+    void *p = malloc(n ? n : 1);
+    if (p == NULL)
+        locus__panic(file, line, "out of memory allocating %zu bytes", n);
+    return p;
+}
+
+void *locus__xcalloc(size_t n, size_t m, const char *file, int line)
+{
+    void *p = calloc(n ? n : 1, m ? m : 1);
+    if (p == NULL)
+        locus__panic(file, line, "out of memory allocating %zu x %zu bytes", n, m);
+    return p;
+}
+
+void *locus__xrealloc(void *p, size_t n, const char *file, int line)
+{
+    void *q = realloc(p, n ? n : 1);
+    if (q == NULL)
+        locus__panic(file, line, "out of memory reallocating %zu bytes", n);
+    return q;
+}
+
+char *locus__xstrdup(const char *s, const char *file, int line)
+{
+    size_t n = strlen(s);
+    char *p = locus__xmalloc(n + 1, file, line);
+    memcpy(p, s, n + 1);
+    return p;
+}
+
+char *xstrndup(const char *s, size_t n)
+{
+    char *p = xmalloc(n + 1);
+    memcpy(p, s, n);
+    p[n] = '\0';
+    return p;
+}
+
+char *xasprintf(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *p = NULL;
+    int n = vasprintf(&p, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        locus_panic("out of memory in xasprintf");
+    return p;
+}
+
+void buf_init(buf_t *b)
+{
+    b->base = NULL;
+    b->len = 0;
+    b->cap = 0;
+}
+
+void buf_dispose(buf_t *b)
+{
+    free(b->base);
+    buf_init(b);
+}
+
+void buf_reserve(buf_t *b, size_t extra)
+{
+    if (b->len + extra + 1 <= b->cap)
+        return;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < b->len + extra + 1)
+        cap *= 2;
+    b->base = xrealloc(b->base, cap);
+    b->cap = cap;
+    b->base[b->len] = '\0';
+}
+
+void buf_append(buf_t *b, const void *p, size_t n)
+{
+    buf_reserve(b, n);
+    if (n)
+        memcpy(b->base + b->len, p, n);
+    b->len += n;
+    b->base[b->len] = '\0';
+}
+
+void buf_puts(buf_t *b, const char *s)
+{
+    buf_append(b, s, strlen(s));
+}
+
+void buf_printf(buf_t *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    buf_reserve(b, (size_t)n);
+    va_start(ap, fmt);
+    vsnprintf(b->base + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+}
+
+char *buf_steal(buf_t *b)
+{
+    if (b->base == NULL)
+        buf_reserve(b, 0), b->base[0] = '\0';
+    char *p = b->base;
+    buf_init(b);
+    return p;
+}
+
+int64_t time_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+int64_t time_mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+void time_format_rfc3339(int64_t ns, char *out, size_t outlen)
+{
+    if (ns <= 0) {
+        snprintf(out, outlen, "0001-01-01T00:00:00Z");
+        return;
+    }
+    time_t sec = (time_t)(ns / 1000000000LL);
+    struct tm tm;
+    gmtime_r(&sec, &tm);
+    snprintf(out, outlen, "%04d-%02d-%02dT%02d:%02d:%02d.%09lldZ", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (long long)(ns % 1000000000LL));
+}
+
+int64_t duration_parse_ns(const char *s)
+{
+    if (s == NULL || *s == '\0')
+        return -1;
+    int64_t total = 0;
+    const char *p = s;
+    bool any = false;
+    while (*p) {
+        char *end;
+        errno = 0;
+        double v = strtod(p, &end);
+        if (end == p || errno != 0 || !(v >= 0 && v < 1e12) || !isdigit((unsigned char)*p))
+            return -1;
+        p = end;
+        double mult;
+        if (*p == '\0') {
+            if (any)
+                return -1;
+            mult = 1e9; /* bare number: seconds */
+        } else if (strncmp(p, "ns", 2) == 0) {
+            mult = 1, p += 2;
+        } else if (strncmp(p, "us", 2) == 0) {
+            mult = 1e3, p += 2;
+        } else if (strncmp(p, "ms", 2) == 0) {
+            mult = 1e6, p += 2;
+        } else if (*p == 's') {
+            mult = 1e9, p++;
+        } else if (*p == 'm') {
+            mult = 60e9, p++;
+        } else if (*p == 'h') {
+            mult = 3600e9, p++;
+        } else {
+            return -1;
+        }
+        total += (int64_t)(v * mult);
+        any = true;
+    }
+    return total;
+}
+
+void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+        ;
+}
+
+uint64_t random_u64(void)
+{
+    uint64_t v;
+    if (getrandom(&v, sizeof(v), 0) != sizeof(v))
+        v = (uint64_t)time_mono_ns() ^ ((uint64_t)getpid() << 32);
+    return v;
+}
+
+void random_id(char *out, size_t n)
+{
+    static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+    for (size_t i = 0; i < n; i++)
+        out[i] = alphabet[random_u64() % (sizeof(alphabet) - 1)];
+    out[n] = '\0';
+}
+
+int mkdir_p(const char *path, mode_t mode)
+{
+    char *p = xstrdup(path);
+    int rc = 0;
+    for (char *s = p + 1; *s; s++) {
+        if (*s != '/')
+            continue;
+        *s = '\0';
+        if (mkdir(p, mode) < 0 && errno != EEXIST) {
+            rc = -errno;
+            goto out;
+        }
+        *s = '/';
+    }
+    if (mkdir(p, mode) < 0 && errno != EEXIST)
+        rc = -errno;
+out:
+    free(p);
+    return rc;
+}
+
+int remove_tree(const char *path)
+{
+    struct stat st;
+    if (lstat(path, &st) < 0)
+        return errno == ENOENT ? 0 : -errno;
+    if (!S_ISDIR(st.st_mode))
+        return unlink(path) < 0 && errno != ENOENT ? -errno : 0;
+    DIR *d = opendir(path);
+    if (d == NULL)
+        return -errno;
+    int rc = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        char *child = xasprintf("%s/%s", path, de->d_name);
+        int r = remove_tree(child);
+        if (r < 0 && rc == 0)
+            rc = r;
+        free(child);
+    }
+    closedir(d);
+    if (rmdir(path) < 0 && errno != ENOENT && rc == 0)
+        rc = -errno;
+    return rc;
+}
+
+int write_all(int fd, const void *p, size_t n)
+{
+    const char *c = p;
+    while (n > 0) {
+        ssize_t w = write(fd, c, n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        c += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+ssize_t read_full(int fd, void *p, size_t n)
+{
+    char *c = p;
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = read(fd, c + got, n - got);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        if (r == 0)
+            break;
+        got += (size_t)r;
+    }
+    return (ssize_t)got;
+}
+
+static int fsync_dir_of(const char *path)
+{
+    char *copy = xstrdup(path);
+    int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    free(copy);
+    if (fd < 0)
+        return -errno;
+    fsync(fd);
+    close(fd);
+    return 0;
+}
+
+int write_file_atomic(const char *path, const void *data, size_t len)
+{
+    char *tmp = xasprintf("%s.tmp.%d.%llx", path, (int)getpid(), (unsigned long long)random_u64());
+    int rc = 0;
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        rc = -errno;
+        goto out;
+    }
+    rc = write_all(fd, data, len);
+    if (rc == 0 && fsync(fd) < 0)
+        rc = -errno;
+    close(fd);
+    if (rc == 0 && rename(tmp, path) < 0)
+        rc = -errno;
+    if (rc < 0)
+        unlink(tmp);
+    else
+        fsync_dir_of(path);
+out:
+    free(tmp);
+    return rc;
+}
+
+int read_file(const char *path, char **out, size_t *len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    buf_t b;
+    buf_init(&b);
+    char chunk[65536];
+    for (;;) {
+        ssize_t r = read(fd, chunk, sizeof(chunk));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            int e = -errno;
+            close(fd);
+            buf_dispose(&b);
+            return e;
+        }
+        if (r == 0)
+            break;
+        buf_append(&b, chunk, (size_t)r);
+    }
+    close(fd);
+    if (len)
+        *len = b.len;
+    *out = buf_steal(&b);
+    return 0;
+}
+
+static int hexval(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+char *url_decode(const char *src, size_t n, size_t *outlen)
+{
+    char *out = xmalloc(n + 1);
+    size_t j = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (src[i] == '%') {
+            if (i + 2 >= n) {
+                free(out);
+                return NULL;
+            }
+            int hi = hexval((unsigned char)src[i + 1]), lo = hexval((unsigned char)src[i + 2]);
+            if (hi < 0 || lo < 0) {
+                free(out);
+                return NULL;
+            }
+            out[j++] = (char)(hi * 16 + lo);
+            i += 2;
+        } else {
+            out[j++] = src[i];
+        }
+    }
+    out[j] = '\0';
+    if (outlen)
+        *outlen = j;
+    return out;
+}
+
+char *url_encode(const char *s, const char *keep)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    buf_t b;
+    buf_init(&b);
+    buf_reserve(&b, strlen(s));
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (isalnum(*p) || *p == '_' || *p == '.' || *p == '-' || *p == '~' ||
+            (keep && *p && strchr(keep, *p))) {
+            char c = (char)*p;
+            buf_append(&b, &c, 1);
+        } else {
+            char e[3] = {'%', hex[*p >> 4], hex[*p & 15]};
+            buf_append(&b, e, 3);
+        }
+    }
+    return buf_steal(&b);
+}
+
+bool str_has_prefix(const char *s, const char *prefix)
+{
+    return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+bool str_has_suffix(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && strcmp(s + n - m, suffix) == 0;
+}

@@ -1,0 +1,88 @@
+/*
+ * util.h - allocation, assertions, growable buffers, time and filesystem helpers
+ * shared by every component. Depends on nothing else of ours but log.h.
+ */
+#ifndef LOCUS_COMMON_UTIL_H
+#define LOCUS_COMMON_UTIL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define LOCUS_ERR_LEN 256
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Small bounded allocations: running out of memory is fatal (file:line reported). */
+#define xmalloc(n) locus__xmalloc((n), __FILE__, __LINE__)
+#define xcalloc(n, m) locus__xcalloc((n), (m), __FILE__, __LINE__)
+#define xrealloc(p, n) locus__xrealloc((p), (n), __FILE__, __LINE__)
+#define xstrdup(s) locus__xstrdup((s), __FILE__, __LINE__)
+void *locus__xmalloc(size_t n, const char *file, int line);
+void *locus__xcalloc(size_t n, size_t m, const char *file, int line);
+void *locus__xrealloc(void *p, size_t n, const char *file, int line);
+char *locus__xstrdup(const char *s, const char *file, int line);
+/* Caller frees. */
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+char *xstrndup(const char *s, size_t n);
+
+#define locus_panic(...) locus__panic(__FILE__, __LINE__, __VA_ARGS__)
+#define locus_assert(c)                                                                            \
+    do {                                                                                           \
+        if (!(c))                                                                                  \
+            locus__panic(__FILE__, __LINE__, "assertion failed: %s", #c);                          \
+    } while (0)
+void locus__panic(const char *file, int line, const char *fmt, ...)
+    __attribute__((noreturn, format(printf, 3, 4)));
+
+/* A growable byte buffer, always NUL-terminated (len excludes the NUL). */
+typedef struct {
+    char *base;
+    size_t len;
+    size_t cap;
+} buf_t;
+
+void buf_init(buf_t *b);
+void buf_dispose(buf_t *b);
+void buf_reserve(buf_t *b, size_t extra);
+void buf_append(buf_t *b, const void *p, size_t n);
+void buf_puts(buf_t *b, const char *s);
+void buf_printf(buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Hands the bytes to the caller (caller frees) and resets b. */
+char *buf_steal(buf_t *b);
+
+/* Wall-clock and monotonic time in nanoseconds. */
+int64_t time_now_ns(void);
+int64_t time_mono_ns(void);
+/* Formats unix-ns as RFC 3339 with nanoseconds ("0001-01-01T00:00:00Z" for 0). */
+void time_format_rfc3339(int64_t ns, char *out, size_t outlen);
+/* Parses "10s", "5m", "1m30s", "250ms", "2h" or a bare number of seconds. -1 on error. */
+int64_t duration_parse_ns(const char *s);
+void sleep_ms(int ms);
+
+/* Random lowercase-alphanumeric id of n chars into out (n+1 bytes). */
+void random_id(char *out, size_t n);
+uint64_t random_u64(void);
+
+/* mkdir -p; 0 or -errno. */
+int mkdir_p(const char *path, mode_t mode);
+/* rm -rf; 0 or -errno (missing is fine). */
+int remove_tree(const char *path);
+/* Writes data atomically: temp file in the same dir, fsync, rename, fsync dir. 0 or -errno. */
+int write_file_atomic(const char *path, const void *data, size_t len);
+/* Reads a whole (small) file; caller frees *out. 0 or -errno. */
+int read_file(const char *path, char **out, size_t *len);
+/* write(2)/read(2) loops that retry EINTR and short transfers. 0 or -errno. */
+int write_all(int fd, const void *p, size_t n);
+ssize_t read_full(int fd, void *p, size_t n);
+
+/* Percent-decodes src[0..n) into a new string (caller frees); NULL if malformed. */
+char *url_decode(const char *src, size_t n, size_t *outlen);
+/* Percent-encodes s like Python's urllib.parse.quote(s, safe=keep) ("/" kept when keep has it). */
+char *url_encode(const char *s, const char *keep);
+
+bool str_has_prefix(const char *s, const char *prefix);
+bool str_has_suffix(const char *s, const char *suffix);
+
+#endif

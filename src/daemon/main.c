@@ -1,0 +1,91 @@
+/*
+ * main.c - locusd: parse flags and config, start the proxy or target role, serve until
+ * SIGTERM/SIGINT.
+ */
+#include "cluster/cluster.h"
+#include "common/config.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "net/net.h"
+#include "proxy/proxy.h"
+#include "target/target.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+int main(int argc, char **argv)
+{
+    config_t cfg;
+    char err[LOCUS_ERR_LEN];
+    config_init(&cfg);
+    int rc = config_parse_args(&cfg, argc, argv, err, sizeof(err));
+    if (rc == 1)
+        return 0;
+    if (rc < 0 || config_validate(&cfg, err, sizeof(err)) < 0) {
+        fprintf(stderr, "locusd: %s\n", err);
+        return 2;
+    }
+    if (log_init(cfg.role == ROLE_PROXY ? 'P' : 'T', log_level_parse(cfg.log_level), cfg.log_file) <
+        0) {
+        fprintf(stderr, "locusd: cannot open log file %s\n", cfg.log_file);
+        return 2;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, NULL); /* threads inherit: only sigwait below sees them */
+
+    if (cluster_init(&cfg, err, sizeof(err)) < 0) {
+        LOCUS_LOG(LOG_WARNING, "%s", err);
+        fprintf(stderr, "locusd: %s\n", err);
+        return 1;
+    }
+    http_handler_cb on_headers, on_request;
+    if (cfg.role == ROLE_PROXY) {
+        rc = proxy_init(err, sizeof(err));
+        on_headers = proxy_on_headers;
+        on_request = proxy_on_request;
+    } else {
+        rc = target_init(err, sizeof(err));
+        on_headers = target_on_headers;
+        on_request = target_on_request;
+    }
+    if (rc < 0) {
+        LOCUS_LOG(LOG_WARNING, "%s", err);
+        fprintf(stderr, "locusd: %s\n", err);
+        return 1;
+    }
+    http_server_t *srv = http_server_start(cfg.host, cfg.port, cluster_self_name(), on_headers,
+                                           on_request, err, sizeof(err));
+    if (srv == NULL) {
+        LOCUS_LOG(LOG_WARNING, "%s", err);
+        fprintf(stderr, "locusd: %s\n", err);
+        return 1;
+    }
+    LOCUS_LOG(LOG_NOTICE, "%s: listening on %s:%d (%s)", cluster_self_name(), cfg.host, cfg.port,
+              cfg.role == ROLE_PROXY ? (cluster_is_primary() ? "primary proxy" : "proxy")
+                                     : "target");
+    char *pidfile = xasprintf("%s/locusd.pid", cfg.data_dir);
+    char pid[32];
+    snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
+    write_file_atomic(pidfile, pid, strlen(pid));
+    cluster_start();
+
+    int sig = 0;
+    sigwait(&set, &sig);
+    LOCUS_LOG(LOG_NOTICE, "%s: signal %d, shutting down", cluster_self_name(), sig);
+    cluster_stop();
+    if (cfg.role == ROLE_TARGET)
+        target_shutdown();
+    http_server_stop(srv);
+    unlink(pidfile);
+    free(pidfile);
+    config_dispose(&cfg);
+    return 0;
+}

@@ -1,0 +1,176 @@
+/*
+ * http_client.c - intra-cluster HTTP client: one libcurl easy handle per thread so
+ * keep-alive connections are reused (LIBRARIES.md pitfall 7), no Expect: 100-continue
+ * (pitfall 6), redirects not followed (callers decide).
+ */
+#include "net/net.h"
+#include "common/log.h"
+
+#include <curl/curl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+static pthread_key_t curl_key;
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+
+static void handle_free(void *h)
+{
+    curl_easy_cleanup(h);
+}
+
+static void curl_init_once(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    pthread_key_create(&curl_key, handle_free);
+}
+
+void httpc_global_init(void)
+{
+    pthread_once(&curl_once, curl_init_once);
+}
+
+static CURL *thread_handle(void)
+{
+    pthread_once(&curl_once, curl_init_once);
+    CURL *h = pthread_getspecific(curl_key);
+    if (h == NULL) {
+        h = curl_easy_init();
+        if (h == NULL)
+            locus_panic("curl_easy_init failed");
+        pthread_setspecific(curl_key, h);
+    } else {
+        curl_easy_reset(h); /* keeps the connection cache */
+    }
+    return h;
+}
+
+void httpc_thread_cleanup(void)
+{
+    pthread_once(&curl_once, curl_init_once);
+    CURL *h = pthread_getspecific(curl_key);
+    if (h) {
+        curl_easy_cleanup(h);
+        pthread_setspecific(curl_key, NULL);
+    }
+}
+
+void httpc_resp_init(httpc_resp_t *r)
+{
+    memset(r, 0, sizeof(*r));
+    buf_init(&r->body);
+}
+
+void httpc_resp_dispose(httpc_resp_t *r)
+{
+    buf_dispose(&r->body);
+    free(r->location);
+    free(r->err);
+    memset(r, 0, sizeof(*r));
+}
+
+static size_t on_write(char *p, size_t sz, size_t n, void *ud)
+{
+    buf_append(ud, p, sz * n);
+    return sz * n;
+}
+
+static size_t on_header(char *p, size_t sz, size_t n, void *ud)
+{
+    httpc_resp_t *r = ud;
+    size_t len = sz * n;
+    if (len > 9 && strncasecmp(p, "Location:", 9) == 0) {
+        const char *v = p + 9;
+        while (*v == ' ')
+            v++;
+        size_t vl = len - (size_t)(v - p);
+        while (vl > 0 && (v[vl - 1] == '\r' || v[vl - 1] == '\n'))
+            vl--;
+        free(r->location);
+        r->location = xstrndup(v, vl);
+    }
+    return len;
+}
+
+typedef struct {
+    int fd;
+    int64_t off;
+} fd_src_t;
+
+static size_t on_read_fd(char *p, size_t sz, size_t n, void *ud)
+{
+    fd_src_t *s = ud;
+    ssize_t r = pread(s->fd, p, sz * n, s->off);
+    if (r < 0)
+        return CURL_READFUNC_ABORT;
+    s->off += r;
+    return (size_t)r;
+}
+
+static int perform(CURL *h, const char *method, const char *url, const httpc_header_t *hdrs,
+                   int timeout_ms, httpc_resp_t *r)
+{
+    struct curl_slist *sl = NULL;
+    sl = curl_slist_append(sl, "Expect:");
+    for (const httpc_header_t *x = hdrs; x && x->name; x++) {
+        char *line = xasprintf("%s: %s", x->name, x->value);
+        sl = curl_slist_append(sl, line);
+        free(line);
+    }
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+    if (strcmp(method, "HEAD") == 0)
+        curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, sl);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_write);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &r->body);
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, r);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 3000L);
+    if (timeout_ms > 0)
+        curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
+    CURLcode cc = curl_easy_perform(h);
+    curl_slist_free_all(sl);
+    if (cc != CURLE_OK) {
+        r->err = xasprintf("%s %s: %s", method, url, curl_easy_strerror(cc));
+        return -1;
+    }
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
+    return 0;
+}
+
+int httpc_do(const char *method, const char *url, const void *body, size_t len,
+             const httpc_header_t *hdrs, int timeout_ms, httpc_resp_t *r)
+{
+    CURL *h = thread_handle();
+    if (body != NULL) {
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+    }
+    return perform(h, method, url, hdrs, timeout_ms, r);
+}
+
+int httpc_json(const char *method, const char *url, json_t *j, int timeout_ms, httpc_resp_t *r)
+{
+    static const httpc_header_t hdrs[] = {{"Content-Type", "application/json"}, {NULL, NULL}};
+    char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    int rc = httpc_do(method, url, s, s ? strlen(s) : 0, hdrs, timeout_ms, r);
+    free(s);
+    return rc;
+}
+
+int httpc_put_fd(const char *url, int fd, int64_t size, const httpc_header_t *hdrs, int timeout_ms,
+                 httpc_resp_t *r)
+{
+    CURL *h = thread_handle();
+    fd_src_t src = {fd, 0};
+    curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
+    curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read_fd);
+    curl_easy_setopt(h, CURLOPT_READDATA, &src);
+    curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)size);
+    return perform(h, "PUT", url, hdrs, timeout_ms, r);
+}

@@ -1,0 +1,354 @@
+/*
+ * http_server.c - libmicrohttpd wrapper: thread per connection, streamed request bodies,
+ * raw (still-encoded) paths so redirects keep the client's escaping. See net.h for the
+ * two-call handler design.
+ */
+#include "net/net.h"
+#include "common/log.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+struct http_server_s {
+    struct MHD_Daemon *mhd;
+    http_handler_cb on_headers;
+    http_handler_cb on_request;
+};
+
+typedef struct {
+    char *key;
+    char *val; /* decoded */
+} qparam_t;
+
+typedef struct {
+    http_req_t req;
+    qparam_t *params;
+    size_t n_params;
+} req_impl_t;
+
+static char node_name[128] = "node";
+
+const char *http_node_name(void)
+{
+    return node_name;
+}
+
+void http_set_node_name(const char *name)
+{
+    snprintf(node_name, sizeof(node_name), "%s", name);
+}
+
+/* Keep MHD from decoding paths and query values: we need the raw form for redirects and
+ * decode ourselves. */
+static size_t unescape_noop(void *cls, struct MHD_Connection *c, char *s)
+{
+    return strlen(s);
+}
+
+/* Query values are form-encoded: '+' is a space. */
+static char *query_decode(const char *s)
+{
+    size_t n = strlen(s);
+    char *tmp = xstrdup(s);
+    for (size_t i = 0; i < n; i++)
+        if (tmp[i] == '+')
+            tmp[i] = ' ';
+    char *out = url_decode(tmp, n, NULL);
+    if (out == NULL)
+        out = tmp; /* malformed escapes: keep as is, handlers validate values */
+    else
+        free(tmp);
+    return out;
+}
+
+static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value)
+{
+    req_impl_t *ri = cls;
+    buf_t *q = (buf_t *)ri->req.ctx; /* temporarily used as the raw-query builder */
+    if (q->len)
+        buf_append(q, "&", 1);
+    buf_puts(q, key);
+    if (value) {
+        buf_append(q, "=", 1);
+        buf_puts(q, value);
+    }
+    ri->params = xrealloc(ri->params, (ri->n_params + 1) * sizeof(qparam_t));
+    ri->params[ri->n_params].key = query_decode(key);
+    ri->params[ri->n_params].val = query_decode(value ? value : "");
+    ri->n_params++;
+    return MHD_YES;
+}
+
+const char *http_header(http_req_t *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+const char *http_query(http_req_t *req, const char *name)
+{
+    req_impl_t *ri = (req_impl_t *)req;
+    for (size_t i = 0; i < ri->n_params; i++)
+        if (strcmp(ri->params[i].key, name) == 0)
+            return ri->params[i].val;
+    return NULL;
+}
+
+bool http_query_bool(http_req_t *req, const char *name)
+{
+    const char *v = http_query(req, name);
+    return v && (strcmp(v, "true") == 0 || strcmp(v, "1") == 0 || strcmp(v, "yes") == 0);
+}
+
+void http_send(http_req_t *req, unsigned status, struct MHD_Response *resp)
+{
+    if (req->_answered) {
+        MHD_destroy_response(resp);
+        LOCUS_LOG(LOG_WARNING, "[net] second response for %s %s ignored", req->method,
+                  req->raw_path);
+        return;
+    }
+    req->_answered = true;
+    if (MHD_queue_response(req->conn, status, resp) != MHD_YES)
+        LOCUS_LOG(LOG_WARNING, "[net] failed to queue %u for %s %s", status, req->method,
+                  req->raw_path);
+    MHD_destroy_response(resp);
+}
+
+void http_reply(http_req_t *req, unsigned status, const char *ctype, const void *body, size_t n)
+{
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(n, (void *)body, MHD_RESPMEM_MUST_COPY);
+    if (ctype)
+        MHD_add_response_header(r, "Content-Type", ctype);
+    http_send(req, status, r);
+}
+
+void http_reply_text(http_req_t *req, unsigned status, const char *text)
+{
+    http_reply(req, status, "text/plain; charset=utf-8", text, strlen(text));
+}
+
+void http_reply_json(http_req_t *req, unsigned status, json_t *j)
+{
+    char *s = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    struct MHD_Response *r = MHD_create_response_from_buffer(strlen(s), s, MHD_RESPMEM_MUST_FREE);
+    MHD_add_response_header(r, "Content-Type", "application/json");
+    http_send(req, status, r);
+}
+
+void http_reply_error(http_req_t *req, unsigned status, const char *fmt, ...)
+{
+    char msg[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (status >= 500)
+        LOCUS_LOG(LOG_WARNING, "%u %s while %s %s, client: %s", status, msg, req->method,
+                  req->raw_path, req->remote);
+    else
+        LOCUS_LOG(LOG_VERBOSE, "%u %s while %s %s, client: %s", status, msg, req->method,
+                  req->raw_path, req->remote);
+    json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:i}", "message", msg, "method",
+                          req->method, "url_path", req->raw_path, "remote_addr", req->remote,
+                          "caller", "", "node", node_name, "status", (int)status);
+    char *s = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    struct MHD_Response *r = MHD_create_response_from_buffer(strlen(s), s, MHD_RESPMEM_MUST_FREE);
+    MHD_add_response_header(r, "Content-Type", "application/json");
+    if (strcmp(req->method, "HEAD") == 0)
+        MHD_add_response_header(r, "Hdr-Error", msg);
+    http_send(req, status, r);
+}
+
+void http_reply_redirect(http_req_t *req, unsigned status, const char *location)
+{
+    struct MHD_Response *r = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
+    MHD_add_response_header(r, "Location", location);
+    http_send(req, status, r);
+}
+
+json_t *http_body_json(http_req_t *req)
+{
+    if (req->body_too_large) {
+        http_reply_error(req, 413, "request body too large (max %u bytes)", HTTP_MAX_CONTROL_BODY);
+        return NULL;
+    }
+    if (req->body.len == 0) {
+        http_reply_error(req, 400, "missing JSON request body");
+        return NULL;
+    }
+    json_error_t je;
+    json_t *j = json_loadb(req->body.base, req->body.len, 0, &je);
+    if (j == NULL) {
+        http_reply_error(req, 400, "invalid JSON in request body: %s (line %d, column %d)", je.text,
+                         je.line, je.column);
+        return NULL;
+    }
+    return j;
+}
+
+static void req_free(req_impl_t *ri)
+{
+    http_req_t *req = &ri->req;
+    if (req->ctx_free)
+        req->ctx_free(req);
+    for (size_t i = 0; i < ri->n_params; i++) {
+        free(ri->params[i].key);
+        free(ri->params[i].val);
+    }
+    free(ri->params);
+    free(req->raw_path);
+    free(req->path);
+    free(req->raw_query);
+    buf_dispose(&req->body);
+    free(ri);
+}
+
+static req_impl_t *req_create(http_server_t *s, struct MHD_Connection *conn, const char *url,
+                              const char *method)
+{
+    req_impl_t *ri = xcalloc(1, sizeof(*ri));
+    http_req_t *req = &ri->req;
+    req->conn = conn;
+    req->method = method;
+    req->_server = s;
+    req->raw_path = xstrdup(url);
+    req->path = url_decode(url, strlen(url), NULL);
+    buf_t q;
+    buf_init(&q);
+    req->ctx = &q;
+    MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_arg, ri);
+    req->ctx = NULL;
+    req->raw_query = buf_steal(&q);
+    const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+    req->content_length = cl ? strtoll(cl, NULL, 10) : -1;
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (ci && ci->client_addr && ci->client_addr->sa_family == AF_INET) {
+        const struct sockaddr_in *sin = (const struct sockaddr_in *)ci->client_addr;
+        char ip[32];
+        inet_ntop(AF_INET, &sin->sin_addr, ip, sizeof(ip));
+        snprintf(req->remote, sizeof(req->remote), "%s:%d", ip, ntohs(sin->sin_port));
+    }
+    buf_init(&req->body);
+    return ri;
+}
+
+static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url,
+                                 const char *method, const char *version, const char *upload_data,
+                                 size_t *upload_data_size, void **req_cls)
+{
+    http_server_t *s = cls;
+    req_impl_t *ri = *req_cls;
+    if (ri == NULL) {
+        ri = req_create(s, conn, url, method);
+        *req_cls = ri;
+        http_req_t *req = &ri->req;
+        if (req->path == NULL) {
+            /* Malformed escapes: answer at once (this closes the connection, which is fine). */
+            req->path = xstrdup(req->raw_path);
+            http_reply_error(req, 400, "malformed percent-encoding in URL path");
+            return MHD_YES;
+        }
+        s->on_headers(req);
+        req->_headers_done = true;
+        return MHD_YES;
+    }
+    http_req_t *req = &ri->req;
+    if (*upload_data_size > 0) {
+        size_t n = *upload_data_size;
+        *upload_data_size = 0;
+        if (req->_answered)
+            return MHD_YES;
+        switch (req->body_mode) {
+        case BODY_BUFFER:
+            if (req->body.len + n > HTTP_MAX_CONTROL_BODY)
+                req->body_too_large = true;
+            else if (!req->body_too_large)
+                buf_append(&req->body, upload_data, n);
+            break;
+        case BODY_STREAM:
+            if (!req->sink_failed && req->on_body(req, upload_data, n) < 0)
+                req->sink_failed = true;
+            break;
+        case BODY_DISCARD:
+            break;
+        }
+        return MHD_YES;
+    }
+    if (!req->_answered) {
+        s->on_request(req);
+        if (!req->_answered)
+            http_reply_error(req, 500, "internal error: no response for %s", req->raw_path);
+    }
+    return MHD_YES;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    req_impl_t *ri = *req_cls;
+    if (ri == NULL)
+        return;
+    *req_cls = NULL;
+    req_free(ri);
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char msg[512];
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    size_t n = strlen(msg);
+    while (n > 0 && msg[n - 1] == '\n')
+        msg[--n] = '\0';
+    LOCUS_LOG(LOG_VERBOSE, "[mhd] %s", msg);
+}
+
+http_server_t *http_server_start(const char *host, int port, const char *name,
+                                 http_handler_cb on_headers, http_handler_cb on_request, char *err,
+                                 size_t errlen)
+{
+    http_set_node_name(name);
+    struct sockaddr_in sin;
+    memset(&sin, 0, sizeof(sin));
+    sin.sin_family = AF_INET;
+    sin.sin_port = htons((uint16_t)port);
+    if (inet_pton(AF_INET, host, &sin.sin_addr) != 1) {
+        snprintf(err, errlen, "invalid listen address \"%s\" (IPv4 expected)", host);
+        return NULL;
+    }
+    http_server_t *s = xcalloc(1, sizeof(*s));
+    s->on_headers = on_headers;
+    s->on_request = on_request;
+    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+                     MHD_USE_ERROR_LOG | MHD_USE_SUSPEND_RESUME;
+    s->mhd = MHD_start_daemon(
+        flags, (uint16_t)port, NULL, NULL, on_access, s, MHD_OPTION_SOCK_ADDR, &sin,
+        MHD_OPTION_UNESCAPE_CALLBACK, unescape_noop, NULL, MHD_OPTION_NOTIFY_COMPLETED,
+        on_completed, NULL, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 * 1024),
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)600, MHD_OPTION_LISTEN_BACKLOG_SIZE,
+        (unsigned)1024, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_END);
+    if (s->mhd == NULL) {
+        snprintf(err, errlen, "cannot listen on %s:%d (port in use?)", host, port);
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+void http_server_stop(http_server_t *s)
+{
+    if (s == NULL)
+        return;
+    MHD_stop_daemon(s->mhd);
+    free(s);
+}

@@ -1,0 +1,121 @@
+/*
+ * net.h - the HTTP stack of the daemons: a libmicrohttpd server wrapper (thread per
+ * connection, streaming request bodies, sendfile responses) and a libcurl client with one
+ * keep-alive easy handle per thread.
+ *
+ * DESIGN
+ * Every request goes through two handler calls. on_headers(req) runs once the headers are in
+ * and decides what happens to the body: buffer it (default, capped), stream it to a sink
+ * callback (object PUT), or discard it (redirects). on_request(req) runs after the whole body
+ * arrived and must queue exactly one response with http_send()/http_reply_*(). A response is
+ * never queued on MHD's first access-handler call (LIBRARIES.md pitfall 1: it forces
+ * Connection: close).
+ */
+#ifndef LOCUS_NET_NET_H
+#define LOCUS_NET_NET_H
+
+#include <jansson.h>
+#include <microhttpd.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/util.h"
+
+#define HTTP_MAX_CONTROL_BODY (64u << 20) /* JSON control bodies (e.g. 10k-name lists) */
+
+typedef enum { BODY_BUFFER = 0, BODY_STREAM, BODY_DISCARD } body_mode_t;
+
+typedef struct http_req_s http_req_t;
+typedef int (*http_sink_cb)(http_req_t *req, const char *data, size_t n);
+
+struct http_req_s {
+    /* read-only */
+    struct MHD_Connection *conn;
+    const char *method;
+    char *raw_path;         /* as received, still percent-encoded */
+    char *path;             /* percent-decoded */
+    char *raw_query;        /* "k=v&..." as received ("" if none) */
+    int64_t content_length; /* -1 if absent */
+    char remote[64];
+    /* set by on_headers */
+    body_mode_t body_mode;
+    http_sink_cb on_body; /* BODY_STREAM: returns 0 or -1 (then the body is discarded) */
+    void *ctx;            /* handler state */
+    void (*ctx_free)(http_req_t *req); /* called when the request ends, answered or not */
+    /* body (BODY_BUFFER) */
+    buf_t body;
+    bool body_too_large;
+    bool sink_failed;
+    /* private */
+    bool _answered;
+    bool _headers_done;
+    void *_server;
+};
+
+typedef void (*http_handler_cb)(http_req_t *req);
+
+typedef struct http_server_s http_server_t;
+
+/* Starts listening on host:port. node_name is used in error bodies ("t[ID]"). NULL on error
+ * (err filled). */
+http_server_t *http_server_start(const char *host, int port, const char *node_name,
+                                 http_handler_cb on_headers, http_handler_cb on_request, char *err,
+                                 size_t errlen);
+void http_server_stop(http_server_t *s);
+
+/* Request accessors. Returned strings are borrowed until the request ends. */
+const char *http_header(http_req_t *req, const char *name);
+/* Decoded query value ('+' = space) or NULL; borrowed until the request ends. */
+const char *http_query(http_req_t *req, const char *name);
+bool http_query_bool(http_req_t *req, const char *name);
+
+/* Responses: exactly one per request, from on_request (or on_headers for early errors is NOT
+ * allowed: set an error in ctx and answer in on_request). resp ownership passes to http_send. */
+void http_send(http_req_t *req, unsigned status, struct MHD_Response *resp);
+void http_reply(http_req_t *req, unsigned status, const char *ctype, const void *body, size_t n);
+void http_reply_text(http_req_t *req, unsigned status, const char *text);
+/* Steals the reference to j. */
+void http_reply_json(http_req_t *req, unsigned status, json_t *j);
+/* AIStore-shaped JSON error: {"message","method","url_path","remote_addr","caller","node",
+ * "status"}. */
+void http_reply_error(http_req_t *req, unsigned status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void http_reply_redirect(http_req_t *req, unsigned status, const char *location);
+/* Node name used in error messages of this process ("p[ID]"/"t[ID]"). */
+const char *http_node_name(void);
+void http_set_node_name(const char *name);
+/* Parses the buffered body as JSON; NULL with an error already answered (400) when malformed. */
+json_t *http_body_json(http_req_t *req);
+
+/* ---- client ---- */
+
+typedef struct {
+    long status;
+    buf_t body;
+    char *location; /* owned, NULL if none */
+    char *err;      /* owned transport error text, NULL if none */
+} httpc_resp_t;
+
+typedef struct {
+    const char *name;
+    const char *value;
+} httpc_header_t;
+
+void httpc_resp_init(httpc_resp_t *r);
+void httpc_resp_dispose(httpc_resp_t *r);
+
+/* One request with an in-memory body (may be NULL). Does not follow redirects. timeout_ms 0 =
+ * none. Returns 0 when an HTTP response arrived (any status), -1 on transport failure
+ * (r->err set). Safe to call from any thread: uses a per-thread keep-alive handle. */
+int httpc_do(const char *method, const char *url, const void *body, size_t len,
+             const httpc_header_t *hdrs, int timeout_ms, httpc_resp_t *r);
+/* JSON convenience: body is j (borrowed, may be NULL). */
+int httpc_json(const char *method, const char *url, json_t *j, int timeout_ms, httpc_resp_t *r);
+/* PUT of size bytes read from fd at offset 0 (streamed, no Expect). Same returns. */
+int httpc_put_fd(const char *url, int fd, int64_t size, const httpc_header_t *hdrs, int timeout_ms,
+                 httpc_resp_t *r);
+/* Releases this thread's handle (call at thread exit in pools). */
+void httpc_thread_cleanup(void);
+void httpc_global_init(void);
+
+#endif

@@ -1,0 +1,185 @@
+/*
+ * jobs.c - the proxy's job control plane: start a job on every target, aggregate status
+ * (what=status) and per-target snapshots (what=qryxstats), abort. Stateless: the targets'
+ * registries are the truth, so any proxy answers for any job.
+ */
+#include "common/log.h"
+#include "common/util.h"
+#include "proxy/internal.h"
+#include "xact/xact.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void proxy_job_start(http_req_t *req, const char *kind, const char *src, const char *dst,
+                     json_t *msg)
+{
+    char id[16];
+    xact_new_id(id, sizeof(id));
+    json_t *body = json_pack("{s:s, s:s, s:s, s:s, s:O}", "id", id, "kind", kind, "src", src, "dst",
+                             dst ? dst : "", "msg", json_is_object(msg) ? msg : json_object());
+    if (!json_is_object(msg))
+        json_decref(json_object_get(body, "msg")); /* the temporary object above */
+    char *text = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    smap_t *s = smap_get();
+    size_t n = s->n_targets;
+    if (n == 0) {
+        http_reply_error(req, 503, "no storage targets in the cluster");
+        goto out;
+    }
+    call_t *calls = proxy_calls_targets(s, "POST", "/v1/xactions", text);
+    proxy_fanout(calls, n, 10000);
+    const char *fail = NULL;
+    for (size_t i = 0; i < n && !fail; i++)
+        if (calls[i].rc < 0 || calls[i].resp.status != 200)
+            fail = calls[i].node_id;
+    if (fail) {
+        char *q = xasprintf("/v1/xactions?id=%s", id);
+        call_t *ab = proxy_calls_targets(s, "DELETE", q, NULL);
+        proxy_fanout(ab, n, 5000);
+        proxy_calls_dispose(ab, n);
+        free(q);
+        http_reply_error(req, 503, "cannot start %s on target %s", kind, fail);
+    } else {
+        LOCUS_LOG(LOG_NOTICE, "job %s[%s] started on %zu targets", kind, id, n);
+        http_reply_text(req, 200, id);
+    }
+    proxy_calls_dispose(calls, n);
+out:
+    smap_put(s);
+    free(text);
+}
+
+/* The job id from the JobArgs body ({"ID": ...}, keys case-insensitive) or ?id= / ?uuid=. */
+static char *job_id_of(http_req_t *req, json_t **msgp)
+{
+    *msgp = NULL;
+    const char *q = http_query(req, "id");
+    if (q == NULL)
+        q = http_query(req, "uuid");
+    if (q && q[0])
+        return xstrdup(q);
+    if (req->body.len == 0)
+        return NULL;
+    json_t *msg = http_body_json(req);
+    if (msg == NULL)
+        return (char *)-1; /* answered */
+    *msgp = msg;
+    json_t *v = json_get_ci(msg, "id");
+    if (!json_is_string(v))
+        v = json_get_ci(msg, "uuid");
+    return json_is_string(v) && json_string_value(v)[0] ? xstrdup(json_string_value(v)) : NULL;
+}
+
+void proxy_job_query(http_req_t *req)
+{
+    const char *what = http_query(req, "what");
+    if (what == NULL || (strcmp(what, "status") && strcmp(what, "qryxstats"))) {
+        http_reply_error(req, 400, "invalid what=\"%s\" (supported: status, qryxstats)",
+                         what ? what : "");
+        return;
+    }
+    json_t *msg;
+    char *id = job_id_of(req, &msg);
+    if (id == (char *)-1)
+        return;
+    if (id == NULL) {
+        json_decref(msg);
+        http_reply_error(req, 400, "job id is missing (JobArgs {\"ID\": ...})");
+        return;
+    }
+    char *enc = url_encode(id, "");
+    char *q = xasprintf("/v1/xactions?id=%s", enc);
+    free(enc);
+    smap_t *s = smap_get();
+    size_t n = s->n_targets;
+    call_t *calls = proxy_calls_targets(s, "GET", q, NULL);
+    free(q);
+    proxy_fanout(calls, n, 10000);
+    json_t *per = json_object();
+    size_t found = 0, ended = 0;
+    int64_t max_end = 0;
+    bool aborted = false;
+    const char *kind = "";
+    json_t *err = NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (calls[i].rc < 0 || calls[i].resp.status != 200)
+            continue;
+        json_t *snap = json_loadb(calls[i].resp.body.base, calls[i].resp.body.len, 0, NULL);
+        if (snap == NULL)
+            continue;
+        found++;
+        int64_t end = json_integer_value(json_object_get(snap, "end_ns"));
+        if (end) {
+            ended++;
+            if (end > max_end)
+                max_end = end;
+        }
+        aborted = aborted || json_is_true(json_object_get(snap, "aborted"));
+        const char *e = json_string_value(json_object_get(snap, "err"));
+        if (e && e[0] && err == NULL)
+            err = json_string(e);
+        if (kind[0] == '\0') {
+            json_t *k = json_object_get(snap, "kind");
+            kind = json_is_string(k) ? json_string_value(k) : "";
+        }
+        json_object_del(snap, "end_ns");
+        json_object_del(snap, "node");
+        json_object_set_new(per, calls[i].node_id, json_pack("[o]", snap));
+    }
+    if (found == 0) {
+        http_reply_error(req, 404, "job \"%s\" not found", id);
+    } else if (strcmp(what, "qryxstats") == 0) {
+        http_reply_json(req, 200, json_incref(per));
+    } else {
+        /* All targets that know the job must have ended; a target that lost it (restart)
+         * cannot hold the job back. */
+        json_t *st = json_pack("{s:s, s:s, s:s, s:I, s:b}", "kind", kind, "uuid", id, "err",
+                               err ? json_string_value(err) : "", "end_time",
+                               (json_int_t)(ended == found ? max_end : 0), "aborted", (int)aborted);
+        http_reply_json(req, 200, st);
+    }
+    json_decref(err);
+    json_decref(per);
+    proxy_calls_dispose(calls, n);
+    smap_put(s);
+    json_decref(msg);
+    free(id);
+}
+
+/* PUT /v1/cluster {"action":"stop-xaction"|"stop", "value":{"id":...}} */
+void proxy_job_abort(http_req_t *req)
+{
+    json_t *msg = http_body_json(req);
+    if (msg == NULL)
+        return;
+    const char *action = json_string_value(json_object_get(msg, "action"));
+    json_t *v = json_get_ci(json_object_get(msg, "value"), "id");
+    if (action == NULL || (strcmp(action, "stop-xaction") && strcmp(action, "stop"))) {
+        http_reply_error(req, 400, "invalid action \"%s\" for PUT /v1/cluster",
+                         action ? action : "");
+    } else if (!json_is_string(v)) {
+        http_reply_error(req, 400, "%s: value needs the job \"id\"", action);
+    } else {
+        char *enc = url_encode(json_string_value(v), "");
+        char *q = xasprintf("/v1/xactions?id=%s", enc);
+        free(enc);
+        smap_t *s = smap_get();
+        size_t n = s->n_targets;
+        call_t *calls = proxy_calls_targets(s, "DELETE", q, NULL);
+        free(q);
+        proxy_fanout(calls, n, 10000);
+        size_t found = 0;
+        for (size_t i = 0; i < n; i++)
+            found += calls[i].rc == 0 && calls[i].resp.status == 200;
+        if (found)
+            http_reply(req, 200, NULL, "", 0);
+        else
+            http_reply_error(req, 404, "job \"%s\" not found", json_string_value(v));
+        proxy_calls_dispose(calls, n);
+        smap_put(s);
+    }
+    json_decref(msg);
+}

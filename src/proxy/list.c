@@ -1,0 +1,120 @@
+/*
+ * list.c - list objects: every target returns a sorted page of its local names after the
+ * continuation token; the proxy merges them into one page. The token is the last name
+ * returned (stateless: any proxy can serve the next page).
+ */
+#include "common/log.h"
+#include "common/lso.h"
+#include "common/util.h"
+#include "proxy/internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define LSO_MAX_PAGE 10000
+
+static const char *json_str_or(json_t *o, const char *k, const char *dflt)
+{
+    json_t *v = json_get_ci(o, k);
+    return json_is_string(v) ? json_string_value(v) : dflt;
+}
+
+void proxy_list_objects(http_req_t *req, const char *bck, json_t *lsomsg)
+{
+    if (lsomsg && !json_is_null(lsomsg) && !json_is_object(lsomsg)) {
+        http_reply_error(req, 400, "list objects: value must be a JSON object (LsoMsg)");
+        return;
+    }
+    const char *prefix = json_str_or(lsomsg, "prefix", "");
+    const char *token = json_str_or(lsomsg, "continuation_token", "");
+    const char *props = json_str_or(lsomsg, "props", "");
+    const char *uuid = json_str_or(lsomsg, "uuid", "");
+    json_t *ps = json_get_ci(lsomsg, "pagesize");
+    long long pagesize = 0;
+    if (json_is_integer(ps))
+        pagesize = json_integer_value(ps);
+    else if (json_is_string(ps))
+        pagesize = strtoll(json_string_value(ps), NULL, 10);
+    else if (ps && !json_is_null(ps)) {
+        http_reply_error(req, 400, "list objects: pagesize must be a number");
+        return;
+    }
+    if (pagesize < 0) {
+        http_reply_error(req, 400, "list objects: invalid pagesize %lld", pagesize);
+        return;
+    }
+    if (pagesize == 0 || pagesize > LSO_MAX_PAGE)
+        pagesize = LSO_MAX_PAGE;
+    int pmask = lso_props_parse(props);
+    if (pmask < 0) {
+        http_reply_error(req, 400, "list objects: invalid props \"%s\"", props);
+        return;
+    }
+    if (props[0] == '\0')
+        pmask = LSO_PROP_DEFAULT;
+    pmask |= LSO_PROP_NAME;
+
+    char *eb = url_encode(bck, ""), *ep = url_encode(prefix, ""), *et = url_encode(token, "");
+    char *epr = url_encode(props, ",");
+    char *pq = xasprintf("/v1/internal/lso?bck=%s&prefix=%s&after=%s&limit=%lld&props=%s", eb, ep,
+                         et, pagesize, epr);
+    free(eb);
+    free(ep);
+    free(et);
+    free(epr);
+    smap_t *s = smap_get();
+    size_t n = s->n_targets;
+    call_t *calls = proxy_calls_targets(s, "GET", pq, NULL);
+    free(pq);
+    proxy_fanout(calls, n, 60000);
+
+    lso_page_t all;
+    lso_page_init(&all);
+    for (size_t i = 0; i < n; i++) {
+        if (calls[i].rc < 0 || calls[i].resp.status != 200) {
+            http_reply_error(req, 503, "list objects: target %s failed: %s", calls[i].node_id,
+                             calls[i].rc < 0 ? calls[i].resp.err : calls[i].resp.body.base);
+            goto out;
+        }
+        json_t *j = json_loadb(calls[i].resp.body.base, calls[i].resp.body.len, 0, NULL);
+        lso_page_t p;
+        lso_page_init(&p);
+        if (j == NULL || lso_decode_json(j, &p) < 0) {
+            json_decref(j);
+            lso_page_dispose(&p);
+            http_reply_error(req, 500, "list objects: bad page from target %s", calls[i].node_id);
+            goto out;
+        }
+        for (size_t k = 0; k < p.n; k++)
+            lso_page_add(&all, &p.entries[k]);
+        lso_page_dispose(&p);
+        json_decref(j);
+    }
+    lso_page_sort(&all);
+    if (all.n > (size_t)pagesize) {
+        for (size_t k = (size_t)pagesize; k < all.n; k++)
+            lso_entry_dispose(&all.entries[k]);
+        all.n = (size_t)pagesize;
+    }
+    free(all.continuation_token);
+    all.continuation_token = xstrdup(all.n == (size_t)pagesize ? all.entries[all.n - 1].name : "");
+    free(all.uuid);
+    all.uuid = xstrdup(uuid[0] ? uuid : "lso");
+
+    const char *accept = http_header(req, "Accept");
+    if (accept && strcasestr(accept, "application/msgpack")) {
+        buf_t b;
+        buf_init(&b);
+        lso_encode_msgpack(&all, pmask, &b);
+        http_reply(req, 200, "application/msgpack", b.base ? b.base : "", b.len);
+        buf_dispose(&b);
+    } else {
+        http_reply_json(req, 200, lso_encode_json(&all, pmask));
+    }
+out:
+    lso_page_dispose(&all);
+    proxy_calls_dispose(calls, n);
+    smap_put(s);
+}

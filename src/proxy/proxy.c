@@ -1,0 +1,521 @@
+/*
+ * proxy.c - the proxy role's REST endpoints: redirects of object requests to their HRW
+ * target, bucket create/destroy/list/HEAD, list objects, jobs. Bucket metadata changes go
+ * through the primary: another proxy forwards them.
+ */
+#include "proxy/proxy.h"
+#include "cluster/cluster.h"
+#include "common/log.h"
+#include "common/names.h"
+#include "common/util.h"
+#include "proxy/internal.h"
+
+#include <ctype.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+typedef struct {
+    int status;
+    char msg[768];
+    char *location;
+} pctx_t;
+
+static void pctx_free(http_req_t *req)
+{
+    pctx_t *c = req->ctx;
+    if (c) {
+        free(c->location);
+        free(c);
+    }
+    req->ctx = NULL;
+}
+
+/* ---------------------------------------------------------------- helpers */
+
+json_t *json_get_ci(json_t *obj, const char *key)
+{
+    if (!json_is_object(obj))
+        return NULL;
+    const char *k;
+    json_t *v;
+    json_object_foreach(obj, k, v) if (strcasecmp(k, key) == 0) return v;
+    return NULL;
+}
+
+typedef struct {
+    call_t *c;
+    int timeout_ms;
+} fan_arg_t;
+
+static void *fan_one(void *arg)
+{
+    fan_arg_t *a = arg;
+    call_t *c = a->c;
+    static const httpc_header_t hdrs[] = {{"Content-Type", "application/json"}, {NULL, NULL}};
+    c->rc = httpc_do(c->method, c->url, c->body, c->body ? strlen(c->body) : 0, hdrs, a->timeout_ms,
+                     &c->resp);
+    httpc_thread_cleanup();
+    return NULL;
+}
+
+void proxy_fanout(call_t *calls, size_t n, int timeout_ms)
+{
+    pthread_t *th = xcalloc(n + 1, sizeof(pthread_t));
+    fan_arg_t *args = xcalloc(n + 1, sizeof(fan_arg_t));
+    bool *started = xcalloc(n + 1, sizeof(bool));
+    for (size_t i = 0; i < n; i++) {
+        httpc_resp_init(&calls[i].resp);
+        args[i].c = &calls[i];
+        args[i].timeout_ms = timeout_ms;
+        started[i] = pthread_create(&th[i], NULL, fan_one, &args[i]) == 0;
+        if (!started[i])
+            fan_one(&args[i]);
+    }
+    for (size_t i = 0; i < n; i++)
+        if (started[i])
+            pthread_join(th[i], NULL);
+    free(started);
+    free(args);
+    free(th);
+}
+
+void proxy_calls_dispose(call_t *calls, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(calls[i].url);
+        httpc_resp_dispose(&calls[i].resp);
+    }
+    free(calls);
+}
+
+call_t *proxy_calls_targets(const smap_t *s, const char *method, const char *path_query,
+                            const char *body)
+{
+    call_t *calls = xcalloc(s->n_targets + 1, sizeof(call_t));
+    for (size_t i = 0; i < s->n_targets; i++) {
+        calls[i].url = xasprintf("%s%s", s->targets[i].url, path_query);
+        calls[i].method = method;
+        calls[i].body = body;
+        calls[i].node_id = s->targets[i].id;
+    }
+    return calls;
+}
+
+/* Relays the request to the primary proxy and its answer back (metadata changes). */
+static void forward_to_primary(http_req_t *req)
+{
+    char *url = xasprintf("%s%s%s%s", cluster_primary_url(), req->raw_path,
+                          req->raw_query[0] ? "?" : "", req->raw_query);
+    static const httpc_header_t hdrs[] = {{"Content-Type", "application/json"}, {NULL, NULL}};
+    httpc_resp_t r;
+    httpc_resp_init(&r);
+    int rc = httpc_do(req->method, url, req->body.len ? req->body.base : NULL, req->body.len, hdrs,
+                      0, &r);
+    if (rc < 0)
+        http_reply_error(req, 503, "primary proxy unreachable: %s", r.err);
+    else
+        http_reply(req, (unsigned)r.status, "application/json", r.body.base ? r.body.base : "",
+                   r.body.len);
+    httpc_resp_dispose(&r);
+    free(url);
+}
+
+static bool bucket_exists(const char *name)
+{
+    bmd_t *b = bmd_get();
+    bool ok = bmd_bucket(b, name) != NULL;
+    bmd_put(b);
+    return ok;
+}
+
+/* ---------------------------------------------------------------- objects */
+
+static void object_headers(http_req_t *req, pctx_t *c, const char **segs, int nseg)
+{
+    req->body_mode = BODY_DISCARD; /* a redirected body is consumed, never forwarded */
+    if (nseg < 3 || segs[2][0] == '\0') {
+        c->status = 400;
+        snprintf(c->msg, sizeof(c->msg), "object name is missing in \"%s\"", req->path);
+        return;
+    }
+    const char *why = name_check_bucket(segs[1]);
+    if (why) {
+        c->status = 400;
+        snprintf(c->msg, sizeof(c->msg), "bucket name \"%s\" is invalid: %s", segs[1], why);
+        return;
+    }
+    why = name_check_object(segs[2], strlen(segs[2]));
+    if (why) {
+        c->status = 400;
+        snprintf(c->msg, sizeof(c->msg), "object name \"%s\" is invalid: %s", segs[2], why);
+        return;
+    }
+    const char *prov = http_query(req, "provider");
+    if (prov && prov[0] && strcmp(prov, "ais") != 0) {
+        c->status = 400;
+        snprintf(c->msg, sizeof(c->msg), "provider \"%s\" is not supported (only ais)", prov);
+        return;
+    }
+    if (!bucket_exists(segs[1])) {
+        c->status = 404;
+        snprintf(c->msg, sizeof(c->msg), "bucket \"ais://%s\" does not exist", segs[1]);
+        return;
+    }
+    smap_t *s = smap_get();
+    const snode_t *owner = smap_owner(s, segs[1], segs[2]);
+    if (owner == NULL) {
+        c->status = 503;
+        snprintf(c->msg, sizeof(c->msg), "no storage targets in the cluster");
+    } else {
+        char utm[16];
+        uint64_t ns = (uint64_t)time_now_ns();
+        char tmp[16];
+        int k = 0;
+        do {
+            tmp[k++] = "0123456789abcdefghijklmnopqrstuvwxyz"[ns % 36];
+            ns /= 36;
+        } while (ns && k < 15);
+        for (int i = 0; i < k; i++)
+            utm[i] = tmp[k - 1 - i];
+        utm[k] = '\0';
+        c->location = xasprintf("%s%s?%s%spid=%s&utm=%s", owner->url, req->raw_path, req->raw_query,
+                                req->raw_query[0] ? "&" : "", cluster_self_id(), utm);
+    }
+    smap_put(s);
+    /* With Expect: 100-continue the client waits: answer before the body is sent. */
+    const char *expect = http_header(req, "Expect");
+    if (expect && strcasecmp(expect, "100-continue") == 0) {
+        if (c->location)
+            http_reply_redirect(req, 307, c->location);
+        else
+            http_reply_error(req, (unsigned)c->status, "%s", c->msg);
+    }
+}
+
+/* ---------------------------------------------------------------- buckets */
+
+static int do_create(json_t *buckets, void *arg, char *err, size_t errlen)
+{
+    const char *name = arg;
+    if (json_object_get(buckets, name)) {
+        snprintf(err, errlen, "bucket \"ais://%s\" already exists", name);
+        return 409;
+    }
+    char ns[32], bid[32];
+    snprintf(ns, sizeof(ns), "%lld", (long long)time_now_ns());
+    snprintf(bid, sizeof(bid), "%llu", (unsigned long long)(random_u64() >> 12));
+    json_object_set_new(buckets, name,
+                        json_pack("{s:s, s:s, s:{s:s, s:{s:s}, s:{s:b}}}", "bid", bid, "created",
+                                  ns, "props", "provider", "ais", "checksum", "type", "xxhash",
+                                  "versioning", "enabled", 1));
+    return 0;
+}
+
+static int do_create_if_missing(json_t *buckets, void *arg, char *err, size_t errlen)
+{
+    if (json_object_get(buckets, (const char *)arg))
+        return 0;
+    return do_create(buckets, arg, err, errlen);
+}
+
+static int do_destroy(json_t *buckets, void *arg, char *err, size_t errlen)
+{
+    const char *name = arg;
+    if (json_object_get(buckets, name) == NULL) {
+        snprintf(err, errlen, "bucket \"ais://%s\" does not exist", name);
+        return 404;
+    }
+    json_object_del(buckets, name);
+    return 0;
+}
+
+static void bmd_change(http_req_t *req, bmd_modify_cb fn, const char *name)
+{
+    char err[512];
+    int rc = cluster_bmd_modify(fn, (void *)name, err, sizeof(err));
+    if (rc)
+        http_reply_error(req, (unsigned)rc, "%s", err);
+    else
+        http_reply(req, 200, NULL, "", 0);
+}
+
+static void list_buckets(http_req_t *req)
+{
+    bmd_t *b = bmd_get();
+    json_t *arr = json_array();
+    const char *name;
+    json_t *v;
+    /* sorted output */
+    size_t n = json_object_size(b->buckets), k = 0;
+    const char **names = xcalloc(n + 1, sizeof(char *));
+    json_object_foreach(b->buckets, name, v) names[k++] = name;
+    qsort(names, k, sizeof(char *), (int (*)(const void *, const void *))strcmp);
+    for (size_t i = 0; i < k; i++) {
+        json_array_append_new(arr,
+                              json_pack("{s:s, s:s, s:{s:s, s:s}}", "name", names[i], "provider",
+                                        "ais", "namespace", "uuid", "", "name", ""));
+    }
+    free(names);
+    bmd_put(b);
+    http_reply_json(req, 200, arr);
+}
+
+static void head_bucket(http_req_t *req, const char *name)
+{
+    bmd_t *b = bmd_get();
+    json_t *e = bmd_bucket(b, name);
+    if (e == NULL) {
+        bmd_put(b);
+        http_reply_error(req, 404, "bucket \"ais://%s\" does not exist", name);
+        return;
+    }
+    json_t *props = json_deep_copy(json_object_get(e, "props"));
+    json_object_set(props, "bid", json_object_get(e, "bid"));
+    json_object_set(props, "created", json_object_get(e, "created"));
+    bmd_put(b);
+    char *s = json_dumps(props, JSON_COMPACT);
+    json_decref(props);
+    struct MHD_Response *r = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
+    MHD_add_response_header(r, "Ais-Bucket-Props", s);
+    free(s);
+    http_send(req, 200, r);
+}
+
+/* Parses "bck_to" (ais/@#/dst/ or ais://dst). Returns a new name or NULL (answered 400). */
+static char *parse_bck_to(http_req_t *req)
+{
+    const char *to = http_query(req, "bck_to");
+    char *bck = NULL, *obj = NULL;
+    if (to == NULL || uname_parse(to, &bck, &obj) < 0 || bck[0] == '\0') {
+        http_reply_error(req, 400, "invalid or missing destination bucket bck_to=\"%s\"",
+                         to ? to : "");
+        free(bck);
+        free(obj);
+        return NULL;
+    }
+    free(obj);
+    return bck;
+}
+
+static const char *const tcb_keys[] = {
+    "prefix",          "prepend",     "dry_run", "force",    "latest-ver",
+    "synchronize",     "num-workers", "coer",    "ext",      "id",
+    "request_timeout", "pipeline",    "names",   "template", NULL};
+
+/* Validates a TCBMsg: known keys and types. Returns NULL or a static reason. */
+static const char *check_tcb(json_t *v)
+{
+    if (v == NULL || json_is_null(v))
+        return NULL;
+    if (!json_is_object(v))
+        return "value must be a JSON object";
+    const char *k;
+    json_t *x;
+    json_object_foreach(v, k, x)
+    {
+        bool known = false;
+        for (const char *const *t = tcb_keys; *t; t++)
+            known = known || strcmp(*t, k) == 0;
+        if (!known)
+            return "unknown key in the request's value";
+    }
+    json_t *nw = json_object_get(v, "num-workers");
+    if (nw && !(json_is_integer(nw) && json_integer_value(nw) >= 0 && json_integer_value(nw) <= 64))
+        return "num-workers must be an integer 0..64";
+    json_t *pf = json_object_get(v, "prefix");
+    if (pf && !json_is_string(pf) && !json_is_null(pf))
+        return "prefix must be a string";
+    json_t *pp = json_object_get(v, "prepend");
+    if (pp && !json_is_string(pp) && !json_is_null(pp))
+        return "prepend must be a string";
+    json_t *ext = json_object_get(v, "ext");
+    if (ext && !json_is_object(ext) && !json_is_null(ext))
+        return "ext must be an object of strings";
+    return NULL;
+}
+
+static void copy_bucket(http_req_t *req, const char *src, json_t *value)
+{
+    const char *why = check_tcb(value);
+    if (why) {
+        http_reply_error(req, 400, "copy-bck: %s", why);
+        return;
+    }
+    char *dst = parse_bck_to(req);
+    if (dst == NULL)
+        return;
+    why = name_check_bucket(dst);
+    if (why) {
+        http_reply_error(req, 400, "bucket name \"%s\" is invalid: %s", dst, why);
+        goto out;
+    }
+    if (!bucket_exists(src)) {
+        http_reply_error(req, 404, "bucket \"ais://%s\" does not exist", src);
+        goto out;
+    }
+    if (strcmp(src, dst) == 0) {
+        http_reply_error(req, 400, "cannot copy bucket \"ais://%s\" onto itself", src);
+        goto out;
+    }
+    json_t *dry = json_object_get(value, "dry_run");
+    if (!json_is_true(dry)) {
+        char err[512];
+        int rc = cluster_bmd_modify(do_create_if_missing, dst, err, sizeof(err));
+        if (rc) {
+            http_reply_error(req, (unsigned)rc, "%s", err);
+            goto out;
+        }
+    }
+    proxy_job_start(req, "copy-bck", src, dst, value);
+out:
+    free(dst);
+}
+
+static void buckets_request(http_req_t *req, const char **segs, int nseg)
+{
+    const char *m = req->method;
+    const char *prov = http_query(req, "provider");
+    if (prov && prov[0] && strcmp(prov, "ais") != 0) {
+        http_reply_error(req, 400, "provider \"%s\" is not supported (only ais)", prov);
+        return;
+    }
+    const char *name = nseg >= 2 ? segs[1] : NULL;
+    if (nseg > 2) {
+        http_reply_error(req, 400, "invalid bucket path \"%s\"", req->path);
+        return;
+    }
+    /* Optional JSON ActMsg. */
+    json_t *msg = NULL;
+    if (req->body.len || req->body_too_large) {
+        msg = http_body_json(req);
+        if (msg == NULL)
+            return;
+        if (!json_is_object(msg)) {
+            json_decref(msg);
+            http_reply_error(req, 400, "request body must be a JSON object (ActMsg)");
+            return;
+        }
+    }
+    const char *action = json_string_value(json_object_get(msg, "action"));
+    json_t *value = json_object_get(msg, "value");
+
+    if (name == NULL || name[0] == '\0') {
+        if (strcmp(m, "GET") == 0 && (action == NULL || strcmp(action, "list") == 0))
+            list_buckets(req);
+        else
+            http_reply_error(req, 400, "bucket name is missing");
+        goto out;
+    }
+    const char *why = name_check_bucket(name);
+    if (why) {
+        http_reply_error(req, 400, "bucket name \"%s\" is invalid: %s", name, why);
+        goto out;
+    }
+    if (strcmp(m, "HEAD") == 0) {
+        head_bucket(req, name);
+    } else if (strcmp(m, "GET") == 0) {
+        if (action && strcmp(action, "list") != 0) {
+            http_reply_error(req, 400, "invalid action \"%s\" for GET bucket", action);
+        } else if (!bucket_exists(name)) {
+            http_reply_error(req, 404, "bucket \"ais://%s\" does not exist", name);
+        } else {
+            proxy_list_objects(req, name, value);
+        }
+    } else if (strcmp(m, "POST") == 0 || strcmp(m, "DELETE") == 0) {
+        if (action == NULL) {
+            http_reply_error(req, 400, "missing \"action\" in the request body");
+        } else if (!cluster_is_primary() &&
+                   (strcmp(action, "create-bck") == 0 || strcmp(action, "destroy-bck") == 0 ||
+                    strcmp(action, "copy-bck") == 0)) {
+            forward_to_primary(req);
+        } else if (m[0] == 'P' && strcmp(action, "create-bck") == 0) {
+            bmd_change(req, do_create, name);
+        } else if (m[0] == 'P' && strcmp(action, "copy-bck") == 0) {
+            copy_bucket(req, name, value);
+        } else if (m[0] == 'D' && strcmp(action, "destroy-bck") == 0) {
+            bmd_change(req, do_destroy, name);
+        } else if (m[0] == 'D' && strcmp(action, "delete-listrange") == 0) {
+            json_t *names = json_get_ci(value, "objnames");
+            json_t *tmpl = json_get_ci(value, "template");
+            if (!bucket_exists(name)) {
+                http_reply_error(req, 404, "bucket \"ais://%s\" does not exist", name);
+            } else if (!json_is_array(names) && !json_is_string(tmpl)) {
+                http_reply_error(req, 400,
+                                 "delete-listrange: value needs \"objnames\" (array) or "
+                                 "\"template\" (string)");
+            } else {
+                json_t *jm = json_object();
+                if (json_is_array(names))
+                    json_object_set(jm, "objnames", names);
+                else
+                    json_object_set(jm, "template", tmpl);
+                proxy_job_start(req, "delete-listrange", name, NULL, jm);
+                json_decref(jm);
+            }
+        } else {
+            http_reply_error(req, 400, "invalid action \"%s\" for %s bucket", action, m);
+        }
+    } else {
+        http_reply_error(req, 405, "method %s is not supported for buckets", m);
+    }
+out:
+    json_decref(msg);
+}
+
+/* ---------------------------------------------------------------- dispatch */
+
+void proxy_on_headers(http_req_t *req)
+{
+    pctx_t *c = xcalloc(1, sizeof(*c));
+    req->ctx = c;
+    req->ctx_free = pctx_free;
+    char copy[8192];
+    const char *segs[3];
+    int n = route_split(req->path, copy, sizeof(copy), segs, 3);
+    if (n >= 1 && strcmp(segs[0], "objects") == 0)
+        object_headers(req, c, segs, n);
+}
+
+void proxy_on_request(http_req_t *req)
+{
+    pctx_t *c = req->ctx;
+    char copy[8192];
+    const char *segs[4];
+    int n = route_split(req->path, copy, sizeof(copy), segs, 4);
+    if (n < 0) {
+        http_reply_error(req, 400, "invalid URL path \"%s\": expecting /v1/...", req->raw_path);
+        return;
+    }
+    if (n >= 1 && strcmp(segs[0], "objects") == 0) {
+        if (c->status)
+            http_reply_error(req, (unsigned)c->status, "%s", c->msg);
+        else
+            http_reply_redirect(req, 307, c->location);
+        return;
+    }
+    if (cluster_handle(req, segs, n))
+        return;
+    if (n >= 1 && strcmp(segs[0], "buckets") == 0) {
+        buckets_request(req, segs, n);
+        return;
+    }
+    if (n == 1 && strcmp(segs[0], "cluster") == 0) {
+        if (strcmp(req->method, "GET") == 0)
+            proxy_job_query(req);
+        else if (strcmp(req->method, "PUT") == 0)
+            proxy_job_abort(req);
+        else
+            http_reply_error(req, 405, "method %s is not supported for /v1/cluster", req->method);
+        return;
+    }
+    http_reply_error(req, 404, "%s: no such endpoint: %s %s", cluster_self_name(), req->method,
+                     req->raw_path);
+}
+
+int proxy_init(char *err, size_t errlen)
+{
+    return 0;
+}

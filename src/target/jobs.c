@@ -1,0 +1,426 @@
+/*
+ * jobs.c - target-side job runners.
+ *
+ * DESIGN
+ * A start request registers the job (xact registry) and spawns a coordinator thread that
+ * walks the target's local objects and feeds a bounded pool of worker threads through a
+ * queue; each worker handles one object at a time (copy locally, or PUT to the owning
+ * target), checks the abort flag between objects and counts what it did.
+ */
+#include "target/jobs.h"
+#include "cluster/cluster.h"
+#include "common/log.h"
+#include "common/names.h"
+#include "common/util.h"
+#include "target/internal.h"
+#include "xact/xact.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define JOBS_MAX_WORKERS 64
+#define JOBS_KEEP_NS (3600LL * 1000000000LL)
+
+typedef struct {
+    xact_t *x;
+    json_t *msg; /* the job's message (TCBMsg or list/range) */
+    char **names;
+    size_t n_names, next;
+    pthread_mutex_t lock; /* protects next */
+    int workers;
+    bool dry_run, coer;
+    const char *prepend;
+    json_t *ext;
+} job_t;
+
+char *jobs_to_name(const char *name, const char *prepend, json_t *ext)
+{
+    const char *base = name;
+    char *mapped = NULL;
+    const char *dot = strrchr(name, '.');
+    const char *slash = strrchr(name, '/');
+    if (json_is_object(ext) && dot && (!slash || dot > slash) && dot[1]) {
+        json_t *to = json_object_get(ext, dot + 1);
+        if (json_is_string(to)) {
+            const char *t = json_string_value(to);
+            while (*t == '.')
+                t++;
+            mapped = xasprintf("%.*s.%s", (int)(dot - name), name, t);
+            base = mapped;
+        }
+    }
+    char *out = xasprintf("%s%s", prepend ? prepend : "", base);
+    free(mapped);
+    return out;
+}
+
+/* ---------------------------------------------------------------- templates */
+
+typedef struct {
+    char *lit; /* literal before this group */
+    long a, b, step;
+    int width; /* zero-pad width, 0 = none */
+} tgroup_t;
+
+static long expand_rec(tgroup_t *g, size_t ng, size_t i, buf_t *acc, const char *tail,
+                       int (*cb)(const char *, void *), void *arg, bool *stop)
+{
+    if (i == ng) {
+        size_t keep = acc->len;
+        buf_puts(acc, tail);
+        *stop = cb(acc->base, arg) != 0;
+        acc->len = keep;
+        acc->base[keep] = '\0';
+        return 1;
+    }
+    long count = 0;
+    size_t keep = acc->len;
+    for (long v = g[i].a; v <= g[i].b && !*stop; v += g[i].step) {
+        buf_puts(acc, g[i].lit);
+        buf_printf(acc, "%0*ld", g[i].width, v);
+        count += expand_rec(g, ng, i + 1, acc, tail, cb, arg, stop);
+        acc->len = keep;
+        acc->base[keep] = '\0';
+    }
+    return count;
+}
+
+long jobs_expand_template(const char *tmpl, int (*cb)(const char *name, void *arg), void *arg)
+{
+    tgroup_t g[8];
+    size_t ng = 0;
+    const char *p = tmpl;
+    long rc = -1;
+    for (;;) {
+        const char *open = strchr(p, '{');
+        if (open == NULL)
+            break;
+        const char *close = strchr(open, '}');
+        if (close == NULL || ng == 8)
+            goto out;
+        long a, b, step = 1;
+        int wa = 0;
+        const char *q = open + 1;
+        char *end;
+        const char *ds = q;
+        a = strtol(q, &end, 10);
+        if (end == q || strncmp(end, "..", 2) != 0)
+            goto out;
+        wa = (int)(end - ds);
+        q = end + 2;
+        b = strtol(q, &end, 10);
+        if (end == q)
+            goto out;
+        if (strncmp(end, "..", 2) == 0) {
+            q = end + 2;
+            step = strtol(q, &end, 10);
+            if (end == q || step <= 0)
+                goto out;
+        }
+        if (end != close || b < a)
+            goto out;
+        g[ng].lit = xstrndup(p, (size_t)(open - p));
+        g[ng].a = a;
+        g[ng].b = b;
+        g[ng].step = step;
+        g[ng].width = (ds[0] == '0' && wa > 1) ? wa : 0;
+        ng++;
+        p = close + 1;
+    }
+    if (strchr(p, '}'))
+        goto out;
+    buf_t acc;
+    buf_init(&acc);
+    buf_reserve(&acc, 256);
+    acc.base[0] = '\0';
+    bool stop = false;
+    rc = expand_rec(g, ng, 0, &acc, p, cb, arg, &stop);
+    buf_dispose(&acc);
+out:
+    for (size_t i = 0; i < ng; i++)
+        free(g[i].lit);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- runners */
+
+static void job_free(job_t *j)
+{
+    for (size_t i = 0; i < j->n_names; i++)
+        free(j->names[i]);
+    free(j->names);
+    json_decref(j->msg);
+    pthread_mutex_destroy(&j->lock);
+    xact_put(j->x);
+    free(j);
+}
+
+static int add_name(const char *name, const char *fqn, void *arg)
+{
+    job_t *j = arg;
+    if ((j->n_names & (j->n_names - 1)) == 0 || j->n_names == 0)
+        j->names = xrealloc(j->names, (j->n_names ? j->n_names * 2 : 64) * sizeof(char *));
+    j->names[j->n_names++] = xstrdup(name);
+    return j->x->abort ? 1 : 0;
+}
+
+static int add_name_tmpl(const char *name, void *arg)
+{
+    return add_name(name, NULL, arg);
+}
+
+static char *next_name(job_t *j)
+{
+    char *n = NULL;
+    pthread_mutex_lock(&j->lock);
+    if (j->next < j->n_names && !j->x->abort)
+        n = j->names[j->next++];
+    pthread_mutex_unlock(&j->lock);
+    return n;
+}
+
+static void obj_failed(job_t *j, const char *bck, const char *name, const char *msg, int ecode)
+{
+    char *full = xasprintf("ais://%s/%s", bck, name);
+    xact_add_obj_error(j->x, full, msg, ecode);
+    if (!j->coer) {
+        char *e = xasprintf("%s: %s", full, msg);
+        xact_set_err(j->x, e, true);
+        free(e);
+    }
+    LOCUS_LOG(LOG_VERBOSE, "job %s[%s]: %s: %s", j->x->kind, j->x->id, full, msg);
+    free(full);
+}
+
+/* Copies one object of the source bucket to the destination (locally or to its owner). */
+static void copy_one(job_t *j, const char *name)
+{
+    xact_t *x = j->x;
+    char err[512];
+    int fd;
+    lom_md_t md;
+    if (store_open(x->src_bck, name, &fd, &md) < 0)
+        return; /* deleted meanwhile */
+    int64_t size = md.size;
+    lom_md_dispose(&md);
+    char *dst = jobs_to_name(name, j->prepend, j->ext);
+    if (name_check_object(dst, strlen(dst)) != NULL) {
+        obj_failed(j, x->src_bck, name, "invalid destination name", 400);
+        goto out;
+    }
+    if (j->dry_run) {
+        x->loc_objs++;
+        x->loc_bytes += size;
+        goto out;
+    }
+    smap_t *s = smap_get();
+    const snode_t *owner = smap_owner(s, x->dst_bck, dst);
+    char *owner_url = owner ? xstrdup(owner->url) : NULL;
+    bool local = owner && strcmp(owner->id, cluster_self_id()) == 0;
+    smap_put(s);
+    if (owner_url == NULL) {
+        obj_failed(j, x->src_bck, name, "no targets in the cluster map", 503);
+    } else if (local) {
+        char *fqn = store_fqn(x->src_bck, name);
+        int st = store_copy_local(fqn, size, x->dst_bck, dst, err, sizeof(err));
+        free(fqn);
+        if (st)
+            obj_failed(j, x->src_bck, name, err, st);
+        else {
+            x->loc_objs++;
+            x->loc_bytes += size;
+        }
+    } else {
+        char *enc = url_encode(dst, "/");
+        char *url =
+            xasprintf("%s/v1/objects/%s/%s?provider=ais&xid=%s", owner_url, x->dst_bck, enc, x->id);
+        httpc_resp_t r;
+        httpc_resp_init(&r);
+        int rc = httpc_put_fd(url, fd, size, NULL, 0, &r);
+        if (rc < 0)
+            obj_failed(j, x->src_bck, name, r.err, 503);
+        else if (r.status != 200)
+            obj_failed(j, x->src_bck, name, r.body.len ? r.body.base : "PUT failed", (int)r.status);
+        else {
+            x->out_objs++;
+            x->out_bytes += size;
+        }
+        httpc_resp_dispose(&r);
+        free(url);
+        free(enc);
+    }
+    free(owner_url);
+out:
+    free(dst);
+    close(fd);
+}
+
+static void delete_one(job_t *j, const char *name)
+{
+    int fd;
+    lom_md_t md;
+    if (store_open(j->x->src_bck, name, &fd, &md) < 0)
+        return; /* not here: another target has it, or it does not exist */
+    int64_t size = md.size;
+    close(fd);
+    lom_md_dispose(&md);
+    if (store_delete(j->x->src_bck, name) == 0) {
+        j->x->loc_objs++;
+        j->x->loc_bytes += size;
+    }
+}
+
+static void *worker_main(void *arg)
+{
+    job_t *j = arg;
+    bool copy = strcmp(j->x->kind, "copy-bck") == 0;
+    char *name;
+    while ((name = next_name(j)) != NULL) {
+        if (copy)
+            copy_one(j, name);
+        else
+            delete_one(j, name);
+    }
+    httpc_thread_cleanup();
+    return NULL;
+}
+
+static void *job_main(void *arg)
+{
+    job_t *j = arg;
+    xact_t *x = j->x;
+    LOCUS_LOG(LOG_NOTICE, "job %s[%s] started: ais://%s%s%s", x->kind, x->id, x->src_bck,
+              x->dst_bck[0] ? " -> ais://" : "", x->dst_bck);
+    if (strcmp(x->kind, "copy-bck") == 0) {
+        json_t *pfx = json_object_get(j->msg, "prefix");
+        store_walk(x->src_bck, json_is_string(pfx) ? json_string_value(pfx) : "", add_name, j);
+    } else { /* delete-listrange */
+        json_t *names = json_object_get(j->msg, "objnames");
+        json_t *tmpl = json_object_get(j->msg, "template");
+        size_t i;
+        json_t *v;
+        if (json_is_array(names)) {
+            json_array_foreach(names, i, v) if (json_is_string(v))
+                add_name_tmpl(json_string_value(v), j);
+        } else if (json_is_string(tmpl)) {
+            const char *t = json_string_value(tmpl);
+            if (strchr(t, '{'))
+                jobs_expand_template(t, add_name_tmpl, j);
+            else
+                store_walk(x->src_bck, t, add_name, j); /* no range: a prefix */
+        }
+    }
+    int nw = j->workers;
+    if ((size_t)nw > j->n_names)
+        nw = j->n_names ? (int)j->n_names : 1;
+    pthread_t th[JOBS_MAX_WORKERS];
+    int started = 0;
+    for (int i = 0; i < nw; i++)
+        if (pthread_create(&th[started], NULL, worker_main, j) == 0)
+            started++;
+    if (started == 0)
+        worker_main(j);
+    for (int i = 0; i < started; i++)
+        pthread_join(th[i], NULL);
+    xact_finish(x);
+    LOCUS_LOG(LOG_NOTICE, "job %s[%s] %s: %lld local, %lld sent, %lld errors", x->kind, x->id,
+              x->aborted ? "aborted" : "finished", (long long)x->loc_objs, (long long)x->out_objs,
+              (long long)x->errors);
+    job_free(j);
+    xact_gc(JOBS_KEEP_NS);
+    return NULL;
+}
+
+static void job_start(http_req_t *req)
+{
+    json_t *b = http_body_json(req);
+    if (b == NULL)
+        return;
+    const char *id = json_string_value(json_object_get(b, "id"));
+    const char *kind = json_string_value(json_object_get(b, "kind"));
+    const char *src = json_string_value(json_object_get(b, "src"));
+    const char *dst = json_string_value(json_object_get(b, "dst"));
+    json_t *msg = json_object_get(b, "msg");
+    if (!id || !kind || !src || (strcmp(kind, "copy-bck") && strcmp(kind, "delete-listrange"))) {
+        http_reply_error(req, 400, "invalid job start request");
+        json_decref(b);
+        return;
+    }
+    xact_t *x = xact_find(id);
+    if (x) {
+        xact_put(x);
+        http_reply_error(req, 409, "job %s already exists", id);
+        json_decref(b);
+        return;
+    }
+    job_t *j = xcalloc(1, sizeof(*j));
+    j->x = xact_create(id, kind, src, dst);
+    j->msg = json_is_object(msg) ? json_incref(msg) : json_object();
+    pthread_mutex_init(&j->lock, NULL);
+    json_t *nw = json_object_get(j->msg, "num-workers");
+    j->workers =
+        json_is_integer(nw) && json_integer_value(nw) > 0 ? (int)json_integer_value(nw) : 4;
+    if (j->workers > JOBS_MAX_WORKERS)
+        j->workers = JOBS_MAX_WORKERS;
+    j->dry_run = json_is_true(json_object_get(j->msg, "dry_run"));
+    j->coer = json_is_true(json_object_get(j->msg, "coer"));
+    j->prepend = json_string_value(json_object_get(j->msg, "prepend"));
+    j->ext = json_object_get(j->msg, "ext");
+    json_decref(b);
+    pthread_t th;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    if (pthread_create(&th, &attr, job_main, j) != 0) {
+        xact_set_err(j->x, "cannot start job thread", true);
+        xact_finish(j->x);
+        job_free(j);
+        pthread_attr_destroy(&attr);
+        http_reply_error(req, 500, "cannot start job thread");
+        return;
+    }
+    pthread_attr_destroy(&attr);
+    http_reply_text(req, 200, id);
+}
+
+void jobs_handle(http_req_t *req)
+{
+    const char *m = req->method;
+    if (strcmp(m, "POST") == 0) {
+        job_start(req);
+        return;
+    }
+    const char *id = http_query(req, "id");
+    xact_t *x = id ? xact_find(id) : NULL;
+    if (x == NULL) {
+        http_reply_error(req, 404, "job \"%s\" not found", id ? id : "");
+        return;
+    }
+    if (strcmp(m, "GET") == 0) {
+        http_reply_json(req, 200, xact_snap(x, cluster_self_id()));
+    } else if (strcmp(m, "DELETE") == 0) {
+        if (x->end_ns == 0) {
+            x->abort = true;
+            xact_set_err(x, "aborted by user", false);
+        }
+        http_reply(req, 200, NULL, "", 0);
+    } else {
+        http_reply_error(req, 405, "method %s not supported for jobs", m);
+    }
+    xact_put(x);
+}
+
+void jobs_init(void)
+{
+}
+
+void jobs_shutdown(void)
+{
+}

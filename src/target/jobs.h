@@ -1,0 +1,23 @@
+/*
+ * jobs.h - target-side job runners (copy-bck, delete-listrange) and their control endpoint
+ * /v1/xactions (POST start, GET ?id= snapshot, DELETE ?id= abort).
+ */
+#ifndef LOCUS_TARGET_JOBS_H
+#define LOCUS_TARGET_JOBS_H
+
+#include <stddef.h>
+
+#include "net/net.h"
+
+void jobs_init(void);
+void jobs_shutdown(void);
+void jobs_handle(http_req_t *req);
+
+/* Destination name of a bucket-to-bucket job (AIStore TCBMsg.ToName): prepend + name with the
+ * extension after the last '.' mapped through ext ({"jpg":"txt"}). Caller frees. */
+char *jobs_to_name(const char *name, const char *prepend, json_t *ext);
+/* Expands an AIStore range template ("a-{0..9}", "b-{001..100..2}", several groups allowed)
+ * calling cb for each name; stops when cb returns non-zero. -1 if malformed, else the count. */
+long jobs_expand_template(const char *tmpl, int (*cb)(const char *name, void *arg), void *arg);
+
+#endif

@@ -1,0 +1,190 @@
+/*
+ * lom.c - local object metadata codec and its xattr storage (see lom.h).
+ *
+ * The value is compact JSON with keys in a fixed order, e.g.
+ *   {"v":1,"size":5,"cs_type":"xxhash","cs_val":"26c7827d889f6da3","ver":1,
+ *    "atime":1700000000000000000,"custom":{"k":"v"}}
+ * Unknown keys are ignored on decode so later versions can add fields.
+ */
+#include "target/lom.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/xattr.h>
+
+#define LOM_MD_VERSION 1
+
+void lom_md_init(lom_md_t *md)
+{
+    memset(md, 0, sizeof(*md));
+}
+
+void lom_md_dispose(lom_md_t *md)
+{
+    if (md->custom)
+        json_decref(md->custom);
+    lom_md_init(md);
+}
+
+void lom_md_encode(const lom_md_t *md, buf_t *out)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "v", json_integer(LOM_MD_VERSION));
+    json_object_set_new(o, "size", json_integer(md->size));
+    json_object_set_new(o, "cs_type", json_string(md->cs_type));
+    json_object_set_new(o, "cs_val", json_string(md->cs_val));
+    json_object_set_new(o, "ver", json_integer(md->version));
+    json_object_set_new(o, "atime", json_integer(md->atime_ns));
+    if (md->custom && json_is_object(md->custom) && json_object_size(md->custom) > 0)
+        json_object_set(o, "custom", md->custom);
+    char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(o);
+    if (s == NULL)
+        locus_panic("json_dumps failed encoding object metadata");
+    buf_puts(out, s);
+    free(s);
+}
+
+/* Copies a JSON string into a fixed buffer; -1 if it is not a string or does not fit. */
+static int copy_str(json_t *v, char *dst, size_t cap)
+{
+    if (v == NULL)
+        return 0;
+    if (!json_is_string(v) || json_string_length(v) >= cap)
+        return -1;
+    memcpy(dst, json_string_value(v), json_string_length(v) + 1);
+    return 0;
+}
+
+static int get_int(json_t *o, const char *key, int64_t *dst, bool required)
+{
+    json_t *v = json_object_get(o, key);
+    if (v == NULL)
+        return required ? -1 : 0;
+    if (!json_is_integer(v))
+        return -1;
+    *dst = json_integer_value(v);
+    return 0;
+}
+
+int lom_md_decode(const char *data, size_t len, lom_md_t *md)
+{
+    lom_md_init(md);
+    json_t *o = json_loadb(data, len, JSON_REJECT_DUPLICATES, NULL);
+    if (o == NULL)
+        return -1;
+    int64_t v = 0;
+    if (!json_is_object(o) || get_int(o, "v", &v, true) < 0 || v != LOM_MD_VERSION)
+        goto fail;
+    if (get_int(o, "size", &md->size, true) < 0 || md->size < 0 ||
+        get_int(o, "ver", &md->version, false) < 0 ||
+        get_int(o, "atime", &md->atime_ns, false) < 0 ||
+        copy_str(json_object_get(o, "cs_type"), md->cs_type, sizeof(md->cs_type)) < 0 ||
+        copy_str(json_object_get(o, "cs_val"), md->cs_val, sizeof(md->cs_val)) < 0)
+        goto fail;
+    json_t *custom = json_object_get(o, "custom");
+    if (custom != NULL && !json_is_null(custom)) {
+        if (!json_is_object(custom))
+            goto fail;
+        const char *k;
+        json_t *val;
+        json_object_foreach(custom, k, val)
+        {
+            if (!json_is_string(val))
+                goto fail;
+        }
+        if (json_object_size(custom) > 0)
+            md->custom = json_incref(custom);
+    }
+    json_decref(o);
+    return 0;
+fail:
+    json_decref(o);
+    lom_md_dispose(md);
+    return -1;
+}
+
+int lom_md_store_fd(int fd, const lom_md_t *md)
+{
+    buf_t b;
+    buf_init(&b);
+    lom_md_encode(md, &b);
+    int rc = 0;
+    if (fsetxattr(fd, LOM_XATTR, b.base, b.len, 0) < 0)
+        rc = -errno;
+    buf_dispose(&b);
+    return rc;
+}
+
+/*
+ * Reads the attribute with get(), which is fgetxattr or getxattr bound to its target.
+ * The value normally fits the stack buffer; when it does not (ERANGE), ask for the size
+ * and retry, since another writer may grow it between the two calls.
+ */
+typedef ssize_t (*xattr_get_fn)(const void *target, void *value, size_t size);
+
+static ssize_t get_fd(const void *target, void *value, size_t size)
+{
+    return fgetxattr(*(const int *)target, LOM_XATTR, value, size);
+}
+
+static ssize_t get_path(const void *target, void *value, size_t size)
+{
+    return getxattr((const char *)target, LOM_XATTR, value, size);
+}
+
+static int load(xattr_get_fn get, const void *target, lom_md_t *md)
+{
+    lom_md_init(md);
+    char stackbuf[2048];
+    ssize_t n = get(target, stackbuf, sizeof(stackbuf));
+    if (n >= 0)
+        return lom_md_decode(stackbuf, (size_t)n, md) == 0 ? 0 : -EINVAL;
+    if (errno != ERANGE)
+        return -errno;
+    for (int tries = 0; tries < 8; tries++) {
+        ssize_t need = get(target, NULL, 0);
+        if (need < 0)
+            return -errno;
+        char *heap = xmalloc((size_t)need + 1);
+        n = get(target, heap, (size_t)need + 1);
+        if (n >= 0) {
+            int rc = lom_md_decode(heap, (size_t)n, md) == 0 ? 0 : -EINVAL;
+            free(heap);
+            return rc;
+        }
+        int e = errno;
+        free(heap);
+        if (e != ERANGE)
+            return -e;
+    }
+    return -ERANGE;
+}
+
+int lom_md_load_fd(int fd, lom_md_t *md)
+{
+    return load(get_fd, &fd, md);
+}
+
+int lom_md_load(const char *fqn, lom_md_t *md)
+{
+    return load(get_path, fqn, md);
+}
+
+char *lom_md_custom_header(const lom_md_t *md)
+{
+    if (md->custom == NULL || !json_is_object(md->custom) || json_object_size(md->custom) == 0)
+        return NULL;
+    buf_t b;
+    buf_init(&b);
+    const char *k;
+    json_t *v;
+    json_object_foreach(md->custom, k, v)
+    {
+        if (b.len > 0)
+            buf_puts(&b, ",");
+        buf_printf(&b, "%s=%s", k, json_is_string(v) ? json_string_value(v) : "");
+    }
+    return buf_steal(&b);
+}

@@ -1,0 +1,423 @@
+/*
+ * target.c - the target role's REST endpoints: objects (PUT streamed to a work file, GET via
+ * sendfile with Range, HEAD, DELETE), the intra-cluster listing page and job control.
+ */
+#include "target/target.h"
+#include "cluster/cluster.h"
+#include "common/log.h"
+#include "common/lso.h"
+#include "common/names.h"
+#include "common/util.h"
+#include "target/internal.h"
+#include "target/jobs.h"
+#include "xact/xact.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+typedef struct {
+    char *bck;
+    char *obj;
+    obj_writer_t w;
+    bool w_open;
+    int status; /* early error decided in on_headers, answered in on_request */
+    char msg[768];
+    char *location; /* early redirect */
+    xact_t *xin;    /* job this PUT belongs to (in-objs counters) */
+} tctx_t;
+
+static void tctx_free(http_req_t *req)
+{
+    tctx_t *c = req->ctx;
+    if (c == NULL)
+        return;
+    if (c->w_open)
+        store_writer_abort(&c->w); /* client went away mid-body: nothing becomes visible */
+    if (c->xin)
+        xact_put(c->xin);
+    free(c->bck);
+    free(c->obj);
+    free(c->location);
+    free(c);
+    req->ctx = NULL;
+}
+
+static int put_sink(http_req_t *req, const char *data, size_t n)
+{
+    tctx_t *c = req->ctx;
+    if (store_writer_write(&c->w, data, n) < 0) {
+        snprintf(c->msg, sizeof(c->msg), "write error: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static void early_error(http_req_t *req, tctx_t *c, int status, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void early_error(http_req_t *req, tctx_t *c, int status, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(c->msg, sizeof(c->msg), fmt, ap);
+    va_end(ap);
+    c->status = status;
+    req->body_mode = BODY_DISCARD;
+}
+
+/* Builds the redirect Location to node url keeping the raw path and query. Caller frees. */
+static char *redirect_url(http_req_t *req, const char *url)
+{
+    return xasprintf("%s%s%s%s", url, req->raw_path, req->raw_query[0] ? "?" : "", req->raw_query);
+}
+
+static void object_headers(http_req_t *req, tctx_t *c, const char **segs, int nseg)
+{
+    if (nseg < 3 || segs[2][0] == '\0') {
+        early_error(req, c, 400, "object name is missing in \"%s\"", req->path);
+        return;
+    }
+    const char *why = name_check_bucket(segs[1]);
+    if (why) {
+        early_error(req, c, 400, "bucket name \"%s\" is invalid: %s", segs[1], why);
+        return;
+    }
+    why = name_check_object(segs[2], strlen(segs[2]));
+    if (why) {
+        early_error(req, c, 400, "object name \"%s\" is invalid: %s", segs[2], why);
+        return;
+    }
+    const char *prov = http_query(req, "provider");
+    if (prov && prov[0] && strcmp(prov, "ais") != 0) {
+        early_error(req, c, 400, "provider \"%s\" is not supported (only ais)", prov);
+        return;
+    }
+    c->bck = xstrdup(segs[1]);
+    c->obj = xstrdup(segs[2]);
+    bmd_t *b = bmd_get();
+    bool exists = bmd_bucket(b, c->bck) != NULL;
+    bmd_put(b);
+    if (!exists) {
+        early_error(req, c, 404, "bucket \"ais://%s\" does not exist", c->bck);
+        return;
+    }
+    smap_t *s = smap_get();
+    const snode_t *owner = smap_owner(s, c->bck, c->obj);
+    if (owner && strcmp(owner->id, cluster_self_id()) != 0) {
+        c->location = redirect_url(req, owner->url);
+        req->body_mode = BODY_DISCARD;
+    }
+    smap_put(s);
+    if (c->location || strcmp(req->method, "PUT") != 0)
+        return;
+    int rc = store_writer_open(&c->w, c->bck, c->obj, c->msg, sizeof(c->msg));
+    if (rc < 0) {
+        c->status = 500;
+        req->body_mode = BODY_DISCARD;
+        return;
+    }
+    c->w_open = true;
+    req->body_mode = BODY_STREAM;
+    req->on_body = put_sink;
+    const char *xid = http_query(req, "xid");
+    if (xid)
+        c->xin = xact_find(xid);
+}
+
+void target_on_headers(http_req_t *req)
+{
+    tctx_t *c = xcalloc(1, sizeof(*c));
+    req->ctx = c;
+    req->ctx_free = tctx_free;
+    char copy[8192];
+    const char *segs[3];
+    int n = route_split(req->path, copy, sizeof(copy), segs, 3);
+    if (n >= 1 && strcmp(segs[0], "objects") == 0) {
+        object_headers(req, c, segs, n);
+        /* Refuse an oversized or 100-continue body at once rather than reading it. */
+        if ((c->status || c->location) && strcmp(req->method, "PUT") == 0) {
+            const char *expect = http_header(req, "Expect");
+            if ((expect && strcasecmp(expect, "100-continue") == 0) ||
+                req->content_length > (1 << 20)) {
+                if (c->location)
+                    http_reply_redirect(req, 307, c->location);
+                else
+                    http_reply_error(req, c->status, "%s", c->msg);
+            }
+        }
+    }
+}
+
+static void add_md_headers(struct MHD_Response *r, const char *bck, const char *obj,
+                           const lom_md_t *md)
+{
+    char v[64];
+    MHD_add_response_header(r, "Ais-Checksum-Type", md->cs_type);
+    MHD_add_response_header(r, "Ais-Checksum-Value", md->cs_val);
+    snprintf(v, sizeof(v), "%lld", (long long)md->atime_ns);
+    MHD_add_response_header(r, "Ais-Atime", v);
+    snprintf(v, sizeof(v), "%lld", (long long)md->version);
+    MHD_add_response_header(r, "Ais-Version", v);
+    snprintf(v, sizeof(v), "%lld", (long long)md->size);
+    MHD_add_response_header(r, "Ais-Size", v);
+    char *custom = lom_md_custom_header(md);
+    if (custom) {
+        MHD_add_response_header(r, "Ais-Custom-Md", custom);
+        free(custom);
+    }
+    MHD_add_response_header(r, "Ais-Name", obj);
+    MHD_add_response_header(r, "Ais-Bucket-Name", bck);
+    MHD_add_response_header(r, "Ais-Bucket-Provider", "ais");
+    char *fqn = store_fqn(bck, obj);
+    size_t mp_len = strlen(fqn) - strlen(obj) - strlen(bck) - strlen("/@ais//%ob/");
+    char *loc = xasprintf("%s:%.*s", cluster_self_name(), (int)mp_len, fqn);
+    MHD_add_response_header(r, "Ais-Location", loc);
+    char *paths = xasprintf("[%.*s]", (int)mp_len, fqn);
+    MHD_add_response_header(r, "Ais-Mirror-Paths", paths);
+    MHD_add_response_header(r, "Ais-Mirror-Copies", "1");
+    MHD_add_response_header(r, "Ais-Present", "true");
+    MHD_add_response_header(r, "Accept-Ranges", "bytes");
+    free(paths);
+    free(loc);
+    free(fqn);
+}
+
+/* Parses a single "bytes=" range against size. 0 ok, 1 no range, -1 unsatisfiable. */
+static int parse_range(const char *h, int64_t size, int64_t *off, int64_t *len)
+{
+    if (h == NULL)
+        return 1;
+    if (strncasecmp(h, "bytes=", 6) != 0 || strchr(h, ','))
+        return -1;
+    const char *p = h + 6;
+    char *end;
+    if (*p == '-') {
+        long long n = strtoll(p + 1, &end, 10);
+        if (*end || n <= 0)
+            return -1;
+        if (n > size)
+            n = size;
+        *off = size - n;
+        *len = n;
+        return size == 0 ? -1 : 0;
+    }
+    long long a = strtoll(p, &end, 10);
+    if (end == p || *end != '-' || a < 0)
+        return -1;
+    p = end + 1;
+    long long b = size - 1;
+    if (*p) {
+        b = strtoll(p, &end, 10);
+        if (*end || b < a)
+            return -1;
+    }
+    if (a >= size)
+        return -1;
+    if (b >= size)
+        b = size - 1;
+    *off = a;
+    *len = b - a + 1;
+    return 0;
+}
+
+static ssize_t no_body(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    return MHD_CONTENT_READER_END_OF_STREAM;
+}
+
+static void object_get(http_req_t *req, tctx_t *c, bool head)
+{
+    int fd;
+    lom_md_t md;
+    int rc = store_open(c->bck, c->obj, &fd, &md);
+    if (rc == -ENOENT) {
+        http_reply_error(req, 404, "%s: ais://%s/%s does not exist", cluster_self_name(), c->bck,
+                         c->obj);
+        return;
+    }
+    if (rc < 0) {
+        http_reply_error(req, 500, "cannot open ais://%s/%s: %s", c->bck, c->obj, strerror(-rc));
+        return;
+    }
+    struct MHD_Response *r;
+    unsigned status = 200;
+    int64_t off = 0, len = md.size;
+    if (head) {
+        close(fd);
+        r = MHD_create_response_from_callback((uint64_t)md.size, 4096, no_body, NULL, NULL);
+    } else {
+        int pr = parse_range(http_header(req, "Range"), md.size, &off, &len);
+        if (pr < 0) {
+            close(fd);
+            char cr[64];
+            snprintf(cr, sizeof(cr), "bytes */%lld", (long long)md.size);
+            r = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
+            MHD_add_response_header(r, "Content-Range", cr);
+            lom_md_dispose(&md);
+            http_send(req, 416, r);
+            return;
+        }
+        if (pr == 0) {
+            status = 206;
+        }
+        if (len == 0) {
+            close(fd);
+            r = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
+        } else {
+            /* MHD owns fd from here and sends it with sendfile. */
+            r = MHD_create_response_from_fd_at_offset64((uint64_t)len, fd, (uint64_t)off);
+        }
+        if (status == 206) {
+            char cr[96];
+            snprintf(cr, sizeof(cr), "bytes %lld-%lld/%lld", (long long)off,
+                     (long long)(off + len - 1), (long long)md.size);
+            MHD_add_response_header(r, "Content-Range", cr);
+        }
+    }
+    MHD_add_response_header(r, "Content-Type", "application/octet-stream");
+    add_md_headers(r, c->bck, c->obj, &md);
+    lom_md_dispose(&md);
+    http_send(req, status, r);
+}
+
+static void object_put(http_req_t *req, tctx_t *c)
+{
+    if (req->sink_failed) {
+        http_reply_error(req, 500, "cannot store ais://%s/%s: %s", c->bck, c->obj, c->msg);
+        return;
+    }
+    if (req->content_length >= 0 && c->w.written != req->content_length) {
+        http_reply_error(req, 400, "short body: got %lld of %lld bytes", (long long)c->w.written,
+                         (long long)req->content_length);
+        return;
+    }
+    int64_t size = c->w.written;
+    c->w_open = false;
+    int status = store_writer_commit(&c->w, NULL, c->msg, sizeof(c->msg));
+    if (status) {
+        http_reply_error(req, (unsigned)status, "%s", c->msg);
+        return;
+    }
+    if (c->xin) {
+        c->xin->in_objs++;
+        c->xin->in_bytes += size;
+    }
+    LOCUS_LOG(LOG_DEBUG, "PUT ais://%s/%s %lld bytes", c->bck, c->obj, (long long)size);
+    http_reply(req, 200, NULL, "", 0);
+}
+
+static void object_request(http_req_t *req, tctx_t *c)
+{
+    const char *m = req->method;
+    if (c->status) {
+        http_reply_error(req, (unsigned)c->status, "%s", c->msg);
+    } else if (c->location) {
+        http_reply_redirect(req, 307, c->location);
+    } else if (strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0) {
+        object_get(req, c, m[0] == 'H');
+    } else if (strcmp(m, "PUT") == 0) {
+        object_put(req, c);
+    } else if (strcmp(m, "DELETE") == 0) {
+        int rc = store_delete(c->bck, c->obj);
+        if (rc == -ENOENT)
+            http_reply_error(req, 404, "%s: ais://%s/%s does not exist", cluster_self_name(),
+                             c->bck, c->obj);
+        else if (rc < 0)
+            http_reply_error(req, 500, "cannot delete ais://%s/%s: %s", c->bck, c->obj,
+                             strerror(-rc));
+        else
+            http_reply(req, 200, NULL, "", 0);
+    } else {
+        http_reply_error(req, 405, "method %s is not supported for objects", m);
+    }
+}
+
+/* GET /v1/internal/lso?bck=&prefix=&after=&limit=&props= : one sorted page of local names. */
+static void internal_lso(http_req_t *req)
+{
+    const char *bck = http_query(req, "bck");
+    const char *prefix = http_query(req, "prefix");
+    const char *after = http_query(req, "after");
+    const char *lim = http_query(req, "limit");
+    const char *props = http_query(req, "props");
+    if (bck == NULL || name_check_bucket(bck) != NULL) {
+        http_reply_error(req, 400, "internal list: invalid bucket");
+        return;
+    }
+    int pmask = lso_props_parse(props ? props : "");
+    if (pmask < 0)
+        pmask = LSO_PROP_DEFAULT;
+    size_t limit = lim ? strtoul(lim, NULL, 10) : 10000;
+    if (limit == 0 || limit > 10000)
+        limit = 10000;
+    lso_page_t page;
+    lso_page_init(&page);
+    store_list(bck, prefix ? prefix : "", after ? after : "", limit, pmask, &page);
+    http_reply_json(req, 200, lso_encode_json(&page, pmask | LSO_PROP_NAME));
+    lso_page_dispose(&page);
+}
+
+void target_on_request(http_req_t *req)
+{
+    tctx_t *c = req->ctx;
+    char copy[8192];
+    const char *segs[3];
+    int n = route_split(req->path, copy, sizeof(copy), segs, 3);
+    if (n < 0) {
+        http_reply_error(req, 400, "invalid URL path \"%s\": expecting /v1/...", req->raw_path);
+        return;
+    }
+    if (n >= 1 && strcmp(segs[0], "objects") == 0) {
+        object_request(req, c);
+        return;
+    }
+    const char *s4[4];
+    n = route_split(req->path, copy, sizeof(copy), s4, 4);
+    if (cluster_handle(req, s4, n))
+        return;
+    if (n == 2 && strcmp(s4[0], "internal") == 0 && strcmp(s4[1], "lso") == 0 &&
+        strcmp(req->method, "GET") == 0) {
+        internal_lso(req);
+        return;
+    }
+    if (n >= 1 && strcmp(s4[0], "xactions") == 0) {
+        jobs_handle(req);
+        return;
+    }
+    http_reply_error(req, 404, "%s: no such endpoint: %s %s", cluster_self_name(), req->method,
+                     req->raw_path);
+}
+
+static void on_bmd_change(const bmd_t *old_bmd, const bmd_t *new_bmd)
+{
+    const char *name;
+    json_t *v;
+    json_object_foreach(old_bmd->buckets, name, v)
+    {
+        if (json_object_get(new_bmd->buckets, name) == NULL) {
+            LOCUS_LOG(LOG_NOTICE, "%s: bucket ais://%s destroyed: removing its objects",
+                      cluster_self_name(), name);
+            store_remove_bucket(name);
+        }
+    }
+}
+
+int target_init(char *err, size_t errlen)
+{
+    if (store_init(err, errlen) < 0)
+        return -1;
+    cluster_on_bmd_change(on_bmd_change);
+    jobs_init();
+    return 0;
+}
+
+void target_shutdown(void)
+{
+    jobs_shutdown();
+}

@@ -1,0 +1,48 @@
+/*
+ * xact.h - jobs ("xactions", ARCHITECTURE.md §7): the per-node registry of job runners with
+ * their counters, abort flag and end state, and the JSON snapshot AIStore's SDK reads
+ * (PROTOCOL-REST.md §1.8). The work itself is done by the role that owns the data (target
+ * runners in src/target); the proxy aggregates snapshots.
+ */
+#ifndef LOCUS_XACT_XACT_H
+#define LOCUS_XACT_XACT_H
+
+#include <jansson.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct xact_s {
+    char id[64];
+    char kind[32];
+    char src_bck[80];
+    char dst_bck[80];
+    int64_t start_ns;
+    _Atomic int64_t end_ns; /* 0 while running */
+    atomic_bool abort;      /* requested */
+    atomic_bool aborted;    /* ended by abort or error */
+    _Atomic int64_t loc_objs, loc_bytes, out_objs, out_bytes, in_objs, in_bytes, errors;
+    /* err and obj_errors are guarded by the registry lock */
+    char *err;
+    json_t *obj_errors; /* [{"obj_name","msg","ecode"}] */
+    int refcnt;         /* guarded by the registry lock */
+} xact_t;
+
+/* Registers a new running job (or returns the existing one with that id, referenced).
+ * Caller drops it with xact_put. */
+xact_t *xact_create(const char *id, const char *kind, const char *src, const char *dst);
+/* Referenced lookup or NULL. */
+xact_t *xact_find(const char *id);
+void xact_put(xact_t *x);
+/* Records the first error (and marks aborted when fatal). Safe from any thread. */
+void xact_set_err(xact_t *x, const char *msg, bool fatal);
+void xact_add_obj_error(xact_t *x, const char *obj_name, const char *msg, int ecode);
+void xact_finish(xact_t *x);
+/* Snapshot JSON (AIStore core.Snap). New reference. */
+json_t *xact_snap(xact_t *x, const char *node_id);
+/* Job ids like AIStore's (short, url-safe); out must hold 16 bytes. */
+void xact_new_id(char *out, size_t len);
+/* Forgets jobs that ended more than keep_ns ago. */
+void xact_gc(int64_t keep_ns);
+
+#endif

@@ -1,0 +1,266 @@
+/*
+ * test_lom.c - unit tests for src/target/lom.c: the metadata codec and a real xattr round
+ * trip on a temp file under /tmp (ext4 with user xattrs).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "target/lom.h"
+
+static void fill(lom_md_t *md)
+{
+    lom_md_init(md);
+    md->size = 5;
+    snprintf(md->cs_type, sizeof(md->cs_type), "xxhash");
+    snprintf(md->cs_val, sizeof(md->cs_val), "26c7827d889f6da3");
+    md->version = 3;
+    md->atime_ns = 1700000000123456789LL;
+    md->custom = json_object();
+    json_object_set_new(md->custom, "etag", json_string("abc"));
+    json_object_set_new(md->custom, "src", json_string("a=b,c"));
+}
+
+static void check_same(const lom_md_t *a, const lom_md_t *b)
+{
+    assert_int_equal(a->size, b->size);
+    assert_string_equal(a->cs_type, b->cs_type);
+    assert_string_equal(a->cs_val, b->cs_val);
+    assert_int_equal(a->version, b->version);
+    assert_int_equal(a->atime_ns, b->atime_ns);
+    if (a->custom == NULL || b->custom == NULL)
+        assert_ptr_equal(a->custom, b->custom);
+    else
+        assert_true(json_equal(a->custom, b->custom));
+}
+
+static void test_encode_exact(void **state)
+{
+    (void)state;
+    lom_md_t md;
+    fill(&md);
+    buf_t b;
+    buf_init(&b);
+    lom_md_encode(&md, &b);
+    assert_string_equal(b.base, "{\"v\":1,\"size\":5,\"cs_type\":\"xxhash\",\"cs_val\":"
+                                "\"26c7827d889f6da3\",\"ver\":3,\"atime\":1700000000123456789,"
+                                "\"custom\":{\"etag\":\"abc\",\"src\":\"a=b,c\"}}");
+    buf_dispose(&b);
+
+    /* Empty custom is omitted. */
+    json_object_clear(md.custom);
+    lom_md_encode(&md, &b);
+    assert_null(strstr(b.base, "custom"));
+    buf_dispose(&b);
+    lom_md_dispose(&md);
+    assert_null(md.custom);
+}
+
+static void test_round_trip(void **state)
+{
+    (void)state;
+    lom_md_t md, got;
+    fill(&md);
+    buf_t b;
+    buf_init(&b);
+    lom_md_encode(&md, &b);
+    assert_int_equal(lom_md_decode(b.base, b.len, &got), 0);
+    check_same(&md, &got);
+    lom_md_dispose(&got);
+    buf_dispose(&b);
+
+    /* Without custom, and with zero values. */
+    lom_md_dispose(&md);
+    lom_md_init(&md);
+    lom_md_encode(&md, &b);
+    assert_int_equal(lom_md_decode(b.base, b.len, &got), 0);
+    check_same(&md, &got);
+    assert_null(got.custom);
+    lom_md_dispose(&got);
+    buf_dispose(&b);
+
+    /* Large values survive (sizes above 4 GiB, max-length checksum). */
+    md.size = 5000000000LL;
+    memset(md.cs_val, 'f', sizeof(md.cs_val) - 1);
+    snprintf(md.cs_type, sizeof(md.cs_type), "sha256");
+    lom_md_encode(&md, &b);
+    assert_int_equal(lom_md_decode(b.base, b.len, &got), 0);
+    check_same(&md, &got);
+    lom_md_dispose(&got);
+    buf_dispose(&b);
+}
+
+static void test_decode_malformed(void **state)
+{
+    (void)state;
+    static const char *const bad[] = {
+        "",
+        "{",
+        "[]",
+        "null",
+        "{\"size\":1}",                                          /* no version */
+        "{\"v\":2,\"size\":1}",                                  /* unknown version */
+        "{\"v\":1}",                                             /* no size */
+        "{\"v\":1,\"size\":-1}",                                 /* negative size */
+        "{\"v\":1,\"size\":\"1\"}",                              /* wrong type */
+        "{\"v\":1,\"size\":1,\"cs_type\":5}",                    /* wrong type */
+        "{\"v\":1,\"size\":1,\"custom\":[]}",                    /* custom not an object */
+        "{\"v\":1,\"size\":1,\"custom\":{\"a\":1}}",             /* custom value not a string */
+        "{\"v\":1,\"size\":1,\"cs_type\":\"0123456789abcdef\"}", /* too long for cs_type */
+        "{\"v\":1,\"size\":1} trailing",
+        "{\"v\":1,\"v\":1,\"size\":1}", /* duplicate key */
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+        lom_md_t md;
+        if (lom_md_decode(bad[i], strlen(bad[i]), &md) != -1)
+            fail_msg("decoded \"%s\"", bad[i]);
+        assert_null(md.custom);
+        assert_int_equal(md.size, 0);
+    }
+
+    /* Only len bytes count; unknown keys are ignored. */
+    const char *ok = "{\"v\":1,\"size\":9,\"future\":[1,2]}GARBAGE";
+    lom_md_t md;
+    assert_int_equal(lom_md_decode(ok, strlen(ok) - 7, &md), 0);
+    assert_int_equal(md.size, 9);
+    assert_string_equal(md.cs_type, "");
+    lom_md_dispose(&md);
+}
+
+static void test_custom_header(void **state)
+{
+    (void)state;
+    lom_md_t md;
+    lom_md_init(&md);
+    assert_null(lom_md_custom_header(&md));
+    md.custom = json_object();
+    assert_null(lom_md_custom_header(&md)); /* empty object: no header */
+    json_object_set_new(md.custom, "k", json_string("v"));
+    char *h = lom_md_custom_header(&md);
+    assert_string_equal(h, "k=v");
+    free(h);
+    json_object_set_new(md.custom, "k2", json_string("v2"));
+    h = lom_md_custom_header(&md);
+    assert_string_equal(h, "k=v,k2=v2"); /* insertion order */
+    free(h);
+    lom_md_dispose(&md);
+}
+
+static char tmpdir[] = "/tmp/locus-test-lom-XXXXXX";
+
+static int setup_dir(void **state)
+{
+    (void)state;
+    return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int teardown_dir(void **state)
+{
+    (void)state;
+    return remove_tree(tmpdir);
+}
+
+static void test_xattr_round_trip(void **state)
+{
+    (void)state;
+    char *path = xasprintf("%s/obj", tmpdir);
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "hello", 5), 5);
+
+    lom_md_t md, got;
+    assert_int_equal(lom_md_load_fd(fd, &got), -ENODATA);
+    assert_int_equal(lom_md_load(path, &got), -ENODATA);
+    assert_null(got.custom);
+
+    fill(&md);
+    assert_int_equal(lom_md_store_fd(fd, &md), 0);
+    assert_int_equal(lom_md_load_fd(fd, &got), 0);
+    check_same(&md, &got);
+    lom_md_dispose(&got);
+    assert_int_equal(lom_md_load(path, &got), 0);
+    check_same(&md, &got);
+    lom_md_dispose(&got);
+
+    /* The attribute is the exact encoding, under LOM_XATTR. */
+    buf_t b;
+    buf_init(&b);
+    lom_md_encode(&md, &b);
+    char raw[4096];
+    ssize_t n = getxattr(path, LOM_XATTR, raw, sizeof(raw));
+    assert_int_equal(n, b.len);
+    assert_memory_equal(raw, b.base, b.len);
+    buf_dispose(&b);
+
+    /* Overwrite with a value larger than the loader's 2 KiB stack buffer (ext4 allows
+     * about 4 KiB of xattrs per inode unless the ea_inode feature is on). */
+    for (int i = 0; i < 60; i++) {
+        char k[16], v[48];
+        snprintf(k, sizeof(k), "key%03d", i);
+        snprintf(v, sizeof(v), "value-%03d-xxxxxxxxxxxxxxxxxxxxxxxx", i);
+        json_object_set_new(md.custom, k, json_string(v));
+    }
+    md.version = 4;
+    assert_int_equal(lom_md_store_fd(fd, &md), 0);
+    assert_int_equal(lom_md_load_fd(fd, &got), 0);
+    check_same(&md, &got);
+    lom_md_dispose(&got);
+    assert_int_equal(lom_md_load(path, &got), 0);
+    check_same(&md, &got);
+    lom_md_dispose(&got);
+
+    /* Too large for the filesystem: an error code, and the old value stays. */
+    lom_md_t huge;
+    fill(&huge);
+    for (int i = 0; i < 400; i++) {
+        char k[16];
+        snprintf(k, sizeof(k), "big%03d", i);
+        json_object_set_new(huge.custom, k, json_string("yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy"));
+    }
+    int rc = lom_md_store_fd(fd, &huge);
+    assert_true(rc == -ENOSPC || rc == -E2BIG);
+    lom_md_dispose(&huge);
+    assert_int_equal(lom_md_load_fd(fd, &got), 0);
+    check_same(&md, &got);
+    lom_md_dispose(&got);
+
+    /* A malformed attribute reads as -EINVAL. */
+    assert_int_equal(setxattr(path, LOM_XATTR, "{bad", 4, 0), 0);
+    assert_int_equal(lom_md_load_fd(fd, &got), -EINVAL);
+    assert_int_equal(lom_md_load(path, &got), -EINVAL);
+    assert_null(got.custom);
+
+    /* Metadata follows the file through a rename, and vanishes with it. */
+    assert_int_equal(lom_md_store_fd(fd, &md), 0);
+    close(fd);
+    char *moved = xasprintf("%s/moved", tmpdir);
+    assert_int_equal(rename(path, moved), 0);
+    assert_int_equal(lom_md_load(moved, &got), 0);
+    check_same(&md, &got);
+    lom_md_dispose(&got);
+    assert_int_equal(lom_md_load(path, &got), -ENOENT);
+    assert_int_equal(lom_md_load_fd(-1, &got), -EBADF);
+
+    lom_md_dispose(&md);
+    free(moved);
+    free(path);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_encode_exact),     cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_decode_malformed), cmocka_unit_test(test_custom_header),
+        cmocka_unit_test(test_xattr_round_trip),
+    };
+    return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
+}
