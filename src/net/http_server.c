@@ -330,7 +330,7 @@ http_server_t *http_server_start(const char *host, int port, const char *name,
     s->on_headers = on_headers;
     s->on_request = on_request;
     unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-                     MHD_USE_ERROR_LOG | MHD_USE_SUSPEND_RESUME;
+                     MHD_USE_ERROR_LOG | MHD_USE_POLL;
     s->mhd = MHD_start_daemon(
         flags, (uint16_t)port, NULL, NULL, on_access, s, MHD_OPTION_SOCK_ADDR, &sin,
         MHD_OPTION_UNESCAPE_CALLBACK, unescape_noop, NULL, MHD_OPTION_NOTIFY_COMPLETED,

@@ -242,6 +242,11 @@ static void bmd_change(http_req_t *req, bmd_modify_cb fn, const char *name)
         http_reply(req, 200, NULL, "", 0);
 }
 
+static int cmp_strp(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 static void list_buckets(http_req_t *req)
 {
     bmd_t *b = bmd_get();
@@ -252,7 +257,7 @@ static void list_buckets(http_req_t *req)
     size_t n = json_object_size(b->buckets), k = 0;
     const char **names = xcalloc(n + 1, sizeof(char *));
     json_object_foreach(b->buckets, name, v) names[k++] = name;
-    qsort(names, k, sizeof(char *), (int (*)(const void *, const void *))strcmp);
+    qsort(names, k, sizeof(char *), cmp_strp);
     for (size_t i = 0; i < k; i++) {
         json_array_append_new(arr,
                               json_pack("{s:s, s:s, s:{s:s, s:s}}", "name", names[i], "provider",
