@@ -373,7 +373,9 @@ static void job_start(http_req_t *req)
     j->coer = json_is_true(json_object_get(j->msg, "coer"));
     j->prepend = json_string_value(json_object_get(j->msg, "prepend"));
     j->ext = json_object_get(j->msg, "ext");
-    json_decref(b);
+    char idcopy[sizeof(j->x->id)];
+    snprintf(idcopy, sizeof(idcopy), "%s", id);
+    json_decref(b); /* id, kind, src and dst pointed into it */
     pthread_t th;
     pthread_attr_t attr;
     pthread_attr_init(&attr);
@@ -387,7 +389,7 @@ static void job_start(http_req_t *req)
         return;
     }
     pthread_attr_destroy(&attr);
-    http_reply_text(req, 200, id);
+    http_reply_text(req, 200, idcopy);
 }
 
 void jobs_handle(http_req_t *req)
