@@ -1,0 +1,150 @@
+/*
+ * cli_util.c - helpers shared by the CLI commands (see cli.h).
+ */
+#include "cli/cli.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/util.h"
+
+int cli_fail(const char *what, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "locus: %s: ", what);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return CLI_EXIT_FAIL;
+}
+
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "locus: ");
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\nTry 'locus %s --help'.\n", cmd);
+    va_end(ap);
+    return CLI_EXIT_USAGE;
+}
+
+locus_client_t *cli_client(void)
+{
+    char err[LOCUS_ERR_LEN] = "";
+    locus_client_t *c = NULL;
+    if (locus_client_create(NULL, &c, err) != 0) {
+        cli_fail("endpoint", "%s", err);
+        return NULL;
+    }
+    return c;
+}
+
+bool cli_wants_help(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0)
+            return false;
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
+            return true;
+    }
+    return false;
+}
+
+void cli_human_size(int64_t n, char *out, size_t outlen)
+{
+    static const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+    if (n < 1024) {
+        snprintf(out, outlen, "%lld B", (long long)n);
+        return;
+    }
+    double v = (double)n;
+    int u = 0;
+    while (v >= 1024 && u < 5) {
+        v /= 1024;
+        u++;
+    }
+    snprintf(out, outlen, v < 10 ? "%.2f %s" : v < 100 ? "%.1f %s" : "%.0f %s", v, units[u]);
+}
+
+int64_t cli_parse_duration(const char *s)
+{
+    if (s == NULL || s[0] == '\0')
+        return -1;
+    return duration_parse_ns(s);
+}
+
+long cli_parse_count(const char *s)
+{
+    if (s == NULL || s[0] == '\0')
+        return -1;
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno != 0 || *end != '\0' || v <= 0)
+        return -1;
+    return v;
+}
+
+int cli_parse_name(const char *cmd, const char *arg, char **bck, char **obj)
+{
+    char err[LOCUS_ERR_LEN] = "";
+    if (locus_parse_name(arg, bck, obj, err) != 0)
+        return cli_usage_error(cmd, "%s", err);
+    return 0;
+}
+
+/* Display width of one code point: 2 for the East Asian wide ranges, else 1. */
+static int cp_width(uint32_t cp)
+{
+    if ((cp >= 0x1100 && cp <= 0x115F) || (cp >= 0x2E80 && cp <= 0xA4CF) ||
+        (cp >= 0xAC00 && cp <= 0xD7A3) || (cp >= 0xF900 && cp <= 0xFAFF) ||
+        (cp >= 0xFE30 && cp <= 0xFE4F) || (cp >= 0xFF00 && cp <= 0xFF60) ||
+        (cp >= 0xFFE0 && cp <= 0xFFE6) || (cp >= 0x1F300 && cp <= 0x1F64F) ||
+        (cp >= 0x20000 && cp <= 0x3FFFD))
+        return 2;
+    return 1;
+}
+
+int cli_str_width(const char *s)
+{
+    int w = 0;
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        uint32_t cp;
+        int n;
+        if (*p < 0x80) {
+            cp = *p, n = 1;
+        } else if ((*p & 0xE0) == 0xC0) {
+            cp = *p & 0x1F, n = 2;
+        } else if ((*p & 0xF0) == 0xE0) {
+            cp = *p & 0x0F, n = 3;
+        } else if ((*p & 0xF8) == 0xF0) {
+            cp = *p & 0x07, n = 4;
+        } else {
+            w++, p++; /* invalid byte: one column */
+            continue;
+        }
+        int i = 1;
+        for (; i < n && (p[i] & 0xC0) == 0x80; i++)
+            cp = (cp << 6) | (p[i] & 0x3F);
+        w += i == n ? cp_width(cp) : 1;
+        p += i;
+    }
+    return w;
+}
+
+void cli_print_cell(const char *s, int width, bool right)
+{
+    int pad = width - cli_str_width(s);
+    if (right)
+        for (int i = 0; i < pad; i++)
+            fputc(' ', stdout);
+    fputs(s, stdout);
+    if (!right)
+        for (int i = 0; i < pad; i++)
+            fputc(' ', stdout);
+}

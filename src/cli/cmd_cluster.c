@@ -1,0 +1,678 @@
+/*
+ * cmd_cluster.c - `locus cluster up|down|show`: a local development cluster of separate locusd
+ * processes laid out as docs/DEV-CONTRACT.md says (DIR/<id>/ with config.json, locusd.log,
+ * locusd.pid, node state and, for targets, mp1/ and mp2/; the primary on port P, then p2..pN,
+ * t1..tM on P+1, P+2, ...), and the cluster map as a table.
+ */
+#include "cli/cli.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/util.h"
+
+#define DEFAULT_DIR "/tmp/locus-cluster"
+#define DEFAULT_PORT 8080
+
+static const char *default_dir(void)
+{
+    const char *d = getenv("LOCUS_CLUSTER_DIR");
+    return d != NULL && d[0] != '\0' ? d : DEFAULT_DIR;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: locus cluster up [--proxies N] [--targets N] [--dir DIR] [--port P]\n"
+            "                        [--timeout D] [--log-level L]\n"
+            "       locus cluster down [--dir DIR] [--timeout D]\n"
+            "       locus cluster show [--json]\n"
+            "\n"
+            "up    starts N proxies (default 1) and N targets (default 3) as separate locusd\n"
+            "      processes with state and logs under DIR/<id>/ (default $LOCUS_CLUSTER_DIR or\n"
+            "      %s); the primary proxy listens on P (default %d), the other nodes on\n"
+            "      P+1, P+2, ...; waits (at most --timeout, default 30s) until the cluster map\n"
+            "      shows every node, then prints the endpoint URL on stdout.\n"
+            "down  stops the nodes of DIR: SIGTERM, then SIGKILL after --timeout (default 10s).\n"
+            "show  prints the cluster map of the endpoint ($LOCUS_ENDPOINT, $AIS_ENDPOINT).\n",
+            DEFAULT_DIR, DEFAULT_PORT);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* up */
+
+typedef struct {
+    char id[16];
+    bool proxy;
+    int port;
+    char *dir;
+    char *log;
+    pid_t pid;
+    bool exited;
+    int wstatus;
+} node_t;
+
+/* Where locusd lives: next to this executable (/proc/self/exe), else $PATH. Caller frees. */
+static char *find_locusd(void)
+{
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (n > 0) {
+        self[n] = '\0';
+        char *slash = strrchr(self, '/');
+        if (slash != NULL) {
+            *slash = '\0';
+            char *p = xasprintf("%s/locusd", self);
+            if (access(p, X_OK) == 0)
+                return p;
+            free(p);
+        }
+    }
+    const char *path = getenv("PATH");
+    if (path == NULL)
+        return NULL;
+    char *copy = xstrdup(path), *save = NULL;
+    for (char *d = strtok_r(copy, ":", &save); d != NULL; d = strtok_r(NULL, ":", &save)) {
+        char *p = xasprintf("%s/locusd", d[0] ? d : ".");
+        if (access(p, X_OK) == 0) {
+            free(copy);
+            return p;
+        }
+        free(p);
+    }
+    free(copy);
+    return NULL;
+}
+
+/* 0 when nothing listens on 127.0.0.1:port (we can bind it), else -errno. */
+static int port_free(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int rc = bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 ? 0 : -errno;
+    close(fd);
+    return rc;
+}
+
+/* True when pid is a running (not zombie) locusd process. */
+static bool pid_alive(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    char *st = NULL;
+    size_t len = 0;
+    if (read_file(path, &st, &len) != 0)
+        return false;
+    /* "pid (comm) S ...": a zombie counts as gone. */
+    char *rp = strrchr(st, ')');
+    bool zombie = rp != NULL && rp[1] == ' ' && (rp[2] == 'Z' || rp[2] == 'X');
+    bool is_locusd = strstr(st, "(locusd)") != NULL;
+    free(st);
+    return is_locusd && !zombie;
+}
+
+/* pid from DIR/<id>/locusd.pid if that process is alive and is a locusd; else 0. */
+static pid_t live_pid(const char *pidfile)
+{
+    char *s = NULL;
+    size_t len = 0;
+    if (read_file(pidfile, &s, &len) != 0)
+        return 0;
+    long pid = strtol(s, NULL, 10);
+    free(s);
+    if (pid <= 0 || pid > INT_MAX)
+        return 0;
+    return pid_alive((pid_t)pid) ? (pid_t)pid : 0;
+}
+
+static int write_config(const node_t *n, const char *primary_url, const char *log_level)
+{
+    json_t *j = json_object();
+    json_object_set_new(j, "role", json_string(n->proxy ? "proxy" : "target"));
+    json_object_set_new(j, "id", json_string(n->id));
+    json_object_set_new(j, "host", json_string("127.0.0.1"));
+    json_object_set_new(j, "port", json_integer(n->port));
+    char *url = xasprintf("http://127.0.0.1:%d", n->port);
+    json_object_set_new(j, "public_url", json_string(url));
+    free(url);
+    if (primary_url != NULL)
+        json_object_set_new(j, "primary_url", json_string(primary_url));
+    json_object_set_new(j, "data_dir", json_string(n->dir));
+    if (!n->proxy) {
+        json_t *mps = json_array();
+        for (int i = 1; i <= 2; i++) {
+            char *mp = xasprintf("%s/mp%d", n->dir, i);
+            mkdir_p(mp, 0755);
+            json_array_append_new(mps, json_string(mp));
+            free(mp);
+        }
+        json_object_set_new(j, "mountpaths", mps);
+    }
+    json_object_set_new(j, "log_level", json_string(log_level));
+    json_object_set_new(j, "log_file", json_string(n->log));
+    char *text = json_dumps(j, JSON_INDENT(2));
+    json_decref(j);
+    char *path = xasprintf("%s/config.json", n->dir);
+    size_t tl = strlen(text);
+    text[tl] = '\n'; /* replaces the NUL; length passed explicitly */
+    int rc = write_file_atomic(path, text, tl + 1);
+    free(path);
+    free(text);
+    return rc;
+}
+
+static int spawn_node(node_t *n, const char *locusd)
+{
+    char *cfg = xasprintf("%s/config.json", n->dir);
+    pid_t pid = fork();
+    if (pid < 0) {
+        int e = errno;
+        free(cfg);
+        return -e;
+    }
+    if (pid == 0) {
+        /* Child: own session (a ^C on the terminal doesn't reach the daemons), stdin from
+         * /dev/null, stdout/stderr appended to the node's log so early failures land there. */
+        setsid();
+        int in = open("/dev/null", O_RDONLY);
+        int out = open(n->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (in >= 0)
+            dup2(in, 0);
+        if (out >= 0) {
+            dup2(out, 1);
+            dup2(out, 2);
+        }
+        char *argv[] = {(char *)locusd, "--config", cfg, NULL};
+        execv(locusd, argv);
+        fprintf(stderr, "locus cluster up: exec %s: %s\n", locusd, strerror(errno));
+        _exit(127);
+    }
+    free(cfg);
+    n->pid = pid;
+    return 0;
+}
+
+/* Reaps exited children; returns the first node found dead (or NULL). */
+static node_t *check_dead(node_t *nodes, int nn)
+{
+    for (int i = 0; i < nn; i++) {
+        if (nodes[i].pid <= 0 || nodes[i].exited)
+            continue;
+        int st;
+        pid_t r = waitpid(nodes[i].pid, &st, WNOHANG);
+        if (r == nodes[i].pid) {
+            nodes[i].exited = true;
+            nodes[i].wstatus = st;
+            return &nodes[i];
+        }
+    }
+    return NULL;
+}
+
+static void print_log_tail(const char *log)
+{
+    char *s = NULL;
+    size_t len = 0;
+    if (read_file(log, &s, &len) != 0 || len == 0) {
+        free(s);
+        return;
+    }
+    /* last 8 lines */
+    size_t i = len;
+    int lines = 0;
+    while (i > 0) {
+        if (s[i - 1] == '\n' && i != len && ++lines == 8)
+            break;
+        i--;
+    }
+    fprintf(stderr, "--- last lines of %s ---\n%s", log, s + i);
+    if (s[len - 1] != '\n')
+        fputc('\n', stderr);
+    free(s);
+}
+
+static void stop_nodes(node_t *nodes, int nn)
+{
+    for (int i = 0; i < nn; i++)
+        if (nodes[i].pid > 0 && !nodes[i].exited)
+            kill(nodes[i].pid, SIGTERM);
+    int64_t deadline = time_mono_ns() + 5000000000LL;
+    for (;;) {
+        bool alive = false;
+        for (int i = 0; i < nn; i++) {
+            if (nodes[i].pid <= 0 || nodes[i].exited)
+                continue;
+            if (waitpid(nodes[i].pid, NULL, WNOHANG) == nodes[i].pid)
+                nodes[i].exited = true;
+            else
+                alive = true;
+        }
+        if (!alive)
+            return;
+        if (time_mono_ns() > deadline) {
+            for (int i = 0; i < nn; i++)
+                if (nodes[i].pid > 0 && !nodes[i].exited) {
+                    kill(nodes[i].pid, SIGKILL);
+                    waitpid(nodes[i].pid, NULL, 0);
+                    nodes[i].exited = true;
+                }
+            return;
+        }
+        sleep_ms(50);
+    }
+}
+
+static int node_died(node_t *d, node_t *nodes, int nn)
+{
+    char how[64];
+    if (WIFEXITED(d->wstatus))
+        snprintf(how, sizeof(how), "exited with status %d", WEXITSTATUS(d->wstatus));
+    else if (WIFSIGNALED(d->wstatus))
+        snprintf(how, sizeof(how), "was killed by signal %d", WTERMSIG(d->wstatus));
+    else
+        snprintf(how, sizeof(how), "stopped");
+    cli_fail("cluster up", "node %s %s before the cluster was ready; see %s", d->id, how, d->log);
+    print_log_tail(d->log);
+    stop_nodes(nodes, nn);
+    return CLI_EXIT_FAIL;
+}
+
+static int cluster_up(int argc, char **argv)
+{
+    long nproxies = 1, ntargets = 3, port = DEFAULT_PORT;
+    const char *dir = default_dir();
+    const char *log_level = "notice";
+    int64_t timeout = 30000000000LL;
+    static const struct option opts[] = {
+        {"proxies", required_argument, NULL, 'p'}, {"targets", required_argument, NULL, 't'},
+        {"dir", required_argument, NULL, 'd'},     {"port", required_argument, NULL, 'P'},
+        {"timeout", required_argument, NULL, 'T'}, {"log-level", required_argument, NULL, 'l'},
+        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
+    int o;
+    optind = 0;
+    while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (o) {
+        case 'p':
+            if ((nproxies = cli_parse_count(optarg)) < 0)
+                return cli_usage_error("cluster", "--proxies: need a positive number");
+            break;
+        case 't':
+            if ((ntargets = cli_parse_count(optarg)) < 0)
+                return cli_usage_error("cluster", "--targets: need a positive number");
+            break;
+        case 'd':
+            dir = optarg;
+            break;
+        case 'P':
+            port = cli_parse_count(optarg);
+            if (port <= 0 || port > 65535)
+                return cli_usage_error("cluster", "--port: need a port number");
+            break;
+        case 'T':
+            if ((timeout = cli_parse_duration(optarg)) <= 0)
+                return cli_usage_error("cluster", "--timeout: need a duration such as 30s");
+            break;
+        case 'l':
+            log_level = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            return CLI_EXIT_OK;
+        default:
+            return cli_usage_error("cluster", "bad option");
+        }
+    }
+    if (optind < argc)
+        return cli_usage_error("cluster", "cluster up: unexpected argument \"%s\"", argv[optind]);
+    int nn = (int)(nproxies + ntargets);
+    if (nn > 200 || port + nn - 1 > 65535)
+        return cli_usage_error("cluster", "too many nodes");
+
+    char *locusd = find_locusd();
+    if (locusd == NULL)
+        return cli_fail("cluster up", "locusd not found next to the locus binary or in $PATH");
+    char absdir[PATH_MAX];
+    int rc = mkdir_p(dir, 0755);
+    if (rc != 0 || realpath(dir, absdir) == NULL) {
+        free(locusd);
+        return cli_fail("cluster up", "%s: %s", dir, strerror(rc != 0 ? -rc : errno));
+    }
+
+    node_t *nodes = xcalloc((size_t)nn, sizeof(node_t));
+    int ret = CLI_EXIT_FAIL;
+    for (int i = 0; i < nn; i++) {
+        node_t *n = &nodes[i];
+        n->proxy = i < nproxies;
+        snprintf(n->id, sizeof(n->id), "%c%d", n->proxy ? 'p' : 't',
+                 (int)(n->proxy ? i + 1 : i - nproxies + 1));
+        n->port = (int)port + i;
+        n->dir = xasprintf("%s/%s", absdir, n->id);
+        n->log = xasprintf("%s/locusd.log", n->dir);
+    }
+    /* Refuse to start over a running cluster or on a busy port. */
+    for (int i = 0; i < nn; i++) {
+        char *pf = xasprintf("%s/locusd.pid", nodes[i].dir);
+        pid_t p = live_pid(pf);
+        free(pf);
+        if (p > 0) {
+            cli_fail("cluster up",
+                     "node %s is already running (pid %d) in %s; run 'locus cluster down "
+                     "--dir %s' first",
+                     nodes[i].id, (int)p, absdir, absdir);
+            goto out;
+        }
+    }
+    for (int i = 0; i < nn; i++) {
+        if ((rc = port_free(nodes[i].port)) != 0) {
+            cli_fail("cluster up", "port %d (for %s) is not free: %s", nodes[i].port, nodes[i].id,
+                     strerror(-rc));
+            goto out;
+        }
+    }
+    char *primary_url = xasprintf("http://127.0.0.1:%ld", port);
+    for (int i = 0; i < nn; i++) {
+        node_t *n = &nodes[i];
+        if ((rc = mkdir_p(n->dir, 0755)) != 0 ||
+            (rc = write_config(n, i == 0 ? NULL : primary_url, log_level)) != 0) {
+            cli_fail("cluster up", "%s: %s", n->dir, strerror(-rc));
+            free(primary_url);
+            goto out;
+        }
+    }
+
+    fprintf(stderr, "starting %ld prox%s and %ld target%s in %s\n", nproxies,
+            nproxies == 1 ? "y" : "ies", ntargets, ntargets == 1 ? "" : "s", absdir);
+    int64_t deadline = time_mono_ns() + timeout;
+    char err[LOCUS_ERR_LEN] = "";
+    locus_client_t *c = NULL;
+    if (locus_client_create(primary_url, &c, err) != 0) {
+        cli_fail("cluster up", "%s", err);
+        free(primary_url);
+        goto out;
+    }
+    locus_client_set_timeouts(c, 1000, 5000);
+
+    /* The primary first: the others join it. */
+    if ((rc = spawn_node(&nodes[0], locusd)) != 0) {
+        cli_fail("cluster up", "fork: %s", strerror(-rc));
+        goto out_client;
+    }
+    for (;;) {
+        node_t *d = check_dead(nodes, nn);
+        if (d != NULL) {
+            ret = node_died(d, nodes, nn);
+            goto out_client;
+        }
+        if (locus_cluster_health(c, true, err) == 0)
+            break;
+        if (time_mono_ns() > deadline) {
+            cli_fail("cluster up", "primary p1 not ready on %s after the timeout (%s); see %s",
+                     primary_url, err, nodes[0].log);
+            stop_nodes(nodes, nn);
+            goto out_client;
+        }
+        sleep_ms(50);
+    }
+    for (int i = 1; i < nn; i++) {
+        if ((rc = spawn_node(&nodes[i], locusd)) != 0) {
+            cli_fail("cluster up", "fork: %s", strerror(-rc));
+            stop_nodes(nodes, nn);
+            goto out_client;
+        }
+    }
+    long have_p = 0, have_t = 0;
+    for (;;) {
+        node_t *d = check_dead(nodes, nn);
+        if (d != NULL) {
+            ret = node_died(d, nodes, nn);
+            goto out_client;
+        }
+        char *smap = NULL;
+        if (locus_cluster_smap(c, &smap, err) == 0) {
+            locus_node_t *ns = NULL;
+            size_t cnt = 0;
+            if (locus_smap_parse(smap, &ns, &cnt, NULL, err) == 0) {
+                have_p = have_t = 0;
+                for (size_t k = 0; k < cnt; k++) {
+                    if (strcmp(ns[k].role, "proxy") == 0)
+                        have_p++;
+                    else
+                        have_t++;
+                }
+                locus_nodes_free(ns, cnt);
+            }
+            free(smap);
+            if (have_p >= nproxies && have_t >= ntargets)
+                break;
+        }
+        if (time_mono_ns() > deadline) {
+            cli_fail("cluster up",
+                     "timed out waiting for %ld proxies and %ld targets (cluster map has %ld and "
+                     "%ld); see the logs in %s/*/locusd.log",
+                     nproxies, ntargets, have_p, have_t, absdir);
+            stop_nodes(nodes, nn);
+            goto out_client;
+        }
+        sleep_ms(100);
+    }
+    fprintf(stderr,
+            "cluster is up: %ld prox%s, %ld target%s (logs: %s/<id>/locusd.log)\n"
+            "stop it with: locus cluster down --dir %s\n",
+            nproxies, nproxies == 1 ? "y" : "ies", ntargets, ntargets == 1 ? "" : "s", absdir,
+            absdir);
+    printf("%s\n", primary_url);
+    fflush(stdout);
+    ret = CLI_EXIT_OK;
+out_client:
+    locus_client_destroy(c);
+    free(primary_url);
+out:
+    for (int i = 0; i < nn; i++) {
+        free(nodes[i].dir);
+        free(nodes[i].log);
+    }
+    free(nodes);
+    free(locusd);
+    return ret;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* down */
+
+static int cluster_down(int argc, char **argv)
+{
+    const char *dir = default_dir();
+    int64_t timeout = 10000000000LL;
+    static const struct option opts[] = {{"dir", required_argument, NULL, 'd'},
+                                         {"timeout", required_argument, NULL, 'T'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    int o;
+    optind = 0;
+    while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (o) {
+        case 'd':
+            dir = optarg;
+            break;
+        case 'T':
+            if ((timeout = cli_parse_duration(optarg)) <= 0)
+                return cli_usage_error("cluster", "--timeout: need a duration such as 10s");
+            break;
+        case 'h':
+            usage(stdout);
+            return CLI_EXIT_OK;
+        default:
+            return cli_usage_error("cluster", "bad option");
+        }
+    }
+    if (optind < argc)
+        return cli_usage_error("cluster", "cluster down: unexpected argument \"%s\"", argv[optind]);
+    DIR *d = opendir(dir);
+    if (d == NULL)
+        return cli_fail("cluster down", "%s: %s", dir, strerror(errno));
+    struct {
+        char id[64];
+        pid_t pid;
+        char *pidfile;
+    } nodes[256];
+    int nn = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL && nn < 256) {
+        if (de->d_name[0] == '.' || strlen(de->d_name) >= sizeof(nodes[0].id))
+            continue;
+        char *pf = xasprintf("%s/%s/locusd.pid", dir, de->d_name);
+        pid_t p = live_pid(pf);
+        if (p <= 0) {
+            if (access(pf, F_OK) == 0)
+                unlink(pf); /* stale */
+            free(pf);
+            continue;
+        }
+        memcpy(nodes[nn].id, de->d_name, strlen(de->d_name) + 1); /* length checked above */
+        nodes[nn].pid = p;
+        nodes[nn].pidfile = pf;
+        nn++;
+    }
+    closedir(d);
+    if (nn == 0) {
+        fprintf(stderr, "no locusd running in %s\n", dir);
+        return CLI_EXIT_OK;
+    }
+    for (int i = 0; i < nn; i++)
+        kill(nodes[i].pid, SIGTERM);
+    int64_t deadline = time_mono_ns() + timeout;
+    int killed = 0;
+    for (;;) {
+        int alive = 0;
+        for (int i = 0; i < nn; i++) {
+            if (nodes[i].pid != 0 && !pid_alive(nodes[i].pid))
+                nodes[i].pid = 0;
+            alive += nodes[i].pid != 0;
+        }
+        if (alive == 0)
+            break;
+        if (time_mono_ns() > deadline) {
+            for (int i = 0; i < nn; i++)
+                if (nodes[i].pid != 0) {
+                    fprintf(stderr, "locus: cluster down: %s (pid %d) ignored SIGTERM; killing\n",
+                            nodes[i].id, (int)nodes[i].pid);
+                    kill(nodes[i].pid, SIGKILL);
+                    killed++;
+                }
+            sleep_ms(200);
+            break;
+        }
+        sleep_ms(50);
+    }
+    for (int i = 0; i < nn; i++) {
+        unlink(nodes[i].pidfile);
+        free(nodes[i].pidfile);
+    }
+    fprintf(stderr, "stopped %d node%s in %s%s\n", nn, nn == 1 ? "" : "s", dir,
+            killed ? " (some with SIGKILL)" : "");
+    return CLI_EXIT_OK;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* show */
+
+static int cluster_show(int argc, char **argv)
+{
+    bool as_json = false;
+    static const struct option opts[] = {
+        {"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    int o;
+    optind = 0;
+    while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (o) {
+        case 'j':
+            as_json = true;
+            break;
+        case 'h':
+            usage(stdout);
+            return CLI_EXIT_OK;
+        default:
+            return cli_usage_error("cluster", "bad option");
+        }
+    }
+    locus_client_t *c = cli_client();
+    if (c == NULL)
+        return CLI_EXIT_FAIL;
+    char err[LOCUS_ERR_LEN] = "";
+    char *smap = NULL;
+    int ret = CLI_EXIT_OK;
+    if (locus_cluster_smap(c, &smap, err) != 0) {
+        ret = cli_fail("cluster show", "%s", err);
+        goto out;
+    }
+    if (as_json) {
+        printf("%s\n", smap);
+        goto out;
+    }
+    locus_node_t *ns = NULL;
+    size_t n = 0;
+    int64_t version = 0;
+    if (locus_smap_parse(smap, &ns, &n, &version, err) != 0) {
+        ret = cli_fail("cluster show", "%s", err);
+        goto out;
+    }
+    int wid = 2, wurl = 3;
+    for (size_t i = 0; i < n; i++) {
+        if ((int)strlen(ns[i].id) > wid)
+            wid = (int)strlen(ns[i].id);
+        if ((int)strlen(ns[i].url) > wurl)
+            wurl = (int)strlen(ns[i].url);
+    }
+    printf("%-*s  %-6s  %-*s  %s\n", wid, "ID", "ROLE", wurl, "URL", "PRIMARY");
+    for (size_t i = 0; i < n; i++)
+        printf("%-*s  %-6s  %-*s  %s\n", wid, ns[i].id, ns[i].role, wurl, ns[i].url,
+               ns[i].is_primary ? "*" : "");
+    size_t np = 0;
+    for (size_t i = 0; i < n; i++)
+        np += strcmp(ns[i].role, "proxy") == 0;
+    printf("\n%zu prox%s, %zu target%s, cluster map version %lld\n", np, np == 1 ? "y" : "ies",
+           n - np, n - np == 1 ? "" : "s", (long long)version);
+    locus_nodes_free(ns, n);
+out:
+    free(smap);
+    locus_client_destroy(c);
+    return ret;
+}
+
+int locus_cli_cmd_cluster(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return CLI_EXIT_USAGE;
+    }
+    const char *sub = argv[1];
+    if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0) {
+        usage(stdout);
+        return CLI_EXIT_OK;
+    }
+    if (strcmp(sub, "up") == 0)
+        return cluster_up(argc - 1, argv + 1);
+    if (strcmp(sub, "down") == 0)
+        return cluster_down(argc - 1, argv + 1);
+    if (strcmp(sub, "show") == 0)
+        return cluster_show(argc - 1, argv + 1);
+    return cli_usage_error("cluster", "unknown subcommand \"cluster %s\"", sub);
+}

@@ -1,0 +1,216 @@
+/*
+ * cmd_job.c - `locus job show ID` and `locus job wait ID [--timeout D]` (PROTOCOL-REST.md §1.8).
+ */
+#include "cli/cli.h"
+
+#include <getopt.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/util.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: locus job show ID [--json]\n"
+               "       locus job wait ID [--timeout D]\n"
+               "\n"
+               "show  the job's status and its per-target progress\n"
+               "wait  waits until the job ends (default: no time limit); exits 0 when it\n"
+               "      succeeded, 1 when it failed, was aborted or the timeout passed\n");
+}
+
+static void fmt_ns(int64_t ns, char *out, size_t outlen)
+{
+    time_t t = (time_t)(ns / 1000000000);
+    struct tm tm;
+    localtime_r(&t, &tm);
+    strftime(out, outlen, "%Y-%m-%d %H:%M:%S", &tm);
+}
+
+static const char *jget(json_t *o, const char *k)
+{
+    json_t *v = json_object_get(o, k);
+    if (json_is_string(v))
+        return json_string_value(v);
+    return NULL;
+}
+
+static long long jnum(json_t *o, const char *k)
+{
+    json_t *v = json_object_get(o, k);
+    if (json_is_integer(v))
+        return json_integer_value(v);
+    if (json_is_string(v))
+        return strtoll(json_string_value(v), NULL, 10);
+    return 0;
+}
+
+static void print_snaps(const char *json)
+{
+    json_error_t jerr;
+    json_t *j = json_loads(json, 0, &jerr);
+    if (!json_is_object(j)) {
+        json_decref(j);
+        return;
+    }
+    printf("\n%-8s  %-8s  %10s  %10s  %10s  %10s  %s\n", "TARGET", "STATE", "LOC-OBJS", "LOC-BYTES",
+           "OUT-OBJS", "IN-OBJS", "ERROR");
+    const char *tid;
+    json_t *arr;
+    json_object_foreach(j, tid, arr)
+    {
+        if (!json_is_array(arr))
+            continue;
+        size_t i;
+        json_t *s;
+        json_array_foreach(arr, i, s)
+        {
+            json_t *st = json_object_get(s, "stats");
+            const char *e = jget(s, "err");
+            if (e == NULL || e[0] == '\0')
+                e = jget(s, "abort-err");
+            const char *state = json_is_true(json_object_get(s, "aborted"))   ? "aborted"
+                                : json_is_true(json_object_get(s, "is_idle")) ? "idle"
+                                                                              : "running";
+            const char *end = jget(s, "end-time");
+            if (end != NULL && strncmp(end, "0001-", 5) != 0 &&
+                !json_is_true(json_object_get(s, "aborted")))
+                state = "finished";
+            char lb[32];
+            cli_human_size(jnum(st, "loc-bytes"), lb, sizeof(lb));
+            printf("%-8s  %-8s  %10lld  %10s  %10lld  %10lld  %s\n", tid, state,
+                   jnum(st, "loc-objs"), lb, jnum(st, "out-objs"), jnum(st, "in-objs"),
+                   e != NULL ? e : "");
+        }
+    }
+    json_decref(j);
+}
+
+static int job_show(int argc, char **argv)
+{
+    bool as_json = false;
+    static const struct option opts[] = {
+        {"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    int o;
+    optind = 0;
+    while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        if (o == 'j') {
+            as_json = true;
+        } else if (o == 'h') {
+            usage(stdout);
+            return CLI_EXIT_OK;
+        } else {
+            return cli_usage_error("job", "bad option");
+        }
+    }
+    if (argc - optind != 1)
+        return cli_usage_error("job", "job show: need one job ID");
+    const char *id = argv[optind];
+    locus_client_t *c = cli_client();
+    if (c == NULL)
+        return CLI_EXIT_FAIL;
+    char err[LOCUS_ERR_LEN] = "";
+    char what[128];
+    snprintf(what, sizeof(what), "job show %s", id);
+    locus_job_status_t st;
+    int ret = CLI_EXIT_OK;
+    char *snaps = NULL;
+    if (locus_job_status(c, id, &st, err) != 0) {
+        ret = cli_fail(what, "%s", err);
+        goto out;
+    }
+    locus_job_snaps(c, id, &snaps, NULL); /* optional detail: ignore failures */
+    if (as_json) {
+        json_t *j =
+            json_pack("{s:s?, s:s?, s:s?, s:I, s:b, s:o}", "kind", st.kind, "uuid", st.uuid, "err",
+                      st.err, "end_time", (json_int_t)st.end_time, "aborted", st.aborted, "snaps",
+                      snaps != NULL ? json_loads(snaps, 0, NULL) : json_null());
+        char *s = json_dumps(j, JSON_INDENT(2));
+        printf("%s\n", s);
+        free(s);
+        json_decref(j);
+        goto out;
+    }
+    const char *state = st.aborted                      ? "aborted"
+                        : st.end_time == 0              ? "running"
+                        : (st.err != NULL && st.err[0]) ? "failed"
+                                                        : "finished";
+    printf("%-10s %s\n", "job", id);
+    if (st.kind != NULL && st.kind[0])
+        printf("%-10s %s\n", "kind", st.kind);
+    printf("%-10s %s\n", "state", state);
+    if (st.end_time != 0) {
+        char ts[64];
+        fmt_ns(st.end_time, ts, sizeof(ts));
+        printf("%-10s %s\n", "ended", ts);
+    }
+    if (st.err != NULL && st.err[0])
+        printf("%-10s %s\n", "error", st.err);
+    if (snaps != NULL)
+        print_snaps(snaps);
+out:
+    free(snaps);
+    locus_job_status_dispose(&st);
+    locus_client_destroy(c);
+    return ret;
+}
+
+static int job_wait(int argc, char **argv)
+{
+    int64_t timeout = 0;
+    static const struct option opts[] = {{"timeout", required_argument, NULL, 'T'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    int o;
+    optind = 0;
+    while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        if (o == 'T') {
+            if ((timeout = cli_parse_duration(optarg)) <= 0)
+                return cli_usage_error("job", "--timeout: need a duration such as 30s");
+        } else if (o == 'h') {
+            usage(stdout);
+            return CLI_EXIT_OK;
+        } else {
+            return cli_usage_error("job", "bad option");
+        }
+    }
+    if (argc - optind != 1)
+        return cli_usage_error("job", "job wait: need one job ID");
+    const char *id = argv[optind];
+    locus_client_t *c = cli_client();
+    if (c == NULL)
+        return CLI_EXIT_FAIL;
+    char err[LOCUS_ERR_LEN] = "";
+    char what[128];
+    snprintf(what, sizeof(what), "job wait %s", id);
+    locus_job_status_t st;
+    int64_t t0 = time_mono_ns();
+    int ret = CLI_EXIT_OK;
+    if (locus_job_wait(c, id, timeout, &st, err) != 0)
+        ret = cli_fail(what, "%s", err);
+    else
+        printf("job %s%s%s finished in %.2fs\n", id, st.kind ? " " : "", st.kind ? st.kind : "",
+               (double)(time_mono_ns() - t0) / 1e9);
+    locus_job_status_dispose(&st);
+    locus_client_destroy(c);
+    return ret;
+}
+
+int locus_cli_cmd_job(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return CLI_EXIT_USAGE;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        usage(stdout);
+        return CLI_EXIT_OK;
+    }
+    if (strcmp(argv[1], "show") == 0)
+        return job_show(argc - 1, argv + 1);
+    if (strcmp(argv[1], "wait") == 0)
+        return job_wait(argc - 1, argv + 1);
+    return cli_usage_error("job", "unknown subcommand \"job %s\"", argv[1]);
+}

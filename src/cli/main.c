@@ -1,0 +1,70 @@
+/*
+ * main.c - `locus`, the command-line client of Locus: one table maps each command group to its
+ * cmd_<verb>.c entry point. Everything talks to the cluster through liblocus
+ * (include/locus/client.h).
+ */
+#include "cli/cli.h"
+
+#include <stdio.h>
+#include <string.h>
+
+typedef struct {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *synopsis;
+} cli_cmd_t;
+
+static const cli_cmd_t commands[] = {
+    {"cluster", locus_cli_cmd_cluster,
+     "cluster up|down|show        start, stop or show a local cluster"},
+    {"bucket", locus_cli_cmd_bucket, "bucket create|ls|rm|cp      manage buckets"},
+    {"put", locus_cli_cmd_put, "put FILE|DIR BUCKET[/NAME]  upload a file or a directory tree"},
+    {"get", locus_cli_cmd_get, "get BUCKET/OBJ [OUT|-]      download an object"},
+    {"ls", locus_cli_cmd_ls, "ls [BUCKET] [--prefix P]    list objects (or buckets)"},
+    {"rm", locus_cli_cmd_rm, "rm BUCKET/OBJ...            delete objects"},
+    {"object", locus_cli_cmd_object, "object head BUCKET/OBJ      show object properties"},
+    {"job", locus_cli_cmd_job, "job show|wait ID            show a job / wait for it"},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: locus <command> [options] [args]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        fprintf(f, "  %s\n", commands[i].synopsis);
+    fprintf(f,
+            "\nBuckets and objects: ais://bucket[/object] or bucket[/object].\n"
+            "Endpoint: $LOCUS_ENDPOINT, then $AIS_ENDPOINT, else %s.\n"
+            "Run 'locus <command> --help' for the options of a command.\n",
+            LOCUS_DEFAULT_ENDPOINT);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return CLI_EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        if (argc > 2 && strcmp(cmd, "help") == 0) {
+            /* `locus help put` == `locus put --help` */
+            for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+                if (strcmp(argv[2], commands[i].name) == 0) {
+                    char *av[] = {argv[2], "--help", NULL};
+                    return commands[i].fn(2, av);
+                }
+        }
+        usage(stdout);
+        return CLI_EXIT_OK;
+    }
+    if (strcmp(cmd, "--version") == 0) {
+        printf("locus 0.1\n");
+        return CLI_EXIT_OK;
+    }
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        if (strcmp(cmd, commands[i].name) == 0)
+            return commands[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "locus: unknown command \"%s\"\n", cmd);
+    usage(stderr);
+    return CLI_EXIT_USAGE;
+}

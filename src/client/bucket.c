@@ -1,0 +1,279 @@
+/*
+ * bucket.c - bucket calls of liblocus: create, destroy, head, list, copy (PROTOCOL-REST.md §1.2,
+ * §1.7) and the cluster map / health calls (§1.1).
+ */
+#include "client/internal.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char *actmsg(const char *action, json_t *value)
+{
+    json_t *j = json_pack("{s:s, s:s, s:o}", "action", action, "name", "", "value",
+                          value != NULL ? value : json_null());
+    char *s = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    return s;
+}
+
+/* Runs a bucket-level request with an ActMsg body; body collected in r (caller disposes). */
+static int bucket_call(locus_client_t *c, const char *method, const char *bck, const char *query,
+                       const char *action, json_t *value, client_req_t *r, char *err)
+{
+    char *url = client_url_bucket(c->endpoint, bck, query);
+    char *msg = action != NULL ? actmsg(action, value) : NULL;
+    client_req_init(r, method, url);
+    r->json_body = msg;
+    int rc = client_do(c, r, err);
+    r->url = NULL;
+    r->json_body = NULL;
+    free(msg);
+    free(url);
+    return rc;
+}
+
+int locus_bucket_create(locus_client_t *c, const char *bck, char *err)
+{
+    int rc = locus_check_bucket_name(bck, err);
+    if (rc != 0)
+        return rc;
+    client_req_t r;
+    rc = bucket_call(c, "POST", bck, NULL, "create-bck", NULL, &r, err);
+    client_req_dispose(&r);
+    return rc;
+}
+
+int locus_bucket_destroy(locus_client_t *c, const char *bck, char *err)
+{
+    int rc = locus_check_bucket_name(bck, err);
+    if (rc != 0)
+        return rc;
+    client_req_t r;
+    rc = bucket_call(c, "DELETE", bck, NULL, "destroy-bck", NULL, &r, err);
+    client_req_dispose(&r);
+    return rc;
+}
+
+int locus_bucket_head(locus_client_t *c, const char *bck, char **props_json, char *err)
+{
+    if (props_json != NULL)
+        *props_json = NULL;
+    int rc = locus_check_bucket_name(bck, err);
+    if (rc != 0)
+        return rc;
+    client_req_t r;
+    rc = bucket_call(c, "HEAD", bck, NULL, NULL, NULL, &r, err);
+    if (rc == LOCUS_ENOENT)
+        client_fail(err, rc, "bucket \"ais://%s\" does not exist", bck);
+    if (rc == 0 && props_json != NULL) {
+        const char *p = client_req_header(&r, "Ais-Bucket-Props");
+        if (p != NULL)
+            *props_json = xstrdup(p);
+    }
+    client_req_dispose(&r);
+    return rc;
+}
+
+void locus_strv_free(char **v, size_t n)
+{
+    if (v == NULL)
+        return;
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int locus_bucket_list(locus_client_t *c, char ***names, size_t *n, char *err)
+{
+    *names = NULL;
+    *n = 0;
+    client_req_t r;
+    int rc = bucket_call(c, "GET", NULL, NULL, "list", NULL, &r, err);
+    if (rc != 0)
+        goto out;
+    json_error_t jerr;
+    json_t *j = json_loadb(r.body.base, r.body.len, 0, &jerr);
+    if (j == NULL || !(json_is_array(j) || json_is_null(j))) {
+        json_decref(j);
+        rc = client_fail(err, LOCUS_EPROTO, "list buckets: unexpected reply (not a JSON array)");
+        goto out;
+    }
+    size_t cnt = json_is_array(j) ? json_array_size(j) : 0;
+    char **v = xcalloc(cnt + 1, sizeof(char *));
+    size_t k = 0;
+    for (size_t i = 0; i < cnt; i++) {
+        json_t *e = json_array_get(j, i);
+        const char *name = json_string_value(json_object_get(e, "name"));
+        const char *prov = json_string_value(json_object_get(e, "provider"));
+        if (name == NULL || (prov != NULL && strcmp(prov, "ais") != 0))
+            continue;
+        v[k++] = xstrdup(name);
+    }
+    json_decref(j);
+    qsort(v, k, sizeof(char *), cmp_str);
+    *names = v;
+    *n = k;
+out:
+    client_req_dispose(&r);
+    return rc;
+}
+
+int locus_bucket_copy(locus_client_t *c, const char *src, const char *dst,
+                      const locus_copy_opts_t *opts, char **job_id, char *err)
+{
+    *job_id = NULL;
+    int rc = locus_check_bucket_name(src, err);
+    if (rc == 0)
+        rc = locus_check_bucket_name(dst, err);
+    if (rc != 0)
+        return rc;
+    locus_copy_opts_t none = {0};
+    if (opts == NULL)
+        opts = &none;
+    json_t *v = json_pack(
+        "{s:s, s:s, s:b, s:b, s:b, s:b}", "prefix", opts->prefix != NULL ? opts->prefix : "",
+        "prepend", opts->prepend != NULL ? opts->prepend : "", "dry_run", opts->dry_run, "force",
+        opts->force, "latest-ver", opts->latest, "synchronize", opts->sync);
+    char *uname = xasprintf("ais/@#/%s/", dst);
+    char *enc = url_encode(uname, NULL);
+    char *q = xasprintf("bck_to=%s", enc);
+    client_req_t r;
+    rc = bucket_call(c, "POST", src, q, "copy-bck", v, &r, err);
+    if (rc == 0) {
+        *job_id = client_trim_id(r.body.base, r.body.len);
+        if ((*job_id)[0] == '\0') {
+            free(*job_id);
+            *job_id = NULL;
+            rc = client_fail(err, LOCUS_EPROTO, "copy-bck: the reply carries no job id");
+        }
+    }
+    client_req_dispose(&r);
+    free(q);
+    free(enc);
+    free(uname);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Cluster map */
+
+int locus_cluster_smap(locus_client_t *c, char **json, char *err)
+{
+    *json = NULL;
+    char *url = client_url(c->endpoint, "daemon", "what=smap");
+    client_req_t r;
+    client_req_init(&r, "GET", url);
+    int rc = client_do(c, &r, err);
+    if (rc == 0)
+        *json = buf_steal(&r.body);
+    client_req_dispose(&r);
+    free(url);
+    return rc;
+}
+
+int locus_cluster_health(locus_client_t *c, bool primary, char *err)
+{
+    char *url = client_url(c->endpoint, "health", primary ? "prr=true" : NULL);
+    client_req_t r;
+    client_req_init(&r, "GET", url);
+    int rc = client_do(c, &r, err);
+    client_req_dispose(&r);
+    free(url);
+    return rc;
+}
+
+void locus_nodes_free(locus_node_t *nodes, size_t n)
+{
+    if (nodes == NULL)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        free(nodes[i].id);
+        free(nodes[i].role);
+        free(nodes[i].url);
+    }
+    free(nodes);
+}
+
+static int cmp_node(const void *a, const void *b)
+{
+    const locus_node_t *x = a, *y = b;
+    int rx = strcmp(x->role, "proxy") == 0 ? 0 : 1, ry = strcmp(y->role, "proxy") == 0 ? 0 : 1;
+    if (rx != ry)
+        return rx - ry;
+    return strcmp(x->id, y->id);
+}
+
+static int64_t json_int_or_string(json_t *v)
+{
+    if (json_is_integer(v))
+        return json_integer_value(v);
+    if (json_is_string(v))
+        return strtoll(json_string_value(v), NULL, 10);
+    if (json_is_real(v))
+        return (int64_t)json_real_value(v);
+    return 0;
+}
+
+static void add_nodes(json_t *map, const char *role, const char *primary_id, locus_node_t **v,
+                      size_t *n, size_t *cap)
+{
+    const char *key;
+    json_t *sn;
+    json_object_foreach(map, key, sn)
+    {
+        if (*n == *cap) {
+            *cap = *cap ? 2 * *cap : 8;
+            *v = xrealloc(*v, *cap * sizeof(**v));
+        }
+        locus_node_t *nd = &(*v)[(*n)++];
+        const char *id = json_string_value(json_object_get(sn, "daemon_id"));
+        const char *type = json_string_value(json_object_get(sn, "daemon_type"));
+        json_t *pub = json_object_get(sn, "public_net");
+        const char *url = json_string_value(json_object_get(pub, "direct_url"));
+        nd->id = xstrdup(id != NULL ? id : key);
+        nd->role = xstrdup(type != NULL ? type : role);
+        nd->url = xstrdup(url != NULL ? url : "");
+        nd->flags = (uint64_t)json_int_or_string(json_object_get(sn, "flags"));
+        nd->is_primary = primary_id != NULL && strcmp(nd->id, primary_id) == 0;
+    }
+}
+
+int locus_smap_parse(const char *json, locus_node_t **nodes, size_t *n, int64_t *version, char *err)
+{
+    *nodes = NULL;
+    *n = 0;
+    json_error_t jerr;
+    /* id_digest is a uint64 that jansson's int64 cannot hold: read numbers as doubles (the
+     * fields used here, flags and version, are small). */
+    json_t *j = json_loads(json, JSON_DECODE_INT_AS_REAL, &jerr);
+    if (j == NULL || !json_is_object(j)) {
+        json_decref(j);
+        return client_fail(err, LOCUS_EPROTO, "cluster map: invalid JSON (%s)", jerr.text);
+    }
+    json_t *pmap = json_object_get(j, "pmap"), *tmap = json_object_get(j, "tmap");
+    if (!json_is_object(pmap) || !(json_is_object(tmap) || json_is_null(tmap) || tmap == NULL)) {
+        json_decref(j);
+        return client_fail(err, LOCUS_EPROTO, "cluster map: no pmap/tmap");
+    }
+    const char *primary =
+        json_string_value(json_object_get(json_object_get(j, "proxy_si"), "daemon_id"));
+    locus_node_t *v = NULL;
+    size_t cnt = 0, cap = 0;
+    add_nodes(pmap, "proxy", primary, &v, &cnt, &cap);
+    if (json_is_object(tmap))
+        add_nodes(tmap, "target", primary, &v, &cnt, &cap);
+    if (cnt > 0)
+        qsort(v, cnt, sizeof(*v), cmp_node);
+    if (version != NULL)
+        *version = json_int_or_string(json_object_get(j, "version"));
+    json_decref(j);
+    *nodes = v;
+    *n = cnt;
+    return 0;
+}

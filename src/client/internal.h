@@ -1,0 +1,81 @@
+/*
+ * internal.h - shared by the files of liblocus (src/client/) and its unit tests only.
+ *
+ * DESIGN: every API call builds a request description (client_req_t) and hands it to
+ * client_do(), which runs it on the client's one curl easy handle (curl_easy_reset keeps the
+ * kept-alive connection), follows the proxy's 301/307 redirects by hand (same method, body
+ * re-sent from its start; the first leg of a PUT carries `Expect: 100-continue` so the proxy can
+ * redirect before the body is sent, later legs don't), collects the final response's headers,
+ * streams a 2xx body into a sink and turns any error into a LOCUS_E* code plus one line of text
+ * (the server's JSON "message" when present).
+ */
+#ifndef LOCUS_CLIENT_INTERNAL_H
+#define LOCUS_CLIENT_INTERNAL_H
+
+#include "locus/client.h"
+#include "common/util.h"
+
+#include <curl/curl.h>
+
+struct locus_client_s {
+    char *endpoint; /* normalized: scheme://host:port, no trailing '/' */
+    CURL *curl;
+    long last_status;
+    long connect_ms;
+    long stall_ms;
+    char curl_err[CURL_ERROR_SIZE];
+};
+
+typedef struct {
+    /* in */
+    const char *method;    /* "GET", "PUT", "POST", "DELETE", "HEAD" */
+    const char *url;       /* full URL of the first leg (borrowed) */
+    const char *json_body; /* control message (borrowed) or NULL */
+    const char *accept;    /* Accept header value or NULL */
+    char range[64];        /* Range header value or "" */
+    /* upload body (PUT): a buffer, or fd + offset */
+    bool upload;
+    const char *up_buf;
+    int up_fd; /* -1 when up_buf is used */
+    int64_t up_off, up_len, up_pos;
+    /* 2xx body: to sink when set, else collected into body */
+    locus_write_cb sink;
+    void *sink_arg;
+    int sink_rc;    /* what the sink returned when it aborted */
+    int64_t nbytes; /* 2xx body bytes delivered */
+    /* out */
+    long status;
+    buf_t body;    /* 2xx body when no sink; error body otherwise (capped) */
+    buf_t errbody; /* non-2xx body (capped) */
+    locus_header_t *hdrs;
+    size_t nhdrs, hdrs_cap;
+    int io_err; /* upload read error (negative errno) */
+} client_req_t;
+
+void client_req_init(client_req_t *r, const char *method, const char *url);
+void client_req_dispose(client_req_t *r);
+/* Runs the request. 0 for a 2xx final response, else a LOCUS_E* code with err filled. */
+int client_do(locus_client_t *c, client_req_t *r, char *err);
+/* Value of a header of the final response (case-insensitive), borrowed from r; NULL if absent. */
+const char *client_req_header(const client_req_t *r, const char *name);
+
+/* Fills err (may be NULL) printf-style; returns code. */
+int client_fail(char *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* --- pure helpers (client_url.c) --- */
+
+/* "http://h:p" from "h:p", "http://h:p/", ...; caller frees. NULL if empty. */
+char *client_normalize_endpoint(const char *ep);
+/* <ep>/v1/<path>[?query]; path is used verbatim. Caller frees. */
+char *client_url(const char *ep, const char *path, const char *query);
+/* <ep>/v1/buckets/<bck>?provider=ais[&extra]; bck NULL = "/v1/buckets". Caller frees. */
+char *client_url_bucket(const char *ep, const char *bck, const char *extra_query);
+/* <ep>/v1/objects/<bck>/<quote(obj)>?provider=ais[&extra]. Caller frees. */
+char *client_url_object(const char *ep, const char *bck, const char *obj, const char *extra_query);
+/* The message to show for an error response body: the JSON "message" field, else the body's
+ * first line (trimmed, at most ~200 bytes), else NULL. Caller frees. */
+char *client_error_message(const char *body, size_t len);
+/* Trims whitespace and one pair of surrounding double quotes; returns a new string. */
+char *client_trim_id(const char *body, size_t len);
+
+#endif

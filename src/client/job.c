@@ -1,0 +1,138 @@
+/*
+ * job.c - jobs (xactions) in liblocus: status, per-target snapshots, wait
+ * (PROTOCOL-REST.md §1.8).
+ */
+#include "client/internal.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* GET /v1/cluster?what=<what> with the SDK's JobArgs body; reply body in r. */
+static int job_query(locus_client_t *c, const char *what, const char *id, client_req_t *r,
+                     char *err)
+{
+    if (id == NULL || id[0] == '\0')
+        return client_fail(err, LOCUS_EINVAL, "empty job id");
+    json_t *args = json_pack("{s:s, s:s, s:s, s:n, s:n}", "ID", id, "Kind", "", "DaemonID", "",
+                             "Bck", "Buckets");
+    char *body = json_dumps(args, JSON_COMPACT);
+    json_decref(args);
+    char *q = xasprintf("what=%s", what);
+    char *url = client_url(c->endpoint, "cluster", q);
+    r->url = url;
+    r->json_body = body;
+    int rc = client_do(c, r, err);
+    if (rc == LOCUS_ENOENT && r->errbody.len == 0)
+        client_fail(err, rc, "job \"%s\" not found", id);
+    r->url = NULL;
+    r->json_body = NULL;
+    free(url);
+    free(q);
+    free(body);
+    return rc;
+}
+
+void locus_job_status_dispose(locus_job_status_t *st)
+{
+    if (st == NULL)
+        return;
+    free(st->kind);
+    free(st->uuid);
+    free(st->err);
+    memset(st, 0, sizeof(*st));
+}
+
+static char *jstr(json_t *o, const char *k)
+{
+    const char *s = json_string_value(json_object_get(o, k));
+    return s != NULL ? xstrdup(s) : NULL;
+}
+
+int locus_job_status(locus_client_t *c, const char *id, locus_job_status_t *st, char *err)
+{
+    memset(st, 0, sizeof(*st));
+    client_req_t r;
+    client_req_init(&r, "GET", NULL);
+    int rc = job_query(c, "status", id, &r, err);
+    if (rc != 0)
+        goto out;
+    json_error_t jerr;
+    json_t *j = json_loadb(r.body.base, r.body.len, 0, &jerr);
+    if (!json_is_object(j)) {
+        json_decref(j);
+        rc = client_fail(err, LOCUS_EPROTO, "job status: reply is not a JSON object");
+        goto out;
+    }
+    st->kind = jstr(j, "kind");
+    st->uuid = jstr(j, "uuid");
+    st->err = jstr(j, "err");
+    json_t *et = json_object_get(j, "end_time");
+    st->end_time = json_is_integer(et)  ? json_integer_value(et)
+                   : json_is_string(et) ? strtoll(json_string_value(et), NULL, 10)
+                   : json_is_real(et)   ? (int64_t)json_real_value(et)
+                                        : 0;
+    st->aborted = json_is_true(json_object_get(j, "aborted"));
+    json_decref(j);
+out:
+    client_req_dispose(&r);
+    return rc;
+}
+
+int locus_job_snaps(locus_client_t *c, const char *id, char **json, char *err)
+{
+    *json = NULL;
+    client_req_t r;
+    client_req_init(&r, "GET", NULL);
+    int rc = job_query(c, "qryxstats", id, &r, err);
+    if (rc == 0)
+        *json = buf_steal(&r.body);
+    client_req_dispose(&r);
+    return rc;
+}
+
+int locus_job_wait(locus_client_t *c, const char *id, int64_t timeout_ns, locus_job_status_t *out,
+                   char *err)
+{
+    if (out != NULL)
+        memset(out, 0, sizeof(*out));
+    int64_t deadline = timeout_ns > 0 ? time_mono_ns() + timeout_ns : 0;
+    int sleep = 50;
+    locus_job_status_t st;
+    for (;;) {
+        int rc = locus_job_status(c, id, &st, err);
+        if (rc != 0) {
+            locus_job_status_dispose(&st);
+            return rc;
+        }
+        if (st.end_time != 0 || st.aborted) {
+            if (st.aborted || (st.err != NULL && st.err[0] != '\0')) {
+                rc = client_fail(
+                    err, LOCUS_EJOB, "job %s %s%s%s", id, st.aborted ? "was aborted" : "failed",
+                    st.err != NULL && st.err[0] ? ": " : "", st.err != NULL ? st.err : "");
+            }
+            if (out != NULL)
+                *out = st;
+            else
+                locus_job_status_dispose(&st);
+            return rc;
+        }
+        if (deadline != 0 && time_mono_ns() >= deadline) {
+            if (out != NULL)
+                *out = st;
+            else
+                locus_job_status_dispose(&st);
+            return client_fail(err, LOCUS_ETIMEDOUT, "job %s still running after the timeout", id);
+        }
+        locus_job_status_dispose(&st);
+        int ms = sleep;
+        if (deadline != 0) {
+            int64_t left_ms = (deadline - time_mono_ns()) / 1000000;
+            if (left_ms < ms)
+                ms = left_ms > 0 ? (int)left_ms : 1;
+        }
+        sleep_ms(ms);
+        if (sleep < 500)
+            sleep *= 2;
+    }
+}

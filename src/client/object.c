@@ -1,0 +1,416 @@
+/*
+ * object.c - object calls of liblocus: PUT (buffer, fd, file), GET (callback, fd, memory,
+ * optional Range), HEAD, DELETE, multi-object delete, and list-objects pages
+ * (PROTOCOL-REST.md §1.3-§1.5, §1 row 20).
+ */
+#include "client/internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int check_names(const char *bck, const char *obj, char *err)
+{
+    int rc = locus_check_bucket_name(bck, err);
+    if (rc != 0)
+        return rc;
+    if (obj == NULL || obj[0] == '\0')
+        return client_fail(err, LOCUS_EINVAL, "empty object name");
+    return 0;
+}
+
+static int put_common(locus_client_t *c, const char *bck, const char *obj, client_req_t *r,
+                      char *err)
+{
+    char *url = client_url_object(c->endpoint, bck, obj, NULL);
+    r->url = url;
+    r->method = "PUT";
+    r->upload = true;
+    int rc = client_do(c, r, err);
+    r->url = NULL;
+    free(url);
+    return rc;
+}
+
+int locus_object_put_buf(locus_client_t *c, const char *bck, const char *obj, const void *data,
+                         size_t len, char *err)
+{
+    int rc = check_names(bck, obj, err);
+    if (rc != 0)
+        return rc;
+    client_req_t r;
+    client_req_init(&r, "PUT", NULL);
+    r.up_buf = data != NULL ? data : "";
+    r.up_len = (int64_t)len;
+    rc = put_common(c, bck, obj, &r, err);
+    client_req_dispose(&r);
+    return rc;
+}
+
+int locus_object_put_fd(locus_client_t *c, const char *bck, const char *obj, int fd, int64_t offset,
+                        int64_t size, char *err)
+{
+    int rc = check_names(bck, obj, err);
+    if (rc != 0)
+        return rc;
+    if (offset < 0)
+        return client_fail(err, LOCUS_EINVAL, "negative offset");
+    if (size < 0) {
+        struct stat st;
+        if (fstat(fd, &st) != 0)
+            return client_fail(err, -errno, "fstat: %s", strerror(errno));
+        if (!S_ISREG(st.st_mode))
+            return client_fail(err, LOCUS_EINVAL, "not a regular file (size unknown)");
+        size = st.st_size > offset ? st.st_size - offset : 0;
+    }
+    client_req_t r;
+    client_req_init(&r, "PUT", NULL);
+    r.up_fd = fd;
+    r.up_off = offset;
+    r.up_len = size;
+    rc = put_common(c, bck, obj, &r, err);
+    client_req_dispose(&r);
+    return rc;
+}
+
+int locus_object_put_file(locus_client_t *c, const char *bck, const char *obj, const char *path,
+                          char *err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return client_fail(err, -errno, "%s: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        int e = errno;
+        close(fd);
+        return client_fail(err, LOCUS_EINVAL, "%s: %s", path,
+                           S_ISDIR(st.st_mode) ? "is a directory"
+                                               : (e ? strerror(e) : "not a regular file"));
+    }
+    int rc = locus_object_put_fd(c, bck, obj, fd, 0, st.st_size, err);
+    close(fd);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+
+int locus_object_get_cb(locus_client_t *c, const char *bck, const char *obj,
+                        const locus_range_t *range, locus_write_cb cb, void *arg, int64_t *nbytes,
+                        char *err)
+{
+    if (nbytes != NULL)
+        *nbytes = 0;
+    int rc = check_names(bck, obj, err);
+    if (rc != 0)
+        return rc;
+    if (range != NULL && range->off < 0)
+        return client_fail(err, LOCUS_EINVAL, "negative range offset");
+    if (range != NULL && range->len == 0)
+        return client_fail(err, LOCUS_EINVAL, "empty range");
+    char *url = client_url_object(c->endpoint, bck, obj, NULL);
+    client_req_t r;
+    client_req_init(&r, "GET", url);
+    if (range != NULL && range->len < 0)
+        snprintf(r.range, sizeof(r.range), "bytes=%lld-", (long long)range->off);
+    else if (range != NULL)
+        snprintf(r.range, sizeof(r.range), "bytes=%lld-%lld", (long long)range->off,
+                 (long long)(range->off + range->len - 1));
+    r.sink = cb;
+    r.sink_arg = arg;
+    rc = client_do(c, &r, err);
+    if (nbytes != NULL)
+        *nbytes = r.nbytes;
+    client_req_dispose(&r);
+    free(url);
+    return rc;
+}
+
+typedef struct {
+    int fd;
+    int err;
+} fd_sink_t;
+
+static int on_fd_write(void *arg, const void *data, size_t len)
+{
+    fd_sink_t *s = arg;
+    int rc = write_all(s->fd, data, len);
+    if (rc != 0) {
+        s->err = rc;
+        return rc;
+    }
+    return 0;
+}
+
+int locus_object_get_fd(locus_client_t *c, const char *bck, const char *obj,
+                        const locus_range_t *range, int fd, int64_t *nbytes, char *err)
+{
+    fd_sink_t s = {fd, 0};
+    int rc = locus_object_get_cb(c, bck, obj, range, on_fd_write, &s, nbytes, err);
+    if (rc != 0 && s.err != 0)
+        rc = client_fail(err, s.err, "write: %s", strerror(-s.err));
+    return rc;
+}
+
+static int on_buf_write(void *arg, const void *data, size_t len)
+{
+    buf_append(arg, data, len);
+    return 0;
+}
+
+int locus_object_get_buf(locus_client_t *c, const char *bck, const char *obj,
+                         const locus_range_t *range, char **data, size_t *len, char *err)
+{
+    *data = NULL;
+    *len = 0;
+    buf_t b;
+    buf_init(&b);
+    int rc = locus_object_get_cb(c, bck, obj, range, on_buf_write, &b, NULL, err);
+    if (rc != 0) {
+        buf_dispose(&b);
+        return rc;
+    }
+    *len = b.len;
+    *data = buf_steal(&b);
+    return 0;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+
+void locus_obj_props_dispose(locus_obj_props_t *p)
+{
+    if (p == NULL)
+        return;
+    free(p->checksum_type);
+    free(p->checksum_value);
+    free(p->version);
+    free(p->location);
+    free(p->custom_md);
+    for (size_t i = 0; i < p->nhdrs; i++) {
+        free(p->hdrs[i].name);
+        free(p->hdrs[i].value);
+    }
+    free(p->hdrs);
+    memset(p, 0, sizeof(*p));
+}
+
+static char *hdr_dup(const client_req_t *r, const char *name)
+{
+    const char *v = client_req_header(r, name);
+    return v != NULL ? xstrdup(v) : NULL;
+}
+
+int locus_object_head(locus_client_t *c, const char *bck, const char *obj, locus_obj_props_t *p,
+                      char *err)
+{
+    memset(p, 0, sizeof(*p));
+    p->size = -1;
+    int rc = check_names(bck, obj, err);
+    if (rc != 0)
+        return rc;
+    char *url = client_url_object(c->endpoint, bck, obj, NULL);
+    client_req_t r;
+    client_req_init(&r, "HEAD", url);
+    rc = client_do(c, &r, err);
+    if (rc == LOCUS_ENOENT && r.errbody.len == 0)
+        client_fail(err, rc, "ais://%s/%s does not exist", bck, obj);
+    if (rc == 0) {
+        const char *cl = client_req_header(&r, "Content-Length");
+        p->size = cl != NULL ? strtoll(cl, NULL, 10) : -1;
+        p->checksum_type = hdr_dup(&r, "Ais-Checksum-Type");
+        p->checksum_value = hdr_dup(&r, "Ais-Checksum-Value");
+        p->version = hdr_dup(&r, "Ais-Version");
+        p->location = hdr_dup(&r, "Ais-Location");
+        p->custom_md = hdr_dup(&r, "Ais-Custom-Md");
+        const char *at = client_req_header(&r, "Ais-Atime");
+        p->atime_ns = at != NULL ? strtoll(at, NULL, 10) : 0;
+        p->hdrs = xcalloc(r.nhdrs + 1, sizeof(*p->hdrs));
+        for (size_t i = 0; i < r.nhdrs; i++) {
+            if (strncasecmp(r.hdrs[i].name, "Ais-", 4) != 0)
+                continue;
+            p->hdrs[p->nhdrs].name = xstrdup(r.hdrs[i].name);
+            p->hdrs[p->nhdrs].value = xstrdup(r.hdrs[i].value);
+            p->nhdrs++;
+        }
+    }
+    client_req_dispose(&r);
+    free(url);
+    return rc;
+}
+
+int locus_object_delete(locus_client_t *c, const char *bck, const char *obj, char *err)
+{
+    int rc = check_names(bck, obj, err);
+    if (rc != 0)
+        return rc;
+    char *url = client_url_object(c->endpoint, bck, obj, NULL);
+    client_req_t r;
+    client_req_init(&r, "DELETE", url);
+    rc = client_do(c, &r, err);
+    client_req_dispose(&r);
+    free(url);
+    return rc;
+}
+
+int locus_objects_delete(locus_client_t *c, const char *bck, const char *const *names, size_t n,
+                         const char *template_str, char **job_id, char *err)
+{
+    if (job_id != NULL)
+        *job_id = NULL;
+    int rc = locus_check_bucket_name(bck, err);
+    if (rc != 0)
+        return rc;
+    json_t *v;
+    if (names != NULL) {
+        json_t *a = json_array();
+        for (size_t i = 0; i < n; i++)
+            json_array_append_new(a, json_string(names[i]));
+        v = json_pack("{s:o}", "objnames", a);
+    } else if (template_str != NULL) {
+        v = json_pack("{s:s}", "template", template_str);
+    } else {
+        return client_fail(err, LOCUS_EINVAL, "neither names nor a template");
+    }
+    json_t *msg =
+        json_pack("{s:s, s:s, s:o}", "action", "delete-listrange", "name", "", "value", v);
+    char *body = json_dumps(msg, JSON_COMPACT);
+    json_decref(msg);
+    char *url = client_url_bucket(c->endpoint, bck, NULL);
+    client_req_t r;
+    client_req_init(&r, "DELETE", url);
+    r.json_body = body;
+    rc = client_do(c, &r, err);
+    if (rc == 0 && job_id != NULL)
+        *job_id = client_trim_id(r.body.base, r.body.len);
+    client_req_dispose(&r);
+    free(url);
+    free(body);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Listing */
+
+void locus_lso_page_dispose(locus_lso_page_t *page)
+{
+    if (page == NULL)
+        return;
+    for (size_t i = 0; i < page->n; i++) {
+        locus_lso_entry_t *e = &page->entries[i];
+        free(e->name);
+        free(e->checksum);
+        free(e->atime);
+        free(e->version);
+        free(e->location);
+        free(e->custom);
+    }
+    free(page->entries);
+    free(page->uuid);
+    free(page->continuation_token);
+    memset(page, 0, sizeof(*page));
+}
+
+/* A property that may arrive as string, number or object (custom metadata): as a string. */
+static char *prop_str(json_t *v)
+{
+    if (v == NULL || json_is_null(v))
+        return NULL;
+    if (json_is_string(v))
+        return json_string_length(v) > 0 ? xstrdup(json_string_value(v)) : NULL;
+    if (json_is_integer(v))
+        return xasprintf("%lld", (long long)json_integer_value(v));
+    char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    return s;
+}
+
+static int64_t prop_int(json_t *v, int64_t dflt)
+{
+    if (json_is_integer(v))
+        return json_integer_value(v);
+    if (json_is_string(v) && json_string_length(v) > 0)
+        return strtoll(json_string_value(v), NULL, 10);
+    if (json_is_real(v))
+        return (int64_t)json_real_value(v);
+    return dflt;
+}
+
+int locus_object_list_page(locus_client_t *c, const char *bck, const locus_lso_opts_t *opts,
+                           locus_lso_page_t *page, char *err)
+{
+    memset(page, 0, sizeof(*page));
+    int rc = locus_check_bucket_name(bck, err);
+    if (rc != 0)
+        return rc;
+    locus_lso_opts_t none = {0};
+    if (opts == NULL)
+        opts = &none;
+    char flags[32];
+    snprintf(flags, sizeof(flags), "%llu", (unsigned long long)opts->flags);
+    json_t *v = json_pack(
+        "{s:s, s:i, s:s, s:s, s:s, s:s, s:s}", "prefix", opts->prefix ? opts->prefix : "",
+        "pagesize", (json_int_t)opts->page_size, "uuid", opts->uuid ? opts->uuid : "", "props",
+        opts->props ? opts->props : "", "continuation_token",
+        opts->continuation_token ? opts->continuation_token : "", "flags", flags, "target", "");
+    json_t *msg = json_pack("{s:s, s:s, s:o}", "action", "list", "name", "", "value", v);
+    char *body = json_dumps(msg, JSON_COMPACT);
+    json_decref(msg);
+    char *url = client_url_bucket(c->endpoint, bck, NULL);
+    client_req_t r;
+    client_req_init(&r, "GET", url);
+    r.json_body = body;
+    r.accept = "application/json";
+    rc = client_do(c, &r, err);
+    if (rc != 0)
+        goto out;
+    json_error_t jerr;
+    json_t *j = json_loadb(r.body.base, r.body.len, 0, &jerr);
+    if (j == NULL || !json_is_object(j)) {
+        json_decref(j);
+        rc = client_fail(err, LOCUS_EPROTO, "list objects: reply is not a JSON object (%s)",
+                         j == NULL ? jerr.text : "wrong type");
+        goto out;
+    }
+    /* JSON LsoRes; accept Go's field names too ("UUID", "ContinuationToken", "Entries"). */
+    json_t *ents = json_object_get(j, "entries");
+    if (ents == NULL)
+        ents = json_object_get(j, "Entries");
+    json_t *uuid = json_object_get(j, "uuid");
+    if (uuid == NULL)
+        uuid = json_object_get(j, "UUID");
+    json_t *tok = json_object_get(j, "continuation_token");
+    if (tok == NULL)
+        tok = json_object_get(j, "ContinuationToken");
+    page->uuid = xstrdup(json_is_string(uuid) ? json_string_value(uuid) : "");
+    page->continuation_token = xstrdup(json_is_string(tok) ? json_string_value(tok) : "");
+    size_t cnt = json_is_array(ents) ? json_array_size(ents) : 0;
+    page->entries = xcalloc(cnt + 1, sizeof(*page->entries));
+    for (size_t i = 0; i < cnt; i++) {
+        json_t *e = json_array_get(ents, i);
+        const char *name = json_string_value(json_object_get(e, "name"));
+        if (name == NULL)
+            name = json_string_value(json_object_get(e, "n"));
+        if (name == NULL)
+            continue;
+        locus_lso_entry_t *le = &page->entries[page->n++];
+        le->name = xstrdup(name);
+        le->size = prop_int(json_object_get(e, "size"), 0); /* omitted when 0 */
+        le->checksum = prop_str(json_object_get(e, "checksum"));
+        le->atime = prop_str(json_object_get(e, "atime"));
+        le->version = prop_str(json_object_get(e, "version"));
+        le->location = prop_str(json_object_get(e, "location"));
+        json_t *cm = json_object_get(e, "custom-md");
+        le->custom = prop_str(cm != NULL ? cm : json_object_get(e, "custom"));
+        le->copies = prop_int(json_object_get(e, "copies"), 0);
+        le->flags = (uint32_t)prop_int(json_object_get(e, "flags"), 0);
+    }
+    json_decref(j);
+out:
+    client_req_dispose(&r);
+    free(url);
+    free(body);
+    return rc;
+}
