@@ -15,13 +15,15 @@
 #include <string.h>
 #include <unistd.h>
 
-/* meta_lock protects cur_smap, cur_bmd, their refcounts, last_seen and the listeners.
+/* meta_lock protects cur_smap, cur_doc, their refcounts, last_seen and the listeners.
  * meta_write_lock serializes writers (primary changes, metasync receipt) and is taken
  * before meta_lock. */
 static pthread_mutex_t meta_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t meta_write_lock = PTHREAD_MUTEX_INITIALIZER;
 static smap_t *cur_smap;
-static bmd_t *cur_bmd;
+static mdoc_t *cur_doc[MD_N];
+static const char *const md_name[MD_N] = {"bmd", "etlmd"};
+static const char *const md_items_key[MD_N] = {"buckets", "etls"};
 
 typedef struct {
     char *id;
@@ -31,8 +33,8 @@ static seen_t *last_seen;
 static size_t n_last_seen;
 
 #define MAX_LISTENERS 8
-static bmd_listener_cb listeners[MAX_LISTENERS];
-static int n_listeners;
+static md_listener_cb listeners[MD_N][MAX_LISTENERS];
+static int n_listeners[MD_N];
 
 static config_t *cfg;
 static char self_id[128];
@@ -64,11 +66,11 @@ static void smap_free(smap_t *s)
     free(s);
 }
 
-static void bmd_free(bmd_t *b)
+static void md_free(mdoc_t *d)
 {
-    json_decref(b->buckets);
-    free(b->uuid);
-    free(b);
+    json_decref(d->items);
+    free(d->uuid);
+    free(d);
 }
 
 smap_t *smap_get(void)
@@ -90,28 +92,38 @@ void smap_put(smap_t *s)
         smap_free(s);
 }
 
-bmd_t *bmd_get(void)
+mdoc_t *md_get(md_kind_t kind)
 {
     pthread_mutex_lock(&meta_lock);
-    bmd_t *b = cur_bmd;
-    b->refcnt++;
+    mdoc_t *d = cur_doc[kind];
+    d->refcnt++;
     pthread_mutex_unlock(&meta_lock);
-    return b;
+    return d;
+}
+
+void md_put(mdoc_t *d)
+{
+    pthread_mutex_lock(&meta_lock);
+    locus_assert(d->refcnt > 0);
+    bool last = --d->refcnt == 0;
+    pthread_mutex_unlock(&meta_lock);
+    if (last)
+        md_free(d);
+}
+
+bmd_t *bmd_get(void)
+{
+    return md_get(MD_BMD);
 }
 
 void bmd_put(bmd_t *b)
 {
-    pthread_mutex_lock(&meta_lock);
-    locus_assert(b->refcnt > 0);
-    bool last = --b->refcnt == 0;
-    pthread_mutex_unlock(&meta_lock);
-    if (last)
-        bmd_free(b);
+    md_put(b);
 }
 
 json_t *bmd_bucket(const bmd_t *b, const char *name)
 {
-    return json_object_get(b->buckets, name);
+    return json_object_get(b->items, name);
 }
 
 const snode_t *smap_find(const smap_t *s, const char *id)
@@ -287,25 +299,60 @@ fail:
     return NULL;
 }
 
-static json_t *bmd_to_json(const bmd_t *b)
+static json_t *md_to_json(const mdoc_t *d)
 {
     char vers[32];
-    snprintf(vers, sizeof(vers), "%lld", (long long)b->version);
-    return json_pack("{s:s, s:s, s:O}", "version", vers, "uuid", b->uuid, "buckets", b->buckets);
+    snprintf(vers, sizeof(vers), "%lld", (long long)d->version);
+    return json_pack("{s:s, s:s, s:O}", "version", vers, "uuid", d->uuid, md_items_key[d->kind],
+                     d->items);
 }
 
-static bmd_t *bmd_from_json(json_t *j)
+static mdoc_t *md_from_json(md_kind_t kind, json_t *j)
 {
-    json_t *bk = json_object_get(j, "buckets");
+    json_t *items = json_object_get(j, md_items_key[kind]);
     json_t *u = json_object_get(j, "uuid");
-    if (!json_is_object(bk) || !json_is_string(u))
+    if (!json_is_object(items) || !json_is_string(u))
         return NULL;
-    bmd_t *b = xcalloc(1, sizeof(*b));
-    b->refcnt = 1;
-    b->version = json_int_or_str(json_object_get(j, "version"));
-    b->uuid = xstrdup(json_string_value(u));
-    b->buckets = json_deep_copy(bk);
-    return b;
+    mdoc_t *d = xcalloc(1, sizeof(*d));
+    d->refcnt = 1;
+    d->kind = kind;
+    d->version = json_int_or_str(json_object_get(j, "version"));
+    d->uuid = xstrdup(json_string_value(u));
+    d->items = json_deep_copy(items);
+    return d;
+}
+
+static mdoc_t *md_new(md_kind_t kind, const char *uuid)
+{
+    mdoc_t *d = xcalloc(1, sizeof(*d));
+    d->refcnt = 1;
+    d->kind = kind;
+    d->uuid = xstrdup(uuid);
+    d->items = json_object();
+    return d;
+}
+
+/* All metadata documents as one JSON text {"smap":..,"bmd":..,"etlmd":..}; caller frees. */
+static char *meta_all_text(void)
+{
+    smap_t *s = smap_get();
+    char *st = smap_to_text(s);
+    smap_put(s);
+    buf_t b;
+    buf_init(&b);
+    buf_printf(&b, "{\"smap\":%s", st);
+    free(st);
+    for (int k = 0; k < MD_N; k++) {
+        mdoc_t *d = md_get((md_kind_t)k);
+        json_t *j = md_to_json(d);
+        md_put(d);
+        char *t = json_dumps(j, JSON_COMPACT);
+        json_decref(j);
+        buf_printf(&b, ",\"%s\":%s", md_name[k], t);
+        free(t);
+    }
+    buf_puts(&b, "}");
+    return buf_steal(&b);
 }
 
 static smap_t *smap_clone(const smap_t *o)
@@ -351,16 +398,18 @@ static void persist_smap(const smap_t *s)
     free(text);
 }
 
-static void persist_bmd(const bmd_t *b)
+static void persist_md(const mdoc_t *d)
 {
-    json_t *j = bmd_to_json(b);
+    json_t *j = md_to_json(d);
     char *text = json_dumps(j, JSON_COMPACT);
     json_decref(j);
-    char *p = state_path("bmd.json");
+    char *name = xasprintf("%s.json", md_name[d->kind]);
+    char *p = state_path(name);
     int rc = write_file_atomic(p, text, strlen(text));
     if (rc < 0)
         LOCUS_LOG(LOG_WARNING, "[cluster] cannot persist %s: %s", p, strerror(-rc));
     free(p);
+    free(name);
     free(text);
 }
 
@@ -388,26 +437,26 @@ static void install_smap(smap_t *s)
         smap_put(old);
 }
 
-static void install_bmd(bmd_t *b)
+static void install_md(mdoc_t *d)
 {
-    persist_bmd(b);
+    persist_md(d);
     pthread_mutex_lock(&meta_lock);
-    bmd_t *old = cur_bmd;
-    cur_bmd = b;
-    int nl = n_listeners;
+    mdoc_t *old = cur_doc[d->kind];
+    cur_doc[d->kind] = d;
+    int nl = n_listeners[d->kind];
     pthread_mutex_unlock(&meta_lock);
     if (old) {
         for (int i = 0; i < nl; i++)
-            listeners[i](old, b);
-        bmd_put(old);
+            listeners[d->kind][i](old, d);
+        md_put(old);
     }
 }
 
-void cluster_on_bmd_change(bmd_listener_cb cb)
+void cluster_on_md_change(md_kind_t kind, md_listener_cb cb)
 {
     pthread_mutex_lock(&meta_lock);
-    if (n_listeners < MAX_LISTENERS)
-        listeners[n_listeners++] = cb;
+    if (n_listeners[kind] < MAX_LISTENERS)
+        listeners[kind][n_listeners[kind]++] = cb;
     pthread_mutex_unlock(&meta_lock);
 }
 
@@ -510,15 +559,8 @@ static void *push_one(void *arg)
 /* Pushes the current smap and BMD to every other node, in parallel, and waits. */
 static void metasync_all(void)
 {
+    char *body = meta_all_text();
     smap_t *s = smap_get();
-    bmd_t *b = bmd_get();
-    char *st = smap_to_text(s);
-    json_t *bj = bmd_to_json(b);
-    char *bt = json_dumps(bj, JSON_COMPACT);
-    json_decref(bj);
-    char *body = xasprintf("{\"smap\":%s,\"bmd\":%s}", st, bt);
-    free(st);
-    free(bt);
     size_t n = s->n_proxies + s->n_targets;
     push_t *pushes = xcalloc(n + 1, sizeof(push_t));
     pthread_t *th = xcalloc(n + 1, sizeof(pthread_t));
@@ -541,7 +583,6 @@ static void metasync_all(void)
     free(th);
     free(pushes);
     free(body);
-    bmd_put(b);
     smap_put(s);
 }
 
@@ -564,44 +605,43 @@ static void apply_meta(json_t *j)
             }
         }
     }
-    json_t *bj = json_object_get(j, "bmd");
-    if (json_is_object(bj)) {
-        bmd_t *b = bmd_from_json(bj);
-        if (b) {
-            bmd_t *cur = bmd_get();
-            bool newer = b->version > cur->version || strcmp(b->uuid, cur->uuid) != 0;
-            bmd_put(cur);
-            if (newer) {
-                LOCUS_LOG(LOG_VERBOSE, "[metasync] bmd v%lld", (long long)b->version);
-                install_bmd(b);
-            } else {
-                bmd_free(b);
-            }
+    for (int k = 0; k < MD_N; k++) {
+        json_t *dj = json_object_get(j, md_name[k]);
+        mdoc_t *d = json_is_object(dj) ? md_from_json((md_kind_t)k, dj) : NULL;
+        if (d == NULL)
+            continue;
+        mdoc_t *cur = md_get((md_kind_t)k);
+        bool newer = d->version > cur->version || strcmp(d->uuid, cur->uuid) != 0;
+        md_put(cur);
+        if (newer) {
+            LOCUS_LOG(LOG_VERBOSE, "[metasync] %s v%lld", md_name[k], (long long)d->version);
+            install_md(d);
+        } else {
+            md_free(d);
         }
     }
     pthread_mutex_unlock(&meta_write_lock);
 }
 
-int cluster_bmd_modify(bmd_modify_cb fn, void *arg, char *err, size_t errlen)
+int cluster_md_modify(md_kind_t kind, md_modify_cb fn, void *arg, char *err, size_t errlen)
 {
     locus_assert(cluster_is_primary());
     pthread_mutex_lock(&meta_write_lock);
-    bmd_t *cur = bmd_get();
-    json_t *copy = json_deep_copy(cur->buckets);
+    mdoc_t *cur = md_get(kind);
+    json_t *copy = json_deep_copy(cur->items);
     int rc = fn(copy, arg, err, errlen);
     if (rc != 0) {
         json_decref(copy);
-        bmd_put(cur);
+        md_put(cur);
         pthread_mutex_unlock(&meta_write_lock);
         return rc;
     }
-    bmd_t *b = xcalloc(1, sizeof(*b));
-    b->refcnt = 1;
-    b->version = cur->version + 1;
-    b->uuid = xstrdup(cur->uuid);
-    b->buckets = copy;
-    bmd_put(cur);
-    install_bmd(b);
+    mdoc_t *d = md_new(kind, cur->uuid);
+    json_decref(d->items);
+    d->items = copy;
+    d->version = cur->version + 1;
+    md_put(cur);
+    install_md(d);
     metasync_all();
     pthread_mutex_unlock(&meta_write_lock);
     return 0;
@@ -697,19 +737,9 @@ static void smap_remove_nodes(char **ids, size_t nids)
 
 static void meta_reply(http_req_t *req)
 {
-    smap_t *s = smap_get();
-    bmd_t *b = bmd_get();
-    char *st = smap_to_text(s);
-    json_t *bj = bmd_to_json(b);
-    char *bt = json_dumps(bj, JSON_COMPACT);
-    json_decref(bj);
-    char *body = xasprintf("{\"smap\":%s,\"bmd\":%s}", st, bt);
+    char *body = meta_all_text();
     http_reply(req, 200, "application/json", body, strlen(body));
     free(body);
-    free(st);
-    free(bt);
-    bmd_put(b);
-    smap_put(s);
 }
 
 static void handle_join(http_req_t *req)
@@ -745,14 +775,17 @@ static void handle_keepalive(http_req_t *req)
         return;
     const char *id = json_string_value(json_object_get(j, "daemon_id"));
     int64_t sv = json_int_or_str(json_object_get(j, "smap_version"));
-    int64_t bv = json_int_or_str(json_object_get(j, "bmd_version"));
     smap_t *s = smap_get();
     bool known = id && smap_find(s, id) != NULL;
     bool behind = s->version != sv;
     smap_put(s);
-    bmd_t *b = bmd_get();
-    behind = behind || b->version != bv;
-    bmd_put(b);
+    for (int k = 0; k < MD_N; k++) {
+        char key[32];
+        snprintf(key, sizeof(key), "%s_version", md_name[k]);
+        mdoc_t *d = md_get((md_kind_t)k);
+        behind = behind || d->version != json_int_or_str(json_object_get(j, key));
+        md_put(d);
+    }
     if (!known) {
         http_reply_error(req, 404, "node %s is not in the cluster map: join again",
                          id ? id : "(none)");
@@ -830,11 +863,16 @@ static int join_once(void)
 static int keepalive_once(void)
 {
     smap_t *s = smap_get();
-    bmd_t *b = bmd_get();
-    json_t *j = json_pack("{s:s, s:I, s:I}", "daemon_id", self_id, "smap_version",
-                          (json_int_t)s->version, "bmd_version", (json_int_t)b->version);
-    bmd_put(b);
+    json_t *j =
+        json_pack("{s:s, s:I}", "daemon_id", self_id, "smap_version", (json_int_t)s->version);
     smap_put(s);
+    for (int k = 0; k < MD_N; k++) {
+        char key[32];
+        snprintf(key, sizeof(key), "%s_version", md_name[k]);
+        mdoc_t *d = md_get((md_kind_t)k);
+        json_object_set_new(j, key, json_integer(d->version));
+        md_put(d);
+    }
     char *url = xasprintf("%s/v1/cluster/keepalive", cfg->primary_url);
     httpc_resp_t r;
     httpc_resp_init(&r);
@@ -929,17 +967,14 @@ int cluster_init(config_t *c, char *err, size_t errlen)
         s->version = 0;
     }
     cur_smap = s;
-    json_t *bj = load_json_file("bmd.json");
-    bmd_t *b = bj ? bmd_from_json(bj) : NULL;
-    json_decref(bj);
-    if (b == NULL) {
-        b = xcalloc(1, sizeof(*b));
-        b->refcnt = 1;
-        b->uuid = xstrdup(cur_smap->uuid);
-        b->buckets = json_object();
+    for (int k = 0; k < MD_N; k++) {
+        char *fname = xasprintf("%s.json", md_name[k]);
+        json_t *dj = load_json_file(fname);
+        free(fname);
+        mdoc_t *d = dj ? md_from_json((md_kind_t)k, dj) : NULL;
+        json_decref(dj);
+        cur_doc[k] = d ? d : md_new((md_kind_t)k, cur_smap->uuid);
     }
-    cur_bmd = b;
-
     if (cluster_is_primary()) {
         pthread_mutex_lock(&meta_write_lock);
         if (strcmp(cur_smap->primary_id, self_id) != 0) {
@@ -955,7 +990,8 @@ int cluster_init(config_t *c, char *err, size_t errlen)
             n->version = 1;
             install_smap(n);
         }
-        persist_bmd(cur_bmd);
+        for (int k = 0; k < MD_N; k++)
+            persist_md(cur_doc[k]);
         pthread_mutex_unlock(&meta_write_lock);
     }
     return 0;
@@ -1012,17 +1048,18 @@ static void handle_daemon(http_req_t *req)
         smap_put(s);
         http_reply(req, 200, "application/json", t, strlen(t));
         free(t);
-    } else if (strcmp(what, "bmd") == 0) {
-        bmd_t *b = bmd_get();
-        http_reply_json(req, 200, bmd_to_json(b));
-        bmd_put(b);
+    } else if (strcmp(what, "bmd") == 0 || strcmp(what, "etlmd") == 0) {
+        mdoc_t *d = md_get(what[0] == 'b' ? MD_BMD : MD_ETL);
+        http_reply_json(req, 200, md_to_json(d));
+        md_put(d);
     } else if (strcmp(what, "snode") == 0) {
         json_t *j =
             json_pack("{s:s, s:s, s:s}", "daemon_id", self_id, "daemon_type",
                       cfg->role == ROLE_PROXY ? "proxy" : "target", "direct_url", cfg->public_url);
         http_reply_json(req, 200, j);
     } else {
-        http_reply_error(req, 400, "invalid what=\"%s\" (supported: smap, bmd, snode)", what);
+        http_reply_error(req, 400, "invalid what=\"%s\" (supported: smap, bmd, etlmd, snode)",
+                         what);
     }
 }
 

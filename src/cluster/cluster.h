@@ -39,16 +39,24 @@ typedef struct smap_s {
     size_t n_targets;
 } smap_t;
 
-typedef struct bmd_s {
+/* Versioned metadata documents besides the smap: buckets (BMD) and ETLs (EtlMD). */
+typedef enum { MD_BMD = 0, MD_ETL = 1, MD_N } md_kind_t;
+
+typedef struct mdoc_s {
     int refcnt; /* guarded by meta_lock */
+    md_kind_t kind;
     int64_t version;
     char *uuid;
-    json_t *buckets; /* name -> {"bid": str, "created": str(ns), "props": {...}} */
-} bmd_t;
+    json_t *items; /* BMD: name -> {"bid","created","props"}; EtlMD: name -> ETL entry */
+} mdoc_t;
+typedef mdoc_t bmd_t;
+typedef mdoc_t etlmd_t;
 
 /* Snapshots: the returned pointer is valid until the matching _put. Safe from any thread. */
 smap_t *smap_get(void);
 void smap_put(smap_t *s);
+mdoc_t *md_get(md_kind_t kind);
+void md_put(mdoc_t *d);
 bmd_t *bmd_get(void);
 void bmd_put(bmd_t *b);
 
@@ -81,15 +89,18 @@ void cluster_stop(void);
  * /v1/cluster/join|keepalive on the primary). Returns true if it answered. */
 bool cluster_handle(http_req_t *req, const char **segs, int nseg);
 
-/* Primary only: applies fn to a copy of the bucket map; on 0 the new BMD version is
+/* Primary only: applies fn to a copy of the document's items; on 0 the new version is
  * persisted and pushed to all nodes before returning. fn returns 0, or an HTTP status (>= 400)
  * with a message in err to refuse. */
-typedef int (*bmd_modify_cb)(json_t *buckets, void *arg, char *err, size_t errlen);
-int cluster_bmd_modify(bmd_modify_cb fn, void *arg, char *err, size_t errlen);
+typedef int (*md_modify_cb)(json_t *items, void *arg, char *err, size_t errlen);
+int cluster_md_modify(md_kind_t kind, md_modify_cb fn, void *arg, char *err, size_t errlen);
+#define cluster_bmd_modify(fn, arg, err, errlen) cluster_md_modify(MD_BMD, fn, arg, err, errlen)
+typedef md_modify_cb bmd_modify_cb;
 
-/* Called on every node when a new BMD replaces the old one (after the swap). */
-typedef void (*bmd_listener_cb)(const bmd_t *old_bmd, const bmd_t *new_bmd);
-void cluster_on_bmd_change(bmd_listener_cb cb);
+/* Called on every node when a new version replaces the old one (after the swap). */
+typedef void (*md_listener_cb)(const mdoc_t *old_doc, const mdoc_t *new_doc);
+void cluster_on_md_change(md_kind_t kind, md_listener_cb cb);
+#define cluster_on_bmd_change(cb) cluster_on_md_change(MD_BMD, cb)
 
 /* Splits a decoded path "/v1/a/b/c" into segments after "v1" (at most max). Returns the
  * count, or -1 if the path does not start with /v1/. The object part (everything after the

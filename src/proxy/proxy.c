@@ -254,9 +254,9 @@ static void list_buckets(http_req_t *req)
     const char *name;
     json_t *v;
     /* sorted output */
-    size_t n = json_object_size(b->buckets), k = 0;
+    size_t n = json_object_size(b->items), k = 0;
     const char **names = xcalloc(n + 1, sizeof(char *));
-    json_object_foreach(b->buckets, name, v) names[k++] = name;
+    json_object_foreach(b->items, name, v) names[k++] = name;
     qsort(names, k, sizeof(char *), cmp_strp);
     for (size_t i = 0; i < k; i++) {
         json_array_append_new(arr,

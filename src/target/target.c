@@ -398,9 +398,9 @@ static void on_bmd_change(const bmd_t *old_bmd, const bmd_t *new_bmd)
 {
     const char *name;
     json_t *v;
-    json_object_foreach(old_bmd->buckets, name, v)
+    json_object_foreach(old_bmd->items, name, v)
     {
-        if (json_object_get(new_bmd->buckets, name) == NULL) {
+        if (json_object_get(new_bmd->items, name) == NULL) {
             LOCUS_LOG(LOG_NOTICE, "%s: bucket ais://%s destroyed: removing its objects",
                       cluster_self_name(), name);
             store_remove_bucket(name);
