@@ -9,8 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
-typedef enum { CT_STR, CT_INT, CT_ROLE, CT_DURATION, CT_BOOL, CT_STRLIST } ctype_t;
+typedef enum { CT_STR, CT_INT, CT_ROLE, CT_DURATION, CT_BOOL, CT_STRLIST, CT_JSONOBJ } ctype_t;
 
 typedef struct {
     const char *key;  /* JSON key */
@@ -38,6 +39,23 @@ static const setting_t settings[] = {
     {"keepalive_timeout", "keepalive-timeout", CT_DURATION, OFF(keepalive_timeout_ns),
      "drop a silent node after this (default 6s)"},
     {"fsync", "fsync", CT_BOOL, OFF(fsync), "fsync objects before rename"},
+    {"etl_images", "etl-images", CT_JSONOBJ, OFF(etl_images),
+     "JSON object: container image -> local command array"},
+    {"etl_python", "etl-python", CT_STR, OFF(etl_python),
+     "interpreter for Python ETL classes (default python3)"},
+};
+
+/* Built-in image table: AIStore's reference transformer images run our built-ins, so their
+ * published spec files work unchanged. */
+static const struct {
+    const char *image;
+    const char *program;
+} builtin_images[] = {
+    {"aistorage/transformer_md5", "locus-etl-md5"},
+    {"aistorage/transformer_hello_world", "locus-etl-hello"},
+    {"aistorage/transformer_echo", "locus-etl-echo"},
+    {"aistorage/transformer_hash_with_args", "locus-etl-xxhash"},
+    {"aistorage/transformer_ffmpeg", "locus-etl-ffmpeg"},
 };
 
 void config_init(config_t *c)
@@ -47,6 +65,45 @@ void config_init(config_t *c)
     c->log_level = xstrdup("notice");
     c->keepalive_interval_ns = 1000000000LL;
     c->keepalive_timeout_ns = 6000000000LL;
+    c->etl_python = xstrdup("python3");
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (n > 0) {
+        exe[n] = '\0';
+        char *slash = strrchr(exe, '/');
+        if (slash)
+            *slash = '\0';
+        c->bin_dir = xstrdup(exe);
+    } else {
+        c->bin_dir = xstrdup(".");
+    }
+}
+
+json_t *config_etl_command(const config_t *c, const char *image)
+{
+    char base[512];
+    snprintf(base, sizeof(base), "%s", image);
+    char *colon = strrchr(base, ':');
+    if (colon && !strchr(colon, '/'))
+        *colon = '\0'; /* drop the tag */
+    json_t *cmd = c->etl_images ? json_object_get(c->etl_images, base) : NULL;
+    if (json_is_array(cmd))
+        return json_deep_copy(cmd);
+    if (strcmp(base, "aistorage/runtime_python") == 0) {
+        char *launcher = xasprintf("%s/locus-etl-python-runtime.py", c->bin_dir);
+        json_t *a = json_pack("[s, s]", c->etl_python, launcher);
+        free(launcher);
+        return a;
+    }
+    for (size_t i = 0; i < ARRAY_SIZE(builtin_images); i++) {
+        if (strcmp(builtin_images[i].image, base) == 0) {
+            char *prog = xasprintf("%s/%s", c->bin_dir, builtin_images[i].program);
+            json_t *a = json_pack("[s, s, s]", prog, "--port", "${PORT}");
+            free(prog);
+            return a;
+        }
+    }
+    return NULL;
 }
 
 void config_dispose(config_t *c)
@@ -58,6 +115,9 @@ void config_dispose(config_t *c)
     free(c->data_dir);
     free(c->log_level);
     free(c->log_file);
+    free(c->etl_python);
+    free(c->bin_dir);
+    json_decref(c->etl_images);
     for (size_t i = 0; i < c->n_mountpaths; i++)
         free(c->mountpaths[i]);
     memset(c, 0, sizeof(*c));
@@ -113,6 +173,18 @@ static int set_value(config_t *c, const setting_t *s, const char *v, char *err, 
             return -1;
         }
         return 0;
+    case CT_JSONOBJ: {
+        json_t *j = json_loads(v, 0, NULL);
+        if (!json_is_object(j)) {
+            json_decref(j);
+            snprintf(err, errlen, "%s: must be a JSON object", s->key);
+            return -1;
+        }
+        json_t **p = field;
+        json_decref(*p);
+        *p = j;
+        return 0;
+    }
     case CT_STRLIST:
         if (c->n_mountpaths >= CONFIG_MAX_MPATHS) {
             snprintf(err, errlen, "%s: too many entries (max %d)", s->key, CONFIG_MAX_MPATHS);
@@ -169,6 +241,29 @@ static int load_json(config_t *c, json_t *root, const char *src, char *err, size
                     return -1;
                 }
             }
+            continue;
+        }
+        if (s->type == CT_JSONOBJ) {
+            json_t **p = (json_t **)((char *)c + s->off);
+            if (!json_is_object(v)) {
+                snprintf(err, errlen, "%s: \"%s\" must be a JSON object", src, key);
+                return -1;
+            }
+            json_t *e;
+            const char *ik;
+            json_object_foreach(v, ik, e)
+            {
+                bool ok = json_is_array(e) && json_array_size(e) > 0;
+                for (size_t i = 0; ok && i < json_array_size(e); i++)
+                    ok = json_is_string(json_array_get(e, i));
+                if (!ok) {
+                    snprintf(err, errlen, "%s: \"%s\": \"%s\" must be a non-empty array of strings",
+                             src, key, ik);
+                    return -1;
+                }
+            }
+            json_decref(*p);
+            *p = json_incref(v);
             continue;
         }
         const char *sv;

@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #define CONFIG_MAX_MPATHS 64
 
 typedef enum { ROLE_NONE = 0, ROLE_PROXY, ROLE_TARGET } node_role_t;
@@ -30,6 +32,11 @@ typedef struct {
     int64_t keepalive_interval_ns;
     int64_t keepalive_timeout_ns;
     bool fsync;
+    /* ETL process runtime: container image name (without tag) -> local command (array of
+     * strings, "${PORT}" substituted); merged over the built-in table (config_etl_command). */
+    json_t *etl_images;
+    char *etl_python; /* interpreter for aistorage/runtime_python images (default python3) */
+    char *bin_dir;    /* directory of the running binary (set by config_init) */
 } config_t;
 
 void config_init(config_t *c);
@@ -44,5 +51,9 @@ int config_parse_args(config_t *c, int argc, char **argv, char *err, size_t errl
 /* Checks required settings and fills defaults (public_url). 0 or -1 with a message. */
 int config_validate(config_t *c, char *err, size_t errlen);
 void config_print_help(const char *prog);
+/* The local command for a container image (tag ignored) as a new JSON array of strings, or
+ * NULL when the image is unknown. Relative program names of the built-in table resolve next
+ * to the running binary. */
+json_t *config_etl_command(const config_t *c, const char *image);
 
 #endif

@@ -82,6 +82,9 @@ char *url_decode(const char *src, size_t n, size_t *outlen);
 /* Percent-encodes s like Python's urllib.parse.quote(s, safe=keep) ("/" kept when keep has it). */
 char *url_encode(const char *s, const char *keep);
 
+/* Standard base64 (with padding) of n bytes; caller frees. */
+char *base64_encode(const void *p, size_t n);
+
 bool str_has_prefix(const char *s, const char *prefix);
 bool str_has_suffix(const char *s, const char *suffix);
 

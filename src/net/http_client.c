@@ -47,6 +47,11 @@ static CURL *thread_handle(void)
     return h;
 }
 
+void *httpc_thread_curl(void)
+{
+    return thread_handle();
+}
+
 void httpc_thread_cleanup(void)
 {
     pthread_once(&curl_once, curl_init_once);

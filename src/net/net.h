@@ -114,6 +114,9 @@ int httpc_json(const char *method, const char *url, json_t *j, int timeout_ms, h
 /* PUT of size bytes read from fd at offset 0 (streamed, no Expect). Same returns. */
 int httpc_put_fd(const char *url, int fd, int64_t size, const httpc_header_t *hdrs, int timeout_ms,
                  httpc_resp_t *r);
+/* This thread's keep-alive libcurl easy handle (a CURL *), reset to defaults; owned by the
+ * thread (released by httpc_thread_cleanup or at thread exit). */
+void *httpc_thread_curl(void);
 /* Releases this thread's handle (call at thread exit in pools). */
 void httpc_thread_cleanup(void);
 void httpc_global_init(void);

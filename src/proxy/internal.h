@@ -35,6 +35,12 @@ void proxy_job_start(http_req_t *req, const char *kind, const char *src, const c
 void proxy_job_query(http_req_t *req);
 void proxy_job_abort(http_req_t *req);
 
+/* Relays the request to the primary proxy and its answer back (metadata changes). */
+void proxy_forward_to_primary(http_req_t *req);
+
+/* ETL control plane (proxy/etl.c): /v1/etl[/<name>[/<verb>[/<tid>]]]. */
+void proxy_etl_request(http_req_t *req, const char **segs, int nseg);
+
 /* Lists (proxy/list.c). */
 void proxy_list_objects(http_req_t *req, const char *bck, json_t *lsomsg);
 

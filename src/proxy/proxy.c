@@ -104,8 +104,7 @@ call_t *proxy_calls_targets(const smap_t *s, const char *method, const char *pat
     return calls;
 }
 
-/* Relays the request to the primary proxy and its answer back (metadata changes). */
-static void forward_to_primary(http_req_t *req)
+void proxy_forward_to_primary(http_req_t *req)
 {
     char *url = xasprintf("%s%s%s%s", cluster_primary_url(), req->raw_path,
                           req->raw_query[0] ? "?" : "", req->raw_query);
@@ -435,7 +434,7 @@ static void buckets_request(http_req_t *req, const char **segs, int nseg)
         } else if (!cluster_is_primary() &&
                    (strcmp(action, "create-bck") == 0 || strcmp(action, "destroy-bck") == 0 ||
                     strcmp(action, "copy-bck") == 0)) {
-            forward_to_primary(req);
+            proxy_forward_to_primary(req);
         } else if (m[0] == 'P' && strcmp(action, "create-bck") == 0) {
             bmd_change(req, do_create, name);
         } else if (m[0] == 'P' && strcmp(action, "copy-bck") == 0) {
@@ -505,6 +504,10 @@ void proxy_on_request(http_req_t *req)
         return;
     if (n >= 1 && strcmp(segs[0], "buckets") == 0) {
         buckets_request(req, segs, n);
+        return;
+    }
+    if (n >= 1 && strcmp(segs[0], "etl") == 0) {
+        proxy_etl_request(req, segs, n);
         return;
     }
     if (n == 1 && strcmp(segs[0], "cluster") == 0) {

@@ -8,6 +8,7 @@
 #include "common/lso.h"
 #include "common/names.h"
 #include "common/util.h"
+#include "etl/etl.h"
 #include "target/internal.h"
 #include "target/jobs.h"
 #include "xact/xact.h"
@@ -319,6 +320,9 @@ static void object_request(http_req_t *req, tctx_t *c)
         http_reply_error(req, (unsigned)c->status, "%s", c->msg);
     } else if (c->location) {
         http_reply_redirect(req, 307, c->location);
+    } else if (strcmp(m, "GET") == 0 && http_query(req, "etl_name")) {
+        etl_inline_get(req, c->bck, c->obj, http_query(req, "etl_name"),
+                       http_query(req, "etl_args"));
     } else if (strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0) {
         object_get(req, c, m[0] == 'H');
     } else if (strcmp(m, "PUT") == 0) {
@@ -386,6 +390,8 @@ void target_on_request(http_req_t *req)
         internal_lso(req);
         return;
     }
+    if (n >= 1 && strcmp(s4[0], "etl") == 0 && etl_target_handle(req, s4, n))
+        return;
     if (n >= 1 && strcmp(s4[0], "xactions") == 0) {
         jobs_handle(req);
         return;
@@ -414,10 +420,22 @@ int target_init(char *err, size_t errlen)
         return -1;
     cluster_on_bmd_change(on_bmd_change);
     jobs_init();
-    return 0;
+    return etl_target_init(err, errlen);
+}
+
+int target_object_open(const char *bck, const char *obj, int *fd, int64_t *size)
+{
+    lom_md_t md;
+    int rc = store_open(bck, obj, fd, &md);
+    if (rc == 0) {
+        *size = md.size;
+        lom_md_dispose(&md);
+    }
+    return rc;
 }
 
 void target_shutdown(void)
 {
+    etl_target_shutdown();
     jobs_shutdown();
 }

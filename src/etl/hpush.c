@@ -1,0 +1,172 @@
+/*
+ * hpush.c - the hpush:// communicator (PROTOCOL-ETL.md §3.1): PUT /<bucket>/<object> with the
+ * object's bytes streamed from its file; 200 = transformed bytes (streamed to the caller's
+ * sink), 204 = delivered elsewhere, >= 400 = "ETL error: <body>" with that status.
+ * obj_timeout bounds the whole request; connection failures before any byte of the answer
+ * are retried a few times; the per-thread keep-alive handle reuses connections.
+ */
+#include "common/log.h"
+#include "common/util.h"
+#include "etl/internal.h"
+
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#define HPUSH_RETRIES 3
+#define HPUSH_ERRBODY_MAX 4096
+
+typedef struct {
+    const etl_out_t *out;
+    int fd;
+    int64_t off;
+    long status;
+    int64_t clen;
+    bool started; /* on_status called */
+    bool cancelled;
+    buf_t errbody;
+} hp_t;
+
+static size_t on_read(char *p, size_t sz, size_t n, void *ud)
+{
+    hp_t *h = ud;
+    ssize_t r = pread(h->fd, p, sz * n, h->off);
+    if (r < 0)
+        return CURL_READFUNC_ABORT;
+    h->off += r;
+    return (size_t)r;
+}
+
+static size_t on_header(char *p, size_t sz, size_t n, void *ud)
+{
+    hp_t *h = ud;
+    size_t len = sz * n;
+    if (len > 5 && strncmp(p, "HTTP/", 5) == 0) {
+        const char *sp = memchr(p, ' ', len);
+        h->status = sp ? strtol(sp + 1, NULL, 10) : 0;
+        h->clen = -1;
+    } else if (len > 15 && strncasecmp(p, "Content-Length:", 15) == 0) {
+        h->clen = strtoll(p + 15, NULL, 10);
+    }
+    return len;
+}
+
+static bool is_ok(long st)
+{
+    return st == 200 || st == 202 || st == 0;
+}
+
+static size_t on_write(char *p, size_t sz, size_t n, void *ud)
+{
+    hp_t *h = ud;
+    size_t len = sz * n;
+    if (h->status >= 400 || h->status == 204) {
+        if (h->errbody.len < HPUSH_ERRBODY_MAX)
+            buf_append(&h->errbody, p, len);
+        return len;
+    }
+    if (!h->started) {
+        h->started = true;
+        if (h->out->on_status && h->out->on_status(h->out->arg, 200, h->clen) < 0) {
+            h->cancelled = true;
+            return 0;
+        }
+    }
+    if (h->out->sink(h->out->arg, p, len) < 0) {
+        h->cancelled = true;
+        return 0;
+    }
+    return len;
+}
+
+static bool retriable(CURLcode cc)
+{
+    return cc == CURLE_COULDNT_CONNECT || cc == CURLE_SEND_ERROR || cc == CURLE_RECV_ERROR ||
+           cc == CURLE_GOT_NOTHING;
+}
+
+static int hpush_transform(etl_inst_t *e, const etl_req_t *rq, const etl_out_t *out, char *err,
+                           size_t errlen)
+{
+    char *eobj = url_encode(rq->obj, "/");
+    char *ebck = url_encode(rq->bck, "");
+    char *eargs = rq->args && rq->args[0] ? url_encode(rq->args, "") : NULL;
+    char *url = xasprintf("%s/%s/%s%s%s", e->url, ebck, eobj, eargs ? "?etl_args=" : "",
+                          eargs ? eargs : "");
+    free(eobj);
+    free(ebck);
+    free(eargs);
+    hp_t h = {.out = out, .fd = rq->fd, .clen = -1};
+    buf_init(&h.errbody);
+    int status = 0;
+    CURLcode cc = CURLE_OK;
+    for (int attempt = 0; attempt <= HPUSH_RETRIES; attempt++) {
+        CURL *c = httpc_thread_curl();
+        struct curl_slist *sl = curl_slist_append(NULL, "Expect:");
+        sl = curl_slist_append(sl, "Content-Type: application/octet-stream");
+        h.off = 0;
+        h.status = 0;
+        buf_dispose(&h.errbody);
+        curl_easy_setopt(c, CURLOPT_URL, url);
+        curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
+        curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)rq->size);
+        curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
+        curl_easy_setopt(c, CURLOPT_READDATA, &h);
+        curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+        curl_easy_setopt(c, CURLOPT_HEADERDATA, &h);
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
+        curl_easy_setopt(c, CURLOPT_WRITEDATA, &h);
+        curl_easy_setopt(c, CURLOPT_HTTPHEADER, sl);
+        curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(c, CURLOPT_TCP_NODELAY, 1L);
+        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)(e->obj_timeout_ns / 1000000));
+        cc = curl_easy_perform(c);
+        curl_slist_free_all(sl);
+        if (cc == CURLE_OK)
+            curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &h.status);
+        if (cc == CURLE_OK || h.started || h.cancelled || !retriable(cc) || e->stop_requested)
+            break;
+        LOCUS_LOG(LOG_VERBOSE, "etl %s: %s: %s (retrying)", e->name, url, curl_easy_strerror(cc));
+        sleep_ms(100 << attempt);
+    }
+    if (h.cancelled) {
+        snprintf(err, errlen, "transform of ais://%s/%s cancelled", rq->bck, rq->obj);
+        status = 499;
+    } else if (cc == CURLE_OPERATION_TIMEDOUT) {
+        snprintf(err, errlen, "ETL error: %s did not answer within obj_timeout %llds", e->name,
+                 (long long)(e->obj_timeout_ns / 1000000000LL));
+        status = 504;
+    } else if (cc != CURLE_OK) {
+        snprintf(err, errlen, "ETL error: %s server unreachable: %s", e->name,
+                 curl_easy_strerror(cc));
+        status = h.started ? 502 : 503;
+    } else if (h.status >= 400) {
+        snprintf(err, errlen, "ETL error: %.*s", (int)h.errbody.len,
+                 h.errbody.base ? h.errbody.base : "");
+        status = (int)h.status;
+    } else if (h.status == 204) {
+        status = 204;
+    } else if (is_ok(h.status)) {
+        if (!h.started && out->on_status && out->on_status(out->arg, 200, 0) < 0)
+            status = 499;
+        else
+            status = 200;
+    } else {
+        snprintf(err, errlen, "ETL error: unexpected status %ld from %s", h.status, e->name);
+        status = 502;
+    }
+    buf_dispose(&h.errbody);
+    free(url);
+    return status;
+}
+
+const etl_comm_t etl_comm_hpush = {"hpush://", hpush_transform};
+
+int etl_transform(etl_inst_t *e, const etl_req_t *rq, const etl_out_t *out, char *err,
+                  size_t errlen)
+{
+    return e->comm->transform(e, rq, out, err, errlen);
+}

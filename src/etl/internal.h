@@ -1,0 +1,50 @@
+/*
+ * internal.h - target ETL internals shared by the files of src/etl only.
+ */
+#ifndef LOCUS_ETL_INTERNAL_H
+#define LOCUS_ETL_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/types.h>
+
+#include "etl/etl.h"
+
+/* Lifecycle of one ETL server on this target. */
+typedef enum {
+    INST_STARTING, /* forked, waiting for GET /health */
+    INST_RUNNING,  /* healthy, serving transforms */
+    INST_FAILED,   /* did not start or exited unexpectedly (reason set) */
+    INST_STOPPED,  /* stopped on request */
+} inst_state_t;
+
+typedef struct etl_comm_s etl_comm_t;
+
+struct etl_inst_s {
+    char name[64];
+    char xid[64]; /* generation: the EtlMD xid it was started for */
+    char secret[32];
+    int refcnt;         /* guarded by etl_lock */
+    inst_state_t state; /* guarded by etl_lock */
+    char reason[1024];  /* guarded by etl_lock */
+    pid_t pid;
+    int port;
+    char url[128]; /* http://127.0.0.1:PORT */
+    char *log_path;
+    int64_t obj_timeout_ns;
+    int64_t init_timeout_ns;
+    const etl_comm_t *comm;
+    atomic_bool stop_requested;
+    _Atomic int64_t obj_count, in_bytes, out_bytes;
+};
+
+/* A communicator: how a target sends one object to its ETL server. */
+struct etl_comm_s {
+    const char *scheme; /* "hpush://" */
+    int (*transform)(etl_inst_t *e, const etl_req_t *rq, const etl_out_t *out, char *err,
+                     size_t errlen);
+};
+
+extern const etl_comm_t etl_comm_hpush;
+
+#endif

@@ -1,0 +1,628 @@
+/*
+ * runtime.c - the process runtime: one ETL server process per (ETL, target), started,
+ * health-checked, watched and stopped by this target, driven by the EtlMD.
+ *
+ * DESIGN
+ * A reconcile thread compares the EtlMD with the local instances every 300 ms (and at once
+ * when a new EtlMD arrives): ETLs that should run (stage Initializing or Running) and are not
+ * running for the current generation (xid) get a starter thread (fork/exec in a new process
+ * group, poll GET /health until init_timeout); ETLs that are gone or Aborted are stopped
+ * (SIGTERM to the group, SIGKILL after 3 s). A server that exits on its own is marked failed
+ * with its exit status and last log lines, and reported to the primary, which aborts the ETL
+ * cluster-wide. Instances are reference-counted: a transform holds its instance, so stopping
+ * never frees memory under a request.
+ */
+#include "cluster/cluster.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "etl/internal.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
+
+/* etl_lock protects insts[], every instance's refcnt, state and reason. */
+static pthread_mutex_t etl_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t etl_wake = PTHREAD_COND_INITIALIZER;
+static etl_inst_t *insts[256];
+static size_t n_insts;
+static bool stopping, kicked;
+static pthread_t reconcile_thread;
+static bool reconcile_started;
+
+static const char *state_name(inst_state_t s)
+{
+    static const char *const names[] = {"starting", "running", "failed", "stopped"};
+    return names[s];
+}
+
+static void inst_free(etl_inst_t *e)
+{
+    free(e->log_path);
+    free(e);
+}
+
+void etl_release(etl_inst_t *e)
+{
+    pthread_mutex_lock(&etl_lock);
+    locus_assert(e->refcnt > 0);
+    bool last = --e->refcnt == 0;
+    pthread_mutex_unlock(&etl_lock);
+    if (last)
+        inst_free(e);
+}
+
+etl_inst_t *etl_acquire(const char *name, int *status, char *err, size_t errlen)
+{
+    etl_inst_t *e = NULL;
+    pthread_mutex_lock(&etl_lock);
+    for (size_t i = 0; i < n_insts; i++)
+        if (strcmp(insts[i]->name, name) == 0)
+            e = insts[i];
+    if (e && e->state == INST_RUNNING) {
+        e->refcnt++;
+        pthread_mutex_unlock(&etl_lock);
+        return e;
+    }
+    char reason[1024] = "";
+    inst_state_t st = e ? e->state : INST_STOPPED;
+    if (e)
+        snprintf(reason, sizeof(reason), "%s", e->reason);
+    pthread_mutex_unlock(&etl_lock);
+    mdoc_t *md = md_get(MD_ETL);
+    json_t *entry = json_object_get(md->items, name);
+    const char *stage = json_string_value(json_object_get(entry, "stage"));
+    if (entry == NULL) {
+        *status = 404;
+        snprintf(err, errlen, "%s: etl job %s does not exist", cluster_self_name(), name);
+    } else {
+        *status = 503;
+        snprintf(err, errlen, "%s: etl job %s is not running (stage %s, server %s)%s%s",
+                 cluster_self_name(), name, stage ? stage : "?", e ? state_name(st) : "absent",
+                 reason[0] ? ": " : "", reason);
+        if (stage && strcmp(stage, ETL_STAGE_ABORTED) == 0) {
+            /* A stopped ETL is the user's state to fix, not a server fault. */
+            *status = 400;
+        }
+    }
+    md_put(md);
+    return NULL;
+}
+
+void etl_count(etl_inst_t *e, int64_t in_bytes, int64_t out_bytes)
+{
+    e->obj_count++;
+    e->in_bytes += in_bytes;
+    e->out_bytes += out_bytes;
+}
+
+/* ---------------------------------------------------------------- process control */
+
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    struct sockaddr_in sin = {0};
+    sin.sin_family = AF_INET;
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(sin);
+    int port = -1;
+    if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0 &&
+        getsockname(fd, (struct sockaddr *)&sin, &len) == 0)
+        port = ntohs(sin.sin_port);
+    close(fd);
+    return port;
+}
+
+static char *subst_port(const char *s, int port)
+{
+    buf_t b;
+    buf_init(&b);
+    const char *p = s;
+    for (const char *q; (q = strstr(p, "${PORT}")) != NULL; p = q + 7) {
+        buf_append(&b, p, (size_t)(q - p));
+        buf_printf(&b, "%d", port);
+    }
+    buf_puts(&b, p);
+    return buf_steal(&b);
+}
+
+static void env_add(char ***envp, size_t *n, const char *name, const char *value)
+{
+    size_t nl = strlen(name);
+    for (size_t i = 0; i < *n; i++) {
+        if (strncmp((*envp)[i], name, nl) == 0 && (*envp)[i][nl] == '=') {
+            free((*envp)[i]);
+            (*envp)[i] = xasprintf("%s=%s", name, value);
+            return;
+        }
+    }
+    *envp = xrealloc(*envp, (*n + 2) * sizeof(char *));
+    (*envp)[(*n)++] = xasprintf("%s=%s", name, value);
+    (*envp)[*n] = NULL;
+}
+
+static void env_add_list(char ***envp, size_t *n, json_t *list)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach(list, i, e)
+    {
+        const char *k = json_string_value(json_object_get(e, "name"));
+        const char *v = json_string_value(json_object_get(e, "value"));
+        if (k)
+            env_add(envp, n, k, v ? v : "");
+    }
+}
+
+static void strv_free(char **v)
+{
+    for (char **p = v; p && *p; p++)
+        free(*p);
+    free(v);
+}
+
+/* The last lines of the log (at most 2 KiB) for error messages. Caller frees. */
+static char *log_tail(const char *path, size_t max)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return xstrdup("");
+    struct stat st;
+    fstat(fd, &st);
+    off_t off = st.st_size > (off_t)max ? st.st_size - (off_t)max : 0;
+    char *b = xcalloc(max + 1, 1);
+    ssize_t n = pread(fd, b, max, off);
+    close(fd);
+    if (n < 0)
+        n = 0;
+    b[n] = '\0';
+    while (n > 0 && (b[n - 1] == '\n' || b[n - 1] == ' '))
+        b[--n] = '\0';
+    for (ssize_t i = 0; i < n; i++)
+        if (b[i] == '\n')
+            b[i] = '|';
+    return b;
+}
+
+static void set_failed(etl_inst_t *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void set_failed(etl_inst_t *e, const char *fmt, ...)
+{
+    va_list ap;
+    pthread_mutex_lock(&etl_lock);
+    va_start(ap, fmt);
+    vsnprintf(e->reason, sizeof(e->reason), fmt, ap);
+    va_end(ap);
+    e->state = INST_FAILED;
+    pthread_mutex_unlock(&etl_lock);
+    LOCUS_LOG(LOG_WARNING, "etl %s: %s", e->name, e->reason);
+}
+
+/* Describes how a child ended, with its last log lines. */
+static void describe_exit(etl_inst_t *e, int wst, char *out, size_t outlen)
+{
+    char *tail = log_tail(e->log_path, 600);
+    if (WIFEXITED(wst))
+        snprintf(out, outlen, "ETL server exited with status %d: %s", WEXITSTATUS(wst), tail);
+    else
+        snprintf(out, outlen, "ETL server killed by signal %d: %s", WTERMSIG(wst), tail);
+    free(tail);
+}
+
+static void kill_group(etl_inst_t *e)
+{
+    if (e->pid <= 0)
+        return;
+    kill(-e->pid, SIGTERM);
+    for (int i = 0; i < 30; i++) {
+        if (waitpid(e->pid, NULL, WNOHANG) == e->pid) {
+            kill(-e->pid, SIGKILL); /* leftovers of the group */
+            e->pid = 0;
+            return;
+        }
+        sleep_ms(100);
+    }
+    kill(-e->pid, SIGKILL);
+    waitpid(e->pid, NULL, 0);
+    e->pid = 0;
+}
+
+/* Forks and execs the server. 0 or -1 with the reason set. */
+static int spawn(etl_inst_t *e, json_t *entry)
+{
+    const config_t *cfg = cluster_config();
+    json_t *cmd = json_object_get(entry, "command");
+    json_t *im = json_object_get(entry, "init_msg");
+    size_t argc = json_array_size(cmd);
+    char **argv = xcalloc(argc + 1, sizeof(char *));
+    for (size_t i = 0; i < argc; i++)
+        argv[i] = subst_port(json_string_value(json_array_get(cmd, i)), e->port);
+    size_t n = 0;
+    char **envp = xcalloc(1, sizeof(char *));
+    for (char **p = environ; *p; p++) {
+        envp = xrealloc(envp, (n + 2) * sizeof(char *));
+        envp[n++] = xstrdup(*p);
+        envp[n] = NULL;
+    }
+    env_add_list(&envp, &n, json_object_get(json_object_get(im, "runtime"), "env"));
+    env_add_list(&envp, &n, json_object_get(im, "env"));
+    char *tu = xasprintf("%s/v1/etl/_object/%s/%s", cluster_self_url(), e->name, e->secret);
+    env_add(&envp, &n, "AIS_TARGET_URL", tu);
+    free(tu);
+    bool dp = json_is_true(json_object_get(entry, "direct_put"));
+    env_add(&envp, &n, "DIRECT_PUT", dp ? "true" : "false");
+    env_add(&envp, &n, "direct_put", dp ? "true" : "false");
+    const char *arg = json_string_value(json_object_get(im, "argument"));
+    env_add(&envp, &n, "ARG_TYPE", arg ? arg : "");
+    char port[16];
+    snprintf(port, sizeof(port), "%d", e->port);
+    env_add(&envp, &n, "PORT", port);
+    buf_t roots;
+    buf_init(&roots);
+    for (size_t i = 0; i < cfg->n_mountpaths; i++)
+        buf_printf(&roots, "%s%s", i ? ":" : "", cfg->mountpaths[i]);
+    env_add(&envp, &n, "LOCUS_ETL_FQN_ROOTS", roots.base ? roots.base : "");
+    buf_dispose(&roots);
+
+    int logfd = open(e->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (logfd >= 0) {
+        char hdr[256];
+        int hl = snprintf(hdr, sizeof(hdr), "---- %s: starting %s on port %d (%s)\n",
+                          cluster_self_name(), argv[0], e->port, e->xid);
+        write_all(logfd, hdr, (size_t)hl);
+    }
+    pid_t pid = fork();
+    if (pid == 0) {
+        /* Child: async-signal-safe calls only until exec. */
+        setpgid(0, 0);
+        if (devnull >= 0)
+            dup2(devnull, 0);
+        if (logfd >= 0) {
+            dup2(logfd, 1);
+            dup2(logfd, 2);
+        }
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        signal(SIGPIPE, SIG_DFL);
+        execvpe(argv[0], argv, envp);
+        char msg[512];
+        int ml = snprintf(msg, sizeof(msg), "cannot execute %s: %s\n", argv[0], strerror(errno));
+        if (write(2, msg, (size_t)ml) < 0) {
+        }
+        _exit(127);
+    }
+    int err = errno;
+    if (pid > 0)
+        setpgid(pid, pid); /* also from the parent: no race with kill(-pid) */
+    if (logfd >= 0)
+        close(logfd);
+    if (devnull >= 0)
+        close(devnull);
+    strv_free(argv);
+    strv_free(envp);
+    if (pid < 0) {
+        set_failed(e, "fork failed: %s", strerror(err));
+        return -1;
+    }
+    e->pid = pid;
+    return 0;
+}
+
+typedef struct {
+    etl_inst_t *e;
+    json_t *entry;
+} start_arg_t;
+
+static void *starter_main(void *arg)
+{
+    start_arg_t *sa = arg;
+    etl_inst_t *e = sa->e;
+    if (spawn(e, sa->entry) == 0) {
+        LOCUS_LOG(LOG_NOTICE, "etl %s: started pid %d on port %d", e->name, (int)e->pid, e->port);
+        int64_t deadline = time_mono_ns() + e->init_timeout_ns;
+        char *url = xasprintf("%s/health", e->url);
+        for (;;) {
+            if (e->stop_requested)
+                break;
+            int wst;
+            if (waitpid(e->pid, &wst, WNOHANG) == e->pid) {
+                e->pid = 0;
+                char why[sizeof(e->reason)];
+                describe_exit(e, wst, why, sizeof(why));
+                set_failed(e, "%s", why);
+                break;
+            }
+            httpc_resp_t r;
+            httpc_resp_init(&r);
+            int rc = httpc_do("GET", url, NULL, 0, NULL, 2000, &r);
+            long st = r.status;
+            httpc_resp_dispose(&r);
+            if (rc == 0 && st == 200) {
+                pthread_mutex_lock(&etl_lock);
+                if (e->state == INST_STARTING)
+                    e->state = INST_RUNNING;
+                pthread_mutex_unlock(&etl_lock);
+                LOCUS_LOG(LOG_NOTICE, "etl %s: server healthy at %s", e->name, e->url);
+                break;
+            }
+            if (time_mono_ns() > deadline) {
+                kill_group(e);
+                set_failed(e, "ETL server did not answer GET /health within %llds",
+                           (long long)(e->init_timeout_ns / 1000000000LL));
+                break;
+            }
+            sleep_ms(100);
+        }
+        free(url);
+    }
+    httpc_thread_cleanup();
+    json_decref(sa->entry);
+    free(sa);
+    etl_release(e);
+    return NULL;
+}
+
+/* Stops and unregisters instance i. Caller holds etl_lock; releases it while waiting. */
+static void do_stop_locked(size_t i)
+{
+    etl_inst_t *e = insts[i];
+    insts[i] = insts[--n_insts];
+    e->stop_requested = true;
+    if (e->state == INST_STARTING || e->state == INST_RUNNING)
+        e->state = INST_STOPPED;
+    pthread_mutex_unlock(&etl_lock);
+    LOCUS_LOG(LOG_NOTICE, "etl %s: stopping server (pid %d)", e->name, (int)e->pid);
+    kill_group(e);
+    etl_release(e);
+    pthread_mutex_lock(&etl_lock);
+}
+
+static void report_failure(const char *name, const char *xid, const char *reason)
+{
+    json_t *j =
+        json_pack("{s:s, s:s, s:s}", "xid", xid, "reason", reason, "target", cluster_self_id());
+    char *url = xasprintf("%s/v1/etl/%s/_abort", cluster_primary_url(), name);
+    httpc_resp_t r;
+    httpc_resp_init(&r);
+    if (httpc_json("POST", url, j, 5000, &r) < 0)
+        LOCUS_LOG(LOG_WARNING, "etl %s: cannot report failure to the primary: %s", name, r.err);
+    httpc_resp_dispose(&r);
+    free(url);
+    json_decref(j);
+}
+
+static void reconcile(void)
+{
+    mdoc_t *md = md_get(MD_ETL);
+    pthread_mutex_lock(&etl_lock);
+    /* 1. stop what should not run */
+    for (size_t i = 0; i < n_insts;) {
+        etl_inst_t *e = insts[i];
+        json_t *entry = json_object_get(md->items, e->name);
+        const char *stage = json_string_value(json_object_get(entry, "stage"));
+        const char *xid = json_string_value(json_object_get(entry, "xid"));
+        /* Same generation: keep it while it should run, and keep a failed one (its reason
+         * stays visible) until the ETL is started again or deleted. */
+        bool same = stage && xid && strcmp(xid, e->xid) == 0;
+        bool keep = same && (strcmp(stage, ETL_STAGE_ABORTED) != 0 || e->state == INST_FAILED);
+        if (!keep) {
+            do_stop_locked(i);
+            continue;
+        }
+        i++;
+    }
+    /* 2. watch running servers */
+    char fail_name[64] = "", fail_xid[64] = "", fail_reason[1300] = "";
+    for (size_t i = 0; i < n_insts; i++) {
+        etl_inst_t *e = insts[i];
+        int wst;
+        if (e->state == INST_RUNNING && e->pid > 0 && waitpid(e->pid, &wst, WNOHANG) == e->pid) {
+            e->pid = 0;
+            char why[sizeof(e->reason)];
+            describe_exit(e, wst, why, sizeof(why));
+            snprintf(e->reason, sizeof(e->reason), "%s", why);
+            e->state = INST_FAILED;
+            LOCUS_LOG(LOG_WARNING, "etl %s: %s", e->name, why);
+        }
+        if (e->state == INST_FAILED && fail_name[0] == '\0') {
+            json_t *entry = json_object_get(md->items, e->name);
+            const char *stage = json_string_value(json_object_get(entry, "stage"));
+            if (stage && strcmp(stage, ETL_STAGE_ABORTED) != 0) {
+                snprintf(fail_name, sizeof(fail_name), "%s", e->name);
+                snprintf(fail_xid, sizeof(fail_xid), "%s", e->xid);
+                snprintf(fail_reason, sizeof(fail_reason), "%s: %s", cluster_self_name(),
+                         e->reason);
+            }
+        }
+    }
+    /* 3. start what should run */
+    const char *name;
+    json_t *entry;
+    json_object_foreach(md->items, name, entry)
+    {
+        const char *stage = json_string_value(json_object_get(entry, "stage"));
+        const char *xid = json_string_value(json_object_get(entry, "xid"));
+        if (!stage || !xid || strcmp(stage, ETL_STAGE_ABORTED) == 0)
+            continue;
+        bool have = false;
+        for (size_t i = 0; i < n_insts; i++)
+            have = have || strcmp(insts[i]->name, name) == 0;
+        if (have || n_insts == ARRAY_SIZE(insts))
+            continue;
+        etl_inst_t *e = xcalloc(1, sizeof(*e));
+        snprintf(e->name, sizeof(e->name), "%s", name);
+        snprintf(e->xid, sizeof(e->xid), "%s", xid);
+        snprintf(e->secret, sizeof(e->secret), "%s",
+                 json_string_value(json_object_get(entry, "secret")));
+        e->refcnt = 2; /* registry + starter */
+        e->state = INST_STARTING;
+        e->obj_timeout_ns = (int64_t)json_number_value(json_object_get(entry, "obj_timeout_ns"));
+        e->init_timeout_ns = (int64_t)json_number_value(json_object_get(entry, "init_timeout_ns"));
+        e->comm = &etl_comm_hpush;
+        e->port = free_port();
+        snprintf(e->url, sizeof(e->url), "http://127.0.0.1:%d", e->port);
+        char *dir = xasprintf("%s/etl", cluster_config()->data_dir);
+        mkdir_p(dir, 0755);
+        e->log_path = xasprintf("%s/%s.log", dir, name);
+        free(dir);
+        insts[n_insts++] = e;
+        start_arg_t *sa = xcalloc(1, sizeof(*sa));
+        sa->e = e;
+        sa->entry = json_incref(entry);
+        pthread_t th;
+        pthread_attr_t attr;
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        if (pthread_create(&th, &attr, starter_main, sa) != 0) {
+            snprintf(e->reason, sizeof(e->reason), "cannot start a thread");
+            e->state = INST_FAILED;
+            e->refcnt--;
+            json_decref(sa->entry);
+            free(sa);
+        }
+        pthread_attr_destroy(&attr);
+    }
+    pthread_mutex_unlock(&etl_lock);
+    md_put(md);
+    if (fail_name[0])
+        report_failure(fail_name, fail_xid, fail_reason);
+}
+
+static void *reconcile_main(void *arg)
+{
+    pthread_mutex_lock(&etl_lock);
+    while (!stopping) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 300 * 1000000L;
+        if (ts.tv_nsec >= 1000000000L)
+            ts.tv_sec++, ts.tv_nsec -= 1000000000L;
+        if (!kicked)
+            pthread_cond_timedwait(&etl_wake, &etl_lock, &ts);
+        kicked = false;
+        if (stopping)
+            break;
+        pthread_mutex_unlock(&etl_lock);
+        if (cluster_ready())
+            reconcile();
+        pthread_mutex_lock(&etl_lock);
+    }
+    pthread_mutex_unlock(&etl_lock);
+    httpc_thread_cleanup();
+    return NULL;
+}
+
+static void on_etlmd_change(const mdoc_t *old_doc, const mdoc_t *new_doc)
+{
+    pthread_mutex_lock(&etl_lock);
+    kicked = true;
+    pthread_cond_signal(&etl_wake);
+    pthread_mutex_unlock(&etl_lock);
+}
+
+int etl_target_init(char *err, size_t errlen)
+{
+    cluster_on_md_change(MD_ETL, on_etlmd_change);
+    if (pthread_create(&reconcile_thread, NULL, reconcile_main, NULL) != 0) {
+        snprintf(err, errlen, "cannot start the ETL thread");
+        return -1;
+    }
+    reconcile_started = true;
+    return 0;
+}
+
+void etl_target_shutdown(void)
+{
+    pthread_mutex_lock(&etl_lock);
+    stopping = true;
+    pthread_cond_signal(&etl_wake);
+    pthread_mutex_unlock(&etl_lock);
+    if (reconcile_started)
+        pthread_join(reconcile_thread, NULL);
+    reconcile_started = false;
+    pthread_mutex_lock(&etl_lock);
+    while (n_insts > 0)
+        do_stop_locked(n_insts - 1);
+    pthread_mutex_unlock(&etl_lock);
+}
+
+/* ---------------------------------------------------------------- endpoints */
+
+static json_t *status_json(const char *name)
+{
+    json_t *j = json_pack("{s:s, s:s, s:s, s:s}", "target_id", cluster_self_id(), "state", "absent",
+                          "xid", "", "reason", "");
+    pthread_mutex_lock(&etl_lock);
+    for (size_t i = 0; i < n_insts; i++) {
+        etl_inst_t *e = insts[i];
+        if (strcmp(e->name, name) != 0)
+            continue;
+        json_object_set_new(j, "state", json_string(state_name(e->state)));
+        json_object_set_new(j, "xid", json_string(e->xid));
+        json_object_set_new(j, "reason", json_string(e->reason));
+        json_object_set_new(j, "obj_count", json_integer(e->obj_count));
+        json_object_set_new(j, "in_bytes", json_integer(e->in_bytes));
+        json_object_set_new(j, "out_bytes", json_integer(e->out_bytes));
+    }
+    pthread_mutex_unlock(&etl_lock);
+    return j;
+}
+
+bool etl_target_handle(http_req_t *req, const char **segs, int nseg)
+{
+    /* segs[0] == "etl" */
+    if (strcmp(req->method, "GET") != 0)
+        return false;
+    if (nseg == 3 && strcmp(segs[1], "_status") == 0) {
+        http_reply_json(req, 200, status_json(segs[2]));
+        return true;
+    }
+    if (nseg == 3 && strcmp(segs[2], "health") == 0) {
+        json_t *st = status_json(segs[1]);
+        const char *s = json_string_value(json_object_get(st, "state"));
+        json_t *j = json_pack("{s:s, s:s}", "target_id", cluster_self_id(), "health_status",
+                              strcmp(s, "running") == 0 ? "Running" : s);
+        json_decref(st);
+        http_reply_json(req, 200, j);
+        return true;
+    }
+    if (nseg == 3 && strcmp(segs[2], "logs") == 0) {
+        char *path = xasprintf("%s/etl/%s.log", cluster_config()->data_dir, segs[1]);
+        char *tail = NULL;
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        size_t max = 1 << 20;
+        if (fd >= 0) {
+            struct stat st;
+            fstat(fd, &st);
+            off_t off = st.st_size > (off_t)max ? st.st_size - (off_t)max : 0;
+            tail = xcalloc(max + 1, 1);
+            ssize_t n = pread(fd, tail, max, off);
+            close(fd);
+            char *b64 = base64_encode(tail, n > 0 ? (size_t)n : 0);
+            http_reply_json(req, 200,
+                            json_pack("{s:s, s:s}", "target_id", cluster_self_id(), "logs", b64));
+            free(b64);
+        } else {
+            http_reply_error(req, 404, "%s: no logs for etl job %s", cluster_self_name(), segs[1]);
+        }
+        free(tail);
+        free(path);
+        return true;
+    }
+    return false;
+}

@@ -1,0 +1,192 @@
+/*
+ * http.c - the ETL server's outgoing HTTP: hpull fetches from AIS_TARGET_URL, POST /download
+ * fetches, and direct-put PUTs (libcurl).
+ *
+ * DESIGN
+ * libcurl easy handles are not thread-safe and connection reuse happens only within one handle
+ * (LIBRARIES.md §6.7), so every thread that makes requests (the MHD connection threads) keeps one
+ * easy handle in thread-local storage; a pthread key destructor cleans it up at thread exit.
+ */
+#include "etlsdk/internal.h"
+#include "common/util.h"
+
+#include <curl/curl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+static pthread_key_t easy_key;
+
+static void easy_free(void *p)
+{
+    curl_easy_cleanup((CURL *)p);
+}
+
+static void do_init(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    pthread_key_create(&easy_key, easy_free);
+}
+
+void locus_etl__http_global_init(void)
+{
+    pthread_once(&init_once, do_init);
+}
+
+static CURL *thread_easy(void)
+{
+    locus_etl__http_global_init();
+    CURL *c = pthread_getspecific(easy_key);
+    if (c == NULL) {
+        c = curl_easy_init();
+        if (c == NULL)
+            return NULL;
+        pthread_setspecific(easy_key, c);
+    } else {
+        curl_easy_reset(c);
+    }
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_TCP_NODELAY, 1L);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+    return c;
+}
+
+typedef struct {
+    buf_t b;
+    uint64_t max;
+    bool too_big;
+} sink_t;
+
+static size_t on_body(char *p, size_t sz, size_t nm, void *ud)
+{
+    sink_t *s = ud;
+    size_t n = sz * nm;
+    if (s->b.len + n > s->max) {
+        s->too_big = true;
+        return 0;
+    }
+    buf_append(&s->b, p, n);
+    return n;
+}
+
+static void finish(CURL *c, CURLcode cc, const char *errbuf, char *err, size_t errlen)
+{
+    if (err != NULL && errlen > 0)
+        snprintf(err, errlen, "%s", errbuf[0] ? errbuf : curl_easy_strerror(cc));
+}
+
+long locus_etl__http_get(const char *url, int timeout_ms, uint64_t max_size, char **body,
+                         size_t *len, char *err, size_t errlen)
+{
+    *body = NULL;
+    *len = 0;
+    CURL *c = thread_easy();
+    if (c == NULL) {
+        snprintf(err, errlen, "curl_easy_init failed");
+        return 0;
+    }
+    char errbuf[CURL_ERROR_SIZE] = "";
+    sink_t s = {.max = max_size};
+    buf_init(&s.b);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &s);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
+    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
+    CURLcode cc = curl_easy_perform(c);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);
+    long status = 0;
+    if (cc != CURLE_OK) {
+        if (s.too_big)
+            snprintf(err, errlen, "object larger than %llu bytes", (unsigned long long)max_size);
+        else
+            finish(c, cc, errbuf, err, errlen);
+        buf_dispose(&s.b);
+        return s.too_big ? 413 : 0;
+    }
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    *len = s.b.len;
+    *body = buf_steal(&s.b);
+    return status;
+}
+
+typedef struct {
+    const char *p;
+    size_t n;
+    size_t off;
+} src_t;
+
+static size_t on_read(char *dst, size_t sz, size_t nm, void *ud)
+{
+    src_t *s = ud;
+    size_t n = sz * nm;
+    if (n > s->n - s->off)
+        n = s->n - s->off;
+    memcpy(dst, s->p + s->off, n);
+    s->off += n;
+    return n;
+}
+
+static int on_seek(void *ud, curl_off_t off, int origin)
+{
+    src_t *s = ud;
+    if (origin != SEEK_SET || off < 0 || (size_t)off > s->n)
+        return CURL_SEEKFUNC_CANTSEEK;
+    s->off = (size_t)off;
+    return CURL_SEEKFUNC_OK;
+}
+
+long locus_etl__http_put(const char *url, const char *node_url, const void *data, size_t n,
+                         int timeout_ms, char **resp, size_t *resp_len, char *err, size_t errlen)
+{
+    *resp = NULL;
+    *resp_len = 0;
+    CURL *c = thread_easy();
+    if (c == NULL) {
+        snprintf(err, errlen, "curl_easy_init failed");
+        return 0;
+    }
+    char errbuf[CURL_ERROR_SIZE] = "";
+    src_t src = {.p = data, .n = n};
+    sink_t s = {.max = (uint64_t)1 << 40};
+    buf_init(&s.b);
+    struct curl_slist *hdrs = NULL;
+    hdrs = curl_slist_append(hdrs, "Expect:"); /* no 100-continue round trip (LIBRARIES §6.6) */
+    hdrs = curl_slist_append(hdrs, "Content-Type: application/octet-stream");
+    char *nh = NULL;
+    if (node_url != NULL && node_url[0]) {
+        nh = xasprintf("Ais-Node-Url: %s", node_url);
+        hdrs = curl_slist_append(hdrs, nh);
+    }
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
+    curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
+    curl_easy_setopt(c, CURLOPT_READDATA, &src);
+    curl_easy_setopt(c, CURLOPT_SEEKFUNCTION, on_seek);
+    curl_easy_setopt(c, CURLOPT_SEEKDATA, &src);
+    curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)n);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &s);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
+    CURLcode cc = curl_easy_perform(c);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);
+    long status = 0;
+    if (cc != CURLE_OK) {
+        finish(c, cc, errbuf, err, errlen);
+        buf_dispose(&s.b);
+    } else {
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+        *resp_len = s.b.len;
+        *resp = buf_steal(&s.b);
+    }
+    /* The handle keeps pointers to hdrs until the next reset: clear them before freeing. */
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
+    curl_slist_free_all(hdrs);
+    free(nh);
+    return status;
+}

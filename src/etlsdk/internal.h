@@ -1,0 +1,159 @@
+/*
+ * internal.h - shared declarations of liblocus-etl's own files (not installed).
+ *
+ * The pure request-parsing helpers (parse.c) are declared here with the `locus_etl__` prefix so
+ * that tests/unit/etlsdk can call them directly.
+ */
+#ifndef LOCUS_ETLSDK_INTERNAL_H
+#define LOCUS_ETLSDK_INTERNAL_H
+
+#include "locus/etl.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+/* ------------------------------------------------------------------------------------------ */
+/* parse.c: pure helpers (no I/O) */
+
+/* Query-decodes s[0..n) ('+' is a space, %XX escapes). NULL if malformed or if the result holds
+ * a NUL byte. Caller frees. */
+char *locus_etl__query_decode(const char *s, size_t n);
+
+/* Percent-decodes s[0..n) like Go's url.PathUnescape ('+' stays). NULL if malformed or if the
+ * result holds a NUL byte. Caller frees. */
+char *locus_etl__path_unescape(const char *s, size_t n);
+
+/* Lexically normalizes a path the way AIStore's Python framework does:
+ * normpath(join("/", p.lstrip("/"))): absolute, no "." / ".." / empty components, no trailing
+ * '/'. Caller frees. */
+char *locus_etl__path_normalize(const char *p);
+
+/* FQN from the current-protocol query value as it appears on the wire (still query-encoded):
+ * query-decode, path-unescape once more, normalize. 0 and *fqn (caller frees), or -EINVAL. */
+int locus_etl__fqn_from_query(const char *wire, char **fqn);
+
+/* FQN from the v3.28 form: the raw URL path (with its leading '/', still escaped) is the escaped
+ * FQN. 0 and *fqn (caller frees); -EINVAL when malformed or when it does not decode to an
+ * absolute path (then it is an ordinary bck/obj path). */
+int locus_etl__fqn_from_path(const char *raw_path, char **fqn);
+
+/* true when `fqn` (normalized) is one of the colon-separated `roots` or lies under one of them.
+ * NULL or "" roots allow everything; empty entries are ignored. */
+bool locus_etl__fqn_allowed(const char *fqn, const char *roots);
+
+/* A parsed request line. All strings owned by the struct (locus_etl__uri_dispose). */
+typedef struct {
+    char *path;     /* raw path without the leading '/', still escaped */
+    char *dpath;    /* decoded path (what transform gets as in->path) */
+    char *args;     /* decoded etl_args, or "" */
+    char *fqn;      /* normalized FQN from etl_fqn (or the v3.28 path form), or NULL */
+    char *node_url; /* not from the URI: filled by the server from Ais-Node-Url */
+    bool latest;    /* latest-ver=true */
+    char *original_url; /* POST /download: decoded original_url, or NULL */
+} locus_etl__uri_t;
+
+/* Splits a raw request URI ("/a%2Fb?etl_args=x&etl_fqn=...") into `u`. With arg_type_fqn, a path
+ * that decodes to an absolute path is taken as the FQN (unless etl_fqn is given). Unknown query
+ * keys are ignored. 0, or -EINVAL for a malformed escape (u is then empty). */
+int locus_etl__uri_parse(const char *raw_uri, bool arg_type_fqn, locus_etl__uri_t *u);
+void locus_etl__uri_dispose(locus_etl__uri_t *u);
+
+/* Splits an Ais-Node-Url header value ("url1, url2,...") into the first URL and the rest (the
+ * rest joined by ',' again, NULL when none). Whitespace around items and empty items are
+ * dropped. 0 and owned strings, or -EINVAL when there is no URL. */
+int locus_etl__node_urls(const char *hdr, char **first, char **rest);
+
+/* The URL to PUT a direct-put result to, from the first Ais-Node-Url entry `daddr`:
+ * - path empty or "/": another ETL server (pipeline) -> daddr + "/" + raw_path;
+ * - path already under /v1/etl/_object/: used as is (Locus sends full URLs);
+ * - otherwise (AIStore: "<target>/<escaped uname>[?q]"): scheme and path prefix of target_url,
+ *   host:port of daddr -> scheme://host:port + target_url.path + daddr.path [+ ?q];
+ *   without target_url daddr is used as is.
+ * etl_args (decoded; NULL/"" = none) are appended as an `etl_args` query parameter.
+ * Returns the URL (caller frees) or NULL when daddr is not an http(s) URL. */
+char *locus_etl__direct_put_url(const char *daddr, const char *target_url, const char *raw_path,
+                                const char *etl_args);
+
+/* hpull: the URL to GET an object from: target_url + "/" + quote(dpath, safe="@")
+ * [+ "?latest-ver=true"]. Caller frees. */
+char *locus_etl__hpull_url(const char *target_url, const char *dpath, bool latest);
+
+/* Parses a size like "16GiB", "512M", "1048576". -1 on error. */
+long long locus_etl__parse_size(const char *s);
+
+/* ------------------------------------------------------------------------------------------ */
+/* log.c */
+
+void locus_etl__vlog(locus_etl_log_level_t level, const char *fmt, va_list ap);
+int locus_etl__log_level_parse(const char *s);
+
+/* ------------------------------------------------------------------------------------------ */
+/* http.c: libcurl client (hpull fetch, download, direct put). Thread-safe: each thread keeps its
+ * own easy handle (kept-alive connection), released at thread exit. */
+
+void locus_etl__http_global_init(void);
+
+/* GETs url into *body (malloc'd, NUL-terminated, caller frees). Returns the HTTP status, or 0
+ * on a transport error (message in err). */
+long locus_etl__http_get(const char *url, int timeout_ms, uint64_t max_size, char **body,
+                         size_t *len, char *err, size_t errlen);
+
+/* PUTs data[0..n) to url with `Ais-Node-Url: node_url` when node_url is set. The response body
+ * goes to *resp (caller frees, may be NULL). Returns the HTTP status, or 0 on a transport error
+ * (message in err). */
+long locus_etl__http_put(const char *url, const char *node_url, const void *data, size_t n,
+                         int timeout_ms, char **resp, size_t *resp_len, char *err, size_t errlen);
+
+/* ------------------------------------------------------------------------------------------ */
+/* output.c: the output object and the transform job */
+
+/* A transform job's lifecycle (guarded by job->mu). */
+typedef enum {
+    JOB_QUEUED,    /* waiting for a worker thread */
+    JOB_RUNNING,   /* transform running; output buffered, response not started */
+    JOB_STREAMING, /* response started (chunked); writes go through the pending buffer */
+    JOB_DONE       /* transform returned (rc, error set) */
+} locus_etl__job_state_t;
+
+typedef enum {
+    OUT_NONE,   /* nothing set yet */
+    OUT_BORROW, /* set_static: data borrowed */
+    OUT_OWNED,  /* set_copy/set_owned: data freed with free_fn */
+    OUT_STREAM  /* locus_etl_write: bytes in buf */
+} locus_etl__out_kind_t;
+
+struct locus_etl_output_s {
+    pthread_mutex_t mu; /* protects everything below; taken by the worker, the connection
+                           thread (reader) and the canceller; no other lock is held with it */
+    pthread_cond_t cond;
+    locus_etl__job_state_t state;
+    locus_etl__out_kind_t kind;
+    const char *data; /* OUT_BORROW / OUT_OWNED */
+    size_t len;
+    void (*free_fn)(void *);
+    char *buf; /* OUT_STREAM: bytes not yet sent are buf[off..len) */
+    size_t off;
+    size_t cap;
+    uint64_t total;   /* bytes written in all (stream) */
+    bool may_stream;  /* false for direct put: keep everything in memory */
+    bool cancelled;   /* request gone: writes fail */
+    int rc;           /* transform's return value (JOB_DONE) */
+    int err_status;   /* set_error status (0 = 500) */
+    char *err_msg;    /* set_error message or NULL */
+    bool oom;         /* an append failed for lack of memory */
+};
+
+void locus_etl__output_init(locus_etl_output_t *o, bool may_stream);
+void locus_etl__output_dispose(locus_etl_output_t *o);
+/* Marks the output cancelled and wakes a blocked writer. */
+void locus_etl__output_cancel(locus_etl_output_t *o);
+/* The result bytes once JOB_DONE (not streaming). Borrowed from o. */
+void locus_etl__output_bytes(locus_etl_output_t *o, const char **p, size_t *n);
+
+/* Bytes pending beyond this switch a written result to streaming; the writer blocks while more
+ * than LOCUS_ETL__PENDING_MAX are pending. */
+#define LOCUS_ETL__STREAM_AT (1u << 20)
+#define LOCUS_ETL__PENDING_MAX (4u << 20)
+
+#endif

@@ -1,0 +1,452 @@
+/*
+ * etl.c - the ETL control plane on the proxy (PROTOCOL-REST.md §1.6): init, list, view, stop,
+ * start, delete, logs, health. The ETL's state lives in the EtlMD (cluster metadata); targets
+ * reconcile their ETL servers with it, and the primary waits for them on init and start.
+ */
+#include "common/log.h"
+#include "common/util.h"
+#include "etl/etl.h"
+#include "proxy/internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    const char *name;
+    json_t *entry;     /* for add */
+    const char *stage; /* for set_stage */
+    const char *reason;
+    const char *xid;     /* set_stage: only if the current xid matches (NULL = any) */
+    const char *new_xid; /* set_stage: replace the xid */
+    const char *from;    /* set_stage: only from this stage (NULL = any) */
+} etl_op_t;
+
+static int do_add(json_t *items, void *arg, char *err, size_t errlen)
+{
+    etl_op_t *op = arg;
+    if (json_object_get(items, op->name)) {
+        snprintf(err, errlen, "%s: etl job %s already exists", cluster_self_name(), op->name);
+        return 409;
+    }
+    json_object_set(items, op->name, op->entry);
+    return 0;
+}
+
+static int do_set_stage(json_t *items, void *arg, char *err, size_t errlen)
+{
+    etl_op_t *op = arg;
+    json_t *e = json_object_get(items, op->name);
+    if (e == NULL) {
+        snprintf(err, errlen, "%s: etl job %s does not exist", cluster_self_name(), op->name);
+        return 404;
+    }
+    const char *xid = json_string_value(json_object_get(e, "xid"));
+    const char *stage = json_string_value(json_object_get(e, "stage"));
+    if (op->xid && (!xid || strcmp(xid, op->xid) != 0)) {
+        snprintf(err, errlen, "etl job %s: stale generation", op->name);
+        return 409;
+    }
+    if (op->from && (!stage || strcmp(stage, op->from) != 0)) {
+        snprintf(err, errlen, "%s: can't start etl job %s during %s stage", cluster_self_name(),
+                 op->name, stage ? stage : "unknown");
+        return 400;
+    }
+    if (stage && strcmp(stage, op->stage) == 0 && !op->new_xid)
+        return 0; /* idempotent */
+    json_object_set_new(e, "stage", json_string(op->stage));
+    json_object_set_new(e, "reason", json_string(op->reason ? op->reason : ""));
+    if (op->new_xid)
+        json_object_set_new(e, "xid", json_string(op->new_xid));
+    return 0;
+}
+
+static int do_delete(json_t *items, void *arg, char *err, size_t errlen)
+{
+    etl_op_t *op = arg;
+    if (json_object_get(items, op->name) == NULL) {
+        snprintf(err, errlen, "%s: etl job %s does not exist", cluster_self_name(), op->name);
+        return 404;
+    }
+    json_object_del(items, op->name);
+    return 0;
+}
+
+static void new_xid(char *out, size_t len)
+{
+    char r[11];
+    random_id(r, 10);
+    snprintf(out, len, "etl-%s", r);
+}
+
+static void new_secret(char *out)
+{
+    static const char letters[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    for (int i = 0; i < 10; i++)
+        out[i] = letters[random_u64() % 52];
+    out[10] = '\0';
+}
+
+/* The entry of name (new reference) or NULL. */
+static json_t *etl_entry(const char *name)
+{
+    mdoc_t *md = md_get(MD_ETL);
+    json_t *e = json_object_get(md->items, name);
+    json_t *copy = e ? json_deep_copy(e) : NULL;
+    md_put(md);
+    return copy;
+}
+
+/* Waits until every target runs generation xid of name. 0, or an HTTP status with err. */
+static int wait_running(const char *name, const char *xid, int64_t timeout_ns, char *err,
+                        size_t errlen)
+{
+    int64_t deadline = time_mono_ns() + timeout_ns + 2000000000LL;
+    char *q = xasprintf("/v1/etl/_status/%s", name);
+    int rc = 0;
+    for (;;) {
+        json_t *e = etl_entry(name);
+        const char *stage = json_string_value(json_object_get(e, "stage"));
+        const char *cur = json_string_value(json_object_get(e, "xid"));
+        if (e == NULL || !cur || strcmp(cur, xid) != 0) {
+            snprintf(err, errlen, "etl job %s was deleted or restarted while starting", name);
+            json_decref(e);
+            rc = 409;
+            break;
+        }
+        if (strcmp(stage, ETL_STAGE_ABORTED) == 0) {
+            snprintf(err, errlen, "etl job %s failed to start: %s", name,
+                     json_string_value(json_object_get(e, "reason")));
+            json_decref(e);
+            rc = 400;
+            break;
+        }
+        json_decref(e);
+        smap_t *s = smap_get();
+        size_t n = s->n_targets;
+        if (n == 0) {
+            smap_put(s);
+            snprintf(err, errlen, "no storage targets in the cluster");
+            rc = 503;
+            break;
+        }
+        call_t *calls = proxy_calls_targets(s, "GET", q, NULL);
+        proxy_fanout(calls, n, 5000);
+        size_t running = 0;
+        for (size_t i = 0; i < n && rc == 0; i++) {
+            json_t *st = calls[i].rc == 0 && calls[i].resp.status == 200
+                             ? json_loadb(calls[i].resp.body.base, calls[i].resp.body.len, 0, NULL)
+                             : NULL;
+            const char *state = json_string_value(json_object_get(st, "state"));
+            const char *sx = json_string_value(json_object_get(st, "xid"));
+            if (state && sx && strcmp(sx, xid) == 0) {
+                if (strcmp(state, "running") == 0)
+                    running++;
+                else if (strcmp(state, "failed") == 0) {
+                    snprintf(err, errlen, "etl job %s failed to start on t[%s]: %s", name,
+                             calls[i].node_id, json_string_value(json_object_get(st, "reason")));
+                    rc = 400;
+                }
+            }
+            json_decref(st);
+        }
+        proxy_calls_dispose(calls, n);
+        smap_put(s);
+        if (rc || running == n)
+            break;
+        if (time_mono_ns() > deadline) {
+            snprintf(err, errlen,
+                     "etl job %s: not every target's server became healthy within "
+                     "init_timeout %llds",
+                     name, (long long)(timeout_ns / 1000000000LL));
+            rc = 400;
+            break;
+        }
+        sleep_ms(150);
+    }
+    free(q);
+    return rc;
+}
+
+/* Marks the ETL generation Aborted with a reason (best effort). */
+static void abort_generation(const char *name, const char *xid, const char *reason)
+{
+    etl_op_t op = {.name = name, .stage = ETL_STAGE_ABORTED, .reason = reason, .xid = xid};
+    char err[256];
+    cluster_md_modify(MD_ETL, do_set_stage, &op, err, sizeof(err));
+}
+
+/* Waits for the generation to run; answers the request with the xid or the error. */
+static void finish_start(http_req_t *req, const char *name, const char *xid, int64_t timeout_ns)
+{
+    char err[1400];
+    int rc = wait_running(name, xid, timeout_ns, err, sizeof(err));
+    if (rc == 0) {
+        etl_op_t op = {.name = name, .stage = ETL_STAGE_RUNNING, .xid = xid};
+        char e2[256];
+        rc = cluster_md_modify(MD_ETL, do_set_stage, &op, e2, sizeof(e2));
+        if (rc)
+            snprintf(err, sizeof(err), "%s", e2);
+    } else if (rc == 400) {
+        abort_generation(name, xid, err);
+    }
+    if (rc) {
+        LOCUS_LOG(LOG_WARNING, "%s", err);
+        http_reply_error(req, (unsigned)rc, "%s", err);
+    } else {
+        LOCUS_LOG(LOG_NOTICE, "etl %s running (%s)", name, xid);
+        http_reply_text(req, 200, xid);
+    }
+}
+
+static void etl_init(http_req_t *req)
+{
+    json_t *msg = http_body_json(req);
+    if (msg == NULL)
+        return;
+    json_t *entry = NULL;
+    char err[1024];
+    int rc = etl_spec_parse(msg, &entry, err, sizeof(err));
+    json_decref(msg);
+    if (rc) {
+        http_reply_error(req, (unsigned)rc, "%s", err);
+        return;
+    }
+    const char *name =
+        json_string_value(json_object_get(json_object_get(entry, "init_msg"), "name"));
+    char xid[32], secret[16];
+    new_xid(xid, sizeof(xid));
+    new_secret(secret);
+    json_object_set_new(entry, "xid", json_string(xid));
+    json_object_set_new(entry, "secret", json_string(secret));
+    json_object_set_new(entry, "stage", json_string(ETL_STAGE_INIT));
+    json_object_set_new(entry, "reason", json_string(""));
+    char *nm = xstrdup(name);
+    etl_op_t op = {.name = nm, .entry = entry};
+    rc = cluster_md_modify(MD_ETL, do_add, &op, err, sizeof(err));
+    int64_t it = json_integer_value(json_object_get(entry, "init_timeout_ns"));
+    json_decref(entry);
+    if (rc)
+        http_reply_error(req, (unsigned)rc, "%s", err);
+    else
+        finish_start(req, nm, xid, it);
+    free(nm);
+}
+
+static json_t *sum_counters(const char *name)
+{
+    char *q = xasprintf("/v1/etl/_status/%s", name);
+    smap_t *s = smap_get();
+    size_t n = s->n_targets;
+    call_t *calls = proxy_calls_targets(s, "GET", q, NULL);
+    free(q);
+    proxy_fanout(calls, n, 5000);
+    json_int_t objs = 0, in = 0, out = 0;
+    for (size_t i = 0; i < n; i++) {
+        json_t *st = calls[i].rc == 0 && calls[i].resp.status == 200
+                         ? json_loadb(calls[i].resp.body.base, calls[i].resp.body.len, 0, NULL)
+                         : NULL;
+        objs += json_integer_value(json_object_get(st, "obj_count"));
+        in += json_integer_value(json_object_get(st, "in_bytes"));
+        out += json_integer_value(json_object_get(st, "out_bytes"));
+        json_decref(st);
+    }
+    proxy_calls_dispose(calls, n);
+    smap_put(s);
+    return json_pack("{s:I, s:I, s:I}", "obj_count", objs, "in_bytes", in, "out_bytes", out);
+}
+
+static void etl_list(http_req_t *req)
+{
+    mdoc_t *md = md_get(MD_ETL);
+    json_t *items = json_incref(md->items);
+    md_put(md);
+    json_t *arr = json_array();
+    const char *name;
+    json_t *e;
+    json_object_foreach(items, name, e)
+    {
+        json_t *j = sum_counters(name);
+        json_object_set_new(j, "id", json_string(name));
+        json_object_set(j, "stage", json_object_get(e, "stage"));
+        json_object_set(j, "xaction_id", json_object_get(e, "xid"));
+        json_array_append_new(arr, j);
+    }
+    json_decref(items);
+    http_reply_json(req, 200, arr);
+}
+
+static void etl_view(http_req_t *req, const char *name)
+{
+    json_t *e = etl_entry(name);
+    if (e == NULL) {
+        http_reply_error(req, 404, "%s: etl job %s does not exist", cluster_self_name(), name);
+        return;
+    }
+    json_t *errs = json_array();
+    const char *uuid = http_query(req, "uuid");
+    if (uuid && uuid[0]) {
+        char *enc = url_encode(uuid, "");
+        char *q = xasprintf("/v1/xactions?id=%s&errors=1", enc);
+        free(enc);
+        smap_t *s = smap_get();
+        size_t n = s->n_targets;
+        call_t *calls = proxy_calls_targets(s, "GET", q, NULL);
+        free(q);
+        proxy_fanout(calls, n, 5000);
+        for (size_t i = 0; i < n; i++) {
+            json_t *snap =
+                calls[i].rc == 0 && calls[i].resp.status == 200
+                    ? json_loadb(calls[i].resp.body.base, calls[i].resp.body.len, 0, NULL)
+                    : NULL;
+            json_array_extend(errs, json_object_get(snap, "obj_errors"));
+            json_decref(snap);
+        }
+        proxy_calls_dispose(calls, n);
+        smap_put(s);
+    }
+    json_t *j = json_pack("{s:O, s:o, s:O, s:O}", "init_msg", json_object_get(e, "init_msg"),
+                          "obj_errors", errs, "stage", json_object_get(e, "stage"), "reason",
+                          json_object_get(e, "reason"));
+    json_decref(e);
+    http_reply_json(req, 200, j);
+}
+
+/* GET /v1/etl/<name>/logs[/<tid>] and /health: fan-out to targets, array of answers. */
+static void etl_gather(http_req_t *req, const char *name, const char *what, const char *tid)
+{
+    json_t *e = etl_entry(name);
+    if (e == NULL) {
+        http_reply_error(req, 404, "%s: etl job %s does not exist", cluster_self_name(), name);
+        return;
+    }
+    json_decref(e);
+    char *q = xasprintf("/v1/etl/%s/%s", name, what);
+    smap_t *s = smap_get();
+    size_t n = s->n_targets;
+    call_t *calls = proxy_calls_targets(s, "GET", q, NULL);
+    free(q);
+    size_t k = 0;
+    if (tid) { /* one target only */
+        for (size_t i = 0; i < n; i++) {
+            if (strcmp(calls[i].node_id, tid) == 0) {
+                call_t t = calls[0];
+                calls[0] = calls[i];
+                calls[i] = t;
+                k = 1;
+            }
+        }
+        if (k == 0) {
+            proxy_calls_dispose(calls, n);
+            smap_put(s);
+            http_reply_error(req, 404, "target %s is not in the cluster map", tid);
+            return;
+        }
+    } else {
+        k = n;
+    }
+    proxy_fanout(calls, k, 10000);
+    json_t *arr = json_array();
+    for (size_t i = 0; i < k; i++) {
+        json_t *j = calls[i].rc == 0 && calls[i].resp.status == 200
+                        ? json_loadb(calls[i].resp.body.base, calls[i].resp.body.len, 0, NULL)
+                        : NULL;
+        if (j)
+            json_array_append_new(arr, j);
+    }
+    proxy_calls_dispose(calls, n);
+    smap_put(s);
+    http_reply_json(req, 200, arr);
+}
+
+static void etl_stop(http_req_t *req, const char *name, const char *reason)
+{
+    etl_op_t op = {.name = name, .stage = ETL_STAGE_ABORTED, .reason = reason};
+    char err[512];
+    int rc = cluster_md_modify(MD_ETL, do_set_stage, &op, err, sizeof(err));
+    if (rc)
+        http_reply_error(req, (unsigned)rc, "%s", err);
+    else
+        http_reply(req, 200, NULL, "", 0);
+}
+
+static void etl_start(http_req_t *req, const char *name)
+{
+    char xid[32], err[512];
+    new_xid(xid, sizeof(xid));
+    etl_op_t op = {
+        .name = name, .stage = ETL_STAGE_INIT, .new_xid = xid, .from = ETL_STAGE_ABORTED};
+    int rc = cluster_md_modify(MD_ETL, do_set_stage, &op, err, sizeof(err));
+    if (rc) {
+        http_reply_error(req, (unsigned)rc, "%s", err);
+        return;
+    }
+    json_t *e = etl_entry(name);
+    int64_t it = (int64_t)json_number_value(json_object_get(e, "init_timeout_ns"));
+    json_decref(e);
+    finish_start(req, name, xid, it);
+}
+
+/* POST /v1/etl/<name>/_abort from a target whose ETL server failed. */
+static void etl_abort_report(http_req_t *req, const char *name)
+{
+    json_t *j = http_body_json(req);
+    if (j == NULL)
+        return;
+    const char *xid = json_string_value(json_object_get(j, "xid"));
+    const char *reason = json_string_value(json_object_get(j, "reason"));
+    if (xid && reason) {
+        LOCUS_LOG(LOG_WARNING, "etl %s aborted: %s", name, reason);
+        abort_generation(name, xid, reason);
+    }
+    json_decref(j);
+    http_reply(req, 200, NULL, "", 0);
+}
+
+void proxy_etl_request(http_req_t *req, const char **segs, int nseg)
+{
+    const char *m = req->method;
+    bool modifies = strcmp(m, "GET") != 0 && strcmp(m, "HEAD") != 0;
+    if (modifies && !cluster_is_primary()) {
+        proxy_forward_to_primary(req);
+        return;
+    }
+    if (nseg == 1) {
+        if (strcmp(m, "PUT") == 0)
+            etl_init(req);
+        else if (strcmp(m, "GET") == 0)
+            etl_list(req);
+        else
+            http_reply_error(req, 405, "method %s is not supported for /v1/etl", m);
+        return;
+    }
+    const char *name = segs[1];
+    if (nseg == 2) {
+        if (strcmp(m, "GET") == 0)
+            etl_view(req, name);
+        else if (strcmp(m, "DELETE") == 0) {
+            etl_op_t op = {.name = name};
+            char err[512];
+            int rc = cluster_md_modify(MD_ETL, do_delete, &op, err, sizeof(err));
+            if (rc)
+                http_reply_error(req, (unsigned)rc, "%s", err);
+            else
+                http_reply(req, 200, NULL, "", 0);
+        } else
+            http_reply_error(req, 405, "method %s is not supported for /v1/etl/<name>", m);
+        return;
+    }
+    const char *verb = segs[2];
+    if (strcmp(m, "POST") == 0 && strcmp(verb, "stop") == 0)
+        etl_stop(req, name, "stopped by user");
+    else if (strcmp(m, "POST") == 0 && strcmp(verb, "start") == 0)
+        etl_start(req, name);
+    else if (strcmp(m, "POST") == 0 && strcmp(verb, "_abort") == 0)
+        etl_abort_report(req, name);
+    else if (strcmp(m, "GET") == 0 && strcmp(verb, "logs") == 0)
+        etl_gather(req, name, "logs", nseg > 3 ? segs[3] : NULL);
+    else if (strcmp(m, "GET") == 0 && strcmp(verb, "health") == 0)
+        etl_gather(req, name, "health", NULL);
+    else
+        http_reply_error(req, 404, "no such ETL endpoint: %s %s", m, req->raw_path);
+}
