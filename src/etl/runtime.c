@@ -100,6 +100,15 @@ etl_inst_t *etl_acquire(const char *name, int *status, char *err, size_t errlen)
     return NULL;
 }
 
+bool etl_alive(etl_inst_t *e, char *why, size_t whylen)
+{
+    pthread_mutex_lock(&etl_lock);
+    bool ok = e->state == INST_RUNNING && !e->stop_requested;
+    snprintf(why, whylen, "%s", e->reason[0] ? e->reason : state_name(e->state));
+    pthread_mutex_unlock(&etl_lock);
+    return ok;
+}
+
 void etl_count(etl_inst_t *e, int64_t in_bytes, int64_t out_bytes)
 {
     e->obj_count++;

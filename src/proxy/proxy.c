@@ -341,12 +341,34 @@ static const char *check_tcb(json_t *v)
     return NULL;
 }
 
-static void copy_bucket(http_req_t *req, const char *src, json_t *value)
+/* copy-bck and etl-bck: validate, create the destination, start the job on every target. */
+static void copy_bucket(http_req_t *req, const char *kind, const char *src, json_t *value)
 {
     const char *why = check_tcb(value);
     if (why) {
-        http_reply_error(req, 400, "copy-bck: %s", why);
+        http_reply_error(req, 400, "%s: %s", kind, why);
         return;
+    }
+    if (strcmp(kind, "etl-bck") == 0) {
+        const char *en = json_string_value(json_object_get(value, "id"));
+        if (en == NULL || en[0] == '\0') {
+            http_reply_error(req, 400, "etl-bck: the ETL name (\"id\") is missing");
+            return;
+        }
+        mdoc_t *md = md_get(MD_ETL);
+        json_t *e = json_object_get(md->items, en);
+        const char *stage = json_string_value(json_object_get(e, "stage"));
+        char stage_copy[32];
+        snprintf(stage_copy, sizeof(stage_copy), "%s", stage ? stage : "");
+        md_put(md);
+        if (e == NULL) {
+            http_reply_error(req, 404, "%s: etl job %s does not exist", cluster_self_name(), en);
+            return;
+        }
+        if (strcmp(stage_copy, "Running") != 0) {
+            http_reply_error(req, 400, "etl job %s is not running (stage %s)", en, stage_copy);
+            return;
+        }
     }
     char *dst = parse_bck_to(req);
     if (dst == NULL)
@@ -373,7 +395,7 @@ static void copy_bucket(http_req_t *req, const char *src, json_t *value)
             goto out;
         }
     }
-    proxy_job_start(req, "copy-bck", src, dst, value);
+    proxy_job_start(req, kind, src, dst, value);
 out:
     free(dst);
 }
@@ -433,12 +455,13 @@ static void buckets_request(http_req_t *req, const char **segs, int nseg)
             http_reply_error(req, 400, "missing \"action\" in the request body");
         } else if (!cluster_is_primary() &&
                    (strcmp(action, "create-bck") == 0 || strcmp(action, "destroy-bck") == 0 ||
-                    strcmp(action, "copy-bck") == 0)) {
+                    strcmp(action, "copy-bck") == 0 || strcmp(action, "etl-bck") == 0)) {
             proxy_forward_to_primary(req);
         } else if (m[0] == 'P' && strcmp(action, "create-bck") == 0) {
             bmd_change(req, do_create, name);
-        } else if (m[0] == 'P' && strcmp(action, "copy-bck") == 0) {
-            copy_bucket(req, name, value);
+        } else if (m[0] == 'P' &&
+                   (strcmp(action, "copy-bck") == 0 || strcmp(action, "etl-bck") == 0)) {
+            copy_bucket(req, action, name, value);
         } else if (m[0] == 'D' && strcmp(action, "destroy-bck") == 0) {
             bmd_change(req, do_destroy, name);
         } else if (m[0] == 'D' && strcmp(action, "delete-listrange") == 0) {

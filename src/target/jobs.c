@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "common/names.h"
 #include "common/util.h"
+#include "etl/etl.h"
 #include "target/internal.h"
 #include "xact/xact.h"
 
@@ -36,6 +37,8 @@ typedef struct {
     pthread_mutex_t lock; /* protects next */
     int workers;
     bool dry_run, coer;
+    etl_inst_t *etl; /* etl-bck: the transformer, held for the job's life */
+    char etl_name[64];
     const char *prepend;
     json_t *ext;
 } job_t;
@@ -157,6 +160,8 @@ static void job_free(job_t *j)
         free(j->names[i]);
     free(j->names);
     json_decref(j->msg);
+    if (j->etl)
+        etl_release(j->etl);
     pthread_mutex_destroy(&j->lock);
     xact_put(j->x);
     free(j);
@@ -199,67 +204,139 @@ static void obj_failed(job_t *j, const char *bck, const char *name, const char *
     free(full);
 }
 
-/* Copies one object of the source bucket to the destination (locally or to its owner). */
-static void copy_one(job_t *j, const char *name)
+/* Sink of a transform into an object writer. */
+static int writer_sink(void *arg, const void *p, size_t n)
 {
-    xact_t *x = j->x;
-    char err[512];
-    int fd;
+    return store_writer_write(arg, p, n) < 0 ? -1 : 0;
+}
+
+static int discard_sink(void *arg, const void *p, size_t n)
+{
+    *(int64_t *)arg += (int64_t)n;
+    return 0;
+}
+
+int jobs_copy_object(xact_t *x, etl_inst_t *etl, const char *args, const char *src_bck,
+                     const char *name, const char *dst_bck, const char *dst, bool dry_run,
+                     char *err, size_t errlen)
+{
+    int fd, status = 0;
     lom_md_t md;
-    if (store_open(x->src_bck, name, &fd, &md) < 0)
-        return; /* deleted meanwhile */
-    int64_t size = md.size;
-    lom_md_dispose(&md);
-    char *dst = jobs_to_name(name, j->prepend, j->ext);
-    if (name_check_object(dst, strlen(dst)) != NULL) {
-        obj_failed(j, x->src_bck, name, "invalid destination name", 400);
-        goto out;
+    int rc = store_open(src_bck, name, &fd, &md);
+    if (rc < 0) {
+        snprintf(err, errlen, "%s: ais://%s/%s does not exist", cluster_self_name(), src_bck, name);
+        return 404;
     }
-    if (j->dry_run) {
-        x->loc_objs++;
-        x->loc_bytes += size;
+    int64_t size = md.size, out_size = size;
+    lom_md_dispose(&md);
+    if (name_check_object(dst, strlen(dst)) != NULL) {
+        snprintf(err, errlen, "invalid destination object name \"%s\"", dst);
+        status = 400;
         goto out;
     }
     smap_t *s = smap_get();
-    const snode_t *owner = smap_owner(s, x->dst_bck, dst);
+    const snode_t *owner = smap_owner(s, dst_bck, dst);
     char *owner_url = owner ? xstrdup(owner->url) : NULL;
     bool local = owner && strcmp(owner->id, cluster_self_id()) == 0;
     smap_put(s);
     if (owner_url == NULL) {
-        obj_failed(j, x->src_bck, name, "no targets in the cluster map", 503);
-    } else if (local) {
-        char *fqn = store_fqn(x->src_bck, name);
-        int st = store_copy_local(fqn, size, x->dst_bck, dst, err, sizeof(err));
-        free(fqn);
-        if (st)
-            obj_failed(j, x->src_bck, name, err, st);
-        else {
+        snprintf(err, errlen, "no targets in the cluster map");
+        status = 503;
+        goto out;
+    }
+    etl_req_t rq = {src_bck, name, fd, size, args};
+    if (dry_run) {
+        if (etl) {
+            int64_t n = 0;
+            etl_out_t out = {NULL, discard_sink, &n};
+            int st = etl_transform(etl, &rq, &out, err, errlen);
+            status = st >= 400 ? st : 0;
+            out_size = n;
+        }
+        if (status == 0 && x) {
             x->loc_objs++;
-            x->loc_bytes += size;
+            x->loc_bytes += out_size;
+        }
+        free(owner_url);
+        goto out;
+    }
+    /* The bytes to store: the object itself, or its transformation written to a work file
+     * (the destination's own, when local; a temporary one to send, when remote). */
+    obj_writer_t w;
+    int src_fd = fd;
+    bool have_w = false;
+    if (etl) {
+        if (store_writer_open(&w, dst_bck, dst, err, errlen) < 0) {
+            status = 500;
+            free(owner_url);
+            goto out;
+        }
+        have_w = true;
+        etl_out_t out = {NULL, writer_sink, &w};
+        int st = etl_transform(etl, &rq, &out, err, errlen);
+        if (st >= 400 || st == 204) {
+            if (st == 204)
+                snprintf(err, errlen, "ETL error: %s answered 204 without direct put", name);
+            status = st == 204 ? 502 : st;
+            store_writer_abort(&w);
+            free(owner_url);
+            goto out;
+        }
+        out_size = w.written;
+        etl_count(etl, size, out_size);
+        src_fd = w.fd;
+    }
+    if (local) {
+        if (have_w)
+            status = store_writer_commit(&w, NULL, err, errlen);
+        else {
+            char *fqn = store_fqn(src_bck, name);
+            status = store_copy_local(fqn, size, dst_bck, dst, err, errlen);
+            free(fqn);
+        }
+        if (status == 0 && x) {
+            x->loc_objs++;
+            x->loc_bytes += out_size;
         }
     } else {
         char *enc = url_encode(dst, "/");
-        char *url =
-            xasprintf("%s/v1/objects/%s/%s?provider=ais&xid=%s", owner_url, x->dst_bck, enc, x->id);
+        char *url = xasprintf("%s/v1/objects/%s/%s?provider=ais%s%s", owner_url, dst_bck, enc,
+                              x ? "&xid=" : "", x ? x->id : "");
         httpc_resp_t r;
         httpc_resp_init(&r);
-        int rc = httpc_put_fd(url, fd, size, NULL, 0, &r);
-        if (rc < 0)
-            obj_failed(j, x->src_bck, name, r.err, 503);
-        else if (r.status != 200)
-            obj_failed(j, x->src_bck, name, r.body.len ? r.body.base : "PUT failed", (int)r.status);
-        else {
+        rc = httpc_put_fd(url, src_fd, out_size, NULL, 0, &r);
+        if (rc < 0) {
+            snprintf(err, errlen, "%s", r.err);
+            status = 503;
+        } else if (r.status != 200) {
+            snprintf(err, errlen, "%s", r.body.len ? r.body.base : "PUT failed");
+            status = (int)r.status;
+        } else if (x) {
             x->out_objs++;
-            x->out_bytes += size;
+            x->out_bytes += out_size;
         }
         httpc_resp_dispose(&r);
         free(url);
         free(enc);
+        if (have_w)
+            store_writer_abort(&w);
     }
     free(owner_url);
 out:
-    free(dst);
     close(fd);
+    return status;
+}
+
+/* Copies (or transforms) one object of the source bucket to the destination. */
+static void copy_one(job_t *j, const char *name)
+{
+    char err[1024];
+    char *dst = jobs_to_name(name, j->prepend, j->ext);
+    int st = jobs_copy_object(j->x, j->etl, NULL, j->x->src_bck, name, j->x->dst_bck, dst,
+                              j->dry_run, err, sizeof(err));
+    if (st && st != 404) /* 404: deleted meanwhile */
+        obj_failed(j, j->x->src_bck, name, err, st);
+    free(dst);
 }
 
 static void delete_one(job_t *j, const char *name)
@@ -280,9 +357,16 @@ static void delete_one(job_t *j, const char *name)
 static void *worker_main(void *arg)
 {
     job_t *j = arg;
-    bool copy = strcmp(j->x->kind, "copy-bck") == 0;
+    bool copy = strcmp(j->x->kind, "delete-listrange") != 0;
     char *name;
     while ((name = next_name(j)) != NULL) {
+        char why[512];
+        if (j->etl && !etl_alive(j->etl, why, sizeof(why))) {
+            char *e = xasprintf("etl job %s is not running: %s", j->etl_name, why);
+            xact_set_err(j->x, e, true);
+            free(e);
+            break;
+        }
         if (copy)
             copy_one(j, name);
         else
@@ -298,7 +382,7 @@ static void *job_main(void *arg)
     xact_t *x = j->x;
     LOCUS_LOG(LOG_NOTICE, "job %s[%s] started: ais://%s%s%s", x->kind, x->id, x->src_bck,
               x->dst_bck[0] ? " -> ais://" : "", x->dst_bck);
-    if (strcmp(x->kind, "copy-bck") == 0) {
+    if (strcmp(x->kind, "delete-listrange") != 0) {
         json_t *pfx = json_object_get(j->msg, "prefix");
         store_walk(x->src_bck, json_is_string(pfx) ? json_string_value(pfx) : "", add_name, j);
     } else { /* delete-listrange */
@@ -348,7 +432,8 @@ static void job_start(http_req_t *req)
     const char *src = json_string_value(json_object_get(b, "src"));
     const char *dst = json_string_value(json_object_get(b, "dst"));
     json_t *msg = json_object_get(b, "msg");
-    if (!id || !kind || !src || (strcmp(kind, "copy-bck") && strcmp(kind, "delete-listrange"))) {
+    if (!id || !kind || !src ||
+        (strcmp(kind, "copy-bck") && strcmp(kind, "delete-listrange") && strcmp(kind, "etl-bck"))) {
         http_reply_error(req, 400, "invalid job start request");
         json_decref(b);
         return;
@@ -373,6 +458,21 @@ static void job_start(http_req_t *req)
     j->coer = json_is_true(json_object_get(j->msg, "coer"));
     j->prepend = json_string_value(json_object_get(j->msg, "prepend"));
     j->ext = json_object_get(j->msg, "ext");
+    if (strcmp(kind, "etl-bck") == 0) {
+        const char *en = json_string_value(json_object_get(j->msg, "id"));
+        int st = 400;
+        char err[1024] = "etl-bck: the ETL name (\"id\") is missing";
+        j->etl = en ? etl_acquire(en, &st, err, sizeof(err)) : NULL;
+        if (j->etl == NULL) {
+            xact_set_err(j->x, err, true);
+            xact_finish(j->x);
+            job_free(j);
+            json_decref(b);
+            http_reply_error(req, (unsigned)st, "%s", err);
+            return;
+        }
+        snprintf(j->etl_name, sizeof(j->etl_name), "%s", en);
+    }
     char idcopy[sizeof(j->x->id)];
     snprintf(idcopy, sizeof(idcopy), "%s", id);
     json_decref(b); /* id, kind, src and dst pointed into it */
@@ -406,7 +506,10 @@ void jobs_handle(http_req_t *req)
         return;
     }
     if (strcmp(m, "GET") == 0) {
-        http_reply_json(req, 200, xact_snap(x, cluster_self_id()));
+        json_t *snap = xact_snap(x, cluster_self_id());
+        if (http_query_bool(req, "errors"))
+            json_object_set_new(snap, "obj_errors", xact_obj_errors(x));
+        http_reply_json(req, 200, snap);
     } else if (strcmp(m, "DELETE") == 0) {
         if (x->end_ns == 0) {
             x->abort = true;

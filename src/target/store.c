@@ -114,7 +114,7 @@ int store_writer_open(obj_writer_t *w, const char *bck, const char *obj, char *e
     random_id(id, 16);
     w->work = xasprintf("%s/%s.%d", wd, id, (int)getpid());
     free(wd);
-    w->fd = open(w->work, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    w->fd = open(w->work, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (w->fd < 0) {
         rc = -errno;
         snprintf(err, errlen, "cannot create work file %s: %s", w->work, strerror(errno));

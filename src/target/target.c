@@ -117,6 +117,10 @@ static void object_headers(http_req_t *req, tctx_t *c, const char **segs, int ns
     smap_put(s);
     if (c->location || strcmp(req->method, "PUT") != 0)
         return;
+    if (http_query(req, "object_to")) {
+        req->body_mode = BODY_DISCARD; /* copy/transform of a stored object: no body */
+        return;
+    }
     int rc = store_writer_open(&c->w, c->bck, c->obj, c->msg, sizeof(c->msg));
     if (rc < 0) {
         c->status = 500;
@@ -313,6 +317,45 @@ static void object_put(http_req_t *req, tctx_t *c)
     http_reply(req, 200, NULL, "", 0);
 }
 
+/* PUT /v1/objects/<b>/<o>?object_to=<uname>[&etl_name=X&etl_args=Y]: copy or transform one
+ * stored object to another name (synchronous). */
+static void object_copy(http_req_t *req, tctx_t *c)
+{
+    char *dbck = NULL, *dobj = NULL;
+    const char *to = http_query(req, "object_to");
+    if (uname_parse(to, &dbck, &dobj) < 0 || dobj[0] == '\0') {
+        http_reply_error(req, 400, "invalid object_to \"%s\" (expecting ais/@#/<bucket>/<object>)",
+                         to);
+        goto out;
+    }
+    bmd_t *b = bmd_get();
+    bool exists = bmd_bucket(b, dbck) != NULL;
+    bmd_put(b);
+    if (!exists) {
+        http_reply_error(req, 404, "bucket \"ais://%s\" does not exist", dbck);
+        goto out;
+    }
+    const char *en = http_query(req, "etl_name");
+    etl_inst_t *etl = NULL;
+    char err[1024];
+    int st;
+    if (en && (etl = etl_acquire(en, &st, err, sizeof(err))) == NULL) {
+        http_reply_error(req, (unsigned)st, "%s", err);
+        goto out;
+    }
+    st = jobs_copy_object(NULL, etl, http_query(req, "etl_args"), c->bck, c->obj, dbck, dobj, false,
+                          err, sizeof(err));
+    if (etl)
+        etl_release(etl);
+    if (st)
+        http_reply_error(req, (unsigned)st, "%s", err);
+    else
+        http_reply(req, 200, NULL, "", 0);
+out:
+    free(dbck);
+    free(dobj);
+}
+
 static void object_request(http_req_t *req, tctx_t *c)
 {
     const char *m = req->method;
@@ -325,6 +368,8 @@ static void object_request(http_req_t *req, tctx_t *c)
                        http_query(req, "etl_args"));
     } else if (strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0) {
         object_get(req, c, m[0] == 'H');
+    } else if (strcmp(m, "PUT") == 0 && http_query(req, "object_to")) {
+        object_copy(req, c);
     } else if (strcmp(m, "PUT") == 0) {
         object_put(req, c);
     } else if (strcmp(m, "DELETE") == 0) {

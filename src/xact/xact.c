@@ -92,6 +92,14 @@ void xact_add_obj_error(xact_t *x, const char *obj_name, const char *msg, int ec
     pthread_mutex_unlock(&reg_lock);
 }
 
+json_t *xact_obj_errors(xact_t *x)
+{
+    pthread_mutex_lock(&reg_lock);
+    json_t *a = json_deep_copy(x->obj_errors);
+    pthread_mutex_unlock(&reg_lock);
+    return a;
+}
+
 void xact_finish(xact_t *x)
 {
     if (x->abort)

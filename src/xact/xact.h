@@ -40,6 +40,8 @@ void xact_add_obj_error(xact_t *x, const char *obj_name, const char *msg, int ec
 void xact_finish(xact_t *x);
 /* Snapshot JSON (AIStore core.Snap). New reference. */
 json_t *xact_snap(xact_t *x, const char *node_id);
+/* A copy of the per-object errors (new reference). */
+json_t *xact_obj_errors(xact_t *x);
 /* Job ids like AIStore's (short, url-safe); out must hold 16 bytes. */
 void xact_new_id(char *out, size_t len);
 /* Forgets jobs that ended more than keep_ns ago. */
