@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "common/config.h"
 #include "net/net.h"
 
 #define ETL_STAGE_INIT "Initializing"
@@ -25,7 +26,7 @@
 
 /* Validates an init message and fills the EtlMD entry fields (comm, timeouts, command). On error
  * returns an HTTP status (400) with a message; 0 on success with *entry a new object. */
-int etl_spec_parse(json_t *init_msg, json_t **entry, char *err, size_t errlen);
+int etl_spec_parse(const config_t *cfg, json_t *init_msg, json_t **entry, char *err, size_t errlen);
 /* AIStore's ETL name rule: 6..32 chars of [a-z0-9-], starting and ending alphanumeric.
  * NULL when valid, else a reason. */
 const char *etl_name_check(const char *name);

@@ -1,7 +1,6 @@
 /*
  * spec.c - ETL init messages (PROTOCOL-ETL.md §2.2): validation and the EtlMD entry.
  */
-#include "cluster/cluster.h"
 #include "common/util.h"
 #include "etl/etl.h"
 
@@ -62,7 +61,7 @@ static bool env_list_ok(json_t *env)
     return true;
 }
 
-int etl_spec_parse(json_t *msg, json_t **entry, char *err, size_t errlen)
+int etl_spec_parse(const config_t *cfg, json_t *msg, json_t **entry, char *err, size_t errlen)
 {
     *entry = NULL;
     if (!json_is_object(msg)) {
@@ -146,7 +145,7 @@ int etl_spec_parse(json_t *msg, json_t **entry, char *err, size_t errlen)
     }
     /* The local command: the node's image table first (AIStore's reference images map to our
      * built-ins), else the spec's own runtime.command. */
-    json_t *cmd = config_etl_command(cluster_config(), json_string_value(image));
+    json_t *cmd = config_etl_command(cfg, json_string_value(image));
     if (cmd == NULL) {
         json_t *rc = json_object_get(rt, "command");
         bool ok = json_is_array(rc) && json_array_size(rc) > 0;

@@ -206,7 +206,7 @@ static void etl_init(http_req_t *req)
         return;
     json_t *entry = NULL;
     char err[1024];
-    int rc = etl_spec_parse(msg, &entry, err, sizeof(err));
+    int rc = etl_spec_parse(cluster_config(), msg, &entry, err, sizeof(err));
     json_decref(msg);
     if (rc) {
         http_reply_error(req, (unsigned)rc, "%s", err);

@@ -1,0 +1,135 @@
+/*
+ * test_spec.c - ETL init message validation (src/etl/spec.c).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <string.h>
+
+#include "common/config.h"
+#include "etl/etl.h"
+
+static config_t cfg;
+
+static int setup(void **state)
+{
+    config_init(&cfg);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    config_dispose(&cfg);
+    return 0;
+}
+
+/* Parses text; returns the status and fills err; entry is freed unless wanted. */
+static int parse(const char *text, json_t **entry, char *err, size_t errlen)
+{
+    json_t *msg = json_loads(text, 0, NULL);
+    assert_non_null(msg);
+    json_t *e = NULL;
+    int rc = etl_spec_parse(&cfg, msg, &e, err, errlen);
+    json_decref(msg);
+    if (entry)
+        *entry = e;
+    else
+        json_decref(e);
+    return rc;
+}
+
+static void test_names(void **state)
+{
+    assert_null(etl_name_check("md5-etl"));
+    assert_null(etl_name_check("abcdef"));
+    assert_null(etl_name_check("a1234567890123456789012345678901")); /* 32 */
+    assert_non_null(etl_name_check("abcde"));
+    assert_non_null(etl_name_check("a12345678901234567890123456789012")); /* 33 */
+    assert_non_null(etl_name_check("Bad_Name"));
+    assert_non_null(etl_name_check("-abcdef"));
+    assert_non_null(etl_name_check("abcdef-"));
+    assert_non_null(etl_name_check(NULL));
+}
+
+static void test_defaults_and_builtin_image(void **state)
+{
+    char err[512] = "";
+    json_t *e;
+    assert_int_equal(
+        parse("{\"name\":\"md5-etl\",\"runtime\":{\"image\":\"aistorage/transformer_md5:latest\"}}",
+              &e, err, sizeof(err)),
+        0);
+    assert_string_equal(json_string_value(json_object_get(e, "comm")), "hpush://");
+    assert_true(json_integer_value(json_object_get(e, "obj_timeout_ns")) == 10000000000LL);
+    assert_true(json_integer_value(json_object_get(e, "init_timeout_ns")) == 45000000000LL);
+    json_t *cmd = json_object_get(e, "command");
+    assert_int_equal(json_array_size(cmd), 3);
+    const char *prog = json_string_value(json_array_get(cmd, 0));
+    assert_true(strstr(prog, "/locus-etl-md5") != NULL);
+    assert_string_equal(json_string_value(json_array_get(cmd, 2)), "${PORT}");
+    /* the stored init message is what views echo: timeouts as strings, name, communication */
+    json_t *im = json_object_get(e, "init_msg");
+    assert_string_equal(json_string_value(json_object_get(im, "obj_timeout")), "10s");
+    assert_string_equal(json_string_value(json_object_get(im, "communication")), "hpush://");
+    json_decref(e);
+}
+
+static void test_own_command_and_timeouts(void **state)
+{
+    char err[512] = "";
+    json_t *e;
+    assert_int_equal(parse("{\"name\":\"my-etl-1\",\"communication\":\"hpush\","
+                           "\"init_timeout\":\"1m30s\",\"obj_timeout\":5,"
+                           "\"runtime\":{\"image\":\"me/mine\",\"command\":[\"./srv\",\"-p\","
+                           "\"${PORT}\"],\"env\":[{\"name\":\"A\",\"value\":\"1\"}]}}",
+                           &e, err, sizeof(err)),
+                     0);
+    assert_string_equal(json_string_value(json_object_get(e, "comm")), "hpush://");
+    assert_true(json_integer_value(json_object_get(e, "init_timeout_ns")) == 90000000000LL);
+    assert_true(json_integer_value(json_object_get(e, "obj_timeout_ns")) == 5000000000LL);
+    assert_string_equal(json_string_value(json_array_get(json_object_get(e, "command"), 0)),
+                        "./srv");
+    json_decref(e);
+}
+
+static void expect_400(const char *text, const char *needle)
+{
+    char err[512] = "";
+    assert_int_equal(parse(text, NULL, err, sizeof(err)), 400);
+    if (strstr(err, needle) == NULL)
+        fail_msg("error \"%s\" does not mention \"%s\"", err, needle);
+}
+
+static void test_errors(void **state)
+{
+    expect_400("[]", "JSON object");
+    expect_400("{\"runtime\":{\"image\":\"x\"}}", "\"name\" is required");
+    expect_400("{\"name\":\"Bad_Name\",\"runtime\":{\"image\":\"x\"}}", "invalid ETL name");
+    expect_400("{\"name\":\"good-name\"}", "runtime.image is required");
+    expect_400("{\"name\":\"good-name\",\"runtime\":{\"image\":\"unknown/img\"}}", "unknown image");
+    expect_400("{\"name\":\"good-name\",\"communication\":\"foo://\","
+               "\"runtime\":{\"image\":\"aistorage/transformer_md5\"}}",
+               "unknown communication");
+    expect_400("{\"name\":\"good-name\",\"obj_timeout\":\"soon\","
+               "\"runtime\":{\"image\":\"aistorage/transformer_md5\"}}",
+               "obj_timeout");
+    expect_400("{\"name\":\"good-name\",\"runtime\":{\"image\":\"x\",\"command\":[1]}}",
+               "unknown image");
+    expect_400("{\"name\":\"good-name\",\"runtime\":{\"image\":\"aistorage/transformer_md5\","
+               "\"env\":[{\"value\":\"1\"}]}}",
+               "env");
+    expect_400("{\"name\":\"good-name\",\"spec\":\"YWJj\"}", "Kubernetes");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_names),
+        cmocka_unit_test(test_defaults_and_builtin_image),
+        cmocka_unit_test(test_own_command_and_timeouts),
+        cmocka_unit_test(test_errors),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
