@@ -222,7 +222,12 @@ static req_impl_t *req_create(http_server_t *s, struct MHD_Connection *conn, con
     req->method = method;
     req->_server = s;
     req->raw_path = xstrdup(url);
-    req->path = url_decode(url, strlen(url), NULL);
+    size_t plen = 0;
+    req->path = url_decode(url, strlen(url), &plen);
+    if (req->path && strlen(req->path) != plen) { /* %00: names never hold NUL bytes */
+        free(req->path);
+        req->path = NULL;
+    }
     buf_t q;
     buf_init(&q);
     req->ctx = &q;
@@ -256,7 +261,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         if (req->path == NULL) {
             /* Malformed escapes: answer at once (this closes the connection, which is fine). */
             req->path = xstrdup(req->raw_path);
-            http_reply_error(req, 400, "malformed percent-encoding in URL path");
+            http_reply_error(req, 400, "malformed percent-encoding (or %%00) in URL path");
             return MHD_YES;
         }
         s->on_headers(req);

@@ -15,10 +15,13 @@
 
 #define LSO_MAX_PAGE 10000
 
+/* The string member k of o (dflt when absent or null); NULL when present with another type. */
 static const char *json_str_or(json_t *o, const char *k, const char *dflt)
 {
     json_t *v = json_get_ci(o, k);
-    return json_is_string(v) ? json_string_value(v) : dflt;
+    if (v == NULL || json_is_null(v))
+        return dflt;
+    return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
 void proxy_list_objects(http_req_t *req, const char *bck, json_t *lsomsg)
@@ -31,18 +34,26 @@ void proxy_list_objects(http_req_t *req, const char *bck, json_t *lsomsg)
     const char *token = json_str_or(lsomsg, "continuation_token", "");
     const char *props = json_str_or(lsomsg, "props", "");
     const char *uuid = json_str_or(lsomsg, "uuid", "");
+    if (!prefix || !token || !props || !uuid) {
+        http_reply_error(
+            req, 400, "list objects: prefix, continuation_token, props and uuid must be strings");
+        return;
+    }
     json_t *ps = json_get_ci(lsomsg, "pagesize");
     long long pagesize = 0;
     if (json_is_integer(ps))
         pagesize = json_integer_value(ps);
-    else if (json_is_string(ps))
-        pagesize = strtoll(json_string_value(ps), NULL, 10);
-    else if (ps && !json_is_null(ps)) {
+    else if (json_is_string(ps)) {
+        char *end;
+        pagesize = strtoll(json_string_value(ps), &end, 10);
+        if (*end || end == json_string_value(ps))
+            pagesize = -1;
+    } else if (ps && !json_is_null(ps)) {
         http_reply_error(req, 400, "list objects: pagesize must be a number");
         return;
     }
     if (pagesize < 0) {
-        http_reply_error(req, 400, "list objects: invalid pagesize %lld", pagesize);
+        http_reply_error(req, 400, "list objects: invalid pagesize (a number 0..10000 expected)");
         return;
     }
     if (pagesize == 0 || pagesize > LSO_MAX_PAGE)

@@ -7,6 +7,7 @@
 #include "cluster/cluster.h"
 #include "common/log.h"
 #include "common/names.h"
+#include "common/template.h"
 #include "common/util.h"
 #include "proxy/internal.h"
 
@@ -400,6 +401,26 @@ out:
     free(dst);
 }
 
+/* Validates the object names or the range template of a list/range operation. */
+static const char *check_listrange(json_t *names, json_t *tmpl)
+{
+    if (json_is_array(names)) {
+        size_t i;
+        json_t *v;
+        json_array_foreach(names, i, v)
+        {
+            if (!json_is_string(v))
+                return "objnames must be an array of strings";
+            if (name_check_object(json_string_value(v), json_string_length(v)) != NULL)
+                return "objnames has an invalid object name";
+        }
+        return NULL;
+    }
+    if (strchr(json_string_value(tmpl), '{') && template_count(json_string_value(tmpl)) < 0)
+        return "malformed template (expecting e.g. \"obj-{0001..1000}\")";
+    return NULL;
+}
+
 static void buckets_request(http_req_t *req, const char **segs, int nseg)
 {
     const char *m = req->method;
@@ -429,7 +450,8 @@ static void buckets_request(http_req_t *req, const char **segs, int nseg)
     json_t *value = json_object_get(msg, "value");
 
     if (name == NULL || name[0] == '\0') {
-        if (strcmp(m, "GET") == 0 && (action == NULL || strcmp(action, "list") == 0))
+        if (strcmp(m, "GET") == 0 && (action == NULL || strcmp(action, "list") == 0) &&
+            (value == NULL || json_is_null(value)))
             list_buckets(req);
         else
             http_reply_error(req, 400, "bucket name is missing");
@@ -473,6 +495,8 @@ static void buckets_request(http_req_t *req, const char **segs, int nseg)
                 http_reply_error(req, 400,
                                  "delete-listrange: value needs \"objnames\" (array) or "
                                  "\"template\" (string)");
+            } else if ((why = check_listrange(names, tmpl)) != NULL) {
+                http_reply_error(req, 400, "delete-listrange: %s", why);
             } else {
                 json_t *jm = json_object();
                 if (json_is_array(names))

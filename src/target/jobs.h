@@ -26,8 +26,5 @@ int jobs_copy_object(xact_t *x, etl_inst_t *etl, const char *args, const char *s
 /* Destination name of a bucket-to-bucket job (AIStore TCBMsg.ToName): prepend + name with the
  * extension after the last '.' mapped through ext ({"jpg":"txt"}). Caller frees. */
 char *jobs_to_name(const char *name, const char *prepend, json_t *ext);
-/* Expands an AIStore range template ("a-{0..9}", "b-{001..100..2}", several groups allowed)
- * calling cb for each name; stops when cb returns non-zero. -1 if malformed, else the count. */
-long jobs_expand_template(const char *tmpl, int (*cb)(const char *name, void *arg), void *arg);
 
 #endif

@@ -1,0 +1,136 @@
+"""70 CLI: `locus cluster up/show/down` and the object commands against that cluster, briefly."""
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+import locustest as lt
+
+pytestmark = pytest.mark.skipif(not lt.LOCUS_CLI.exists(), reason=f"{lt.LOCUS_CLI} not built")
+
+
+def consecutive_free_ports(n):
+    """A base port P with P..P+n-1 free (cluster up uses P for the primary, P+1.. for the rest)."""
+    import socket
+    for _ in range(200):
+        base = lt.free_ports(1)[0]
+        if base + n > 65535 or 8080 in range(base, base + n):
+            continue
+        socks = []
+        try:
+            for p in range(base, base + n):
+                s = socket.socket()
+                s.bind(("127.0.0.1", p))
+                socks.append(s)
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    pytest.fail("no run of free ports")
+
+
+def pids_in(d):
+    out = []
+    for pf in Path(d).glob("*/locusd.pid"):
+        try:
+            out.append(int(pf.read_text().strip()))
+        except (OSError, ValueError):
+            pass
+    return out
+
+
+@pytest.fixture
+def cli_cluster(tmp_path):
+    d = tmp_path / "cli-cluster"
+    port = consecutive_free_ports(4)
+    env = dict(os.environ, LOCUS_ENDPOINT=f"http://127.0.0.1:{port}")
+    env.pop("AIS_ENDPOINT", None)
+
+    def run(*args, check=True, timeout=lt.tmo(60), input=None):
+        p = subprocess.run([str(lt.LOCUS_CLI), *map(str, args)], env=env, capture_output=True,
+                           timeout=timeout, input=input)
+        if check:
+            assert p.returncode == 0, (f"locus {' '.join(map(str, args))}: rc {p.returncode}\n"
+                                       f"stdout: {p.stdout.decode(errors='replace')[-2000:]}\n"
+                                       f"stderr: {p.stderr.decode(errors='replace')[-2000:]}")
+        return p
+
+    up = run("cluster", "up", "--targets", 3, "--dir", d, "--port", port, timeout=lt.tmo(60), check=False)
+    started = pids_in(d)
+    try:
+        assert up.returncode == 0, f"cluster up: {up.returncode}\n{up.stderr.decode(errors='replace')}"
+        assert up.stdout.decode().strip() == f"http://127.0.0.1:{port}"
+        yield run, d, port
+        down = run("cluster", "down", "--dir", d, check=False)
+        assert down.returncode == 0, down.stderr.decode(errors="replace")
+    finally:
+        # Whatever happened: no daemon of ours survives (only the pids of this cluster dir).
+        for pid in set(started) | set(pids_in(d)):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        time.sleep(0.2)
+
+
+def test_cli_roundtrip(cli_cluster, tmp_path):
+    run, d, port = cli_cluster
+    base = f"http://127.0.0.1:{port}"
+    # Layout of DEV-CONTRACT.md: DIR/<id>/ with config, log, pid, mp1/ mp2/ for targets.
+    for nid in ("p1", "t1", "t2", "t3"):
+        assert (d / nid / "locusd.log").exists() and (d / nid / "locusd.pid").exists(), nid
+    for nid in ("t1", "t2", "t3"):
+        assert (d / nid / "mp1").is_dir() and (d / nid / "mp2").is_dir()
+    sm = requests.get(base + "/v1/daemon", params={"what": "smap"}, timeout=10).json()
+    assert len(sm["tmap"]) == 3 and len(sm["pmap"]) == 1
+    out = run("cluster", "show").stdout.decode()
+    for nid in ("p1", "t1", "t2", "t3"):
+        assert nid in out, out
+
+    src = tmp_path / "tree"
+    files = {"a.txt": b"alpha\n", "sub/b.bin": os.urandom(70000), "sub/deep/c": b"",
+             "sp ace %.txt": b"odd name"}
+    for rel, data in files.items():
+        (src / rel).parent.mkdir(parents=True, exist_ok=True)
+        (src / rel).write_bytes(data)
+    run("bucket", "create", "ais://clib")
+    run("put", src, "ais://clib")
+    out = run("ls", "ais://clib").stdout.decode()
+    for rel in files:
+        assert rel in out, f"{rel} not in ls output:\n{out}"
+    r = requests.get(base + "/v1/buckets/clib", params={"provider": "ais"},
+                     json=lt.actmsg("list", lt.lsomsg()), timeout=10)
+    assert sorted(e["name"] for e in r.json()["entries"]) == sorted(files)
+    out = run("ls", "clib", "--prefix", "sub/").stdout.decode()
+    assert "sub/b.bin" in out and "a.txt" not in out
+    # get to a file and to stdout
+    dst = tmp_path / "b.out"
+    run("get", "ais://clib/sub/b.bin", dst)
+    assert dst.read_bytes() == files["sub/b.bin"]
+    assert run("get", "clib/a.txt", "-").stdout == files["a.txt"]
+    # rm
+    run("rm", "ais://clib/a.txt")
+    assert requests.get(lt.obj_url(base, "clib", "a.txt"), params={"provider": "ais"},
+                        timeout=10).status_code == 404
+    # bucket cp prints the job id; job wait waits for it
+    job = run("bucket", "cp", "ais://clib", "ais://clib2", "--prefix", "sub/").stdout.decode().strip()
+    assert job and "\n" not in job, job
+    run("job", "wait", job, timeout=lt.tmo(120))
+    out = run("ls", "ais://clib2").stdout.decode()
+    assert "sub/b.bin" in out and "sub/deep/c" in out and "a.txt" not in out
+    assert run("get", "ais://clib2/sub/b.bin", "-").stdout == files["sub/b.bin"]
+    # errors: one clear line, non-zero exit
+    p = run("get", "ais://clib/missing-object", "-", check=False)
+    assert p.returncode != 0
+    err = p.stderr.decode().strip()
+    assert err and len(err.splitlines()) == 1, f"expected one error line, got: {err!r}"
+    run("bucket", "rm", "ais://clib", "ais://clib2")
+    out = run("bucket", "ls").stdout.decode()
+    assert "clib" not in out
