@@ -1,0 +1,101 @@
+/*
+ * bench.h - shared pieces of locus-bench: child processes (cluster, nginx), free ports,
+ * small HTTP calls, the cluster map with HRW ownership, and the nginx reference server.
+ *
+ * Everything here is for the benchmark tool only; nothing in src/ depends on it.
+ */
+#ifndef LOCUS_BENCH_H
+#define LOCUS_BENCH_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "common/util.h"
+
+/* Set by SIGINT/SIGTERM: every loop stops and the cleanup path runs. */
+extern volatile sig_atomic_t bench_stop;
+
+/* Subcommands (one per file). */
+int bench_cmd_obj(int argc, char **argv);
+
+/* --- processes and ports (proc.c) --- */
+
+/* Directory of the running executable (caller frees). */
+char *bench_self_dir(void);
+/* fork+exec argv with stdout/stderr appended to log (NULL = inherit), optionally pinned to
+ * CPU `cpu` (-1 = no pinning; the affinity is inherited by everything the child starts).
+ * Returns the pid or -1. */
+pid_t bench_spawn(char *const argv[], const char *log, int cpu);
+/* Runs argv to completion (bench_spawn + wait, killed after timeout_s). Returns the exit
+ * status, or -1 if it could not run, was killed or timed out. */
+int bench_run(char *const argv[], const char *log, int cpu, int timeout_s);
+/* A port P such that P..P+n-1 are all free on 127.0.0.1 (best effort); -1 if none found. */
+int bench_free_ports(int n);
+/* true if something accepts TCP connections on 127.0.0.1:port. */
+bool bench_port_open(int port);
+/* Pins the calling process (all future threads) to one CPU. 0 or -1. */
+int bench_pin_self(int cpu);
+/* Appends the last `max` bytes of a file to stderr, each line prefixed (for failures). */
+void bench_dump_tail(const char *path, size_t max);
+
+/* --- small HTTP calls (proc.c) --- */
+
+/* One request with a fresh easy handle. body may be NULL. The response body goes to resp
+ * (may be NULL). Returns the HTTP status, or -1 on a transport error (err filled). */
+long bench_http(const char *method, const char *url, const char *body, buf_t *resp, char *err,
+                size_t errlen);
+
+/* --- cluster map and HRW (cluster.c) --- */
+
+typedef struct {
+    char *id;        /* daemon_id */
+    char *url;       /* public_net.direct_url */
+    uint64_t digest; /* hrw_digest_str(id) */
+} bench_target_t;
+
+typedef struct {
+    char *proxy_url; /* proxy_si.public_net.direct_url (may be NULL) */
+    bench_target_t *t;
+    size_t nt;
+    long version;
+} bench_smap_t;
+
+/* GET <endpoint>/v1/daemon?what=smap and keeps the active targets. 0 or -1 (err filled). */
+int bench_smap_fetch(const char *endpoint, bench_smap_t *sm, char *err, size_t errlen);
+void bench_smap_dispose(bench_smap_t *sm);
+/* Index in sm->t of the target that owns bck/obj (AIStore's HRW), -1 if there are none. */
+int bench_smap_owner(const bench_smap_t *sm, const char *bck, const char *obj);
+
+/* Starts `locus cluster up` from bindir with its data under dir, primary on port, and waits
+ * until the smap has 1 proxy and `targets` targets. 0 or -1 (err filled). */
+int bench_cluster_up(const char *bindir, const char *dir, int port, int targets, int cpu, char *err,
+                     size_t errlen);
+/* `locus cluster down --dir dir`, then SIGKILLs any locusd whose pid file is still alive
+ * under dir (only the processes of this cluster). */
+void bench_cluster_down(const char *bindir, const char *dir);
+
+/* --- nginx reference server (nginx.c) --- */
+
+typedef struct {
+    pid_t pid;     /* nginx master (runs with daemon off) */
+    int port;      /* 127.0.0.1 port */
+    char *dir;     /* prefix dir: nginx.conf, logs, temp dirs */
+    char *version; /* "nginx/1.22.1" */
+} bench_nginx_t;
+
+/* Writes a config serving `root` (sendfile, keep-alive, no access log, worker_processes
+ * auto) and starts nginx on a free port. 0 or -1 (err filled). */
+int bench_nginx_start(bench_nginx_t *ng, const char *workdir, const char *root, int cpu, char *err,
+                      size_t errlen);
+/* Stops nginx (SIGQUIT, then SIGKILL after 5 s) and frees the struct's strings. */
+void bench_nginx_stop(bench_nginx_t *ng);
+
+/* Hard-links every regular file below each `<cluster_dir>/<node>/<mountpath>/@ais/<bck>/%ob`
+ * into dst at the same relative path (symlinks if hard links fail). Returns the number of
+ * files linked, or -1. */
+long bench_link_objects(const char *cluster_dir, const char *bck, const char *dst);
+
+#endif

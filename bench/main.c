@@ -1,0 +1,36 @@
+/*
+ * main.c - locus-bench: load tools for Locus. One subcommand per file (`obj` = object I/O).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "bench.h"
+
+volatile sig_atomic_t bench_stop;
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: locus-bench <command> [options]\n"
+               "\n"
+               "commands:\n"
+               "  obj     PUT/GET throughput through the proxy, directly to targets, and the same\n"
+               "          GETs from nginx serving the same files (locus-bench obj --help)\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(argv[1], "obj") == 0)
+        return bench_cmd_obj(argc - 1, argv + 1);
+    fprintf(stderr, "locus-bench: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

@@ -1,0 +1,1519 @@
+/*
+ * obj.c - `locus-bench obj`: object PUT and GET throughput with N concurrent clients, through
+ * the proxy (307 redirects), directly to the owning target (HRW from the smap), and the same
+ * GETs served by nginx from the very files the targets wrote (the "HTTP from local disk"
+ * reference on this machine).
+ *
+ * DESIGN
+ * - One measurement = one cell: (op, size, path). Each cell runs `clients` threads, each with
+ *   its own libcurl easy handle (keep-alive; the handle caches one connection per host, so the
+ *   proxy and every target keep theirs). Threads do one untimed warm-up request (small objects
+ *   only), meet at a barrier, then loop until the deadline (--duration) or the request budget
+ *   (--count), and every cell also stops at --max-bytes so 64 MiB cells stay short.
+ * - Object contents are slices of one random pool: object `name` holds
+ *   pool[off(name) .. off(name)+size). PUT bodies are streamed from the pool (read callback,
+ *   nothing else buffered); every GET checks status and size, and every --verify-every'th GET
+ *   byte-compares the body with the pool while it streams in. Any mismatch or HTTP/transport
+ *   failure is an error, counted and reported; failed requests are not counted as throughput.
+ * - PUT via proxy: leg 1 sends the PUT with `Expect: 100-continue`, so the proxy answers 307
+ *   before any body byte is sent; leg 2 streams the body to the Location without Expect (one
+ *   round trip less). PUT direct: straight to the HRW owner, no Expect. GET via proxy follows
+ *   301/307 inside libcurl; GET direct goes to the owner; GET nginx goes to nginx.
+ * - Objects PUT in a size's cells form that size's GET set; nginx serves hard links of the
+ *   targets' object files (<mountpath>/@ais/<bucket>/%ob/<name>), so both read the same inodes
+ *   from the same page cache.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <glob.h>
+#include <getopt.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "bench.h"
+
+#define MAX_SIZES 8
+#define MAX_CELLS 64
+#define POOL_SLACK 4096 /* objects start at one of 4096 offsets in the pool */
+#define KiB 1024ULL
+#define MiB (1024ULL * 1024ULL)
+#define GiB (1024ULL * 1024ULL * 1024ULL)
+
+typedef enum { OP_PUT, OP_GET } op_t;
+/* nginx: the GET reference; disk: the PUT reference (plain write(2) of the same bytes to
+ * files on the filesystem of the mountpaths). */
+typedef enum { PATH_PROXY, PATH_DIRECT, PATH_NGINX, PATH_DISK, PATH_COUNT } path_kind_t;
+static const char *const path_names[PATH_COUNT] = {"proxy", "direct", "nginx", "disk"};
+
+static path_kind_t ref_path(op_t op)
+{
+    return op == OP_GET ? PATH_NGINX : PATH_DISK;
+}
+
+typedef struct {
+    char *name;
+    uint32_t off; /* content = pool[off .. off + size) */
+    int owner;    /* index in the smap's targets */
+} obj_t;
+
+typedef struct {
+    obj_t *v;
+    size_t n, cap;
+} objset_t;
+
+typedef struct {
+    op_t op;
+    path_kind_t path;
+    size_t size;
+    bool skipped;
+    char note[160];
+    uint64_t ops, bytes, errors, bad_status, bad_size, bad_content, transport, verified;
+    long conns;
+    double secs, ops_s, mb_s, p50_ms, p99_ms, ratio;
+    char first_err[320];
+    const char *tag;          /* object name prefix of this cell's PUTs */
+    long srv_ticks;           /* CPU time of the server processes (-1: not measurable) */
+    double srv_us_op;         /* ... per successful request, in microseconds */
+    struct client_s *clients; /* one per client thread, kept across rounds */
+    uint64_t *lat;            /* latencies (ns) of the successful requests */
+    size_t nlat;
+} cell_t;
+
+/* One simulated client: its easy handle (and so its kept-alive connections) lives for the
+ * whole cell, across rounds; each round runs it on a new thread. */
+typedef struct client_s {
+    CURL *c;
+    struct curl_slist *h_expect, *h_noexpect;
+    uint64_t seq; /* next PUT name number */
+    bool warm;    /* warm-up request done */
+} client_t;
+
+typedef struct {
+    /* options */
+    int clients;
+    double duration;
+    long count;
+    uint64_t max_bytes;
+    size_t sizes[MAX_SIZES];
+    int nsizes;
+    bool quick, pin, keep, do_put, do_get;
+    bool path_on[PATH_COUNT];
+    int verify_every, targets, rounds;
+    const char *endpoint_opt, *md, *cluster_dir_opt, *bucket_opt;
+
+    /* state */
+    char *tmp, *bindir, *cluster_dir, *endpoint, *bucket, *www, *diskdir;
+    bool own_cluster, bucket_created;
+    bench_smap_t smap;
+    bench_nginx_t nginx;
+    bool nginx_up, nginx_linked; /* nginx_linked: www holds links to the targets' files */
+    uint8_t *pool;
+    size_t pool_len;
+    cell_t cells[MAX_CELLS];
+    int ncells;
+    int64_t started_ns;
+} bench_t;
+
+/* One round of one cell. */
+typedef struct {
+    bench_t *b;
+    cell_t *cell;
+    objset_t *set;
+    pthread_barrier_t ready, go;
+    int64_t t0, deadline;
+    double duration;
+    bool capped;          /* ops_left applies */
+    atomic_long ops_left; /* request budget of the round */
+    atomic_ullong next_obj;
+} run_t;
+
+typedef struct {
+    run_t *r;
+    int idx;
+    pthread_t th;
+    client_t *cl;
+    CURL *c;
+    uint64_t *lat;
+    size_t nlat, caplat;
+    uint64_t ops, bytes, errors, bad_status, bad_size, bad_content, transport, verified, nreq;
+    long conns;
+    int64_t t_end;
+    char err[320];
+    objset_t created;
+
+    /* the request in flight */
+    const uint8_t *ref;
+    size_t size, upos, pos;
+    long status;
+    bool verify, mismatch;
+    char ebody[160];
+    size_t elen;
+} worker_t;
+
+/* ------------------------------------------------------------------------------------------ */
+/* small helpers */
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    bench_stop = 1;
+}
+
+static uint32_t name_off(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+    for (; *s; s++)
+        h = (h ^ (uint8_t)*s) * 1099511628211ULL;
+    return (uint32_t)(h % POOL_SLACK);
+}
+
+static void objset_add(objset_t *s, char *name, uint32_t off, int owner)
+{
+    if (s->n == s->cap) {
+        s->cap = s->cap ? s->cap * 2 : 256;
+        s->v = xrealloc(s->v, s->cap * sizeof(*s->v));
+    }
+    s->v[s->n++] = (obj_t){.name = name, .off = off, .owner = owner};
+}
+
+static void objset_dispose(objset_t *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+        free(s->v[i].name);
+    free(s->v);
+    memset(s, 0, sizeof(*s));
+}
+
+static void size_str(size_t n, char *out, size_t len)
+{
+    if (n >= GiB && n % GiB == 0)
+        snprintf(out, len, "%zuGiB", (size_t)(n / GiB));
+    else if (n >= MiB && n % MiB == 0)
+        snprintf(out, len, "%zuMiB", (size_t)(n / MiB));
+    else if (n >= KiB && n % KiB == 0)
+        snprintf(out, len, "%zuKiB", (size_t)(n / KiB));
+    else
+        snprintf(out, len, "%zuB", n);
+}
+
+/* "4KiB", "64MiB", "1m", "4096", "2G" ... -> bytes; 0 on error. */
+static uint64_t size_parse(const char *s)
+{
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || v < 0)
+        return 0;
+    uint64_t mul = 1;
+    switch (tolower((unsigned char)*end)) {
+    case 'k':
+        mul = KiB;
+        break;
+    case 'm':
+        mul = MiB;
+        break;
+    case 'g':
+        mul = GiB;
+        break;
+    case 'b':
+    case '\0':
+        break;
+    default:
+        return 0;
+    }
+    if (*end != '\0') {
+        end++;
+        if (*end == 'i' || *end == 'I')
+            end++;
+        if (*end == 'b' || *end == 'B')
+            end++;
+        if (*end != '\0')
+            return 0;
+    }
+    return (uint64_t)(v * (double)mul);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* libcurl callbacks: streaming bodies from/to the pool */
+
+static size_t on_read(char *p, size_t sz, size_t nm, void *ud)
+{
+    worker_t *w = ud;
+    size_t n = sz * nm, left = w->size - w->upos;
+    if (n > left)
+        n = left;
+    memcpy(p, w->ref + w->upos, n);
+    w->upos += n;
+    return n;
+}
+
+static int on_seek(void *ud, curl_off_t off, int origin)
+{
+    worker_t *w = ud;
+    if (origin != SEEK_SET || off < 0 || (size_t)off > w->size)
+        return CURL_SEEKFUNC_CANTSEEK;
+    w->upos = (size_t)off;
+    return CURL_SEEKFUNC_OK;
+}
+
+static size_t on_header(char *p, size_t sz, size_t nm, void *ud)
+{
+    worker_t *w = ud;
+    size_t n = sz * nm;
+    /* A status line starts a new response (100 Continue, a redirect, the final answer). */
+    if (n > 9 && memcmp(p, "HTTP/", 5) == 0) {
+        const char *sp = memchr(p, ' ', n);
+        w->status = sp != NULL ? strtol(sp + 1, NULL, 10) : 0;
+        w->pos = 0;
+        w->mismatch = false;
+        w->elen = 0;
+    }
+    return n;
+}
+
+static size_t on_body(char *p, size_t sz, size_t nm, void *ud)
+{
+    worker_t *w = ud;
+    size_t n = sz * nm;
+    if (w->status < 200 || w->status >= 300) {
+        /* keep the start of an error (or redirect) body for the report */
+        size_t room = sizeof(w->ebody) - 1 - w->elen;
+        size_t k = n < room ? n : room;
+        memcpy(w->ebody + w->elen, p, k);
+        w->elen += k;
+        w->ebody[w->elen] = '\0';
+        return n;
+    }
+    if (w->verify && !w->mismatch && w->ref != NULL) {
+        if (w->pos + n > w->size || memcmp(p, w->ref + w->pos, n) != 0)
+            w->mismatch = true;
+    }
+    w->pos += n;
+    return n;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* requests */
+
+static CURLcode perform(worker_t *w, const char *url)
+{
+    w->upos = 0;
+    w->pos = 0;
+    w->status = 0;
+    w->mismatch = false;
+    w->elen = 0;
+    w->ebody[0] = '\0';
+    curl_easy_setopt(w->c, CURLOPT_URL, url);
+    CURLcode rc = curl_easy_perform(w->c);
+    long nc = 0;
+    if (curl_easy_getinfo(w->c, CURLINFO_NUM_CONNECTS, &nc) == CURLE_OK)
+        w->conns += nc;
+    return rc;
+}
+
+static void note_err(worker_t *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void note_err(worker_t *w, const char *fmt, ...)
+{
+    if (w->err[0] != '\0')
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(w->err, sizeof(w->err), fmt, ap);
+    va_end(ap);
+    for (char *p = w->err; *p; p++)
+        if (*p == '\n' || *p == '\r')
+            *p = ' ';
+}
+
+static char *object_url(const char *base, const char *bck, const char *name)
+{
+    return xasprintf("%s/v1/objects/%s/%s?provider=ais", base, bck, name);
+}
+
+/* The PUT reference: the same bytes written to a local file in the same 512 KiB pieces as
+ * libcurl uploads them (no checksum, no metadata, no rename: the bare floor of a write). */
+static bool do_disk_put(worker_t *w, const char *name, uint32_t off)
+{
+    bench_t *b = w->r->b;
+    size_t size = w->r->cell->size;
+    char *path = xasprintf("%s/%s", b->diskdir, name);
+    bool ok = false;
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        w->transport++;
+        note_err(w, "open %s: %s", path, strerror(errno));
+        goto out;
+    }
+    for (size_t pos = 0; pos < size;) {
+        size_t n = size - pos < 512 * KiB ? size - pos : 512 * KiB;
+        if (write_all(fd, b->pool + off + pos, n) != 0) {
+            w->transport++;
+            note_err(w, "write %s: %s", path, strerror(errno));
+            close(fd);
+            goto out;
+        }
+        pos += n;
+    }
+    ok = close(fd) == 0;
+out:
+    free(path);
+    return ok;
+}
+
+/* One PUT of `name`; true on success. */
+static bool do_put(worker_t *w, const char *name, uint32_t off, int owner)
+{
+    run_t *r = w->r;
+    bench_t *b = r->b;
+    w->ref = b->pool + off;
+    w->size = r->cell->size;
+    w->verify = false;
+    curl_easy_setopt(w->c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)w->size);
+    bool ok = false;
+    char *url = NULL;
+    CURLcode rc;
+    if (r->cell->path == PATH_PROXY) {
+        url = object_url(b->endpoint, b->bucket, name);
+        curl_easy_setopt(w->c, CURLOPT_HTTPHEADER, w->cl->h_expect);
+        rc = perform(w, url);
+        if (rc != CURLE_OK) {
+            w->transport++;
+            note_err(w, "PUT %s (proxy leg): %s", url, curl_easy_strerror(rc));
+            goto out;
+        }
+        if (w->status >= 200 && w->status < 300) { /* the proxy stored it itself */
+            ok = true;
+            goto out;
+        }
+        char *loc = NULL;
+        if ((w->status != 307 && w->status != 308) ||
+            curl_easy_getinfo(w->c, CURLINFO_REDIRECT_URL, &loc) != CURLE_OK || loc == NULL) {
+            w->bad_status++;
+            note_err(w, "PUT %s (proxy leg): HTTP %ld, expected 307 + Location: %s", url, w->status,
+                     w->ebody);
+            goto out;
+        }
+        free(url);
+        url = xstrdup(loc);
+        curl_easy_setopt(w->c, CURLOPT_HTTPHEADER, w->cl->h_noexpect);
+    } else {
+        url = object_url(b->smap.t[owner].url, b->bucket, name);
+        curl_easy_setopt(w->c, CURLOPT_HTTPHEADER, w->cl->h_noexpect);
+    }
+    rc = perform(w, url);
+    if (rc != CURLE_OK) {
+        w->transport++;
+        note_err(w, "PUT %s: %s", url, curl_easy_strerror(rc));
+    } else if (w->status < 200 || w->status >= 300) {
+        w->bad_status++;
+        note_err(w, "PUT %s: HTTP %ld: %s", url, w->status, w->ebody);
+    } else {
+        ok = true;
+    }
+out:
+    free(url);
+    return ok;
+}
+
+/* One GET of o; true on success (status 200, exact size, and content if verified). */
+static bool do_get(worker_t *w, const obj_t *o)
+{
+    run_t *r = w->r;
+    bench_t *b = r->b;
+    w->ref = b->pool + o->off;
+    w->size = r->cell->size;
+    w->verify = b->verify_every > 0 && (w->nreq++ % (uint64_t)b->verify_every) == 0;
+    char *url;
+    switch (r->cell->path) {
+    case PATH_PROXY:
+        url = object_url(b->endpoint, b->bucket, o->name);
+        break;
+    case PATH_DIRECT:
+        url = object_url(b->smap.t[o->owner].url, b->bucket, o->name);
+        break;
+    default:
+        url = xasprintf("http://127.0.0.1:%d/%s", b->nginx.port, o->name);
+        break;
+    }
+    bool ok = false;
+    CURLcode rc = perform(w, url);
+    if (rc != CURLE_OK) {
+        w->transport++;
+        note_err(w, "GET %s: %s", url, curl_easy_strerror(rc));
+    } else if (w->status != 200) {
+        w->bad_status++;
+        note_err(w, "GET %s: HTTP %ld: %s", url, w->status, w->ebody);
+    } else if (w->pos != w->size) {
+        w->bad_size++;
+        note_err(w, "GET %s: %zu bytes, expected %zu", url, w->pos, w->size);
+    } else if (w->verify && w->mismatch) {
+        w->bad_content++;
+        note_err(w, "GET %s: content differs from what was PUT", url);
+    } else {
+        ok = true;
+        if (w->verify)
+            w->verified++;
+    }
+    free(url);
+    return ok;
+}
+
+static bool reserve(run_t *r)
+{
+    if (bench_stop || time_mono_ns() >= r->deadline)
+        return false;
+    return !r->capped || atomic_fetch_sub(&r->ops_left, 1) > 0;
+}
+
+static bool one_op(worker_t *w, bool warm)
+{
+    run_t *r = w->r;
+    if (r->cell->op == OP_GET) {
+        uint64_t i = atomic_fetch_add(&r->next_obj, 1) % r->set->n;
+        return do_get(w, &r->set->v[i]);
+    }
+    char *name =
+        warm ? xasprintf("%s-warm-%02d", r->cell->tag, w->idx)
+             : xasprintf("%s-%02d-%07llu", r->cell->tag, w->idx, (unsigned long long)w->cl->seq++);
+    int owner = bench_smap_owner(&r->b->smap, r->b->bucket, name);
+    uint32_t off = name_off(name);
+    if (r->cell->path == PATH_DISK) {
+        bool ok = do_disk_put(w, name, off);
+        free(name);
+        return ok;
+    }
+    bool ok = owner >= 0 && do_put(w, name, off, owner);
+    if (ok && !warm)
+        objset_add(&w->created, name, off, owner);
+    else
+        free(name);
+    return ok;
+}
+
+/* Creates a client's easy handle for the cell's operation (the per-round data pointers are
+ * set by the worker). Easy handles are not thread-safe, but a handle may move from thread to
+ * thread between rounds. */
+static void client_init(client_t *cl, const cell_t *cell)
+{
+    CURL *c = cl->c = curl_easy_init();
+    locus_assert(c != NULL);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_TCP_NODELAY, 1L);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
+    curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 30L);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_BUFFERSIZE, 512L * 1024L);
+    if (cell->op == OP_PUT) {
+        curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
+        curl_easy_setopt(c, CURLOPT_UPLOAD_BUFFERSIZE, 512L * 1024L);
+        curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
+        curl_easy_setopt(c, CURLOPT_SEEKFUNCTION, on_seek);
+        curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+        cl->h_expect = curl_slist_append(NULL, "Expect: 100-continue");
+        cl->h_noexpect = curl_slist_append(NULL, "Expect:");
+    } else {
+        curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+        curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
+        curl_easy_setopt(c, CURLOPT_MAXREDIRS, 3L);
+    }
+}
+
+static void client_dispose(client_t *cl)
+{
+    curl_slist_free_all(cl->h_expect);
+    curl_slist_free_all(cl->h_noexpect);
+    curl_easy_cleanup(cl->c);
+    memset(cl, 0, sizeof(*cl));
+}
+
+static void *worker_main(void *arg)
+{
+    worker_t *w = arg;
+    run_t *r = w->r;
+    CURL *c = w->c = w->cl->c;
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, w);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, w);
+    curl_easy_setopt(c, CURLOPT_READDATA, w);
+    curl_easy_setopt(c, CURLOPT_SEEKDATA, w);
+
+    /* Warm-up: open the connections before the clock starts (not worth it for big objects,
+     * where one connect is noise and a warm-up would cost a whole transfer). Its failures
+     * are not counted (the timed requests will show them); its connections are, so `conns`
+     * is every connection the cell opened. */
+    if (!w->cl->warm && r->cell->size <= MiB)
+        (void)one_op(w, true);
+    w->cl->warm = true;
+    w->nreq = 0;
+    w->verified = w->bad_status = w->bad_size = w->bad_content = w->transport = 0;
+    w->err[0] = '\0';
+
+    pthread_barrier_wait(&r->ready);
+    pthread_barrier_wait(&r->go);
+    while (reserve(r)) {
+        int64_t t = time_mono_ns();
+        bool ok = one_op(w, false);
+        int64_t dt = time_mono_ns() - t;
+        if (!ok) {
+            w->errors++;
+            continue;
+        }
+        w->ops++;
+        w->bytes += r->cell->size;
+        if (w->nlat == w->caplat) {
+            w->caplat = w->caplat ? w->caplat * 2 : 4096;
+            w->lat = xrealloc(w->lat, w->caplat * sizeof(*w->lat));
+        }
+        w->lat[w->nlat++] = (uint64_t)dt;
+    }
+    w->t_end = time_mono_ns();
+    return NULL;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* cells */
+
+static cell_t *cell_new(bench_t *b, op_t op, path_kind_t path, size_t size)
+{
+    locus_assert(b->ncells < MAX_CELLS);
+    cell_t *cell = &b->cells[b->ncells++];
+    memset(cell, 0, sizeof(*cell));
+    cell->op = op;
+    cell->path = path;
+    cell->size = size;
+    return cell;
+}
+
+static void print_progress(const cell_t *cell)
+{
+    char sz[32];
+    size_str(cell->size, sz, sizeof(sz));
+    if (cell->skipped) {
+        fprintf(stderr, "  %-3s %6s %-6s  skipped: %s\n", cell->op == OP_PUT ? "PUT" : "GET", sz,
+                path_names[cell->path], cell->note);
+        return;
+    }
+    fprintf(stderr,
+            "  %-3s %6s %-6s %9.0f ops/s %8.1f MB/s  p50 %.2f ms  p99 %.2f ms  errors %llu\n",
+            cell->op == OP_PUT ? "PUT" : "GET", sz, path_names[cell->path], cell->ops_s, cell->mb_s,
+            cell->p50_ms, cell->p99_ms, (unsigned long long)cell->errors);
+}
+
+/* The processes serving a path: every locusd of the cluster (from its pid files) or the nginx
+ * master and its workers. Returns how many were found (0 = unknown, e.g. a remote cluster). */
+static int server_pids(const bench_t *b, path_kind_t path, pid_t *out, int max)
+{
+    int n = 0;
+    if (path == PATH_NGINX && b->nginx_up) {
+        out[n++] = b->nginx.pid;
+        DIR *d = opendir("/proc");
+        struct dirent *e;
+        while (d != NULL && (e = readdir(d)) != NULL && n < max) {
+            char path_buf[300], line[512];
+            snprintf(path_buf, sizeof(path_buf), "/proc/%s/stat", e->d_name);
+            FILE *f = fopen(path_buf, "r");
+            if (f == NULL)
+                continue;
+            if (fgets(line, sizeof(line), f) != NULL) {
+                const char *rp = strrchr(line, ')');
+                long ppid = 0;
+                if (rp != NULL && sscanf(rp + 2, "%*c %ld", &ppid) == 1 && ppid == b->nginx.pid)
+                    out[n++] = (pid_t)atol(e->d_name);
+            }
+            fclose(f);
+        }
+        if (d != NULL)
+            closedir(d);
+    } else if (path == PATH_PROXY || path == PATH_DIRECT) {
+        const char *cdir = b->own_cluster ? b->cluster_dir : b->cluster_dir_opt;
+        if (cdir == NULL)
+            return 0;
+        char *pat = xasprintf("%s/*/locusd.pid", cdir);
+        glob_t g;
+        if (glob(pat, 0, NULL, &g) == 0) {
+            for (size_t i = 0; i < g.gl_pathc && n < max; i++) {
+                FILE *f = fopen(g.gl_pathv[i], "r");
+                long pid = 0;
+                if (f != NULL && fscanf(f, "%ld", &pid) == 1 && pid > 1)
+                    out[n++] = (pid_t)pid;
+                if (f != NULL)
+                    fclose(f);
+            }
+            globfree(&g);
+        }
+        free(pat);
+    }
+    return n;
+}
+
+/* utime + stime of the processes, in clock ticks (all threads included). */
+static long cpu_ticks(const pid_t *pids, int n)
+{
+    long sum = 0;
+    for (int i = 0; i < n; i++) {
+        char path[64], line[1024];
+        snprintf(path, sizeof(path), "/proc/%d/stat", (int)pids[i]);
+        FILE *f = fopen(path, "r");
+        if (f == NULL)
+            continue;
+        if (fgets(line, sizeof(line), f) != NULL) {
+            const char *rp = strrchr(line, ')');
+            unsigned long ut = 0, st = 0;
+            /* after "pid (comm) ": state ppid pgrp session tty tpgid flags minflt cminflt
+             * majflt cmajflt utime stime */
+            if (rp != NULL && sscanf(rp + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
+                                     &ut, &st) == 2)
+                sum += (long)(ut + st);
+        }
+        fclose(f);
+    }
+    return sum;
+}
+
+/* Checks whether a cell can run at all; if not, marks it skipped. */
+static bool cell_runnable(bench_t *b, cell_t *cell, const objset_t *set)
+{
+    if (bench_stop)
+        snprintf(cell->note, sizeof(cell->note), "interrupted");
+    else if (cell->op == OP_GET && set->n == 0)
+        snprintf(cell->note, sizeof(cell->note), "no objects to read (all PUTs failed?)");
+    else if (cell->path == PATH_NGINX && !b->nginx_up)
+        snprintf(cell->note, sizeof(cell->note), "nginx is not running");
+    else
+        return true;
+    cell->skipped = true;
+    return false;
+}
+
+/* The request budget of one round: --count split over the rounds, and --max-bytes turned
+ * into a whole number of requests per client so no client idles at the end of a round while
+ * the others finish (which would understate big-object throughput). -1 = none. */
+static long round_budget(const bench_t *b, const cell_t *cell, int round, int rounds)
+{
+    long ops = -1;
+    if (b->count > 0) {
+        ops = b->count / rounds + (round < b->count % rounds ? 1 : 0);
+        if (ops < 1)
+            ops = 1;
+    }
+    if (b->max_bytes > 0 && cell->op == OP_PUT) {
+        uint64_t per_round = b->max_bytes / cell->size / (uint64_t)rounds;
+        long cap = (long)(per_round / (uint64_t)b->clients) * b->clients;
+        if (cap < b->clients)
+            cap = b->clients;
+        if (ops < 0 || cap < ops)
+            ops = cap;
+    }
+    return ops;
+}
+
+/* Runs one round of a cell with its clients; results accumulate in the cell and PUT cells add
+ * what they stored to `set`. */
+static void run_round(bench_t *b, cell_t *cell, objset_t *set, double duration, long budget)
+{
+    int n = b->clients;
+    if (cell->clients == NULL) {
+        cell->clients = xcalloc((size_t)n, sizeof(*cell->clients));
+        for (int i = 0; i < n; i++)
+            client_init(&cell->clients[i], cell);
+    }
+    run_t r = {.b = b, .cell = cell, .set = set, .duration = duration, .capped = budget >= 0};
+    atomic_init(&r.ops_left, budget);
+    /* GETs spread over the set; each round starts somewhere else */
+    atomic_init(&r.next_obj, set->n > 0 ? (uint64_t)cell->ops * 7919 % set->n : 0);
+    pthread_barrier_init(&r.ready, NULL, (unsigned)n + 1);
+    pthread_barrier_init(&r.go, NULL, (unsigned)n + 1);
+    worker_t *ws = xcalloc((size_t)n, sizeof(*ws));
+    for (int i = 0; i < n; i++) {
+        ws[i].r = &r;
+        ws[i].idx = i;
+        ws[i].cl = &cell->clients[i];
+        if (pthread_create(&ws[i].th, NULL, worker_main, &ws[i]) != 0)
+            locus_panic("pthread_create failed");
+    }
+    pid_t pids[64];
+    int npids = server_pids(b, cell->path, pids, 64);
+    pthread_barrier_wait(&r.ready);
+    long ticks0 = npids > 0 ? cpu_ticks(pids, npids) : 0;
+    r.t0 = time_mono_ns();
+    r.deadline = r.t0 + (int64_t)(duration * 1e9);
+    pthread_barrier_wait(&r.go);
+
+    int64_t t_end = r.t0;
+    size_t nlat = cell->nlat;
+    for (int i = 0; i < n; i++) {
+        pthread_join(ws[i].th, NULL);
+        if (ws[i].t_end > t_end)
+            t_end = ws[i].t_end;
+        nlat += ws[i].nlat;
+    }
+    cell->lat = xrealloc(cell->lat, (nlat + 1) * sizeof(*cell->lat));
+    for (int i = 0; i < n; i++) {
+        worker_t *w = &ws[i];
+        memcpy(cell->lat + cell->nlat, w->lat, w->nlat * sizeof(*cell->lat));
+        cell->nlat += w->nlat;
+        cell->ops += w->ops;
+        cell->bytes += w->bytes;
+        cell->errors += w->errors;
+        cell->bad_status += w->bad_status;
+        cell->bad_size += w->bad_size;
+        cell->bad_content += w->bad_content;
+        cell->transport += w->transport;
+        cell->verified += w->verified;
+        cell->conns += w->conns;
+        if (cell->first_err[0] == '\0' && w->err[0] != '\0')
+            snprintf(cell->first_err, sizeof(cell->first_err), "%s", w->err);
+        for (size_t k = 0; k < w->created.n; k++)
+            objset_add(set, w->created.v[k].name, w->created.v[k].off, w->created.v[k].owner);
+        free(w->created.v);
+        free(w->lat);
+    }
+    cell->secs += (double)(t_end - r.t0) / 1e9;
+    if (npids == 0)
+        cell->srv_ticks = -1;
+    else if (cell->srv_ticks >= 0)
+        cell->srv_ticks += cpu_ticks(pids, npids) - ticks0;
+    free(ws);
+    pthread_barrier_destroy(&r.ready);
+    pthread_barrier_destroy(&r.go);
+}
+
+/* Closes the cell's clients and computes its figures. */
+static void cell_finish(bench_t *b, cell_t *cell)
+{
+    if (cell->clients != NULL) {
+        for (int i = 0; i < b->clients; i++)
+            client_dispose(&cell->clients[i]);
+        free(cell->clients);
+        cell->clients = NULL;
+    }
+    if (cell->secs > 0) {
+        cell->ops_s = (double)cell->ops / cell->secs;
+        cell->mb_s = (double)cell->bytes / cell->secs / 1e6;
+    }
+    cell->srv_us_op =
+        cell->srv_ticks >= 0 && cell->ops > 0
+            ? (double)cell->srv_ticks * 1e6 / (double)sysconf(_SC_CLK_TCK) / (double)cell->ops
+            : -1;
+    if (cell->nlat > 0) {
+        qsort(cell->lat, cell->nlat, sizeof(*cell->lat), cmp_u64);
+        cell->p50_ms = (double)cell->lat[(cell->nlat - 1) / 2] / 1e6;
+        cell->p99_ms = (double)cell->lat[(size_t)((double)(cell->nlat - 1) * 0.99)] / 1e6;
+    }
+    free(cell->lat);
+    cell->lat = NULL;
+}
+
+/* Runs a group of cells of the same op and size in `rounds` interleaved rounds (A B C A B C
+ * ...), so slow drifts of the background load on a shared machine hit every path alike. */
+static void run_phase(bench_t *b, cell_t **cells, int n, objset_t *set, int rounds)
+{
+    bool on[PATH_COUNT + 1];
+    for (int i = 0; i < n; i++)
+        on[i] = cell_runnable(b, cells[i], set);
+    for (int round = 0; round < rounds; round++)
+        for (int i = 0; i < n; i++)
+            if (on[i] && cell_runnable(b, cells[i], set))
+                run_round(b, cells[i], set, b->count > 0 ? 1e9 : b->duration / rounds,
+                          round_budget(b, cells[i], round, rounds));
+    for (int i = 0; i < n; i++) {
+        cell_finish(b, cells[i]);
+        print_progress(cells[i]);
+    }
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* set-up and tear-down */
+
+static void fill_pool(bench_t *b)
+{
+    size_t max = 0;
+    for (int i = 0; i < b->nsizes; i++)
+        if (b->sizes[i] > max)
+            max = b->sizes[i];
+    b->pool_len = (max + POOL_SLACK + 7) & ~(size_t)7;
+    b->pool = xmalloc(b->pool_len);
+    uint64_t x = 0x9E3779B97F4A7C15ULL ^ (uint64_t)time_now_ns();
+    for (size_t i = 0; i < b->pool_len; i += 8) { /* xorshift64* */
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        uint64_t v = x * 0x2545F4914F6CDD1DULL;
+        memcpy(b->pool + i, &v, 8);
+    }
+}
+
+static int bucket_create(bench_t *b, char *err, size_t errlen)
+{
+    char *url = xasprintf("%s/v1/buckets/%s?provider=ais", b->endpoint, b->bucket);
+    buf_t resp;
+    buf_init(&resp);
+    long st = bench_http("POST", url, "{\"action\":\"create-bck\",\"name\":\"\",\"value\":null}",
+                         &resp, err, errlen);
+    int rc = 0;
+    if (st == 200 || st == 201)
+        b->bucket_created = true;
+    else if (st == 409)
+        rc = 0; /* exists already (--bucket given): fine, we only add objects */
+    else {
+        if (st >= 0)
+            snprintf(err, errlen, "POST %s: HTTP %ld: %.200s", url, st,
+                     resp.base != NULL ? resp.base : "");
+        rc = -1;
+    }
+    buf_dispose(&resp);
+    free(url);
+    return rc;
+}
+
+static void bucket_destroy(bench_t *b)
+{
+    char *url = xasprintf("%s/v1/buckets/%s?provider=ais", b->endpoint, b->bucket);
+    char err[256];
+    long st = bench_http("DELETE", url, "{\"action\":\"destroy-bck\",\"name\":\"\",\"value\":null}",
+                         NULL, err, sizeof(err));
+    if (st != 200)
+        fprintf(stderr, "locus-bench: could not destroy bucket %s (%ld)\n", b->bucket, st);
+    free(url);
+}
+
+/* Without access to the targets' files (a remote --endpoint), nginx serves copies fetched
+ * from Locus itself: same names and bytes, different inodes. */
+static long download_set(bench_t *b, const objset_t *set)
+{
+    long n = 0;
+    char err[256];
+    for (size_t i = 0; i < set->n && !bench_stop; i++) {
+        char *url = object_url(b->endpoint, b->bucket, set->v[i].name);
+        char *path = xasprintf("%s/%s", b->www, set->v[i].name);
+        buf_t resp;
+        buf_init(&resp);
+        if (bench_http("GET", url, NULL, &resp, err, sizeof(err)) == 200 &&
+            write_file_atomic(path, resp.base, resp.len) == 0)
+            n++;
+        buf_dispose(&resp);
+        free(path);
+        free(url);
+    }
+    return n;
+}
+
+/* Makes the GET set of one size available to nginx and starts nginx the first time. */
+static void prepare_nginx(bench_t *b, const objset_t *set)
+{
+    char err[LOCUS_ERR_LEN] = "";
+    const char *cdir = b->own_cluster ? b->cluster_dir : b->cluster_dir_opt;
+    long n = -1;
+    if (cdir != NULL)
+        n = bench_link_objects(cdir, b->bucket, b->www);
+    if (n > 0) {
+        b->nginx_linked = true;
+    } else {
+        if (cdir != NULL)
+            fprintf(stderr,
+                    "locus-bench: no object files under %s/*/*/@ais/%s/%%ob; nginx "
+                    "will serve copies downloaded from Locus\n",
+                    cdir, b->bucket);
+        mkdir_p(b->www, 0755);
+        n = download_set(b, set);
+    }
+    if (!b->nginx_up && n > 0) {
+        if (bench_nginx_start(&b->nginx, b->tmp, b->www, b->pin ? 0 : -1, err, sizeof(err)) == 0)
+            b->nginx_up = true;
+        else
+            fprintf(stderr, "locus-bench: %s\n", err);
+    }
+}
+
+static void machine_desc(char *out, size_t len)
+{
+    char model[128] = "unknown CPU";
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (f != NULL) {
+        char line[256];
+        while (fgets(line, sizeof(line), f) != NULL) {
+            if (strncmp(line, "model name", 10) == 0) {
+                char *c = strchr(line, ':');
+                if (c != NULL) {
+                    c++;
+                    while (*c == ' ')
+                        c++;
+                    c[strcspn(c, "\n")] = '\0';
+                    snprintf(model, sizeof(model), "%s", c);
+                }
+                break;
+            }
+        }
+        fclose(f);
+    }
+    long mem_kb = 0;
+    f = fopen("/proc/meminfo", "r");
+    if (f != NULL) {
+        if (fscanf(f, "MemTotal: %ld kB", &mem_kb) != 1)
+            mem_kb = 0;
+        fclose(f);
+    }
+    struct utsname u;
+    if (uname(&u) != 0)
+        snprintf(u.release, sizeof(u.release), "?");
+    snprintf(out, len, "%ld CPUs (%s), %.0f GiB RAM, Linux %s", sysconf(_SC_NPROCESSORS_ONLN),
+             model, (double)mem_kb / 1024.0 / 1024.0, u.release);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* report */
+
+static const char legend[] =
+    "MB = 10^6 bytes. Latency: the whole request, redirects included. Locus/ref: ops/s relative "
+    "to the reference of the same op and size: nginx serving the same files (GET), write(2) of "
+    "the same bytes to local files (PUT). conns: TCP connections the clients opened in the "
+    "cell. srvCPU/op: CPU time (user+sys) of the serving processes (all locusd, or nginx's "
+    "master and workers) per request; the client's own CPU is not included.";
+
+static void compute_ratios(bench_t *b)
+{
+    for (int i = 0; i < b->ncells; i++) {
+        cell_t *c = &b->cells[i];
+        c->ratio = 0;
+        if (c->path == ref_path(c->op) || c->skipped)
+            continue;
+        for (int j = 0; j < b->ncells; j++) {
+            cell_t *n = &b->cells[j];
+            if (n->op == c->op && n->path == ref_path(c->op) && n->size == c->size && !n->skipped &&
+                n->ops_s > 0)
+                c->ratio = c->ops_s / n->ops_s;
+        }
+    }
+}
+
+static void print_table(bench_t *b, FILE *f, bool md)
+{
+    char sz[32], ratio[32], cpu[32];
+    if (md) {
+        fprintf(f, "| op | size | path | ops/s | MB/s | p50 ms | p99 ms | errors | conns | "
+                   "srv CPU us/op | Locus/ref |\n");
+        fprintf(f, "|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|\n");
+    } else {
+        fprintf(f, "%-3s  %-6s  %-6s  %10s  %9s  %8s  %8s  %6s  %6s  %9s  %9s\n", "op", "size",
+                "path", "ops/s", "MB/s", "p50 ms", "p99 ms", "errors", "conns", "srvCPU/op",
+                "Locus/ref");
+    }
+    for (int i = 0; i < b->ncells; i++) {
+        cell_t *c = &b->cells[i];
+        size_str(c->size, sz, sizeof(sz));
+        const char *op = c->op == OP_PUT ? "PUT" : "GET";
+        if (c->ratio > 0)
+            snprintf(ratio, sizeof(ratio), "%.2f", c->ratio);
+        else
+            snprintf(ratio, sizeof(ratio), c->path == ref_path(c->op) ? "1" : "-");
+        if (c->srv_us_op < 0)
+            snprintf(cpu, sizeof(cpu), "-");
+        else if (c->srv_us_op >= 10000)
+            snprintf(cpu, sizeof(cpu), "%.0fms", c->srv_us_op / 1000);
+        else
+            snprintf(cpu, sizeof(cpu), "%.0fus", c->srv_us_op);
+        if (c->skipped) {
+            if (md)
+                fprintf(f, "| %s | %s | %s | skipped: %s | | | | | | | |\n", op, sz,
+                        path_names[c->path], c->note);
+            else
+                fprintf(f, "%-3s  %-6s  %-6s  skipped: %s\n", op, sz, path_names[c->path], c->note);
+            continue;
+        }
+        if (md)
+            fprintf(f, "| %s | %s | %s | %.0f | %.1f | %.2f | %.2f | %llu | %ld | %s | %s |\n", op,
+                    sz, path_names[c->path], c->ops_s, c->mb_s, c->p50_ms, c->p99_ms,
+                    (unsigned long long)c->errors, c->conns, cpu, ratio);
+        else
+            fprintf(f, "%-3s  %-6s  %-6s  %10.0f  %9.1f  %8.2f  %8.2f  %6llu  %6ld  %9s  %9s\n", op,
+                    sz, path_names[c->path], c->ops_s, c->mb_s, c->p50_ms, c->p99_ms,
+                    (unsigned long long)c->errors, c->conns, cpu, ratio);
+    }
+}
+
+static void print_errors(bench_t *b, FILE *f, bool md)
+{
+    for (int i = 0; i < b->ncells; i++) {
+        cell_t *c = &b->cells[i];
+        if (c->errors == 0)
+            continue;
+        char sz[32];
+        size_str(c->size, sz, sizeof(sz));
+        fprintf(f,
+                "%s%s %s %s: %llu errors (status %llu, size %llu, content %llu, transport %llu); "
+                "first: %s\n",
+                md ? "- " : "  ", c->op == OP_PUT ? "PUT" : "GET", sz, path_names[c->path],
+                (unsigned long long)c->errors, (unsigned long long)c->bad_status,
+                (unsigned long long)c->bad_size, (unsigned long long)c->bad_content,
+                (unsigned long long)c->transport, c->first_err);
+    }
+}
+
+static void params_line(bench_t *b, char *out, size_t len)
+{
+    char sizes[128] = "", one[32];
+    for (int i = 0; i < b->nsizes; i++) {
+        size_str(b->sizes[i], one, sizeof(one));
+        snprintf(sizes + strlen(sizes), sizeof(sizes) - strlen(sizes), "%s%s", i ? "," : "", one);
+    }
+    char cap[32];
+    size_str(b->max_bytes, cap, sizeof(cap));
+    char limit[64];
+    if (b->count > 0)
+        snprintf(limit, sizeof(limit), "%ld ops per cell", b->count);
+    else
+        snprintf(limit, sizeof(limit), "%.1f s per cell", b->duration);
+    snprintf(out, len,
+             "clients %d, %s in %d interleaved rounds, at most %s per PUT cell, sizes %s, "
+             "verify every %d%s GET, %s, "
+             "cluster: %s (%zu targets)%s",
+             b->clients, limit, b->rounds, b->max_bytes ? cap : "unlimited", sizes, b->verify_every,
+             b->verify_every == 1 ? "st" : "th",
+             b->nginx_up ? (b->nginx_linked ? "nginx serves hard links of the targets' files"
+                                            : "nginx serves downloaded copies")
+                         : "no nginx",
+             b->own_cluster ? "started by the bench, 1 proxy" : b->endpoint, b->smap.nt,
+             b->pin ? ", pinned: servers on CPU0, clients on CPU1" : ", unpinned");
+}
+
+static int write_md(bench_t *b, const char *path)
+{
+    FILE *f = fopen(path, "w");
+    if (f == NULL) {
+        fprintf(stderr, "locus-bench: cannot write %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    char mach[512], params[512], when[64];
+    machine_desc(mach, sizeof(mach));
+    params_line(b, params, sizeof(params));
+    time_t now = time(NULL);
+    strftime(when, sizeof(when), "%Y-%m-%d %H:%M UTC", gmtime(&now));
+    fprintf(f, "<!-- generated by locus-bench obj, %s -->\n\n", when);
+    fprintf(f, "Machine: %s. %s; nginx: %s.\n\n", mach, params,
+            b->nginx.version ? b->nginx.version : "n/a");
+    print_table(b, f, true);
+    fprintf(f, "\n%s\n\n", legend);
+    print_errors(b, f, true);
+    fclose(f);
+    return 0;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* command */
+
+static void usage(FILE *f)
+{
+    fprintf(
+        f,
+        "usage: locus-bench obj [options]\n"
+        "\n"
+        "PUT and GET throughput with N concurrent clients, through the proxy, directly to the\n"
+        "owning target, and the same GETs from nginx serving the same files.\n"
+        "\n"
+        "  --endpoint URL      use a running cluster (default: start 1 proxy + 3 targets with\n"
+        "                      `locus cluster up` in a temp dir, and stop it at the end)\n"
+        "  --cluster-dir DIR   with --endpoint: the `cluster up --dir` of that cluster, so nginx\n"
+        "                      can serve the targets' own files (else it serves copies)\n"
+        "  --clients N         concurrent clients (threads), default 8\n"
+        "  --duration S        seconds per cell, default 6\n"
+        "  --rounds N          split each cell into N slices interleaved with the other paths\n"
+        "                      (proxy, direct, nginx, proxy, ...), default 3\n"
+        "  --count N           N requests per cell instead of a duration\n"
+        "  --sizes LIST        object sizes, default 4KiB,64MiB\n"
+        "  --max-bytes SIZE    cap on bytes written per PUT cell (whole requests per client\n"
+        "                      and round, at least one each), default 2GiB (0 = none)\n"
+        "  --ops put,get       operations, default both (GET needs the PUT cells' objects;\n"
+        "                      GET alone first stores a set untimed)\n"
+        "  --paths LIST        proxy,direct,nginx,disk (default all; nginx is the GET\n"
+        "                      reference, disk = write(2) to local files the PUT one)\n"
+        "  --targets N         targets of the cluster the bench starts, default 3\n"
+        "  --verify-every N    byte-compare every Nth GET body, default 8 (size: always)\n"
+        "  --pin               servers on CPU0, bench clients on CPU1 (own cluster only)\n"
+        "  --quick             ~30 s smoke run: 2 s cells, at most 512MiB per cell\n"
+        "  --md FILE           also write the table as markdown\n"
+        "  --bucket NAME       bucket to use (default: bench, or bench-<random> with --endpoint)\n"
+        "  --keep              keep the temp dir (cluster data and logs) and the bucket\n");
+}
+
+static int parse_list(const char *s, const char *const *names, int n, bool *on)
+{
+    for (int i = 0; i < n; i++)
+        on[i] = false;
+    char *dup = xstrdup(s), *save = NULL;
+    int rc = 0;
+    for (char *t = strtok_r(dup, ",", &save); t != NULL; t = strtok_r(NULL, ",", &save)) {
+        int k = 0;
+        while (k < n && strcmp(t, names[k]) != 0)
+            k++;
+        if (k == n) {
+            fprintf(stderr, "locus-bench: unknown item '%s'\n", t);
+            rc = -1;
+            break;
+        }
+        on[k] = true;
+    }
+    free(dup);
+    return rc;
+}
+
+static int parse_args(bench_t *b, int argc, char **argv)
+{
+    enum {
+        O_ENDPOINT = 256,
+        O_CLUSTER_DIR,
+        O_CLIENTS,
+        O_DURATION,
+        O_COUNT,
+        O_SIZES,
+        O_MAX_BYTES,
+        O_OPS,
+        O_PATHS,
+        O_TARGETS,
+        O_VERIFY,
+        O_PIN,
+        O_QUICK,
+        O_MD,
+        O_BUCKET,
+        O_KEEP,
+        O_ROUNDS,
+    };
+    static const struct option opts[] = {
+        {"endpoint", required_argument, NULL, O_ENDPOINT},
+        {"cluster-dir", required_argument, NULL, O_CLUSTER_DIR},
+        {"clients", required_argument, NULL, O_CLIENTS},
+        {"duration", required_argument, NULL, O_DURATION},
+        {"count", required_argument, NULL, O_COUNT},
+        {"sizes", required_argument, NULL, O_SIZES},
+        {"max-bytes", required_argument, NULL, O_MAX_BYTES},
+        {"ops", required_argument, NULL, O_OPS},
+        {"paths", required_argument, NULL, O_PATHS},
+        {"targets", required_argument, NULL, O_TARGETS},
+        {"verify-every", required_argument, NULL, O_VERIFY},
+        {"pin", no_argument, NULL, O_PIN},
+        {"quick", no_argument, NULL, O_QUICK},
+        {"md", required_argument, NULL, O_MD},
+        {"bucket", required_argument, NULL, O_BUCKET},
+        {"keep", no_argument, NULL, O_KEEP},
+        {"rounds", required_argument, NULL, O_ROUNDS},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    b->clients = 8;
+    b->duration = 6;
+    b->max_bytes = 2 * GiB;
+    b->verify_every = 8;
+    b->targets = 3;
+    b->do_put = b->do_get = true;
+    for (int i = 0; i < PATH_COUNT; i++)
+        b->path_on[i] = true;
+    bool dur_set = false, cap_set = false, rounds_set = false;
+    b->rounds = 3;
+    const char *sizes = "4KiB,64MiB";
+    static const char *const ops[] = {"put", "get"};
+    bool op_on[2];
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case O_ENDPOINT:
+            b->endpoint_opt = optarg;
+            break;
+        case O_CLUSTER_DIR:
+            b->cluster_dir_opt = optarg;
+            break;
+        case O_CLIENTS:
+            b->clients = atoi(optarg);
+            break;
+        case O_DURATION:
+            b->duration = atof(optarg);
+            dur_set = true;
+            break;
+        case O_COUNT:
+            b->count = atol(optarg);
+            break;
+        case O_SIZES:
+            sizes = optarg;
+            break;
+        case O_MAX_BYTES:
+            b->max_bytes = strcmp(optarg, "0") == 0 ? 0 : size_parse(optarg);
+            if (strcmp(optarg, "0") != 0 && b->max_bytes == 0) {
+                fprintf(stderr, "locus-bench: bad --max-bytes '%s'\n", optarg);
+                return -1;
+            }
+            cap_set = true;
+            break;
+        case O_OPS:
+            if (parse_list(optarg, ops, 2, op_on) != 0)
+                return -1;
+            b->do_put = op_on[0];
+            b->do_get = op_on[1];
+            break;
+        case O_PATHS:
+            if (parse_list(optarg, path_names, PATH_COUNT, b->path_on) != 0)
+                return -1;
+            break;
+        case O_TARGETS:
+            b->targets = atoi(optarg);
+            break;
+        case O_VERIFY:
+            b->verify_every = atoi(optarg);
+            break;
+        case O_PIN:
+            b->pin = true;
+            break;
+        case O_QUICK:
+            b->quick = true;
+            break;
+        case O_MD:
+            b->md = optarg;
+            break;
+        case O_BUCKET:
+            b->bucket_opt = optarg;
+            break;
+        case O_KEEP:
+            b->keep = true;
+            break;
+        case O_ROUNDS:
+            b->rounds = atoi(optarg);
+            rounds_set = true;
+            break;
+        case 'h':
+            usage(stdout);
+            exit(0);
+        default:
+            usage(stderr);
+            return -1;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "locus-bench: unexpected argument '%s'\n", argv[optind]);
+        return -1;
+    }
+    if (b->quick) {
+        if (!dur_set)
+            b->duration = 2;
+        if (!cap_set)
+            b->max_bytes = 512 * MiB;
+        if (!rounds_set)
+            b->rounds = 1;
+    }
+    char *dup = xstrdup(sizes), *save = NULL;
+    for (char *t = strtok_r(dup, ",", &save); t != NULL; t = strtok_r(NULL, ",", &save)) {
+        uint64_t v = size_parse(t);
+        if (v == 0 || v > 4 * GiB || b->nsizes == MAX_SIZES) {
+            fprintf(stderr, "locus-bench: bad size '%s'\n", t);
+            free(dup);
+            return -1;
+        }
+        b->sizes[b->nsizes++] = (size_t)v;
+    }
+    free(dup);
+    if (b->nsizes == 0 || b->clients < 1 || b->clients > 1024 || b->duration <= 0 || b->count < 0 ||
+        b->targets < 1 || b->verify_every < 0 || b->rounds < 1 || b->rounds > 100 ||
+        (!b->do_put && !b->do_get)) {
+        fprintf(stderr, "locus-bench: bad options (see --help)\n");
+        return -1;
+    }
+    if (b->pin && b->endpoint_opt != NULL)
+        fprintf(stderr, "locus-bench: --pin pins only the bench and nginx with --endpoint\n");
+    return 0;
+}
+
+/* GET-only runs still need objects: store a set untimed, directly on the owners. */
+static void seed_set(bench_t *b, size_t size, objset_t *set, const char *tag)
+{
+    bench_t *tmp = xmalloc(sizeof(*tmp));
+    *tmp = *b;
+    tmp->count = b->clients * 32;
+    tmp->ncells = 0;
+    cell_t *cell = cell_new(tmp, OP_PUT, PATH_DIRECT, size);
+    cell->tag = tag;
+    fprintf(stderr, "  (storing the objects to read, untimed)\n");
+    run_phase(tmp, &cell, 1, set, 1);
+    free(tmp);
+}
+
+int bench_cmd_obj(int argc, char **argv)
+{
+    bench_t *b = xcalloc(1, sizeof(*b));
+    int rc = 1;
+    char err[LOCUS_ERR_LEN] = "";
+    if (parse_args(b, argc, argv) != 0) {
+        free(b);
+        return 2;
+    }
+    b->started_ns = time_mono_ns();
+
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+
+    const char *tmpdir = getenv("TMPDIR") != NULL ? getenv("TMPDIR") : "/tmp";
+    b->tmp = xasprintf("%s/locus-bench-XXXXXX", tmpdir);
+    if (mkdtemp(b->tmp) == NULL) {
+        fprintf(stderr, "locus-bench: mkdtemp %s: %s\n", b->tmp, strerror(errno));
+        goto out;
+    }
+    b->www = xasprintf("%s/www", b->tmp);
+    b->diskdir = xasprintf("%s/disk", b->tmp);
+    mkdir_p(b->diskdir, 0755);
+    b->bindir = bench_self_dir();
+
+    char mach[512];
+    machine_desc(mach, sizeof(mach));
+    fprintf(stderr, "locus-bench obj: %s\n", mach);
+
+    if (b->endpoint_opt == NULL) {
+        int port = bench_free_ports(1 + b->targets);
+        if (port < 0) {
+            fprintf(stderr, "locus-bench: no free ports\n");
+            goto out;
+        }
+        b->cluster_dir = xasprintf("%s/cluster", b->tmp);
+        b->own_cluster = true;
+        fprintf(stderr, "starting a cluster (1 proxy, %d targets) on port %d in %s\n", b->targets,
+                port, b->cluster_dir);
+        if (bench_cluster_up(b->bindir, b->cluster_dir, port, b->targets, b->pin ? 0 : -1, err,
+                             sizeof(err)) != 0) {
+            fprintf(stderr, "locus-bench: %s\n", err);
+            goto out;
+        }
+        b->endpoint = xasprintf("http://127.0.0.1:%d", port);
+    } else {
+        b->endpoint = xstrdup(b->endpoint_opt);
+        size_t n = strlen(b->endpoint);
+        while (n > 0 && b->endpoint[n - 1] == '/')
+            b->endpoint[--n] = '\0';
+    }
+    if (b->pin)
+        bench_pin_self(1);
+
+    if (bench_smap_fetch(b->endpoint, &b->smap, err, sizeof(err)) != 0) {
+        fprintf(stderr, "locus-bench: %s\n", err);
+        goto out;
+    }
+    if (b->smap.nt == 0) {
+        fprintf(stderr, "locus-bench: the cluster at %s has no active targets\n", b->endpoint);
+        goto out;
+    }
+    if (b->bucket_opt != NULL) {
+        b->bucket = xstrdup(b->bucket_opt);
+    } else if (b->own_cluster) {
+        b->bucket = xstrdup("bench");
+    } else {
+        char id[9];
+        random_id(id, 8);
+        b->bucket = xasprintf("bench-%s", id);
+    }
+    if (bucket_create(b, err, sizeof(err)) != 0) {
+        fprintf(stderr, "locus-bench: cannot create bucket %s: %s\n", b->bucket, err);
+        goto out;
+    }
+    fill_pool(b);
+    fprintf(stderr, "endpoint %s, %zu targets, bucket %s, %d clients\n", b->endpoint, b->smap.nt,
+            b->bucket, b->clients);
+
+    for (int si = 0; si < b->nsizes && !bench_stop; si++) {
+        size_t size = b->sizes[si];
+        char sz[32];
+        size_str(size, sz, sizeof(sz));
+        objset_t set = {0};
+        char *tags[PATH_COUNT];
+        cell_t *cells[PATH_COUNT];
+        int n = 0;
+        for (int p = PATH_PROXY; p < PATH_COUNT; p++)
+            tags[p] = xasprintf("%s-%s", sz, path_names[p]);
+        if (b->do_put) {
+            for (int p = PATH_PROXY; p < PATH_COUNT; p++) {
+                if (!b->path_on[p] || p == PATH_NGINX)
+                    continue;
+                cells[n] = cell_new(b, OP_PUT, p, size);
+                cells[n++]->tag = tags[p];
+            }
+            run_phase(b, cells, n, &set, b->rounds);
+        }
+        if (b->do_get) {
+            if (set.n == 0 && !bench_stop) {
+                char *tag = xasprintf("%s-seed", sz);
+                seed_set(b, size, &set, tag);
+                free(tag);
+            }
+            if (b->path_on[PATH_NGINX] && set.n > 0 && !bench_stop)
+                prepare_nginx(b, &set);
+            n = 0;
+            for (int p = PATH_PROXY; p < PATH_COUNT; p++)
+                if (b->path_on[p] && p != PATH_DISK)
+                    cells[n++] = cell_new(b, OP_GET, p, size);
+            run_phase(b, cells, n, &set, b->rounds);
+        }
+        objset_dispose(&set);
+        for (int p = PATH_PROXY; p < PATH_COUNT; p++)
+            free(tags[p]);
+    }
+
+    compute_ratios(b);
+    char params[512];
+    params_line(b, params, sizeof(params));
+    printf("\nlocus-bench obj: %s\n%s; nginx: %s\n\n", mach, params,
+           b->nginx.version ? b->nginx.version : "n/a");
+    print_table(b, stdout, false);
+    print_errors(b, stdout, false);
+    printf("\n%s\n", legend);
+    fflush(stdout);
+    if (b->md != NULL)
+        write_md(b, b->md);
+
+    rc = 0;
+    for (int i = 0; i < b->ncells; i++)
+        if (b->cells[i].errors > 0 || b->cells[i].skipped)
+            rc = 1;
+    if (bench_stop)
+        rc = 130;
+out:
+    if (b->nginx_up)
+        bench_nginx_stop(&b->nginx);
+    if (b->bucket != NULL && !b->own_cluster && !b->keep && b->bucket_created)
+        bucket_destroy(b);
+    if (b->own_cluster)
+        bench_cluster_down(b->bindir, b->cluster_dir);
+    if (b->tmp != NULL && !b->keep)
+        remove_tree(b->tmp);
+    else if (b->tmp != NULL)
+        fprintf(stderr, "--keep: temp dir %s\n", b->tmp);
+    fprintf(stderr, "locus-bench obj: done in %.0f s\n",
+            (double)(time_mono_ns() - b->started_ns) / 1e9);
+    bench_smap_dispose(&b->smap);
+    free(b->pool);
+    free(b->bucket);
+    free(b->endpoint);
+    free(b->cluster_dir);
+    free(b->bindir);
+    free(b->www);
+    free(b->diskdir);
+    free(b->tmp);
+    free(b);
+    curl_global_cleanup();
+    return rc;
+}

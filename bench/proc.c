@@ -1,0 +1,202 @@
+/*
+ * proc.c - child processes, free ports, CPU pinning and one-shot HTTP calls for locus-bench.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+
+#include <curl/curl.h>
+
+#include "bench.h"
+
+char *bench_self_dir(void)
+{
+    char path[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 1);
+    if (n <= 0)
+        return xstrdup(".");
+    path[n] = '\0';
+    char *slash = strrchr(path, '/');
+    if (slash == NULL)
+        return xstrdup(".");
+    *slash = '\0';
+    return xstrdup(path);
+}
+
+static int pin_pid(pid_t pid, int cpu)
+{
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    return sched_setaffinity(pid, sizeof(set), &set);
+}
+
+int bench_pin_self(int cpu)
+{
+    return pin_pid(0, cpu);
+}
+
+pid_t bench_spawn(char *const argv[], const char *log, int cpu)
+{
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid > 0)
+        return pid;
+
+    /* child */
+    signal(SIGINT, SIG_IGN); /* the bench decides when its children stop */
+    signal(SIGPIPE, SIG_DFL);
+    if (cpu >= 0)
+        (void)pin_pid(0, cpu);
+    int in = open("/dev/null", O_RDONLY);
+    if (in >= 0) {
+        dup2(in, 0);
+        close(in);
+    }
+    if (log != NULL) {
+        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+        }
+    }
+    execv(argv[0], argv);
+    dprintf(2, "locus-bench: cannot exec %s: %s\n", argv[0], strerror(errno));
+    _exit(127);
+}
+
+int bench_run(char *const argv[], const char *log, int cpu, int timeout_s)
+{
+    pid_t pid = bench_spawn(argv, log, cpu);
+    if (pid < 0)
+        return -1;
+    int64_t deadline = time_mono_ns() + (int64_t)timeout_s * 1000000000LL;
+    for (;;) {
+        int st;
+        pid_t r = waitpid(pid, &st, WNOHANG);
+        if (r == pid)
+            return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+        if (r < 0 && errno != EINTR)
+            return -1;
+        if (time_mono_ns() > deadline) {
+            kill(pid, SIGKILL);
+            while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+                ;
+            return -1;
+        }
+        sleep_ms(20);
+    }
+}
+
+static bool port_bindable(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return false;
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bool ok = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+    close(fd);
+    return ok;
+}
+
+bool bench_port_open(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return false;
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bool ok = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+    close(fd);
+    return ok;
+}
+
+int bench_free_ports(int n)
+{
+    /* Random starts in 20000..44999, away from the usual 8080-ish ports and from the
+     * kernel's ephemeral range (32768+ is avoided for the upper part of each block only
+     * by luck; a clash shows up as a failed bind in the daemon, which we report). */
+    unsigned seed = (unsigned)(time_mono_ns() ^ getpid());
+    for (int attempt = 0; attempt < 200; attempt++) {
+        int base = 20000 + (int)(rand_r(&seed) % 12000);
+        bool ok = true;
+        for (int i = 0; i < n && ok; i++)
+            ok = port_bindable(base + i) && !bench_port_open(base + i);
+        if (ok)
+            return base;
+    }
+    return -1;
+}
+
+void bench_dump_tail(const char *path, size_t max)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return;
+    if (fseek(f, 0, SEEK_END) == 0) {
+        long sz = ftell(f);
+        if (sz > (long)max)
+            fseek(f, sz - (long)max, SEEK_SET);
+        else
+            fseek(f, 0, SEEK_SET);
+    }
+    char line[1024];
+    while (fgets(line, sizeof(line), f) != NULL)
+        fprintf(stderr, "    | %s", line);
+    fclose(f);
+}
+
+static size_t on_resp(char *p, size_t sz, size_t nm, void *ud)
+{
+    if (ud != NULL)
+        buf_append(ud, p, sz * nm);
+    return sz * nm;
+}
+
+long bench_http(const char *method, const char *url, const char *body, buf_t *resp, char *err,
+                size_t errlen)
+{
+    CURL *c = curl_easy_init();
+    if (c == NULL) {
+        snprintf(err, errlen, "curl_easy_init failed");
+        return -1;
+    }
+    struct curl_slist *hdrs = NULL;
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_resp);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, resp);
+    if (strcmp(method, "HEAD") == 0)
+        curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+    if (body != NULL) {
+        hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+        curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+    }
+    long status = -1;
+    CURLcode rc = curl_easy_perform(c);
+    if (rc != CURLE_OK)
+        snprintf(err, errlen, "%s %s: %s", method, url, curl_easy_strerror(rc));
+    else
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    curl_slist_free_all(hdrs);
+    curl_easy_cleanup(c);
+    return status;
+}
