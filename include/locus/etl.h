@@ -45,11 +45,11 @@ extern "C" {
 
 /* Result codes. */
 #define LOCUS_ETL_OK 0
-#define LOCUS_ETL_ERROR (-1)     /* the transform failed (the message says why) */
-#define LOCUS_ETL_EINVAL (-22)   /* bad argument, or output API misuse (set after write...) */
-#define LOCUS_ETL_ENOMEM (-12)   /* out of memory */
+#define LOCUS_ETL_ERROR (-1)       /* the transform failed (the message says why) */
+#define LOCUS_ETL_EINVAL (-22)     /* bad argument, or output API misuse (set after write...) */
+#define LOCUS_ETL_ENOMEM (-12)     /* out of memory */
 #define LOCUS_ETL_ECANCELED (-125) /* the request is gone (client closed, server stopping) */
-#define LOCUS_ETL_EIO (-5)       /* I/O error (listen, file, network) */
+#define LOCUS_ETL_EIO (-5)         /* I/O error (listen, file, network) */
 
 /* Static text for a result code (never NULL). */
 const char *locus_etl_strerror(int code);

@@ -227,8 +227,16 @@ uint64_t random_u64(void)
 void random_id(char *out, size_t n)
 {
     static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
-    for (size_t i = 0; i < n; i++)
-        out[i] = alphabet[random_u64() % (sizeof(alphabet) - 1)];
+    unsigned char rnd[64];
+    for (size_t done = 0; done < n;) {
+        size_t k = n - done < sizeof(rnd) ? n - done : sizeof(rnd);
+        if (getrandom(rnd, k, 0) != (ssize_t)k) /* one syscall per id, not per character */
+            for (size_t i = 0; i < k; i++)
+                rnd[i] = (unsigned char)random_u64();
+        for (size_t i = 0; i < k; i++)
+            out[done + i] = alphabet[rnd[i] % (sizeof(alphabet) - 1)];
+        done += k;
+    }
     out[n] = '\0';
 }
 

@@ -1,7 +1,7 @@
 /*
  * internal.h - shared declarations of liblocus-etl's own files (not installed).
  *
- * The pure request-parsing helpers (parse.c) are declared here with the `locus_etl__` prefix so
+ * The pure request-parsing helpers (etl_parse.c) are declared here with the `locus_etl__` prefix so
  * that tests/unit/etlsdk can call them directly.
  */
 #ifndef LOCUS_ETLSDK_INTERNAL_H
@@ -14,7 +14,7 @@
 #include <stddef.h>
 
 /* ------------------------------------------------------------------------------------------ */
-/* parse.c: pure helpers (no I/O) */
+/* etl_parse.c: pure helpers (no I/O) */
 
 /* Query-decodes s[0..n) ('+' is a space, %XX escapes). NULL if malformed or if the result holds
  * a NUL byte. Caller frees. */
@@ -44,12 +44,12 @@ bool locus_etl__fqn_allowed(const char *fqn, const char *roots);
 
 /* A parsed request line. All strings owned by the struct (locus_etl__uri_dispose). */
 typedef struct {
-    char *path;     /* raw path without the leading '/', still escaped */
-    char *dpath;    /* decoded path (what transform gets as in->path) */
-    char *args;     /* decoded etl_args, or "" */
-    char *fqn;      /* normalized FQN from etl_fqn (or the v3.28 path form), or NULL */
-    char *node_url; /* not from the URI: filled by the server from Ais-Node-Url */
-    bool latest;    /* latest-ver=true */
+    char *path;         /* raw path without the leading '/', still escaped */
+    char *dpath;        /* decoded path (what transform gets as in->path) */
+    char *args;         /* decoded etl_args, or "" */
+    char *fqn;          /* normalized FQN from etl_fqn (or the v3.28 path form), or NULL */
+    char *node_url;     /* not from the URI: filled by the server from Ais-Node-Url */
+    bool latest;        /* latest-ver=true */
     char *original_url; /* POST /download: decoded original_url, or NULL */
 } locus_etl__uri_t;
 
@@ -83,14 +83,14 @@ char *locus_etl__hpull_url(const char *target_url, const char *dpath, bool lates
 long long locus_etl__parse_size(const char *s);
 
 /* ------------------------------------------------------------------------------------------ */
-/* log.c */
+/* etl_log.c */
 
 void locus_etl__vlog(locus_etl_log_level_t level, const char *fmt, va_list ap);
 int locus_etl__log_level_parse(const char *s);
 
 /* ------------------------------------------------------------------------------------------ */
-/* http.c: libcurl client (hpull fetch, download, direct put). Thread-safe: each thread keeps its
- * own easy handle (kept-alive connection), released at thread exit. */
+/* etl_http.c: libcurl client (hpull fetch, download, direct put). Thread-safe: each thread keeps
+ * its own easy handle (kept-alive connection), released at thread exit. */
 
 void locus_etl__http_global_init(void);
 
@@ -106,7 +106,7 @@ long locus_etl__http_put(const char *url, const char *node_url, const void *data
                          int timeout_ms, char **resp, size_t *resp_len, char *err, size_t errlen);
 
 /* ------------------------------------------------------------------------------------------ */
-/* output.c: the output object and the transform job */
+/* etl_output.c: the output object and the transform job */
 
 /* A transform job's lifecycle (guarded by job->mu). */
 typedef enum {
@@ -135,13 +135,13 @@ struct locus_etl_output_s {
     char *buf; /* OUT_STREAM: bytes not yet sent are buf[off..len) */
     size_t off;
     size_t cap;
-    uint64_t total;   /* bytes written in all (stream) */
-    bool may_stream;  /* false for direct put: keep everything in memory */
-    bool cancelled;   /* request gone: writes fail */
-    int rc;           /* transform's return value (JOB_DONE) */
-    int err_status;   /* set_error status (0 = 500) */
-    char *err_msg;    /* set_error message or NULL */
-    bool oom;         /* an append failed for lack of memory */
+    uint64_t total;  /* bytes written in all (stream) */
+    bool may_stream; /* false for direct put: keep everything in memory */
+    bool cancelled;  /* request gone: writes fail */
+    int rc;          /* transform's return value (JOB_DONE) */
+    int err_status;  /* set_error status (0 = 500) */
+    char *err_msg;   /* set_error message or NULL */
+    bool oom;        /* an append failed for lack of memory */
 };
 
 void locus_etl__output_init(locus_etl_output_t *o, bool may_stream);

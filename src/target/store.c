@@ -104,24 +104,26 @@ int store_writer_open(obj_writer_t *w, const char *bck, const char *obj, char *e
     w->fd = -1;
     const char *mp = mpath_for(bck, obj);
     char *wd = fqn_workdir(mp, bck);
-    int rc = mkdir_p(wd, 0755);
-    if (rc < 0) {
-        snprintf(err, errlen, "cannot create %s: %s", wd, strerror(-rc));
-        free(wd);
-        return rc;
-    }
     char id[17];
     random_id(id, 16);
     w->work = xasprintf("%s/%s.%d", wd, id, (int)getpid());
-    free(wd);
+    /* The work dir exists after the first PUT: create it only when missing. */
     w->fd = open(w->work, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    int rc = 0;
+    if (w->fd < 0 && errno == ENOENT) {
+        rc = mkdir_p(wd, 0755);
+        if (rc == 0)
+            w->fd = open(w->work, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    }
     if (w->fd < 0) {
-        rc = -errno;
-        snprintf(err, errlen, "cannot create work file %s: %s", w->work, strerror(errno));
+        rc = rc ? rc : -errno;
+        snprintf(err, errlen, "cannot create work file %s: %s", w->work, strerror(-rc));
         free(w->work);
+        free(wd);
         w->work = NULL;
         return rc;
     }
+    free(wd);
     w->fqn = fqn_make(mp, bck, obj);
     w->bck = xstrdup(bck);
     w->obj = xstrdup(obj);
@@ -202,13 +204,16 @@ int store_writer_commit(obj_writer_t *w, json_t *custom, char *err, size_t errle
     pthread_mutex_lock(lk);
     md.version = lom_md_load(w->fqn, &old) == 0 ? old.version + 1 : 1;
     int rc = lom_md_store_fd(w->fd, &md);
-    if (rc == 0) {
-        char *dir = xstrdup(w->fqn);
-        rc = mkdir_p(dirname(dir), 0755);
-        free(dir);
-    }
-    if (rc == 0 && rename(w->work, w->fqn) < 0)
+    if (rc == 0 && rename(w->work, w->fqn) < 0) {
         rc = -errno;
+        if (rc == -ENOENT) { /* first object under this directory */
+            char *dir = xstrdup(w->fqn);
+            rc = mkdir_p(dirname(dir), 0755);
+            free(dir);
+            if (rc == 0 && rename(w->work, w->fqn) < 0)
+                rc = -errno;
+        }
+    }
     pthread_mutex_unlock(lk);
     if (rc == -EISDIR || rc == -ENOTDIR || rc == -EEXIST || rc == -ENOTEMPTY) {
         snprintf(err, errlen,

@@ -1,5 +1,5 @@
 /*
- * log.c - liblocus-etl's logging: one overridable hook (STYLE.md 34). The default hook writes
+ * etl_log.c - liblocus-etl's logging: one overridable hook (STYLE.md 34). The default hook writes
  * `pid:E YYYY-MM-DD HH:MM:SS.mmm L msg` lines to stderr, the daemons' format with role E.
  */
 #include "etlsdk/internal.h"
@@ -72,8 +72,7 @@ int locus_etl__log_level_parse(const char *s)
         return LOCUS_ETL_LOG_VERBOSE;
     if (strcasecmp(s, "notice") == 0 || strcasecmp(s, "info") == 0)
         return LOCUS_ETL_LOG_NOTICE;
-    if (strcasecmp(s, "warning") == 0 || strcasecmp(s, "warn") == 0 ||
-        strcasecmp(s, "error") == 0)
+    if (strcasecmp(s, "warning") == 0 || strcasecmp(s, "warn") == 0 || strcasecmp(s, "error") == 0)
         return LOCUS_ETL_LOG_WARNING;
     return -1;
 }

@@ -1,5 +1,5 @@
 /*
- * http.c - the ETL server's outgoing HTTP: hpull fetches from AIS_TARGET_URL, POST /download
+ * etl_http.c - the ETL server's outgoing HTTP: hpull fetches from AIS_TARGET_URL, POST /download
  * fetches, and direct-put PUTs (libcurl).
  *
  * DESIGN

@@ -1,5 +1,5 @@
 /*
- * output.c - the transform's output object: a buffer (static, copied, owned) or bytes written
+ * etl_output.c - the transform's output object: a buffer (static, copied, owned) or bytes written
  * in pieces, and the hand-off of written bytes to the connection thread once the response
  * streams.
  *
@@ -164,8 +164,7 @@ int locus_etl_write(locus_etl_output_t *o, const void *p, size_t n)
     o->total += n;
     if (o->state == JOB_STREAMING) {
         pthread_cond_broadcast(&o->cond);
-    } else if (o->may_stream && o->state == JOB_RUNNING &&
-               o->len - o->off > LOCUS_ETL__STREAM_AT) {
+    } else if (o->may_stream && o->state == JOB_RUNNING && o->len - o->off > LOCUS_ETL__STREAM_AT) {
         o->state = JOB_STREAMING;
         pthread_cond_broadcast(&o->cond);
     }

@@ -1,5 +1,5 @@
 /*
- * server.c - the ETL transformer HTTP server of liblocus-etl (PROTOCOL-ETL.md §3, §4, §5, §6).
+ * etl_server.c - the ETL transformer HTTP server of liblocus-etl (PROTOCOL-ETL.md §3, §4, §5, §6).
  *
  * Routes: GET /health -> 200 "Running"; PUT /<path> (hpush: body or FQN); GET /<path> (hpull:
  * fetch from AIS_TARGET_URL, or FQN); POST /download?original_url=..; GET /ws -> 501 for now.
@@ -9,7 +9,7 @@
  *   body, open/mmap FQNs, fetch hpull objects and perform direct puts; all of those block.
  *   MHD_ALLOW_UPGRADE is on so that /ws can be added as an Upgrade handler later.
  * - Transforms run on a fixed pool of `workers` threads fed by a FIFO (ctx->qmu). The connection
- *   thread submits its request and waits on the request's output (output.c) until the transform
+ *   thread submits its request and waits on the request's output (etl_output.c) until the transform
  *   is done or its written output starts streaming.
  * - A request object (req_t) is created by the URI-log callback (it receives the raw, still
  *   escaped URI), lives on ctx's active list and is freed in the completion callback after its
@@ -157,8 +157,7 @@ static void *worker_main(void *arg)
         bool cancelled = o->cancelled;
         o->state = JOB_RUNNING;
         pthread_mutex_unlock(&o->mu);
-        int rc = cancelled ? LOCUS_ETL_ECANCELED
-                           : ctx->srv.transform(&r->in, o, ctx->srv.userdata);
+        int rc = cancelled ? LOCUS_ETL_ECANCELED : ctx->srv.transform(&r->in, o, ctx->srv.userdata);
         pthread_mutex_lock(&o->mu);
         o->rc = rc;
         o->state = JOB_DONE;
@@ -291,8 +290,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 /* ------------------------------------------------------------------------------------------ */
 /* Responses */
 
-static enum MHD_Result reply_buf(struct MHD_Connection *c, unsigned status, const void *p,
-                                 size_t n, enum MHD_ResponseMemoryMode mode, const char *ctype)
+static enum MHD_Result reply_buf(struct MHD_Connection *c, unsigned status, const void *p, size_t n,
+                                 enum MHD_ResponseMemoryMode mode, const char *ctype)
 {
     struct MHD_Response *resp = MHD_create_response_from_buffer(n, (void *)p, mode);
     if (resp == NULL)
@@ -314,7 +313,10 @@ static enum MHD_Result reply_error(req_t *r, struct MHD_Connection *c, unsigned 
                                    const char *msg)
 {
     LOG(WARNING, "%u %s, while handling %s %s", status, msg,
-        r->method == M_PUT ? "PUT" : r->method == M_GET ? "GET" : "request", r->raw_uri);
+        r->method == M_PUT   ? "PUT"
+        : r->method == M_GET ? "GET"
+                             : "request",
+        r->raw_uri);
     return reply_text(c, status, msg);
 }
 
@@ -366,9 +368,10 @@ static int load_fqn(req_t *r, char **msg)
     if (ctx->opts.fqn_roots != NULL && ctx->opts.fqn_roots[0]) {
         /* Lexically inside a root, but a symlink may lead elsewhere: check the real path too. */
         char *rp = realpath(fqn, NULL);
-        bool ok = rp != NULL && (locus_etl__fqn_allowed(rp, ctx->opts.fqn_roots) ||
-                                 (ctx->roots_resolved != NULL &&
-                                  locus_etl__fqn_allowed(rp, ctx->roots_resolved)));
+        bool ok =
+            rp != NULL &&
+            (locus_etl__fqn_allowed(rp, ctx->opts.fqn_roots) ||
+             (ctx->roots_resolved != NULL && locus_etl__fqn_allowed(rp, ctx->roots_resolved)));
         free(rp);
         if (!ok) {
             close(fd);
@@ -445,8 +448,8 @@ static bool transient(long status)
 static enum MHD_Result do_direct_put(req_t *r, struct MHD_Connection *c, const char *p, size_t n)
 {
     locus_etl_ctx_t *ctx = r->ctx;
-    char *url = locus_etl__direct_put_url(r->node_first, ctx->opts.target_url, r->uri.path,
-                                          r->uri.args);
+    char *url =
+        locus_etl__direct_put_url(r->node_first, ctx->opts.target_url, r->uri.path, r->uri.args);
     if (url == NULL) {
         char *m = xasprintf("invalid Ais-Node-Url %s", r->node_first);
         enum MHD_Result ret = reply_error(r, c, 400, m);
@@ -465,8 +468,7 @@ static enum MHD_Result do_direct_put(req_t *r, struct MHD_Connection *c, const c
         if (!transient(st) || attempt >= ctx->opts.direct_put_retries)
             break;
         int ms = 100 << (attempt < 5 ? attempt : 5);
-        LOG(NOTICE, "direct put to %s: %s; retrying in %d ms", url,
-            st ? "server error" : err, ms);
+        LOG(NOTICE, "direct put to %s: %s; retrying in %d ms", url, st ? "server error" : err, ms);
         sleep_ms(ms);
     }
     enum MHD_Result ret;
@@ -532,8 +534,8 @@ static int on_headers(req_t *r, struct MHD_Connection *c, const char *method, ch
         r->direct_put = true;
         r->out.may_stream = false;
     }
-    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-                                                 MHD_HTTP_HEADER_CONTENT_LENGTH);
+    const char *cl =
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (cl != NULL && r->method == M_PUT && r->uri.fqn == NULL) {
         long long n = locus_etl__parse_size(cl);
         if (n < 0 || (uint64_t)n > ctx->opts.max_object_size) {
@@ -807,8 +809,9 @@ int locus_etl_start(const locus_etl_server_t *srv, const locus_etl_options_t *op
     err[0] = '\0';
     *out = NULL;
     if (srv == NULL || srv->api_version != LOCUS_ETL_API_V1 || srv->transform == NULL) {
-        snprintf(err, errlen, "locus_etl_server_t: need api_version LOCUS_ETL_API_V1 and a "
-                              "transform callback");
+        snprintf(err, errlen,
+                 "locus_etl_server_t: need api_version LOCUS_ETL_API_V1 and a "
+                 "transform callback");
         return LOCUS_ETL_EINVAL;
     }
     locus_etl_options_t defaults;
@@ -866,11 +869,11 @@ int locus_etl_start(const locus_etl_server_t *srv, const locus_etl_options_t *op
     ctx->mhd = MHD_start_daemon(
         flags, (uint16_t)ctx->opts.port, NULL, NULL, on_access, ctx, MHD_OPTION_SOCK_ADDR,
         (struct sockaddr *)&ss, MHD_OPTION_URI_LOG_CALLBACK, on_uri, ctx,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, ctx, MHD_OPTION_UNESCAPE_CALLBACK,
-        unescape_noop, NULL, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 * 1024),
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)ctx->opts.max_connections,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)600, MHD_OPTION_LISTEN_BACKLOG_SIZE,
-        (unsigned)1024, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_END);
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, ctx, MHD_OPTION_UNESCAPE_CALLBACK, unescape_noop,
+        NULL, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 * 1024), MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)ctx->opts.max_connections, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)600,
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log,
+        NULL, MHD_OPTION_END);
     if (ctx->mhd == NULL) {
         snprintf(err, errlen, "cannot listen on %s:%d (port in use?)", ctx->opts.host,
                  ctx->opts.port);
