@@ -274,8 +274,9 @@ static int spawn(etl_inst_t *e, json_t *entry)
     bool dp = json_is_true(json_object_get(entry, "direct_put"));
     env_add(&envp, &n, "DIRECT_PUT", dp ? "true" : "false");
     env_add(&envp, &n, "direct_put", dp ? "true" : "false");
-    const char *arg = json_string_value(json_object_get(im, "argument"));
-    env_add(&envp, &n, "ARG_TYPE", arg ? arg : "");
+    /* The hpush communicator sends the object's bytes (not its FQN) for every argument type,
+     * so the server must not expect FQN paths: ARG_TYPE stays empty until FQN mode exists. */
+    env_add(&envp, &n, "ARG_TYPE", "");
     char port[16];
     snprintf(port, sizeof(port), "%d", e->port);
     env_add(&envp, &n, "PORT", port);

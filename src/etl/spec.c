@@ -115,12 +115,13 @@ int etl_spec_parse(const config_t *cfg, json_t *msg, json_t **entry, char *err, 
                      json_string_value(name), ct);
         return 400;
     }
+    /* argument: "" | "url" | "fqn" (AIStore's reference specs all say fqn). */
     json_t *arg = json_object_get(msg, "argument");
     if (arg && !json_is_null(arg) &&
-        !(json_is_string(arg) && (strcmp(json_string_value(arg), "") == 0 ||
-                                  strcmp(json_string_value(arg), "url") == 0))) {
-        snprintf(err, errlen,
-                 "ETL \"%s\": argument must be \"\" or \"url\" (fqn is not supported yet)",
+        !(json_is_string(arg) &&
+          (strcmp(json_string_value(arg), "") == 0 || strcmp(json_string_value(arg), "url") == 0 ||
+           strcmp(json_string_value(arg), "fqn") == 0))) {
+        snprintf(err, errlen, "ETL \"%s\": argument must be \"\", \"url\" or \"fqn\"",
                  json_string_value(name));
         return 400;
     }
