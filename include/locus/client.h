@@ -1,6 +1,6 @@
 /*
  * locus/client.h - liblocus, the C client library of Locus (and of any AIStore-compatible
- * cluster): cluster map, buckets, objects, listing and jobs over the REST API of
+ * cluster): cluster map, buckets, objects, listing, jobs and ETL over the REST API of
  * PROTOCOL-REST.md.
  *
  * Conventions
@@ -35,7 +35,7 @@ extern "C" {
 #endif
 
 #ifndef LOCUS_ERR_LEN
-#define LOCUS_ERR_LEN 256
+#define LOCUS_ERR_LEN 1024
 #endif
 
 /* Default endpoint when neither LOCUS_ENDPOINT nor AIS_ENDPOINT is set. */
@@ -270,6 +270,166 @@ int locus_job_snaps(locus_client_t *c, const char *id, char **json, char *err);
  * st may be NULL; else it receives the last status seen (dispose it). */
 int locus_job_wait(locus_client_t *c, const char *id, int64_t timeout_ns, locus_job_status_t *st,
                    char *err);
+
+/* ------------------------------------------------------------------------------------------ */
+/* ETL (PROTOCOL-REST.md §1.6-§1.7, PROTOCOL-ETL.md §2.2) */
+
+/* Converts the text of an ETL spec file into init messages for locus_etl_init. The text is YAML
+ * (one or more documents separated by `---`, each a mapping such as AIStore's etl_spec.yaml) or
+ * JSON (one object, or an array of objects). Plain YAML scalars are typed as YAML's core schema
+ * does (true/false, integers, floats, null), except where the init message wants a string
+ * (name, communication, argument, init_timeout, obj_timeout, runtime.image, runtime.command
+ * items, env names and values, resources): those keep their text, so `value: 44100` gives
+ * "44100". Anchors and aliases work; empty documents are skipped. The messages are not
+ * validated further (the server does). On a syntax error LOCUS_EINVAL with
+ * "line L, column C: <problem>" in err, and no message is returned.
+ * *msgs (compact JSON object texts; caller frees with locus_strv_free) has *n >= 1 entries. */
+int locus_etl_spec_parse(const char *text, size_t len, char ***msgs, size_t *n, char *err);
+
+/* An ETL described by options instead of a file (`locus etl init --name ...`). Zero-initialize;
+ * all pointers are borrowed; NULL = not set (the server's default). */
+typedef struct {
+    const char *name;        /* required */
+    const char *image;       /* runtime.image; required (any name when command is given) */
+    const char *comm_type;   /* "hpush", "hpull", "ws" (or with "://") */
+    const char *const *argv; /* runtime.command: argv[0..argc) */
+    size_t argc;
+    const char *const *env; /* runtime.env entries, each "NAME=VALUE" */
+    size_t nenv;
+    const char *init_timeout; /* duration text such as "5m" */
+    const char *obj_timeout;  /* duration text such as "45s" */
+    const char *argument;     /* "", "fqn" */
+    bool direct_put;          /* support_direct_put */
+} locus_etl_spec_t;
+
+/* Builds the init message (JSON object text) of spec; *json: caller frees. LOCUS_EINVAL when
+ * name or image is missing or an env entry has no '='. */
+int locus_etl_spec_json(const locus_etl_spec_t *spec, char **json, char *err);
+
+/* Parses an extension map as AIStore's CLI takes it: `{flac:wav}`, `{"flac":"wav"}`,
+ * `{flac:wav, mp3:ogg}` or without braces `flac:wav,mp3:ogg` (keys and values may be quoted;
+ * a leading '.' is dropped). *json (caller frees) is a JSON object text such as
+ * {"flac":"wav"}. LOCUS_EINVAL with a message for anything else (also for an empty map). */
+int locus_etl_parse_ext(const char *s, char **json, char *err);
+
+/* PUT /v1/etl: starts the ETL described by init_json (borrowed) on every target and waits until
+ * it runs (the server bounds the wait by the spec's init_timeout, so this call has no stall
+ * timeout). *job_id (caller frees; may be NULL) is the ETL's job id. The server's 4xx message
+ * lands in err (bad spec, name taken: LOCUS_EEXIST, init failure). */
+int locus_etl_init(locus_client_t *c, const char *init_json, char **job_id, char *err);
+
+/* One ETL of GET /v1/etl. Strings owned by the array (locus_etl_infos_free). */
+typedef struct {
+    char *name;
+    char *stage;  /* "Initializing", "Running", "Aborted" */
+    char *job_id; /* xaction_id, "" if none */
+    int64_t obj_count;
+    int64_t in_bytes;
+    int64_t out_bytes;
+} locus_etl_info_t;
+
+/* GET /v1/etl: every ETL, sorted by name. *etls (caller frees with locus_etl_infos_free; NULL
+ * when *n is 0). */
+int locus_etl_list(locus_client_t *c, locus_etl_info_t **etls, size_t *n, char *err);
+void locus_etl_infos_free(locus_etl_info_t *etls, size_t n);
+
+/* One per-object failure of an offline transform. */
+typedef struct {
+    char *obj_name; /* "ais://bucket/object" */
+    char *msg;
+    int ecode; /* HTTP status of the failure, 0 if unknown */
+} locus_etl_obj_err_t;
+
+/* GET /v1/etl/<name>[?uuid=<job>]. Strings owned by the struct (locus_etl_details_dispose). */
+typedef struct {
+    char *init_msg; /* the stored init message, JSON text */
+    char *stage;
+    char *reason; /* why it is Aborted; "" otherwise */
+    locus_etl_obj_err_t *obj_errors;
+    size_t n_obj_errors;
+} locus_etl_details_t;
+
+/* Fills *d (zeroed first; dispose it also after failure). job (NULL = none) asks for the
+ * obj_errors of that offline job. LOCUS_ENOENT when the ETL does not exist. */
+int locus_etl_show(locus_client_t *c, const char *name, const char *job, locus_etl_details_t *d,
+                   char *err);
+void locus_etl_details_dispose(locus_etl_details_t *d);
+
+/* POST /v1/etl/<name>/stop (idempotent), POST /v1/etl/<name>/start (from Aborted only; waits
+ * like locus_etl_init), DELETE /v1/etl/<name>. */
+int locus_etl_stop(locus_client_t *c, const char *name, char *err);
+int locus_etl_start(locus_client_t *c, const char *name, char *err);
+int locus_etl_delete(locus_client_t *c, const char *name, char *err);
+
+/* The transformer log of one target, base64-decoded. Owned by the array (locus_etl_logs_free). */
+typedef struct {
+    char *target_id;
+    char *data; /* len bytes, NUL-terminated for convenience */
+    size_t len;
+} locus_etl_log_t;
+
+/* GET /v1/etl/<name>/logs[/<target>] (target NULL = every target), sorted by target id.
+ * *logs: caller frees with locus_etl_logs_free. */
+int locus_etl_logs(locus_client_t *c, const char *name, const char *target, locus_etl_log_t **logs,
+                   size_t *n, char *err);
+void locus_etl_logs_free(locus_etl_log_t *logs, size_t n);
+
+/* One target's answer to GET /v1/etl/<name>/health. Owned by the array. */
+typedef struct {
+    char *target_id;
+    char *status; /* health_status, e.g. "Running" */
+} locus_etl_health_t;
+
+/* GET /v1/etl/<name>/health, sorted by target id. *v: caller frees with locus_etl_health_free. */
+int locus_etl_health(locus_client_t *c, const char *name, locus_etl_health_t **v, size_t *n,
+                     char *err);
+void locus_etl_health_free(locus_etl_health_t *v, size_t n);
+
+/* Inline transform: GET /v1/objects/<bck>/<obj>?etl_name=<etl>[&etl_args=<args>] streamed to cb
+ * (see locus_object_get_cb; args NULL = none). *nbytes (may be NULL) = bytes delivered. */
+int locus_etl_object_get_cb(locus_client_t *c, const char *etl, const char *args, const char *bck,
+                            const char *obj, locus_write_cb cb, void *arg, int64_t *nbytes,
+                            char *err);
+/* Same, written to fd (write(2) at its position; fd stays the caller's). */
+int locus_etl_object_get_fd(locus_client_t *c, const char *etl, const char *args, const char *bck,
+                            const char *obj, int fd, int64_t *nbytes, char *err);
+
+/* Transform-copy of one object: PUT /v1/objects/<src_bck>/<src_obj>?object_to=ais/@#/<dst_bck>/
+ * <dst_obj>&etl_name=<etl>[&etl_args=<args>]. Synchronous. */
+int locus_etl_object_copy(locus_client_t *c, const char *etl, const char *args, const char *src_bck,
+                          const char *src_obj, const char *dst_bck, const char *dst_obj, char *err);
+
+/* Options of an offline bucket transform (etl-bck); zero-initialize, NULL = not set. */
+typedef struct {
+    const char *prefix;  /* only source objects with this name prefix */
+    const char *prepend; /* prepended to every destination name */
+    const char *ext;     /* extension map, JSON object text (see locus_etl_parse_ext) */
+    bool dry_run;        /* transform and count, write nothing */
+    bool cont_on_err;    /* coer: record per-object failures and go on */
+    bool force;
+    int num_workers; /* 0 = the server's default */
+} locus_etl_bck_opts_t;
+
+/* Starts transforming bucket src into dst (created if missing) with ETL etl. *job_id (caller
+ * frees) is the job id; follow it with locus_job_wait / locus_job_totals. opts may be NULL. */
+int locus_etl_bucket(locus_client_t *c, const char *etl, const char *src, const char *dst,
+                     const locus_etl_bck_opts_t *opts, char **job_id, char *err);
+
+/* The counters of a job summed over its per-target snapshots (qryxstats). */
+typedef struct {
+    int64_t loc_objs, loc_bytes; /* done locally (written here, or counted in a dry run) */
+    int64_t out_objs, out_bytes; /* sent to the owning target */
+    int64_t in_objs, in_bytes;   /* received from other targets */
+    size_t ntargets;             /* snapshots seen */
+    size_t nfinished;            /* of which ended */
+    bool aborted;                /* any snapshot aborted */
+} locus_job_totals_t;
+
+/* Sums the qryxstats snapshots of job id into *t. Objects processed by a copy-bck or etl-bck
+ * job = loc_objs + out_objs. */
+int locus_job_totals(locus_client_t *c, const char *id, locus_job_totals_t *t, char *err);
+/* The same from a qryxstats reply (JSON text, borrowed). */
+int locus_job_totals_parse(const char *json, locus_job_totals_t *t, char *err);
 
 #ifdef __cplusplus
 }

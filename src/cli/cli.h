@@ -26,6 +26,7 @@ int locus_cli_cmd_ls(int argc, char **argv);
 int locus_cli_cmd_rm(int argc, char **argv);
 int locus_cli_cmd_object(int argc, char **argv);
 int locus_cli_cmd_job(int argc, char **argv);
+int locus_cli_cmd_etl(int argc, char **argv);
 
 /* Prints `locus: <what>: <msg>` to stderr; returns CLI_EXIT_FAIL. */
 int cli_fail(const char *what, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -24,6 +24,7 @@ static const cli_cmd_t commands[] = {
     {"rm", locus_cli_cmd_rm, "rm BUCKET/OBJ...            delete objects"},
     {"object", locus_cli_cmd_object, "object head BUCKET/OBJ      show object properties"},
     {"job", locus_cli_cmd_job, "job show|wait ID            show a job / wait for it"},
+    {"etl", locus_cli_cmd_etl, "etl init|show|bucket|...    run transformers (ETL) on the data"},
 };
 
 static void usage(FILE *f)

@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define LOCUS_ERR_LEN 256
+#define LOCUS_ERR_LEN 1024
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 /* Small bounded allocations: running out of memory is fatal (file:line reported). */

@@ -1,0 +1,997 @@
+/*
+ * cmd_etl.c - `locus etl ...`: ETL transformers on the cluster's targets (PROTOCOL-REST.md
+ * §1.6-§1.7): init from a spec file or options, show, inline and copy transforms of one object,
+ * offline bucket transforms (with a progress bar while waiting), stop/start/rm, logs, health.
+ */
+#include "cli/cli.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/util.h"
+
+static void usage(FILE *f)
+{
+    fprintf(
+        f, "usage: locus etl init -f SPEC.yaml|-  [--name N]\n"
+           "       locus etl init --name N --image I [--comm-type hpush|hpull|ws]\n"
+           "                      [--command 'PROG ARGS...'] [--arg A]... [--env K=V]...\n"
+           "                      [--init-timeout D] [--obj-timeout D] [--direct-put]\n"
+           "       locus etl show [NAME [--job ID]]\n"
+           "       locus etl object NAME BUCKET/OBJ OUT|- [--args S]\n"
+           "       locus etl object NAME cp SRC_BUCKET/OBJ DST_BUCKET[/OBJ] [--args S]\n"
+           "       locus etl bucket NAME SRC DST [--ext MAP] [--prefix P] [--prepend S]\n"
+           "                      [--dry-run] [--num-workers N] [--cont-on-err] [--force]\n"
+           "                      [--wait [--timeout D]]\n"
+           "       locus etl stop|start|rm NAME...\n"
+           "       locus etl logs NAME [TARGET]\n"
+           "       locus etl health NAME\n"
+           "\n"
+           "init    starts an ETL on every target and prints its job id. -f reads a runtime spec\n"
+           "        (YAML, several documents separated by '---' start several ETLs; or JSON;\n"
+           "        '-' = stdin); --name overrides the name of a one-document spec. Without -f,\n"
+           "        the options describe the ETL (--command is split like a shell would; --arg\n"
+           "        appends one argument; --image may be any name when a command is given).\n"
+           "show    all ETLs (name, stage, job id, objects, bytes in/out), or one ETL's stage,\n"
+           "        reason and init message; --job ID also lists that job's object errors.\n"
+           "object  transforms one object to OUT (a file, written whole or not at all) or stdout\n"
+           "        ('-'); with cp, stores the result as DST (default object name: the source's).\n"
+           "        --args S is passed to the transformer as etl_args.\n"
+           "bucket  transforms every object of SRC (with --prefix) into DST (created if missing),\n"
+           "        named PREPEND + name with the extension mapped by --ext ('{flac:wav}',\n"
+           "        '{\"flac\":\"wav\"}' or 'flac:wav,mp3:ogg'). Prints the job id; --wait waits,\n"
+           "        with a progress bar when stderr is a terminal, and fails if the job fails or\n"
+           "        any object failed (--cont-on-err lets the job go on past failures).\n"
+           "stop    stops the ETL's servers (stage Aborted); start restarts a stopped ETL; rm\n"
+           "        stops and removes it.\n"
+           "logs    the transformer's output on each target (or on TARGET only).\n"
+           "health  the health of the ETL's server on each target.\n");
+}
+
+static char *one_line(const char *s)
+{
+    char *o = xstrdup(s);
+    for (char *p = o; *p; p++)
+        if (*p == '\n' || *p == '\r' || *p == '\t')
+            *p = ' ';
+    return o;
+}
+
+/* Prints `locus: <what>: <err>` with the message folded onto one line. */
+static int fail_line(const char *what, const char *err)
+{
+    char *m = one_line(err);
+    int rc = cli_fail(what, "%s", m);
+    free(m);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* init */
+
+static int read_input(const char *path, char **data, size_t *len)
+{
+    *data = NULL;
+    *len = 0;
+    if (strcmp(path, "-") != 0) {
+        int rc = read_file(path, data, len);
+        return rc < 0 ? rc : 0;
+    }
+    buf_t b;
+    buf_init(&b);
+    char tmp[65536];
+    for (;;) {
+        ssize_t n = read(0, tmp, sizeof(tmp));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            int e = -errno;
+            buf_dispose(&b);
+            return e;
+        }
+        if (n == 0)
+            break;
+        buf_append(&b, tmp, (size_t)n);
+    }
+    *len = b.len;
+    *data = buf_steal(&b);
+    return 0;
+}
+
+typedef struct {
+    char **v;
+    size_t n;
+} strv_t;
+
+static void strv_add(strv_t *s, char *x)
+{
+    s->v = xrealloc(s->v, (s->n + 1) * sizeof(*s->v));
+    s->v[s->n++] = x;
+}
+
+/* Splits s into words like a POSIX shell (quotes and backslashes; no expansions). 0 or -1 for
+ * an unterminated quote. */
+static int split_words(const char *s, strv_t *out)
+{
+    buf_t w;
+    buf_init(&w);
+    bool in_word = false;
+    for (const char *p = s;; p++) {
+        if (*p == '\0' || *p == ' ' || *p == '\t' || *p == '\n') {
+            if (in_word) {
+                strv_add(out, xstrndup(w.base ? w.base : "", w.len));
+                w.len = 0;
+                in_word = false;
+            }
+            if (*p == '\0')
+                break;
+            continue;
+        }
+        in_word = true;
+        if (*p == '\\' && p[1] != '\0') {
+            buf_append(&w, ++p, 1);
+        } else if (*p == '\'' || *p == '"') {
+            char q = *p++;
+            while (*p && *p != q) {
+                if (q == '"' && *p == '\\' && (p[1] == '"' || p[1] == '\\' || p[1] == '$'))
+                    p++;
+                buf_append(&w, p++, 1);
+            }
+            if (*p != q) {
+                buf_dispose(&w);
+                return -1;
+            }
+        } else {
+            buf_append(&w, p, 1);
+        }
+    }
+    buf_dispose(&w);
+    return 0;
+}
+
+/* Replaces the name of a one-document init message; NULL if the message is not an object. */
+static char *rename_msg(const char *msg, const char *name)
+{
+    json_t *j = json_loads(msg, 0, NULL);
+    if (!json_is_object(j)) {
+        json_decref(j);
+        return NULL;
+    }
+    json_object_set_new(j, "name", json_string(name));
+    char *s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(j);
+    return s;
+}
+
+static char *msg_name(const char *msg)
+{
+    json_t *j = json_loads(msg, 0, NULL);
+    const char *n = json_string_value(json_object_get(j, "name"));
+    char *s = xstrdup(n != NULL ? n : "?");
+    json_decref(j);
+    return s;
+}
+
+static int etl_init(int argc, char **argv)
+{
+    const char *file = NULL;
+    locus_etl_spec_t spec = {0};
+    strv_t args = {0}, env = {0};
+    bool have_opts = false;
+    int ret = CLI_EXIT_OK;
+    static const struct option opts[] = {
+        {"file", required_argument, NULL, 'f'},
+        {"name", required_argument, NULL, 'n'},
+        {"image", required_argument, NULL, 'i'},
+        {"comm-type", required_argument, NULL, 'c'},
+        {"command", required_argument, NULL, 'C'},
+        {"arg", required_argument, NULL, 'a'},
+        {"env", required_argument, NULL, 'e'},
+        {"init-timeout", required_argument, NULL, 'I'},
+        {"obj-timeout", required_argument, NULL, 'O'},
+        {"direct-put", no_argument, NULL, 'd'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int o;
+    optind = 0;
+    while ((o = getopt_long(argc, argv, "hf:", opts, NULL)) != -1) {
+        switch (o) {
+        case 'f':
+            file = optarg;
+            break;
+        case 'n':
+            spec.name = optarg;
+            break;
+        case 'i':
+            spec.image = optarg, have_opts = true;
+            break;
+        case 'c':
+            if (strcmp(optarg, "hpush") && strcmp(optarg, "hpull") && strcmp(optarg, "ws") &&
+                strcmp(optarg, "hpush://") && strcmp(optarg, "hpull://") &&
+                strcmp(optarg, "ws://")) {
+                ret = cli_usage_error("etl", "--comm-type: one of hpush, hpull, ws");
+                goto out;
+            }
+            spec.comm_type = optarg, have_opts = true;
+            break;
+        case 'C':
+            if (split_words(optarg, &args) != 0) {
+                ret = cli_usage_error("etl", "--command: unterminated quote in \"%s\"", optarg);
+                goto out;
+            }
+            have_opts = true;
+            break;
+        case 'a':
+            strv_add(&args, xstrdup(optarg)), have_opts = true;
+            break;
+        case 'e':
+            if (strchr(optarg, '=') == NULL || optarg[0] == '=') {
+                ret = cli_usage_error("etl", "--env: expecting NAME=VALUE, got \"%s\"", optarg);
+                goto out;
+            }
+            strv_add(&env, xstrdup(optarg)), have_opts = true;
+            break;
+        case 'I':
+        case 'O':
+            if (cli_parse_duration(optarg) <= 0) {
+                ret = cli_usage_error("etl", "%s: need a duration such as 45s or 5m",
+                                      o == 'I' ? "--init-timeout" : "--obj-timeout");
+                goto out;
+            }
+            *(o == 'I' ? &spec.init_timeout : &spec.obj_timeout) = optarg;
+            have_opts = true;
+            break;
+        case 'd':
+            spec.direct_put = true, have_opts = true;
+            break;
+        case 'h':
+            usage(stdout);
+            goto out;
+        default:
+            ret = cli_usage_error("etl", "bad option");
+            goto out;
+        }
+    }
+    if (optind != argc) {
+        ret = cli_usage_error("etl", "etl init: unexpected argument \"%s\"", argv[optind]);
+        goto out;
+    }
+    if (file != NULL && have_opts) {
+        ret = cli_usage_error("etl", "etl init: -f takes the ETL from the file; only --name "
+                                     "may be given with it");
+        goto out;
+    }
+    if (file == NULL && !have_opts) {
+        ret = cli_usage_error("etl", "etl init: need -f SPEC or --name and --image");
+        goto out;
+    }
+
+    char err[LOCUS_ERR_LEN] = "";
+    char **msgs = NULL;
+    size_t nmsgs = 0;
+    if (file != NULL) {
+        char *text = NULL;
+        size_t len = 0;
+        int rc = read_input(file, &text, &len);
+        if (rc != 0) {
+            ret = cli_fail("etl init", "%s: %s", strcmp(file, "-") ? file : "stdin", strerror(-rc));
+            goto out;
+        }
+        rc = locus_etl_spec_parse(text, len, &msgs, &nmsgs, err);
+        free(text);
+        if (rc != 0) {
+            char what[300];
+            snprintf(what, sizeof(what), "etl init %s", strcmp(file, "-") ? file : "(stdin)");
+            ret = fail_line(what, err);
+            goto out;
+        }
+        if (spec.name != NULL) {
+            if (nmsgs != 1) {
+                ret = cli_usage_error("etl",
+                                      "etl init: --name needs a spec with one document "
+                                      "(%zu found)",
+                                      nmsgs);
+                locus_strv_free(msgs, nmsgs);
+                goto out;
+            }
+            char *m = rename_msg(msgs[0], spec.name);
+            free(msgs[0]);
+            msgs[0] = m;
+        }
+    } else {
+        if (spec.name == NULL || spec.image == NULL) {
+            ret = cli_usage_error("etl", "etl init: need --name and --image (or -f SPEC)");
+            goto out;
+        }
+        spec.argv = (const char *const *)args.v;
+        spec.argc = args.n;
+        spec.env = (const char *const *)env.v;
+        spec.nenv = env.n;
+        msgs = xcalloc(1, sizeof(*msgs));
+        nmsgs = 1;
+        if (locus_etl_spec_json(&spec, &msgs[0], err) != 0) {
+            ret = cli_usage_error("etl", "etl init: %s", err);
+            locus_strv_free(msgs, nmsgs);
+            goto out;
+        }
+    }
+
+    locus_client_t *c = cli_client();
+    if (c == NULL) {
+        ret = CLI_EXIT_FAIL;
+        locus_strv_free(msgs, nmsgs);
+        goto out;
+    }
+    for (size_t i = 0; i < nmsgs; i++) {
+        char *name = msg_name(msgs[i]);
+        char *id = NULL;
+        char what[300];
+        snprintf(what, sizeof(what), "etl init %s", name);
+        if (locus_etl_init(c, msgs[i], &id, err) != 0) {
+            ret = fail_line(what, err);
+            free(name);
+            break;
+        }
+        printf("%s\n", id);
+        fflush(stdout);
+        if (nmsgs > 1)
+            fprintf(stderr, "initialized ETL %s\n", name);
+        free(id);
+        free(name);
+    }
+    locus_client_destroy(c);
+    locus_strv_free(msgs, nmsgs);
+out:
+    locus_strv_free(args.v, args.n);
+    locus_strv_free(env.v, env.n);
+    return ret;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* show */
+
+static int show_all(locus_client_t *c)
+{
+    char err[LOCUS_ERR_LEN] = "";
+    locus_etl_info_t *v = NULL;
+    size_t n = 0;
+    if (locus_etl_list(c, &v, &n, err) != 0)
+        return fail_line("etl show", err);
+    if (n == 0) {
+        fprintf(stderr, "no ETLs\n");
+        return CLI_EXIT_OK;
+    }
+    int wn = 4, ws = 5, wj = 6;
+    for (size_t i = 0; i < n; i++) {
+        int a = cli_str_width(v[i].name), b = cli_str_width(v[i].stage),
+            d = cli_str_width(v[i].job_id);
+        wn = a > wn ? a : wn;
+        ws = b > ws ? b : ws;
+        wj = d > wj ? d : wj;
+    }
+    printf("%-*s  %-*s  %-*s  %8s  %10s  %10s\n", wn, "NAME", ws, "STAGE", wj, "JOB ID", "OBJECTS",
+           "BYTES IN", "BYTES OUT");
+    for (size_t i = 0; i < n; i++) {
+        char in[32], out[32];
+        cli_human_size(v[i].in_bytes, in, sizeof(in));
+        cli_human_size(v[i].out_bytes, out, sizeof(out));
+        cli_print_cell(v[i].name, wn, false);
+        fputs("  ", stdout);
+        cli_print_cell(v[i].stage, ws, false);
+        fputs("  ", stdout);
+        cli_print_cell(v[i].job_id[0] ? v[i].job_id : "-", wj, false);
+        printf("  %8lld  %10s  %10s\n", (long long)v[i].obj_count, in, out);
+    }
+    locus_etl_infos_free(v, n);
+    return CLI_EXIT_OK;
+}
+
+static int show_one(locus_client_t *c, const char *name, const char *job)
+{
+    char err[LOCUS_ERR_LEN] = "";
+    char what[300];
+    snprintf(what, sizeof(what), "etl show %s", name);
+    locus_etl_details_t d;
+    int ret = CLI_EXIT_OK;
+    if (locus_etl_show(c, name, job, &d, err) != 0) {
+        ret = fail_line(what, err);
+        goto out;
+    }
+    /* The job id and counters come from the list (best effort). */
+    locus_etl_info_t *v = NULL;
+    size_t n = 0;
+    locus_etl_info_t *me = NULL;
+    if (locus_etl_list(c, &v, &n, NULL) == 0)
+        for (size_t i = 0; i < n; i++)
+            if (strcmp(v[i].name, name) == 0)
+                me = &v[i];
+    printf("%-10s %s\n", "name", name);
+    printf("%-10s %s\n", "stage", d.stage[0] ? d.stage : "-");
+    if (d.reason[0])
+        printf("%-10s %s\n", "reason", d.reason);
+    if (me != NULL) {
+        char in[32], out[32];
+        cli_human_size(me->in_bytes, in, sizeof(in));
+        cli_human_size(me->out_bytes, out, sizeof(out));
+        if (me->job_id[0])
+            printf("%-10s %s\n", "job id", me->job_id);
+        printf("%-10s %lld (%s in, %s out)\n", "objects", (long long)me->obj_count, in, out);
+    }
+    locus_etl_infos_free(v, n);
+    json_t *im = json_loads(d.init_msg, JSON_DECODE_ANY, NULL);
+    char *pretty = im != NULL ? json_dumps(im, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+    printf("init message:\n%s\n", pretty != NULL ? pretty : d.init_msg);
+    free(pretty);
+    json_decref(im);
+    if (job != NULL) {
+        printf("\nobject errors of job %s: %zu\n", job, d.n_obj_errors);
+        for (size_t i = 0; i < d.n_obj_errors; i++) {
+            char *m = one_line(d.obj_errors[i].msg);
+            printf("  %s  (%d) %s\n", d.obj_errors[i].obj_name, d.obj_errors[i].ecode, m);
+            free(m);
+        }
+    }
+out:
+    locus_etl_details_dispose(&d);
+    return ret;
+}
+
+static int etl_show(int argc, char **argv)
+{
+    const char *job = NULL;
+    static const struct option opts[] = {{"job", required_argument, NULL, 'j'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    int o;
+    optind = 0;
+    while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        if (o == 'j') {
+            job = optarg;
+        } else if (o == 'h') {
+            usage(stdout);
+            return CLI_EXIT_OK;
+        } else {
+            return cli_usage_error("etl", "bad option");
+        }
+    }
+    int npos = argc - optind;
+    if (npos > 1)
+        return cli_usage_error("etl", "etl show: at most one NAME");
+    if (npos == 0 && job != NULL)
+        return cli_usage_error("etl", "etl show: --job needs the ETL NAME");
+    locus_client_t *c = cli_client();
+    if (c == NULL)
+        return CLI_EXIT_FAIL;
+    int ret = npos == 0 ? show_all(c) : show_one(c, argv[optind], job);
+    locus_client_destroy(c);
+    return ret;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* object */
+
+static int need_obj(const char *arg, char **bck, char **obj)
+{
+    int ret = cli_parse_name("etl", arg, bck, obj);
+    if (ret != 0)
+        return ret;
+    if (*obj == NULL || (*obj)[0] == '\0') {
+        free(*bck);
+        free(*obj);
+        *bck = *obj = NULL;
+        return cli_usage_error("etl", "\"%s\": need BUCKET/OBJECT", arg);
+    }
+    return 0;
+}
+
+static int object_inline(locus_client_t *c, const char *name, const char *args, const char *src,
+                         const char *dst)
+{
+    char *bck = NULL, *obj = NULL, *tmp = NULL;
+    int ret = need_obj(src, &bck, &obj);
+    if (ret != 0)
+        return ret;
+    bool to_stdout = strcmp(dst, "-") == 0;
+    int fd = 1;
+    if (!to_stdout) {
+        tmp = xasprintf("%s.locus-tmp-XXXXXX", dst);
+        fd = mkstemp(tmp);
+        if (fd < 0) {
+            ret = cli_fail("etl object", "%s: %s", dst, strerror(errno));
+            free(tmp);
+            tmp = NULL;
+            goto out;
+        }
+    }
+    char err[LOCUS_ERR_LEN] = "";
+    int64_t n = 0;
+    if (locus_etl_object_get_fd(c, name, args, bck, obj, fd, &n, err) != 0) {
+        char what[600];
+        snprintf(what, sizeof(what), "etl object %s ais://%s/%s", name, bck, obj);
+        ret = fail_line(what, err);
+        goto out;
+    }
+    if (!to_stdout) {
+        mode_t um = umask(0);
+        umask(um);
+        if (fchmod(fd, 0666 & ~um) != 0 || close(fd) != 0) {
+            fd = -1;
+            ret = cli_fail("etl object", "%s: %s", tmp, strerror(errno));
+            goto out;
+        }
+        fd = -1;
+        if (rename(tmp, dst) != 0) {
+            ret = cli_fail("etl object", "rename to %s: %s", dst, strerror(errno));
+            goto out;
+        }
+        free(tmp);
+        tmp = NULL;
+        char sz[32];
+        cli_human_size(n, sz, sizeof(sz));
+        fprintf(stderr, "transformed ais://%s/%s with %s => %s (%s)\n", bck, obj, name, dst, sz);
+    }
+out:
+    if (!to_stdout && fd >= 0)
+        close(fd);
+    if (tmp != NULL) {
+        unlink(tmp);
+        free(tmp);
+    }
+    free(bck);
+    free(obj);
+    return ret;
+}
+
+static int object_copy(locus_client_t *c, const char *name, const char *args, const char *src,
+                       const char *dst)
+{
+    char *sb = NULL, *so = NULL, *db = NULL, *dobj = NULL;
+    int ret = need_obj(src, &sb, &so);
+    if (ret != 0)
+        return ret;
+    ret = cli_parse_name("etl", dst, &db, &dobj);
+    if (ret != 0)
+        goto out;
+    if (dobj == NULL || dobj[0] == '\0' || str_has_suffix(dobj, "/")) {
+        /* DST is a bucket or a "directory": keep the source's name (its base after a '/'). */
+        const char *base = dobj != NULL && dobj[0] ? strrchr(so, '/') : NULL;
+        char *nn = xasprintf("%s%s", dobj != NULL ? dobj : "", base != NULL ? base + 1 : so);
+        free(dobj);
+        dobj = nn;
+    }
+    char err[LOCUS_ERR_LEN] = "";
+    if (locus_etl_object_copy(c, name, args, sb, so, db, dobj, err) != 0) {
+        char what[600];
+        snprintf(what, sizeof(what), "etl object %s cp ais://%s/%s", name, sb, so);
+        ret = fail_line(what, err);
+        goto out;
+    }
+    printf("transformed ais://%s/%s with %s => ais://%s/%s\n", sb, so, name, db, dobj);
+out:
+    free(sb);
+    free(so);
+    free(db);
+    free(dobj);
+    return ret;
+}
+
+static int etl_object(int argc, char **argv)
+{
+    const char *args = NULL;
+    static const struct option opts[] = {{"args", required_argument, NULL, 'a'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    int o;
+    optind = 0;
+    while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        if (o == 'a') {
+            args = optarg;
+        } else if (o == 'h') {
+            usage(stdout);
+            return CLI_EXIT_OK;
+        } else {
+            return cli_usage_error("etl", "bad option");
+        }
+    }
+    char **pos = argv + optind;
+    int npos = argc - optind;
+    bool cp = npos == 4 && strcmp(pos[1], "cp") == 0;
+    if (!cp && npos != 3)
+        return cli_usage_error("etl", "etl object: need NAME BUCKET/OBJ OUT|- "
+                                      "or NAME cp SRC DST");
+    locus_client_t *c = cli_client();
+    if (c == NULL)
+        return CLI_EXIT_FAIL;
+    int ret = cp ? object_copy(c, pos[0], args, pos[2], pos[3])
+                 : object_inline(c, pos[0], args, pos[1], pos[2]);
+    locus_client_destroy(c);
+    return ret;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* bucket */
+
+/* Number of objects of bck under prefix (all pages); -1 if the listing fails. */
+static int64_t count_objects(locus_client_t *c, const char *bck, const char *prefix)
+{
+    locus_lso_opts_t lo = {.prefix = prefix, .props = "name"};
+    int64_t total = 0;
+    char *uuid = NULL, *token = NULL;
+    for (;;) {
+        locus_lso_page_t page;
+        lo.uuid = uuid;
+        lo.continuation_token = token;
+        int rc = locus_object_list_page(c, bck, &lo, &page, NULL);
+        free(uuid);
+        free(token);
+        uuid = token = NULL;
+        if (rc != 0) {
+            locus_lso_page_dispose(&page);
+            return -1;
+        }
+        total += (int64_t)page.n;
+        bool more = page.continuation_token != NULL && page.continuation_token[0] != '\0';
+        if (more) {
+            uuid = page.uuid != NULL ? xstrdup(page.uuid) : NULL;
+            token = xstrdup(page.continuation_token);
+        }
+        locus_lso_page_dispose(&page);
+        if (!more)
+            break;
+    }
+    return total;
+}
+
+static void draw_bar(int64_t done, int64_t total, int64_t bytes, double secs)
+{
+    char sz[32];
+    cli_human_size(bytes, sz, sizeof(sz));
+    if (total > 0) {
+        double frac = (double)done / (double)total;
+        if (frac > 1)
+            frac = 1;
+        enum { W = 30 };
+        char bar[W + 1];
+        int fill = (int)(frac * W);
+        for (int i = 0; i < W; i++)
+            bar[i] = i < fill ? '#' : '.';
+        bar[W] = '\0';
+        fprintf(stderr, "\r\033[K[%s] %3.0f%%  %lld/%lld objects  %s written  %.1fs", bar,
+                frac * 100, (long long)done, (long long)total, sz, secs);
+    } else {
+        fprintf(stderr, "\r\033[K%lld objects  %s written  %.1fs", (long long)done, sz, secs);
+    }
+    fflush(stderr);
+}
+
+static int wait_bucket(locus_client_t *c, const char *name, const char *job, const char *src,
+                       const char *dst, const char *prefix, bool dry_run, int64_t timeout)
+{
+    char err[LOCUS_ERR_LEN] = "";
+    char what[300];
+    snprintf(what, sizeof(what), "etl bucket %s", job);
+    bool tty = isatty(2);
+    int64_t total = tty ? count_objects(c, src, prefix) : -1;
+    int64_t t0 = time_mono_ns();
+    locus_job_status_t st;
+    locus_job_totals_t t = {0};
+    int ret = CLI_EXIT_OK;
+    bool drawn = false;
+    for (;;) {
+        if (locus_job_status(c, job, &st, err) != 0) {
+            if (drawn)
+                fputs("\r\033[K", stderr);
+            return fail_line(what, err);
+        }
+        locus_job_totals(c, job, &t, NULL);
+        bool ended = st.end_time != 0 || st.aborted;
+        if (tty) {
+            draw_bar(t.loc_objs + t.out_objs, total, t.loc_bytes + t.out_bytes,
+                     (double)(time_mono_ns() - t0) / 1e9);
+            drawn = true;
+        }
+        if (ended)
+            break;
+        if (timeout > 0 && time_mono_ns() - t0 >= timeout) {
+            locus_job_status_dispose(&st);
+            if (drawn)
+                fputs("\n", stderr);
+            return cli_fail(what, "still running after the timeout");
+        }
+        locus_job_status_dispose(&st);
+        sleep_ms(tty ? 200 : 300);
+    }
+    if (drawn)
+        fputs("\n", stderr);
+    double secs = (double)(time_mono_ns() - t0) / 1e9;
+    if (st.aborted || (st.err != NULL && st.err[0])) {
+        char msg[LOCUS_ERR_LEN + 64];
+        snprintf(msg, sizeof(msg), "job %s", st.aborted ? "was aborted" : "failed");
+        if (st.err != NULL && st.err[0]) {
+            char *m = one_line(st.err);
+            ret = cli_fail(what, "%s: %s", msg, m);
+            free(m);
+        } else {
+            ret = cli_fail(what, "%s", msg);
+        }
+    } else {
+        char sz[32];
+        cli_human_size(t.loc_bytes + t.out_bytes, sz, sizeof(sz));
+        fprintf(stderr, "etl bucket %s: %s %lld objects of ais://%s into ais://%s (%s) in %.2fs\n",
+                job, dry_run ? "dry run, would transform" : "transformed",
+                (long long)(t.loc_objs + t.out_objs), src, dst, sz, secs);
+    }
+    locus_job_status_dispose(&st);
+    /* Per-object failures (with --cont-on-err the job itself succeeds). */
+    locus_etl_details_t d;
+    if (locus_etl_show(c, name, job, &d, NULL) == 0 && d.n_obj_errors > 0) {
+        size_t show = d.n_obj_errors < 20 ? d.n_obj_errors : 20;
+        for (size_t i = 0; i < show; i++) {
+            char *m = one_line(d.obj_errors[i].msg);
+            fprintf(stderr, "locus: etl bucket: %s: %s\n", d.obj_errors[i].obj_name, m);
+            free(m);
+        }
+        if (show < d.n_obj_errors)
+            fprintf(stderr, "... and %zu more (locus etl show %s --job %s)\n",
+                    d.n_obj_errors - show, name, job);
+        if (ret == CLI_EXIT_OK)
+            ret = cli_fail(what, "%zu objects failed to transform", d.n_obj_errors);
+    }
+    locus_etl_details_dispose(&d);
+    return ret;
+}
+
+static int etl_bucket(int argc, char **argv)
+{
+    locus_etl_bck_opts_t bo = {0};
+    bool wait = false;
+    int64_t timeout = 0;
+    const char *ext_arg = NULL;
+    static const struct option opts[] = {
+        {"ext", required_argument, NULL, 'x'},
+        {"prefix", required_argument, NULL, 'p'},
+        {"prepend", required_argument, NULL, 'P'},
+        {"dry-run", no_argument, NULL, 'n'},
+        {"num-workers", required_argument, NULL, 'N'},
+        {"cont-on-err", no_argument, NULL, 'c'},
+        {"force", no_argument, NULL, 'F'},
+        {"wait", no_argument, NULL, 'w'},
+        {"timeout", required_argument, NULL, 'T'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int o;
+    optind = 0;
+    while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (o) {
+        case 'x':
+            ext_arg = optarg;
+            break;
+        case 'p':
+            bo.prefix = optarg;
+            break;
+        case 'P':
+            bo.prepend = optarg;
+            break;
+        case 'n':
+            bo.dry_run = true;
+            break;
+        case 'N': {
+            char *end;
+            errno = 0;
+            long v = strtol(optarg, &end, 10);
+            if (errno || *end || end == optarg || v < -1 || v > 1024)
+                return cli_usage_error("etl", "--num-workers: need a number (-1..1024)");
+            bo.num_workers = (int)v;
+            break;
+        }
+        case 'c':
+            bo.cont_on_err = true;
+            break;
+        case 'F':
+            bo.force = true;
+            break;
+        case 'w':
+            wait = true;
+            break;
+        case 'T':
+            if ((timeout = cli_parse_duration(optarg)) <= 0)
+                return cli_usage_error("etl", "--timeout: need a duration such as 30s");
+            break;
+        case 'h':
+            usage(stdout);
+            return CLI_EXIT_OK;
+        default:
+            return cli_usage_error("etl", "bad option");
+        }
+    }
+    if (argc - optind != 3)
+        return cli_usage_error("etl", "etl bucket: need NAME SRC DST");
+    const char *name = argv[optind];
+    char err[LOCUS_ERR_LEN] = "";
+    char *ext = NULL, *src = NULL, *dst = NULL, *so = NULL, *dobj = NULL, *job = NULL;
+    int ret = CLI_EXIT_OK;
+    locus_client_t *c = NULL;
+    if (ext_arg != NULL && locus_etl_parse_ext(ext_arg, &ext, err) != 0) {
+        ret = cli_usage_error("etl", "--ext: %s", err);
+        goto out;
+    }
+    bo.ext = ext;
+    if ((ret = cli_parse_name("etl", argv[optind + 1], &src, &so)) != 0 ||
+        (ret = cli_parse_name("etl", argv[optind + 2], &dst, &dobj)) != 0)
+        goto out;
+    if ((so != NULL && so[0]) || (dobj != NULL && dobj[0])) {
+        ret = cli_usage_error("etl", "etl bucket: SRC and DST are buckets (use --prefix to "
+                                     "select objects)");
+        goto out;
+    }
+    if ((c = cli_client()) == NULL) {
+        ret = CLI_EXIT_FAIL;
+        goto out;
+    }
+    char what[300];
+    snprintf(what, sizeof(what), "etl bucket %s ais://%s ais://%s", name, src, dst);
+    if (locus_etl_bucket(c, name, src, dst, &bo, &job, err) != 0) {
+        ret = fail_line(what, err);
+        goto out;
+    }
+    printf("%s\n", job);
+    fflush(stdout);
+    if (wait)
+        ret = wait_bucket(c, name, job, src, dst, bo.prefix, bo.dry_run, timeout);
+out:
+    locus_client_destroy(c);
+    free(job);
+    free(ext);
+    free(src);
+    free(so);
+    free(dst);
+    free(dobj);
+    return ret;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* stop, start, rm, logs, health */
+
+static int etl_simple(const char *verb, int argc, char **argv)
+{
+    if (cli_wants_help(argc, argv)) {
+        usage(stdout);
+        return CLI_EXIT_OK;
+    }
+    if (argc < 2)
+        return cli_usage_error("etl", "etl %s: need an ETL NAME", verb);
+    locus_client_t *c = cli_client();
+    if (c == NULL)
+        return CLI_EXIT_FAIL;
+    int ret = CLI_EXIT_OK;
+    for (int i = 1; i < argc; i++) {
+        char err[LOCUS_ERR_LEN] = "";
+        int rc = strcmp(verb, "stop") == 0    ? locus_etl_stop(c, argv[i], err)
+                 : strcmp(verb, "start") == 0 ? locus_etl_start(c, argv[i], err)
+                                              : locus_etl_delete(c, argv[i], err);
+        if (rc != 0) {
+            char what[300];
+            snprintf(what, sizeof(what), "etl %s %s", verb, argv[i]);
+            ret = fail_line(what, err);
+            continue;
+        }
+        printf("%s ETL %s\n",
+               strcmp(verb, "stop") == 0    ? "stopped"
+               : strcmp(verb, "start") == 0 ? "started"
+                                            : "removed",
+               argv[i]);
+    }
+    locus_client_destroy(c);
+    return ret;
+}
+
+static int etl_logs(int argc, char **argv)
+{
+    if (cli_wants_help(argc, argv)) {
+        usage(stdout);
+        return CLI_EXIT_OK;
+    }
+    if (argc < 2 || argc > 3)
+        return cli_usage_error("etl", "etl logs: need NAME and optionally TARGET");
+    locus_client_t *c = cli_client();
+    if (c == NULL)
+        return CLI_EXIT_FAIL;
+    char err[LOCUS_ERR_LEN] = "";
+    locus_etl_log_t *v = NULL;
+    size_t n = 0;
+    int ret = CLI_EXIT_OK;
+    if (locus_etl_logs(c, argv[1], argc == 3 ? argv[2] : NULL, &v, &n, err) != 0) {
+        char what[300];
+        snprintf(what, sizeof(what), "etl logs %s", argv[1]);
+        ret = fail_line(what, err);
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            printf("%s=== target %s ===\n", i ? "\n" : "", v[i].target_id);
+            if (v[i].len == 0) {
+                printf("(no output)\n");
+                continue;
+            }
+            fwrite(v[i].data, 1, v[i].len, stdout);
+            if (v[i].data[v[i].len - 1] != '\n')
+                fputc('\n', stdout);
+        }
+        if (n == 0)
+            fprintf(stderr, "no logs (no target answered)\n");
+    }
+    locus_etl_logs_free(v, n);
+    locus_client_destroy(c);
+    return ret;
+}
+
+static int etl_health(int argc, char **argv)
+{
+    if (cli_wants_help(argc, argv)) {
+        usage(stdout);
+        return CLI_EXIT_OK;
+    }
+    if (argc != 2)
+        return cli_usage_error("etl", "etl health: need one ETL NAME");
+    locus_client_t *c = cli_client();
+    if (c == NULL)
+        return CLI_EXIT_FAIL;
+    char err[LOCUS_ERR_LEN] = "";
+    locus_etl_health_t *v = NULL;
+    size_t n = 0;
+    int ret = CLI_EXIT_OK;
+    if (locus_etl_health(c, argv[1], &v, &n, err) != 0) {
+        char what[300];
+        snprintf(what, sizeof(what), "etl health %s", argv[1]);
+        ret = fail_line(what, err);
+    } else {
+        int w = 6;
+        for (size_t i = 0; i < n; i++)
+            w = cli_str_width(v[i].target_id) > w ? cli_str_width(v[i].target_id) : w;
+        printf("%-*s  %s\n", w, "TARGET", "STATUS");
+        for (size_t i = 0; i < n; i++) {
+            cli_print_cell(v[i].target_id, w, false);
+            printf("  %s\n", v[i].status[0] ? v[i].status : "-");
+        }
+    }
+    locus_etl_health_free(v, n);
+    locus_client_destroy(c);
+    return ret;
+}
+
+int locus_cli_cmd_etl(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return CLI_EXIT_USAGE;
+    }
+    const char *sub = argv[1];
+    if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0 || strcmp(sub, "help") == 0) {
+        usage(stdout);
+        return CLI_EXIT_OK;
+    }
+    argc--, argv++;
+    if (strcmp(sub, "init") == 0)
+        return etl_init(argc, argv);
+    if (strcmp(sub, "show") == 0 || strcmp(sub, "ls") == 0)
+        return etl_show(argc, argv);
+    if (strcmp(sub, "object") == 0)
+        return etl_object(argc, argv);
+    if (strcmp(sub, "bucket") == 0)
+        return etl_bucket(argc, argv);
+    if (strcmp(sub, "stop") == 0 || strcmp(sub, "start") == 0)
+        return etl_simple(sub, argc, argv);
+    if (strcmp(sub, "rm") == 0 || strcmp(sub, "delete") == 0)
+        return etl_simple("rm", argc, argv);
+    if (strcmp(sub, "logs") == 0)
+        return etl_logs(argc, argv);
+    if (strcmp(sub, "health") == 0)
+        return etl_health(argc, argv);
+    return cli_usage_error("etl", "unknown subcommand \"etl %s\"", sub);
+}

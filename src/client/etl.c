@@ -1,0 +1,585 @@
+/*
+ * etl.c - ETL calls of liblocus: init, list, show, stop/start/delete, logs, health, inline
+ * transform, transform-copy and the offline bucket transform (PROTOCOL-REST.md §1.6-§1.7), and
+ * job counters (§1.8). The spec/ext/counter parsing lives in etl_spec.c.
+ */
+#include "client/internal.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char *jdup(json_t *o, const char *k)
+{
+    const char *s = json_string_value(json_object_get(o, k));
+    return xstrdup(s != NULL ? s : "");
+}
+
+static int64_t jnum(json_t *v)
+{
+    if (json_is_integer(v))
+        return json_integer_value(v);
+    if (json_is_string(v))
+        return strtoll(json_string_value(v), NULL, 10);
+    if (json_is_real(v))
+        return (int64_t)json_real_value(v);
+    return 0;
+}
+
+static int check_etl_name(const char *name, char *err)
+{
+    if (name == NULL || name[0] == '\0')
+        return client_fail(err, LOCUS_EINVAL, "empty ETL name");
+    if (strchr(name, '/') != NULL || strchr(name, '?') != NULL || strchr(name, '#') != NULL)
+        return client_fail(err, LOCUS_EINVAL, "invalid ETL name \"%s\"", name);
+    return 0;
+}
+
+/* <ep>/v1/etl[/<name>[/<verb>[/<arg>]]][?query]; caller frees. */
+static char *etl_url(locus_client_t *c, const char *name, const char *verb, const char *arg,
+                     const char *query)
+{
+    char *en = name != NULL ? url_encode(name, NULL) : NULL;
+    char *ea = arg != NULL ? url_encode(arg, NULL) : NULL;
+    char *path = name == NULL   ? xstrdup("etl")
+                 : verb == NULL ? xasprintf("etl/%s", en)
+                 : arg == NULL  ? xasprintf("etl/%s/%s", en, verb)
+                                : xasprintf("etl/%s/%s/%s", en, verb, ea);
+    char *url = client_url(c->endpoint, path, query);
+    free(path);
+    free(ea);
+    free(en);
+    return url;
+}
+
+/* Runs a bodyless request on url (freed here); the 2xx body stays in *r (dispose it). */
+static int simple_call(locus_client_t *c, const char *method, char *url, client_req_t *r, char *err)
+{
+    client_req_init(r, method, url);
+    int rc = client_do(c, r, err);
+    r->url = NULL;
+    free(url);
+    return rc;
+}
+
+/* A JSON reply body; NULL after filling err. */
+static json_t *reply_json(client_req_t *r, const char *what, char *err)
+{
+    json_error_t jerr;
+    json_t *j = json_loadb(r->body.base, r->body.len, 0, &jerr);
+    if (j == NULL)
+        client_fail(err, LOCUS_EPROTO, "%s: invalid JSON reply (%s)", what, jerr.text);
+    return j;
+}
+
+/* The server bounds init/start by the spec's init_timeout: no stall timeout meanwhile. */
+static int call_no_stall(locus_client_t *c, client_req_t *r, char *err)
+{
+    long stall = c->stall_ms;
+    c->stall_ms = 0;
+    int rc = client_do(c, r, err);
+    c->stall_ms = stall;
+    return rc;
+}
+
+int locus_etl_init(locus_client_t *c, const char *init_json, char **job_id, char *err)
+{
+    if (job_id != NULL)
+        *job_id = NULL;
+    if (init_json == NULL || init_json[0] == '\0')
+        return client_fail(err, LOCUS_EINVAL, "empty init message");
+    char *url = etl_url(c, NULL, NULL, NULL, NULL);
+    client_req_t r;
+    client_req_init(&r, "PUT", url);
+    r.json_body = init_json;
+    int rc = call_no_stall(c, &r, err);
+    if (rc == 0 && job_id != NULL)
+        *job_id = client_trim_id(r.body.base, r.body.len);
+    client_req_dispose(&r);
+    free(url);
+    return rc;
+}
+
+void locus_etl_infos_free(locus_etl_info_t *v, size_t n)
+{
+    if (v == NULL)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        free(v[i].name);
+        free(v[i].stage);
+        free(v[i].job_id);
+    }
+    free(v);
+}
+
+static int cmp_info(const void *a, const void *b)
+{
+    return strcmp(((const locus_etl_info_t *)a)->name, ((const locus_etl_info_t *)b)->name);
+}
+
+int locus_etl_list(locus_client_t *c, locus_etl_info_t **etls, size_t *n, char *err)
+{
+    *etls = NULL;
+    *n = 0;
+    client_req_t r;
+    int rc = simple_call(c, "GET", etl_url(c, NULL, NULL, NULL, NULL), &r, err);
+    if (rc != 0)
+        goto out;
+    json_t *j = reply_json(&r, "etl list", err);
+    if (j == NULL) {
+        rc = LOCUS_EPROTO;
+        goto out;
+    }
+    if (!json_is_array(j) && !json_is_null(j)) {
+        json_decref(j);
+        rc = client_fail(err, LOCUS_EPROTO, "etl list: reply is not a JSON array");
+        goto out;
+    }
+    size_t cnt = json_array_size(j);
+    locus_etl_info_t *v = cnt ? xcalloc(cnt, sizeof(*v)) : NULL;
+    for (size_t i = 0; i < cnt; i++) {
+        json_t *e = json_array_get(j, i);
+        v[i].name = jdup(e, "id");
+        v[i].stage = jdup(e, "stage");
+        v[i].job_id = jdup(e, "xaction_id");
+        v[i].obj_count = jnum(json_object_get(e, "obj_count"));
+        v[i].in_bytes = jnum(json_object_get(e, "in_bytes"));
+        v[i].out_bytes = jnum(json_object_get(e, "out_bytes"));
+    }
+    if (cnt > 1)
+        qsort(v, cnt, sizeof(*v), cmp_info);
+    json_decref(j);
+    *etls = v;
+    *n = cnt;
+out:
+    client_req_dispose(&r);
+    return rc;
+}
+
+void locus_etl_details_dispose(locus_etl_details_t *d)
+{
+    if (d == NULL)
+        return;
+    free(d->init_msg);
+    free(d->stage);
+    free(d->reason);
+    for (size_t i = 0; i < d->n_obj_errors; i++) {
+        free(d->obj_errors[i].obj_name);
+        free(d->obj_errors[i].msg);
+    }
+    free(d->obj_errors);
+    memset(d, 0, sizeof(*d));
+}
+
+int locus_etl_show(locus_client_t *c, const char *name, const char *job, locus_etl_details_t *d,
+                   char *err)
+{
+    memset(d, 0, sizeof(*d));
+    int rc = check_etl_name(name, err);
+    if (rc != 0)
+        return rc;
+    char *q = NULL;
+    if (job != NULL && job[0] != '\0') {
+        char *ej = url_encode(job, NULL);
+        q = xasprintf("uuid=%s", ej);
+        free(ej);
+    }
+    client_req_t r;
+    rc = simple_call(c, "GET", etl_url(c, name, NULL, NULL, q), &r, err);
+    free(q);
+    if (rc != 0)
+        goto out;
+    json_t *j = reply_json(&r, "etl show", err);
+    if (!json_is_object(j)) {
+        json_decref(j);
+        rc = client_fail(err, LOCUS_EPROTO, "etl show: reply is not a JSON object");
+        goto out;
+    }
+    json_t *im = json_object_get(j, "init_msg");
+    d->init_msg = json_dumps(im != NULL ? im : json_null(),
+                             JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
+    d->stage = jdup(j, "stage");
+    d->reason = jdup(j, "reason");
+    json_t *errs = json_object_get(j, "obj_errors");
+    size_t ne = json_array_size(errs);
+    if (ne > 0) {
+        d->obj_errors = xcalloc(ne, sizeof(*d->obj_errors));
+        for (size_t i = 0; i < ne; i++) {
+            json_t *e = json_array_get(errs, i);
+            d->obj_errors[i].obj_name = jdup(e, "obj_name");
+            d->obj_errors[i].msg = jdup(e, "msg");
+            d->obj_errors[i].ecode = (int)jnum(json_object_get(e, "ecode"));
+        }
+        d->n_obj_errors = ne;
+    }
+    json_decref(j);
+out:
+    client_req_dispose(&r);
+    return rc;
+}
+
+static int etl_action(locus_client_t *c, const char *method, const char *name, const char *verb,
+                      bool no_stall, char *err)
+{
+    int rc = check_etl_name(name, err);
+    if (rc != 0)
+        return rc;
+    char *url = etl_url(c, name, verb, NULL, NULL);
+    client_req_t r;
+    client_req_init(&r, method, url);
+    rc = no_stall ? call_no_stall(c, &r, err) : client_do(c, &r, err);
+    client_req_dispose(&r);
+    free(url);
+    return rc;
+}
+
+int locus_etl_stop(locus_client_t *c, const char *name, char *err)
+{
+    return etl_action(c, "POST", name, "stop", false, err);
+}
+
+int locus_etl_start(locus_client_t *c, const char *name, char *err)
+{
+    return etl_action(c, "POST", name, "start", true, err);
+}
+
+int locus_etl_delete(locus_client_t *c, const char *name, char *err)
+{
+    return etl_action(c, "DELETE", name, NULL, false, err);
+}
+
+/* Standard base64 (padding optional, whitespace ignored); NULL if malformed. Caller frees. */
+static char *b64_decode(const char *s, size_t *outlen)
+{
+    size_t n = strlen(s);
+    char *out = xmalloc(n / 4 * 3 + 4);
+    size_t o = 0;
+    uint32_t acc = 0;
+    int bits = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        int v;
+        if (ch >= 'A' && ch <= 'Z')
+            v = ch - 'A';
+        else if (ch >= 'a' && ch <= 'z')
+            v = ch - 'a' + 26;
+        else if (ch >= '0' && ch <= '9')
+            v = ch - '0' + 52;
+        else if (ch == '+' || ch == '-')
+            v = 62;
+        else if (ch == '/' || ch == '_')
+            v = 63;
+        else if (ch == '=')
+            break;
+        else if (ch == '\n' || ch == '\r' || ch == ' ' || ch == '\t')
+            continue;
+        else {
+            free(out);
+            return NULL;
+        }
+        acc = (acc << 6) | (uint32_t)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out[o++] = (char)((acc >> bits) & 0xFF);
+        }
+    }
+    out[o] = '\0';
+    *outlen = o;
+    return out;
+}
+
+void locus_etl_logs_free(locus_etl_log_t *logs, size_t n)
+{
+    if (logs == NULL)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        free(logs[i].target_id);
+        free(logs[i].data);
+    }
+    free(logs);
+}
+
+static int cmp_log(const void *a, const void *b)
+{
+    return strcmp(((const locus_etl_log_t *)a)->target_id, ((const locus_etl_log_t *)b)->target_id);
+}
+
+int locus_etl_logs(locus_client_t *c, const char *name, const char *target, locus_etl_log_t **logs,
+                   size_t *n, char *err)
+{
+    *logs = NULL;
+    *n = 0;
+    int rc = check_etl_name(name, err);
+    if (rc != 0)
+        return rc;
+    client_req_t r;
+    rc = simple_call(c, "GET",
+                     etl_url(c, name, "logs", target != NULL && target[0] ? target : NULL, NULL),
+                     &r, err);
+    if (rc != 0)
+        goto out;
+    json_t *j = reply_json(&r, "etl logs", err);
+    if (!json_is_array(j)) {
+        json_decref(j);
+        rc = client_fail(err, LOCUS_EPROTO, "etl logs: reply is not a JSON array");
+        goto out;
+    }
+    size_t cnt = json_array_size(j);
+    locus_etl_log_t *v = cnt ? xcalloc(cnt, sizeof(*v)) : NULL;
+    for (size_t i = 0; i < cnt; i++) {
+        json_t *e = json_array_get(j, i);
+        v[i].target_id = jdup(e, "target_id");
+        const char *b64 = json_string_value(json_object_get(e, "logs"));
+        v[i].data = b64_decode(b64 != NULL ? b64 : "", &v[i].len);
+        if (v[i].data == NULL) { /* not base64: show it as it came */
+            v[i].data = xstrdup(b64);
+            v[i].len = strlen(b64);
+        }
+    }
+    if (cnt > 1)
+        qsort(v, cnt, sizeof(*v), cmp_log);
+    json_decref(j);
+    *logs = v;
+    *n = cnt;
+out:
+    client_req_dispose(&r);
+    return rc;
+}
+
+void locus_etl_health_free(locus_etl_health_t *v, size_t n)
+{
+    if (v == NULL)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        free(v[i].target_id);
+        free(v[i].status);
+    }
+    free(v);
+}
+
+static int cmp_health(const void *a, const void *b)
+{
+    return strcmp(((const locus_etl_health_t *)a)->target_id,
+                  ((const locus_etl_health_t *)b)->target_id);
+}
+
+int locus_etl_health(locus_client_t *c, const char *name, locus_etl_health_t **hv, size_t *n,
+                     char *err)
+{
+    *hv = NULL;
+    *n = 0;
+    int rc = check_etl_name(name, err);
+    if (rc != 0)
+        return rc;
+    client_req_t r;
+    rc = simple_call(c, "GET", etl_url(c, name, "health", NULL, NULL), &r, err);
+    if (rc != 0)
+        goto out;
+    json_t *j = reply_json(&r, "etl health", err);
+    if (!json_is_array(j)) {
+        json_decref(j);
+        rc = client_fail(err, LOCUS_EPROTO, "etl health: reply is not a JSON array");
+        goto out;
+    }
+    size_t cnt = json_array_size(j);
+    locus_etl_health_t *v = cnt ? xcalloc(cnt, sizeof(*v)) : NULL;
+    for (size_t i = 0; i < cnt; i++) {
+        json_t *e = json_array_get(j, i);
+        v[i].target_id = jdup(e, "target_id");
+        v[i].status = jdup(e, "health_status");
+    }
+    if (cnt > 1)
+        qsort(v, cnt, sizeof(*v), cmp_health);
+    json_decref(j);
+    *hv = v;
+    *n = cnt;
+out:
+    client_req_dispose(&r);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+
+static int check_obj(const char *bck, const char *obj, char *err)
+{
+    int rc = locus_check_bucket_name(bck, err);
+    if (rc != 0)
+        return rc;
+    if (obj == NULL || obj[0] == '\0')
+        return client_fail(err, LOCUS_EINVAL, "empty object name");
+    return 0;
+}
+
+/* "etl_name=<etl>[&etl_args=<args>]"; caller frees. */
+static char *etl_query(const char *etl, const char *args)
+{
+    char *en = url_encode(etl, NULL);
+    char *q;
+    if (args != NULL) {
+        char *ea = url_encode(args, NULL);
+        q = xasprintf("etl_name=%s&etl_args=%s", en, ea);
+        free(ea);
+    } else {
+        q = xasprintf("etl_name=%s", en);
+    }
+    free(en);
+    return q;
+}
+
+int locus_etl_object_get_cb(locus_client_t *c, const char *etl, const char *args, const char *bck,
+                            const char *obj, locus_write_cb cb, void *arg, int64_t *nbytes,
+                            char *err)
+{
+    if (nbytes != NULL)
+        *nbytes = 0;
+    int rc = check_etl_name(etl, err);
+    if (rc == 0)
+        rc = check_obj(bck, obj, err);
+    if (rc != 0)
+        return rc;
+    char *q = etl_query(etl, args);
+    char *url = client_url_object(c->endpoint, bck, obj, q);
+    client_req_t r;
+    client_req_init(&r, "GET", url);
+    r.sink = cb;
+    r.sink_arg = arg;
+    rc = client_do(c, &r, err);
+    if (nbytes != NULL)
+        *nbytes = r.nbytes;
+    client_req_dispose(&r);
+    free(url);
+    free(q);
+    return rc;
+}
+
+typedef struct {
+    int fd;
+    int err;
+} fd_sink_t;
+
+static int on_fd_write(void *arg, const void *data, size_t len)
+{
+    fd_sink_t *s = arg;
+    int rc = write_all(s->fd, data, len);
+    if (rc != 0) {
+        s->err = rc;
+        return rc;
+    }
+    return 0;
+}
+
+int locus_etl_object_get_fd(locus_client_t *c, const char *etl, const char *args, const char *bck,
+                            const char *obj, int fd, int64_t *nbytes, char *err)
+{
+    fd_sink_t s = {fd, 0};
+    int rc = locus_etl_object_get_cb(c, etl, args, bck, obj, on_fd_write, &s, nbytes, err);
+    if (rc != 0 && s.err != 0)
+        rc = client_fail(err, s.err, "writing the output: %s", strerror(-s.err));
+    return rc;
+}
+
+int locus_etl_object_copy(locus_client_t *c, const char *etl, const char *args, const char *src_bck,
+                          const char *src_obj, const char *dst_bck, const char *dst_obj, char *err)
+{
+    int rc = check_etl_name(etl, err);
+    if (rc == 0)
+        rc = check_obj(src_bck, src_obj, err);
+    if (rc == 0)
+        rc = check_obj(dst_bck, dst_obj, err);
+    if (rc != 0)
+        return rc;
+    /* object_to is a uname, ais/@#/<bucket>/<object>, sent percent-encoded. */
+    char *eb = url_encode(dst_bck, NULL);
+    char *eo = url_encode(dst_obj, NULL);
+    char *eq = etl_query(etl, args);
+    char *q = xasprintf("object_to=ais%%2F%%40%%23%%2F%s%%2F%s&%s", eb, eo, eq);
+    char *url = client_url_object(c->endpoint, src_bck, src_obj, q);
+    client_req_t r;
+    client_req_init(&r, "PUT", url);
+    r.upload = true;
+    r.up_buf = "";
+    r.up_len = 0;
+    rc = client_do(c, &r, err);
+    client_req_dispose(&r);
+    free(url);
+    free(q);
+    free(eq);
+    free(eo);
+    free(eb);
+    return rc;
+}
+
+int locus_etl_bucket(locus_client_t *c, const char *etl, const char *src, const char *dst,
+                     const locus_etl_bck_opts_t *opts, char **job_id, char *err)
+{
+    *job_id = NULL;
+    int rc = check_etl_name(etl, err);
+    if (rc == 0)
+        rc = locus_check_bucket_name(src, err);
+    if (rc == 0)
+        rc = locus_check_bucket_name(dst, err);
+    if (rc != 0)
+        return rc;
+    locus_etl_bck_opts_t none = {0};
+    if (opts == NULL)
+        opts = &none;
+    json_t *ext = NULL;
+    if (opts->ext != NULL) {
+        json_error_t jerr;
+        ext = json_loads(opts->ext, 0, &jerr);
+        if (!json_is_object(ext)) {
+            json_decref(ext);
+            return client_fail(err, LOCUS_EINVAL, "ext: not a JSON object: %s", opts->ext);
+        }
+    }
+    json_t *v = json_object();
+    json_object_set_new(v, "id", json_string(etl));
+    json_object_set_new(v, "prefix", json_string(opts->prefix ? opts->prefix : ""));
+    json_object_set_new(v, "prepend", json_string(opts->prepend ? opts->prepend : ""));
+    json_object_set_new(v, "dry_run", json_boolean(opts->dry_run));
+    json_object_set_new(v, "force", json_boolean(opts->force));
+    if (ext != NULL)
+        json_object_set_new(v, "ext", ext);
+    if (opts->num_workers != 0)
+        json_object_set_new(v, "num-workers", json_integer(opts->num_workers));
+    if (opts->cont_on_err)
+        json_object_set_new(v, "coer", json_true());
+    json_t *msg = json_pack("{s:s, s:s, s:o}", "action", "etl-bck", "name", "", "value", v);
+    char *body = json_dumps(msg, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(msg);
+    char *ed = url_encode(dst, NULL);
+    char *q = xasprintf("bck_to=ais%%2F%%40%%23%%2F%s%%2F", ed);
+    char *url = client_url_bucket(c->endpoint, src, q);
+    client_req_t r;
+    client_req_init(&r, "POST", url);
+    r.json_body = body;
+    rc = client_do(c, &r, err);
+    if (rc == 0) {
+        *job_id = client_trim_id(r.body.base, r.body.len);
+        if ((*job_id)[0] == '\0') {
+            free(*job_id);
+            *job_id = NULL;
+            rc = client_fail(err, LOCUS_EPROTO, "etl-bck: empty job id in the reply");
+        }
+    }
+    client_req_dispose(&r);
+    free(url);
+    free(q);
+    free(ed);
+    free(body);
+    return rc;
+}
+
+int locus_job_totals(locus_client_t *c, const char *id, locus_job_totals_t *t, char *err)
+{
+    memset(t, 0, sizeof(*t));
+    char *json = NULL;
+    int rc = locus_job_snaps(c, id, &json, err);
+    if (rc == 0)
+        rc = locus_job_totals_parse(json, t, err);
+    free(json);
+    return rc;
+}
