@@ -106,6 +106,21 @@ done
 printf '$ locus get %s -   # to stdout\n' "$BUCKET/docs/notes/hello.txt"
 "$LOCUS" get "$BUCKET/docs/notes/hello.txt" -
 
+step "ETL: deploying the md5 transformer from its spec file (AIStore's runtime-spec format)"
+run etl rm md5-etl 2>/dev/null || true
+run etl init -f "$ROOT/transformers/md5/etl_spec.yaml"
+run etl show
+
+step "ETL offline: every object of $BUCKET -> its md5 digest in ais://demo-md5 (.md5 names)"
+run bucket rm ais://demo-md5 2>/dev/null || true
+run etl bucket md5-etl "$BUCKET" ais://demo-md5 --ext '{txt:md5,bin:md5,csv:md5,jpg:md5}' --wait
+run ls ais://demo-md5
+
+step "ETL inline: one object transformed on the fly as it is read"
+run etl object md5-etl "$BUCKET/docs/notes/hello.txt" -
+echo
+printf '    local md5sum: %s\n' "$(md5sum "$S/docs/notes/hello.txt" | cut -d' ' -f1)"
+
 step "Cluster map"
 run cluster show
 
