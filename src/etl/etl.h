@@ -54,7 +54,12 @@ typedef struct {
     const char *obj;
     int fd; /* object data, read from offset 0 */
     int64_t size;
-    const char *args; /* etl_args or NULL */
+    const char *args;    /* etl_args or NULL */
+    const char *fqn;     /* the object's local path when the ETL runs in FQN mode, else NULL */
+    const char *dst_url; /* direct put: AIStore-style destination address
+                          * "<dst target URL>/<PathEscape(dst uname)>[?uuid=<job>]", else NULL */
+    void *session;       /* communicator session of an offline job (etl_session_open), or NULL
+                          * for inline requests */
 } etl_req_t;
 
 /* Result sink: on_status is called once when the server's status is known and before any data;

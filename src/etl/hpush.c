@@ -163,7 +163,38 @@ static int hpush_transform(etl_inst_t *e, const etl_req_t *rq, const etl_out_t *
     return status;
 }
 
-const etl_comm_t etl_comm_hpush = {"hpush://", hpush_transform};
+const etl_comm_t etl_comm_hpush = {
+    .scheme = "hpush://", .transform = hpush_transform, .needs_server = true};
+
+const etl_comm_t *etl_comm_find(const char *scheme)
+{
+    static const etl_comm_t *const comms[] = {&etl_comm_hpush};
+    for (size_t i = 0; i < ARRAY_SIZE(comms); i++)
+        if (strcmp(comms[i]->scheme, scheme) == 0)
+            return comms[i];
+    return NULL;
+}
+
+void *etl_session_open(etl_inst_t *e, int nconns, char *err, size_t errlen)
+{
+    return e->comm->session_open ? e->comm->session_open(e, nconns, err, errlen) : NULL;
+}
+
+void etl_session_close(etl_inst_t *e, void *session)
+{
+    if (session && e->comm->session_close)
+        e->comm->session_close(e, session);
+}
+
+bool etl_direct_put(const etl_inst_t *e)
+{
+    return e->direct_put;
+}
+
+bool etl_fqn_mode(const etl_inst_t *e)
+{
+    return e->fqn_mode;
+}
 
 int etl_transform(etl_inst_t *e, const etl_req_t *rq, const etl_out_t *out, char *err,
                   size_t errlen)

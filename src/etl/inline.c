@@ -175,7 +175,7 @@ void etl_inline_get(http_req_t *req, const char *bck, const char *obj, const cha
     s->bck = xstrdup(bck);
     s->obj = xstrdup(obj);
     s->args = args ? xstrdup(args) : NULL;
-    s->rq = (etl_req_t){s->bck, s->obj, fd, size, s->args};
+    s->rq = (etl_req_t){.bck = s->bck, .obj = s->obj, .fd = fd, .size = size, .args = s->args};
     s->pfd[0] = s->pfd[1] = -1;
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->cond, NULL);

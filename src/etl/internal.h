@@ -34,6 +34,11 @@ struct etl_inst_s {
     int64_t obj_timeout_ns;
     int64_t init_timeout_ns;
     const etl_comm_t *comm;
+    bool fqn_mode;    /* argument: fqn */
+    bool direct_put;  /* support_direct_put */
+    int ws_conns;     /* ws: connections per job session (default 8) */
+    void *comm_state; /* communicator's per-instance state (ws: the inline pool); freed by
+                       * comm->dispose when the instance is freed */
     atomic_bool stop_requested;
     _Atomic int64_t obj_count, in_bytes, out_bytes;
 };
@@ -41,10 +46,20 @@ struct etl_inst_s {
 /* A communicator: how a target sends one object to its ETL server. */
 struct etl_comm_s {
     const char *scheme; /* "hpush://" */
+    /* Serves one object; see etl_transform. Safe from any thread. */
     int (*transform)(etl_inst_t *e, const etl_req_t *rq, const etl_out_t *out, char *err,
                      size_t errlen);
+    /* Optional per-job state (may be NULL). */
+    void *(*session_open)(etl_inst_t *e, int nconns, char *err, size_t errlen);
+    void (*session_close)(etl_inst_t *e, void *session);
+    /* Optional: frees comm_state when the instance goes away (may be NULL). */
+    void (*dispose)(etl_inst_t *e);
+    /* Whether the runtime starts a server process (io:// runs the command per object). */
+    bool needs_server;
 };
 
 extern const etl_comm_t etl_comm_hpush;
+/* Looks up the communicator of a scheme ("hpush://"); NULL when unknown. */
+const etl_comm_t *etl_comm_find(const char *scheme);
 
 #endif

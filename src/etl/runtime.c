@@ -49,6 +49,8 @@ static const char *state_name(inst_state_t s)
 
 static void inst_free(etl_inst_t *e)
 {
+    if (e->comm && e->comm->dispose)
+        e->comm->dispose(e);
     free(e->log_path);
     free(e);
 }
@@ -483,7 +485,15 @@ static void reconcile(void)
         e->state = INST_STARTING;
         e->obj_timeout_ns = (int64_t)json_number_value(json_object_get(entry, "obj_timeout_ns"));
         e->init_timeout_ns = (int64_t)json_number_value(json_object_get(entry, "init_timeout_ns"));
-        e->comm = &etl_comm_hpush;
+        const char *scheme = json_string_value(json_object_get(entry, "comm"));
+        e->comm = etl_comm_find(scheme ? scheme : "hpush://");
+        if (e->comm == NULL)
+            e->comm = &etl_comm_hpush;
+        json_t *im = json_object_get(entry, "init_msg");
+        const char *arg = json_string_value(json_object_get(im, "argument"));
+        e->fqn_mode = arg && strcmp(arg, "fqn") == 0;
+        e->direct_put = json_is_true(json_object_get(entry, "direct_put"));
+        e->ws_conns = 8;
         e->port = free_port();
         snprintf(e->url, sizeof(e->url), "http://127.0.0.1:%d", e->port);
         char *dir = xasprintf("%s/etl", cluster_config()->data_dir);

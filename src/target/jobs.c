@@ -157,7 +157,7 @@ int jobs_copy_object(xact_t *x, etl_inst_t *etl, const char *args, const char *s
         status = 503;
         goto out;
     }
-    etl_req_t rq = {src_bck, name, fd, size, args};
+    etl_req_t rq = {.bck = src_bck, .obj = name, .fd = fd, .size = size, .args = args};
     if (dry_run) {
         if (etl) {
             int64_t n = 0;

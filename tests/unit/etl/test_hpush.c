@@ -102,7 +102,8 @@ static int run(int srv_port, const char *obj, const char *content, const char *a
     assert_true(fd >= 0);
     unlink(path);
     assert_int_equal(write_all(fd, content, strlen(content)), 0);
-    etl_req_t rq = {"b", obj, fd, (int64_t)strlen(content), args};
+    etl_req_t rq = {
+        .bck = "b", .obj = obj, .fd = fd, .size = (int64_t)strlen(content), .args = args};
     etl_out_t out = {on_status, sink, c};
     buf_init(&c->data);
     c->status_calls = 0;
