@@ -37,6 +37,9 @@ typedef struct etl_inst_s etl_inst_t;
 
 int etl_target_init(char *err, size_t errlen);
 void etl_target_shutdown(void);
+/* Checks the secret of an ETL's object endpoint (/v1/etl/_object/<etl>/<secret>/...): 0, or
+ * 404 (unknown ETL) / 403 (wrong secret) with err filled. */
+int etl_check_secret(const char *etl, const char *secret, char *err, size_t errlen);
 /* Handles /v1/etl/... on a target (status, logs, health). True if answered. */
 bool etl_target_handle(http_req_t *req, const char **segs, int nseg);
 
@@ -75,6 +78,16 @@ typedef struct {
  * unreachable 503). */
 int etl_transform(etl_inst_t *e, const etl_req_t *rq, const etl_out_t *out, char *err,
                   size_t errlen);
+
+/* Offline jobs: a communicator may keep per-job state (ws: a pool of nconns long-lived
+ * connections). NULL when the communicator has none (hpush, hpull, io) or on error (err set;
+ * the job then fails). etl_session_close is safe with NULL. */
+void *etl_session_open(etl_inst_t *e, int nconns, char *err, size_t errlen);
+void etl_session_close(etl_inst_t *e, void *session);
+/* Whether results may go straight to the destination target (support_direct_put), and whether
+ * the server reads objects by FQN (argument: fqn). */
+bool etl_direct_put(const etl_inst_t *e);
+bool etl_fqn_mode(const etl_inst_t *e);
 
 /* Inline GET: streams the transformed object to the client. Answers the request. */
 void etl_inline_get(http_req_t *req, const char *bck, const char *obj, const char *etl_name,

@@ -1,11 +1,14 @@
 /*
- * hpush.c - the hpush:// communicator (PROTOCOL-ETL.md §3.1): PUT /<bucket>/<object> with the
- * object's bytes streamed from its file; 200 = transformed bytes (streamed to the caller's
- * sink), 204 = delivered elsewhere, >= 400 = "ETL error: <body>" with that status.
- * obj_timeout bounds the whole request; connection failures before any byte of the answer
- * are retried a few times; the per-thread keep-alive handle reuses connections.
+ * hpush.c - the HTTP communicators (PROTOCOL-ETL.md §3.1-3.2). hpush:// PUTs /<bucket>/<object>
+ * with the object's bytes streamed from its file (or nothing and ?etl_fqn= in FQN mode);
+ * hpull:// GETs /<PathEscape(uname)> and the server fetches the object from the target; 200 =
+ * transformed bytes (streamed to the caller's sink), 204 = delivered elsewhere, >= 400 = "ETL
+ * error: <body>" with that status. obj_timeout bounds the whole request; connection failures before
+ * any byte of the answer are retried a few times; the per-thread keep-alive handle reuses
+ * connections.
  */
 #include "common/log.h"
+#include "common/names.h"
 #include "common/util.h"
 #include "etl/internal.h"
 
@@ -88,17 +91,59 @@ static bool retriable(CURLcode cc)
            cc == CURLE_GOT_NOTHING;
 }
 
-static int hpush_transform(etl_inst_t *e, const etl_req_t *rq, const etl_out_t *out, char *err,
-                           size_t errlen)
+/* Go's url.PathEscape: everything but unreserved characters and "@" escaped ('/' too).
+ * Caller frees. */
+char *etl_path_escape(const char *s)
 {
-    char *eobj = url_encode(rq->obj, "/");
-    char *ebck = url_encode(rq->bck, "");
-    char *eargs = rq->args && rq->args[0] ? url_encode(rq->args, "") : NULL;
-    char *url = xasprintf("%s/%s/%s%s%s", e->url, ebck, eobj, eargs ? "?etl_args=" : "",
-                          eargs ? eargs : "");
-    free(eobj);
-    free(ebck);
-    free(eargs);
+    return url_encode(s, "@");
+}
+
+/* The request URL of one object. hpush: /<bck>/<obj>; hpull: /<PathEscape(uname)>.
+ * Query: etl_args, and etl_fqn = PathEscape(FQN) query-encoded again (PROTOCOL-ETL.md §3.1).
+ * Caller frees. */
+char *etl_object_url(const etl_inst_t *e, const etl_req_t *rq, bool hpull)
+{
+    buf_t b;
+    buf_init(&b);
+    buf_puts(&b, e->url);
+    if (hpull) {
+        char *u = uname_make(rq->bck, rq->obj);
+        char *eu = etl_path_escape(u);
+        buf_printf(&b, "/%s", eu);
+        free(eu);
+        free(u);
+    } else {
+        char *eobj = url_encode(rq->obj, "/");
+        char *ebck = url_encode(rq->bck, "");
+        buf_printf(&b, "/%s/%s", ebck, eobj);
+        free(eobj);
+        free(ebck);
+    }
+    char sep = '?';
+    if (rq->args && rq->args[0]) {
+        char *ea = url_encode(rq->args, "");
+        buf_printf(&b, "%cetl_args=%s", sep, ea);
+        free(ea);
+        sep = '&';
+    }
+    if (rq->fqn) {
+        char *pe = etl_path_escape(rq->fqn);
+        char *qe = url_encode(pe, "");
+        buf_printf(&b, "%cetl_fqn=%s", sep, qe);
+        free(qe);
+        free(pe);
+    }
+    return buf_steal(&b);
+}
+
+/* One HTTP exchange with the ETL server: hpush PUTs the object (or nothing in FQN mode),
+ * hpull GETs. Ais-Node-Url carries the direct-put destination. */
+static int http_transform(etl_inst_t *e, const etl_req_t *rq, const etl_out_t *out, char *err,
+                          size_t errlen, bool hpull)
+{
+    char *url = etl_object_url(e, rq, hpull);
+    bool body = !hpull && rq->fqn == NULL;
+    char *node_hdr = rq->dst_url ? xasprintf("Ais-Node-Url: %s", rq->dst_url) : NULL;
     hp_t h = {.out = out, .fd = rq->fd, .clen = -1};
     buf_init(&h.errbody);
     int status = 0;
@@ -106,15 +151,20 @@ static int hpush_transform(etl_inst_t *e, const etl_req_t *rq, const etl_out_t *
     for (int attempt = 0; attempt <= HPUSH_RETRIES; attempt++) {
         CURL *c = httpc_thread_curl();
         struct curl_slist *sl = curl_slist_append(NULL, "Expect:");
-        sl = curl_slist_append(sl, "Content-Type: application/octet-stream");
+        if (!hpull)
+            sl = curl_slist_append(sl, "Content-Type: application/octet-stream");
+        if (node_hdr)
+            sl = curl_slist_append(sl, node_hdr);
         h.off = 0;
         h.status = 0;
         buf_dispose(&h.errbody);
         curl_easy_setopt(c, CURLOPT_URL, url);
-        curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
-        curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)rq->size);
-        curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
-        curl_easy_setopt(c, CURLOPT_READDATA, &h);
+        if (!hpull) {
+            curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
+            curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)(body ? rq->size : 0));
+            curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
+            curl_easy_setopt(c, CURLOPT_READDATA, &h);
+        }
         curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
         curl_easy_setopt(c, CURLOPT_HEADERDATA, &h);
         curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
@@ -159,16 +209,32 @@ static int hpush_transform(etl_inst_t *e, const etl_req_t *rq, const etl_out_t *
         status = 502;
     }
     buf_dispose(&h.errbody);
+    free(node_hdr);
     free(url);
     return status;
 }
+
+static int hpush_transform(etl_inst_t *e, const etl_req_t *rq, const etl_out_t *out, char *err,
+                           size_t errlen)
+{
+    return http_transform(e, rq, out, err, errlen, false);
+}
+
+static int hpull_transform(etl_inst_t *e, const etl_req_t *rq, const etl_out_t *out, char *err,
+                           size_t errlen)
+{
+    return http_transform(e, rq, out, err, errlen, true);
+}
+
+const etl_comm_t etl_comm_hpull = {
+    .scheme = "hpull://", .transform = hpull_transform, .needs_server = true};
 
 const etl_comm_t etl_comm_hpush = {
     .scheme = "hpush://", .transform = hpush_transform, .needs_server = true};
 
 const etl_comm_t *etl_comm_find(const char *scheme)
 {
-    static const etl_comm_t *const comms[] = {&etl_comm_hpush};
+    static const etl_comm_t *const comms[] = {&etl_comm_hpush, &etl_comm_hpull, &etl_comm_io};
     for (size_t i = 0; i < ARRAY_SIZE(comms); i++)
         if (strcmp(comms[i]->scheme, scheme) == 0)
             return comms[i];

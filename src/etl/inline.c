@@ -27,7 +27,7 @@
 typedef struct {
     etl_inst_t *e;
     etl_req_t rq;
-    char *bck, *obj, *args;
+    char *bck, *obj, *args, *fqn;
     int pfd[2];
     pthread_mutex_t lock;
     pthread_cond_t cond;
@@ -60,6 +60,7 @@ static void inl_unref(inl_t *s)
     free(s->bck);
     free(s->obj);
     free(s->args);
+    free(s->fqn);
     free(s);
 }
 
@@ -170,12 +171,26 @@ void etl_inline_get(http_req_t *req, const char *bck, const char *obj, const cha
         etl_release(e);
         return;
     }
+    char *fqn = etl_fqn_mode(e) ? target_object_fqn(bck, obj) : NULL;
+    if (e->comm == &etl_comm_hpull) {
+        /* hpull: the client fetches the transformed object from the ETL server itself. */
+        etl_req_t rq = {.bck = bck, .obj = obj, .args = args, .fqn = fqn};
+        char *loc = etl_object_url(e, &rq, true);
+        http_reply_redirect(req, 307, loc);
+        free(loc);
+        free(fqn);
+        close(fd);
+        etl_release(e);
+        return;
+    }
     inl_t *s = xcalloc(1, sizeof(*s));
+    s->fqn = fqn;
     s->e = e;
     s->bck = xstrdup(bck);
     s->obj = xstrdup(obj);
     s->args = args ? xstrdup(args) : NULL;
-    s->rq = (etl_req_t){.bck = s->bck, .obj = s->obj, .fd = fd, .size = size, .args = s->args};
+    s->rq = (etl_req_t){
+        .bck = s->bck, .obj = s->obj, .fd = fd, .size = size, .args = s->args, .fqn = s->fqn};
     s->pfd[0] = s->pfd[1] = -1;
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->cond, NULL);

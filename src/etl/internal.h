@@ -37,6 +37,7 @@ struct etl_inst_s {
     bool fqn_mode;    /* argument: fqn */
     bool direct_put;  /* support_direct_put */
     int ws_conns;     /* ws: connections per job session (default 8) */
+    json_t *entry;    /* the EtlMD entry it was started from (owned reference) */
     void *comm_state; /* communicator's per-instance state (ws: the inline pool); freed by
                        * comm->dispose when the instance is freed */
     atomic_bool stop_requested;
@@ -59,6 +60,19 @@ struct etl_comm_s {
 };
 
 extern const etl_comm_t etl_comm_hpush;
+extern const etl_comm_t etl_comm_hpull;
+extern const etl_comm_t etl_comm_io;
+
+/* Go's url.PathEscape ('/' escaped, '@' kept). Caller frees. */
+char *etl_path_escape(const char *s);
+/* The ETL server URL of one request (hpull: /<PathEscape(uname)>, else /<bck>/<obj>), with
+ * etl_args and etl_fqn. Caller frees. */
+char *etl_object_url(const etl_inst_t *e, const etl_req_t *rq, bool hpull);
+/* The environment of an ETL process: the daemon's, the spec's env lists, then extra
+ * ("K=V" strings, NULL-terminated, may be NULL). NULL-terminated; caller frees with
+ * etl_strv_free. */
+char **etl_build_env(const etl_inst_t *e, const char *const *extra);
+void etl_strv_free(char **v);
 /* Looks up the communicator of a scheme ("hpush://"); NULL when unknown. */
 const etl_comm_t *etl_comm_find(const char *scheme);
 

@@ -51,6 +51,7 @@ static void inst_free(etl_inst_t *e)
 {
     if (e->comm && e->comm->dispose)
         e->comm->dispose(e);
+    json_decref(e->entry);
     free(e->log_path);
     free(e);
 }
@@ -109,6 +110,23 @@ bool etl_alive(etl_inst_t *e, char *why, size_t whylen)
     snprintf(why, whylen, "%s", e->reason[0] ? e->reason : state_name(e->state));
     pthread_mutex_unlock(&etl_lock);
     return ok;
+}
+
+int etl_check_secret(const char *etl, const char *secret, char *err, size_t errlen)
+{
+    mdoc_t *md = md_get(MD_ETL);
+    json_t *entry = json_object_get(md->items, etl);
+    const char *want = json_string_value(json_object_get(entry, "secret"));
+    int rc = 0;
+    if (entry == NULL) {
+        snprintf(err, errlen, "%s: etl job %s does not exist", cluster_self_name(), etl);
+        rc = 404;
+    } else if (!want || strcmp(want, secret) != 0) {
+        snprintf(err, errlen, "%s: invalid secret for etl job %s", cluster_self_name(), etl);
+        rc = 403;
+    }
+    md_put(md);
+    return rc;
 }
 
 void etl_count(etl_inst_t *e, int64_t in_bytes, int64_t out_bytes)
@@ -178,11 +196,49 @@ static void env_add_list(char ***envp, size_t *n, json_t *list)
     }
 }
 
-static void strv_free(char **v)
+void etl_strv_free(char **v)
 {
     for (char **p = v; p && *p; p++)
         free(*p);
     free(v);
+}
+
+char **etl_build_env(const etl_inst_t *e, const char *const *extra)
+{
+    const config_t *cfg = cluster_config();
+    json_t *im = json_object_get(e->entry, "init_msg");
+    size_t n = 0;
+    char **envp = xcalloc(1, sizeof(char *));
+    for (char **p = environ; *p; p++) {
+        envp = xrealloc(envp, (n + 2) * sizeof(char *));
+        envp[n++] = xstrdup(*p);
+        envp[n] = NULL;
+    }
+    env_add_list(&envp, &n, json_object_get(json_object_get(im, "runtime"), "env"));
+    env_add_list(&envp, &n, json_object_get(im, "env"));
+    char *tu = xasprintf("%s/v1/etl/_object/%s/%s", cluster_self_url(), e->name, e->secret);
+    env_add(&envp, &n, "AIS_TARGET_URL", tu);
+    free(tu);
+    env_add(&envp, &n, "DIRECT_PUT", e->direct_put ? "true" : "false");
+    env_add(&envp, &n, "direct_put", e->direct_put ? "true" : "false");
+    /* FQNs travel as ?etl_fqn= (the current protocol), never as the URL path: the v3.28
+     * ARG_TYPE=fqn convention would make servers take every path for an FQN. */
+    env_add(&envp, &n, "ARG_TYPE", "");
+    buf_t roots;
+    buf_init(&roots);
+    for (size_t i = 0; i < cfg->n_mountpaths; i++)
+        buf_printf(&roots, "%s%s", i ? ":" : "", cfg->mountpaths[i]);
+    env_add(&envp, &n, "LOCUS_ETL_FQN_ROOTS", roots.base ? roots.base : "");
+    buf_dispose(&roots);
+    for (const char *const *x = extra; x && *x; x++) {
+        const char *eq = strchr(*x, '=');
+        if (eq == NULL)
+            continue;
+        char *k = xstrndup(*x, (size_t)(eq - *x));
+        env_add(&envp, &n, k, eq + 1);
+        free(k);
+    }
+    return envp;
 }
 
 /* The last lines of the log (at most 2 KiB) for error messages. Caller frees. */
@@ -254,40 +310,15 @@ static void kill_group(etl_inst_t *e)
 /* Forks and execs the server. 0 or -1 with the reason set. */
 static int spawn(etl_inst_t *e, json_t *entry)
 {
-    const config_t *cfg = cluster_config();
     json_t *cmd = json_object_get(entry, "command");
-    json_t *im = json_object_get(entry, "init_msg");
     size_t argc = json_array_size(cmd);
     char **argv = xcalloc(argc + 1, sizeof(char *));
     for (size_t i = 0; i < argc; i++)
         argv[i] = subst_port(json_string_value(json_array_get(cmd, i)), e->port);
-    size_t n = 0;
-    char **envp = xcalloc(1, sizeof(char *));
-    for (char **p = environ; *p; p++) {
-        envp = xrealloc(envp, (n + 2) * sizeof(char *));
-        envp[n++] = xstrdup(*p);
-        envp[n] = NULL;
-    }
-    env_add_list(&envp, &n, json_object_get(json_object_get(im, "runtime"), "env"));
-    env_add_list(&envp, &n, json_object_get(im, "env"));
-    char *tu = xasprintf("%s/v1/etl/_object/%s/%s", cluster_self_url(), e->name, e->secret);
-    env_add(&envp, &n, "AIS_TARGET_URL", tu);
-    free(tu);
-    bool dp = json_is_true(json_object_get(entry, "direct_put"));
-    env_add(&envp, &n, "DIRECT_PUT", dp ? "true" : "false");
-    env_add(&envp, &n, "direct_put", dp ? "true" : "false");
-    /* The hpush communicator sends the object's bytes (not its FQN) for every argument type,
-     * so the server must not expect FQN paths: ARG_TYPE stays empty until FQN mode exists. */
-    env_add(&envp, &n, "ARG_TYPE", "");
     char port[16];
-    snprintf(port, sizeof(port), "%d", e->port);
-    env_add(&envp, &n, "PORT", port);
-    buf_t roots;
-    buf_init(&roots);
-    for (size_t i = 0; i < cfg->n_mountpaths; i++)
-        buf_printf(&roots, "%s%s", i ? ":" : "", cfg->mountpaths[i]);
-    env_add(&envp, &n, "LOCUS_ETL_FQN_ROOTS", roots.base ? roots.base : "");
-    buf_dispose(&roots);
+    snprintf(port, sizeof(port), "PORT=%d", e->port);
+    const char *extra[] = {port, NULL};
+    char **envp = etl_build_env(e, extra);
 
     int logfd = open(e->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -325,8 +356,8 @@ static int spawn(etl_inst_t *e, json_t *entry)
         close(logfd);
     if (devnull >= 0)
         close(devnull);
-    strv_free(argv);
-    strv_free(envp);
+    etl_strv_free(argv);
+    etl_strv_free(envp);
     if (pid < 0) {
         set_failed(e, "fork failed: %s", strerror(err));
         return -1;
@@ -494,6 +525,7 @@ static void reconcile(void)
         e->fqn_mode = arg && strcmp(arg, "fqn") == 0;
         e->direct_put = json_is_true(json_object_get(entry, "direct_put"));
         e->ws_conns = 8;
+        e->entry = json_incref(entry);
         e->port = free_port();
         snprintf(e->url, sizeof(e->url), "http://127.0.0.1:%d", e->port);
         char *dir = xasprintf("%s/etl", cluster_config()->data_dir);
@@ -501,6 +533,12 @@ static void reconcile(void)
         e->log_path = xasprintf("%s/%s.log", dir, name);
         free(dir);
         insts[n_insts++] = e;
+        if (!e->comm->needs_server) { /* io://: the command runs per object */
+            e->state = INST_RUNNING;
+            e->refcnt--;
+            LOCUS_LOG(LOG_NOTICE, "etl %s: ready (%s, no server)", e->name, e->comm->scheme);
+            continue;
+        }
         start_arg_t *sa = xcalloc(1, sizeof(*sa));
         sa->e = e;
         sa->entry = json_incref(entry);

@@ -104,15 +104,15 @@ int etl_spec_parse(const config_t *cfg, json_t *msg, json_t **entry, char *err, 
                  json_string_value(name));
         return 400;
     }
-    if (strcmp(ct, "hpush://") != 0) {
-        if (strcmp(ct, "hpull://") == 0 || strcmp(ct, "ws://") == 0 || strcmp(ct, "io://") == 0)
-            snprintf(err, errlen,
-                     "ETL \"%s\": communication %s is not supported yet (use hpush://)",
-                     json_string_value(name), ct);
-        else
-            snprintf(err, errlen,
-                     "ETL \"%s\": unknown communication type \"%s\" (hpush://, hpull://, ws://)",
-                     json_string_value(name), ct);
+    if (strcmp(ct, "ws://") == 0) {
+        snprintf(err, errlen, "ETL \"%s\": communication %s is not supported yet",
+                 json_string_value(name), ct);
+        return 400;
+    }
+    if (strcmp(ct, "hpush://") != 0 && strcmp(ct, "hpull://") != 0 && strcmp(ct, "io://") != 0) {
+        snprintf(err, errlen,
+                 "ETL \"%s\": unknown communication type \"%s\" (hpush://, hpull://, ws://, io://)",
+                 json_string_value(name), ct);
         return 400;
     }
     /* argument: "" | "url" | "fqn" (AIStore's reference specs all say fqn). */
@@ -146,17 +146,26 @@ int etl_spec_parse(const config_t *cfg, json_t *msg, json_t **entry, char *err, 
     }
     /* The local command: the node's image table first (AIStore's reference images map to our
      * built-ins), else the spec's own runtime.command. */
-    json_t *cmd = config_etl_command(cfg, json_string_value(image));
+    bool io = strcmp(ct, "io://") == 0;
+    /* io:// runs a command-line tool per object: the spec's own command, never a server
+     * binary from the image table. */
+    json_t *cmd = io ? NULL : config_etl_command(cfg, json_string_value(image));
     if (cmd == NULL) {
         json_t *rc = json_object_get(rt, "command");
         bool ok = json_is_array(rc) && json_array_size(rc) > 0;
         for (size_t i = 0; ok && i < json_array_size(rc); i++)
             ok = json_is_string(json_array_get(rc, i));
         if (!ok) {
-            snprintf(err, errlen,
-                     "ETL \"%s\": unknown image \"%s\" and no runtime.command: add a command, or "
-                     "map the image in the node config (etl_images)",
-                     json_string_value(name), json_string_value(image));
+            if (io)
+                snprintf(err, errlen,
+                         "ETL \"%s\": io:// needs runtime.command (the program to run per "
+                         "object, e.g. [\"gzip\", \"-c\"])",
+                         json_string_value(name));
+            else
+                snprintf(err, errlen,
+                         "ETL \"%s\": unknown image \"%s\" and no runtime.command: add a "
+                         "command, or map the image in the node config (etl_images)",
+                         json_string_value(name), json_string_value(image));
             return 400;
         }
         cmd = json_deep_copy(rc);

@@ -39,6 +39,7 @@ typedef struct {
     int workers;
     bool dry_run, coer;
     etl_inst_t *etl; /* etl-bck: the transformer, held for the job's life */
+    void *session;   /* etl-bck: the communicator's per-job state (ws connections) */
     char etl_name[64];
     const char *prepend;
     json_t *ext;
@@ -73,8 +74,10 @@ static void job_free(job_t *j)
         free(j->names[i]);
     free(j->names);
     json_decref(j->msg);
-    if (j->etl)
+    if (j->etl) {
+        etl_session_close(j->etl, j->session);
         etl_release(j->etl);
+    }
     pthread_mutex_destroy(&j->lock);
     xact_put(j->x);
     free(j);
@@ -129,11 +132,12 @@ static int discard_sink(void *arg, const void *p, size_t n)
     return 0;
 }
 
-int jobs_copy_object(xact_t *x, etl_inst_t *etl, const char *args, const char *src_bck,
-                     const char *name, const char *dst_bck, const char *dst, bool dry_run,
-                     char *err, size_t errlen)
+int jobs_copy_object(xact_t *x, etl_inst_t *etl, void *session, const char *args,
+                     const char *src_bck, const char *name, const char *dst_bck, const char *dst,
+                     bool dry_run, char *err, size_t errlen)
 {
     int fd, status = 0;
+    char *fqn = NULL, *daddr = NULL;
     lom_md_t md;
     int rc = store_open(src_bck, name, &fd, &md);
     if (rc < 0) {
@@ -157,7 +161,20 @@ int jobs_copy_object(xact_t *x, etl_inst_t *etl, const char *args, const char *s
         status = 503;
         goto out;
     }
-    etl_req_t rq = {.bck = src_bck, .obj = name, .fd = fd, .size = size, .args = args};
+    etl_req_t rq = {
+        .bck = src_bck, .obj = name, .fd = fd, .size = size, .args = args, .session = session};
+    fqn = etl && etl_fqn_mode(etl) ? store_fqn(src_bck, name) : NULL;
+    rq.fqn = fqn;
+    if (etl && etl_direct_put(etl) && !local && !dry_run) {
+        /* Direct put: the ETL server PUTs the result to the owner itself (AIStore's daddr:
+         * <target>/<PathEscape(uname)>[?uuid=<job>], PROTOCOL-ETL.md §5). */
+        char *u = uname_make(dst_bck, dst);
+        char *eu = url_encode(u, "@");
+        daddr = xasprintf("%s/%s%s%s", owner_url, eu, x ? "?uuid=" : "", x ? x->id : "");
+        free(eu);
+        free(u);
+        rq.dst_url = daddr;
+    }
     if (dry_run) {
         if (etl) {
             int64_t n = 0;
@@ -187,6 +204,14 @@ int jobs_copy_object(xact_t *x, etl_inst_t *etl, const char *args, const char *s
         have_w = true;
         etl_out_t out = {NULL, writer_sink, &w};
         int st = etl_transform(etl, &rq, &out, err, errlen);
+        if (st == 204 && daddr) { /* delivered by the ETL server */
+            store_writer_abort(&w);
+            etl_count(etl, size, 0);
+            if (x)
+                x->out_objs++;
+            free(owner_url);
+            goto out;
+        }
         if (st >= 400 || st == 204) {
             if (st == 204)
                 snprintf(err, errlen, "ETL error: %s answered 204 without direct put", name);
@@ -195,6 +220,8 @@ int jobs_copy_object(xact_t *x, etl_inst_t *etl, const char *args, const char *s
             free(owner_url);
             goto out;
         }
+        /* 200 with the bytes even with a destination: the server could not deliver, so this
+         * target forwards them itself (below). */
         out_size = w.written;
         etl_count(etl, size, out_size);
         src_fd = w.fd;
@@ -236,6 +263,8 @@ int jobs_copy_object(xact_t *x, etl_inst_t *etl, const char *args, const char *s
     }
     free(owner_url);
 out:
+    free(fqn);
+    free(daddr);
     close(fd);
     return status;
 }
@@ -245,8 +274,8 @@ static void copy_one(job_t *j, const char *name)
 {
     char err[1024];
     char *dst = jobs_to_name(name, j->prepend, j->ext);
-    int st = jobs_copy_object(j->x, j->etl, NULL, j->x->src_bck, name, j->x->dst_bck, dst,
-                              j->dry_run, err, sizeof(err));
+    int st = jobs_copy_object(j->x, j->etl, j->session, NULL, j->x->src_bck, name, j->x->dst_bck,
+                              dst, j->dry_run, err, sizeof(err));
     if (st && st != 404) /* 404: deleted meanwhile */
         obj_failed(j, j->x->src_bck, name, err, st);
     free(dst);
@@ -385,6 +414,16 @@ static void job_start(http_req_t *req)
             return;
         }
         snprintf(j->etl_name, sizeof(j->etl_name), "%s", en);
+        err[0] = '\0';
+        j->session = etl_session_open(j->etl, j->workers, err, sizeof(err));
+        if (j->session == NULL && err[0]) {
+            xact_set_err(j->x, err, true);
+            xact_finish(j->x);
+            job_free(j);
+            json_decref(b);
+            http_reply_error(req, 503, "%s", err);
+            return;
+        }
     }
     char idcopy[sizeof(j->x->id)];
     snprintf(idcopy, sizeof(idcopy), "%s", id);

@@ -29,8 +29,9 @@ typedef struct {
     bool w_open;
     int status; /* early error decided in on_headers, answered in on_request */
     char msg[768];
-    char *location; /* early redirect */
-    xact_t *xin;    /* job this PUT belongs to (in-objs counters) */
+    char *location;  /* early redirect */
+    xact_t *xin;     /* job this PUT belongs to (in-objs counters) */
+    bool etl_object; /* /v1/etl/_object/...: an ETL server's read or direct put */
 } tctx_t;
 
 static void tctx_free(http_req_t *req)
@@ -78,6 +79,8 @@ static char *redirect_url(http_req_t *req, const char *url)
     return xasprintf("%s%s%s%s", url, req->raw_path, req->raw_query[0] ? "?" : "", req->raw_query);
 }
 
+static void start_put(http_req_t *req, tctx_t *c, const char *xid);
+
 static void object_headers(http_req_t *req, tctx_t *c, const char **segs, int nseg)
 {
     if (nseg < 3 || segs[2][0] == '\0') {
@@ -121,6 +124,12 @@ static void object_headers(http_req_t *req, tctx_t *c, const char **segs, int ns
         req->body_mode = BODY_DISCARD; /* copy/transform of a stored object: no body */
         return;
     }
+    start_put(req, c, http_query(req, "xid"));
+}
+
+/* Streams the request body into a work file of c->bck/c->obj; xid: the job to count it in. */
+static void start_put(http_req_t *req, tctx_t *c, const char *xid)
+{
     int rc = store_writer_open(&c->w, c->bck, c->obj, c->msg, sizeof(c->msg));
     if (rc < 0) {
         c->status = 500;
@@ -130,9 +139,43 @@ static void object_headers(http_req_t *req, tctx_t *c, const char **segs, int ns
     c->w_open = true;
     req->body_mode = BODY_STREAM;
     req->on_body = put_sink;
-    const char *xid = http_query(req, "xid");
     if (xid)
         c->xin = xact_find(xid);
+}
+
+/* /v1/etl/_object/<etl>/<secret>/<uname>: an ETL server reads an object (GET/HEAD, hpull) or
+ * delivers a result (PUT, direct put; ?uuid= names the job). */
+static void etl_object_headers(http_req_t *req, tctx_t *c, const char **segs, int nseg)
+{
+    if (nseg < 5 || segs[4][0] == '\0') {
+        early_error(req, c, 400, "invalid ETL object path \"%s\"", req->path);
+        return;
+    }
+    int st = etl_check_secret(segs[2], segs[3], c->msg, sizeof(c->msg));
+    if (st) {
+        c->status = st;
+        req->body_mode = BODY_DISCARD;
+        return;
+    }
+    char *bck = NULL, *obj = NULL;
+    if (uname_parse(segs[4], &bck, &obj) < 0 || obj[0] == '\0' ||
+        name_check_object(obj, strlen(obj)) != NULL) {
+        early_error(req, c, 400, "invalid object \"%s\" in ETL object path", segs[4]);
+        free(bck);
+        free(obj);
+        return;
+    }
+    c->bck = bck;
+    c->obj = obj;
+    bmd_t *b = bmd_get();
+    bool exists = bmd_bucket(b, c->bck) != NULL;
+    bmd_put(b);
+    if (!exists) {
+        early_error(req, c, 404, "bucket \"ais://%s\" does not exist", c->bck);
+        return;
+    }
+    if (strcmp(req->method, "PUT") == 0)
+        start_put(req, c, http_query(req, "uuid"));
 }
 
 void target_on_headers(http_req_t *req)
@@ -143,6 +186,14 @@ void target_on_headers(http_req_t *req)
     char copy[8192];
     const char *segs[3];
     int n = route_split(req->path, copy, sizeof(copy), segs, 3);
+    const char *s5[5];
+    if (route_split(req->path, copy, sizeof(copy), s5, 5) == 5 && strcmp(s5[0], "etl") == 0 &&
+        strcmp(s5[1], "_object") == 0) {
+        c->etl_object = true;
+        etl_object_headers(req, c, s5, 5);
+        return;
+    }
+    n = route_split(req->path, copy, sizeof(copy), segs, 3);
     if (n >= 1 && strcmp(segs[0], "objects") == 0) {
         object_headers(req, c, segs, n);
         /* Refuse an oversized or 100-continue body at once rather than reading it. */
@@ -343,8 +394,8 @@ static void object_copy(http_req_t *req, tctx_t *c)
         http_reply_error(req, (unsigned)st, "%s", err);
         goto out;
     }
-    st = jobs_copy_object(NULL, etl, http_query(req, "etl_args"), c->bck, c->obj, dbck, dobj, false,
-                          err, sizeof(err));
+    st = jobs_copy_object(NULL, etl, NULL, http_query(req, "etl_args"), c->bck, c->obj, dbck, dobj,
+                          false, err, sizeof(err));
     if (etl)
         etl_release(etl);
     if (st)
@@ -422,7 +473,7 @@ void target_on_request(http_req_t *req)
         http_reply_error(req, 400, "invalid URL path \"%s\": expecting /v1/...", req->raw_path);
         return;
     }
-    if (n >= 1 && strcmp(segs[0], "objects") == 0) {
+    if (c->etl_object || (n >= 1 && strcmp(segs[0], "objects") == 0)) {
         object_request(req, c);
         return;
     }
@@ -477,6 +528,11 @@ int target_object_open(const char *bck, const char *obj, int *fd, int64_t *size)
         lom_md_dispose(&md);
     }
     return rc;
+}
+
+char *target_object_fqn(const char *bck, const char *obj)
+{
+    return store_fqn(bck, obj);
 }
 
 void target_shutdown(void)
