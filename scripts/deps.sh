@@ -9,7 +9,7 @@ PKGS=(
     libjansson-dev libxxhash-dev libmsgpack-dev libyaml-dev
     libcmocka-dev
     python3 python3-pytest python3-requests python3-msgpack python3-xxhash
-    python3-cloudpickle python3-fastapi python3-uvicorn python3-flask
+    python3-cloudpickle python3-fastapi python3-uvicorn python3-flask python3-websocket
     nginx-light attr curl
 )
 

@@ -34,7 +34,9 @@ for that interpreter. A note is printed when they are set.
 import base64
 import binascii
 import inspect
+import logging
 import os
+import signal
 import sys
 import traceback
 
@@ -110,8 +112,7 @@ def serve_asgi(app, port):
              f"{interpreter()} (Debian: apt-get install python3-uvicorn)")
     log(f"serving ASGI app {type(app).__module__}.{type(app).__name__} with uvicorn on "
         f"{HOST}:{port}")
-    uvicorn.run(app, host=HOST, port=port, log_level=os.environ.get("LOG_LEVEL", "warning").lower(),
-                access_log=False)
+    uvicorn.run(app, host=HOST, port=port, log_level="info", access_log=False)
 
 
 def serve_wsgi(app, port):
@@ -120,6 +121,7 @@ def serve_wsgi(app, port):
     except ImportError:
         make_server = None
     if make_server is not None:
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access log per object
         log(f"serving WSGI app {type(app).__module__}.{type(app).__name__} with werkzeug "
             f"(threaded) on {HOST}:{port}")
         srv = make_server(HOST, port, app, threaded=True)
@@ -197,6 +199,8 @@ def main():
             log(f"note: {var}={os.environ[var]} is not installed by Locus; the class runs on "
                 f"{interpreter()} and must find what it imports there")
 
+    # SIGTERM (the target stopping the ETL) ends the process cleanly; uvicorn installs its own.
+    signal.signal(signal.SIGTERM, lambda signo, frame: sys.exit(0))
     obj = load_payload()
     name = getattr(obj, "__qualname__", type(obj).__qualname__)
     srv = instantiate(obj)

@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -328,9 +329,13 @@ static int spawn(etl_inst_t *e, json_t *entry)
                           cluster_self_name(), argv[0], e->port, e->xid);
         write_all(logfd, hdr, (size_t)hl);
     }
+    pid_t parent = getpid();
     pid_t pid = fork();
     if (pid == 0) {
         /* Child: async-signal-safe calls only until exec. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(1); /* the daemon died before prctl */
         setpgid(0, 0);
         if (devnull >= 0)
             dup2(devnull, 0);
@@ -375,8 +380,7 @@ static void *starter_main(void *arg)
 {
     start_arg_t *sa = arg;
     etl_inst_t *e = sa->e;
-    if (spawn(e, sa->entry) == 0) {
-        LOCUS_LOG(LOG_NOTICE, "etl %s: started pid %d on port %d", e->name, (int)e->pid, e->port);
+    {
         int64_t deadline = time_mono_ns() + e->init_timeout_ns;
         char *url = xasprintf("%s/health", e->url);
         for (;;) {
@@ -494,6 +498,8 @@ static void reconcile(void)
         }
     }
     /* 3. start what should run */
+    start_arg_t fresh[16];
+    size_t n_new = 0;
     const char *name;
     json_t *entry;
     json_object_foreach(md->items, name, entry)
@@ -539,24 +545,41 @@ static void reconcile(void)
             LOCUS_LOG(LOG_NOTICE, "etl %s: ready (%s, no server)", e->name, e->comm->scheme);
             continue;
         }
+        if (n_new < ARRAY_SIZE(fresh)) {
+            fresh[n_new].e = e;
+            fresh[n_new].entry = json_incref(entry);
+            n_new++;
+        } else {
+            e->refcnt--; /* the next round starts it */
+        }
+    }
+    pthread_mutex_unlock(&etl_lock);
+    md_put(md);
+    /* Fork from this long-lived thread: PR_SET_PDEATHSIG in the child follows the thread that
+     * forked, so the servers die with the daemon (even by SIGKILL) and never leak. */
+    for (size_t i = 0; i < n_new; i++) {
         start_arg_t *sa = xcalloc(1, sizeof(*sa));
-        sa->e = e;
-        sa->entry = json_incref(entry);
+        *sa = fresh[i];
+        if (spawn(sa->e, sa->entry) < 0) {
+            json_decref(sa->entry);
+            etl_release(sa->e);
+            free(sa);
+            continue;
+        }
+        LOCUS_LOG(LOG_NOTICE, "etl %s: started pid %d on port %d", sa->e->name, (int)sa->e->pid,
+                  sa->e->port);
         pthread_t th;
         pthread_attr_t attr;
         pthread_attr_init(&attr);
         pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
         if (pthread_create(&th, &attr, starter_main, sa) != 0) {
-            snprintf(e->reason, sizeof(e->reason), "cannot start a thread");
-            e->state = INST_FAILED;
-            e->refcnt--;
+            set_failed(sa->e, "cannot start a thread");
             json_decref(sa->entry);
+            etl_release(sa->e);
             free(sa);
         }
         pthread_attr_destroy(&attr);
     }
-    pthread_mutex_unlock(&etl_lock);
-    md_put(md);
     if (fail_name[0])
         report_failure(fail_name, fail_xid, fail_reason);
 }

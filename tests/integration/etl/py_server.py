@@ -6,8 +6,10 @@ It proves the target <-> ETL protocol is language-agnostic. Modes (env MODE):
   reverse - reverses the bytes
   fail    - answers 500 for objects whose name contains FAIL_ON (env), upper-cases the rest
   sleep   - sleeps SLEEP seconds (env), then echoes
-  exit    - exits the process when an object whose name contains FAIL_ON arrives
+  exit    - exits the process (status 3) when an object whose name contains FAIL_ON arrives
 etl_args, when given, is appended to the output after a '|'.
+STARTUP_DELAY (seconds, env) delays listening, so a test can watch the Initializing stage.
+Command-line arguments are ignored (tests tag the command line with the ETL name).
 """
 import os
 import sys
@@ -65,6 +67,10 @@ def main():
     if not os.environ.get("AIS_TARGET_URL"):
         print("py_server: AIS_TARGET_URL is not set", file=sys.stderr)
         sys.exit(2)
+    delay = float(os.environ.get("STARTUP_DELAY", "0") or 0)
+    if delay > 0:
+        print(f"py_server: starting in {delay}s", file=sys.stderr, flush=True)
+        time.sleep(delay)
     srv = ThreadingHTTPServer(("127.0.0.1", port), Handler)
     srv.daemon_threads = True
     print(f"py_server: {MODE} on port {port}", file=sys.stderr, flush=True)
