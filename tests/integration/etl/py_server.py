@@ -8,13 +8,17 @@ It proves the target <-> ETL protocol is language-agnostic. Modes (env MODE):
   sleep   - sleeps SLEEP seconds (env), then echoes
   exit    - exits the process (status 3) when an object whose name contains FAIL_ON arrives
 etl_args, when given, is appended to the output after a '|'.
+It serves hpush (PUT, body or ?etl_fqn=), hpull (GET: reads ?etl_fqn= or fetches the object from
+AIS_TARGET_URL) and direct put (Ais-Node-Url: PUT the result there, answer 204).
 STARTUP_DELAY (seconds, env) delays listening, so a test can watch the Initializing stage.
 Command-line arguments are ignored (tests tag the command line with the ETL name).
 """
 import os
 import sys
 import time
+import urllib.error
 import urllib.parse
+import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 MODE = os.environ.get("MODE", "upper")
@@ -36,15 +40,43 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self):
         if self.path == "/health":
             self._reply(200, b"Running")
+            return
+        # hpull: the object comes from the FQN or from the target (AIS_TARGET_URL + path)
+        url = urllib.parse.urlsplit(self.path)
+        q = urllib.parse.parse_qs(url.query)
+        if "etl_fqn" not in q:
+            src = os.environ["AIS_TARGET_URL"] + url.path
+            try:
+                with urllib.request.urlopen(src, timeout=30) as r:
+                    data = r.read()
+            except urllib.error.HTTPError as e:
+                self._reply(e.code, e.read())
+                return
+            except OSError as e:
+                self._reply(502, f"cannot fetch {src}: {e}".encode())
+                return
         else:
-            self._reply(404, b"not found")
+            data = None
+        self._transform(url, q, data)
 
     def do_PUT(self):
         url = urllib.parse.urlsplit(self.path)
-        name = urllib.parse.unquote(url.path)
-        args = urllib.parse.parse_qs(url.query).get("etl_args", [None])[0]
+        q = urllib.parse.parse_qs(url.query)
         n = int(self.headers.get("Content-Length", "0"))
         data = self.rfile.read(n) if n else b""
+        self._transform(url, q, None if "etl_fqn" in q else data)
+
+    def _transform(self, url, q, data):
+        name = urllib.parse.unquote(url.path)
+        args = q.get("etl_args", [None])[0]
+        if data is None:  # FQN mode: query-decoded, then path-unescaped once more
+            fqn = urllib.parse.unquote(q["etl_fqn"][0])
+            try:
+                with open(fqn, "rb") as f:
+                    data = f.read()
+            except OSError as e:
+                self._reply(404, f"cannot read {fqn}: {e}".encode())
+                return
         if MODE == "exit" and FAIL_ON in name:
             os._exit(3)
         if MODE == "fail" and FAIL_ON in name:
@@ -59,7 +91,26 @@ class Handler(BaseHTTPRequestHandler):
             out = data.upper()
         if args is not None:
             out += b"|" + args.encode()
+        node_url = self.headers.get("Ais-Node-Url")
+        if node_url and self._direct_put(node_url.split(",")[0], out):
+            self.send_response(204)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         self._reply(200, out)
+
+    def _direct_put(self, daddr, data):
+        """PROTOCOL-ETL.md §5: host from daddr, path = AIS_TARGET_URL's path + daddr's path."""
+        base = urllib.parse.urlsplit(os.environ["AIS_TARGET_URL"])
+        d = urllib.parse.urlsplit(daddr)
+        dst = urllib.parse.urlunsplit((base.scheme, d.netloc, base.path + d.path, d.query, ""))
+        req = urllib.request.Request(dst, data=data, method="PUT")
+        try:
+            with urllib.request.urlopen(req, timeout=30) as r:
+                return r.status == 200
+        except OSError as e:
+            sys.stderr.write(f"py_server: direct put to {dst} failed: {e}; returning the bytes\n")
+            return False
 
 
 def main():
