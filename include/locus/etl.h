@@ -5,8 +5,10 @@
  * starts next to itself and sends objects to. The framework implements the whole wire protocol
  * (docs/etl-framework.md, PROTOCOL-ETL.md): `GET /health`, hpush `PUT /<path>` (object bytes in
  * the body, or a local file named by `etl_fqn`), hpull `GET /<path>` (the framework fetches the
- * object from `AIS_TARGET_URL`), `etl_args`, direct put (`Ais-Node-Url`), worker threads,
- * SIGTERM/SIGINT shutdown and logging. The author writes one function:
+ * object from `AIS_TARGET_URL`), `GET /ws` (WebSocket: objects streamed over long-lived
+ * connections, replies Binary = result, Text = delivered by direct put or
+ * "ETL-ERROR <status> <msg>"), `etl_args`, direct put (`Ais-Node-Url`, ws `dst_addr`/`pipeline`),
+ * worker threads, SIGTERM/SIGINT shutdown and logging. The author writes one function:
  *
  *     static int xf(const locus_etl_input_t *in, locus_etl_output_t *out, void *ud)
  *     {
@@ -27,7 +29,8 @@
  *   be safe to call concurrently; `userdata` is shared by all calls. One call handles one object
  *   and owns its `locus_etl_output_t` exclusively.
  * - The framework never exits the process on a per-request error; it answers the request with an
- *   HTTP error and logs through the hook set by locus_etl_set_log_hook() (default: stderr).
+ *   HTTP error (a Text "ETL-ERROR <status> <msg>" message on /ws) and logs through the hook
+ *   set by locus_etl_set_log_hook() (default: stderr).
  */
 #ifndef LOCUS_ETL_H
 #define LOCUS_ETL_H

@@ -234,7 +234,8 @@ const etl_comm_t etl_comm_hpush = {
 
 const etl_comm_t *etl_comm_find(const char *scheme)
 {
-    static const etl_comm_t *const comms[] = {&etl_comm_hpush, &etl_comm_hpull, &etl_comm_io};
+    static const etl_comm_t *const comms[] = {&etl_comm_hpush, &etl_comm_hpull, &etl_comm_io,
+                                              &etl_comm_ws};
     for (size_t i = 0; i < ARRAY_SIZE(comms); i++)
         if (strcmp(comms[i]->scheme, scheme) == 0)
             return comms[i];

@@ -62,6 +62,7 @@ struct etl_comm_s {
 extern const etl_comm_t etl_comm_hpush;
 extern const etl_comm_t etl_comm_hpull;
 extern const etl_comm_t etl_comm_io;
+extern const etl_comm_t etl_comm_ws;
 
 /* Go's url.PathEscape ('/' escaped, '@' kept). Caller frees. */
 char *etl_path_escape(const char *s);

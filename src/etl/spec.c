@@ -104,12 +104,16 @@ int etl_spec_parse(const config_t *cfg, json_t *msg, json_t **entry, char *err, 
                  json_string_value(name));
         return 400;
     }
-    if (strcmp(ct, "ws://") == 0) {
-        snprintf(err, errlen, "ETL \"%s\": communication %s is not supported yet",
-                 json_string_value(name), ct);
+    if (strcmp(ct, "ws://") == 0 && !json_is_true(json_object_get(msg, "support_direct_put"))) {
+        /* As AIStore: its ws servers answer direct-put requests with Text frames only. */
+        snprintf(err, errlen,
+                 "ETL \"%s\": ws:// (WebSocket) without direct put is not supported (set "
+                 "support_direct_put: true)",
+                 json_string_value(name));
         return 400;
     }
-    if (strcmp(ct, "hpush://") != 0 && strcmp(ct, "hpull://") != 0 && strcmp(ct, "io://") != 0) {
+    if (strcmp(ct, "hpush://") != 0 && strcmp(ct, "hpull://") != 0 && strcmp(ct, "io://") != 0 &&
+        strcmp(ct, "ws://") != 0) {
         snprintf(err, errlen,
                  "ETL \"%s\": unknown communication type \"%s\" (hpush://, hpull://, ws://, io://)",
                  json_string_value(name), ct);

@@ -13,13 +13,17 @@
  *   While streaming, a writer blocks when more than PENDING_MAX bytes are pending.
  * - Cancellation (client gone, server stopping) sets o->cancelled; blocked writers return
  *   LOCUS_ETL_ECANCELED.
+ * - A ws connection thread (etl_ws.c) cannot wait on a condition variable while it also polls
+ *   its socket, so it sets o->wake_fd: every wake-up of o->cond also bumps that eventfd.
  */
 #include "etlsdk/internal.h"
 #include "common/util.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 void locus_etl__output_init(locus_etl_output_t *o, bool may_stream)
 {
@@ -28,6 +32,20 @@ void locus_etl__output_init(locus_etl_output_t *o, bool may_stream)
     pthread_cond_init(&o->cond, NULL);
     o->state = JOB_QUEUED;
     o->may_stream = may_stream;
+    o->wake_fd = -1;
+}
+
+void locus_etl__output_signal(locus_etl_output_t *o)
+{
+    pthread_cond_broadcast(&o->cond);
+    if (o->wake_fd >= 0) {
+        /* eventfd counter: the ws connection thread polls it instead of waiting on cond. */
+        uint64_t one = 1;
+        ssize_t rc;
+        do
+            rc = write(o->wake_fd, &one, sizeof(one));
+        while (rc < 0 && errno == EINTR);
+    }
 }
 
 static void release_data(locus_etl_output_t *o)
@@ -58,7 +76,7 @@ void locus_etl__output_cancel(locus_etl_output_t *o)
 {
     pthread_mutex_lock(&o->mu);
     o->cancelled = true;
-    pthread_cond_broadcast(&o->cond);
+    locus_etl__output_signal(o);
     pthread_mutex_unlock(&o->mu);
 }
 
@@ -163,10 +181,10 @@ int locus_etl_write(locus_etl_output_t *o, const void *p, size_t n)
     o->len += n;
     o->total += n;
     if (o->state == JOB_STREAMING) {
-        pthread_cond_broadcast(&o->cond);
+        locus_etl__output_signal(o);
     } else if (o->may_stream && o->state == JOB_RUNNING && o->len - o->off > LOCUS_ETL__STREAM_AT) {
         o->state = JOB_STREAMING;
-        pthread_cond_broadcast(&o->cond);
+        locus_etl__output_signal(o);
     }
 out:
     pthread_mutex_unlock(&o->mu);

@@ -2,12 +2,14 @@
  * etl_server.c - the ETL transformer HTTP server of liblocus-etl (PROTOCOL-ETL.md §3, §4, §5, §6).
  *
  * Routes: GET /health -> 200 "Running"; PUT /<path> (hpush: body or FQN); GET /<path> (hpull:
- * fetch from AIS_TARGET_URL, or FQN); POST /download?original_url=..; GET /ws -> 501 for now.
+ * fetch from AIS_TARGET_URL, or FQN); POST /download?original_url=..; GET /ws (WebSocket
+ * handshake here, the connection itself in etl_ws.c).
  *
  * DESIGN
  * - libmicrohttpd, one thread per connection (LIBRARIES.md §6.3): connection threads receive the
  *   body, open/mmap FQNs, fetch hpull objects and perform direct puts; all of those block.
- *   MHD_ALLOW_UPGRADE is on so that /ws can be added as an Upgrade handler later.
+ *   MHD_ALLOW_UPGRADE is on for /ws: the upgraded connection is served on its own connection
+ *   thread by etl_ws.c and leaves the active list (it is on ctx's ws list instead).
  * - Transforms run on a fixed pool of `workers` threads fed by a FIFO (ctx->qmu). The connection
  *   thread submits its request and waits on the request's output (etl_output.c) until the transform
  *   is done or its written output starts streaming.
@@ -20,6 +22,8 @@
  * - Shutdown: quiesce (stop accepting), wait up to the grace period for the active list to
  *   drain, cancel what is left (queued jobs complete with LOCUS_ETL_ECANCELED, writers get
  *   LOCUS_ETL_ECANCELED), join the workers, then MHD_stop_daemon closes connections.
+ *   WebSockets first drain (answer what they received, then close with 1001); after the grace
+ *   period they are aborted, and destroy waits for all of them before stopping the workers.
  */
 #include "etlsdk/internal.h"
 #include "common/util.h"
@@ -45,26 +49,6 @@
 
 typedef struct req_s req_t;
 
-struct locus_etl_ctx_s {
-    locus_etl_server_t srv;
-    locus_etl_options_t opts;
-    const char *content_type;
-    char *roots_resolved; /* realpath() of each FQN root, colon-joined; NULL when no roots */
-    struct MHD_Daemon *mhd;
-    int port;
-
-    pthread_mutex_t qmu; /* protects qhead/qtail/stopping and req->queued */
-    pthread_cond_t qcond;
-    req_t *qhead, *qtail;
-    bool stopping;
-    pthread_t *workers;
-    int nworkers;
-
-    pthread_mutex_t amu; /* protects the active list (requests between URI log and completion) */
-    req_t *active;
-    size_t nactive;
-};
-
 typedef enum {
     M_OTHER,
     M_GET,
@@ -76,9 +60,8 @@ typedef enum {
 struct req_s {
     locus_etl_ctx_t *ctx;
     char *raw_uri;
-    bool seen;      /* the first access-handler call happened */
-    bool submitted; /* handed to the worker pool */
-    bool queued;    /* still in the pool's FIFO (ctx->qmu) */
+    bool seen;     /* the first access-handler call happened */
+    bool detached; /* upgraded to a WebSocket: no longer on ctx's active list */
     method_t method;
     int early_status; /* answer this once the body is consumed (0 = none) */
     char *early_msg;
@@ -91,11 +74,9 @@ struct req_s {
     void *map; /* mmapped FQN */
     size_t map_len;
 
-    locus_etl_input_t in;
-    locus_etl_output_t out;
+    locus_etl__job_t job;
     char *resp_buf; /* direct-put reply body forwarded to our client */
 
-    req_t *qnext;
     req_t *anext, *aprev;
 };
 
@@ -145,23 +126,23 @@ static void *worker_main(void *arg)
             pthread_cond_wait(&ctx->qcond, &ctx->qmu);
         if (ctx->qhead == NULL)
             break; /* stopping and drained */
-        req_t *r = ctx->qhead;
-        ctx->qhead = r->qnext;
+        locus_etl__job_t *j = ctx->qhead;
+        ctx->qhead = j->qnext;
         if (ctx->qhead == NULL)
             ctx->qtail = NULL;
-        r->queued = false;
+        j->queued = false;
         pthread_mutex_unlock(&ctx->qmu);
 
-        locus_etl_output_t *o = &r->out;
+        locus_etl_output_t *o = &j->out;
         pthread_mutex_lock(&o->mu);
         bool cancelled = o->cancelled;
         o->state = JOB_RUNNING;
         pthread_mutex_unlock(&o->mu);
-        int rc = cancelled ? LOCUS_ETL_ECANCELED : ctx->srv.transform(&r->in, o, ctx->srv.userdata);
+        int rc = cancelled ? LOCUS_ETL_ECANCELED : ctx->srv.transform(&j->in, o, ctx->srv.userdata);
         pthread_mutex_lock(&o->mu);
         o->rc = rc;
         o->state = JOB_DONE;
-        pthread_cond_broadcast(&o->cond);
+        locus_etl__output_signal(o);
         pthread_mutex_unlock(&o->mu);
 
         pthread_mutex_lock(&ctx->qmu);
@@ -170,52 +151,70 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-/* Submits r; false when the pool is stopping. */
-static bool submit(req_t *r)
+bool locus_etl__submit(locus_etl_ctx_t *ctx, locus_etl__job_t *j)
 {
-    locus_etl_ctx_t *ctx = r->ctx;
     pthread_mutex_lock(&ctx->qmu);
     if (ctx->stopping) {
         pthread_mutex_unlock(&ctx->qmu);
         return false;
     }
-    r->qnext = NULL;
+    j->qnext = NULL;
     if (ctx->qtail)
-        ctx->qtail->qnext = r;
+        ctx->qtail->qnext = j;
     else
-        ctx->qhead = r;
-    ctx->qtail = r;
-    r->queued = true;
-    r->submitted = true;
+        ctx->qhead = j;
+    ctx->qtail = j;
+    j->queued = true;
+    j->submitted = true;
     pthread_cond_signal(&ctx->qcond);
     pthread_mutex_unlock(&ctx->qmu);
     return true;
 }
 
-/* Takes r out of the FIFO if it is still there and completes it as cancelled. Caller holds
- * ctx->qmu. */
-static void do_unqueue(locus_etl_ctx_t *ctx, req_t *r)
+static bool submit(req_t *r)
 {
-    if (!r->queued)
+    return locus_etl__submit(r->ctx, &r->job);
+}
+
+/* Takes j out of the FIFO if it is still there and completes it as cancelled. Caller holds
+ * ctx->qmu. */
+static void do_unqueue(locus_etl_ctx_t *ctx, locus_etl__job_t *j)
+{
+    if (!j->queued)
         return;
-    req_t **pp = &ctx->qhead;
-    req_t *prev = NULL;
-    while (*pp != NULL && *pp != r) {
+    locus_etl__job_t **pp = &ctx->qhead;
+    locus_etl__job_t *prev = NULL;
+    while (*pp != NULL && *pp != j) {
         prev = *pp;
         pp = &(*pp)->qnext;
     }
-    if (*pp == r) {
-        *pp = r->qnext;
-        if (ctx->qtail == r)
+    if (*pp == j) {
+        *pp = j->qnext;
+        if (ctx->qtail == j)
             ctx->qtail = prev;
     }
-    r->queued = false;
-    pthread_mutex_lock(&r->out.mu);
-    r->out.cancelled = true;
-    r->out.rc = LOCUS_ETL_ECANCELED;
-    r->out.state = JOB_DONE;
-    pthread_cond_broadcast(&r->out.cond);
-    pthread_mutex_unlock(&r->out.mu);
+    j->queued = false;
+    pthread_mutex_lock(&j->out.mu);
+    j->out.cancelled = true;
+    j->out.rc = LOCUS_ETL_ECANCELED;
+    j->out.state = JOB_DONE;
+    locus_etl__output_signal(&j->out);
+    pthread_mutex_unlock(&j->out.mu);
+}
+
+void locus_etl__job_finish(locus_etl_ctx_t *ctx, locus_etl__job_t *j)
+{
+    if (!j->submitted)
+        return;
+    pthread_mutex_lock(&ctx->qmu);
+    do_unqueue(ctx, j);
+    pthread_mutex_unlock(&ctx->qmu);
+    locus_etl__output_cancel(&j->out);
+    pthread_mutex_lock(&j->out.mu);
+    while (j->out.state != JOB_DONE)
+        pthread_cond_wait(&j->out.cond, &j->out.mu);
+    pthread_mutex_unlock(&j->out.mu);
+    j->submitted = false;
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -227,7 +226,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
     req_t *r = xcalloc(1, sizeof(*r));
     r->ctx = ctx;
     r->raw_uri = xstrdup(uri);
-    locus_etl__output_init(&r->out, true);
+    locus_etl__output_init(&r->job.out, true);
     pthread_mutex_lock(&ctx->amu);
     r->anext = ctx->active;
     if (ctx->active)
@@ -238,31 +237,30 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
     return r;
 }
 
-static void req_free(req_t *r)
+/* Takes r off ctx's active list (once). */
+static void req_detach(req_t *r)
 {
     locus_etl_ctx_t *ctx = r->ctx;
     pthread_mutex_lock(&ctx->amu);
-    if (r->aprev)
-        r->aprev->anext = r->anext;
-    else
-        ctx->active = r->anext;
-    if (r->anext)
-        r->anext->aprev = r->aprev;
-    ctx->nactive--;
-    pthread_mutex_unlock(&ctx->amu);
-
-    if (r->submitted) {
-        /* The client may be gone while the transform still runs: cancel and wait for it. */
-        pthread_mutex_lock(&ctx->qmu);
-        do_unqueue(ctx, r);
-        pthread_mutex_unlock(&ctx->qmu);
-        locus_etl__output_cancel(&r->out);
-        pthread_mutex_lock(&r->out.mu);
-        while (r->out.state != JOB_DONE)
-            pthread_cond_wait(&r->out.cond, &r->out.mu);
-        pthread_mutex_unlock(&r->out.mu);
+    if (!r->detached) {
+        if (r->aprev)
+            r->aprev->anext = r->anext;
+        else
+            ctx->active = r->anext;
+        if (r->anext)
+            r->anext->aprev = r->aprev;
+        ctx->nactive--;
+        r->detached = true;
     }
-    locus_etl__output_dispose(&r->out);
+    pthread_mutex_unlock(&ctx->amu);
+}
+
+static void req_free(req_t *r)
+{
+    req_detach(r);
+    /* The client may be gone while the transform still runs: cancel and wait for it. */
+    locus_etl__job_finish(r->ctx, &r->job);
+    locus_etl__output_dispose(&r->job.out);
     if (r->map != NULL)
         munmap(r->map, r->map_len);
     free(r->body);
@@ -323,7 +321,7 @@ static enum MHD_Result reply_error(req_t *r, struct MHD_Connection *c, unsigned 
 static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
 {
     req_t *r = cls;
-    locus_etl_output_t *o = &r->out;
+    locus_etl_output_t *o = &r->job.out;
     pthread_mutex_lock(&o->mu);
     while (o->len == o->off && o->state != JOB_DONE && !o->cancelled)
         pthread_cond_wait(&o->cond, &o->mu);
@@ -350,11 +348,10 @@ static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
 /* ------------------------------------------------------------------------------------------ */
 /* Input */
 
-/* Maps r->uri.fqn read-only into r->in. 0, or an HTTP status with *msg (caller frees). */
-static int load_fqn(req_t *r, char **msg)
+int locus_etl__map_fqn(locus_etl_ctx_t *ctx, const char *fqn, void **map, size_t *len, char **msg)
 {
-    locus_etl_ctx_t *ctx = r->ctx;
-    const char *fqn = r->uri.fqn;
+    *map = NULL;
+    *len = 0;
     if (!locus_etl__fqn_allowed(fqn, ctx->opts.fqn_roots)) {
         *msg = xasprintf("FQN %s is outside the allowed roots", fqn);
         return 403;
@@ -394,18 +391,31 @@ static int load_fqn(req_t *r, char **msg)
             return 500;
         }
         madvise(m, (size_t)st.st_size, MADV_SEQUENTIAL);
-        r->map = m;
-        r->map_len = (size_t)st.st_size;
+        *map = m;
+        *len = (size_t)st.st_size;
     }
     close(fd);
-    r->in.data = r->map != NULL ? (const void *)r->map : (const void *)"";
-    r->in.len = r->map_len;
-    r->in.fqn = fqn;
-    r->in.source = LOCUS_ETL_SRC_FQN;
     return 0;
 }
 
-/* GETs url into r->in. 0, or an HTTP status with *msg (caller frees). */
+/* Maps r->uri.fqn read-only into r->job.in. 0, or an HTTP status with *msg (caller frees). */
+static int load_fqn(req_t *r, char **msg)
+{
+    void *m = NULL;
+    size_t n = 0;
+    int st = locus_etl__map_fqn(r->ctx, r->uri.fqn, &m, &n, msg);
+    if (st != 0)
+        return st;
+    r->map = m;
+    r->map_len = n;
+    r->job.in.data = r->map != NULL ? (const void *)r->map : (const void *)"";
+    r->job.in.len = r->map_len;
+    r->job.in.fqn = r->uri.fqn;
+    r->job.in.source = LOCUS_ETL_SRC_FQN;
+    return 0;
+}
+
+/* GETs url into r->job.in. 0, or an HTTP status with *msg (caller frees). */
 static int load_url(req_t *r, const char *url, char **msg)
 {
     char err[512];
@@ -431,9 +441,9 @@ static int load_url(req_t *r, const char *url, char **msg)
     free(r->body);
     r->body = body;
     r->body_len = len;
-    r->in.data = body;
-    r->in.len = len;
-    r->in.source = LOCUS_ETL_SRC_FETCH;
+    r->job.in.data = body;
+    r->job.in.len = len;
+    r->job.in.source = LOCUS_ETL_SRC_FETCH;
     return 0;
 }
 
@@ -445,60 +455,73 @@ static bool transient(long status)
     return status == 0 || (status >= 500 && status != 501 && status != 505 && status != 507);
 }
 
-static enum MHD_Result do_direct_put(req_t *r, struct MHD_Connection *c, const char *p, size_t n)
+void locus_etl__direct_put(locus_etl_ctx_t *ctx, const char *first, const char *rest,
+                           const char *raw_path, const char *args, const void *p, size_t n,
+                           locus_etl__dput_t *res)
 {
-    locus_etl_ctx_t *ctx = r->ctx;
-    char *url =
-        locus_etl__direct_put_url(r->node_first, ctx->opts.target_url, r->uri.path, r->uri.args);
-    if (url == NULL) {
-        char *m = xasprintf("invalid Ais-Node-Url %s", r->node_first);
-        enum MHD_Result ret = reply_error(r, c, 400, m);
-        free(m);
-        return ret;
-    }
-    char err[256] = "";
-    char *resp = NULL;
-    size_t rlen = 0;
-    long st = 0;
+    memset(res, 0, sizeof(*res));
+    res->url = locus_etl__direct_put_url(first, ctx->opts.target_url, raw_path, args);
+    if (res->url == NULL)
+        return;
     for (int attempt = 0;; attempt++) {
-        free(resp);
-        resp = NULL;
-        st = locus_etl__http_put(url, r->node_rest, p, n, ctx->opts.obj_timeout_ms, &resp, &rlen,
-                                 err, sizeof(err));
-        if (!transient(st) || attempt >= ctx->opts.direct_put_retries)
+        free(res->body);
+        res->body = NULL;
+        res->len = 0;
+        res->err[0] = '\0';
+        res->status = locus_etl__http_put(res->url, rest, p, n, ctx->opts.obj_timeout_ms,
+                                          &res->body, &res->len, res->err, sizeof(res->err));
+        if (!transient(res->status) || attempt >= ctx->opts.direct_put_retries)
             break;
         int ms = 100 << (attempt < 5 ? attempt : 5);
-        LOG(NOTICE, "direct put to %s: %s; retrying in %d ms", url, st ? "server error" : err, ms);
+        LOG(NOTICE, "direct put to %s: %s; retrying in %d ms", res->url,
+            res->status ? "server error" : res->err, ms);
         sleep_ms(ms);
     }
+}
+
+void locus_etl__dput_dispose(locus_etl__dput_t *res)
+{
+    free(res->url);
+    free(res->body);
+    res->url = NULL;
+    res->body = NULL;
+}
+
+static enum MHD_Result do_direct_put(req_t *r, struct MHD_Connection *c, const char *p, size_t n)
+{
+    locus_etl__dput_t d;
+    locus_etl__direct_put(r->ctx, r->node_first, r->node_rest, r->uri.path, r->uri.args, p, n, &d);
     enum MHD_Result ret;
-    if (st == 0) {
-        char *m = xasprintf("direct put to %s failed: %s", url, err);
+    if (d.url == NULL) {
+        char *m = xasprintf("invalid Ais-Node-Url %s", r->node_first);
+        ret = reply_error(r, c, 400, m);
+        free(m);
+    } else if (d.status == 0) {
+        char *m = xasprintf("direct put to %s failed: %s", d.url, d.err);
         ret = reply_error(r, c, 502, m);
         free(m);
-    } else if (st == 204 || (st >= 200 && st < 300 && rlen == 0)) {
+    } else if (d.status == 204 || (d.status >= 200 && d.status < 300 && d.len == 0)) {
         struct MHD_Response *mr = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
         char nb[32];
         snprintf(nb, sizeof(nb), "%zu", n);
         MHD_add_response_header(mr, "Ais-Direct-Put-Length", nb);
         ret = MHD_queue_response(c, MHD_HTTP_NO_CONTENT, mr);
         MHD_destroy_response(mr);
-        LOG(DEBUG, "direct put %s: %zu bytes", url, n);
-    } else if (st >= 200 && st < 300) {
+        LOG(DEBUG, "direct put %s: %zu bytes", d.url, n);
+    } else if (d.status >= 200 && d.status < 300) {
         /* Next stage of a pipeline answered with its own result: pass it on. */
-        r->resp_buf = resp;
-        resp = NULL;
-        ret = reply_buf(c, MHD_HTTP_OK, r->resp_buf, rlen, MHD_RESPMEM_PERSISTENT,
+        r->resp_buf = d.body;
+        d.body = NULL;
+        ret = reply_buf(c, MHD_HTTP_OK, r->resp_buf, d.len, MHD_RESPMEM_PERSISTENT,
                         r->ctx->content_type);
     } else {
-        LOG(WARNING, "direct put to %s: HTTP %ld", url, st);
-        r->resp_buf = resp;
-        resp = NULL;
-        ret = reply_buf(c, (unsigned)st, r->resp_buf, rlen, MHD_RESPMEM_PERSISTENT,
-                        "text/plain; charset=utf-8");
+        LOG(WARNING, "direct put to %s: HTTP %ld", d.url, d.status);
+        r->resp_buf = d.body;
+        d.body = NULL;
+        ret = reply_buf(c, (unsigned)d.status, r->resp_buf ? r->resp_buf : "", d.len,
+                        MHD_RESPMEM_PERSISTENT, "text/plain; charset=utf-8");
     }
-    free(resp);
-    free(url);
+    locus_etl__dput_dispose(&d);
     return ret;
 }
 
@@ -532,7 +555,7 @@ static int on_headers(req_t *r, struct MHD_Connection *c, const char *method, ch
     const char *nu = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Ais-Node-Url");
     if (nu != NULL && locus_etl__node_urls(nu, &r->node_first, &r->node_rest) == 0) {
         r->direct_put = true;
-        r->out.may_stream = false;
+        r->job.out.may_stream = false;
     }
     const char *cl =
         MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -584,6 +607,90 @@ too_big:
     return false;
 }
 
+/* The MHD thread-per-connection thread of an upgraded /ws request: serve it here (blocking is
+ * allowed in this mode), then hand the socket back to MHD to close. */
+static void on_upgrade(void *cls, struct MHD_Connection *c, void *con_cls, const char *extra_in,
+                       size_t extra_in_size, MHD_socket sock, struct MHD_UpgradeResponseHandle *urh)
+{
+    req_t *r = con_cls;
+    locus_etl_ctx_t *ctx = cls;
+    /* A WebSocket lives until it closes: it is tracked on ctx's ws list, not as a request. */
+    if (r != NULL)
+        req_detach(r);
+    char peer[INET6_ADDRSTRLEN + 8] = "?";
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (ci != NULL && ci->client_addr != NULL) {
+        const struct sockaddr *sa = ci->client_addr;
+        char host[INET6_ADDRSTRLEN] = "?";
+        if (sa->sa_family == AF_INET) {
+            const struct sockaddr_in *a = (const struct sockaddr_in *)sa;
+            inet_ntop(AF_INET, &a->sin_addr, host, sizeof(host));
+            snprintf(peer, sizeof(peer), "%s:%u", host, ntohs(a->sin_port));
+        } else if (sa->sa_family == AF_INET6) {
+            const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)sa;
+            inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host));
+            snprintf(peer, sizeof(peer), "[%s]:%u", host, ntohs(a->sin6_port));
+        }
+    }
+    locus_etl__ws_serve(ctx, sock, extra_in, extra_in_size, peer);
+    MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
+}
+
+/* true when the comma-separated header value `v` holds `token` (case-insensitive). */
+static bool header_has_token(const char *v, const char *token)
+{
+    size_t tl = strlen(token);
+    for (const char *p = v; p != NULL && *p;) {
+        while (*p == ' ' || *p == '\t' || *p == ',')
+            p++;
+        const char *e = p;
+        while (*e && *e != ',')
+            e++;
+        const char *t = e;
+        while (t > p && (t[-1] == ' ' || t[-1] == '\t'))
+            t--;
+        if ((size_t)(t - p) == tl && strncasecmp(p, token, tl) == 0)
+            return true;
+        p = e;
+    }
+    return false;
+}
+
+/* GET /ws: the RFC 6455 opening handshake, then 101 and on_upgrade. */
+static enum MHD_Result ws_handshake(req_t *r, struct MHD_Connection *c)
+{
+    const char *up = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_UPGRADE);
+    const char *conn = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONNECTION);
+    const char *key = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Sec-WebSocket-Key");
+    const char *ver = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Sec-WebSocket-Version");
+    if (up == NULL || !header_has_token(up, "websocket") || conn == NULL ||
+        !header_has_token(conn, "upgrade"))
+        return reply_error(r, c, 400, "/ws needs a WebSocket upgrade request");
+    if (ver == NULL || strcmp(ver, "13") != 0) {
+        struct MHD_Response *resp = MHD_create_response_from_buffer(
+            strlen("unsupported WebSocket version"), (void *)"unsupported WebSocket version",
+            MHD_RESPMEM_PERSISTENT);
+        if (resp == NULL)
+            return MHD_NO;
+        MHD_add_response_header(resp, "Sec-WebSocket-Version", "13");
+        enum MHD_Result ret = MHD_queue_response(c, 426, resp);
+        MHD_destroy_response(resp);
+        return ret;
+    }
+    char accept[LOCUS_ETL__WS_ACCEPT_LEN + 1];
+    if (key == NULL || locus_etl__ws_accept_key(key, accept) != 0)
+        return reply_error(r, c, 400, "missing or malformed Sec-WebSocket-Key");
+    struct MHD_Response *resp = MHD_create_response_for_upgrade(on_upgrade, r->ctx);
+    if (resp == NULL)
+        return MHD_NO;
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_UPGRADE, "websocket");
+    MHD_add_response_header(resp, "Sec-WebSocket-Accept", accept);
+    enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_SWITCHING_PROTOCOLS, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
 /* Last call: the whole request is in. Produces the response. */
 static enum MHD_Result on_request(req_t *r, struct MHD_Connection *c)
 {
@@ -594,18 +701,18 @@ static enum MHD_Result on_request(req_t *r, struct MHD_Connection *c)
     if (r->method == M_GET && strcmp(path, "health") == 0)
         return reply_text(c, MHD_HTTP_OK, "Running");
     if (r->method == M_GET && strcmp(path, "ws") == 0)
-        return reply_error(r, c, 501, "WebSocket (/ws) is not supported by this server yet");
+        return ws_handshake(r, c);
 
     char *msg = NULL;
     int st = 0;
-    r->in.path = r->uri.dpath;
-    r->in.args = r->uri.args;
+    r->job.in.path = r->uri.dpath;
+    r->job.in.args = r->uri.args;
     if (r->uri.fqn != NULL && (r->method == M_GET || r->method == M_PUT)) {
         st = load_fqn(r, &msg);
     } else if (r->method == M_PUT) {
-        r->in.data = r->body != NULL ? r->body : "";
-        r->in.len = r->body_len;
-        r->in.source = LOCUS_ETL_SRC_BODY;
+        r->job.in.data = r->body != NULL ? r->body : "";
+        r->job.in.len = r->body_len;
+        r->job.in.source = LOCUS_ETL_SRC_BODY;
     } else if (r->method == M_GET) {
         if (ctx->opts.target_url == NULL || ctx->opts.target_url[0] == '\0') {
             msg = xasprintf("AIS_TARGET_URL is not set: cannot fetch %s", r->uri.dpath);
@@ -635,7 +742,7 @@ static enum MHD_Result on_request(req_t *r, struct MHD_Connection *c)
     /* Run the transform on the pool and wait until it is done or starts streaming. */
     if (!submit(r))
         return reply_error(r, c, 503, "server is shutting down");
-    locus_etl_output_t *o = &r->out;
+    locus_etl_output_t *o = &r->job.out;
     pthread_mutex_lock(&o->mu);
     while (o->state != JOB_DONE && o->state != JOB_STREAMING)
         pthread_cond_wait(&o->cond, &o->mu);
@@ -675,7 +782,7 @@ static enum MHD_Result on_request(req_t *r, struct MHD_Connection *c)
     if (r->direct_put)
         return do_direct_put(r, c, p, n);
     LOG(DEBUG, "%s %s: %zu -> %zu bytes", r->method == M_PUT ? "PUT" : "GET", r->uri.dpath,
-        r->in.len, n);
+        r->job.in.len, n);
     return reply_buf(c, MHD_HTTP_OK, p, n, MHD_RESPMEM_PERSISTENT, ctx->content_type);
 }
 
@@ -795,6 +902,7 @@ static void ctx_free(locus_etl_ctx_t *ctx)
     pthread_mutex_destroy(&ctx->qmu);
     pthread_cond_destroy(&ctx->qcond);
     pthread_mutex_destroy(&ctx->amu);
+    pthread_cond_destroy(&ctx->wscond);
     free(ctx);
 }
 
@@ -842,6 +950,7 @@ int locus_etl_start(const locus_etl_server_t *srv, const locus_etl_options_t *op
     pthread_mutex_init(&ctx->qmu, NULL);
     pthread_cond_init(&ctx->qcond, NULL);
     pthread_mutex_init(&ctx->amu, NULL);
+    pthread_cond_init(&ctx->wscond, NULL);
 
     ctx->workers = xcalloc((size_t)ctx->opts.workers, sizeof(pthread_t));
     for (int i = 0; i < ctx->opts.workers; i++) {
@@ -905,9 +1014,11 @@ void locus_etl_destroy(locus_etl_ctx_t *ctx, int grace_ms)
     MHD_socket ls = MHD_quiesce_daemon(ctx->mhd);
     if (ls != MHD_INVALID_SOCKET)
         close(ls);
+    /* WebSockets answer what they have received, then close (1001). */
+    locus_etl__ws_set_mode(ctx, WS_MODE_DRAIN);
     for (int waited = 0; waited < grace_ms; waited += 10) {
         pthread_mutex_lock(&ctx->amu);
-        size_t n = ctx->nactive;
+        size_t n = ctx->nactive + ctx->nws;
         pthread_mutex_unlock(&ctx->amu);
         if (n == 0)
             break;
@@ -921,13 +1032,20 @@ void locus_etl_destroy(locus_etl_ctx_t *ctx, int grace_ms)
     pthread_cond_broadcast(&ctx->qcond);
     size_t left = ctx->nactive;
     for (req_t *r = ctx->active; r != NULL; r = r->anext) {
-        do_unqueue(ctx, r);
-        locus_etl__output_cancel(&r->out);
+        do_unqueue(ctx, &r->job);
+        locus_etl__output_cancel(&r->job.out);
     }
     pthread_mutex_unlock(&ctx->qmu);
     pthread_mutex_unlock(&ctx->amu);
     if (left)
         LOG(NOTICE, "stopping with %zu request(s) in flight", left);
+    /* Then WebSockets cancel what they run and close; wait until all are gone (their threads
+     * are MHD's: MHD_stop_daemon joins them). */
+    locus_etl__ws_set_mode(ctx, WS_MODE_ABORT);
+    pthread_mutex_lock(&ctx->amu);
+    while (ctx->nws > 0)
+        pthread_cond_wait(&ctx->wscond, &ctx->amu);
+    pthread_mutex_unlock(&ctx->amu);
     stop_workers(ctx);
     MHD_stop_daemon(ctx->mhd);
     ctx_free(ctx);

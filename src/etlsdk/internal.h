@@ -142,10 +142,13 @@ struct locus_etl_output_s {
     int err_status;  /* set_error status (0 = 500) */
     char *err_msg;   /* set_error message or NULL */
     bool oom;        /* an append failed for lack of memory */
+    int wake_fd;     /* eventfd written whenever waiters on cond are woken (ws), or -1 */
 };
 
 void locus_etl__output_init(locus_etl_output_t *o, bool may_stream);
 void locus_etl__output_dispose(locus_etl_output_t *o);
+/* Wakes everyone waiting on o (cond broadcast, and the wake_fd when set). Caller holds o->mu. */
+void locus_etl__output_signal(locus_etl_output_t *o);
 /* Marks the output cancelled and wakes a blocked writer. */
 void locus_etl__output_cancel(locus_etl_output_t *o);
 /* The result bytes once JOB_DONE (not streaming). Borrowed from o. */
@@ -155,5 +158,123 @@ void locus_etl__output_bytes(locus_etl_output_t *o, const char **p, size_t *n);
  * than LOCUS_ETL__PENDING_MAX are pending. */
 #define LOCUS_ETL__STREAM_AT (1u << 20)
 #define LOCUS_ETL__PENDING_MAX (4u << 20)
+
+/* ------------------------------------------------------------------------------------------ */
+/* etl_server.c: the server context, the worker pool and helpers shared with etl_ws.c */
+
+/* One transform to run on the worker pool: the input, the output and the FIFO linkage. */
+typedef struct locus_etl__job_s {
+    locus_etl_input_t in;
+    locus_etl_output_t out;
+    struct locus_etl__job_s *qnext;
+    bool queued;    /* in the pool's FIFO (ctx->qmu) */
+    bool submitted; /* handed to the pool (then it must reach JOB_DONE before it is freed) */
+} locus_etl__job_t;
+
+typedef struct locus_etl__ws_s locus_etl__ws_t;
+
+/* What the server does with WebSocket connections (ctx->ws_mode). */
+typedef enum {
+    WS_MODE_RUN = 0,   /* serving */
+    WS_MODE_DRAIN = 1, /* stopping: read no new requests, answer the received ones, then close */
+    WS_MODE_ABORT = 2  /* grace period over: cancel what runs, close now */
+} locus_etl__ws_mode_t;
+
+struct req_s;
+
+struct locus_etl_ctx_s {
+    locus_etl_server_t srv;
+    locus_etl_options_t opts;
+    const char *content_type;
+    char *roots_resolved; /* realpath() of each FQN root, colon-joined; NULL when no roots */
+    struct MHD_Daemon *mhd;
+    int port;
+
+    pthread_mutex_t qmu; /* protects qhead/qtail/stopping and job->queued */
+    pthread_cond_t qcond;
+    locus_etl__job_t *qhead, *qtail;
+    bool stopping;
+    pthread_t *workers;
+    int nworkers;
+
+    pthread_mutex_t amu;   /* protects the active list (HTTP requests between URI log and
+                              completion; upgraded /ws requests leave it), the ws list, ws_mode */
+    pthread_cond_t wscond; /* signalled (amu) when a ws connection leaves the list */
+    struct req_s *active;
+    size_t nactive;
+    locus_etl__ws_t *ws_conns; /* open WebSocket connections (etl_ws.c) */
+    size_t nws;
+    locus_etl__ws_mode_t ws_mode;
+};
+
+/* Queues j on the worker pool; false when the pool is stopping. j->in and j->out must be set
+ * up (out initialized) and stay valid until locus_etl__job_finish(). */
+bool locus_etl__submit(locus_etl_ctx_t *ctx, locus_etl__job_t *j);
+
+/* Makes sure j is no longer used by the pool: takes it out of the FIFO (completing it as
+ * cancelled) or cancels its output and waits until the transform has returned. No-op for a job
+ * never submitted. Then j can be freed. */
+void locus_etl__job_finish(locus_etl_ctx_t *ctx, locus_etl__job_t *j);
+
+/* Opens and maps `fqn` (normalized) read-only after the FQN-roots checks. 0 with *map (NULL for
+ * an empty file; munmap(*map, *len) to release), or an HTTP status with *msg (caller frees). */
+int locus_etl__map_fqn(locus_etl_ctx_t *ctx, const char *fqn, void **map, size_t *len, char **msg);
+
+/* The outcome of a direct put (locus_etl__direct_put). */
+typedef struct {
+    long status; /* the destination's final HTTP status, 0 when it could not be reached */
+    char *url;   /* the URL PUT to (caller frees), NULL when `first` is not a valid URL */
+    char *body;  /* the destination's response body (caller frees), may be NULL */
+    size_t len;
+    char err[256]; /* transport error when status is 0 */
+} locus_etl__dput_t;
+
+/* PUTs p[0..n) to the destination named by the first direct-put URL `first` (Ais-Node-Url or
+ * ws dst_addr/pipeline), forwarding `rest` (NULL = none) as Ais-Node-Url, with the retries of
+ * docs/etl-framework.md. raw_path is the escaped request path (for a pipeline stage URL without
+ * a path), args the decoded etl_args. Blocks. Fills *res (dispose with
+ * locus_etl__dput_dispose). */
+void locus_etl__direct_put(locus_etl_ctx_t *ctx, const char *first, const char *rest,
+                           const char *raw_path, const char *args, const void *p, size_t n,
+                           locus_etl__dput_t *res);
+void locus_etl__dput_dispose(locus_etl__dput_t *res);
+
+/* ------------------------------------------------------------------------------------------ */
+/* etl_ws.c: GET /ws (PROTOCOL-ETL.md §3.4) */
+
+#define LOCUS_ETL__WS_ACCEPT_LEN 28
+
+/* Sec-WebSocket-Accept for a Sec-WebSocket-Key: base64(SHA-1(key + RFC 6455 GUID)) into
+ * out[0..28] (NUL-terminated). 0, or -EINVAL when key is not base64 of 16 bytes. */
+int locus_etl__ws_accept_key(const char *key, char out[LOCUS_ETL__WS_ACCEPT_LEN + 1]);
+
+/* A parsed ws control message. All strings owned (locus_etl__ws_ctrl_dispose). */
+typedef struct {
+    char *path;      /* "path" as given (the object name), "" when absent */
+    char *args;      /* "etl_args", "" when absent */
+    char *fqn;       /* "fqn" path-unescaped and normalized, NULL when absent or "" */
+    char *dst_first; /* direct put: first URL of "pipeline" (string "u1,u2" or array) or else
+                        of "dst_addr"; NULL = no direct put, answer with the bytes */
+    char *dst_rest;  /* the remaining pipeline URLs joined by ',', or NULL */
+} locus_etl__ws_ctrl_t;
+
+/* Parses a control message (JSON object; unknown keys ignored). 0, or -EINVAL with a message
+ * in err (c is then empty). */
+int locus_etl__ws_ctrl_parse(const char *json, size_t n, locus_etl__ws_ctrl_t *c, char *err,
+                             size_t errlen);
+void locus_etl__ws_ctrl_dispose(locus_etl__ws_ctrl_t *c);
+
+/* Formats the Text reply for a failed request: "ETL-ERROR <status> <msg>", msg made valid
+ * UTF-8 and cut to a sane length. Caller frees. */
+char *locus_etl__ws_error_text(int status, const char *msg, size_t *len);
+
+/* Serves one upgraded connection until it closes (blocks the calling MHD connection thread).
+ * `sock` stays MHD's: the caller closes it with MHD_upgrade_action afterwards. extra_in are
+ * bytes MHD already read past the request headers. */
+void locus_etl__ws_serve(locus_etl_ctx_t *ctx, int sock, const char *extra_in, size_t extra_len,
+                         const char *peer);
+
+/* Sets ctx->ws_mode and wakes every connection so it notices. Takes ctx->amu. */
+void locus_etl__ws_set_mode(locus_etl_ctx_t *ctx, locus_etl__ws_mode_t mode);
 
 #endif

@@ -121,4 +121,63 @@ void *httpc_thread_curl(void);
 void httpc_thread_cleanup(void);
 void httpc_global_init(void);
 
+/* ---- WebSocket client (ws_client.c) ----
+ * RFC 6455 client over TCP or a Unix socket: our own opening handshake, wslay for framing in
+ * no-buffering mode, so neither direction ever holds a whole message: received data messages
+ * are handed over in chunks as they arrive, and a message sent from a file is read from it
+ * with pread while it is being sent. A connection is driven by one thread at a time (not
+ * thread-safe); after any error it is unusable and must be closed. */
+
+typedef struct ws_conn_s ws_conn_t;
+
+#define WS_OP_TEXT 1
+#define WS_OP_BINARY 2
+
+/* Negative results of ws_recv_msg (err also says what happened). */
+#define WS_ERR_CONN (-1)      /* connection lost, closed by the peer, or a protocol error */
+#define WS_ERR_TIMEOUT (-2)   /* no progress for idle_timeout_ms */
+#define WS_ERR_CANCELLED (-3) /* a callback returned < 0 */
+
+/* Sec-WebSocket-Accept for a Sec-WebSocket-Key: base64(SHA-1(key + RFC 6455 GUID)); out gets
+ * 28 characters and a NUL. */
+void ws_accept_key(const char *key, char out[29]);
+
+/* Connects to host:port (a name or a numeric address) and upgrades GET <path>, all within
+ * timeout_ms. NULL with err filled on failure (the server's status line when it refused the
+ * upgrade). The caller owns the connection (ws_close). */
+ws_conn_t *ws_connect_tcp(const char *host, int port, const char *path, int timeout_ms, char *err,
+                          size_t errlen);
+/* Same over the Unix socket sock_path (Host: localhost); socket buffers are enlarged for bulk
+ * transfers (LIBRARIES.md pitfall 13). */
+ws_conn_t *ws_connect_unix(const char *sock_path, const char *path, int timeout_ms, char *err,
+                           size_t errlen);
+/* Sends a Close frame (1000) when the connection is still healthy, without waiting for the
+ * answer, then closes the socket and frees c. NULL is a no-op. */
+void ws_close(ws_conn_t *c);
+
+/* Queues a data message (copied). Nothing is written until ws_recv_msg runs. 0 or -1. */
+int ws_queue_msg(ws_conn_t *c, int opcode, const void *p, size_t n);
+/* Queues a data message of size bytes read from fd at offset 0 while it is being sent
+ * (fragmented into frames, never held in memory). fd is borrowed until the ws_recv_msg that
+ * sends it returns. 0 or -1. */
+int ws_queue_fd(ws_conn_t *c, int opcode, int fd, int64_t size);
+
+/* Receive callbacks of one data message. on_start runs once per message with its opcode and
+ * its length when known (a single-frame message), else -1; on_data runs for each piece of it,
+ * in order (pieces of at most 64 KiB). Either returns 0, or < 0 to cancel (the connection is
+ * then unusable). Pings are answered and pongs ignored inside ws_recv_msg. */
+typedef struct {
+    int (*on_start)(void *arg, int opcode, int64_t len);
+    int (*on_data)(void *arg, const void *p, size_t n);
+    void *arg;
+} ws_msg_cb_t;
+
+/* Sends everything queued and receives exactly one data message, both at once (the peer may
+ * answer while it is still reading). Returns 0 when the message arrived and all queued data is
+ * sent, else WS_ERR_* with err filled. idle_timeout_ms bounds the time without any progress in
+ * either direction (<= 0: wait forever). */
+int ws_recv_msg(ws_conn_t *c, const ws_msg_cb_t *cb, int idle_timeout_ms, char *err, size_t errlen);
+/* Peer name for messages ("127.0.0.1:8001" or the socket path); borrowed while c lives. */
+const char *ws_peer(const ws_conn_t *c);
+
 #endif

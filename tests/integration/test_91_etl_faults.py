@@ -1,0 +1,97 @@
+"""91 ETL faults (issue 4): a direct put to a target that is down, and an ETL server killed in
+the middle of a ws job. Both jobs must end (no hang) with per-object errors that say what
+happened, and nothing partial may become visible."""
+
+import os
+import signal
+import time
+
+import pytest
+
+import locustest as lt
+from etl import etlutil as eu
+
+
+def seed(base, n=600, size=2048):
+    http = lt.Http()
+    src = lt.rand_name("flt-")
+    eu.create_bucket(http, base, src)
+    objs = {f"f/o{i}.bin": os.urandom(size) for i in range(n)}
+    eu.put_many(base, src, objs, workers=8)
+    return http, src, objs
+
+
+def test_direct_put_to_a_target_that_is_down(cluster_factory):
+    # A long keepalive timeout keeps the dead target in the smap: objects still map to it.
+    c = cluster_factory(targets=3, flags=["--keepalive-timeout", "60s"])
+    base = c.url
+    http, src, objs = seed(base)
+    name = eu.etl_name("dpdown")
+    spec = eu.builtin_spec(name, "echo")
+    spec["support_direct_put"] = True
+    eu.init_ok(http, base, spec)
+    dead = c.targets[-1]
+    dead_id = dead.id
+    dst = lt.rand_name("flt-")
+    t0 = time.monotonic()
+    # one worker per target keeps the job going long enough to lose a target in the middle
+    jid = eu.job_id_of(eu.etl_bck(http, base, src, dst, name, coer=True, **{"num-workers": 1}))
+    time.sleep(0.05)
+    c.kill_node(dead)
+    st = eu.wait_job(http, base, jid, timeout=120)
+    took = time.monotonic() - t0
+    assert took < lt.tmo(60), f"job took {took:.0f}s"
+    errs = eu.view_ok(http, base, name, uuid=jid)["obj_errors"]
+    smap = c.smap()
+    to_dead = {o for o in objs if lt.hrw_target(smap, dst, o)["daemon_id"] == dead_id}
+    on_dead = {o for o in objs if lt.hrw_target(smap, src, o)["daemon_id"] == dead_id}
+    assert to_dead - on_dead, "test setup: no object of a live target maps to the dead one"
+    failed = {e["obj_name"].split("/", 3)[3] for e in errs}
+    # a live source either delivered before the kill or recorded an error for the dead owner
+    got_dead = set()  # cannot read from the dead target: what is not failed was delivered
+    assert failed & (to_dead - on_dead), f"no errors for objects bound to the dead target: {errs[:3]}"
+    assert failed <= to_dead | on_dead, f"errors for objects unrelated to the dead target: {sorted(failed - to_dead - on_dead)[:5]}"
+    for e in errs:
+        assert e["ecode"] >= 400 and e["msg"], e
+    # everything that had a live source and a live destination arrived, byte for byte
+    ok = set(objs) - to_dead - on_dead
+    got = eu.get_many(base, dst, sorted(ok))
+    for o in ok:
+        assert got[o] == (200, objs[o]), f"{o}: {got[o][0]}"
+    assert st["end_time"]
+    http.post(f"{base}/v1/etl/{name}/stop")
+    http.delete(f"{base}/v1/etl/{name}")
+    eu.wait_no_servers(name)
+
+
+def test_etl_server_killed_during_ws_job(cluster, http):
+    base = cluster.url
+    _, src, objs = seed(base, n=300, size=64 << 10)
+    name = eu.etl_name("wskill")
+    spec = eu.builtin_spec(name, "echo")
+    spec["communication"] = "ws://"
+    spec["support_direct_put"] = True
+    r = eu.init(http, base, spec)
+    if r.status_code == 400 and "not supported" in r.text:
+        pytest.skip("ws:// is not available in this build")
+    assert r.status_code == 200, r.text
+    try:
+        dst = lt.rand_name("flt-")
+        jid = eu.job_id_of(eu.etl_bck(http, base, src, dst, name, **{"num-workers": 2}))
+        time.sleep(0.2)
+        victims = eu.etl_pids(name)
+        assert victims, "no ETL server processes found"
+        os.kill(victims[0], signal.SIGKILL)
+        st = eu.wait_job(http, base, jid, timeout=60)
+        assert st["aborted"] or st["err"], f"the job must fail: {st}"
+        eu.wait_stage(http, base, name, "Aborted", timeout=20)
+        # whatever arrived is complete: no partial object is visible
+        names = eu.list_names(http, base, dst) if eu.bucket_exists(http, base, dst) else []
+        got = eu.get_many(base, dst, names)
+        for o in names:
+            assert got[o] == (200, objs[o]), f"{o}: partial or wrong"
+    finally:
+        http.post(f"{base}/v1/etl/{name}/stop")
+        http.delete(f"{base}/v1/etl/{name}")
+        eu.wait_no_servers(name)
+        eu.destroy_bucket(http, base, src)
