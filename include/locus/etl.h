@@ -151,6 +151,9 @@ typedef struct locus_etl_options_s {
     int direct_put_retries;   /* $AIS_DIRECT_PUT_RETRIES or 3: retries of a transient failure */
     int obj_timeout_ms;       /* $LOCUS_ETL_FETCH_TIMEOUT_MS or 300000: hpull fetch / direct put
                                * per-attempt timeout */
+    const char *unix_socket;  /* $LOCUS_ETL_SOCKET: listen on this Unix socket path instead of
+                               * host:port (a Locus target next to the server sets it when the
+                               * ETL asks for Unix sockets); NULL or "" = TCP */
 } locus_etl_options_t;
 
 /* Fills `o` with the defaults and the environment variables named above. `o` borrows strings

@@ -41,6 +41,8 @@ static const setting_t settings[] = {
     {"fsync", "fsync", CT_BOOL, OFF(fsync), "fsync objects before rename"},
     {"etl_images", "etl-images", CT_JSONOBJ, OFF(etl_images),
      "JSON object: container image -> local command array"},
+    {"etl_unix_sockets", "etl-unix-sockets", CT_BOOL, OFF(etl_unix_sockets),
+     "ETL servers on Unix sockets instead of loopback TCP"},
     {"etl_python", "etl-python", CT_STR, OFF(etl_python),
      "interpreter for Python ETL classes (default python3)"},
 };

@@ -35,8 +35,9 @@ typedef struct {
     /* ETL process runtime: container image name (without tag) -> local command (array of
      * strings, "${PORT}" substituted); merged over the built-in table (config_etl_command). */
     json_t *etl_images;
-    char *etl_python; /* interpreter for aistorage/runtime_python images (default python3) */
-    char *bin_dir;    /* directory of the running binary (set by config_init) */
+    bool etl_unix_sockets; /* ETL servers listen on Unix sockets (spec locus_unix_socket wins) */
+    char *etl_python;      /* interpreter for aistorage/runtime_python images (default python3) */
+    char *bin_dir;         /* directory of the running binary (set by config_init) */
 } config_t;
 
 void config_init(config_t *c);

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #define HPUSH_RETRIES 3
@@ -83,6 +84,16 @@ static size_t on_write(char *p, size_t sz, size_t n, void *ud)
         return 0;
     }
     return len;
+}
+
+/* Large socket buffers on the Unix socket: with the defaults bulk transfers are slower than
+ * loopback TCP (LIBRARIES.md pitfall 13). */
+static int on_sockopt(void *ud, curl_socket_t fd, curlsocktype purpose)
+{
+    int buf = 4 << 20;
+    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf));
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
+    return CURL_SOCKOPT_OK;
 }
 
 static bool retriable(CURLcode cc)
@@ -173,6 +184,10 @@ static int http_transform(etl_inst_t *e, const etl_req_t *rq, const etl_out_t *o
         curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
         curl_easy_setopt(c, CURLOPT_TCP_NODELAY, 1L);
         curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)(e->obj_timeout_ns / 1000000));
+        if (e->sock_path[0]) {
+            curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, e->sock_path);
+            curl_easy_setopt(c, CURLOPT_SOCKOPTFUNCTION, on_sockopt);
+        }
         cc = curl_easy_perform(c);
         curl_slist_free_all(sl);
         if (cc == CURLE_OK)

@@ -29,7 +29,8 @@ struct etl_inst_s {
     char reason[1024];  /* guarded by etl_lock */
     pid_t pid;
     int port;
-    char url[128]; /* http://127.0.0.1:PORT */
+    char url[128];       /* http://127.0.0.1:PORT (http://localhost with a Unix socket) */
+    char sock_path[108]; /* Unix socket between target and server, "" = loopback TCP */
     char *log_path;
     int64_t obj_timeout_ns;
     int64_t init_timeout_ns;

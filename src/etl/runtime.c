@@ -50,6 +50,8 @@ static const char *state_name(inst_state_t s)
 
 static void inst_free(etl_inst_t *e)
 {
+    if (e->sock_path[0])
+        unlink(e->sock_path);
     if (e->comm && e->comm->dispose)
         e->comm->dispose(e);
     json_decref(e->entry);
@@ -318,7 +320,9 @@ static int spawn(etl_inst_t *e, json_t *entry)
         argv[i] = subst_port(json_string_value(json_array_get(cmd, i)), e->port);
     char port[16];
     snprintf(port, sizeof(port), "PORT=%d", e->port);
-    const char *extra[] = {port, NULL};
+    char sock[160];
+    snprintf(sock, sizeof(sock), "LOCUS_ETL_SOCKET=%s", e->sock_path);
+    const char *extra[] = {port, e->sock_path[0] ? sock : NULL, NULL};
     char **envp = etl_build_env(e, extra);
 
     int logfd = open(e->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
@@ -396,7 +400,8 @@ static void *starter_main(void *arg)
             }
             httpc_resp_t r;
             httpc_resp_init(&r);
-            int rc = httpc_do("GET", url, NULL, 0, NULL, 2000, &r);
+            int rc = e->sock_path[0] ? httpc_get_unix(e->sock_path, url, 2000, &r)
+                                     : httpc_do("GET", url, NULL, 0, NULL, 2000, &r);
             long st = r.status;
             httpc_resp_dispose(&r);
             if (rc == 0 && st == 200) {
@@ -537,6 +542,14 @@ static void reconcile(void)
         char *dir = xasprintf("%s/etl", cluster_config()->data_dir);
         mkdir_p(dir, 0755);
         e->log_path = xasprintf("%s/%s.log", dir, name);
+        if (etl_wants_unix_socket(cluster_config(), entry)) {
+            /* sun_path holds 108 bytes: fall back to /tmp for deep data dirs */
+            int n = snprintf(e->sock_path, sizeof(e->sock_path), "%s/%s.sock", dir, name);
+            if (n < 0 || (size_t)n >= sizeof(e->sock_path))
+                snprintf(e->sock_path, sizeof(e->sock_path), "/tmp/locus-%d-%s.sock", (int)getpid(),
+                         name);
+            snprintf(e->url, sizeof(e->url), "http://localhost");
+        }
         free(dir);
         insts[n_insts++] = e;
         if (!e->comm->needs_server) { /* io://: the command runs per object */

@@ -61,6 +61,15 @@ static bool env_list_ok(json_t *env)
     return true;
 }
 
+bool etl_wants_unix_socket(const config_t *cfg, json_t *entry)
+{
+    const char *comm = json_string_value(json_object_get(entry, "comm"));
+    if (comm == NULL || strcmp(comm, "hpull://") == 0 || strcmp(comm, "io://") == 0)
+        return false;
+    json_t *v = json_object_get(json_object_get(entry, "init_msg"), "locus_unix_socket");
+    return json_is_boolean(v) ? json_is_true(v) : cfg->etl_unix_sockets;
+}
+
 int etl_spec_parse(const config_t *cfg, json_t *msg, json_t **entry, char *err, size_t errlen)
 {
     *entry = NULL;
@@ -139,6 +148,19 @@ int etl_spec_parse(const config_t *cfg, json_t *msg, json_t **entry, char *err, 
     }
     if (!env_list_ok(json_object_get(rt, "env")) || !env_list_ok(json_object_get(msg, "env"))) {
         snprintf(err, errlen, "ETL \"%s\": env must be a list of {\"name\", \"value\"}",
+                 json_string_value(name));
+        return 400;
+    }
+    json_t *us = json_object_get(msg, "locus_unix_socket");
+    if (us && !json_is_boolean(us) && !json_is_null(us)) {
+        snprintf(err, errlen, "ETL \"%s\": locus_unix_socket must be a boolean",
+                 json_string_value(name));
+        return 400;
+    }
+    if (json_is_true(us) && strcmp(ct, "hpull://") == 0) {
+        snprintf(err, errlen,
+                 "ETL \"%s\": locus_unix_socket is not possible with hpull:// (clients follow "
+                 "the redirect to the server)",
                  json_string_value(name));
         return 400;
     }

@@ -149,6 +149,8 @@ static void pool_destroy(ws_pool_t *p)
 
 static ws_conn_t *pool_connect(ws_pool_t *p, char *err, size_t errlen)
 {
+    if (p->e->sock_path[0])
+        return ws_connect_unix(p->e->sock_path, "/ws", idle_ms(p->e), err, errlen);
     return ws_connect_tcp(p->host, p->port, "/ws", idle_ms(p->e), err, errlen);
 }
 

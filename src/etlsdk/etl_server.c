@@ -42,7 +42,9 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #define LOG(level, ...) locus_etl_log(LOCUS_ETL_LOG_##level, "[etl] " __VA_ARGS__)
@@ -112,6 +114,36 @@ void locus_etl_options_init(locus_etl_options_t *o)
     o->arg_type_fqn = at != NULL && strcasecmp(at, "fqn") == 0;
     o->direct_put_retries = env_int("AIS_DIRECT_PUT_RETRIES", 3);
     o->obj_timeout_ms = env_int("LOCUS_ETL_FETCH_TIMEOUT_MS", 300000);
+    o->unix_socket = getenv("LOCUS_ETL_SOCKET");
+}
+
+/* A listening Unix socket at path with large buffers (LIBRARIES.md pitfall 13: with the defaults
+ * bulk transfers are slower than loopback TCP). -1 with err on failure. */
+static int listen_unix(const char *path, char *err, size_t errlen)
+{
+    struct sockaddr_un sun;
+    memset(&sun, 0, sizeof(sun));
+    sun.sun_family = AF_UNIX;
+    if (strlen(path) >= sizeof(sun.sun_path)) {
+        snprintf(err, errlen, "unix socket path too long: %s", path);
+        return -1;
+    }
+    strcpy(sun.sun_path, path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        snprintf(err, errlen, "socket(AF_UNIX): %s", strerror(errno));
+        return -1;
+    }
+    int buf = 4 << 20;
+    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf));
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
+    unlink(path); /* a stale socket of a previous run */
+    if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 || listen(fd, 1024) < 0) {
+        snprintf(err, errlen, "cannot listen on %s: %s", path, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -964,8 +996,17 @@ int locus_etl_start(const locus_etl_server_t *srv, const locus_etl_options_t *op
     }
 
     struct sockaddr_storage ss;
-    bool v6;
-    if (make_addr(ctx->opts.host, ctx->opts.port, &ss, &v6) != 0) {
+    bool v6 = false;
+    bool unix_sock = ctx->opts.unix_socket && ctx->opts.unix_socket[0];
+    int lfd = -1;
+    if (unix_sock) {
+        lfd = listen_unix(ctx->opts.unix_socket, err, errlen);
+        if (lfd < 0) {
+            stop_workers(ctx);
+            ctx_free(ctx);
+            return LOCUS_ETL_EIO;
+        }
+    } else if (make_addr(ctx->opts.host, ctx->opts.port, &ss, &v6) != 0) {
         snprintf(err, errlen, "cannot resolve host %s", ctx->opts.host);
         stop_workers(ctx);
         ctx_free(ctx);
@@ -976,14 +1017,17 @@ int locus_etl_start(const locus_etl_server_t *srv, const locus_etl_options_t *op
     if (v6)
         flags |= MHD_USE_IPv6;
     ctx->mhd = MHD_start_daemon(
-        flags, (uint16_t)ctx->opts.port, NULL, NULL, on_access, ctx, MHD_OPTION_SOCK_ADDR,
-        (struct sockaddr *)&ss, MHD_OPTION_URI_LOG_CALLBACK, on_uri, ctx,
+        flags, (uint16_t)ctx->opts.port, NULL, NULL, on_access, ctx,
+        unix_sock ? MHD_OPTION_LISTEN_SOCKET : MHD_OPTION_SOCK_ADDR,
+        unix_sock ? (intptr_t)lfd : (intptr_t)&ss, MHD_OPTION_URI_LOG_CALLBACK, on_uri, ctx,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, ctx, MHD_OPTION_UNESCAPE_CALLBACK, unescape_noop,
         NULL, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 * 1024), MHD_OPTION_CONNECTION_LIMIT,
         (unsigned)ctx->opts.max_connections, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)600,
         MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log,
         NULL, MHD_OPTION_END);
     if (ctx->mhd == NULL) {
+        if (lfd >= 0)
+            close(lfd);
         snprintf(err, errlen, "cannot listen on %s:%d (port in use?)", ctx->opts.host,
                  ctx->opts.port);
         stop_workers(ctx);
@@ -994,8 +1038,11 @@ int locus_etl_start(const locus_etl_server_t *srv, const locus_etl_options_t *op
     ctx->port = di != NULL && di->port ? di->port : ctx->opts.port;
     if (ctx->opts.target_url == NULL || ctx->opts.target_url[0] == '\0')
         LOG(NOTICE, "AIS_TARGET_URL is not set: hpull (GET) requests without etl_fqn will fail");
+    if (unix_sock)
+        LOG(NOTICE, "%s: listening on unix socket %s", srv->name ? srv->name : "transformer",
+            ctx->opts.unix_socket);
     LOG(NOTICE, "%s: listening on %s:%d, %d workers%s%s", srv->name ? srv->name : "transformer",
-        ctx->opts.host, ctx->port, ctx->opts.workers,
+        unix_sock ? "unix" : ctx->opts.host, unix_sock ? 0 : ctx->port, ctx->opts.workers,
         ctx->opts.fqn_roots && ctx->opts.fqn_roots[0] ? ", FQN roots " : "",
         ctx->opts.fqn_roots && ctx->opts.fqn_roots[0] ? ctx->opts.fqn_roots : "");
     *out = ctx;

@@ -159,6 +159,13 @@ int httpc_do(const char *method, const char *url, const void *body, size_t len,
     return perform(h, method, url, hdrs, timeout_ms, r);
 }
 
+int httpc_get_unix(const char *sock_path, const char *url, int timeout_ms, httpc_resp_t *r)
+{
+    CURL *h = thread_handle();
+    curl_easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, sock_path);
+    return perform(h, "GET", url, NULL, timeout_ms, r);
+}
+
 int httpc_json(const char *method, const char *url, json_t *j, int timeout_ms, httpc_resp_t *r)
 {
     static const httpc_header_t hdrs[] = {{"Content-Type", "application/json"}, {NULL, NULL}};

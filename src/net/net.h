@@ -109,6 +109,8 @@ void httpc_resp_dispose(httpc_resp_t *r);
  * (r->err set). Safe to call from any thread: uses a per-thread keep-alive handle. */
 int httpc_do(const char *method, const char *url, const void *body, size_t len,
              const httpc_header_t *hdrs, int timeout_ms, httpc_resp_t *r);
+/* GET through a Unix socket (url's host is ignored). Same returns as httpc_do. */
+int httpc_get_unix(const char *sock_path, const char *url, int timeout_ms, httpc_resp_t *r);
 /* JSON convenience: body is j (borrowed, may be NULL). */
 int httpc_json(const char *method, const char *url, json_t *j, int timeout_ms, httpc_resp_t *r);
 /* PUT of size bytes read from fd at offset 0 (streamed, no Expect). Same returns. */

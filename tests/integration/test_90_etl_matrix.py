@@ -69,7 +69,7 @@ def buckets(cluster, http):
     yield from eu.buckets_fixture(cluster, http)
 
 
-def spec_for(server, name, comm, fqn, dp):
+def spec_for(server, name, comm, fqn, dp, unix=False):
     if server == "py":
         spec = eu.py_spec(name, mode="upper")
     else:
@@ -77,6 +77,8 @@ def spec_for(server, name, comm, fqn, dp):
     spec["communication"] = comm + "://"
     spec["argument"] = "fqn" if fqn else ""
     spec["support_direct_put"] = dp
+    if unix:
+        spec["locus_unix_socket"] = True
     return spec
 
 
@@ -88,11 +90,11 @@ def out_objs(snaps):
     return sum(int(s[0]["stats"]["out-objs"]) for s in snaps.values())
 
 
-def run_cell(cluster, http, etls, buckets, source, server, comm, fqn, dp):
+def run_cell(cluster, http, etls, buckets, source, server, comm, fqn, dp, unix=False):
     base = cluster.url
     src, objs = source
     name = eu.etl_name(f"{server}-{comm}")
-    r = etls.init(spec_for(server, name, comm, fqn, dp))
+    r = etls.init(spec_for(server, name, comm, fqn, dp, unix))
     if comm == "ws" and r.status_code == 400 and "not supported" in r.text:
         pytest.skip("ws:// is not available in this build")
     assert r.status_code == 200, f"init {name}: {r.status_code} {r.text[:800]}"
@@ -138,6 +140,28 @@ def test_matrix(cluster, http, etls, buckets, source, server, comm, fqn, dp):
     if comm == "ws" and server == "py":
         pytest.skip("the Python test server speaks HTTP only")
     run_cell(cluster, http, etls, buckets, source, server, comm, fqn, dp)
+
+
+UNIX_CELLS = [("hpush", False, False), ("hpush", True, True), ("ws", False, True),
+              ("ws", True, True)]
+
+
+@pytest.mark.parametrize("server", ["echo", "md5"])
+@pytest.mark.parametrize("comm,fqn,dp", UNIX_CELLS,
+                         ids=[f"{c}-{'fqn' if f else 'bytes'}-{'dp' if d else 'nodp'}"
+                              for c, f, d in UNIX_CELLS])
+def test_matrix_unix_socket(cluster, http, etls, buckets, source, server, comm, fqn, dp):
+    """Beyond AIStore: target and server on one host talk over a Unix socket."""
+    run_cell(cluster, http, etls, buckets, source, server, comm, fqn, dp, unix=True)
+    socks = [p for t in cluster.targets for p in (t.dir / "etl").glob("*.sock")]
+    assert socks, "no Unix socket was created for the ETL servers"
+
+
+def test_unix_socket_with_hpull_rejected(cluster, http):
+    spec = eu.py_spec(eu.etl_name("uds"))
+    spec["communication"] = "hpull://"
+    spec["locus_unix_socket"] = True
+    lt.assert_error(eu.init(http, cluster.url, spec), 400, "hpull")
 
 
 IO_TOOLS = {
