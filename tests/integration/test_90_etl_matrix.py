@@ -157,6 +157,24 @@ def test_matrix_unix_socket(cluster, http, etls, buckets, source, server, comm, 
     assert socks, "no Unix socket was created for the ETL servers"
 
 
+def test_direct_put_fallback_to_bytes(cluster, http, etls, buckets, source):
+    """A server that cannot deliver answers 200 with the bytes: the source target forwards them."""
+    base = cluster.url
+    src, objs = source
+    name = eu.etl_name("nodp")
+    spec = eu.py_spec(name, mode="upper", env={"NO_DIRECT_PUT": "1"})
+    spec["support_direct_put"] = True
+    etls.init_ok(spec)
+    dst = buckets(create=False)
+    jid = eu.job_id_of(eu.etl_bck(http, base, src, dst, name))
+    st = eu.wait_job(http, base, jid, timeout=120)
+    assert st["err"] == "" and not st["aborted"], st
+    got = eu.get_many(base, dst, list(objs))
+    for obj, data in objs.items():
+        assert got[obj] == (200, data.upper()), f"{dst}/{obj}"
+    assert out_bytes(eu.job_snaps(http, base, jid)) > 0, "the sources must have sent the bytes"
+
+
 def test_unix_socket_with_hpull_rejected(cluster, http):
     spec = eu.py_spec(eu.etl_name("uds"))
     spec["communication"] = "hpull://"
