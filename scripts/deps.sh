@@ -8,6 +8,7 @@ PKGS=(
     libmicrohttpd-dev libcurl4-openssl-dev libwslay-dev libssl-dev
     libjansson-dev libxxhash-dev libmsgpack-dev libyaml-dev
     libcmocka-dev
+    libavformat-dev libavcodec-dev libswresample-dev libavutil-dev ffmpeg
     python3 python3-pytest python3-requests python3-msgpack python3-xxhash
     python3-cloudpickle python3-fastapi python3-uvicorn python3-flask python3-websocket
     nginx-light attr curl
