@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,29 +57,34 @@ static int io_transform(etl_inst_t *e, const etl_req_t *rq, const etl_out_t *out
         status = 500;
         goto out;
     }
-    pid = fork();
-    if (pid == 0) {
-        setpgid(0, 0);
-        dup2(in, 0);
-        dup2(po[1], 1);
-        dup2(pe[1], 2);
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        signal(SIGPIPE, SIG_DFL);
-        execvpe(argv[0], argv, envp);
-        char msg[512];
-        int ml = snprintf(msg, sizeof(msg), "cannot execute %s: %s\n", argv[0], strerror(errno));
-        if (write(2, msg, (size_t)ml) < 0) {
-        }
-        _exit(127);
-    }
-    if (pid < 0) {
-        snprintf(err, errlen, "ETL error: fork: %s", strerror(errno));
+    /* posix_spawn (vfork-like in glibc), not fork: forking the multi-threaded daemon for every
+     * object copied its page tables and then took copy-on-write faults (bench: ~30% of the
+     * target's CPU on small objects). */
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t at;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, in, 0);
+    posix_spawn_file_actions_adddup2(&fa, po[1], 1);
+    posix_spawn_file_actions_adddup2(&fa, pe[1], 2);
+    posix_spawnattr_init(&at);
+    sigset_t none, def;
+    sigemptyset(&none);
+    sigemptyset(&def);
+    sigaddset(&def, SIGPIPE);
+    posix_spawnattr_setsigmask(&at, &none);
+    posix_spawnattr_setsigdefault(&at, &def);
+    posix_spawnattr_setpgroup(&at, 0);
+    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
+                                      POSIX_SPAWN_SETSIGDEF);
+    int sp = posix_spawnp(&pid, argv[0], &fa, &at, argv, envp);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&at);
+    if (sp != 0) {
+        pid = -1;
+        snprintf(err, errlen, "ETL error: cannot execute %s: %s", argv[0], strerror(sp));
         status = 500;
         goto out;
     }
-    setpgid(pid, pid);
     close(po[1]);
     close(pe[1]);
     po[1] = pe[1] = -1;
