@@ -20,6 +20,8 @@ extern volatile sig_atomic_t bench_stop;
 
 /* Subcommands (one per file). */
 int bench_cmd_obj(int argc, char **argv);
+int bench_cmd_etl(int argc, char **argv);
+int bench_cmd_gen_librispeech(int argc, char **argv);
 
 /* --- processes and ports (proc.c) --- */
 

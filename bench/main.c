@@ -1,5 +1,6 @@
 /*
- * main.c - locus-bench: load tools for Locus. One subcommand per file (`obj` = object I/O).
+ * main.c - locus-bench: load tools for Locus. One subcommand per file (`obj` = object I/O,
+ * `etl` = offline transforms against copy-bck).
  */
 #include <stdio.h>
 #include <string.h>
@@ -14,7 +15,10 @@ static void usage(FILE *f)
                "\n"
                "commands:\n"
                "  obj     PUT/GET throughput through the proxy, directly to targets, and the same\n"
-               "          GETs from nginx serving the same files (locus-bench obj --help)\n");
+               "          GETs from nginx serving the same files (locus-bench obj --help)\n"
+               "  etl     offline bucket-to-bucket ETL (echo) over every comm/FQN/direct-put\n"
+               "          configuration and io://, next to copy-bck (locus-bench etl --help)\n"
+               "  gen-librispeech  LibriSpeech-like FLAC corpus (gen-librispeech --help)\n");
 }
 
 int main(int argc, char **argv)
@@ -30,6 +34,10 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "obj") == 0)
         return bench_cmd_obj(argc - 1, argv + 1);
+    if (strcmp(argv[1], "etl") == 0)
+        return bench_cmd_etl(argc - 1, argv + 1);
+    if (strcmp(argv[1], "gen-librispeech") == 0)
+        return bench_cmd_gen_librispeech(argc - 1, argv + 1);
     fprintf(stderr, "locus-bench: unknown command '%s'\n", argv[1]);
     usage(stderr);
     return 2;

@@ -1,0 +1,1380 @@
+/*
+ * etl.c - `locus-bench etl`: offline bucket-to-bucket transforms (etl-bck) with the `echo`
+ * transformer for every configuration of issue 4's matrix (comm hpush|hpull|ws x FQN on/off x
+ * direct put on/off, ws only with direct put; io:// with `cat`; Unix sockets when the daemon
+ * has them), next to copy-bck of the same bucket: the same data movement without a transform,
+ * the ceiling.
+ *
+ * DESIGN
+ * - One cluster (1 proxy + N targets, started with `locus cluster up` like `obj`), two source
+ *   buckets filled once, untimed, directly on the HRW owners by 8 threads: `small` (default
+ *   10,000 x 10 KiB) and `large` (1,000 x 1 MiB). Every cell reads the same source bucket.
+ * - Order: an untimed copy-bck of each source (warm-up), copy-bck (small, large), then per ETL
+ *   configuration: init the ETL, run its small and large cells, stop and delete it; then
+ *   copy-bck again (small, large). The machine is shared and noisy, so the ceiling is measured
+ *   at both ends and the ratio uses the mean of the two.
+ * - One cell = one job into a fresh, empty destination bucket (created before, destroyed after,
+ *   so the disk stays small; the next cell waits until the targets removed its files), with a
+ *   fixed num-workers per target. Timing is the job's own
+ *   duration as the job API reports it: the earliest "start-time" to the latest "end-time" over
+ *   every target's qryxstats snapshot (PROTOCOL-REST.md 1.8), the ETL being initialized first.
+ * - Each cell is verified: the job ended without error, the destination lists exactly the
+ *   source's count of objects, each of the source's size, and 20 objects spread over the bucket
+ *   are byte-identical to the source (echo returns its input).
+ * - CPU per object, read from /proc over the cell: the target locusd processes (utime+stime),
+ *   and the ETL side = the targets' ETL server children plus what the targets reaped from
+ *   short-lived children (cutime+cstime: io:// forks one process per object); plus how busy the
+ *   whole machine was (/proc/stat). That is where a slow configuration spends its time.
+ */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <glob.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include <locus/client.h>
+
+#include "bench.h"
+
+#define KiB 1024ULL
+#define MiB (1024ULL * 1024ULL)
+#define POOL_SLACK 4096 /* objects start at one of 4096 offsets in the pool */
+#define NSAMPLE 20      /* objects byte-compared per cell */
+#define MAX_PIDS 256
+#define JOB_TIMEOUT_S 1800
+
+/* ------------------------------------------------------------------------------------------ */
+/* configurations and cells */
+
+typedef enum { CFG_COPY, CFG_ETL } cfg_kind_t;
+
+typedef struct {
+    cfg_kind_t kind;
+    const char *comm;  /* "hpush", "hpull", "ws", "io"; NULL for copy-bck */
+    bool fqn, dp;      /* argument: fqn; support_direct_put */
+    bool unix_sock;    /* hpush over a Unix domain socket (issue 4, "Beyond AIStore") */
+    const char *label; /* copy-bck: "start" or "end" */
+} cfg_t;
+
+/* The matrix, in the order it runs. */
+static const cfg_t configs[] = {
+    {CFG_COPY, NULL, false, false, false, "start"}, {CFG_ETL, "hpush", false, false, false, NULL},
+    {CFG_ETL, "hpush", true, false, false, NULL},   {CFG_ETL, "hpush", false, true, false, NULL},
+    {CFG_ETL, "hpush", true, true, false, NULL},    {CFG_ETL, "hpull", false, false, false, NULL},
+    {CFG_ETL, "hpull", true, false, false, NULL},   {CFG_ETL, "hpull", false, true, false, NULL},
+    {CFG_ETL, "hpull", true, true, false, NULL},    {CFG_ETL, "ws", false, true, false, NULL},
+    {CFG_ETL, "ws", true, true, false, NULL},       {CFG_ETL, "io", false, false, false, NULL},
+    {CFG_ETL, "hpush", false, false, true, NULL},   {CFG_COPY, NULL, false, false, false, "end"},
+};
+#define NCONFIGS ((int)(sizeof(configs) / sizeof(configs[0])))
+
+enum { SZ_SMALL, SZ_LARGE, NSIZES };
+static const char *const size_names[NSIZES] = {"small", "large"};
+
+typedef struct {
+    const cfg_t *cfg;
+    int size_idx;
+    bool ran, ok;
+    char note[320]; /* n/a reason or failure */
+    double secs, objs_s, mb_s, ratio;
+    double cpu_ratio;    /* copy-bck's CPU per object / this cell's (targets + ETL); 0 = unknown */
+    int64_t objs, bytes; /* what the job reports it moved */
+    double tgt_us, etl_us; /* CPU per object (us); < 0 = unknown */
+    double busy;           /* machine busy fraction over the cell; < 0 = unknown */
+    double wall;           /* client-side: POST to "ended" seen */
+} cell_t;
+
+typedef struct {
+    const char *bck;
+    long count;
+    size_t size;
+} srcset_t;
+
+typedef struct {
+    /* options */
+    long counts[NSIZES];
+    size_t sizes[NSIZES];
+    bool size_on[NSIZES];
+    int workers, targets;
+    bool quick, keep, no_warmup;
+    const char *md, *only;
+
+    /* state */
+    char *tmp, *bindir, *cluster_dir, *endpoint;
+    bench_smap_t smap;
+    locus_client_t *cl;
+    uint8_t *pool;
+    size_t pool_len;
+    srcset_t src[NSIZES];
+    cell_t cells[NCONFIGS * NSIZES];
+    int ncells, ndst;
+    int64_t started_ns;
+    pid_t tpids[64];
+    int ntpids;
+} etlb_t;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    bench_stop = 1;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* small helpers */
+
+static uint32_t name_off(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+    for (; *s; s++)
+        h = (h ^ (uint8_t)*s) * 1099511628211ULL;
+    return (uint32_t)(h % POOL_SLACK);
+}
+
+static void obj_name(char *out, size_t len, long i)
+{
+    snprintf(out, len, "obj-%06ld", i);
+}
+
+static void size_str(size_t n, char *out, size_t len)
+{
+    if (n >= MiB && n % MiB == 0)
+        snprintf(out, len, "%zuMiB", (size_t)(n / MiB));
+    else if (n >= KiB && n % KiB == 0)
+        snprintf(out, len, "%zuKiB", (size_t)(n / KiB));
+    else
+        snprintf(out, len, "%zuB", n);
+}
+
+/* "10KiB", "1m", "4096" -> bytes; 0 on error. */
+static uint64_t size_parse(const char *s)
+{
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || v < 0)
+        return 0;
+    uint64_t mul = 1;
+    switch (tolower((unsigned char)*end)) {
+    case 'k':
+        mul = KiB;
+        break;
+    case 'm':
+        mul = MiB;
+        break;
+    case 'b':
+    case '\0':
+        break;
+    default:
+        return 0;
+    }
+    if (*end != '\0') {
+        end++;
+        if (*end == 'i' || *end == 'I')
+            end++;
+        if (*end == 'b' || *end == 'B')
+            end++;
+        if (*end != '\0')
+            return 0;
+    }
+    return (uint64_t)(v * (double)mul);
+}
+
+/* "hpush/fqn/dp"-style short name of a configuration, for --only and the progress lines. */
+static void cfg_desc(const cfg_t *c, char *out, size_t len)
+{
+    if (c->kind == CFG_COPY)
+        snprintf(out, len, "copy-bck (%s)", c->label);
+    else
+        snprintf(out, len, "%s%s%s%s", c->comm, c->unix_sock ? "+unix" : "", c->fqn ? " fqn" : "",
+                 c->dp ? " dp" : "");
+}
+
+/* --only: comma list of comm names ("copy", "hpush", "hpull", "ws", "io", "unix"). */
+static bool cfg_selected(const etlb_t *b, const cfg_t *c)
+{
+    if (b->only == NULL)
+        return true;
+    const char *key = c->kind == CFG_COPY ? "copy" : c->unix_sock ? "unix" : c->comm;
+    char *dup = xstrdup(b->only), *save = NULL;
+    bool on = false;
+    for (char *t = strtok_r(dup, ",", &save); t != NULL && !on; t = strtok_r(NULL, ",", &save))
+        on = strcmp(t, key) == 0;
+    free(dup);
+    return on;
+}
+
+static void machine_desc(char *out, size_t len)
+{
+    char model[128] = "unknown CPU";
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (f != NULL) {
+        char line[256];
+        while (fgets(line, sizeof(line), f) != NULL) {
+            if (strncmp(line, "model name", 10) == 0) {
+                char *c = strchr(line, ':');
+                if (c != NULL) {
+                    c++;
+                    while (*c == ' ')
+                        c++;
+                    c[strcspn(c, "\n")] = '\0';
+                    snprintf(model, sizeof(model), "%s", c);
+                }
+                break;
+            }
+        }
+        fclose(f);
+    }
+    long mem_kb = 0;
+    f = fopen("/proc/meminfo", "r");
+    if (f != NULL) {
+        if (fscanf(f, "MemTotal: %ld kB", &mem_kb) != 1)
+            mem_kb = 0;
+        fclose(f);
+    }
+    struct utsname u;
+    if (uname(&u) != 0)
+        snprintf(u.release, sizeof(u.release), "?");
+    snprintf(out, len, "%ld CPUs (%s), %.0f GiB RAM, Linux %s", sysconf(_SC_NPROCESSORS_ONLN),
+             model, (double)mem_kb / 1024.0 / 1024.0, u.release);
+}
+
+/* RFC 3339 with optional fraction ("2026-01-01T00:00:00.123456789Z", "+00:00" offsets too)
+ * -> unix ns; 0 for Go's zero time (year 1) or anything unparseable. */
+static int64_t rfc3339_ns(const char *s)
+{
+    if (s == NULL)
+        return 0;
+    struct tm tm = {0};
+    int n = 0;
+    if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+               &tm.tm_min, &tm.tm_sec, &n) != 6)
+        return 0;
+    if (tm.tm_year < 1971)
+        return 0;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    const char *p = s + n;
+    int64_t frac = 0;
+    if (*p == '.') {
+        int64_t scale = 100000000;
+        for (p++; isdigit((unsigned char)*p); p++) {
+            frac += (*p - '0') * scale;
+            scale /= 10;
+        }
+    }
+    int64_t off = 0;
+    if (*p == '+' || *p == '-') {
+        int hh = 0, mm = 0;
+        if (sscanf(p + 1, "%2d:%2d", &hh, &mm) == 2)
+            off = (*p == '+' ? 1 : -1) * ((int64_t)hh * 3600 + mm * 60);
+    }
+    return ((int64_t)timegm(&tm) - off) * 1000000000LL + frac;
+}
+
+static int64_t jnum(json_t *v)
+{
+    if (json_is_integer(v))
+        return json_integer_value(v);
+    if (json_is_real(v))
+        return (int64_t)json_real_value(v);
+    if (json_is_string(v))
+        return strtoll(json_string_value(v), NULL, 10);
+    return 0;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* CPU accounting from /proc */
+
+typedef struct {
+    long self;     /* utime + stime */
+    long children; /* cutime + cstime (reaped children) */
+    long ppid;
+    bool ok;
+} pstat_t;
+
+static pstat_t read_pstat(pid_t pid)
+{
+    pstat_t ps = {0};
+    char path[64], line[1024];
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return ps;
+    if (fgets(line, sizeof(line), f) != NULL) {
+        const char *rp = strrchr(line, ')');
+        unsigned long ut = 0, st = 0;
+        long cut = 0, cst = 0, ppid = 0;
+        /* after "pid (comm) ": state ppid pgrp session tty tpgid flags minflt cminflt majflt
+         * cmajflt utime stime cutime cstime */
+        if (rp != NULL &&
+            sscanf(rp + 2, "%*c %ld %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu %ld %ld", &ppid,
+                   &ut, &st, &cut, &cst) == 5) {
+            ps.self = (long)(ut + st);
+            ps.children = cut + cst;
+            ps.ppid = ppid;
+            ps.ok = true;
+        }
+    }
+    fclose(f);
+    return ps;
+}
+
+/* The locusd pids of the targets, from <cluster>/t<N>/locusd.pid. */
+static int target_pids(const etlb_t *b, pid_t *out, int max)
+{
+    int n = 0;
+    char *pat = xasprintf("%s/t*/locusd.pid", b->cluster_dir);
+    glob_t g;
+    if (glob(pat, 0, NULL, &g) == 0) {
+        for (size_t i = 0; i < g.gl_pathc && n < max; i++) {
+            FILE *f = fopen(g.gl_pathv[i], "r");
+            long pid = 0;
+            if (f != NULL && fscanf(f, "%ld", &pid) == 1 && pid > 1)
+                out[n++] = (pid_t)pid;
+            if (f != NULL)
+                fclose(f);
+        }
+        globfree(&g);
+    }
+    free(pat);
+    return n;
+}
+
+/* A CPU sample: the targets, their live children one by one, and the whole machine. */
+typedef struct {
+    long tgt_self, tgt_children;
+    pid_t kids[MAX_PIDS];
+    long kid_ticks[MAX_PIDS];
+    int nkids;
+    unsigned long long busy, total; /* /proc/stat jiffies */
+} cpu_sample_t;
+
+static void machine_jiffies(unsigned long long *busy, unsigned long long *total)
+{
+    *busy = *total = 0;
+    FILE *f = fopen("/proc/stat", "r");
+    if (f == NULL)
+        return;
+    unsigned long long v[10] = {0};
+    int n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2],
+                   &v[3], &v[4], &v[5], &v[6], &v[7], &v[8], &v[9]);
+    fclose(f);
+    if (n < 4)
+        return;
+    /* guest and guest_nice (8, 9) are already in user and nice */
+    for (int i = 0; i < 8 && i < n; i++)
+        *total += v[i];
+    *busy = *total - v[3] - (n > 4 ? v[4] : 0); /* minus idle and iowait */
+}
+
+static void cpu_sample(const etlb_t *b, cpu_sample_t *s)
+{
+    memset(s, 0, sizeof(*s));
+    for (int i = 0; i < b->ntpids; i++) {
+        pstat_t ps = read_pstat(b->tpids[i]);
+        s->tgt_self += ps.self;
+        s->tgt_children += ps.children;
+    }
+    DIR *d = opendir("/proc");
+    struct dirent *e;
+    while (d != NULL && (e = readdir(d)) != NULL && s->nkids < MAX_PIDS) {
+        if (!isdigit((unsigned char)e->d_name[0]))
+            continue;
+        pid_t pid = (pid_t)atol(e->d_name);
+        pstat_t ps = read_pstat(pid);
+        if (!ps.ok)
+            continue;
+        for (int i = 0; i < b->ntpids; i++) {
+            if (ps.ppid == b->tpids[i]) {
+                s->kids[s->nkids] = pid;
+                s->kid_ticks[s->nkids++] = ps.self;
+                break;
+            }
+        }
+    }
+    if (d != NULL)
+        closedir(d);
+    machine_jiffies(&s->busy, &s->total);
+}
+
+/* Fills the cell's CPU columns from two samples. */
+static void cpu_account(cell_t *cell, const cpu_sample_t *a, const cpu_sample_t *z)
+{
+    double us_tick = 1e6 / (double)sysconf(_SC_CLK_TCK);
+    long etl = z->tgt_children - a->tgt_children;
+    for (int i = 0; i < z->nkids; i++) {
+        long before = 0;
+        for (int k = 0; k < a->nkids; k++)
+            if (a->kids[k] == z->kids[i])
+                before = a->kid_ticks[k];
+        etl += z->kid_ticks[i] - before;
+    }
+    long tgt = z->tgt_self - a->tgt_self;
+    cell->tgt_us = cell->objs > 0 ? (double)tgt * us_tick / (double)cell->objs : -1;
+    cell->etl_us = cell->objs > 0 ? (double)etl * us_tick / (double)cell->objs : -1;
+    cell->busy =
+        z->total > a->total ? (double)(z->busy - a->busy) / (double)(z->total - a->total) : -1;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* source buckets: filled once, untimed, directly on the owners */
+
+static void fill_pool(etlb_t *b)
+{
+    size_t max = 0;
+    for (int i = 0; i < NSIZES; i++)
+        if (b->sizes[i] > max)
+            max = b->sizes[i];
+    b->pool_len = (max + POOL_SLACK + 7) & ~(size_t)7;
+    b->pool = xmalloc(b->pool_len);
+    uint64_t x = 0x9E3779B97F4A7C15ULL ^ (uint64_t)time_now_ns();
+    for (size_t i = 0; i < b->pool_len; i += 8) { /* xorshift64* */
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        uint64_t v = x * 0x2545F4914F6CDD1DULL;
+        memcpy(b->pool + i, &v, 8);
+    }
+}
+
+typedef struct {
+    etlb_t *b;
+    const srcset_t *set;
+    atomic_long next, failed;
+    char err[320];
+    pthread_mutex_t lock; /* protects err */
+} loader_t;
+
+static size_t discard(char *p, size_t sz, size_t nm, void *ud)
+{
+    (void)p;
+    (void)ud;
+    return sz * nm;
+}
+
+static void *loader_main(void *arg)
+{
+    loader_t *l = arg;
+    etlb_t *b = l->b;
+    CURL *c = curl_easy_init();
+    struct curl_slist *h = curl_slist_append(NULL, "Expect:");
+    h = curl_slist_append(h, "Content-Type: application/octet-stream");
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_TCP_NODELAY, 1L);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, "PUT");
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 120L);
+    long i;
+    while (!bench_stop && (i = atomic_fetch_add(&l->next, 1)) < l->set->count) {
+        char name[64];
+        obj_name(name, sizeof(name), i);
+        int owner = bench_smap_owner(&b->smap, l->set->bck, name);
+        char *url =
+            xasprintf("%s/v1/objects/%s/%s?provider=ais", b->smap.t[owner].url, l->set->bck, name);
+        curl_easy_setopt(c, CURLOPT_URL, url);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, (const char *)(b->pool + name_off(name)));
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)l->set->size);
+        CURLcode rc = curl_easy_perform(c);
+        long st = 0;
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &st);
+        if (rc != CURLE_OK || st != 200) {
+            atomic_fetch_add(&l->failed, 1);
+            pthread_mutex_lock(&l->lock);
+            if (l->err[0] == '\0')
+                snprintf(l->err, sizeof(l->err), "PUT %s: %s", url,
+                         rc != CURLE_OK ? curl_easy_strerror(rc) : "unexpected HTTP status");
+            pthread_mutex_unlock(&l->lock);
+        }
+        free(url);
+    }
+    curl_slist_free_all(h);
+    curl_easy_cleanup(c);
+    return NULL;
+}
+
+static int bucket_create(etlb_t *b, const char *bck, char *err, size_t errlen)
+{
+    char *url = xasprintf("%s/v1/buckets/%s?provider=ais", b->endpoint, bck);
+    buf_t resp;
+    buf_init(&resp);
+    long st = bench_http("POST", url, "{\"action\":\"create-bck\",\"name\":\"\",\"value\":null}",
+                         &resp, err, errlen);
+    int rc = st == 200 || st == 201 ? 0 : -1;
+    if (rc != 0 && st >= 0)
+        snprintf(err, errlen, "create bucket %s: HTTP %ld: %.200s", bck, st,
+                 resp.base != NULL ? resp.base : "");
+    buf_dispose(&resp);
+    free(url);
+    return rc;
+}
+
+static void bucket_destroy(etlb_t *b, const char *bck)
+{
+    char *url = xasprintf("%s/v1/buckets/%s?provider=ais", b->endpoint, bck);
+    char err[256];
+    long st = bench_http("DELETE", url, "{\"action\":\"destroy-bck\",\"name\":\"\",\"value\":null}",
+                         NULL, err, sizeof(err));
+    if (st != 200)
+        fprintf(stderr, "locus-bench: could not destroy bucket %s (%ld)\n", bck, st);
+    free(url);
+}
+
+/* Waits (at most 60 s) until no target holds a directory of bucket bck or a trash directory
+ * under its mountpaths: destroying a bucket removes its files on the targets, and that work
+ * must not run into the next cell's timing. */
+static void bucket_settle(const etlb_t *b, const char *bck)
+{
+    char *pat = xasprintf("%s/t*/mp*/@ais/%s", b->cluster_dir, bck);
+    char *tpat = xasprintf("%s/t*/mp*/@ais/.trash-*", b->cluster_dir);
+    int64_t deadline = time_mono_ns() + 60 * 1000000000LL;
+    while (!bench_stop && time_mono_ns() < deadline) {
+        glob_t g = {0}, t = {0};
+        bool busy = glob(pat, GLOB_NOSORT, NULL, &g) == 0 && g.gl_pathc > 0;
+        busy = (glob(tpat, GLOB_NOSORT, NULL, &t) == 0 && t.gl_pathc > 0) || busy;
+        globfree(&g);
+        globfree(&t);
+        if (!busy)
+            break;
+        sleep_ms(50);
+    }
+    free(tpat);
+    free(pat);
+}
+
+static int fill_source(etlb_t *b, const srcset_t *set, char *err, size_t errlen)
+{
+    if (bucket_create(b, set->bck, err, errlen) != 0)
+        return -1;
+    loader_t l = {.b = b, .set = set};
+    atomic_init(&l.next, 0);
+    atomic_init(&l.failed, 0);
+    pthread_mutex_init(&l.lock, NULL);
+    pthread_t th[8];
+    int64_t t0 = time_mono_ns();
+    for (int i = 0; i < 8; i++)
+        if (pthread_create(&th[i], NULL, loader_main, &l) != 0)
+            locus_panic("pthread_create failed");
+    for (int i = 0; i < 8; i++)
+        pthread_join(th[i], NULL);
+    pthread_mutex_destroy(&l.lock);
+    char sz[32];
+    size_str(set->size, sz, sizeof(sz));
+    fprintf(stderr, "  source %s: %ld x %s stored in %.1f s\n", set->bck, set->count, sz,
+            (double)(time_mono_ns() - t0) / 1e9);
+    if (atomic_load(&l.failed) > 0 || bench_stop) {
+        snprintf(err, errlen, "%ld PUTs into %s failed; first: %s", (long)atomic_load(&l.failed),
+                 set->bck, bench_stop ? "interrupted" : l.err);
+        return -1;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* ETL life cycle */
+
+static void etl_name(const cfg_t *c, char *out, size_t len)
+{
+    snprintf(out, len, "bench-%s%s%s%s", c->comm, c->unix_sock ? "-unix" : "", c->fqn ? "-fqn" : "",
+             c->dp ? "-dp" : "");
+}
+
+/* Whether the daemon can run hpush over a Unix domain socket. It cannot yet (issue 4, "Beyond
+ * AIStore"): no spec or node-config option exists. When one does, return true here and add it
+ * to the init message in etl_init_json(); the row then measures like the others. */
+static bool unix_socket_supported(void)
+{
+    return false;
+}
+
+static char *etl_init_json(const cfg_t *c, const char *name)
+{
+    json_t *rt;
+    if (strcmp(c->comm, "io") == 0)
+        rt = json_pack("{s:s, s:[s]}", "image", "none", "command", "cat");
+    else
+        rt = json_pack("{s:s}", "image", "aistorage/transformer_echo");
+    char comm[32];
+    snprintf(comm, sizeof(comm), "%s://", c->comm);
+    json_t *m = json_pack("{s:s, s:s, s:s, s:b, s:s, s:s, s:o}", "name", name, "communication",
+                          comm, "argument", c->fqn ? "fqn" : "", "support_direct_put", (int)c->dp,
+                          "init_timeout", "60s", "obj_timeout", "45s", "runtime", rt);
+    char *s = json_dumps(m, JSON_COMPACT);
+    json_decref(m);
+    return s;
+}
+
+/* Initializes the configuration's ETL. 0 = running; 1 = not available (note filled: the row is
+ * n/a); -1 = failed (note filled). */
+static int etl_up(etlb_t *b, const cfg_t *c, const char *name, char *note, size_t len)
+{
+    if (c->unix_sock && !unix_socket_supported()) {
+        snprintf(note, len, "n/a (the daemon has no Unix-socket transport yet)");
+        return 1;
+    }
+    char *msg = etl_init_json(c, name);
+    char err[LOCUS_ERR_LEN] = "";
+    (void)locus_etl_delete(b->cl, name, NULL); /* a leftover of an interrupted run */
+    int rc = locus_etl_init(b->cl, msg, NULL, err);
+    long st = locus_client_last_status(b->cl);
+    free(msg);
+    if (rc == 0)
+        return 0;
+    if (strcmp(c->comm, "ws") == 0 && st == 400 && strstr(err, "not supported") != NULL) {
+        snprintf(note, len, "n/a (ws not available)");
+        return 1;
+    }
+    snprintf(note, len, "ETL init failed (HTTP %ld): %s", st, err);
+    return -1;
+}
+
+static void etl_down(etlb_t *b, const char *name)
+{
+    char err[LOCUS_ERR_LEN] = "";
+    if (locus_etl_stop(b->cl, name, err) != 0)
+        fprintf(stderr, "locus-bench: stop ETL %s: %s\n", name, err);
+    if (locus_etl_delete(b->cl, name, err) != 0)
+        fprintf(stderr, "locus-bench: delete ETL %s: %s\n", name, err);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* one cell */
+
+/* POST the job (etl-bck with `etl`, else copy-bck) from src into dst. *id: caller frees. */
+static int job_start(etlb_t *b, const char *etl, const char *src, const char *dst, char **id,
+                     char *err, size_t errlen)
+{
+    *id = NULL;
+    char *to = xasprintf("ais/@#/%s/", dst);
+    char *enc = url_encode(to, NULL);
+    char *url = xasprintf("%s/v1/buckets/%s?provider=ais&bck_to=%s", b->endpoint, src, enc);
+    json_t *v = json_pack("{s:i}", "num-workers", b->workers);
+    if (etl != NULL)
+        json_object_set_new(v, "id", json_string(etl));
+    json_t *m = json_pack("{s:s, s:s, s:o}", "action", etl ? "etl-bck" : "copy-bck", "name", "",
+                          "value", v);
+    char *body = json_dumps(m, JSON_COMPACT);
+    json_decref(m);
+    buf_t resp;
+    buf_init(&resp);
+    long st = bench_http("POST", url, body, &resp, err, errlen);
+    int rc = -1;
+    if (st == 200) {
+        buf_append(&resp, "", 1);
+        char *s = resp.base;
+        while (*s == '"' || isspace((unsigned char)*s))
+            s++;
+        size_t n = strlen(s);
+        while (n > 0 && (s[n - 1] == '"' || isspace((unsigned char)s[n - 1])))
+            n--;
+        if (n > 0) {
+            *id = xstrndup(s, n);
+            rc = 0;
+        } else {
+            snprintf(err, errlen, "POST %s: no job id in the reply", url);
+        }
+    } else if (st >= 0) {
+        snprintf(err, errlen, "POST %s: HTTP %ld: %.300s", url, st,
+                 resp.base != NULL ? resp.base : "");
+    }
+    buf_dispose(&resp);
+    free(body);
+    free(url);
+    free(enc);
+    free(to);
+    return rc;
+}
+
+/* Waits for the job to end (status end_time != 0). 0, or -1 with err filled. */
+static int job_wait(etlb_t *b, const char *id, char *err, size_t errlen)
+{
+    int64_t deadline = time_mono_ns() + (int64_t)JOB_TIMEOUT_S * 1000000000LL;
+    for (;;) {
+        locus_job_status_t st;
+        char e[LOCUS_ERR_LEN] = "";
+        int rc = locus_job_status(b->cl, id, &st, e);
+        if (rc != 0) {
+            snprintf(err, errlen, "job %s status: %s", id, e);
+            locus_job_status_dispose(&st);
+            return -1;
+        }
+        bool ended = st.end_time != 0 || st.aborted;
+        bool failed = ended && (st.aborted || (st.err != NULL && st.err[0] != '\0'));
+        if (failed)
+            snprintf(err, errlen, "job %s %s: %s", id, st.aborted ? "aborted" : "failed",
+                     st.err != NULL ? st.err : "");
+        locus_job_status_dispose(&st);
+        if (ended)
+            return failed ? -1 : 0;
+        if (bench_stop) {
+            snprintf(err, errlen, "interrupted");
+            return -1;
+        }
+        if (time_mono_ns() > deadline) {
+            snprintf(err, errlen, "job %s still running after %d s", id, JOB_TIMEOUT_S);
+            return -1;
+        }
+        sleep_ms(25);
+    }
+}
+
+/* The job's own duration and counters from every target's snapshot. Polls briefly until every
+ * snapshot has ended. 0, or -1 with err filled. */
+static int job_timing(etlb_t *b, const char *id, cell_t *cell, char *err, size_t errlen)
+{
+    for (int attempt = 0; attempt < 100; attempt++) {
+        char *text = NULL;
+        char e[LOCUS_ERR_LEN] = "";
+        if (locus_job_snaps(b->cl, id, &text, e) != 0) {
+            snprintf(err, errlen, "job %s qryxstats: %s", id, e);
+            return -1;
+        }
+        json_error_t jerr;
+        json_t *root = json_loads(text, 0, &jerr);
+        free(text);
+        if (!json_is_object(root)) {
+            json_decref(root);
+            snprintf(err, errlen, "job %s qryxstats: not a JSON object", id);
+            return -1;
+        }
+        int64_t start = 0, end = 0, objs = 0, bytes = 0;
+        int nsnaps = 0, nended = 0;
+        const char *tid;
+        json_t *list;
+        json_object_foreach(root, tid, list)
+        {
+            size_t i;
+            json_t *s;
+            json_array_foreach(list, i, s)
+            {
+                const char *sid = json_string_value(json_object_get(s, "id"));
+                if (sid == NULL || strcmp(sid, id) != 0)
+                    continue;
+                nsnaps++;
+                int64_t st = rfc3339_ns(json_string_value(json_object_get(s, "start-time")));
+                int64_t et = rfc3339_ns(json_string_value(json_object_get(s, "end-time")));
+                if (st != 0 && (start == 0 || st < start))
+                    start = st;
+                if (et != 0) {
+                    nended++;
+                    if (et > end)
+                        end = et;
+                }
+                json_t *stats = json_object_get(s, "stats");
+                objs += jnum(json_object_get(stats, "loc-objs")) +
+                        jnum(json_object_get(stats, "out-objs"));
+                bytes += jnum(json_object_get(stats, "loc-bytes")) +
+                         jnum(json_object_get(stats, "out-bytes"));
+            }
+        }
+        json_decref(root);
+        if (nsnaps > 0 && nended == nsnaps && start != 0 && end >= start) {
+            cell->secs = (double)(end - start) / 1e9;
+            cell->objs = objs;
+            cell->bytes = bytes;
+            return 0;
+        }
+        if (nsnaps < (int)b->smap.nt && attempt == 99) {
+            snprintf(err, errlen, "job %s: %d snapshots for %zu targets", id, nsnaps, b->smap.nt);
+            return -1;
+        }
+        sleep_ms(20);
+    }
+    snprintf(err, errlen, "job %s: not every target's snapshot has an end-time", id);
+    return -1;
+}
+
+/* The destination holds exactly the source's objects, each of the source's size, and NSAMPLE
+ * of them are byte-identical to the source. 0, or -1 with err filled. */
+static int verify(etlb_t *b, const srcset_t *set, const char *dst, char *err, size_t errlen)
+{
+    long n = 0, badsize = 0;
+    char *token = NULL;
+    char e[LOCUS_ERR_LEN] = "";
+    for (;;) {
+        locus_lso_opts_t o = {.props = "name,size", .continuation_token = token};
+        locus_lso_page_t page;
+        int rc = locus_object_list_page(b->cl, dst, &o, &page, e);
+        free(token);
+        token = NULL;
+        if (rc != 0) {
+            locus_lso_page_dispose(&page);
+            snprintf(err, errlen, "list %s: %s", dst, e);
+            return -1;
+        }
+        n += (long)page.n;
+        for (size_t i = 0; i < page.n; i++)
+            if ((size_t)page.entries[i].size != set->size)
+                badsize++;
+        if (page.continuation_token != NULL && page.continuation_token[0] != '\0')
+            token = xstrdup(page.continuation_token);
+        locus_lso_page_dispose(&page);
+        if (token == NULL)
+            break;
+    }
+    if (n != set->count || badsize > 0) {
+        snprintf(err, errlen, "destination %s lists %ld objects (source: %ld), %ld of a wrong size",
+                 dst, n, set->count, badsize);
+        return -1;
+    }
+    for (int k = 0; k < NSAMPLE && k < set->count; k++) {
+        long i = (long)((double)k * (double)set->count / NSAMPLE + 0.5) % set->count;
+        char name[64];
+        obj_name(name, sizeof(name), i);
+        char *data = NULL;
+        size_t len = 0;
+        if (locus_object_get_buf(b->cl, dst, name, NULL, &data, &len, e) != 0) {
+            snprintf(err, errlen, "GET %s/%s: %s", dst, name, e);
+            return -1;
+        }
+        bool same = len == set->size && memcmp(data, b->pool + name_off(name), len) == 0;
+        free(data);
+        if (!same) {
+            snprintf(err, errlen, "%s/%s differs from the source (%zu bytes, expected %zu)", dst,
+                     name, len, set->size);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void print_progress(const cell_t *cell)
+{
+    char d[64];
+    cfg_desc(cell->cfg, d, sizeof(d));
+    if (!cell->ok) {
+        fprintf(stderr, "  %-5s %-22s %s\n", size_names[cell->size_idx], d, cell->note);
+        return;
+    }
+    fprintf(stderr,
+            "  %-5s %-22s %7.2f s %8.0f obj/s %7.1f MB/s  tgt %5.0f us/obj  etl %5.0f us/obj  "
+            "busy %3.0f%%  (wall %.2f s)\n",
+            size_names[cell->size_idx], d, cell->secs, cell->objs_s, cell->mb_s, cell->tgt_us,
+            cell->etl_us, cell->busy * 100, cell->wall);
+}
+
+/* Runs one cell: a fresh destination, the job, its timing, the checks, the destination gone. */
+static void run_cell(etlb_t *b, cell_t *cell, const char *etl)
+{
+    const srcset_t *set = &b->src[cell->size_idx];
+    char dst[64], err[1024] = "";
+    char *id = NULL;
+    snprintf(dst, sizeof(dst), "bdst-%03d", ++b->ndst);
+    cell->ran = true;
+    if (bucket_create(b, dst, err, sizeof(err)) != 0) {
+        snprintf(cell->note, sizeof(cell->note), "FAILED: %s", err);
+        return;
+    }
+    cpu_sample_t *a = xmalloc(sizeof(*a)), *z = xmalloc(sizeof(*z));
+    cpu_sample(b, a);
+    int64_t t0 = time_mono_ns();
+    if (job_start(b, etl, set->bck, dst, &id, err, sizeof(err)) != 0 ||
+        job_wait(b, id, err, sizeof(err)) != 0) {
+        snprintf(cell->note, sizeof(cell->note), "FAILED: %s", err);
+        goto out;
+    }
+    cell->wall = (double)(time_mono_ns() - t0) / 1e9;
+    cpu_sample(b, z);
+    if (job_timing(b, id, cell, err, sizeof(err)) != 0) {
+        snprintf(cell->note, sizeof(cell->note), "FAILED: %s", err);
+        goto out;
+    }
+    cpu_account(cell, a, z);
+    if (cell->objs != set->count) {
+        snprintf(cell->note, sizeof(cell->note), "FAILED: the job counts %lld objects, not %ld",
+                 (long long)cell->objs, set->count);
+        goto out;
+    }
+    if (verify(b, set, dst, err, sizeof(err)) != 0) {
+        snprintf(cell->note, sizeof(cell->note), "FAILED: %s", err);
+        goto out;
+    }
+    if (cell->secs > 0) {
+        cell->objs_s = (double)set->count / cell->secs;
+        cell->mb_s = (double)set->count * (double)set->size / cell->secs / 1e6;
+    }
+    cell->ok = true;
+out:
+    free(a);
+    free(z);
+    free(id);
+    bucket_destroy(b, dst);
+    bucket_settle(b, dst);
+}
+
+static cell_t *cell_new(etlb_t *b, const cfg_t *c, int size_idx)
+{
+    cell_t *cell = &b->cells[b->ncells++];
+    memset(cell, 0, sizeof(*cell));
+    cell->cfg = c;
+    cell->size_idx = size_idx;
+    cell->tgt_us = cell->etl_us = cell->busy = -1;
+    return cell;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* report */
+
+/* Mean objects/s (or, with cpu, mean target CPU us per object) of the copy-bck cells of a
+ * size. */
+static double copy_mean(const etlb_t *b, int size_idx, bool cpu, int *n)
+{
+    double sum = 0;
+    *n = 0;
+    for (int i = 0; i < b->ncells; i++) {
+        const cell_t *c = &b->cells[i];
+        if (c->size_idx == size_idx && c->cfg->kind == CFG_COPY && c->ok &&
+            (!cpu || c->tgt_us > 0)) {
+            sum += cpu ? c->tgt_us : c->objs_s;
+            (*n)++;
+        }
+    }
+    return *n > 0 ? sum / *n : 0;
+}
+
+static void compute_ratios(etlb_t *b)
+{
+    for (int s = 0; s < NSIZES; s++) {
+        int n;
+        double ceil = copy_mean(b, s, false, &n);
+        double cpu = copy_mean(b, s, true, &n);
+        for (int i = 0; i < b->ncells; i++) {
+            cell_t *c = &b->cells[i];
+            if (c->size_idx != s || !c->ok)
+                continue;
+            if (ceil > 0)
+                c->ratio = c->objs_s / ceil;
+            double mine = c->tgt_us + (c->cfg->kind == CFG_ETL && c->etl_us > 0 ? c->etl_us : 0);
+            if (cpu > 0 && c->tgt_us > 0)
+                c->cpu_ratio = cpu / mine;
+        }
+    }
+}
+
+static void fmt_us(double us, char *out, size_t len)
+{
+    if (us < 0)
+        snprintf(out, len, "-");
+    else
+        snprintf(out, len, "%.0f", us);
+}
+
+static void print_table(const etlb_t *b, FILE *f, bool md)
+{
+    if (md) {
+        fprintf(f, "| objects | comm | fqn | direct put | s | objects/s | MB/s | ratio to copy-bck "
+                   "| target CPU us/obj | ETL CPU us/obj | CPU ratio | CPU busy |\n");
+        fprintf(f, "|---|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|\n");
+    } else {
+        fprintf(f, "%-15s  %-19s  %-3s  %-3s  %8s  %9s  %8s  %6s  %7s  %7s  %7s  %5s\n", "objects",
+                "comm", "fqn", "dp", "s", "objects/s", "MB/s", "ratio", "tgt us", "etl us",
+                "cpu rat", "busy");
+    }
+    for (int s = 0; s < NSIZES; s++) {
+        char sz[32], objs[64];
+        size_str(b->sizes[s], sz, sizeof(sz));
+        snprintf(objs, sizeof(objs), "%ld x %s", b->counts[s], sz);
+        for (int i = 0; i < b->ncells; i++) {
+            const cell_t *c = &b->cells[i];
+            if (c->size_idx != s)
+                continue;
+            char comm[48];
+            if (c->cfg->kind == CFG_COPY)
+                snprintf(comm, sizeof(comm), "copy-bck (%s)", c->cfg->label);
+            else
+                snprintf(comm, sizeof(comm), "%s%s", c->cfg->comm,
+                         c->cfg->unix_sock ? " (unix socket)" : "");
+            bool plain = c->cfg->kind == CFG_COPY || strcmp(c->cfg->comm, "io") == 0;
+            const char *fqn = plain ? "-" : c->cfg->fqn ? "on" : "off";
+            const char *dp = plain ? "-" : c->cfg->dp ? "on" : "off";
+            if (!c->ok) {
+                if (md)
+                    fprintf(f, "| %s | %s | %s | %s | %s | | | | | | | |\n", objs, comm, fqn, dp,
+                            c->note);
+                else
+                    fprintf(f, "%-15s  %-19s  %-3s  %-3s  %s\n", objs, comm, fqn, dp, c->note);
+                continue;
+            }
+            char tus[32], eus[32], ratio[32], busy[32], cpur[32];
+            fmt_us(c->tgt_us, tus, sizeof(tus));
+            fmt_us(c->cfg->kind == CFG_COPY ? -1 : c->etl_us, eus, sizeof(eus));
+            snprintf(ratio, sizeof(ratio), "%.2f", c->ratio);
+            if (c->cpu_ratio > 0)
+                snprintf(cpur, sizeof(cpur), "%.2f", c->cpu_ratio);
+            else
+                snprintf(cpur, sizeof(cpur), "-");
+            if (c->busy < 0)
+                snprintf(busy, sizeof(busy), "-");
+            else
+                snprintf(busy, sizeof(busy), "%.0f%%", c->busy * 100);
+            if (md)
+                fprintf(f, "| %s | %s | %s | %s | %.2f | %.0f | %.1f | %s | %s | %s | %s | %s |\n",
+                        objs, comm, fqn, dp, c->secs, c->objs_s, c->mb_s, ratio, tus, eus, cpur,
+                        busy);
+            else
+                fprintf(
+                    f, "%-15s  %-19s  %-3s  %-3s  %8.2f  %9.0f  %8.1f  %6s  %7s  %7s  %7s  %5s\n",
+                    objs, comm, fqn, dp, c->secs, c->objs_s, c->mb_s, ratio, tus, eus, cpur, busy);
+        }
+    }
+}
+
+/* The best ETL configuration of the small objects against the 0.8 target of issue 4. */
+static void verdict(const etlb_t *b, char *out, size_t len)
+{
+    const cell_t *best = NULL;
+    for (int i = 0; i < b->ncells; i++) {
+        const cell_t *c = &b->cells[i];
+        if (c->size_idx == SZ_SMALL && c->ok && c->cfg->kind == CFG_ETL &&
+            (best == NULL || c->ratio > best->ratio))
+            best = c;
+    }
+    int n;
+    double ceil = copy_mean(b, SZ_SMALL, false, &n);
+    if (best == NULL || ceil <= 0) {
+        snprintf(out, len, "Target (best ETL >= 0.8 of copy-bck on small objects): not measured.");
+        return;
+    }
+    char d[64];
+    cfg_desc(best->cfg, d, sizeof(d));
+    snprintf(out, len,
+             "Target (best ETL >= 0.8 of copy-bck on small objects): best is %s at %.2f of "
+             "copy-bck (%.0f vs %.0f objects/s): %s. Its CPU ratio: %.2f.",
+             d, best->ratio, best->objs_s, ceil, best->ratio >= 0.8 ? "MET" : "NOT met",
+             best->cpu_ratio);
+}
+
+static const char legend[] =
+    "s = the job's own duration (earliest start-time to latest end-time over the targets' "
+    "qryxstats snapshots), ETL already running, empty destination. MB = 10^6 bytes of source "
+    "objects. ratio = objects/s / the mean objects/s of the two copy-bck cells of the same "
+    "size (start and end of the run). target CPU = utime+stime of the target locusd processes "
+    "per object; ETL CPU = the ETL server processes plus reaped children of the targets "
+    "(io:// runs one `cat` per object) per object; CPU busy = the whole machine's non-idle "
+    "share over the cell. CPU ratio = copy-bck's target CPU per object (mean of its two "
+    "cells) / this cell's target + ETL CPU per object: the throughput ratio to expect when "
+    "the CPU is the bottleneck, and much less sensitive to other load on the machine than "
+    "objects/s. Every cell verified: job without error, destination count and sizes "
+    "equal the source, 20 objects byte-identical.";
+
+static void params_line(const etlb_t *b, char *out, size_t len)
+{
+    char s0[32], s1[32];
+    size_str(b->sizes[0], s0, sizeof(s0));
+    size_str(b->sizes[1], s1, sizeof(s1));
+    snprintf(out, len,
+             "cluster: 1 proxy + %zu targets started by the bench; sources %ld x %s and %ld x %s; "
+             "num-workers %d per target; transformer echo (locus-etl-echo), io:// = `cat`",
+             b->smap.nt, b->counts[0], s0, b->counts[1], s1, b->workers);
+}
+
+static int write_md(const etlb_t *b, const char *path, const char *mach, const char *params,
+                    const char *verd)
+{
+    FILE *f = fopen(path, "w");
+    if (f == NULL) {
+        fprintf(stderr, "locus-bench: cannot write %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    char when[64];
+    time_t now = time(NULL);
+    strftime(when, sizeof(when), "%Y-%m-%d %H:%M UTC", gmtime(&now));
+    fprintf(f, "<!-- generated by locus-bench etl, %s -->\n\n", when);
+    fprintf(f, "Machine: %s. %s.\n\n", mach, params);
+    print_table(b, f, true);
+    fprintf(f, "\n%s\n\n%s\n", legend, verd);
+    fclose(f);
+    return 0;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* command */
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: locus-bench etl [options]\n"
+               "\n"
+               "Offline bucket-to-bucket transforms (etl-bck) with the echo transformer for every\n"
+               "configuration (hpush|hpull|ws x fqn x direct put, io://, unix sockets) next to\n"
+               "copy-bck of the same bucket, on a 1 proxy + N targets cluster the bench starts.\n"
+               "\n"
+               "  --small-count N     small objects in the source, default 10000\n"
+               "  --large-count N     large objects in the source, default 1000\n"
+               "  --small-size SIZE   default 10KiB\n"
+               "  --large-size SIZE   default 1MiB\n"
+               "  --sizes LIST        small,large (default both)\n"
+               "  --only LIST         configurations: copy,hpush,hpull,ws,io,unix (default all)\n"
+               "  --workers N         num-workers per target of every job, default 8\n"
+               "  --targets N         targets of the cluster, default 3\n"
+               "  --quick             smoke run (1000 small, 50 large objects), under a minute\n"
+               "  --md FILE           also write the table as markdown\n"
+               "  --no-warmup         skip the untimed copy-bck of each source before the cells\n"
+               "  --keep              keep the temp dir (cluster data and logs)\n");
+}
+
+static int parse_args(etlb_t *b, int argc, char **argv)
+{
+    enum {
+        O_SMALL_COUNT = 256,
+        O_LARGE_COUNT,
+        O_SMALL_SIZE,
+        O_LARGE_SIZE,
+        O_SIZES,
+        O_ONLY,
+        O_WORKERS,
+        O_TARGETS,
+        O_QUICK,
+        O_MD,
+        O_KEEP,
+        O_NO_WARMUP,
+    };
+    static const struct option opts[] = {
+        {"small-count", required_argument, NULL, O_SMALL_COUNT},
+        {"large-count", required_argument, NULL, O_LARGE_COUNT},
+        {"small-size", required_argument, NULL, O_SMALL_SIZE},
+        {"large-size", required_argument, NULL, O_LARGE_SIZE},
+        {"sizes", required_argument, NULL, O_SIZES},
+        {"only", required_argument, NULL, O_ONLY},
+        {"workers", required_argument, NULL, O_WORKERS},
+        {"targets", required_argument, NULL, O_TARGETS},
+        {"quick", no_argument, NULL, O_QUICK},
+        {"md", required_argument, NULL, O_MD},
+        {"keep", no_argument, NULL, O_KEEP},
+        {"no-warmup", no_argument, NULL, O_NO_WARMUP},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    long counts[NSIZES] = {-1, -1};
+    b->sizes[SZ_SMALL] = 10 * KiB;
+    b->sizes[SZ_LARGE] = MiB;
+    b->size_on[SZ_SMALL] = b->size_on[SZ_LARGE] = true;
+    b->workers = 8;
+    b->targets = 3;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case O_SMALL_COUNT:
+            counts[SZ_SMALL] = atol(optarg);
+            break;
+        case O_LARGE_COUNT:
+            counts[SZ_LARGE] = atol(optarg);
+            break;
+        case O_SMALL_SIZE:
+        case O_LARGE_SIZE: {
+            uint64_t v = size_parse(optarg);
+            if (v == 0 || v > 256 * MiB) {
+                fprintf(stderr, "locus-bench: bad size '%s'\n", optarg);
+                return -1;
+            }
+            b->sizes[c == O_SMALL_SIZE ? SZ_SMALL : SZ_LARGE] = (size_t)v;
+            break;
+        }
+        case O_SIZES: {
+            b->size_on[SZ_SMALL] = strstr(optarg, "small") != NULL;
+            b->size_on[SZ_LARGE] = strstr(optarg, "large") != NULL;
+            break;
+        }
+        case O_ONLY:
+            b->only = optarg;
+            break;
+        case O_WORKERS:
+            b->workers = atoi(optarg);
+            break;
+        case O_TARGETS:
+            b->targets = atoi(optarg);
+            break;
+        case O_QUICK:
+            b->quick = true;
+            break;
+        case O_MD:
+            b->md = optarg;
+            break;
+        case O_KEEP:
+            b->keep = true;
+            break;
+        case O_NO_WARMUP:
+            b->no_warmup = true;
+            break;
+        case 'h':
+            usage(stdout);
+            exit(0);
+        default:
+            usage(stderr);
+            return -1;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "locus-bench: unexpected argument '%s'\n", argv[optind]);
+        return -1;
+    }
+    b->counts[SZ_SMALL] = counts[SZ_SMALL] >= 0 ? counts[SZ_SMALL] : b->quick ? 1000 : 10000;
+    b->counts[SZ_LARGE] = counts[SZ_LARGE] >= 0 ? counts[SZ_LARGE] : b->quick ? 50 : 1000;
+    if (b->counts[SZ_SMALL] < 1 || b->counts[SZ_LARGE] < 1 || b->workers < 1 || b->workers > 64 ||
+        b->targets < 1 || b->targets > 32 || (!b->size_on[SZ_SMALL] && !b->size_on[SZ_LARGE])) {
+        fprintf(stderr, "locus-bench: bad options (see --help)\n");
+        return -1;
+    }
+    return 0;
+}
+
+int bench_cmd_etl(int argc, char **argv)
+{
+    etlb_t *b = xcalloc(1, sizeof(*b));
+    int rc = 1;
+    char err[LOCUS_ERR_LEN] = "";
+    if (parse_args(b, argc, argv) != 0) {
+        free(b);
+        return 2;
+    }
+    b->started_ns = time_mono_ns();
+
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+
+    const char *tmpdir = getenv("TMPDIR") != NULL ? getenv("TMPDIR") : "/tmp";
+    b->tmp = xasprintf("%s/locus-bench-XXXXXX", tmpdir);
+    if (mkdtemp(b->tmp) == NULL) {
+        fprintf(stderr, "locus-bench: mkdtemp %s: %s\n", b->tmp, strerror(errno));
+        goto out;
+    }
+    b->bindir = bench_self_dir();
+    char mach[512];
+    machine_desc(mach, sizeof(mach));
+    fprintf(stderr, "locus-bench etl: %s\n", mach);
+
+    int port = bench_free_ports(1 + b->targets);
+    if (port < 0) {
+        fprintf(stderr, "locus-bench: no free ports\n");
+        goto out;
+    }
+    b->cluster_dir = xasprintf("%s/cluster", b->tmp);
+    fprintf(stderr, "starting a cluster (1 proxy, %d targets) on port %d in %s\n", b->targets, port,
+            b->cluster_dir);
+    if (bench_cluster_up(b->bindir, b->cluster_dir, port, b->targets, -1, err, sizeof(err)) != 0) {
+        fprintf(stderr, "locus-bench: %s\n", err);
+        goto out;
+    }
+    b->endpoint = xasprintf("http://127.0.0.1:%d", port);
+    if (bench_smap_fetch(b->endpoint, &b->smap, err, sizeof(err)) != 0) {
+        fprintf(stderr, "locus-bench: %s\n", err);
+        goto out;
+    }
+    if (b->smap.nt == 0) {
+        fprintf(stderr, "locus-bench: the cluster at %s has no active targets\n", b->endpoint);
+        goto out;
+    }
+    b->ntpids = target_pids(b, b->tpids, 64);
+    if (locus_client_create(b->endpoint, &b->cl, err) != 0) {
+        fprintf(stderr, "locus-bench: %s\n", err);
+        goto out;
+    }
+    locus_client_set_timeouts(b->cl, 5000, 120000);
+
+    fill_pool(b);
+    b->src[SZ_SMALL] = (srcset_t){"bsrc-small", b->counts[SZ_SMALL], b->sizes[SZ_SMALL]};
+    b->src[SZ_LARGE] = (srcset_t){"bsrc-large", b->counts[SZ_LARGE], b->sizes[SZ_LARGE]};
+    fprintf(stderr, "filling the source buckets (untimed)\n");
+    for (int s = 0; s < NSIZES; s++) {
+        if (b->size_on[s] && fill_source(b, &b->src[s], err, sizeof(err)) != 0) {
+            fprintf(stderr, "locus-bench: %s\n", err);
+            goto out;
+        }
+    }
+    /* Warm-up, untimed: one copy-bck of each source. On this kind of VM the first writes into
+     * memory the guest has not touched yet are several times slower (the host hands pages out
+     * lazily), which would penalize whichever cell runs first. */
+    if (!b->no_warmup) {
+        static const cfg_t warm = {CFG_COPY, NULL, false, false, false, "warm-up"};
+        for (int s = 0; s < NSIZES && !bench_stop; s++) {
+            if (!b->size_on[s])
+                continue;
+            cell_t cell = {.cfg = &warm, .size_idx = s};
+            run_cell(b, &cell, NULL);
+            if (!cell.ok) {
+                fprintf(stderr, "locus-bench: warm-up copy-bck of %s: %s\n", b->src[s].bck,
+                        cell.note);
+                goto out;
+            }
+            fprintf(stderr, "  warm-up copy-bck of %s: %.2f s (not reported)\n", b->src[s].bck,
+                    cell.secs);
+        }
+    }
+    fprintf(stderr, "cells (%d workers per target):\n", b->workers);
+
+    for (int i = 0; i < NCONFIGS && !bench_stop; i++) {
+        const cfg_t *c = &configs[i];
+        if (!cfg_selected(b, c))
+            continue;
+        char name[64] = "", note[320] = "";
+        int up = 0;
+        if (c->kind == CFG_ETL) {
+            etl_name(c, name, sizeof(name));
+            up = etl_up(b, c, name, note, sizeof(note));
+        }
+        for (int s = 0; s < NSIZES && !bench_stop; s++) {
+            if (!b->size_on[s])
+                continue;
+            cell_t *cell = cell_new(b, c, s);
+            if (up != 0)
+                snprintf(cell->note, sizeof(cell->note), "%s", note);
+            else
+                run_cell(b, cell, c->kind == CFG_ETL ? name : NULL);
+            print_progress(cell);
+        }
+        if (c->kind == CFG_ETL && up != 1)
+            etl_down(b, name);
+    }
+
+    compute_ratios(b);
+    char params[512], verd[512];
+    params_line(b, params, sizeof(params));
+    verdict(b, verd, sizeof(verd));
+    printf("\nlocus-bench etl: %s\n%s\n\n", mach, params);
+    print_table(b, stdout, false);
+    printf("\n%s\n\n%s\n", legend, verd);
+    fflush(stdout);
+    if (b->md != NULL)
+        write_md(b, b->md, mach, params, verd);
+
+    rc = 0;
+    for (int i = 0; i < b->ncells; i++)
+        if (!b->cells[i].ok && strncmp(b->cells[i].note, "n/a", 3) != 0)
+            rc = 1;
+    if (bench_stop)
+        rc = 130;
+out:
+    locus_client_destroy(b->cl);
+    if (b->cluster_dir != NULL)
+        bench_cluster_down(b->bindir, b->cluster_dir);
+    if (b->tmp != NULL && !b->keep)
+        remove_tree(b->tmp);
+    else if (b->tmp != NULL)
+        fprintf(stderr, "--keep: temp dir %s\n", b->tmp);
+    fprintf(stderr, "locus-bench etl: done in %.0f s\n",
+            (double)(time_mono_ns() - b->started_ns) / 1e9);
+    bench_smap_dispose(&b->smap);
+    free(b->pool);
+    free(b->endpoint);
+    free(b->cluster_dir);
+    free(b->bindir);
+    free(b->tmp);
+    free(b);
+    curl_global_cleanup();
+    return rc;
+}
