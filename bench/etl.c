@@ -75,7 +75,9 @@ static const cfg_t configs[] = {
     {CFG_ETL, "hpull", true, false, false, NULL},   {CFG_ETL, "hpull", false, true, false, NULL},
     {CFG_ETL, "hpull", true, true, false, NULL},    {CFG_ETL, "ws", false, true, false, NULL},
     {CFG_ETL, "ws", true, true, false, NULL},       {CFG_ETL, "io", false, false, false, NULL},
-    {CFG_ETL, "hpush", false, false, true, NULL},   {CFG_COPY, NULL, false, false, false, "end"},
+    {CFG_ETL, "hpush", false, false, true, NULL},   {CFG_ETL, "hpush", true, true, true, NULL},
+    {CFG_ETL, "ws", false, true, true, NULL},       {CFG_ETL, "ws", true, true, true, NULL},
+    {CFG_COPY, NULL, false, false, false, "end"},
 };
 #define NCONFIGS ((int)(sizeof(configs) / sizeof(configs[0])))
 
@@ -589,12 +591,11 @@ static void etl_name(const cfg_t *c, char *out, size_t len)
              c->dp ? "-dp" : "");
 }
 
-/* Whether the daemon can run hpush over a Unix domain socket. It cannot yet (issue 4, "Beyond
- * AIStore"): no spec or node-config option exists. When one does, return true here and add it
- * to the init message in etl_init_json(); the row then measures like the others. */
+/* Whether the daemon can run hpush and ws over a Unix domain socket: the spec option
+ * locus_unix_socket (issue 4, "Beyond AIStore"). */
 static bool unix_socket_supported(void)
 {
-    return false;
+    return true;
 }
 
 static char *etl_init_json(const cfg_t *c, const char *name)
@@ -609,6 +610,8 @@ static char *etl_init_json(const cfg_t *c, const char *name)
     json_t *m = json_pack("{s:s, s:s, s:s, s:b, s:s, s:s, s:o}", "name", name, "communication",
                           comm, "argument", c->fqn ? "fqn" : "", "support_direct_put", (int)c->dp,
                           "init_timeout", "60s", "obj_timeout", "45s", "runtime", rt);
+    if (c->unix_sock)
+        json_object_set_new(m, "locus_unix_socket", json_true());
     char *s = json_dumps(m, JSON_COMPACT);
     json_decref(m);
     return s;
