@@ -875,7 +875,7 @@ static void run_cell(etlb_t *b, cell_t *cell, const char *etl)
     snprintf(dst, sizeof(dst), "bdst-%03d", ++b->ndst);
     cell->ran = true;
     if (bucket_create(b, dst, err, sizeof(err)) != 0) {
-        snprintf(cell->note, sizeof(cell->note), "FAILED: %s", err);
+        snprintf(cell->note, sizeof(cell->note), "FAILED: %.300s", err);
         return;
     }
     cpu_sample_t *a = xmalloc(sizeof(*a)), *z = xmalloc(sizeof(*z));
@@ -883,13 +883,13 @@ static void run_cell(etlb_t *b, cell_t *cell, const char *etl)
     int64_t t0 = time_mono_ns();
     if (job_start(b, etl, set->bck, dst, &id, err, sizeof(err)) != 0 ||
         job_wait(b, id, err, sizeof(err)) != 0) {
-        snprintf(cell->note, sizeof(cell->note), "FAILED: %s", err);
+        snprintf(cell->note, sizeof(cell->note), "FAILED: %.300s", err);
         goto out;
     }
     cell->wall = (double)(time_mono_ns() - t0) / 1e9;
     cpu_sample(b, z);
     if (job_timing(b, id, cell, err, sizeof(err)) != 0) {
-        snprintf(cell->note, sizeof(cell->note), "FAILED: %s", err);
+        snprintf(cell->note, sizeof(cell->note), "FAILED: %.300s", err);
         goto out;
     }
     cpu_account(cell, a, z);
@@ -899,7 +899,7 @@ static void run_cell(etlb_t *b, cell_t *cell, const char *etl)
         goto out;
     }
     if (verify(b, set, dst, err, sizeof(err)) != 0) {
-        snprintf(cell->note, sizeof(cell->note), "FAILED: %s", err);
+        snprintf(cell->note, sizeof(cell->note), "FAILED: %.300s", err);
         goto out;
     }
     if (cell->secs > 0) {
