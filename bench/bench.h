@@ -22,6 +22,7 @@ extern volatile sig_atomic_t bench_stop;
 int bench_cmd_obj(int argc, char **argv);
 int bench_cmd_etl(int argc, char **argv);
 int bench_cmd_gen_librispeech(int argc, char **argv);
+int bench_cmd_etl_ffmpeg(int argc, char **argv);
 
 /* --- processes and ports (proc.c) --- */
 

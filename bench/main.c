@@ -18,7 +18,9 @@ static void usage(FILE *f)
                "          GETs from nginx serving the same files (locus-bench obj --help)\n"
                "  etl     offline bucket-to-bucket ETL (echo) over every comm/FQN/direct-put\n"
                "          configuration and io://, next to copy-bck (locus-bench etl --help)\n"
-               "  gen-librispeech  LibriSpeech-like FLAC corpus (gen-librispeech --help)\n");
+               "  gen-librispeech  LibriSpeech-like FLAC corpus (gen-librispeech --help)\n"
+               "  etl-ffmpeg  FLAC->WAV: client-side vs in-cluster ETL vs the bare compute limit\n"
+               "          (locus-bench etl-ffmpeg --help)\n");
 }
 
 int main(int argc, char **argv)
@@ -38,6 +40,8 @@ int main(int argc, char **argv)
         return bench_cmd_etl(argc - 1, argv + 1);
     if (strcmp(argv[1], "gen-librispeech") == 0)
         return bench_cmd_gen_librispeech(argc - 1, argv + 1);
+    if (strcmp(argv[1], "etl-ffmpeg") == 0)
+        return bench_cmd_etl_ffmpeg(argc - 1, argv + 1);
     fprintf(stderr, "locus-bench: unknown command '%s'\n", argv[1]);
     usage(stderr);
     return 2;

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # demo.sh - `make demo`: start a local Locus cluster (1 proxy + 3 targets) under ./demo-cluster,
-# upload a folder of sample files, list them, read some back and compare, show the cluster map,
-# and leave the cluster running.
+# upload a folder of sample files, list them, read some back and compare, run the md5 ETL; then
+# the seed's story (BENCHMARK.md): 200 LibriSpeech-like speech files uploaded, the FFmpeg ETL
+# initialised from its spec file, the bucket converted FLAC -> WAV offline and one file inline,
+# and a short side-by-side of client-side vs in-cluster conversion of those files (locus-bench
+# etl-ffmpeg against this cluster); show the cluster map, and leave the cluster running.
 #
 # Environment: LOCUS_DEMO_PORT (primary proxy port, default 8080; the targets take the next 3),
 # LOCUS_BIN_DIR (default build/bin). Re-running stops the previous demo cluster and starts over.
@@ -35,7 +38,7 @@ who_listens() {
 
 [[ $PORT =~ ^[0-9]+$ ]] && ((PORT > 0 && PORT + TARGETS < 65536)) ||
     die "LOCUS_DEMO_PORT='$PORT' is not a valid port"
-for b in locus locusd; do
+for b in locus locusd locus-bench locus-etl-ffmpeg; do
     [ -x "$BIN/$b" ] || die "$BIN/$b not found: build first (make)"
 done
 
@@ -120,6 +123,45 @@ step "ETL inline: one object transformed on the fly as it is read"
 run etl object md5-etl "$BUCKET/docs/notes/hello.txt" -
 echo
 printf '    local md5sum: %s\n' "$(md5sum "$S/docs/notes/hello.txt" | cut -d' ' -f1)"
+
+SPEECH=ais://speech
+step "The seed's story: 200 LibriSpeech-like speech files (FLAC, 16 kHz mono)"
+printf '$ locus-bench gen-librispeech --out %s --files 200\n' "$DIR/speech"
+"$BIN/locus-bench" gen-librispeech --out "$DIR/speech" --files 200
+run bucket create "$SPEECH" 2>/dev/null || true
+run put "$DIR/speech" "$SPEECH"
+
+step "ETL: the FFmpeg transformer from its spec file (AIStore's transformer_ffmpeg image name)"
+sed -n '/^runtime:/,/^communication/p' "$ROOT/transformers/ffmpeg/etl_spec.yaml" | grep -v '^ *#' |
+    sed 's/^/    /'
+run etl rm ffmpeg-etl 2>/dev/null || true
+run etl init -f "$ROOT/transformers/ffmpeg/etl_spec.yaml"
+
+step "ETL offline: every FLAC of $SPEECH -> 44.1 kHz stereo WAV in ais://speech-wav"
+run bucket rm ais://speech-wav 2>/dev/null || true
+T0=$(date +%s.%N)
+run etl bucket ffmpeg-etl "$SPEECH" ais://speech-wav --ext '{flac:wav}' --wait
+T1=$(date +%s.%N)
+printf '    %s WAVs in ais://speech-wav, the transcripts copied as they are (%.1f s wall)\n' \
+    "$("$LOCUS" ls ais://speech-wav | grep -c '\.wav')" "$(awk "BEGIN{print $T1 - $T0}")"
+"$LOCUS" ls ais://speech-wav | sed -n '1,4s/^/    /p'
+
+step "ETL inline: one FLAC converted on the fly as it is read"
+ONE=$(cd "$DIR/speech" && find . -name '*.flac' | sort | sed -n '1s|^\./||p')
+run etl object ffmpeg-etl "$SPEECH/$ONE" "$DIR/one.wav"
+if command -v ffprobe >/dev/null 2>&1; then
+    printf '    %s: %s -> %s\n' "$ONE" \
+        "$(ffprobe -v error -show_entries stream=codec_name,sample_rate,channels -of csv=p=0 "$DIR/speech/$ONE")" \
+        "$(ffprobe -v error -show_entries stream=codec_name,sample_rate,channels -of csv=p=0 "$DIR/one.wav")"
+fi
+printf '    %s bytes of FLAC -> %s bytes of WAV\n' "$(stat -c %s "$DIR/speech/$ONE")" "$(stat -c %s "$DIR/one.wav")"
+
+step "Side by side, same 200 files: client-side (GET, convert, PUT) vs in-cluster ETL"
+echo "(locus-bench etl-ffmpeg on this cluster: the in-process client with 8 threads, the reference's"
+echo " ffmpeg-per-object client for 10 s, extrapolated, and the ws+fqn+direct-put ETL job; each verified)"
+printf '$ locus-bench etl-ffmpeg --endpoint %s --files 200 --configs ws-fqn-dp --quick\n' "$LOCUS_ENDPOINT"
+"$BIN/locus-bench" etl-ffmpeg --endpoint "$LOCUS_ENDPOINT" --files 200 --configs ws-fqn-dp --quick \
+    2>/dev/null | sed -n '/^config/,/^$/p; /^Best in-cluster/p' | sed 's/^/    /'
 
 step "Cluster map"
 run cluster show

@@ -11,6 +11,7 @@ PKGS=(
     libavformat-dev libavcodec-dev libswresample-dev libavutil-dev ffmpeg
     python3 python3-pytest python3-requests python3-msgpack python3-xxhash
     python3-cloudpickle python3-fastapi python3-uvicorn python3-flask python3-websocket
+    python3-matplotlib
     nginx-light attr curl
 )
 

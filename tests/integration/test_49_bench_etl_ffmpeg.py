@@ -1,0 +1,67 @@
+"""49 `locus-bench etl-ffmpeg` (issue 5, "## `locus-bench etl-ffmpeg`"): a small end-to-end run,
+correctness only (no numbers asserted). The bench starts its own cluster on free ports, generates
+20 LibriSpeech-like files, uploads them, runs the in-process client baseline, two in-cluster
+configurations (hpush without FQN/direct put, ws with both), the bare compute limit (start and
+end) and, when /usr/bin/ffmpeg exists, a short fork/exec-ffmpeg client; every run verifies its
+outputs as the reference does (counts; 20 WAVs: channels, rate, duration). Then: exit 0, the
+table with every row, the markdown file, and the PNG when matplotlib is installed.
+"""
+
+import os
+import re
+import subprocess
+
+import pytest
+
+import locustest as lt
+
+BENCH = lt.BIN_DIR / "locus-bench"
+
+
+def have_matplotlib():
+    return subprocess.run(["/usr/bin/python3", "-c", "import matplotlib"],
+                          capture_output=True).returncode == 0
+
+
+def test_etl_ffmpeg_small_run(tmp_path):
+    if not BENCH.exists():
+        pytest.fail(f"{BENCH} does not exist (build the locus-bench target)")
+    md, png = tmp_path / "t.md", tmp_path / "t.png"
+    env = dict(os.environ, TMPDIR=str(tmp_path))
+    p = subprocess.run([str(BENCH), "etl-ffmpeg", "--files", "20", "--quick", "--ac", "1", "--ar",
+                        "16000", "--configs", "hpush,ws-fqn-dp", "--fork-budget", "5",
+                        "--md", str(md), "--png", str(png)],
+                       capture_output=True, text=True, timeout=lt.tmo(150), env=env)
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
+    out = p.stdout
+    assert re.search(r"^config\s+comm\s+fqn\s+dp\s+s\s+files/s\s+MB/s in\s+MB/s out\s+speedup\s+eff",
+                     out, re.M), out
+    rows = {}
+    for line in out.splitlines():
+        m = re.match(r"^(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s+([\d.]+)\*?\s+([\d.]+)\s+", line)
+        if m:
+            rows[m.group(1)] = float(m.group(6))
+    want = ["bare-limit-start", "bare-limit-end", "client", "hpush", "hpush-fqn", "hpush-dp",
+            "hpush-fqn-dp", "ws-fqn-dp"]
+    for name in want:
+        assert name in rows and rows[name] > 0, (name, out)
+    assert "hpull" not in rows and "ws-dp" not in rows, out
+    if os.access("/usr/bin/ffmpeg", os.X_OK):
+        assert "client-ffmpeg-cli" in out, out
+    assert "FAILED" not in out, out
+    assert "AC=1 AR=16000" in out
+    assert "Best in-cluster:" in out
+    text = md.read_text()
+    assert "| config | comm | fqn | direct put | s | files/s |" in text
+    assert "| ws-fqn-dp | ws | on | on |" in text
+    if have_matplotlib():
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # the bench removed its temp dir (cluster data) and stopped its cluster
+    assert not list(tmp_path.glob("locus-bench-ff-*")), list(tmp_path.iterdir())
+
+
+def test_etl_ffmpeg_bad_options():
+    p = subprocess.run([str(BENCH), "etl-ffmpeg", "--ac", "0"], capture_output=True, text=True,
+                       timeout=30)
+    assert p.returncode == 2
+    assert "bad options" in p.stderr
