@@ -101,4 +101,10 @@ void bench_nginx_stop(bench_nginx_t *ng);
  * files linked, or -1. */
 long bench_link_objects(const char *cluster_dir, const char *bck, const char *dst);
 
+/* One line describing this machine (CPUs and model, memory, kernel). */
+void bench_machine_desc(char *out, size_t len);
+/* RFC 3339 time with nanoseconds (job snapshots' start-time/end-time) -> unix ns; 0 for Go's
+ * zero time or anything unparseable. */
+int64_t bench_rfc3339_ns(const char *s);
+
 #endif

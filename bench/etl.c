@@ -215,74 +215,6 @@ static bool cfg_selected(const etlb_t *b, const cfg_t *c)
     return on;
 }
 
-static void machine_desc(char *out, size_t len)
-{
-    char model[128] = "unknown CPU";
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    if (f != NULL) {
-        char line[256];
-        while (fgets(line, sizeof(line), f) != NULL) {
-            if (strncmp(line, "model name", 10) == 0) {
-                char *c = strchr(line, ':');
-                if (c != NULL) {
-                    c++;
-                    while (*c == ' ')
-                        c++;
-                    c[strcspn(c, "\n")] = '\0';
-                    snprintf(model, sizeof(model), "%s", c);
-                }
-                break;
-            }
-        }
-        fclose(f);
-    }
-    long mem_kb = 0;
-    f = fopen("/proc/meminfo", "r");
-    if (f != NULL) {
-        if (fscanf(f, "MemTotal: %ld kB", &mem_kb) != 1)
-            mem_kb = 0;
-        fclose(f);
-    }
-    struct utsname u;
-    if (uname(&u) != 0)
-        snprintf(u.release, sizeof(u.release), "?");
-    snprintf(out, len, "%ld CPUs (%s), %.0f GiB RAM, Linux %s", sysconf(_SC_NPROCESSORS_ONLN),
-             model, (double)mem_kb / 1024.0 / 1024.0, u.release);
-}
-
-/* RFC 3339 with optional fraction ("2026-01-01T00:00:00.123456789Z", "+00:00" offsets too)
- * -> unix ns; 0 for Go's zero time (year 1) or anything unparseable. */
-static int64_t rfc3339_ns(const char *s)
-{
-    if (s == NULL)
-        return 0;
-    struct tm tm = {0};
-    int n = 0;
-    if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
-               &tm.tm_min, &tm.tm_sec, &n) != 6)
-        return 0;
-    if (tm.tm_year < 1971)
-        return 0;
-    tm.tm_year -= 1900;
-    tm.tm_mon -= 1;
-    const char *p = s + n;
-    int64_t frac = 0;
-    if (*p == '.') {
-        int64_t scale = 100000000;
-        for (p++; isdigit((unsigned char)*p); p++) {
-            frac += (*p - '0') * scale;
-            scale /= 10;
-        }
-    }
-    int64_t off = 0;
-    if (*p == '+' || *p == '-') {
-        int hh = 0, mm = 0;
-        if (sscanf(p + 1, "%2d:%2d", &hh, &mm) == 2)
-            off = (*p == '+' ? 1 : -1) * ((int64_t)hh * 3600 + mm * 60);
-    }
-    return ((int64_t)timegm(&tm) - off) * 1000000000LL + frac;
-}
-
 static int64_t jnum(json_t *v)
 {
     if (json_is_integer(v))
@@ -764,8 +696,8 @@ static int job_timing(etlb_t *b, const char *id, cell_t *cell, char *err, size_t
                 if (sid == NULL || strcmp(sid, id) != 0)
                     continue;
                 nsnaps++;
-                int64_t st = rfc3339_ns(json_string_value(json_object_get(s, "start-time")));
-                int64_t et = rfc3339_ns(json_string_value(json_object_get(s, "end-time")));
+                int64_t st = bench_rfc3339_ns(json_string_value(json_object_get(s, "start-time")));
+                int64_t et = bench_rfc3339_ns(json_string_value(json_object_get(s, "end-time")));
                 if (st != 0 && (start == 0 || st < start))
                     start = st;
                 if (et != 0) {
@@ -1258,7 +1190,7 @@ int bench_cmd_etl(int argc, char **argv)
     }
     b->bindir = bench_self_dir();
     char mach[512];
-    machine_desc(mach, sizeof(mach));
+    bench_machine_desc(mach, sizeof(mach));
     fprintf(stderr, "locus-bench etl: %s\n", mach);
 
     int port = bench_free_ports(1 + b->targets);

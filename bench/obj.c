@@ -943,41 +943,6 @@ static void prepare_nginx(bench_t *b, const objset_t *set)
     }
 }
 
-static void machine_desc(char *out, size_t len)
-{
-    char model[128] = "unknown CPU";
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    if (f != NULL) {
-        char line[256];
-        while (fgets(line, sizeof(line), f) != NULL) {
-            if (strncmp(line, "model name", 10) == 0) {
-                char *c = strchr(line, ':');
-                if (c != NULL) {
-                    c++;
-                    while (*c == ' ')
-                        c++;
-                    c[strcspn(c, "\n")] = '\0';
-                    snprintf(model, sizeof(model), "%s", c);
-                }
-                break;
-            }
-        }
-        fclose(f);
-    }
-    long mem_kb = 0;
-    f = fopen("/proc/meminfo", "r");
-    if (f != NULL) {
-        if (fscanf(f, "MemTotal: %ld kB", &mem_kb) != 1)
-            mem_kb = 0;
-        fclose(f);
-    }
-    struct utsname u;
-    if (uname(&u) != 0)
-        snprintf(u.release, sizeof(u.release), "?");
-    snprintf(out, len, "%ld CPUs (%s), %.0f GiB RAM, Linux %s", sysconf(_SC_NPROCESSORS_ONLN),
-             model, (double)mem_kb / 1024.0 / 1024.0, u.release);
-}
-
 /* ------------------------------------------------------------------------------------------ */
 /* report */
 
@@ -1102,7 +1067,7 @@ static int write_md(bench_t *b, const char *path)
         return -1;
     }
     char mach[512], params[512], when[64];
-    machine_desc(mach, sizeof(mach));
+    bench_machine_desc(mach, sizeof(mach));
     params_line(b, params, sizeof(params));
     time_t now = time(NULL);
     strftime(when, sizeof(when), "%Y-%m-%d %H:%M UTC", gmtime(&now));
@@ -1382,7 +1347,7 @@ int bench_cmd_obj(int argc, char **argv)
     b->bindir = bench_self_dir();
 
     char mach[512];
-    machine_desc(mach, sizeof(mach));
+    bench_machine_desc(mach, sizeof(mach));
     fprintf(stderr, "locus-bench obj: %s\n", mach);
 
     if (b->endpoint_opt == NULL) {

@@ -1,6 +1,7 @@
 /*
  * proc.c - child processes, free ports, CPU pinning and one-shot HTTP calls for locus-bench.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -11,6 +12,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -199,4 +201,73 @@ long bench_http(const char *method, const char *url, const char *body, buf_t *re
     curl_slist_free_all(hdrs);
     curl_easy_cleanup(c);
     return status;
+}
+
+/* One line describing this machine: CPUs and model, memory, kernel. */
+void bench_machine_desc(char *out, size_t len)
+{
+    char model[128] = "unknown CPU";
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (f != NULL) {
+        char line[256];
+        while (fgets(line, sizeof(line), f) != NULL) {
+            if (strncmp(line, "model name", 10) == 0) {
+                char *c = strchr(line, ':');
+                if (c != NULL) {
+                    c++;
+                    while (*c == ' ')
+                        c++;
+                    c[strcspn(c, "\n")] = '\0';
+                    snprintf(model, sizeof(model), "%s", c);
+                }
+                break;
+            }
+        }
+        fclose(f);
+    }
+    long mem_kb = 0;
+    f = fopen("/proc/meminfo", "r");
+    if (f != NULL) {
+        if (fscanf(f, "MemTotal: %ld kB", &mem_kb) != 1)
+            mem_kb = 0;
+        fclose(f);
+    }
+    struct utsname u;
+    if (uname(&u) != 0)
+        snprintf(u.release, sizeof(u.release), "?");
+    snprintf(out, len, "%ld CPUs (%s), %.0f GiB RAM, Linux %s", sysconf(_SC_NPROCESSORS_ONLN),
+             model, (double)mem_kb / 1024.0 / 1024.0, u.release);
+}
+
+/* Go's RFC 3339 times of job snapshots (nanoseconds, zone offsets) -> unix ns; 0 for Go's zero
+ * time (year 1) or anything unparseable. */
+int64_t bench_rfc3339_ns(const char *s)
+{
+    if (s == NULL)
+        return 0;
+    struct tm tm = {0};
+    int n = 0;
+    if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+               &tm.tm_min, &tm.tm_sec, &n) != 6)
+        return 0;
+    if (tm.tm_year < 1971)
+        return 0;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    const char *p = s + n;
+    int64_t frac = 0;
+    if (*p == '.') {
+        int64_t scale = 100000000;
+        for (p++; isdigit((unsigned char)*p); p++) {
+            frac += (*p - '0') * scale;
+            scale /= 10;
+        }
+    }
+    int64_t off = 0;
+    if (*p == '+' || *p == '-') {
+        int hh = 0, mm = 0;
+        if (sscanf(p + 1, "%2d:%2d", &hh, &mm) == 2)
+            off = (*p == '+' ? 1 : -1) * ((int64_t)hh * 3600 + mm * 60);
+    }
+    return ((int64_t)timegm(&tm) - off) * 1000000000LL + frac;
 }
