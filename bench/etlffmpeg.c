@@ -70,6 +70,8 @@ typedef struct {
     double secs;
     long files_done;            /* files actually processed (fork: maybe a subset) */
     double in_bytes, out_bytes; /* over the whole dataset (extrapolated for fork) */
+    long etl_rss_kb;            /* ETL cells: the largest peak RSS (VmHWM) of its servers */
+    int etl_servers;
 } cell_t;
 
 typedef struct {
@@ -851,6 +853,52 @@ static int job_timing(ffb_t *b, const char *id, double *secs, char *err, size_t 
     return snprintf(err, errlen, "job %s: not every target's snapshot has an end-time", id), -1;
 }
 
+/* The largest VmHWM (KiB) of this ETL's server processes (found by the AIS_TARGET_URL the
+ * targets put in their environment) and how many there are. */
+static long etl_peak_rss_kb(const char *etl, int *nservers)
+{
+    char marker[128];
+    snprintf(marker, sizeof(marker), "/v1/etl/_object/%s/", etl);
+    size_t ml = strlen(marker);
+    long peak = 0;
+    *nservers = 0;
+    DIR *d = opendir("/proc");
+    if (d == NULL)
+        return 0;
+    struct dirent *de;
+    char *env = xmalloc(1 << 16);
+    while ((de = readdir(d)) != NULL) {
+        if (!isdigit((unsigned char)de->d_name[0]))
+            continue;
+        char path[300];
+        snprintf(path, sizeof(path), "/proc/%s/environ", de->d_name);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            continue;
+        ssize_t n = read(fd, env, (1 << 16) - 1);
+        close(fd);
+        if (n <= 0 || memmem(env, (size_t)n, marker, ml) == NULL)
+            continue;
+        snprintf(path, sizeof(path), "/proc/%s/status", de->d_name);
+        FILE *f = fopen(path, "r");
+        if (f == NULL)
+            continue;
+        char line[256];
+        while (fgets(line, sizeof(line), f) != NULL) {
+            long kb;
+            if (sscanf(line, "VmHWM: %ld kB", &kb) == 1) {
+                if (kb > peak)
+                    peak = kb;
+                (*nservers)++;
+            }
+        }
+        fclose(f);
+    }
+    free(env);
+    closedir(d);
+    return peak;
+}
+
 static void run_etl(ffb_t *b, cell_t *c)
 {
     char name[64], dst[64], err[1024] = "", e[LOCUS_ERR_LEN] = "";
@@ -877,6 +925,7 @@ static void run_etl(ffb_t *b, cell_t *c)
         snprintf(c->note, sizeof(c->note), "FAILED: %.370s", err);
         goto out_bck;
     }
+    c->etl_rss_kb = etl_peak_rss_kb(name, &c->etl_servers);
     if (verify_bucket(b, dst, b->nf, NULL, 0, &c->out_bytes, err, sizeof(err)) != 0) {
         snprintf(c->note, sizeof(c->note), "FAILED: %.370s", err);
         goto out_bck;
@@ -1108,6 +1157,21 @@ static void notes(const ffb_t *b, FILE *f)
         if (c->ok && c->note[0])
             fprintf(f, "%s%s: %s\n", c->label, c->extrapolated ? "*" : "", c->note);
     }
+    bool any = false;
+    for (int i = 0; i < b->ncells; i++) {
+        const cell_t *c = &b->cells[i];
+        if (c->kind != K_ETL || !c->ok || c->etl_servers == 0)
+            continue;
+        if (!any)
+            fprintf(f,
+                    "ETL server peak RSS (VmHWM, the largest of the %d servers; includes "
+                    "mapped FQN input):",
+                    c->etl_servers);
+        fprintf(f, " %s %.0f MiB;", c->label, c->etl_rss_kb / 1024.0);
+        any = true;
+    }
+    if (any)
+        fprintf(f, "\n");
 }
 
 static const char legend[] =
