@@ -13,6 +13,9 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <jansson.h>
+#include <locus/client.h>
+
 #include "common/util.h"
 
 /* Set by SIGINT/SIGTERM: every loop stops and the cleanup path runs. */
@@ -106,5 +109,19 @@ void bench_machine_desc(char *out, size_t len);
 /* RFC 3339 time with nanoseconds (job snapshots' start-time/end-time) -> unix ns; 0 for Go's
  * zero time or anything unparseable. */
 int64_t bench_rfc3339_ns(const char *s);
+
+/* Bucket-to-bucket jobs (job.c). bench_job_start POSTs copy-bck, or etl-bck when value (a TCBMsg,
+ * stolen) has "id"; *id: caller frees. bench_job_timing: ntargets 0 = do not check the count. */
+typedef struct {
+    double secs;
+    int64_t objs, bytes;
+} bench_job_time_t;
+int bench_job_start(const char *endpoint, const char *src, const char *dst, json_t *value,
+                    char **id, char *err, size_t errlen);
+int bench_job_wait(locus_client_t *cl, const char *id, int timeout_s, char *err, size_t errlen);
+int bench_job_timing(locus_client_t *cl, const char *id, size_t ntargets, bench_job_time_t *t,
+                     char *err, size_t errlen);
+/* A JSON number or numeric string (Go's ",string" counters) as int64. */
+int64_t bench_jnum(json_t *v);
 
 #endif

@@ -215,17 +215,6 @@ static bool cfg_selected(const etlb_t *b, const cfg_t *c)
     return on;
 }
 
-static int64_t jnum(json_t *v)
-{
-    if (json_is_integer(v))
-        return json_integer_value(v);
-    if (json_is_real(v))
-        return (int64_t)json_real_value(v);
-    if (json_is_string(v))
-        return strtoll(json_string_value(v), NULL, 10);
-    return 0;
-}
-
 /* ------------------------------------------------------------------------------------------ */
 /* CPU accounting from /proc */
 
@@ -585,150 +574,6 @@ static void etl_down(etlb_t *b, const char *name)
 /* ------------------------------------------------------------------------------------------ */
 /* one cell */
 
-/* POST the job (etl-bck with `etl`, else copy-bck) from src into dst. *id: caller frees. */
-static int job_start(etlb_t *b, const char *etl, const char *src, const char *dst, char **id,
-                     char *err, size_t errlen)
-{
-    *id = NULL;
-    char *to = xasprintf("ais/@#/%s/", dst);
-    char *enc = url_encode(to, NULL);
-    char *url = xasprintf("%s/v1/buckets/%s?provider=ais&bck_to=%s", b->endpoint, src, enc);
-    json_t *v = json_pack("{s:i}", "num-workers", b->workers);
-    if (etl != NULL)
-        json_object_set_new(v, "id", json_string(etl));
-    json_t *m = json_pack("{s:s, s:s, s:o}", "action", etl ? "etl-bck" : "copy-bck", "name", "",
-                          "value", v);
-    char *body = json_dumps(m, JSON_COMPACT);
-    json_decref(m);
-    buf_t resp;
-    buf_init(&resp);
-    long st = bench_http("POST", url, body, &resp, err, errlen);
-    int rc = -1;
-    if (st == 200) {
-        buf_append(&resp, "", 1);
-        char *s = resp.base;
-        while (*s == '"' || isspace((unsigned char)*s))
-            s++;
-        size_t n = strlen(s);
-        while (n > 0 && (s[n - 1] == '"' || isspace((unsigned char)s[n - 1])))
-            n--;
-        if (n > 0) {
-            *id = xstrndup(s, n);
-            rc = 0;
-        } else {
-            snprintf(err, errlen, "POST %s: no job id in the reply", url);
-        }
-    } else if (st >= 0) {
-        snprintf(err, errlen, "POST %s: HTTP %ld: %.300s", url, st,
-                 resp.base != NULL ? resp.base : "");
-    }
-    buf_dispose(&resp);
-    free(body);
-    free(url);
-    free(enc);
-    free(to);
-    return rc;
-}
-
-/* Waits for the job to end (status end_time != 0). 0, or -1 with err filled. */
-static int job_wait(etlb_t *b, const char *id, char *err, size_t errlen)
-{
-    int64_t deadline = time_mono_ns() + (int64_t)JOB_TIMEOUT_S * 1000000000LL;
-    for (;;) {
-        locus_job_status_t st;
-        char e[LOCUS_ERR_LEN] = "";
-        int rc = locus_job_status(b->cl, id, &st, e);
-        if (rc != 0) {
-            snprintf(err, errlen, "job %s status: %s", id, e);
-            locus_job_status_dispose(&st);
-            return -1;
-        }
-        bool ended = st.end_time != 0 || st.aborted;
-        bool failed = ended && (st.aborted || (st.err != NULL && st.err[0] != '\0'));
-        if (failed)
-            snprintf(err, errlen, "job %s %s: %s", id, st.aborted ? "aborted" : "failed",
-                     st.err != NULL ? st.err : "");
-        locus_job_status_dispose(&st);
-        if (ended)
-            return failed ? -1 : 0;
-        if (bench_stop) {
-            snprintf(err, errlen, "interrupted");
-            return -1;
-        }
-        if (time_mono_ns() > deadline) {
-            snprintf(err, errlen, "job %s still running after %d s", id, JOB_TIMEOUT_S);
-            return -1;
-        }
-        sleep_ms(25);
-    }
-}
-
-/* The job's own duration and counters from every target's snapshot. Polls briefly until every
- * snapshot has ended. 0, or -1 with err filled. */
-static int job_timing(etlb_t *b, const char *id, cell_t *cell, char *err, size_t errlen)
-{
-    for (int attempt = 0; attempt < 100; attempt++) {
-        char *text = NULL;
-        char e[LOCUS_ERR_LEN] = "";
-        if (locus_job_snaps(b->cl, id, &text, e) != 0) {
-            snprintf(err, errlen, "job %s qryxstats: %s", id, e);
-            return -1;
-        }
-        json_error_t jerr;
-        json_t *root = json_loads(text, 0, &jerr);
-        free(text);
-        if (!json_is_object(root)) {
-            json_decref(root);
-            snprintf(err, errlen, "job %s qryxstats: not a JSON object", id);
-            return -1;
-        }
-        int64_t start = 0, end = 0, objs = 0, bytes = 0;
-        int nsnaps = 0, nended = 0;
-        const char *tid;
-        json_t *list;
-        json_object_foreach(root, tid, list)
-        {
-            size_t i;
-            json_t *s;
-            json_array_foreach(list, i, s)
-            {
-                const char *sid = json_string_value(json_object_get(s, "id"));
-                if (sid == NULL || strcmp(sid, id) != 0)
-                    continue;
-                nsnaps++;
-                int64_t st = bench_rfc3339_ns(json_string_value(json_object_get(s, "start-time")));
-                int64_t et = bench_rfc3339_ns(json_string_value(json_object_get(s, "end-time")));
-                if (st != 0 && (start == 0 || st < start))
-                    start = st;
-                if (et != 0) {
-                    nended++;
-                    if (et > end)
-                        end = et;
-                }
-                json_t *stats = json_object_get(s, "stats");
-                objs += jnum(json_object_get(stats, "loc-objs")) +
-                        jnum(json_object_get(stats, "out-objs"));
-                bytes += jnum(json_object_get(stats, "loc-bytes")) +
-                         jnum(json_object_get(stats, "out-bytes"));
-            }
-        }
-        json_decref(root);
-        if (nsnaps > 0 && nended == nsnaps && start != 0 && end >= start) {
-            cell->secs = (double)(end - start) / 1e9;
-            cell->objs = objs;
-            cell->bytes = bytes;
-            return 0;
-        }
-        if (nsnaps < (int)b->smap.nt && attempt == 99) {
-            snprintf(err, errlen, "job %s: %d snapshots for %zu targets", id, nsnaps, b->smap.nt);
-            return -1;
-        }
-        sleep_ms(20);
-    }
-    snprintf(err, errlen, "job %s: not every target's snapshot has an end-time", id);
-    return -1;
-}
-
 /* The destination holds exactly the source's objects, each of the source's size, and NSAMPLE
  * of them are byte-identical to the source. 0, or -1 with err filled. */
 static int verify(etlb_t *b, const srcset_t *set, const char *dst, char *err, size_t errlen)
@@ -813,17 +658,24 @@ static void run_cell(etlb_t *b, cell_t *cell, const char *etl)
     cpu_sample_t *a = xmalloc(sizeof(*a)), *z = xmalloc(sizeof(*z));
     cpu_sample(b, a);
     int64_t t0 = time_mono_ns();
-    if (job_start(b, etl, set->bck, dst, &id, err, sizeof(err)) != 0 ||
-        job_wait(b, id, err, sizeof(err)) != 0) {
+    json_t *v = json_pack("{s:i}", "num-workers", b->workers);
+    if (etl != NULL)
+        json_object_set_new(v, "id", json_string(etl));
+    if (bench_job_start(b->endpoint, set->bck, dst, v, &id, err, sizeof(err)) != 0 ||
+        bench_job_wait(b->cl, id, JOB_TIMEOUT_S, err, sizeof(err)) != 0) {
         snprintf(cell->note, sizeof(cell->note), "FAILED: %.300s", err);
         goto out;
     }
     cell->wall = (double)(time_mono_ns() - t0) / 1e9;
     cpu_sample(b, z);
-    if (job_timing(b, id, cell, err, sizeof(err)) != 0) {
+    bench_job_time_t jt;
+    if (bench_job_timing(b->cl, id, b->smap.nt, &jt, err, sizeof(err)) != 0) {
         snprintf(cell->note, sizeof(cell->note), "FAILED: %.300s", err);
         goto out;
     }
+    cell->secs = jt.secs;
+    cell->objs = jt.objs;
+    cell->bytes = jt.bytes;
     cpu_account(cell, a, z);
     if (cell->objs != set->count) {
         snprintf(cell->note, sizeof(cell->note), "FAILED: the job counts %lld objects, not %ld",

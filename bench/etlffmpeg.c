@@ -734,125 +734,6 @@ static char *etl_init_json(const ffb_t *b, const cell_t *c, const char *name)
     return s;
 }
 
-static int job_start(ffb_t *b, const char *etl, const char *dst, char **id, char *err,
-                     size_t errlen)
-{
-    *id = NULL;
-    char *to = xasprintf("ais/@#/%s/", dst);
-    char *enc = url_encode(to, NULL);
-    char *url = xasprintf("%s/v1/buckets/%s?provider=ais&bck_to=%s", b->endpoint, b->src, enc);
-    json_t *v = json_pack("{s:s, s:i, s:{s:s}, s:s}", "id", etl, "num-workers", b->workers, "ext",
-                          "flac", "wav", "request_timeout", "5m");
-    json_t *m = json_pack("{s:s, s:s, s:o}", "action", "etl-bck", "name", "", "value", v);
-    char *body = json_dumps(m, JSON_COMPACT);
-    json_decref(m);
-    buf_t resp;
-    buf_init(&resp);
-    long st = bench_http("POST", url, body, &resp, err, errlen);
-    int rc = -1;
-    if (st == 200) {
-        buf_append(&resp, "", 1);
-        char *s = resp.base;
-        while (*s == '"' || isspace((unsigned char)*s))
-            s++;
-        size_t n = strlen(s);
-        while (n > 0 && (s[n - 1] == '"' || isspace((unsigned char)s[n - 1])))
-            n--;
-        if (n > 0) {
-            *id = xstrndup(s, n);
-            rc = 0;
-        } else {
-            snprintf(err, errlen, "POST %s: no job id in the reply", url);
-        }
-    } else if (st >= 0) {
-        snprintf(err, errlen, "POST %s: HTTP %ld: %.300s", url, st,
-                 resp.base != NULL ? resp.base : "");
-    }
-    buf_dispose(&resp);
-    free(body);
-    free(url);
-    free(enc);
-    free(to);
-    return rc;
-}
-
-static int job_wait(ffb_t *b, const char *id, char *err, size_t errlen)
-{
-    int64_t deadline = time_mono_ns() + (int64_t)JOB_TIMEOUT_S * 1000000000LL;
-    for (;;) {
-        locus_job_status_t st;
-        char e[LOCUS_ERR_LEN] = "";
-        if (locus_job_status(b->cl, id, &st, e) != 0) {
-            snprintf(err, errlen, "job %s status: %s", id, e);
-            locus_job_status_dispose(&st);
-            return -1;
-        }
-        bool ended = st.end_time != 0 || st.aborted;
-        bool failed = ended && (st.aborted || (st.err != NULL && st.err[0] != '\0'));
-        if (failed)
-            snprintf(err, errlen, "job %s %s: %s", id, st.aborted ? "aborted" : "failed",
-                     st.err != NULL ? st.err : "");
-        locus_job_status_dispose(&st);
-        if (ended)
-            return failed ? -1 : 0;
-        if (bench_stop)
-            return snprintf(err, errlen, "interrupted"), -1;
-        if (time_mono_ns() > deadline)
-            return snprintf(err, errlen, "job %s still running after %d s", id, JOB_TIMEOUT_S), -1;
-        sleep_ms(50);
-    }
-}
-
-/* The job's own duration: earliest start-time to latest end-time over every target. */
-static int job_timing(ffb_t *b, const char *id, double *secs, char *err, size_t errlen)
-{
-    for (int attempt = 0; attempt < 100; attempt++) {
-        char *text = NULL;
-        char e[LOCUS_ERR_LEN] = "";
-        if (locus_job_snaps(b->cl, id, &text, e) != 0)
-            return snprintf(err, errlen, "job %s qryxstats: %s", id, e), -1;
-        json_error_t jerr;
-        json_t *root = json_loads(text, 0, &jerr);
-        free(text);
-        if (!json_is_object(root)) {
-            json_decref(root);
-            return snprintf(err, errlen, "job %s qryxstats: not a JSON object", id), -1;
-        }
-        int64_t start = 0, end = 0;
-        int nsnaps = 0, nended = 0;
-        const char *tid;
-        json_t *list;
-        json_object_foreach(root, tid, list)
-        {
-            size_t i;
-            json_t *s;
-            json_array_foreach(list, i, s)
-            {
-                const char *sid = json_string_value(json_object_get(s, "id"));
-                if (sid == NULL || strcmp(sid, id) != 0)
-                    continue;
-                nsnaps++;
-                int64_t st = bench_rfc3339_ns(json_string_value(json_object_get(s, "start-time")));
-                int64_t et = bench_rfc3339_ns(json_string_value(json_object_get(s, "end-time")));
-                if (st != 0 && (start == 0 || st < start))
-                    start = st;
-                if (et != 0) {
-                    nended++;
-                    if (et > end)
-                        end = et;
-                }
-            }
-        }
-        json_decref(root);
-        if (nsnaps > 0 && nended == nsnaps && start != 0 && end >= start) {
-            *secs = (double)(end - start) / 1e9;
-            return 0;
-        }
-        sleep_ms(20);
-    }
-    return snprintf(err, errlen, "job %s: not every target's snapshot has an end-time", id), -1;
-}
-
 /* The largest VmHWM (KiB) of this ETL's server processes (found by the AIS_TARGET_URL the
  * targets put in their environment) and how many there are. */
 static long etl_peak_rss_kb(const char *etl, int *nservers)
@@ -919,12 +800,16 @@ static void run_etl(ffb_t *b, cell_t *c)
         snprintf(c->note, sizeof(c->note), "FAILED: %.370s", err);
         goto out;
     }
-    if (job_start(b, name, dst, &id, err, sizeof(err)) != 0 ||
-        job_wait(b, id, err, sizeof(err)) != 0 ||
-        job_timing(b, id, &c->secs, err, sizeof(err)) != 0) {
+    json_t *v = json_pack("{s:s, s:i, s:{s:s}, s:s}", "id", name, "num-workers", b->workers, "ext",
+                          "flac", "wav", "request_timeout", "5m");
+    bench_job_time_t jt;
+    if (bench_job_start(b->endpoint, b->src, dst, v, &id, err, sizeof(err)) != 0 ||
+        bench_job_wait(b->cl, id, JOB_TIMEOUT_S, err, sizeof(err)) != 0 ||
+        bench_job_timing(b->cl, id, 0, &jt, err, sizeof(err)) != 0) {
         snprintf(c->note, sizeof(c->note), "FAILED: %.370s", err);
         goto out_bck;
     }
+    c->secs = jt.secs;
     c->etl_rss_kb = etl_peak_rss_kb(name, &c->etl_servers);
     if (verify_bucket(b, dst, b->nf, NULL, 0, &c->out_bytes, err, sizeof(err)) != 0) {
         snprintf(c->note, sizeof(c->note), "FAILED: %.370s", err);

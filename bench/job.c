@@ -1,0 +1,167 @@
+/*
+ * job.c - bucket-to-bucket jobs for the benchmarks: start (copy-bck or etl-bck), wait, and the
+ * job's own duration from every target's snapshot (earliest start-time to latest end-time).
+ */
+#include "bench.h"
+
+#include <ctype.h>
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/util.h"
+
+int64_t bench_jnum(json_t *v)
+{
+    if (json_is_integer(v))
+        return json_integer_value(v);
+    if (json_is_real(v))
+        return (int64_t)json_real_value(v);
+    if (json_is_string(v))
+        return strtoll(json_string_value(v), NULL, 10);
+    return 0;
+}
+
+int bench_job_start(const char *endpoint, const char *src, const char *dst, json_t *value,
+                    char **id, char *err, size_t errlen)
+{
+    *id = NULL;
+    char *to = xasprintf("ais/@#/%s/", dst);
+    char *enc = url_encode(to, NULL);
+    char *url = xasprintf("%s/v1/buckets/%s?provider=ais&bck_to=%s", endpoint, src, enc);
+    bool etl = json_object_get(value, "id") != NULL;
+    json_t *m = json_pack("{s:s, s:s, s:o}", "action", etl ? "etl-bck" : "copy-bck", "name", "",
+                          "value", value);
+    char *body = json_dumps(m, JSON_COMPACT);
+    json_decref(m);
+    buf_t resp;
+    buf_init(&resp);
+    long st = bench_http("POST", url, body, &resp, err, errlen);
+    int rc = -1;
+    if (st == 200) {
+        buf_append(&resp, "", 1);
+        char *s = resp.base;
+        while (*s == '"' || isspace((unsigned char)*s))
+            s++;
+        size_t n = strlen(s);
+        while (n > 0 && (s[n - 1] == '"' || isspace((unsigned char)s[n - 1])))
+            n--;
+        if (n > 0) {
+            *id = xstrndup(s, n);
+            rc = 0;
+        } else {
+            snprintf(err, errlen, "POST %s: no job id in the reply", url);
+        }
+    } else if (st >= 0) {
+        snprintf(err, errlen, "POST %s: HTTP %ld: %.300s", url, st,
+                 resp.base != NULL ? resp.base : "");
+    }
+    buf_dispose(&resp);
+    free(body);
+    free(url);
+    free(enc);
+    free(to);
+    return rc;
+}
+
+/* Waits for the job to end (status end_time != 0). 0, or -1 with err filled. */
+int bench_job_wait(locus_client_t *cl, const char *id, int timeout_s, char *err, size_t errlen)
+{
+    int64_t deadline = time_mono_ns() + (int64_t)timeout_s * 1000000000LL;
+    for (;;) {
+        locus_job_status_t st;
+        char e[LOCUS_ERR_LEN] = "";
+        int rc = locus_job_status(cl, id, &st, e);
+        if (rc != 0) {
+            snprintf(err, errlen, "job %s status: %s", id, e);
+            locus_job_status_dispose(&st);
+            return -1;
+        }
+        bool ended = st.end_time != 0 || st.aborted;
+        bool failed = ended && (st.aborted || (st.err != NULL && st.err[0] != '\0'));
+        if (failed)
+            snprintf(err, errlen, "job %s %s: %s", id, st.aborted ? "aborted" : "failed",
+                     st.err != NULL ? st.err : "");
+        locus_job_status_dispose(&st);
+        if (ended)
+            return failed ? -1 : 0;
+        if (bench_stop) {
+            snprintf(err, errlen, "interrupted");
+            return -1;
+        }
+        if (time_mono_ns() > deadline) {
+            snprintf(err, errlen, "job %s still running after %d s", id, timeout_s);
+            return -1;
+        }
+        sleep_ms(25);
+    }
+}
+
+/* The job's own duration and counters from every target's snapshot. Polls briefly until every
+ * snapshot has ended. 0, or -1 with err filled. */
+int bench_job_timing(locus_client_t *cl, const char *id, size_t ntargets, bench_job_time_t *t,
+                     char *err, size_t errlen)
+{
+    for (int attempt = 0; attempt < 100; attempt++) {
+        char *text = NULL;
+        char e[LOCUS_ERR_LEN] = "";
+        if (locus_job_snaps(cl, id, &text, e) != 0) {
+            snprintf(err, errlen, "job %s qryxstats: %s", id, e);
+            return -1;
+        }
+        json_error_t jerr;
+        json_t *root = json_loads(text, 0, &jerr);
+        free(text);
+        if (!json_is_object(root)) {
+            json_decref(root);
+            snprintf(err, errlen, "job %s qryxstats: not a JSON object", id);
+            return -1;
+        }
+        int64_t start = 0, end = 0, objs = 0, bytes = 0;
+        int nsnaps = 0, nended = 0;
+        const char *tid;
+        json_t *list;
+        json_object_foreach(root, tid, list)
+        {
+            size_t i;
+            json_t *s;
+            json_array_foreach(list, i, s)
+            {
+                const char *sid = json_string_value(json_object_get(s, "id"));
+                if (sid == NULL || strcmp(sid, id) != 0)
+                    continue;
+                nsnaps++;
+                int64_t st = bench_rfc3339_ns(json_string_value(json_object_get(s, "start-time")));
+                int64_t et = bench_rfc3339_ns(json_string_value(json_object_get(s, "end-time")));
+                if (st != 0 && (start == 0 || st < start))
+                    start = st;
+                if (et != 0) {
+                    nended++;
+                    if (et > end)
+                        end = et;
+                }
+                json_t *stats = json_object_get(s, "stats");
+                objs += bench_jnum(json_object_get(stats, "loc-objs")) +
+                        bench_jnum(json_object_get(stats, "out-objs"));
+                bytes += bench_jnum(json_object_get(stats, "loc-bytes")) +
+                         bench_jnum(json_object_get(stats, "out-bytes"));
+            }
+        }
+        json_decref(root);
+        if (nsnaps > 0 && nended == nsnaps && start != 0 && end >= start) {
+            t->secs = (double)(end - start) / 1e9;
+            t->objs = objs;
+            t->bytes = bytes;
+            return 0;
+        }
+        if (ntargets && nsnaps < (int)ntargets && attempt == 99) {
+            snprintf(err, errlen, "job %s: %d snapshots for %zu targets", id, nsnaps, ntargets);
+            return -1;
+        }
+        sleep_ms(20);
+    }
+    snprintf(err, errlen, "job %s: not every target's snapshot has an end-time", id);
+    return -1;
+}
