@@ -121,6 +121,11 @@ int bench_job_start(const char *endpoint, const char *src, const char *dst, json
 int bench_job_wait(locus_client_t *cl, const char *id, int timeout_s, char *err, size_t errlen);
 int bench_job_timing(locus_client_t *cl, const char *id, size_t ntargets, bench_job_time_t *t,
                      char *err, size_t errlen);
+/* Buckets (job.c): create (0, or -1 with err), destroy (logs a failure), and wait until the
+ * targets of a cluster started under cluster_dir removed a destroyed bucket's files. */
+int bench_bucket_create(const char *endpoint, const char *bck, char *err, size_t errlen);
+void bench_bucket_destroy(const char *endpoint, const char *bck);
+void bench_bucket_settle(const char *cluster_dir, const char *bck);
 /* A JSON number or numeric string (Go's ",string" counters) as int64. */
 int64_t bench_jnum(json_t *v);
 

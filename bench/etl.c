@@ -426,58 +426,9 @@ static void *loader_main(void *arg)
     return NULL;
 }
 
-static int bucket_create(etlb_t *b, const char *bck, char *err, size_t errlen)
-{
-    char *url = xasprintf("%s/v1/buckets/%s?provider=ais", b->endpoint, bck);
-    buf_t resp;
-    buf_init(&resp);
-    long st = bench_http("POST", url, "{\"action\":\"create-bck\",\"name\":\"\",\"value\":null}",
-                         &resp, err, errlen);
-    int rc = st == 200 || st == 201 ? 0 : -1;
-    if (rc != 0 && st >= 0)
-        snprintf(err, errlen, "create bucket %s: HTTP %ld: %.200s", bck, st,
-                 resp.base != NULL ? resp.base : "");
-    buf_dispose(&resp);
-    free(url);
-    return rc;
-}
-
-static void bucket_destroy(etlb_t *b, const char *bck)
-{
-    char *url = xasprintf("%s/v1/buckets/%s?provider=ais", b->endpoint, bck);
-    char err[256];
-    long st = bench_http("DELETE", url, "{\"action\":\"destroy-bck\",\"name\":\"\",\"value\":null}",
-                         NULL, err, sizeof(err));
-    if (st != 200)
-        fprintf(stderr, "locus-bench: could not destroy bucket %s (%ld)\n", bck, st);
-    free(url);
-}
-
-/* Waits (at most 60 s) until no target holds a directory of bucket bck or a trash directory
- * under its mountpaths: destroying a bucket removes its files on the targets, and that work
- * must not run into the next cell's timing. */
-static void bucket_settle(const etlb_t *b, const char *bck)
-{
-    char *pat = xasprintf("%s/t*/mp*/@ais/%s", b->cluster_dir, bck);
-    char *tpat = xasprintf("%s/t*/mp*/@ais/.trash-*", b->cluster_dir);
-    int64_t deadline = time_mono_ns() + 60 * 1000000000LL;
-    while (!bench_stop && time_mono_ns() < deadline) {
-        glob_t g = {0}, t = {0};
-        bool busy = glob(pat, GLOB_NOSORT, NULL, &g) == 0 && g.gl_pathc > 0;
-        busy = (glob(tpat, GLOB_NOSORT, NULL, &t) == 0 && t.gl_pathc > 0) || busy;
-        globfree(&g);
-        globfree(&t);
-        if (!busy)
-            break;
-        sleep_ms(50);
-    }
-    free(tpat);
-    free(pat);
-}
-
 static int fill_source(etlb_t *b, const srcset_t *set, char *err, size_t errlen)
 {
-    if (bucket_create(b, set->bck, err, errlen) != 0)
+    if (bench_bucket_create(b->endpoint, set->bck, err, errlen) != 0)
         return -1;
     loader_t l = {.b = b, .set = set};
     atomic_init(&l.next, 0);
@@ -651,7 +602,7 @@ static void run_cell(etlb_t *b, cell_t *cell, const char *etl)
     char *id = NULL;
     snprintf(dst, sizeof(dst), "bdst-%03d", ++b->ndst);
     cell->ran = true;
-    if (bucket_create(b, dst, err, sizeof(err)) != 0) {
+    if (bench_bucket_create(b->endpoint, dst, err, sizeof(err)) != 0) {
         snprintf(cell->note, sizeof(cell->note), "FAILED: %.300s", err);
         return;
     }
@@ -695,8 +646,8 @@ out:
     free(a);
     free(z);
     free(id);
-    bucket_destroy(b, dst);
-    bucket_settle(b, dst);
+    bench_bucket_destroy(b->endpoint, dst);
+    bench_bucket_settle(b->cluster_dir, dst);
 }
 
 static cell_t *cell_new(etlb_t *b, const cfg_t *c, int size_idx)

@@ -230,58 +230,6 @@ static int load_dataset(ffb_t *b, char *err, size_t errlen)
 }
 
 /* ------------------------------------------------------------------------------------------ */
-/* buckets and HTTP bits (the pieces of etl.c this command needs; kept here) */
-
-static int bucket_create(ffb_t *b, const char *bck, char *err, size_t errlen)
-{
-    char *url = xasprintf("%s/v1/buckets/%s?provider=ais", b->endpoint, bck);
-    buf_t resp;
-    buf_init(&resp);
-    long st = bench_http("POST", url, "{\"action\":\"create-bck\",\"name\":\"\",\"value\":null}",
-                         &resp, err, errlen);
-    int rc = st == 200 || st == 201 ? 0 : -1;
-    if (rc != 0 && st >= 0)
-        snprintf(err, errlen, "create bucket %s: HTTP %ld: %.200s", bck, st,
-                 resp.base != NULL ? resp.base : "");
-    buf_dispose(&resp);
-    free(url);
-    return rc;
-}
-
-static void bucket_destroy(ffb_t *b, const char *bck)
-{
-    char *url = xasprintf("%s/v1/buckets/%s?provider=ais", b->endpoint, bck);
-    char err[256];
-    long st = bench_http("DELETE", url, "{\"action\":\"destroy-bck\",\"name\":\"\",\"value\":null}",
-                         NULL, err, sizeof(err));
-    if (st != 200)
-        fprintf(stderr, "locus-bench: could not destroy bucket %s (%ld)\n", bck, st);
-    free(url);
-}
-
-/* Waits (at most 60 s) until the targets removed a destroyed bucket's files (own cluster). */
-static void bucket_settle(const ffb_t *b, const char *bck)
-{
-    if (b->cluster_dir == NULL)
-        return;
-    char *pat = xasprintf("%s/t*/mp*/@ais/%s", b->cluster_dir, bck);
-    char *tpat = xasprintf("%s/t*/mp*/@ais/.trash-*", b->cluster_dir);
-    int64_t deadline = time_mono_ns() + 60 * 1000000000LL;
-    while (!bench_stop && time_mono_ns() < deadline) {
-        glob_t g = {0}, t = {0};
-        bool busy = glob(pat, GLOB_NOSORT, NULL, &g) == 0 && g.gl_pathc > 0;
-        busy = (glob(tpat, GLOB_NOSORT, NULL, &t) == 0 && t.gl_pathc > 0) || busy;
-        globfree(&g);
-        globfree(&t);
-        if (!busy)
-            break;
-        sleep_ms(50);
-    }
-    free(tpat);
-    free(pat);
-}
-
-/* ------------------------------------------------------------------------------------------ */
 /* a pool of threads over the file list */
 
 typedef struct pool_s pool_t;
@@ -633,7 +581,7 @@ static void run_client(ffb_t *b, cell_t *c)
     char dst[64], err[512] = "", e[LOCUS_ERR_LEN] = "";
     snprintf(dst, sizeof(dst), "ffdst-%d-%03d", (int)getpid() % 100000, ++b->ndst);
     c->ran = true;
-    if (bucket_create(b, dst, err, sizeof(err)) != 0) {
+    if (bench_bucket_create(b->endpoint, dst, err, sizeof(err)) != 0) {
         snprintf(c->note, sizeof(c->note), "FAILED: %.370s", err);
         return;
     }
@@ -711,8 +659,8 @@ static void run_client(ffb_t *b, cell_t *c)
 out:
     free(token);
     free(order);
-    bucket_destroy(b, dst);
-    bucket_settle(b, dst);
+    bench_bucket_destroy(b->endpoint, dst);
+    bench_bucket_settle(b->cluster_dir, dst);
 }
 
 /* --- in-cluster --- */
@@ -796,7 +744,7 @@ static void run_etl(ffb_t *b, cell_t *c)
         return;
     }
     char *id = NULL;
-    if (bucket_create(b, dst, err, sizeof(err)) != 0) {
+    if (bench_bucket_create(b->endpoint, dst, err, sizeof(err)) != 0) {
         snprintf(c->note, sizeof(c->note), "FAILED: %.370s", err);
         goto out;
     }
@@ -819,8 +767,8 @@ static void run_etl(ffb_t *b, cell_t *c)
     c->in_bytes = b->src_bytes;
     c->ok = true;
 out_bck:
-    bucket_destroy(b, dst);
-    bucket_settle(b, dst);
+    bench_bucket_destroy(b->endpoint, dst);
+    bench_bucket_settle(b->cluster_dir, dst);
 out:
     free(id);
     if (locus_etl_stop(b->cl, name, e) != 0)
@@ -1419,7 +1367,7 @@ int bench_cmd_etl_ffmpeg(int argc, char **argv)
         goto out;
     }
     locus_client_set_timeouts(b->cl, 5000, 120000);
-    if (bucket_create(b, b->src, err, sizeof(err)) != 0) {
+    if (bench_bucket_create(b->endpoint, b->src, err, sizeof(err)) != 0) {
         fprintf(stderr, "locus-bench: %s\n", err);
         goto out;
     }
@@ -1491,7 +1439,7 @@ int bench_cmd_etl_ffmpeg(int argc, char **argv)
     if (bench_stop)
         rc = 130;
 out_src:
-    bucket_destroy(b, b->src);
+    bench_bucket_destroy(b->endpoint, b->src);
 out:
     locus_client_destroy(b->cl);
     if (b->cluster_dir != NULL)

@@ -1,10 +1,12 @@
 /*
- * job.c - bucket-to-bucket jobs for the benchmarks: start (copy-bck or etl-bck), wait, and the
+ * job.c - buckets and bucket-to-bucket jobs for the benchmarks: create, destroy and wait for the
+ * targets to drop a destroyed bucket; jobs: start (copy-bck or etl-bck), wait, and the
  * job's own duration from every target's snapshot (earliest start-time to latest end-time).
  */
 #include "bench.h"
 
 #include <ctype.h>
+#include <glob.h>
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -164,4 +166,55 @@ int bench_job_timing(locus_client_t *cl, const char *id, size_t ntargets, bench_
     }
     snprintf(err, errlen, "job %s: not every target's snapshot has an end-time", id);
     return -1;
+}
+
+int bench_bucket_create(const char *endpoint, const char *bck, char *err, size_t errlen)
+{
+    char *url = xasprintf("%s/v1/buckets/%s?provider=ais", endpoint, bck);
+    buf_t resp;
+    buf_init(&resp);
+    long st = bench_http("POST", url, "{\"action\":\"create-bck\",\"name\":\"\",\"value\":null}",
+                         &resp, err, errlen);
+    int rc = st == 200 || st == 201 ? 0 : -1;
+    if (rc != 0 && st >= 0)
+        snprintf(err, errlen, "create bucket %s: HTTP %ld: %.200s", bck, st,
+                 resp.base != NULL ? resp.base : "");
+    buf_dispose(&resp);
+    free(url);
+    return rc;
+}
+
+void bench_bucket_destroy(const char *endpoint, const char *bck)
+{
+    char *url = xasprintf("%s/v1/buckets/%s?provider=ais", endpoint, bck);
+    char err[256];
+    long st = bench_http("DELETE", url, "{\"action\":\"destroy-bck\",\"name\":\"\",\"value\":null}",
+                         NULL, err, sizeof(err));
+    if (st != 200)
+        fprintf(stderr, "locus-bench: could not destroy bucket %s (%ld)\n", bck, st);
+    free(url);
+}
+
+/* Waits (at most 60 s) until no target of the cluster under cluster_dir holds a directory of
+ * bucket bck or a trash directory: a destroyed bucket's files are removed on the targets, and
+ * that work must not run into the next timed cell. NULL cluster_dir (external cluster): no-op. */
+void bench_bucket_settle(const char *cluster_dir, const char *bck)
+{
+    if (cluster_dir == NULL)
+        return;
+    char *pat = xasprintf("%s/t*/mp*/@ais/%s", cluster_dir, bck);
+    char *tpat = xasprintf("%s/t*/mp*/@ais/.trash-*", cluster_dir);
+    int64_t deadline = time_mono_ns() + 60 * 1000000000LL;
+    while (!bench_stop && time_mono_ns() < deadline) {
+        glob_t g = {0}, t = {0};
+        bool busy = glob(pat, GLOB_NOSORT, NULL, &g) == 0 && g.gl_pathc > 0;
+        busy = (glob(tpat, GLOB_NOSORT, NULL, &t) == 0 && t.gl_pathc > 0) || busy;
+        globfree(&g);
+        globfree(&t);
+        if (!busy)
+            break;
+        sleep_ms(50);
+    }
+    free(tpat);
+    free(pat);
 }
