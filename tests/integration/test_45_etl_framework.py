@@ -8,7 +8,6 @@ direct put to a local receiver (204, retries, pipeline reply, failures), streami
 transform errors, 413, concurrency on kept-alive connections and SIGTERM shutdown.
 """
 
-import ctypes
 import hashlib
 import http.client
 import http.server
@@ -19,7 +18,6 @@ import signal
 import socket
 import subprocess
 import threading
-import time
 import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -32,82 +30,9 @@ try:
 except ImportError:  # pragma: no cover
     xxhash = None
 
-REPO = Path(__file__).resolve().parents[2]
-BIN = Path(os.environ.get("LOCUS_BIN_DIR") or REPO / "build" / "bin")
+from etl.etlproc import BIN, REPO, Server, binary, free_port  # noqa: F401
+
 TIMEOUT = 20
-
-_libc = ctypes.CDLL(None, use_errno=True)
-
-
-def _child_setup():
-    _libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # die with the test runner
-
-
-def free_port():
-    while True:
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        p = s.getsockname()[1]
-        s.close()
-        if p != 8080:
-            return p
-
-
-def binary(name):
-    p = BIN / f"locus-etl-{name}"
-    if not p.exists():
-        pytest.skip(f"{p} is not built")
-    return p
-
-
-class Server:
-    """A transformer process on a free port; stop() checks it exited cleanly."""
-
-    def __init__(self, exe, env=None, args=(), tmp=None):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        e = {k: v for k, v in os.environ.items()
-             if k not in ("AIS_TARGET_URL", "ARG_TYPE", "LOCUS_ETL_FQN_ROOTS", "SEED_DEFAULT")}
-        e.update({"NUM_WORKERS": "4"})
-        e.update(env or {})
-        self.log = open(tmp / f"etl-{self.port}.log", "w+b") if tmp else subprocess.DEVNULL
-        self.proc = subprocess.Popen([str(exe), "--port", str(self.port), "--host", "127.0.0.1",
-                                      *args], env=e, stdout=self.log, stderr=subprocess.STDOUT,
-                                     preexec_fn=_child_setup)
-        deadline = time.time() + 10
-        while True:
-            try:
-                r = requests.get(self.url + "/health", timeout=1)
-                if r.status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            if self.proc.poll() is not None or time.time() > deadline:
-                self.kill()
-                raise AssertionError(f"{exe} did not become healthy: {self.logs()}")
-            time.sleep(0.05)
-
-    def logs(self):
-        if self.log is subprocess.DEVNULL:
-            return ""
-        self.log.flush()
-        self.log.seek(0)
-        return self.log.read().decode(errors="replace")
-
-    def kill(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                rc = self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.kill()
-                raise AssertionError("transformer did not stop on SIGTERM")
-            assert rc == 0, f"transformer exited with {rc}: {self.logs()}"
 
 
 @pytest.fixture
@@ -116,7 +41,7 @@ def spawn(tmp_path):
 
     def make(name_or_path, env=None, args=()):
         exe = name_or_path if isinstance(name_or_path, Path) else binary(name_or_path)
-        s = Server(exe, env=env, args=args, tmp=tmp_path)
+        s = Server(exe, env=env, args=args, tmp=tmp_path, stop_timeout=15)
         servers.append(s)
         return s
 
