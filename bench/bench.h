@@ -20,6 +20,8 @@
 
 /* Set by SIGINT/SIGTERM: every loop stops and the cleanup path runs. */
 extern volatile sig_atomic_t bench_stop;
+/* SIGINT/SIGTERM/SIGHUP set bench_stop (each command stops and cleans up); SIGPIPE ignored. */
+void bench_catch_signals(void);
 
 /* Subcommands (one per file). */
 int bench_cmd_obj(int argc, char **argv);

@@ -126,12 +126,6 @@ typedef struct {
     int ntpids;
 } etlb_t;
 
-static void on_signal(int sig)
-{
-    (void)sig;
-    bench_stop = 1;
-}
-
 /* ------------------------------------------------------------------------------------------ */
 /* small helpers */
 
@@ -977,12 +971,7 @@ int bench_cmd_etl(int argc, char **argv)
     }
     b->started_ns = time_mono_ns();
 
-    struct sigaction sa = {.sa_handler = on_signal};
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    bench_catch_signals();
     curl_global_init(CURL_GLOBAL_DEFAULT);
 
     const char *tmpdir = getenv("TMPDIR") != NULL ? getenv("TMPDIR") : "/tmp";

@@ -95,12 +95,6 @@ typedef struct {
     int64_t started_ns;
 } ffb_t;
 
-static void on_signal(int sig)
-{
-    (void)sig;
-    bench_stop = 1;
-}
-
 /* ------------------------------------------------------------------------------------------ */
 /* dataset */
 
@@ -1293,12 +1287,7 @@ int bench_cmd_etl_ffmpeg(int argc, char **argv)
         return 2;
     }
     b->started_ns = time_mono_ns();
-    struct sigaction sa = {.sa_handler = on_signal};
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    bench_catch_signals();
     ffx_init();
     snprintf(b->src, sizeof(b->src), "ffsrc-%d", (int)getpid() % 100000);
 

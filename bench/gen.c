@@ -1027,12 +1027,6 @@ static void report(const gen_t *g, double secs)
     printf("  real LibriSpeech: mean 12.0 s, ~206 kB/file, ~17 kB/s (kB = 1000 bytes)\n");
 }
 
-static void on_signal(int sig)
-{
-    (void)sig;
-    bench_stop = 1;
-}
-
 int bench_cmd_gen_librispeech(int argc, char **argv)
 {
     gen_t g = {0};
@@ -1041,10 +1035,7 @@ int bench_cmd_gen_librispeech(int argc, char **argv)
         return 2;
     int64_t t0 = time_mono_ns();
     /* Ctrl-C: workers finish (or remove) the file in hand, so no .tmp file is left behind */
-    struct sigaction sa = {.sa_handler = on_signal};
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    bench_catch_signals();
     av_log_set_level(AV_LOG_ERROR);
     pthread_mutex_init(&g.err_lock, NULL);
     atomic_init(&g.next, 0);

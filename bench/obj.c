@@ -165,12 +165,6 @@ typedef struct {
 /* ------------------------------------------------------------------------------------------ */
 /* small helpers */
 
-static void on_signal(int sig)
-{
-    (void)sig;
-    bench_stop = 1;
-}
-
 static uint32_t name_off(const char *s)
 {
     uint64_t h = 1469598103934665603ULL; /* FNV-1a */
@@ -1327,12 +1321,7 @@ int bench_cmd_obj(int argc, char **argv)
     }
     b->started_ns = time_mono_ns();
 
-    struct sigaction sa = {.sa_handler = on_signal};
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    bench_catch_signals();
     curl_global_init(CURL_GLOBAL_DEFAULT);
 
     const char *tmpdir = getenv("TMPDIR") != NULL ? getenv("TMPDIR") : "/tmp";

@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <netinet/in.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -270,4 +271,20 @@ int64_t bench_rfc3339_ns(const char *s)
             off = (*p == '+' ? 1 : -1) * ((int64_t)hh * 3600 + mm * 60);
     }
     return ((int64_t)timegm(&tm) - off) * 1000000000LL + frac;
+}
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    bench_stop = 1;
+}
+
+void bench_catch_signals(void)
+{
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
 }
