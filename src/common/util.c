@@ -475,3 +475,88 @@ char *base64_encode(const void *p, size_t n)
     out[j] = '\0';
     return out;
 }
+
+/* Inodes of the sockets listening on `port` in one /proc/net/tcp* table; appends to ino[]. */
+static void listen_inodes(const char *table, int port, unsigned long *ino, size_t cap, size_t *n)
+{
+    FILE *f = fopen(table, "r");
+    if (f == NULL)
+        return;
+    char line[512];
+    if (fgets(line, sizeof(line), f) == NULL) { /* header */
+        fclose(f);
+        return;
+    }
+    while (*n < cap && fgets(line, sizeof(line), f) != NULL) {
+        /* sl local rem st tx:rx tr:when retrnsmt uid timeout inode */
+        char local[64];
+        unsigned st;
+        unsigned long inode;
+        if (sscanf(line, "%*s %63s %*s %x %*s %*s %*s %*s %*s %lu", local, &st, &inode) != 3)
+            continue;
+        const char *colon = strrchr(local, ':');
+        if (st == 0x0A /* TCP_LISTEN */ && colon && strtol(colon + 1, NULL, 16) == port)
+            ino[(*n)++] = inode;
+    }
+    fclose(f);
+}
+
+/* Whether process pid has one of the socket inodes open. */
+static bool holds_socket(const char *pid, const unsigned long *ino, size_t n)
+{
+    char path[300];
+    snprintf(path, sizeof(path), "/proc/%.255s/fd", pid);
+    DIR *d = opendir(path);
+    if (d == NULL)
+        return false;
+    bool found = false;
+    struct dirent *de;
+    while (!found && (de = readdir(d)) != NULL) {
+        char link[64], fdp[600];
+        snprintf(fdp, sizeof(fdp), "%s/%s", path, de->d_name);
+        ssize_t l = readlink(fdp, link, sizeof(link) - 1);
+        if (l <= 0)
+            continue;
+        link[l] = '\0';
+        unsigned long v;
+        if (sscanf(link, "socket:[%lu]", &v) == 1)
+            for (size_t i = 0; i < n && !found; i++)
+                found = ino[i] == v;
+    }
+    closedir(d);
+    return found;
+}
+
+int tcp_port_listener(int port, pid_t pgid)
+{
+    unsigned long ino[16];
+    size_t n = 0;
+    listen_inodes("/proc/net/tcp", port, ino, ARRAY_SIZE(ino), &n);
+    listen_inodes("/proc/net/tcp6", port, ino, ARRAY_SIZE(ino), &n);
+    if (n == 0)
+        return -1;
+    DIR *d = opendir("/proc");
+    if (d == NULL)
+        return 0;
+    int rc = 0;
+    struct dirent *de;
+    while (rc == 0 && (de = readdir(d)) != NULL) {
+        if (!isdigit((unsigned char)de->d_name[0]))
+            continue;
+        char path[300], *stat = NULL;
+        size_t len;
+        snprintf(path, sizeof(path), "/proc/%s/stat", de->d_name);
+        if (read_file(path, &stat, &len) != 0)
+            continue;
+        /* pid (comm) state ppid pgrp ...: comm may hold spaces and parentheses */
+        const char *rp = strrchr(stat, ')');
+        int pgrp = -1;
+        if (rp == NULL || sscanf(rp + 1, " %*c %*d %d", &pgrp) != 1)
+            pgrp = -1;
+        free(stat);
+        if (pgrp == (int)pgid && holds_socket(de->d_name, ino, n))
+            rc = 1;
+    }
+    closedir(d);
+    return rc;
+}

@@ -85,6 +85,12 @@ char *url_encode(const char *s, const char *keep);
 /* Standard base64 (with padding) of n bytes; caller frees. */
 char *base64_encode(const void *p, size_t n);
 
+/* Who listens on TCP port `port` (any local address, IPv4 or IPv6), from /proc:
+ * 1 if a process of process group `pgid` holds the listening socket, 0 if only others do (or
+ * their owner is not visible), -1 if nobody listens. Used to tell our own child's server from
+ * another one that took the port first. */
+int tcp_port_listener(int port, pid_t pgid);
+
 bool str_has_prefix(const char *s, const char *prefix);
 bool str_has_suffix(const char *s, const char *suffix);
 

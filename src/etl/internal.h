@@ -29,6 +29,8 @@ struct etl_inst_s {
     char reason[1024];  /* guarded by etl_lock */
     pid_t pid;
     int port;
+    bool respawn;        /* guarded by etl_lock: another process took the port; start again */
+    int attempts;        /* starts so far */
     char url[128];       /* http://127.0.0.1:PORT (http://localhost with a Unix socket) */
     char sock_path[108]; /* Unix socket between target and server, "" = loopback TCP */
     char *log_path;

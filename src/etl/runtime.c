@@ -42,6 +42,16 @@ static bool stopping, kicked;
 static pthread_t reconcile_thread;
 static bool reconcile_started;
 
+/* Starts of one server before a port clash counts as a failure. */
+#define MAX_START_ATTEMPTS 5
+
+/* Wakes the reconcile thread. Caller holds etl_lock. */
+static void kick_locked(void)
+{
+    kicked = true;
+    pthread_cond_signal(&etl_wake);
+}
+
 static const char *state_name(inst_state_t s)
 {
     static const char *const names[] = {"starting", "running", "failed", "stopped"};
@@ -156,6 +166,15 @@ static int free_port(void)
         port = ntohs(sin.sin_port);
     close(fd);
     return port;
+}
+
+/* Picks the loopback port the server will listen on (not with a Unix socket). */
+static void assign_port(etl_inst_t *e)
+{
+    e->port = free_port();
+    e->attempts++;
+    if (!e->sock_path[0])
+        snprintf(e->url, sizeof(e->url), "http://127.0.0.1:%d", e->port);
 }
 
 static char *subst_port(const char *s, int port)
@@ -392,7 +411,23 @@ static void *starter_main(void *arg)
                 break;
             int wst;
             if (waitpid(e->pid, &wst, WNOHANG) == e->pid) {
+                pid_t pgid = e->pid;
                 e->pid = 0;
+                /* Another target on this host may have picked the same free port a moment
+                 * before us (the port is free until a server binds it): start again. */
+                if (!e->sock_path[0] && e->attempts < MAX_START_ATTEMPTS &&
+                    tcp_port_listener(e->port, pgid) == 0) {
+                    LOCUS_LOG(LOG_WARNING,
+                              "etl %s: port %d was taken by another process; starting the "
+                              "server again on a new port",
+                              e->name, e->port);
+                    kill(-pgid, SIGKILL); /* leftovers of the group */
+                    pthread_mutex_lock(&etl_lock);
+                    e->respawn = true;
+                    kick_locked();
+                    pthread_mutex_unlock(&etl_lock);
+                    break;
+                }
                 char why[sizeof(e->reason)];
                 describe_exit(e, wst, why, sizeof(why));
                 set_failed(e, "%s", why);
@@ -404,7 +439,10 @@ static void *starter_main(void *arg)
                                      : httpc_do("GET", url, NULL, 0, NULL, 2000, &r);
             long st = r.status;
             httpc_resp_dispose(&r);
-            if (rc == 0 && st == 200) {
+            /* A healthy answer counts only from our own server, not from one that another
+             * target started on the same port. */
+            if (rc == 0 && st == 200 &&
+                (e->sock_path[0] || tcp_port_listener(e->port, e->pid) != 0)) {
                 pthread_mutex_lock(&etl_lock);
                 if (e->state == INST_STARTING)
                     e->state = INST_RUNNING;
@@ -502,9 +540,20 @@ static void reconcile(void)
             }
         }
     }
-    /* 3. start what should run */
+    /* 3. start what should run: again on a new port after a port clash, then the new ones */
     start_arg_t fresh[16];
     size_t n_new = 0;
+    for (size_t i = 0; i < n_insts && n_new < ARRAY_SIZE(fresh); i++) {
+        etl_inst_t *e = insts[i];
+        if (!e->respawn || e->stop_requested)
+            continue;
+        e->respawn = false;
+        assign_port(e);
+        e->refcnt++; /* the new starter's */
+        fresh[n_new].e = e;
+        fresh[n_new].entry = json_incref(e->entry);
+        n_new++;
+    }
     const char *name;
     json_t *entry;
     json_object_foreach(md->items, name, entry)
@@ -537,8 +586,6 @@ static void reconcile(void)
         e->direct_put = json_is_true(json_object_get(entry, "direct_put"));
         e->ws_conns = 8;
         e->entry = json_incref(entry);
-        e->port = free_port();
-        snprintf(e->url, sizeof(e->url), "http://127.0.0.1:%d", e->port);
         char *dir = xasprintf("%s/etl", cluster_config()->data_dir);
         mkdir_p(dir, 0755);
         e->log_path = xasprintf("%s/%s.log", dir, name);
@@ -551,6 +598,7 @@ static void reconcile(void)
             snprintf(e->url, sizeof(e->url), "http://localhost");
         }
         free(dir);
+        assign_port(e);
         insts[n_insts++] = e;
         if (!e->comm->needs_server) { /* io://: the command runs per object */
             e->state = INST_RUNNING;
@@ -624,8 +672,7 @@ static void *reconcile_main(void *arg)
 static void on_etlmd_change(const mdoc_t *old_doc, const mdoc_t *new_doc)
 {
     pthread_mutex_lock(&etl_lock);
-    kicked = true;
-    pthread_cond_signal(&etl_wake);
+    kick_locked();
     pthread_mutex_unlock(&etl_lock);
 }
 

@@ -1,7 +1,9 @@
-"""91 ETL faults (issue 4): a direct put to a target that is down, and an ETL server killed in
-the middle of a ws job. Both jobs must end (no hang) with per-object errors that say what
-happened, and nothing partial may become visible."""
+"""91 ETL faults (issue 4): a direct put to a target that is down, an ETL server killed in the
+middle of a ws job, and a server port taken by another process at start. Jobs must end (no hang)
+with per-object errors that say what happened, nothing partial may become visible, and a port
+clash must not abort the ETL."""
 
+import base64
 import os
 import signal
 import time
@@ -91,6 +93,60 @@ def test_etl_server_killed_during_ws_job(cluster, http):
         for o in names:
             assert got[o] == (200, objs[o]), f"{o}: partial or wrong"
     finally:
+        http.post(f"{base}/v1/etl/{name}/stop")
+        http.delete(f"{base}/v1/etl/{name}")
+        eu.wait_no_servers(name)
+        eu.destroy_bucket(http, base, src)
+
+
+PORT_THIEF = r"""
+# First start on each target: another server (hello, in its own process group, as another
+# target's would be) takes our PORT first, so our own server (echo) cannot bind it and exits.
+# Later starts run normally.
+m="$THIEF_DIR/$(printf %s "$AIS_TARGET_URL" | cksum | cut -d' ' -f1)"
+if [ ! -e "$m" ]; then
+    touch "$m"
+    setsid "$HELLO" </dev/null >/dev/null 2>&1 &
+    echo $! >"$m.pid"
+    sleep 0.5
+fi
+exec "$ECHO"
+"""
+
+
+def test_etl_server_port_taken_by_another_process(cluster, http, tmp_path):
+    """Two targets on one host may pick the same free port for their servers at the same
+    moment. The loser must neither take the winner's /health for its own nor abort the ETL: it
+    starts its server again on a new port (a CI run once failed on exactly this)."""
+    base = cluster.url
+    name = eu.etl_name("thief")
+    echo, hello = (str(lt.BIN_DIR / f"locus-etl-{b}") for b in ("echo", "hello"))
+    spec = {"name": name, "communication": "hpush://", "init_timeout": "30s",
+            "runtime": {"image": "locus-test/port-thief",
+                        "command": ["/bin/sh", "-c", PORT_THIEF],
+                        "env": eu.env_list({"THIEF_DIR": str(tmp_path), "ECHO": echo,
+                                                 "HELLO": hello})}}
+    src = lt.rand_name("thief-")
+    eu.create_bucket(http, base, src)
+    try:
+        eu.init_ok(http, base, spec)
+        thieves = [int(p.read_text()) for p in tmp_path.glob("*.pid")]
+        assert len(thieves) == len(cluster.targets), "every target's first start must be robbed"
+        objs = {f"o{i}": os.urandom(100 + i) for i in range(12)}
+        eu.put_many(base, src, objs)
+        for o, data in objs.items():  # spread over every target, each through its own server
+            r = eu.get_obj(http, base, src, o, etl_name=name)
+            assert r.status_code == 200 and r.content == data, f"{o}: {r.status_code} {r.text[:300]}"
+        logs = http.get(f"{base}/v1/etl/{name}/logs").json()
+        for x in logs:
+            starts = base64.b64decode(x["logs"]).count(b": starting ")
+            assert starts == 2, f"target {x['target_id']}: {starts} starts"
+    finally:
+        for p in tmp_path.glob("*.pid"):
+            try:
+                os.kill(int(p.read_text()), signal.SIGKILL)
+            except (OSError, ValueError):
+                pass
         http.post(f"{base}/v1/etl/{name}/stop")
         http.delete(f"{base}/v1/etl/{name}")
         eu.wait_no_servers(name)

@@ -1,6 +1,6 @@
 /*
  * test_util.c - unit tests for src/common/util.c: durations, percent-encoding, buf_t,
- * RFC 3339 time, atomic file writes.
+ * RFC 3339 time, atomic file writes, who listens on a TCP port.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,6 +12,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <cmocka.h>
 
 #include "common/util.h"
@@ -291,13 +294,59 @@ static void test_strings(void **state)
         assert_non_null(strchr("abcdefghijklmnopqrstuvwxyz0123456789", id[i]));
 }
 
+/* A listening socket on a free loopback port (IPv4 or IPv6); *port gets the port. */
+static int listen_any(int family, int *port)
+{
+    int fd = socket(family, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_storage ss = {0};
+    socklen_t len;
+    if (family == AF_INET) {
+        struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+        sin->sin_family = AF_INET;
+        sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        len = sizeof(*sin);
+    } else {
+        struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+        sin6->sin6_family = AF_INET6;
+        sin6->sin6_addr = in6addr_loopback;
+        len = sizeof(*sin6);
+    }
+    if (bind(fd, (struct sockaddr *)&ss, len) != 0) {
+        close(fd);
+        return -1; /* no IPv6 on this host */
+    }
+    assert_int_equal(listen(fd, 1), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&ss, &len), 0);
+    *port = ntohs(family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
+                                    : ((struct sockaddr_in6 *)&ss)->sin6_port);
+    return fd;
+}
+
+static void test_tcp_port_listener(void **state)
+{
+    (void)state;
+    int families[] = {AF_INET, AF_INET6};
+    for (size_t i = 0; i < ARRAY_SIZE(families); i++) {
+        int port;
+        int fd = listen_any(families[i], &port);
+        if (fd < 0)
+            continue;
+        assert_int_equal(tcp_port_listener(port, getpgrp()), 1);
+        /* a process group that does not exist: someone else listens */
+        assert_int_equal(tcp_port_listener(port, 0x7ffffff0), 0);
+        close(fd);
+        assert_int_equal(tcp_port_listener(port, getpgrp()), -1);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_duration_parse), cmocka_unit_test(test_url_encode),
         cmocka_unit_test(test_url_decode),     cmocka_unit_test(test_buf),
         cmocka_unit_test(test_time_format),    cmocka_unit_test(test_files),
-        cmocka_unit_test(test_strings),
+        cmocka_unit_test(test_strings),        cmocka_unit_test(test_tcp_port_listener),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
