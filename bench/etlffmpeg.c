@@ -58,7 +58,8 @@ typedef struct {
     double dur; /* source duration (s), audio only */
 } fitem_t;
 
-typedef enum { K_CLIENT, K_FORK, K_ETL, K_BARE } kind_t;
+/* K_BARE_STORE: the bare limit that also writes its outputs (what any conversion must do) */
+typedef enum { K_CLIENT, K_FORK, K_ETL, K_BARE, K_BARE_STORE } kind_t;
 
 typedef struct {
     kind_t kind;
@@ -71,6 +72,7 @@ typedef struct {
     long files_done;            /* files actually processed (fork: maybe a subset) */
     double in_bytes, out_bytes; /* over the whole dataset (extrapolated for fork) */
     long etl_rss_kb;            /* ETL cells: the largest peak RSS (VmHWM) of its servers */
+    long etl_idle_kb;           /* ... and the largest right after init, before the job */
     int etl_servers;
 } cell_t;
 
@@ -552,6 +554,9 @@ static cell_t *cell_add(ffb_t *b, kind_t kind, const char *comm, bool fqn, bool 
     case K_BARE:
         snprintf(c->label, sizeof(c->label), "bare-limit-%s", comm);
         break;
+    case K_BARE_STORE:
+        snprintf(c->label, sizeof(c->label), "bare-store");
+        break;
     case K_ETL:
         snprintf(c->label, sizeof(c->label), "%s%s%s", comm, fqn ? "-fqn" : "", dp ? "-dp" : "");
         break;
@@ -737,6 +742,8 @@ static void run_etl(ffb_t *b, cell_t *c)
                  locus_client_last_status(b->cl), e);
         return;
     }
+    int idle_servers;
+    c->etl_idle_kb = etl_peak_rss_kb(name, &idle_servers);
     char *id = NULL;
     if (bench_bucket_create(b->endpoint, dst, err, sizeof(err)) != 0) {
         snprintf(c->note, sizeof(c->note), "FAILED: %.370s", err);
@@ -779,9 +786,24 @@ typedef struct {
     long *item; /* index into b->f, for the sample check */
     uint8_t **hdr;
     size_t *hlen;
+    char *store_dir; /* bare-store: each output written to a file here; NULL = discarded */
 } bare_t;
 
 static bare_t *g_bare;
+
+/* Writes one output of the bare-store run. 0 or -1 with err set. */
+static int bare_store(const bare_t *bb, long i, const void *p, size_t n, char *err, size_t errlen)
+{
+    char *path = xasprintf("%s/%ld.out", bb->store_dir, i);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int e = fd < 0 ? -errno : write_all(fd, p, n);
+    if (fd >= 0 && close(fd) != 0 && e == 0)
+        e = -errno;
+    if (e != 0)
+        snprintf(err, errlen, "write %s: %s", path, strerror(-e));
+    free(path);
+    return e != 0 ? -1 : 0;
+}
 
 static int bare_item(pool_t *p, locus_client_t *cl, long i, char *err, size_t errlen)
 {
@@ -796,15 +818,14 @@ static int bare_item(pool_t *p, locus_client_t *cl, long i, char *err, size_t er
         return snprintf(err, errlen, "read %s: %s", bb->paths[i], strerror(-e)), -1;
     uint8_t *out = NULL;
     size_t outlen = len;
-    int rc = 0;
-    if (it->audio) {
-        rc = ffx_convert(data, len, b->ac, b->ar, &out, &outlen, err, errlen);
-        if (rc == 0 && bb->hdr[i] != NULL) { /* a sample: keep it for the check */
-            free(bb->hdr[i]);
-            bb->hdr[i] = out;
-            bb->hlen[i] = outlen;
-            out = NULL;
-        }
+    int rc = it->audio ? ffx_convert(data, len, b->ac, b->ar, &out, &outlen, err, errlen) : 0;
+    if (rc == 0 && bb->store_dir != NULL)
+        rc = bare_store(bb, i, it->audio ? (const void *)out : data, outlen, err, errlen);
+    if (rc == 0 && it->audio && bb->hdr[i] != NULL) { /* a sample: keep it for the check */
+        free(bb->hdr[i]);
+        bb->hdr[i] = out;
+        bb->hlen[i] = outlen;
+        out = NULL;
     }
     if (rc == 0)
         atomic_fetch_add(&p->out_bytes, (long long)outlen);
@@ -866,6 +887,11 @@ static void run_bare(ffb_t *b, cell_t *c)
         if (i >= 0 && bb.hdr[i] == NULL)
             bb.hdr[i] = xmalloc(1);
     }
+    if (c->kind == K_BARE_STORE) {
+        /* next to the mountpaths (same filesystem) when the bench runs the cluster */
+        bb.store_dir = xasprintf("%s/bare-store", from_disk ? b->cluster_dir : b->tmp);
+        mkdir_p(bb.store_dir, 0755);
+    }
     g_bare = &bb;
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     pool_t p = {.b = b, .fn = bare_item, .n = b->nf};
@@ -909,6 +935,9 @@ out:
     free(bb.item);
     free(bb.hdr);
     free(bb.hlen);
+    if (bb.store_dir != NULL)
+        remove_tree(bb.store_dir);
+    free(bb.store_dir);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -984,6 +1013,14 @@ static void notes(const ffb_t *b, FILE *f)
         if (c->ok && c->note[0])
             fprintf(f, "%s%s: %s\n", c->label, c->extrapolated ? "*" : "", c->note);
     }
+    /* memory: what a job adds to a server, in units of workers x the largest object */
+    double largest = 0;
+    for (long i = 0; i < b->nf; i++) {
+        const fitem_t *it = &b->f[i];
+        double out = it->audio ? it->dur * b->ar * b->ac * 2 + 44 : (double)it->size;
+        if ((double)it->size + out > largest)
+            largest = (double)it->size + out;
+    }
     bool any = false;
     for (int i = 0; i < b->ncells; i++) {
         const cell_t *c = &b->cells[i];
@@ -991,10 +1028,13 @@ static void notes(const ffb_t *b, FILE *f)
             continue;
         if (!any)
             fprintf(f,
-                    "ETL server peak RSS (VmHWM, the largest of the %d servers; includes "
-                    "mapped FQN input):",
-                    c->etl_servers);
-        fprintf(f, " %s %.0f MiB;", c->label, c->etl_rss_kb / 1024.0);
+                    "ETL server RSS (the largest of the %d servers; peak = VmHWM, includes mapped "
+                    "FQN input; k = (peak - idle) / (%d workers x %.1f MiB, the largest FLAC + "
+                    "WAV)):",
+                    c->etl_servers, b->workers, largest / (1 << 20));
+        double k = (double)(c->etl_rss_kb - c->etl_idle_kb) * 1024 / (b->workers * largest);
+        fprintf(f, " %s peak %.0f MiB, idle %.0f MiB, k %.1f;", c->label, c->etl_rss_kb / 1024.0,
+                c->etl_idle_kb / 1024.0, k);
         any = true;
     }
     if (any)
@@ -1008,13 +1048,13 @@ static const char legend[] =
     "per object). In-cluster rows: the etl-bck job's own duration (earliest start-time to latest "
     "end-time over the targets' qryxstats), ETL initialized first, empty destination, ext "
     "{\"flac\":\"wav\"}. bare-limit-start/-end: the same conversion of the same files read from "
-    "the "
-    "targets' mountpaths, one thread per CPU, output discarded (no HTTP, no storage). MB = 10^6 "
-    "bytes; files/s counts every object (FLAC and transcripts); in = FLAC + transcripts read, out "
-    "= bytes written. speedup = baseline s / s; "
+    "the targets' mountpaths, one thread per CPU, output discarded (no HTTP, no storage). "
+    "bare-store: the same, and each output written to a file on the mountpaths' filesystem (the "
+    "least any conversion that keeps its results does; not the issue's definition of the bare "
+    "limit, shown for comparison). MB = 10^6 bytes; files/s counts every object (FLAC and "
+    "transcripts); in = FLAC + transcripts read, out = bytes written. speedup = baseline s / s; "
     "efficiency = mean bare-limit s / s. Every row verified: object count == source count; 20 "
-    "WAVs: "
-    "channels == AC, rate == AR, duration within 0.05 s of the source.";
+    "WAVs: channels == AC, rate == AR, duration within 0.05 s of the source.";
 
 static void params_line(const ffb_t *b, char *out, size_t len)
 {
@@ -1045,6 +1085,9 @@ static void verdict(const ffb_t *b, char *out, size_t len)
     if (bare > 0 && n < len)
         n += (size_t)snprintf(out + n, len - n, "; %.2f of the bare limit (target >= 0.9: %s)",
                               bare / best->secs, bare / best->secs >= 0.9 ? "MET" : "NOT met");
+    const cell_t *store = find_cell(b, K_BARE_STORE);
+    if (store != NULL && n < len)
+        n += (size_t)snprintf(out + n, len - n, " (%.2f of bare-store)", store->secs / best->secs);
     if (base != NULL && n < len)
         n += (size_t)snprintf(out + n, len - n, "; %.2fx the in-process client baseline",
                               base->secs / best->secs);
@@ -1065,7 +1108,7 @@ static int write_csv(const ffb_t *b, const char *path)
         const cell_t *c = &b->cells[i];
         if (!c->ok)
             continue;
-        static const char *const kinds[] = {"client", "client", "cluster", "bare"};
+        static const char *const kinds[] = {"client", "client", "cluster", "bare", "bare"};
         fprintf(f, "%s,%s,%.4f,%.3f,%.3f,%.3f,%d\n", c->label, kinds[c->kind], c->secs,
                 (double)b->nf / c->secs, c->in_bytes / c->secs / 1e6, c->out_bytes / c->secs / 1e6,
                 c->extrapolated ? 1 : 0);
@@ -1400,6 +1443,11 @@ int bench_cmd_etl_ffmpeg(int argc, char **argv)
 
     if (!bench_stop) {
         c = cell_add(b, K_BARE, "end", false, false);
+        run_bare(b, c);
+        print_progress(b, c);
+    }
+    if (!bench_stop) {
+        c = cell_add(b, K_BARE_STORE, NULL, false, false);
         run_bare(b, c);
         print_progress(b, c);
     }
