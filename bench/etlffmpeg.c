@@ -1108,7 +1108,7 @@ static int write_csv(const ffb_t *b, const char *path)
         const cell_t *c = &b->cells[i];
         if (!c->ok)
             continue;
-        static const char *const kinds[] = {"client", "client", "cluster", "bare", "bare"};
+        static const char *const kinds[] = {"client", "client", "cluster", "bare", "bare-store"};
         fprintf(f, "%s,%s,%.4f,%.3f,%.3f,%.3f,%d\n", c->label, kinds[c->kind], c->secs,
                 (double)b->nf / c->secs, c->in_bytes / c->secs / 1e6, c->out_bytes / c->secs / 1e6,
                 c->extrapolated ? 1 : 0);

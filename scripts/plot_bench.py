@@ -3,7 +3,7 @@
 configuration), rendered without a display (matplotlib's Agg backend).
 
 CSV columns: config,kind,seconds,files_s,mb_in_s,mb_out_s,extrapolated (kind: client, cluster,
-bare). Extrapolated rows are hatched.
+bare, bare-store). Extrapolated rows are hatched.
 """
 import csv
 import sys
@@ -13,7 +13,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-COLORS = {"client": "#d62728", "cluster": "#1f77b4", "bare": "#2ca02c"}
+COLORS = {"client": "#d62728", "cluster": "#1f77b4", "bare": "#2ca02c", "bare-store": "#98df8a"}
+LABELS = ["client-side", "in-cluster ETL", "bare compute limit", "bare limit + writing outputs"]
 
 
 def main():
@@ -45,8 +46,8 @@ def main():
         ax.text(v + top * 0.01, i, f"{v:.1f} files/s  ({s:.1f} s)", va="center", fontsize=8)
     ax.set_xlim(0, top * 1.35)
     handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in COLORS.values()]
-    ax.legend(handles, ["client-side", "in-cluster ETL", "bare compute limit"],
-              loc="upper center", bbox_to_anchor=(0.5, -0.09 * 14 / (len(rows) + 2)), ncol=3,
+    ax.legend(handles, LABELS,
+              loc="upper center", bbox_to_anchor=(0.5, -0.09 * 14 / (len(rows) + 2)), ncol=4,
               fontsize=8, frameon=False)
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
