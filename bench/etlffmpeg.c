@@ -555,7 +555,7 @@ static cell_t *cell_add(ffb_t *b, kind_t kind, const char *comm, bool fqn, bool 
         snprintf(c->label, sizeof(c->label), "bare-limit-%s", comm);
         break;
     case K_BARE_STORE:
-        snprintf(c->label, sizeof(c->label), "bare-store");
+        snprintf(c->label, sizeof(c->label), "bare-store-%s", comm);
         break;
     case K_ETL:
         snprintf(c->label, sizeof(c->label), "%s%s%s", comm, fqn ? "-fqn" : "", dp ? "-dp" : "");
@@ -1049,9 +1049,10 @@ static const char legend[] =
     "end-time over the targets' qryxstats), ETL initialized first, empty destination, ext "
     "{\"flac\":\"wav\"}. bare-limit-start/-end: the same conversion of the same files read from "
     "the targets' mountpaths, one thread per CPU, output discarded (no HTTP, no storage). "
-    "bare-store: the same, and each output written to a file on the mountpaths' filesystem (the "
-    "least any conversion that keeps its results does; not the issue's definition of the bare "
-    "limit, shown for comparison). MB = 10^6 bytes; files/s counts every object (FLAC and "
+    "bare-store-1/-2: the same, and each output written to a file on the mountpaths' filesystem "
+    "(the least any conversion that keeps its results does; not the issue's definition of the "
+    "bare limit, shown for comparison), run twice in a row. MB = 10^6 bytes; files/s counts every "
+    "object (FLAC and "
     "transcripts); in = FLAC + transcripts read, out = bytes written. speedup = baseline s / s; "
     "efficiency = mean bare-limit s / s. Every row verified: object count == source count; 20 "
     "WAVs: channels == AC, rate == AR, duration within 0.05 s of the source.";
@@ -1085,9 +1086,15 @@ static void verdict(const ffb_t *b, char *out, size_t len)
     if (bare > 0 && n < len)
         n += (size_t)snprintf(out + n, len - n, "; %.2f of the bare limit (target >= 0.9: %s)",
                               bare / best->secs, bare / best->secs >= 0.9 ? "MET" : "NOT met");
-    const cell_t *store = find_cell(b, K_BARE_STORE);
+    const cell_t *store = NULL;
+    for (int i = 0; i < b->ncells; i++) {
+        const cell_t *c = &b->cells[i];
+        if (c->kind == K_BARE_STORE && c->ok && (store == NULL || c->secs < store->secs))
+            store = c;
+    }
     if (store != NULL && n < len)
-        n += (size_t)snprintf(out + n, len - n, " (%.2f of bare-store)", store->secs / best->secs);
+        n += (size_t)snprintf(out + n, len - n, " (%.2f of the faster bare-store)",
+                              store->secs / best->secs);
     if (base != NULL && n < len)
         n += (size_t)snprintf(out + n, len - n, "; %.2fx the in-process client baseline",
                               base->secs / best->secs);
@@ -1446,8 +1453,10 @@ int bench_cmd_etl_ffmpeg(int argc, char **argv)
         run_bare(b, c);
         print_progress(b, c);
     }
-    if (!bench_stop) {
-        c = cell_add(b, K_BARE_STORE, NULL, false, false);
+    /* twice: on this VM the first pass may pay for memory the host has to back again, the
+     * second reuses what the first freed; the faster one is the stricter comparison */
+    for (int i = 0; i < 2 && !bench_stop; i++) {
+        c = cell_add(b, K_BARE_STORE, i == 0 ? "1" : "2", false, false);
         run_bare(b, c);
         print_progress(b, c);
     }
