@@ -68,7 +68,7 @@ def test_direct_put_to_a_target_that_is_down(cluster_factory):
 
 def test_etl_server_killed_during_ws_job(cluster, http):
     base = cluster.url
-    _, src, objs = seed(base, n=300, size=64 << 10)
+    _, src, objs = seed(base, n=300, size=256 << 10)
     name = eu.etl_name("wskill")
     spec = eu.builtin_spec(name, "echo")
     spec["communication"] = "ws://"
@@ -79,10 +79,15 @@ def test_etl_server_killed_during_ws_job(cluster, http):
     assert r.status_code == 200, r.text
     try:
         dst = lt.rand_name("flt-")
-        jid = eu.job_id_of(eu.etl_bck(http, base, src, dst, name, **{"num-workers": 2}))
-        time.sleep(0.2)
         victims = eu.etl_pids(name)
         assert victims, "no ETL server processes found"
+        # The job has its connections once the POST returns; freeze one server right then, so
+        # the job is surely in flight on it when it dies (echo runs through these objects in a
+        # fraction of a second: killing after a sleep once found the job already done).
+        jid = eu.job_id_of(eu.etl_bck(http, base, src, dst, name, **{"num-workers": 1}))
+        os.kill(victims[0], signal.SIGSTOP)
+        time.sleep(0.3)
+        assert not eu.job_status(http, base, jid)["end_time"], "the job ended with a frozen server"
         os.kill(victims[0], signal.SIGKILL)
         st = eu.wait_job(http, base, jid, timeout=60)
         assert st["aborted"] or st["err"], f"the job must fail: {st}"
