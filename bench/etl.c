@@ -142,49 +142,6 @@ static void obj_name(char *out, size_t len, long i)
     snprintf(out, len, "obj-%06ld", i);
 }
 
-static void size_str(size_t n, char *out, size_t len)
-{
-    if (n >= MiB && n % MiB == 0)
-        snprintf(out, len, "%zuMiB", (size_t)(n / MiB));
-    else if (n >= KiB && n % KiB == 0)
-        snprintf(out, len, "%zuKiB", (size_t)(n / KiB));
-    else
-        snprintf(out, len, "%zuB", n);
-}
-
-/* "10KiB", "1m", "4096" -> bytes; 0 on error. */
-static uint64_t size_parse(const char *s)
-{
-    char *end;
-    double v = strtod(s, &end);
-    if (end == s || v < 0)
-        return 0;
-    uint64_t mul = 1;
-    switch (tolower((unsigned char)*end)) {
-    case 'k':
-        mul = KiB;
-        break;
-    case 'm':
-        mul = MiB;
-        break;
-    case 'b':
-    case '\0':
-        break;
-    default:
-        return 0;
-    }
-    if (*end != '\0') {
-        end++;
-        if (*end == 'i' || *end == 'I')
-            end++;
-        if (*end == 'b' || *end == 'B')
-            end++;
-        if (*end != '\0')
-            return 0;
-    }
-    return (uint64_t)(v * (double)mul);
-}
-
 /* "hpush/fqn/dp"-style short name of a configuration, for --only and the progress lines. */
 static void cfg_desc(const cfg_t *c, char *out, size_t len)
 {
@@ -437,7 +394,7 @@ static int fill_source(etlb_t *b, const srcset_t *set, char *err, size_t errlen)
         pthread_join(th[i], NULL);
     pthread_mutex_destroy(&l.lock);
     char sz[32];
-    size_str(set->size, sz, sizeof(sz));
+    size_format(set->size, sz, sizeof(sz));
     fprintf(stderr, "  source %s: %ld x %s stored in %.1f s\n", set->bck, set->count, sz,
             (double)(time_mono_ns() - t0) / 1e9);
     if (atomic_load(&l.failed) > 0 || bench_stop) {
@@ -714,7 +671,7 @@ static void print_table(const etlb_t *b, FILE *f, bool md)
     }
     for (int s = 0; s < NSIZES; s++) {
         char sz[32], objs[64];
-        size_str(b->sizes[s], sz, sizeof(sz));
+        size_format(b->sizes[s], sz, sizeof(sz));
         snprintf(objs, sizeof(objs), "%ld x %s", b->counts[s], sz);
         for (int i = 0; i < b->ncells; i++) {
             const cell_t *c = &b->cells[i];
@@ -802,8 +759,8 @@ static const char legend[] =
 static void params_line(const etlb_t *b, char *out, size_t len)
 {
     char s0[32], s1[32];
-    size_str(b->sizes[0], s0, sizeof(s0));
-    size_str(b->sizes[1], s1, sizeof(s1));
+    size_format(b->sizes[0], s0, sizeof(s0));
+    size_format(b->sizes[1], s1, sizeof(s1));
     snprintf(out, len,
              "cluster: 1 proxy + %zu targets started by the bench; sources %ld x %s and %ld x %s; "
              "num-workers %d per target; transformer echo (locus-etl-echo), io:// = `cat`",
@@ -904,8 +861,8 @@ static int parse_args(etlb_t *b, int argc, char **argv)
             break;
         case O_SMALL_SIZE:
         case O_LARGE_SIZE: {
-            uint64_t v = size_parse(optarg);
-            if (v == 0 || v > 256 * MiB) {
+            int64_t v = size_parse(optarg);
+            if (v <= 0 || (uint64_t)v > 256 * MiB) {
                 fprintf(stderr, "locus-bench: bad size '%s'\n", optarg);
                 return -1;
             }

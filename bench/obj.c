@@ -190,54 +190,6 @@ static void objset_dispose(objset_t *s)
     memset(s, 0, sizeof(*s));
 }
 
-static void size_str(size_t n, char *out, size_t len)
-{
-    if (n >= GiB && n % GiB == 0)
-        snprintf(out, len, "%zuGiB", (size_t)(n / GiB));
-    else if (n >= MiB && n % MiB == 0)
-        snprintf(out, len, "%zuMiB", (size_t)(n / MiB));
-    else if (n >= KiB && n % KiB == 0)
-        snprintf(out, len, "%zuKiB", (size_t)(n / KiB));
-    else
-        snprintf(out, len, "%zuB", n);
-}
-
-/* "4KiB", "64MiB", "1m", "4096", "2G" ... -> bytes; 0 on error. */
-static uint64_t size_parse(const char *s)
-{
-    char *end;
-    double v = strtod(s, &end);
-    if (end == s || v < 0)
-        return 0;
-    uint64_t mul = 1;
-    switch (tolower((unsigned char)*end)) {
-    case 'k':
-        mul = KiB;
-        break;
-    case 'm':
-        mul = MiB;
-        break;
-    case 'g':
-        mul = GiB;
-        break;
-    case 'b':
-    case '\0':
-        break;
-    default:
-        return 0;
-    }
-    if (*end != '\0') {
-        end++;
-        if (*end == 'i' || *end == 'I')
-            end++;
-        if (*end == 'b' || *end == 'B')
-            end++;
-        if (*end != '\0')
-            return 0;
-    }
-    return (uint64_t)(v * (double)mul);
-}
-
 static int cmp_u64(const void *a, const void *b)
 {
     uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -599,7 +551,7 @@ static cell_t *cell_new(bench_t *b, op_t op, path_kind_t path, size_t size)
 static void print_progress(const cell_t *cell)
 {
     char sz[32];
-    size_str(cell->size, sz, sizeof(sz));
+    size_format(cell->size, sz, sizeof(sz));
     if (cell->skipped) {
         fprintf(stderr, "  %-3s %6s %-6s  skipped: %s\n", cell->op == OP_PUT ? "PUT" : "GET", sz,
                 path_names[cell->path], cell->note);
@@ -977,7 +929,7 @@ static void print_table(bench_t *b, FILE *f, bool md)
     }
     for (int i = 0; i < b->ncells; i++) {
         cell_t *c = &b->cells[i];
-        size_str(c->size, sz, sizeof(sz));
+        size_format(c->size, sz, sizeof(sz));
         const char *op = c->op == OP_PUT ? "PUT" : "GET";
         if (c->ratio > 0)
             snprintf(ratio, sizeof(ratio), "%.2f", c->ratio);
@@ -1015,7 +967,7 @@ static void print_errors(bench_t *b, FILE *f, bool md)
         if (c->errors == 0)
             continue;
         char sz[32];
-        size_str(c->size, sz, sizeof(sz));
+        size_format(c->size, sz, sizeof(sz));
         fprintf(f,
                 "%s%s %s %s: %llu errors (status %llu, size %llu, content %llu, transport %llu); "
                 "first: %s\n",
@@ -1030,11 +982,11 @@ static void params_line(bench_t *b, char *out, size_t len)
 {
     char sizes[128] = "", one[32];
     for (int i = 0; i < b->nsizes; i++) {
-        size_str(b->sizes[i], one, sizeof(one));
+        size_format(b->sizes[i], one, sizeof(one));
         snprintf(sizes + strlen(sizes), sizeof(sizes) - strlen(sizes), "%s%s", i ? "," : "", one);
     }
     char cap[32];
-    size_str(b->max_bytes, cap, sizeof(cap));
+    size_format(b->max_bytes, cap, sizeof(cap));
     char limit[64];
     if (b->count > 0)
         snprintf(limit, sizeof(limit), "%ld ops per cell", b->count);
@@ -1212,11 +1164,11 @@ static int parse_args(bench_t *b, int argc, char **argv)
             sizes = optarg;
             break;
         case O_MAX_BYTES:
-            b->max_bytes = strcmp(optarg, "0") == 0 ? 0 : size_parse(optarg);
-            if (strcmp(optarg, "0") != 0 && b->max_bytes == 0) {
+            if (size_parse(optarg) < 0) {
                 fprintf(stderr, "locus-bench: bad --max-bytes '%s'\n", optarg);
                 return -1;
             }
+            b->max_bytes = (uint64_t)size_parse(optarg);
             cap_set = true;
             break;
         case O_OPS:
@@ -1276,8 +1228,8 @@ static int parse_args(bench_t *b, int argc, char **argv)
     }
     char *dup = xstrdup(sizes), *save = NULL;
     for (char *t = strtok_r(dup, ",", &save); t != NULL; t = strtok_r(NULL, ",", &save)) {
-        uint64_t v = size_parse(t);
-        if (v == 0 || v > 4 * GiB || b->nsizes == MAX_SIZES) {
+        int64_t v = size_parse(t);
+        if (v <= 0 || (uint64_t)v > 4 * GiB || b->nsizes == MAX_SIZES) {
             fprintf(stderr, "locus-bench: bad size '%s'\n", t);
             free(dup);
             return -1;
@@ -1392,7 +1344,7 @@ int bench_cmd_obj(int argc, char **argv)
     for (int si = 0; si < b->nsizes && !bench_stop; si++) {
         size_t size = b->sizes[si];
         char sz[32];
-        size_str(size, sz, sizeof(sz));
+        size_format(size, sz, sizeof(sz));
         objset_t set = {0};
         char *tags[PATH_COUNT];
         cell_t *cells[PATH_COUNT];

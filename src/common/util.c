@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -559,4 +560,63 @@ int tcp_port_listener(int port, pid_t pgid)
     }
     closedir(d);
     return rc;
+}
+
+int64_t size_parse(const char *s)
+{
+    if (s == NULL || !isdigit((unsigned char)*s))
+        return -1;
+    char *e;
+    errno = 0;
+    unsigned long long v = strtoull(s, &e, 10);
+    if (errno != 0)
+        return -1;
+    const char *end = e;
+    while (isspace((unsigned char)*end))
+        end++;
+    unsigned long long mul = 1;
+    switch (toupper((unsigned char)*end)) {
+    case '\0':
+        break;
+    case 'B': /* bytes: nothing may follow */
+        if (end[1] != '\0')
+            return -1;
+        end = "";
+        break;
+    case 'K':
+        mul = 1ULL << 10;
+        break;
+    case 'M':
+        mul = 1ULL << 20;
+        break;
+    case 'G':
+        mul = 1ULL << 30;
+        break;
+    case 'T':
+        mul = 1ULL << 40;
+        break;
+    default:
+        return -1;
+    }
+    if (*end) {
+        end++;
+        if (strcasecmp(end, "") != 0 && strcasecmp(end, "B") != 0 && strcasecmp(end, "iB") != 0)
+            return -1;
+    }
+    if (v > (unsigned long long)(9223372036854775807LL) / mul)
+        return -1;
+    return (int64_t)(v * mul);
+}
+
+void size_format(uint64_t n, char *out, size_t len)
+{
+    static const char *const units[] = {"TiB", "GiB", "MiB", "KiB"};
+    for (int i = 0; i < 4; i++) {
+        uint64_t u = 1ULL << (10 * (4 - i));
+        if (n >= u && n % u == 0) {
+            snprintf(out, len, "%llu%s", (unsigned long long)(n / u), units[i]);
+            return;
+        }
+    }
+    snprintf(out, len, "%lluB", (unsigned long long)n);
 }

@@ -91,6 +91,12 @@ char *base64_encode(const void *p, size_t n);
  * another one that took the port first. */
 int tcp_port_listener(int port, pid_t pgid);
 
+/* "1048576", "4k", "512M", "16GiB", "2 TB" -> bytes (binary units, case-insensitive, optional
+ * "B"/"iB"); -1 if malformed or too large. */
+int64_t size_parse(const char *s);
+/* The exact inverse for round sizes: 65536 -> "64KiB", 1000 -> "1000B". */
+void size_format(uint64_t n, char *out, size_t len);
+
 bool str_has_prefix(const char *s, const char *prefix);
 bool str_has_suffix(const char *s, const char *suffix);
 

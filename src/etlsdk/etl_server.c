@@ -106,7 +106,7 @@ void locus_etl_options_init(locus_etl_options_t *o)
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     o->workers = env_int("NUM_WORKERS", ncpu > 0 ? (int)ncpu : 2);
     o->max_connections = env_int("MAX_CONN", 256);
-    long long mx = locus_etl__parse_size(getenv("LOCUS_ETL_MAX_OBJECT_SIZE"));
+    int64_t mx = size_parse(getenv("LOCUS_ETL_MAX_OBJECT_SIZE"));
     o->max_object_size = mx > 0 ? (uint64_t)mx : (uint64_t)16 << 30;
     o->target_url = getenv("AIS_TARGET_URL");
     o->fqn_roots = getenv("LOCUS_ETL_FQN_ROOTS");
@@ -592,7 +592,7 @@ static int on_headers(req_t *r, struct MHD_Connection *c, const char *method, ch
     const char *cl =
         MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (cl != NULL && r->method == M_PUT && r->uri.fqn == NULL) {
-        long long n = locus_etl__parse_size(cl);
+        int64_t n = size_parse(cl);
         if (n < 0 || (uint64_t)n > ctx->opts.max_object_size) {
             *msg = xasprintf("object too large: Content-Length %s (limit %llu)", cl,
                              (unsigned long long)ctx->opts.max_object_size);
@@ -601,7 +601,7 @@ static int on_headers(req_t *r, struct MHD_Connection *c, const char *method, ch
         r->body_cap = (size_t)n;
         r->body = malloc(r->body_cap + 1);
         if (r->body == NULL) {
-            *msg = xasprintf("cannot allocate %lld bytes for the object", n);
+            *msg = xasprintf("cannot allocate %lld bytes for the object", (long long)n);
             return 413;
         }
     }

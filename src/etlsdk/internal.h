@@ -79,9 +79,6 @@ char *locus_etl__direct_put_url(const char *daddr, const char *target_url, const
  * [+ "?latest-ver=true"]. Caller frees. */
 char *locus_etl__hpull_url(const char *target_url, const char *dpath, bool latest);
 
-/* Parses a size like "16GiB", "512M", "1048576". -1 on error. */
-long long locus_etl__parse_size(const char *s);
-
 /* ------------------------------------------------------------------------------------------ */
 /* etl_log.c */
 

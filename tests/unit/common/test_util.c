@@ -273,6 +273,41 @@ static void test_files(void **state)
     free(path);
 }
 
+static void test_sizes(void **state)
+{
+    (void)state;
+    assert_int_equal(size_parse("1048576"), 1048576);
+    assert_int_equal(size_parse("16GiB"), 16LL << 30);
+    assert_int_equal(size_parse("512M"), 512LL << 20);
+    assert_int_equal(size_parse("2k"), 2048);
+    assert_int_equal(size_parse("4KB"), 4096);
+    assert_int_equal(size_parse("0"), 0);
+    assert_int_equal(size_parse("-1"), -1);
+    assert_int_equal(size_parse("12x"), -1);
+    assert_int_equal(size_parse("4KiBs"), -1);
+    assert_int_equal(size_parse("7B"), 7);
+    assert_int_equal(size_parse("7BB"), -1);
+    assert_int_equal(size_parse(""), -1);
+    assert_int_equal(size_parse(NULL), -1);
+    assert_int_equal(size_parse("99999999999999999999"), -1);
+    assert_int_equal(size_parse("99999999999T"), -1);
+    char s[32];
+    size_format(64 << 20, s, sizeof(s));
+    assert_string_equal(s, "64MiB");
+    size_format(4096, s, sizeof(s));
+    assert_string_equal(s, "4KiB");
+    size_format(3ULL << 30, s, sizeof(s));
+    assert_string_equal(s, "3GiB");
+    size_format(1000, s, sizeof(s));
+    assert_string_equal(s, "1000B");
+    size_format(0, s, sizeof(s));
+    assert_string_equal(s, "0B");
+    for (uint64_t n = 1; n < (1ULL << 42); n = n * 3 + 1) {
+        size_format(n, s, sizeof(s));
+        assert_int_equal(size_parse(s), (int64_t)n);
+    }
+}
+
 static void test_strings(void **state)
 {
     (void)state;
@@ -347,6 +382,7 @@ int main(void)
         cmocka_unit_test(test_url_decode),     cmocka_unit_test(test_buf),
         cmocka_unit_test(test_time_format),    cmocka_unit_test(test_files),
         cmocka_unit_test(test_strings),        cmocka_unit_test(test_tcp_port_listener),
+        cmocka_unit_test(test_sizes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

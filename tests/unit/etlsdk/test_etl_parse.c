@@ -277,16 +277,6 @@ static void test_decode_and_size(void **state)
     assert_string_equal(s, "a+b+");
     free(s);
     assert_null(locus_etl__path_unescape("a%00", 4));
-    assert_int_equal(locus_etl__parse_size("1048576"), 1048576);
-    assert_int_equal(locus_etl__parse_size("16GiB"), 16LL << 30);
-    assert_int_equal(locus_etl__parse_size("512M"), 512LL << 20);
-    assert_int_equal(locus_etl__parse_size("2k"), 2048);
-    assert_int_equal(locus_etl__parse_size("0"), 0);
-    assert_int_equal(locus_etl__parse_size("-1"), -1);
-    assert_int_equal(locus_etl__parse_size("12x"), -1);
-    assert_int_equal(locus_etl__parse_size(""), -1);
-    assert_int_equal(locus_etl__parse_size("99999999999999999999"), -1);
-    assert_int_equal(locus_etl__parse_size("99999999999T"), -1);
 }
 
 int main(void)
