@@ -108,6 +108,16 @@ long bench_link_objects(const char *cluster_dir, const char *bck, const char *ds
 
 /* One line describing this machine (CPUs and model, memory, kernel). */
 void bench_machine_desc(char *out, size_t len);
+/* The start of a subcommand: signals (bench_catch_signals), libcurl, a temp dir
+ * $TMPDIR/<prefix>-XXXXXX (*tmp), the executable's dir (*bindir; both for the caller to free) and
+ * the banner "locus-bench <cmd>: <machine>" on stderr (the machine line also into mach).
+ * 0, or -1 with the reason printed. */
+int bench_begin(const char *cmd, const char *prefix, char **tmp, char **bindir, char *mach,
+                size_t machlen);
+/* Starts a cluster of 1 proxy + `targets` targets on free ports with its data under dir
+ * (bench_cluster_up; cpu as there) and sets *endpoint (caller frees). 0, or -1 with the reason
+ * printed. */
+int bench_own_cluster(const char *bindir, const char *dir, int targets, int cpu, char **endpoint);
 /* RFC 3339 time with nanoseconds (job snapshots' start-time/end-time) -> unix ns; 0 for Go's
  * zero time or anything unparseable. */
 int64_t bench_rfc3339_ns(const char *s);

@@ -1337,20 +1337,11 @@ int bench_cmd_etl_ffmpeg(int argc, char **argv)
         return 2;
     }
     b->started_ns = time_mono_ns();
-    bench_catch_signals();
     ffx_init();
     snprintf(b->src, sizeof(b->src), "ffsrc-%d", (int)getpid() % 100000);
-
-    const char *tmpdir = getenv("TMPDIR") != NULL ? getenv("TMPDIR") : "/tmp";
-    b->tmp = xasprintf("%s/locus-bench-ff-XXXXXX", tmpdir);
-    if (mkdtemp(b->tmp) == NULL) {
-        fprintf(stderr, "locus-bench: mkdtemp %s: %s\n", b->tmp, strerror(errno));
-        goto out;
-    }
-    b->bindir = bench_self_dir();
     char mach[512];
-    bench_machine_desc(mach, sizeof(mach));
-    fprintf(stderr, "locus-bench etl-ffmpeg: %s\n", mach);
+    if (bench_begin("etl-ffmpeg", "locus-bench-ff", &b->tmp, &b->bindir, mach, sizeof(mach)) != 0)
+        goto out;
 
     /* the dataset */
     b->datadir = xasprintf("%s/data", b->tmp);
@@ -1383,19 +1374,9 @@ int bench_cmd_etl_ffmpeg(int argc, char **argv)
     if (b->endpoint_opt != NULL) {
         b->endpoint = xstrdup(b->endpoint_opt);
     } else {
-        int port = bench_free_ports(1 + b->targets);
-        if (port < 0) {
-            fprintf(stderr, "locus-bench: no free ports\n");
-            goto out;
-        }
         b->cluster_dir = xasprintf("%s/cluster", b->tmp);
-        fprintf(stderr, "starting a cluster (1 proxy, %d targets) on port %d\n", b->targets, port);
-        if (bench_cluster_up(b->bindir, b->cluster_dir, port, b->targets, -1, err, sizeof(err)) !=
-            0) {
-            fprintf(stderr, "locus-bench: %s\n", err);
+        if (bench_own_cluster(b->bindir, b->cluster_dir, b->targets, -1, &b->endpoint) != 0)
             goto out;
-        }
-        b->endpoint = xasprintf("http://127.0.0.1:%d", port);
     }
     if (bench_smap_fetch(b->endpoint, &b->smap, err, sizeof(err)) != 0 || b->smap.nt == 0) {
         fprintf(stderr, "locus-bench: %s\n", err[0] ? err : "no active targets");

@@ -1272,41 +1272,19 @@ int bench_cmd_obj(int argc, char **argv)
         return 2;
     }
     b->started_ns = time_mono_ns();
-
-    bench_catch_signals();
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-
-    const char *tmpdir = getenv("TMPDIR") != NULL ? getenv("TMPDIR") : "/tmp";
-    b->tmp = xasprintf("%s/locus-bench-XXXXXX", tmpdir);
-    if (mkdtemp(b->tmp) == NULL) {
-        fprintf(stderr, "locus-bench: mkdtemp %s: %s\n", b->tmp, strerror(errno));
+    char mach[512];
+    if (bench_begin("obj", "locus-bench", &b->tmp, &b->bindir, mach, sizeof(mach)) != 0)
         goto out;
-    }
     b->www = xasprintf("%s/www", b->tmp);
     b->diskdir = xasprintf("%s/disk", b->tmp);
     mkdir_p(b->diskdir, 0755);
-    b->bindir = bench_self_dir();
-
-    char mach[512];
-    bench_machine_desc(mach, sizeof(mach));
-    fprintf(stderr, "locus-bench obj: %s\n", mach);
 
     if (b->endpoint_opt == NULL) {
-        int port = bench_free_ports(1 + b->targets);
-        if (port < 0) {
-            fprintf(stderr, "locus-bench: no free ports\n");
-            goto out;
-        }
         b->cluster_dir = xasprintf("%s/cluster", b->tmp);
         b->own_cluster = true;
-        fprintf(stderr, "starting a cluster (1 proxy, %d targets) on port %d in %s\n", b->targets,
-                port, b->cluster_dir);
-        if (bench_cluster_up(b->bindir, b->cluster_dir, port, b->targets, b->pin ? 0 : -1, err,
-                             sizeof(err)) != 0) {
-            fprintf(stderr, "locus-bench: %s\n", err);
+        if (bench_own_cluster(b->bindir, b->cluster_dir, b->targets, b->pin ? 0 : -1,
+                              &b->endpoint) != 0)
             goto out;
-        }
-        b->endpoint = xasprintf("http://127.0.0.1:%d", port);
     } else {
         b->endpoint = xstrdup(b->endpoint_opt);
         size_t n = strlen(b->endpoint);

@@ -273,6 +273,43 @@ int64_t bench_rfc3339_ns(const char *s)
     return ((int64_t)timegm(&tm) - off) * 1000000000LL + frac;
 }
 
+int bench_begin(const char *cmd, const char *prefix, char **tmp, char **bindir, char *mach,
+                size_t machlen)
+{
+    bench_catch_signals();
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    const char *tmpdir = getenv("TMPDIR") != NULL ? getenv("TMPDIR") : "/tmp";
+    *tmp = xasprintf("%s/%s-XXXXXX", tmpdir, prefix);
+    *bindir = bench_self_dir();
+    bench_machine_desc(mach, machlen);
+    fprintf(stderr, "locus-bench %s: %s\n", cmd, mach);
+    if (mkdtemp(*tmp) == NULL) {
+        fprintf(stderr, "locus-bench: mkdtemp %s: %s\n", *tmp, strerror(errno));
+        free(*tmp);
+        *tmp = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+int bench_own_cluster(const char *bindir, const char *dir, int targets, int cpu, char **endpoint)
+{
+    char err[LOCUS_ERR_LEN] = "";
+    int port = bench_free_ports(1 + targets);
+    if (port < 0) {
+        fprintf(stderr, "locus-bench: no free ports\n");
+        return -1;
+    }
+    fprintf(stderr, "starting a cluster (1 proxy, %d targets) on port %d in %s\n", targets, port,
+            dir);
+    if (bench_cluster_up(bindir, dir, port, targets, cpu, err, sizeof(err)) != 0) {
+        fprintf(stderr, "locus-bench: %s\n", err);
+        return -1;
+    }
+    *endpoint = xasprintf("http://127.0.0.1:%d", port);
+    return 0;
+}
+
 static void on_signal(int sig)
 {
     (void)sig;
