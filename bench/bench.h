@@ -114,6 +114,11 @@ void bench_machine_desc(char *out, size_t len);
  * 0, or -1 with the reason printed. */
 int bench_begin(const char *cmd, const char *prefix, char **tmp, char **bindir, char *mach,
                 size_t machlen);
+/* The end of a subcommand, the inverse of bench_begin: stops the cluster under cluster_dir (if
+ * not NULL), removes tmp unless keep (then says where it is), prints "locus-bench <cmd>: done in
+ * N s", frees tmp, bindir and cluster_dir, and cleans libcurl up. */
+void bench_end(const char *cmd, int64_t started_ns, char *tmp, bool keep, char *bindir,
+               char *cluster_dir);
 /* Starts a cluster of 1 proxy + `targets` targets on free ports with its data under dir
  * (bench_cluster_up; cpu as there) and sets *endpoint (caller frees). 0, or -1 with the reason
  * printed. */

@@ -1022,21 +1022,10 @@ int bench_cmd_etl(int argc, char **argv)
         rc = 130;
 out:
     locus_client_destroy(b->cl);
-    if (b->cluster_dir != NULL)
-        bench_cluster_down(b->bindir, b->cluster_dir);
-    if (b->tmp != NULL && !b->keep)
-        remove_tree(b->tmp);
-    else if (b->tmp != NULL)
-        fprintf(stderr, "--keep: temp dir %s\n", b->tmp);
-    fprintf(stderr, "locus-bench etl: done in %.0f s\n",
-            (double)(time_mono_ns() - b->started_ns) / 1e9);
+    bench_end("etl", b->started_ns, b->tmp, b->keep, b->bindir, b->cluster_dir);
     bench_smap_dispose(&b->smap);
     free(b->pool);
     free(b->endpoint);
-    free(b->cluster_dir);
-    free(b->bindir);
-    free(b->tmp);
     free(b);
-    curl_global_cleanup();
     return rc;
 }

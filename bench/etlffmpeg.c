@@ -1469,14 +1469,7 @@ out_src:
     bench_bucket_destroy(b->endpoint, b->src);
 out:
     locus_client_destroy(b->cl);
-    if (b->cluster_dir != NULL)
-        bench_cluster_down(b->bindir, b->cluster_dir);
-    if (b->tmp != NULL && !b->keep)
-        remove_tree(b->tmp);
-    else if (b->tmp != NULL)
-        fprintf(stderr, "--keep: temp dir %s\n", b->tmp);
-    fprintf(stderr, "locus-bench etl-ffmpeg: done in %.0f s\n",
-            (double)(time_mono_ns() - b->started_ns) / 1e9);
+    bench_end("etl-ffmpeg", b->started_ns, b->tmp, b->keep, b->bindir, b->cluster_dir);
     bench_smap_dispose(&b->smap);
     for (long i = 0; i < b->nf; i++) {
         free(b->f[i].name);
@@ -1485,9 +1478,6 @@ out:
     free(b->f);
     free(b->datadir);
     free(b->endpoint);
-    free(b->cluster_dir);
-    free(b->bindir);
-    free(b->tmp);
     free(b);
     return rc;
 }

@@ -1380,24 +1380,13 @@ out:
         bench_nginx_stop(&b->nginx);
     if (b->bucket != NULL && !b->own_cluster && !b->keep && b->bucket_created)
         bucket_destroy(b);
-    if (b->own_cluster)
-        bench_cluster_down(b->bindir, b->cluster_dir);
-    if (b->tmp != NULL && !b->keep)
-        remove_tree(b->tmp);
-    else if (b->tmp != NULL)
-        fprintf(stderr, "--keep: temp dir %s\n", b->tmp);
-    fprintf(stderr, "locus-bench obj: done in %.0f s\n",
-            (double)(time_mono_ns() - b->started_ns) / 1e9);
+    bench_end("obj", b->started_ns, b->tmp, b->keep, b->bindir, b->cluster_dir);
     bench_smap_dispose(&b->smap);
     free(b->pool);
     free(b->bucket);
     free(b->endpoint);
-    free(b->cluster_dir);
-    free(b->bindir);
     free(b->www);
     free(b->diskdir);
-    free(b->tmp);
     free(b);
-    curl_global_cleanup();
     return rc;
 }

@@ -292,6 +292,23 @@ int bench_begin(const char *cmd, const char *prefix, char **tmp, char **bindir, 
     return 0;
 }
 
+void bench_end(const char *cmd, int64_t started_ns, char *tmp, bool keep, char *bindir,
+               char *cluster_dir)
+{
+    if (cluster_dir != NULL)
+        bench_cluster_down(bindir, cluster_dir);
+    if (tmp != NULL && !keep)
+        remove_tree(tmp);
+    else if (tmp != NULL)
+        fprintf(stderr, "--keep: temp dir %s\n", tmp);
+    fprintf(stderr, "locus-bench %s: done in %.0f s\n", cmd,
+            (double)(time_mono_ns() - started_ns) / 1e9);
+    free(tmp);
+    free(bindir);
+    free(cluster_dir);
+    curl_global_cleanup();
+}
+
 int bench_own_cluster(const char *bindir, const char *dir, int targets, int cpu, char **endpoint)
 {
     char err[LOCUS_ERR_LEN] = "";
