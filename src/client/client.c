@@ -426,3 +426,12 @@ out:
     free(url);
     return ret;
 }
+
+int client_fd_sink(void *arg, const void *data, size_t len)
+{
+    client_fd_sink_t *s = arg;
+    int rc = write_all(s->fd, data, len);
+    if (rc != 0)
+        s->err = rc;
+    return rc;
+}

@@ -455,27 +455,11 @@ int locus_etl_object_get_cb(locus_client_t *c, const char *etl, const char *args
     return rc;
 }
 
-typedef struct {
-    int fd;
-    int err;
-} fd_sink_t;
-
-static int on_fd_write(void *arg, const void *data, size_t len)
-{
-    fd_sink_t *s = arg;
-    int rc = write_all(s->fd, data, len);
-    if (rc != 0) {
-        s->err = rc;
-        return rc;
-    }
-    return 0;
-}
-
 int locus_etl_object_get_fd(locus_client_t *c, const char *etl, const char *args, const char *bck,
                             const char *obj, int fd, int64_t *nbytes, char *err)
 {
-    fd_sink_t s = {fd, 0};
-    int rc = locus_etl_object_get_cb(c, etl, args, bck, obj, on_fd_write, &s, nbytes, err);
+    client_fd_sink_t s = {fd, 0};
+    int rc = locus_etl_object_get_cb(c, etl, args, bck, obj, client_fd_sink, &s, nbytes, err);
     if (rc != 0 && s.err != 0)
         rc = client_fail(err, s.err, "writing the output: %s", strerror(-s.err));
     return rc;

@@ -59,6 +59,14 @@ int client_do(locus_client_t *c, client_req_t *r, char *err);
 /* Value of a header of the final response (case-insensitive), borrowed from r; NULL if absent. */
 const char *client_req_header(const client_req_t *r, const char *name);
 
+/* A response sink (client_req_t.sink) writing to a file descriptor; err keeps the first write
+ * error (negative errno) so the caller can tell it from an HTTP failure. */
+typedef struct {
+    int fd;
+    int err;
+} client_fd_sink_t;
+int client_fd_sink(void *arg, const void *data, size_t len);
+
 /* Fills err (may be NULL) printf-style; returns code. */
 int client_fail(char *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
