@@ -1052,8 +1052,8 @@ static const char legend[] =
     "bare-store-1/-2: the same, and each output written to a file on the mountpaths' filesystem "
     "(the least any conversion that keeps its results does; not the issue's definition of the "
     "bare limit, shown for comparison), run twice in a row. MB = 10^6 bytes; files/s counts every "
-    "object (FLAC and "
-    "transcripts); in = FLAC + transcripts read, out = bytes written. speedup = baseline s / s; "
+    "object (FLAC and transcripts); in = FLAC + transcripts read, out = bytes written. speedup = "
+    "baseline s / s; "
     "efficiency = mean bare-limit s / s. Every row verified: object count == source count; 20 "
     "WAVs: channels == AC, rate == AR, duration within 0.05 s of the source.";
 

@@ -562,6 +562,9 @@ int tcp_port_listener(int port, pid_t pgid)
     return rc;
 }
 
+/* Binary units, 1 << (10 * (index + 1)) bytes each. */
+static const char size_units[] = "KMGT";
+
 int64_t size_parse(const char *s)
 {
     if (s == NULL || !isdigit((unsigned char)*s))
@@ -574,47 +577,26 @@ int64_t size_parse(const char *s)
     const char *end = e;
     while (isspace((unsigned char)*end))
         end++;
-    unsigned long long mul = 1;
-    switch (toupper((unsigned char)*end)) {
-    case '\0':
-        break;
-    case 'B': /* bytes: nothing may follow */
-        if (end[1] != '\0')
-            return -1;
-        end = "";
-        break;
-    case 'K':
-        mul = 1ULL << 10;
-        break;
-    case 'M':
-        mul = 1ULL << 20;
-        break;
-    case 'G':
-        mul = 1ULL << 30;
-        break;
-    case 'T':
-        mul = 1ULL << 40;
-        break;
-    default:
-        return -1;
-    }
-    if (*end) {
+    int shift = 0;
+    const char *u = *end ? strchr(size_units, toupper((unsigned char)*end)) : NULL;
+    if (u != NULL) {
+        shift = 10 * (int)(u - size_units + 1);
         end++;
-        if (strcasecmp(end, "") != 0 && strcasecmp(end, "B") != 0 && strcasecmp(end, "iB") != 0)
-            return -1;
     }
-    if (v > (unsigned long long)(9223372036854775807LL) / mul)
+    /* then nothing, "B", or (after a unit) "iB" */
+    if (*end && strcasecmp(end, "B") != 0 && (shift == 0 || strcasecmp(end, "iB") != 0))
         return -1;
-    return (int64_t)(v * mul);
+    if (v > (unsigned long long)INT64_MAX >> shift)
+        return -1;
+    return (int64_t)(v << shift);
 }
 
 void size_format(uint64_t n, char *out, size_t len)
 {
-    static const char *const units[] = {"TiB", "GiB", "MiB", "KiB"};
-    for (int i = 0; i < 4; i++) {
-        uint64_t u = 1ULL << (10 * (4 - i));
-        if (n >= u && n % u == 0) {
-            snprintf(out, len, "%llu%s", (unsigned long long)(n / u), units[i]);
+    for (int i = (int)sizeof(size_units) - 2; i >= 0; i--) {
+        uint64_t unit = 1ULL << (10 * (i + 1));
+        if (n >= unit && n % unit == 0) {
+            snprintf(out, len, "%llu%ciB", (unsigned long long)(n / unit), size_units[i]);
             return;
         }
     }
