@@ -17,7 +17,7 @@
  *   so the disk stays small; the next cell waits until the targets removed its files), with a
  *   fixed num-workers per target. Timing is the job's own
  *   duration as the job API reports it: the earliest "start-time" to the latest "end-time" over
- *   every target's qryxstats snapshot (PROTOCOL-REST.md 1.8), the ETL being initialized first.
+ *   every target's qryxstats snapshot (docs/protocol.md 1.8), the ETL being initialized first.
  * - Each cell is verified: the job ended without error, the destination lists exactly the
  *   source's count of objects, each of the source's size, and 20 objects spread over the bucket
  *   are byte-identical to the source (echo returns its input).

@@ -1,5 +1,5 @@
 /*
- * etlffmpeg.c - `locus-bench etl-ffmpeg`: the seed's experiment (BENCHMARK.md, issue 5) on one
+ * etlffmpeg.c - `locus-bench etl-ffmpeg`: the seed's experiment (docs/benchmarks.md) on one
  * cluster and one generated LibriSpeech-like dataset, side by side in one run:
  *
  *   1. client-side baseline: list the source bucket, then T threads GET -> convert in-process

@@ -1,6 +1,6 @@
 /*
  * gen.c - `locus-bench gen-librispeech`: a LibriSpeech-like corpus of synthetic speech, the
- * stand-in for the real corpus (which cannot be downloaded here) described in BENCHMARK.md
+ * stand-in for the real corpus (which cannot be downloaded here) described in docs/benchmarks.md
  * ("The data"): FLAC, 16 kHz, mono, 16-bit; durations with mean ~12.0 s (~85% between 8 and
  * 35 s around 13.4 s, ~15% short ones of 1-8 s), hard cap 35 s; speech-like content that FLAC
  * compresses to ~17 kB/s; the folder layout <speaker>/<chapter>/<spk>-<chap>-<NNNN>.flac plus

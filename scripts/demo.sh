@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # demo.sh - `make demo`: start a local Locus cluster (1 proxy + 3 targets) under ./demo-cluster,
 # upload a folder of sample files, list them, read some back and compare, run the md5 ETL; then
-# the seed's story (BENCHMARK.md): 200 LibriSpeech-like speech files uploaded, the FFmpeg ETL
+# the benchmark story (docs/benchmarks.md, "The data"): 200 LibriSpeech-like speech files uploaded, the FFmpeg ETL
 # initialised from its spec file, the bucket converted FLAC -> WAV offline and one file inline,
 # and a short side-by-side of client-side vs in-cluster conversion of those files (locus-bench
 # etl-ffmpeg against this cluster); show the cluster map, and leave the cluster running.

@@ -1,7 +1,7 @@
 /*
  * locus/client.h - liblocus, the C client library of Locus (and of any AIStore-compatible
  * cluster): cluster map, buckets, objects, listing, jobs and ETL over the REST API of
- * PROTOCOL-REST.md.
+ * docs/protocol.md.
  *
  * Conventions
  * - Every fallible function returns 0 on success or a negative LOCUS_E* code. Codes that have an
@@ -184,7 +184,7 @@ typedef struct {
     char *value;
 } locus_header_t;
 
-/* Object properties from HEAD (PROTOCOL-REST.md §1.3). Strings owned by the struct. */
+/* Object properties from HEAD (docs/protocol.md §1.3). Strings owned by the struct. */
 typedef struct {
     int64_t size;         /* Content-Length */
     char *checksum_type;  /* Ais-Checksum-Type, NULL if absent (same for the others) */
@@ -272,7 +272,7 @@ int locus_job_wait(locus_client_t *c, const char *id, int64_t timeout_ns, locus_
                    char *err);
 
 /* ------------------------------------------------------------------------------------------ */
-/* ETL (PROTOCOL-REST.md §1.6-§1.7, PROTOCOL-ETL.md §2.2) */
+/* ETL (docs/protocol.md §1.6-§1.7, docs/protocol.md §2.2) */
 
 /* Converts the text of an ETL spec file into init messages for locus_etl_init. The text is YAML
  * (one or more documents separated by `---`, each a mapping such as AIStore's etl_spec.yaml) or

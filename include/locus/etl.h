@@ -3,7 +3,7 @@
  *
  * A transformer is an HTTP server that an AIStore-compatible storage target (Locus or AIStore)
  * starts next to itself and sends objects to. The framework implements the whole wire protocol
- * (docs/etl-framework.md, PROTOCOL-ETL.md): `GET /health`, hpush `PUT /<path>` (object bytes in
+ * (docs/etl-framework.md, docs/protocol.md): `GET /health`, hpush `PUT /<path>` (object bytes in
  * the body, or a local file named by `etl_fqn`), hpull `GET /<path>` (the framework fetches the
  * object from `AIS_TARGET_URL`), `GET /ws` (WebSocket: objects streamed over long-lived
  * connections, replies Binary = result, Text = delivered by direct put or

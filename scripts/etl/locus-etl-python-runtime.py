@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """locus-etl-python-runtime.py - Locus's stand-in for AIStore's `aistorage/runtime_python:<ver>`
-container image (NVIDIA/ais-etl runtime/python/bootstrap.py; PROTOCOL-REST.md §1.9).
+container image (NVIDIA/ais-etl runtime/python/bootstrap.py; docs/protocol.md §1.9).
 
 AIStore's Python SDK deploys an ETL straight from code with `Etl.init_class`: the server class is
 serialized into the env variable ETL_CLASS_PAYLOAD as base64(cloudpickle.dumps(cls)) and the

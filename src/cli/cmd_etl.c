@@ -1,5 +1,5 @@
 /*
- * cmd_etl.c - `locus etl ...`: ETL transformers on the cluster's targets (PROTOCOL-REST.md
+ * cmd_etl.c - `locus etl ...`: ETL transformers on the cluster's targets (docs/protocol.md
  * §1.6-§1.7): init from a spec file or options, show, inline and copy transforms of one object,
  * offline bucket transforms (with a progress bar while waiting), stop/start/rm, logs, health.
  */

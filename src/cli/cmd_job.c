@@ -1,5 +1,5 @@
 /*
- * cmd_job.c - `locus job show ID` and `locus job wait ID [--timeout D]` (PROTOCOL-REST.md §1.8).
+ * cmd_job.c - `locus job show ID` and `locus job wait ID [--timeout D]` (docs/protocol.md §1.8).
  */
 #include "cli/cli.h"
 

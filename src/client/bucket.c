@@ -1,5 +1,5 @@
 /*
- * bucket.c - bucket calls of liblocus: create, destroy, head, list, copy (PROTOCOL-REST.md §1.2,
+ * bucket.c - bucket calls of liblocus: create, destroy, head, list, copy (docs/protocol.md §1.2,
  * §1.7) and the cluster map / health calls (§1.1).
  */
 #include "client/internal.h"

@@ -1,6 +1,6 @@
 /*
  * etl.c - ETL calls of liblocus: init, list, show, stop/start/delete, logs, health, inline
- * transform, transform-copy and the offline bucket transform (PROTOCOL-REST.md §1.6-§1.7), and
+ * transform, transform-copy and the offline bucket transform (docs/protocol.md §1.6-§1.7), and
  * job counters (§1.8). The spec/ext/counter parsing lives in etl_spec.c.
  */
 #include "client/internal.h"

@@ -1,7 +1,7 @@
 /*
  * etl_spec.c - the pure parts of liblocus's ETL support: ETL spec files (YAML through libyaml,
  * or JSON) to init messages, init messages from options, `--ext` maps, and job counters summed
- * from qryxstats snapshots (PROTOCOL-ETL.md §2.2, PROTOCOL-REST.md §1.6-§1.8).
+ * from qryxstats snapshots (docs/protocol.md §2.2, docs/protocol.md §1.6-§1.8).
  *
  * DESIGN: a YAML document is loaded whole (yaml_parser_load: anchors and aliases resolved by
  * libyaml) and converted node by node to a jansson value. Each node knows its path in the spec

@@ -1,6 +1,6 @@
 /*
  * job.c - jobs (xactions) in liblocus: status, per-target snapshots, wait
- * (PROTOCOL-REST.md §1.8).
+ * (docs/protocol.md §1.8).
  */
 #include "client/internal.h"
 

@@ -1,7 +1,7 @@
 /*
  * object.c - object calls of liblocus: PUT (buffer, fd, file), GET (callback, fd, memory,
  * optional Range), HEAD, DELETE, multi-object delete, and list-objects pages
- * (PROTOCOL-REST.md §1.3-§1.5, §1 row 20).
+ * (docs/protocol.md §1.3-§1.5, §1 row 20).
  */
 #include "client/internal.h"
 

@@ -1,5 +1,5 @@
 /*
- * cluster.h - cluster metadata (ARCHITECTURE.md §4): the cluster map (smap) and the bucket
+ * cluster.h - cluster metadata (docs/design.md §4): the cluster map (smap) and the bucket
  * metadata (BMD), versioned, owned by the primary proxy, pushed to every node on change
  * (metasync), persisted atomically by every node; join, keepalive and the primary's
  * dead-node check.
@@ -60,7 +60,7 @@ void md_put(mdoc_t *d);
 bmd_t *bmd_get(void);
 void bmd_put(bmd_t *b);
 
-/* The smap as AIStore's JSON (PROTOCOL-REST.md §1.1); caller frees. */
+/* The smap as AIStore's JSON (docs/protocol.md §1.1); caller frees. */
 char *smap_to_text(const smap_t *s);
 /* HRW owner of an object (uname "ais/@#/b/o"); NULL when there are no targets. */
 const snode_t *smap_owner(const smap_t *s, const char *bck, const char *obj);

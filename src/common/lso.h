@@ -1,5 +1,5 @@
 /*
- * lso.h - list-objects pages (PROTOCOL-REST.md §1.4-1.5): the entry type and the two
+ * lso.h - list-objects pages (docs/protocol.md §1.4-1.5): the entry type and the two
  * encodings, msgpack (Go msgp of cmn.LsoRes, what the SDK requires) and JSON.
  *
  * msgpack layout: map{"UUID": str, "ContinuationToken": str, "Entries": [ENTRY...], "Flags": u32}

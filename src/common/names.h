@@ -1,5 +1,5 @@
 /*
- * names.h - bucket and object names, unames and FQNs (ARCHITECTURE.md §5).
+ * names.h - bucket and object names, unames and FQNs (docs/design.md §5).
  *
  *   uname = "ais/@#/<bucket>/<object>"            (AIStore's cmn.Bck.MakeUname, provider ais,
  *                                                  global namespace)

@@ -1,5 +1,5 @@
 /*
- * etl.h - target-side ETL (ARCHITECTURE.md §8): the process runtime that runs one ETL server
+ * etl.h - target-side ETL (docs/design.md §8): the process runtime that runs one ETL server
  * per (ETL, target), the communicators that send objects to it, and the inline (GET) and
  * offline (job) transform paths. Also the EtlMD entry helpers shared with the proxy.
  *

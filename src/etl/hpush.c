@@ -1,5 +1,5 @@
 /*
- * hpush.c - the HTTP communicators (PROTOCOL-ETL.md §3.1-3.2). hpush:// PUTs /<bucket>/<object>
+ * hpush.c - the HTTP communicators (docs/protocol.md §3.1-3.2). hpush:// PUTs /<bucket>/<object>
  * with the object's bytes streamed from its file (or nothing and ?etl_fqn= in FQN mode);
  * hpull:// GETs /<PathEscape(uname)> and the server fetches the object from the target; 200 =
  * transformed bytes (streamed to the caller's sink), 204 = delivered elsewhere, >= 400 = "ETL
@@ -87,7 +87,7 @@ static size_t on_write(char *p, size_t sz, size_t n, void *ud)
 }
 
 /* Large socket buffers on the Unix socket: with the defaults bulk transfers are slower than
- * loopback TCP (LIBRARIES.md pitfall 13). */
+ * loopback TCP (docs/design.md §13.9). */
 static int on_sockopt(void *ud, curl_socket_t fd, curlsocktype purpose)
 {
     int buf = 4 << 20;
@@ -110,7 +110,7 @@ char *etl_path_escape(const char *s)
 }
 
 /* The request URL of one object. hpush: /<bck>/<obj>; hpull: /<PathEscape(uname)>.
- * Query: etl_args, and etl_fqn = PathEscape(FQN) query-encoded again (PROTOCOL-ETL.md §3.1).
+ * Query: etl_args, and etl_fqn = PathEscape(FQN) query-encoded again (docs/protocol.md §3.1).
  * Caller frees. */
 char *etl_object_url(const etl_inst_t *e, const etl_req_t *rq, bool hpull)
 {

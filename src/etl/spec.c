@@ -1,5 +1,5 @@
 /*
- * spec.c - ETL init messages (PROTOCOL-ETL.md §2.2): validation and the EtlMD entry.
+ * spec.c - ETL init messages (docs/protocol.md §2.2): validation and the EtlMD entry.
  */
 #include "common/util.h"
 #include "etl/etl.h"

@@ -1,5 +1,5 @@
 /*
- * ws.c - the ws:// communicator (PROTOCOL-ETL.md §3.4): objects go to the ETL server over
+ * ws.c - the ws:// communicator (docs/protocol.md §3.4): objects go to the ETL server over
  * long-lived WebSocket connections to its GET /ws.
  *
  * Per object, on one connection: a Binary control message with JSON

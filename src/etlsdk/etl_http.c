@@ -4,7 +4,7 @@
  *
  * DESIGN
  * libcurl easy handles are not thread-safe and connection reuse happens only within one handle
- * (LIBRARIES.md §6.7), so every thread that makes requests (the MHD connection threads) keeps one
+ * (docs/design.md §13.6), so every thread that makes requests (the MHD connection threads) keeps one
  * easy handle in thread-local storage; a pthread key destructor cleans it up at thread exit.
  */
 #include "etlsdk/internal.h"

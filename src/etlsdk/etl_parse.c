@@ -1,6 +1,6 @@
 /*
  * etl_parse.c - the pure parts of the ETL server: request URIs, FQN decoding in both protocol eras,
- * FQN root checks, Ais-Node-Url lists and the URLs the server talks to (PROTOCOL-ETL.md §3-§5).
+ * FQN root checks, Ais-Node-Url lists and the URLs the server talks to (docs/protocol.md §3-§5).
  * No I/O here; everything is unit-tested in tests/unit/etlsdk/test_etl_parse.c.
  */
 #include "etlsdk/internal.h"

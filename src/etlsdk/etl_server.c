@@ -1,12 +1,12 @@
 /*
- * etl_server.c - the ETL transformer HTTP server of liblocus-etl (PROTOCOL-ETL.md §3, §4, §5, §6).
+ * etl_server.c - the ETL transformer HTTP server of liblocus-etl (docs/protocol.md §3, §4, §5, §6).
  *
  * Routes: GET /health -> 200 "Running"; PUT /<path> (hpush: body or FQN); GET /<path> (hpull:
  * fetch from AIS_TARGET_URL, or FQN); POST /download?original_url=..; GET /ws (WebSocket
  * handshake here, the connection itself in etl_ws.c).
  *
  * DESIGN
- * - libmicrohttpd, one thread per connection (LIBRARIES.md §6.3): connection threads receive the
+ * - libmicrohttpd, one thread per connection (docs/design.md §13.3): connection threads receive the
  *   body, open/mmap FQNs, fetch hpull objects and perform direct puts; all of those block.
  *   MHD_ALLOW_UPGRADE is on for /ws: the upgraded connection is served on its own connection
  *   thread by etl_ws.c and leaves the active list (it is on ctx's ws list instead).
@@ -117,7 +117,7 @@ void locus_etl_options_init(locus_etl_options_t *o)
     o->unix_socket = getenv("LOCUS_ETL_SOCKET");
 }
 
-/* A listening Unix socket at path with large buffers (LIBRARIES.md pitfall 13: with the defaults
+/* A listening Unix socket at path with large buffers (docs/design.md §13.9: with the defaults
  * bulk transfers are slower than loopback TCP). -1 with err on failure. */
 static int listen_unix(const char *path, char *err, size_t errlen)
 {
@@ -826,8 +826,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
     if (r == NULL) /* no URI-log callback ran: cannot happen with our options */
         return MHD_NO;
     if (!r->seen) {
-        /* First call: never queue a normal response here (it would cost keep-alive, LIBRARIES.md
-         * §6.1); only refuse bodies we will not take, which closes the connection anyway. */
+        /* First call: never queue a normal response here (it would cost keep-alive, docs/design.md
+         * §13.1); only refuse bodies we will not take, which closes the connection anyway. */
         r->seen = true;
         char *msg = NULL;
         int st = on_headers(r, c, method, &msg);

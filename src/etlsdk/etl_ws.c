@@ -1,5 +1,5 @@
 /*
- * etl_ws.c - GET /ws: the WebSocket transport of liblocus-etl (PROTOCOL-ETL.md §3.4), over
+ * etl_ws.c - GET /ws: the WebSocket transport of liblocus-etl (docs/protocol.md §3.4), over
  * libmicrohttpd's upgrade (etl_server.c does the handshake) and wslay for the framing.
  *
  * Wire format (docs/etl-framework.md, "WebSocket"):

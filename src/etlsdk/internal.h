@@ -237,7 +237,7 @@ void locus_etl__direct_put(locus_etl_ctx_t *ctx, const char *first, const char *
 void locus_etl__dput_dispose(locus_etl__dput_t *res);
 
 /* ------------------------------------------------------------------------------------------ */
-/* etl_ws.c: GET /ws (PROTOCOL-ETL.md §3.4) */
+/* etl_ws.c: GET /ws (docs/protocol.md §3.4) */
 
 #define LOCUS_ETL__WS_ACCEPT_LEN 28
 

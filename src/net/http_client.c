@@ -1,6 +1,6 @@
 /*
  * http_client.c - intra-cluster HTTP client: one libcurl easy handle per thread so
- * keep-alive connections are reused (LIBRARIES.md pitfall 7), no Expect: 100-continue
+ * keep-alive connections are reused (docs/design.md §13.6), no Expect: 100-continue
  * (pitfall 6), redirects not followed (callers decide).
  */
 #include "net/net.h"

@@ -8,7 +8,7 @@
  * and decides what happens to the body: buffer it (default, capped), stream it to a sink
  * callback (object PUT), or discard it (redirects). on_request(req) runs after the whole body
  * arrived and must queue exactly one response with http_send()/http_reply_*(). A response is
- * never queued on MHD's first access-handler call (LIBRARIES.md pitfall 1: it forces
+ * never queued on MHD's first access-handler call (docs/design.md §13.1: it forces
  * Connection: close).
  */
 #ifndef LOCUS_NET_NET_H
@@ -150,7 +150,7 @@ void ws_accept_key(const char *key, char out[29]);
 ws_conn_t *ws_connect_tcp(const char *host, int port, const char *path, int timeout_ms, char *err,
                           size_t errlen);
 /* Same over the Unix socket sock_path (Host: localhost); socket buffers are enlarged for bulk
- * transfers (LIBRARIES.md pitfall 13). */
+ * transfers (docs/design.md §13.9). */
 ws_conn_t *ws_connect_unix(const char *sock_path, const char *path, int timeout_ms, char *err,
                            size_t errlen);
 /* Sends a Close frame (1000) when the connection is still healthy, without waiting for the

@@ -1,6 +1,6 @@
 /*
  * ws_client.c - a WebSocket client (RFC 6455) for the ws:// ETL communicator: our own opening
- * handshake over a TCP or Unix socket, then wslay for framing (LIBRARIES.md §3, pitfall 9).
+ * handshake over a TCP or Unix socket, then wslay for framing (docs/design.md §13.8).
  *
  * DESIGN
  * One connection is driven by one thread at a time, with a non-blocking socket and poll():

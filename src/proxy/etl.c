@@ -1,5 +1,5 @@
 /*
- * etl.c - the ETL control plane on the proxy (PROTOCOL-REST.md §1.6): init, list, view, stop,
+ * etl.c - the ETL control plane on the proxy (docs/protocol.md §1.6): init, list, view, stop,
  * start, delete, logs, health. The ETL's state lives in the EtlMD (cluster metadata); targets
  * reconcile their ETL servers with it, and the primary waits for them on init and start.
  */

@@ -222,7 +222,7 @@ int jobs_copy_object(xact_t *x, etl_inst_t *etl, void *session, const char *args
     rq.fqn = fqn;
     if (etl && etl_direct_put(etl) && !local && !dry_run) {
         /* Direct put: the ETL server PUTs the result to the owner itself (AIStore's daddr:
-         * <target>/<PathEscape(uname)>[?uuid=<job>], PROTOCOL-ETL.md §5). */
+         * <target>/<PathEscape(uname)>[?uuid=<job>], docs/protocol.md §5). */
         char *u = uname_make(dst_bck, dst);
         char *eu = url_encode(u, "@");
         daddr = xasprintf("%s/%s%s%s", owner_url, eu, x ? "?uuid=" : "", x ? x->id : "");

@@ -1,7 +1,7 @@
 /*
  * lom.h - local object metadata: size, checksum, version, atime and custom key/values,
  * stored in the extended attribute "user.locus.md" of the object file so the object and
- * its metadata move and vanish together (ARCHITECTURE.md §5).
+ * its metadata move and vanish together (docs/design.md §5).
  *
  * Encoding (xattr value): compact JSON
  *   {"v":1,"size":N,"cs_type":"xxhash","cs_val":"<16 hex>","ver":N,"atime":<unix ns>,

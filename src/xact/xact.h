@@ -1,7 +1,7 @@
 /*
- * xact.h - jobs ("xactions", ARCHITECTURE.md §7): the per-node registry of job runners with
+ * xact.h - jobs ("xactions", docs/design.md §7): the per-node registry of job runners with
  * their counters, abort flag and end state, and the JSON snapshot AIStore's SDK reads
- * (PROTOCOL-REST.md §1.8). The work itself is done by the role that owns the data (target
+ * (docs/protocol.md §1.8). The work itself is done by the role that owns the data (target
  * runners in src/target); the proxy aggregates snapshots.
  */
 #ifndef LOCUS_XACT_XACT_H

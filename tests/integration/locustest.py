@@ -74,7 +74,7 @@ def enable_valgrind():
     READY_TIMEOUT, STOP_TIMEOUT, REQ_TIMEOUT = tmo(20), tmo(10), tmo(30)
 
 # ------------------------------------------------------------------------------------------------
-# HRW placement, AIStore's definition (PROTOCOL-REST.md §1.1; SDK python/aistore/sdk/utils.py,
+# HRW placement, AIStore's definition (docs/protocol.md §1.1; SDK python/aistore/sdk/utils.py,
 # Go core/meta/hrw.go and cmn/xoshiro256/xoshiro.go).
 
 XX_SEED = 1103515245
@@ -174,7 +174,7 @@ def lsomsg(prefix="", pagesize=0, token="", props="", uuid="", flags="0"):
 
 
 def error_json(resp):
-    """Parses an error body: a JSON object with a non-empty "message" (PROTOCOL-REST.md §0)."""
+    """Parses an error body: a JSON object with a non-empty "message" (docs/protocol.md §0)."""
     try:
         body = resp.json()
     except ValueError:

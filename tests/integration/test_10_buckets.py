@@ -1,5 +1,5 @@
 """10 buckets: create, 409, invalid names, list, HEAD, destroy (with objects), 404 messages
-(PROTOCOL-REST.md §1.2)."""
+(docs/protocol.md §1.2)."""
 
 import json
 import urllib.parse

@@ -1,5 +1,5 @@
 """20 objects: PUT/GET/HEAD/DELETE through proxy redirects, HRW placement, headers of
-PROTOCOL-REST.md §1.3, Range, content identity for 0 B..100 MiB, awkward object names."""
+docs/protocol.md §1.3, Range, content identity for 0 B..100 MiB, awkward object names."""
 
 import hashlib
 import os

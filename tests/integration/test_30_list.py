@@ -1,4 +1,4 @@
-"""30 list objects: JSON and msgpack (PROTOCOL-REST.md §1.4-1.5), pagination, prefix, props,
+"""30 list objects: JSON and msgpack (docs/protocol.md §1.4-1.5), pagination, prefix, props,
 10,000 objects."""
 
 import concurrent.futures

@@ -1,4 +1,4 @@
-"""40 jobs (PROTOCOL-REST.md §1.8): copy-bck with a prefix filter, delete-listrange (names and
+"""40 jobs (docs/protocol.md §1.8): copy-bck with a prefix filter, delete-listrange (names and
 template), what=status and what=qryxstats, unknown jobs."""
 
 import time

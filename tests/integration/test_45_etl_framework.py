@@ -2,7 +2,7 @@
 liblocus-etl end to end, without a cluster: the built-in transformer binaries (locus-etl-md5,
 -echo, -hello, -xxhash) and the example transformer of docs/etl-framework.md (compiled here
 against the build tree) are started on free ports and driven over HTTP the way a target does
-(PROTOCOL-ETL.md §3-§7): /health, hpush with the body, hpush with etl_fqn (current, double
+(docs/protocol.md §3-§7): /health, hpush with the body, hpush with etl_fqn (current, double
 encoded) and with the v3.28 escaped-FQN path, FQN roots, hpull from AIS_TARGET_URL, etl_args,
 direct put to a local receiver (204, retries, pipeline reply, failures), streaming output,
 transform errors, 413, concurrency on kept-alive connections and SIGTERM shutdown.

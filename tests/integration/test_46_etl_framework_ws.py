@@ -1,5 +1,5 @@
 """
-liblocus-etl over WebSocket (GET /ws, PROTOCOL-ETL.md §3.4), without a cluster: the built-in
+liblocus-etl over WebSocket (GET /ws, docs/protocol.md §3.4), without a cluster: the built-in
 transformers (locus-etl-echo, -md5, -xxhash) on free ports, driven the way a target drives them:
 per object a Binary control message (JSON: path, etl_args, fqn, dst_addr/pipeline) and, unless
 FQN, the object as one Binary message; exactly one reply per request, in order (Binary = bytes,

@@ -1,4 +1,4 @@
-"""48 `locus-bench gen-librispeech` (issue 5, "## Data"; BENCHMARK.md "The data"): the
+"""48 `locus-bench gen-librispeech` (issue 5, "## Data"; docs/benchmarks.md, "The data"): the
 LibriSpeech-like corpus generator. No cluster: it runs the tool into temp dirs and checks
 
 - determinism: the same seed gives byte-identical files whatever the thread count; another seed

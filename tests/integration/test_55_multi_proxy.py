@@ -1,4 +1,4 @@
-"""55 end-to-end with two proxies: any proxy serves clients (ARCHITECTURE.md §4)."""
+"""55 end-to-end with two proxies: any proxy serves clients (docs/design.md §4)."""
 
 import urllib.parse
 

@@ -1,5 +1,5 @@
 """80 ETL control plane and inline transforms on a real cluster (1 proxy + 3 targets)
-(PROTOCOL-REST.md §1.6-1.7, PROTOCOL-ETL.md §2.2, §3.1, §6-§7): init/list/view/health/logs/
+(docs/protocol.md §1.6-1.7, docs/protocol.md §2.2, §3.1, §6-§7): init/list/view/health/logs/
 stop/start/delete with the stage transitions, 409 on a second init, inline GET with etl_args
 through the Python transformer (tests/integration/etl/py_server.py) and the built-in
 transformers (AIStore's reference images), single-object transform-copy, obj_timeout, a server

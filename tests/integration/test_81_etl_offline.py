@@ -1,4 +1,4 @@
-"""81 offline ETL (PROTOCOL-REST.md §1.7-1.8, PROTOCOL-ETL.md §7, §8.3): bucket-to-bucket
+"""81 offline ETL (docs/protocol.md §1.7-1.8, docs/protocol.md §7, §8.3): bucket-to-bucket
 `etl-bck` over 1,000+ objects with prefix, ext and prepend, every output checked against a local
 computation; dry run; `coer` on and off with a transformer that fails on chosen objects (errors
 listed per object in GET /v1/etl/<name>?uuid=<job>); a transformer that exits mid-job (the job

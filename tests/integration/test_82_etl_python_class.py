@@ -1,5 +1,5 @@
-"""82 Python ETL classes: AIStore's SDK `Etl.init_class` flow (PROTOCOL-REST.md §1.6, §1.9;
-PROTOCOL-ETL.md §9.1). The init message is built exactly as the SDK builds it - image
+"""82 Python ETL classes: AIStore's SDK `Etl.init_class` flow (docs/protocol.md §1.6, §1.9;
+docs/protocol.md §9.1). The init message is built exactly as the SDK builds it - image
 `aistorage/runtime_python:<major.minor>`, env ETL_CLASS_PAYLOAD = base64(cloudpickle.dumps(cls)),
 hpush://, support_direct_put true - and each target runs the class through
 build/bin/locus-etl-python-runtime.py on the interpreter of the node config's `etl_python`

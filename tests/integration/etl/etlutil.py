@@ -1,10 +1,10 @@
 """
 etlutil.py - helpers of the ETL integration tests (test_80..84): ETL specs for the Python
 transformer server (py_server.py) and the built-in images, the control-plane calls of
-PROTOCOL-REST.md §1.6, job helpers (§1.7-1.8), and a census of ETL server processes.
+docs/protocol.md §1.6, job helpers (§1.7-1.8), and a census of ETL server processes.
 
 Every ETL server a target starts has AIS_TARGET_URL=<target>/v1/etl/_object/<etl name>/<secret>
-in its environment (PROTOCOL-ETL.md §6), so `etl_pids(name)` finds the servers of one ETL
+in its environment (docs/protocol.md §6), so `etl_pids(name)` finds the servers of one ETL
 whatever their command line; the `etls` fixture of the test files stops and deletes what a test
 created and then requires those processes to be gone.
 """

@@ -102,7 +102,7 @@ class Handler(BaseHTTPRequestHandler):
         self._reply(200, out)
 
     def _direct_put(self, daddr, data):
-        """PROTOCOL-ETL.md §5: host from daddr, path = AIS_TARGET_URL's path + daddr's path."""
+        """docs/protocol.md §5: host from daddr, path = AIS_TARGET_URL's path + daddr's path."""
         base = urllib.parse.urlsplit(os.environ["AIS_TARGET_URL"])
         d = urllib.parse.urlsplit(daddr)
         dst = urllib.parse.urlunsplit((base.scheme, d.netloc, base.path + d.path, d.query, ""))

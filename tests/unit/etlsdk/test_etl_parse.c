@@ -2,7 +2,7 @@
  * test_etl_parse.c - the pure parts of liblocus-etl (src/etlsdk/etl_parse.c): FQN decoding in both
  * protocol eras (double-encoded etl_fqn query, v3.28 escaped-FQN path), path normalization,
  * FQN root checks, request URI and etl_args parsing, Ais-Node-Url lists, direct-put and hpull
- * URLs, sizes. Vectors follow PROTOCOL-ETL.md §3 and §9a.
+ * URLs, sizes. Vectors follow docs/protocol.md §3 and §9a.
  */
 #include <setjmp.h>
 #include <stdarg.h>

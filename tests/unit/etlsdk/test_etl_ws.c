@@ -1,6 +1,6 @@
 /*
  * test_etl_ws.c - the pure parts of liblocus-etl's WebSocket transport (src/etlsdk/etl_ws.c):
- * the RFC 6455 handshake accept key, control-message parsing (PROTOCOL-ETL.md §3.4: v3.28
+ * the RFC 6455 handshake accept key, control-message parsing (docs/protocol.md §3.4: v3.28
  * dst_addr, current pipeline as a string or an array, fqn, etl_args, path) and the error reply
  * format documented in docs/etl-framework.md.
  */
