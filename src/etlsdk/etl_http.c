@@ -154,7 +154,7 @@ long locus_etl__http_put(const char *url, const char *node_url, const void *data
     sink_t s = {.max = (uint64_t)1 << 40};
     buf_init(&s.b);
     struct curl_slist *hdrs = NULL;
-    hdrs = curl_slist_append(hdrs, "Expect:"); /* no 100-continue round trip (LIBRARIES §6.6) */
+    hdrs = curl_slist_append(hdrs, "Expect:"); /* no 100-continue round trip (docs/design.md §13.5) */
     hdrs = curl_slist_append(hdrs, "Content-Type: application/octet-stream");
     char *nh = NULL;
     if (node_url != NULL && node_url[0]) {

@@ -1,7 +1,7 @@
 /*
  * http_client.c - intra-cluster HTTP client: one libcurl easy handle per thread so
  * keep-alive connections are reused (docs/design.md §13.6), no Expect: 100-continue
- * (pitfall 6), redirects not followed (callers decide).
+ * (docs/design.md §13.5), redirects not followed (callers decide).
  */
 #include "net/net.h"
 #include "common/log.h"
