@@ -4,8 +4,8 @@
  *
  * DESIGN
  * libcurl easy handles are not thread-safe and connection reuse happens only within one handle
- * (docs/design.md §13.6), so every thread that makes requests (the MHD connection threads) keeps one
- * easy handle in thread-local storage; a pthread key destructor cleans it up at thread exit.
+ * (docs/design.md §13.6), so every thread that makes requests (the MHD connection threads) keeps
+ * one easy handle in thread-local storage; a pthread key destructor cleans it up at thread exit.
  */
 #include "etlsdk/internal.h"
 #include "common/util.h"
@@ -154,7 +154,8 @@ long locus_etl__http_put(const char *url, const char *node_url, const void *data
     sink_t s = {.max = (uint64_t)1 << 40};
     buf_init(&s.b);
     struct curl_slist *hdrs = NULL;
-    hdrs = curl_slist_append(hdrs, "Expect:"); /* no 100-continue round trip (docs/design.md §13.5) */
+    hdrs =
+        curl_slist_append(hdrs, "Expect:"); /* no 100-continue round trip (docs/design.md §13.5) */
     hdrs = curl_slist_append(hdrs, "Content-Type: application/octet-stream");
     char *nh = NULL;
     if (node_url != NULL && node_url[0]) {
