@@ -368,3 +368,9 @@ void http_server_stop(http_server_t *s)
     MHD_stop_daemon(s->mhd);
     free(s);
 }
+
+int http_server_port(const http_server_t *s)
+{
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_BIND_PORT);
+    return di ? di->port : -1;
+}
