@@ -1,12 +1,19 @@
 /*
  * template.c - AIStore range templates for multi-object operations. See template.h.
+ *
+ * Ranges may reach the limits of a long: every step is checked before it is taken and sizes
+ * are computed in unsigned arithmetic with overflow checks, so no input is undefined behaviour.
  */
 #include "common/template.h"
 #include "common/util.h"
 
+#include <errno.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+
+#define TMPL_MAX_GROUPS 8
 
 typedef struct {
     char *lit; /* literal before this group */
@@ -14,92 +21,160 @@ typedef struct {
     int width; /* zero-pad width, 0 = none */
 } tgroup_t;
 
-static long expand_rec(tgroup_t *g, size_t ng, size_t i, buf_t *acc, const char *tail,
-                       int (*cb)(const char *, void *), void *arg, bool *stop)
+typedef struct {
+    tgroup_t g[TMPL_MAX_GROUPS];
+    size_t ng;
+    const char *tail; /* literal after the last group (borrowed from the template) */
+} tmpl_t;
+
+static void tmpl_dispose(tmpl_t *t)
 {
-    if (i == ng) {
+    for (size_t i = 0; i < t->ng; i++)
+        free(t->g[i].lit);
+    t->ng = 0;
+}
+
+/* One decimal number at *q; false when there is none or it does not fit in a long. */
+static bool parse_num(const char **q, long *v)
+{
+    char *end;
+    errno = 0;
+    *v = strtol(*q, &end, 10);
+    if (end == *q || errno == ERANGE)
+        return false;
+    *q = end;
+    return true;
+}
+
+/* The group {a..b[..step]} between open and close into g. 0 or -1 when malformed. */
+static int parse_group(const char *open, const char *close, tgroup_t *g)
+{
+    const char *q = open + 1;
+    long a, b, step = 1;
+    if (!parse_num(&q, &a) || strncmp(q, "..", 2) != 0)
+        return -1;
+    int wa = (int)(q - (open + 1));
+    q += 2;
+    if (!parse_num(&q, &b))
+        return -1;
+    if (strncmp(q, "..", 2) == 0) {
+        q += 2;
+        if (!parse_num(&q, &step) || step <= 0)
+            return -1;
+    }
+    if (q != close || b < a)
+        return -1;
+    g->a = a;
+    g->b = b;
+    g->step = step;
+    g->width = (open[1] == '0' && wa > 1) ? wa : 0;
+    return 0;
+}
+
+static int tmpl_parse(const char *tmpl, tmpl_t *t)
+{
+    const char *p = tmpl;
+    t->ng = 0;
+    for (;;) {
+        const char *open = strchr(p, '{');
+        if (open == NULL)
+            break;
+        const char *close = strchr(open, '}');
+        if (close == NULL || t->ng == TMPL_MAX_GROUPS || parse_group(open, close, &t->g[t->ng]))
+            goto bad;
+        t->g[t->ng++].lit = xstrndup(p, (size_t)(open - p));
+        p = close + 1;
+    }
+    if (strchr(p, '}'))
+        goto bad;
+    t->tail = p;
+    return 0;
+bad:
+    tmpl_dispose(t);
+    return -1;
+}
+
+/* Values in a group: (b - a) / step + 1, in unsigned arithmetic since b - a may exceed
+ * LONG_MAX. False when the count itself does not fit in an unsigned long. */
+static bool group_size(const tgroup_t *g, unsigned long *n)
+{
+    unsigned long span = ((unsigned long)g->b - (unsigned long)g->a) / (unsigned long)g->step;
+    if (span == ULONG_MAX)
+        return false;
+    *n = span + 1;
+    return true;
+}
+
+/* Whether v + step would pass b (v <= b), without computing v + step. */
+static bool group_last(const tgroup_t *g, long v)
+{
+    return (unsigned long)g->b - (unsigned long)v < (unsigned long)g->step;
+}
+
+static long expand_rec(tmpl_t *t, size_t i, buf_t *acc, int (*cb)(const char *, void *), void *arg,
+                       bool *stop)
+{
+    if (i == t->ng) {
         size_t keep = acc->len;
-        buf_puts(acc, tail);
+        buf_puts(acc, t->tail);
         *stop = cb(acc->base, arg) != 0;
         acc->len = keep;
         acc->base[keep] = '\0';
         return 1;
     }
+    const tgroup_t *g = &t->g[i];
     long count = 0;
     size_t keep = acc->len;
-    for (long v = g[i].a; v <= g[i].b && !*stop; v += g[i].step) {
-        buf_puts(acc, g[i].lit);
-        buf_printf(acc, "%0*ld", g[i].width, v);
-        count += expand_rec(g, ng, i + 1, acc, tail, cb, arg, stop);
+    for (long v = g->a;; v += g->step) {
+        buf_puts(acc, g->lit);
+        buf_printf(acc, "%0*ld", g->width, v);
+        count += expand_rec(t, i + 1, acc, cb, arg, stop);
         acc->len = keep;
         acc->base[keep] = '\0';
+        if (*stop || group_last(g, v))
+            break;
     }
     return count;
 }
 
 long template_expand(const char *tmpl, int (*cb)(const char *name, void *arg), void *arg)
 {
-    tgroup_t g[8];
-    size_t ng = 0;
-    const char *p = tmpl;
-    long rc = -1;
-    for (;;) {
-        const char *open = strchr(p, '{');
-        if (open == NULL)
-            break;
-        const char *close = strchr(open, '}');
-        if (close == NULL || ng == 8)
-            goto out;
-        long a, b, step = 1;
-        int wa = 0;
-        const char *q = open + 1;
-        char *end;
-        const char *ds = q;
-        a = strtol(q, &end, 10);
-        if (end == q || strncmp(end, "..", 2) != 0)
-            goto out;
-        wa = (int)(end - ds);
-        q = end + 2;
-        b = strtol(q, &end, 10);
-        if (end == q)
-            goto out;
-        if (strncmp(end, "..", 2) == 0) {
-            q = end + 2;
-            step = strtol(q, &end, 10);
-            if (end == q || step <= 0)
-                goto out;
-        }
-        if (end != close || b < a)
-            goto out;
-        g[ng].lit = xstrndup(p, (size_t)(open - p));
-        g[ng].a = a;
-        g[ng].b = b;
-        g[ng].step = step;
-        g[ng].width = (ds[0] == '0' && wa > 1) ? wa : 0;
-        ng++;
-        p = close + 1;
-    }
-    if (strchr(p, '}'))
-        goto out;
+    tmpl_t t;
+    if (tmpl_parse(tmpl, &t) < 0)
+        return -1;
     buf_t acc;
     buf_init(&acc);
     buf_reserve(&acc, 256);
     acc.base[0] = '\0';
     bool stop = false;
-    rc = expand_rec(g, ng, 0, &acc, p, cb, arg, &stop);
+    long rc = expand_rec(&t, 0, &acc, cb, arg, &stop);
     buf_dispose(&acc);
-out:
-    for (size_t i = 0; i < ng; i++)
-        free(g[i].lit);
+    tmpl_dispose(&t);
     return rc;
 }
 
-static int count_only(const char *name, void *arg)
+int template_size(const char *tmpl, long *n)
 {
+    tmpl_t t;
+    if (tmpl_parse(tmpl, &t) < 0)
+        return -1;
+    unsigned long total = 1;
+    bool over = false;
+    for (size_t i = 0; i < t.ng && !over; i++) {
+        unsigned long gn;
+        over = !group_size(&t.g[i], &gn) || __builtin_mul_overflow(total, gn, &total);
+    }
+    tmpl_dispose(&t);
+    if (over || total > LONG_MAX) {
+        *n = LONG_MAX;
+        return -2;
+    }
+    *n = (long)total;
     return 0;
 }
 
 long template_count(const char *tmpl)
 {
-    return template_expand(tmpl, count_only, NULL);
+    long n;
+    return template_size(tmpl, &n) == -1 ? -1 : n;
 }

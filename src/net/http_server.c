@@ -67,6 +67,17 @@ static char *query_decode(const char *s)
     return out;
 }
 
+/* MHD turns '+' into ' ' before our (no-op) unescape callback sees a query argument; a request
+ * line holds no raw space, so turning it back gives the argument as received. */
+static void append_raw_arg(buf_t *q, const char *s)
+{
+    size_t start = q->len;
+    buf_puts(q, s);
+    for (size_t i = start; i < q->len; i++)
+        if (q->base[i] == ' ')
+            q->base[i] = '+';
+}
+
 static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const char *key,
                                    const char *value)
 {
@@ -74,10 +85,10 @@ static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const cha
     buf_t *q = (buf_t *)ri->req.ctx; /* temporarily used as the raw-query builder */
     if (q->len)
         buf_append(q, "&", 1);
-    buf_puts(q, key);
+    append_raw_arg(q, key);
     if (value) {
         buf_append(q, "=", 1);
-        buf_puts(q, value);
+        append_raw_arg(q, value);
     }
     ri->params = xrealloc(ri->params, (ri->n_params + 1) * sizeof(qparam_t));
     ri->params[ri->n_params].key = query_decode(key);
@@ -356,4 +367,10 @@ void http_server_stop(http_server_t *s)
         return;
     MHD_stop_daemon(s->mhd);
     free(s);
+}
+
+int http_server_port(const http_server_t *s)
+{
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_BIND_PORT);
+    return di ? di->port : -1;
 }

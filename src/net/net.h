@@ -62,6 +62,8 @@ http_server_t *http_server_start(const char *host, int port, const char *node_na
                                  http_handler_cb on_headers, http_handler_cb on_request, char *err,
                                  size_t errlen);
 void http_server_stop(http_server_t *s);
+/* The port the server listens on (the kernel's choice when started with port 0). */
+int http_server_port(const http_server_t *s);
 
 /* Request accessors. Returned strings are borrowed until the request ends. */
 const char *http_header(http_req_t *req, const char *name);

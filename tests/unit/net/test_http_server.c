@@ -1,0 +1,364 @@
+/*
+ * test_http_server.c - unit tests for src/net/http_server.c: a server on a kernel-chosen port
+ * with small handlers, driven with httpc_do and libcurl: the AIStore error body, query and
+ * path decoding, the three body modes and the buffering cap, missing and double answers, and
+ * keep-alive (two requests on one connection).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <cmocka.h>
+
+#include "net/net.h"
+
+static http_server_t *srv;
+static char base[64];
+
+/* ---------------------------------------------------------------- the server side */
+
+typedef struct {
+    int64_t streamed;
+    int chunks;
+} stream_ctx_t;
+
+static int on_stream_body(http_req_t *req, const char *data, size_t n)
+{
+    stream_ctx_t *c = req->ctx;
+    c->streamed += (int64_t)n;
+    c->chunks++;
+    /* "/stream-fail" refuses the body after its first piece. */
+    return strcmp(req->path, "/stream-fail") == 0 ? -1 : 0;
+}
+
+static void free_ctx(http_req_t *req)
+{
+    free(req->ctx);
+}
+
+static void on_headers(http_req_t *req)
+{
+    if (strncmp(req->path, "/stream", 7) == 0) {
+        req->body_mode = BODY_STREAM;
+        req->on_body = on_stream_body;
+        req->ctx = xcalloc(1, sizeof(stream_ctx_t));
+        req->ctx_free = free_ctx;
+    } else if (strcmp(req->path, "/discard") == 0) {
+        req->body_mode = BODY_DISCARD;
+    }
+}
+
+static void reply_query(http_req_t *req)
+{
+    static const char *keys[] = {"a", "b", "empty", "plus", "bad", "dup", "none"};
+    json_t *j = json_object();
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        const char *v = http_query(req, keys[i]);
+        json_object_set_new(j, keys[i], v ? json_string(v) : json_null());
+    }
+    static const char *flags[] = {"t", "one", "yes", "no", "zero", "True", "none"};
+    for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
+        char k[32];
+        snprintf(k, sizeof(k), "bool-%s", flags[i]);
+        json_object_set_new(j, k, json_boolean(http_query_bool(req, flags[i])));
+    }
+    json_object_set_new(j, "raw_query", json_string(req->raw_query));
+    http_reply_json(req, 200, j);
+}
+
+static void on_request(http_req_t *req)
+{
+    const char *p = req->path;
+    if (strcmp(p, "/error") == 0) {
+        http_reply_error(req, 404, "no such %s \"%s\"", "thing", "x");
+    } else if (strcmp(p, "/query") == 0) {
+        reply_query(req);
+    } else if (strcmp(p, "/json") == 0) {
+        json_t *j = http_body_json(req);
+        if (j)
+            http_reply_json(req, 200, j);
+    } else if (strcmp(p, "/discard") == 0) {
+        char s[64];
+        snprintf(s, sizeof(s), "%zu", req->body.len);
+        http_reply_text(req, 200, s);
+    } else if (strncmp(p, "/stream", 7) == 0) {
+        stream_ctx_t *c = req->ctx;
+        json_t *j = json_pack("{s:I, s:b, s:I}", "streamed", (json_int_t)c->streamed, "failed",
+                              req->sink_failed, "content_length", (json_int_t)req->content_length);
+        http_reply_json(req, 200, j);
+    } else if (strcmp(p, "/remote") == 0) {
+        http_reply_text(req, 200, req->remote);
+    } else if (strcmp(p, "/twice") == 0) {
+        http_reply_text(req, 200, "first");
+        http_reply_text(req, 500, "second"); /* ignored */
+    } else if (strcmp(p, "/redirect") == 0) {
+        http_reply_redirect(req, 307, "http://127.0.0.1:1/elsewhere?x=%20");
+    } else if (strncmp(p, "/path/", 6) == 0) {
+        json_t *j = json_pack("{s:s, s:s}", "path", req->path, "raw_path", req->raw_path);
+        http_reply_json(req, 200, j);
+    } else if (strcmp(p, "/noreply") == 0) {
+        /* no answer: the wrapper answers 500 */
+    } else {
+        http_reply_text(req, 200, "ok");
+    }
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    httpc_global_init();
+    char err[256] = "";
+    srv = http_server_start("127.0.0.1", 0, "t[test]", on_headers, on_request, err, sizeof(err));
+    if (srv == NULL) {
+        fprintf(stderr, "setup: %s\n", err);
+        return -1;
+    }
+    snprintf(base, sizeof(base), "http://127.0.0.1:%d", http_server_port(srv));
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    httpc_thread_cleanup();
+    http_server_stop(srv);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- the client side */
+
+/* One request; the response body as JSON when it is JSON (caller decrefs), else NULL. */
+static json_t *request(const char *method, const char *path, const void *body, size_t len,
+                       long want_status, httpc_resp_t *r)
+{
+    char *url = xasprintf("%s%s", base, path);
+    httpc_resp_init(r);
+    assert_int_equal(httpc_do(method, url, body, len, NULL, 10000, r), 0);
+    free(url);
+    assert_int_equal(r->status, want_status);
+    return r->body.len ? json_loadb(r->body.base, r->body.len, 0, NULL) : NULL;
+}
+
+static const char *str(json_t *o, const char *key)
+{
+    json_t *v = json_object_get(o, key);
+    assert_true(json_is_string(v));
+    return json_string_value(v);
+}
+
+static void test_error_shape(void **state)
+{
+    (void)state;
+    httpc_resp_t r;
+    json_t *j = request("GET", "/error?x=1", NULL, 0, 404, &r);
+    assert_non_null(j);
+    assert_string_equal(str(j, "message"), "no such thing \"x\"");
+    assert_string_equal(str(j, "method"), "GET");
+    assert_string_equal(str(j, "url_path"), "/error");
+    assert_string_equal(str(j, "caller"), "");
+    assert_string_equal(str(j, "node"), "t[test]");
+    assert_int_equal(strncmp(str(j, "remote_addr"), "127.0.0.1:", 10), 0);
+    assert_int_equal(json_integer_value(json_object_get(j, "status")), 404);
+    assert_int_equal(json_object_size(j), 7);
+    assert_string_equal(http_node_name(), "t[test]");
+    json_decref(j);
+    httpc_resp_dispose(&r);
+}
+
+static size_t find_hdr_error(char *p, size_t sz, size_t n, void *ud)
+{
+    size_t len = sz * n;
+    if (len > 10 && strncasecmp(p, "Hdr-Error:", 10) == 0)
+        snprintf(ud, 256, "%.*s", (int)(len - 11 - 2), p + 11);
+    return len;
+}
+
+/* A HEAD has no body: the message travels in the Hdr-Error header. */
+static void test_head_error(void **state)
+{
+    (void)state;
+    CURL *h = httpc_thread_curl();
+    char *url = xasprintf("%s/error", base);
+    char hdr[256] = "";
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, find_hdr_error);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, hdr);
+    assert_int_equal(curl_easy_perform(h), CURLE_OK);
+    long status = 0;
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    assert_int_equal(status, 404);
+    assert_string_equal(hdr, "no such thing \"x\"");
+    free(url);
+}
+
+static void test_query(void **state)
+{
+    (void)state;
+    httpc_resp_t r;
+    json_t *j = request("GET",
+                        "/query?a=1+2&b=x%20y%2By&empty&plus=%2B&bad=%zz&dup=1&dup=2&t=true&one=1"
+                        "&yes=yes&no=no&zero=0&True=True",
+                        NULL, 0, 200, &r);
+    assert_non_null(j);
+    assert_string_equal(str(j, "a"), "1 2");   /* '+' is a space in a query */
+    assert_string_equal(str(j, "b"), "x y+y"); /* %2B is a plus */
+    assert_string_equal(str(j, "empty"), "");
+    assert_string_equal(str(j, "plus"), "+");
+    assert_string_equal(str(j, "bad"), "%zz"); /* malformed escapes are kept as sent */
+    assert_string_equal(str(j, "dup"), "1");   /* the first of repeated keys */
+    assert_true(json_is_null(json_object_get(j, "none")));
+    assert_true(json_is_true(json_object_get(j, "bool-t")));
+    assert_true(json_is_true(json_object_get(j, "bool-one")));
+    assert_true(json_is_true(json_object_get(j, "bool-yes")));
+    assert_true(json_is_false(json_object_get(j, "bool-no")));
+    assert_true(json_is_false(json_object_get(j, "bool-zero")));
+    assert_true(json_is_false(json_object_get(j, "bool-True"))); /* case matters */
+    assert_true(json_is_false(json_object_get(j, "bool-none")));
+    assert_string_equal(str(j, "raw_query"), "a=1+2&b=x%20y%2By&empty&plus=%2B&bad=%zz&dup=1&dup=2"
+                                             "&t=true&one=1&yes=yes&no=no&zero=0&True=True");
+    json_decref(j);
+    httpc_resp_dispose(&r);
+
+    j = request("GET", "/query", NULL, 0, 200, &r);
+    assert_string_equal(str(j, "raw_query"), "");
+    assert_true(json_is_null(json_object_get(j, "a")));
+    json_decref(j);
+    httpc_resp_dispose(&r);
+}
+
+static void test_paths(void **state)
+{
+    (void)state;
+    httpc_resp_t r;
+    json_t *j = request("GET", "/path/a%20b%2Fc+d", NULL, 0, 200, &r);
+    assert_string_equal(str(j, "path"), "/path/a b/c+d"); /* '+' is literal in a path */
+    assert_string_equal(str(j, "raw_path"), "/path/a%20b%2Fc+d");
+    json_decref(j);
+    httpc_resp_dispose(&r);
+    /* Malformed escapes and NUL bytes are refused before any handler runs. */
+    j = request("GET", "/path/%zz", NULL, 0, 400, &r);
+    assert_non_null(strstr(str(j, "message"), "malformed percent-encoding"));
+    json_decref(j);
+    httpc_resp_dispose(&r);
+    j = request("GET", "/path/a%00b", NULL, 0, 400, &r);
+    json_decref(j);
+    httpc_resp_dispose(&r);
+}
+
+static void test_json_body(void **state)
+{
+    (void)state;
+    httpc_resp_t r;
+    const char *doc = "{\"action\":\"x\",\"value\":[1,2]}";
+    json_t *j = request("POST", "/json", doc, strlen(doc), 200, &r);
+    assert_string_equal(str(j, "action"), "x");
+    json_decref(j);
+    httpc_resp_dispose(&r);
+    j = request("POST", "/json", "{bad", 4, 400, &r);
+    assert_non_null(strstr(str(j, "message"), "invalid JSON in request body"));
+    json_decref(j);
+    httpc_resp_dispose(&r);
+    j = request("POST", "/json", NULL, 0, 400, &r);
+    assert_string_equal(str(j, "message"), "missing JSON request body");
+    json_decref(j);
+    httpc_resp_dispose(&r);
+}
+
+/* Buffered bodies stop growing at HTTP_MAX_CONTROL_BODY; the handler sees the flag. */
+static void test_body_cap(void **state)
+{
+    (void)state;
+    size_t n = HTTP_MAX_CONTROL_BODY + 1;
+    char *big = xmalloc(n);
+    memset(big, ' ', n);
+    httpc_resp_t r;
+    json_t *j = request("POST", "/json", big, n, 413, &r);
+    assert_non_null(strstr(str(j, "message"), "request body too large"));
+    json_decref(j);
+    httpc_resp_dispose(&r);
+    /* Exactly at the cap is accepted (all spaces and a JSON value at the end). */
+    memcpy(big + HTTP_MAX_CONTROL_BODY - 2, "[]", 2);
+    j = request("POST", "/json", big, HTTP_MAX_CONTROL_BODY, 200, &r);
+    assert_true(json_is_array(j));
+    json_decref(j);
+    httpc_resp_dispose(&r);
+    free(big);
+}
+
+static void test_stream_and_discard(void **state)
+{
+    (void)state;
+    size_t n = 3 << 20;
+    char *data = xcalloc(1, n);
+    httpc_resp_t r;
+    json_t *j = request("PUT", "/stream", data, n, 200, &r);
+    assert_int_equal(json_integer_value(json_object_get(j, "streamed")), (json_int_t)n);
+    assert_int_equal(json_integer_value(json_object_get(j, "content_length")), (json_int_t)n);
+    assert_true(json_is_false(json_object_get(j, "failed")));
+    json_decref(j);
+    httpc_resp_dispose(&r);
+    /* A failing sink is not called again; the request is still answered. */
+    j = request("PUT", "/stream-fail", data, n, 200, &r);
+    assert_true(json_integer_value(json_object_get(j, "streamed")) < (json_int_t)n);
+    assert_true(json_is_true(json_object_get(j, "failed")));
+    json_decref(j);
+    httpc_resp_dispose(&r);
+    request("PUT", "/discard", data, n, 200, &r);
+    assert_string_equal(r.body.base, "0");
+    httpc_resp_dispose(&r);
+    free(data);
+}
+
+static void test_answers(void **state)
+{
+    (void)state;
+    httpc_resp_t r;
+    json_t *j = request("GET", "/noreply", NULL, 0, 500, &r);
+    assert_non_null(strstr(str(j, "message"), "no response for /noreply"));
+    json_decref(j);
+    httpc_resp_dispose(&r);
+    request("GET", "/twice", NULL, 0, 200, &r);
+    assert_string_equal(r.body.base, "first");
+    httpc_resp_dispose(&r);
+    request("GET", "/redirect", NULL, 0, 307, &r);
+    assert_string_equal(r.location, "http://127.0.0.1:1/elsewhere?x=%20");
+    httpc_resp_dispose(&r);
+}
+
+/* Two requests from one thread share one connection: the server sees one client port. */
+static void test_keep_alive(void **state)
+{
+    (void)state;
+    httpc_resp_t r1, r2;
+    request("GET", "/remote", NULL, 0, 200, &r1);
+    const char *doc = "{}";
+    json_decref(request("PUT", "/json", doc, 2, 200, &r2)); /* a request with a body between */
+    httpc_resp_dispose(&r2);
+    request("GET", "/remote", NULL, 0, 200, &r2);
+    assert_int_equal(strncmp(r1.body.base, "127.0.0.1:", 10), 0);
+    assert_string_equal(r1.body.base, r2.body.base);
+    httpc_resp_dispose(&r1);
+    httpc_resp_dispose(&r2);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_error_shape),
+        cmocka_unit_test(test_head_error),
+        cmocka_unit_test(test_query),
+        cmocka_unit_test(test_paths),
+        cmocka_unit_test(test_json_body),
+        cmocka_unit_test(test_body_cap),
+        cmocka_unit_test(test_stream_and_discard),
+        cmocka_unit_test(test_answers),
+        cmocka_unit_test(test_keep_alive),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
