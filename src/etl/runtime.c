@@ -13,6 +13,7 @@
  * never frees memory under a request.
  */
 #include "cluster/cluster.h"
+#include "cluster/meta.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "etl/internal.h"

@@ -7,6 +7,8 @@
 #include <jansson.h>
 
 #include "cluster/cluster.h"
+#include "cluster/meta.h"
+#include "cluster/metasync.h"
 #include "net/net.h"
 
 /* One intra-cluster call of a fan-out. */

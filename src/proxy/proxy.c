@@ -5,6 +5,9 @@
  */
 #include "proxy/proxy.h"
 #include "cluster/cluster.h"
+#include "cluster/daemon.h"
+#include "cluster/meta.h"
+#include "cluster/metasync.h"
 #include "common/log.h"
 #include "common/names.h"
 #include "common/template.h"

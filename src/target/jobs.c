@@ -9,6 +9,7 @@
  */
 #include "target/jobs.h"
 #include "cluster/cluster.h"
+#include "cluster/meta.h"
 #include "common/log.h"
 #include "common/names.h"
 #include "common/template.h"

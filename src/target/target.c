@@ -4,6 +4,8 @@
  */
 #include "target/target.h"
 #include "cluster/cluster.h"
+#include "cluster/daemon.h"
+#include "cluster/meta.h"
 #include "common/log.h"
 #include "common/lso.h"
 #include "common/names.h"

@@ -1,0 +1,106 @@
+/*
+ * daemon.c - the endpoints every node serves and the /v1 path splitter. See daemon.h.
+ */
+#include "cluster/daemon.h"
+#include "cluster/cluster.h"
+#include "cluster/membership.h"
+#include "cluster/meta.h"
+#include "cluster/metasync.h"
+#include "common/util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int route_split(const char *path, char *copy, size_t copylen, const char **segs, int max)
+{
+    if (strncmp(path, "/v1/", 4) != 0 && strcmp(path, "/v1") != 0)
+        return -1;
+    snprintf(copy, copylen, "%s", path[3] ? path + 4 : "");
+    if (strlen(path + (path[3] ? 4 : 3)) >= copylen)
+        return -1;
+    int n = 0;
+    char *p = copy;
+    if (*p == '\0')
+        return 0;
+    while (n < max) {
+        segs[n++] = p;
+        if (n == max)
+            break;
+        char *slash = strchr(p, '/');
+        if (slash == NULL)
+            break;
+        *slash = '\0';
+        p = slash + 1;
+    }
+    return n;
+}
+
+static void handle_daemon(http_req_t *req)
+{
+    const char *what = http_query(req, "what");
+    if (what == NULL || strcmp(what, "smap") == 0) {
+        smap_t *s = smap_get();
+        char *t = smap_to_text(s);
+        smap_put(s);
+        http_reply(req, 200, "application/json", t, strlen(t));
+        free(t);
+    } else if (strcmp(what, "bmd") == 0 || strcmp(what, "etlmd") == 0) {
+        mdoc_t *d = md_get(what[0] == 'b' ? MD_BMD : MD_ETL);
+        http_reply_json(req, 200, md_to_json(d));
+        md_put(d);
+    } else if (strcmp(what, "snode") == 0) {
+        json_t *j = json_pack("{s:s, s:s, s:s}", "daemon_id", cluster_self_id(), "daemon_type",
+                              cluster_role() == ROLE_PROXY ? "proxy" : "target", "direct_url",
+                              cluster_self_url());
+        http_reply_json(req, 200, j);
+    } else {
+        http_reply_error(req, 400, "invalid what=\"%s\" (supported: smap, bmd, etlmd, snode)",
+                         what);
+    }
+}
+
+static void handle_metasync(http_req_t *req)
+{
+    /* id_digest is a uint64 that jansson cannot hold as an integer. */
+    json_t *j = json_loadb(req->body.base ? req->body.base : "", req->body.len,
+                           JSON_DECODE_INT_AS_REAL, NULL);
+    if (j) {
+        metasync_apply(j);
+        json_decref(j);
+        http_reply(req, 200, NULL, "", 0);
+    } else {
+        http_reply_error(req, 400, "metasync: invalid JSON body");
+    }
+}
+
+bool cluster_handle(http_req_t *req, const char **segs, int nseg)
+{
+    const char *m = req->method;
+    if (nseg >= 1 && strcmp(segs[0], "health") == 0 && nseg == 1) {
+        if (cluster_ready())
+            http_reply(req, 200, NULL, "", 0);
+        else
+            http_reply_error(req, 503, "%s is starting up", cluster_self_name());
+        return true;
+    }
+    if (nseg == 1 && strcmp(segs[0], "daemon") == 0 && strcmp(m, "GET") == 0) {
+        handle_daemon(req);
+        return true;
+    }
+    if (nseg == 1 && strcmp(segs[0], "metasync") == 0 && strcmp(m, "POST") == 0) {
+        handle_metasync(req);
+        return true;
+    }
+    if (nseg == 2 && strcmp(segs[0], "cluster") == 0 && strcmp(m, "POST") == 0 &&
+        (strcmp(segs[1], "join") == 0 || strcmp(segs[1], "keepalive") == 0)) {
+        if (!cluster_is_primary())
+            http_reply_error(req, 400, "%s is not the primary proxy", cluster_self_name());
+        else if (strcmp(segs[1], "join") == 0)
+            membership_handle_join(req);
+        else
+            membership_handle_keepalive(req);
+        return true;
+    }
+    return false;
+}

@@ -1,0 +1,22 @@
+/*
+ * daemon.h - the endpoints every node serves whatever its role (/v1/health, /v1/daemon,
+ * /v1/metasync, and /v1/cluster/join|keepalive on the primary), and the path splitting the
+ * role routers share (docs/protocol.md §1.1).
+ */
+#ifndef LOCUS_CLUSTER_DAEMON_H
+#define LOCUS_CLUSTER_DAEMON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "net/net.h"
+
+/* Handles the endpoints above. Returns true if it answered. */
+bool cluster_handle(http_req_t *req, const char **segs, int nseg);
+
+/* Splits a decoded path "/v1/a/b/c" into segments after "v1" (at most max). Returns the
+ * count, or -1 if the path does not start with /v1/. The object part (everything after the
+ * second segment of /v1/objects/<b>/<o>) is returned whole by route_object_name(). */
+int route_split(const char *path, char *copy, size_t copylen, const char **segs, int max);
+
+#endif

@@ -1,0 +1,357 @@
+/*
+ * membership.c - join, keepalive and the primary's dead-node check. See membership.h.
+ */
+#include "cluster/membership.h"
+#include "cluster/cluster.h"
+#include "cluster/internal.h"
+#include "cluster/metasync.h"
+#include "common/hrw.h"
+#include "common/log.h"
+#include "common/names.h"
+#include "common/util.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* When each node was last heard from (primary only). */
+typedef struct {
+    char *id;
+    int64_t last_seen; /* monotonic ns */
+} seen_t;
+static pthread_mutex_t seen_lock = PTHREAD_MUTEX_INITIALIZER;
+static seen_t *last_seen;
+static size_t n_last_seen;
+
+static volatile bool stopping;
+static pthread_t bg_thread;
+static bool bg_started;
+
+/* ---------------------------------------------------------------- primary: the smap */
+
+void seen_touch(const char *id)
+{
+    pthread_mutex_lock(&seen_lock);
+    for (size_t i = 0; i < n_last_seen; i++) {
+        if (strcmp(last_seen[i].id, id) == 0) {
+            last_seen[i].last_seen = time_mono_ns();
+            pthread_mutex_unlock(&seen_lock);
+            return;
+        }
+    }
+    last_seen = xrealloc(last_seen, (n_last_seen + 1) * sizeof(seen_t));
+    last_seen[n_last_seen].id = xstrdup(id);
+    last_seen[n_last_seen].last_seen = time_mono_ns();
+    n_last_seen++;
+    pthread_mutex_unlock(&seen_lock);
+}
+
+static int64_t seen_get(const char *id)
+{
+    int64_t v = 0;
+    pthread_mutex_lock(&seen_lock);
+    for (size_t i = 0; i < n_last_seen; i++)
+        if (strcmp(last_seen[i].id, id) == 0)
+            v = last_seen[i].last_seen;
+    pthread_mutex_unlock(&seen_lock);
+    return v;
+}
+
+bool smap_upsert(const char *id, const char *url, bool is_proxy)
+{
+    smap_t *cur = smap_get();
+    const snode_t *have = smap_find(cur, id);
+    if (have && strcmp(have->url, url) == 0 && have->is_proxy == is_proxy) {
+        smap_put(cur);
+        return false;
+    }
+    smap_t *s = smap_clone(cur);
+    smap_put(cur);
+    snode_t **arr = is_proxy ? &s->proxies : &s->targets;
+    size_t *n = is_proxy ? &s->n_proxies : &s->n_targets;
+    bool found = false;
+    for (size_t i = 0; i < *n; i++) {
+        if (strcmp((*arr)[i].id, id) == 0) {
+            free((*arr)[i].url);
+            (*arr)[i].url = xstrdup(url);
+            found = true;
+        }
+    }
+    if (!found) {
+        *arr = xrealloc(*arr, (*n + 1) * sizeof(snode_t));
+        (*arr)[*n].id = xstrdup(id);
+        (*arr)[*n].url = xstrdup(url);
+        (*arr)[*n].digest = hrw_digest_str(id);
+        (*arr)[*n].is_proxy = is_proxy;
+        (*n)++;
+    }
+    smap_sort(s);
+    s->version++;
+    meta_install_smap(s);
+    return true;
+}
+
+void smap_remove_nodes(char **ids, size_t nids)
+{
+    smap_t *cur = smap_get();
+    smap_t *s = smap_clone(cur);
+    smap_put(cur);
+    for (size_t k = 0; k < nids; k++) {
+        for (int pass = 0; pass < 2; pass++) {
+            snode_t *arr = pass ? s->proxies : s->targets;
+            size_t *n = pass ? &s->n_proxies : &s->n_targets;
+            for (size_t i = 0; i < *n; i++) {
+                if (strcmp(arr[i].id, ids[k]) == 0) {
+                    snode_dispose(&arr[i]);
+                    memmove(&arr[i], &arr[i + 1], (*n - i - 1) * sizeof(snode_t));
+                    (*n)--;
+                    break;
+                }
+            }
+        }
+    }
+    s->version++;
+    meta_install_smap(s);
+}
+
+void check_dead_nodes(void)
+{
+    smap_t *s = smap_get();
+    int64_t now = time_mono_ns();
+    int64_t timeout = cluster_config()->keepalive_timeout_ns;
+    char *dead[s->n_proxies + s->n_targets + 1];
+    size_t nd = 0;
+    for (size_t i = 0; i < s->n_proxies + s->n_targets; i++) {
+        const snode_t *n = i < s->n_proxies ? &s->proxies[i] : &s->targets[i - s->n_proxies];
+        if (strcmp(n->id, cluster_self_id()) == 0)
+            continue;
+        int64_t seen = seen_get(n->id);
+        if (seen == 0) {
+            seen_touch(n->id); /* grace period after a primary restart */
+            continue;
+        }
+        if (now - seen > timeout)
+            dead[nd++] = xstrdup(n->id);
+    }
+    smap_put(s);
+    if (nd == 0)
+        return;
+    meta_write_lock();
+    for (size_t i = 0; i < nd; i++)
+        LOCUS_LOG(LOG_WARNING, "[cluster] node %s missed keepalives for %lld ms: removing it",
+                  dead[i], (long long)(timeout / 1000000));
+    smap_remove_nodes(dead, nd);
+    metasync_all();
+    meta_write_unlock();
+    for (size_t i = 0; i < nd; i++)
+        free(dead[i]);
+}
+
+/* ---------------------------------------------------------------- primary: endpoints */
+
+static void meta_reply(http_req_t *req)
+{
+    char *body = meta_all_text();
+    http_reply(req, 200, "application/json", body, strlen(body));
+    free(body);
+}
+
+void membership_handle_join(http_req_t *req)
+{
+    json_t *j = http_body_json(req);
+    if (j == NULL)
+        return;
+    const char *id = json_string_value(json_object_get(j, "daemon_id"));
+    const char *type = json_string_value(json_object_get(j, "daemon_type"));
+    const char *url = json_string_value(json_object_get(j, "direct_url"));
+    if (!id || !type || !url || (strcmp(type, "proxy") && strcmp(type, "target")) ||
+        name_check_bucket(id) != NULL) {
+        json_decref(j);
+        http_reply_error(req, 400, "invalid join request: need daemon_id, daemon_type, direct_url");
+        return;
+    }
+    meta_write_lock();
+    seen_touch(id);
+    bool changed = smap_upsert(id, url, strcmp(type, "proxy") == 0);
+    if (changed) {
+        LOCUS_LOG(LOG_NOTICE, "[cluster] %s %s joined at %s", type, id, url);
+        metasync_all();
+    }
+    meta_write_unlock();
+    json_decref(j);
+    meta_reply(req);
+}
+
+/* "bmd_version", "etlmd_version": the keys of the document versions in a keepalive. */
+static void md_version_key(md_kind_t kind, char *key, size_t len)
+{
+    snprintf(key, len, "%s_version", md_kind_name(kind));
+}
+
+void membership_handle_keepalive(http_req_t *req)
+{
+    json_t *j = http_body_json(req);
+    if (j == NULL)
+        return;
+    const char *id = json_string_value(json_object_get(j, "daemon_id"));
+    int64_t sv = json_int_or_str(json_object_get(j, "smap_version"));
+    smap_t *s = smap_get();
+    bool known = id && smap_find(s, id) != NULL;
+    bool behind = s->version != sv;
+    smap_put(s);
+    for (int k = 0; k < MD_N; k++) {
+        char key[32];
+        md_version_key((md_kind_t)k, key, sizeof(key));
+        mdoc_t *d = md_get((md_kind_t)k);
+        behind = behind || d->version != json_int_or_str(json_object_get(j, key));
+        md_put(d);
+    }
+    if (!known) {
+        http_reply_error(req, 404, "node %s is not in the cluster map: join again",
+                         id ? id : "(none)");
+    } else {
+        seen_touch(id);
+        if (behind)
+            meta_reply(req);
+        else
+            http_reply(req, 200, "application/json", "{}", 2);
+    }
+    json_decref(j);
+}
+
+/* ---------------------------------------------------------------- non-primary */
+
+/* POSTs j to the primary's /v1/cluster/<what>; the transport's rc, r filled. */
+static int post_primary(const char *what, json_t *j, int timeout_ms, httpc_resp_t *r)
+{
+    char *url = xasprintf("%s/v1/cluster/%s", cluster_config()->primary_url, what);
+    httpc_resp_init(r);
+    int rc = httpc_json("POST", url, j, timeout_ms, r);
+    free(url);
+    return rc;
+}
+
+/* Applies the metadata in an answer of the primary; -1 when it is not JSON. */
+static int apply_answer(const httpc_resp_t *r)
+{
+    /* id_digest is a uint64 that jansson cannot hold as an integer. */
+    json_t *m = json_loadb(r->body.base, r->body.len, JSON_DECODE_INT_AS_REAL, NULL);
+    if (m == NULL)
+        return -1;
+    metasync_apply(m);
+    json_decref(m);
+    return 0;
+}
+
+int join_once(void)
+{
+    const config_t *cfg = cluster_config();
+    json_t *j =
+        json_pack("{s:s, s:s, s:s}", "daemon_id", cluster_self_id(), "daemon_type",
+                  cfg->role == ROLE_PROXY ? "proxy" : "target", "direct_url", cfg->public_url);
+    httpc_resp_t r;
+    int rc = post_primary("join", j, 5000, &r);
+    json_decref(j);
+    if (rc == 0 && r.status == 200)
+        rc = apply_answer(&r);
+    else
+        rc = -1;
+    httpc_resp_dispose(&r);
+    return rc;
+}
+
+int keepalive_once(void)
+{
+    smap_t *s = smap_get();
+    json_t *j = json_pack("{s:s, s:I}", "daemon_id", cluster_self_id(), "smap_version",
+                          (json_int_t)s->version);
+    smap_put(s);
+    for (int k = 0; k < MD_N; k++) {
+        char key[32];
+        md_version_key((md_kind_t)k, key, sizeof(key));
+        mdoc_t *d = md_get((md_kind_t)k);
+        json_object_set_new(j, key, json_integer(d->version));
+        md_put(d);
+    }
+    httpc_resp_t r;
+    int rc = post_primary("keepalive", j, 3000, &r);
+    json_decref(j);
+    int out = 0;
+    if (rc != 0)
+        out = -1; /* primary unreachable: keep trying */
+    else if (r.status == 404)
+        out = 1; /* dropped: rejoin */
+    else if (r.status == 200 && r.body.len > 2)
+        apply_answer(&r);
+    httpc_resp_dispose(&r);
+    return out;
+}
+
+/* ---------------------------------------------------------------- the thread */
+
+static void primary_loop(int64_t interval_ms)
+{
+    cluster_mark_ready();
+    LOCUS_LOG(LOG_NOTICE, "%s: primary proxy ready at %s", cluster_self_name(), cluster_self_url());
+    while (!stopping) {
+        sleep_ms((int)(interval_ms / 2 > 0 ? interval_ms / 2 : 1));
+        check_dead_nodes();
+    }
+}
+
+static void member_loop(int64_t interval_ms)
+{
+    bool joined = false;
+    while (!stopping) {
+        if (!joined) {
+            if (join_once() == 0) {
+                joined = true;
+                if (!cluster_ready())
+                    LOCUS_LOG(LOG_NOTICE, "%s: joined %s, ready at %s", cluster_self_name(),
+                              cluster_primary_url(), cluster_self_url());
+                cluster_mark_ready();
+            } else {
+                sleep_ms(200);
+                continue;
+            }
+        }
+        sleep_ms((int)interval_ms);
+        if (stopping)
+            break;
+        int rc = keepalive_once();
+        if (rc == 1) {
+            LOCUS_LOG(LOG_WARNING, "%s: primary does not know me: joining again",
+                      cluster_self_name());
+            joined = false;
+        }
+    }
+    httpc_thread_cleanup();
+}
+
+static void *bg_main(void *arg)
+{
+    int64_t interval_ms = cluster_config()->keepalive_interval_ns / 1000000;
+    if (interval_ms < 50)
+        interval_ms = 50;
+    if (cluster_is_primary())
+        primary_loop(interval_ms);
+    else
+        member_loop(interval_ms);
+    return NULL;
+}
+
+void membership_start(void)
+{
+    if (pthread_create(&bg_thread, NULL, bg_main, NULL) != 0)
+        locus_panic("cannot start the cluster thread");
+    bg_started = true;
+}
+
+void membership_stop(void)
+{
+    stopping = true;
+    if (bg_started)
+        pthread_join(bg_thread, NULL);
+    bg_started = false;
+}
