@@ -5,11 +5,11 @@
  * has its answer or its error.
  *
  * DESIGN
- * The calling thread drives the transfers itself (libcurl multi interface: no thread per
- * request). The keep-alive connections live in one process-wide connection cache (a locked
- * curl share), so a fan-out reuses the connections of the previous ones, whatever thread made
- * them, and any number of threads may fan out at once. Redirects are not followed; no Expect:
- * 100-continue (docs/design.md §13.6).
+ * No thread per request: one process-wide I/O thread drives every transfer through one libcurl
+ * multi handle, so all fan-outs share its cache of keep-alive connections (a fan-out reuses the
+ * connections of the previous ones, whatever thread made them) and any number of threads may
+ * fan out at once: each queues its requests and sleeps until they are all answered. Redirects
+ * are not followed; no Expect: 100-continue (docs/design.md §13.6).
  */
 #ifndef LOCUS_NET_FANOUT_H
 #define LOCUS_NET_FANOUT_H
