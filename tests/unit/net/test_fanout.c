@@ -22,6 +22,7 @@
 #include "common/util.h"
 #include "net/fanout.h"
 #include "net/net.h"
+#include "serve.h"
 
 #define NSRV 3
 
@@ -66,15 +67,12 @@ static void on_request(http_req_t *req)
 
 static int setup(void **state)
 {
-    char err[256];
-    int port = 29900;
+    int from = 29900;
     for (int i = 0; i < NSRV; i++) {
-        for (; port < 30100 && srv[i] == NULL; port++)
-            srv[i] = http_server_start("127.0.0.1", port, "mock", on_headers, on_request, err,
-                                       sizeof(err));
+        srv[i] = serve_loopback(from, "mock", on_headers, on_request, &ports[i]);
         if (srv[i] == NULL)
             return -1;
-        ports[i] = port - 1;
+        from = ports[i] + 1;
     }
     return 0;
 }

@@ -14,6 +14,7 @@
 
 #include "common/util.h"
 #include "net/net.h"
+#include "serve.h"
 
 static http_server_t *srv;
 static int port;
@@ -51,11 +52,7 @@ static void on_request(http_req_t *req)
 
 static int setup(void **state)
 {
-    char err[256];
-    for (port = 30100; port < 30200 && srv == NULL; port++)
-        srv = http_server_start("127.0.0.1", port, "t[unit]", on_headers, on_request, err,
-                                sizeof(err));
-    port--;
+    srv = serve_loopback(30300, "t[unit]", on_headers, on_request, &port);
     return srv ? 0 : -1;
 }
 
