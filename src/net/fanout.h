@@ -19,7 +19,7 @@
 #include "net/net.h"
 
 /* One request of a fan-out. The caller fills the request part (the rest zeroed, e.g. by
- * xcalloc); fanout_run fills the answer part. */
+ * xcalloc); fanout_run overwrites the answer part, which must not hold an answer yet. */
 typedef struct {
     /* request */
     const char *method;         /* "GET", "POST", ... */
