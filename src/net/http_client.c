@@ -5,6 +5,7 @@
  */
 #include "net/net.h"
 #include "common/log.h"
+#include "net/internal.h"
 
 #include <curl/curl.h>
 #include <pthread.h>
@@ -114,11 +115,16 @@ static size_t on_read_fd(char *p, size_t sz, size_t n, void *ud)
     return (size_t)r;
 }
 
-static int perform(CURL *h, const char *method, const char *url, const httpc_header_t *hdrs,
-                   int timeout_ms, httpc_resp_t *r)
+struct curl_slist *httpc_prepare(CURL *h, const char *method, const char *url, const char *ctype,
+                                 const httpc_header_t *hdrs, int timeout_ms, httpc_resp_t *r)
 {
     struct curl_slist *sl = NULL;
     sl = curl_slist_append(sl, "Expect:");
+    if (ctype) {
+        char *line = xasprintf("Content-Type: %s", ctype);
+        sl = curl_slist_append(sl, line);
+        free(line);
+    }
     for (const httpc_header_t *x = hdrs; x && x->name; x++) {
         char *line = xasprintf("%s: %s", x->name, x->value);
         sl = curl_slist_append(sl, line);
@@ -138,6 +144,13 @@ static int perform(CURL *h, const char *method, const char *url, const httpc_hea
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 3000L);
     if (timeout_ms > 0)
         curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
+    return sl;
+}
+
+static int perform(CURL *h, const char *method, const char *url, const httpc_header_t *hdrs,
+                   int timeout_ms, httpc_resp_t *r)
+{
+    struct curl_slist *sl = httpc_prepare(h, method, url, NULL, hdrs, timeout_ms, r);
     CURLcode cc = curl_easy_perform(h);
     curl_slist_free_all(sl);
     if (cc != CURLE_OK) {

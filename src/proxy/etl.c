@@ -97,6 +97,30 @@ static json_t *etl_entry(const char *name)
     return copy;
 }
 
+/* Counts the targets that run generation xid (b->arg); a failed one fails the start. */
+typedef struct {
+    const char *xid;
+    const char *name;
+    size_t running;
+} run_count_t;
+
+static int count_running(proxy_bcast_t *b, const snode_t *t, json_t *st)
+{
+    run_count_t *c = b->arg;
+    const char *state = json_string_value(json_object_get(st, "state"));
+    const char *sx = json_string_value(json_object_get(st, "xid"));
+    if (!state || !sx || strcmp(sx, c->xid) != 0)
+        return 0;
+    if (strcmp(state, "running") == 0)
+        c->running++;
+    else if (strcmp(state, "failed") == 0) {
+        snprintf(b->err, sizeof(b->err), "etl job %s failed to start on t[%s]: %s", c->name, t->id,
+                 json_string_value(json_object_get(st, "reason")));
+        return 400;
+    }
+    return 0;
+}
+
 /* Waits until every target runs generation xid of name. 0, or an HTTP status with err. */
 static int wait_running(const char *name, const char *xid, int64_t timeout_ns, char *err,
                         size_t errlen)
@@ -122,37 +146,20 @@ static int wait_running(const char *name, const char *xid, int64_t timeout_ns, c
             break;
         }
         json_decref(e);
-        smap_t *s = smap_get();
-        size_t n = s->n_targets;
-        if (n == 0) {
-            smap_put(s);
+        run_count_t rcnt = {.xid = xid, .name = name};
+        proxy_bcast_t b = {
+            .method = "GET", .path = q, .timeout_ms = 5000, .merge = count_running, .arg = &rcnt};
+        rc = proxy_bcast(&b);
+        if (b.n_targets == 0) {
             snprintf(err, errlen, "no storage targets in the cluster");
             rc = 503;
             break;
         }
-        call_t *calls = proxy_calls_targets(s, "GET", q, NULL);
-        proxy_fanout(calls, n, 5000);
-        size_t running = 0;
-        for (size_t i = 0; i < n && rc == 0; i++) {
-            json_t *st = calls[i].rc == 0 && calls[i].resp.status == 200
-                             ? json_loadb(calls[i].resp.body.base, calls[i].resp.body.len, 0, NULL)
-                             : NULL;
-            const char *state = json_string_value(json_object_get(st, "state"));
-            const char *sx = json_string_value(json_object_get(st, "xid"));
-            if (state && sx && strcmp(sx, xid) == 0) {
-                if (strcmp(state, "running") == 0)
-                    running++;
-                else if (strcmp(state, "failed") == 0) {
-                    snprintf(err, errlen, "etl job %s failed to start on t[%s]: %s", name,
-                             calls[i].node_id, json_string_value(json_object_get(st, "reason")));
-                    rc = 400;
-                }
-            }
-            json_decref(st);
+        if (rc) {
+            snprintf(err, errlen, "%s", b.err);
+            break;
         }
-        proxy_calls_dispose(calls, n);
-        smap_put(s);
-        if (rc || running == n)
+        if (rcnt.running == b.n_targets)
             break;
         if (time_mono_ns() > deadline) {
             snprintf(err, errlen,
@@ -179,7 +186,7 @@ static void abort_generation(const char *name, const char *xid, const char *reas
 /* Waits for the generation to run; answers the request with the xid or the error. */
 static void finish_start(http_req_t *req, const char *name, const char *xid, int64_t timeout_ns)
 {
-    char err[1400];
+    char err[PROXY_ERR_MAX];
     int rc = wait_running(name, xid, timeout_ns, err, sizeof(err));
     if (rc == 0) {
         etl_op_t op = {.name = name, .stage = ETL_STAGE_RUNNING, .xid = xid};
@@ -233,27 +240,28 @@ static void etl_init(http_req_t *req)
     free(nm);
 }
 
+typedef struct {
+    json_int_t objs, in, out;
+} counters_t;
+
+static int add_counters(proxy_bcast_t *b, const snode_t *t, json_t *st)
+{
+    counters_t *c = b->arg;
+    c->objs += json_integer_value(json_object_get(st, "obj_count"));
+    c->in += json_integer_value(json_object_get(st, "in_bytes"));
+    c->out += json_integer_value(json_object_get(st, "out_bytes"));
+    return 0;
+}
+
 static json_t *sum_counters(const char *name)
 {
     char *q = xasprintf("/v1/etl/_status/%s", name);
-    smap_t *s = smap_get();
-    size_t n = s->n_targets;
-    call_t *calls = proxy_calls_targets(s, "GET", q, NULL);
+    counters_t c = {0};
+    proxy_bcast_t b = {
+        .method = "GET", .path = q, .timeout_ms = 5000, .merge = add_counters, .arg = &c};
+    proxy_bcast(&b);
     free(q);
-    proxy_fanout(calls, n, 5000);
-    json_int_t objs = 0, in = 0, out = 0;
-    for (size_t i = 0; i < n; i++) {
-        json_t *st = calls[i].rc == 0 && calls[i].resp.status == 200
-                         ? json_loadb(calls[i].resp.body.base, calls[i].resp.body.len, 0, NULL)
-                         : NULL;
-        objs += json_integer_value(json_object_get(st, "obj_count"));
-        in += json_integer_value(json_object_get(st, "in_bytes"));
-        out += json_integer_value(json_object_get(st, "out_bytes"));
-        json_decref(st);
-    }
-    proxy_calls_dispose(calls, n);
-    smap_put(s);
-    return json_pack("{s:I, s:I, s:I}", "obj_count", objs, "in_bytes", in, "out_bytes", out);
+    return json_pack("{s:I, s:I, s:I}", "obj_count", c.objs, "in_bytes", c.in, "out_bytes", c.out);
 }
 
 static void etl_list(http_req_t *req)
@@ -276,6 +284,12 @@ static void etl_list(http_req_t *req)
     http_reply_json(req, 200, arr);
 }
 
+static int add_obj_errors(proxy_bcast_t *b, const snode_t *t, json_t *snap)
+{
+    json_array_extend(b->arg, json_object_get(snap, "obj_errors"));
+    return 0;
+}
+
 static void etl_view(http_req_t *req, const char *name)
 {
     json_t *e = etl_entry(name);
@@ -289,27 +303,22 @@ static void etl_view(http_req_t *req, const char *name)
         char *enc = url_encode(uuid, "");
         char *q = xasprintf("/v1/xactions?id=%s&errors=1", enc);
         free(enc);
-        smap_t *s = smap_get();
-        size_t n = s->n_targets;
-        call_t *calls = proxy_calls_targets(s, "GET", q, NULL);
+        proxy_bcast_t b = {
+            .method = "GET", .path = q, .timeout_ms = 5000, .merge = add_obj_errors, .arg = errs};
+        proxy_bcast(&b);
         free(q);
-        proxy_fanout(calls, n, 5000);
-        for (size_t i = 0; i < n; i++) {
-            json_t *snap =
-                calls[i].rc == 0 && calls[i].resp.status == 200
-                    ? json_loadb(calls[i].resp.body.base, calls[i].resp.body.len, 0, NULL)
-                    : NULL;
-            json_array_extend(errs, json_object_get(snap, "obj_errors"));
-            json_decref(snap);
-        }
-        proxy_calls_dispose(calls, n);
-        smap_put(s);
     }
     json_t *j = json_pack("{s:O, s:o, s:O, s:O}", "init_msg", json_object_get(e, "init_msg"),
                           "obj_errors", errs, "stage", json_object_get(e, "stage"), "reason",
                           json_object_get(e, "reason"));
     json_decref(e);
     http_reply_json(req, 200, j);
+}
+
+static int add_answer(proxy_bcast_t *b, const snode_t *t, json_t *j)
+{
+    json_array_append(b->arg, j);
+    return 0;
 }
 
 /* GET /v1/etl/<name>/logs[/<tid>] and /health: fan-out to targets, array of answers. */
@@ -322,40 +331,20 @@ static void etl_gather(http_req_t *req, const char *name, const char *what, cons
     }
     json_decref(e);
     char *q = xasprintf("/v1/etl/%s/%s", name, what);
-    smap_t *s = smap_get();
-    size_t n = s->n_targets;
-    call_t *calls = proxy_calls_targets(s, "GET", q, NULL);
-    free(q);
-    size_t k = 0;
-    if (tid) { /* one target only */
-        for (size_t i = 0; i < n; i++) {
-            if (strcmp(calls[i].node_id, tid) == 0) {
-                call_t t = calls[0];
-                calls[0] = calls[i];
-                calls[i] = t;
-                k = 1;
-            }
-        }
-        if (k == 0) {
-            proxy_calls_dispose(calls, n);
-            smap_put(s);
-            http_reply_error(req, 404, "target %s is not in the cluster map", tid);
-            return;
-        }
-    } else {
-        k = n;
-    }
-    proxy_fanout(calls, k, 10000);
     json_t *arr = json_array();
-    for (size_t i = 0; i < k; i++) {
-        json_t *j = calls[i].rc == 0 && calls[i].resp.status == 200
-                        ? json_loadb(calls[i].resp.body.base, calls[i].resp.body.len, 0, NULL)
-                        : NULL;
-        if (j)
-            json_array_append_new(arr, j);
+    proxy_bcast_t b = {.method = "GET",
+                       .path = q,
+                       .timeout_ms = 10000,
+                       .only = tid,
+                       .merge = add_answer,
+                       .arg = arr};
+    int rc = proxy_bcast(&b);
+    free(q);
+    if (rc) {
+        json_decref(arr);
+        http_reply_error(req, (unsigned)rc, "%s", b.err);
+        return;
     }
-    proxy_calls_dispose(calls, n);
-    smap_put(s);
     http_reply_json(req, 200, arr);
 }
 

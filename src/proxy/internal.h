@@ -11,22 +11,38 @@
 #include "cluster/metasync.h"
 #include "net/net.h"
 
-/* One intra-cluster call of a fan-out. */
-typedef struct {
-    char *url; /* owned */
-    const char *method;
-    const char *body; /* borrowed, JSON or NULL */
-    httpc_resp_t resp;
-    int rc;
-    const char *node_id; /* borrowed from the smap snapshot */
-} call_t;
+/* Fan-outs of a handler to the storage targets: the calls run in parallel, then the answers
+ * are checked and merged in smap order, on the caller's thread. */
+#define PROXY_FANOUT_MAX 32 /* calls in flight at once */
+#define PROXY_ERR_MAX 2048  /* error messages of a fan-out */
 
-/* Runs the calls in parallel and waits for all. */
-void proxy_fanout(call_t *calls, size_t n, int timeout_ms);
-void proxy_calls_dispose(call_t *calls, size_t n);
-/* Builds one call per target of s for path_query ("/v1/..."). Caller disposes and frees. */
-call_t *proxy_calls_targets(const smap_t *s, const char *method, const char *path_query,
-                            const char *body);
+typedef struct proxy_bcast_s proxy_bcast_t;
+/* Takes one target's 200 JSON answer (borrowed: incref to keep it). Returns 0 to go on, or an
+ * HTTP status (b->err filled) that ends the merge and becomes proxy_bcast's result. */
+typedef int (*proxy_merge_cb)(proxy_bcast_t *b, const snode_t *t, json_t *answer);
+
+struct proxy_bcast_s {
+    /* in */
+    const char *method;
+    const char *path;     /* "/v1/..." with its query */
+    const char *body;     /* JSON text or NULL */
+    int timeout_ms;       /* per call */
+    bool strict;          /* any target without a 200 (JSON, with merge) answer fails it all */
+    const char *only;     /* call this target only (NULL: every target of the smap) */
+    proxy_merge_cb merge; /* NULL: answers are not parsed */
+    void *arg;            /* for merge */
+    /* out */
+    size_t n_targets; /* targets called */
+    size_t n_ok;      /* 200 answers (with merge: those handed to it) */
+    char failed[64];  /* strict: the id of the first target that failed */
+    char err[PROXY_ERR_MAX];
+};
+
+/* Calls the targets of the current smap with b's request, then hands each OK answer to
+ * b->merge. Returns 0, or the HTTP status of the failure with b->err: 503 "target <id>
+ * failed: <why>" (strict), 500 for an answer that is not JSON (strict), 404 when b->only is not
+ * in the smap, or what merge returned. */
+int proxy_bcast(proxy_bcast_t *b);
 
 /* Case-insensitive object member lookup (Go's json decoding matches keys that way). */
 json_t *json_get_ci(json_t *obj, const char *key);

@@ -23,32 +23,24 @@ void proxy_job_start(http_req_t *req, const char *kind, const char *src, const c
         json_decref(json_object_get(body, "msg")); /* the temporary object above */
     char *text = json_dumps(body, JSON_COMPACT);
     json_decref(body);
-    smap_t *s = smap_get();
-    size_t n = s->n_targets;
-    if (n == 0) {
+    proxy_bcast_t b = {.method = "POST",
+                       .path = "/v1/xactions",
+                       .body = text,
+                       .timeout_ms = 10000,
+                       .strict = true};
+    int rc = proxy_bcast(&b);
+    if (b.n_targets == 0) {
         http_reply_error(req, 503, "no storage targets in the cluster");
-        goto out;
-    }
-    call_t *calls = proxy_calls_targets(s, "POST", "/v1/xactions", text);
-    proxy_fanout(calls, n, 10000);
-    const char *fail = NULL;
-    for (size_t i = 0; i < n && !fail; i++)
-        if (calls[i].rc < 0 || calls[i].resp.status != 200)
-            fail = calls[i].node_id;
-    if (fail) {
+    } else if (rc) {
         char *q = xasprintf("/v1/xactions?id=%s", id);
-        call_t *ab = proxy_calls_targets(s, "DELETE", q, NULL);
-        proxy_fanout(ab, n, 5000);
-        proxy_calls_dispose(ab, n);
+        proxy_bcast_t ab = {.method = "DELETE", .path = q, .timeout_ms = 5000};
+        proxy_bcast(&ab);
         free(q);
-        http_reply_error(req, 503, "cannot start %s on target %s", kind, fail);
+        http_reply_error(req, 503, "cannot start %s on target %s", kind, b.failed);
     } else {
-        LOCUS_LOG(LOG_NOTICE, "job %s[%s] started on %zu targets", kind, id, n);
+        LOCUS_LOG(LOG_NOTICE, "job %s[%s] started on %zu targets", kind, id, b.n_targets);
         http_reply_text(req, 200, id);
     }
-    proxy_calls_dispose(calls, n);
-out:
-    smap_put(s);
     free(text);
 }
 
@@ -73,6 +65,39 @@ static char *job_id_of(http_req_t *req, json_t **msgp)
     return json_is_string(v) && json_string_value(v)[0] ? xstrdup(json_string_value(v)) : NULL;
 }
 
+/* The job's snapshots merged over the targets. */
+typedef struct {
+    json_t *per; /* per target: [snapshot] */
+    size_t ended;
+    int64_t max_end;
+    bool aborted;
+    const char *kind; /* borrowed from a snapshot in per */
+    json_t *err;
+} job_merge_t;
+
+static int merge_snap(proxy_bcast_t *b, const snode_t *t, json_t *snap)
+{
+    job_merge_t *m = b->arg;
+    int64_t end = json_integer_value(json_object_get(snap, "end_ns"));
+    if (end) {
+        m->ended++;
+        if (end > m->max_end)
+            m->max_end = end;
+    }
+    m->aborted = m->aborted || json_is_true(json_object_get(snap, "aborted"));
+    const char *e = json_string_value(json_object_get(snap, "err"));
+    if (e && e[0] && m->err == NULL)
+        m->err = json_string(e);
+    if (m->kind[0] == '\0') {
+        json_t *k = json_object_get(snap, "kind");
+        m->kind = json_is_string(k) ? json_string_value(k) : "";
+    }
+    json_object_del(snap, "end_ns");
+    json_object_del(snap, "node");
+    json_object_set_new(m->per, t->id, json_pack("[O]", snap));
+    return 0;
+}
+
 void proxy_job_query(http_req_t *req)
 {
     const char *what = http_query(req, "what");
@@ -93,58 +118,26 @@ void proxy_job_query(http_req_t *req)
     char *enc = url_encode(id, "");
     char *q = xasprintf("/v1/xactions?id=%s", enc);
     free(enc);
-    smap_t *s = smap_get();
-    size_t n = s->n_targets;
-    call_t *calls = proxy_calls_targets(s, "GET", q, NULL);
+    job_merge_t m = {.per = json_object(), .kind = ""};
+    proxy_bcast_t b = {
+        .method = "GET", .path = q, .timeout_ms = 10000, .merge = merge_snap, .arg = &m};
+    proxy_bcast(&b);
     free(q);
-    proxy_fanout(calls, n, 10000);
-    json_t *per = json_object();
-    size_t found = 0, ended = 0;
-    int64_t max_end = 0;
-    bool aborted = false;
-    const char *kind = "";
-    json_t *err = NULL;
-    for (size_t i = 0; i < n; i++) {
-        if (calls[i].rc < 0 || calls[i].resp.status != 200)
-            continue;
-        json_t *snap = json_loadb(calls[i].resp.body.base, calls[i].resp.body.len, 0, NULL);
-        if (snap == NULL)
-            continue;
-        found++;
-        int64_t end = json_integer_value(json_object_get(snap, "end_ns"));
-        if (end) {
-            ended++;
-            if (end > max_end)
-                max_end = end;
-        }
-        aborted = aborted || json_is_true(json_object_get(snap, "aborted"));
-        const char *e = json_string_value(json_object_get(snap, "err"));
-        if (e && e[0] && err == NULL)
-            err = json_string(e);
-        if (kind[0] == '\0') {
-            json_t *k = json_object_get(snap, "kind");
-            kind = json_is_string(k) ? json_string_value(k) : "";
-        }
-        json_object_del(snap, "end_ns");
-        json_object_del(snap, "node");
-        json_object_set_new(per, calls[i].node_id, json_pack("[o]", snap));
-    }
-    if (found == 0) {
+    if (b.n_ok == 0) {
         http_reply_error(req, 404, "job \"%s\" not found", id);
     } else if (strcmp(what, "qryxstats") == 0) {
-        http_reply_json(req, 200, json_incref(per));
+        http_reply_json(req, 200, json_incref(m.per));
     } else {
         /* All targets that know the job must have ended; a target that lost it (restart)
          * cannot hold the job back. */
-        json_t *st = json_pack("{s:s, s:s, s:s, s:I, s:b}", "kind", kind, "uuid", id, "err",
-                               err ? json_string_value(err) : "", "end_time",
-                               (json_int_t)(ended == found ? max_end : 0), "aborted", (int)aborted);
+        json_t *st =
+            json_pack("{s:s, s:s, s:s, s:I, s:b}", "kind", m.kind, "uuid", id, "err",
+                      m.err ? json_string_value(m.err) : "", "end_time",
+                      (json_int_t)(m.ended == b.n_ok ? m.max_end : 0), "aborted", (int)m.aborted);
         http_reply_json(req, 200, st);
     }
-    json_decref(err);
-    json_decref(per);
-    proxy_calls_dispose(calls, n);
-    smap_put(s);
+    json_decref(m.err);
+    json_decref(m.per);
     json_decref(msg);
     free(id);
 }
@@ -166,20 +159,13 @@ void proxy_job_abort(http_req_t *req)
         char *enc = url_encode(json_string_value(v), "");
         char *q = xasprintf("/v1/xactions?id=%s", enc);
         free(enc);
-        smap_t *s = smap_get();
-        size_t n = s->n_targets;
-        call_t *calls = proxy_calls_targets(s, "DELETE", q, NULL);
+        proxy_bcast_t b = {.method = "DELETE", .path = q, .timeout_ms = 10000};
+        proxy_bcast(&b);
         free(q);
-        proxy_fanout(calls, n, 10000);
-        size_t found = 0;
-        for (size_t i = 0; i < n; i++)
-            found += calls[i].rc == 0 && calls[i].resp.status == 200;
-        if (found)
+        if (b.n_ok)
             http_reply(req, 200, NULL, "", 0);
         else
             http_reply_error(req, 404, "job \"%s\" not found", json_string_value(v));
-        proxy_calls_dispose(calls, n);
-        smap_put(s);
     }
     json_decref(msg);
 }

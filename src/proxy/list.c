@@ -24,6 +24,22 @@ static const char *json_str_or(json_t *o, const char *k, const char *dflt)
     return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
+/* Adds a target's page to the merged one (b->arg). */
+static int merge_page(proxy_bcast_t *b, const snode_t *t, json_t *j)
+{
+    lso_page_t p;
+    lso_page_init(&p);
+    if (lso_decode_json(j, &p) < 0) {
+        lso_page_dispose(&p);
+        snprintf(b->err, sizeof(b->err), "bad page from target %s", t->id);
+        return 500;
+    }
+    for (size_t k = 0; k < p.n; k++)
+        lso_page_add(b->arg, &p.entries[k]);
+    lso_page_dispose(&p);
+    return 0;
+}
+
 void proxy_list_objects(http_req_t *req, const char *bck, json_t *lsomsg)
 {
     if (lsomsg && !json_is_null(lsomsg) && !json_is_object(lsomsg)) {
@@ -75,33 +91,19 @@ void proxy_list_objects(http_req_t *req, const char *bck, json_t *lsomsg)
     free(ep);
     free(et);
     free(epr);
-    smap_t *s = smap_get();
-    size_t n = s->n_targets;
-    call_t *calls = proxy_calls_targets(s, "GET", pq, NULL);
-    free(pq);
-    proxy_fanout(calls, n, 60000);
-
     lso_page_t all;
     lso_page_init(&all);
-    for (size_t i = 0; i < n; i++) {
-        if (calls[i].rc < 0 || calls[i].resp.status != 200) {
-            http_reply_error(req, 503, "list objects: target %s failed: %s", calls[i].node_id,
-                             calls[i].rc < 0 ? calls[i].resp.err : calls[i].resp.body.base);
-            goto out;
-        }
-        json_t *j = json_loadb(calls[i].resp.body.base, calls[i].resp.body.len, 0, NULL);
-        lso_page_t p;
-        lso_page_init(&p);
-        if (j == NULL || lso_decode_json(j, &p) < 0) {
-            json_decref(j);
-            lso_page_dispose(&p);
-            http_reply_error(req, 500, "list objects: bad page from target %s", calls[i].node_id);
-            goto out;
-        }
-        for (size_t k = 0; k < p.n; k++)
-            lso_page_add(&all, &p.entries[k]);
-        lso_page_dispose(&p);
-        json_decref(j);
+    proxy_bcast_t b = {.method = "GET",
+                       .path = pq,
+                       .timeout_ms = 60000,
+                       .strict = true,
+                       .merge = merge_page,
+                       .arg = &all};
+    int rc = proxy_bcast(&b);
+    free(pq);
+    if (rc) {
+        http_reply_error(req, (unsigned)rc, "list objects: %s", b.err);
+        goto out;
     }
     lso_page_sort(&all);
     if (all.n > (size_t)pagesize) {
@@ -116,16 +118,14 @@ void proxy_list_objects(http_req_t *req, const char *bck, json_t *lsomsg)
 
     const char *accept = http_header(req, "Accept");
     if (accept && strcasestr(accept, "application/msgpack")) {
-        buf_t b;
-        buf_init(&b);
-        lso_encode_msgpack(&all, pmask, &b);
-        http_reply(req, 200, "application/msgpack", b.base ? b.base : "", b.len);
-        buf_dispose(&b);
+        buf_t mp;
+        buf_init(&mp);
+        lso_encode_msgpack(&all, pmask, &mp);
+        http_reply(req, 200, "application/msgpack", mp.base ? mp.base : "", mp.len);
+        buf_dispose(&mp);
     } else {
         http_reply_json(req, 200, lso_encode_json(&all, pmask));
     }
 out:
     lso_page_dispose(&all);
-    proxy_calls_dispose(calls, n);
-    smap_put(s);
 }

@@ -12,10 +12,10 @@
 #include "common/names.h"
 #include "common/template.h"
 #include "common/util.h"
+#include "net/fanout.h"
 #include "proxy/internal.h"
 
 #include <ctype.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,63 +49,71 @@ json_t *json_get_ci(json_t *obj, const char *key)
     return NULL;
 }
 
-typedef struct {
-    call_t *c;
-    int timeout_ms;
-} fan_arg_t;
-
-static void *fan_one(void *arg)
+/* One call's answer into the merge of b. 0 or the status that fails the fan-out. */
+static int merge_one(proxy_bcast_t *b, fanout_req_t *q)
 {
-    fan_arg_t *a = arg;
-    call_t *c = a->c;
-    static const httpc_header_t hdrs[] = {{"Content-Type", "application/json"}, {NULL, NULL}};
-    c->rc = httpc_do(c->method, c->url, c->body, c->body ? strlen(c->body) : 0, hdrs, a->timeout_ms,
-                     &c->resp);
-    httpc_thread_cleanup();
-    return NULL;
-}
-
-void proxy_fanout(call_t *calls, size_t n, int timeout_ms)
-{
-    pthread_t *th = xcalloc(n + 1, sizeof(pthread_t));
-    fan_arg_t *args = xcalloc(n + 1, sizeof(fan_arg_t));
-    bool *started = xcalloc(n + 1, sizeof(bool));
-    for (size_t i = 0; i < n; i++) {
-        httpc_resp_init(&calls[i].resp);
-        args[i].c = &calls[i];
-        args[i].timeout_ms = timeout_ms;
-        started[i] = pthread_create(&th[i], NULL, fan_one, &args[i]) == 0;
-        if (!started[i])
-            fan_one(&args[i]);
+    const snode_t *t = q->arg;
+    if (q->rc < 0 || q->resp.status != 200) {
+        if (!b->strict)
+            return 0;
+        snprintf(b->failed, sizeof(b->failed), "%s", t->id);
+        snprintf(b->err, sizeof(b->err), "target %s failed: %s", t->id,
+                 q->rc < 0           ? q->resp.err
+                 : q->resp.body.base ? q->resp.body.base
+                                     : "");
+        return 503;
     }
-    for (size_t i = 0; i < n; i++)
-        if (started[i])
-            pthread_join(th[i], NULL);
-    free(started);
-    free(args);
-    free(th);
-}
-
-void proxy_calls_dispose(call_t *calls, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        free(calls[i].url);
-        httpc_resp_dispose(&calls[i].resp);
+    if (b->merge == NULL) {
+        b->n_ok++;
+        return 0;
     }
-    free(calls);
+    json_t *j = json_loadb(q->resp.body.base, q->resp.body.len, 0, NULL);
+    if (j == NULL) {
+        if (!b->strict)
+            return 0;
+        snprintf(b->failed, sizeof(b->failed), "%s", t->id);
+        snprintf(b->err, sizeof(b->err), "invalid JSON from target %s", t->id);
+        return 500;
+    }
+    b->n_ok++;
+    int rc = b->merge(b, t, j);
+    json_decref(j);
+    return rc;
 }
 
-call_t *proxy_calls_targets(const smap_t *s, const char *method, const char *path_query,
-                            const char *body)
+int proxy_bcast(proxy_bcast_t *b)
 {
-    call_t *calls = xcalloc(s->n_targets + 1, sizeof(call_t));
+    smap_t *s = smap_get();
+    fanout_req_t *calls = xcalloc(s->n_targets + 1, sizeof(fanout_req_t));
+    size_t n = 0;
     for (size_t i = 0; i < s->n_targets; i++) {
-        calls[i].url = xasprintf("%s%s", s->targets[i].url, path_query);
-        calls[i].method = method;
-        calls[i].body = body;
-        calls[i].node_id = s->targets[i].id;
+        const snode_t *t = &s->targets[i];
+        if (b->only && strcmp(t->id, b->only) != 0)
+            continue;
+        calls[n].method = b->method;
+        calls[n].url = xasprintf("%s%s", t->url, b->path);
+        calls[n].body = b->body;
+        calls[n].body_len = b->body ? strlen(b->body) : 0;
+        calls[n].content_type = "application/json";
+        calls[n].arg = (void *)t;
+        n++;
     }
-    return calls;
+    b->n_targets = n;
+    b->n_ok = 0;
+    b->failed[0] = b->err[0] = '\0';
+    int rc = 0;
+    if (b->only && n == 0) {
+        snprintf(b->err, sizeof(b->err), "target %s is not in the cluster map", b->only);
+        rc = 404;
+    } else {
+        fanout_opts_t o = {.concurrency = PROXY_FANOUT_MAX, .timeout_ms = b->timeout_ms};
+        fanout_run(calls, n, &o);
+        for (size_t i = 0; i < n && rc == 0; i++)
+            rc = merge_one(b, &calls[i]);
+    }
+    fanout_free(calls, n);
+    smap_put(s);
+    return rc;
 }
 
 void proxy_forward_to_primary(http_req_t *req)

@@ -1,0 +1,19 @@
+/*
+ * internal.h - net internals shared by the files of src/net only: the libcurl request set-up
+ * common to the one-shot client (http_client.c) and the fan-out (fanout.c).
+ */
+#ifndef LOCUS_NET_INTERNAL_H
+#define LOCUS_NET_INTERNAL_H
+
+#include <curl/curl.h>
+
+#include "net/net.h"
+
+/* Sets on h everything of one request but its body: method, url, headers (no Expect:
+ * 100-continue, docs/design.md §13.6; ctype adds a Content-Type when not NULL), answer into r,
+ * no redirects followed, timeouts (timeout_ms 0 = none). Returns the header list, to free with
+ * curl_slist_free_all once the transfer is over. */
+struct curl_slist *httpc_prepare(CURL *h, const char *method, const char *url, const char *ctype,
+                                 const httpc_header_t *hdrs, int timeout_ms, httpc_resp_t *r);
+
+#endif
