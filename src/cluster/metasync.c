@@ -7,77 +7,44 @@
 #include "cluster/internal.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "net/fanout.h"
 #include "net/net.h"
 
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct {
-    char *url;
-    const char *body;
-} push_t;
-
-static void *push_one(void *arg)
-{
-    push_t *p = arg;
-    static const httpc_header_t hdrs[] = {{"Content-Type", "application/json"}, {NULL, NULL}};
-    for (int attempt = 0; attempt < 3; attempt++) {
-        httpc_resp_t r;
-        httpc_resp_init(&r);
-        int rc = httpc_do("POST", p->url, p->body, strlen(p->body), hdrs, 3000, &r);
-        bool ok = rc == 0 && r.status == 200;
-        if (!ok)
-            LOCUS_LOG(LOG_VERBOSE, "[metasync] %s: %s", p->url,
-                      r.err         ? r.err
-                      : r.body.base ? r.body.base
-                                    : "error");
-        httpc_resp_dispose(&r);
-        if (ok || rc == 0)
-            break;
-        sleep_ms(100);
-    }
-    httpc_thread_cleanup();
-    return NULL;
-}
-
-/* POSTs body to each URL, one thread each, and waits for all. */
-static void push_parallel(char **urls, size_t n, const char *body)
-{
-    push_t *pushes = xcalloc(n + 1, sizeof(push_t));
-    pthread_t *th = xcalloc(n + 1, sizeof(pthread_t));
-    for (size_t k = 0; k < n; k++) {
-        pushes[k].url = urls[k];
-        pushes[k].body = body;
-        if (pthread_create(&th[k], NULL, push_one, &pushes[k]) != 0)
-            push_one(&pushes[k]), th[k] = 0;
-    }
-    for (size_t k = 0; k < n; k++)
-        if (th[k])
-            pthread_join(th[k], NULL);
-    free(th);
-    free(pushes);
-}
-
+/* Pushes the current smap, BMD and EtlMD to every other node, in parallel, and waits: a change
+ * is known to every reachable node when the request that made it returns. Transport failures
+ * are retried; a node that answers with an error keeps its old version until the next push. */
 void metasync_all(void)
 {
     char *body = meta_all_text();
     smap_t *s = smap_get();
     size_t n = s->n_proxies + s->n_targets;
-    char **urls = xcalloc(n + 1, sizeof(char *));
+    fanout_req_t *rq = xcalloc(n + 1, sizeof(fanout_req_t));
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
         const snode_t *nd = i < s->n_proxies ? &s->proxies[i] : &s->targets[i - s->n_proxies];
-        if (strcmp(nd->id, cluster_self_id()) != 0)
-            urls[k++] = xasprintf("%s/v1/metasync", nd->url);
+        if (strcmp(nd->id, cluster_self_id()) == 0)
+            continue;
+        rq[k].method = "POST";
+        rq[k].url = xasprintf("%s/v1/metasync", nd->url);
+        rq[k].body = body;
+        rq[k].body_len = strlen(body);
+        rq[k].content_type = "application/json";
+        k++;
     }
-    push_parallel(urls, k, body);
-    for (size_t i = 0; i < k; i++)
-        free(urls[i]);
-    free(urls);
-    free(body);
     smap_put(s);
+    fanout_run(rq, k, &(fanout_opts_t){.timeout_ms = 3000, .attempts = 3, .retry_delay_ms = 100});
+    for (size_t i = 0; i < k; i++)
+        if (rq[i].rc < 0 || rq[i].resp.status != 200)
+            LOCUS_LOG(LOG_VERBOSE, "[metasync] %s: %s", rq[i].url,
+                      rq[i].resp.err         ? rq[i].resp.err
+                      : rq[i].resp.body.base ? rq[i].resp.body.base
+                                             : "error");
+    fanout_free(rq, k);
+    free(body);
 }
 
 static void apply_smap(json_t *sj)
