@@ -16,6 +16,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "etl/internal.h"
+#include "etlspec/etlspec.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -676,8 +677,9 @@ static void on_etlmd_change(const mdoc_t *old_doc, const mdoc_t *new_doc)
     pthread_mutex_unlock(&etl_lock);
 }
 
-int etl_target_init(char *err, size_t errlen)
+int etl_target_init(const etl_objects_t *objs, char *err, size_t errlen)
 {
+    etl_inline_set_objects(objs);
     cluster_on_md_change(MD_ETL, on_etlmd_change);
     if (pthread_create(&reconcile_thread, NULL, reconcile_main, NULL) != 0) {
         snprintf(err, errlen, "cannot start the ETL thread");

@@ -1,5 +1,5 @@
 /*
- * test_spec.c - ETL init message validation (src/etl/spec.c).
+ * test_spec.c - ETL init message validation (src/etlspec/spec.c).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "common/config.h"
-#include "etl/etl.h"
+#include "etlspec/etlspec.h"
 
 static config_t cfg;
 

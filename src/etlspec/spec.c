@@ -1,8 +1,8 @@
 /*
  * spec.c - ETL init messages (docs/protocol.md §2.2): validation and the EtlMD entry.
  */
+#include "etlspec/etlspec.h"
 #include "common/util.h"
-#include "etl/etl.h"
 
 #include <ctype.h>
 #include <stdio.h>
