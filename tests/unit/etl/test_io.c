@@ -9,85 +9,26 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
 
-#include "cluster/cluster.h"
-#include "common/config.h"
-#include "common/util.h"
-#include "etl/internal.h"
+#include "etl_fixture.h"
 
-static config_t cfg;
-static char data_dir[] = "/tmp/locus-test-io-XXXXXX";
-
-/* etl_build_env reads the node's config and URL through the cluster component. */
 static int setup(void **state)
 {
-    char err[256];
-    if (mkdtemp(data_dir) == NULL)
-        return -1;
-    config_init(&cfg);
-    cfg.role = ROLE_TARGET;
-    cfg.data_dir = xstrdup(data_dir);
-    cfg.public_url = xstrdup("http://127.0.0.1:1");
-    return cluster_init(&cfg, err, sizeof(err));
+    return fx_node_setup();
 }
 
 static int teardown(void **state)
 {
-    char *cmd = xasprintf("rm -rf %s", data_dir);
-    int rc = system(cmd);
-    free(cmd);
-    return rc == 0 ? 0 : -1;
-}
-
-typedef struct {
-    buf_t data;
-    int status_calls;
-    int64_t clen;
-    size_t cancel_after; /* sink fails once this many bytes arrived (0 = never) */
-} collect_t;
-
-static int on_status(void *arg, int status, int64_t clen)
-{
-    collect_t *c = arg;
-    c->status_calls++;
-    c->clen = clen;
-    return status == 200 ? 0 : -1;
-}
-
-static int sink(void *arg, const void *p, size_t n)
-{
-    collect_t *c = arg;
-    buf_append(&c->data, p, n);
-    return c->cancel_after && c->data.len >= c->cancel_after ? -1 : 0;
-}
-
-/* An io:// instance running the command given as JSON (e.g. ["cat"]). */
-static etl_inst_t *mock_inst(etl_inst_t *e, const char *cmd_json, int64_t obj_timeout_ms)
-{
-    memset(e, 0, sizeof(*e));
-    snprintf(e->name, sizeof(e->name), "io-etl");
-    e->obj_timeout_ns = obj_timeout_ms * 1000000LL;
-    e->comm = &etl_comm_io;
-    e->entry = json_pack("{s:o}", "command", json_loads(cmd_json, 0, NULL));
-    assert_non_null(json_object_get(e->entry, "command"));
-    return e;
+    return fx_node_teardown();
 }
 
 /* Transforms content (n bytes) as object b/<obj>; returns the status. */
 static int run(etl_inst_t *e, const void *content, size_t n, const char *args, collect_t *c,
                char *err, size_t errlen)
 {
-    char path[] = "/tmp/locus-test-io-obj-XXXXXX";
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
-    unlink(path);
-    assert_int_equal(write_all(fd, content, n), 0);
+    int fd = fx_object_fd(content, n);
     etl_req_t rq = {.bck = "b", .obj = "o", .fd = fd, .size = (int64_t)n, .args = args};
-    etl_out_t out = {on_status, sink, c};
+    etl_out_t out = {fx_on_status, fx_sink, c};
     buf_init(&c->data);
     c->status_calls = 0;
     c->clen = -2;
@@ -100,7 +41,7 @@ static int run(etl_inst_t *e, const void *content, size_t n, const char *args, c
 static void test_cat_big(void **state)
 {
     etl_inst_t e;
-    mock_inst(&e, "[\"cat\"]", 5000);
+    fx_io_inst(&e, "[\"cat\"]", 5000);
     size_t n = 3 * 1024 * 1024 + 7; /* many pipe reads */
     char *content = xmalloc(n);
     for (size_t i = 0; i < n; i++)
@@ -120,7 +61,7 @@ static void test_cat_big(void **state)
 static void test_gzip(void **state)
 {
     etl_inst_t e;
-    mock_inst(&e, "[\"gzip\", \"-c\", \"-n\"]", 5000);
+    fx_io_inst(&e, "[\"gzip\", \"-c\", \"-n\"]", 5000);
     const char *text = "hello hello hello hello hello hello\n";
     collect_t c = {0};
     char err[512];
@@ -135,7 +76,7 @@ static void test_gzip(void **state)
 static void test_args_and_empty(void **state)
 {
     etl_inst_t e;
-    mock_inst(&e, "[\"sh\", \"-c\", \"printf '%s' \\\"$ETL_ARGS\\\"\"]", 5000);
+    fx_io_inst(&e, "[\"sh\", \"-c\", \"printf '%s' \\\"$ETL_ARGS\\\"\"]", 5000);
     collect_t c = {0};
     char err[512];
     assert_int_equal(run(&e, "x", 1, "fmt=wav", &c, err, sizeof(err)), 200);
@@ -154,7 +95,7 @@ static void test_args_and_empty(void **state)
 static void test_failure(void **state)
 {
     etl_inst_t e;
-    mock_inst(&e, "[\"sh\", \"-c\", \"echo partial; echo 'bad input' >&2; exit 3\"]", 5000);
+    fx_io_inst(&e, "[\"sh\", \"-c\", \"echo partial; echo 'bad input' >&2; exit 3\"]", 5000);
     collect_t c = {0};
     char err[512];
     assert_int_equal(run(&e, "x", 1, NULL, &c, err, sizeof(err)), 500);
@@ -162,13 +103,13 @@ static void test_failure(void **state)
     buf_dispose(&c.data);
     json_decref(e.entry);
 
-    mock_inst(&e, "[\"/nonexistent/locus-no-such-tool\"]", 5000);
+    fx_io_inst(&e, "[\"/nonexistent/locus-no-such-tool\"]", 5000);
     assert_int_equal(run(&e, "x", 1, NULL, &c, err, sizeof(err)), 500);
     assert_non_null(strstr(err, "cannot execute"));
     buf_dispose(&c.data);
     json_decref(e.entry);
 
-    mock_inst(&e, "[]", 5000);
+    fx_io_inst(&e, "[]", 5000);
     assert_int_equal(run(&e, "x", 1, NULL, &c, err, sizeof(err)), 500);
     assert_non_null(strstr(err, "has no command"));
     buf_dispose(&c.data);
@@ -178,7 +119,7 @@ static void test_failure(void **state)
 static void test_timeout_and_cancel(void **state)
 {
     etl_inst_t e;
-    mock_inst(&e, "[\"sleep\", \"5\"]", 300);
+    fx_io_inst(&e, "[\"sleep\", \"5\"]", 300);
     collect_t c = {0};
     char err[512];
     int64_t t0 = time_mono_ns();
@@ -188,7 +129,7 @@ static void test_timeout_and_cancel(void **state)
     buf_dispose(&c.data);
     json_decref(e.entry);
 
-    mock_inst(&e, "[\"sh\", \"-c\", \"while :; do echo yyyyyyyy; done\"]", 5000);
+    fx_io_inst(&e, "[\"sh\", \"-c\", \"while :; do echo yyyyyyyy; done\"]", 5000);
     c.cancel_after = 4096;
     assert_int_equal(run(&e, "x", 1, NULL, &c, err, sizeof(err)), 499);
     assert_non_null(strstr(err, "cancelled"));
