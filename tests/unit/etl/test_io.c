@@ -22,20 +22,12 @@ static int teardown(void **state)
     return fx_node_teardown();
 }
 
-/* Transforms content (n bytes) as object b/<obj>; returns the status. */
+/* Transforms content (n bytes) as object b/o; returns the status. */
 static int run(etl_inst_t *e, const void *content, size_t n, const char *args, collect_t *c,
                char *err, size_t errlen)
 {
-    int fd = fx_object_fd(content, n);
-    etl_req_t rq = {.bck = "b", .obj = "o", .fd = fd, .size = (int64_t)n, .args = args};
-    etl_out_t out = {fx_on_status, fx_sink, c};
-    buf_init(&c->data);
-    c->status_calls = 0;
-    c->clen = -2;
-    err[0] = '\0';
-    int st = etl_transform(e, &rq, &out, err, errlen);
-    close(fd);
-    return st;
+    etl_req_t rq = {.bck = "b", .obj = "o", .args = args};
+    return fx_run(e, rq, content, n, c, err, errlen);
 }
 
 static void test_cat_big(void **state)
