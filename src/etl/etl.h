@@ -1,12 +1,7 @@
 /*
  * etl.h - target-side ETL (docs/design.md §8): the process runtime that runs one ETL server
  * per (ETL, target), the communicators that send objects to it, and the inline (GET) and
- * offline (job) transform paths. Also the EtlMD entry helpers shared with the proxy.
- *
- * EtlMD entry (cluster metadata, items of MD_ETL):
- *   "<name>": {"init_msg": {...as received...}, "stage": "Initializing|Running|Aborted",
- *              "xid": "etl-...", "secret": "<10 letters>", "reason": "", "comm": "hpush://",
- *              "obj_timeout_ns": N, "init_timeout_ns": N, "command": [...resolved...]}
+ * offline (job) transform paths. The EtlMD entries it runs are described in etlspec/etlspec.h.
  */
 #ifndef LOCUS_ETL_ETL_H
 #define LOCUS_ETL_ETL_H
@@ -15,31 +10,21 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "common/config.h"
 #include "net/net.h"
-
-#define ETL_STAGE_INIT "Initializing"
-#define ETL_STAGE_RUNNING "Running"
-#define ETL_STAGE_ABORTED "Aborted"
-
-/* ---- spec validation (proxy) ---- */
-
-/* Validates an init message and fills the EtlMD entry fields (comm, timeouts, command). On error
- * returns an HTTP status (400) with a message; 0 on success with *entry a new object. */
-int etl_spec_parse(const config_t *cfg, json_t *init_msg, json_t **entry, char *err, size_t errlen);
-/* AIStore's ETL name rule: 6..32 chars of [a-z0-9-], starting and ending alphanumeric.
- * NULL when valid, else a reason. */
-const char *etl_name_check(const char *name);
-/* Whether target and server talk over a Unix socket: the spec's "locus_unix_socket" when set,
- * else the node config's etl_unix_sockets; never for hpull:// (clients follow its redirects) or
- * io:// (no server). */
-bool etl_wants_unix_socket(const config_t *cfg, json_t *entry);
-
-/* ---- target ---- */
 
 typedef struct etl_inst_s etl_inst_t;
 
-int etl_target_init(char *err, size_t errlen);
+/* How target-side ETL reaches the target's objects: the target hands these to etl_target_init,
+ * so this component never includes the target's headers (docs/design.md §3). */
+typedef struct {
+    /* Opens a local object for reading: 0 with *fd and *size, or -errno (-ENOENT: missing). */
+    int (*open)(const char *bck, const char *obj, int *fd, int64_t *size);
+    /* The object's FQN (its local path) on this target; caller frees. */
+    char *(*fqn)(const char *bck, const char *obj);
+} etl_objects_t;
+
+/* Starts the runtime; objs must outlive it. */
+int etl_target_init(const etl_objects_t *objs, char *err, size_t errlen);
 void etl_target_shutdown(void);
 /* Checks the secret of an ETL's object endpoint (/v1/etl/_object/<etl>/<secret>/...): 0, or
  * 404 (unknown ETL) / 403 (wrong secret) with err filled. */

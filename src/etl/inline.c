@@ -22,7 +22,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "target/target.h"
+static const etl_objects_t *objects;
+
+void etl_inline_set_objects(const etl_objects_t *objs)
+{
+    objects = objs;
+}
 
 typedef struct {
     etl_inst_t *e;
@@ -143,7 +148,7 @@ static void reader_free(void *cls)
 /* Opens the local object for reading. 0, or an HTTP status with the request answered. */
 static int open_object(http_req_t *req, const char *bck, const char *obj, int *fd, int64_t *size)
 {
-    int rc = target_object_open(bck, obj, fd, size);
+    int rc = objects->open(bck, obj, fd, size);
     if (rc == -ENOENT) {
         http_reply_error(req, 404, "%s: ais://%s/%s does not exist", cluster_self_name(), bck, obj);
         return 404;
@@ -165,13 +170,19 @@ void etl_inline_get(http_req_t *req, const char *bck, const char *obj, const cha
         http_reply_error(req, (unsigned)status, "%s", err);
         return;
     }
+    etl_inline_serve(req, e, bck, obj, args);
+}
+
+void etl_inline_serve(http_req_t *req, etl_inst_t *e, const char *bck, const char *obj,
+                      const char *args)
+{
     int fd;
     int64_t size;
     if (open_object(req, bck, obj, &fd, &size) != 0) {
         etl_release(e);
         return;
     }
-    char *fqn = etl_fqn_mode(e) ? target_object_fqn(bck, obj) : NULL;
+    char *fqn = etl_fqn_mode(e) ? objects->fqn(bck, obj) : NULL;
     if (e->comm == &etl_comm_hpull) {
         /* hpull: the client fetches the transformed object from the ETL server itself. */
         etl_req_t rq = {.bck = bck, .obj = obj, .args = args, .fqn = fqn};

@@ -77,6 +77,11 @@ char *etl_object_url(const etl_inst_t *e, const etl_req_t *rq, bool hpull);
  * etl_strv_free. */
 char **etl_build_env(const etl_inst_t *e, const char *const *extra);
 void etl_strv_free(char **v);
+/* Sets the object provider of the inline path (etl_target_init; tests give their own). */
+void etl_inline_set_objects(const etl_objects_t *objs);
+/* The inline GET with the instance already acquired; takes over the caller's reference. */
+void etl_inline_serve(http_req_t *req, etl_inst_t *e, const char *bck, const char *obj,
+                      const char *args);
 /* Looks up the communicator of a scheme ("hpush://"); NULL when unknown. */
 const etl_comm_t *etl_comm_find(const char *scheme);
 

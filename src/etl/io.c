@@ -28,35 +28,25 @@ static void kill_child(pid_t pid)
     waitpid(pid, NULL, 0);
 }
 
-static int io_transform(etl_inst_t *e, const etl_req_t *rq, const etl_out_t *out, char *err,
-                        size_t errlen)
+/* One run of the command for one object. */
+typedef struct {
+    etl_inst_t *e;
+    const etl_req_t *rq;
+    const etl_out_t *out;
+    char **argv;
+    pid_t pid; /* -1 when not running (never started or killed and reaped) */
+    int po[2], pe[2];
+    char errtail[IO_STDERR_MAX + 1]; /* the last bytes of stderr */
+    size_t errn;
+    bool started; /* on_status(200) was called */
+    char *err;
+    size_t errlen;
+} io_run_t;
+
+/* Starts the command with stdin from in and stdout, stderr to the run's pipes. 0, or 500 with
+ * err set. */
+static int io_spawn(io_run_t *r, int in, char **envp)
 {
-    json_t *cmd = json_object_get(e->entry, "command");
-    size_t argc = json_array_size(cmd);
-    if (argc == 0) {
-        snprintf(err, errlen, "ETL error: %s has no command", e->name);
-        return 500;
-    }
-    char **argv = xcalloc(argc + 1, sizeof(char *));
-    for (size_t i = 0; i < argc; i++)
-        argv[i] = xstrdup(json_string_value(json_array_get(cmd, i)));
-    char *args_env = xasprintf("ETL_ARGS=%s", rq->args ? rq->args : "");
-    const char *extra[] = {args_env, NULL};
-    char **envp = etl_build_env(e, extra);
-    free(args_env);
-    int po[2] = {-1, -1}, pe[2] = {-1, -1};
-    int status = 0;
-    pid_t pid = -1;
-    /* The child reads the object file directly: no copy through the target. Its own
-     * descriptor, so the offset starts at 0 whatever the caller did with rq->fd. */
-    char self[64];
-    snprintf(self, sizeof(self), "/proc/self/fd/%d", rq->fd);
-    int in = open(self, O_RDONLY | O_CLOEXEC);
-    if (in < 0 || pipe2(po, O_CLOEXEC) < 0 || pipe2(pe, O_CLOEXEC) < 0) {
-        snprintf(err, errlen, "ETL error: cannot set up %s: %s", argv[0], strerror(errno));
-        status = 500;
-        goto out;
-    }
     /* posix_spawn (vfork-like in glibc), not fork: forking the multi-threaded daemon for every
      * object copied its page tables and then took copy-on-write faults (bench: ~30% of the
      * target's CPU on small objects). */
@@ -64,8 +54,8 @@ static int io_transform(etl_inst_t *e, const etl_req_t *rq, const etl_out_t *out
     posix_spawnattr_t at;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_adddup2(&fa, in, 0);
-    posix_spawn_file_actions_adddup2(&fa, po[1], 1);
-    posix_spawn_file_actions_adddup2(&fa, pe[1], 2);
+    posix_spawn_file_actions_adddup2(&fa, r->po[1], 1);
+    posix_spawn_file_actions_adddup2(&fa, r->pe[1], 2);
     posix_spawnattr_init(&at);
     sigset_t none, def;
     sigemptyset(&none);
@@ -76,111 +66,172 @@ static int io_transform(etl_inst_t *e, const etl_req_t *rq, const etl_out_t *out
     posix_spawnattr_setpgroup(&at, 0);
     posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
                                       POSIX_SPAWN_SETSIGDEF);
-    int sp = posix_spawnp(&pid, argv[0], &fa, &at, argv, envp);
+    int sp = posix_spawnp(&r->pid, r->argv[0], &fa, &at, r->argv, envp);
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&at);
     if (sp != 0) {
-        pid = -1;
-        snprintf(err, errlen, "ETL error: cannot execute %s: %s", argv[0], strerror(sp));
-        status = 500;
-        goto out;
+        r->pid = -1;
+        snprintf(r->err, r->errlen, "ETL error: cannot execute %s: %s", r->argv[0], strerror(sp));
+        return 500;
     }
-    close(po[1]);
-    close(pe[1]);
-    po[1] = pe[1] = -1;
+    close(r->po[1]);
+    close(r->pe[1]);
+    r->po[1] = r->pe[1] = -1;
+    return 0;
+}
 
-    int64_t deadline = time_mono_ns() + e->obj_timeout_ns;
-    char errtail[IO_STDERR_MAX + 1];
-    size_t errn = 0;
+/* Appends n bytes of stderr, keeping the last IO_STDERR_MAX. */
+static void io_keep_stderr(io_run_t *r, const char *eb, size_t n)
+{
+    if (r->errn + n > IO_STDERR_MAX) {
+        size_t drop = r->errn + n - IO_STDERR_MAX;
+        if (drop > r->errn)
+            drop = r->errn;
+        memmove(r->errtail, r->errtail + drop, r->errn - drop);
+        r->errn -= drop;
+    }
+    size_t take = n > IO_STDERR_MAX ? IO_STDERR_MAX : n;
+    memcpy(r->errtail + r->errn, eb + n - take, take);
+    r->errn += take;
+}
+
+/* Passes one chunk of stdout to the sink. 0, or 499 when the caller cancelled. */
+static int io_deliver(io_run_t *r, const char *chunk, size_t n)
+{
+    int status = 0;
+    if (!r->started) {
+        r->started = true;
+        if (r->out->on_status && r->out->on_status(r->out->arg, 200, -1) < 0)
+            status = 499;
+    }
+    if (status == 0 && r->out->sink(r->out->arg, chunk, n) < 0)
+        status = 499;
+    return status;
+}
+
+/* Reads stdout and stderr until both end. 0, or 504 (obj_timeout) / 499 (cancelled) with the
+ * command killed and err set. */
+static int io_pump(io_run_t *r)
+{
+    int64_t deadline = time_mono_ns() + r->e->obj_timeout_ns;
     char *chunk = xmalloc(1 << 16);
-    bool started = false, out_open = true, err_open = true;
+    bool out_open = true, err_open = true;
+    int status = 0;
     while (out_open || err_open) {
         int64_t left = (deadline - time_mono_ns()) / 1000000;
         if (left <= 0) {
-            kill_child(pid);
-            pid = -1;
-            snprintf(err, errlen, "ETL error: %s did not finish within obj_timeout %llds", argv[0],
-                     (long long)(e->obj_timeout_ns / 1000000000LL));
+            kill_child(r->pid);
+            r->pid = -1;
+            snprintf(r->err, r->errlen, "ETL error: %s did not finish within obj_timeout %llds",
+                     r->argv[0], (long long)(r->e->obj_timeout_ns / 1000000000LL));
             status = 504;
             break;
         }
-        struct pollfd pf[2] = {{out_open ? po[0] : -1, POLLIN, 0},
-                               {err_open ? pe[0] : -1, POLLIN, 0}};
+        struct pollfd pf[2] = {{out_open ? r->po[0] : -1, POLLIN, 0},
+                               {err_open ? r->pe[0] : -1, POLLIN, 0}};
         int pr = poll(pf, 2, (int)(left > 1000 ? 1000 : left));
         if (pr < 0 && errno == EINTR)
             continue;
         if (pf[0].revents) {
-            ssize_t n = read(po[0], chunk, 1 << 16);
+            ssize_t n = read(r->po[0], chunk, 1 << 16);
             if (n <= 0) {
                 out_open = false;
-            } else {
-                if (!started) {
-                    started = true;
-                    if (out->on_status && out->on_status(out->arg, 200, -1) < 0)
-                        status = 499;
-                }
-                if (status == 0 && out->sink(out->arg, chunk, (size_t)n) < 0)
-                    status = 499;
-                if (status) {
-                    kill_child(pid);
-                    pid = -1;
-                    snprintf(err, errlen, "transform of ais://%s/%s cancelled", rq->bck, rq->obj);
-                    break;
-                }
+            } else if ((status = io_deliver(r, chunk, (size_t)n)) != 0) {
+                kill_child(r->pid);
+                r->pid = -1;
+                snprintf(r->err, r->errlen, "transform of ais://%s/%s cancelled", r->rq->bck,
+                         r->rq->obj);
+                break;
             }
         }
         if (pf[1].revents) {
             char eb[1024];
-            ssize_t n = read(pe[0], eb, sizeof(eb));
-            if (n <= 0) {
+            ssize_t n = read(r->pe[0], eb, sizeof(eb));
+            if (n <= 0)
                 err_open = false;
-            } else { /* keep the last IO_STDERR_MAX bytes */
-                if (errn + (size_t)n > IO_STDERR_MAX) {
-                    size_t drop = errn + (size_t)n - IO_STDERR_MAX;
-                    if (drop > errn)
-                        drop = errn;
-                    memmove(errtail, errtail + drop, errn - drop);
-                    errn -= drop;
-                }
-                size_t take = (size_t)n > IO_STDERR_MAX ? IO_STDERR_MAX : (size_t)n;
-                memcpy(errtail + errn, eb + (size_t)n - take, take);
-                errn += take;
-            }
+            else
+                io_keep_stderr(r, eb, (size_t)n);
         }
     }
     free(chunk);
-    if (pid > 0) {
-        int wst = 0;
-        while (waitpid(pid, &wst, 0) < 0 && errno == EINTR)
-            ;
-        errtail[errn] = '\0';
-        while (errn > 0 && (errtail[errn - 1] == '\n' || errtail[errn - 1] == ' '))
-            errtail[--errn] = '\0';
-        if (WIFEXITED(wst) && WEXITSTATUS(wst) == 0) {
-            if (!started && out->on_status && out->on_status(out->arg, 200, 0) < 0)
-                status = 499;
-            else
-                status = 200;
-        } else if (WIFEXITED(wst)) {
-            snprintf(err, errlen, "ETL error: %s exited with status %d: %s", argv[0],
-                     WEXITSTATUS(wst), errtail);
-            status = 500;
-        } else {
-            snprintf(err, errlen, "ETL error: %s killed by signal %d: %s", argv[0], WTERMSIG(wst),
-                     errtail);
-            status = 500;
-        }
+    return status;
+}
+
+/* Reaps the command after its output ended: 200, 499 (cancelled at the status) or 500 with
+ * the exit status and the tail of stderr. */
+static int io_wait(io_run_t *r)
+{
+    int wst = 0;
+    while (waitpid(r->pid, &wst, 0) < 0 && errno == EINTR)
+        ;
+    size_t errn = r->errn;
+    r->errtail[errn] = '\0';
+    while (errn > 0 && (r->errtail[errn - 1] == '\n' || r->errtail[errn - 1] == ' '))
+        r->errtail[--errn] = '\0';
+    if (WIFEXITED(wst) && WEXITSTATUS(wst) == 0) {
+        if (!r->started && r->out->on_status && r->out->on_status(r->out->arg, 200, 0) < 0)
+            return 499;
+        return 200;
     }
-out:
+    if (WIFEXITED(wst))
+        snprintf(r->err, r->errlen, "ETL error: %s exited with status %d: %s", r->argv[0],
+                 WEXITSTATUS(wst), r->errtail);
+    else
+        snprintf(r->err, r->errlen, "ETL error: %s killed by signal %d: %s", r->argv[0],
+                 WTERMSIG(wst), r->errtail);
+    return 500;
+}
+
+static int io_transform(etl_inst_t *e, const etl_req_t *rq, const etl_out_t *out, char *err,
+                        size_t errlen)
+{
+    json_t *cmd = json_object_get(e->entry, "command");
+    size_t argc = json_array_size(cmd);
+    if (argc == 0) {
+        snprintf(err, errlen, "ETL error: %s has no command", e->name);
+        return 500;
+    }
+    io_run_t run = {.e = e,
+                    .rq = rq,
+                    .out = out,
+                    .pid = -1,
+                    .po = {-1, -1},
+                    .pe = {-1, -1},
+                    .err = err,
+                    .errlen = errlen};
+    io_run_t *r = &run;
+    r->argv = xcalloc(argc + 1, sizeof(char *));
+    for (size_t i = 0; i < argc; i++)
+        r->argv[i] = xstrdup(json_string_value(json_array_get(cmd, i)));
+    char *args_env = xasprintf("ETL_ARGS=%s", rq->args ? rq->args : "");
+    const char *extra[] = {args_env, NULL};
+    char **envp = etl_build_env(e, extra);
+    free(args_env);
+    int status = 0;
+    /* The child reads the object file directly: no copy through the target. Its own
+     * descriptor, so the offset starts at 0 whatever the caller did with rq->fd. */
+    char self[64];
+    snprintf(self, sizeof(self), "/proc/self/fd/%d", rq->fd);
+    int in = open(self, O_RDONLY | O_CLOEXEC);
+    if (in < 0 || pipe2(r->po, O_CLOEXEC) < 0 || pipe2(r->pe, O_CLOEXEC) < 0) {
+        snprintf(err, errlen, "ETL error: cannot set up %s: %s", r->argv[0], strerror(errno));
+        status = 500;
+    }
+    if (status == 0)
+        status = io_spawn(r, in, envp);
+    if (status == 0)
+        status = io_pump(r);
+    if (r->pid > 0)
+        status = io_wait(r);
     for (int i = 0; i < 2; i++) {
-        if (po[i] >= 0)
-            close(po[i]);
-        if (pe[i] >= 0)
-            close(pe[i]);
+        if (r->po[i] >= 0)
+            close(r->po[i]);
+        if (r->pe[i] >= 0)
+            close(r->pe[i]);
     }
     if (in >= 0)
         close(in);
-    etl_strv_free(argv);
+    etl_strv_free(r->argv);
     etl_strv_free(envp);
     return status;
 }

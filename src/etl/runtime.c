@@ -17,6 +17,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "etl/internal.h"
+#include "etlspec/etlspec.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -497,11 +498,9 @@ static void report_failure(const char *name, const char *xid, const char *reason
     json_decref(j);
 }
 
-static void reconcile(void)
+/* Reconcile step 1: stops the instances the EtlMD no longer wants. Caller holds etl_lock. */
+static void stop_unwanted_locked(const mdoc_t *md)
 {
-    mdoc_t *md = md_get(MD_ETL);
-    pthread_mutex_lock(&etl_lock);
-    /* 1. stop what should not run */
     for (size_t i = 0; i < n_insts;) {
         etl_inst_t *e = insts[i];
         json_t *entry = json_object_get(md->items, e->name);
@@ -517,8 +516,17 @@ static void reconcile(void)
         }
         i++;
     }
-    /* 2. watch running servers */
-    char fail_name[64] = "", fail_xid[64] = "", fail_reason[1300] = "";
+}
+
+/* The first failure to report to the primary in a round ("" name = none). */
+typedef struct {
+    char name[64], xid[64], reason[1300];
+} failure_t;
+
+/* Reconcile step 2: marks servers that exited as failed and picks the first failed instance
+ * whose ETL is not aborted yet. Caller holds etl_lock. */
+static void watch_servers_locked(const mdoc_t *md, failure_t *f)
+{
     for (size_t i = 0; i < n_insts; i++) {
         etl_inst_t *e = insts[i];
         int wst;
@@ -530,21 +538,62 @@ static void reconcile(void)
             e->state = INST_FAILED;
             LOCUS_LOG(LOG_WARNING, "etl %s: %s", e->name, why);
         }
-        if (e->state == INST_FAILED && fail_name[0] == '\0') {
+        if (e->state == INST_FAILED && f->name[0] == '\0') {
             json_t *entry = json_object_get(md->items, e->name);
             const char *stage = json_string_value(json_object_get(entry, "stage"));
             if (stage && strcmp(stage, ETL_STAGE_ABORTED) != 0) {
-                snprintf(fail_name, sizeof(fail_name), "%s", e->name);
-                snprintf(fail_xid, sizeof(fail_xid), "%s", e->xid);
-                snprintf(fail_reason, sizeof(fail_reason), "%s: %s", cluster_self_name(),
-                         e->reason);
+                snprintf(f->name, sizeof(f->name), "%s", e->name);
+                snprintf(f->xid, sizeof(f->xid), "%s", e->xid);
+                snprintf(f->reason, sizeof(f->reason), "%s: %s", cluster_self_name(), e->reason);
             }
         }
     }
-    /* 3. start what should run: again on a new port after a port clash, then the new ones */
-    start_arg_t fresh[16];
+}
+
+/* A new instance (state starting, two references: registry and starter) for an EtlMD entry. */
+static etl_inst_t *inst_new(const char *name, const char *xid, json_t *entry)
+{
+    etl_inst_t *e = xcalloc(1, sizeof(*e));
+    snprintf(e->name, sizeof(e->name), "%s", name);
+    snprintf(e->xid, sizeof(e->xid), "%s", xid);
+    snprintf(e->secret, sizeof(e->secret), "%s",
+             json_string_value(json_object_get(entry, "secret")));
+    e->refcnt = 2; /* registry + starter */
+    e->state = INST_STARTING;
+    e->obj_timeout_ns = (int64_t)json_number_value(json_object_get(entry, "obj_timeout_ns"));
+    e->init_timeout_ns = (int64_t)json_number_value(json_object_get(entry, "init_timeout_ns"));
+    const char *scheme = json_string_value(json_object_get(entry, "comm"));
+    e->comm = etl_comm_find(scheme ? scheme : "hpush://");
+    if (e->comm == NULL)
+        e->comm = &etl_comm_hpush;
+    json_t *im = json_object_get(entry, "init_msg");
+    const char *arg = json_string_value(json_object_get(im, "argument"));
+    e->fqn_mode = arg && strcmp(arg, "fqn") == 0;
+    e->direct_put = json_is_true(json_object_get(entry, "direct_put"));
+    e->ws_conns = 8;
+    e->entry = json_incref(entry);
+    char *dir = xasprintf("%s/etl", cluster_config()->data_dir);
+    mkdir_p(dir, 0755);
+    e->log_path = xasprintf("%s/%s.log", dir, name);
+    if (etl_wants_unix_socket(cluster_config(), entry)) {
+        /* sun_path holds 108 bytes: fall back to /tmp for deep data dirs */
+        int n = snprintf(e->sock_path, sizeof(e->sock_path), "%s/%s.sock", dir, name);
+        if (n < 0 || (size_t)n >= sizeof(e->sock_path))
+            snprintf(e->sock_path, sizeof(e->sock_path), "/tmp/locus-%d-%s.sock", (int)getpid(),
+                     name);
+        snprintf(e->url, sizeof(e->url), "http://localhost");
+    }
+    free(dir);
+    assign_port(e);
+    return e;
+}
+
+/* Reconcile step 3: collects into fresh (at most nmax) what should start: again on a new port
+ * after a port clash, then the ETLs that have no instance yet. Caller holds etl_lock. */
+static size_t collect_starts_locked(const mdoc_t *md, start_arg_t *fresh, size_t nmax)
+{
     size_t n_new = 0;
-    for (size_t i = 0; i < n_insts && n_new < ARRAY_SIZE(fresh); i++) {
+    for (size_t i = 0; i < n_insts && n_new < nmax; i++) {
         etl_inst_t *e = insts[i];
         if (!e->respawn || e->stop_requested)
             continue;
@@ -568,38 +617,7 @@ static void reconcile(void)
             have = have || strcmp(insts[i]->name, name) == 0;
         if (have || n_insts == ARRAY_SIZE(insts))
             continue;
-        etl_inst_t *e = xcalloc(1, sizeof(*e));
-        snprintf(e->name, sizeof(e->name), "%s", name);
-        snprintf(e->xid, sizeof(e->xid), "%s", xid);
-        snprintf(e->secret, sizeof(e->secret), "%s",
-                 json_string_value(json_object_get(entry, "secret")));
-        e->refcnt = 2; /* registry + starter */
-        e->state = INST_STARTING;
-        e->obj_timeout_ns = (int64_t)json_number_value(json_object_get(entry, "obj_timeout_ns"));
-        e->init_timeout_ns = (int64_t)json_number_value(json_object_get(entry, "init_timeout_ns"));
-        const char *scheme = json_string_value(json_object_get(entry, "comm"));
-        e->comm = etl_comm_find(scheme ? scheme : "hpush://");
-        if (e->comm == NULL)
-            e->comm = &etl_comm_hpush;
-        json_t *im = json_object_get(entry, "init_msg");
-        const char *arg = json_string_value(json_object_get(im, "argument"));
-        e->fqn_mode = arg && strcmp(arg, "fqn") == 0;
-        e->direct_put = json_is_true(json_object_get(entry, "direct_put"));
-        e->ws_conns = 8;
-        e->entry = json_incref(entry);
-        char *dir = xasprintf("%s/etl", cluster_config()->data_dir);
-        mkdir_p(dir, 0755);
-        e->log_path = xasprintf("%s/%s.log", dir, name);
-        if (etl_wants_unix_socket(cluster_config(), entry)) {
-            /* sun_path holds 108 bytes: fall back to /tmp for deep data dirs */
-            int n = snprintf(e->sock_path, sizeof(e->sock_path), "%s/%s.sock", dir, name);
-            if (n < 0 || (size_t)n >= sizeof(e->sock_path))
-                snprintf(e->sock_path, sizeof(e->sock_path), "/tmp/locus-%d-%s.sock", (int)getpid(),
-                         name);
-            snprintf(e->url, sizeof(e->url), "http://localhost");
-        }
-        free(dir);
-        assign_port(e);
+        etl_inst_t *e = inst_new(name, xid, entry);
         insts[n_insts++] = e;
         if (!e->comm->needs_server) { /* io://: the command runs per object */
             e->state = INST_RUNNING;
@@ -607,7 +625,7 @@ static void reconcile(void)
             LOCUS_LOG(LOG_NOTICE, "etl %s: ready (%s, no server)", e->name, e->comm->scheme);
             continue;
         }
-        if (n_new < ARRAY_SIZE(fresh)) {
+        if (n_new < nmax) {
             fresh[n_new].e = e;
             fresh[n_new].entry = json_incref(entry);
             n_new++;
@@ -615,35 +633,52 @@ static void reconcile(void)
             e->refcnt--; /* the next round starts it */
         }
     }
+    return n_new;
+}
+
+/* Forks one server and hands it to a starter thread that waits for its health. */
+static void launch(const start_arg_t *fresh)
+{
+    start_arg_t *sa = xcalloc(1, sizeof(*sa));
+    *sa = *fresh;
+    if (spawn(sa->e, sa->entry) < 0) {
+        json_decref(sa->entry);
+        etl_release(sa->e);
+        free(sa);
+        return;
+    }
+    LOCUS_LOG(LOG_NOTICE, "etl %s: started pid %d on port %d", sa->e->name, (int)sa->e->pid,
+              sa->e->port);
+    pthread_t th;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    if (pthread_create(&th, &attr, starter_main, sa) != 0) {
+        set_failed(sa->e, "cannot start a thread");
+        json_decref(sa->entry);
+        etl_release(sa->e);
+        free(sa);
+    }
+    pthread_attr_destroy(&attr);
+}
+
+static void reconcile(void)
+{
+    mdoc_t *md = md_get(MD_ETL);
+    failure_t fail = {0};
+    start_arg_t fresh[16];
+    pthread_mutex_lock(&etl_lock);
+    stop_unwanted_locked(md);
+    watch_servers_locked(md, &fail);
+    size_t n_new = collect_starts_locked(md, fresh, ARRAY_SIZE(fresh));
     pthread_mutex_unlock(&etl_lock);
     md_put(md);
     /* Fork from this long-lived thread: PR_SET_PDEATHSIG in the child follows the thread that
      * forked, so the servers die with the daemon (even by SIGKILL) and never leak. */
-    for (size_t i = 0; i < n_new; i++) {
-        start_arg_t *sa = xcalloc(1, sizeof(*sa));
-        *sa = fresh[i];
-        if (spawn(sa->e, sa->entry) < 0) {
-            json_decref(sa->entry);
-            etl_release(sa->e);
-            free(sa);
-            continue;
-        }
-        LOCUS_LOG(LOG_NOTICE, "etl %s: started pid %d on port %d", sa->e->name, (int)sa->e->pid,
-                  sa->e->port);
-        pthread_t th;
-        pthread_attr_t attr;
-        pthread_attr_init(&attr);
-        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-        if (pthread_create(&th, &attr, starter_main, sa) != 0) {
-            set_failed(sa->e, "cannot start a thread");
-            json_decref(sa->entry);
-            etl_release(sa->e);
-            free(sa);
-        }
-        pthread_attr_destroy(&attr);
-    }
-    if (fail_name[0])
-        report_failure(fail_name, fail_xid, fail_reason);
+    for (size_t i = 0; i < n_new; i++)
+        launch(&fresh[i]);
+    if (fail.name[0])
+        report_failure(fail.name, fail.xid, fail.reason);
 }
 
 static void *reconcile_main(void *arg)
@@ -677,8 +712,9 @@ static void on_etlmd_change(const mdoc_t *old_doc, const mdoc_t *new_doc)
     pthread_mutex_unlock(&etl_lock);
 }
 
-int etl_target_init(char *err, size_t errlen)
+int etl_target_init(const etl_objects_t *objs, char *err, size_t errlen)
 {
+    etl_inline_set_objects(objs);
     cluster_on_md_change(MD_ETL, on_etlmd_change);
     if (pthread_create(&reconcile_thread, NULL, reconcile_main, NULL) != 0) {
         snprintf(err, errlen, "cannot start the ETL thread");

@@ -5,7 +5,7 @@
  */
 #include "common/log.h"
 #include "common/util.h"
-#include "etl/etl.h"
+#include "etlspec/etlspec.h"
 #include "proxy/internal.h"
 
 #include <stdio.h>

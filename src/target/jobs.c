@@ -188,12 +188,121 @@ static int discard_sink(void *arg, const void *p, size_t n)
     return 0;
 }
 
+/* Dry run: transforms into nothing and counts what would have been written. */
+static int copy_dry_run(xact_t *x, etl_inst_t *etl, const etl_req_t *rq, char *err, size_t errlen)
+{
+    int status = 0;
+    int64_t out_size = rq->size;
+    if (etl) {
+        int64_t n = 0;
+        etl_out_t out = {NULL, discard_sink, &n};
+        int st = etl_transform(etl, rq, &out, err, errlen);
+        status = st >= 400 ? st : 0;
+        out_size = n;
+    }
+    if (status == 0 && x) {
+        x->loc_objs++;
+        x->loc_bytes += out_size;
+    }
+    return status;
+}
+
+/* Transforms into sp. 0 with *out_size set when sp holds the bytes to store (in a work file
+ * when local), -1 when the ETL server delivered them itself (direct put), else an HTTP status
+ * with err set. sp is disposed unless 0 is returned. */
+static int copy_transform(xact_t *x, etl_inst_t *etl, const etl_req_t *rq, spool_t *sp, bool local,
+                          int64_t *out_size, char *err, size_t errlen)
+{
+    etl_out_t out = {NULL, spool_sink, sp};
+    int st = etl_transform(etl, rq, &out, err, errlen);
+    if (st == 204 && rq->dst_url) { /* delivered by the ETL server */
+        spool_dispose(sp);
+        etl_count(etl, rq->size, 0);
+        if (x)
+            x->out_objs++;
+        return -1;
+    }
+    if (sp->failed) {
+        snprintf(err, errlen, "cannot spool the transformation of %s: %s", rq->obj,
+                 strerror(sp->failed));
+        st = 500;
+    }
+    if (st >= 400 || st == 204) {
+        if (st == 204)
+            snprintf(err, errlen, "ETL error: %s answered 204 without direct put", rq->obj);
+        spool_dispose(sp);
+        return st == 204 ? 502 : st;
+    }
+    /* 200 with the bytes even with a destination: the server could not deliver, so this
+     * target forwards them itself. */
+    *out_size = sp->n;
+    etl_count(etl, rq->size, *out_size);
+    if (local && !sp->w_open && spool_open(sp) < 0) {
+        snprintf(err, errlen, "cannot create a work file for %s: %s", sp->obj,
+                 strerror(sp->failed));
+        spool_dispose(sp);
+        return 500;
+    }
+    return 0;
+}
+
+/* Stores the copy on this target: the spooled transformation, or a copy of the source file. */
+static int copy_store_local(xact_t *x, bool transformed, spool_t *sp, const char *src_bck,
+                            const char *name, int64_t size, int64_t out_size, char *err,
+                            size_t errlen)
+{
+    int status;
+    if (transformed) {
+        status = store_writer_commit(&sp->w, NULL, err, errlen);
+    } else {
+        char *sfqn = store_fqn(src_bck, name);
+        status = store_copy_local(sfqn, size, sp->bck, sp->obj, err, errlen);
+        free(sfqn);
+    }
+    sp->w_open = false; /* committed (or removed) by store_writer_commit */
+    if (status == 0 && x) {
+        x->loc_objs++;
+        x->loc_bytes += out_size;
+    }
+    return status;
+}
+
+/* PUTs the copy to its owner: the spooled transformation, or the source object (fd). */
+static int copy_forward(xact_t *x, bool transformed, spool_t *sp, int fd, const char *owner_url,
+                        int64_t out_size, char *err, size_t errlen)
+{
+    int status = 0, rc;
+    char *enc = url_encode(sp->obj, "/");
+    char *url = xasprintf("%s/v1/objects/%s/%s?provider=ais%s%s", owner_url, sp->bck, enc,
+                          x ? "&xid=" : "", x ? x->id : "");
+    httpc_resp_t r;
+    httpc_resp_init(&r);
+    if (transformed && !sp->w_open) /* small result: straight from memory */
+        rc = httpc_do("PUT", url, sp->mem.base ? sp->mem.base : "", sp->mem.len, NULL, 0, &r);
+    else
+        rc = httpc_put_fd(url, transformed ? sp->w.fd : fd, out_size, NULL, 0, &r);
+    if (rc < 0) {
+        snprintf(err, errlen, "%s", r.err);
+        status = 503;
+    } else if (r.status != 200) {
+        snprintf(err, errlen, "%s", r.body.len ? r.body.base : "PUT failed");
+        status = (int)r.status;
+    } else if (x) {
+        x->out_objs++;
+        x->out_bytes += out_size;
+    }
+    httpc_resp_dispose(&r);
+    free(url);
+    free(enc);
+    return status;
+}
+
 int jobs_copy_object(xact_t *x, etl_inst_t *etl, void *session, const char *args,
                      const char *src_bck, const char *name, const char *dst_bck, const char *dst,
                      bool dry_run, char *err, size_t errlen)
 {
     int fd, status = 0;
-    char *fqn = NULL, *daddr = NULL;
+    char *fqn = NULL, *daddr = NULL, *owner_url = NULL;
     lom_md_t md;
     int rc = store_open(src_bck, name, &fd, &md);
     if (rc < 0) {
@@ -209,7 +318,7 @@ int jobs_copy_object(xact_t *x, etl_inst_t *etl, void *session, const char *args
     }
     smap_t *s = smap_get();
     const snode_t *owner = smap_owner(s, dst_bck, dst);
-    char *owner_url = owner ? xstrdup(owner->url) : NULL;
+    owner_url = owner ? xstrdup(owner->url) : NULL;
     bool local = owner && strcmp(owner->id, cluster_self_id()) == 0;
     smap_put(s);
     if (owner_url == NULL) {
@@ -232,99 +341,26 @@ int jobs_copy_object(xact_t *x, etl_inst_t *etl, void *session, const char *args
         rq.dst_url = daddr;
     }
     if (dry_run) {
-        if (etl) {
-            int64_t n = 0;
-            etl_out_t out = {NULL, discard_sink, &n};
-            int st = etl_transform(etl, &rq, &out, err, errlen);
-            status = st >= 400 ? st : 0;
-            out_size = n;
-        }
-        if (status == 0 && x) {
-            x->loc_objs++;
-            x->loc_bytes += out_size;
-        }
-        free(owner_url);
+        status = copy_dry_run(x, etl, &rq, err, errlen);
         goto out;
     }
     /* The bytes to store: the object itself, or its transformation (spooled, see spool_t). */
     spool_t sp = {.bck = dst_bck, .obj = dst, .to_file = local};
     buf_init(&sp.mem);
     if (etl) {
-        etl_out_t out = {NULL, spool_sink, &sp};
-        int st = etl_transform(etl, &rq, &out, err, errlen);
-        if (st == 204 && daddr) { /* delivered by the ETL server */
-            spool_dispose(&sp);
-            etl_count(etl, size, 0);
-            if (x)
-                x->out_objs++;
-            free(owner_url);
-            goto out;
-        }
-        if (sp.failed) {
-            snprintf(err, errlen, "cannot spool the transformation of %s: %s", name,
-                     strerror(sp.failed));
-            st = 500;
-        }
-        if (st >= 400 || st == 204) {
-            if (st == 204)
-                snprintf(err, errlen, "ETL error: %s answered 204 without direct put", name);
-            status = st == 204 ? 502 : st;
-            spool_dispose(&sp);
-            free(owner_url);
-            goto out;
-        }
-        /* 200 with the bytes even with a destination: the server could not deliver, so this
-         * target forwards them itself (below). */
-        out_size = sp.n;
-        etl_count(etl, size, out_size);
-        if (local && !sp.w_open && spool_open(&sp) < 0) {
-            snprintf(err, errlen, "cannot create a work file for %s: %s", dst, strerror(sp.failed));
-            status = 500;
-            spool_dispose(&sp);
-            free(owner_url);
+        status = copy_transform(x, etl, &rq, &sp, local, &out_size, err, errlen);
+        if (status != 0) {
+            status = status < 0 ? 0 : status;
             goto out;
         }
     }
-    if (local) {
-        if (etl)
-            status = store_writer_commit(&sp.w, NULL, err, errlen);
-        else {
-            char *sfqn = store_fqn(src_bck, name);
-            status = store_copy_local(sfqn, size, dst_bck, dst, err, errlen);
-            free(sfqn);
-        }
-        sp.w_open = false; /* committed (or removed) by store_writer_commit */
-        if (status == 0 && x) {
-            x->loc_objs++;
-            x->loc_bytes += out_size;
-        }
-    } else {
-        char *enc = url_encode(dst, "/");
-        char *url = xasprintf("%s/v1/objects/%s/%s?provider=ais%s%s", owner_url, dst_bck, enc,
-                              x ? "&xid=" : "", x ? x->id : "");
-        httpc_resp_t r;
-        httpc_resp_init(&r);
-        if (etl && !sp.w_open) /* small result: straight from memory */
-            rc = httpc_do("PUT", url, sp.mem.base ? sp.mem.base : "", sp.mem.len, NULL, 0, &r);
-        else
-            rc = httpc_put_fd(url, etl ? sp.w.fd : fd, out_size, NULL, 0, &r);
-        if (rc < 0) {
-            snprintf(err, errlen, "%s", r.err);
-            status = 503;
-        } else if (r.status != 200) {
-            snprintf(err, errlen, "%s", r.body.len ? r.body.base : "PUT failed");
-            status = (int)r.status;
-        } else if (x) {
-            x->out_objs++;
-            x->out_bytes += out_size;
-        }
-        httpc_resp_dispose(&r);
-        free(url);
-        free(enc);
-    }
+    if (local)
+        status = copy_store_local(x, etl != NULL, &sp, src_bck, name, size, out_size, err, errlen);
+    else
+        status = copy_forward(x, etl != NULL, &sp, fd, owner_url, out_size, err, errlen);
     spool_dispose(&sp);
-    free(owner_url);
 out:
+    free(owner_url);
     free(fqn);
     free(daddr);
     close(fd);

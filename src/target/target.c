@@ -512,16 +512,8 @@ static void on_bmd_change(const bmd_t *old_bmd, const bmd_t *new_bmd)
     }
 }
 
-int target_init(char *err, size_t errlen)
-{
-    if (store_init(err, errlen) < 0)
-        return -1;
-    cluster_on_bmd_change(on_bmd_change);
-    jobs_init();
-    return etl_target_init(err, errlen);
-}
-
-int target_object_open(const char *bck, const char *obj, int *fd, int64_t *size)
+/* The target's objects as target-side ETL sees them (etl_objects_t). */
+static int object_open(const char *bck, const char *obj, int *fd, int64_t *size)
 {
     lom_md_t md;
     int rc = store_open(bck, obj, fd, &md);
@@ -532,9 +524,15 @@ int target_object_open(const char *bck, const char *obj, int *fd, int64_t *size)
     return rc;
 }
 
-char *target_object_fqn(const char *bck, const char *obj)
+static const etl_objects_t objects = {.open = object_open, .fqn = store_fqn};
+
+int target_init(char *err, size_t errlen)
 {
-    return store_fqn(bck, obj);
+    if (store_init(err, errlen) < 0)
+        return -1;
+    cluster_on_bmd_change(on_bmd_change);
+    jobs_init();
+    return etl_target_init(&objects, err, errlen);
 }
 
 void target_shutdown(void)

@@ -12,9 +12,5 @@ int target_init(char *err, size_t errlen);
 void target_on_headers(http_req_t *req);
 void target_on_request(http_req_t *req);
 void target_shutdown(void);
-/* Opens a local object for reading (for the ETL paths). 0 or -errno (-ENOENT when missing). */
-int target_object_open(const char *bck, const char *obj, int *fd, int64_t *size);
-/* The object's FQN on this target (caller frees). */
-char *target_object_fqn(const char *bck, const char *obj);
 
 #endif

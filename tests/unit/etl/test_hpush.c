@@ -14,9 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common/util.h"
-#include "etl/internal.h"
-#include "net/net.h"
+#include "etl_fixture.h"
 
 static http_server_t *srv;
 static int port;
@@ -55,11 +53,7 @@ static void mock_request(http_req_t *req)
 
 static int setup(void **state)
 {
-    char err[256];
-    for (port = 29700; port < 29800 && srv == NULL; port++)
-        srv = http_server_start("127.0.0.1", port, "mock", mock_headers, mock_request, err,
-                                sizeof(err));
-    port--;
+    srv = fx_server_start(29700, mock_headers, mock_request, &port);
     return srv ? 0 : -1;
 }
 
@@ -67,23 +61,6 @@ static int teardown(void **state)
 {
     http_server_stop(srv);
     httpc_thread_cleanup();
-    return 0;
-}
-
-typedef struct {
-    buf_t data;
-    int status_calls;
-} collect_t;
-
-static int on_status(void *arg, int status, int64_t clen)
-{
-    ((collect_t *)arg)->status_calls++;
-    return 0;
-}
-
-static int sink(void *arg, const void *p, size_t n)
-{
-    buf_append(&((collect_t *)arg)->data, p, n);
     return 0;
 }
 
@@ -97,24 +74,13 @@ static int run(int srv_port, const char *obj, const char *content, const char *a
     snprintf(e.url, sizeof(e.url), "http://127.0.0.1:%d", srv_port);
     e.obj_timeout_ns = 500LL * 1000000LL;
     e.comm = &etl_comm_hpush;
-    char path[] = "/tmp/locus-test-hpush-XXXXXX";
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
-    unlink(path);
-    assert_int_equal(write_all(fd, content, strlen(content)), 0);
-    etl_req_t rq = {
-        .bck = "b", .obj = obj, .fd = fd, .size = (int64_t)strlen(content), .args = args};
-    etl_out_t out = {on_status, sink, c};
-    buf_init(&c->data);
-    c->status_calls = 0;
-    int st = etl_transform(&e, &rq, &out, err, errlen);
-    close(fd);
-    return st;
+    etl_req_t rq = {.bck = "b", .obj = obj, .args = args};
+    return fx_run(&e, rq, content, strlen(content), c, err, errlen);
 }
 
 static void test_ok_with_args(void **state)
 {
-    collect_t c;
+    collect_t c = {0};
     char err[512] = "";
     assert_int_equal(run(port, "upper/x y", "hello", "k=v", &c, err, sizeof(err)), 200);
     assert_int_equal(c.status_calls, 1);
@@ -125,7 +91,7 @@ static void test_ok_with_args(void **state)
 
 static void test_empty_object(void **state)
 {
-    collect_t c;
+    collect_t c = {0};
     char err[512] = "";
     assert_int_equal(run(port, "upper/empty", "", NULL, &c, err, sizeof(err)), 200);
     assert_int_equal(c.status_calls, 1); /* status reported even without bytes */
@@ -135,7 +101,7 @@ static void test_empty_object(void **state)
 
 static void test_delivered(void **state)
 {
-    collect_t c;
+    collect_t c = {0};
     char err[512] = "";
     assert_int_equal(run(port, "delivered", "abc", NULL, &c, err, sizeof(err)), 204);
     assert_int_equal(c.data.len, 0);
@@ -144,7 +110,7 @@ static void test_delivered(void **state)
 
 static void test_server_error(void **state)
 {
-    collect_t c;
+    collect_t c = {0};
     char err[512] = "";
     assert_int_equal(run(port, "fail", "abc", NULL, &c, err, sizeof(err)), 500);
     assert_string_equal(err, "ETL error: cannot transform this");
@@ -155,7 +121,7 @@ static void test_server_error(void **state)
 
 static void test_timeout(void **state)
 {
-    collect_t c;
+    collect_t c = {0};
     char err[512] = "";
     int64_t t0 = time_mono_ns();
     assert_int_equal(run(port, "slow", "abc", NULL, &c, err, sizeof(err)), 504);
@@ -166,7 +132,7 @@ static void test_timeout(void **state)
 
 static void test_unreachable(void **state)
 {
-    collect_t c;
+    collect_t c = {0};
     char err[512] = "";
     assert_int_equal(run(1, "upper/x", "abc", NULL, &c, err, sizeof(err)), 503);
     assert_non_null(strstr(err, "unreachable"));

@@ -26,9 +26,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "common/util.h"
-#include "etl/internal.h"
-#include "net/net.h"
+#include "etl_fixture.h"
 
 extern const etl_comm_t etl_comm_ws;
 char *etl__ws_ctrl_json(const etl_req_t *rq);
@@ -306,28 +304,6 @@ static int teardown(void **state)
 
 /* ---- the client side ---- */
 
-typedef struct {
-    buf_t data;
-    int status_calls;
-    int64_t clen;
-    int cancel_after; /* sink fails after this many bytes (0 = never) */
-} collect_t;
-
-static int on_status(void *arg, int status, int64_t clen)
-{
-    collect_t *c = arg;
-    c->status_calls++;
-    c->clen = clen;
-    return 0;
-}
-
-static int sink(void *arg, const void *p, size_t n)
-{
-    collect_t *c = arg;
-    buf_append(&c->data, p, n);
-    return c->cancel_after && c->data.len >= (size_t)c->cancel_after ? -1 : 0;
-}
-
 static etl_inst_t inst;
 
 static etl_inst_t *mock_inst(int srv_port, int64_t obj_timeout_ms)
@@ -341,36 +317,12 @@ static etl_inst_t *mock_inst(int srv_port, int64_t obj_timeout_ms)
     return &inst;
 }
 
-static int tmpfile_with(const void *p, size_t n)
-{
-    char path[] = "/tmp/locus-test-ws-XXXXXX";
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
-    unlink(path);
-    assert_int_equal(write_all(fd, p, n), 0);
-    return fd;
-}
-
 /* One transform of content (n bytes) as object b/<obj>. Returns the status. */
 static int run(etl_inst_t *e, void *session, const char *obj, const void *content, size_t n,
                const char *args, const char *dst, collect_t *c, char *err, size_t errlen)
 {
-    int fd = tmpfile_with(content, n);
-    etl_req_t rq = {.bck = "b",
-                    .obj = obj,
-                    .fd = fd,
-                    .size = (int64_t)n,
-                    .args = args,
-                    .dst_url = dst,
-                    .session = session};
-    etl_out_t out = {on_status, sink, c};
-    buf_init(&c->data);
-    c->status_calls = 0;
-    c->clen = -2;
-    err[0] = '\0';
-    int st = etl_transform(e, &rq, &out, err, errlen);
-    close(fd);
-    return st;
+    etl_req_t rq = {.bck = "b", .obj = obj, .args = args, .dst_url = dst, .session = session};
+    return fx_run(e, rq, content, n, c, err, errlen);
 }
 
 typedef struct {
@@ -451,7 +403,7 @@ static void test_parse_error(void **state)
 static void test_small_and_empty(void **state)
 {
     etl_inst_t *e = mock_inst(port, 5000);
-    collect_t c;
+    collect_t c = {0};
     char err[512];
     assert_int_equal(run(e, NULL, "upper/x y", "hello", 5, "k=v", NULL, &c, err, sizeof(err)), 200);
     assert_int_equal(c.status_calls, 1);
@@ -484,7 +436,7 @@ static void test_big(void **state)
     char *big = xmalloc(n);
     for (size_t i = 0; i < n; i++)
         big[i] = (char)(i * 2654435761u >> 13);
-    collect_t c;
+    collect_t c = {0};
     char err[512];
     /* single-frame reply: the length is known up front */
     assert_int_equal(run(e, NULL, "echo/big", big, n, NULL, NULL, &c, err, sizeof(err)), 200);
@@ -513,7 +465,7 @@ static void test_big(void **state)
 static void test_delivered_and_ctrl(void **state)
 {
     etl_inst_t *e = mock_inst(port, 5000);
-    collect_t c;
+    collect_t c = {0};
     char err[512];
     const char *dst = "http://127.0.0.1:1/ais%2F@%23%2Fdst%2Fo?uuid=J1";
     assert_int_equal(run(e, NULL, "delivered", "abc", 3, NULL, dst, &c, err, sizeof(err)), 204);
@@ -539,7 +491,7 @@ static void test_fqn(void **state)
     collect_t c = {0};
     char err[512] = "";
     etl_req_t rq = {.bck = "b", .obj = "ctrl/f", .fd = -1, .size = 5, .fqn = "/mp/@ais/b/%ob/f"};
-    etl_out_t out = {on_status, sink, &c};
+    etl_out_t out = {fx_on_status, fx_sink, &c};
     buf_init(&c.data);
     /* no object message follows: the server answers right after the control message */
     assert_int_equal(etl_transform(e, &rq, &out, err, sizeof(err)), 200);
@@ -554,7 +506,7 @@ static void test_fqn(void **state)
 static void test_errors(void **state)
 {
     etl_inst_t *e = mock_inst(port, 5000);
-    collect_t c;
+    collect_t c = {0};
     char err[512];
     assert_int_equal(run(e, NULL, "fail/x", "abc", 3, NULL, NULL, &c, err, sizeof(err)), 500);
     assert_string_equal(err, "ETL error: cannot transform this");
@@ -574,7 +526,7 @@ static void test_errors(void **state)
 static void test_drop_and_reconnect(void **state)
 {
     etl_inst_t *e = mock_inst(port, 5000);
-    collect_t c;
+    collect_t c = {0};
     char err[512];
     assert_int_equal(run(e, NULL, "upper/a", "abc", 3, NULL, NULL, &c, err, sizeof(err)), 200);
     buf_dispose(&c.data);
@@ -596,7 +548,7 @@ static void test_drop_and_reconnect(void **state)
 static void test_hung_server(void **state)
 {
     etl_inst_t *e = mock_inst(port, 300);
-    collect_t c;
+    collect_t c = {0};
     char err[512];
     int64_t t0 = time_mono_ns();
     assert_int_equal(run(e, NULL, "hang/x", "abc", 3, NULL, NULL, &c, err, sizeof(err)), 504);
@@ -617,7 +569,7 @@ static void test_unreachable_and_bad_accept(void **state)
     getsockname(s, (struct sockaddr *)&sa, &sl);
     close(s);
     etl_inst_t *e = mock_inst(ntohs(sa.sin_port), 1000);
-    collect_t c;
+    collect_t c = {0};
     char err[512];
     assert_int_equal(run(e, NULL, "upper/a", "abc", 3, NULL, NULL, &c, err, sizeof(err)), 503);
     assert_non_null(strstr(err, "ETL error: cannot open a ws connection to mock-etl"));
@@ -643,9 +595,9 @@ static void test_cancel(void **state)
     char *big = xcalloc(1, n);
     collect_t c = {.cancel_after = 100000};
     char err[512];
-    int fd = tmpfile_with(big, n);
+    int fd = fx_object_fd(big, n);
     etl_req_t rq = {.bck = "b", .obj = "echo/c", .fd = fd, .size = (int64_t)n};
-    etl_out_t out = {on_status, sink, &c};
+    etl_out_t out = {fx_on_status, fx_sink, &c};
     buf_init(&c.data);
     assert_int_equal(etl_transform(e, &rq, &out, err, sizeof(err)), 499);
     close(fd);
@@ -672,7 +624,7 @@ static void *worker_main(void *arg)
         snprintf(obj, sizeof(obj), "upper/w%d-%d", w->id, i);
         snprintf(content, sizeof(content), "worker %d object %d", w->id, i);
         snprintf(want, sizeof(want), "WORKER %d OBJECT %d", w->id, i);
-        collect_t c;
+        collect_t c = {0};
         char err[512];
         int st =
             run(w->e, w->session, obj, content, strlen(content), NULL, NULL, &c, err, sizeof(err));
@@ -735,7 +687,7 @@ static void test_unix_socket(void **state)
     for (int i = 0; i < 3; i++) {
         const char *ctrl = "{\"path\":\"upper/u\"}";
         assert_int_equal(ws_queue_msg(c, WS_OP_BINARY, ctrl, strlen(ctrl)), 0);
-        int fd = tmpfile_with("unix", 4);
+        int fd = fx_object_fd("unix", 4);
         assert_int_equal(ws_queue_fd(c, WS_OP_BINARY, fd, 4), 0);
         collect_t col = {0};
         buf_init(&col.data);

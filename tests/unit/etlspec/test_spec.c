@@ -1,5 +1,5 @@
 /*
- * test_spec.c - ETL init message validation (src/etl/spec.c).
+ * test_spec.c - ETL init message validation (src/etlspec/spec.c).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "common/config.h"
-#include "etl/etl.h"
+#include "etlspec/etlspec.h"
 
 static config_t cfg;
 
@@ -123,6 +123,50 @@ static void test_errors(void **state)
     expect_400("{\"name\":\"good-name\",\"spec\":\"YWJj\"}", "Kubernetes");
 }
 
+#define MD5_RT "\"runtime\":{\"image\":\"aistorage/transformer_md5\"}"
+
+static void test_option_errors(void **state)
+{
+    expect_400("{\"name\":\"good-name\",\"communication\":7," MD5_RT "}", "must be a string");
+    expect_400("{\"name\":\"good-name\",\"communication\":\"ws\"," MD5_RT "}", "direct put");
+    expect_400("{\"name\":\"good-name\",\"argument\":\"path\"," MD5_RT "}", "argument");
+    expect_400("{\"name\":\"good-name\",\"locus_unix_socket\":1," MD5_RT "}",
+               "locus_unix_socket must be a boolean");
+    expect_400("{\"name\":\"good-name\",\"locus_unix_socket\":true,"
+               "\"communication\":\"hpull://\"," MD5_RT "}",
+               "not possible with hpull");
+    expect_400("{\"name\":\"good-name\",\"support_direct_put\":\"yes\"," MD5_RT "}",
+               "support_direct_put must be a boolean");
+    expect_400("{\"name\":\"good-name\",\"communication\":\"io://\"," MD5_RT "}",
+               "io:// needs runtime.command");
+}
+
+static void test_io_direct_put_and_socket(void **state)
+{
+    char err[512] = "";
+    json_t *e;
+    /* v3.28 "id"; io:// takes the spec's command even for an image of the table */
+    assert_int_equal(parse("{\"id\":\"gzip-etl\",\"communication\":\"io\","
+                           "\"support_direct_put\":true,\"runtime\":{\"image\":"
+                           "\"aistorage/transformer_md5\",\"command\":[\"gzip\",\"-c\"]}}",
+                           &e, err, sizeof(err)),
+                     0);
+    assert_string_equal(json_string_value(json_object_get(e, "comm")), "io://");
+    assert_true(json_is_true(json_object_get(e, "direct_put")));
+    json_t *im = json_object_get(e, "init_msg");
+    assert_string_equal(json_string_value(json_object_get(im, "name")), "gzip-etl");
+    assert_string_equal(json_string_value(json_array_get(json_object_get(e, "command"), 0)),
+                        "gzip");
+    assert_false(etl_wants_unix_socket(&cfg, e)); /* io:// has no server */
+    json_decref(e);
+    assert_int_equal(
+        parse("{\"name\":\"md5-etl\",\"locus_unix_socket\":true," MD5_RT "}", &e, err, sizeof(err)),
+        0);
+    assert_false(json_is_true(json_object_get(e, "direct_put")));
+    assert_true(etl_wants_unix_socket(&cfg, e));
+    json_decref(e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -130,6 +174,8 @@ int main(void)
         cmocka_unit_test(test_defaults_and_builtin_image),
         cmocka_unit_test(test_own_command_and_timeouts),
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_option_errors),
+        cmocka_unit_test(test_io_direct_put_and_socket),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
