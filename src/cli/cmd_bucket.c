@@ -3,9 +3,10 @@
  */
 #include "cli/cli.h"
 
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "common/util.h"
 
 static void usage(FILE *f)
 {
@@ -76,21 +77,7 @@ static int bucket_ls(int argc, char **argv)
 {
     if (argc > 1)
         return cli_usage_error("bucket", "bucket ls: unexpected argument \"%s\"", argv[1]);
-    locus_client_t *c = cli_client();
-    if (c == NULL)
-        return CLI_EXIT_FAIL;
-    char err[LOCUS_ERR_LEN] = "";
-    char **names = NULL;
-    size_t n = 0;
-    int ret = CLI_EXIT_OK;
-    if (locus_bucket_list(c, &names, &n, err) != 0)
-        ret = cli_fail("bucket ls", "%s", err);
-    else
-        for (size_t i = 0; i < n; i++)
-            printf("ais://%s\n", names[i]);
-    locus_strv_free(names, n);
-    locus_client_destroy(c);
-    return ret;
+    return cli_list_buckets("bucket ls");
 }
 
 static int bucket_cp(int argc, char **argv)
@@ -98,47 +85,23 @@ static int bucket_cp(int argc, char **argv)
     locus_copy_opts_t co = {0};
     bool wait = false;
     int64_t timeout = 0;
-    static const struct option opts[] = {
-        {"prefix", required_argument, NULL, 'p'}, {"prepend", required_argument, NULL, 'P'},
-        {"dry-run", no_argument, NULL, 'n'},      {"force", no_argument, NULL, 'f'},
-        {"wait", no_argument, NULL, 'w'},         {"timeout", required_argument, NULL, 'T'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
-    int o;
-    optind = 0;
-    while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (o) {
-        case 'p':
-            co.prefix = optarg;
-            break;
-        case 'P':
-            co.prepend = optarg;
-            break;
-        case 'n':
-            co.dry_run = true;
-            break;
-        case 'f':
-            co.force = true;
-            break;
-        case 'w':
-            wait = true;
-            break;
-        case 'T':
-            if ((timeout = cli_parse_duration(optarg)) <= 0)
-                return cli_usage_error("bucket", "--timeout: need a duration such as 5m");
-            break;
-        case 'h':
-            usage(stdout);
-            return CLI_EXIT_OK;
-        default:
-            return cli_usage_error("bucket", "bad option");
-        }
-    }
-    if (argc - optind != 2)
+    const cli_opt_t opts[] = {
+        CLI_STR("prefix", &co.prefix),
+        CLI_STR("prepend", &co.prepend),
+        CLI_FLAG("dry-run", &co.dry_run),
+        CLI_FLAG("force", &co.force),
+        CLI_FLAG("wait", &wait),
+        CLI_DURATION("timeout", &timeout, "--timeout: need a duration such as 5m"),
+    };
+    int pos, ret = cli_options("bucket", usage, opts, ARRAY_SIZE(opts), argc, argv, &pos);
+    if (ret != CLI_OPTS_GO)
+        return ret;
+    if (argc - pos != 2)
         return cli_usage_error("bucket", "bucket cp: need SRC and DST buckets");
     char *src = NULL, *dst = NULL;
-    int ret = bucket_arg(argv[optind], &src);
+    ret = bucket_arg(argv[pos], &src);
     if (ret == 0)
-        ret = bucket_arg(argv[optind + 1], &dst);
+        ret = bucket_arg(argv[pos + 1], &dst);
     if (ret != 0) {
         free(src);
         return ret;
@@ -160,13 +123,10 @@ static int bucket_cp(int argc, char **argv)
     printf("%s\n", job);
     fflush(stdout);
     if (wait) {
-        locus_job_status_t st;
-        int rc = locus_job_wait(c, job, timeout, &st, err);
-        if (rc != 0)
+        if (locus_job_wait(c, job, timeout, NULL, err) != 0)
             ret = cli_fail(what, "%s", err);
         else
             fprintf(stderr, "job %s (copy-bck) finished\n", job);
-        locus_job_status_dispose(&st);
     }
 out:
     free(job);

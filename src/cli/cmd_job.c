@@ -3,7 +3,6 @@
  */
 #include "cli/cli.h"
 
-#include <getopt.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,8 +54,14 @@ static void print_snaps(const char *json)
         json_decref(j);
         return;
     }
-    printf("\n%-8s  %-8s  %10s  %10s  %10s  %10s  %s\n", "TARGET", "STATE", "LOC-OBJS", "LOC-BYTES",
-           "OUT-OBJS", "IN-OBJS", "ERROR");
+    static const cli_col_t cols[] = {
+        {"TARGET", false, 8, 8},     {"STATE", false, 8, 8},     {"LOC-OBJS", true, 10, 10},
+        {"LOC-BYTES", true, 10, 10}, {"OUT-OBJS", true, 10, 10}, {"IN-OBJS", true, 10, 10},
+        {"ERROR", false, 0, 0},
+    };
+    cli_table_t t;
+    cli_table_init(&t, cols, ARRAY_SIZE(cols));
+    fputc('\n', stdout);
     const char *tid;
     json_t *arr;
     json_object_foreach(j, tid, arr)
@@ -78,36 +83,28 @@ static void print_snaps(const char *json)
             if (end != NULL && strncmp(end, "0001-", 5) != 0 &&
                 !json_is_true(json_object_get(s, "aborted")))
                 state = "finished";
-            char lb[32];
+            char lb[32], lo[24], oo[24], io[24];
             cli_human_size(jnum(st, "loc-bytes"), lb, sizeof(lb));
-            printf("%-8s  %-8s  %10lld  %10s  %10lld  %10lld  %s\n", tid, state,
-                   jnum(st, "loc-objs"), lb, jnum(st, "out-objs"), jnum(st, "in-objs"),
-                   e != NULL ? e : "");
+            snprintf(lo, sizeof(lo), "%lld", jnum(st, "loc-objs"));
+            snprintf(oo, sizeof(oo), "%lld", jnum(st, "out-objs"));
+            snprintf(io, sizeof(io), "%lld", jnum(st, "in-objs"));
+            cli_table_add(&t, (const char *[]){tid, state, lo, lb, oo, io, e});
         }
     }
+    cli_table_finish(&t, stdout);
     json_decref(j);
 }
 
 static int job_show(int argc, char **argv)
 {
     bool as_json = false;
-    static const struct option opts[] = {
-        {"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
-    int o;
-    optind = 0;
-    while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (o == 'j') {
-            as_json = true;
-        } else if (o == 'h') {
-            usage(stdout);
-            return CLI_EXIT_OK;
-        } else {
-            return cli_usage_error("job", "bad option");
-        }
-    }
-    if (argc - optind != 1)
+    const cli_opt_t opts[] = {CLI_FLAG("json", &as_json)};
+    int pos, ret = cli_options("job", usage, opts, ARRAY_SIZE(opts), argc, argv, &pos);
+    if (ret != CLI_OPTS_GO)
+        return ret;
+    if (argc - pos != 1)
         return cli_usage_error("job", "job show: need one job ID");
-    const char *id = argv[optind];
+    const char *id = argv[pos];
     locus_client_t *c = cli_client();
     if (c == NULL)
         return CLI_EXIT_FAIL;
@@ -115,7 +112,7 @@ static int job_show(int argc, char **argv)
     char what[128];
     snprintf(what, sizeof(what), "job show %s", id);
     locus_job_status_t st;
-    int ret = CLI_EXIT_OK;
+    ret = CLI_EXIT_OK;
     char *snaps = NULL;
     if (locus_job_status(c, id, &st, err) != 0) {
         ret = cli_fail(what, "%s", err);
@@ -160,25 +157,15 @@ out:
 static int job_wait(int argc, char **argv)
 {
     int64_t timeout = 0;
-    static const struct option opts[] = {{"timeout", required_argument, NULL, 'T'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
-    int o;
-    optind = 0;
-    while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (o == 'T') {
-            if ((timeout = cli_parse_duration(optarg)) <= 0)
-                return cli_usage_error("job", "--timeout: need a duration such as 30s");
-        } else if (o == 'h') {
-            usage(stdout);
-            return CLI_EXIT_OK;
-        } else {
-            return cli_usage_error("job", "bad option");
-        }
-    }
-    if (argc - optind != 1)
+    const cli_opt_t opts[] = {
+        CLI_DURATION("timeout", &timeout, "--timeout: need a duration such as 30s"),
+    };
+    int pos, ret = cli_options("job", usage, opts, ARRAY_SIZE(opts), argc, argv, &pos);
+    if (ret != CLI_OPTS_GO)
+        return ret;
+    if (argc - pos != 1)
         return cli_usage_error("job", "job wait: need one job ID");
-    const char *id = argv[optind];
+    const char *id = argv[pos];
     locus_client_t *c = cli_client();
     if (c == NULL)
         return CLI_EXIT_FAIL;
@@ -187,7 +174,7 @@ static int job_wait(int argc, char **argv)
     snprintf(what, sizeof(what), "job wait %s", id);
     locus_job_status_t st;
     int64_t t0 = time_mono_ns();
-    int ret = CLI_EXIT_OK;
+    ret = CLI_EXIT_OK;
     if (locus_job_wait(c, id, timeout, &st, err) != 0)
         ret = cli_fail(what, "%s", err);
     else

@@ -94,6 +94,13 @@ int locus_job_snaps(locus_client_t *c, const char *id, char **json, char *err)
 int locus_job_wait(locus_client_t *c, const char *id, int64_t timeout_ns, locus_job_status_t *out,
                    char *err)
 {
+    return locus_job_wait_progress(c, id, timeout_ns, NULL, NULL, out, err);
+}
+
+int locus_job_wait_progress(locus_client_t *c, const char *id, int64_t timeout_ns,
+                            locus_job_progress_fn progress, void *arg, locus_job_status_t *out,
+                            char *err)
+{
     if (out != NULL)
         memset(out, 0, sizeof(*out));
     int64_t deadline = timeout_ns > 0 ? time_mono_ns() + timeout_ns : 0;
@@ -105,6 +112,8 @@ int locus_job_wait(locus_client_t *c, const char *id, int64_t timeout_ns, locus_
             locus_job_status_dispose(&st);
             return rc;
         }
+        if (progress != NULL)
+            progress(&st, arg);
         if (st.end_time != 0 || st.aborted) {
             if (st.aborted || (st.err != NULL && st.err[0] != '\0')) {
                 rc = client_fail(
@@ -132,7 +141,7 @@ int locus_job_wait(locus_client_t *c, const char *id, int64_t timeout_ns, locus_
                 ms = left_ms > 0 ? (int)left_ms : 1;
         }
         sleep_ms(ms);
-        if (sleep < 500)
+        if (sleep < (progress != NULL ? 200 : 500))
             sleep *= 2;
     }
 }
