@@ -29,7 +29,6 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
-#include <getopt.h>
 #include <glob.h>
 #include <jansson.h>
 #include <pthread.h>
@@ -46,6 +45,7 @@
 #include <locus/client.h>
 
 #include "bench.h"
+#include "opts.h"
 
 #define KiB 1024ULL
 #define MiB (1024ULL * 1024ULL)
@@ -106,7 +106,7 @@ typedef struct {
 typedef struct {
     /* options */
     long counts[NSIZES];
-    size_t sizes[NSIZES];
+    uint64_t sizes[NSIZES];
     bool size_on[NSIZES];
     int workers, targets;
     bool quick, keep, no_warmup;
@@ -789,132 +789,62 @@ static int write_md(const etlb_t *b, const char *path, const char *mach, const c
 /* ------------------------------------------------------------------------------------------ */
 /* command */
 
-static void usage(FILE *f)
+static const char usage[] =
+    "usage: locus-bench etl [options]\n"
+    "\n"
+    "Offline bucket-to-bucket transforms (etl-bck) with the echo transformer for every\n"
+    "configuration (hpush|hpull|ws x fqn x direct put, io://, unix sockets) next to\n"
+    "copy-bck of the same bucket, on a 1 proxy + N targets cluster the bench starts.\n";
+
+static int opt_sizes(const bench_opt_t *o, const char *arg)
 {
-    fprintf(f, "usage: locus-bench etl [options]\n"
-               "\n"
-               "Offline bucket-to-bucket transforms (etl-bck) with the echo transformer for every\n"
-               "configuration (hpush|hpull|ws x fqn x direct put, io://, unix sockets) next to\n"
-               "copy-bck of the same bucket, on a 1 proxy + N targets cluster the bench starts.\n"
-               "\n"
-               "  --small-count N     small objects in the source, default 10000\n"
-               "  --large-count N     large objects in the source, default 1000\n"
-               "  --small-size SIZE   default 10KiB\n"
-               "  --large-size SIZE   default 1MiB\n"
-               "  --sizes LIST        small,large (default both)\n"
-               "  --only LIST         configurations: copy,hpush,hpull,ws,io,unix (default all)\n"
-               "  --workers N         num-workers per target of every job, default 8\n"
-               "  --targets N         targets of the cluster, default 3\n"
-               "  --quick             smoke run (1000 small, 50 large objects), under a minute\n"
-               "  --md FILE           also write the table as markdown\n"
-               "  --no-warmup         skip the untimed copy-bck of each source before the cells\n"
-               "  --keep              keep the temp dir (cluster data and logs)\n");
+    bool *on = o->dst;
+    on[SZ_SMALL] = strstr(arg, "small") != NULL;
+    on[SZ_LARGE] = strstr(arg, "large") != NULL;
+    return 0;
 }
 
 static int parse_args(etlb_t *b, int argc, char **argv)
 {
-    enum {
-        O_SMALL_COUNT = 256,
-        O_LARGE_COUNT,
-        O_SMALL_SIZE,
-        O_LARGE_SIZE,
-        O_SIZES,
-        O_ONLY,
-        O_WORKERS,
-        O_TARGETS,
-        O_QUICK,
-        O_MD,
-        O_KEEP,
-        O_NO_WARMUP,
-    };
-    static const struct option opts[] = {
-        {"small-count", required_argument, NULL, O_SMALL_COUNT},
-        {"large-count", required_argument, NULL, O_LARGE_COUNT},
-        {"small-size", required_argument, NULL, O_SMALL_SIZE},
-        {"large-size", required_argument, NULL, O_LARGE_SIZE},
-        {"sizes", required_argument, NULL, O_SIZES},
-        {"only", required_argument, NULL, O_ONLY},
-        {"workers", required_argument, NULL, O_WORKERS},
-        {"targets", required_argument, NULL, O_TARGETS},
-        {"quick", no_argument, NULL, O_QUICK},
-        {"md", required_argument, NULL, O_MD},
-        {"keep", no_argument, NULL, O_KEEP},
-        {"no-warmup", no_argument, NULL, O_NO_WARMUP},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
     long counts[NSIZES] = {-1, -1};
     b->sizes[SZ_SMALL] = 10 * KiB;
     b->sizes[SZ_LARGE] = MiB;
     b->size_on[SZ_SMALL] = b->size_on[SZ_LARGE] = true;
     b->workers = 8;
     b->targets = 3;
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case O_SMALL_COUNT:
-            counts[SZ_SMALL] = atol(optarg);
-            break;
-        case O_LARGE_COUNT:
-            counts[SZ_LARGE] = atol(optarg);
-            break;
-        case O_SMALL_SIZE:
-        case O_LARGE_SIZE: {
-            int64_t v = size_parse(optarg);
-            if (v <= 0 || (uint64_t)v > 256 * MiB) {
-                fprintf(stderr, "locus-bench: bad size '%s'\n", optarg);
-                return -1;
-            }
-            b->sizes[c == O_SMALL_SIZE ? SZ_SMALL : SZ_LARGE] = (size_t)v;
-            break;
-        }
-        case O_SIZES: {
-            b->size_on[SZ_SMALL] = strstr(optarg, "small") != NULL;
-            b->size_on[SZ_LARGE] = strstr(optarg, "large") != NULL;
-            break;
-        }
-        case O_ONLY:
-            b->only = optarg;
-            break;
-        case O_WORKERS:
-            b->workers = atoi(optarg);
-            break;
-        case O_TARGETS:
-            b->targets = atoi(optarg);
-            break;
-        case O_QUICK:
-            b->quick = true;
-            break;
-        case O_MD:
-            b->md = optarg;
-            break;
-        case O_KEEP:
-            b->keep = true;
-            break;
-        case O_NO_WARMUP:
-            b->no_warmup = true;
-            break;
-        case 'h':
-            usage(stdout);
-            exit(0);
-        default:
-            usage(stderr);
-            return -1;
-        }
-    }
-    if (optind < argc) {
-        fprintf(stderr, "locus-bench: unexpected argument '%s'\n", argv[optind]);
-        return -1;
-    }
+    const bench_opt_t opts[] = {
+        BOPT("small-count", BOPT_LONG, &counts[SZ_SMALL], "N",
+             "small objects in the source, default 10000", .min = 1, .max = 1e9),
+        BOPT("large-count", BOPT_LONG, &counts[SZ_LARGE], "N",
+             "large objects in the source, default 1000", .min = 1, .max = 1e9),
+        BOPT("small-size", BOPT_SIZE, &b->sizes[SZ_SMALL], "SIZE", "default 10KiB", .min = 1,
+             .max = 256 * MiB),
+        BOPT("large-size", BOPT_SIZE, &b->sizes[SZ_LARGE], "SIZE", "default 1MiB", .min = 1,
+             .max = 256 * MiB),
+        BOPT("sizes", BOPT_FN, b->size_on, "LIST", "small,large (default both)", .fn = opt_sizes),
+        BOPT("only", BOPT_STR, &b->only, "LIST",
+             "configurations: copy,hpush,hpull,ws,io,unix (default all)"),
+        BOPT("workers", BOPT_INT, &b->workers, "N",
+             "num-workers per target of every job, default 8", .min = 1, .max = 64),
+        BOPT("targets", BOPT_INT, &b->targets, "N", "targets of the cluster, default 3", .min = 1,
+             .max = 32),
+        BOPT("quick", BOPT_BOOL, &b->quick, NULL,
+             "smoke run (1000 small, 50 large objects), under a minute"),
+        BOPT("md", BOPT_STR, &b->md, "FILE", "also write the table as markdown"),
+        BOPT("no-warmup", BOPT_BOOL, &b->no_warmup, NULL,
+             "skip the untimed copy-bck of each source before the cells"),
+        BOPT("keep", BOPT_BOOL, &b->keep, NULL, "keep the temp dir (cluster data and logs)"),
+    };
+    int rc = bench_opts_parse(usage, opts, ARRAY_SIZE(opts), argc, argv);
+    if (rc != BENCH_OPTS_GO)
+        return rc;
     b->counts[SZ_SMALL] = counts[SZ_SMALL] >= 0 ? counts[SZ_SMALL] : b->quick ? 1000 : 10000;
     b->counts[SZ_LARGE] = counts[SZ_LARGE] >= 0 ? counts[SZ_LARGE] : b->quick ? 50 : 1000;
-    if (b->counts[SZ_SMALL] < 1 || b->counts[SZ_LARGE] < 1 || b->workers < 1 || b->workers > 64 ||
-        b->targets < 1 || b->targets > 32 || (!b->size_on[SZ_SMALL] && !b->size_on[SZ_LARGE])) {
+    if (!b->size_on[SZ_SMALL] && !b->size_on[SZ_LARGE]) {
         fprintf(stderr, "locus-bench: bad options (see --help)\n");
-        return -1;
+        return 2;
     }
-    return 0;
+    return BENCH_OPTS_GO;
 }
 
 int bench_cmd_etl(int argc, char **argv)
@@ -922,9 +852,10 @@ int bench_cmd_etl(int argc, char **argv)
     etlb_t *b = xcalloc(1, sizeof(*b));
     int rc = 1;
     char err[LOCUS_ERR_LEN] = "";
-    if (parse_args(b, argc, argv) != 0) {
+    int prc = parse_args(b, argc, argv);
+    if (prc != BENCH_OPTS_GO) {
         free(b);
-        return 2;
+        return prc;
     }
     b->started_ns = time_mono_ns();
     char mach[512];

@@ -22,7 +22,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <glob.h>
 #include <jansson.h>
 #include <poll.h>
@@ -42,6 +41,7 @@
 
 #include "../transformers/ffmpeg/ffmpeg.h"
 #include "bench.h"
+#include "opts.h"
 
 extern char **environ;
 
@@ -1196,65 +1196,15 @@ static bool selected(const ffb_t *b, const char *label)
     return on;
 }
 
-static void usage(FILE *f)
-{
-    fprintf(f,
-            "usage: locus-bench etl-ffmpeg [options]\n"
-            "\n"
-            "The seed's experiment: LibriSpeech-like FLAC -> WAV, client-side vs in-cluster ETL\n"
-            "(every comm x fqn x direct-put configuration) vs the bare compute limit, on one\n"
-            "cluster and one generated dataset, every run verified.\n"
-            "\n"
-            "  --files N        FLAC files to generate, default 1000 (--quick: 40)\n"
-            "  --threads T      client-side threads, default 8\n"
-            "  --workers W      num-workers per target of every job, default 4\n"
-            "  --ac N --ar HZ   output channels and rate, default 2 and 44100\n"
-            "  --configs LIST   in-cluster cells: hpush,hpull,ws (all cells of that comm) or\n"
-            "                   labels such as hpush-fqn, hpull-dp, ws-fqn-dp; default all.\n"
-            "                   The client baseline and the bare limit always run; the\n"
-            "                   fork/exec variant runs unless --fork-budget 0\n"
-            "  --fork-budget S  seconds the fork/exec-ffmpeg client may run before it stops and\n"
-            "                   extrapolates linearly, default 90 (--quick: 10; 0 = skip)\n"
-            "  --endpoint URL   use a running cluster instead of starting one (bare limit then\n"
-            "                   reads the generated files)\n"
-            "  --md FILE        also write the table as markdown\n"
-            "  --png FILE       bar chart (needs /usr/bin/python3 with matplotlib)\n"
-            "  --quick          small smoke run\n"
-            "  --keep           keep the temp dir\n");
-}
+static const char usage[] =
+    "usage: locus-bench etl-ffmpeg [options]\n"
+    "\n"
+    "The seed's experiment: LibriSpeech-like FLAC -> WAV, client-side vs in-cluster ETL\n"
+    "(every comm x fqn x direct-put configuration) vs the bare compute limit, on one\n"
+    "cluster and one generated dataset, every run verified.\n";
 
 static int parse_args(ffb_t *b, int argc, char **argv)
 {
-    enum {
-        O_FILES = 256,
-        O_THREADS,
-        O_WORKERS,
-        O_AC,
-        O_AR,
-        O_CONFIGS,
-        O_MD,
-        O_PNG,
-        O_QUICK,
-        O_ENDPOINT,
-        O_FORK,
-        O_KEEP
-    };
-    static const struct option opts[] = {
-        {"files", required_argument, NULL, O_FILES},
-        {"threads", required_argument, NULL, O_THREADS},
-        {"workers", required_argument, NULL, O_WORKERS},
-        {"ac", required_argument, NULL, O_AC},
-        {"ar", required_argument, NULL, O_AR},
-        {"configs", required_argument, NULL, O_CONFIGS},
-        {"md", required_argument, NULL, O_MD},
-        {"png", required_argument, NULL, O_PNG},
-        {"quick", no_argument, NULL, O_QUICK},
-        {"endpoint", required_argument, NULL, O_ENDPOINT},
-        {"fork-budget", required_argument, NULL, O_FORK},
-        {"keep", no_argument, NULL, O_KEEP},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
     b->nfiles = -1;
     b->threads = 8;
     b->workers = 4;
@@ -1262,69 +1212,43 @@ static int parse_args(ffb_t *b, int argc, char **argv)
     b->ac = 2;
     b->ar = 44100;
     b->fork_budget = -1;
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case O_FILES:
-            b->nfiles = atol(optarg);
-            break;
-        case O_THREADS:
-            b->threads = atoi(optarg);
-            break;
-        case O_WORKERS:
-            b->workers = atoi(optarg);
-            break;
-        case O_AC:
-            b->ac = atoi(optarg);
-            break;
-        case O_AR:
-            b->ar = atoi(optarg);
-            break;
-        case O_CONFIGS:
-            b->configs = optarg;
-            break;
-        case O_MD:
-            b->md = optarg;
-            break;
-        case O_PNG:
-            b->png = optarg;
-            break;
-        case O_QUICK:
-            b->quick = true;
-            break;
-        case O_ENDPOINT:
-            b->endpoint_opt = optarg;
-            break;
-        case O_FORK:
-            b->fork_budget = atof(optarg);
-            break;
-        case O_KEEP:
-            b->keep = true;
-            break;
-        case 'h':
-            usage(stdout);
-            exit(0);
-        default:
-            usage(stderr);
-            return -1;
-        }
-    }
-    if (optind < argc) {
-        fprintf(stderr, "locus-bench: unexpected argument '%s'\n", argv[optind]);
-        return -1;
-    }
+    const bench_opt_t opts[] = {
+        BOPT("files", BOPT_LONG, &b->nfiles, "N",
+             "FLAC files to generate, default 1000 (--quick: 40)", .min = 1, .max = 10000000),
+        BOPT("threads", BOPT_INT, &b->threads, "T", "client-side threads, default 8", .min = 1,
+             .max = 256),
+        BOPT("workers", BOPT_INT, &b->workers, "W",
+             "num-workers per target of every job, default 4", .min = 1, .max = 64),
+        BOPT("ac", BOPT_INT, &b->ac, "N", "output channels, default 2", .min = FFX_AC_MIN,
+             .max = FFX_AC_MAX),
+        BOPT("ar", BOPT_INT, &b->ar, "HZ", "output rate, default 44100", .min = FFX_AR_MIN,
+             .max = FFX_AR_MAX),
+        BOPT("configs", BOPT_STR, &b->configs, "LIST",
+             "in-cluster cells: hpush,hpull,ws (all cells of that comm) or\n"
+             "labels such as hpush-fqn, hpull-dp, ws-fqn-dp; default all.\n"
+             "The client baseline and the bare limit always run; the\n"
+             "fork/exec variant runs unless --fork-budget 0"),
+        BOPT("fork-budget", BOPT_SECS, &b->fork_budget, "S",
+             "seconds the fork/exec-ffmpeg client may run before it stops and\n"
+             "extrapolates linearly, default 90 (--quick: 10; 0 = skip)",
+             .min = 0, .max = 1e9),
+        BOPT("endpoint", BOPT_STR, &b->endpoint_opt, "URL",
+             "use a running cluster instead of starting one (bare limit then\n"
+             "reads the generated files)"),
+        BOPT("md", BOPT_STR, &b->md, "FILE", "also write the table as markdown"),
+        BOPT("png", BOPT_STR, &b->png, "FILE",
+             "bar chart (needs /usr/bin/python3 with matplotlib)"),
+        BOPT("quick", BOPT_BOOL, &b->quick, NULL, "small smoke run"),
+        BOPT("keep", BOPT_BOOL, &b->keep, NULL, "keep the temp dir"),
+    };
+    int rc = bench_opts_parse(usage, opts, ARRAY_SIZE(opts), argc, argv);
+    if (rc != BENCH_OPTS_GO)
+        return rc;
     if (b->nfiles < 0)
         b->nfiles = b->quick ? 40 : 1000;
     if (b->fork_budget < 0)
         b->fork_budget = b->quick ? 10 : 90;
-    if (b->nfiles < 1 || b->nfiles > 10000000 || b->threads < 1 || b->threads > 256 ||
-        b->workers < 1 || b->workers > 64 || b->ac < FFX_AC_MIN || b->ac > FFX_AC_MAX ||
-        b->ar < FFX_AR_MIN || b->ar > FFX_AR_MAX) {
-        fprintf(stderr, "locus-bench: bad options (see --help)\n");
-        return -1;
-    }
-    return 0;
+    return BENCH_OPTS_GO;
 }
 
 int bench_cmd_etl_ffmpeg(int argc, char **argv)
@@ -1332,9 +1256,10 @@ int bench_cmd_etl_ffmpeg(int argc, char **argv)
     ffb_t *b = xcalloc(1, sizeof(*b));
     int rc = 1;
     char err[LOCUS_ERR_LEN] = "";
-    if (parse_args(b, argc, argv) != 0) {
+    int prc = parse_args(b, argc, argv);
+    if (prc != BENCH_OPTS_GO) {
         free(b);
-        return 2;
+        return prc;
     }
     b->started_ns = time_mono_ns();
     ffx_init();

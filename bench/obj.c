@@ -28,7 +28,6 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <glob.h>
-#include <getopt.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -43,6 +42,7 @@
 #include <curl/curl.h>
 
 #include "bench.h"
+#include "opts.h"
 
 #define MAX_SIZES 8
 #define MAX_CELLS 64
@@ -1030,40 +1030,6 @@ static int write_md(bench_t *b, const char *path)
 /* ------------------------------------------------------------------------------------------ */
 /* command */
 
-static void usage(FILE *f)
-{
-    fprintf(
-        f,
-        "usage: locus-bench obj [options]\n"
-        "\n"
-        "PUT and GET throughput with N concurrent clients, through the proxy, directly to the\n"
-        "owning target, and the same GETs from nginx serving the same files.\n"
-        "\n"
-        "  --endpoint URL      use a running cluster (default: start 1 proxy + 3 targets with\n"
-        "                      `locus cluster up` in a temp dir, and stop it at the end)\n"
-        "  --cluster-dir DIR   with --endpoint: the `cluster up --dir` of that cluster, so nginx\n"
-        "                      can serve the targets' own files (else it serves copies)\n"
-        "  --clients N         concurrent clients (threads), default 8\n"
-        "  --duration S        seconds per cell, default 6\n"
-        "  --rounds N          split each cell into N slices interleaved with the other paths\n"
-        "                      (proxy, direct, nginx, proxy, ...), default 3\n"
-        "  --count N           N requests per cell instead of a duration\n"
-        "  --sizes LIST        object sizes, default 4KiB,64MiB\n"
-        "  --max-bytes SIZE    cap on bytes written per PUT cell (whole requests per client\n"
-        "                      and round, at least one each), default 2GiB (0 = none)\n"
-        "  --ops put,get       operations, default both (GET needs the PUT cells' objects;\n"
-        "                      GET alone first stores a set untimed)\n"
-        "  --paths LIST        proxy,direct,nginx,disk (default all; nginx is the GET\n"
-        "                      reference, disk = write(2) to local files the PUT one)\n"
-        "  --targets N         targets of the cluster the bench starts, default 3\n"
-        "  --verify-every N    byte-compare every Nth GET body, default 8 (size: always)\n"
-        "  --pin               servers on CPU0, bench clients on CPU1 (own cluster only)\n"
-        "  --quick             ~30 s smoke run: 2 s cells, at most 512MiB per cell\n"
-        "  --md FILE           also write the table as markdown\n"
-        "  --bucket NAME       bucket to use (default: bench, or bench-<random> with --endpoint)\n"
-        "  --keep              keep the temp dir (cluster data and logs) and the bucket\n");
-}
-
 static int parse_list(const char *s, const char *const *names, int n, bool *on)
 {
     for (int i = 0; i < n; i++)
@@ -1085,48 +1051,31 @@ static int parse_list(const char *s, const char *const *names, int n, bool *on)
     return rc;
 }
 
+static const char usage[] =
+    "usage: locus-bench obj [options]\n"
+    "\n"
+    "PUT and GET throughput with N concurrent clients, through the proxy, directly to the\n"
+    "owning target, and the same GETs from nginx serving the same files.\n";
+
+static int opt_ops(const bench_opt_t *o, const char *arg)
+{
+    static const char *const ops[] = {"put", "get"};
+    bench_t *b = o->dst;
+    bool on[2];
+    if (parse_list(arg, ops, 2, on) != 0)
+        return -1;
+    b->do_put = on[0];
+    b->do_get = on[1];
+    return 0;
+}
+
+static int opt_paths(const bench_opt_t *o, const char *arg)
+{
+    return parse_list(arg, path_names, PATH_COUNT, o->dst);
+}
+
 static int parse_args(bench_t *b, int argc, char **argv)
 {
-    enum {
-        O_ENDPOINT = 256,
-        O_CLUSTER_DIR,
-        O_CLIENTS,
-        O_DURATION,
-        O_COUNT,
-        O_SIZES,
-        O_MAX_BYTES,
-        O_OPS,
-        O_PATHS,
-        O_TARGETS,
-        O_VERIFY,
-        O_PIN,
-        O_QUICK,
-        O_MD,
-        O_BUCKET,
-        O_KEEP,
-        O_ROUNDS,
-    };
-    static const struct option opts[] = {
-        {"endpoint", required_argument, NULL, O_ENDPOINT},
-        {"cluster-dir", required_argument, NULL, O_CLUSTER_DIR},
-        {"clients", required_argument, NULL, O_CLIENTS},
-        {"duration", required_argument, NULL, O_DURATION},
-        {"count", required_argument, NULL, O_COUNT},
-        {"sizes", required_argument, NULL, O_SIZES},
-        {"max-bytes", required_argument, NULL, O_MAX_BYTES},
-        {"ops", required_argument, NULL, O_OPS},
-        {"paths", required_argument, NULL, O_PATHS},
-        {"targets", required_argument, NULL, O_TARGETS},
-        {"verify-every", required_argument, NULL, O_VERIFY},
-        {"pin", no_argument, NULL, O_PIN},
-        {"quick", no_argument, NULL, O_QUICK},
-        {"md", required_argument, NULL, O_MD},
-        {"bucket", required_argument, NULL, O_BUCKET},
-        {"keep", no_argument, NULL, O_KEEP},
-        {"rounds", required_argument, NULL, O_ROUNDS},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
     b->clients = 8;
     b->duration = 6;
     b->max_bytes = 2 * GiB;
@@ -1138,86 +1087,53 @@ static int parse_args(bench_t *b, int argc, char **argv)
     bool dur_set = false, cap_set = false, rounds_set = false;
     b->rounds = 3;
     const char *sizes = "4KiB,64MiB";
-    static const char *const ops[] = {"put", "get"};
-    bool op_on[2];
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case O_ENDPOINT:
-            b->endpoint_opt = optarg;
-            break;
-        case O_CLUSTER_DIR:
-            b->cluster_dir_opt = optarg;
-            break;
-        case O_CLIENTS:
-            b->clients = atoi(optarg);
-            break;
-        case O_DURATION:
-            b->duration = atof(optarg);
-            dur_set = true;
-            break;
-        case O_COUNT:
-            b->count = atol(optarg);
-            break;
-        case O_SIZES:
-            sizes = optarg;
-            break;
-        case O_MAX_BYTES:
-            if (size_parse(optarg) < 0) {
-                fprintf(stderr, "locus-bench: bad --max-bytes '%s'\n", optarg);
-                return -1;
-            }
-            b->max_bytes = (uint64_t)size_parse(optarg);
-            cap_set = true;
-            break;
-        case O_OPS:
-            if (parse_list(optarg, ops, 2, op_on) != 0)
-                return -1;
-            b->do_put = op_on[0];
-            b->do_get = op_on[1];
-            break;
-        case O_PATHS:
-            if (parse_list(optarg, path_names, PATH_COUNT, b->path_on) != 0)
-                return -1;
-            break;
-        case O_TARGETS:
-            b->targets = atoi(optarg);
-            break;
-        case O_VERIFY:
-            b->verify_every = atoi(optarg);
-            break;
-        case O_PIN:
-            b->pin = true;
-            break;
-        case O_QUICK:
-            b->quick = true;
-            break;
-        case O_MD:
-            b->md = optarg;
-            break;
-        case O_BUCKET:
-            b->bucket_opt = optarg;
-            break;
-        case O_KEEP:
-            b->keep = true;
-            break;
-        case O_ROUNDS:
-            b->rounds = atoi(optarg);
-            rounds_set = true;
-            break;
-        case 'h':
-            usage(stdout);
-            exit(0);
-        default:
-            usage(stderr);
-            return -1;
-        }
-    }
-    if (optind < argc) {
-        fprintf(stderr, "locus-bench: unexpected argument '%s'\n", argv[optind]);
-        return -1;
-    }
+    const bench_opt_t opts[] = {
+        BOPT("endpoint", BOPT_STR, &b->endpoint_opt, "URL",
+             "use a running cluster (default: start 1 proxy + 3 targets with\n"
+             "`locus cluster up` in a temp dir, and stop it at the end)"),
+        BOPT("cluster-dir", BOPT_STR, &b->cluster_dir_opt, "DIR",
+             "with --endpoint: the `cluster up --dir` of that cluster, so nginx\n"
+             "can serve the targets' own files (else it serves copies)"),
+        BOPT("clients", BOPT_INT, &b->clients, "N", "concurrent clients (threads), default 8",
+             .min = 1, .max = 1024),
+        BOPT("duration", BOPT_SECS, &b->duration, "S", "seconds per cell, default 6", .min = 1e-6,
+             .max = 1e9, .set = &dur_set),
+        BOPT("rounds", BOPT_INT, &b->rounds, "N",
+             "split each cell into N slices interleaved with the other paths\n"
+             "(proxy, direct, nginx, proxy, ...), default 3",
+             .min = 1, .max = 100, .set = &rounds_set),
+        BOPT("count", BOPT_LONG, &b->count, "N", "N requests per cell instead of a duration",
+             .min = 0, .max = 1e15),
+        BOPT("sizes", BOPT_STR, &sizes, "LIST", "object sizes, default 4KiB,64MiB"),
+        BOPT("max-bytes", BOPT_SIZE, &b->max_bytes, "SIZE",
+             "cap on bytes written per PUT cell (whole requests per client\n"
+             "and round, at least one each), default 2GiB (0 = none)",
+             .set = &cap_set),
+        BOPT("ops", BOPT_FN, b, "put,get",
+             "operations, default both (GET needs the PUT cells' objects;\n"
+             "GET alone first stores a set untimed)",
+             .fn = opt_ops),
+        BOPT("paths", BOPT_FN, b->path_on, "LIST",
+             "proxy,direct,nginx,disk (default all; nginx is the GET\n"
+             "reference, disk = write(2) to local files the PUT one)",
+             .fn = opt_paths),
+        BOPT("targets", BOPT_INT, &b->targets, "N",
+             "targets of the cluster the bench starts, default 3", .min = 1, .max = 1024),
+        BOPT("verify-every", BOPT_INT, &b->verify_every, "N",
+             "byte-compare every Nth GET body, default 8 (size: always)", .min = 0, .max = 1e9),
+        BOPT("pin", BOPT_BOOL, &b->pin, NULL,
+             "servers on CPU0, bench clients on CPU1 (own cluster only)"),
+        BOPT("quick", BOPT_BOOL, &b->quick, NULL,
+             "~30 s smoke run: 2 s cells, at most 512MiB per cell"),
+        BOPT("md", BOPT_STR, &b->md, "FILE", "also write the table as markdown"),
+        BOPT("bucket", BOPT_STR, &b->bucket_opt, "NAME",
+             "bucket to use (default: bench, or bench-<random> with --endpoint)"),
+        BOPT("keep", BOPT_BOOL, &b->keep, NULL,
+             "keep the temp dir (cluster data and logs) and the bucket"),
+    };
+    int rc = bench_opts_parse(usage, opts, ARRAY_SIZE(opts), argc, argv);
+    if (rc != BENCH_OPTS_GO)
+        return rc;
     if (b->quick) {
         if (!dur_set)
             b->duration = 2;
@@ -1232,20 +1148,18 @@ static int parse_args(bench_t *b, int argc, char **argv)
         if (v <= 0 || (uint64_t)v > 4 * GiB || b->nsizes == MAX_SIZES) {
             fprintf(stderr, "locus-bench: bad size '%s'\n", t);
             free(dup);
-            return -1;
+            return 2;
         }
         b->sizes[b->nsizes++] = (size_t)v;
     }
     free(dup);
-    if (b->nsizes == 0 || b->clients < 1 || b->clients > 1024 || b->duration <= 0 || b->count < 0 ||
-        b->targets < 1 || b->verify_every < 0 || b->rounds < 1 || b->rounds > 100 ||
-        (!b->do_put && !b->do_get)) {
+    if (b->nsizes == 0 || (!b->do_put && !b->do_get)) {
         fprintf(stderr, "locus-bench: bad options (see --help)\n");
-        return -1;
+        return 2;
     }
     if (b->pin && b->endpoint_opt != NULL)
         fprintf(stderr, "locus-bench: --pin pins only the bench and nginx with --endpoint\n");
-    return 0;
+    return BENCH_OPTS_GO;
 }
 
 /* GET-only runs still need objects: store a set untimed, directly on the owners. */
@@ -1267,9 +1181,10 @@ int bench_cmd_obj(int argc, char **argv)
     bench_t *b = xcalloc(1, sizeof(*b));
     int rc = 1;
     char err[LOCUS_ERR_LEN] = "";
-    if (parse_args(b, argc, argv) != 0) {
+    int prc = parse_args(b, argc, argv);
+    if (prc != BENCH_OPTS_GO) {
         free(b);
-        return 2;
+        return prc;
     }
     b->started_ns = time_mono_ns();
     char mach[512];
