@@ -90,8 +90,8 @@ typedef struct {
 
 /* A table whose column widths come from its rows: rows are kept until cli_table_flush prints
  * them. The first flush with rows fixes the widths and prints the header, so a table printed in
- * batches (pages) keeps the widths of its first batch. Columns are separated by two spaces; no
- * line ends in spaces. */
+ * batches (pages) keeps the widths of its first batch. Columns are separated by two spaces; a
+ * left-aligned last column is not padded. */
 typedef struct {
     const cli_col_t *cols;
     size_t ncols;

@@ -48,7 +48,7 @@ static void print_row(const cli_table_t *t, const char *const *cells, FILE *f)
 {
     for (size_t k = 0; k < t->ncols; k++) {
         bool last = k + 1 == t->ncols, right = t->cols[k].right;
-        /* A left-aligned last cell is not padded: no line ends in spaces. */
+        /* A left-aligned last cell is not padded. */
         cli_fprint_cell(f, cells[k], last && !right ? 0 : t->widths[k], right);
         fputs(last ? "\n" : "  ", f);
     }
