@@ -118,6 +118,21 @@ typedef int (*cli_fetch_fn)(int fd, void *arg);
  * temp file is removed. path "-" fetches to stdout. what prefixes local file errors. */
 int cli_download(const char *what, const char *path, cli_fetch_fn fetch, void *arg);
 
+/* --- command groups (cli_opts.c) --- */
+
+typedef struct {
+    const char *name;
+    int (*fn)(int argc, char **argv); /* gets argv from the subcommand's name on */
+} cli_sub_t;
+
+#define CLI_HELP_ANYWHERE 1 /* -h/--help anywhere before "--" prints the group's usage */
+#define CLI_HELP_WORD 2     /* so does the subcommand "help" */
+/* Runs the subcommand argv[1] of group cmd (`locus cmd sub ...`): usage(stderr) and
+ * CLI_EXIT_USAGE without one, usage(stdout) for -h/--help (and per flags), a usage error for
+ * an unknown one. */
+int cli_dispatch(const char *cmd, void (*usage)(FILE *), const cli_sub_t *subs, size_t nsubs,
+                 int flags, int argc, char **argv);
+
 /* Prints `locus: <what>: <msg>` to stderr; returns CLI_EXIT_FAIL. */
 int cli_fail(const char *what, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Prints `locus: <msg>` and a hint to run `locus <cmd> --help`; returns CLI_EXIT_USAGE. */

@@ -1,12 +1,13 @@
 /*
- * cli_opts.c - one getopt_long loop for every CLI command, driven by the command's option table
- * (see cli.h).
+ * cli_opts.c - one getopt_long loop for every CLI command, driven by the command's option table,
+ * and one subcommand dispatch for the command groups (see cli.h).
  */
 #include "cli/cli.h"
 
 #include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "common/util.h"
 
@@ -91,4 +92,24 @@ int cli_options(const char *cmd, void (*usage)(FILE *), const cli_opt_t *opts, s
     free(shorts);
     *first = optind;
     return rc;
+}
+
+int cli_dispatch(const char *cmd, void (*usage)(FILE *), const cli_sub_t *subs, size_t nsubs,
+                 int flags, int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return CLI_EXIT_USAGE;
+    }
+    const char *sub = argv[1];
+    if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0 ||
+        ((flags & CLI_HELP_WORD) && strcmp(sub, "help") == 0) ||
+        ((flags & CLI_HELP_ANYWHERE) && cli_wants_help(argc, argv))) {
+        usage(stdout);
+        return CLI_EXIT_OK;
+    }
+    for (size_t i = 0; i < nsubs; i++)
+        if (strcmp(sub, subs[i].name) == 0)
+            return subs[i].fn(argc - 1, argv + 1);
+    return cli_usage_error(cmd, "unknown subcommand \"%s %s\"", cmd, sub);
 }

@@ -136,24 +136,19 @@ out:
     return ret;
 }
 
+static int bucket_create(int argc, char **argv)
+{
+    return create_or_rm(argc, argv, true);
+}
+
+static int bucket_rm(int argc, char **argv)
+{
+    return create_or_rm(argc, argv, false);
+}
+
 int locus_cli_cmd_bucket(int argc, char **argv)
 {
-    if (argc < 2) {
-        usage(stderr);
-        return CLI_EXIT_USAGE;
-    }
-    const char *sub = argv[1];
-    if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0 || cli_wants_help(argc, argv)) {
-        usage(stdout);
-        return CLI_EXIT_OK;
-    }
-    if (strcmp(sub, "create") == 0)
-        return create_or_rm(argc - 1, argv + 1, true);
-    if (strcmp(sub, "rm") == 0)
-        return create_or_rm(argc - 1, argv + 1, false);
-    if (strcmp(sub, "ls") == 0)
-        return bucket_ls(argc - 1, argv + 1);
-    if (strcmp(sub, "cp") == 0)
-        return bucket_cp(argc - 1, argv + 1);
-    return cli_usage_error("bucket", "unknown subcommand \"bucket %s\"", sub);
+    static const cli_sub_t subs[] = {
+        {"create", bucket_create}, {"rm", bucket_rm}, {"ls", bucket_ls}, {"cp", bucket_cp}};
+    return cli_dispatch("bucket", usage, subs, ARRAY_SIZE(subs), CLI_HELP_ANYWHERE, argc, argv);
 }

@@ -624,20 +624,7 @@ out:
 
 int locus_cli_cmd_cluster(int argc, char **argv)
 {
-    if (argc < 2) {
-        usage(stderr);
-        return CLI_EXIT_USAGE;
-    }
-    const char *sub = argv[1];
-    if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0) {
-        usage(stdout);
-        return CLI_EXIT_OK;
-    }
-    if (strcmp(sub, "up") == 0)
-        return cluster_up(argc - 1, argv + 1);
-    if (strcmp(sub, "down") == 0)
-        return cluster_down(argc - 1, argv + 1);
-    if (strcmp(sub, "show") == 0)
-        return cluster_show(argc - 1, argv + 1);
-    return cli_usage_error("cluster", "unknown subcommand \"cluster %s\"", sub);
+    static const cli_sub_t subs[] = {
+        {"up", cluster_up}, {"down", cluster_down}, {"show", cluster_show}};
+    return cli_dispatch("cluster", usage, subs, ARRAY_SIZE(subs), 0, argc, argv);
 }

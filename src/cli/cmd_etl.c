@@ -852,33 +852,26 @@ static int etl_health(int argc, char **argv)
     return ret;
 }
 
+static int etl_stop(int argc, char **argv)
+{
+    return etl_simple("stop", argc, argv);
+}
+
+static int etl_start(int argc, char **argv)
+{
+    return etl_simple("start", argc, argv);
+}
+
+static int etl_rm(int argc, char **argv)
+{
+    return etl_simple("rm", argc, argv);
+}
+
 int locus_cli_cmd_etl(int argc, char **argv)
 {
-    if (argc < 2) {
-        usage(stderr);
-        return CLI_EXIT_USAGE;
-    }
-    const char *sub = argv[1];
-    if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0 || strcmp(sub, "help") == 0) {
-        usage(stdout);
-        return CLI_EXIT_OK;
-    }
-    argc--, argv++;
-    if (strcmp(sub, "init") == 0)
-        return etl_init(argc, argv);
-    if (strcmp(sub, "show") == 0 || strcmp(sub, "ls") == 0)
-        return etl_show(argc, argv);
-    if (strcmp(sub, "object") == 0)
-        return etl_object(argc, argv);
-    if (strcmp(sub, "bucket") == 0)
-        return etl_bucket(argc, argv);
-    if (strcmp(sub, "stop") == 0 || strcmp(sub, "start") == 0)
-        return etl_simple(sub, argc, argv);
-    if (strcmp(sub, "rm") == 0 || strcmp(sub, "delete") == 0)
-        return etl_simple("rm", argc, argv);
-    if (strcmp(sub, "logs") == 0)
-        return etl_logs(argc, argv);
-    if (strcmp(sub, "health") == 0)
-        return etl_health(argc, argv);
-    return cli_usage_error("etl", "unknown subcommand \"etl %s\"", sub);
+    static const cli_sub_t subs[] = {
+        {"init", etl_init},     {"show", etl_show}, {"ls", etl_show},      {"object", etl_object},
+        {"bucket", etl_bucket}, {"stop", etl_stop}, {"start", etl_start},  {"rm", etl_rm},
+        {"delete", etl_rm},     {"logs", etl_logs}, {"health", etl_health}};
+    return cli_dispatch("etl", usage, subs, ARRAY_SIZE(subs), CLI_HELP_WORD, argc, argv);
 }

@@ -95,35 +95,53 @@ static void print_snaps(const char *json)
     json_decref(j);
 }
 
+/* What `job show|wait` works with. */
+typedef struct {
+    const char *id;
+    locus_client_t *c;
+    char what[128]; /* "job <verb> <id>" for errors */
+    char err[LOCUS_ERR_LEN];
+} job_cmd_t;
+
+/* The options and the one job ID of `job <verb>`, and a client (j->c, caller destroys);
+ * CLI_OPTS_GO, or the exit code after the usage or endpoint error. */
+static int job_args(const char *verb, const cli_opt_t *opts, size_t nopts, int argc, char **argv,
+                    job_cmd_t *j)
+{
+    memset(j, 0, sizeof(*j));
+    int pos, rc = cli_options("job", usage, opts, nopts, argc, argv, &pos);
+    if (rc != CLI_OPTS_GO)
+        return rc;
+    if (argc - pos != 1)
+        return cli_usage_error("job", "job %s: need one job ID", verb);
+    j->id = argv[pos];
+    if ((j->c = cli_client()) == NULL)
+        return CLI_EXIT_FAIL;
+    snprintf(j->what, sizeof(j->what), "job %s %s", verb, j->id);
+    return CLI_OPTS_GO;
+}
+
 static int job_show(int argc, char **argv)
 {
     bool as_json = false;
     const cli_opt_t opts[] = {CLI_FLAG("json", &as_json)};
-    int pos, ret = cli_options("job", usage, opts, ARRAY_SIZE(opts), argc, argv, &pos);
+    job_cmd_t jc;
+    int ret = job_args("show", opts, ARRAY_SIZE(opts), argc, argv, &jc);
     if (ret != CLI_OPTS_GO)
         return ret;
-    if (argc - pos != 1)
-        return cli_usage_error("job", "job show: need one job ID");
-    const char *id = argv[pos];
-    locus_client_t *c = cli_client();
-    if (c == NULL)
-        return CLI_EXIT_FAIL;
-    char err[LOCUS_ERR_LEN] = "";
-    char what[128];
-    snprintf(what, sizeof(what), "job show %s", id);
     locus_job_status_t st;
     ret = CLI_EXIT_OK;
     char *snaps = NULL;
-    if (locus_job_status(c, id, &st, err) != 0) {
-        ret = cli_fail(what, "%s", err);
+    if (locus_job_status(jc.c, jc.id, &st, jc.err) != 0) {
+        ret = cli_fail(jc.what, "%s", jc.err);
         goto out;
     }
-    locus_job_snaps(c, id, &snaps, NULL); /* optional detail: ignore failures */
+    locus_job_snaps(jc.c, jc.id, &snaps, NULL); /* optional detail: ignore failures */
     if (as_json) {
         json_t *j =
             json_pack("{s:s?, s:s?, s:s?, s:I, s:b, s:o}", "kind", st.kind, "uuid", st.uuid, "err",
-                      st.err, "end_time", (json_int_t)st.end_time, "aborted", st.aborted, "snaps",
-                      snaps != NULL ? json_loads(snaps, 0, NULL) : json_null());
+                      st.err, "end_time", (json_int_t)st.end_time, "aborted", st.aborted,
+                      "snaps", snaps != NULL ? json_loads(snaps, 0, NULL) : json_null());
         char *s = json_dumps(j, JSON_INDENT(2));
         printf("%s\n", s);
         free(s);
@@ -134,7 +152,7 @@ static int job_show(int argc, char **argv)
                         : st.end_time == 0              ? "running"
                         : (st.err != NULL && st.err[0]) ? "failed"
                                                         : "finished";
-    printf("%-10s %s\n", "job", id);
+    printf("%-10s %s\n", "job", jc.id);
     if (st.kind != NULL && st.kind[0])
         printf("%-10s %s\n", "kind", st.kind);
     printf("%-10s %s\n", "state", state);
@@ -150,7 +168,7 @@ static int job_show(int argc, char **argv)
 out:
     free(snaps);
     locus_job_status_dispose(&st);
-    locus_client_destroy(c);
+    locus_client_destroy(jc.c);
     return ret;
 }
 
@@ -160,44 +178,25 @@ static int job_wait(int argc, char **argv)
     const cli_opt_t opts[] = {
         CLI_DURATION("timeout", &timeout, "--timeout: need a duration such as 30s"),
     };
-    int pos, ret = cli_options("job", usage, opts, ARRAY_SIZE(opts), argc, argv, &pos);
+    job_cmd_t jc;
+    int ret = job_args("wait", opts, ARRAY_SIZE(opts), argc, argv, &jc);
     if (ret != CLI_OPTS_GO)
         return ret;
-    if (argc - pos != 1)
-        return cli_usage_error("job", "job wait: need one job ID");
-    const char *id = argv[pos];
-    locus_client_t *c = cli_client();
-    if (c == NULL)
-        return CLI_EXIT_FAIL;
-    char err[LOCUS_ERR_LEN] = "";
-    char what[128];
-    snprintf(what, sizeof(what), "job wait %s", id);
     locus_job_status_t st;
     int64_t t0 = time_mono_ns();
     ret = CLI_EXIT_OK;
-    if (locus_job_wait(c, id, timeout, &st, err) != 0)
-        ret = cli_fail(what, "%s", err);
+    if (locus_job_wait(jc.c, jc.id, timeout, &st, jc.err) != 0)
+        ret = cli_fail(jc.what, "%s", jc.err);
     else
-        printf("job %s%s%s finished in %.2fs\n", id, st.kind ? " " : "", st.kind ? st.kind : "",
+        printf("job %s%s%s finished in %.2fs\n", jc.id, st.kind ? " " : "", st.kind ? st.kind : "",
                (double)(time_mono_ns() - t0) / 1e9);
     locus_job_status_dispose(&st);
-    locus_client_destroy(c);
+    locus_client_destroy(jc.c);
     return ret;
 }
 
 int locus_cli_cmd_job(int argc, char **argv)
 {
-    if (argc < 2) {
-        usage(stderr);
-        return CLI_EXIT_USAGE;
-    }
-    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-        usage(stdout);
-        return CLI_EXIT_OK;
-    }
-    if (strcmp(argv[1], "show") == 0)
-        return job_show(argc - 1, argv + 1);
-    if (strcmp(argv[1], "wait") == 0)
-        return job_wait(argc - 1, argv + 1);
-    return cli_usage_error("job", "unknown subcommand \"job %s\"", argv[1]);
+    static const cli_sub_t subs[] = {{"show", job_show}, {"wait", job_wait}};
+    return cli_dispatch("job", usage, subs, ARRAY_SIZE(subs), 0, argc, argv);
 }

@@ -40,41 +40,21 @@ static const char *col_names[] = {"name",    "size",     "checksum", "atime",
 
 static void cell(const locus_lso_entry_t *e, int col, bool bytes, char *out, size_t outlen)
 {
-    const char *s = NULL;
-    switch (col) {
-    case COL_NAME:
-        s = e->name;
-        break;
-    case COL_SIZE:
-        if (e->size < 0)
-            s = "-";
-        else if (bytes)
+    if (col == COL_COPIES) {
+        snprintf(out, outlen, "%lld", (long long)e->copies);
+    } else if (col == COL_SIZE && e->size >= 0) {
+        if (bytes)
             snprintf(out, outlen, "%lld", (long long)e->size);
         else
             cli_human_size(e->size, out, outlen);
-        if (s == NULL)
-            return;
-        break;
-    case COL_CHECKSUM:
-        s = e->checksum;
-        break;
-    case COL_ATIME:
-        s = e->atime;
-        break;
-    case COL_VERSION:
-        s = e->version;
-        break;
-    case COL_LOCATION:
-        s = e->location;
-        break;
-    case COL_CUSTOM:
-        s = e->custom;
-        break;
-    case COL_COPIES:
-        snprintf(out, outlen, "%lld", (long long)e->copies);
-        return;
+    } else {
+        const char *text[] = {
+            [COL_NAME] = e->name,    [COL_SIZE] = "-",           [COL_CHECKSUM] = e->checksum,
+            [COL_ATIME] = e->atime,  [COL_VERSION] = e->version, [COL_LOCATION] = e->location,
+            [COL_CUSTOM] = e->custom};
+        const char *s = text[col];
+        snprintf(out, outlen, "%s", s != NULL && s[0] != '\0' ? s : "-");
     }
-    snprintf(out, outlen, "%s", s != NULL && s[0] != '\0' ? s : "-");
 }
 
 /* The columns of --props (name first) and the props to request; 0 or the usage error. */
