@@ -70,14 +70,30 @@ struct cli_opt {
         .name = (n), .type = CLI_OPT_FN, .dst = (p), .bad = (msg), .fn = (f)                       \
     }
 
+/* A command's name, usage text and operands, for cli_options(). */
+typedef struct {
+    const char *cmd; /* the name in usage errors ("etl": Try 'locus etl --help') */
+    void (*usage)(FILE *);
+    int min_args, max_args; /* how many operands; max_args -1 = any number */
+    const char *bad_args;   /* the usage error for another number of operands: a format whose
+                             * %s, if any, is the first operand past max_args */
+} cli_cmd_t;
+
+/* The options of the commands that start a job: --wait [--timeout D] (wait: bool *, timeout:
+ * int64_t * in ns, 0 = no limit). */
+#define CLI_WAIT_OPTS(wait, timeout)                                                               \
+    CLI_FLAG("wait", (wait)),                                                                      \
+        CLI_DURATION("timeout", (timeout), "--timeout: need a duration such as 30s")
+
 /* cli_options() result when the command goes on with its operands. */
 #define CLI_OPTS_GO (-1)
 /* Parses argv's options (getopt_long: options and operands may mix, "--" ends the options) by
- * the table, plus -h/--help. CLI_OPTS_GO with *first = the index of the first operand, or the
- * exit code: CLI_EXIT_OK once usage(stdout) ran for --help, CLI_EXIT_USAGE after a usage error
- * (`locus: <bad>` and the hint to run `locus <cmd> --help`). */
-int cli_options(const char *cmd, void (*usage)(FILE *), const cli_opt_t *opts, size_t nopts,
-                int argc, char **argv, int *first);
+ * the table, plus -h/--help, and checks the number of operands. CLI_OPTS_GO with *first = the
+ * index of the first operand, or the exit code: CLI_EXIT_OK once usage(stdout) ran for --help,
+ * CLI_EXIT_USAGE after a usage error (`locus: <message>` and the hint to run
+ * `locus <cmd> --help`). */
+int cli_options(const cli_cmd_t *c, const cli_opt_t *opts, size_t nopts, int argc, char **argv,
+                int *first);
 
 /* --- tables (cli_table.c) --- */
 

@@ -56,8 +56,8 @@ static int set_opt(const cli_opt_t *o, const char *cmd, const char *arg)
     return CLI_OPTS_GO;
 }
 
-int cli_options(const char *cmd, void (*usage)(FILE *), const cli_opt_t *opts, size_t nopts,
-                int argc, char **argv, int *first)
+int cli_options(const cli_cmd_t *cc, const cli_opt_t *opts, size_t nopts, int argc, char **argv,
+                int *first)
 {
     struct option *lo = xcalloc(nopts + 2, sizeof(*lo));
     char *shorts = xcalloc(2 * nopts + 2, 1), *sp = shorts;
@@ -80,17 +80,23 @@ int cli_options(const char *cmd, void (*usage)(FILE *), const cli_opt_t *opts, s
             if (c == LONG_VAL(i) || (c < 256 && c == opts[i].short_name))
                 o = &opts[i];
         if (o != NULL) {
-            rc = set_opt(o, cmd, optarg);
+            rc = set_opt(o, cc->cmd, optarg);
         } else if (c == 'h') {
-            usage(stdout);
+            cc->usage(stdout);
             rc = CLI_EXIT_OK;
         } else {
-            rc = cli_usage_error(cmd, "bad option");
+            rc = cli_usage_error(cc->cmd, "bad option");
         }
     }
     free(lo);
     free(shorts);
     *first = optind;
+    int n = argc - optind;
+    if (rc == CLI_OPTS_GO && (n < cc->min_args || (cc->max_args >= 0 && n > cc->max_args))) {
+        const char *extra =
+            cc->max_args >= 0 && n > cc->max_args ? argv[optind + cc->max_args] : "";
+        rc = cli_usage_error(cc->cmd, cc->bad_args, extra);
+    }
     return rc;
 }
 

@@ -86,18 +86,14 @@ static int bucket_cp(int argc, char **argv)
     bool wait = false;
     int64_t timeout = 0;
     const cli_opt_t opts[] = {
-        CLI_STR("prefix", &co.prefix),
-        CLI_STR("prepend", &co.prepend),
-        CLI_FLAG("dry-run", &co.dry_run),
+        CLI_WAIT_OPTS(&wait, &timeout),  CLI_STR("prefix", &co.prefix),
+        CLI_STR("prepend", &co.prepend), CLI_FLAG("dry-run", &co.dry_run),
         CLI_FLAG("force", &co.force),
-        CLI_FLAG("wait", &wait),
-        CLI_DURATION("timeout", &timeout, "--timeout: need a duration such as 5m"),
     };
-    int pos, ret = cli_options("bucket", usage, opts, ARRAY_SIZE(opts), argc, argv, &pos);
+    static const cli_cmd_t cmd = {"bucket", usage, 2, 2, "bucket cp: need SRC and DST buckets"};
+    int pos, ret = cli_options(&cmd, opts, ARRAY_SIZE(opts), argc, argv, &pos);
     if (ret != CLI_OPTS_GO)
         return ret;
-    if (argc - pos != 2)
-        return cli_usage_error("bucket", "bucket cp: need SRC and DST buckets");
     char *src = NULL, *dst = NULL;
     ret = bucket_arg(argv[pos], &src);
     if (ret == 0)

@@ -321,11 +321,10 @@ static int up_options(up_t *u, int argc, char **argv)
         CLI_DURATION("timeout", &u->timeout, "--timeout: need a duration such as 30s"),
         CLI_STR("log-level", &u->log_level),
     };
-    int pos, rc = cli_options("cluster", usage, opts, ARRAY_SIZE(opts), argc, argv, &pos);
+    static const cli_cmd_t cmd = {"cluster", usage, 0, 0, "cluster up: unexpected argument \"%s\""};
+    int pos, rc = cli_options(&cmd, opts, ARRAY_SIZE(opts), argc, argv, &pos);
     if (rc != CLI_OPTS_GO)
         return rc;
-    if (pos < argc)
-        return cli_usage_error("cluster", "cluster up: unexpected argument \"%s\"", argv[pos]);
     if (u->nproxies > 200 || u->ntargets > 200 || u->nproxies + u->ntargets > 200 ||
         u->port + u->nproxies + u->ntargets - 1 > 65535)
         return cli_usage_error("cluster", "too many nodes");
@@ -500,11 +499,11 @@ static int cluster_down(int argc, char **argv)
         CLI_STR("dir", &dir),
         CLI_DURATION("timeout", &timeout, "--timeout: need a duration such as 10s"),
     };
-    int pos, rc = cli_options("cluster", usage, opts, ARRAY_SIZE(opts), argc, argv, &pos);
+    static const cli_cmd_t cmd = {"cluster", usage, 0, 0,
+                                  "cluster down: unexpected argument \"%s\""};
+    int pos, rc = cli_options(&cmd, opts, ARRAY_SIZE(opts), argc, argv, &pos);
     if (rc != CLI_OPTS_GO)
         return rc;
-    if (pos < argc)
-        return cli_usage_error("cluster", "cluster down: unexpected argument \"%s\"", argv[pos]);
     DIR *d = opendir(dir);
     if (d == NULL)
         return cli_fail("cluster down", "%s: %s", dir, strerror(errno));
@@ -578,7 +577,8 @@ static int cluster_show(int argc, char **argv)
 {
     bool as_json = false;
     const cli_opt_t opts[] = {CLI_FLAG("json", &as_json)};
-    int pos, ret = cli_options("cluster", usage, opts, ARRAY_SIZE(opts), argc, argv, &pos);
+    static const cli_cmd_t cmd = {"cluster", usage, 0, -1, NULL};
+    int pos, ret = cli_options(&cmd, opts, ARRAY_SIZE(opts), argc, argv, &pos);
     if (ret != CLI_OPTS_GO)
         return ret;
     locus_client_t *c = cli_client();

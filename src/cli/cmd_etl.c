@@ -228,11 +228,10 @@ static int init_options(init_t *in, int argc, char **argv)
         CLI_FLAG("direct-put", &in->spec.direct_put),
     };
     opts[0].short_name = 'f';
-    int pos, rc = cli_options("etl", usage, opts, ARRAY_SIZE(opts), argc, argv, &pos);
+    static const cli_cmd_t cmd = {"etl", usage, 0, 0, "etl init: unexpected argument \"%s\""};
+    int pos, rc = cli_options(&cmd, opts, ARRAY_SIZE(opts), argc, argv, &pos);
     if (rc != CLI_OPTS_GO)
         return rc;
-    if (pos != argc)
-        return cli_usage_error("etl", "etl init: unexpected argument \"%s\"", argv[pos]);
     const locus_etl_spec_t *sp = &in->spec;
     bool have_opts = sp->image != NULL || sp->comm_type != NULL || in->command || in->args.n > 0 ||
                      in->env.n > 0 || sp->init_timeout != NULL || sp->obj_timeout != NULL ||
@@ -426,12 +425,11 @@ static int etl_show(int argc, char **argv)
 {
     const char *job = NULL;
     const cli_opt_t opts[] = {CLI_STR("job", &job)};
-    int pos, rc = cli_options("etl", usage, opts, ARRAY_SIZE(opts), argc, argv, &pos);
+    static const cli_cmd_t cmd = {"etl", usage, 0, 1, "etl show: at most one NAME"};
+    int pos, rc = cli_options(&cmd, opts, ARRAY_SIZE(opts), argc, argv, &pos);
     if (rc != CLI_OPTS_GO)
         return rc;
     int npos = argc - pos;
-    if (npos > 1)
-        return cli_usage_error("etl", "etl show: at most one NAME");
     if (npos == 0 && job != NULL)
         return cli_usage_error("etl", "etl show: --job needs the ETL NAME");
     locus_client_t *c = cli_client();
@@ -528,19 +526,20 @@ out:
     return ret;
 }
 
+#define OBJECT_ARGS "etl object: need NAME BUCKET/OBJ OUT|- or NAME cp SRC DST"
+
 static int etl_object(int argc, char **argv)
 {
     const char *args = NULL;
     const cli_opt_t opts[] = {CLI_STR("args", &args)};
-    int first, rc = cli_options("etl", usage, opts, ARRAY_SIZE(opts), argc, argv, &first);
+    static const cli_cmd_t cmd = {"etl", usage, 3, 4, OBJECT_ARGS};
+    int first, rc = cli_options(&cmd, opts, ARRAY_SIZE(opts), argc, argv, &first);
     if (rc != CLI_OPTS_GO)
         return rc;
     char **pos = argv + first;
-    int npos = argc - first;
-    bool cp = npos == 4 && strcmp(pos[1], "cp") == 0;
-    if (!cp && npos != 3)
-        return cli_usage_error("etl", "etl object: need NAME BUCKET/OBJ OUT|- "
-                                      "or NAME cp SRC DST");
+    bool cp = argc - first == 4;
+    if (cp && strcmp(pos[1], "cp") != 0)
+        return cli_usage_error("etl", OBJECT_ARGS);
     locus_client_t *c = cli_client();
     if (c == NULL)
         return CLI_EXIT_FAIL;
@@ -694,15 +693,13 @@ static int etl_bucket(int argc, char **argv)
         CLI_INT("num-workers", &workers, -1, 1024, "--num-workers: need a number (-1..1024)"),
         CLI_FLAG("cont-on-err", &bo.cont_on_err),
         CLI_FLAG("force", &bo.force),
-        CLI_FLAG("wait", &wait),
-        CLI_DURATION("timeout", &timeout, "--timeout: need a duration such as 30s"),
+        CLI_WAIT_OPTS(&wait, &timeout),
     };
-    int pos, ret = cli_options("etl", usage, opts, ARRAY_SIZE(opts), argc, argv, &pos);
+    static const cli_cmd_t cmd = {"etl", usage, 3, 3, "etl bucket: need NAME SRC DST"};
+    int pos, ret = cli_options(&cmd, opts, ARRAY_SIZE(opts), argc, argv, &pos);
     if (ret != CLI_OPTS_GO)
         return ret;
     bo.num_workers = (int)workers;
-    if (argc - pos != 3)
-        return cli_usage_error("etl", "etl bucket: need NAME SRC DST");
     const char *name = argv[pos];
     char err[LOCUS_ERR_LEN] = "";
     char *ext = NULL, *src = NULL, *dst = NULL, *so = NULL, *dobj = NULL, *job = NULL;
@@ -749,18 +746,30 @@ out:
 /* ------------------------------------------------------------------------------------------ */
 /* stop, start, rm, logs, health */
 
-static int etl_simple(const char *verb, int argc, char **argv)
+/* The start of the subcommands without options (ETL names may start with '-'): --help, from min
+ * to max operands (max -1 = any; else the usage error bad), a client (*c, caller destroys).
+ * CLI_OPTS_GO or the exit code. */
+static int simple_args(int argc, char **argv, int min, int max, const char *bad, locus_client_t **c)
 {
+    *c = NULL;
     if (cli_wants_help(argc, argv)) {
         usage(stdout);
         return CLI_EXIT_OK;
     }
-    if (argc < 2)
-        return cli_usage_error("etl", "etl %s: need an ETL NAME", verb);
-    locus_client_t *c = cli_client();
-    if (c == NULL)
-        return CLI_EXIT_FAIL;
-    int ret = CLI_EXIT_OK;
+    if (argc - 1 < min || (max >= 0 && argc - 1 > max))
+        return cli_usage_error("etl", "%s", bad);
+    return (*c = cli_client()) == NULL ? CLI_EXIT_FAIL : CLI_OPTS_GO;
+}
+
+static int etl_simple(const char *verb, int argc, char **argv)
+{
+    char bad[64];
+    snprintf(bad, sizeof(bad), "etl %s: need an ETL NAME", verb);
+    locus_client_t *c;
+    int ret = simple_args(argc, argv, 1, -1, bad, &c);
+    if (ret != CLI_OPTS_GO)
+        return ret;
+    ret = CLI_EXIT_OK;
     for (int i = 1; i < argc; i++) {
         char err[LOCUS_ERR_LEN] = "";
         int rc = strcmp(verb, "stop") == 0    ? locus_etl_stop(c, argv[i], err)
@@ -782,64 +791,53 @@ static int etl_simple(const char *verb, int argc, char **argv)
     return ret;
 }
 
-static int etl_logs(int argc, char **argv)
+/* `etl logs|health NAME ...`: fetch (0, or an error with err filled) then prints. */
+static int one_etl(const char *verb, int argc, char **argv, int max, const char *bad,
+                   int (*fetch)(locus_client_t *c, int argc, char **argv, char *err))
 {
-    if (cli_wants_help(argc, argv)) {
-        usage(stdout);
-        return CLI_EXIT_OK;
-    }
-    if (argc < 2 || argc > 3)
-        return cli_usage_error("etl", "etl logs: need NAME and optionally TARGET");
-    locus_client_t *c = cli_client();
-    if (c == NULL)
-        return CLI_EXIT_FAIL;
+    locus_client_t *c;
+    int ret = simple_args(argc, argv, 1, max, bad, &c);
+    if (ret != CLI_OPTS_GO)
+        return ret;
     char err[LOCUS_ERR_LEN] = "";
-    locus_etl_log_t *v = NULL;
-    size_t n = 0;
-    int ret = CLI_EXIT_OK;
-    if (locus_etl_logs(c, argv[1], argc == 3 ? argv[2] : NULL, &v, &n, err) != 0) {
+    ret = CLI_EXIT_OK;
+    if (fetch(c, argc, argv, err) != 0) {
         char what[300];
-        snprintf(what, sizeof(what), "etl logs %s", argv[1]);
+        snprintf(what, sizeof(what), "etl %s %s", verb, argv[1]);
         ret = cli_fail_line(what, err);
-    } else {
-        for (size_t i = 0; i < n; i++) {
-            printf("%s=== target %s ===\n", i ? "\n" : "", v[i].target_id);
-            if (v[i].len == 0) {
-                printf("(no output)\n");
-                continue;
-            }
-            fwrite(v[i].data, 1, v[i].len, stdout);
-            if (v[i].data[v[i].len - 1] != '\n')
-                fputc('\n', stdout);
-        }
-        if (n == 0)
-            fprintf(stderr, "no logs (no target answered)\n");
     }
-    locus_etl_logs_free(v, n);
     locus_client_destroy(c);
     return ret;
 }
 
-static int etl_health(int argc, char **argv)
+static int print_logs(locus_client_t *c, int argc, char **argv, char *err)
 {
-    if (cli_wants_help(argc, argv)) {
-        usage(stdout);
-        return CLI_EXIT_OK;
+    locus_etl_log_t *v = NULL;
+    size_t n = 0;
+    int rc = locus_etl_logs(c, argv[1], argc == 3 ? argv[2] : NULL, &v, &n, err);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        printf("%s=== target %s ===\n", i ? "\n" : "", v[i].target_id);
+        if (v[i].len == 0) {
+            printf("(no output)\n");
+            continue;
+        }
+        fwrite(v[i].data, 1, v[i].len, stdout);
+        if (v[i].data[v[i].len - 1] != '\n')
+            fputc('\n', stdout);
     }
-    if (argc != 2)
-        return cli_usage_error("etl", "etl health: need one ETL NAME");
-    locus_client_t *c = cli_client();
-    if (c == NULL)
-        return CLI_EXIT_FAIL;
-    char err[LOCUS_ERR_LEN] = "";
+    if (rc == 0 && n == 0)
+        fprintf(stderr, "no logs (no target answered)\n");
+    locus_etl_logs_free(v, n);
+    return rc;
+}
+
+static int print_health(locus_client_t *c, int argc, char **argv, char *err)
+{
+    (void)argc;
     locus_etl_health_t *v = NULL;
     size_t n = 0;
-    int ret = CLI_EXIT_OK;
-    if (locus_etl_health(c, argv[1], &v, &n, err) != 0) {
-        char what[300];
-        snprintf(what, sizeof(what), "etl health %s", argv[1]);
-        ret = cli_fail_line(what, err);
-    } else {
+    int rc = locus_etl_health(c, argv[1], &v, &n, err);
+    if (rc == 0) {
         static const cli_col_t cols[] = {{"TARGET", false, 0, 0}, {"STATUS", false, 0, 0}};
         cli_table_t t;
         cli_table_init(&t, cols, ARRAY_SIZE(cols));
@@ -848,8 +846,17 @@ static int etl_health(int argc, char **argv)
         cli_table_finish(&t, stdout);
     }
     locus_etl_health_free(v, n);
-    locus_client_destroy(c);
-    return ret;
+    return rc;
+}
+
+static int etl_logs(int argc, char **argv)
+{
+    return one_etl("logs", argc, argv, 2, "etl logs: need NAME and optionally TARGET", print_logs);
+}
+
+static int etl_health(int argc, char **argv)
+{
+    return one_etl("health", argc, argv, 1, "etl health: need one ETL NAME", print_health);
 }
 
 static int etl_stop(int argc, char **argv)

@@ -58,12 +58,11 @@ int locus_cli_cmd_get(int argc, char **argv)
         CLI_INT("offset", &off, 0, INT64_MAX, "--offset: need a byte offset"),
         CLI_INT("length", &len, 1, INT64_MAX, "--length: need a positive byte count"),
     };
-    int pos, ret = cli_options("get", usage, opts, ARRAY_SIZE(opts), argc, argv, &pos);
+    static const cli_cmd_t cmd = {"get", usage, 1, 2, "need BUCKET/OBJ and optionally OUT"};
+    int pos, ret = cli_options(&cmd, opts, ARRAY_SIZE(opts), argc, argv, &pos);
     if (ret != CLI_OPTS_GO)
         return ret;
     int npos = argc - pos;
-    if (npos < 1 || npos > 2)
-        return cli_usage_error("get", "need BUCKET/OBJ and optionally OUT");
     char *bck = NULL, *obj = NULL;
     if ((ret = cli_parse_name("get", argv[pos], &bck, &obj)) != 0)
         return ret;

@@ -109,11 +109,12 @@ static int job_args(const char *verb, const cli_opt_t *opts, size_t nopts, int a
                     job_cmd_t *j)
 {
     memset(j, 0, sizeof(*j));
-    int pos, rc = cli_options("job", usage, opts, nopts, argc, argv, &pos);
+    char bad[64];
+    snprintf(bad, sizeof(bad), "job %s: need one job ID", verb);
+    const cli_cmd_t cmd = {"job", usage, 1, 1, bad};
+    int pos, rc = cli_options(&cmd, opts, nopts, argc, argv, &pos);
     if (rc != CLI_OPTS_GO)
         return rc;
-    if (argc - pos != 1)
-        return cli_usage_error("job", "job %s: need one job ID", verb);
     j->id = argv[pos];
     if ((j->c = cli_client()) == NULL)
         return CLI_EXIT_FAIL;
@@ -140,8 +141,8 @@ static int job_show(int argc, char **argv)
     if (as_json) {
         json_t *j =
             json_pack("{s:s?, s:s?, s:s?, s:I, s:b, s:o}", "kind", st.kind, "uuid", st.uuid, "err",
-                      st.err, "end_time", (json_int_t)st.end_time, "aborted", st.aborted,
-                      "snaps", snaps != NULL ? json_loads(snaps, 0, NULL) : json_null());
+                      st.err, "end_time", (json_int_t)st.end_time, "aborted", st.aborted, "snaps",
+                      snaps != NULL ? json_loads(snaps, 0, NULL) : json_null());
         char *s = json_dumps(j, JSON_INDENT(2));
         printf("%s\n", s);
         free(s);

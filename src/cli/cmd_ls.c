@@ -200,13 +200,12 @@ int locus_cli_cmd_ls(int argc, char **argv)
         CLI_INT("page-size", &page_size, 1, LONG_MAX, "--page-size: need a positive number"),
         CLI_FLAG("bytes", &l.bytes),
     };
-    int pos, ret = cli_options("ls", usage, opts, ARRAY_SIZE(opts), argc, argv, &pos);
+    static const cli_cmd_t cmd = {"ls", usage, 0, 1, "unexpected argument \"%s\""};
+    int pos, ret = cli_options(&cmd, opts, ARRAY_SIZE(opts), argc, argv, &pos);
     if (ret != CLI_OPTS_GO)
         return ret;
     if (pos == argc)
         return cli_list_buckets("ls");
-    if (argc - pos > 1)
-        return cli_usage_error("ls", "unexpected argument \"%s\"", argv[pos + 1]);
     char *req_props = NULL, *bck = NULL, *obj = NULL, *pfx = NULL;
     if ((ret = parse_props(props, l.name_only, l.cols, &l.ncols, &req_props)) != 0 ||
         (ret = cli_parse_name("ls", argv[pos], &bck, &obj)) != 0)

@@ -334,11 +334,11 @@ int locus_cli_cmd_put(int argc, char **argv)
     };
     opts[0].short_name = 'j';
     opts[1].short_name = 'q';
-    int pos, ret = cli_options("put", usage, opts, ARRAY_SIZE(opts), argc, argv, &pos);
+    static const cli_cmd_t cmd = {"put", usage, 2, 2,
+                                  "need a source (FILE, DIR or -) and a destination BUCKET"};
+    int pos, ret = cli_options(&cmd, opts, ARRAY_SIZE(opts), argc, argv, &pos);
     if (ret != CLI_OPTS_GO)
         return ret;
-    if (argc - pos != 2)
-        return cli_usage_error("put", "need a source (FILE, DIR or -) and a destination BUCKET");
     const char *src = argv[pos];
     char *bck = NULL, *obj = NULL;
     ret = cli_parse_name("put", argv[pos + 1], &bck, &obj);

@@ -16,11 +16,10 @@ static void usage(FILE *f)
 
 int locus_cli_cmd_rm(int argc, char **argv)
 {
-    int pos, rc = cli_options("rm", usage, NULL, 0, argc, argv, &pos);
+    static const cli_cmd_t cmd = {"rm", usage, 1, -1, "need at least one BUCKET/OBJ"};
+    int pos, rc = cli_options(&cmd, NULL, 0, argc, argv, &pos);
     if (rc != CLI_OPTS_GO)
         return rc;
-    if (pos >= argc)
-        return cli_usage_error("rm", "need at least one BUCKET/OBJ");
     /* Validate every argument before deleting anything. */
     for (int i = pos; i < argc; i++) {
         char *b = NULL, *ob = NULL;

@@ -131,7 +131,8 @@ static int parse(opts_t *v, int argc, char **argv, int *first)
         CLI_FN("up", opt_upper, &v->up, "--up: need a capital"),
     };
     opts[1].short_name = 's';
-    return cli_options("test", fake_usage, opts, ARRAY_SIZE(opts), argc, argv, first);
+    static const cli_cmd_t cmd = {"test", fake_usage, 0, -1, NULL};
+    return cli_options(&cmd, opts, ARRAY_SIZE(opts), argc, argv, first);
 }
 
 static void test_options_values(void **state)
@@ -199,6 +200,25 @@ static void test_options_help(void **state)
     char *argv2[] = {"sub", "-h", NULL};
     assert_int_equal(parse(&v, 2, argv2, &first), CLI_EXIT_OK);
     assert_int_equal(usage_calls, 2);
+}
+
+static void test_options_operand_count(void **state)
+{
+    (void)state;
+    static const cli_cmd_t one_or_two = {"test", fake_usage, 1, 2, "need A and maybe B"};
+    static const cli_cmd_t none = {"test", fake_usage, 0, 0, "unexpected argument \"%s\""};
+    char *zero[] = {"sub", "--x", NULL}, *two[] = {"sub", "a", "b", NULL},
+         *three[] = {"sub", "a", "b", "c", NULL};
+    bool flag = false;
+    const cli_opt_t opts[] = {CLI_FLAG("x", &flag)};
+    int first;
+    assert_int_equal(cli_options(&one_or_two, opts, 1, 2, zero, &first), CLI_EXIT_USAGE);
+    assert_int_equal(cli_options(&one_or_two, opts, 1, 3, two, &first), CLI_OPTS_GO);
+    assert_int_equal(first, 1);
+    assert_int_equal(cli_options(&one_or_two, opts, 1, 4, three, &first), CLI_EXIT_USAGE);
+    assert_int_equal(cli_options(&none, opts, 1, 2, zero, &first), CLI_OPTS_GO);
+    assert_true(flag);
+    assert_int_equal(cli_options(&none, opts, 1, 3, two, &first), CLI_EXIT_USAGE);
 }
 
 /* --- download to temp, then rename --- */
@@ -284,6 +304,7 @@ int main(void)
         cmocka_unit_test(test_options_defaults_kept),
         cmocka_unit_test(test_options_bad_values),
         cmocka_unit_test(test_options_help),
+        cmocka_unit_test(test_options_operand_count),
         cmocka_unit_test(test_download),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
