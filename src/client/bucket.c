@@ -18,14 +18,15 @@ static char *actmsg(const char *action, json_t *value)
     return s;
 }
 
-/* Runs a bucket-level request with an ActMsg body; body collected in r (caller disposes). */
-static int bucket_call(locus_client_t *c, const char *method, const char *bck, const char *query,
-                       const char *action, json_t *value, client_req_t *r, char *err)
+int client_bucket_call(locus_client_t *c, const char *method, const char *bck, const char *query,
+                       const char *action, json_t *value, const char *accept, client_req_t *r,
+                       char *err)
 {
     char *url = client_url_bucket(c->endpoint, bck, query);
     char *msg = action != NULL ? actmsg(action, value) : NULL;
     client_req_init(r, method, url);
     r->json_body = msg;
+    r->accept = accept;
     int rc = client_do(c, r, err);
     r->url = NULL;
     r->json_body = NULL;
@@ -42,7 +43,7 @@ static int bucket_action(locus_client_t *c, const char *method, const char *bck,
     if (rc != 0)
         return rc;
     client_req_t r;
-    rc = bucket_call(c, method, bck, NULL, action, NULL, &r, err);
+    rc = client_bucket_call(c, method, bck, NULL, action, NULL, NULL, &r, err);
     client_req_dispose(&r);
     return rc;
 }
@@ -65,7 +66,7 @@ int locus_bucket_head(locus_client_t *c, const char *bck, char **props_json, cha
     if (rc != 0)
         return rc;
     client_req_t r;
-    rc = bucket_call(c, "HEAD", bck, NULL, NULL, NULL, &r, err);
+    rc = client_bucket_call(c, "HEAD", bck, NULL, NULL, NULL, NULL, &r, err);
     if (rc == LOCUS_ENOENT)
         client_fail(err, rc, "bucket \"ais://%s\" does not exist", bck);
     if (rc == 0 && props_json != NULL) {
@@ -96,7 +97,7 @@ int locus_bucket_list(locus_client_t *c, char ***names, size_t *n, char *err)
     *names = NULL;
     *n = 0;
     client_req_t r;
-    int rc = bucket_call(c, "GET", NULL, NULL, "list", NULL, &r, err);
+    int rc = client_bucket_call(c, "GET", NULL, NULL, "list", NULL, NULL, &r, err);
     if (rc != 0)
         goto out;
     json_error_t jerr;
@@ -126,13 +127,34 @@ out:
     return rc;
 }
 
+int client_bucket_job(locus_client_t *c, const char *action, const char *src, const char *dst,
+                      json_t *value, char **job_id, char *err)
+{
+    char *uname = xasprintf("ais/@#/%s/", dst);
+    char *enc = url_encode(uname, NULL);
+    char *q = xasprintf("bck_to=%s", enc);
+    client_req_t r;
+    int rc = client_bucket_call(c, "POST", src, q, action, value, NULL, &r, err);
+    if (rc == 0)
+        rc = client_job_id(&r.body, action, job_id, err);
+    client_req_dispose(&r);
+    free(q);
+    free(enc);
+    free(uname);
+    return rc;
+}
+
+int client_check_buckets(const char *src, const char *dst, char *err)
+{
+    int rc = locus_check_bucket_name(src, err);
+    return rc != 0 ? rc : locus_check_bucket_name(dst, err);
+}
+
 int locus_bucket_copy(locus_client_t *c, const char *src, const char *dst,
                       const locus_copy_opts_t *opts, char **job_id, char *err)
 {
     *job_id = NULL;
-    int rc = locus_check_bucket_name(src, err);
-    if (rc == 0)
-        rc = locus_check_bucket_name(dst, err);
+    int rc = client_check_buckets(src, dst, err);
     if (rc != 0)
         return rc;
     locus_copy_opts_t none = {0};
@@ -142,18 +164,7 @@ int locus_bucket_copy(locus_client_t *c, const char *src, const char *dst,
         "{s:s, s:s, s:b, s:b, s:b, s:b}", "prefix", opts->prefix != NULL ? opts->prefix : "",
         "prepend", opts->prepend != NULL ? opts->prepend : "", "dry_run", opts->dry_run, "force",
         opts->force, "latest-ver", opts->latest, "synchronize", opts->sync);
-    char *uname = xasprintf("ais/@#/%s/", dst);
-    char *enc = url_encode(uname, NULL);
-    char *q = xasprintf("bck_to=%s", enc);
-    client_req_t r;
-    rc = bucket_call(c, "POST", src, q, "copy-bck", v, &r, err);
-    if (rc == 0)
-        rc = client_job_id(&r.body, "copy-bck", job_id, err);
-    client_req_dispose(&r);
-    free(q);
-    free(enc);
-    free(uname);
-    return rc;
+    return client_bucket_job(c, "copy-bck", src, dst, v, job_id, err);
 }
 
 /* ------------------------------------------------------------------------------------------ */

@@ -64,12 +64,19 @@ static json_t *reply_json(client_req_t *r, const char *what, char *err)
     return j;
 }
 
+/* Orders records by their first member, a string (the name or target id of every ETL record). */
+static int cmp_first(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
 /* GET /v1/etl[/<name>/<verb>[/<arg>]] (name NULL: the list, which may be null) whose reply is a
- * JSON array: n records of size sz, one per element, filled by fill and sorted by cmp (NULL when
- * none; *rc = 0, or the error with err filled). what names the reply in errors. */
+ * JSON array: n records of size sz, one per element, filled by fill and sorted by their first
+ * field, a string (NULL when none; *rc = 0, or the error with err filled). what names the reply
+ * in errors. */
 static void *get_records(locus_client_t *c, const char *name, const char *verb, const char *arg,
-                         const char *what, size_t sz, void (*fill)(void *rec, json_t *e),
-                         int (*cmp)(const void *, const void *), size_t *n, int *rc, char *err)
+                         const char *what, size_t sz, void (*fill)(void *rec, json_t *e), size_t *n,
+                         int *rc, char *err)
 {
     *n = 0;
     if (name != NULL && (*rc = check_etl_name(name, err)) != 0)
@@ -93,7 +100,7 @@ static void *get_records(locus_client_t *c, const char *name, const char *verb, 
     for (size_t i = 0; i < cnt; i++)
         fill(v + i * sz, json_array_get(j, i));
     if (cnt > 1)
-        qsort(v, cnt, sz, cmp);
+        qsort(v, cnt, sz, cmp_first);
     json_decref(j);
     *n = cnt;
     return v;
@@ -135,11 +142,6 @@ void locus_etl_infos_free(locus_etl_info_t *v, size_t n)
     client_free_records(v, n, sizeof(*v), offs, ARRAY_SIZE(offs));
 }
 
-static int cmp_info(const void *a, const void *b)
-{
-    return strcmp(((const locus_etl_info_t *)a)->name, ((const locus_etl_info_t *)b)->name);
-}
-
 static void fill_info(void *rec, json_t *e)
 {
     locus_etl_info_t *v = rec;
@@ -154,8 +156,7 @@ static void fill_info(void *rec, json_t *e)
 int locus_etl_list(locus_client_t *c, locus_etl_info_t **etls, size_t *n, char *err)
 {
     int rc;
-    *etls = get_records(c, NULL, NULL, NULL, "etl list", sizeof(**etls), fill_info, cmp_info, n,
-                        &rc, err);
+    *etls = get_records(c, NULL, NULL, NULL, "etl list", sizeof(**etls), fill_info, n, &rc, err);
     return rc;
 }
 
@@ -297,11 +298,6 @@ void locus_etl_logs_free(locus_etl_log_t *logs, size_t n)
     client_free_records(logs, n, sizeof(*logs), offs, ARRAY_SIZE(offs));
 }
 
-static int cmp_log(const void *a, const void *b)
-{
-    return strcmp(((const locus_etl_log_t *)a)->target_id, ((const locus_etl_log_t *)b)->target_id);
-}
-
 static void fill_log(void *rec, json_t *e)
 {
     locus_etl_log_t *v = rec;
@@ -319,7 +315,7 @@ int locus_etl_logs(locus_client_t *c, const char *name, const char *target, locu
 {
     int rc;
     *logs = get_records(c, name, "logs", target != NULL && target[0] ? target : NULL, "etl logs",
-                        sizeof(**logs), fill_log, cmp_log, n, &rc, err);
+                        sizeof(**logs), fill_log, n, &rc, err);
     return rc;
 }
 
@@ -328,12 +324,6 @@ void locus_etl_health_free(locus_etl_health_t *v, size_t n)
     static const size_t offs[] = {offsetof(locus_etl_health_t, target_id),
                                   offsetof(locus_etl_health_t, status)};
     client_free_records(v, n, sizeof(*v), offs, ARRAY_SIZE(offs));
-}
-
-static int cmp_health(const void *a, const void *b)
-{
-    return strcmp(((const locus_etl_health_t *)a)->target_id,
-                  ((const locus_etl_health_t *)b)->target_id);
 }
 
 static void fill_health(void *rec, json_t *e)
@@ -347,8 +337,8 @@ int locus_etl_health(locus_client_t *c, const char *name, locus_etl_health_t **h
                      char *err)
 {
     int rc;
-    *hv = get_records(c, name, "health", NULL, "etl health", sizeof(**hv), fill_health, cmp_health,
-                      n, &rc, err);
+    *hv =
+        get_records(c, name, "health", NULL, "etl health", sizeof(**hv), fill_health, n, &rc, err);
     return rc;
 }
 
@@ -434,9 +424,7 @@ int locus_etl_bucket(locus_client_t *c, const char *etl, const char *src, const 
     *job_id = NULL;
     int rc = check_etl_name(etl, err);
     if (rc == 0)
-        rc = locus_check_bucket_name(src, err);
-    if (rc == 0)
-        rc = locus_check_bucket_name(dst, err);
+        rc = client_check_buckets(src, dst, err);
     if (rc != 0)
         return rc;
     locus_etl_bck_opts_t none = {0};
@@ -463,24 +451,7 @@ int locus_etl_bucket(locus_client_t *c, const char *etl, const char *src, const 
         json_object_set_new(v, "num-workers", json_integer(opts->num_workers));
     if (opts->cont_on_err)
         json_object_set_new(v, "coer", json_true());
-    json_t *msg = json_pack("{s:s, s:s, s:o}", "action", "etl-bck", "name", "", "value", v);
-    char *body = json_dumps(msg, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    json_decref(msg);
-    char *ed = url_encode(dst, NULL);
-    char *q = xasprintf("bck_to=ais%%2F%%40%%23%%2F%s%%2F", ed);
-    char *url = client_url_bucket(c->endpoint, src, q);
-    client_req_t r;
-    client_req_init(&r, "POST", url);
-    r.json_body = body;
-    rc = client_do(c, &r, err);
-    if (rc == 0)
-        rc = client_job_id(&r.body, "etl-bck", job_id, err);
-    client_req_dispose(&r);
-    free(url);
-    free(q);
-    free(ed);
-    free(body);
-    return rc;
+    return client_bucket_job(c, "etl-bck", src, dst, v, job_id, err);
 }
 
 int locus_job_totals(locus_client_t *c, const char *id, locus_job_totals_t *t, char *err)

@@ -94,6 +94,18 @@ int client_job_id(const buf_t *body, const char *what, char **job_id, char *err)
 int client_get_stream(locus_client_t *c, const char *bck, const char *obj, const char *query,
                       const locus_range_t *range, locus_write_cb cb, void *arg, int64_t *nbytes,
                       char *err);
+/* A request on bucket bck (NULL: all buckets) with the ActMsg {action, value (stolen)} as its
+ * body when action is not NULL; accept may be NULL. The reply is in r (caller disposes). */
+int client_bucket_call(locus_client_t *c, const char *method, const char *bck, const char *query,
+                       const char *action, json_t *value, const char *accept, client_req_t *r,
+                       char *err);
+/* POSTs the bucket-to-bucket job action (copy-bck, etl-bck) on src with bck_to=dst and the ActMsg
+ * value (stolen); *job_id = the job id of the reply (caller frees). */
+int client_bucket_job(locus_client_t *c, const char *action, const char *src, const char *dst,
+                      json_t *value, char **job_id, char *err);
+/* LOCUS_EINVAL (err filled) unless both are valid bucket names (a job's source and
+ * destination). */
+int client_check_buckets(const char *src, const char *dst, char *err);
 /* LOCUS_EINVAL (err filled) unless bck is a valid bucket name and obj is not empty. */
 int client_check_object(const char *bck, const char *obj, char *err);
 /* A JSON integer, numeric string (Go's ",string" counters) or real as int64; 0 otherwise. */

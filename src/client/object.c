@@ -192,18 +192,29 @@ static char *hdr_dup(const client_req_t *r, const char *name)
     return v != NULL ? xstrdup(v) : NULL;
 }
 
+/* One request on object bck/obj without a body; r holds the reply (caller disposes). */
+static int object_call(locus_client_t *c, const char *method, const char *bck, const char *obj,
+                       client_req_t *r, char *err)
+{
+    client_req_init(r, method, NULL);
+    int rc = client_check_object(bck, obj, err);
+    if (rc != 0)
+        return rc;
+    char *url = client_url_object(c->endpoint, bck, obj, NULL);
+    r->url = url;
+    rc = client_do(c, r, err);
+    r->url = NULL;
+    free(url);
+    return rc;
+}
+
 int locus_object_head(locus_client_t *c, const char *bck, const char *obj, locus_obj_props_t *p,
                       char *err)
 {
     memset(p, 0, sizeof(*p));
     p->size = -1;
-    int rc = client_check_object(bck, obj, err);
-    if (rc != 0)
-        return rc;
-    char *url = client_url_object(c->endpoint, bck, obj, NULL);
     client_req_t r;
-    client_req_init(&r, "HEAD", url);
-    rc = client_do(c, &r, err);
+    int rc = object_call(c, "HEAD", bck, obj, &r, err);
     if (rc == LOCUS_ENOENT && r.errbody.len == 0)
         client_fail(err, rc, "ais://%s/%s does not exist", bck, obj);
     if (rc == 0) {
@@ -226,21 +237,14 @@ int locus_object_head(locus_client_t *c, const char *bck, const char *obj, locus
         }
     }
     client_req_dispose(&r);
-    free(url);
     return rc;
 }
 
 int locus_object_delete(locus_client_t *c, const char *bck, const char *obj, char *err)
 {
-    int rc = client_check_object(bck, obj, err);
-    if (rc != 0)
-        return rc;
-    char *url = client_url_object(c->endpoint, bck, obj, NULL);
     client_req_t r;
-    client_req_init(&r, "DELETE", url);
-    rc = client_do(c, &r, err);
+    int rc = object_call(c, "DELETE", bck, obj, &r, err);
     client_req_dispose(&r);
-    free(url);
     return rc;
 }
 
@@ -263,20 +267,11 @@ int locus_objects_delete(locus_client_t *c, const char *bck, const char *const *
     } else {
         return client_fail(err, LOCUS_EINVAL, "neither names nor a template");
     }
-    json_t *msg =
-        json_pack("{s:s, s:s, s:o}", "action", "delete-listrange", "name", "", "value", v);
-    char *body = json_dumps(msg, JSON_COMPACT);
-    json_decref(msg);
-    char *url = client_url_bucket(c->endpoint, bck, NULL);
     client_req_t r;
-    client_req_init(&r, "DELETE", url);
-    r.json_body = body;
-    rc = client_do(c, &r, err);
+    rc = client_bucket_call(c, "DELETE", bck, NULL, "delete-listrange", v, NULL, &r, err);
     if (rc == 0 && job_id != NULL)
         *job_id = client_trim_id(r.body.base, r.body.len);
     client_req_dispose(&r);
-    free(url);
-    free(body);
     return rc;
 }
 
@@ -327,15 +322,8 @@ int locus_object_list_page(locus_client_t *c, const char *bck, const locus_lso_o
         "pagesize", (json_int_t)opts->page_size, "uuid", opts->uuid ? opts->uuid : "", "props",
         opts->props ? opts->props : "", "continuation_token",
         opts->continuation_token ? opts->continuation_token : "", "flags", flags, "target", "");
-    json_t *msg = json_pack("{s:s, s:s, s:o}", "action", "list", "name", "", "value", v);
-    char *body = json_dumps(msg, JSON_COMPACT);
-    json_decref(msg);
-    char *url = client_url_bucket(c->endpoint, bck, NULL);
     client_req_t r;
-    client_req_init(&r, "GET", url);
-    r.json_body = body;
-    r.accept = "application/json";
-    rc = client_do(c, &r, err);
+    rc = client_bucket_call(c, "GET", bck, NULL, "list", v, "application/json", &r, err);
     if (rc != 0)
         goto out;
     json_error_t jerr;
@@ -382,7 +370,5 @@ int locus_object_list_page(locus_client_t *c, const char *bck, const locus_lso_o
     json_decref(j);
 out:
     client_req_dispose(&r);
-    free(url);
-    free(body);
     return rc;
 }
