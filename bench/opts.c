@@ -59,7 +59,7 @@ static int set_opt(const bench_opt_t *o, const char *arg)
     default:
         if (!parse_num(o->type, arg, &v, &u) ||
             ((o->min != 0 || o->max != 0) && (v < o->min || v > o->max))) {
-            fprintf(stderr, "locus-bench: bad --%s '%s'", o->name, arg);
+            fprintf(stderr, "locus-bench: bad options (see --help): --%s '%s'", o->name, arg);
             if (o->min != 0 || o->max != 0)
                 fprintf(stderr, " (%.15g-%.15g)", o->min, o->max);
             fputc('\n', stderr);

@@ -45,7 +45,8 @@ struct bench_opt {
 #define BENCH_OPTS_GO (-1)
 /* Reads argv's options by the table (argv[0] is the subcommand): BENCH_OPTS_GO, or the exit
  * code: 0 once the usage went to stdout for -h/--help, 2 after printing the error
- * ("locus-bench: bad --N 'V'", an unknown option or an operand). */
+ * ("locus-bench: bad options (see --help): --N 'V' (MIN-MAX)", an unknown option or an
+ * operand). */
 int bench_opts_parse(const char *usage, const bench_opt_t *opts, size_t nopts, int argc,
                      char **argv);
 /* The usage text (usage line and description) and one line per option (with its continuation
