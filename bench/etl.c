@@ -858,20 +858,9 @@ int bench_cmd_etl(int argc, char **argv)
     b->cluster_dir = xasprintf("%s/cluster", b->tmp);
     if (bench_own_cluster(b->bindir, b->cluster_dir, b->targets, -1, &b->endpoint) != 0)
         goto out;
-    if (bench_smap_fetch(b->endpoint, &b->smap, err, sizeof(err)) != 0) {
-        fprintf(stderr, "locus-bench: %s\n", err);
+    if (bench_cluster_open(b->endpoint, &b->smap, &b->cl) != 0)
         goto out;
-    }
-    if (b->smap.nt == 0) {
-        fprintf(stderr, "locus-bench: the cluster at %s has no active targets\n", b->endpoint);
-        goto out;
-    }
     b->ntpids = target_pids(b, b->tpids, 64);
-    if (locus_client_create(b->endpoint, &b->cl, err) != 0) {
-        fprintf(stderr, "locus-bench: %s\n", err);
-        goto out;
-    }
-    locus_client_set_timeouts(b->cl, 5000, 120000);
 
     fill_pool(b);
     b->src[SZ_SMALL] = (srcset_t){"bsrc-small", b->counts[SZ_SMALL], b->sizes[SZ_SMALL]};

@@ -1297,15 +1297,8 @@ int bench_cmd_etl_ffmpeg(int argc, char **argv)
         if (bench_own_cluster(b->bindir, b->cluster_dir, b->targets, -1, &b->endpoint) != 0)
             goto out;
     }
-    if (bench_smap_fetch(b->endpoint, &b->smap, err, sizeof(err)) != 0 || b->smap.nt == 0) {
-        fprintf(stderr, "locus-bench: %s\n", err[0] ? err : "no active targets");
+    if (bench_cluster_open(b->endpoint, &b->smap, &b->cl) != 0)
         goto out;
-    }
-    if (locus_client_create(b->endpoint, &b->cl, err) != 0) {
-        fprintf(stderr, "locus-bench: %s\n", err);
-        goto out;
-    }
-    locus_client_set_timeouts(b->cl, 5000, 120000);
     if (bench_bucket_create(b->endpoint, b->src, err, sizeof(err)) != 0) {
         fprintf(stderr, "locus-bench: %s\n", err);
         goto out;

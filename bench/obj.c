@@ -1203,14 +1203,8 @@ int bench_cmd_obj(int argc, char **argv)
     if (b->pin)
         bench_pin_self(1);
 
-    if (bench_smap_fetch(b->endpoint, &b->smap, err, sizeof(err)) != 0) {
-        fprintf(stderr, "locus-bench: %s\n", err);
+    if (bench_cluster_open(b->endpoint, &b->smap, NULL) != 0)
         goto out;
-    }
-    if (b->smap.nt == 0) {
-        fprintf(stderr, "locus-bench: the cluster at %s has no active targets\n", b->endpoint);
-        goto out;
-    }
     if (b->bucket_opt != NULL) {
         b->bucket = xstrdup(b->bucket_opt);
     } else if (b->own_cluster) {

@@ -242,6 +242,27 @@ void bench_machine_desc(char *out, size_t len)
 
 /* Go's RFC 3339 times of job snapshots (nanoseconds, zone offsets) -> unix ns; 0 for Go's zero
  * time (year 1) or anything unparseable. */
+int bench_cluster_open(const char *endpoint, bench_smap_t *sm, locus_client_t **cl)
+{
+    char err[LOCUS_ERR_LEN] = "";
+    if (bench_smap_fetch(endpoint, sm, err, sizeof(err)) != 0) {
+        fprintf(stderr, "locus-bench: %s\n", err);
+        return -1;
+    }
+    if (sm->nt == 0) {
+        fprintf(stderr, "locus-bench: the cluster at %s has no active targets\n", endpoint);
+        return -1;
+    }
+    if (cl == NULL)
+        return 0;
+    if (locus_client_create(endpoint, cl, err) != 0) {
+        fprintf(stderr, "locus-bench: %s\n", err);
+        return -1;
+    }
+    locus_client_set_timeouts(*cl, 5000, 120000);
+    return 0;
+}
+
 FILE *bench_md_open(const char *path, const char *cmd, const char *mach, const char *params)
 {
     FILE *f = fopen(path, "w");
