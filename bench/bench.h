@@ -82,6 +82,8 @@ int bench_smap_owner(const bench_smap_t *sm, const char *bck, const char *obj);
  * until the smap has 1 proxy and `targets` targets. 0 or -1 (err filled). */
 int bench_cluster_up(const char *bindir, const char *dir, int port, int targets, int cpu, char *err,
                      size_t errlen);
+/* The pids (> 1) in the pid files matching the glob pattern, at most max into out; their count. */
+int bench_pid_files(const char *pattern, pid_t *out, int max);
 /* `locus cluster down --dir dir`, then SIGKILLs any locusd whose pid file is still alive
  * under dir (only the processes of this cluster). */
 void bench_cluster_down(const char *bindir, const char *dir);
@@ -109,17 +111,27 @@ long bench_link_objects(const char *cluster_dir, const char *bck, const char *ds
 
 /* One line describing this machine (CPUs and model, memory, kernel). */
 void bench_machine_desc(char *out, size_t len);
-/* The start of a subcommand: signals (bench_catch_signals), libcurl, a temp dir
- * $TMPDIR/<prefix>-XXXXXX (*tmp), the executable's dir (*bindir; both for the caller to free) and
- * the banner "locus-bench <cmd>: <machine>" on stderr (the machine line also into mach).
- * 0, or -1 with the reason printed. */
-int bench_begin(const char *cmd, const char *prefix, char **tmp, char **bindir, char *mach,
-                size_t machlen);
-/* The end of a subcommand, the inverse of bench_begin: stops the cluster under cluster_dir (if
- * not NULL), removes tmp unless keep (then says where it is), prints "locus-bench <cmd>: done in
- * N s", frees tmp, bindir and cluster_dir, and cleans libcurl up. */
-void bench_end(const char *cmd, int64_t started_ns, char *tmp, bool keep, char *bindir,
-               char *cluster_dir);
+/* What a cluster benchmark (obj, etl, etl-ffmpeg) keeps from its start to its end: the first
+ * member of the subcommand's state, so that bench_start can fill it. */
+typedef struct {
+    int64_t started_ns;
+    char *tmp;         /* $TMPDIR/<prefix>-XXXXXX */
+    char *bindir;      /* the executable's dir */
+    char *cluster_dir; /* NULL, or the dir of the cluster the subcommand started */
+    char mach[512];    /* bench_machine_desc */
+} bench_run_t;
+
+/* The start of a cluster benchmark: its state (size bytes, zeroed, a bench_run_t first), the
+ * options read by parse (BENCH_OPTS_GO or an exit code, as bench_opts_parse), then signals
+ * (bench_catch_signals), libcurl, the temp dir and the banner "locus-bench <cmd>: <machine>" on
+ * stderr. The state, or NULL with *rc = the exit code (0 after --help, 2 for bad options, 1 when
+ * the start failed, its reason printed). */
+void *bench_start(size_t size, int (*parse)(void *state, int argc, char **argv), int argc,
+                  char **argv, const char *cmd, const char *prefix, int *rc);
+/* The end of a cluster benchmark, the inverse of bench_start: stops the cluster under
+ * r->cluster_dir (if any), removes the temp dir unless keep (then says where it is), prints
+ * "locus-bench <cmd>: done in N s", frees r's strings and cleans libcurl up. */
+void bench_end(const char *cmd, bench_run_t *r, bool keep);
 /* Starts a cluster of 1 proxy + `targets` targets on free ports with its data under dir
  * (bench_cluster_up; cpu as there) and sets *endpoint (caller frees). 0, or -1 with the reason
  * printed. */
@@ -133,6 +145,13 @@ FILE *bench_md_open(const char *path, const char *cmd, const char *mach, const c
 /* RFC 3339 time with nanoseconds (job snapshots' start-time/end-time) -> unix ns; 0 for Go's
  * zero time or anything unparseable. */
 int64_t bench_rfc3339_ns(const char *s);
+
+/* The data pool (pool.c) of obj and etl: object bodies are slices of one buffer of random bytes. */
+#define BENCH_POOL_SLACK 4096 /* a body starts at one of 4096 offsets in the pool */
+/* A pool for bodies of up to max bytes (*len = max + the slack, rounded up). Caller frees. */
+uint8_t *bench_pool_new(size_t max, size_t *len);
+/* Where object name's body starts in the pool (FNV-1a of the name, modulo the slack). */
+uint32_t bench_pool_off(const char *name);
 
 /* Bucket-to-bucket jobs (job.c). bench_job_start POSTs copy-bck, or etl-bck when value (a TCBMsg,
  * stolen) has "id"; *id: caller frees. bench_job_timing: ntargets 0 = do not check the count. */

@@ -29,7 +29,6 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
-#include <glob.h>
 #include <jansson.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -49,8 +48,7 @@
 
 #define KiB 1024ULL
 #define MiB (1024ULL * 1024ULL)
-#define POOL_SLACK 4096 /* objects start at one of 4096 offsets in the pool */
-#define NSAMPLE 20      /* objects byte-compared per cell */
+#define NSAMPLE 20 /* objects byte-compared per cell */
 #define MAX_PIDS 256
 #define JOB_TIMEOUT_S 1800
 
@@ -104,6 +102,7 @@ typedef struct {
 } srcset_t;
 
 typedef struct {
+    bench_run_t run; /* first: bench_start fills it */
     /* options */
     long counts[NSIZES];
     uint64_t sizes[NSIZES];
@@ -113,7 +112,7 @@ typedef struct {
     const char *md, *only;
 
     /* state */
-    char *tmp, *bindir, *cluster_dir, *endpoint;
+    char *endpoint;
     bench_smap_t smap;
     locus_client_t *cl;
     uint8_t *pool;
@@ -121,21 +120,12 @@ typedef struct {
     srcset_t src[NSIZES];
     cell_t cells[NCONFIGS * NSIZES];
     int ncells, ndst;
-    int64_t started_ns;
     pid_t tpids[64];
     int ntpids;
 } etlb_t;
 
 /* ------------------------------------------------------------------------------------------ */
 /* small helpers */
-
-static uint32_t name_off(const char *s)
-{
-    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-    for (; *s; s++)
-        h = (h ^ (uint8_t)*s) * 1099511628211ULL;
-    return (uint32_t)(h % POOL_SLACK);
-}
 
 static void obj_name(char *out, size_t len, long i)
 {
@@ -206,20 +196,8 @@ static pstat_t read_pstat(pid_t pid)
 /* The locusd pids of the targets, from <cluster>/t<N>/locusd.pid. */
 static int target_pids(const etlb_t *b, pid_t *out, int max)
 {
-    int n = 0;
-    char *pat = xasprintf("%s/t*/locusd.pid", b->cluster_dir);
-    glob_t g;
-    if (glob(pat, 0, NULL, &g) == 0) {
-        for (size_t i = 0; i < g.gl_pathc && n < max; i++) {
-            FILE *f = fopen(g.gl_pathv[i], "r");
-            long pid = 0;
-            if (f != NULL && fscanf(f, "%ld", &pid) == 1 && pid > 1)
-                out[n++] = (pid_t)pid;
-            if (f != NULL)
-                fclose(f);
-        }
-        globfree(&g);
-    }
+    char *pat = xasprintf("%s/t*/locusd.pid", b->run.cluster_dir);
+    int n = bench_pid_files(pat, out, max);
     free(pat);
     return n;
 }
@@ -309,16 +287,7 @@ static void fill_pool(etlb_t *b)
     for (int i = 0; i < NSIZES; i++)
         if (b->sizes[i] > max)
             max = b->sizes[i];
-    b->pool_len = (max + POOL_SLACK + 7) & ~(size_t)7;
-    b->pool = xmalloc(b->pool_len);
-    uint64_t x = 0x9E3779B97F4A7C15ULL ^ (uint64_t)time_now_ns();
-    for (size_t i = 0; i < b->pool_len; i += 8) { /* xorshift64* */
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        uint64_t v = x * 0x2545F4914F6CDD1DULL;
-        memcpy(b->pool + i, &v, 8);
-    }
+    b->pool = bench_pool_new(max, &b->pool_len);
 }
 
 typedef struct {
@@ -357,7 +326,7 @@ static void *loader_main(void *arg)
         char *url =
             xasprintf("%s/v1/objects/%s/%s?provider=ais", b->smap.t[owner].url, l->set->bck, name);
         curl_easy_setopt(c, CURLOPT_URL, url);
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, (const char *)(b->pool + name_off(name)));
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, (const char *)(b->pool + bench_pool_off(name)));
         curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)l->set->size);
         CURLcode rc = curl_easy_perform(c);
         long st = 0;
@@ -519,7 +488,7 @@ static int verify(etlb_t *b, const srcset_t *set, const char *dst, char *err, si
             snprintf(err, errlen, "GET %s/%s: %s", dst, name, e);
             return -1;
         }
-        bool same = len == set->size && memcmp(data, b->pool + name_off(name), len) == 0;
+        bool same = len == set->size && memcmp(data, b->pool + bench_pool_off(name), len) == 0;
         free(data);
         if (!same) {
             snprintf(err, errlen, "%s/%s differs from the source (%zu bytes, expected %zu)", dst,
@@ -598,7 +567,7 @@ out:
     free(z);
     free(id);
     bench_bucket_destroy(b->endpoint, dst);
-    bench_bucket_settle(b->cluster_dir, dst);
+    bench_bucket_settle(b->run.cluster_dir, dst);
 }
 
 static cell_t *cell_new(etlb_t *b, const cfg_t *c, int size_idx)
@@ -798,8 +767,9 @@ static int opt_sizes(const bench_opt_t *o, const char *arg)
     return 0;
 }
 
-static int parse_args(etlb_t *b, int argc, char **argv)
+static int parse_args(void *state, int argc, char **argv)
 {
+    etlb_t *b = state;
     long counts[NSIZES] = {-1, -1};
     b->sizes[SZ_SMALL] = 10 * KiB;
     b->sizes[SZ_LARGE] = MiB;
@@ -843,20 +813,14 @@ static int parse_args(etlb_t *b, int argc, char **argv)
 
 int bench_cmd_etl(int argc, char **argv)
 {
-    etlb_t *b = xcalloc(1, sizeof(*b));
-    int rc = 1;
+    int rc;
+    etlb_t *b = bench_start(sizeof(*b), parse_args, argc, argv, "etl", "locus-bench", &rc);
+    if (b == NULL)
+        return rc;
+    rc = 1;
     char err[LOCUS_ERR_LEN] = "";
-    int prc = parse_args(b, argc, argv);
-    if (prc != BENCH_OPTS_GO) {
-        free(b);
-        return prc;
-    }
-    b->started_ns = time_mono_ns();
-    char mach[512];
-    if (bench_begin("etl", "locus-bench", &b->tmp, &b->bindir, mach, sizeof(mach)) != 0)
-        goto out;
-    b->cluster_dir = xasprintf("%s/cluster", b->tmp);
-    if (bench_own_cluster(b->bindir, b->cluster_dir, b->targets, -1, &b->endpoint) != 0)
+    b->run.cluster_dir = xasprintf("%s/cluster", b->run.tmp);
+    if (bench_own_cluster(b->run.bindir, b->run.cluster_dir, b->targets, -1, &b->endpoint) != 0)
         goto out;
     if (bench_cluster_open(b->endpoint, &b->smap, &b->cl) != 0)
         goto out;
@@ -921,12 +885,12 @@ int bench_cmd_etl(int argc, char **argv)
     char params[512], verd[512];
     params_line(b, params, sizeof(params));
     verdict(b, verd, sizeof(verd));
-    printf("\nlocus-bench etl: %s\n%s\n\n", mach, params);
+    printf("\nlocus-bench etl: %s\n%s\n\n", b->run.mach, params);
     print_table(b, stdout, false);
     printf("\n%s\n\n%s\n", legend, verd);
     fflush(stdout);
     if (b->md != NULL)
-        write_md(b, b->md, mach, params, verd);
+        write_md(b, b->md, b->run.mach, params, verd);
 
     rc = 0;
     for (int i = 0; i < b->ncells; i++)
@@ -936,7 +900,7 @@ int bench_cmd_etl(int argc, char **argv)
         rc = 130;
 out:
     locus_client_destroy(b->cl);
-    bench_end("etl", b->started_ns, b->tmp, b->keep, b->bindir, b->cluster_dir);
+    bench_end("etl", &b->run, b->keep);
     bench_smap_dispose(&b->smap);
     free(b->pool);
     free(b->endpoint);

@@ -77,6 +77,7 @@ typedef struct {
 } cell_t;
 
 typedef struct {
+    bench_run_t run; /* first: bench_start fills it */
     /* options */
     long nfiles;
     int threads, workers, targets, ac, ar;
@@ -85,7 +86,7 @@ typedef struct {
     double fork_budget;
 
     /* state */
-    char *tmp, *bindir, *cluster_dir, *endpoint, *datadir;
+    char *endpoint, *datadir;
     char src[64];
     bench_smap_t smap;
     locus_client_t *cl;
@@ -94,7 +95,6 @@ typedef struct {
     double src_bytes;
     cell_t cells[MAXCELLS];
     int ncells, ndst;
-    int64_t started_ns;
 } ffb_t;
 
 /* ------------------------------------------------------------------------------------------ */
@@ -659,7 +659,7 @@ out:
     free(token);
     free(order);
     bench_bucket_destroy(b->endpoint, dst);
-    bench_bucket_settle(b->cluster_dir, dst);
+    bench_bucket_settle(b->run.cluster_dir, dst);
 }
 
 /* --- in-cluster --- */
@@ -769,7 +769,7 @@ static void run_etl(ffb_t *b, cell_t *c)
     c->ok = true;
 out_bck:
     bench_bucket_destroy(b->endpoint, dst);
-    bench_bucket_settle(b->cluster_dir, dst);
+    bench_bucket_settle(b->run.cluster_dir, dst);
 out:
     free(id);
     if (locus_etl_stop(b->cl, name, e) != 0)
@@ -837,7 +837,7 @@ static int bare_item(pool_t *p, locus_client_t *cl, long i, char *err, size_t er
 /* The object files of bucket src under every target's mountpaths: name -> path. */
 static void find_disk_files(const ffb_t *b, bare_t *bb)
 {
-    char *pat = xasprintf("%s/t*/mp*/@ais/%s/%%ob", b->cluster_dir, b->src);
+    char *pat = xasprintf("%s/t*/mp*/@ais/%s/%%ob", b->run.cluster_dir, b->src);
     glob_t g = {0};
     if (glob(pat, 0, NULL, &g) == 0) {
         for (size_t k = 0; k < g.gl_pathc; k++) {
@@ -867,7 +867,7 @@ static void run_bare(ffb_t *b, cell_t *c)
     bb.hlen = xcalloc((size_t)b->nf, sizeof(size_t));
     for (long i = 0; i < b->nf; i++)
         bb.item[i] = i;
-    bool from_disk = b->cluster_dir != NULL;
+    bool from_disk = b->run.cluster_dir != NULL;
     if (from_disk)
         find_disk_files(b, &bb);
     long missing = 0;
@@ -889,7 +889,7 @@ static void run_bare(ffb_t *b, cell_t *c)
     }
     if (c->kind == K_BARE_STORE) {
         /* next to the mountpaths (same filesystem) when the bench runs the cluster */
-        bb.store_dir = xasprintf("%s/bare-store", from_disk ? b->cluster_dir : b->tmp);
+        bb.store_dir = xasprintf("%s/bare-store", from_disk ? b->run.cluster_dir : b->run.tmp);
         mkdir_p(bb.store_dir, 0755);
     }
     g_bare = &bb;
@@ -1062,8 +1062,8 @@ static void params_line(const ffb_t *b, char *out, size_t len)
     snprintf(out, len,
              "%s; dataset %ld files (%ld FLAC + %ld transcripts, %.1f MB, gen-librispeech seed "
              "1); AC=%d AR=%d; client threads %d; num-workers %d per target",
-             b->cluster_dir != NULL ? "cluster: 1 proxy + 3 targets started by the bench"
-                                    : "cluster: --endpoint",
+             b->run.cluster_dir != NULL ? "cluster: 1 proxy + 3 targets started by the bench"
+                                        : "cluster: --endpoint",
              b->nf, b->naudio, b->nf - b->naudio, b->src_bytes / 1e6, b->ac, b->ar, b->threads,
              b->workers);
 }
@@ -1126,13 +1126,13 @@ static int write_csv(const ffb_t *b, const char *path)
 
 static int write_png(ffb_t *b, const char *png, const char *title)
 {
-    char *csv = xasprintf("%s/results.csv", b->tmp);
+    char *csv = xasprintf("%s/results.csv", b->run.tmp);
     if (write_csv(b, csv) != 0) {
         fprintf(stderr, "locus-bench: cannot write %s\n", csv);
         free(csv);
         return -1;
     }
-    char *script = xasprintf("%s/../../scripts/plot_bench.py", b->bindir);
+    char *script = xasprintf("%s/../../scripts/plot_bench.py", b->run.bindir);
     if (access(script, R_OK) != 0) {
         free(script);
         script = xstrdup("scripts/plot_bench.py");
@@ -1197,8 +1197,9 @@ static const char usage[] =
     "(every comm x fqn x direct-put configuration) vs the bare compute limit, on one\n"
     "cluster and one generated dataset, every run verified.\n";
 
-static int parse_args(ffb_t *b, int argc, char **argv)
+static int parse_args(void *state, int argc, char **argv)
 {
+    ffb_t *b = state;
     b->nfiles = -1;
     b->threads = 8;
     b->workers = 4;
@@ -1247,28 +1248,22 @@ static int parse_args(ffb_t *b, int argc, char **argv)
 
 int bench_cmd_etl_ffmpeg(int argc, char **argv)
 {
-    ffb_t *b = xcalloc(1, sizeof(*b));
-    int rc = 1;
+    int rc;
+    ffb_t *b = bench_start(sizeof(*b), parse_args, argc, argv, "etl-ffmpeg", "locus-bench-ff", &rc);
+    if (b == NULL)
+        return rc;
+    rc = 1;
     char err[LOCUS_ERR_LEN] = "";
-    int prc = parse_args(b, argc, argv);
-    if (prc != BENCH_OPTS_GO) {
-        free(b);
-        return prc;
-    }
-    b->started_ns = time_mono_ns();
     ffx_init();
     snprintf(b->src, sizeof(b->src), "ffsrc-%d", (int)getpid() % 100000);
-    char mach[512];
-    if (bench_begin("etl-ffmpeg", "locus-bench-ff", &b->tmp, &b->bindir, mach, sizeof(mach)) != 0)
-        goto out;
 
     /* the dataset */
-    b->datadir = xasprintf("%s/data", b->tmp);
+    b->datadir = xasprintf("%s/data", b->run.tmp);
     {
-        char *self = xasprintf("%s/locus-bench", b->bindir);
+        char *self = xasprintf("%s/locus-bench", b->run.bindir);
         char files[32];
         snprintf(files, sizeof(files), "%ld", b->nfiles);
-        char *log = xasprintf("%s/gen.log", b->tmp);
+        char *log = xasprintf("%s/gen.log", b->run.tmp);
         char *gargv[] = {self,  "gen-librispeech", "--out", b->datadir, "--files",
                          files, "--seed",          "1",     NULL};
         fprintf(stderr, "generating %ld LibriSpeech-like FLAC files\n", b->nfiles);
@@ -1293,8 +1288,8 @@ int bench_cmd_etl_ffmpeg(int argc, char **argv)
     if (b->endpoint_opt != NULL) {
         b->endpoint = xstrdup(b->endpoint_opt);
     } else {
-        b->cluster_dir = xasprintf("%s/cluster", b->tmp);
-        if (bench_own_cluster(b->bindir, b->cluster_dir, b->targets, -1, &b->endpoint) != 0)
+        b->run.cluster_dir = xasprintf("%s/cluster", b->run.tmp);
+        if (bench_own_cluster(b->run.bindir, b->run.cluster_dir, b->targets, -1, &b->endpoint) != 0)
             goto out;
     }
     if (bench_cluster_open(b->endpoint, &b->smap, &b->cl) != 0)
@@ -1357,14 +1352,14 @@ int bench_cmd_etl_ffmpeg(int argc, char **argv)
     char params[512], verd[512];
     params_line(b, params, sizeof(params));
     verdict(b, verd, sizeof(verd));
-    printf("\nlocus-bench etl-ffmpeg: %s\n%s\n\n", mach, params);
+    printf("\nlocus-bench etl-ffmpeg: %s\n%s\n\n", b->run.mach, params);
     print_table(b, stdout, false);
     printf("\n");
     notes(b, stdout);
     printf("\n%s\n\n%s\n", legend, verd);
     fflush(stdout);
     if (b->md != NULL)
-        write_md(b, b->md, mach, params, verd);
+        write_md(b, b->md, b->run.mach, params, verd);
     if (b->png != NULL) {
         char title[256];
         snprintf(title, sizeof(title), "FLAC->WAV (AC=%d AR=%d), %ld files, %ld CPUs", b->ac, b->ar,
@@ -1381,7 +1376,7 @@ out_src:
     bench_bucket_destroy(b->endpoint, b->src);
 out:
     locus_client_destroy(b->cl);
-    bench_end("etl-ffmpeg", b->started_ns, b->tmp, b->keep, b->bindir, b->cluster_dir);
+    bench_end("etl-ffmpeg", &b->run, b->keep);
     bench_smap_dispose(&b->smap);
     for (long i = 0; i < b->nf; i++) {
         free(b->f[i].name);

@@ -27,7 +27,6 @@
 #include <errno.h>
 #include <dirent.h>
 #include <fcntl.h>
-#include <glob.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -46,7 +45,6 @@
 
 #define MAX_SIZES 8
 #define MAX_CELLS 64
-#define POOL_SLACK 4096 /* objects start at one of 4096 offsets in the pool */
 #define KiB 1024ULL
 #define MiB (1024ULL * 1024ULL)
 #define GiB (1024ULL * 1024ULL * 1024ULL)
@@ -101,6 +99,7 @@ typedef struct client_s {
 } client_t;
 
 typedef struct {
+    bench_run_t run; /* first: bench_start fills it */
     /* options */
     int clients;
     double duration;
@@ -114,7 +113,7 @@ typedef struct {
     const char *endpoint_opt, *md, *cluster_dir_opt, *bucket_opt;
 
     /* state */
-    char *tmp, *bindir, *cluster_dir, *endpoint, *bucket, *www, *diskdir;
+    char *endpoint, *bucket, *www, *diskdir;
     bool own_cluster, bucket_created;
     bench_smap_t smap;
     bench_nginx_t nginx;
@@ -123,7 +122,6 @@ typedef struct {
     size_t pool_len;
     cell_t cells[MAX_CELLS];
     int ncells;
-    int64_t started_ns;
 } bench_t;
 
 /* One round of one cell. */
@@ -164,14 +162,6 @@ typedef struct {
 
 /* ------------------------------------------------------------------------------------------ */
 /* small helpers */
-
-static uint32_t name_off(const char *s)
-{
-    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-    for (; *s; s++)
-        h = (h ^ (uint8_t)*s) * 1099511628211ULL;
-    return (uint32_t)(h % POOL_SLACK);
-}
 
 static void objset_add(objset_t *s, char *name, uint32_t off, int owner)
 {
@@ -439,7 +429,7 @@ static bool one_op(worker_t *w, bool warm)
         warm ? xasprintf("%s-warm-%02d", r->cell->tag, w->idx)
              : xasprintf("%s-%02d-%07llu", r->cell->tag, w->idx, (unsigned long long)w->cl->seq++);
     int owner = bench_smap_owner(&r->b->smap, r->b->bucket, name);
-    uint32_t off = name_off(name);
+    uint32_t off = bench_pool_off(name);
     if (r->cell->path == PATH_DISK) {
         bool ok = do_disk_put(w, name, off);
         free(name);
@@ -589,22 +579,11 @@ static int server_pids(const bench_t *b, path_kind_t path, pid_t *out, int max)
         if (d != NULL)
             closedir(d);
     } else if (path == PATH_PROXY || path == PATH_DIRECT) {
-        const char *cdir = b->own_cluster ? b->cluster_dir : b->cluster_dir_opt;
+        const char *cdir = b->own_cluster ? b->run.cluster_dir : b->cluster_dir_opt;
         if (cdir == NULL)
             return 0;
         char *pat = xasprintf("%s/*/locusd.pid", cdir);
-        glob_t g;
-        if (glob(pat, 0, NULL, &g) == 0) {
-            for (size_t i = 0; i < g.gl_pathc && n < max; i++) {
-                FILE *f = fopen(g.gl_pathv[i], "r");
-                long pid = 0;
-                if (f != NULL && fscanf(f, "%ld", &pid) == 1 && pid > 1)
-                    out[n++] = (pid_t)pid;
-                if (f != NULL)
-                    fclose(f);
-            }
-            globfree(&g);
-        }
+        n = bench_pid_files(pat, out, max);
         free(pat);
     }
     return n;
@@ -795,16 +774,7 @@ static void fill_pool(bench_t *b)
     for (int i = 0; i < b->nsizes; i++)
         if (b->sizes[i] > max)
             max = b->sizes[i];
-    b->pool_len = (max + POOL_SLACK + 7) & ~(size_t)7;
-    b->pool = xmalloc(b->pool_len);
-    uint64_t x = 0x9E3779B97F4A7C15ULL ^ (uint64_t)time_now_ns();
-    for (size_t i = 0; i < b->pool_len; i += 8) { /* xorshift64* */
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        uint64_t v = x * 0x2545F4914F6CDD1DULL;
-        memcpy(b->pool + i, &v, 8);
-    }
+    b->pool = bench_pool_new(max, &b->pool_len);
 }
 
 static int bucket_create(bench_t *b, char *err, size_t errlen)
@@ -866,7 +836,7 @@ static long download_set(bench_t *b, const objset_t *set)
 static void prepare_nginx(bench_t *b, const objset_t *set)
 {
     char err[LOCUS_ERR_LEN] = "";
-    const char *cdir = b->own_cluster ? b->cluster_dir : b->cluster_dir_opt;
+    const char *cdir = b->own_cluster ? b->run.cluster_dir : b->cluster_dir_opt;
     long n = -1;
     if (cdir != NULL)
         n = bench_link_objects(cdir, b->bucket, b->www);
@@ -882,7 +852,8 @@ static void prepare_nginx(bench_t *b, const objset_t *set)
         n = download_set(b, set);
     }
     if (!b->nginx_up && n > 0) {
-        if (bench_nginx_start(&b->nginx, b->tmp, b->www, b->pin ? 0 : -1, err, sizeof(err)) == 0)
+        if (bench_nginx_start(&b->nginx, b->run.tmp, b->www, b->pin ? 0 : -1, err, sizeof(err)) ==
+            0)
             b->nginx_up = true;
         else
             fprintf(stderr, "locus-bench: %s\n", err);
@@ -1068,8 +1039,9 @@ static int opt_paths(const bench_opt_t *o, const char *arg)
     return parse_list(arg, path_names, PATH_COUNT, o->dst);
 }
 
-static int parse_args(bench_t *b, int argc, char **argv)
+static int parse_args(void *state, int argc, char **argv)
 {
+    bench_t *b = state;
     b->clients = 8;
     b->duration = 6;
     b->max_bytes = 2 * GiB;
@@ -1172,26 +1144,20 @@ static void seed_set(bench_t *b, size_t size, objset_t *set, const char *tag)
 
 int bench_cmd_obj(int argc, char **argv)
 {
-    bench_t *b = xcalloc(1, sizeof(*b));
-    int rc = 1;
+    int rc;
+    bench_t *b = bench_start(sizeof(*b), parse_args, argc, argv, "obj", "locus-bench", &rc);
+    if (b == NULL)
+        return rc;
+    rc = 1;
     char err[LOCUS_ERR_LEN] = "";
-    int prc = parse_args(b, argc, argv);
-    if (prc != BENCH_OPTS_GO) {
-        free(b);
-        return prc;
-    }
-    b->started_ns = time_mono_ns();
-    char mach[512];
-    if (bench_begin("obj", "locus-bench", &b->tmp, &b->bindir, mach, sizeof(mach)) != 0)
-        goto out;
-    b->www = xasprintf("%s/www", b->tmp);
-    b->diskdir = xasprintf("%s/disk", b->tmp);
+    b->www = xasprintf("%s/www", b->run.tmp);
+    b->diskdir = xasprintf("%s/disk", b->run.tmp);
     mkdir_p(b->diskdir, 0755);
 
     if (b->endpoint_opt == NULL) {
-        b->cluster_dir = xasprintf("%s/cluster", b->tmp);
+        b->run.cluster_dir = xasprintf("%s/cluster", b->run.tmp);
         b->own_cluster = true;
-        if (bench_own_cluster(b->bindir, b->cluster_dir, b->targets, b->pin ? 0 : -1,
+        if (bench_own_cluster(b->run.bindir, b->run.cluster_dir, b->targets, b->pin ? 0 : -1,
                               &b->endpoint) != 0)
             goto out;
     } else {
@@ -1263,7 +1229,7 @@ int bench_cmd_obj(int argc, char **argv)
     compute_ratios(b);
     char params[512];
     params_line(b, params, sizeof(params));
-    printf("\nlocus-bench obj: %s\n%s; nginx: %s\n\n", mach, params,
+    printf("\nlocus-bench obj: %s\n%s; nginx: %s\n\n", b->run.mach, params,
            b->nginx.version ? b->nginx.version : "n/a");
     print_table(b, stdout, false);
     print_errors(b, stdout, false);
@@ -1283,7 +1249,7 @@ out:
         bench_nginx_stop(&b->nginx);
     if (b->bucket != NULL && !b->own_cluster && !b->keep && b->bucket_created)
         bucket_destroy(b);
-    bench_end("obj", b->started_ns, b->tmp, b->keep, b->bindir, b->cluster_dir);
+    bench_end("obj", &b->run, b->keep);
     bench_smap_dispose(&b->smap);
     free(b->pool);
     free(b->bucket);

@@ -22,6 +22,7 @@
 #include <curl/curl.h>
 
 #include "bench.h"
+#include "opts.h"
 
 char *bench_self_dir(void)
 {
@@ -309,39 +310,49 @@ int64_t bench_rfc3339_ns(const char *s)
     return ((int64_t)timegm(&tm) - off) * 1000000000LL + frac;
 }
 
-int bench_begin(const char *cmd, const char *prefix, char **tmp, char **bindir, char *mach,
-                size_t machlen)
+void *bench_start(size_t size, int (*parse)(void *state, int argc, char **argv), int argc,
+                  char **argv, const char *cmd, const char *prefix, int *rc)
 {
+    void *state = xcalloc(1, size);
+    bench_run_t *r = state;
+    if ((*rc = parse(state, argc, argv)) != BENCH_OPTS_GO) {
+        free(state);
+        return NULL;
+    }
+    r->started_ns = time_mono_ns();
     bench_catch_signals();
     curl_global_init(CURL_GLOBAL_DEFAULT);
     const char *tmpdir = getenv("TMPDIR") != NULL ? getenv("TMPDIR") : "/tmp";
-    *tmp = xasprintf("%s/%s-XXXXXX", tmpdir, prefix);
-    *bindir = bench_self_dir();
-    bench_machine_desc(mach, machlen);
-    fprintf(stderr, "locus-bench %s: %s\n", cmd, mach);
-    if (mkdtemp(*tmp) == NULL) {
-        fprintf(stderr, "locus-bench: mkdtemp %s: %s\n", *tmp, strerror(errno));
-        free(*tmp);
-        *tmp = NULL;
-        return -1;
+    r->tmp = xasprintf("%s/%s-XXXXXX", tmpdir, prefix);
+    r->bindir = bench_self_dir();
+    bench_machine_desc(r->mach, sizeof(r->mach));
+    fprintf(stderr, "locus-bench %s: %s\n", cmd, r->mach);
+    if (mkdtemp(r->tmp) == NULL) {
+        fprintf(stderr, "locus-bench: mkdtemp %s: %s\n", r->tmp, strerror(errno));
+        free(r->tmp);
+        r->tmp = NULL;
+        bench_end(cmd, r, false);
+        free(state);
+        *rc = 1;
+        return NULL;
     }
-    return 0;
+    return state;
 }
 
-void bench_end(const char *cmd, int64_t started_ns, char *tmp, bool keep, char *bindir,
-               char *cluster_dir)
+void bench_end(const char *cmd, bench_run_t *r, bool keep)
 {
-    if (cluster_dir != NULL)
-        bench_cluster_down(bindir, cluster_dir);
-    if (tmp != NULL && !keep)
-        remove_tree(tmp);
-    else if (tmp != NULL)
-        fprintf(stderr, "--keep: temp dir %s\n", tmp);
+    if (r->cluster_dir != NULL)
+        bench_cluster_down(r->bindir, r->cluster_dir);
+    if (r->tmp != NULL && !keep)
+        remove_tree(r->tmp);
+    else if (r->tmp != NULL)
+        fprintf(stderr, "--keep: temp dir %s\n", r->tmp);
     fprintf(stderr, "locus-bench %s: done in %.0f s\n", cmd,
-            (double)(time_mono_ns() - started_ns) / 1e9);
-    free(tmp);
-    free(bindir);
-    free(cluster_dir);
+            (double)(time_mono_ns() - r->started_ns) / 1e9);
+    free(r->tmp);
+    free(r->bindir);
+    free(r->cluster_dir);
+    r->tmp = r->bindir = r->cluster_dir = NULL;
     curl_global_cleanup();
 }
 
