@@ -159,6 +159,24 @@ out:
     return rc;
 }
 
+int bench_pid_files(const char *pattern, pid_t *out, int max)
+{
+    int n = 0;
+    glob_t g;
+    if (glob(pattern, 0, NULL, &g) == 0) {
+        for (size_t i = 0; i < g.gl_pathc && n < max; i++) {
+            FILE *f = fopen(g.gl_pathv[i], "r");
+            long pid = 0;
+            if (f != NULL && fscanf(f, "%ld", &pid) == 1 && pid > 1)
+                out[n++] = (pid_t)pid;
+            if (f != NULL)
+                fclose(f);
+        }
+        globfree(&g);
+    }
+    return n;
+}
+
 void bench_cluster_down(const char *bindir, const char *dir)
 {
     char *cli = xasprintf("%s/locus", bindir);
@@ -170,35 +188,24 @@ void bench_cluster_down(const char *bindir, const char *dir)
     /* Safety net: whatever `cluster down` left behind (it may not exist yet, or fail). Only
      * pids recorded under our own cluster dir, and only if they still are locusd. */
     char *pat = xasprintf("%s/*/locusd.pid", dir);
-    glob_t g;
-    if (glob(pat, 0, NULL, &g) == 0) {
-        for (size_t i = 0; i < g.gl_pathc; i++) {
-            FILE *f = fopen(g.gl_pathv[i], "r");
-            long pid = 0;
-            if (f != NULL) {
-                if (fscanf(f, "%ld", &pid) != 1)
-                    pid = 0;
-                fclose(f);
-            }
-            if (pid <= 1)
-                continue;
-            char comm_path[64], comm[64] = "";
-            snprintf(comm_path, sizeof(comm_path), "/proc/%ld/comm", pid);
-            FILE *c = fopen(comm_path, "r");
-            if (c == NULL)
-                continue;
-            if (fgets(comm, sizeof(comm), c) == NULL)
-                comm[0] = '\0';
-            fclose(c);
-            if (strncmp(comm, "locusd", 6) != 0)
-                continue;
-            fprintf(stderr, "locus-bench: locusd pid %ld still alive after cluster down; killing\n",
-                    pid);
-            kill((pid_t)pid, SIGKILL);
-        }
-        globfree(&g);
-    }
+    pid_t pids[256];
+    int n = bench_pid_files(pat, pids, 256);
     free(pat);
+    for (int i = 0; i < n; i++) {
+        char comm_path[64], comm[64] = "";
+        snprintf(comm_path, sizeof(comm_path), "/proc/%ld/comm", (long)pids[i]);
+        FILE *c = fopen(comm_path, "r");
+        if (c == NULL)
+            continue;
+        if (fgets(comm, sizeof(comm), c) == NULL)
+            comm[0] = '\0';
+        fclose(c);
+        if (strncmp(comm, "locusd", 6) != 0)
+            continue;
+        fprintf(stderr, "locus-bench: locusd pid %ld still alive after cluster down; killing\n",
+                (long)pids[i]);
+        kill(pids[i], SIGKILL);
+    }
     free(log);
     free(cli);
 }

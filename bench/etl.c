@@ -29,8 +29,6 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
-#include <getopt.h>
-#include <glob.h>
 #include <jansson.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -46,11 +44,11 @@
 #include <locus/client.h>
 
 #include "bench.h"
+#include "opts.h"
 
 #define KiB 1024ULL
 #define MiB (1024ULL * 1024ULL)
-#define POOL_SLACK 4096 /* objects start at one of 4096 offsets in the pool */
-#define NSAMPLE 20      /* objects byte-compared per cell */
+#define NSAMPLE 20 /* objects byte-compared per cell */
 #define MAX_PIDS 256
 #define JOB_TIMEOUT_S 1800
 
@@ -104,16 +102,17 @@ typedef struct {
 } srcset_t;
 
 typedef struct {
+    bench_run_t run; /* first: bench_start fills it */
     /* options */
     long counts[NSIZES];
-    size_t sizes[NSIZES];
+    uint64_t sizes[NSIZES];
     bool size_on[NSIZES];
     int workers, targets;
     bool quick, keep, no_warmup;
     const char *md, *only;
 
     /* state */
-    char *tmp, *bindir, *cluster_dir, *endpoint;
+    char *endpoint;
     bench_smap_t smap;
     locus_client_t *cl;
     uint8_t *pool;
@@ -121,21 +120,12 @@ typedef struct {
     srcset_t src[NSIZES];
     cell_t cells[NCONFIGS * NSIZES];
     int ncells, ndst;
-    int64_t started_ns;
     pid_t tpids[64];
     int ntpids;
 } etlb_t;
 
 /* ------------------------------------------------------------------------------------------ */
 /* small helpers */
-
-static uint32_t name_off(const char *s)
-{
-    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-    for (; *s; s++)
-        h = (h ^ (uint8_t)*s) * 1099511628211ULL;
-    return (uint32_t)(h % POOL_SLACK);
-}
 
 static void obj_name(char *out, size_t len, long i)
 {
@@ -206,20 +196,8 @@ static pstat_t read_pstat(pid_t pid)
 /* The locusd pids of the targets, from <cluster>/t<N>/locusd.pid. */
 static int target_pids(const etlb_t *b, pid_t *out, int max)
 {
-    int n = 0;
-    char *pat = xasprintf("%s/t*/locusd.pid", b->cluster_dir);
-    glob_t g;
-    if (glob(pat, 0, NULL, &g) == 0) {
-        for (size_t i = 0; i < g.gl_pathc && n < max; i++) {
-            FILE *f = fopen(g.gl_pathv[i], "r");
-            long pid = 0;
-            if (f != NULL && fscanf(f, "%ld", &pid) == 1 && pid > 1)
-                out[n++] = (pid_t)pid;
-            if (f != NULL)
-                fclose(f);
-        }
-        globfree(&g);
-    }
+    char *pat = xasprintf("%s/t*/locusd.pid", b->run.cluster_dir);
+    int n = bench_pid_files(pat, out, max);
     free(pat);
     return n;
 }
@@ -309,16 +287,7 @@ static void fill_pool(etlb_t *b)
     for (int i = 0; i < NSIZES; i++)
         if (b->sizes[i] > max)
             max = b->sizes[i];
-    b->pool_len = (max + POOL_SLACK + 7) & ~(size_t)7;
-    b->pool = xmalloc(b->pool_len);
-    uint64_t x = 0x9E3779B97F4A7C15ULL ^ (uint64_t)time_now_ns();
-    for (size_t i = 0; i < b->pool_len; i += 8) { /* xorshift64* */
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        uint64_t v = x * 0x2545F4914F6CDD1DULL;
-        memcpy(b->pool + i, &v, 8);
-    }
+    b->pool = bench_pool_new(max, &b->pool_len);
 }
 
 typedef struct {
@@ -357,7 +326,7 @@ static void *loader_main(void *arg)
         char *url =
             xasprintf("%s/v1/objects/%s/%s?provider=ais", b->smap.t[owner].url, l->set->bck, name);
         curl_easy_setopt(c, CURLOPT_URL, url);
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, (const char *)(b->pool + name_off(name)));
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, (const char *)(b->pool + bench_pool_off(name)));
         curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)l->set->size);
         CURLcode rc = curl_easy_perform(c);
         long st = 0;
@@ -519,7 +488,7 @@ static int verify(etlb_t *b, const srcset_t *set, const char *dst, char *err, si
             snprintf(err, errlen, "GET %s/%s: %s", dst, name, e);
             return -1;
         }
-        bool same = len == set->size && memcmp(data, b->pool + name_off(name), len) == 0;
+        bool same = len == set->size && memcmp(data, b->pool + bench_pool_off(name), len) == 0;
         free(data);
         if (!same) {
             snprintf(err, errlen, "%s/%s differs from the source (%zu bytes, expected %zu)", dst,
@@ -598,7 +567,7 @@ out:
     free(z);
     free(id);
     bench_bucket_destroy(b->endpoint, dst);
-    bench_bucket_settle(b->cluster_dir, dst);
+    bench_bucket_settle(b->run.cluster_dir, dst);
 }
 
 static cell_t *cell_new(etlb_t *b, const cfg_t *c, int size_idx)
@@ -770,16 +739,10 @@ static void params_line(const etlb_t *b, char *out, size_t len)
 static int write_md(const etlb_t *b, const char *path, const char *mach, const char *params,
                     const char *verd)
 {
-    FILE *f = fopen(path, "w");
-    if (f == NULL) {
-        fprintf(stderr, "locus-bench: cannot write %s: %s\n", path, strerror(errno));
+    FILE *f = bench_md_open(path, "etl", mach, params);
+    if (f == NULL)
         return -1;
-    }
-    char when[64];
-    time_t now = time(NULL);
-    strftime(when, sizeof(when), "%Y-%m-%d %H:%M UTC", gmtime(&now));
-    fprintf(f, "<!-- generated by locus-bench etl, %s -->\n\n", when);
-    fprintf(f, "Machine: %s. %s.\n\n", mach, params);
+    fprintf(f, ".\n\n");
     print_table(b, f, true);
     fprintf(f, "\n%s\n\n%s\n", legend, verd);
     fclose(f);
@@ -789,164 +752,79 @@ static int write_md(const etlb_t *b, const char *path, const char *mach, const c
 /* ------------------------------------------------------------------------------------------ */
 /* command */
 
-static void usage(FILE *f)
+static const char usage[] =
+    "usage: locus-bench etl [options]\n"
+    "\n"
+    "Offline bucket-to-bucket transforms (etl-bck) with the echo transformer for every\n"
+    "configuration (hpush|hpull|ws x fqn x direct put, io://, unix sockets) next to\n"
+    "copy-bck of the same bucket, on a 1 proxy + N targets cluster the bench starts.\n";
+
+static int opt_sizes(const bench_opt_t *o, const char *arg)
 {
-    fprintf(f, "usage: locus-bench etl [options]\n"
-               "\n"
-               "Offline bucket-to-bucket transforms (etl-bck) with the echo transformer for every\n"
-               "configuration (hpush|hpull|ws x fqn x direct put, io://, unix sockets) next to\n"
-               "copy-bck of the same bucket, on a 1 proxy + N targets cluster the bench starts.\n"
-               "\n"
-               "  --small-count N     small objects in the source, default 10000\n"
-               "  --large-count N     large objects in the source, default 1000\n"
-               "  --small-size SIZE   default 10KiB\n"
-               "  --large-size SIZE   default 1MiB\n"
-               "  --sizes LIST        small,large (default both)\n"
-               "  --only LIST         configurations: copy,hpush,hpull,ws,io,unix (default all)\n"
-               "  --workers N         num-workers per target of every job, default 8\n"
-               "  --targets N         targets of the cluster, default 3\n"
-               "  --quick             smoke run (1000 small, 50 large objects), under a minute\n"
-               "  --md FILE           also write the table as markdown\n"
-               "  --no-warmup         skip the untimed copy-bck of each source before the cells\n"
-               "  --keep              keep the temp dir (cluster data and logs)\n");
+    bool *on = o->dst;
+    on[SZ_SMALL] = strstr(arg, "small") != NULL;
+    on[SZ_LARGE] = strstr(arg, "large") != NULL;
+    return 0;
 }
 
-static int parse_args(etlb_t *b, int argc, char **argv)
+static int parse_args(void *state, int argc, char **argv)
 {
-    enum {
-        O_SMALL_COUNT = 256,
-        O_LARGE_COUNT,
-        O_SMALL_SIZE,
-        O_LARGE_SIZE,
-        O_SIZES,
-        O_ONLY,
-        O_WORKERS,
-        O_TARGETS,
-        O_QUICK,
-        O_MD,
-        O_KEEP,
-        O_NO_WARMUP,
-    };
-    static const struct option opts[] = {
-        {"small-count", required_argument, NULL, O_SMALL_COUNT},
-        {"large-count", required_argument, NULL, O_LARGE_COUNT},
-        {"small-size", required_argument, NULL, O_SMALL_SIZE},
-        {"large-size", required_argument, NULL, O_LARGE_SIZE},
-        {"sizes", required_argument, NULL, O_SIZES},
-        {"only", required_argument, NULL, O_ONLY},
-        {"workers", required_argument, NULL, O_WORKERS},
-        {"targets", required_argument, NULL, O_TARGETS},
-        {"quick", no_argument, NULL, O_QUICK},
-        {"md", required_argument, NULL, O_MD},
-        {"keep", no_argument, NULL, O_KEEP},
-        {"no-warmup", no_argument, NULL, O_NO_WARMUP},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
+    etlb_t *b = state;
     long counts[NSIZES] = {-1, -1};
     b->sizes[SZ_SMALL] = 10 * KiB;
     b->sizes[SZ_LARGE] = MiB;
     b->size_on[SZ_SMALL] = b->size_on[SZ_LARGE] = true;
     b->workers = 8;
     b->targets = 3;
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case O_SMALL_COUNT:
-            counts[SZ_SMALL] = atol(optarg);
-            break;
-        case O_LARGE_COUNT:
-            counts[SZ_LARGE] = atol(optarg);
-            break;
-        case O_SMALL_SIZE:
-        case O_LARGE_SIZE: {
-            int64_t v = size_parse(optarg);
-            if (v <= 0 || (uint64_t)v > 256 * MiB) {
-                fprintf(stderr, "locus-bench: bad size '%s'\n", optarg);
-                return -1;
-            }
-            b->sizes[c == O_SMALL_SIZE ? SZ_SMALL : SZ_LARGE] = (size_t)v;
-            break;
-        }
-        case O_SIZES: {
-            b->size_on[SZ_SMALL] = strstr(optarg, "small") != NULL;
-            b->size_on[SZ_LARGE] = strstr(optarg, "large") != NULL;
-            break;
-        }
-        case O_ONLY:
-            b->only = optarg;
-            break;
-        case O_WORKERS:
-            b->workers = atoi(optarg);
-            break;
-        case O_TARGETS:
-            b->targets = atoi(optarg);
-            break;
-        case O_QUICK:
-            b->quick = true;
-            break;
-        case O_MD:
-            b->md = optarg;
-            break;
-        case O_KEEP:
-            b->keep = true;
-            break;
-        case O_NO_WARMUP:
-            b->no_warmup = true;
-            break;
-        case 'h':
-            usage(stdout);
-            exit(0);
-        default:
-            usage(stderr);
-            return -1;
-        }
-    }
-    if (optind < argc) {
-        fprintf(stderr, "locus-bench: unexpected argument '%s'\n", argv[optind]);
-        return -1;
-    }
+    const bench_opt_t opts[] = {
+        BOPT("small-count", BOPT_LONG, &counts[SZ_SMALL], "N",
+             "small objects in the source, default 10000", .min = 1, .max = 1e9),
+        BOPT("large-count", BOPT_LONG, &counts[SZ_LARGE], "N",
+             "large objects in the source, default 1000", .min = 1, .max = 1e9),
+        BOPT("small-size", BOPT_SIZE, &b->sizes[SZ_SMALL], "SIZE", "default 10KiB", .min = 1,
+             .max = 256 * MiB),
+        BOPT("large-size", BOPT_SIZE, &b->sizes[SZ_LARGE], "SIZE", "default 1MiB", .min = 1,
+             .max = 256 * MiB),
+        BOPT("sizes", BOPT_FN, b->size_on, "LIST", "small,large (default both)", .fn = opt_sizes),
+        BOPT("only", BOPT_STR, &b->only, "LIST",
+             "configurations: copy,hpush,hpull,ws,io,unix (default all)"),
+        BOPT("workers", BOPT_INT, &b->workers, "N",
+             "num-workers per target of every job, default 8", .min = 1, .max = 64),
+        BOPT("targets", BOPT_INT, &b->targets, "N", "targets of the cluster, default 3", .min = 1,
+             .max = 32),
+        BOPT("quick", BOPT_BOOL, &b->quick, NULL,
+             "smoke run (1000 small, 50 large objects), under a minute"),
+        BOPT("md", BOPT_STR, &b->md, "FILE", "also write the table as markdown"),
+        BOPT("no-warmup", BOPT_BOOL, &b->no_warmup, NULL,
+             "skip the untimed copy-bck of each source before the cells"),
+        BOPT("keep", BOPT_BOOL, &b->keep, NULL, "keep the temp dir (cluster data and logs)"),
+    };
+    int rc = bench_opts_parse(usage, opts, ARRAY_SIZE(opts), argc, argv);
+    if (rc != BENCH_OPTS_GO)
+        return rc;
     b->counts[SZ_SMALL] = counts[SZ_SMALL] >= 0 ? counts[SZ_SMALL] : b->quick ? 1000 : 10000;
     b->counts[SZ_LARGE] = counts[SZ_LARGE] >= 0 ? counts[SZ_LARGE] : b->quick ? 50 : 1000;
-    if (b->counts[SZ_SMALL] < 1 || b->counts[SZ_LARGE] < 1 || b->workers < 1 || b->workers > 64 ||
-        b->targets < 1 || b->targets > 32 || (!b->size_on[SZ_SMALL] && !b->size_on[SZ_LARGE])) {
+    if (!b->size_on[SZ_SMALL] && !b->size_on[SZ_LARGE]) {
         fprintf(stderr, "locus-bench: bad options (see --help)\n");
-        return -1;
+        return 2;
     }
-    return 0;
+    return BENCH_OPTS_GO;
 }
 
 int bench_cmd_etl(int argc, char **argv)
 {
-    etlb_t *b = xcalloc(1, sizeof(*b));
-    int rc = 1;
+    int rc;
+    etlb_t *b = bench_start(sizeof(*b), parse_args, argc, argv, "etl", "locus-bench", &rc);
+    if (b == NULL)
+        return rc;
+    rc = 1;
     char err[LOCUS_ERR_LEN] = "";
-    if (parse_args(b, argc, argv) != 0) {
-        free(b);
-        return 2;
-    }
-    b->started_ns = time_mono_ns();
-    char mach[512];
-    if (bench_begin("etl", "locus-bench", &b->tmp, &b->bindir, mach, sizeof(mach)) != 0)
+    b->run.cluster_dir = xasprintf("%s/cluster", b->run.tmp);
+    if (bench_own_cluster(b->run.bindir, b->run.cluster_dir, b->targets, -1, &b->endpoint) != 0)
         goto out;
-    b->cluster_dir = xasprintf("%s/cluster", b->tmp);
-    if (bench_own_cluster(b->bindir, b->cluster_dir, b->targets, -1, &b->endpoint) != 0)
+    if (bench_cluster_open(b->endpoint, &b->smap, &b->cl) != 0)
         goto out;
-    if (bench_smap_fetch(b->endpoint, &b->smap, err, sizeof(err)) != 0) {
-        fprintf(stderr, "locus-bench: %s\n", err);
-        goto out;
-    }
-    if (b->smap.nt == 0) {
-        fprintf(stderr, "locus-bench: the cluster at %s has no active targets\n", b->endpoint);
-        goto out;
-    }
     b->ntpids = target_pids(b, b->tpids, 64);
-    if (locus_client_create(b->endpoint, &b->cl, err) != 0) {
-        fprintf(stderr, "locus-bench: %s\n", err);
-        goto out;
-    }
-    locus_client_set_timeouts(b->cl, 5000, 120000);
 
     fill_pool(b);
     b->src[SZ_SMALL] = (srcset_t){"bsrc-small", b->counts[SZ_SMALL], b->sizes[SZ_SMALL]};
@@ -1007,12 +885,12 @@ int bench_cmd_etl(int argc, char **argv)
     char params[512], verd[512];
     params_line(b, params, sizeof(params));
     verdict(b, verd, sizeof(verd));
-    printf("\nlocus-bench etl: %s\n%s\n\n", mach, params);
+    printf("\nlocus-bench etl: %s\n%s\n\n", b->run.mach, params);
     print_table(b, stdout, false);
     printf("\n%s\n\n%s\n", legend, verd);
     fflush(stdout);
     if (b->md != NULL)
-        write_md(b, b->md, mach, params, verd);
+        write_md(b, b->md, b->run.mach, params, verd);
 
     rc = 0;
     for (int i = 0; i < b->ncells; i++)
@@ -1022,7 +900,7 @@ int bench_cmd_etl(int argc, char **argv)
         rc = 130;
 out:
     locus_client_destroy(b->cl);
-    bench_end("etl", b->started_ns, b->tmp, b->keep, b->bindir, b->cluster_dir);
+    bench_end("etl", &b->run, b->keep);
     bench_smap_dispose(&b->smap);
     free(b->pool);
     free(b->endpoint);

@@ -32,7 +32,6 @@
  *   the statistics need no lock.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -46,6 +45,7 @@
 #include <libavutil/channel_layout.h>
 
 #include "bench.h"
+#include "opts.h"
 
 #ifndef M_PI
 #define M_PI 3.14159265358979323846
@@ -894,108 +894,43 @@ static void *worker(void *arg)
 
 /* --- command --- */
 
-static void usage(FILE *f)
-{
-    fprintf(f, "usage: locus-bench gen-librispeech --out DIR [options]\n"
-               "\n"
-               "Generates a LibriSpeech-like corpus of synthetic speech: FLAC, mono, 16-bit,\n"
-               "durations with mean ~12 s (15%% of 1-8 s, the rest 8-35 s), ~17 kB/s, laid out as\n"
-               "DIR/<speaker>/<chapter>/<spk>-<chap>-<NNNN>.flac with one\n"
-               "<spk>-<chap>.trans.txt per chapter. Deterministic: the same seed gives the same\n"
-               "bytes, whatever the thread count; existing files of the same names are replaced.\n"
-               "\n"
-               "  --out DIR      output directory (created)\n"
-               "  --files N      number of files, default 200\n"
-               "  --seed S       seed, default 1\n"
-               "  --threads T    encoder threads, default: the number of CPUs\n"
-               "  --rate HZ      sample rate, default 16000\n");
-}
-
-static int parse_long(const char *s, long lo, long hi, long *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi)
-        return -1;
-    *out = v;
-    return 0;
-}
+static const char usage[] =
+    "usage: locus-bench gen-librispeech --out DIR [options]\n"
+    "\n"
+    "Generates a LibriSpeech-like corpus of synthetic speech: FLAC, mono, 16-bit,\n"
+    "durations with mean ~12 s (15% of 1-8 s, the rest 8-35 s), ~17 kB/s, laid out as\n"
+    "DIR/<speaker>/<chapter>/<spk>-<chap>-<NNNN>.flac with one\n"
+    "<spk>-<chap>.trans.txt per chapter. Deterministic: the same seed gives the same\n"
+    "bytes, whatever the thread count; existing files of the same names are replaced.\n";
 
 static int parse_args(gen_t *g, int argc, char **argv)
 {
-    enum { O_OUT = 256, O_FILES, O_SEED, O_THREADS, O_RATE };
-    static const struct option opts[] = {
-        {"out", required_argument, NULL, O_OUT},
-        {"files", required_argument, NULL, O_FILES},
-        {"seed", required_argument, NULL, O_SEED},
-        {"threads", required_argument, NULL, O_THREADS},
-        {"rate", required_argument, NULL, O_RATE},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    long ncpu = sysconf(_SC_NPROCESSORS_ONLN), v;
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     g->nfiles = 200;
     g->seed = 1;
     g->threads = ncpu > 0 ? (int)ncpu : 1;
     g->rate = 16000;
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case O_OUT:
-            g->out = optarg;
-            break;
-        case O_FILES:
-            if (parse_long(optarg, 1, 100000000, &g->nfiles) != 0) {
-                fprintf(stderr, "locus-bench: bad --files '%s'\n", optarg);
-                return -1;
-            }
-            break;
-        case O_SEED: {
-            char *end;
-            errno = 0;
-            g->seed = strtoull(optarg, &end, 0);
-            if (errno != 0 || end == optarg || *end != '\0') {
-                fprintf(stderr, "locus-bench: bad --seed '%s'\n", optarg);
-                return -1;
-            }
-            break;
-        }
-        case O_THREADS:
-            if (parse_long(optarg, 1, 1024, &v) != 0) {
-                fprintf(stderr, "locus-bench: bad --threads '%s'\n", optarg);
-                return -1;
-            }
-            g->threads = (int)v;
-            break;
-        case O_RATE:
-            if (parse_long(optarg, 8000, 192000, &v) != 0) {
-                fprintf(stderr, "locus-bench: bad --rate '%s' (8000-192000)\n", optarg);
-                return -1;
-            }
-            g->rate = (int)v;
-            break;
-        case 'h':
-            usage(stdout);
-            exit(0);
-        default:
-            usage(stderr);
-            return -1;
-        }
-    }
-    if (optind < argc) {
-        fprintf(stderr, "locus-bench: unexpected argument '%s'\n", argv[optind]);
-        return -1;
-    }
+    const bench_opt_t opts[] = {
+        BOPT("out", BOPT_STR, &g->out, "DIR", "output directory (created)"),
+        BOPT("files", BOPT_LONG, &g->nfiles, "N", "number of files, default 200", .min = 1,
+             .max = 100000000),
+        BOPT("seed", BOPT_U64, &g->seed, "S", "seed, default 1"),
+        BOPT("threads", BOPT_INT, &g->threads, "T", "encoder threads, default: the number of CPUs",
+             .min = 1, .max = 1024),
+        BOPT("rate", BOPT_INT, &g->rate, "HZ", "sample rate, default 16000", .min = 8000,
+             .max = 192000),
+    };
+    int rc = bench_opts_parse(usage, opts, ARRAY_SIZE(opts), argc, argv);
+    if (rc != BENCH_OPTS_GO)
+        return rc;
     if (g->out == NULL) {
         fprintf(stderr, "locus-bench: gen-librispeech needs --out DIR\n");
-        usage(stderr);
-        return -1;
+        bench_opts_usage(usage, opts, ARRAY_SIZE(opts), stderr);
+        return 2;
     }
     if (g->threads > g->nfiles)
         g->threads = (int)g->nfiles;
-    return 0;
+    return BENCH_OPTS_GO;
 }
 
 static void report(const gen_t *g, double secs)
@@ -1031,8 +966,9 @@ int bench_cmd_gen_librispeech(int argc, char **argv)
 {
     gen_t g = {0};
     int rc = 1;
-    if (parse_args(&g, argc, argv) != 0)
-        return 2;
+    int prc = parse_args(&g, argc, argv);
+    if (prc != BENCH_OPTS_GO)
+        return prc;
     int64_t t0 = time_mono_ns();
     /* Ctrl-C: workers finish (or remove) the file in hand, so no .tmp file is left behind */
     bench_catch_signals();

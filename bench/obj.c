@@ -27,8 +27,6 @@
 #include <errno.h>
 #include <dirent.h>
 #include <fcntl.h>
-#include <glob.h>
-#include <getopt.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -43,10 +41,10 @@
 #include <curl/curl.h>
 
 #include "bench.h"
+#include "opts.h"
 
 #define MAX_SIZES 8
 #define MAX_CELLS 64
-#define POOL_SLACK 4096 /* objects start at one of 4096 offsets in the pool */
 #define KiB 1024ULL
 #define MiB (1024ULL * 1024ULL)
 #define GiB (1024ULL * 1024ULL * 1024ULL)
@@ -101,6 +99,7 @@ typedef struct client_s {
 } client_t;
 
 typedef struct {
+    bench_run_t run; /* first: bench_start fills it */
     /* options */
     int clients;
     double duration;
@@ -114,7 +113,7 @@ typedef struct {
     const char *endpoint_opt, *md, *cluster_dir_opt, *bucket_opt;
 
     /* state */
-    char *tmp, *bindir, *cluster_dir, *endpoint, *bucket, *www, *diskdir;
+    char *endpoint, *bucket, *www, *diskdir;
     bool own_cluster, bucket_created;
     bench_smap_t smap;
     bench_nginx_t nginx;
@@ -123,7 +122,6 @@ typedef struct {
     size_t pool_len;
     cell_t cells[MAX_CELLS];
     int ncells;
-    int64_t started_ns;
 } bench_t;
 
 /* One round of one cell. */
@@ -164,14 +162,6 @@ typedef struct {
 
 /* ------------------------------------------------------------------------------------------ */
 /* small helpers */
-
-static uint32_t name_off(const char *s)
-{
-    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-    for (; *s; s++)
-        h = (h ^ (uint8_t)*s) * 1099511628211ULL;
-    return (uint32_t)(h % POOL_SLACK);
-}
 
 static void objset_add(objset_t *s, char *name, uint32_t off, int owner)
 {
@@ -439,7 +429,7 @@ static bool one_op(worker_t *w, bool warm)
         warm ? xasprintf("%s-warm-%02d", r->cell->tag, w->idx)
              : xasprintf("%s-%02d-%07llu", r->cell->tag, w->idx, (unsigned long long)w->cl->seq++);
     int owner = bench_smap_owner(&r->b->smap, r->b->bucket, name);
-    uint32_t off = name_off(name);
+    uint32_t off = bench_pool_off(name);
     if (r->cell->path == PATH_DISK) {
         bool ok = do_disk_put(w, name, off);
         free(name);
@@ -589,22 +579,11 @@ static int server_pids(const bench_t *b, path_kind_t path, pid_t *out, int max)
         if (d != NULL)
             closedir(d);
     } else if (path == PATH_PROXY || path == PATH_DIRECT) {
-        const char *cdir = b->own_cluster ? b->cluster_dir : b->cluster_dir_opt;
+        const char *cdir = b->own_cluster ? b->run.cluster_dir : b->cluster_dir_opt;
         if (cdir == NULL)
             return 0;
         char *pat = xasprintf("%s/*/locusd.pid", cdir);
-        glob_t g;
-        if (glob(pat, 0, NULL, &g) == 0) {
-            for (size_t i = 0; i < g.gl_pathc && n < max; i++) {
-                FILE *f = fopen(g.gl_pathv[i], "r");
-                long pid = 0;
-                if (f != NULL && fscanf(f, "%ld", &pid) == 1 && pid > 1)
-                    out[n++] = (pid_t)pid;
-                if (f != NULL)
-                    fclose(f);
-            }
-            globfree(&g);
-        }
+        n = bench_pid_files(pat, out, max);
         free(pat);
     }
     return n;
@@ -795,16 +774,7 @@ static void fill_pool(bench_t *b)
     for (int i = 0; i < b->nsizes; i++)
         if (b->sizes[i] > max)
             max = b->sizes[i];
-    b->pool_len = (max + POOL_SLACK + 7) & ~(size_t)7;
-    b->pool = xmalloc(b->pool_len);
-    uint64_t x = 0x9E3779B97F4A7C15ULL ^ (uint64_t)time_now_ns();
-    for (size_t i = 0; i < b->pool_len; i += 8) { /* xorshift64* */
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        uint64_t v = x * 0x2545F4914F6CDD1DULL;
-        memcpy(b->pool + i, &v, 8);
-    }
+    b->pool = bench_pool_new(max, &b->pool_len);
 }
 
 static int bucket_create(bench_t *b, char *err, size_t errlen)
@@ -866,7 +836,7 @@ static long download_set(bench_t *b, const objset_t *set)
 static void prepare_nginx(bench_t *b, const objset_t *set)
 {
     char err[LOCUS_ERR_LEN] = "";
-    const char *cdir = b->own_cluster ? b->cluster_dir : b->cluster_dir_opt;
+    const char *cdir = b->own_cluster ? b->run.cluster_dir : b->cluster_dir_opt;
     long n = -1;
     if (cdir != NULL)
         n = bench_link_objects(cdir, b->bucket, b->www);
@@ -882,7 +852,8 @@ static void prepare_nginx(bench_t *b, const objset_t *set)
         n = download_set(b, set);
     }
     if (!b->nginx_up && n > 0) {
-        if (bench_nginx_start(&b->nginx, b->tmp, b->www, b->pin ? 0 : -1, err, sizeof(err)) == 0)
+        if (bench_nginx_start(&b->nginx, b->run.tmp, b->www, b->pin ? 0 : -1, err, sizeof(err)) ==
+            0)
             b->nginx_up = true;
         else
             fprintf(stderr, "locus-bench: %s\n", err);
@@ -1007,19 +978,13 @@ static void params_line(bench_t *b, char *out, size_t len)
 
 static int write_md(bench_t *b, const char *path)
 {
-    FILE *f = fopen(path, "w");
-    if (f == NULL) {
-        fprintf(stderr, "locus-bench: cannot write %s: %s\n", path, strerror(errno));
-        return -1;
-    }
-    char mach[512], params[512], when[64];
+    char mach[512], params[512];
     bench_machine_desc(mach, sizeof(mach));
     params_line(b, params, sizeof(params));
-    time_t now = time(NULL);
-    strftime(when, sizeof(when), "%Y-%m-%d %H:%M UTC", gmtime(&now));
-    fprintf(f, "<!-- generated by locus-bench obj, %s -->\n\n", when);
-    fprintf(f, "Machine: %s. %s; nginx: %s.\n\n", mach, params,
-            b->nginx.version ? b->nginx.version : "n/a");
+    FILE *f = bench_md_open(path, "obj", mach, params);
+    if (f == NULL)
+        return -1;
+    fprintf(f, "; nginx: %s.\n\n", b->nginx.version ? b->nginx.version : "n/a");
     print_table(b, f, true);
     fprintf(f, "\n%s\n\n", legend);
     print_errors(b, f, true);
@@ -1029,40 +994,6 @@ static int write_md(bench_t *b, const char *path)
 
 /* ------------------------------------------------------------------------------------------ */
 /* command */
-
-static void usage(FILE *f)
-{
-    fprintf(
-        f,
-        "usage: locus-bench obj [options]\n"
-        "\n"
-        "PUT and GET throughput with N concurrent clients, through the proxy, directly to the\n"
-        "owning target, and the same GETs from nginx serving the same files.\n"
-        "\n"
-        "  --endpoint URL      use a running cluster (default: start 1 proxy + 3 targets with\n"
-        "                      `locus cluster up` in a temp dir, and stop it at the end)\n"
-        "  --cluster-dir DIR   with --endpoint: the `cluster up --dir` of that cluster, so nginx\n"
-        "                      can serve the targets' own files (else it serves copies)\n"
-        "  --clients N         concurrent clients (threads), default 8\n"
-        "  --duration S        seconds per cell, default 6\n"
-        "  --rounds N          split each cell into N slices interleaved with the other paths\n"
-        "                      (proxy, direct, nginx, proxy, ...), default 3\n"
-        "  --count N           N requests per cell instead of a duration\n"
-        "  --sizes LIST        object sizes, default 4KiB,64MiB\n"
-        "  --max-bytes SIZE    cap on bytes written per PUT cell (whole requests per client\n"
-        "                      and round, at least one each), default 2GiB (0 = none)\n"
-        "  --ops put,get       operations, default both (GET needs the PUT cells' objects;\n"
-        "                      GET alone first stores a set untimed)\n"
-        "  --paths LIST        proxy,direct,nginx,disk (default all; nginx is the GET\n"
-        "                      reference, disk = write(2) to local files the PUT one)\n"
-        "  --targets N         targets of the cluster the bench starts, default 3\n"
-        "  --verify-every N    byte-compare every Nth GET body, default 8 (size: always)\n"
-        "  --pin               servers on CPU0, bench clients on CPU1 (own cluster only)\n"
-        "  --quick             ~30 s smoke run: 2 s cells, at most 512MiB per cell\n"
-        "  --md FILE           also write the table as markdown\n"
-        "  --bucket NAME       bucket to use (default: bench, or bench-<random> with --endpoint)\n"
-        "  --keep              keep the temp dir (cluster data and logs) and the bucket\n");
-}
 
 static int parse_list(const char *s, const char *const *names, int n, bool *on)
 {
@@ -1085,48 +1016,32 @@ static int parse_list(const char *s, const char *const *names, int n, bool *on)
     return rc;
 }
 
-static int parse_args(bench_t *b, int argc, char **argv)
+static const char usage[] =
+    "usage: locus-bench obj [options]\n"
+    "\n"
+    "PUT and GET throughput with N concurrent clients, through the proxy, directly to the\n"
+    "owning target, and the same GETs from nginx serving the same files.\n";
+
+static int opt_ops(const bench_opt_t *o, const char *arg)
 {
-    enum {
-        O_ENDPOINT = 256,
-        O_CLUSTER_DIR,
-        O_CLIENTS,
-        O_DURATION,
-        O_COUNT,
-        O_SIZES,
-        O_MAX_BYTES,
-        O_OPS,
-        O_PATHS,
-        O_TARGETS,
-        O_VERIFY,
-        O_PIN,
-        O_QUICK,
-        O_MD,
-        O_BUCKET,
-        O_KEEP,
-        O_ROUNDS,
-    };
-    static const struct option opts[] = {
-        {"endpoint", required_argument, NULL, O_ENDPOINT},
-        {"cluster-dir", required_argument, NULL, O_CLUSTER_DIR},
-        {"clients", required_argument, NULL, O_CLIENTS},
-        {"duration", required_argument, NULL, O_DURATION},
-        {"count", required_argument, NULL, O_COUNT},
-        {"sizes", required_argument, NULL, O_SIZES},
-        {"max-bytes", required_argument, NULL, O_MAX_BYTES},
-        {"ops", required_argument, NULL, O_OPS},
-        {"paths", required_argument, NULL, O_PATHS},
-        {"targets", required_argument, NULL, O_TARGETS},
-        {"verify-every", required_argument, NULL, O_VERIFY},
-        {"pin", no_argument, NULL, O_PIN},
-        {"quick", no_argument, NULL, O_QUICK},
-        {"md", required_argument, NULL, O_MD},
-        {"bucket", required_argument, NULL, O_BUCKET},
-        {"keep", no_argument, NULL, O_KEEP},
-        {"rounds", required_argument, NULL, O_ROUNDS},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
+    static const char *const ops[] = {"put", "get"};
+    bench_t *b = o->dst;
+    bool on[2];
+    if (parse_list(arg, ops, 2, on) != 0)
+        return -1;
+    b->do_put = on[0];
+    b->do_get = on[1];
+    return 0;
+}
+
+static int opt_paths(const bench_opt_t *o, const char *arg)
+{
+    return parse_list(arg, path_names, PATH_COUNT, o->dst);
+}
+
+static int parse_args(void *state, int argc, char **argv)
+{
+    bench_t *b = state;
     b->clients = 8;
     b->duration = 6;
     b->max_bytes = 2 * GiB;
@@ -1138,86 +1053,53 @@ static int parse_args(bench_t *b, int argc, char **argv)
     bool dur_set = false, cap_set = false, rounds_set = false;
     b->rounds = 3;
     const char *sizes = "4KiB,64MiB";
-    static const char *const ops[] = {"put", "get"};
-    bool op_on[2];
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case O_ENDPOINT:
-            b->endpoint_opt = optarg;
-            break;
-        case O_CLUSTER_DIR:
-            b->cluster_dir_opt = optarg;
-            break;
-        case O_CLIENTS:
-            b->clients = atoi(optarg);
-            break;
-        case O_DURATION:
-            b->duration = atof(optarg);
-            dur_set = true;
-            break;
-        case O_COUNT:
-            b->count = atol(optarg);
-            break;
-        case O_SIZES:
-            sizes = optarg;
-            break;
-        case O_MAX_BYTES:
-            if (size_parse(optarg) < 0) {
-                fprintf(stderr, "locus-bench: bad --max-bytes '%s'\n", optarg);
-                return -1;
-            }
-            b->max_bytes = (uint64_t)size_parse(optarg);
-            cap_set = true;
-            break;
-        case O_OPS:
-            if (parse_list(optarg, ops, 2, op_on) != 0)
-                return -1;
-            b->do_put = op_on[0];
-            b->do_get = op_on[1];
-            break;
-        case O_PATHS:
-            if (parse_list(optarg, path_names, PATH_COUNT, b->path_on) != 0)
-                return -1;
-            break;
-        case O_TARGETS:
-            b->targets = atoi(optarg);
-            break;
-        case O_VERIFY:
-            b->verify_every = atoi(optarg);
-            break;
-        case O_PIN:
-            b->pin = true;
-            break;
-        case O_QUICK:
-            b->quick = true;
-            break;
-        case O_MD:
-            b->md = optarg;
-            break;
-        case O_BUCKET:
-            b->bucket_opt = optarg;
-            break;
-        case O_KEEP:
-            b->keep = true;
-            break;
-        case O_ROUNDS:
-            b->rounds = atoi(optarg);
-            rounds_set = true;
-            break;
-        case 'h':
-            usage(stdout);
-            exit(0);
-        default:
-            usage(stderr);
-            return -1;
-        }
-    }
-    if (optind < argc) {
-        fprintf(stderr, "locus-bench: unexpected argument '%s'\n", argv[optind]);
-        return -1;
-    }
+    const bench_opt_t opts[] = {
+        BOPT("endpoint", BOPT_STR, &b->endpoint_opt, "URL",
+             "use a running cluster (default: start 1 proxy + 3 targets with\n"
+             "`locus cluster up` in a temp dir, and stop it at the end)"),
+        BOPT("cluster-dir", BOPT_STR, &b->cluster_dir_opt, "DIR",
+             "with --endpoint: the `cluster up --dir` of that cluster, so nginx\n"
+             "can serve the targets' own files (else it serves copies)"),
+        BOPT("clients", BOPT_INT, &b->clients, "N", "concurrent clients (threads), default 8",
+             .min = 1, .max = 1024),
+        BOPT("duration", BOPT_SECS, &b->duration, "S", "seconds per cell, default 6", .min = 1e-6,
+             .max = 1e9, .set = &dur_set),
+        BOPT("rounds", BOPT_INT, &b->rounds, "N",
+             "split each cell into N slices interleaved with the other paths\n"
+             "(proxy, direct, nginx, proxy, ...), default 3",
+             .min = 1, .max = 100, .set = &rounds_set),
+        BOPT("count", BOPT_LONG, &b->count, "N", "N requests per cell instead of a duration",
+             .min = 0, .max = 1e15),
+        BOPT("sizes", BOPT_STR, &sizes, "LIST", "object sizes, default 4KiB,64MiB"),
+        BOPT("max-bytes", BOPT_SIZE, &b->max_bytes, "SIZE",
+             "cap on bytes written per PUT cell (whole requests per client\n"
+             "and round, at least one each), default 2GiB (0 = none)",
+             .set = &cap_set),
+        BOPT("ops", BOPT_FN, b, "put,get",
+             "operations, default both (GET needs the PUT cells' objects;\n"
+             "GET alone first stores a set untimed)",
+             .fn = opt_ops),
+        BOPT("paths", BOPT_FN, b->path_on, "LIST",
+             "proxy,direct,nginx,disk (default all; nginx is the GET\n"
+             "reference, disk = write(2) to local files the PUT one)",
+             .fn = opt_paths),
+        BOPT("targets", BOPT_INT, &b->targets, "N",
+             "targets of the cluster the bench starts, default 3", .min = 1, .max = 1024),
+        BOPT("verify-every", BOPT_INT, &b->verify_every, "N",
+             "byte-compare every Nth GET body, default 8 (size: always)", .min = 0, .max = 1e9),
+        BOPT("pin", BOPT_BOOL, &b->pin, NULL,
+             "servers on CPU0, bench clients on CPU1 (own cluster only)"),
+        BOPT("quick", BOPT_BOOL, &b->quick, NULL,
+             "~30 s smoke run: 2 s cells, at most 512MiB per cell"),
+        BOPT("md", BOPT_STR, &b->md, "FILE", "also write the table as markdown"),
+        BOPT("bucket", BOPT_STR, &b->bucket_opt, "NAME",
+             "bucket to use (default: bench, or bench-<random> with --endpoint)"),
+        BOPT("keep", BOPT_BOOL, &b->keep, NULL,
+             "keep the temp dir (cluster data and logs) and the bucket"),
+    };
+    int rc = bench_opts_parse(usage, opts, ARRAY_SIZE(opts), argc, argv);
+    if (rc != BENCH_OPTS_GO)
+        return rc;
     if (b->quick) {
         if (!dur_set)
             b->duration = 2;
@@ -1232,20 +1114,18 @@ static int parse_args(bench_t *b, int argc, char **argv)
         if (v <= 0 || (uint64_t)v > 4 * GiB || b->nsizes == MAX_SIZES) {
             fprintf(stderr, "locus-bench: bad size '%s'\n", t);
             free(dup);
-            return -1;
+            return 2;
         }
         b->sizes[b->nsizes++] = (size_t)v;
     }
     free(dup);
-    if (b->nsizes == 0 || b->clients < 1 || b->clients > 1024 || b->duration <= 0 || b->count < 0 ||
-        b->targets < 1 || b->verify_every < 0 || b->rounds < 1 || b->rounds > 100 ||
-        (!b->do_put && !b->do_get)) {
+    if (b->nsizes == 0 || (!b->do_put && !b->do_get)) {
         fprintf(stderr, "locus-bench: bad options (see --help)\n");
-        return -1;
+        return 2;
     }
     if (b->pin && b->endpoint_opt != NULL)
         fprintf(stderr, "locus-bench: --pin pins only the bench and nginx with --endpoint\n");
-    return 0;
+    return BENCH_OPTS_GO;
 }
 
 /* GET-only runs still need objects: store a set untimed, directly on the owners. */
@@ -1264,25 +1144,20 @@ static void seed_set(bench_t *b, size_t size, objset_t *set, const char *tag)
 
 int bench_cmd_obj(int argc, char **argv)
 {
-    bench_t *b = xcalloc(1, sizeof(*b));
-    int rc = 1;
+    int rc;
+    bench_t *b = bench_start(sizeof(*b), parse_args, argc, argv, "obj", "locus-bench", &rc);
+    if (b == NULL)
+        return rc;
+    rc = 1;
     char err[LOCUS_ERR_LEN] = "";
-    if (parse_args(b, argc, argv) != 0) {
-        free(b);
-        return 2;
-    }
-    b->started_ns = time_mono_ns();
-    char mach[512];
-    if (bench_begin("obj", "locus-bench", &b->tmp, &b->bindir, mach, sizeof(mach)) != 0)
-        goto out;
-    b->www = xasprintf("%s/www", b->tmp);
-    b->diskdir = xasprintf("%s/disk", b->tmp);
+    b->www = xasprintf("%s/www", b->run.tmp);
+    b->diskdir = xasprintf("%s/disk", b->run.tmp);
     mkdir_p(b->diskdir, 0755);
 
     if (b->endpoint_opt == NULL) {
-        b->cluster_dir = xasprintf("%s/cluster", b->tmp);
+        b->run.cluster_dir = xasprintf("%s/cluster", b->run.tmp);
         b->own_cluster = true;
-        if (bench_own_cluster(b->bindir, b->cluster_dir, b->targets, b->pin ? 0 : -1,
+        if (bench_own_cluster(b->run.bindir, b->run.cluster_dir, b->targets, b->pin ? 0 : -1,
                               &b->endpoint) != 0)
             goto out;
     } else {
@@ -1294,14 +1169,8 @@ int bench_cmd_obj(int argc, char **argv)
     if (b->pin)
         bench_pin_self(1);
 
-    if (bench_smap_fetch(b->endpoint, &b->smap, err, sizeof(err)) != 0) {
-        fprintf(stderr, "locus-bench: %s\n", err);
+    if (bench_cluster_open(b->endpoint, &b->smap, NULL) != 0)
         goto out;
-    }
-    if (b->smap.nt == 0) {
-        fprintf(stderr, "locus-bench: the cluster at %s has no active targets\n", b->endpoint);
-        goto out;
-    }
     if (b->bucket_opt != NULL) {
         b->bucket = xstrdup(b->bucket_opt);
     } else if (b->own_cluster) {
@@ -1360,7 +1229,7 @@ int bench_cmd_obj(int argc, char **argv)
     compute_ratios(b);
     char params[512];
     params_line(b, params, sizeof(params));
-    printf("\nlocus-bench obj: %s\n%s; nginx: %s\n\n", mach, params,
+    printf("\nlocus-bench obj: %s\n%s; nginx: %s\n\n", b->run.mach, params,
            b->nginx.version ? b->nginx.version : "n/a");
     print_table(b, stdout, false);
     print_errors(b, stdout, false);
@@ -1380,7 +1249,7 @@ out:
         bench_nginx_stop(&b->nginx);
     if (b->bucket != NULL && !b->own_cluster && !b->keep && b->bucket_created)
         bucket_destroy(b);
-    bench_end("obj", b->started_ns, b->tmp, b->keep, b->bindir, b->cluster_dir);
+    bench_end("obj", &b->run, b->keep);
     bench_smap_dispose(&b->smap);
     free(b->pool);
     free(b->bucket);

@@ -270,6 +270,13 @@ int locus_job_snaps(locus_client_t *c, const char *id, char **json, char *err);
  * st may be NULL; else it receives the last status seen (dispose it). */
 int locus_job_wait(locus_client_t *c, const char *id, int64_t timeout_ns, locus_job_status_t *st,
                    char *err);
+/* Called after each status poll of a wait, the last one included (a progress display). */
+typedef void (*locus_job_progress_fn)(const locus_job_status_t *st, void *arg);
+/* locus_job_wait that calls progress(status, arg) after every poll (progress may be NULL) and
+ * polls at least every 200 ms when it is given. */
+int locus_job_wait_progress(locus_client_t *c, const char *id, int64_t timeout_ns,
+                            locus_job_progress_fn progress, void *arg, locus_job_status_t *st,
+                            char *err);
 
 /* ------------------------------------------------------------------------------------------ */
 /* ETL (docs/protocol.md §1.6-§1.7, docs/protocol.md §2.2) */

@@ -28,6 +28,127 @@ int locus_cli_cmd_object(int argc, char **argv);
 int locus_cli_cmd_job(int argc, char **argv);
 int locus_cli_cmd_etl(int argc, char **argv);
 
+/* --- option tables (cli_opts.c) --- */
+
+typedef enum {
+    CLI_OPT_FLAG,     /* no argument: *(bool *)dst = true */
+    CLI_OPT_STR,      /* *(const char **)dst = the argument */
+    CLI_OPT_INT,      /* *(int64_t *)dst = a decimal integer in [min, max] */
+    CLI_OPT_DURATION, /* *(int64_t *)dst = a positive duration in ns ("30s", "5m") */
+    CLI_OPT_FN,       /* fn(opt, cmd, arg): 0, or the exit code of the usage error it printed */
+} cli_opt_type_t;
+
+typedef struct cli_opt cli_opt_t;
+struct cli_opt {
+    const char *name; /* long name without "--" */
+    char short_name;  /* 0, or a one-letter alias */
+    cli_opt_type_t type;
+    void *dst;
+    const char *bad; /* the usage error for an invalid value */
+    int64_t min, max;
+    int (*fn)(const cli_opt_t *o, const char *cmd, const char *arg);
+};
+
+#define CLI_FLAG(n, p)                                                                             \
+    {                                                                                              \
+        .name = (n), .type = CLI_OPT_FLAG, .dst = (p)                                              \
+    }
+#define CLI_STR(n, p)                                                                              \
+    {                                                                                              \
+        .name = (n), .type = CLI_OPT_STR, .dst = (p)                                               \
+    }
+#define CLI_INT(n, p, lo, hi, msg)                                                                 \
+    {                                                                                              \
+        .name = (n), .type = CLI_OPT_INT, .dst = (p), .bad = (msg), .min = (lo), .max = (hi)       \
+    }
+#define CLI_DURATION(n, p, msg)                                                                    \
+    {                                                                                              \
+        .name = (n), .type = CLI_OPT_DURATION, .dst = (p), .bad = (msg)                            \
+    }
+#define CLI_FN(n, f, p, msg)                                                                       \
+    {                                                                                              \
+        .name = (n), .type = CLI_OPT_FN, .dst = (p), .bad = (msg), .fn = (f)                       \
+    }
+
+/* A command's name, usage text and operands, for cli_options(). */
+typedef struct {
+    const char *cmd; /* the name in usage errors ("etl": Try 'locus etl --help') */
+    void (*usage)(FILE *);
+    int min_args, max_args; /* how many operands; max_args -1 = any number */
+    const char *bad_args;   /* the usage error for another number of operands: a format whose
+                             * %s, if any, is the first operand past max_args */
+} cli_cmd_t;
+
+/* The options of the commands that start a job: --wait [--timeout D] (wait: bool *, timeout:
+ * int64_t * in ns, 0 = no limit). */
+#define CLI_WAIT_OPTS(wait, timeout)                                                               \
+    CLI_FLAG("wait", (wait)),                                                                      \
+        CLI_DURATION("timeout", (timeout), "--timeout: need a duration such as 30s")
+
+/* cli_options() result when the command goes on with its operands. */
+#define CLI_OPTS_GO (-1)
+/* Parses argv's options (getopt_long: options and operands may mix, "--" ends the options) by
+ * the table, plus -h/--help, and checks the number of operands. CLI_OPTS_GO with *first = the
+ * index of the first operand, or the exit code: CLI_EXIT_OK once usage(stdout) ran for --help,
+ * CLI_EXIT_USAGE after a usage error (`locus: <message>` and the hint to run
+ * `locus <cmd> --help`). */
+int cli_options(const cli_cmd_t *c, const cli_opt_t *opts, size_t nopts, int argc, char **argv,
+                int *first);
+
+/* --- tables (cli_table.c) --- */
+
+typedef struct {
+    const char *header;
+    bool right;    /* right-aligned (numbers), header too */
+    int min_width; /* the column is at least this wide */
+    int max_width; /* 0, or the most one cell may widen the column (wider cells overflow) */
+} cli_col_t;
+
+/* A table whose column widths come from its rows: rows are kept until cli_table_flush prints
+ * them. The first flush with rows fixes the widths and prints the header, so a table printed in
+ * batches (pages) keeps the widths of its first batch. Columns are separated by two spaces; a
+ * left-aligned last column is not padded. */
+typedef struct {
+    const cli_col_t *cols;
+    size_t ncols;
+    int *widths; /* NULL until the first flush with rows */
+    char **cells;
+    size_t nrows, cap;
+} cli_table_t;
+
+void cli_table_init(cli_table_t *t, const cli_col_t *cols, size_t ncols);
+/* Adds a row of t->ncols cells (copied; NULL prints as ""). */
+void cli_table_add(cli_table_t *t, const char *const *cells);
+void cli_table_flush(cli_table_t *t, FILE *f);
+/* Flushes what is left (the header alone when the table printed nothing yet) and frees it. */
+void cli_table_finish(cli_table_t *t, FILE *f);
+/* Frees the table without printing what is left. */
+void cli_table_dispose(cli_table_t *t);
+
+/* --- files (cli_util.c) --- */
+
+/* Writes into fd; returns 0, or the exit code of the error it printed. */
+typedef int (*cli_fetch_fn)(int fd, void *arg);
+/* Runs fetch into path through a temp file in the same directory (path.locus-tmp-XXXXXX) that is
+ * renamed onto path only when fetch succeeded, so path never holds a partial file; on failure the
+ * temp file is removed. path "-" fetches to stdout. what prefixes local file errors. */
+int cli_download(const char *what, const char *path, cli_fetch_fn fetch, void *arg);
+
+/* --- command groups (cli_opts.c) --- */
+
+typedef struct {
+    const char *name;
+    int (*fn)(int argc, char **argv); /* gets argv from the subcommand's name on */
+} cli_sub_t;
+
+#define CLI_HELP_ANYWHERE 1 /* -h/--help anywhere before "--" prints the group's usage */
+#define CLI_HELP_WORD 2     /* so does the subcommand "help" */
+/* Runs the subcommand argv[1] of group cmd (`locus cmd sub ...`): usage(stderr) and
+ * CLI_EXIT_USAGE without one, usage(stdout) for -h/--help (and per flags), a usage error for
+ * an unknown one. */
+int cli_dispatch(const char *cmd, void (*usage)(FILE *), const cli_sub_t *subs, size_t nsubs,
+                 int flags, int argc, char **argv);
+
 /* Prints `locus: <what>: <msg>` to stderr; returns CLI_EXIT_FAIL. */
 int cli_fail(const char *what, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Prints `locus: <msg>` and a hint to run `locus <cmd> --help`; returns CLI_EXIT_USAGE. */
@@ -40,12 +161,16 @@ bool cli_wants_help(int argc, char **argv);
 void cli_human_size(int64_t n, char *out, size_t outlen);
 /* Parses a duration ("30s", "2m", "500ms", "10" = seconds) into ns; -1 if invalid. */
 int64_t cli_parse_duration(const char *s);
-/* Parses a positive integer option value; -1 if invalid. */
-long cli_parse_count(const char *s);
+/* A copy of s with newlines and tabs turned into spaces (caller frees). */
+char *cli_one_line(const char *s);
+/* Prints `locus: <what>: <err>` with err folded onto one line; returns CLI_EXIT_FAIL. */
+int cli_fail_line(const char *what, const char *err);
+/* Prints the buckets one per line (ais://NAME); what names the command in errors. */
+int cli_list_buckets(const char *what);
 /* Terminal columns of a UTF-8 string (East Asian wide characters count 2). */
 int cli_str_width(const char *s);
-/* Prints s padded with spaces to width columns (right-aligned when right). */
-void cli_print_cell(const char *s, int width, bool right);
+/* Prints s to f padded with spaces to width columns (right-aligned when right). */
+void cli_fprint_cell(FILE *f, const char *s, int width, bool right);
 /* Splits "ais://b/o" (or "b/o") into bucket and object (object may be NULL or ""); prints
  * the usage error itself. 0 or CLI_EXIT_USAGE. Caller frees *bck and *obj. */
 int cli_parse_name(const char *cmd, const char *arg, char **bck, char **obj);

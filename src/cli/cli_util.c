@@ -7,6 +7,8 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/util.h"
 
@@ -77,18 +79,6 @@ int64_t cli_parse_duration(const char *s)
     return duration_parse_ns(s);
 }
 
-long cli_parse_count(const char *s)
-{
-    if (s == NULL || s[0] == '\0')
-        return -1;
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno != 0 || *end != '\0' || v <= 0)
-        return -1;
-    return v;
-}
-
 int cli_parse_name(const char *cmd, const char *arg, char **bck, char **obj)
 {
     char err[LOCUS_ERR_LEN] = "";
@@ -137,14 +127,82 @@ int cli_str_width(const char *s)
     return w;
 }
 
-void cli_print_cell(const char *s, int width, bool right)
+void cli_fprint_cell(FILE *f, const char *s, int width, bool right)
 {
     int pad = width - cli_str_width(s);
     if (right)
         for (int i = 0; i < pad; i++)
-            fputc(' ', stdout);
-    fputs(s, stdout);
+            fputc(' ', f);
+    fputs(s, f);
     if (!right)
         for (int i = 0; i < pad; i++)
-            fputc(' ', stdout);
+            fputc(' ', f);
+}
+
+char *cli_one_line(const char *s)
+{
+    char *o = xstrdup(s);
+    for (char *p = o; *p; p++)
+        if (*p == '\n' || *p == '\r' || *p == '\t')
+            *p = ' ';
+    return o;
+}
+
+int cli_fail_line(const char *what, const char *err)
+{
+    char *m = cli_one_line(err);
+    int rc = cli_fail(what, "%s", m);
+    free(m);
+    return rc;
+}
+
+int cli_list_buckets(const char *what)
+{
+    locus_client_t *c = cli_client();
+    if (c == NULL)
+        return CLI_EXIT_FAIL;
+    char err[LOCUS_ERR_LEN] = "";
+    char **names = NULL;
+    size_t n = 0;
+    int ret = CLI_EXIT_OK;
+    if (locus_bucket_list(c, &names, &n, err) != 0)
+        ret = cli_fail(what, "%s", err);
+    else
+        for (size_t i = 0; i < n; i++)
+            printf("ais://%s\n", names[i]);
+    locus_strv_free(names, n);
+    locus_client_destroy(c);
+    return ret;
+}
+
+int cli_download(const char *what, const char *path, cli_fetch_fn fetch, void *arg)
+{
+    if (strcmp(path, "-") == 0)
+        return fetch(1, arg);
+    char *tmp = xasprintf("%s.locus-tmp-XXXXXX", path);
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        free(tmp);
+        return cli_fail(what, "%s: %s", path, strerror(errno));
+    }
+    int ret = fetch(fd, arg);
+    if (ret == 0) {
+        /* mkstemp makes the file 0600; a finished download gets the usual 0666 & ~umask. */
+        mode_t um = umask(0);
+        umask(um);
+        int e = fchmod(fd, 0666 & ~um) != 0 ? errno : 0;
+        if (close(fd) != 0 && e == 0)
+            e = errno;
+        fd = -1;
+        if (e != 0)
+            ret = cli_fail(what, "%s: %s", tmp, strerror(e));
+        else if (rename(tmp, path) != 0)
+            ret = cli_fail(what, "rename to %s: %s", path, strerror(errno));
+    }
+    if (fd >= 0)
+        close(fd);
+    if (ret != 0)
+        unlink(tmp);
+    free(tmp);
+    return ret;
 }

@@ -3,9 +3,10 @@
  */
 #include "cli/cli.h"
 
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "common/util.h"
 
 static void usage(FILE *f)
 {
@@ -76,21 +77,7 @@ static int bucket_ls(int argc, char **argv)
 {
     if (argc > 1)
         return cli_usage_error("bucket", "bucket ls: unexpected argument \"%s\"", argv[1]);
-    locus_client_t *c = cli_client();
-    if (c == NULL)
-        return CLI_EXIT_FAIL;
-    char err[LOCUS_ERR_LEN] = "";
-    char **names = NULL;
-    size_t n = 0;
-    int ret = CLI_EXIT_OK;
-    if (locus_bucket_list(c, &names, &n, err) != 0)
-        ret = cli_fail("bucket ls", "%s", err);
-    else
-        for (size_t i = 0; i < n; i++)
-            printf("ais://%s\n", names[i]);
-    locus_strv_free(names, n);
-    locus_client_destroy(c);
-    return ret;
+    return cli_list_buckets("bucket ls");
 }
 
 static int bucket_cp(int argc, char **argv)
@@ -98,47 +85,19 @@ static int bucket_cp(int argc, char **argv)
     locus_copy_opts_t co = {0};
     bool wait = false;
     int64_t timeout = 0;
-    static const struct option opts[] = {
-        {"prefix", required_argument, NULL, 'p'}, {"prepend", required_argument, NULL, 'P'},
-        {"dry-run", no_argument, NULL, 'n'},      {"force", no_argument, NULL, 'f'},
-        {"wait", no_argument, NULL, 'w'},         {"timeout", required_argument, NULL, 'T'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
-    int o;
-    optind = 0;
-    while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (o) {
-        case 'p':
-            co.prefix = optarg;
-            break;
-        case 'P':
-            co.prepend = optarg;
-            break;
-        case 'n':
-            co.dry_run = true;
-            break;
-        case 'f':
-            co.force = true;
-            break;
-        case 'w':
-            wait = true;
-            break;
-        case 'T':
-            if ((timeout = cli_parse_duration(optarg)) <= 0)
-                return cli_usage_error("bucket", "--timeout: need a duration such as 5m");
-            break;
-        case 'h':
-            usage(stdout);
-            return CLI_EXIT_OK;
-        default:
-            return cli_usage_error("bucket", "bad option");
-        }
-    }
-    if (argc - optind != 2)
-        return cli_usage_error("bucket", "bucket cp: need SRC and DST buckets");
+    const cli_opt_t opts[] = {
+        CLI_WAIT_OPTS(&wait, &timeout),  CLI_STR("prefix", &co.prefix),
+        CLI_STR("prepend", &co.prepend), CLI_FLAG("dry-run", &co.dry_run),
+        CLI_FLAG("force", &co.force),
+    };
+    static const cli_cmd_t cmd = {"bucket", usage, 2, 2, "bucket cp: need SRC and DST buckets"};
+    int pos, ret = cli_options(&cmd, opts, ARRAY_SIZE(opts), argc, argv, &pos);
+    if (ret != CLI_OPTS_GO)
+        return ret;
     char *src = NULL, *dst = NULL;
-    int ret = bucket_arg(argv[optind], &src);
+    ret = bucket_arg(argv[pos], &src);
     if (ret == 0)
-        ret = bucket_arg(argv[optind + 1], &dst);
+        ret = bucket_arg(argv[pos + 1], &dst);
     if (ret != 0) {
         free(src);
         return ret;
@@ -160,13 +119,10 @@ static int bucket_cp(int argc, char **argv)
     printf("%s\n", job);
     fflush(stdout);
     if (wait) {
-        locus_job_status_t st;
-        int rc = locus_job_wait(c, job, timeout, &st, err);
-        if (rc != 0)
+        if (locus_job_wait(c, job, timeout, NULL, err) != 0)
             ret = cli_fail(what, "%s", err);
         else
             fprintf(stderr, "job %s (copy-bck) finished\n", job);
-        locus_job_status_dispose(&st);
     }
 out:
     free(job);
@@ -176,24 +132,19 @@ out:
     return ret;
 }
 
+static int bucket_create(int argc, char **argv)
+{
+    return create_or_rm(argc, argv, true);
+}
+
+static int bucket_rm(int argc, char **argv)
+{
+    return create_or_rm(argc, argv, false);
+}
+
 int locus_cli_cmd_bucket(int argc, char **argv)
 {
-    if (argc < 2) {
-        usage(stderr);
-        return CLI_EXIT_USAGE;
-    }
-    const char *sub = argv[1];
-    if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0 || cli_wants_help(argc, argv)) {
-        usage(stdout);
-        return CLI_EXIT_OK;
-    }
-    if (strcmp(sub, "create") == 0)
-        return create_or_rm(argc - 1, argv + 1, true);
-    if (strcmp(sub, "rm") == 0)
-        return create_or_rm(argc - 1, argv + 1, false);
-    if (strcmp(sub, "ls") == 0)
-        return bucket_ls(argc - 1, argv + 1);
-    if (strcmp(sub, "cp") == 0)
-        return bucket_cp(argc - 1, argv + 1);
-    return cli_usage_error("bucket", "unknown subcommand \"bucket %s\"", sub);
+    static const cli_sub_t subs[] = {
+        {"create", bucket_create}, {"rm", bucket_rm}, {"ls", bucket_ls}, {"cp", bucket_cp}};
+    return cli_dispatch("bucket", usage, subs, ARRAY_SIZE(subs), CLI_HELP_ANYWHERE, argc, argv);
 }

@@ -9,7 +9,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <jansson.h>
 #include <limits.h>
 #include <netinet/in.h>
@@ -295,202 +294,197 @@ static int node_died(node_t *d, node_t *nodes, int nn)
     return CLI_EXIT_FAIL;
 }
 
-static int cluster_up(int argc, char **argv)
-{
-    long nproxies = 1, ntargets = 3, port = DEFAULT_PORT;
-    const char *dir = default_dir();
-    const char *log_level = "notice";
-    int64_t timeout = 30000000000LL;
-    static const struct option opts[] = {
-        {"proxies", required_argument, NULL, 'p'}, {"targets", required_argument, NULL, 't'},
-        {"dir", required_argument, NULL, 'd'},     {"port", required_argument, NULL, 'P'},
-        {"timeout", required_argument, NULL, 'T'}, {"log-level", required_argument, NULL, 'l'},
-        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
-    int o;
-    optind = 0;
-    while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (o) {
-        case 'p':
-            if ((nproxies = cli_parse_count(optarg)) < 0)
-                return cli_usage_error("cluster", "--proxies: need a positive number");
-            break;
-        case 't':
-            if ((ntargets = cli_parse_count(optarg)) < 0)
-                return cli_usage_error("cluster", "--targets: need a positive number");
-            break;
-        case 'd':
-            dir = optarg;
-            break;
-        case 'P':
-            port = cli_parse_count(optarg);
-            if (port <= 0 || port > 65535)
-                return cli_usage_error("cluster", "--port: need a port number");
-            break;
-        case 'T':
-            if ((timeout = cli_parse_duration(optarg)) <= 0)
-                return cli_usage_error("cluster", "--timeout: need a duration such as 30s");
-            break;
-        case 'l':
-            log_level = optarg;
-            break;
-        case 'h':
-            usage(stdout);
-            return CLI_EXIT_OK;
-        default:
-            return cli_usage_error("cluster", "bad option");
-        }
-    }
-    if (optind < argc)
-        return cli_usage_error("cluster", "cluster up: unexpected argument \"%s\"", argv[optind]);
-    int nn = (int)(nproxies + ntargets);
-    if (nn > 200 || port + nn - 1 > 65535)
-        return cli_usage_error("cluster", "too many nodes");
-
-    char *locusd = find_locusd();
-    if (locusd == NULL)
-        return cli_fail("cluster up", "locusd not found next to the locus binary or in $PATH");
+/* The state of one `cluster up`. */
+typedef struct {
+    int64_t nproxies, ntargets, port, timeout;
+    const char *dir, *log_level;
     char absdir[PATH_MAX];
-    int rc = mkdir_p(dir, 0755);
-    if (rc != 0 || realpath(dir, absdir) == NULL) {
-        free(locusd);
-        return cli_fail("cluster up", "%s: %s", dir, strerror(rc != 0 ? -rc : errno));
-    }
+    char *locusd, *primary_url;
+    node_t *nodes;
+    int nn;
+    locus_client_t *c;
+    char err[LOCUS_ERR_LEN];
+    int64_t have_p, have_t; /* nodes in the last cluster map seen */
+} up_t;
 
-    node_t *nodes = xcalloc((size_t)nn, sizeof(node_t));
-    int ret = CLI_EXIT_FAIL;
-    for (int i = 0; i < nn; i++) {
-        node_t *n = &nodes[i];
-        n->proxy = i < nproxies;
+static int up_options(up_t *u, int argc, char **argv)
+{
+    u->nproxies = 1, u->ntargets = 3, u->port = DEFAULT_PORT;
+    u->dir = default_dir();
+    u->log_level = "notice";
+    u->timeout = 30000000000LL;
+    const cli_opt_t opts[] = {
+        CLI_INT("proxies", &u->nproxies, 1, INT64_MAX, "--proxies: need a positive number"),
+        CLI_INT("targets", &u->ntargets, 1, INT64_MAX, "--targets: need a positive number"),
+        CLI_STR("dir", &u->dir),
+        CLI_INT("port", &u->port, 1, 65535, "--port: need a port number"),
+        CLI_DURATION("timeout", &u->timeout, "--timeout: need a duration such as 30s"),
+        CLI_STR("log-level", &u->log_level),
+    };
+    static const cli_cmd_t cmd = {"cluster", usage, 0, 0, "cluster up: unexpected argument \"%s\""};
+    int pos, rc = cli_options(&cmd, opts, ARRAY_SIZE(opts), argc, argv, &pos);
+    if (rc != CLI_OPTS_GO)
+        return rc;
+    if (u->nproxies > 200 || u->ntargets > 200 || u->nproxies + u->ntargets > 200 ||
+        u->port + u->nproxies + u->ntargets - 1 > 65535)
+        return cli_usage_error("cluster", "too many nodes");
+    u->nn = (int)(u->nproxies + u->ntargets);
+    return CLI_OPTS_GO;
+}
+
+/* Names the nodes, refuses to start over a running cluster or on a busy port, writes the
+ * configs. 0 or CLI_EXIT_FAIL (printed). */
+static int up_prepare(up_t *u)
+{
+    if ((u->locusd = find_locusd()) == NULL)
+        return cli_fail("cluster up", "locusd not found next to the locus binary or in $PATH");
+    int rc = mkdir_p(u->dir, 0755);
+    if (rc != 0 || realpath(u->dir, u->absdir) == NULL)
+        return cli_fail("cluster up", "%s: %s", u->dir, strerror(rc != 0 ? -rc : errno));
+    u->nodes = xcalloc((size_t)u->nn, sizeof(node_t));
+    for (int i = 0; i < u->nn; i++) {
+        node_t *n = &u->nodes[i];
+        n->proxy = i < u->nproxies;
         snprintf(n->id, sizeof(n->id), "%c%d", n->proxy ? 'p' : 't',
-                 (int)(n->proxy ? i + 1 : i - nproxies + 1));
-        n->port = (int)port + i;
-        n->dir = xasprintf("%s/%s", absdir, n->id);
+                 (int)(n->proxy ? i + 1 : i - u->nproxies + 1));
+        n->port = (int)u->port + i;
+        n->dir = xasprintf("%s/%s", u->absdir, n->id);
         n->log = xasprintf("%s/locusd.log", n->dir);
     }
-    /* Refuse to start over a running cluster or on a busy port. */
-    for (int i = 0; i < nn; i++) {
-        char *pf = xasprintf("%s/locusd.pid", nodes[i].dir);
+    for (int i = 0; i < u->nn; i++) {
+        char *pf = xasprintf("%s/locusd.pid", u->nodes[i].dir);
         pid_t p = live_pid(pf);
         free(pf);
-        if (p > 0) {
-            cli_fail("cluster up",
-                     "node %s is already running (pid %d) in %s; run 'locus cluster down "
-                     "--dir %s' first",
-                     nodes[i].id, (int)p, absdir, absdir);
-            goto out;
-        }
+        if (p > 0)
+            return cli_fail("cluster up",
+                            "node %s is already running (pid %d) in %s; run 'locus cluster down "
+                            "--dir %s' first",
+                            u->nodes[i].id, (int)p, u->absdir, u->absdir);
     }
-    for (int i = 0; i < nn; i++) {
-        if ((rc = port_free(nodes[i].port)) != 0) {
-            cli_fail("cluster up", "port %d (for %s) is not free: %s", nodes[i].port, nodes[i].id,
-                     strerror(-rc));
-            goto out;
-        }
-    }
-    char *primary_url = xasprintf("http://127.0.0.1:%ld", port);
-    for (int i = 0; i < nn; i++) {
-        node_t *n = &nodes[i];
+    for (int i = 0; i < u->nn; i++)
+        if ((rc = port_free(u->nodes[i].port)) != 0)
+            return cli_fail("cluster up", "port %d (for %s) is not free: %s", u->nodes[i].port,
+                            u->nodes[i].id, strerror(-rc));
+    u->primary_url = xasprintf("http://127.0.0.1:%lld", (long long)u->port);
+    for (int i = 0; i < u->nn; i++) {
+        node_t *n = &u->nodes[i];
         if ((rc = mkdir_p(n->dir, 0755)) != 0 ||
-            (rc = write_config(n, i == 0 ? NULL : primary_url, log_level)) != 0) {
-            cli_fail("cluster up", "%s: %s", n->dir, strerror(-rc));
-            free(primary_url);
-            goto out;
+            (rc = write_config(n, i == 0 ? NULL : u->primary_url, u->log_level)) != 0)
+            return cli_fail("cluster up", "%s: %s", n->dir, strerror(-rc));
+    }
+    return 0;
+}
+
+static bool primary_ready(up_t *u)
+{
+    return locus_cluster_health(u->c, true, u->err) == 0;
+}
+
+static void primary_late(up_t *u)
+{
+    cli_fail("cluster up", "primary p1 not ready on %s after the timeout (%s); see %s",
+             u->primary_url, u->err, u->nodes[0].log);
+}
+
+/* True once the cluster map lists every node. */
+static bool all_joined(up_t *u)
+{
+    char *smap = NULL;
+    if (locus_cluster_smap(u->c, &smap, u->err) != 0)
+        return false;
+    locus_node_t *ns = NULL;
+    size_t cnt = 0;
+    if (locus_smap_parse(smap, &ns, &cnt, NULL, u->err) == 0) {
+        u->have_p = u->have_t = 0;
+        for (size_t k = 0; k < cnt; k++) {
+            if (strcmp(ns[k].role, "proxy") == 0)
+                u->have_p++;
+            else
+                u->have_t++;
         }
+        locus_nodes_free(ns, cnt);
     }
+    free(smap);
+    return u->have_p >= u->nproxies && u->have_t >= u->ntargets;
+}
 
-    fprintf(stderr, "starting %ld prox%s and %ld target%s in %s\n", nproxies,
-            nproxies == 1 ? "y" : "ies", ntargets, ntargets == 1 ? "" : "s", absdir);
-    int64_t deadline = time_mono_ns() + timeout;
-    char err[LOCUS_ERR_LEN] = "";
-    locus_client_t *c = NULL;
-    if (locus_client_create(primary_url, &c, err) != 0) {
-        cli_fail("cluster up", "%s", err);
-        free(primary_url);
-        goto out;
-    }
-    locus_client_set_timeouts(c, 1000, 5000);
+static void join_late(up_t *u)
+{
+    cli_fail("cluster up",
+             "timed out waiting for %lld proxies and %lld targets (cluster map has %lld and "
+             "%lld); see the logs in %s/*/locusd.log",
+             (long long)u->nproxies, (long long)u->ntargets, (long long)u->have_p,
+             (long long)u->have_t, u->absdir);
+}
 
-    /* The primary first: the others join it. */
-    if ((rc = spawn_node(&nodes[0], locusd)) != 0) {
-        cli_fail("cluster up", "fork: %s", strerror(-rc));
-        goto out_client;
-    }
+/* Polls ready(u) every sleep ms until it holds: 0, or CLI_EXIT_FAIL with every node stopped
+ * when a node dies or the deadline passes (late(u) says why). */
+static int up_wait(up_t *u, int64_t deadline, bool (*ready)(up_t *), void (*late)(up_t *),
+                   int sleep)
+{
     for (;;) {
-        node_t *d = check_dead(nodes, nn);
-        if (d != NULL) {
-            ret = node_died(d, nodes, nn);
-            goto out_client;
-        }
-        if (locus_cluster_health(c, true, err) == 0)
-            break;
+        node_t *d = check_dead(u->nodes, u->nn);
+        if (d != NULL)
+            return node_died(d, u->nodes, u->nn);
+        if (ready(u))
+            return 0;
         if (time_mono_ns() > deadline) {
-            cli_fail("cluster up", "primary p1 not ready on %s after the timeout (%s); see %s",
-                     primary_url, err, nodes[0].log);
-            stop_nodes(nodes, nn);
-            goto out_client;
+            late(u);
+            stop_nodes(u->nodes, u->nn);
+            return CLI_EXIT_FAIL;
         }
-        sleep_ms(50);
+        sleep_ms(sleep);
     }
-    for (int i = 1; i < nn; i++) {
-        if ((rc = spawn_node(&nodes[i], locusd)) != 0) {
+}
+
+/* Starts the primary, waits for it, then starts the others (they join it) and waits until the
+ * cluster map shows them all. 0 or CLI_EXIT_FAIL (printed; nodes stopped). */
+static int up_start(up_t *u)
+{
+    fprintf(stderr, "starting %lld prox%s and %lld target%s in %s\n", (long long)u->nproxies,
+            u->nproxies == 1 ? "y" : "ies", (long long)u->ntargets, u->ntargets == 1 ? "" : "s",
+            u->absdir);
+    int64_t deadline = time_mono_ns() + u->timeout;
+    if (locus_client_create(u->primary_url, &u->c, u->err) != 0)
+        return cli_fail("cluster up", "%s", u->err);
+    locus_client_set_timeouts(u->c, 1000, 5000);
+    int rc = spawn_node(&u->nodes[0], u->locusd);
+    if (rc != 0)
+        return cli_fail("cluster up", "fork: %s", strerror(-rc));
+    if ((rc = up_wait(u, deadline, primary_ready, primary_late, 50)) != 0)
+        return rc;
+    for (int i = 1; i < u->nn; i++) {
+        if ((rc = spawn_node(&u->nodes[i], u->locusd)) != 0) {
             cli_fail("cluster up", "fork: %s", strerror(-rc));
-            stop_nodes(nodes, nn);
-            goto out_client;
+            stop_nodes(u->nodes, u->nn);
+            return CLI_EXIT_FAIL;
         }
     }
-    long have_p = 0, have_t = 0;
-    for (;;) {
-        node_t *d = check_dead(nodes, nn);
-        if (d != NULL) {
-            ret = node_died(d, nodes, nn);
-            goto out_client;
-        }
-        char *smap = NULL;
-        if (locus_cluster_smap(c, &smap, err) == 0) {
-            locus_node_t *ns = NULL;
-            size_t cnt = 0;
-            if (locus_smap_parse(smap, &ns, &cnt, NULL, err) == 0) {
-                have_p = have_t = 0;
-                for (size_t k = 0; k < cnt; k++) {
-                    if (strcmp(ns[k].role, "proxy") == 0)
-                        have_p++;
-                    else
-                        have_t++;
-                }
-                locus_nodes_free(ns, cnt);
-            }
-            free(smap);
-            if (have_p >= nproxies && have_t >= ntargets)
-                break;
-        }
-        if (time_mono_ns() > deadline) {
-            cli_fail("cluster up",
-                     "timed out waiting for %ld proxies and %ld targets (cluster map has %ld and "
-                     "%ld); see the logs in %s/*/locusd.log",
-                     nproxies, ntargets, have_p, have_t, absdir);
-            stop_nodes(nodes, nn);
-            goto out_client;
-        }
-        sleep_ms(100);
+    return up_wait(u, deadline, all_joined, join_late, 100);
+}
+
+static int cluster_up(int argc, char **argv)
+{
+    up_t *u = xcalloc(1, sizeof(*u));
+    int ret = up_options(u, argc, argv);
+    if (ret == CLI_OPTS_GO && (ret = up_prepare(u)) == 0 && (ret = up_start(u)) == 0) {
+        fprintf(stderr,
+                "cluster is up: %lld prox%s, %lld target%s (logs: %s/<id>/locusd.log)\n"
+                "stop it with: locus cluster down --dir %s\n",
+                (long long)u->nproxies, u->nproxies == 1 ? "y" : "ies", (long long)u->ntargets,
+                u->ntargets == 1 ? "" : "s", u->absdir, u->absdir);
+        printf("%s\n", u->primary_url);
+        fflush(stdout);
     }
-    fprintf(stderr,
-            "cluster is up: %ld prox%s, %ld target%s (logs: %s/<id>/locusd.log)\n"
-            "stop it with: locus cluster down --dir %s\n",
-            nproxies, nproxies == 1 ? "y" : "ies", ntargets, ntargets == 1 ? "" : "s", absdir,
-            absdir);
-    printf("%s\n", primary_url);
-    fflush(stdout);
-    ret = CLI_EXIT_OK;
-out_client:
-    locus_client_destroy(c);
-    free(primary_url);
-out:
-    for (int i = 0; i < nn; i++) {
-        free(nodes[i].dir);
-        free(nodes[i].log);
+    locus_client_destroy(u->c);
+    for (int i = 0; u->nodes != NULL && i < u->nn; i++) {
+        free(u->nodes[i].dir);
+        free(u->nodes[i].log);
     }
-    free(nodes);
-    free(locusd);
+    free(u->nodes);
+    free(u->primary_url);
+    free(u->locusd);
+    free(u);
     return ret;
 }
 
@@ -501,30 +495,15 @@ static int cluster_down(int argc, char **argv)
 {
     const char *dir = default_dir();
     int64_t timeout = 10000000000LL;
-    static const struct option opts[] = {{"dir", required_argument, NULL, 'd'},
-                                         {"timeout", required_argument, NULL, 'T'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
-    int o;
-    optind = 0;
-    while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (o) {
-        case 'd':
-            dir = optarg;
-            break;
-        case 'T':
-            if ((timeout = cli_parse_duration(optarg)) <= 0)
-                return cli_usage_error("cluster", "--timeout: need a duration such as 10s");
-            break;
-        case 'h':
-            usage(stdout);
-            return CLI_EXIT_OK;
-        default:
-            return cli_usage_error("cluster", "bad option");
-        }
-    }
-    if (optind < argc)
-        return cli_usage_error("cluster", "cluster down: unexpected argument \"%s\"", argv[optind]);
+    const cli_opt_t opts[] = {
+        CLI_STR("dir", &dir),
+        CLI_DURATION("timeout", &timeout, "--timeout: need a duration such as 10s"),
+    };
+    static const cli_cmd_t cmd = {"cluster", usage, 0, 0,
+                                  "cluster down: unexpected argument \"%s\""};
+    int pos, rc = cli_options(&cmd, opts, ARRAY_SIZE(opts), argc, argv, &pos);
+    if (rc != CLI_OPTS_GO)
+        return rc;
     DIR *d = opendir(dir);
     if (d == NULL)
         return cli_fail("cluster down", "%s: %s", dir, strerror(errno));
@@ -597,28 +576,17 @@ static int cluster_down(int argc, char **argv)
 static int cluster_show(int argc, char **argv)
 {
     bool as_json = false;
-    static const struct option opts[] = {
-        {"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
-    int o;
-    optind = 0;
-    while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (o) {
-        case 'j':
-            as_json = true;
-            break;
-        case 'h':
-            usage(stdout);
-            return CLI_EXIT_OK;
-        default:
-            return cli_usage_error("cluster", "bad option");
-        }
-    }
+    const cli_opt_t opts[] = {CLI_FLAG("json", &as_json)};
+    static const cli_cmd_t cmd = {"cluster", usage, 0, -1, NULL};
+    int pos, ret = cli_options(&cmd, opts, ARRAY_SIZE(opts), argc, argv, &pos);
+    if (ret != CLI_OPTS_GO)
+        return ret;
     locus_client_t *c = cli_client();
     if (c == NULL)
         return CLI_EXIT_FAIL;
     char err[LOCUS_ERR_LEN] = "";
     char *smap = NULL;
-    int ret = CLI_EXIT_OK;
+    ret = CLI_EXIT_OK;
     if (locus_cluster_smap(c, &smap, err) != 0) {
         ret = cli_fail("cluster show", "%s", err);
         goto out;
@@ -634,17 +602,14 @@ static int cluster_show(int argc, char **argv)
         ret = cli_fail("cluster show", "%s", err);
         goto out;
     }
-    int wid = 2, wurl = 3;
-    for (size_t i = 0; i < n; i++) {
-        if ((int)strlen(ns[i].id) > wid)
-            wid = (int)strlen(ns[i].id);
-        if ((int)strlen(ns[i].url) > wurl)
-            wurl = (int)strlen(ns[i].url);
-    }
-    printf("%-*s  %-6s  %-*s  %s\n", wid, "ID", "ROLE", wurl, "URL", "PRIMARY");
+    static const cli_col_t cols[] = {
+        {"ID", false, 0, 0}, {"ROLE", false, 6, 6}, {"URL", false, 0, 0}, {"PRIMARY", false, 0, 0}};
+    cli_table_t t;
+    cli_table_init(&t, cols, ARRAY_SIZE(cols));
     for (size_t i = 0; i < n; i++)
-        printf("%-*s  %-6s  %-*s  %s\n", wid, ns[i].id, ns[i].role, wurl, ns[i].url,
-               ns[i].is_primary ? "*" : "");
+        cli_table_add(
+            &t, (const char *[]){ns[i].id, ns[i].role, ns[i].url, ns[i].is_primary ? "*" : ""});
+    cli_table_finish(&t, stdout);
     size_t np = 0;
     for (size_t i = 0; i < n; i++)
         np += strcmp(ns[i].role, "proxy") == 0;
@@ -659,20 +624,7 @@ out:
 
 int locus_cli_cmd_cluster(int argc, char **argv)
 {
-    if (argc < 2) {
-        usage(stderr);
-        return CLI_EXIT_USAGE;
-    }
-    const char *sub = argv[1];
-    if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0) {
-        usage(stdout);
-        return CLI_EXIT_OK;
-    }
-    if (strcmp(sub, "up") == 0)
-        return cluster_up(argc - 1, argv + 1);
-    if (strcmp(sub, "down") == 0)
-        return cluster_down(argc - 1, argv + 1);
-    if (strcmp(sub, "show") == 0)
-        return cluster_show(argc - 1, argv + 1);
-    return cli_usage_error("cluster", "unknown subcommand \"cluster %s\"", sub);
+    static const cli_sub_t subs[] = {
+        {"up", cluster_up}, {"down", cluster_down}, {"show", cluster_show}};
+    return cli_dispatch("cluster", usage, subs, ARRAY_SIZE(subs), 0, argc, argv);
 }

@@ -6,12 +6,9 @@
 #include "cli/cli.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <getopt.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/util.h"
@@ -52,24 +49,6 @@ static void usage(FILE *f)
            "        stops and removes it.\n"
            "logs    the transformer's output on each target (or on TARGET only).\n"
            "health  the health of the ETL's server on each target.\n");
-}
-
-static char *one_line(const char *s)
-{
-    char *o = xstrdup(s);
-    for (char *p = o; *p; p++)
-        if (*p == '\n' || *p == '\r' || *p == '\t')
-            *p = ' ';
-    return o;
-}
-
-/* Prints `locus: <what>: <err>` with the message folded onto one line. */
-static int fail_line(const char *what, const char *err)
-{
-    char *m = one_line(err);
-    int rc = cli_fail(what, "%s", m);
-    free(m);
-    return rc;
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -178,164 +157,154 @@ static char *msg_name(const char *msg)
     return s;
 }
 
-static int etl_init(int argc, char **argv)
+/* What `etl init` was told: a spec file, or the options that describe one ETL. */
+typedef struct {
+    const char *file;
+    locus_etl_spec_t spec;
+    strv_t args, env;
+    bool command; /* --command given */
+} init_t;
+
+static int opt_comm_type(const cli_opt_t *o, const char *cmd, const char *arg)
 {
-    const char *file = NULL;
-    locus_etl_spec_t spec = {0};
-    strv_t args = {0}, env = {0};
-    bool have_opts = false;
-    int ret = CLI_EXIT_OK;
-    static const struct option opts[] = {
-        {"file", required_argument, NULL, 'f'},
-        {"name", required_argument, NULL, 'n'},
-        {"image", required_argument, NULL, 'i'},
-        {"comm-type", required_argument, NULL, 'c'},
-        {"command", required_argument, NULL, 'C'},
-        {"arg", required_argument, NULL, 'a'},
-        {"env", required_argument, NULL, 'e'},
-        {"init-timeout", required_argument, NULL, 'I'},
-        {"obj-timeout", required_argument, NULL, 'O'},
-        {"direct-put", no_argument, NULL, 'd'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+    static const char *ok[] = {"hpush", "hpull", "ws", "hpush://", "hpull://", "ws://"};
+    for (size_t i = 0; i < ARRAY_SIZE(ok); i++)
+        if (strcmp(arg, ok[i]) == 0) {
+            ((init_t *)o->dst)->spec.comm_type = arg;
+            return 0;
+        }
+    return cli_usage_error(cmd, "%s", o->bad);
+}
+
+static int opt_command(const cli_opt_t *o, const char *cmd, const char *arg)
+{
+    init_t *in = o->dst;
+    in->command = true;
+    if (split_words(arg, &in->args) != 0)
+        return cli_usage_error(cmd, "--command: unterminated quote in \"%s\"", arg);
+    return 0;
+}
+
+static int opt_arg(const cli_opt_t *o, const char *cmd, const char *arg)
+{
+    (void)cmd;
+    strv_add(&((init_t *)o->dst)->args, xstrdup(arg));
+    return 0;
+}
+
+static int opt_env(const cli_opt_t *o, const char *cmd, const char *arg)
+{
+    if (strchr(arg, '=') == NULL || arg[0] == '=')
+        return cli_usage_error(cmd, "--env: expecting NAME=VALUE, got \"%s\"", arg);
+    strv_add(&((init_t *)o->dst)->env, xstrdup(arg));
+    return 0;
+}
+
+/* A duration kept as text (the spec carries it as given). */
+static int opt_duration_text(const cli_opt_t *o, const char *cmd, const char *arg)
+{
+    if (cli_parse_duration(arg) <= 0)
+        return cli_usage_error(cmd, "%s", o->bad);
+    *(const char **)o->dst = arg;
+    return 0;
+}
+
+static int init_options(init_t *in, int argc, char **argv)
+{
+    cli_opt_t opts[] = {
+        CLI_STR("file", &in->file),
+        CLI_STR("name", &in->spec.name),
+        CLI_STR("image", &in->spec.image),
+        CLI_FN("comm-type", opt_comm_type, in, "--comm-type: one of hpush, hpull, ws"),
+        CLI_FN("command", opt_command, in, NULL),
+        CLI_FN("arg", opt_arg, in, NULL),
+        CLI_FN("env", opt_env, in, NULL),
+        CLI_FN("init-timeout", opt_duration_text, &in->spec.init_timeout,
+               "--init-timeout: need a duration such as 45s or 5m"),
+        CLI_FN("obj-timeout", opt_duration_text, &in->spec.obj_timeout,
+               "--obj-timeout: need a duration such as 45s or 5m"),
+        CLI_FLAG("direct-put", &in->spec.direct_put),
     };
-    int o;
-    optind = 0;
-    while ((o = getopt_long(argc, argv, "hf:", opts, NULL)) != -1) {
-        switch (o) {
-        case 'f':
-            file = optarg;
-            break;
-        case 'n':
-            spec.name = optarg;
-            break;
-        case 'i':
-            spec.image = optarg, have_opts = true;
-            break;
-        case 'c':
-            if (strcmp(optarg, "hpush") && strcmp(optarg, "hpull") && strcmp(optarg, "ws") &&
-                strcmp(optarg, "hpush://") && strcmp(optarg, "hpull://") &&
-                strcmp(optarg, "ws://")) {
-                ret = cli_usage_error("etl", "--comm-type: one of hpush, hpull, ws");
-                goto out;
-            }
-            spec.comm_type = optarg, have_opts = true;
-            break;
-        case 'C':
-            if (split_words(optarg, &args) != 0) {
-                ret = cli_usage_error("etl", "--command: unterminated quote in \"%s\"", optarg);
-                goto out;
-            }
-            have_opts = true;
-            break;
-        case 'a':
-            strv_add(&args, xstrdup(optarg)), have_opts = true;
-            break;
-        case 'e':
-            if (strchr(optarg, '=') == NULL || optarg[0] == '=') {
-                ret = cli_usage_error("etl", "--env: expecting NAME=VALUE, got \"%s\"", optarg);
-                goto out;
-            }
-            strv_add(&env, xstrdup(optarg)), have_opts = true;
-            break;
-        case 'I':
-        case 'O':
-            if (cli_parse_duration(optarg) <= 0) {
-                ret = cli_usage_error("etl", "%s: need a duration such as 45s or 5m",
-                                      o == 'I' ? "--init-timeout" : "--obj-timeout");
-                goto out;
-            }
-            *(o == 'I' ? &spec.init_timeout : &spec.obj_timeout) = optarg;
-            have_opts = true;
-            break;
-        case 'd':
-            spec.direct_put = true, have_opts = true;
-            break;
-        case 'h':
-            usage(stdout);
-            goto out;
-        default:
-            ret = cli_usage_error("etl", "bad option");
-            goto out;
-        }
-    }
-    if (optind != argc) {
-        ret = cli_usage_error("etl", "etl init: unexpected argument \"%s\"", argv[optind]);
-        goto out;
-    }
-    if (file != NULL && have_opts) {
-        ret = cli_usage_error("etl", "etl init: -f takes the ETL from the file; only --name "
-                                     "may be given with it");
-        goto out;
-    }
-    if (file == NULL && !have_opts) {
-        ret = cli_usage_error("etl", "etl init: need -f SPEC or --name and --image");
-        goto out;
-    }
+    opts[0].short_name = 'f';
+    static const cli_cmd_t cmd = {"etl", usage, 0, 0, "etl init: unexpected argument \"%s\""};
+    int pos, rc = cli_options(&cmd, opts, ARRAY_SIZE(opts), argc, argv, &pos);
+    if (rc != CLI_OPTS_GO)
+        return rc;
+    const locus_etl_spec_t *sp = &in->spec;
+    bool have_opts = sp->image != NULL || sp->comm_type != NULL || in->command || in->args.n > 0 ||
+                     in->env.n > 0 || sp->init_timeout != NULL || sp->obj_timeout != NULL ||
+                     sp->direct_put;
+    if (in->file != NULL && have_opts)
+        return cli_usage_error("etl", "etl init: -f takes the ETL from the file; only --name "
+                                      "may be given with it");
+    if (in->file == NULL && !have_opts)
+        return cli_usage_error("etl", "etl init: need -f SPEC or --name and --image");
+    return CLI_OPTS_GO;
+}
 
+/* The init messages of a spec file (renamed with --name). 0 or the exit code (printed). */
+static int spec_msgs(const init_t *in, char ***msgs, size_t *nmsgs)
+{
     char err[LOCUS_ERR_LEN] = "";
-    char **msgs = NULL;
-    size_t nmsgs = 0;
-    if (file != NULL) {
-        char *text = NULL;
-        size_t len = 0;
-        int rc = read_input(file, &text, &len);
-        if (rc != 0) {
-            ret = cli_fail("etl init", "%s: %s", strcmp(file, "-") ? file : "stdin", strerror(-rc));
-            goto out;
-        }
-        rc = locus_etl_spec_parse(text, len, &msgs, &nmsgs, err);
-        free(text);
-        if (rc != 0) {
-            char what[300];
-            snprintf(what, sizeof(what), "etl init %s", strcmp(file, "-") ? file : "(stdin)");
-            ret = fail_line(what, err);
-            goto out;
-        }
-        if (spec.name != NULL) {
-            if (nmsgs != 1) {
-                ret = cli_usage_error("etl",
-                                      "etl init: --name needs a spec with one document "
-                                      "(%zu found)",
-                                      nmsgs);
-                locus_strv_free(msgs, nmsgs);
-                goto out;
-            }
-            char *m = rename_msg(msgs[0], spec.name);
-            free(msgs[0]);
-            msgs[0] = m;
-        }
-    } else {
-        if (spec.name == NULL || spec.image == NULL) {
-            ret = cli_usage_error("etl", "etl init: need --name and --image (or -f SPEC)");
-            goto out;
-        }
-        spec.argv = (const char *const *)args.v;
-        spec.argc = args.n;
-        spec.env = (const char *const *)env.v;
-        spec.nenv = env.n;
-        msgs = xcalloc(1, sizeof(*msgs));
-        nmsgs = 1;
-        if (locus_etl_spec_json(&spec, &msgs[0], err) != 0) {
-            ret = cli_usage_error("etl", "etl init: %s", err);
-            locus_strv_free(msgs, nmsgs);
-            goto out;
-        }
+    char *text = NULL;
+    size_t len = 0;
+    const char *file = in->file;
+    int rc = read_input(file, &text, &len);
+    if (rc != 0)
+        return cli_fail("etl init", "%s: %s", strcmp(file, "-") ? file : "stdin", strerror(-rc));
+    rc = locus_etl_spec_parse(text, len, msgs, nmsgs, err);
+    free(text);
+    if (rc != 0) {
+        char what[300];
+        snprintf(what, sizeof(what), "etl init %s", strcmp(file, "-") ? file : "(stdin)");
+        return cli_fail_line(what, err);
     }
+    if (in->spec.name != NULL) {
+        if (*nmsgs != 1)
+            return cli_usage_error("etl",
+                                   "etl init: --name needs a spec with one document "
+                                   "(%zu found)",
+                                   *nmsgs);
+        char *m = rename_msg((*msgs)[0], in->spec.name);
+        free((*msgs)[0]);
+        (*msgs)[0] = m;
+    }
+    return 0;
+}
 
+/* The init message the options describe. 0 or the usage error (printed). */
+static int opts_msg(init_t *in, char ***msgs, size_t *nmsgs)
+{
+    char err[LOCUS_ERR_LEN] = "";
+    locus_etl_spec_t *sp = &in->spec;
+    if (sp->name == NULL || sp->image == NULL)
+        return cli_usage_error("etl", "etl init: need --name and --image (or -f SPEC)");
+    sp->argv = (const char *const *)in->args.v;
+    sp->argc = in->args.n;
+    sp->env = (const char *const *)in->env.v;
+    sp->nenv = in->env.n;
+    *msgs = xcalloc(1, sizeof(**msgs));
+    *nmsgs = 1;
+    if (locus_etl_spec_json(sp, &(*msgs)[0], err) != 0)
+        return cli_usage_error("etl", "etl init: %s", err);
+    return 0;
+}
+
+/* Starts each ETL, printing its job id; stops at the first failure. */
+static int init_all(char **msgs, size_t nmsgs)
+{
     locus_client_t *c = cli_client();
-    if (c == NULL) {
-        ret = CLI_EXIT_FAIL;
-        locus_strv_free(msgs, nmsgs);
-        goto out;
-    }
+    if (c == NULL)
+        return CLI_EXIT_FAIL;
+    int ret = CLI_EXIT_OK;
     for (size_t i = 0; i < nmsgs; i++) {
+        char err[LOCUS_ERR_LEN] = "";
         char *name = msg_name(msgs[i]);
         char *id = NULL;
         char what[300];
         snprintf(what, sizeof(what), "etl init %s", name);
         if (locus_etl_init(c, msgs[i], &id, err) != 0) {
-            ret = fail_line(what, err);
+            ret = cli_fail_line(what, err);
             free(name);
             break;
         }
@@ -347,10 +316,23 @@ static int etl_init(int argc, char **argv)
         free(name);
     }
     locus_client_destroy(c);
+    return ret;
+}
+
+static int etl_init(int argc, char **argv)
+{
+    init_t in = {0};
+    char **msgs = NULL;
+    size_t nmsgs = 0;
+    int ret = init_options(&in, argc, argv);
+    if (ret == CLI_OPTS_GO) {
+        ret = in.file != NULL ? spec_msgs(&in, &msgs, &nmsgs) : opts_msg(&in, &msgs, &nmsgs);
+        if (ret == 0)
+            ret = init_all(msgs, nmsgs);
+    }
     locus_strv_free(msgs, nmsgs);
-out:
-    locus_strv_free(args.v, args.n);
-    locus_strv_free(env.v, env.n);
+    locus_strv_free(in.args.v, in.args.n);
+    locus_strv_free(in.env.v, in.env.n);
     return ret;
 }
 
@@ -363,32 +345,26 @@ static int show_all(locus_client_t *c)
     locus_etl_info_t *v = NULL;
     size_t n = 0;
     if (locus_etl_list(c, &v, &n, err) != 0)
-        return fail_line("etl show", err);
+        return cli_fail_line("etl show", err);
     if (n == 0) {
         fprintf(stderr, "no ETLs\n");
         return CLI_EXIT_OK;
     }
-    int wn = 4, ws = 5, wj = 6;
+    static const cli_col_t cols[] = {
+        {"NAME", false, 0, 0},   {"STAGE", false, 0, 0},     {"JOB ID", false, 0, 0},
+        {"OBJECTS", true, 8, 8}, {"BYTES IN", true, 10, 10}, {"BYTES OUT", true, 10, 10},
+    };
+    cli_table_t t;
+    cli_table_init(&t, cols, ARRAY_SIZE(cols));
     for (size_t i = 0; i < n; i++) {
-        int a = cli_str_width(v[i].name), b = cli_str_width(v[i].stage),
-            d = cli_str_width(v[i].job_id);
-        wn = a > wn ? a : wn;
-        ws = b > ws ? b : ws;
-        wj = d > wj ? d : wj;
-    }
-    printf("%-*s  %-*s  %-*s  %8s  %10s  %10s\n", wn, "NAME", ws, "STAGE", wj, "JOB ID", "OBJECTS",
-           "BYTES IN", "BYTES OUT");
-    for (size_t i = 0; i < n; i++) {
-        char in[32], out[32];
+        char objs[24], in[32], out[32];
+        snprintf(objs, sizeof(objs), "%lld", (long long)v[i].obj_count);
         cli_human_size(v[i].in_bytes, in, sizeof(in));
         cli_human_size(v[i].out_bytes, out, sizeof(out));
-        cli_print_cell(v[i].name, wn, false);
-        fputs("  ", stdout);
-        cli_print_cell(v[i].stage, ws, false);
-        fputs("  ", stdout);
-        cli_print_cell(v[i].job_id[0] ? v[i].job_id : "-", wj, false);
-        printf("  %8lld  %10s  %10s\n", (long long)v[i].obj_count, in, out);
+        cli_table_add(&t, (const char *[]){v[i].name, v[i].stage,
+                                           v[i].job_id[0] ? v[i].job_id : "-", objs, in, out});
     }
+    cli_table_finish(&t, stdout);
     locus_etl_infos_free(v, n);
     return CLI_EXIT_OK;
 }
@@ -401,7 +377,7 @@ static int show_one(locus_client_t *c, const char *name, const char *job)
     locus_etl_details_t d;
     int ret = CLI_EXIT_OK;
     if (locus_etl_show(c, name, job, &d, err) != 0) {
-        ret = fail_line(what, err);
+        ret = cli_fail_line(what, err);
         goto out;
     }
     /* The job id and counters come from the list (best effort). */
@@ -433,7 +409,7 @@ static int show_one(locus_client_t *c, const char *name, const char *job)
     if (job != NULL) {
         printf("\nobject errors of job %s: %zu\n", job, d.n_obj_errors);
         for (size_t i = 0; i < d.n_obj_errors; i++) {
-            char *m = one_line(d.obj_errors[i].msg);
+            char *m = cli_one_line(d.obj_errors[i].msg);
             printf("  %s  (%d) %s\n", d.obj_errors[i].obj_name, d.obj_errors[i].ecode, m);
             free(m);
         }
@@ -446,30 +422,18 @@ out:
 static int etl_show(int argc, char **argv)
 {
     const char *job = NULL;
-    static const struct option opts[] = {{"job", required_argument, NULL, 'j'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
-    int o;
-    optind = 0;
-    while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (o == 'j') {
-            job = optarg;
-        } else if (o == 'h') {
-            usage(stdout);
-            return CLI_EXIT_OK;
-        } else {
-            return cli_usage_error("etl", "bad option");
-        }
-    }
-    int npos = argc - optind;
-    if (npos > 1)
-        return cli_usage_error("etl", "etl show: at most one NAME");
+    const cli_opt_t opts[] = {CLI_STR("job", &job)};
+    static const cli_cmd_t cmd = {"etl", usage, 0, 1, "etl show: at most one NAME"};
+    int pos, rc = cli_options(&cmd, opts, ARRAY_SIZE(opts), argc, argv, &pos);
+    if (rc != CLI_OPTS_GO)
+        return rc;
+    int npos = argc - pos;
     if (npos == 0 && job != NULL)
         return cli_usage_error("etl", "etl show: --job needs the ETL NAME");
     locus_client_t *c = cli_client();
     if (c == NULL)
         return CLI_EXIT_FAIL;
-    int ret = npos == 0 ? show_all(c) : show_one(c, argv[optind], job);
+    int ret = npos == 0 ? show_all(c) : show_one(c, argv[pos], job);
     locus_client_destroy(c);
     return ret;
 }
@@ -491,58 +455,36 @@ static int need_obj(const char *arg, char **bck, char **obj)
     return 0;
 }
 
+typedef struct {
+    locus_client_t *c;
+    const char *name, *args, *bck, *obj;
+    int64_t n;
+} inline_t;
+
+static int fetch_inline(int fd, void *arg)
+{
+    inline_t *x = arg;
+    char err[LOCUS_ERR_LEN] = "";
+    if (locus_etl_object_get_fd(x->c, x->name, x->args, x->bck, x->obj, fd, &x->n, err) == 0)
+        return 0;
+    char what[600];
+    snprintf(what, sizeof(what), "etl object %s ais://%s/%s", x->name, x->bck, x->obj);
+    return cli_fail_line(what, err);
+}
+
 static int object_inline(locus_client_t *c, const char *name, const char *args, const char *src,
                          const char *dst)
 {
-    char *bck = NULL, *obj = NULL, *tmp = NULL;
+    char *bck = NULL, *obj = NULL;
     int ret = need_obj(src, &bck, &obj);
     if (ret != 0)
         return ret;
-    bool to_stdout = strcmp(dst, "-") == 0;
-    int fd = 1;
-    if (!to_stdout) {
-        tmp = xasprintf("%s.locus-tmp-XXXXXX", dst);
-        fd = mkstemp(tmp);
-        if (fd < 0) {
-            ret = cli_fail("etl object", "%s: %s", dst, strerror(errno));
-            free(tmp);
-            tmp = NULL;
-            goto out;
-        }
-    }
-    char err[LOCUS_ERR_LEN] = "";
-    int64_t n = 0;
-    if (locus_etl_object_get_fd(c, name, args, bck, obj, fd, &n, err) != 0) {
-        char what[600];
-        snprintf(what, sizeof(what), "etl object %s ais://%s/%s", name, bck, obj);
-        ret = fail_line(what, err);
-        goto out;
-    }
-    if (!to_stdout) {
-        mode_t um = umask(0);
-        umask(um);
-        if (fchmod(fd, 0666 & ~um) != 0 || close(fd) != 0) {
-            fd = -1;
-            ret = cli_fail("etl object", "%s: %s", tmp, strerror(errno));
-            goto out;
-        }
-        fd = -1;
-        if (rename(tmp, dst) != 0) {
-            ret = cli_fail("etl object", "rename to %s: %s", dst, strerror(errno));
-            goto out;
-        }
-        free(tmp);
-        tmp = NULL;
+    inline_t x = {c, name, args, bck, obj, 0};
+    ret = cli_download("etl object", dst, fetch_inline, &x);
+    if (ret == 0 && strcmp(dst, "-") != 0) {
         char sz[32];
-        cli_human_size(n, sz, sizeof(sz));
+        cli_human_size(x.n, sz, sizeof(sz));
         fprintf(stderr, "transformed ais://%s/%s with %s => %s (%s)\n", bck, obj, name, dst, sz);
-    }
-out:
-    if (!to_stdout && fd >= 0)
-        close(fd);
-    if (tmp != NULL) {
-        unlink(tmp);
-        free(tmp);
     }
     free(bck);
     free(obj);
@@ -570,7 +512,7 @@ static int object_copy(locus_client_t *c, const char *name, const char *args, co
     if (locus_etl_object_copy(c, name, args, sb, so, db, dobj, err) != 0) {
         char what[600];
         snprintf(what, sizeof(what), "etl object %s cp ais://%s/%s", name, sb, so);
-        ret = fail_line(what, err);
+        ret = cli_fail_line(what, err);
         goto out;
     }
     printf("transformed ais://%s/%s with %s => ais://%s/%s\n", sb, so, name, db, dobj);
@@ -582,30 +524,20 @@ out:
     return ret;
 }
 
+#define OBJECT_ARGS "etl object: need NAME BUCKET/OBJ OUT|- or NAME cp SRC DST"
+
 static int etl_object(int argc, char **argv)
 {
     const char *args = NULL;
-    static const struct option opts[] = {{"args", required_argument, NULL, 'a'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
-    int o;
-    optind = 0;
-    while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (o == 'a') {
-            args = optarg;
-        } else if (o == 'h') {
-            usage(stdout);
-            return CLI_EXIT_OK;
-        } else {
-            return cli_usage_error("etl", "bad option");
-        }
-    }
-    char **pos = argv + optind;
-    int npos = argc - optind;
-    bool cp = npos == 4 && strcmp(pos[1], "cp") == 0;
-    if (!cp && npos != 3)
-        return cli_usage_error("etl", "etl object: need NAME BUCKET/OBJ OUT|- "
-                                      "or NAME cp SRC DST");
+    const cli_opt_t opts[] = {CLI_STR("args", &args)};
+    static const cli_cmd_t cmd = {"etl", usage, 3, 4, OBJECT_ARGS};
+    int first, rc = cli_options(&cmd, opts, ARRAY_SIZE(opts), argc, argv, &first);
+    if (rc != CLI_OPTS_GO)
+        return rc;
+    char **pos = argv + first;
+    bool cp = argc - first == 4;
+    if (cp && strcmp(pos[1], "cp") != 0)
+        return cli_usage_error("etl", OBJECT_ARGS);
     locus_client_t *c = cli_client();
     if (c == NULL)
         return CLI_EXIT_FAIL;
@@ -671,70 +603,37 @@ static void draw_bar(int64_t done, int64_t total, int64_t bytes, double secs)
     fflush(stderr);
 }
 
-static int wait_bucket(locus_client_t *c, const char *name, const char *job, const char *src,
-                       const char *dst, const char *prefix, bool dry_run, int64_t timeout)
+/* The progress display of `etl bucket --wait`: the job's counters after every poll, drawn as a
+ * bar when stderr is a terminal. */
+typedef struct {
+    locus_client_t *c;
+    const char *job;
+    bool tty, drawn;
+    int64_t total, t0;
+    locus_job_totals_t t;
+} progress_t;
+
+static void on_poll(const locus_job_status_t *st, void *arg)
 {
-    char err[LOCUS_ERR_LEN] = "";
-    char what[300];
-    snprintf(what, sizeof(what), "etl bucket %s", job);
-    bool tty = isatty(2);
-    int64_t total = tty ? count_objects(c, src, prefix) : -1;
-    int64_t t0 = time_mono_ns();
-    locus_job_status_t st;
-    locus_job_totals_t t = {0};
-    int ret = CLI_EXIT_OK;
-    bool drawn = false;
-    for (;;) {
-        if (locus_job_status(c, job, &st, err) != 0) {
-            if (drawn)
-                fputs("\r\033[K", stderr);
-            return fail_line(what, err);
-        }
-        locus_job_totals(c, job, &t, NULL);
-        bool ended = st.end_time != 0 || st.aborted;
-        if (tty) {
-            draw_bar(t.loc_objs + t.out_objs, total, t.loc_bytes + t.out_bytes,
-                     (double)(time_mono_ns() - t0) / 1e9);
-            drawn = true;
-        }
-        if (ended)
-            break;
-        if (timeout > 0 && time_mono_ns() - t0 >= timeout) {
-            locus_job_status_dispose(&st);
-            if (drawn)
-                fputs("\n", stderr);
-            return cli_fail(what, "still running after the timeout");
-        }
-        locus_job_status_dispose(&st);
-        sleep_ms(tty ? 200 : 300);
+    (void)st;
+    progress_t *p = arg;
+    locus_job_totals(p->c, p->job, &p->t, NULL);
+    if (p->tty) {
+        draw_bar(p->t.loc_objs + p->t.out_objs, p->total, p->t.loc_bytes + p->t.out_bytes,
+                 (double)(time_mono_ns() - p->t0) / 1e9);
+        p->drawn = true;
     }
-    if (drawn)
-        fputs("\n", stderr);
-    double secs = (double)(time_mono_ns() - t0) / 1e9;
-    if (st.aborted || (st.err != NULL && st.err[0])) {
-        char msg[LOCUS_ERR_LEN + 64];
-        snprintf(msg, sizeof(msg), "job %s", st.aborted ? "was aborted" : "failed");
-        if (st.err != NULL && st.err[0]) {
-            char *m = one_line(st.err);
-            ret = cli_fail(what, "%s: %s", msg, m);
-            free(m);
-        } else {
-            ret = cli_fail(what, "%s", msg);
-        }
-    } else {
-        char sz[32];
-        cli_human_size(t.loc_bytes + t.out_bytes, sz, sizeof(sz));
-        fprintf(stderr, "etl bucket %s: %s %lld objects of ais://%s into ais://%s (%s) in %.2fs\n",
-                job, dry_run ? "dry run, would transform" : "transformed",
-                (long long)(t.loc_objs + t.out_objs), src, dst, sz, secs);
-    }
-    locus_job_status_dispose(&st);
-    /* Per-object failures (with --cont-on-err the job itself succeeds). */
+}
+
+/* Lists the job's per-object failures (with --cont-on-err the job itself succeeds). */
+static int obj_errors(locus_client_t *c, const char *name, const char *job, const char *what,
+                      int ret)
+{
     locus_etl_details_t d;
     if (locus_etl_show(c, name, job, &d, NULL) == 0 && d.n_obj_errors > 0) {
         size_t show = d.n_obj_errors < 20 ? d.n_obj_errors : 20;
         for (size_t i = 0; i < show; i++) {
-            char *m = one_line(d.obj_errors[i].msg);
+            char *m = cli_one_line(d.obj_errors[i].msg);
             fprintf(stderr, "locus: etl bucket: %s: %s\n", d.obj_errors[i].obj_name, m);
             free(m);
         }
@@ -748,84 +647,69 @@ static int wait_bucket(locus_client_t *c, const char *name, const char *job, con
     return ret;
 }
 
+static int wait_bucket(locus_client_t *c, const char *name, const char *job, const char *src,
+                       const char *dst, const char *prefix, bool dry_run, int64_t timeout)
+{
+    char err[LOCUS_ERR_LEN] = "";
+    char what[300];
+    snprintf(what, sizeof(what), "etl bucket %s", job);
+    progress_t p = {.c = c, .job = job, .tty = isatty(2), .t0 = time_mono_ns()};
+    p.total = p.tty ? count_objects(c, src, prefix) : -1;
+    locus_job_status_t st;
+    int rc = locus_job_wait_progress(c, job, timeout, on_poll, &p, &st, err);
+    locus_job_status_dispose(&st);
+    if (p.drawn)
+        fputs("\n", stderr);
+    if (rc != 0 && rc != LOCUS_EJOB)
+        return cli_fail_line(what, err);
+    int ret = CLI_EXIT_OK;
+    if (rc == LOCUS_EJOB) {
+        ret = cli_fail_line(what, err);
+    } else {
+        char sz[32];
+        cli_human_size(p.t.loc_bytes + p.t.out_bytes, sz, sizeof(sz));
+        fprintf(stderr, "etl bucket %s: %s %lld objects of ais://%s into ais://%s (%s) in %.2fs\n",
+                job, dry_run ? "dry run, would transform" : "transformed",
+                (long long)(p.t.loc_objs + p.t.out_objs), src, dst, sz,
+                (double)(time_mono_ns() - p.t0) / 1e9);
+    }
+    return obj_errors(c, name, job, what, ret);
+}
+
 static int etl_bucket(int argc, char **argv)
 {
     locus_etl_bck_opts_t bo = {0};
     bool wait = false;
     int64_t timeout = 0;
     const char *ext_arg = NULL;
-    static const struct option opts[] = {
-        {"ext", required_argument, NULL, 'x'},
-        {"prefix", required_argument, NULL, 'p'},
-        {"prepend", required_argument, NULL, 'P'},
-        {"dry-run", no_argument, NULL, 'n'},
-        {"num-workers", required_argument, NULL, 'N'},
-        {"cont-on-err", no_argument, NULL, 'c'},
-        {"force", no_argument, NULL, 'F'},
-        {"wait", no_argument, NULL, 'w'},
-        {"timeout", required_argument, NULL, 'T'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+    int64_t workers = 0;
+    const cli_opt_t opts[] = {
+        CLI_STR("ext", &ext_arg),
+        CLI_STR("prefix", &bo.prefix),
+        CLI_STR("prepend", &bo.prepend),
+        CLI_FLAG("dry-run", &bo.dry_run),
+        CLI_INT("num-workers", &workers, -1, 1024, "--num-workers: need a number (-1..1024)"),
+        CLI_FLAG("cont-on-err", &bo.cont_on_err),
+        CLI_FLAG("force", &bo.force),
+        CLI_WAIT_OPTS(&wait, &timeout),
     };
-    int o;
-    optind = 0;
-    while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (o) {
-        case 'x':
-            ext_arg = optarg;
-            break;
-        case 'p':
-            bo.prefix = optarg;
-            break;
-        case 'P':
-            bo.prepend = optarg;
-            break;
-        case 'n':
-            bo.dry_run = true;
-            break;
-        case 'N': {
-            char *end;
-            errno = 0;
-            long v = strtol(optarg, &end, 10);
-            if (errno || *end || end == optarg || v < -1 || v > 1024)
-                return cli_usage_error("etl", "--num-workers: need a number (-1..1024)");
-            bo.num_workers = (int)v;
-            break;
-        }
-        case 'c':
-            bo.cont_on_err = true;
-            break;
-        case 'F':
-            bo.force = true;
-            break;
-        case 'w':
-            wait = true;
-            break;
-        case 'T':
-            if ((timeout = cli_parse_duration(optarg)) <= 0)
-                return cli_usage_error("etl", "--timeout: need a duration such as 30s");
-            break;
-        case 'h':
-            usage(stdout);
-            return CLI_EXIT_OK;
-        default:
-            return cli_usage_error("etl", "bad option");
-        }
-    }
-    if (argc - optind != 3)
-        return cli_usage_error("etl", "etl bucket: need NAME SRC DST");
-    const char *name = argv[optind];
+    static const cli_cmd_t cmd = {"etl", usage, 3, 3, "etl bucket: need NAME SRC DST"};
+    int pos, ret = cli_options(&cmd, opts, ARRAY_SIZE(opts), argc, argv, &pos);
+    if (ret != CLI_OPTS_GO)
+        return ret;
+    bo.num_workers = (int)workers;
+    const char *name = argv[pos];
     char err[LOCUS_ERR_LEN] = "";
     char *ext = NULL, *src = NULL, *dst = NULL, *so = NULL, *dobj = NULL, *job = NULL;
-    int ret = CLI_EXIT_OK;
+    ret = CLI_EXIT_OK;
     locus_client_t *c = NULL;
     if (ext_arg != NULL && locus_etl_parse_ext(ext_arg, &ext, err) != 0) {
         ret = cli_usage_error("etl", "--ext: %s", err);
         goto out;
     }
     bo.ext = ext;
-    if ((ret = cli_parse_name("etl", argv[optind + 1], &src, &so)) != 0 ||
-        (ret = cli_parse_name("etl", argv[optind + 2], &dst, &dobj)) != 0)
+    if ((ret = cli_parse_name("etl", argv[pos + 1], &src, &so)) != 0 ||
+        (ret = cli_parse_name("etl", argv[pos + 2], &dst, &dobj)) != 0)
         goto out;
     if ((so != NULL && so[0]) || (dobj != NULL && dobj[0])) {
         ret = cli_usage_error("etl", "etl bucket: SRC and DST are buckets (use --prefix to "
@@ -839,7 +723,7 @@ static int etl_bucket(int argc, char **argv)
     char what[300];
     snprintf(what, sizeof(what), "etl bucket %s ais://%s ais://%s", name, src, dst);
     if (locus_etl_bucket(c, name, src, dst, &bo, &job, err) != 0) {
-        ret = fail_line(what, err);
+        ret = cli_fail_line(what, err);
         goto out;
     }
     printf("%s\n", job);
@@ -860,18 +744,30 @@ out:
 /* ------------------------------------------------------------------------------------------ */
 /* stop, start, rm, logs, health */
 
-static int etl_simple(const char *verb, int argc, char **argv)
+/* The start of the subcommands without options (ETL names may start with '-'): --help, from min
+ * to max operands (max -1 = any; else the usage error bad), a client (*c, caller destroys).
+ * CLI_OPTS_GO or the exit code. */
+static int simple_args(int argc, char **argv, int min, int max, const char *bad, locus_client_t **c)
 {
+    *c = NULL;
     if (cli_wants_help(argc, argv)) {
         usage(stdout);
         return CLI_EXIT_OK;
     }
-    if (argc < 2)
-        return cli_usage_error("etl", "etl %s: need an ETL NAME", verb);
-    locus_client_t *c = cli_client();
-    if (c == NULL)
-        return CLI_EXIT_FAIL;
-    int ret = CLI_EXIT_OK;
+    if (argc - 1 < min || (max >= 0 && argc - 1 > max))
+        return cli_usage_error("etl", "%s", bad);
+    return (*c = cli_client()) == NULL ? CLI_EXIT_FAIL : CLI_OPTS_GO;
+}
+
+static int etl_simple(const char *verb, int argc, char **argv)
+{
+    char bad[64];
+    snprintf(bad, sizeof(bad), "etl %s: need an ETL NAME", verb);
+    locus_client_t *c;
+    int ret = simple_args(argc, argv, 1, -1, bad, &c);
+    if (ret != CLI_OPTS_GO)
+        return ret;
+    ret = CLI_EXIT_OK;
     for (int i = 1; i < argc; i++) {
         char err[LOCUS_ERR_LEN] = "";
         int rc = strcmp(verb, "stop") == 0    ? locus_etl_stop(c, argv[i], err)
@@ -880,7 +776,7 @@ static int etl_simple(const char *verb, int argc, char **argv)
         if (rc != 0) {
             char what[300];
             snprintf(what, sizeof(what), "etl %s %s", verb, argv[i]);
-            ret = fail_line(what, err);
+            ret = cli_fail_line(what, err);
             continue;
         }
         printf("%s ETL %s\n",
@@ -893,105 +789,94 @@ static int etl_simple(const char *verb, int argc, char **argv)
     return ret;
 }
 
-static int etl_logs(int argc, char **argv)
+/* `etl logs|health NAME ...`: fetch (0, or an error with err filled) then prints. */
+static int one_etl(const char *verb, int argc, char **argv, int max, const char *bad,
+                   int (*fetch)(locus_client_t *c, int argc, char **argv, char *err))
 {
-    if (cli_wants_help(argc, argv)) {
-        usage(stdout);
-        return CLI_EXIT_OK;
-    }
-    if (argc < 2 || argc > 3)
-        return cli_usage_error("etl", "etl logs: need NAME and optionally TARGET");
-    locus_client_t *c = cli_client();
-    if (c == NULL)
-        return CLI_EXIT_FAIL;
+    locus_client_t *c;
+    int ret = simple_args(argc, argv, 1, max, bad, &c);
+    if (ret != CLI_OPTS_GO)
+        return ret;
     char err[LOCUS_ERR_LEN] = "";
-    locus_etl_log_t *v = NULL;
-    size_t n = 0;
-    int ret = CLI_EXIT_OK;
-    if (locus_etl_logs(c, argv[1], argc == 3 ? argv[2] : NULL, &v, &n, err) != 0) {
+    ret = CLI_EXIT_OK;
+    if (fetch(c, argc, argv, err) != 0) {
         char what[300];
-        snprintf(what, sizeof(what), "etl logs %s", argv[1]);
-        ret = fail_line(what, err);
-    } else {
-        for (size_t i = 0; i < n; i++) {
-            printf("%s=== target %s ===\n", i ? "\n" : "", v[i].target_id);
-            if (v[i].len == 0) {
-                printf("(no output)\n");
-                continue;
-            }
-            fwrite(v[i].data, 1, v[i].len, stdout);
-            if (v[i].data[v[i].len - 1] != '\n')
-                fputc('\n', stdout);
-        }
-        if (n == 0)
-            fprintf(stderr, "no logs (no target answered)\n");
+        snprintf(what, sizeof(what), "etl %s %s", verb, argv[1]);
+        ret = cli_fail_line(what, err);
     }
-    locus_etl_logs_free(v, n);
     locus_client_destroy(c);
     return ret;
+}
+
+static int print_logs(locus_client_t *c, int argc, char **argv, char *err)
+{
+    locus_etl_log_t *v = NULL;
+    size_t n = 0;
+    int rc = locus_etl_logs(c, argv[1], argc == 3 ? argv[2] : NULL, &v, &n, err);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        printf("%s=== target %s ===\n", i ? "\n" : "", v[i].target_id);
+        if (v[i].len == 0) {
+            printf("(no output)\n");
+            continue;
+        }
+        fwrite(v[i].data, 1, v[i].len, stdout);
+        if (v[i].data[v[i].len - 1] != '\n')
+            fputc('\n', stdout);
+    }
+    if (rc == 0 && n == 0)
+        fprintf(stderr, "no logs (no target answered)\n");
+    locus_etl_logs_free(v, n);
+    return rc;
+}
+
+static int print_health(locus_client_t *c, int argc, char **argv, char *err)
+{
+    (void)argc;
+    locus_etl_health_t *v = NULL;
+    size_t n = 0;
+    int rc = locus_etl_health(c, argv[1], &v, &n, err);
+    if (rc == 0) {
+        static const cli_col_t cols[] = {{"TARGET", false, 0, 0}, {"STATUS", false, 0, 0}};
+        cli_table_t t;
+        cli_table_init(&t, cols, ARRAY_SIZE(cols));
+        for (size_t i = 0; i < n; i++)
+            cli_table_add(&t, (const char *[]){v[i].target_id, v[i].status[0] ? v[i].status : "-"});
+        cli_table_finish(&t, stdout);
+    }
+    locus_etl_health_free(v, n);
+    return rc;
+}
+
+static int etl_logs(int argc, char **argv)
+{
+    return one_etl("logs", argc, argv, 2, "etl logs: need NAME and optionally TARGET", print_logs);
 }
 
 static int etl_health(int argc, char **argv)
 {
-    if (cli_wants_help(argc, argv)) {
-        usage(stdout);
-        return CLI_EXIT_OK;
-    }
-    if (argc != 2)
-        return cli_usage_error("etl", "etl health: need one ETL NAME");
-    locus_client_t *c = cli_client();
-    if (c == NULL)
-        return CLI_EXIT_FAIL;
-    char err[LOCUS_ERR_LEN] = "";
-    locus_etl_health_t *v = NULL;
-    size_t n = 0;
-    int ret = CLI_EXIT_OK;
-    if (locus_etl_health(c, argv[1], &v, &n, err) != 0) {
-        char what[300];
-        snprintf(what, sizeof(what), "etl health %s", argv[1]);
-        ret = fail_line(what, err);
-    } else {
-        int w = 6;
-        for (size_t i = 0; i < n; i++)
-            w = cli_str_width(v[i].target_id) > w ? cli_str_width(v[i].target_id) : w;
-        printf("%-*s  %s\n", w, "TARGET", "STATUS");
-        for (size_t i = 0; i < n; i++) {
-            cli_print_cell(v[i].target_id, w, false);
-            printf("  %s\n", v[i].status[0] ? v[i].status : "-");
-        }
-    }
-    locus_etl_health_free(v, n);
-    locus_client_destroy(c);
-    return ret;
+    return one_etl("health", argc, argv, 1, "etl health: need one ETL NAME", print_health);
+}
+
+static int etl_stop(int argc, char **argv)
+{
+    return etl_simple("stop", argc, argv);
+}
+
+static int etl_start(int argc, char **argv)
+{
+    return etl_simple("start", argc, argv);
+}
+
+static int etl_rm(int argc, char **argv)
+{
+    return etl_simple("rm", argc, argv);
 }
 
 int locus_cli_cmd_etl(int argc, char **argv)
 {
-    if (argc < 2) {
-        usage(stderr);
-        return CLI_EXIT_USAGE;
-    }
-    const char *sub = argv[1];
-    if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0 || strcmp(sub, "help") == 0) {
-        usage(stdout);
-        return CLI_EXIT_OK;
-    }
-    argc--, argv++;
-    if (strcmp(sub, "init") == 0)
-        return etl_init(argc, argv);
-    if (strcmp(sub, "show") == 0 || strcmp(sub, "ls") == 0)
-        return etl_show(argc, argv);
-    if (strcmp(sub, "object") == 0)
-        return etl_object(argc, argv);
-    if (strcmp(sub, "bucket") == 0)
-        return etl_bucket(argc, argv);
-    if (strcmp(sub, "stop") == 0 || strcmp(sub, "start") == 0)
-        return etl_simple(sub, argc, argv);
-    if (strcmp(sub, "rm") == 0 || strcmp(sub, "delete") == 0)
-        return etl_simple("rm", argc, argv);
-    if (strcmp(sub, "logs") == 0)
-        return etl_logs(argc, argv);
-    if (strcmp(sub, "health") == 0)
-        return etl_health(argc, argv);
-    return cli_usage_error("etl", "unknown subcommand \"etl %s\"", sub);
+    static const cli_sub_t subs[] = {
+        {"init", etl_init},     {"show", etl_show}, {"ls", etl_show},      {"object", etl_object},
+        {"bucket", etl_bucket}, {"stop", etl_stop}, {"start", etl_start},  {"rm", etl_rm},
+        {"delete", etl_rm},     {"logs", etl_logs}, {"health", etl_health}};
+    return cli_dispatch("etl", usage, subs, ARRAY_SIZE(subs), CLI_HELP_WORD, argc, argv);
 }

@@ -4,13 +4,9 @@
  */
 #include "cli/cli.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include "common/util.h"
 
@@ -24,120 +20,73 @@ static void usage(FILE *f)
                "  --offset N, --length N   read only a byte range (HTTP Range)\n");
 }
 
-static int64_t parse_i64(const char *s)
+typedef struct {
+    locus_client_t *c;
+    const char *bck, *obj;
+    const locus_range_t *range;
+    int64_t n;
+} get_t;
+
+static int fetch(int fd, void *arg)
 {
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno != 0 || end == s || *end != '\0' || v < 0)
-        return -1;
-    return (int64_t)v;
+    get_t *g = arg;
+    char err[LOCUS_ERR_LEN] = "";
+    if (locus_object_get_fd(g->c, g->bck, g->obj, g->range, fd, &g->n, err) == 0)
+        return 0;
+    char what[512];
+    snprintf(what, sizeof(what), "get ais://%s/%s", g->bck, g->obj);
+    return cli_fail(what, "%s", err);
+}
+
+/* Where the object goes: dst ("-" = stdout), dst/<base> when dst is a directory, else <base>. */
+static char *out_path(const char *dst, const char *obj)
+{
+    const char *base = strrchr(obj, '/');
+    base = base != NULL && base[1] != '\0' ? base + 1 : obj;
+    struct stat st;
+    if (dst == NULL) /* an object named "-" goes to a file, not stdout */
+        return strcmp(base, "-") == 0 ? xstrdup("./-") : xstrdup(base);
+    if (strcmp(dst, "-") != 0 && stat(dst, &st) == 0 && S_ISDIR(st.st_mode))
+        return xasprintf("%s%s%s", dst, str_has_suffix(dst, "/") ? "" : "/", base);
+    return xstrdup(dst);
 }
 
 int locus_cli_cmd_get(int argc, char **argv)
 {
     int64_t off = -1, len = -1;
-    static const struct option opts[] = {{"offset", required_argument, NULL, 'o'},
-                                         {"length", required_argument, NULL, 'l'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
-    int o;
-    optind = 0;
-    while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (o) {
-        case 'o':
-            if ((off = parse_i64(optarg)) < 0)
-                return cli_usage_error("get", "--offset: need a byte offset");
-            break;
-        case 'l':
-            if ((len = parse_i64(optarg)) <= 0)
-                return cli_usage_error("get", "--length: need a positive byte count");
-            break;
-        case 'h':
-            usage(stdout);
-            return CLI_EXIT_OK;
-        default:
-            return cli_usage_error("get", "bad option");
-        }
-    }
-    int npos = argc - optind;
-    if (npos < 1 || npos > 2)
-        return cli_usage_error("get", "need BUCKET/OBJ and optionally OUT");
-    char *bck = NULL, *obj = NULL;
-    int ret = cli_parse_name("get", argv[optind], &bck, &obj);
-    if (ret != 0)
+    const cli_opt_t opts[] = {
+        CLI_INT("offset", &off, 0, INT64_MAX, "--offset: need a byte offset"),
+        CLI_INT("length", &len, 1, INT64_MAX, "--length: need a positive byte count"),
+    };
+    static const cli_cmd_t cmd = {"get", usage, 1, 2, "need BUCKET/OBJ and optionally OUT"};
+    int pos, ret = cli_options(&cmd, opts, ARRAY_SIZE(opts), argc, argv, &pos);
+    if (ret != CLI_OPTS_GO)
         return ret;
-    char *out = NULL, *tmp = NULL;
-    locus_client_t *c = NULL;
-    int fd = -1;
+    int npos = argc - pos;
+    char *bck = NULL, *obj = NULL;
+    if ((ret = cli_parse_name("get", argv[pos], &bck, &obj)) != 0)
+        return ret;
+    get_t g = {.bck = bck, .obj = obj};
+    char *out = NULL;
     if (obj == NULL || obj[0] == '\0') {
-        ret = cli_usage_error("get", "\"%s\": need an object name (BUCKET/OBJ)", argv[optind]);
+        ret = cli_usage_error("get", "\"%s\": need an object name (BUCKET/OBJ)", argv[pos]);
         goto done;
     }
     locus_range_t range = {off < 0 ? 0 : off, len};
-    bool ranged = off >= 0 || len >= 0;
-    const char *base = strrchr(obj, '/');
-    base = base != NULL && base[1] != '\0' ? base + 1 : obj;
-    const char *dst = npos == 2 ? argv[optind + 1] : NULL;
-    bool to_stdout = dst != NULL && strcmp(dst, "-") == 0;
-    if (!to_stdout) {
-        struct stat st;
-        if (dst == NULL)
-            out = xstrdup(base);
-        else if (stat(dst, &st) == 0 && S_ISDIR(st.st_mode))
-            out = xasprintf("%s%s%s", dst, str_has_suffix(dst, "/") ? "" : "/", base);
-        else
-            out = xstrdup(dst);
-        tmp = xasprintf("%s.locus-tmp-XXXXXX", out);
-        fd = mkstemp(tmp);
-        if (fd < 0) {
-            ret = cli_fail("get", "%s: %s", out, strerror(errno));
-            free(tmp);
-            tmp = NULL;
-            goto done;
-        }
-    }
-    c = cli_client();
-    if (c == NULL) {
+    g.range = off >= 0 || len >= 0 ? &range : NULL;
+    out = out_path(npos == 2 ? argv[pos + 1] : NULL, obj);
+    if ((g.c = cli_client()) == NULL) {
         ret = CLI_EXIT_FAIL;
         goto done;
     }
-    char err[LOCUS_ERR_LEN] = "";
-    int64_t n = 0;
-    int rc = locus_object_get_fd(c, bck, obj, ranged ? &range : NULL, to_stdout ? 1 : fd, &n, err);
-    if (rc != 0) {
-        char what[512];
-        snprintf(what, sizeof(what), "get ais://%s/%s", bck, obj);
-        ret = cli_fail(what, "%s", err);
-        goto done;
-    }
-    if (!to_stdout) {
-        mode_t um = umask(0);
-        umask(um);
-        if (fchmod(fd, 0666 & ~um) != 0 || close(fd) != 0) {
-            fd = -1;
-            ret = cli_fail("get", "%s: %s", tmp, strerror(errno));
-            goto done;
-        }
-        fd = -1;
-        if (rename(tmp, out) != 0) {
-            ret = cli_fail("get", "rename to %s: %s", out, strerror(errno));
-            goto done;
-        }
-        free(tmp);
-        tmp = NULL;
+    ret = cli_download("get", out, fetch, &g);
+    if (ret == 0 && strcmp(out, "-") != 0) {
         char sz[32];
-        cli_human_size(n, sz, sizeof(sz));
+        cli_human_size(g.n, sz, sizeof(sz));
         fprintf(stderr, "got ais://%s/%s => %s (%s)\n", bck, obj, out, sz);
     }
 done:
-    if (fd >= 0)
-        close(fd);
-    if (tmp != NULL) {
-        unlink(tmp);
-        free(tmp);
-    }
-    locus_client_destroy(c);
+    locus_client_destroy(g.c);
     free(out);
     free(bck);
     free(obj);

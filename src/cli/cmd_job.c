@@ -3,7 +3,6 @@
  */
 #include "cli/cli.h"
 
-#include <getopt.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,8 +54,14 @@ static void print_snaps(const char *json)
         json_decref(j);
         return;
     }
-    printf("\n%-8s  %-8s  %10s  %10s  %10s  %10s  %s\n", "TARGET", "STATE", "LOC-OBJS", "LOC-BYTES",
-           "OUT-OBJS", "IN-OBJS", "ERROR");
+    static const cli_col_t cols[] = {
+        {"TARGET", false, 8, 8},     {"STATE", false, 8, 8},     {"LOC-OBJS", true, 10, 10},
+        {"LOC-BYTES", true, 10, 10}, {"OUT-OBJS", true, 10, 10}, {"IN-OBJS", true, 10, 10},
+        {"ERROR", false, 0, 0},
+    };
+    cli_table_t t;
+    cli_table_init(&t, cols, ARRAY_SIZE(cols));
+    fputc('\n', stdout);
     const char *tid;
     json_t *arr;
     json_object_foreach(j, tid, arr)
@@ -78,50 +83,61 @@ static void print_snaps(const char *json)
             if (end != NULL && strncmp(end, "0001-", 5) != 0 &&
                 !json_is_true(json_object_get(s, "aborted")))
                 state = "finished";
-            char lb[32];
+            char lb[32], lo[24], oo[24], io[24];
             cli_human_size(jnum(st, "loc-bytes"), lb, sizeof(lb));
-            printf("%-8s  %-8s  %10lld  %10s  %10lld  %10lld  %s\n", tid, state,
-                   jnum(st, "loc-objs"), lb, jnum(st, "out-objs"), jnum(st, "in-objs"),
-                   e != NULL ? e : "");
+            snprintf(lo, sizeof(lo), "%lld", jnum(st, "loc-objs"));
+            snprintf(oo, sizeof(oo), "%lld", jnum(st, "out-objs"));
+            snprintf(io, sizeof(io), "%lld", jnum(st, "in-objs"));
+            cli_table_add(&t, (const char *[]){tid, state, lo, lb, oo, io, e});
         }
     }
+    cli_table_finish(&t, stdout);
     json_decref(j);
+}
+
+/* What `job show|wait` works with. */
+typedef struct {
+    const char *id;
+    locus_client_t *c;
+    char what[128]; /* "job <verb> <id>" for errors */
+    char err[LOCUS_ERR_LEN];
+} job_cmd_t;
+
+/* The options and the one job ID of `job <verb>`, and a client (j->c, caller destroys);
+ * CLI_OPTS_GO, or the exit code after the usage or endpoint error. */
+static int job_args(const char *verb, const cli_opt_t *opts, size_t nopts, int argc, char **argv,
+                    job_cmd_t *j)
+{
+    memset(j, 0, sizeof(*j));
+    char bad[64];
+    snprintf(bad, sizeof(bad), "job %s: need one job ID", verb);
+    const cli_cmd_t cmd = {"job", usage, 1, 1, bad};
+    int pos, rc = cli_options(&cmd, opts, nopts, argc, argv, &pos);
+    if (rc != CLI_OPTS_GO)
+        return rc;
+    j->id = argv[pos];
+    if ((j->c = cli_client()) == NULL)
+        return CLI_EXIT_FAIL;
+    snprintf(j->what, sizeof(j->what), "job %s %s", verb, j->id);
+    return CLI_OPTS_GO;
 }
 
 static int job_show(int argc, char **argv)
 {
     bool as_json = false;
-    static const struct option opts[] = {
-        {"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
-    int o;
-    optind = 0;
-    while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (o == 'j') {
-            as_json = true;
-        } else if (o == 'h') {
-            usage(stdout);
-            return CLI_EXIT_OK;
-        } else {
-            return cli_usage_error("job", "bad option");
-        }
-    }
-    if (argc - optind != 1)
-        return cli_usage_error("job", "job show: need one job ID");
-    const char *id = argv[optind];
-    locus_client_t *c = cli_client();
-    if (c == NULL)
-        return CLI_EXIT_FAIL;
-    char err[LOCUS_ERR_LEN] = "";
-    char what[128];
-    snprintf(what, sizeof(what), "job show %s", id);
+    const cli_opt_t opts[] = {CLI_FLAG("json", &as_json)};
+    job_cmd_t jc;
+    int ret = job_args("show", opts, ARRAY_SIZE(opts), argc, argv, &jc);
+    if (ret != CLI_OPTS_GO)
+        return ret;
     locus_job_status_t st;
-    int ret = CLI_EXIT_OK;
+    ret = CLI_EXIT_OK;
     char *snaps = NULL;
-    if (locus_job_status(c, id, &st, err) != 0) {
-        ret = cli_fail(what, "%s", err);
+    if (locus_job_status(jc.c, jc.id, &st, jc.err) != 0) {
+        ret = cli_fail(jc.what, "%s", jc.err);
         goto out;
     }
-    locus_job_snaps(c, id, &snaps, NULL); /* optional detail: ignore failures */
+    locus_job_snaps(jc.c, jc.id, &snaps, NULL); /* optional detail: ignore failures */
     if (as_json) {
         json_t *j =
             json_pack("{s:s?, s:s?, s:s?, s:I, s:b, s:o}", "kind", st.kind, "uuid", st.uuid, "err",
@@ -137,7 +153,7 @@ static int job_show(int argc, char **argv)
                         : st.end_time == 0              ? "running"
                         : (st.err != NULL && st.err[0]) ? "failed"
                                                         : "finished";
-    printf("%-10s %s\n", "job", id);
+    printf("%-10s %s\n", "job", jc.id);
     if (st.kind != NULL && st.kind[0])
         printf("%-10s %s\n", "kind", st.kind);
     printf("%-10s %s\n", "state", state);
@@ -153,64 +169,35 @@ static int job_show(int argc, char **argv)
 out:
     free(snaps);
     locus_job_status_dispose(&st);
-    locus_client_destroy(c);
+    locus_client_destroy(jc.c);
     return ret;
 }
 
 static int job_wait(int argc, char **argv)
 {
     int64_t timeout = 0;
-    static const struct option opts[] = {{"timeout", required_argument, NULL, 'T'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
-    int o;
-    optind = 0;
-    while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (o == 'T') {
-            if ((timeout = cli_parse_duration(optarg)) <= 0)
-                return cli_usage_error("job", "--timeout: need a duration such as 30s");
-        } else if (o == 'h') {
-            usage(stdout);
-            return CLI_EXIT_OK;
-        } else {
-            return cli_usage_error("job", "bad option");
-        }
-    }
-    if (argc - optind != 1)
-        return cli_usage_error("job", "job wait: need one job ID");
-    const char *id = argv[optind];
-    locus_client_t *c = cli_client();
-    if (c == NULL)
-        return CLI_EXIT_FAIL;
-    char err[LOCUS_ERR_LEN] = "";
-    char what[128];
-    snprintf(what, sizeof(what), "job wait %s", id);
+    const cli_opt_t opts[] = {
+        CLI_DURATION("timeout", &timeout, "--timeout: need a duration such as 30s"),
+    };
+    job_cmd_t jc;
+    int ret = job_args("wait", opts, ARRAY_SIZE(opts), argc, argv, &jc);
+    if (ret != CLI_OPTS_GO)
+        return ret;
     locus_job_status_t st;
     int64_t t0 = time_mono_ns();
-    int ret = CLI_EXIT_OK;
-    if (locus_job_wait(c, id, timeout, &st, err) != 0)
-        ret = cli_fail(what, "%s", err);
+    ret = CLI_EXIT_OK;
+    if (locus_job_wait(jc.c, jc.id, timeout, &st, jc.err) != 0)
+        ret = cli_fail(jc.what, "%s", jc.err);
     else
-        printf("job %s%s%s finished in %.2fs\n", id, st.kind ? " " : "", st.kind ? st.kind : "",
+        printf("job %s%s%s finished in %.2fs\n", jc.id, st.kind ? " " : "", st.kind ? st.kind : "",
                (double)(time_mono_ns() - t0) / 1e9);
     locus_job_status_dispose(&st);
-    locus_client_destroy(c);
+    locus_client_destroy(jc.c);
     return ret;
 }
 
 int locus_cli_cmd_job(int argc, char **argv)
 {
-    if (argc < 2) {
-        usage(stderr);
-        return CLI_EXIT_USAGE;
-    }
-    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-        usage(stdout);
-        return CLI_EXIT_OK;
-    }
-    if (strcmp(argv[1], "show") == 0)
-        return job_show(argc - 1, argv + 1);
-    if (strcmp(argv[1], "wait") == 0)
-        return job_wait(argc - 1, argv + 1);
-    return cli_usage_error("job", "unknown subcommand \"job %s\"", argv[1]);
+    static const cli_sub_t subs[] = {{"show", job_show}, {"wait", job_wait}};
+    return cli_dispatch("job", usage, subs, ARRAY_SIZE(subs), 0, argc, argv);
 }

@@ -4,10 +4,9 @@
  */
 #include "cli/cli.h"
 
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include <limits.h>
 
 #include "common/util.h"
 
@@ -35,172 +34,125 @@ enum {
     COL_CUSTOM,
     COL_COPIES
 };
+#define MAX_COLS 16
 static const char *col_names[] = {"name",    "size",     "checksum", "atime",
                                   "version", "location", "custom",   "copies"};
 
-static int list_buckets(void)
-{
-    locus_client_t *c = cli_client();
-    if (c == NULL)
-        return CLI_EXIT_FAIL;
-    char err[LOCUS_ERR_LEN] = "";
-    char **names = NULL;
-    size_t n = 0;
-    int ret = CLI_EXIT_OK;
-    if (locus_bucket_list(c, &names, &n, err) != 0)
-        ret = cli_fail("ls", "%s", err);
-    else
-        for (size_t i = 0; i < n; i++)
-            printf("ais://%s\n", names[i]);
-    locus_strv_free(names, n);
-    locus_client_destroy(c);
-    return ret;
-}
-
 static void cell(const locus_lso_entry_t *e, int col, bool bytes, char *out, size_t outlen)
 {
-    const char *s = NULL;
-    switch (col) {
-    case COL_NAME:
-        s = e->name;
-        break;
-    case COL_SIZE:
-        if (e->size < 0)
-            s = "-";
-        else if (bytes)
+    if (col == COL_COPIES) {
+        snprintf(out, outlen, "%lld", (long long)e->copies);
+    } else if (col == COL_SIZE && e->size >= 0) {
+        if (bytes)
             snprintf(out, outlen, "%lld", (long long)e->size);
         else
             cli_human_size(e->size, out, outlen);
-        if (s == NULL)
-            return;
-        break;
-    case COL_CHECKSUM:
-        s = e->checksum;
-        break;
-    case COL_ATIME:
-        s = e->atime;
-        break;
-    case COL_VERSION:
-        s = e->version;
-        break;
-    case COL_LOCATION:
-        s = e->location;
-        break;
-    case COL_CUSTOM:
-        s = e->custom;
-        break;
-    case COL_COPIES:
-        snprintf(out, outlen, "%lld", (long long)e->copies);
-        return;
+    } else {
+        const char *text[] = {
+            [COL_NAME] = e->name,    [COL_SIZE] = "-",           [COL_CHECKSUM] = e->checksum,
+            [COL_ATIME] = e->atime,  [COL_VERSION] = e->version, [COL_LOCATION] = e->location,
+            [COL_CUSTOM] = e->custom};
+        const char *s = text[col];
+        snprintf(out, outlen, "%s", s != NULL && s[0] != '\0' ? s : "-");
     }
-    snprintf(out, outlen, "%s", s != NULL && s[0] != '\0' ? s : "-");
 }
 
-int locus_cli_cmd_ls(int argc, char **argv)
+/* The columns of --props (name first) and the props to request; 0 or the usage error. */
+static int parse_props(const char *props, bool name_only, int *cols, int *ncols, char **req)
 {
-    const char *prefix = NULL, *props = NULL;
-    bool name_only = false, bytes = false;
-    long page_size = 0;
-    static const struct option opts[] = {{"prefix", required_argument, NULL, 'p'},
-                                         {"props", required_argument, NULL, 'P'},
-                                         {"name-only", no_argument, NULL, 'n'},
-                                         {"page-size", required_argument, NULL, 's'},
-                                         {"bytes", no_argument, NULL, 'b'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
-    int o;
-    optind = 0;
-    while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (o) {
-        case 'p':
-            prefix = optarg;
-            break;
-        case 'P':
-            props = optarg;
-            break;
-        case 'n':
-            name_only = true;
-            break;
-        case 's':
-            if ((page_size = cli_parse_count(optarg)) < 0)
-                return cli_usage_error("ls", "--page-size: need a positive number");
-            break;
-        case 'b':
-            bytes = true;
-            break;
-        case 'h':
-            usage(stdout);
-            return CLI_EXIT_OK;
-        default:
-            return cli_usage_error("ls", "bad option");
-        }
-    }
-    if (optind == argc)
-        return list_buckets();
-    if (argc - optind > 1)
-        return cli_usage_error("ls", "unexpected argument \"%s\"", argv[optind + 1]);
-
-    /* Columns. */
-    int cols[16], ncols = 0;
-    cols[ncols++] = COL_NAME;
-    char *req_props = NULL;
+    *ncols = 0;
+    cols[(*ncols)++] = COL_NAME;
+    *req = NULL;
     if (props == NULL || props[0] == '\0') {
         if (!name_only)
-            cols[ncols++] = COL_SIZE;
+            cols[(*ncols)++] = COL_SIZE;
         else
-            req_props = xstrdup("name");
-    } else {
-        char *copy = xstrdup(props), *save = NULL;
-        buf_t sent;
-        buf_init(&sent);
-        buf_puts(&sent, "name");
-        for (char *t = strtok_r(copy, ",", &save); t != NULL; t = strtok_r(NULL, ",", &save)) {
-            while (*t == ' ')
-                t++;
-            int k = -1;
-            for (int i = 0; i < (int)(sizeof(col_names) / sizeof(col_names[0])); i++)
-                if (strcmp(t, col_names[i]) == 0)
-                    k = i;
-            if (k < 0) {
-                free(copy);
-                buf_dispose(&sent);
-                return cli_usage_error("ls", "--props: unknown property \"%s\"", t);
-            }
-            if (k == COL_NAME)
-                continue;
-            if (ncols < 16)
-                cols[ncols++] = k;
-            buf_printf(&sent, ",%s", t);
+            *req = xstrdup("name");
+        return 0;
+    }
+    char *copy = xstrdup(props), *save = NULL;
+    buf_t sent;
+    buf_init(&sent);
+    buf_puts(&sent, "name");
+    for (char *t = strtok_r(copy, ",", &save); t != NULL; t = strtok_r(NULL, ",", &save)) {
+        while (*t == ' ')
+            t++;
+        int k = -1;
+        for (int i = 0; i < (int)ARRAY_SIZE(col_names); i++)
+            if (strcmp(t, col_names[i]) == 0)
+                k = i;
+        if (k < 0) {
+            int rc = cli_usage_error("ls", "--props: unknown property \"%s\"", t);
+            free(copy);
+            buf_dispose(&sent);
+            return rc;
         }
-        free(copy);
-        req_props = buf_steal(&sent);
+        if (k == COL_NAME)
+            continue;
+        if (*ncols < MAX_COLS)
+            cols[(*ncols)++] = k;
+        buf_printf(&sent, ",%s", t);
     }
+    free(copy);
+    *req = buf_steal(&sent);
+    return 0;
+}
 
-    char *bck = NULL, *obj = NULL;
-    int ret = cli_parse_name("ls", argv[optind], &bck, &obj);
-    if (ret != 0) {
-        free(req_props);
-        return ret;
-    }
-    char *pfx = NULL;
-    if (obj != NULL && obj[0] != '\0')
-        pfx = prefix != NULL ? xasprintf("%s%s", obj, prefix) : xstrdup(obj);
-    else if (prefix != NULL)
-        pfx = xstrdup(prefix);
+/* One `ls` of a bucket: what to show and the running totals. */
+typedef struct {
+    int cols[MAX_COLS], ncols;
+    bool name_only, bytes;
+    cli_table_t table;
+    cli_col_t hdr[MAX_COLS];
+    char up[MAX_COLS][16];
+    int64_t count, total;
+} ls_t;
 
-    locus_client_t *c = cli_client();
-    if (c == NULL) {
-        free(bck);
-        free(obj);
-        free(pfx);
-        free(req_props);
-        return CLI_EXIT_FAIL;
+static void ls_init(ls_t *l)
+{
+    for (int k = 0; k < l->ncols; k++) {
+        const char *n = col_names[l->cols[k]];
+        size_t i = 0;
+        for (; n[i] != '\0' && i + 1 < sizeof(l->up[k]); i++)
+            l->up[k][i] = (char)(n[i] >= 'a' && n[i] <= 'z' ? n[i] - 32 : n[i]);
+        l->up[k][i] = '\0';
+        /* Widths from the first non-empty page, names capped at 80 columns; sizes are
+         * right-aligned unless last (then unpadded, as ls always printed them). */
+        bool right = l->cols[k] == COL_SIZE && k + 1 < l->ncols;
+        l->hdr[k] = (cli_col_t){l->up[k], right, 0, 80};
     }
-    locus_lso_opts_t lo = {.prefix = pfx, .props = req_props, .page_size = (uint32_t)page_size};
+    cli_table_init(&l->table, l->hdr, (size_t)l->ncols);
+}
+
+static void ls_page(ls_t *l, const locus_lso_page_t *page)
+{
+    for (size_t i = 0; i < page->n; i++) {
+        const locus_lso_entry_t *e = &page->entries[i];
+        l->count++;
+        if (e->size > 0)
+            l->total += e->size;
+        if (l->name_only) {
+            printf("%s\n", e->name);
+            continue;
+        }
+        char tmp[MAX_COLS][1024];
+        const char *row[MAX_COLS];
+        for (int k = 0; k < l->ncols; k++) {
+            cell(e, l->cols[k], l->bytes, tmp[k], sizeof(tmp[k]));
+            row[k] = tmp[k];
+        }
+        cli_table_add(&l->table, row);
+    }
+    cli_table_flush(&l->table, stdout);
+}
+
+/* Lists every page of bck under pfx. */
+static int ls_bucket(locus_client_t *c, const char *bck, const char *pfx, const char *req_props,
+                     uint32_t page_size, ls_t *l)
+{
+    locus_lso_opts_t lo = {.prefix = pfx, .props = req_props, .page_size = page_size};
     char *token = NULL, *uuid = NULL;
-    int64_t count = 0, total = 0;
-    int widths[16] = {0};
-    bool header = false;
+    int ret = CLI_EXIT_OK;
     for (;;) {
         char err[LOCUS_ERR_LEN] = "";
         locus_lso_page_t page;
@@ -213,52 +165,7 @@ int locus_cli_cmd_ls(int argc, char **argv)
             locus_lso_page_dispose(&page);
             break;
         }
-        /* Column widths from the first non-empty page (names capped at 80). */
-        if (!header && page.n > 0 && !name_only) {
-            char tmp[256];
-            for (int k = 0; k < ncols; k++) {
-                widths[k] = (int)strlen(col_names[cols[k]]);
-                for (size_t i = 0; i < page.n; i++) {
-                    cell(&page.entries[i], cols[k], bytes, tmp, sizeof(tmp));
-                    int w = cli_str_width(tmp);
-                    if (w > widths[k])
-                        widths[k] = w < 80 ? w : 80;
-                }
-            }
-            for (int k = 0; k < ncols; k++) {
-                char up[32];
-                size_t l = strlen(col_names[cols[k]]);
-                for (size_t i = 0; i <= l; i++)
-                    up[i] = (char)(col_names[cols[k]][i] >= 'a' && col_names[cols[k]][i] <= 'z'
-                                       ? col_names[cols[k]][i] - 32
-                                       : col_names[cols[k]][i]);
-                if (k + 1 < ncols)
-                    printf(cols[k] == COL_SIZE ? "%*s  " : "%-*s  ", widths[k], up);
-                else
-                    printf("%s\n", up);
-            }
-            header = true;
-        }
-        for (size_t i = 0; i < page.n; i++) {
-            const locus_lso_entry_t *e = &page.entries[i];
-            count++;
-            if (e->size > 0)
-                total += e->size;
-            if (name_only) {
-                printf("%s\n", e->name);
-                continue;
-            }
-            for (int k = 0; k < ncols; k++) {
-                char tmp[1024];
-                cell(e, cols[k], bytes, tmp, sizeof(tmp));
-                if (k + 1 < ncols) {
-                    cli_print_cell(tmp, widths[k], cols[k] == COL_SIZE);
-                    fputs("  ", stdout);
-                } else {
-                    printf("%s\n", tmp);
-                }
-            }
-        }
+        ls_page(l, &page);
         free(token);
         free(uuid);
         token = xstrdup(page.continuation_token ? page.continuation_token : "");
@@ -267,18 +174,56 @@ int locus_cli_cmd_ls(int argc, char **argv)
         if (token[0] == '\0')
             break;
     }
-    if (ret == CLI_EXIT_OK && !name_only) {
+    free(token);
+    free(uuid);
+    if (ret == CLI_EXIT_OK && !l->name_only) {
         char sz[32];
-        cli_human_size(total, sz, sizeof(sz));
-        if (count == 0)
+        cli_human_size(l->total, sz, sizeof(sz));
+        if (l->count == 0)
             printf("no objects%s%s%s\n", pfx ? " with prefix \"" : "", pfx ? pfx : "",
                    pfx ? "\"" : "");
         else
-            printf("\n%lld object%s, %s\n", (long long)count, count == 1 ? "" : "s", sz);
+            printf("\n%lld object%s, %s\n", (long long)l->count, l->count == 1 ? "" : "s", sz);
     }
-    free(token);
-    free(uuid);
+    return ret;
+}
+
+int locus_cli_cmd_ls(int argc, char **argv)
+{
+    const char *prefix = NULL, *props = NULL;
+    int64_t page_size = 0;
+    ls_t l = {0};
+    const cli_opt_t opts[] = {
+        CLI_STR("prefix", &prefix),
+        CLI_STR("props", &props),
+        CLI_FLAG("name-only", &l.name_only),
+        CLI_INT("page-size", &page_size, 1, LONG_MAX, "--page-size: need a positive number"),
+        CLI_FLAG("bytes", &l.bytes),
+    };
+    static const cli_cmd_t cmd = {"ls", usage, 0, 1, "unexpected argument \"%s\""};
+    int pos, ret = cli_options(&cmd, opts, ARRAY_SIZE(opts), argc, argv, &pos);
+    if (ret != CLI_OPTS_GO)
+        return ret;
+    if (pos == argc)
+        return cli_list_buckets("ls");
+    char *req_props = NULL, *bck = NULL, *obj = NULL, *pfx = NULL;
+    if ((ret = parse_props(props, l.name_only, l.cols, &l.ncols, &req_props)) != 0 ||
+        (ret = cli_parse_name("ls", argv[pos], &bck, &obj)) != 0)
+        goto out;
+    if (obj != NULL && obj[0] != '\0')
+        pfx = prefix != NULL ? xasprintf("%s%s", obj, prefix) : xstrdup(obj);
+    else if (prefix != NULL)
+        pfx = xstrdup(prefix);
+    locus_client_t *c = cli_client();
+    if (c == NULL) {
+        ret = CLI_EXIT_FAIL;
+        goto out;
+    }
+    ls_init(&l);
+    ret = ls_bucket(c, bck, pfx, req_props, (uint32_t)page_size, &l);
+    cli_table_dispose(&l.table);
     locus_client_destroy(c);
+out:
     free(bck);
     free(obj);
     free(pfx);

@@ -14,7 +14,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
-#include <getopt.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -327,35 +326,22 @@ static int put_stdin(const char *bck, const char *name, bool quiet)
 
 int locus_cli_cmd_put(int argc, char **argv)
 {
-    long jobs = 8;
+    int64_t jobs = 8;
     bool quiet = false;
-    static const struct option opts[] = {{"jobs", required_argument, NULL, 'j'},
-                                         {"quiet", no_argument, NULL, 'q'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
-    int o;
-    optind = 0;
-    while ((o = getopt_long(argc, argv, "hj:q", opts, NULL)) != -1) {
-        switch (o) {
-        case 'j':
-            if ((jobs = cli_parse_count(optarg)) < 0 || jobs > 256)
-                return cli_usage_error("put", "--jobs: need a number from 1 to 256");
-            break;
-        case 'q':
-            quiet = true;
-            break;
-        case 'h':
-            usage(stdout);
-            return CLI_EXIT_OK;
-        default:
-            return cli_usage_error("put", "bad option");
-        }
-    }
-    if (argc - optind != 2)
-        return cli_usage_error("put", "need a source (FILE, DIR or -) and a destination BUCKET");
-    const char *src = argv[optind];
+    cli_opt_t opts[] = {
+        CLI_INT("jobs", &jobs, 1, 256, "--jobs: need a number from 1 to 256"),
+        CLI_FLAG("quiet", &quiet),
+    };
+    opts[0].short_name = 'j';
+    opts[1].short_name = 'q';
+    static const cli_cmd_t cmd = {"put", usage, 2, 2,
+                                  "need a source (FILE, DIR or -) and a destination BUCKET"};
+    int pos, ret = cli_options(&cmd, opts, ARRAY_SIZE(opts), argc, argv, &pos);
+    if (ret != CLI_OPTS_GO)
+        return ret;
+    const char *src = argv[pos];
     char *bck = NULL, *obj = NULL;
-    int ret = cli_parse_name("put", argv[optind + 1], &bck, &obj);
+    ret = cli_parse_name("put", argv[pos + 1], &bck, &obj);
     if (ret != 0)
         return ret;
     if (strcmp(src, "-") == 0) {
@@ -371,7 +357,7 @@ int locus_cli_cmd_put(int argc, char **argv)
         goto out;
     }
     if (S_ISDIR(st.st_mode)) {
-        ret = put_dir(src, bck, obj, jobs, quiet);
+        ret = put_dir(src, bck, obj, (long)jobs, quiet);
         goto out;
     }
     if (!S_ISREG(st.st_mode)) {

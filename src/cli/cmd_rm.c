@@ -3,7 +3,6 @@
  */
 #include "cli/cli.h"
 
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,20 +16,12 @@ static void usage(FILE *f)
 
 int locus_cli_cmd_rm(int argc, char **argv)
 {
-    static const struct option opts[] = {{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
-    int o;
-    optind = 0;
-    while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (o == 'h') {
-            usage(stdout);
-            return CLI_EXIT_OK;
-        }
-        return cli_usage_error("rm", "bad option");
-    }
-    if (optind >= argc)
-        return cli_usage_error("rm", "need at least one BUCKET/OBJ");
+    static const cli_cmd_t cmd = {"rm", usage, 1, -1, "need at least one BUCKET/OBJ"};
+    int pos, rc = cli_options(&cmd, NULL, 0, argc, argv, &pos);
+    if (rc != CLI_OPTS_GO)
+        return rc;
     /* Validate every argument before deleting anything. */
-    for (int i = optind; i < argc; i++) {
+    for (int i = pos; i < argc; i++) {
         char *b = NULL, *ob = NULL;
         int rc = cli_parse_name("rm", argv[i], &b, &ob);
         bool no_obj = rc == 0 && (ob == NULL || ob[0] == '\0');
@@ -48,7 +39,7 @@ int locus_cli_cmd_rm(int argc, char **argv)
     if (c == NULL)
         return CLI_EXIT_FAIL;
     int ret = CLI_EXIT_OK;
-    for (int i = optind; i < argc; i++) {
+    for (int i = pos; i < argc; i++) {
         char *b = NULL, *ob = NULL;
         locus_parse_name(argv[i], &b, &ob, NULL);
         char err[LOCUS_ERR_LEN] = "";

@@ -12,9 +12,9 @@ typedef struct {
     const char *name;
     int (*fn)(int argc, char **argv);
     const char *synopsis;
-} cli_cmd_t;
+} cli_group_t;
 
-static const cli_cmd_t commands[] = {
+static const cli_group_t commands[] = {
     {"cluster", locus_cli_cmd_cluster,
      "cluster up|down|show        start, stop or show a local cluster"},
     {"bucket", locus_cli_cmd_bucket, "bucket create|ls|rm|cp      manage buckets"},

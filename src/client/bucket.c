@@ -5,6 +5,7 @@
 #include "client/internal.h"
 
 #include <jansson.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,14 +18,15 @@ static char *actmsg(const char *action, json_t *value)
     return s;
 }
 
-/* Runs a bucket-level request with an ActMsg body; body collected in r (caller disposes). */
-static int bucket_call(locus_client_t *c, const char *method, const char *bck, const char *query,
-                       const char *action, json_t *value, client_req_t *r, char *err)
+int client_bucket_call(locus_client_t *c, const char *method, const char *bck, const char *query,
+                       const char *action, json_t *value, const char *accept, client_req_t *r,
+                       char *err)
 {
     char *url = client_url_bucket(c->endpoint, bck, query);
     char *msg = action != NULL ? actmsg(action, value) : NULL;
     client_req_init(r, method, url);
     r->json_body = msg;
+    r->accept = accept;
     int rc = client_do(c, r, err);
     r->url = NULL;
     r->json_body = NULL;
@@ -33,26 +35,27 @@ static int bucket_call(locus_client_t *c, const char *method, const char *bck, c
     return rc;
 }
 
-int locus_bucket_create(locus_client_t *c, const char *bck, char *err)
+/* An action on a bucket whose reply body does not matter. */
+static int bucket_action(locus_client_t *c, const char *method, const char *bck, const char *action,
+                         char *err)
 {
     int rc = locus_check_bucket_name(bck, err);
     if (rc != 0)
         return rc;
     client_req_t r;
-    rc = bucket_call(c, "POST", bck, NULL, "create-bck", NULL, &r, err);
+    rc = client_bucket_call(c, method, bck, NULL, action, NULL, NULL, &r, err);
     client_req_dispose(&r);
     return rc;
 }
 
+int locus_bucket_create(locus_client_t *c, const char *bck, char *err)
+{
+    return bucket_action(c, "POST", bck, "create-bck", err);
+}
+
 int locus_bucket_destroy(locus_client_t *c, const char *bck, char *err)
 {
-    int rc = locus_check_bucket_name(bck, err);
-    if (rc != 0)
-        return rc;
-    client_req_t r;
-    rc = bucket_call(c, "DELETE", bck, NULL, "destroy-bck", NULL, &r, err);
-    client_req_dispose(&r);
-    return rc;
+    return bucket_action(c, "DELETE", bck, "destroy-bck", err);
 }
 
 int locus_bucket_head(locus_client_t *c, const char *bck, char **props_json, char *err)
@@ -63,7 +66,7 @@ int locus_bucket_head(locus_client_t *c, const char *bck, char **props_json, cha
     if (rc != 0)
         return rc;
     client_req_t r;
-    rc = bucket_call(c, "HEAD", bck, NULL, NULL, NULL, &r, err);
+    rc = client_bucket_call(c, "HEAD", bck, NULL, NULL, NULL, NULL, &r, err);
     if (rc == LOCUS_ENOENT)
         client_fail(err, rc, "bucket \"ais://%s\" does not exist", bck);
     if (rc == 0 && props_json != NULL) {
@@ -94,7 +97,7 @@ int locus_bucket_list(locus_client_t *c, char ***names, size_t *n, char *err)
     *names = NULL;
     *n = 0;
     client_req_t r;
-    int rc = bucket_call(c, "GET", NULL, NULL, "list", NULL, &r, err);
+    int rc = client_bucket_call(c, "GET", NULL, NULL, "list", NULL, NULL, &r, err);
     if (rc != 0)
         goto out;
     json_error_t jerr;
@@ -124,13 +127,34 @@ out:
     return rc;
 }
 
+int client_bucket_job(locus_client_t *c, const char *action, const char *src, const char *dst,
+                      json_t *value, char **job_id, char *err)
+{
+    char *uname = xasprintf("ais/@#/%s/", dst);
+    char *enc = url_encode(uname, NULL);
+    char *q = xasprintf("bck_to=%s", enc);
+    client_req_t r;
+    int rc = client_bucket_call(c, "POST", src, q, action, value, NULL, &r, err);
+    if (rc == 0)
+        rc = client_job_id(&r.body, action, job_id, err);
+    client_req_dispose(&r);
+    free(q);
+    free(enc);
+    free(uname);
+    return rc;
+}
+
+int client_check_buckets(const char *src, const char *dst, char *err)
+{
+    int rc = locus_check_bucket_name(src, err);
+    return rc != 0 ? rc : locus_check_bucket_name(dst, err);
+}
+
 int locus_bucket_copy(locus_client_t *c, const char *src, const char *dst,
                       const locus_copy_opts_t *opts, char **job_id, char *err)
 {
     *job_id = NULL;
-    int rc = locus_check_bucket_name(src, err);
-    if (rc == 0)
-        rc = locus_check_bucket_name(dst, err);
+    int rc = client_check_buckets(src, dst, err);
     if (rc != 0)
         return rc;
     locus_copy_opts_t none = {0};
@@ -140,24 +164,7 @@ int locus_bucket_copy(locus_client_t *c, const char *src, const char *dst,
         "{s:s, s:s, s:b, s:b, s:b, s:b}", "prefix", opts->prefix != NULL ? opts->prefix : "",
         "prepend", opts->prepend != NULL ? opts->prepend : "", "dry_run", opts->dry_run, "force",
         opts->force, "latest-ver", opts->latest, "synchronize", opts->sync);
-    char *uname = xasprintf("ais/@#/%s/", dst);
-    char *enc = url_encode(uname, NULL);
-    char *q = xasprintf("bck_to=%s", enc);
-    client_req_t r;
-    rc = bucket_call(c, "POST", src, q, "copy-bck", v, &r, err);
-    if (rc == 0) {
-        *job_id = client_trim_id(r.body.base, r.body.len);
-        if ((*job_id)[0] == '\0') {
-            free(*job_id);
-            *job_id = NULL;
-            rc = client_fail(err, LOCUS_EPROTO, "copy-bck: the reply carries no job id");
-        }
-    }
-    client_req_dispose(&r);
-    free(q);
-    free(enc);
-    free(uname);
-    return rc;
+    return client_bucket_job(c, "copy-bck", src, dst, v, job_id, err);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -190,14 +197,9 @@ int locus_cluster_health(locus_client_t *c, bool primary, char *err)
 
 void locus_nodes_free(locus_node_t *nodes, size_t n)
 {
-    if (nodes == NULL)
-        return;
-    for (size_t i = 0; i < n; i++) {
-        free(nodes[i].id);
-        free(nodes[i].role);
-        free(nodes[i].url);
-    }
-    free(nodes);
+    static const size_t offs[] = {offsetof(locus_node_t, id), offsetof(locus_node_t, role),
+                                  offsetof(locus_node_t, url)};
+    client_free_records(nodes, n, sizeof(*nodes), offs, ARRAY_SIZE(offs));
 }
 
 static int cmp_node(const void *a, const void *b)
@@ -207,17 +209,6 @@ static int cmp_node(const void *a, const void *b)
     if (rx != ry)
         return rx - ry;
     return strcmp(x->id, y->id);
-}
-
-static int64_t json_int_or_string(json_t *v)
-{
-    if (json_is_integer(v))
-        return json_integer_value(v);
-    if (json_is_string(v))
-        return strtoll(json_string_value(v), NULL, 10);
-    if (json_is_real(v))
-        return (int64_t)json_real_value(v);
-    return 0;
 }
 
 static void add_nodes(json_t *map, const char *role, const char *primary_id, locus_node_t **v,
@@ -239,7 +230,7 @@ static void add_nodes(json_t *map, const char *role, const char *primary_id, loc
         nd->id = xstrdup(id != NULL ? id : key);
         nd->role = xstrdup(type != NULL ? type : role);
         nd->url = xstrdup(url != NULL ? url : "");
-        nd->flags = (uint64_t)json_int_or_string(json_object_get(sn, "flags"));
+        nd->flags = (uint64_t)client_json_i64(json_object_get(sn, "flags"));
         nd->is_primary = primary_id != NULL && strcmp(nd->id, primary_id) == 0;
     }
 }
@@ -271,7 +262,7 @@ int locus_smap_parse(const char *json, locus_node_t **nodes, size_t *n, int64_t 
     if (cnt > 0)
         qsort(v, cnt, sizeof(*v), cmp_node);
     if (version != NULL)
-        *version = json_int_or_string(json_object_get(j, "version"));
+        *version = client_json_i64(json_object_get(j, "version"));
     json_decref(j);
     *nodes = v;
     *n = cnt;

@@ -234,3 +234,13 @@ char *client_trim_id(const char *body, size_t len)
     }
     return xstrndup(body + i, len - i);
 }
+
+int client_job_id(const buf_t *body, const char *what, char **job_id, char *err)
+{
+    *job_id = client_trim_id(body->base, body->len);
+    if ((*job_id)[0] != '\0')
+        return 0;
+    free(*job_id);
+    *job_id = NULL;
+    return client_fail(err, LOCUS_EPROTO, "%s: the reply carries no job id", what);
+}

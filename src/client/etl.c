@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <jansson.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -15,17 +16,6 @@ static char *jdup(json_t *o, const char *k)
 {
     const char *s = json_string_value(json_object_get(o, k));
     return xstrdup(s != NULL ? s : "");
-}
-
-static int64_t jnum(json_t *v)
-{
-    if (json_is_integer(v))
-        return json_integer_value(v);
-    if (json_is_string(v))
-        return strtoll(json_string_value(v), NULL, 10);
-    if (json_is_real(v))
-        return (int64_t)json_real_value(v);
-    return 0;
 }
 
 static int check_etl_name(const char *name, char *err)
@@ -74,6 +64,48 @@ static json_t *reply_json(client_req_t *r, const char *what, char *err)
     return j;
 }
 
+/* Orders records by their first member, a string (the name or target id of every ETL record). */
+static int cmp_first(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* GET /v1/etl[/<name>/<verb>[/<arg>]] (name NULL: the list, which may be null) whose reply is a
+ * JSON array: n records of size sz, one per element, filled by fill and sorted by their first
+ * field, a string (NULL when none; *rc = 0, or the error with err filled). what names the reply
+ * in errors. */
+static void *get_records(locus_client_t *c, const char *name, const char *verb, const char *arg,
+                         const char *what, size_t sz, void (*fill)(void *rec, json_t *e), size_t *n,
+                         int *rc, char *err)
+{
+    *n = 0;
+    if (name != NULL && (*rc = check_etl_name(name, err)) != 0)
+        return NULL;
+    client_req_t r;
+    *rc = simple_call(c, "GET", etl_url(c, name, verb, arg, NULL), &r, err);
+    json_t *j = *rc == 0 ? reply_json(&r, what, err) : NULL;
+    client_req_dispose(&r);
+    if (*rc != 0 || j == NULL) {
+        *rc = *rc != 0 ? *rc : LOCUS_EPROTO;
+        return NULL;
+    }
+    /* The list of ETLs may be null when there are none. */
+    if (!json_is_array(j) && !(name == NULL && json_is_null(j))) {
+        json_decref(j);
+        *rc = client_fail(err, LOCUS_EPROTO, "%s: reply is not a JSON array", what);
+        return NULL;
+    }
+    size_t cnt = json_array_size(j);
+    char *v = cnt ? xcalloc(cnt, sz) : NULL;
+    for (size_t i = 0; i < cnt; i++)
+        fill(v + i * sz, json_array_get(j, i));
+    if (cnt > 1)
+        qsort(v, cnt, sz, cmp_first);
+    json_decref(j);
+    *n = cnt;
+    return v;
+}
+
 /* The server bounds init/start by the spec's init_timeout: no stall timeout meanwhile. */
 static int call_no_stall(locus_client_t *c, client_req_t *r, char *err)
 {
@@ -104,73 +136,41 @@ int locus_etl_init(locus_client_t *c, const char *init_json, char **job_id, char
 
 void locus_etl_infos_free(locus_etl_info_t *v, size_t n)
 {
-    if (v == NULL)
-        return;
-    for (size_t i = 0; i < n; i++) {
-        free(v[i].name);
-        free(v[i].stage);
-        free(v[i].job_id);
-    }
-    free(v);
+    static const size_t offs[] = {offsetof(locus_etl_info_t, name),
+                                  offsetof(locus_etl_info_t, stage),
+                                  offsetof(locus_etl_info_t, job_id)};
+    client_free_records(v, n, sizeof(*v), offs, ARRAY_SIZE(offs));
 }
 
-static int cmp_info(const void *a, const void *b)
+static void fill_info(void *rec, json_t *e)
 {
-    return strcmp(((const locus_etl_info_t *)a)->name, ((const locus_etl_info_t *)b)->name);
+    locus_etl_info_t *v = rec;
+    v->name = jdup(e, "id");
+    v->stage = jdup(e, "stage");
+    v->job_id = jdup(e, "xaction_id");
+    v->obj_count = client_json_i64(json_object_get(e, "obj_count"));
+    v->in_bytes = client_json_i64(json_object_get(e, "in_bytes"));
+    v->out_bytes = client_json_i64(json_object_get(e, "out_bytes"));
 }
 
 int locus_etl_list(locus_client_t *c, locus_etl_info_t **etls, size_t *n, char *err)
 {
-    *etls = NULL;
-    *n = 0;
-    client_req_t r;
-    int rc = simple_call(c, "GET", etl_url(c, NULL, NULL, NULL, NULL), &r, err);
-    if (rc != 0)
-        goto out;
-    json_t *j = reply_json(&r, "etl list", err);
-    if (j == NULL) {
-        rc = LOCUS_EPROTO;
-        goto out;
-    }
-    if (!json_is_array(j) && !json_is_null(j)) {
-        json_decref(j);
-        rc = client_fail(err, LOCUS_EPROTO, "etl list: reply is not a JSON array");
-        goto out;
-    }
-    size_t cnt = json_array_size(j);
-    locus_etl_info_t *v = cnt ? xcalloc(cnt, sizeof(*v)) : NULL;
-    for (size_t i = 0; i < cnt; i++) {
-        json_t *e = json_array_get(j, i);
-        v[i].name = jdup(e, "id");
-        v[i].stage = jdup(e, "stage");
-        v[i].job_id = jdup(e, "xaction_id");
-        v[i].obj_count = jnum(json_object_get(e, "obj_count"));
-        v[i].in_bytes = jnum(json_object_get(e, "in_bytes"));
-        v[i].out_bytes = jnum(json_object_get(e, "out_bytes"));
-    }
-    if (cnt > 1)
-        qsort(v, cnt, sizeof(*v), cmp_info);
-    json_decref(j);
-    *etls = v;
-    *n = cnt;
-out:
-    client_req_dispose(&r);
+    int rc;
+    *etls = get_records(c, NULL, NULL, NULL, "etl list", sizeof(**etls), fill_info, n, &rc, err);
     return rc;
 }
 
 void locus_etl_details_dispose(locus_etl_details_t *d)
 {
-    if (d == NULL)
-        return;
-    free(d->init_msg);
-    free(d->stage);
-    free(d->reason);
-    for (size_t i = 0; i < d->n_obj_errors; i++) {
-        free(d->obj_errors[i].obj_name);
-        free(d->obj_errors[i].msg);
-    }
-    free(d->obj_errors);
-    memset(d, 0, sizeof(*d));
+    static const size_t offs[] = {offsetof(locus_etl_details_t, init_msg),
+                                  offsetof(locus_etl_details_t, stage),
+                                  offsetof(locus_etl_details_t, reason)};
+    static const size_t err_offs[] = {offsetof(locus_etl_obj_err_t, obj_name),
+                                      offsetof(locus_etl_obj_err_t, msg)};
+    if (d != NULL)
+        client_free_records(d->obj_errors, d->n_obj_errors, sizeof(*d->obj_errors), err_offs,
+                            ARRAY_SIZE(err_offs));
+    client_dispose_record(d, sizeof(*d), offs, ARRAY_SIZE(offs));
 }
 
 int locus_etl_show(locus_client_t *c, const char *name, const char *job, locus_etl_details_t *d,
@@ -210,7 +210,7 @@ int locus_etl_show(locus_client_t *c, const char *name, const char *job, locus_e
             json_t *e = json_array_get(errs, i);
             d->obj_errors[i].obj_name = jdup(e, "obj_name");
             d->obj_errors[i].msg = jdup(e, "msg");
-            d->obj_errors[i].ecode = (int)jnum(json_object_get(e, "ecode"));
+            d->obj_errors[i].ecode = (int)client_json_i64(json_object_get(e, "ecode"));
         }
         d->n_obj_errors = ne;
     }
@@ -293,125 +293,56 @@ static char *b64_decode(const char *s, size_t *outlen)
 
 void locus_etl_logs_free(locus_etl_log_t *logs, size_t n)
 {
-    if (logs == NULL)
-        return;
-    for (size_t i = 0; i < n; i++) {
-        free(logs[i].target_id);
-        free(logs[i].data);
-    }
-    free(logs);
+    static const size_t offs[] = {offsetof(locus_etl_log_t, target_id),
+                                  offsetof(locus_etl_log_t, data)};
+    client_free_records(logs, n, sizeof(*logs), offs, ARRAY_SIZE(offs));
 }
 
-static int cmp_log(const void *a, const void *b)
+static void fill_log(void *rec, json_t *e)
 {
-    return strcmp(((const locus_etl_log_t *)a)->target_id, ((const locus_etl_log_t *)b)->target_id);
+    locus_etl_log_t *v = rec;
+    v->target_id = jdup(e, "target_id");
+    const char *b64 = json_string_value(json_object_get(e, "logs"));
+    v->data = b64_decode(b64 != NULL ? b64 : "", &v->len);
+    if (v->data == NULL) { /* not base64: show it as it came */
+        v->data = xstrdup(b64);
+        v->len = strlen(b64);
+    }
 }
 
 int locus_etl_logs(locus_client_t *c, const char *name, const char *target, locus_etl_log_t **logs,
                    size_t *n, char *err)
 {
-    *logs = NULL;
-    *n = 0;
-    int rc = check_etl_name(name, err);
-    if (rc != 0)
-        return rc;
-    client_req_t r;
-    rc = simple_call(c, "GET",
-                     etl_url(c, name, "logs", target != NULL && target[0] ? target : NULL, NULL),
-                     &r, err);
-    if (rc != 0)
-        goto out;
-    json_t *j = reply_json(&r, "etl logs", err);
-    if (!json_is_array(j)) {
-        json_decref(j);
-        rc = client_fail(err, LOCUS_EPROTO, "etl logs: reply is not a JSON array");
-        goto out;
-    }
-    size_t cnt = json_array_size(j);
-    locus_etl_log_t *v = cnt ? xcalloc(cnt, sizeof(*v)) : NULL;
-    for (size_t i = 0; i < cnt; i++) {
-        json_t *e = json_array_get(j, i);
-        v[i].target_id = jdup(e, "target_id");
-        const char *b64 = json_string_value(json_object_get(e, "logs"));
-        v[i].data = b64_decode(b64 != NULL ? b64 : "", &v[i].len);
-        if (v[i].data == NULL) { /* not base64: show it as it came */
-            v[i].data = xstrdup(b64);
-            v[i].len = strlen(b64);
-        }
-    }
-    if (cnt > 1)
-        qsort(v, cnt, sizeof(*v), cmp_log);
-    json_decref(j);
-    *logs = v;
-    *n = cnt;
-out:
-    client_req_dispose(&r);
+    int rc;
+    *logs = get_records(c, name, "logs", target != NULL && target[0] ? target : NULL, "etl logs",
+                        sizeof(**logs), fill_log, n, &rc, err);
     return rc;
 }
 
 void locus_etl_health_free(locus_etl_health_t *v, size_t n)
 {
-    if (v == NULL)
-        return;
-    for (size_t i = 0; i < n; i++) {
-        free(v[i].target_id);
-        free(v[i].status);
-    }
-    free(v);
+    static const size_t offs[] = {offsetof(locus_etl_health_t, target_id),
+                                  offsetof(locus_etl_health_t, status)};
+    client_free_records(v, n, sizeof(*v), offs, ARRAY_SIZE(offs));
 }
 
-static int cmp_health(const void *a, const void *b)
+static void fill_health(void *rec, json_t *e)
 {
-    return strcmp(((const locus_etl_health_t *)a)->target_id,
-                  ((const locus_etl_health_t *)b)->target_id);
+    locus_etl_health_t *v = rec;
+    v->target_id = jdup(e, "target_id");
+    v->status = jdup(e, "health_status");
 }
 
 int locus_etl_health(locus_client_t *c, const char *name, locus_etl_health_t **hv, size_t *n,
                      char *err)
 {
-    *hv = NULL;
-    *n = 0;
-    int rc = check_etl_name(name, err);
-    if (rc != 0)
-        return rc;
-    client_req_t r;
-    rc = simple_call(c, "GET", etl_url(c, name, "health", NULL, NULL), &r, err);
-    if (rc != 0)
-        goto out;
-    json_t *j = reply_json(&r, "etl health", err);
-    if (!json_is_array(j)) {
-        json_decref(j);
-        rc = client_fail(err, LOCUS_EPROTO, "etl health: reply is not a JSON array");
-        goto out;
-    }
-    size_t cnt = json_array_size(j);
-    locus_etl_health_t *v = cnt ? xcalloc(cnt, sizeof(*v)) : NULL;
-    for (size_t i = 0; i < cnt; i++) {
-        json_t *e = json_array_get(j, i);
-        v[i].target_id = jdup(e, "target_id");
-        v[i].status = jdup(e, "health_status");
-    }
-    if (cnt > 1)
-        qsort(v, cnt, sizeof(*v), cmp_health);
-    json_decref(j);
-    *hv = v;
-    *n = cnt;
-out:
-    client_req_dispose(&r);
+    int rc;
+    *hv =
+        get_records(c, name, "health", NULL, "etl health", sizeof(**hv), fill_health, n, &rc, err);
     return rc;
 }
 
 /* ------------------------------------------------------------------------------------------ */
-
-static int check_obj(const char *bck, const char *obj, char *err)
-{
-    int rc = locus_check_bucket_name(bck, err);
-    if (rc != 0)
-        return rc;
-    if (obj == NULL || obj[0] == '\0')
-        return client_fail(err, LOCUS_EINVAL, "empty object name");
-    return 0;
-}
 
 /* "etl_name=<etl>[&etl_args=<args>]"; caller frees. */
 static char *etl_query(const char *etl, const char *args)
@@ -437,20 +368,11 @@ int locus_etl_object_get_cb(locus_client_t *c, const char *etl, const char *args
         *nbytes = 0;
     int rc = check_etl_name(etl, err);
     if (rc == 0)
-        rc = check_obj(bck, obj, err);
+        rc = client_check_object(bck, obj, err);
     if (rc != 0)
         return rc;
     char *q = etl_query(etl, args);
-    char *url = client_url_object(c->endpoint, bck, obj, q);
-    client_req_t r;
-    client_req_init(&r, "GET", url);
-    r.sink = cb;
-    r.sink_arg = arg;
-    rc = client_do(c, &r, err);
-    if (nbytes != NULL)
-        *nbytes = r.nbytes;
-    client_req_dispose(&r);
-    free(url);
+    rc = client_get_stream(c, bck, obj, q, NULL, cb, arg, nbytes, err);
     free(q);
     return rc;
 }
@@ -470,9 +392,9 @@ int locus_etl_object_copy(locus_client_t *c, const char *etl, const char *args, 
 {
     int rc = check_etl_name(etl, err);
     if (rc == 0)
-        rc = check_obj(src_bck, src_obj, err);
+        rc = client_check_object(src_bck, src_obj, err);
     if (rc == 0)
-        rc = check_obj(dst_bck, dst_obj, err);
+        rc = client_check_object(dst_bck, dst_obj, err);
     if (rc != 0)
         return rc;
     /* object_to is a uname, ais/@#/<bucket>/<object>, sent percent-encoded. */
@@ -502,9 +424,7 @@ int locus_etl_bucket(locus_client_t *c, const char *etl, const char *src, const 
     *job_id = NULL;
     int rc = check_etl_name(etl, err);
     if (rc == 0)
-        rc = locus_check_bucket_name(src, err);
-    if (rc == 0)
-        rc = locus_check_bucket_name(dst, err);
+        rc = client_check_buckets(src, dst, err);
     if (rc != 0)
         return rc;
     locus_etl_bck_opts_t none = {0};
@@ -531,30 +451,7 @@ int locus_etl_bucket(locus_client_t *c, const char *etl, const char *src, const 
         json_object_set_new(v, "num-workers", json_integer(opts->num_workers));
     if (opts->cont_on_err)
         json_object_set_new(v, "coer", json_true());
-    json_t *msg = json_pack("{s:s, s:s, s:o}", "action", "etl-bck", "name", "", "value", v);
-    char *body = json_dumps(msg, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    json_decref(msg);
-    char *ed = url_encode(dst, NULL);
-    char *q = xasprintf("bck_to=ais%%2F%%40%%23%%2F%s%%2F", ed);
-    char *url = client_url_bucket(c->endpoint, src, q);
-    client_req_t r;
-    client_req_init(&r, "POST", url);
-    r.json_body = body;
-    rc = client_do(c, &r, err);
-    if (rc == 0) {
-        *job_id = client_trim_id(r.body.base, r.body.len);
-        if ((*job_id)[0] == '\0') {
-            free(*job_id);
-            *job_id = NULL;
-            rc = client_fail(err, LOCUS_EPROTO, "etl-bck: empty job id in the reply");
-        }
-    }
-    client_req_dispose(&r);
-    free(url);
-    free(q);
-    free(ed);
-    free(body);
-    return rc;
+    return client_bucket_job(c, "etl-bck", src, dst, v, job_id, err);
 }
 
 int locus_job_totals(locus_client_t *c, const char *id, locus_job_totals_t *t, char *err)

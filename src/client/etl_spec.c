@@ -497,17 +497,6 @@ out:
 
 /* ------------------------------------------------------------------------------------------ */
 
-static int64_t num_of(json_t *v)
-{
-    if (json_is_integer(v))
-        return json_integer_value(v);
-    if (json_is_string(v))
-        return strtoll(json_string_value(v), NULL, 10);
-    if (json_is_real(v))
-        return (int64_t)json_real_value(v);
-    return 0;
-}
-
 int locus_job_totals_parse(const char *json, locus_job_totals_t *t, char *err)
 {
     memset(t, 0, sizeof(*t));
@@ -526,12 +515,12 @@ int locus_job_totals_parse(const char *json, locus_job_totals_t *t, char *err)
         json_array_foreach(arr, i, s)
         {
             json_t *st = json_object_get(s, "stats");
-            t->loc_objs += num_of(json_object_get(st, "loc-objs"));
-            t->loc_bytes += num_of(json_object_get(st, "loc-bytes"));
-            t->out_objs += num_of(json_object_get(st, "out-objs"));
-            t->out_bytes += num_of(json_object_get(st, "out-bytes"));
-            t->in_objs += num_of(json_object_get(st, "in-objs"));
-            t->in_bytes += num_of(json_object_get(st, "in-bytes"));
+            t->loc_objs += client_json_i64(json_object_get(st, "loc-objs"));
+            t->loc_bytes += client_json_i64(json_object_get(st, "loc-bytes"));
+            t->out_objs += client_json_i64(json_object_get(st, "out-objs"));
+            t->out_bytes += client_json_i64(json_object_get(st, "out-bytes"));
+            t->in_objs += client_json_i64(json_object_get(st, "in-objs"));
+            t->in_bytes += client_json_i64(json_object_get(st, "in-bytes"));
             t->ntargets++;
             const char *end = json_string_value(json_object_get(s, "end-time"));
             if (end != NULL && end[0] != '\0' && strncmp(end, "0001-", 5) != 0)

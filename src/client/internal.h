@@ -16,6 +16,7 @@
 #include "common/util.h"
 
 #include <curl/curl.h>
+#include <jansson.h>
 
 struct locus_client_s {
     char *endpoint; /* normalized: scheme://host:port, no trailing '/' */
@@ -85,5 +86,34 @@ char *client_url_object(const char *ep, const char *bck, const char *obj, const 
 char *client_error_message(const char *body, size_t len);
 /* Trims whitespace and one pair of surrounding double quotes; returns a new string. */
 char *client_trim_id(const char *body, size_t len);
+/* The job id a reply body carries (client_trim_id) into *job_id (caller frees); LOCUS_EPROTO
+ * when it is empty (what names the request in the message). */
+int client_job_id(const buf_t *body, const char *what, char **job_id, char *err);
+/* GET of object bck/obj (query: extra URL query or NULL; range may be NULL) streamed to cb;
+ * *nbytes (may be NULL) = bytes delivered. The names are checked by the caller. */
+int client_get_stream(locus_client_t *c, const char *bck, const char *obj, const char *query,
+                      const locus_range_t *range, locus_write_cb cb, void *arg, int64_t *nbytes,
+                      char *err);
+/* A request on bucket bck (NULL: all buckets) with the ActMsg {action, value (stolen)} as its
+ * body when action is not NULL; accept may be NULL. The reply is in r (caller disposes). */
+int client_bucket_call(locus_client_t *c, const char *method, const char *bck, const char *query,
+                       const char *action, json_t *value, const char *accept, client_req_t *r,
+                       char *err);
+/* POSTs the bucket-to-bucket job action (copy-bck, etl-bck) on src with bck_to=dst and the ActMsg
+ * value (stolen); *job_id = the job id of the reply (caller frees). */
+int client_bucket_job(locus_client_t *c, const char *action, const char *src, const char *dst,
+                      json_t *value, char **job_id, char *err);
+/* LOCUS_EINVAL (err filled) unless both are valid bucket names (a job's source and
+ * destination). */
+int client_check_buckets(const char *src, const char *dst, char *err);
+/* LOCUS_EINVAL (err filled) unless bck is a valid bucket name and obj is not empty. */
+int client_check_object(const char *bck, const char *obj, char *err);
+/* A JSON integer, numeric string (Go's ",string" counters) or real as int64; 0 otherwise. */
+int64_t client_json_i64(json_t *v);
+/* The one destructor of the client's result records: frees the char * fields at offsets
+ * offs[0..noffs) of the record rec of size sz and zeroes it (NULL is fine). */
+void client_dispose_record(void *rec, size_t sz, const size_t *offs, size_t noffs);
+/* client_dispose_record on each of the n records of size sz at v, then frees v. */
+void client_free_records(void *v, size_t n, size_t sz, const size_t *offs, size_t noffs);
 
 #endif

@@ -5,6 +5,7 @@
 #include "client/internal.h"
 
 #include <jansson.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,12 +36,10 @@ static int job_query(locus_client_t *c, const char *what, const char *id, client
 
 void locus_job_status_dispose(locus_job_status_t *st)
 {
-    if (st == NULL)
-        return;
-    free(st->kind);
-    free(st->uuid);
-    free(st->err);
-    memset(st, 0, sizeof(*st));
+    static const size_t offs[] = {offsetof(locus_job_status_t, kind),
+                                  offsetof(locus_job_status_t, uuid),
+                                  offsetof(locus_job_status_t, err)};
+    client_dispose_record(st, sizeof(*st), offs, ARRAY_SIZE(offs));
 }
 
 static char *jstr(json_t *o, const char *k)
@@ -67,11 +66,7 @@ int locus_job_status(locus_client_t *c, const char *id, locus_job_status_t *st, 
     st->kind = jstr(j, "kind");
     st->uuid = jstr(j, "uuid");
     st->err = jstr(j, "err");
-    json_t *et = json_object_get(j, "end_time");
-    st->end_time = json_is_integer(et)  ? json_integer_value(et)
-                   : json_is_string(et) ? strtoll(json_string_value(et), NULL, 10)
-                   : json_is_real(et)   ? (int64_t)json_real_value(et)
-                                        : 0;
+    st->end_time = client_json_i64(json_object_get(j, "end_time"));
     st->aborted = json_is_true(json_object_get(j, "aborted"));
     json_decref(j);
 out:
@@ -94,6 +89,13 @@ int locus_job_snaps(locus_client_t *c, const char *id, char **json, char *err)
 int locus_job_wait(locus_client_t *c, const char *id, int64_t timeout_ns, locus_job_status_t *out,
                    char *err)
 {
+    return locus_job_wait_progress(c, id, timeout_ns, NULL, NULL, out, err);
+}
+
+int locus_job_wait_progress(locus_client_t *c, const char *id, int64_t timeout_ns,
+                            locus_job_progress_fn progress, void *arg, locus_job_status_t *out,
+                            char *err)
+{
     if (out != NULL)
         memset(out, 0, sizeof(*out));
     int64_t deadline = timeout_ns > 0 ? time_mono_ns() + timeout_ns : 0;
@@ -105,6 +107,8 @@ int locus_job_wait(locus_client_t *c, const char *id, int64_t timeout_ns, locus_
             locus_job_status_dispose(&st);
             return rc;
         }
+        if (progress != NULL)
+            progress(&st, arg);
         if (st.end_time != 0 || st.aborted) {
             if (st.aborted || (st.err != NULL && st.err[0] != '\0')) {
                 rc = client_fail(
@@ -132,7 +136,7 @@ int locus_job_wait(locus_client_t *c, const char *id, int64_t timeout_ns, locus_
                 ms = left_ms > 0 ? (int)left_ms : 1;
         }
         sleep_ms(ms);
-        if (sleep < 500)
+        if (sleep < (progress != NULL ? 200 : 500))
             sleep *= 2;
     }
 }

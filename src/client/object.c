@@ -9,12 +9,13 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <stdio.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int check_names(const char *bck, const char *obj, char *err)
+int client_check_object(const char *bck, const char *obj, char *err)
 {
     int rc = locus_check_bucket_name(bck, err);
     if (rc != 0)
@@ -40,7 +41,7 @@ static int put_common(locus_client_t *c, const char *bck, const char *obj, clien
 int locus_object_put_buf(locus_client_t *c, const char *bck, const char *obj, const void *data,
                          size_t len, char *err)
 {
-    int rc = check_names(bck, obj, err);
+    int rc = client_check_object(bck, obj, err);
     if (rc != 0)
         return rc;
     client_req_t r;
@@ -55,7 +56,7 @@ int locus_object_put_buf(locus_client_t *c, const char *bck, const char *obj, co
 int locus_object_put_fd(locus_client_t *c, const char *bck, const char *obj, int fd, int64_t offset,
                         int64_t size, char *err)
 {
-    int rc = check_names(bck, obj, err);
+    int rc = client_check_object(bck, obj, err);
     if (rc != 0)
         return rc;
     if (offset < 0)
@@ -105,14 +106,21 @@ int locus_object_get_cb(locus_client_t *c, const char *bck, const char *obj,
 {
     if (nbytes != NULL)
         *nbytes = 0;
-    int rc = check_names(bck, obj, err);
+    int rc = client_check_object(bck, obj, err);
     if (rc != 0)
         return rc;
     if (range != NULL && range->off < 0)
         return client_fail(err, LOCUS_EINVAL, "negative range offset");
     if (range != NULL && range->len == 0)
         return client_fail(err, LOCUS_EINVAL, "empty range");
-    char *url = client_url_object(c->endpoint, bck, obj, NULL);
+    return client_get_stream(c, bck, obj, NULL, range, cb, arg, nbytes, err);
+}
+
+int client_get_stream(locus_client_t *c, const char *bck, const char *obj, const char *query,
+                      const locus_range_t *range, locus_write_cb cb, void *arg, int64_t *nbytes,
+                      char *err)
+{
+    char *url = client_url_object(c->endpoint, bck, obj, query);
     client_req_t r;
     client_req_init(&r, "GET", url);
     if (range != NULL && range->len < 0)
@@ -122,7 +130,7 @@ int locus_object_get_cb(locus_client_t *c, const char *bck, const char *obj,
                  (long long)(range->off + range->len - 1));
     r.sink = cb;
     r.sink_arg = arg;
-    rc = client_do(c, &r, err);
+    int rc = client_do(c, &r, err);
     if (nbytes != NULL)
         *nbytes = r.nbytes;
     client_req_dispose(&r);
@@ -167,19 +175,15 @@ int locus_object_get_buf(locus_client_t *c, const char *bck, const char *obj,
 
 void locus_obj_props_dispose(locus_obj_props_t *p)
 {
-    if (p == NULL)
-        return;
-    free(p->checksum_type);
-    free(p->checksum_value);
-    free(p->version);
-    free(p->location);
-    free(p->custom_md);
-    for (size_t i = 0; i < p->nhdrs; i++) {
-        free(p->hdrs[i].name);
-        free(p->hdrs[i].value);
-    }
-    free(p->hdrs);
-    memset(p, 0, sizeof(*p));
+    static const size_t offs[] = {
+        offsetof(locus_obj_props_t, checksum_type), offsetof(locus_obj_props_t, checksum_value),
+        offsetof(locus_obj_props_t, version), offsetof(locus_obj_props_t, location),
+        offsetof(locus_obj_props_t, custom_md)};
+    static const size_t hdr_offs[] = {offsetof(locus_header_t, name),
+                                      offsetof(locus_header_t, value)};
+    if (p != NULL)
+        client_free_records(p->hdrs, p->nhdrs, sizeof(*p->hdrs), hdr_offs, ARRAY_SIZE(hdr_offs));
+    client_dispose_record(p, sizeof(*p), offs, ARRAY_SIZE(offs));
 }
 
 static char *hdr_dup(const client_req_t *r, const char *name)
@@ -188,18 +192,29 @@ static char *hdr_dup(const client_req_t *r, const char *name)
     return v != NULL ? xstrdup(v) : NULL;
 }
 
+/* One request on object bck/obj without a body; r holds the reply (caller disposes). */
+static int object_call(locus_client_t *c, const char *method, const char *bck, const char *obj,
+                       client_req_t *r, char *err)
+{
+    client_req_init(r, method, NULL);
+    int rc = client_check_object(bck, obj, err);
+    if (rc != 0)
+        return rc;
+    char *url = client_url_object(c->endpoint, bck, obj, NULL);
+    r->url = url;
+    rc = client_do(c, r, err);
+    r->url = NULL;
+    free(url);
+    return rc;
+}
+
 int locus_object_head(locus_client_t *c, const char *bck, const char *obj, locus_obj_props_t *p,
                       char *err)
 {
     memset(p, 0, sizeof(*p));
     p->size = -1;
-    int rc = check_names(bck, obj, err);
-    if (rc != 0)
-        return rc;
-    char *url = client_url_object(c->endpoint, bck, obj, NULL);
     client_req_t r;
-    client_req_init(&r, "HEAD", url);
-    rc = client_do(c, &r, err);
+    int rc = object_call(c, "HEAD", bck, obj, &r, err);
     if (rc == LOCUS_ENOENT && r.errbody.len == 0)
         client_fail(err, rc, "ais://%s/%s does not exist", bck, obj);
     if (rc == 0) {
@@ -222,21 +237,14 @@ int locus_object_head(locus_client_t *c, const char *bck, const char *obj, locus
         }
     }
     client_req_dispose(&r);
-    free(url);
     return rc;
 }
 
 int locus_object_delete(locus_client_t *c, const char *bck, const char *obj, char *err)
 {
-    int rc = check_names(bck, obj, err);
-    if (rc != 0)
-        return rc;
-    char *url = client_url_object(c->endpoint, bck, obj, NULL);
     client_req_t r;
-    client_req_init(&r, "DELETE", url);
-    rc = client_do(c, &r, err);
+    int rc = object_call(c, "DELETE", bck, obj, &r, err);
     client_req_dispose(&r);
-    free(url);
     return rc;
 }
 
@@ -259,20 +267,11 @@ int locus_objects_delete(locus_client_t *c, const char *bck, const char *const *
     } else {
         return client_fail(err, LOCUS_EINVAL, "neither names nor a template");
     }
-    json_t *msg =
-        json_pack("{s:s, s:s, s:o}", "action", "delete-listrange", "name", "", "value", v);
-    char *body = json_dumps(msg, JSON_COMPACT);
-    json_decref(msg);
-    char *url = client_url_bucket(c->endpoint, bck, NULL);
     client_req_t r;
-    client_req_init(&r, "DELETE", url);
-    r.json_body = body;
-    rc = client_do(c, &r, err);
+    rc = client_bucket_call(c, "DELETE", bck, NULL, "delete-listrange", v, NULL, &r, err);
     if (rc == 0 && job_id != NULL)
         *job_id = client_trim_id(r.body.base, r.body.len);
     client_req_dispose(&r);
-    free(url);
-    free(body);
     return rc;
 }
 
@@ -281,21 +280,16 @@ int locus_objects_delete(locus_client_t *c, const char *bck, const char *const *
 
 void locus_lso_page_dispose(locus_lso_page_t *page)
 {
-    if (page == NULL)
-        return;
-    for (size_t i = 0; i < page->n; i++) {
-        locus_lso_entry_t *e = &page->entries[i];
-        free(e->name);
-        free(e->checksum);
-        free(e->atime);
-        free(e->version);
-        free(e->location);
-        free(e->custom);
-    }
-    free(page->entries);
-    free(page->uuid);
-    free(page->continuation_token);
-    memset(page, 0, sizeof(*page));
+    static const size_t offs[] = {offsetof(locus_lso_page_t, uuid),
+                                  offsetof(locus_lso_page_t, continuation_token)};
+    static const size_t ent_offs[] = {
+        offsetof(locus_lso_entry_t, name),     offsetof(locus_lso_entry_t, checksum),
+        offsetof(locus_lso_entry_t, atime),    offsetof(locus_lso_entry_t, version),
+        offsetof(locus_lso_entry_t, location), offsetof(locus_lso_entry_t, custom)};
+    if (page != NULL)
+        client_free_records(page->entries, page->n, sizeof(*page->entries), ent_offs,
+                            ARRAY_SIZE(ent_offs));
+    client_dispose_record(page, sizeof(*page), offs, ARRAY_SIZE(offs));
 }
 
 /* A property that may arrive as string, number or object (custom metadata): as a string. */
@@ -309,17 +303,6 @@ static char *prop_str(json_t *v)
         return xasprintf("%lld", (long long)json_integer_value(v));
     char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
     return s;
-}
-
-static int64_t prop_int(json_t *v, int64_t dflt)
-{
-    if (json_is_integer(v))
-        return json_integer_value(v);
-    if (json_is_string(v) && json_string_length(v) > 0)
-        return strtoll(json_string_value(v), NULL, 10);
-    if (json_is_real(v))
-        return (int64_t)json_real_value(v);
-    return dflt;
 }
 
 int locus_object_list_page(locus_client_t *c, const char *bck, const locus_lso_opts_t *opts,
@@ -339,15 +322,8 @@ int locus_object_list_page(locus_client_t *c, const char *bck, const locus_lso_o
         "pagesize", (json_int_t)opts->page_size, "uuid", opts->uuid ? opts->uuid : "", "props",
         opts->props ? opts->props : "", "continuation_token",
         opts->continuation_token ? opts->continuation_token : "", "flags", flags, "target", "");
-    json_t *msg = json_pack("{s:s, s:s, s:o}", "action", "list", "name", "", "value", v);
-    char *body = json_dumps(msg, JSON_COMPACT);
-    json_decref(msg);
-    char *url = client_url_bucket(c->endpoint, bck, NULL);
     client_req_t r;
-    client_req_init(&r, "GET", url);
-    r.json_body = body;
-    r.accept = "application/json";
-    rc = client_do(c, &r, err);
+    rc = client_bucket_call(c, "GET", bck, NULL, "list", v, "application/json", &r, err);
     if (rc != 0)
         goto out;
     json_error_t jerr;
@@ -381,20 +357,18 @@ int locus_object_list_page(locus_client_t *c, const char *bck, const locus_lso_o
             continue;
         locus_lso_entry_t *le = &page->entries[page->n++];
         le->name = xstrdup(name);
-        le->size = prop_int(json_object_get(e, "size"), 0); /* omitted when 0 */
+        le->size = client_json_i64(json_object_get(e, "size")); /* omitted when 0 */
         le->checksum = prop_str(json_object_get(e, "checksum"));
         le->atime = prop_str(json_object_get(e, "atime"));
         le->version = prop_str(json_object_get(e, "version"));
         le->location = prop_str(json_object_get(e, "location"));
         json_t *cm = json_object_get(e, "custom-md");
         le->custom = prop_str(cm != NULL ? cm : json_object_get(e, "custom"));
-        le->copies = prop_int(json_object_get(e, "copies"), 0);
-        le->flags = (uint32_t)prop_int(json_object_get(e, "flags"), 0);
+        le->copies = client_json_i64(json_object_get(e, "copies"));
+        le->flags = (uint32_t)client_json_i64(json_object_get(e, "flags"));
     }
     json_decref(j);
 out:
     client_req_dispose(&r);
-    free(url);
-    free(body);
     return rc;
 }
