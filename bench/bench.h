@@ -18,6 +18,7 @@
 #include <locus/client.h>
 
 #include "common/util.h"
+#include "common/json.h"
 
 /* Set by SIGINT/SIGTERM: every loop stops and the cleanup path runs. */
 extern volatile sig_atomic_t bench_stop;
@@ -169,7 +170,5 @@ int bench_job_timing(locus_client_t *cl, const char *id, size_t ntargets, bench_
 int bench_bucket_create(const char *endpoint, const char *bck, char *err, size_t errlen);
 void bench_bucket_destroy(const char *endpoint, const char *bck);
 void bench_bucket_settle(const char *cluster_dir, const char *bck);
-/* A JSON number or numeric string (Go's ",string" counters) as int64. */
-int64_t bench_jnum(json_t *v);
 
 #endif

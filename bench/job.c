@@ -15,17 +15,6 @@
 
 #include "common/util.h"
 
-int64_t bench_jnum(json_t *v)
-{
-    if (json_is_integer(v))
-        return json_integer_value(v);
-    if (json_is_real(v))
-        return (int64_t)json_real_value(v);
-    if (json_is_string(v))
-        return strtoll(json_string_value(v), NULL, 10);
-    return 0;
-}
-
 int bench_job_start(const char *endpoint, const char *src, const char *dst, json_t *value,
                     char **id, char *err, size_t errlen)
 {
@@ -145,10 +134,10 @@ int bench_job_timing(locus_client_t *cl, const char *id, size_t ntargets, bench_
                         end = et;
                 }
                 json_t *stats = json_object_get(s, "stats");
-                objs += bench_jnum(json_object_get(stats, "loc-objs")) +
-                        bench_jnum(json_object_get(stats, "out-objs"));
-                bytes += bench_jnum(json_object_get(stats, "loc-bytes")) +
-                         bench_jnum(json_object_get(stats, "out-bytes"));
+                objs += json_int64(json_object_get(stats, "loc-objs")) +
+                        json_int64(json_object_get(stats, "out-objs"));
+                bytes += json_int64(json_object_get(stats, "loc-bytes")) +
+                         json_int64(json_object_get(stats, "out-bytes"));
             }
         }
         json_decref(root);

@@ -230,7 +230,7 @@ static void add_nodes(json_t *map, const char *role, const char *primary_id, loc
         nd->id = xstrdup(id != NULL ? id : key);
         nd->role = xstrdup(type != NULL ? type : role);
         nd->url = xstrdup(url != NULL ? url : "");
-        nd->flags = (uint64_t)client_json_i64(json_object_get(sn, "flags"));
+        nd->flags = (uint64_t)json_int64(json_object_get(sn, "flags"));
         nd->is_primary = primary_id != NULL && strcmp(nd->id, primary_id) == 0;
     }
 }
@@ -262,7 +262,7 @@ int locus_smap_parse(const char *json, locus_node_t **nodes, size_t *n, int64_t 
     if (cnt > 0)
         qsort(v, cnt, sizeof(*v), cmp_node);
     if (version != NULL)
-        *version = client_json_i64(json_object_get(j, "version"));
+        *version = json_int64(json_object_get(j, "version"));
     json_decref(j);
     *nodes = v;
     *n = cnt;

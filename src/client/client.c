@@ -436,17 +436,6 @@ int client_fd_sink(void *arg, const void *data, size_t len)
     return rc;
 }
 
-int64_t client_json_i64(json_t *v)
-{
-    if (json_is_integer(v))
-        return json_integer_value(v);
-    if (json_is_string(v))
-        return strtoll(json_string_value(v), NULL, 10);
-    if (json_is_real(v))
-        return (int64_t)json_real_value(v);
-    return 0;
-}
-
 void client_dispose_record(void *rec, size_t sz, const size_t *offs, size_t noffs)
 {
     if (rec == NULL)

@@ -148,9 +148,9 @@ static void fill_info(void *rec, json_t *e)
     v->name = jdup(e, "id");
     v->stage = jdup(e, "stage");
     v->job_id = jdup(e, "xaction_id");
-    v->obj_count = client_json_i64(json_object_get(e, "obj_count"));
-    v->in_bytes = client_json_i64(json_object_get(e, "in_bytes"));
-    v->out_bytes = client_json_i64(json_object_get(e, "out_bytes"));
+    v->obj_count = json_int64(json_object_get(e, "obj_count"));
+    v->in_bytes = json_int64(json_object_get(e, "in_bytes"));
+    v->out_bytes = json_int64(json_object_get(e, "out_bytes"));
 }
 
 int locus_etl_list(locus_client_t *c, locus_etl_info_t **etls, size_t *n, char *err)
@@ -210,7 +210,7 @@ int locus_etl_show(locus_client_t *c, const char *name, const char *job, locus_e
             json_t *e = json_array_get(errs, i);
             d->obj_errors[i].obj_name = jdup(e, "obj_name");
             d->obj_errors[i].msg = jdup(e, "msg");
-            d->obj_errors[i].ecode = (int)client_json_i64(json_object_get(e, "ecode"));
+            d->obj_errors[i].ecode = (int)json_int64(json_object_get(e, "ecode"));
         }
         d->n_obj_errors = ne;
     }

@@ -515,12 +515,12 @@ int locus_job_totals_parse(const char *json, locus_job_totals_t *t, char *err)
         json_array_foreach(arr, i, s)
         {
             json_t *st = json_object_get(s, "stats");
-            t->loc_objs += client_json_i64(json_object_get(st, "loc-objs"));
-            t->loc_bytes += client_json_i64(json_object_get(st, "loc-bytes"));
-            t->out_objs += client_json_i64(json_object_get(st, "out-objs"));
-            t->out_bytes += client_json_i64(json_object_get(st, "out-bytes"));
-            t->in_objs += client_json_i64(json_object_get(st, "in-objs"));
-            t->in_bytes += client_json_i64(json_object_get(st, "in-bytes"));
+            t->loc_objs += json_int64(json_object_get(st, "loc-objs"));
+            t->loc_bytes += json_int64(json_object_get(st, "loc-bytes"));
+            t->out_objs += json_int64(json_object_get(st, "out-objs"));
+            t->out_bytes += json_int64(json_object_get(st, "out-bytes"));
+            t->in_objs += json_int64(json_object_get(st, "in-objs"));
+            t->in_bytes += json_int64(json_object_get(st, "in-bytes"));
             t->ntargets++;
             const char *end = json_string_value(json_object_get(s, "end-time"));
             if (end != NULL && end[0] != '\0' && strncmp(end, "0001-", 5) != 0)

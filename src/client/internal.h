@@ -14,6 +14,7 @@
 
 #include "locus/client.h"
 #include "common/util.h"
+#include "common/json.h"
 
 #include <curl/curl.h>
 #include <jansson.h>
@@ -108,8 +109,6 @@ int client_bucket_job(locus_client_t *c, const char *action, const char *src, co
 int client_check_buckets(const char *src, const char *dst, char *err);
 /* LOCUS_EINVAL (err filled) unless bck is a valid bucket name and obj is not empty. */
 int client_check_object(const char *bck, const char *obj, char *err);
-/* A JSON integer, numeric string (Go's ",string" counters) or real as int64; 0 otherwise. */
-int64_t client_json_i64(json_t *v);
 /* The one destructor of the client's result records: frees the char * fields at offsets
  * offs[0..noffs) of the record rec of size sz and zeroes it (NULL is fine). */
 void client_dispose_record(void *rec, size_t sz, const size_t *offs, size_t noffs);

@@ -66,7 +66,7 @@ int locus_job_status(locus_client_t *c, const char *id, locus_job_status_t *st, 
     st->kind = jstr(j, "kind");
     st->uuid = jstr(j, "uuid");
     st->err = jstr(j, "err");
-    st->end_time = client_json_i64(json_object_get(j, "end_time"));
+    st->end_time = json_int64(json_object_get(j, "end_time"));
     st->aborted = json_is_true(json_object_get(j, "aborted"));
     json_decref(j);
 out:

@@ -357,15 +357,15 @@ int locus_object_list_page(locus_client_t *c, const char *bck, const locus_lso_o
             continue;
         locus_lso_entry_t *le = &page->entries[page->n++];
         le->name = xstrdup(name);
-        le->size = client_json_i64(json_object_get(e, "size")); /* omitted when 0 */
+        le->size = json_int64(json_object_get(e, "size")); /* omitted when 0 */
         le->checksum = prop_str(json_object_get(e, "checksum"));
         le->atime = prop_str(json_object_get(e, "atime"));
         le->version = prop_str(json_object_get(e, "version"));
         le->location = prop_str(json_object_get(e, "location"));
         json_t *cm = json_object_get(e, "custom-md");
         le->custom = prop_str(cm != NULL ? cm : json_object_get(e, "custom"));
-        le->copies = client_json_i64(json_object_get(e, "copies"));
-        le->flags = (uint32_t)client_json_i64(json_object_get(e, "flags"));
+        le->copies = json_int64(json_object_get(e, "copies"));
+        le->flags = (uint32_t)json_int64(json_object_get(e, "flags"));
     }
     json_decref(j);
 out:

@@ -7,6 +7,7 @@
 #define LOCUS_CLUSTER_INTERNAL_H
 
 #include "cluster/meta.h"
+#include "common/json.h"
 
 /* Serializes writers (primary changes, metasync receipt, start-up). Taken before the lock
  * that guards the snapshots; never held by readers. */
@@ -30,10 +31,6 @@ mdoc_t *md_new(md_kind_t kind, const char *uuid);
 void snode_dispose(snode_t *n);
 /* Restores the order by id after nodes were added. */
 void smap_sort(smap_t *s);
-
-/* A JSON integer, real or decimal string as int64 (0 otherwise): versions travel as strings
- * in AIStore's documents and as reals when decoded with JSON_DECODE_INT_AS_REAL. */
-int64_t json_int_or_str(json_t *v);
 
 /* Set once the node has joined (or, on the primary, started): /v1/health answers 200. */
 void cluster_mark_ready(void);

@@ -195,7 +195,7 @@ void membership_handle_keepalive(http_req_t *req)
     if (j == NULL)
         return;
     const char *id = json_string_value(json_object_get(j, "daemon_id"));
-    int64_t sv = json_int_or_str(json_object_get(j, "smap_version"));
+    int64_t sv = json_int64(json_object_get(j, "smap_version"));
     smap_t *s = smap_get();
     bool known = id && smap_find(s, id) != NULL;
     bool behind = s->version != sv;
@@ -204,7 +204,7 @@ void membership_handle_keepalive(http_req_t *req)
         char key[32];
         md_version_key((md_kind_t)k, key, sizeof(key));
         mdoc_t *d = md_get((md_kind_t)k);
-        behind = behind || d->version != json_int_or_str(json_object_get(j, key));
+        behind = behind || d->version != json_int64(json_object_get(j, key));
         md_put(d);
     }
     if (!known) {

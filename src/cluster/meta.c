@@ -294,17 +294,6 @@ char *smap_to_text(const smap_t *s)
     return buf_steal(&b);
 }
 
-int64_t json_int_or_str(json_t *v)
-{
-    if (json_is_integer(v))
-        return json_integer_value(v);
-    if (json_is_real(v))
-        return (int64_t)json_real_value(v);
-    if (json_is_string(v))
-        return strtoll(json_string_value(v), NULL, 10);
-    return 0;
-}
-
 static int parse_nodes(json_t *map, bool is_proxy, snode_t **out, size_t *n)
 {
     *out = NULL;
@@ -335,7 +324,7 @@ smap_t *smap_from_json(json_t *j)
     if (parse_nodes(json_object_get(j, "tmap"), false, &s->targets, &s->n_targets) < 0 ||
         parse_nodes(json_object_get(j, "pmap"), true, &s->proxies, &s->n_proxies) < 0)
         goto fail;
-    s->version = json_int_or_str(json_object_get(j, "version"));
+    s->version = json_int64(json_object_get(j, "version"));
     json_t *u = json_object_get(j, "uuid");
     json_t *ct = json_object_get(j, "creation_time");
     json_t *pid = json_object_get(json_object_get(j, "proxy_si"), "daemon_id");
@@ -368,7 +357,7 @@ mdoc_t *md_from_json(md_kind_t kind, json_t *j)
     mdoc_t *d = xcalloc(1, sizeof(*d));
     d->refcnt = 1;
     d->kind = kind;
-    d->version = json_int_or_str(json_object_get(j, "version"));
+    d->version = json_int64(json_object_get(j, "version"));
     d->uuid = xstrdup(json_string_value(u));
     d->items = json_deep_copy(items);
     return d;

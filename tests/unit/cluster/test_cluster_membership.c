@@ -45,7 +45,7 @@ static void peer_request(http_req_t *req)
                            JSON_DECODE_INT_AS_REAL, NULL);
     pthread_mutex_lock(&peer_lock);
     n_pushes++;
-    last_push_version = json_int_or_str(json_object_get(json_object_get(j, "smap"), "version"));
+    last_push_version = json_int64(json_object_get(json_object_get(j, "smap"), "version"));
     pthread_mutex_unlock(&peer_lock);
     json_decref(j);
     http_reply(req, 200, NULL, "", 0);
@@ -205,8 +205,7 @@ static void test_join_keepalive(void **state)
     httpc_resp_dispose(&r);
     assert_non_null(m);
     /* The answer carries every document, the new smap with the joiner in it. */
-    assert_int_equal(json_int_or_str(json_object_get(json_object_get(m, "smap"), "version")),
-                     v + 1);
+    assert_int_equal(json_int64(json_object_get(json_object_get(m, "smap"), "version")), v + 1);
     assert_non_null(json_object_get(json_object_get(json_object_get(m, "smap"), "tmap"), "t2"));
     assert_non_null(json_object_get(m, "bmd"));
     assert_non_null(json_object_get(m, "etlmd"));
