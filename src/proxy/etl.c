@@ -348,15 +348,21 @@ static void etl_gather(http_req_t *req, const char *name, const char *what, cons
     http_reply_json(req, 200, arr);
 }
 
-static void etl_stop(http_req_t *req, const char *name, const char *reason)
+/* Applies fn to the EtlMD and answers 200 with no body, or the refusal. */
+static void etl_md_change(http_req_t *req, md_modify_cb fn, etl_op_t *op)
 {
-    etl_op_t op = {.name = name, .stage = ETL_STAGE_ABORTED, .reason = reason};
     char err[512];
-    int rc = cluster_md_modify(MD_ETL, do_set_stage, &op, err, sizeof(err));
+    int rc = cluster_md_modify(MD_ETL, fn, op, err, sizeof(err));
     if (rc)
         http_reply_error(req, (unsigned)rc, "%s", err);
     else
         http_reply(req, 200, NULL, "", 0);
+}
+
+static void etl_stop(http_req_t *req, const char *name, const char *reason)
+{
+    etl_md_change(req, do_set_stage,
+                  &(etl_op_t){.name = name, .stage = ETL_STAGE_ABORTED, .reason = reason});
 }
 
 static void etl_start(http_req_t *req, const char *name)
@@ -413,15 +419,9 @@ void proxy_etl_request(http_req_t *req, const char **segs, int nseg)
     if (nseg == 2) {
         if (strcmp(m, "GET") == 0)
             etl_view(req, name);
-        else if (strcmp(m, "DELETE") == 0) {
-            etl_op_t op = {.name = name};
-            char err[512];
-            int rc = cluster_md_modify(MD_ETL, do_delete, &op, err, sizeof(err));
-            if (rc)
-                http_reply_error(req, (unsigned)rc, "%s", err);
-            else
-                http_reply(req, 200, NULL, "", 0);
-        } else
+        else if (strcmp(m, "DELETE") == 0)
+            etl_md_change(req, do_delete, &(etl_op_t){.name = name});
+        else
             http_reply_error(req, 405, "method %s is not supported for /v1/etl/<name>", m);
         return;
     }
