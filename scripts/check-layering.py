@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""check-layering.py - the house rules a compiler does not check (docs/design.md §2, §3).
+"""check-layering.py - the house rules a compiler does not check (docs/design.md §2).
 
 Run from the repository root (ctest does). Prints one line per violation and exits 1 when
 there is any:
@@ -19,7 +19,7 @@ import re
 import sys
 import tempfile
 
-# Which components a component may include (docs/design.md §3).
+# Which components a component may include (docs/design.md §2).
 DEPS = {
     "common": set(),
     "net": {"common"},

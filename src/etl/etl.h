@@ -15,7 +15,7 @@
 typedef struct etl_inst_s etl_inst_t;
 
 /* How target-side ETL reaches the target's objects: the target hands these to etl_target_init,
- * so this component never includes the target's headers (docs/design.md §3). */
+ * so this component never includes the target's headers (docs/design.md §2). */
 typedef struct {
     /* Opens a local object for reading: 0 with *fd and *size, or -errno (-ENOENT: missing). */
     int (*open)(const char *bck, const char *obj, int *fd, int64_t *size);
