@@ -9,7 +9,7 @@
  * multi handle, so all fan-outs share its cache of keep-alive connections (a fan-out reuses the
  * connections of the previous ones, whatever thread made them) and any number of threads may
  * fan out at once: each queues its requests and sleeps until they are all answered. Redirects
- * are not followed; no Expect: 100-continue (docs/design.md §13.6).
+ * are not followed; no Expect: 100-continue (docs/design.md §13.5).
  */
 #ifndef LOCUS_NET_FANOUT_H
 #define LOCUS_NET_FANOUT_H

@@ -10,7 +10,7 @@
 #include "net/net.h"
 
 /* Sets on h everything of one request but its body: method, url, headers (no Expect:
- * 100-continue, docs/design.md §13.6; ctype adds a Content-Type when not NULL), answer into r,
+ * 100-continue, docs/design.md §13.5; ctype adds a Content-Type when not NULL), answer into r,
  * no redirects followed, timeouts (timeout_ms 0 = none). Returns the header list, to free with
  * curl_slist_free_all once the transfer is over. */
 struct curl_slist *httpc_prepare(CURL *h, const char *method, const char *url, const char *ctype,
