@@ -15,12 +15,6 @@
 
 #include "common/config.h"
 
-/* Kept so that users which still include only this header compile; new code includes the
- * header of what it uses. */
-#include "cluster/daemon.h"
-#include "cluster/meta.h"
-#include "cluster/metasync.h"
-
 const char *cluster_self_id(void);
 const char *cluster_self_url(void);
 const char *cluster_self_name(void); /* "p[ID]" or "t[ID]" */
