@@ -36,6 +36,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "cluster/daemon.h"
 #include "cluster/internal.h"
 #include "etl_fixture.h"
 #include "etlspec/etlspec.h"
