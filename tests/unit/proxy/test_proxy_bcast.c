@@ -1,9 +1,11 @@
 /*
  * test_proxy_bcast.c - the proxy's fan-out to the targets (proxy_bcast, src/proxy/proxy.c) and
- * the handlers built on it (list objects, job start/query/abort), with no running daemon: this
- * process is a primary proxy on a temp data dir whose smap names three mock targets, each a
- * real HTTP server on a loopback port. A mock target records what it receives and answers
- * as the test asks; under /v1/internal/lso it serves a sorted page of its own names.
+ * the request handlers (proxy_on_request) on a real HTTP server: object redirects, bucket
+ * operations, list objects, job start/query/abort and the ETL control plane. No daemon runs:
+ * this process is a primary proxy on a temp data dir whose smap names three mock targets, each
+ * a real HTTP server on a loopback port. A mock target records what it receives and answers as
+ * the test asks; under /v1/internal/lso it serves a sorted page of its own names, under
+ * /v1/etl/_status/<name> the state of the ETL's current generation.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -47,7 +49,8 @@ static int pport, tport[NT];
 /* What the mock targets answer (set by a test, reset by reset()) and what they received. */
 static pthread_mutex_t lk = PTHREAD_MUTEX_INITIALIZER;
 static int tstatus[NT];
-static const char *tbody[NT]; /* NULL: {"node":"<id>"} */
+static const char *tbody[NT];  /* NULL: {"node":"<id>"} */
+static const char *tstate[NT]; /* what /v1/etl/_status/<name> says of the ETL's current xid */
 static char tlog[NT][LOG_MAX][512];
 static int nlog[NT];
 
@@ -78,6 +81,7 @@ static void reset(void)
     for (int k = 0; k < NT; k++) {
         tstatus[k] = 200;
         tbody[k] = NULL;
+        tstate[k] = "running";
         nlog[k] = 0;
     }
     pthread_mutex_unlock(&lk);
@@ -119,6 +123,20 @@ static void mock_lso(http_req_t *req, int k)
     lso_page_dispose(&p);
 }
 
+/* A target's status of an ETL server (as src/etl answers it): the EtlMD's current xid in the
+ * state the test set, and counters that tell the targets apart. */
+static void mock_etl_status(http_req_t *req, int k, const char *state)
+{
+    const char *name = req->path + strlen("/v1/etl/_status/");
+    mdoc_t *md = md_get(MD_ETL);
+    json_t *xid = json_object_get(json_object_get(md->items, name), "xid");
+    json_t *j = json_pack("{s:s, s:O, s:s, s:i, s:i, s:i}", "state", state, "xid",
+                          xid ? xid : json_null(), "reason", "exec failed", "obj_count", k + 1,
+                          "in_bytes", 10 * (k + 1), "out_bytes", 100 * (k + 1));
+    md_put(md);
+    http_reply_json(req, 200, j);
+}
+
 static void mock_request(http_req_t *req)
 {
     int k = idx_of_req(req);
@@ -137,7 +155,12 @@ static void mock_request(http_req_t *req)
                  req->body.base ? req->body.base : "");
     int status = tstatus[k];
     const char *body = tbody[k];
+    const char *state = tstate[k];
     pthread_mutex_unlock(&lk);
+    if (str_has_prefix(req->path, "/v1/etl/_status/")) {
+        mock_etl_status(req, k, state);
+        return;
+    }
     if (strcmp(req->path, "/v1/internal/lso") == 0 && status == 200) {
         mock_lso(req, k);
         return;
@@ -593,6 +616,218 @@ static void test_job_abort(void **state)
         call_json("PUT", "/v1/cluster", "{\"action\":\"stop\",\"value\":{\"id\":\"j1\"}}", 404));
 }
 
+/* ---------------------------------------------------------------- objects and buckets */
+
+/* Object requests go to their HRW owner by 307, with the proxy's id and a timestamp added;
+ * the proxy calls no target for them. */
+static void test_object_redirect(void **state)
+{
+    reset();
+    create_bucket("lb");
+    smap_t *s = smap_get();
+    int per_target[NT] = {0};
+    for (int i = 0; i < 30; i++) {
+        char name[32], path[64];
+        snprintf(name, sizeof(name), "dir/obj %d", i);
+        snprintf(path, sizeof(path), "/v1/objects/lb/dir/obj%%20%d?provider=ais", i);
+        httpc_resp_t r;
+        assert_int_equal(call(i % 2 ? "PUT" : "GET", path, i % 2 ? "data" : NULL, &r), 307);
+        const snode_t *owner = smap_owner(s, "lb", name);
+        char *want = xasprintf("%s%s&pid=p1&utm=", owner->url, path);
+        assert_non_null(r.location);
+        assert_true(str_has_prefix(r.location, want));
+        per_target[idx_of_id(owner->id)]++;
+        free(want);
+        httpc_resp_dispose(&r);
+    }
+    smap_put(s);
+    for (int k = 0; k < NT; k++) {
+        assert_true(per_target[k] > 0); /* spread over all targets */
+        assert_int_equal(nlog[k], 0);
+    }
+    json_t *e = call_json("GET", "/v1/objects/nosuch/o", NULL, 404);
+    assert_string_equal(json_string_value(json_object_get(e, "message")),
+                        "bucket \"ais://nosuch\" does not exist");
+    json_decref(e);
+    json_decref(call_json("GET", "/v1/objects/lb/o?provider=aws", NULL, 400));
+    json_decref(call_json("GET", "/v1/objects/lb/", NULL, 400)); /* no object name */
+    json_decref(call_json("GET", "/v1/objects/lb", NULL, 400));
+}
+
+static void test_buckets(void **state)
+{
+    reset();
+    create_bucket("lb");
+    create_bucket("aa");
+    json_t *e = call_json("POST", "/v1/buckets/aa", "{\"action\":\"create-bck\"}", 409);
+    json_decref(e);
+    json_t *l = call_json("GET", "/v1/buckets", NULL, 200);
+    assert_true(json_array_size(l) >= 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(l, 0), "name")), "aa");
+    json_decref(l);
+    httpc_resp_t r;
+    assert_int_equal(call("HEAD", "/v1/buckets/aa", NULL, &r), 200);
+    httpc_resp_dispose(&r);
+    assert_int_equal(call("DELETE", "/v1/buckets/aa", "{\"action\":\"destroy-bck\"}", &r), 200);
+    httpc_resp_dispose(&r);
+    assert_int_equal(call("HEAD", "/v1/buckets/aa", NULL, &r), 404);
+    httpc_resp_dispose(&r);
+    json_decref(call_json("DELETE", "/v1/buckets/aa", "{\"action\":\"destroy-bck\"}", 404));
+    /* Copying onto itself or from a missing bucket: refused before any target is called. */
+    json_decref(
+        call_json("POST", "/v1/buckets/lb?bck_to=ais://lb", "{\"action\":\"copy-bck\"}", 400));
+    json_decref(
+        call_json("POST", "/v1/buckets/aa?bck_to=ais://x", "{\"action\":\"copy-bck\"}", 404));
+    json_decref(call_json("POST", "/v1/buckets/lb?bck_to=ais://x",
+                          "{\"action\":\"copy-bck\",\"value\":{\"bogus\":1}}", 400));
+    for (int k = 0; k < NT; k++)
+        assert_int_equal(nlog[k], 0);
+}
+
+/* ---------------------------------------------------------------- ETL control plane */
+
+#define ETL_INIT "{\"name\":\"md5-etl\",\"runtime\":{\"image\":\"aistorage/transformer_md5\"}}"
+
+/* The EtlMD entry's member key of md5-etl ("" when absent; copied into out). */
+static const char *etl_md(const char *key, char *out, size_t len)
+{
+    mdoc_t *md = md_get(MD_ETL);
+    const char *v = json_string_value(json_object_get(json_object_get(md->items, "md5-etl"), key));
+    snprintf(out, len, "%s", v ? v : "");
+    md_put(md);
+    return out;
+}
+
+/* The answer's body as text (caller frees), asserting the status. */
+static char *call_text(const char *method, const char *path, const char *body, int want)
+{
+    httpc_resp_t r;
+    int st = call(method, path, body, &r);
+    if (st != want)
+        fail_msg("%s %s: %d %.*s", method, path, st, (int)r.body.len, r.body.base);
+    char *s = xstrndup(r.body.base ? r.body.base : "", r.body.len);
+    httpc_resp_dispose(&r);
+    return s;
+}
+
+/* Init waits until every target runs the new generation; list sums the targets' counters;
+ * view gathers a job's object errors from the targets. */
+static void test_etl_init_list_view(void **state)
+{
+    reset();
+    char v[128];
+    char *xid = call_text("PUT", "/v1/etl", ETL_INIT, 200);
+    assert_true(str_has_prefix(xid, "etl-"));
+    assert_string_equal(etl_md("xid", v, sizeof(v)), xid);
+    assert_string_equal(etl_md("stage", v, sizeof(v)), "Running");
+    for (int k = 0; k < NT; k++)
+        assert_string_equal(logged(tid[k], 0), "GET /v1/etl/_status/md5-etl|");
+    json_decref(call_json("PUT", "/v1/etl", ETL_INIT, 409)); /* exists */
+
+    json_t *l = call_json("GET", "/v1/etl", NULL, 200);
+    assert_int_equal(json_array_size(l), 1);
+    json_t *e = json_array_get(l, 0);
+    assert_string_equal(json_string_value(json_object_get(e, "id")), "md5-etl");
+    assert_string_equal(json_string_value(json_object_get(e, "stage")), "Running");
+    assert_string_equal(json_string_value(json_object_get(e, "xaction_id")), xid);
+    assert_int_equal(json_integer_value(json_object_get(e, "obj_count")), 1 + 2 + 3);
+    assert_int_equal(json_integer_value(json_object_get(e, "in_bytes")), 60);
+    assert_int_equal(json_integer_value(json_object_get(e, "out_bytes")), 600);
+    json_decref(l);
+
+    reset();
+    tbody[idx_of_id("tc")] = "{\"obj_errors\":[{\"obj_name\":\"c1\"},{\"obj_name\":\"c2\"}]}";
+    tbody[idx_of_id("ta")] = "{\"obj_errors\":[{\"obj_name\":\"a1\"}]}";
+    tstatus[idx_of_id("tb")] = 404; /* does not know the job */
+    json_t *view = call_json("GET", "/v1/etl/md5-etl?uuid=j9", NULL, 200);
+    json_t *errs = json_object_get(view, "obj_errors");
+    assert_int_equal(json_array_size(errs), 3);
+    static const char *const want[] = {"a1", "c1", "c2"}; /* in smap order */
+    for (size_t i = 0; i < 3; i++)
+        assert_string_equal(json_string_value(json_object_get(json_array_get(errs, i), "obj_name")),
+                            want[i]);
+    assert_string_equal(json_string_value(json_object_get(view, "stage")), "Running");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(view, "init_msg"), "name")), "md5-etl");
+    json_decref(view);
+    assert_string_equal(logged("ta", 0), "GET /v1/xactions?id=j9&errors=1|");
+    json_decref(call_json("GET", "/v1/etl/nope", NULL, 404));
+    free(xid);
+}
+
+static void test_etl_logs_health(void **state)
+{
+    reset();
+    json_t *a = call_json("GET", "/v1/etl/md5-etl/logs/tb", NULL, 200);
+    assert_int_equal(json_array_size(a), 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(a, 0), "node")), "tb");
+    json_decref(a);
+    assert_int_equal(n_logged("ta"), 0);
+    assert_string_equal(logged("tb", 0), "GET /v1/etl/md5-etl/logs|");
+    json_t *e = call_json("GET", "/v1/etl/md5-etl/logs/tz", NULL, 404);
+    assert_string_equal(json_string_value(json_object_get(e, "message")),
+                        "target tz is not in the cluster map");
+    json_decref(e);
+    a = call_json("GET", "/v1/etl/md5-etl/health", NULL, 200);
+    assert_int_equal(json_array_size(a), NT);
+    for (size_t i = 0; i < NT; i++) /* ta, tb, tc */
+        assert_int_equal(json_string_value(json_object_get(json_array_get(a, i), "node"))[1],
+                         'a' + (int)i);
+    json_decref(a);
+    tstatus[idx_of_id("tc")] = 500;
+    a = call_json("GET", "/v1/etl/md5-etl/health", NULL, 200); /* the others' answers only */
+    assert_int_equal(json_array_size(a), NT - 1);
+    json_decref(a);
+    json_decref(call_json("GET", "/v1/etl/nope/health", NULL, 404));
+}
+
+/* Stop, start (a new generation), a target's abort report, a start one target fails, delete. */
+static void test_etl_lifecycle(void **state)
+{
+    reset();
+    char v[128], old[128];
+    etl_md("xid", old, sizeof(old));
+    free(call_text("POST", "/v1/etl/md5-etl/stop", NULL, 200));
+    assert_string_equal(etl_md("stage", v, sizeof(v)), "Aborted");
+    assert_string_equal(etl_md("reason", v, sizeof(v)), "stopped by user");
+    free(call_text("POST", "/v1/etl/md5-etl/stop", NULL, 200)); /* again: no change */
+
+    char *xid = call_text("POST", "/v1/etl/md5-etl/start", NULL, 200);
+    assert_string_not_equal(xid, old);
+    assert_string_equal(etl_md("xid", v, sizeof(v)), xid);
+    assert_string_equal(etl_md("stage", v, sizeof(v)), "Running");
+    json_t *e = call_json("POST", "/v1/etl/md5-etl/start", NULL, 400);
+    assert_non_null(strstr(json_string_value(json_object_get(e, "message")),
+                           "can't start etl job md5-etl during Running stage"));
+    json_decref(e);
+
+    /* A target reports its server died: only the current generation is aborted. */
+    free(call_text("POST", "/v1/etl/md5-etl/_abort",
+                   "{\"xid\":\"etl-stale\",\"reason\":\"old news\"}", 200));
+    assert_string_equal(etl_md("stage", v, sizeof(v)), "Running");
+    char *body = xasprintf("{\"xid\":\"%s\",\"reason\":\"server died\"}", xid);
+    free(call_text("POST", "/v1/etl/md5-etl/_abort", body, 200));
+    free(body);
+    assert_string_equal(etl_md("stage", v, sizeof(v)), "Aborted");
+    assert_string_equal(etl_md("reason", v, sizeof(v)), "server died");
+    free(xid);
+
+    /* One target cannot start the server: the start fails naming it, the generation aborted. */
+    tstate[idx_of_id("tb")] = "failed";
+    e = call_json("POST", "/v1/etl/md5-etl/start", NULL, 400);
+    assert_string_equal(json_string_value(json_object_get(e, "message")),
+                        "etl job md5-etl failed to start on t[tb]: exec failed");
+    json_decref(e);
+    assert_string_equal(etl_md("stage", v, sizeof(v)), "Aborted");
+    assert_string_equal(etl_md("reason", v, sizeof(v)),
+                        "etl job md5-etl failed to start on t[tb]: exec failed");
+
+    free(call_text("DELETE", "/v1/etl/md5-etl", NULL, 200));
+    json_decref(call_json("GET", "/v1/etl/md5-etl", NULL, 404));
+    json_decref(call_json("DELETE", "/v1/etl/md5-etl", NULL, 404));
+    json_decref(call_json("POST", "/v1/etl/md5-etl/start", NULL, 404));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -607,6 +842,11 @@ int main(void)
         cmocka_unit_test(test_job_start),
         cmocka_unit_test(test_job_query_merges_snapshots),
         cmocka_unit_test(test_job_abort),
+        cmocka_unit_test(test_object_redirect),
+        cmocka_unit_test(test_buckets),
+        cmocka_unit_test(test_etl_init_list_view),
+        cmocka_unit_test(test_etl_logs_health),
+        cmocka_unit_test(test_etl_lifecycle),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
