@@ -32,6 +32,8 @@
 #include "proxy/internal.h"
 #include "proxy/proxy.h"
 
+#include "../node_http.h"
+
 #define NT 3
 #define LOG_MAX 16
 
@@ -44,7 +46,7 @@ static const char *const tnames[NT][4] = {{"e1", NULL}, {"a1", "c1", NULL}, {"b1
 static char dir[64];
 static config_t cfg;
 static http_server_t *psrv, *tsrv[NT];
-static int pport, tport[NT];
+static int tport[NT];
 
 /* What the mock targets answer (set by a test, reset by reset()) and what they received. */
 static pthread_mutex_t lk = PTHREAD_MUTEX_INITIALIZER;
@@ -191,12 +193,12 @@ static int setup(void **state)
         fprintf(stderr, "setup: %s\n", err);
         return -1;
     }
-    pport = http_server_port(psrv);
+    node_port = http_server_port(psrv);
     config_init(&cfg);
     cfg.role = ROLE_PROXY;
     cfg.id = xstrdup("p1");
-    cfg.port = pport;
-    cfg.public_url = xasprintf("http://127.0.0.1:%d", pport);
+    cfg.port = node_port;
+    cfg.public_url = xasprintf("http://127.0.0.1:%d", node_port);
     cfg.data_dir = xstrdup(dir);
     if (cluster_init(&cfg, err, sizeof(err)) < 0 || proxy_init(err, sizeof(err)) < 0) {
         fprintf(stderr, "setup: %s\n", err);
@@ -412,18 +414,6 @@ static void test_bcast_not_json(void **state)
 }
 
 /* ---------------------------------------------------------------- handlers */
-
-/* method path [body] against the proxy; the status, r filled (caller disposes). */
-static int call(const char *method, const char *path, const char *body, httpc_resp_t *r)
-{
-    static const httpc_header_t hdrs[] = {{"Content-Type", "application/json"}, {NULL, NULL}};
-    char *url = xasprintf("http://127.0.0.1:%d%s", pport, path);
-    httpc_resp_init(r);
-    int rc = httpc_do(method, url, body, body ? strlen(body) : 0, hdrs, 10000, r);
-    free(url);
-    assert_int_equal(rc, 0);
-    return (int)r->status;
-}
 
 /* The answer's body as JSON (asserted). */
 static json_t *call_json(const char *method, const char *path, const char *body, int want)

@@ -30,6 +30,8 @@
 #include "target/target.h"
 #include "xact/xact.h"
 
+#include "../node_http.h"
+
 #define NOBJ 20
 
 static char root[] = "/tmp/locus-test-tjobs-XXXXXX";
@@ -114,7 +116,8 @@ static int setup(void **state)
         fprintf(stderr, "setup: %s\n", err);
         return -1;
     }
-    snprintf(t1_url, sizeof(t1_url), "http://127.0.0.1:%d", http_server_port(tsrv));
+    node_port = http_server_port(tsrv);
+    snprintf(t1_url, sizeof(t1_url), "http://127.0.0.1:%d", node_port);
     snprintf(t2_url, sizeof(t2_url), "http://127.0.0.1:%d", http_server_port(msrv));
     config_init(&cfg);
     cfg.role = ROLE_TARGET;
@@ -177,26 +180,6 @@ static bool exists(const char *bck, const char *obj)
     char *s = get(bck, obj);
     free(s);
     return s != NULL;
-}
-
-/* method path [body] against t1; the status, r filled (caller disposes). */
-static int call(const char *method, const char *path, const char *body, httpc_resp_t *r)
-{
-    static const httpc_header_t hdrs[] = {{"Content-Type", "application/json"}, {NULL, NULL}};
-    char *url = xasprintf("%s%s", t1_url, path);
-    httpc_resp_init(r);
-    int rc = httpc_do(method, url, body, body ? strlen(body) : 0, hdrs, 10000, r);
-    free(url);
-    assert_int_equal(rc, 0);
-    return (int)r->status;
-}
-
-static int call_status(const char *method, const char *path, const char *body)
-{
-    httpc_resp_t r;
-    int st = call(method, path, body, &r);
-    httpc_resp_dispose(&r);
-    return st;
 }
 
 /* Starts job id as the proxy does (POST /v1/xactions); the status. */
