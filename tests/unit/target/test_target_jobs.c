@@ -5,7 +5,8 @@
  * records the PUTs it receives and can fail them or hold them. Covered: copy-bck within t1
  * (prefix, prepend, extension mapping, dry run), copies split between t1 and t2 by HRW, remote
  * failures with and without coer, abort while running, delete-listrange by list, by range
- * template and by prefix, the endpoint's errors.
+ * template and by prefix, etl-bck through an io:// ETL (tr) that this target's ETL runtime runs
+ * from the EtlMD, the endpoint's errors.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -24,6 +25,7 @@
 #include "cluster/meta.h"
 #include "common/config.h"
 #include "common/util.h"
+#include "etlspec/etlspec.h"
 #include "net/net.h"
 #include "target/internal.h"
 #include "target/jobs.h"
@@ -457,6 +459,128 @@ static void test_delete_list(void **state)
     }
 }
 
+/* ---------------------------------------------------------------- etl-bck */
+
+/* Installs a new EtlMD version holding entry (stolen) as "upper-etl". */
+static void etl_md_set(json_t *entry)
+{
+    meta_write_lock();
+    mdoc_t *cur = md_get(MD_ETL);
+    mdoc_t *d = md_new(MD_ETL, cur->uuid ? cur->uuid : "etlmd");
+    d->version = cur->version + 1;
+    md_put(cur);
+    json_object_set_new(d->items, "upper-etl", entry);
+    meta_install_md(d);
+    meta_write_unlock();
+}
+
+/* Puts an io:// ETL "upper-etl" (tr a-z A-Z, once per object) in the EtlMD as the primary would,
+ * and waits until this target's ETL runtime has it running. */
+static void etl_install(void)
+{
+    json_t *msg = json_loads("{\"name\":\"upper-etl\",\"communication\":\"io://\",\"runtime\":"
+                             "{\"image\":\"aistorage/transformer_md5\",\"command\":"
+                             "[\"tr\",\"a-z\",\"A-Z\"]}}",
+                             0, NULL);
+    json_t *entry = NULL;
+    char err[512];
+    if (etl_spec_parse(cluster_config(), msg, &entry, err, sizeof(err)) != 0)
+        fail_msg("%s", err);
+    json_decref(msg);
+    json_object_set_new(entry, "xid", json_string("etl-gen1"));
+    json_object_set_new(entry, "secret", json_string("secret"));
+    json_object_set_new(entry, "stage", json_string(ETL_STAGE_RUNNING));
+    etl_md_set(entry);
+    cluster_mark_ready(); /* the runtime reconciles only on a node that has joined */
+    etl_inst_t *e = NULL;
+    for (int i = 0; i < 500 && e == NULL; i++) {
+        int st;
+        e = etl_acquire("upper-etl", &st, err, sizeof(err));
+        if (e == NULL)
+            sleep_ms(10);
+    }
+    assert_non_null(e);
+    etl_release(e);
+}
+
+static void upper(char *s)
+{
+    for (; *s; s++)
+        if (*s >= 'a' && *s <= 'z')
+            *s = (char)(*s - 'a' + 'A');
+}
+
+/* Each object through the ETL: stored transformed here, or its transformation PUT to t2. */
+static void test_etl_bck(void **state)
+{
+    etl_install();
+    int64_t total = put_many("many");
+    smap_set_t2(true);
+    mock_reset(200, false);
+    assert_int_equal(start("eb1", "etl-bck", "many", "up", "{\"id\":\"upper-etl\"}"), 200);
+    xact_t *x = wait_end("eb1");
+    assert_int_equal(x->errors, 0);
+    assert_false(x->aborted);
+    size_t local = 0;
+    for (int i = 0; i < NOBJ; i++) {
+        char name[16], want[16];
+        snprintf(name, sizeof(name), "o-%02d", i);
+        snprintf(want, sizeof(want), "%s", name);
+        upper(want);
+        char *key = xasprintf("/v1/objects/up/%s?provider=ais&xid=eb1", name);
+        json_t *got = json_object_get(m_puts, key);
+        if (owned_here("up", name)) {
+            local++;
+            char *s = get("up", name);
+            assert_string_equal(s, want);
+            free(s);
+        } else {
+            assert_non_null(got);
+            assert_string_equal(json_string_value(got), want);
+        }
+        free(key);
+    }
+    assert_int_equal(x->loc_objs, local);
+    assert_int_equal(x->out_objs, NOBJ - local);
+    assert_int_equal(x->loc_bytes + x->out_bytes, total); /* tr keeps the size */
+    xact_put(x);
+    smap_set_t2(false);
+
+    /* Dry run: transformed and counted, nothing stored. */
+    assert_int_equal(
+        start("eb2", "etl-bck", "many", "updry", "{\"id\":\"upper-etl\",\"dry_run\":true}"), 200);
+    x = wait_end("eb2");
+    assert_int_equal(x->loc_objs, NOBJ);
+    assert_int_equal(x->loc_bytes, total);
+    xact_put(x);
+    assert_false(exists("updry", "o-00"));
+
+    /* Stopped (Aborted in the EtlMD): once the runtime has dropped it, a job is refused. */
+    mdoc_t *md = md_get(MD_ETL);
+    json_t *entry = json_deep_copy(json_object_get(md->items, "upper-etl"));
+    md_put(md);
+    json_object_set_new(entry, "stage", json_string(ETL_STAGE_ABORTED));
+    etl_md_set(entry);
+    char err[512];
+    int st = 0;
+    for (int i = 0; i < 500; i++) {
+        etl_inst_t *e = etl_acquire("upper-etl", &st, err, sizeof(err));
+        if (e == NULL)
+            break;
+        etl_release(e);
+        sleep_ms(10);
+    }
+    assert_int_equal(st, 400); /* a stopped ETL is the user's to fix */
+    httpc_resp_t r;
+    assert_int_equal(call("POST", "/v1/xactions",
+                          "{\"id\":\"eb3\",\"kind\":\"etl-bck\",\"src\":\"many\",\"dst\":"
+                          "\"x\",\"msg\":{\"id\":\"upper-etl\"}}",
+                          &r),
+                     400);
+    assert_non_null(strstr(r.body.base, "etl job upper-etl is not running (stage Aborted"));
+    httpc_resp_dispose(&r);
+}
+
 /* ---------------------------------------------------------------- endpoint */
 
 static void test_endpoint_errors(void **state)
@@ -513,6 +637,7 @@ int main(void)
         cmocka_unit_test(test_copy_remote_failure),
         cmocka_unit_test(test_abort),
         cmocka_unit_test(test_delete_list),
+        cmocka_unit_test(test_etl_bck),
         cmocka_unit_test(test_endpoint_errors),
         cmocka_unit_test(test_copy_object),
     };
