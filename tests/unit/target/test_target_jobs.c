@@ -303,6 +303,51 @@ static void test_copy_dry_run(void **state)
     assert_false(exists("dry", "a/2.jpg"));
 }
 
+static void upper(char *s)
+{
+    for (; *s; s++)
+        if (*s >= 'a' && *s <= 'z')
+            *s = (char)(*s - 'a' + 'A');
+}
+
+/* Checks the end of job xid that copied put_many's objects (total bytes) to dst: each copy
+ * (upper-cased when transformed) stored here when HRW places it on t1, else PUT to t2, and
+ * counted as such. Both targets must own some. */
+static void check_split(const char *xid, const char *dst, bool transformed, int64_t total)
+{
+    xact_t *x = wait_end(xid);
+    assert_int_equal(x->errors, 0);
+    assert_false(x->aborted);
+    size_t local = 0;
+    for (int i = 0; i < NOBJ; i++) {
+        char name[16], want[16];
+        snprintf(name, sizeof(name), "o-%02d", i);
+        snprintf(want, sizeof(want), "%s", name);
+        if (transformed)
+            upper(want);
+        char *key = xasprintf("/v1/objects/%s/%s?provider=ais&xid=%s", dst, name, xid);
+        json_t *got = json_object_get(m_puts, key);
+        if (owned_here(dst, name)) {
+            local++;
+            char *s = get(dst, name);
+            assert_string_equal(s, want);
+            free(s);
+            assert_null(got);
+        } else {
+            assert_false(exists(dst, name));
+            assert_non_null(got);
+            assert_string_equal(json_string_value(got), want);
+        }
+        free(key);
+    }
+    assert_true(local > 0 && local < NOBJ);
+    assert_int_equal(x->loc_objs, local);
+    assert_int_equal(x->out_objs, NOBJ - local);
+    assert_int_equal(mock_n_puts(), NOBJ - local);
+    assert_int_equal(x->loc_bytes + x->out_bytes, total);
+    xact_put(x);
+}
+
 /* The copies of objects t2 owns go to t2 by PUT; the others stay on t1. */
 static void test_copy_split_by_hrw(void **state)
 {
@@ -310,33 +355,7 @@ static void test_copy_split_by_hrw(void **state)
     smap_set_t2(true);
     mock_reset(200, false);
     assert_int_equal(start("cp3", "copy-bck", "many", "many2", "{}"), 200);
-    xact_t *x = wait_end("cp3");
-    size_t local = 0;
-    for (int i = 0; i < NOBJ; i++) {
-        char name[16];
-        snprintf(name, sizeof(name), "o-%02d", i);
-        char *key = xasprintf("/v1/objects/many2/%s?provider=ais&xid=cp3", name);
-        json_t *got = json_object_get(m_puts, key);
-        if (owned_here("many2", name)) {
-            local++;
-            char *s = get("many2", name);
-            assert_string_equal(s, name);
-            free(s);
-            assert_null(got);
-        } else {
-            assert_false(exists("many2", name));
-            assert_non_null(got);
-            assert_string_equal(json_string_value(got), name);
-        }
-        free(key);
-    }
-    assert_true(local > 0 && local < NOBJ); /* both targets own some */
-    assert_int_equal(x->loc_objs, local);
-    assert_int_equal(x->out_objs, NOBJ - local);
-    assert_int_equal(mock_n_puts(), NOBJ - local);
-    assert_int_equal(x->loc_bytes + x->out_bytes, total);
-    assert_int_equal(x->errors, 0);
-    xact_put(x);
+    check_split("cp3", "many2", false, total);
     smap_set_t2(false);
 }
 
@@ -503,13 +522,6 @@ static void etl_install(void)
     etl_release(e);
 }
 
-static void upper(char *s)
-{
-    for (; *s; s++)
-        if (*s >= 'a' && *s <= 'z')
-            *s = (char)(*s - 'a' + 'A');
-}
-
 /* Each object through the ETL: stored transformed here, or its transformation PUT to t2. */
 static void test_etl_bck(void **state)
 {
@@ -518,35 +530,11 @@ static void test_etl_bck(void **state)
     smap_set_t2(true);
     mock_reset(200, false);
     assert_int_equal(start("eb1", "etl-bck", "many", "up", "{\"id\":\"upper-etl\"}"), 200);
-    xact_t *x = wait_end("eb1");
-    assert_int_equal(x->errors, 0);
-    assert_false(x->aborted);
-    size_t local = 0;
-    for (int i = 0; i < NOBJ; i++) {
-        char name[16], want[16];
-        snprintf(name, sizeof(name), "o-%02d", i);
-        snprintf(want, sizeof(want), "%s", name);
-        upper(want);
-        char *key = xasprintf("/v1/objects/up/%s?provider=ais&xid=eb1", name);
-        json_t *got = json_object_get(m_puts, key);
-        if (owned_here("up", name)) {
-            local++;
-            char *s = get("up", name);
-            assert_string_equal(s, want);
-            free(s);
-        } else {
-            assert_non_null(got);
-            assert_string_equal(json_string_value(got), want);
-        }
-        free(key);
-    }
-    assert_int_equal(x->loc_objs, local);
-    assert_int_equal(x->out_objs, NOBJ - local);
-    assert_int_equal(x->loc_bytes + x->out_bytes, total); /* tr keeps the size */
-    xact_put(x);
+    check_split("eb1", "up", true, total); /* tr keeps the size */
     smap_set_t2(false);
 
     /* Dry run: transformed and counted, nothing stored. */
+    xact_t *x;
     assert_int_equal(
         start("eb2", "etl-bck", "many", "updry", "{\"id\":\"upper-etl\",\"dry_run\":true}"), 200);
     x = wait_end("eb2");
