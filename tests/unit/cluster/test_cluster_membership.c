@@ -25,6 +25,8 @@
 #include "common/util.h"
 #include "net/net.h"
 
+#include "../node_http.h"
+
 static char dir[64];
 static config_t cfg;
 static http_server_t *srv;
@@ -78,6 +80,7 @@ static int setup(void **state)
     port--;
     if (srv == NULL)
         return -1;
+    node_port = port;
     snprintf(peer_url, sizeof(peer_url), "http://127.0.0.1:%d/peer", port);
     config_init(&cfg);
     cfg.role = ROLE_PROXY;
@@ -119,26 +122,6 @@ static int pushes(void)
     int n = n_pushes;
     pthread_mutex_unlock(&peer_lock);
     return n;
-}
-
-/* method path [body] against this node; the status, r filled (caller disposes). */
-static int call(const char *method, const char *path, const char *body, httpc_resp_t *r)
-{
-    static const httpc_header_t hdrs[] = {{"Content-Type", "application/json"}, {NULL, NULL}};
-    char *url = xasprintf("http://127.0.0.1:%d%s", port, path);
-    httpc_resp_init(r);
-    int rc = httpc_do(method, url, body, body ? strlen(body) : 0, hdrs, 5000, r);
-    free(url);
-    assert_int_equal(rc, 0);
-    return (int)r->status;
-}
-
-static int call_status(const char *method, const char *path, const char *body)
-{
-    httpc_resp_t r;
-    int st = call(method, path, body, &r);
-    httpc_resp_dispose(&r);
-    return st;
 }
 
 static void test_init_primary(void **state)
