@@ -113,26 +113,35 @@ long bench_link_objects(const char *cluster_dir, const char *bck, const char *ds
 /* One line describing this machine (CPUs and model, memory, kernel). */
 void bench_machine_desc(char *out, size_t len);
 /* What a cluster benchmark (obj, etl, etl-ffmpeg) keeps from its start to its end: the first
- * member of the subcommand's state, so that bench_start can fill it. */
+ * member of the subcommand's state, so that bench_main can fill it. */
 typedef struct {
     int64_t started_ns;
     char *tmp;         /* $TMPDIR/<prefix>-XXXXXX */
     char *bindir;      /* the executable's dir */
     char *cluster_dir; /* NULL, or the dir of the cluster the subcommand started */
     char mach[512];    /* bench_machine_desc */
+    bool keep;         /* --keep: the temp dir stays */
 } bench_run_t;
 
-/* The start of a cluster benchmark: its state (size bytes, zeroed, a bench_run_t first), the
- * options read by parse (BENCH_OPTS_GO or an exit code, as bench_opts_parse), then signals
- * (bench_catch_signals), libcurl, the temp dir and the banner "locus-bench <cmd>: <machine>" on
- * stderr. The state, or NULL with *rc = the exit code (0 after --help, 2 for bad options, 1 when
- * the start failed, its reason printed). */
-void *bench_start(size_t size, int (*parse)(void *state, int argc, char **argv), int argc,
-                  char **argv, const char *cmd, const char *prefix, int *rc);
-/* The end of a cluster benchmark, the inverse of bench_start: stops the cluster under
- * r->cluster_dir (if any), removes the temp dir unless keep (then says where it is), prints
- * "locus-bench <cmd>: done in N s", frees r's strings and cleans libcurl up. */
-void bench_end(const char *cmd, bench_run_t *r, bool keep);
+/* A cluster benchmark: its state (size bytes, a bench_run_t first), its options and its run. */
+typedef struct {
+    const char *name;   /* "etl": the banner "locus-bench etl: <machine>" and the end line */
+    const char *prefix; /* of the temp dir */
+    size_t size;
+    /* Reads the options into the zeroed state: BENCH_OPTS_GO or an exit code (as
+     * bench_opts_parse). */
+    int (*parse)(void *state, int argc, char **argv);
+    /* The benchmark, once the temp dir exists: its exit code. It frees what it put in the state
+     * besides the bench_run_t. */
+    int (*run)(void *state);
+} bench_cmd_t;
+
+/* Runs a cluster benchmark: the state, its options, then signals (bench_catch_signals),
+ * libcurl, the temp dir and the banner on stderr, the run, and at the end (always) the cluster
+ * under run.cluster_dir stopped, the temp dir removed unless --keep and "locus-bench <name>: done
+ * in N s". The exit code: the run's, 0 after --help, 2 for bad options, 1 when the start
+ * failed. */
+int bench_main(const bench_cmd_t *c, int argc, char **argv);
 /* Starts a cluster of 1 proxy + `targets` targets on free ports with its data under dir
  * (bench_cluster_up; cpu as there) and sets *endpoint (caller frees). 0, or -1 with the reason
  * printed. */

@@ -102,13 +102,13 @@ typedef struct {
 } srcset_t;
 
 typedef struct {
-    bench_run_t run; /* first: bench_start fills it */
+    bench_run_t run; /* first: bench_main fills it */
     /* options */
     long counts[NSIZES];
     uint64_t sizes[NSIZES];
     bool size_on[NSIZES];
     int workers, targets;
-    bool quick, keep, no_warmup;
+    bool quick, no_warmup;
     const char *md, *only;
 
     /* state */
@@ -797,7 +797,7 @@ static int parse_args(void *state, int argc, char **argv)
         BOPT("md", BOPT_STR, &b->md, "FILE", "also write the table as markdown"),
         BOPT("no-warmup", BOPT_BOOL, &b->no_warmup, NULL,
              "skip the untimed copy-bck of each source before the cells"),
-        BOPT("keep", BOPT_BOOL, &b->keep, NULL, "keep the temp dir (cluster data and logs)"),
+        BOPT("keep", BOPT_BOOL, &b->run.keep, NULL, "keep the temp dir (cluster data and logs)"),
     };
     int rc = bench_opts_parse(usage, opts, ARRAY_SIZE(opts), argc, argv);
     if (rc != BENCH_OPTS_GO)
@@ -811,13 +811,11 @@ static int parse_args(void *state, int argc, char **argv)
     return BENCH_OPTS_GO;
 }
 
-int bench_cmd_etl(int argc, char **argv)
+/* The benchmark, between bench_main's start and end. */
+static int run_bench(void *state)
 {
-    int rc;
-    etlb_t *b = bench_start(sizeof(*b), parse_args, argc, argv, "etl", "locus-bench", &rc);
-    if (b == NULL)
-        return rc;
-    rc = 1;
+    etlb_t *b = state;
+    int rc = 1;
     char err[LOCUS_ERR_LEN] = "";
     b->run.cluster_dir = xasprintf("%s/cluster", b->run.tmp);
     if (bench_own_cluster(b->run.bindir, b->run.cluster_dir, b->targets, -1, &b->endpoint) != 0)
@@ -900,10 +898,14 @@ int bench_cmd_etl(int argc, char **argv)
         rc = 130;
 out:
     locus_client_destroy(b->cl);
-    bench_end("etl", &b->run, b->keep);
     bench_smap_dispose(&b->smap);
     free(b->pool);
     free(b->endpoint);
-    free(b);
     return rc;
+}
+
+int bench_cmd_etl(int argc, char **argv)
+{
+    static const bench_cmd_t cmd = {"etl", "locus-bench", sizeof(etlb_t), parse_args, run_bench};
+    return bench_main(&cmd, argc, argv);
 }

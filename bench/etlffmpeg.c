@@ -77,12 +77,12 @@ typedef struct {
 } cell_t;
 
 typedef struct {
-    bench_run_t run; /* first: bench_start fills it */
+    bench_run_t run; /* first: bench_main fills it */
     /* options */
     long nfiles;
     int threads, workers, targets, ac, ar;
     const char *configs, *md, *png, *endpoint_opt;
-    bool quick, keep;
+    bool quick;
     double fork_budget;
 
     /* state */
@@ -1234,7 +1234,7 @@ static int parse_args(void *state, int argc, char **argv)
         BOPT("png", BOPT_STR, &b->png, "FILE",
              "bar chart (needs /usr/bin/python3 with matplotlib)"),
         BOPT("quick", BOPT_BOOL, &b->quick, NULL, "small smoke run"),
-        BOPT("keep", BOPT_BOOL, &b->keep, NULL, "keep the temp dir"),
+        BOPT("keep", BOPT_BOOL, &b->run.keep, NULL, "keep the temp dir"),
     };
     int rc = bench_opts_parse(usage, opts, ARRAY_SIZE(opts), argc, argv);
     if (rc != BENCH_OPTS_GO)
@@ -1246,13 +1246,11 @@ static int parse_args(void *state, int argc, char **argv)
     return BENCH_OPTS_GO;
 }
 
-int bench_cmd_etl_ffmpeg(int argc, char **argv)
+/* The benchmark, between bench_main's start and end. */
+static int run_bench(void *state)
 {
-    int rc;
-    ffb_t *b = bench_start(sizeof(*b), parse_args, argc, argv, "etl-ffmpeg", "locus-bench-ff", &rc);
-    if (b == NULL)
-        return rc;
-    rc = 1;
+    ffb_t *b = state;
+    int rc = 1;
     char err[LOCUS_ERR_LEN] = "";
     ffx_init();
     snprintf(b->src, sizeof(b->src), "ffsrc-%d", (int)getpid() % 100000);
@@ -1376,7 +1374,6 @@ out_src:
     bench_bucket_destroy(b->endpoint, b->src);
 out:
     locus_client_destroy(b->cl);
-    bench_end("etl-ffmpeg", &b->run, b->keep);
     bench_smap_dispose(&b->smap);
     for (long i = 0; i < b->nf; i++) {
         free(b->f[i].name);
@@ -1385,6 +1382,12 @@ out:
     free(b->f);
     free(b->datadir);
     free(b->endpoint);
-    free(b);
     return rc;
+}
+
+int bench_cmd_etl_ffmpeg(int argc, char **argv)
+{
+    static const bench_cmd_t cmd = {"etl-ffmpeg", "locus-bench-ff", sizeof(ffb_t), parse_args,
+                                    run_bench};
+    return bench_main(&cmd, argc, argv);
 }

@@ -1,6 +1,7 @@
 /*
  * main.c - locus-bench: load tools for Locus. One subcommand per file (`obj` = object I/O,
- * `etl` = offline transforms against copy-bck).
+ * `etl` = offline transforms against copy-bck, `etl-ffmpeg` = FLAC->WAV, `gen-librispeech` = its
+ * data).
  */
 #include <stdio.h>
 #include <string.h>
@@ -14,13 +15,15 @@ static void usage(FILE *f)
     fprintf(f, "usage: locus-bench <command> [options]\n"
                "\n"
                "commands:\n"
-               "  obj     PUT/GET throughput through the proxy, directly to targets, and the same\n"
-               "          GETs from nginx serving the same files (locus-bench obj --help)\n"
-               "  etl     offline bucket-to-bucket ETL (echo) over every comm/FQN/direct-put\n"
-               "          configuration and io://, next to copy-bck (locus-bench etl --help)\n"
-               "  gen-librispeech  LibriSpeech-like FLAC corpus (gen-librispeech --help)\n"
-               "  etl-ffmpeg  FLAC->WAV: client-side vs in-cluster ETL vs the bare compute limit\n"
-               "          (locus-bench etl-ffmpeg --help)\n");
+               "  obj              PUT/GET throughput through the proxy, directly to targets, and\n"
+               "                   the same GETs from nginx serving the same files\n"
+               "  etl              offline bucket-to-bucket ETL (echo) over every comm/FQN/\n"
+               "                   direct-put configuration and io://, next to copy-bck\n"
+               "  etl-ffmpeg       FLAC->WAV: client-side vs in-cluster ETL vs the bare\n"
+               "                   compute limit\n"
+               "  gen-librispeech  a LibriSpeech-like FLAC corpus (etl-ffmpeg's data)\n"
+               "\n"
+               "Run 'locus-bench <command> --help' for the options of a command.\n");
 }
 
 int main(int argc, char **argv)

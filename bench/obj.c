@@ -99,7 +99,7 @@ typedef struct client_s {
 } client_t;
 
 typedef struct {
-    bench_run_t run; /* first: bench_start fills it */
+    bench_run_t run; /* first: bench_main fills it */
     /* options */
     int clients;
     double duration;
@@ -107,7 +107,7 @@ typedef struct {
     uint64_t max_bytes;
     size_t sizes[MAX_SIZES];
     int nsizes;
-    bool quick, pin, keep, do_put, do_get;
+    bool quick, pin, do_put, do_get;
     bool path_on[PATH_COUNT];
     int verify_every, targets, rounds;
     const char *endpoint_opt, *md, *cluster_dir_opt, *bucket_opt;
@@ -1094,7 +1094,7 @@ static int parse_args(void *state, int argc, char **argv)
         BOPT("md", BOPT_STR, &b->md, "FILE", "also write the table as markdown"),
         BOPT("bucket", BOPT_STR, &b->bucket_opt, "NAME",
              "bucket to use (default: bench, or bench-<random> with --endpoint)"),
-        BOPT("keep", BOPT_BOOL, &b->keep, NULL,
+        BOPT("keep", BOPT_BOOL, &b->run.keep, NULL,
              "keep the temp dir (cluster data and logs) and the bucket"),
     };
     int rc = bench_opts_parse(usage, opts, ARRAY_SIZE(opts), argc, argv);
@@ -1142,13 +1142,11 @@ static void seed_set(bench_t *b, size_t size, objset_t *set, const char *tag)
     free(tmp);
 }
 
-int bench_cmd_obj(int argc, char **argv)
+/* The benchmark, between bench_main's start and end. */
+static int run_bench(void *state)
 {
-    int rc;
-    bench_t *b = bench_start(sizeof(*b), parse_args, argc, argv, "obj", "locus-bench", &rc);
-    if (b == NULL)
-        return rc;
-    rc = 1;
+    bench_t *b = state;
+    int rc = 1;
     char err[LOCUS_ERR_LEN] = "";
     b->www = xasprintf("%s/www", b->run.tmp);
     b->diskdir = xasprintf("%s/disk", b->run.tmp);
@@ -1247,15 +1245,19 @@ int bench_cmd_obj(int argc, char **argv)
 out:
     if (b->nginx_up)
         bench_nginx_stop(&b->nginx);
-    if (b->bucket != NULL && !b->own_cluster && !b->keep && b->bucket_created)
+    if (b->bucket != NULL && !b->own_cluster && !b->run.keep && b->bucket_created)
         bucket_destroy(b);
-    bench_end("obj", &b->run, b->keep);
     bench_smap_dispose(&b->smap);
     free(b->pool);
     free(b->bucket);
     free(b->endpoint);
     free(b->www);
     free(b->diskdir);
-    free(b);
     return rc;
+}
+
+int bench_cmd_obj(int argc, char **argv)
+{
+    static const bench_cmd_t cmd = {"obj", "locus-bench", sizeof(bench_t), parse_args, run_bench};
+    return bench_main(&cmd, argc, argv);
 }

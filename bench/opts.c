@@ -5,20 +5,26 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/util.h"
 
-/* Parses s as a number of type t into *v; false if it is not one. */
-static bool parse_num(bench_opt_type_t t, const char *s, double *v, uint64_t *u)
+/* Parses s as a number of type t: an integer into *l (within int for BOPT_INT), an unsigned or a
+ * size into *u, and into *v as a double for the range check (seconds only there). False if it is
+ * not one. */
+static bool parse_num(bench_opt_type_t t, const char *s, long *l, uint64_t *u, double *v)
 {
     char *end = NULL;
     errno = 0;
     switch (t) {
     case BOPT_INT:
     case BOPT_LONG:
-        *v = (double)strtol(s, &end, 10);
+        *l = strtol(s, &end, 10);
+        if (t == BOPT_INT && (*l < INT_MIN || *l > INT_MAX))
+            return false;
+        *v = (double)*l;
         break;
     case BOPT_U64:
         *u = strtoull(s, &end, 0);
@@ -44,6 +50,7 @@ static bool parse_num(bench_opt_type_t t, const char *s, double *v, uint64_t *u)
 static int set_opt(const bench_opt_t *o, const char *arg)
 {
     double v = 0;
+    long l = 0;
     uint64_t u = 0;
     switch (o->type) {
     case BOPT_BOOL:
@@ -57,7 +64,7 @@ static int set_opt(const bench_opt_t *o, const char *arg)
             return -1;
         break;
     default:
-        if (!parse_num(o->type, arg, &v, &u) ||
+        if (!parse_num(o->type, arg, &l, &u, &v) ||
             ((o->min != 0 || o->max != 0) && (v < o->min || v > o->max))) {
             fprintf(stderr, "locus-bench: bad options (see --help): --%s '%s'", o->name, arg);
             if (o->min != 0 || o->max != 0)
@@ -65,10 +72,11 @@ static int set_opt(const bench_opt_t *o, const char *arg)
             fputc('\n', stderr);
             return -1;
         }
+        /* Integers are stored as parsed, not through the double (exact past 2^53). */
         if (o->type == BOPT_INT)
-            *(int *)o->dst = (int)v;
+            *(int *)o->dst = (int)l;
         else if (o->type == BOPT_LONG)
-            *(long *)o->dst = (long)v;
+            *(long *)o->dst = l;
         else if (o->type == BOPT_SECS)
             *(double *)o->dst = v;
         else

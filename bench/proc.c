@@ -241,8 +241,6 @@ void bench_machine_desc(char *out, size_t len)
              model, (double)mem_kb / 1024.0 / 1024.0, u.release);
 }
 
-/* Go's RFC 3339 times of job snapshots (nanoseconds, zone offsets) -> unix ns; 0 for Go's zero
- * time (year 1) or anything unparseable. */
 int bench_cluster_open(const char *endpoint, bench_smap_t *sm, locus_client_t **cl)
 {
     char err[LOCUS_ERR_LEN] = "";
@@ -279,6 +277,8 @@ FILE *bench_md_open(const char *path, const char *cmd, const char *mach, const c
     return f;
 }
 
+/* Go's RFC 3339 times of job snapshots (nanoseconds, zone offsets) -> unix ns; 0 for Go's zero
+ * time (year 1) or anything unparseable. */
 int64_t bench_rfc3339_ns(const char *s)
 {
     if (s == NULL)
@@ -310,50 +310,57 @@ int64_t bench_rfc3339_ns(const char *s)
     return ((int64_t)timegm(&tm) - off) * 1000000000LL + frac;
 }
 
-void *bench_start(size_t size, int (*parse)(void *state, int argc, char **argv), int argc,
-                  char **argv, const char *cmd, const char *prefix, int *rc)
+/* The start of a cluster benchmark: signals, libcurl, the temp dir and the banner. 0, or -1
+ * with the reason printed. */
+static int bench_start(const bench_cmd_t *c, bench_run_t *r)
 {
-    void *state = xcalloc(1, size);
-    bench_run_t *r = state;
-    if ((*rc = parse(state, argc, argv)) != BENCH_OPTS_GO) {
-        free(state);
-        return NULL;
-    }
     r->started_ns = time_mono_ns();
     bench_catch_signals();
     curl_global_init(CURL_GLOBAL_DEFAULT);
     const char *tmpdir = getenv("TMPDIR") != NULL ? getenv("TMPDIR") : "/tmp";
-    r->tmp = xasprintf("%s/%s-XXXXXX", tmpdir, prefix);
+    r->tmp = xasprintf("%s/%s-XXXXXX", tmpdir, c->prefix);
     r->bindir = bench_self_dir();
     bench_machine_desc(r->mach, sizeof(r->mach));
-    fprintf(stderr, "locus-bench %s: %s\n", cmd, r->mach);
+    fprintf(stderr, "locus-bench %s: %s\n", c->name, r->mach);
     if (mkdtemp(r->tmp) == NULL) {
         fprintf(stderr, "locus-bench: mkdtemp %s: %s\n", r->tmp, strerror(errno));
         free(r->tmp);
         r->tmp = NULL;
-        bench_end(cmd, r, false);
-        free(state);
-        *rc = 1;
-        return NULL;
+        return -1;
     }
-    return state;
+    return 0;
 }
 
-void bench_end(const char *cmd, bench_run_t *r, bool keep)
+/* The end, the inverse of bench_start: stops the cluster under r->cluster_dir (if any), removes
+ * the temp dir unless --keep (then says where it is), prints "locus-bench <cmd>: done in N s",
+ * frees r's strings and cleans libcurl up. */
+static void bench_end(const bench_cmd_t *c, bench_run_t *r)
 {
     if (r->cluster_dir != NULL)
         bench_cluster_down(r->bindir, r->cluster_dir);
-    if (r->tmp != NULL && !keep)
+    if (r->tmp != NULL && !r->keep)
         remove_tree(r->tmp);
     else if (r->tmp != NULL)
         fprintf(stderr, "--keep: temp dir %s\n", r->tmp);
-    fprintf(stderr, "locus-bench %s: done in %.0f s\n", cmd,
+    fprintf(stderr, "locus-bench %s: done in %.0f s\n", c->name,
             (double)(time_mono_ns() - r->started_ns) / 1e9);
     free(r->tmp);
     free(r->bindir);
     free(r->cluster_dir);
-    r->tmp = r->bindir = r->cluster_dir = NULL;
     curl_global_cleanup();
+}
+
+int bench_main(const bench_cmd_t *c, int argc, char **argv)
+{
+    void *state = xcalloc(1, c->size);
+    bench_run_t *r = state;
+    int rc = c->parse(state, argc, argv);
+    if (rc == BENCH_OPTS_GO) {
+        rc = bench_start(c, r) == 0 ? c->run(state) : 1;
+        bench_end(c, r);
+    }
+    free(state);
+    return rc;
 }
 
 int bench_own_cluster(const char *bindir, const char *dir, int targets, int cpu, char **endpoint)

@@ -76,7 +76,9 @@ int64_t cli_parse_duration(const char *s)
 {
     if (s == NULL || s[0] == '\0')
         return -1;
-    return duration_parse_ns(s);
+    int64_t ns = duration_parse_ns(s);
+    /* Waits end at now + the duration: keep that sum inside int64 (this allows 146 years). */
+    return ns > INT64_MAX / 2 ? -1 : ns;
 }
 
 int cli_parse_name(const char *cmd, const char *arg, char **bck, char **obj)

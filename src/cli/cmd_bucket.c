@@ -14,7 +14,7 @@ static void usage(FILE *f)
                "       locus bucket ls\n"
                "       locus bucket rm BUCKET...\n"
                "       locus bucket cp SRC DST [--prefix P] [--prepend S] [--dry-run]\n"
-               "                               [--wait [--timeout D]]\n"
+               "                               [--force] [--wait [--timeout D]]\n"
                "\n"
                "create  creates ais buckets\n"
                "ls      lists the buckets\n"

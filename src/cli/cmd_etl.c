@@ -647,33 +647,56 @@ static int obj_errors(locus_client_t *c, const char *name, const char *job, cons
     return ret;
 }
 
+/* The error of a job that ended badly: `job was aborted|failed[: <its error>]`. */
+static int job_failed(const char *what, const locus_job_status_t *st)
+{
+    const char *how = st->aborted ? "was aborted" : "failed";
+    if (st->err == NULL || st->err[0] == '\0')
+        return cli_fail(what, "job %s", how);
+    char *m = cli_one_line(st->err);
+    int ret = cli_fail(what, "job %s: %s", how, m);
+    free(m);
+    return ret;
+}
+
 static int wait_bucket(locus_client_t *c, const char *name, const char *job, const char *src,
                        const char *dst, const char *prefix, bool dry_run, int64_t timeout)
 {
     char err[LOCUS_ERR_LEN] = "";
     char what[300];
     snprintf(what, sizeof(what), "etl bucket %s", job);
-    progress_t p = {.c = c, .job = job, .tty = isatty(2), .t0 = time_mono_ns()};
+    progress_t p = {.c = c, .job = job, .tty = isatty(2)};
     p.total = p.tty ? count_objects(c, src, prefix) : -1;
+    p.t0 = time_mono_ns(); /* the wait's time and timeout start after the listing */
     locus_job_status_t st;
     int rc = locus_job_wait_progress(c, job, timeout, on_poll, &p, &st, err);
-    locus_job_status_dispose(&st);
-    if (p.drawn)
-        fputs("\n", stderr);
-    if (rc != 0 && rc != LOCUS_EJOB)
-        return cli_fail_line(what, err);
+    /* LOCUS_ETIMEDOUT is also a request's own timeout: the wait's is the one past its limit. */
+    bool late = rc == LOCUS_ETIMEDOUT && timeout > 0 && time_mono_ns() - p.t0 >= timeout;
     int ret = CLI_EXIT_OK;
-    if (rc == LOCUS_EJOB) {
+    if (rc != 0 && rc != LOCUS_EJOB && !late) {
+        if (p.drawn) /* a status request failed: the bar goes, the error takes its line */
+            fputs("\r\033[K", stderr);
         ret = cli_fail_line(what, err);
     } else {
-        char sz[32];
-        cli_human_size(p.t.loc_bytes + p.t.out_bytes, sz, sizeof(sz));
-        fprintf(stderr, "etl bucket %s: %s %lld objects of ais://%s into ais://%s (%s) in %.2fs\n",
-                job, dry_run ? "dry run, would transform" : "transformed",
-                (long long)(p.t.loc_objs + p.t.out_objs), src, dst, sz,
-                (double)(time_mono_ns() - p.t0) / 1e9);
+        if (p.drawn)
+            fputs("\n", stderr);
+        if (late) {
+            ret = cli_fail(what, "still running after the timeout");
+        } else if (rc == LOCUS_EJOB) {
+            ret = job_failed(what, &st);
+        } else {
+            char sz[32];
+            cli_human_size(p.t.loc_bytes + p.t.out_bytes, sz, sizeof(sz));
+            fprintf(stderr,
+                    "etl bucket %s: %s %lld objects of ais://%s into ais://%s (%s) in %.2fs\n", job,
+                    dry_run ? "dry run, would transform" : "transformed",
+                    (long long)(p.t.loc_objs + p.t.out_objs), src, dst, sz,
+                    (double)(time_mono_ns() - p.t0) / 1e9);
+        }
     }
-    return obj_errors(c, name, job, what, ret);
+    locus_job_status_dispose(&st);
+    /* Per-object failures are listed once the job ended (well or not). */
+    return rc == 0 || rc == LOCUS_EJOB ? obj_errors(c, name, job, what, ret) : ret;
 }
 
 static int etl_bucket(int argc, char **argv)

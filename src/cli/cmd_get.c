@@ -44,8 +44,8 @@ static char *out_path(const char *dst, const char *obj)
     const char *base = strrchr(obj, '/');
     base = base != NULL && base[1] != '\0' ? base + 1 : obj;
     struct stat st;
-    if (dst == NULL) /* an object named "-" goes to a file, not stdout */
-        return strcmp(base, "-") == 0 ? xstrdup("./-") : xstrdup(base);
+    if (dst == NULL)
+        return xstrdup(base);
     if (strcmp(dst, "-") != 0 && stat(dst, &st) == 0 && S_ISDIR(st.st_mode))
         return xasprintf("%s%s%s", dst, str_has_suffix(dst, "/") ? "" : "/", base);
     return xstrdup(dst);
@@ -74,13 +74,16 @@ int locus_cli_cmd_get(int argc, char **argv)
     }
     locus_range_t range = {off < 0 ? 0 : off, len};
     g.range = off >= 0 || len >= 0 ? &range : NULL;
-    out = out_path(npos == 2 ? argv[pos + 1] : NULL, obj);
+    const char *dst = npos == 2 ? argv[pos + 1] : NULL;
+    bool to_stdout = dst != NULL && strcmp(dst, "-") == 0;
+    out = out_path(dst, obj);
     if ((g.c = cli_client()) == NULL) {
         ret = CLI_EXIT_FAIL;
         goto done;
     }
-    ret = cli_download("get", out, fetch, &g);
-    if (ret == 0 && strcmp(out, "-") != 0) {
+    /* Only an OUT of "-" means stdout: an object named "-" goes to the file ./- */
+    ret = cli_download("get", to_stdout || strcmp(out, "-") != 0 ? out : "./-", fetch, &g);
+    if (ret == 0 && !to_stdout) {
         char sz[32];
         cli_human_size(g.n, sz, sizeof(sz));
         fprintf(stderr, "got ais://%s/%s => %s (%s)\n", bck, obj, out, sz);

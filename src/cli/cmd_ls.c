@@ -6,7 +6,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <limits.h>
 
 #include "common/util.h"
 
@@ -197,7 +196,8 @@ int locus_cli_cmd_ls(int argc, char **argv)
         CLI_STR("prefix", &prefix),
         CLI_STR("props", &props),
         CLI_FLAG("name-only", &l.name_only),
-        CLI_INT("page-size", &page_size, 1, LONG_MAX, "--page-size: need a positive number"),
+        /* The request carries 32 bits: 4294967296 would wrap to 0, the server's default. */
+        CLI_INT("page-size", &page_size, 1, UINT32_MAX, "--page-size: need a positive number"),
         CLI_FLAG("bytes", &l.bytes),
     };
     static const cli_cmd_t cmd = {"ls", usage, 0, 1, "unexpected argument \"%s\""};

@@ -98,7 +98,9 @@ int locus_job_wait_progress(locus_client_t *c, const char *id, int64_t timeout_n
 {
     if (out != NULL)
         memset(out, 0, sizeof(*out));
-    int64_t deadline = timeout_ns > 0 ? time_mono_ns() + timeout_ns : 0;
+    int64_t now = time_mono_ns();
+    /* A timeout too large for now + timeout is no limit. */
+    int64_t deadline = timeout_ns > 0 && timeout_ns < INT64_MAX - now ? now + timeout_ns : 0;
     int sleep = 50;
     locus_job_status_t st;
     for (;;) {

@@ -123,7 +123,8 @@ int client_get_stream(locus_client_t *c, const char *bck, const char *obj, const
     char *url = client_url_object(c->endpoint, bck, obj, query);
     client_req_t r;
     client_req_init(&r, "GET", url);
-    if (range != NULL && range->len < 0)
+    /* A range past the largest offset reads to the end (off + len would overflow). */
+    if (range != NULL && (range->len < 0 || range->len > INT64_MAX - range->off))
         snprintf(r.range, sizeof(r.range), "bytes=%lld-", (long long)range->off);
     else if (range != NULL)
         snprintf(r.range, sizeof(r.range), "bytes=%lld-%lld", (long long)range->off,

@@ -204,6 +204,8 @@ int64_t duration_parse_ns(const char *s)
         } else {
             return -1;
         }
+        if (v * mult >= 9223372036854775807.0 - (double)total)
+            return -1; /* past int64: the cast would be undefined */
         total += (int64_t)(v * mult);
         any = true;
     }

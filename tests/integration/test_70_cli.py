@@ -53,9 +53,9 @@ def cli_cluster(tmp_path):
     env = dict(os.environ, LOCUS_ENDPOINT=f"http://127.0.0.1:{port}")
     env.pop("AIS_ENDPOINT", None)
 
-    def run(*args, check=True, timeout=lt.tmo(60), input=None):
+    def run(*args, check=True, timeout=lt.tmo(60), input=None, cwd=None):
         p = subprocess.run([str(lt.LOCUS_CLI), *map(str, args)], env=env, capture_output=True,
-                           timeout=timeout, input=input)
+                           timeout=timeout, input=input, cwd=cwd)
         if check:
             assert p.returncode == 0, (f"locus {' '.join(map(str, args))}: rc {p.returncode}\n"
                                        f"stdout: {p.stdout.decode(errors='replace')[-2000:]}\n"
@@ -134,3 +134,28 @@ def test_cli_roundtrip(cli_cluster, tmp_path):
     run("bucket", "rm", "ais://clib", "ais://clib2")
     out = run("bucket", "ls").stdout.decode()
     assert "clib" not in out
+
+
+def test_cli_edge_options(cli_cluster, tmp_path):
+    """Option values at the edges: a byte range reaching past the largest offset, a page size
+    that does not fit the request, and an object named "-" (a file, not stdout)."""
+    run, d, port = cli_cluster
+    body = bytes(range(256)) * 40
+    run("bucket", "create", "ais://edge")
+    run("put", "-", "ais://edge/blob", input=body)
+    big = str(2**63 - 1)
+    # off + len overflows int64: the range is read to the end of the object.
+    assert run("get", "edge/blob", "-", "--offset", 2, "--length", big).stdout == body[2:]
+    assert run("get", "edge/blob", "-", "--offset", big, "--length", big,
+               check=False).returncode == 1
+    # --page-size is 32 bits on the wire: 2**32 is a usage error, not a wrap to 0 (the default).
+    assert b"blob" in run("ls", "edge", "--page-size", 10000).stdout
+    p = run("ls", "edge", "--page-size", 2**32, check=False)
+    assert p.returncode == 2 and b"--page-size" in p.stderr, p.stderr
+    # An object named "-" without OUT goes to the file ./-, reported under its own name.
+    run("put", "-", "ais://edge/-", input=b"dash")
+    p = run("get", "ais://edge/-", cwd=tmp_path)
+    assert (tmp_path / "-").read_bytes() == b"dash"
+    assert p.stdout == b"" and b"=> - (4 B)" in p.stderr, p.stderr
+    assert sorted(os.listdir(tmp_path)) == sorted(["-", "cli-cluster"]), os.listdir(tmp_path)
+    run("bucket", "rm", "ais://edge")

@@ -5,6 +5,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,7 +18,7 @@
 typedef struct {
     bool quick, rounds_set;
     const char *md;
-    int workers, rounds;
+    int workers, rounds, any;
     long files;
     uint64_t seed, size;
     double secs;
@@ -48,6 +49,7 @@ static int parse(cfg_t *c, int argc, char **argv)
         BOPT("rounds", BOPT_INT, &c->rounds, "N", "rounds,\nsplit", .min = 1, .max = 100,
              .set = &c->rounds_set),
         BOPT("files", BOPT_LONG, &c->files, "N", "files"),
+        BOPT("any", BOPT_INT, &c->any, "N", "an int without a range"),
         BOPT("seed", BOPT_U64, &c->seed, "S", "seed"),
         BOPT("size", BOPT_SIZE, &c->size, "SIZE", "size", .min = 1, .max = 256 << 20),
         BOPT("secs", BOPT_SECS, &c->secs, "S", "seconds", .min = 0, .max = 1e6),
@@ -84,6 +86,25 @@ static void test_set_flag(void **state)
     assert_int_equal(parse(&c, 3, argv), BENCH_OPTS_GO);
     assert_int_equal(c.rounds, 3);
     assert_true(c.rounds_set); /* given, even if equal to the default */
+}
+
+/* Integers without a range: a long keeps every digit (not rounded through a double), an int
+ * refuses what does not fit instead of wrapping. */
+static void test_unranged_integers(void **state)
+{
+    (void)state;
+    char *argv[] = {"test", "--files", "9007199254740993", "--any", "-2147483648", NULL};
+    cfg_t c;
+    assert_int_equal(parse(&c, 5, argv), BENCH_OPTS_GO);
+    assert_true(c.files == 9007199254740993L);
+    assert_int_equal(c.any, INT_MIN);
+    static const char *const bad[] = {"4294967296", "2147483648", "-2147483649",
+                                      "99999999999999999999"};
+    for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+        char *a[] = {"test", "--any", (char *)bad[i], NULL};
+        if (parse(&c, 3, a) != 2)
+            fail_msg("--any '%s' accepted", bad[i]);
+    }
 }
 
 static void test_bad_values(void **state)
@@ -139,8 +160,11 @@ static void test_usage_text(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_values),     cmocka_unit_test(test_set_flag),
-        cmocka_unit_test(test_bad_values), cmocka_unit_test(test_help),
+        cmocka_unit_test(test_values),
+        cmocka_unit_test(test_set_flag),
+        cmocka_unit_test(test_unranged_integers),
+        cmocka_unit_test(test_bad_values),
+        cmocka_unit_test(test_help),
         cmocka_unit_test(test_usage_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

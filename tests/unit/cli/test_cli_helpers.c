@@ -221,6 +221,17 @@ static void test_options_operand_count(void **state)
     assert_int_equal(cli_options(&none, opts, 1, 3, two, &first), CLI_EXIT_USAGE);
 }
 
+static void test_duration_limits(void **state)
+{
+    (void)state;
+    assert_int_equal(cli_parse_duration("30s"), 30LL * 1000000000LL);
+    assert_int_equal(cli_parse_duration("1000000h"), 1000000LL * 3600 * 1000000000LL);
+    /* Past int64 (was an undefined cast), or too large for now + the duration. */
+    assert_int_equal(cli_parse_duration("99999999999h"), -1);
+    assert_int_equal(cli_parse_duration("2562047h"), -1);
+    assert_int_equal(cli_parse_duration("1500000h1500000h"), -1);
+}
+
 /* --- download to temp, then rename --- */
 
 static int fetch_ok(int fd, void *arg)
@@ -305,6 +316,7 @@ int main(void)
         cmocka_unit_test(test_options_bad_values),
         cmocka_unit_test(test_options_help),
         cmocka_unit_test(test_options_operand_count),
+        cmocka_unit_test(test_duration_limits),
         cmocka_unit_test(test_download),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
