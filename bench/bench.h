@@ -179,5 +179,9 @@ int bench_job_timing(locus_client_t *cl, const char *id, size_t ntargets, bench_
 int bench_bucket_create(const char *endpoint, const char *bck, char *err, size_t errlen);
 void bench_bucket_destroy(const char *endpoint, const char *bck);
 void bench_bucket_settle(const char *cluster_dir, const char *bck);
+/* Lists every object of bck (all pages), calling each(size, arg) per object. The count, or -1
+ * with err filled ("list <bck>: <why>"). */
+long bench_bucket_sizes(locus_client_t *cl, const char *bck, void (*each)(int64_t size, void *arg),
+                        void *arg, char *err, size_t errlen);
 
 #endif

@@ -445,34 +445,28 @@ static void etl_down(etlb_t *b, const char *name)
 /* ------------------------------------------------------------------------------------------ */
 /* one cell */
 
+typedef struct {
+    int64_t want; /* every object's size */
+    long bad;     /* objects of another size */
+} sizecheck_t;
+
+static void check_size(int64_t size, void *arg)
+{
+    sizecheck_t *c = arg;
+    if (size != c->want)
+        c->bad++;
+}
+
 /* The destination holds exactly the source's objects, each of the source's size, and NSAMPLE
  * of them are byte-identical to the source. 0, or -1 with err filled. */
 static int verify(etlb_t *b, const srcset_t *set, const char *dst, char *err, size_t errlen)
 {
-    long n = 0, badsize = 0;
-    char *token = NULL;
+    sizecheck_t c = {.want = (int64_t)set->size};
+    long n = bench_bucket_sizes(b->cl, dst, check_size, &c, err, errlen);
+    if (n < 0)
+        return -1;
+    long badsize = c.bad;
     char e[LOCUS_ERR_LEN] = "";
-    for (;;) {
-        locus_lso_opts_t o = {.props = "name,size", .continuation_token = token};
-        locus_lso_page_t page;
-        int rc = locus_object_list_page(b->cl, dst, &o, &page, e);
-        free(token);
-        token = NULL;
-        if (rc != 0) {
-            locus_lso_page_dispose(&page);
-            snprintf(err, errlen, "list %s: %s", dst, e);
-            return -1;
-        }
-        n += (long)page.n;
-        for (size_t i = 0; i < page.n; i++)
-            if ((size_t)page.entries[i].size != set->size)
-                badsize++;
-        if (page.continuation_token != NULL && page.continuation_token[0] != '\0')
-            token = xstrdup(page.continuation_token);
-        locus_lso_page_dispose(&page);
-        if (token == NULL)
-            break;
-    }
     if (n != set->count || badsize > 0) {
         snprintf(err, errlen, "destination %s lists %ld objects (source: %ld), %ld of a wrong size",
                  dst, n, set->count, badsize);

@@ -479,33 +479,20 @@ static long sample_item(const ffb_t *b, const long *order, long limit, int k)
     return -1;
 }
 
+static void add_bytes(int64_t size, void *arg)
+{
+    *(double *)arg += (double)size;
+}
+
 /* Lists dst: count and total bytes; then GETs and checks the sample WAVs. `expect` objects. */
 static int verify_bucket(ffb_t *b, const char *dst, long expect, const long *order, long limit,
                          double *out_bytes, char *err, size_t errlen)
 {
-    long n = 0;
     double bytes = 0;
-    char *token = NULL;
+    long n = bench_bucket_sizes(b->cl, dst, add_bytes, &bytes, err, errlen);
+    if (n < 0)
+        return -1;
     char e[LOCUS_ERR_LEN] = "";
-    for (;;) {
-        locus_lso_opts_t o = {.props = "name,size", .continuation_token = token};
-        locus_lso_page_t page;
-        int rc = locus_object_list_page(b->cl, dst, &o, &page, e);
-        free(token);
-        token = NULL;
-        if (rc != 0) {
-            locus_lso_page_dispose(&page);
-            return snprintf(err, errlen, "list %s: %s", dst, e), -1;
-        }
-        n += (long)page.n;
-        for (size_t i = 0; i < page.n; i++)
-            bytes += (double)page.entries[i].size;
-        if (page.continuation_token != NULL && page.continuation_token[0] != '\0')
-            token = xstrdup(page.continuation_token);
-        locus_lso_page_dispose(&page);
-        if (token == NULL)
-            break;
-    }
     if (n != expect)
         return snprintf(err, errlen, "destination %s lists %ld objects, expected %ld", dst, n,
                         expect),

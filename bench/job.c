@@ -207,3 +207,31 @@ void bench_bucket_settle(const char *cluster_dir, const char *bck)
     free(tpat);
     free(pat);
 }
+
+long bench_bucket_sizes(locus_client_t *cl, const char *bck, void (*each)(int64_t size, void *arg),
+                        void *arg, char *err, size_t errlen)
+{
+    long n = 0;
+    char *token = NULL;
+    char e[LOCUS_ERR_LEN] = "";
+    for (;;) {
+        locus_lso_opts_t o = {.props = "name,size", .continuation_token = token};
+        locus_lso_page_t page;
+        int rc = locus_object_list_page(cl, bck, &o, &page, e);
+        free(token);
+        token = NULL;
+        if (rc != 0) {
+            locus_lso_page_dispose(&page);
+            snprintf(err, errlen, "list %s: %s", bck, e);
+            return -1;
+        }
+        n += (long)page.n;
+        for (size_t i = 0; i < page.n; i++)
+            each(page.entries[i].size, arg);
+        if (page.continuation_token != NULL && page.continuation_token[0] != '\0')
+            token = xstrdup(page.continuation_token);
+        locus_lso_page_dispose(&page);
+        if (token == NULL)
+            return n;
+    }
+}
