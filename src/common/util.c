@@ -5,6 +5,7 @@
 #include "common/log.h"
 
 #include <ctype.h>
+#include <signal.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -603,4 +604,13 @@ void size_format(uint64_t n, char *out, size_t len)
         }
     }
     snprintf(out, len, "%lluB", (unsigned long long)n);
+}
+
+int kill_pgrp(pid_t pgid, int sig)
+{
+    if (pgid <= 1) {
+        errno = EINVAL;
+        return -1;
+    }
+    return kill(-pgid, sig);
 }

@@ -90,6 +90,10 @@ char *base64_encode(const void *p, size_t n);
  * their owner is not visible), -1 if nobody listens. Used to tell our own child's server from
  * another one that took the port first. */
 int tcp_port_listener(int port, pid_t pgid);
+/* Sends sig to the process group pgid (a child made leader of its own group). Refuses
+ * pgid <= 1 with EINVAL: kill(-0) would hit the caller's own group and kill(-1) every process
+ * it may signal, never what a caller that lost track of its child means. 0 or -1 (errno). */
+int kill_pgrp(pid_t pgid, int sig);
 
 /* "1048576", "4k", "512M", "16GiB", "2 TB" -> bytes (binary units, case-insensitive, optional
  * "B"/"iB"); -1 if malformed or too large. */

@@ -24,7 +24,7 @@
 
 static void kill_child(pid_t pid)
 {
-    kill(-pid, SIGKILL);
+    kill_pgrp(pid, SIGKILL);
     waitpid(pid, NULL, 0);
 }
 

@@ -313,22 +313,43 @@ static void describe_exit(etl_inst_t *e, int wst, char *out, size_t outlen)
     free(tail);
 }
 
+/* e->pid as the caller may use it now; 0 once the server was reaped. The reconcile thread
+ * (stop) and a starter thread (exit while starting) may both reap the server: each works on its
+ * own copy, and whoever reaps it clears e->pid under etl_lock (clear_pid). */
+static pid_t server_pid(etl_inst_t *e)
+{
+    pthread_mutex_lock(&etl_lock);
+    pid_t pid = e->pid;
+    pthread_mutex_unlock(&etl_lock);
+    return pid;
+}
+
+static void clear_pid(etl_inst_t *e, pid_t reaped)
+{
+    pthread_mutex_lock(&etl_lock);
+    if (e->pid == reaped)
+        e->pid = 0;
+    pthread_mutex_unlock(&etl_lock);
+}
+
 static void kill_group(etl_inst_t *e)
 {
-    if (e->pid <= 0)
+    pid_t pid = server_pid(e);
+    if (pid <= 0)
         return;
-    kill(-e->pid, SIGTERM);
+    kill_pgrp(pid, SIGTERM);
     for (int i = 0; i < 30; i++) {
-        if (waitpid(e->pid, NULL, WNOHANG) == e->pid) {
-            kill(-e->pid, SIGKILL); /* leftovers of the group */
-            e->pid = 0;
+        pid_t r = waitpid(pid, NULL, WNOHANG);
+        if (r == pid || (r < 0 && errno == ECHILD)) { /* ECHILD: the starter reaped it */
+            kill_pgrp(pid, SIGKILL);                  /* leftovers of the group */
+            clear_pid(e, pid);
             return;
         }
         sleep_ms(100);
     }
-    kill(-e->pid, SIGKILL);
-    waitpid(e->pid, NULL, 0);
-    e->pid = 0;
+    kill_pgrp(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    clear_pid(e, pid);
 }
 
 /* Forks and execs the server. 0 or -1 with the reason set. */
@@ -405,25 +426,27 @@ static void *starter_main(void *arg)
 {
     start_arg_t *sa = arg;
     etl_inst_t *e = sa->e;
-    {
+    pid_t pid = server_pid(e); /* set by spawn() before this thread started */
+    if (pid > 0) {
         int64_t deadline = time_mono_ns() + e->init_timeout_ns;
         char *url = xasprintf("%s/health", e->url);
         for (;;) {
             if (e->stop_requested)
                 break;
             int wst;
-            if (waitpid(e->pid, &wst, WNOHANG) == e->pid) {
-                pid_t pgid = e->pid;
-                e->pid = 0;
+            if (waitpid(pid, &wst, WNOHANG) == pid) {
+                clear_pid(e, pid);
+                if (e->stop_requested)
+                    break; /* stopped meanwhile: the exit is the stop's */
                 /* Another target on this host may have picked the same free port a moment
                  * before us (the port is free until a server binds it): start again. */
                 if (!e->sock_path[0] && e->attempts < MAX_START_ATTEMPTS &&
-                    tcp_port_listener(e->port, pgid) == 0) {
+                    tcp_port_listener(e->port, pid) == 0) {
                     LOCUS_LOG(LOG_WARNING,
                               "etl %s: port %d was taken by another process; starting the "
                               "server again on a new port",
                               e->name, e->port);
-                    kill(-pgid, SIGKILL); /* leftovers of the group */
+                    kill_pgrp(pid, SIGKILL); /* leftovers of the group */
                     pthread_mutex_lock(&etl_lock);
                     e->respawn = true;
                     kick_locked();
@@ -443,8 +466,7 @@ static void *starter_main(void *arg)
             httpc_resp_dispose(&r);
             /* A healthy answer counts only from our own server, not from one that another
              * target started on the same port. */
-            if (rc == 0 && st == 200 &&
-                (e->sock_path[0] || tcp_port_listener(e->port, e->pid) != 0)) {
+            if (rc == 0 && st == 200 && (e->sock_path[0] || tcp_port_listener(e->port, pid) != 0)) {
                 pthread_mutex_lock(&etl_lock);
                 if (e->state == INST_STARTING)
                     e->state = INST_RUNNING;

@@ -10,7 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -358,6 +360,30 @@ static int listen_any(int family, int *port)
     return fd;
 }
 
+/* kill_pgrp signals a child's own group, and refuses 0 and 1: a caller holding a cleared pid
+ * must not signal its own process group (kill(-0)) or everything (kill(-1)). */
+static void test_kill_pgrp(void **state)
+{
+    (void)state;
+    errno = 0;
+    assert_int_equal(kill_pgrp(0, SIGKILL), -1);
+    assert_int_equal(errno, EINVAL);
+    assert_int_equal(kill_pgrp(1, SIGKILL), -1);
+    assert_int_equal(kill_pgrp(-5, SIGKILL), -1);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        setpgid(0, 0);
+        pause();
+        _exit(0);
+    }
+    setpgid(pid, pid);
+    assert_int_equal(kill_pgrp(pid, SIGKILL), 0);
+    int wst = 0;
+    assert_int_equal(waitpid(pid, &wst, 0), pid);
+    assert_true(WIFSIGNALED(wst) && WTERMSIG(wst) == SIGKILL);
+}
+
 static void test_tcp_port_listener(void **state)
 {
     (void)state;
@@ -382,7 +408,7 @@ int main(void)
         cmocka_unit_test(test_url_decode),     cmocka_unit_test(test_buf),
         cmocka_unit_test(test_time_format),    cmocka_unit_test(test_files),
         cmocka_unit_test(test_strings),        cmocka_unit_test(test_tcp_port_listener),
-        cmocka_unit_test(test_sizes),
+        cmocka_unit_test(test_kill_pgrp),      cmocka_unit_test(test_sizes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -586,6 +586,26 @@ static void test_init_timeout_kills_group(void **state)
     assert_true(WAIT_UNTIL(group_size(pid) == 0, 5000));
 }
 
+/* A server that ignores SIGTERM, stopped while the starter is already killing it for its init
+ * timeout: two threads then reap the same server. Each must work on its own copy of the pid;
+ * with a shared one cleared by the other, a kill(-0) signals the test's own process group. */
+#define STUBBORN_INIT(name)                                                                        \
+    "{\"name\": \"" name "\", \"init_timeout\": \"1s\", \"runtime\": {\"image\": "                 \
+    "\"example/stubborn\", \"command\": [\"sh\", \"-c\", \"trap '' TERM; sleep 30 & wait\"]}}"
+
+static void test_stop_during_init_timeout_kill(void **state)
+{
+    etlmd_set("stubborn-rt", entry_of(STUBBORN_INIT("stubborn-rt"), "etl-k1", ETL_STAGE_INIT));
+    pid_t pid = 0;
+    assert_true(WAIT_UNTIL((pid = server_child()) > 0, 3000));
+    assert_true(WAIT_UNTIL(group_size(pid) == 2, 2000));
+    sleep_ms(1500); /* the starter is in its kill (SIGTERM ignored: SIGKILL after 3 s) */
+    etlmd_stage("stubborn-rt", ETL_STAGE_ABORTED);
+    assert_true(WAIT_UNTIL(group_size(pid) == 0, 6000));
+    assert_true(WAIT_UNTIL(state_is("stubborn-rt", "absent"), 3000));
+    sleep_ms(3500); /* until both kill loops (3 s each) are surely over: we are still alive */
+}
+
 static void test_stop_while_starting(void **state)
 {
     etlmd_set("slow-rt", entry_of(SILENT_INIT("slow-rt", "30s"), "etl-w1", ETL_STAGE_INIT));
@@ -702,6 +722,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_dies_while_running, setup, teardown),
         cmocka_unit_test_setup_teardown(test_init_timeout_kills_group, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stop_while_starting, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stop_during_init_timeout_kill, setup, teardown),
         cmocka_unit_test_setup_teardown(test_respawn_when_port_taken, setup, teardown),
         cmocka_unit_test_setup_teardown(test_io_needs_no_server, setup, teardown),
         cmocka_unit_test_setup_teardown(test_secret_and_unknown, setup, teardown),
