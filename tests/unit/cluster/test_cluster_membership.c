@@ -227,13 +227,15 @@ static void test_join_keepalive(void **state)
 
 static void test_dead_nodes(void **state)
 {
-    cfg.keepalive_timeout_ns = 200 * 1000000LL;
+    /* Timeouts generous against a loaded machine: only "longer than the timeout" and "well
+     * within it" are asserted, with a second between them. */
+    cfg.keepalive_timeout_ns = 1000 * 1000000LL;
     meta_write_lock();
     assert_true(smap_upsert("t3", peer_url, false)); /* never heard from */
     meta_write_unlock();
     int64_t v = smap_version();
     int n0 = pushes();
-    sleep_ms(300); /* t2 (joined in the test before) is now silent for too long */
+    sleep_ms(1300); /* t2 (joined in the test before) is now silent for too long */
     check_dead_nodes();
     assert_false(in_smap("t2"));
     assert_true(in_smap("t3")); /* grace period from its first check */
@@ -244,11 +246,11 @@ static void test_dead_nodes(void **state)
 
     check_dead_nodes(); /* nobody timed out since */
     assert_int_equal(smap_version(), v + 1);
-    sleep_ms(300);
+    sleep_ms(1300);
     seen_touch("t3"); /* a keepalive just in time */
     check_dead_nodes();
     assert_true(in_smap("t3"));
-    sleep_ms(300);
+    sleep_ms(1300);
     check_dead_nodes();
     assert_false(in_smap("t3"));
     assert_int_equal(smap_version(), v + 2);
