@@ -2,7 +2,9 @@
  * test_store.c - unit tests for src/target/store.c on two temp mountpaths under /tmp: atomic
  * commits through work files (nothing visible before the rename, metadata and checksum set on
  * commit, versions counted), aborts, name clashes, deletes with directory pruning, walks and
- * listing across mountpaths, local copies, start-up cleanup of stale work files and trash.
+ * listing across mountpaths, local copies, start-up cleanup of stale work files and trash,
+ * directories removed behind the store's back, concurrent PUTs into new directories, unique
+ * work-file names.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -133,7 +135,7 @@ static void test_commit(void **state)
     obj_writer_t w;
     char err[512];
     assert_int_equal(store_writer_open(&w, "bc", "a/b/obj", err, sizeof(err)), 0);
-    /* The work file lives under %wk of the object's mountpath, named <random id>.<pid>. */
+    /* The work file lives under %wk of the object's mountpath, named <16-char id>.<pid>. */
     char *fqn = store_fqn("bc", "a/b/obj");
     char *wd = fqn_workdir(mpath_of(fqn), "bc");
     assert_memory_equal(w.work, wd, strlen(wd));
@@ -504,14 +506,164 @@ static void test_concurrent_versions(void **state)
     free(fqn);
 }
 
+/* Directories removed behind the store's back (a delete pruning the last object's directory,
+ * someone cleaning %wk, a destroyed bucket) are created again by the next PUT. */
+static void test_dirs_removed(void **state)
+{
+    (void)state;
+    assert_int_equal(put("br", "x/y/o1", "1", NULL), 0);
+    assert_int_equal(store_delete("br", "x/y/o1"), 0); /* prunes x/y and x */
+    assert_int_equal(put("br", "x/y/o1", "1", NULL), 0);
+    for (size_t m = 0; m < cfg.n_mountpaths; m++) {
+        char *objdir = fqn_objdir(cfg.mountpaths[m], "br");
+        char *xdir = xasprintf("%s/x", objdir);
+        char *wd = fqn_workdir(cfg.mountpaths[m], "br");
+        assert_int_equal(remove_tree(xdir), 0);
+        assert_int_equal(remove_tree(wd), 0);
+        free(wd);
+        free(xdir);
+        free(objdir);
+    }
+    assert_int_equal(put("br", "x/y/o2", "2", NULL), 0);
+    lom_md_t md;
+    int rc;
+    char *got = get("br", "x/y/o2", &md, &rc);
+    assert_string_equal(got, "2");
+    lom_md_dispose(&md);
+    free(got);
+    store_remove_bucket("br");
+    assert_int_equal(put("br", "x/y/o3", "3", NULL), 0);
+    got = get("br", "x/y/o3", &md, &rc);
+    assert_string_equal(got, "3");
+    lom_md_dispose(&md);
+    free(got);
+    assert_null(get("br", "x/y/o2", &md, &rc));
+    store_remove_bucket("br");
+}
+
+#define N_NEW 25
+
+/* Threads PUT distinct names into directories none of them exist yet, racing to create the
+ * same directories (d<i> is shared by every thread). */
+static void *put_new_dirs(void *arg)
+{
+    long t = (long)arg;
+    for (int i = 0; i < N_NEW; i++) {
+        char name[64], data[64];
+        snprintf(name, sizeof(name), "d%d/e%d/t%ld-o%d", i, i % 3, t, i);
+        snprintf(data, sizeof(data), "%ld-%d", t, i);
+        obj_writer_t w;
+        char err[512];
+        if (store_writer_open(&w, "bn", name, err, sizeof(err)) != 0)
+            return (void *)1;
+        store_writer_write(&w, data, strlen(data));
+        if (store_writer_commit(&w, NULL, err, sizeof(err)) != 0)
+            return (void *)1;
+    }
+    return NULL;
+}
+
+static void test_concurrent_new_dirs(void **state)
+{
+    (void)state;
+    pthread_t th[N_THREADS];
+    for (long i = 0; i < N_THREADS; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, put_new_dirs, (void *)i), 0);
+    for (int i = 0; i < N_THREADS; i++) {
+        void *ret;
+        pthread_join(th[i], &ret);
+        assert_null(ret);
+    }
+    for (long t = 0; t < N_THREADS; t++)
+        for (int i = 0; i < N_NEW; i++) {
+            char name[64], data[64];
+            snprintf(name, sizeof(name), "d%d/e%d/t%ld-o%d", i, i % 3, t, i);
+            snprintf(data, sizeof(data), "%ld-%d", t, i);
+            lom_md_t md;
+            int rc;
+            char *got = get("bn", name, &md, &rc);
+            assert_non_null(got);
+            assert_string_equal(got, data);
+            assert_int_equal(md.version, 1);
+            lom_md_dispose(&md);
+            free(got);
+        }
+    for (size_t m = 0; m < cfg.n_mountpaths; m++) {
+        char *wd = fqn_workdir(cfg.mountpaths[m], "bn");
+        assert_true(count_entries(wd) <= 0);
+        free(wd);
+    }
+    store_remove_bucket("bn");
+}
+
+#define N_OPEN 50
+
+typedef struct {
+    char *names[N_OPEN];
+} open_many_t;
+
+/* Keeps N_OPEN writers open at once and records their work files. */
+static void *open_many(void *arg)
+{
+    open_many_t *o = arg;
+    obj_writer_t w[N_OPEN];
+    char err[512];
+    for (int i = 0; i < N_OPEN; i++) {
+        if (store_writer_open(&w[i], "bu", "same", err, sizeof(err)) != 0)
+            return (void *)1;
+        o->names[i] = xstrdup(w[i].work);
+    }
+    for (int i = 0; i < N_OPEN; i++)
+        store_writer_abort(&w[i]);
+    return NULL;
+}
+
+static int cmp_strp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Work files of concurrent writers of one name never share a path. */
+static void test_work_names_unique(void **state)
+{
+    (void)state;
+    static open_many_t o[N_THREADS];
+    pthread_t th[N_THREADS];
+    for (int i = 0; i < N_THREADS; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, open_many, &o[i]), 0);
+    for (int i = 0; i < N_THREADS; i++) {
+        void *ret;
+        pthread_join(th[i], &ret);
+        assert_null(ret);
+    }
+    char *all[N_THREADS * N_OPEN];
+    for (int i = 0; i < N_THREADS; i++)
+        memcpy(all + i * N_OPEN, o[i].names, sizeof(o[i].names));
+    qsort(all, N_THREADS * N_OPEN, sizeof(char *), cmp_strp);
+    for (int i = 1; i < N_THREADS * N_OPEN; i++)
+        assert_string_not_equal(all[i - 1], all[i]);
+    for (int i = 0; i < N_THREADS * N_OPEN; i++) {
+        assert_false(exists(all[i])); /* aborted */
+        free(all[i]);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_config),        cmocka_unit_test(test_commit),
-        cmocka_unit_test(test_abort),         cmocka_unit_test(test_clash),
-        cmocka_unit_test(test_delete),        cmocka_unit_test(test_foreign_file),
-        cmocka_unit_test(test_walk_and_list), cmocka_unit_test(test_copy_local),
-        cmocka_unit_test(test_cleanup_work),  cmocka_unit_test(test_concurrent_versions),
+        cmocka_unit_test(test_config),
+        cmocka_unit_test(test_commit),
+        cmocka_unit_test(test_abort),
+        cmocka_unit_test(test_clash),
+        cmocka_unit_test(test_delete),
+        cmocka_unit_test(test_foreign_file),
+        cmocka_unit_test(test_walk_and_list),
+        cmocka_unit_test(test_copy_local),
+        cmocka_unit_test(test_cleanup_work),
+        cmocka_unit_test(test_concurrent_versions),
+        cmocka_unit_test(test_dirs_removed),
+        cmocka_unit_test(test_concurrent_new_dirs),
+        cmocka_unit_test(test_work_names_unique),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
