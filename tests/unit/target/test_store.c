@@ -467,17 +467,39 @@ static void test_cleanup_work(void **state)
 #define N_THREADS 4
 #define N_PUTS 10
 
+/* Runs fn in N_THREADS threads (arg: the thread's index) and checks that each returned NULL. */
+static void run_threads(void *(*fn)(void *))
+{
+    pthread_t th[N_THREADS];
+    for (long i = 0; i < N_THREADS; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, fn, (void *)i), 0);
+    for (int i = 0; i < N_THREADS; i++) {
+        void *ret;
+        pthread_join(th[i], &ret);
+        assert_null(ret);
+    }
+}
+
+/* put() for threads (no cmocka asserts): 0, or non-zero on any failure. */
+static int try_put(const char *bck, const char *obj, const char *data)
+{
+    obj_writer_t w;
+    char err[512];
+    if (store_writer_open(&w, bck, obj, err, sizeof(err)) != 0)
+        return -1;
+    if (store_writer_write(&w, data, strlen(data)) != 0) {
+        store_writer_abort(&w);
+        return -1;
+    }
+    return store_writer_commit(&w, NULL, err, sizeof(err));
+}
+
 static void *put_many(void *arg)
 {
-    for (int i = 0; i < N_PUTS; i++) {
-        obj_writer_t w;
-        char err[512];
-        if (store_writer_open(&w, "bv", "hot", err, sizeof(err)) != 0)
+    (void)arg;
+    for (int i = 0; i < N_PUTS; i++)
+        if (try_put("bv", "hot", "x") != 0)
             return (void *)1;
-        store_writer_write(&w, "x", 1);
-        if (store_writer_commit(&w, NULL, err, sizeof(err)) != 0)
-            return (void *)1;
-    }
     return NULL;
 }
 
@@ -485,14 +507,7 @@ static void *put_many(void *arg)
 static void test_concurrent_versions(void **state)
 {
     (void)state;
-    pthread_t th[N_THREADS];
-    for (int i = 0; i < N_THREADS; i++)
-        assert_int_equal(pthread_create(&th[i], NULL, put_many, NULL), 0);
-    for (int i = 0; i < N_THREADS; i++) {
-        void *ret;
-        pthread_join(th[i], &ret);
-        assert_null(ret);
-    }
+    run_threads(put_many);
     lom_md_t md;
     int rc;
     char *got = get("bv", "hot", &md, &rc);
@@ -552,12 +567,7 @@ static void *put_new_dirs(void *arg)
         char name[64], data[64];
         snprintf(name, sizeof(name), "d%d/e%d/t%ld-o%d", i, i % 3, t, i);
         snprintf(data, sizeof(data), "%ld-%d", t, i);
-        obj_writer_t w;
-        char err[512];
-        if (store_writer_open(&w, "bn", name, err, sizeof(err)) != 0)
-            return (void *)1;
-        store_writer_write(&w, data, strlen(data));
-        if (store_writer_commit(&w, NULL, err, sizeof(err)) != 0)
+        if (try_put("bn", name, data) != 0)
             return (void *)1;
     }
     return NULL;
@@ -566,14 +576,7 @@ static void *put_new_dirs(void *arg)
 static void test_concurrent_new_dirs(void **state)
 {
     (void)state;
-    pthread_t th[N_THREADS];
-    for (long i = 0; i < N_THREADS; i++)
-        assert_int_equal(pthread_create(&th[i], NULL, put_new_dirs, (void *)i), 0);
-    for (int i = 0; i < N_THREADS; i++) {
-        void *ret;
-        pthread_join(th[i], &ret);
-        assert_null(ret);
-    }
+    run_threads(put_new_dirs);
     for (long t = 0; t < N_THREADS; t++)
         for (int i = 0; i < N_NEW; i++) {
             char name[64], data[64];
@@ -598,20 +601,18 @@ static void test_concurrent_new_dirs(void **state)
 
 #define N_OPEN 50
 
-typedef struct {
-    char *names[N_OPEN];
-} open_many_t;
+static char *opened[N_THREADS][N_OPEN];
 
-/* Keeps N_OPEN writers open at once and records their work files. */
+/* Keeps N_OPEN writers open at once and records their work files in opened[thread]. */
 static void *open_many(void *arg)
 {
-    open_many_t *o = arg;
+    char **names = opened[(long)arg];
     obj_writer_t w[N_OPEN];
     char err[512];
     for (int i = 0; i < N_OPEN; i++) {
         if (store_writer_open(&w[i], "bu", "same", err, sizeof(err)) != 0)
             return (void *)1;
-        o->names[i] = xstrdup(w[i].work);
+        names[i] = xstrdup(w[i].work);
     }
     for (int i = 0; i < N_OPEN; i++)
         store_writer_abort(&w[i]);
@@ -627,18 +628,9 @@ static int cmp_strp(const void *a, const void *b)
 static void test_work_names_unique(void **state)
 {
     (void)state;
-    static open_many_t o[N_THREADS];
-    pthread_t th[N_THREADS];
-    for (int i = 0; i < N_THREADS; i++)
-        assert_int_equal(pthread_create(&th[i], NULL, open_many, &o[i]), 0);
-    for (int i = 0; i < N_THREADS; i++) {
-        void *ret;
-        pthread_join(th[i], &ret);
-        assert_null(ret);
-    }
+    run_threads(open_many);
     char *all[N_THREADS * N_OPEN];
-    for (int i = 0; i < N_THREADS; i++)
-        memcpy(all + i * N_OPEN, o[i].names, sizeof(o[i].names));
+    memcpy(all, opened, sizeof(all));
     qsort(all, N_THREADS * N_OPEN, sizeof(char *), cmp_strp);
     for (int i = 1; i < N_THREADS * N_OPEN; i++)
         assert_string_not_equal(all[i - 1], all[i]);
