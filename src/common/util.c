@@ -246,21 +246,24 @@ void random_id(char *out, size_t n)
 
 int mkdir_p(const char *path, mode_t mode)
 {
+    /* Deepest first: a new leaf under an existing parent costs one mkdir, not one per
+     * component of the path (the PUT path creates object directories this way). */
+    if (mkdir(path, mode) == 0 || errno == EEXIST)
+        return 0;
+    if (errno != ENOENT)
+        return -errno;
     char *p = xstrdup(path);
-    int rc = 0;
-    for (char *s = p + 1; *s; s++) {
-        if (*s != '/')
-            continue;
-        *s = '\0';
-        if (mkdir(p, mode) < 0 && errno != EEXIST) {
+    size_t n = strlen(p);
+    while (n > 1 && p[n - 1] == '/')
+        p[--n] = '\0';
+    char *slash = strrchr(p, '/');
+    int rc = -ENOENT;
+    if (slash != NULL && slash != p) {
+        *slash = '\0';
+        rc = mkdir_p(p, mode);
+        if (rc == 0 && mkdir(path, mode) < 0 && errno != EEXIST)
             rc = -errno;
-            goto out;
-        }
-        *s = '/';
     }
-    if (mkdir(p, mode) < 0 && errno != EEXIST)
-        rc = -errno;
-out:
     free(p);
     return rc;
 }

@@ -19,6 +19,7 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,10 @@
 static pthread_mutex_t stripes[N_STRIPES]; /* serialize commit/delete of one object name */
 static const config_t *cfg;
 static uint64_t *mp_digests;
+/* Work-file ids: a random base read once per process plus a counter, and the pid read once, so
+ * that naming a work file costs no system call (it used to cost getrandom and getpid). */
+static _Atomic uint64_t work_seq;
+static int work_pid;
 
 static pthread_mutex_t *stripe_for(const char *bck, const char *obj)
 {
@@ -58,6 +63,8 @@ char *store_fqn(const char *bck, const char *obj)
 int store_init(char *err, size_t errlen)
 {
     cfg = cluster_config();
+    work_seq = random_u64();
+    work_pid = (int)getpid();
     for (int i = 0; i < N_STRIPES; i++)
         pthread_mutex_init(&stripes[i], NULL);
     mp_digests = xcalloc(cfg->n_mountpaths, sizeof(uint64_t));
@@ -98,32 +105,43 @@ int store_init(char *err, size_t errlen)
 
 /* ---------------------------------------------------------------- writes */
 
+/* Creates a fresh work file in wd; its path into *work (caller frees). fd or -errno. */
+static int work_create(const char *wd, char **work)
+{
+    int fd = -1;
+    /* EEXIST only for a leftover of another process with the same pid and base: next id. */
+    for (int tries = 0; fd < 0 && tries < 4; tries++) {
+        free(*work);
+        *work = xasprintf("%s/%016llx.%d", wd, (unsigned long long)atomic_fetch_add(&work_seq, 1),
+                          work_pid);
+        fd = open(*work, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        if (fd < 0 && errno != EEXIST)
+            break;
+    }
+    return fd < 0 ? -errno : fd;
+}
+
 int store_writer_open(obj_writer_t *w, const char *bck, const char *obj, char *err, size_t errlen)
 {
     memset(w, 0, sizeof(*w));
     w->fd = -1;
     const char *mp = mpath_for(bck, obj);
     char *wd = fqn_workdir(mp, bck);
-    char id[17];
-    random_id(id, 16);
-    w->work = xasprintf("%s/%s.%d", wd, id, (int)getpid());
     /* The work dir exists after the first PUT: create it only when missing. */
-    w->fd = open(w->work, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    int rc = 0;
-    if (w->fd < 0 && errno == ENOENT) {
+    int rc = work_create(wd, &w->work);
+    if (rc == -ENOENT) {
         rc = mkdir_p(wd, 0755);
         if (rc == 0)
-            w->fd = open(w->work, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+            rc = work_create(wd, &w->work);
     }
-    if (w->fd < 0) {
-        rc = rc ? rc : -errno;
+    free(wd);
+    if (rc < 0) {
         snprintf(err, errlen, "cannot create work file %s: %s", w->work, strerror(-rc));
         free(w->work);
-        free(wd);
         w->work = NULL;
         return rc;
     }
-    free(wd);
+    w->fd = rc;
     w->fqn = fqn_make(mp, bck, obj);
     w->bck = xstrdup(bck);
     w->obj = xstrdup(obj);

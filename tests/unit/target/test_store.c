@@ -2,7 +2,9 @@
  * test_store.c - unit tests for src/target/store.c on two temp mountpaths under /tmp: atomic
  * commits through work files (nothing visible before the rename, metadata and checksum set on
  * commit, versions counted), aborts, name clashes, deletes with directory pruning, walks and
- * listing across mountpaths, local copies, start-up cleanup of stale work files and trash.
+ * listing across mountpaths, local copies, start-up cleanup of stale work files and trash,
+ * directories removed behind the store's back, concurrent PUTs into new directories, unique
+ * work-file names.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -133,7 +135,7 @@ static void test_commit(void **state)
     obj_writer_t w;
     char err[512];
     assert_int_equal(store_writer_open(&w, "bc", "a/b/obj", err, sizeof(err)), 0);
-    /* The work file lives under %wk of the object's mountpath, named <random id>.<pid>. */
+    /* The work file lives under %wk of the object's mountpath, named <16-char id>.<pid>. */
     char *fqn = store_fqn("bc", "a/b/obj");
     char *wd = fqn_workdir(mpath_of(fqn), "bc");
     assert_memory_equal(w.work, wd, strlen(wd));
@@ -465,17 +467,39 @@ static void test_cleanup_work(void **state)
 #define N_THREADS 4
 #define N_PUTS 10
 
+/* Runs fn in N_THREADS threads (arg: the thread's index) and checks that each returned NULL. */
+static void run_threads(void *(*fn)(void *))
+{
+    pthread_t th[N_THREADS];
+    for (long i = 0; i < N_THREADS; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, fn, (void *)i), 0);
+    for (int i = 0; i < N_THREADS; i++) {
+        void *ret;
+        pthread_join(th[i], &ret);
+        assert_null(ret);
+    }
+}
+
+/* put() for threads (no cmocka asserts): 0, or non-zero on any failure. */
+static int try_put(const char *bck, const char *obj, const char *data)
+{
+    obj_writer_t w;
+    char err[512];
+    if (store_writer_open(&w, bck, obj, err, sizeof(err)) != 0)
+        return -1;
+    if (store_writer_write(&w, data, strlen(data)) != 0) {
+        store_writer_abort(&w);
+        return -1;
+    }
+    return store_writer_commit(&w, NULL, err, sizeof(err));
+}
+
 static void *put_many(void *arg)
 {
-    for (int i = 0; i < N_PUTS; i++) {
-        obj_writer_t w;
-        char err[512];
-        if (store_writer_open(&w, "bv", "hot", err, sizeof(err)) != 0)
+    (void)arg;
+    for (int i = 0; i < N_PUTS; i++)
+        if (try_put("bv", "hot", "x") != 0)
             return (void *)1;
-        store_writer_write(&w, "x", 1);
-        if (store_writer_commit(&w, NULL, err, sizeof(err)) != 0)
-            return (void *)1;
-    }
     return NULL;
 }
 
@@ -483,14 +507,7 @@ static void *put_many(void *arg)
 static void test_concurrent_versions(void **state)
 {
     (void)state;
-    pthread_t th[N_THREADS];
-    for (int i = 0; i < N_THREADS; i++)
-        assert_int_equal(pthread_create(&th[i], NULL, put_many, NULL), 0);
-    for (int i = 0; i < N_THREADS; i++) {
-        void *ret;
-        pthread_join(th[i], &ret);
-        assert_null(ret);
-    }
+    run_threads(put_many);
     lom_md_t md;
     int rc;
     char *got = get("bv", "hot", &md, &rc);
@@ -504,14 +521,141 @@ static void test_concurrent_versions(void **state)
     free(fqn);
 }
 
+/* Directories removed behind the store's back (a delete pruning the last object's directory,
+ * someone cleaning %wk, a destroyed bucket) are created again by the next PUT. */
+static void test_dirs_removed(void **state)
+{
+    (void)state;
+    assert_int_equal(put("br", "x/y/o1", "1", NULL), 0);
+    assert_int_equal(store_delete("br", "x/y/o1"), 0); /* prunes x/y and x */
+    assert_int_equal(put("br", "x/y/o1", "1", NULL), 0);
+    for (size_t m = 0; m < cfg.n_mountpaths; m++) {
+        char *objdir = fqn_objdir(cfg.mountpaths[m], "br");
+        char *xdir = xasprintf("%s/x", objdir);
+        char *wd = fqn_workdir(cfg.mountpaths[m], "br");
+        assert_int_equal(remove_tree(xdir), 0);
+        assert_int_equal(remove_tree(wd), 0);
+        free(wd);
+        free(xdir);
+        free(objdir);
+    }
+    assert_int_equal(put("br", "x/y/o2", "2", NULL), 0);
+    lom_md_t md;
+    int rc;
+    char *got = get("br", "x/y/o2", &md, &rc);
+    assert_string_equal(got, "2");
+    lom_md_dispose(&md);
+    free(got);
+    store_remove_bucket("br");
+    assert_int_equal(put("br", "x/y/o3", "3", NULL), 0);
+    got = get("br", "x/y/o3", &md, &rc);
+    assert_string_equal(got, "3");
+    lom_md_dispose(&md);
+    free(got);
+    assert_null(get("br", "x/y/o2", &md, &rc));
+    store_remove_bucket("br");
+}
+
+#define N_NEW 25
+
+/* Threads PUT distinct names into directories none of them exist yet, racing to create the
+ * same directories (d<i> is shared by every thread). */
+static void *put_new_dirs(void *arg)
+{
+    long t = (long)arg;
+    for (int i = 0; i < N_NEW; i++) {
+        char name[64], data[64];
+        snprintf(name, sizeof(name), "d%d/e%d/t%ld-o%d", i, i % 3, t, i);
+        snprintf(data, sizeof(data), "%ld-%d", t, i);
+        if (try_put("bn", name, data) != 0)
+            return (void *)1;
+    }
+    return NULL;
+}
+
+static void test_concurrent_new_dirs(void **state)
+{
+    (void)state;
+    run_threads(put_new_dirs);
+    for (long t = 0; t < N_THREADS; t++)
+        for (int i = 0; i < N_NEW; i++) {
+            char name[64], data[64];
+            snprintf(name, sizeof(name), "d%d/e%d/t%ld-o%d", i, i % 3, t, i);
+            snprintf(data, sizeof(data), "%ld-%d", t, i);
+            lom_md_t md;
+            int rc;
+            char *got = get("bn", name, &md, &rc);
+            assert_non_null(got);
+            assert_string_equal(got, data);
+            assert_int_equal(md.version, 1);
+            lom_md_dispose(&md);
+            free(got);
+        }
+    for (size_t m = 0; m < cfg.n_mountpaths; m++) {
+        char *wd = fqn_workdir(cfg.mountpaths[m], "bn");
+        assert_true(count_entries(wd) <= 0);
+        free(wd);
+    }
+    store_remove_bucket("bn");
+}
+
+#define N_OPEN 50
+
+static char *opened[N_THREADS][N_OPEN];
+
+/* Keeps N_OPEN writers open at once and records their work files in opened[thread]. */
+static void *open_many(void *arg)
+{
+    char **names = opened[(long)arg];
+    obj_writer_t w[N_OPEN];
+    char err[512];
+    for (int i = 0; i < N_OPEN; i++) {
+        if (store_writer_open(&w[i], "bu", "same", err, sizeof(err)) != 0)
+            return (void *)1;
+        names[i] = xstrdup(w[i].work);
+    }
+    for (int i = 0; i < N_OPEN; i++)
+        store_writer_abort(&w[i]);
+    return NULL;
+}
+
+static int cmp_strp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Work files of concurrent writers of one name never share a path. */
+static void test_work_names_unique(void **state)
+{
+    (void)state;
+    run_threads(open_many);
+    char *all[N_THREADS * N_OPEN];
+    memcpy(all, opened, sizeof(all));
+    qsort(all, N_THREADS * N_OPEN, sizeof(char *), cmp_strp);
+    for (int i = 1; i < N_THREADS * N_OPEN; i++)
+        assert_string_not_equal(all[i - 1], all[i]);
+    for (int i = 0; i < N_THREADS * N_OPEN; i++) {
+        assert_false(exists(all[i])); /* aborted */
+        free(all[i]);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_config),        cmocka_unit_test(test_commit),
-        cmocka_unit_test(test_abort),         cmocka_unit_test(test_clash),
-        cmocka_unit_test(test_delete),        cmocka_unit_test(test_foreign_file),
-        cmocka_unit_test(test_walk_and_list), cmocka_unit_test(test_copy_local),
-        cmocka_unit_test(test_cleanup_work),  cmocka_unit_test(test_concurrent_versions),
+        cmocka_unit_test(test_config),
+        cmocka_unit_test(test_commit),
+        cmocka_unit_test(test_abort),
+        cmocka_unit_test(test_clash),
+        cmocka_unit_test(test_delete),
+        cmocka_unit_test(test_foreign_file),
+        cmocka_unit_test(test_walk_and_list),
+        cmocka_unit_test(test_copy_local),
+        cmocka_unit_test(test_cleanup_work),
+        cmocka_unit_test(test_concurrent_versions),
+        cmocka_unit_test(test_dirs_removed),
+        cmocka_unit_test(test_concurrent_new_dirs),
+        cmocka_unit_test(test_work_names_unique),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
