@@ -9,7 +9,7 @@
  * callback (object PUT), or discard it (redirects). on_request(req) runs after the whole body
  * arrived and must queue exactly one response with http_send()/http_reply_*(). A response is
  * never queued on MHD's first access-handler call (docs/design.md §13.1: it forces
- * Connection: close).
+ * Connection: close), except for a big body behind Expect (http_answer_before_body()).
  */
 #ifndef LOCUS_NET_NET_H
 #define LOCUS_NET_NET_H
