@@ -647,17 +647,19 @@ static void test_object_redirect(void **state)
 }
 
 /* One PUT of n zero bytes to the proxy on h (its connection cache reused), with or without
- * Expect: 100-continue. Returns the status; *conns: connections curl opened for it, *sent: body
- * bytes it sent. */
-static long put_on(CURL *h, const char *path, size_t n, bool expect, long *conns, curl_off_t *sent)
+ * Expect: 100-continue; n < 0: 10 bytes, chunked (no length). Returns the status; *conns:
+ * connections curl opened for it, *sent: body bytes it sent. */
+static long put_on(CURL *h, const char *path, long n, bool expect, long *conns, curl_off_t *sent)
 {
     char *url = xasprintf("http://127.0.0.1:%d%s", node_port, path);
-    char *body = xcalloc(1, n);
+    char *body = xcalloc(1, n < 0 ? 10 : (size_t)n);
     struct curl_slist *hl = curl_slist_append(NULL, expect ? "Expect: 100-continue" : "Expect:");
+    if (n < 0)
+        hl = curl_slist_append(hl, "Transfer-Encoding: chunked");
     curl_easy_setopt(h, CURLOPT_URL, url);
     curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "PUT");
     curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)n);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(n < 0 ? 10 : n));
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
     curl_easy_setopt(h, CURLOPT_EXPECT_100_TIMEOUT_MS, 20000L); /* never give up waiting */
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 30000L);
@@ -696,7 +698,7 @@ static void test_object_put_connections(void **state)
     assert_int_equal(conns, 0);
     assert_int_equal(sent, HTTP_DRAIN_MAX);
 
-    size_t big = HTTP_DRAIN_MAX + 1;
+    long big = HTTP_DRAIN_MAX + 1;
     assert_int_equal(put_on(h, p, big, true, &conns, &sent), 307);
     assert_int_equal(sent, 0); /* answered before the body */
     assert_int_equal(put_on(h, p, 10, true, &conns, &sent), 307);
@@ -706,6 +708,11 @@ static void test_object_put_connections(void **state)
     assert_int_equal(sent, (curl_off_t)big); /* no Expect: sent anyway, drained */
     assert_int_equal(put_on(h, p, 10, true, &conns, &sent), 307);
     assert_int_equal(conns, 0);
+    /* No length: it cannot be bounded, so it is answered before it is sent. */
+    assert_int_equal(put_on(h, p, -1, true, &conns, &sent), 307);
+    assert_int_equal(sent, 0);
+    assert_int_equal(put_on(h, p, 10, true, &conns, &sent), 307);
+    assert_int_equal(conns, 1);
     curl_easy_cleanup(h);
     for (int k = 0; k < NT; k++)
         assert_int_equal(nlog[k], 0);
