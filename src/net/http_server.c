@@ -117,6 +117,13 @@ bool http_query_bool(http_req_t *req, const char *name)
     return v && (strcmp(v, "true") == 0 || strcmp(v, "1") == 0 || strcmp(v, "yes") == 0);
 }
 
+bool http_answer_before_body(http_req_t *req)
+{
+    const char *expect = http_header(req, "Expect");
+    return expect && strcasecmp(expect, "100-continue") == 0 &&
+           (req->content_length < 0 || req->content_length > (int64_t)HTTP_DRAIN_MAX);
+}
+
 void http_send(http_req_t *req, unsigned status, struct MHD_Response *resp)
 {
     if (req->_answered) {

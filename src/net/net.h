@@ -9,7 +9,7 @@
  * callback (object PUT), or discard it (redirects). on_request(req) runs after the whole body
  * arrived and must queue exactly one response with http_send()/http_reply_*(). A response is
  * never queued on MHD's first access-handler call (docs/design.md §13.1: it forces
- * Connection: close).
+ * Connection: close), except for a big body behind Expect (http_answer_before_body()).
  */
 #ifndef LOCUS_NET_NET_H
 #define LOCUS_NET_NET_H
@@ -22,6 +22,9 @@
 #include "common/util.h"
 
 #define HTTP_MAX_CONTROL_BODY (64u << 20) /* JSON control bodies (e.g. 10k-name lists) */
+/* A body that is refused (redirect, error) but no larger than this is read and dropped so the
+ * connection is kept (http_answer_before_body()). */
+#define HTTP_DRAIN_MAX (1u << 20)
 
 typedef enum { BODY_BUFFER = 0, BODY_STREAM, BODY_DISCARD } body_mode_t;
 
@@ -70,6 +73,13 @@ const char *http_header(http_req_t *req, const char *name);
 /* Decoded query value ('+' = space) or NULL; borrowed until the request ends. */
 const char *http_query(http_req_t *req, const char *name);
 bool http_query_bool(http_req_t *req, const char *name);
+/* For a request whose body will not be used (a 307 or an error): true when it should be answered
+ * from on_headers, before its body. That is so only when the client waits for 100 Continue and the
+ * body is over HTTP_DRAIN_MAX or of unknown length: the body is then never sent, and the
+ * connection closes (docs/design.md §13.1). Otherwise on_headers sets BODY_DISCARD and on_request
+ * answers: a small body costs less to read and drop than a new connection, and a client that does
+ * not wait sends its body anyway. */
+bool http_answer_before_body(http_req_t *req);
 
 /* Responses: exactly one per request, from on_request (or on_headers for early errors is NOT
  * allowed: set an error in ctx and answer in on_request). resp ownership passes to http_send. */

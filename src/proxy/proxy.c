@@ -144,9 +144,9 @@ static bool bucket_exists(const char *name)
 
 /* ---------------------------------------------------------------- objects */
 
-static void object_headers(http_req_t *req, pctx_t *c, const char **segs, int nseg)
+/* Validates an object request and sets either c->location (the owner) or c->status + c->msg. */
+static void object_route(http_req_t *req, pctx_t *c, const char **segs, int nseg)
 {
-    req->body_mode = BODY_DISCARD; /* a redirected body is consumed, never forwarded */
     if (nseg < 3 || segs[2][0] == '\0') {
         c->status = 400;
         snprintf(c->msg, sizeof(c->msg), "object name is missing in \"%s\"", req->path);
@@ -196,9 +196,15 @@ static void object_headers(http_req_t *req, pctx_t *c, const char **segs, int ns
                                 req->raw_query[0] ? "&" : "", cluster_self_id(), utm);
     }
     smap_put(s);
-    /* With Expect: 100-continue the client waits: answer before the body is sent. */
-    const char *expect = http_header(req, "Expect");
-    if (expect && strcasecmp(expect, "100-continue") == 0) {
+}
+
+static void object_headers(http_req_t *req, pctx_t *c, const char **segs, int nseg)
+{
+    req->body_mode = BODY_DISCARD; /* a redirected body is consumed, never forwarded */
+    object_route(req, c, segs, nseg);
+    /* A big body behind Expect: 100-continue is never sent (the connection then closes); a small
+     * one is drained and answered from proxy_on_request on a kept connection. */
+    if (http_answer_before_body(req)) {
         if (c->location)
             http_reply_redirect(req, 307, c->location);
         else

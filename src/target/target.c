@@ -198,11 +198,11 @@ void target_on_headers(http_req_t *req)
     n = route_split(req->path, copy, sizeof(copy), segs, 3);
     if (n >= 1 && strcmp(segs[0], "objects") == 0) {
         object_headers(req, c, segs, n);
-        /* Refuse an oversized or 100-continue body at once rather than reading it. */
+        /* A refused or redirected PUT: answer at once when the client waits for 100-continue
+         * with a big body (never sent), or sends a big body anyway (not worth reading); a
+         * small one is read and dropped so that the connection is kept. */
         if ((c->status || c->location) && strcmp(req->method, "PUT") == 0) {
-            const char *expect = http_header(req, "Expect");
-            if ((expect && strcasecmp(expect, "100-continue") == 0) ||
-                req->content_length > (1 << 20)) {
+            if (http_answer_before_body(req) || req->content_length > (int64_t)HTTP_DRAIN_MAX) {
                 if (c->location)
                     http_reply_redirect(req, 307, c->location);
                 else

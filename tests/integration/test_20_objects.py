@@ -3,6 +3,7 @@ docs/protocol.md §1.3, Range, content identity for 0 B..100 MiB, awkward object
 
 import hashlib
 import os
+import subprocess
 import time
 import urllib.parse
 
@@ -328,3 +329,73 @@ def test_many_concurrent_puts_and_gets(cluster, bucket):
 
     with concurrent.futures.ThreadPoolExecutor(16) as ex:
         assert all(ex.map(roundtrip, datas.items()))
+
+
+# PUT through the proxy on kept connections (docs/protocol.md §1.10): a body up to 1 MiB is
+# drained before the 307 whether or not the client waits for 100 Continue; with Expect a bigger
+# body is answered before it is sent, and that connection closes.
+DRAIN_MAX = 1 << 20
+
+
+def _time_wait(port):
+    """TCP connections to or from `port` in TIME_WAIT: every connection closed in the last minute
+    leaves one (on the side that closed first), so the growth counts closed connections."""
+    n = 0
+    for f in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = open(f).read().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            p = line.split()
+            local, remote = int(p[1].rsplit(":", 1)[1], 16), int(p[2].rsplit(":", 1)[1], 16)
+            if p[3] == "06" and port in (local, remote):
+                n += 1
+    return n
+
+
+def test_put_via_proxy_reuses_connections(cluster, bucket):
+    """requests (no Expect): N small PUTs open one connection to the proxy and one per target;
+    a body over the drain limit is drained too and the connection is still kept."""
+    datas = {f"ka/{i}": os.urandom(4096 + i) for i in range(60)}
+    datas["ka/big"] = os.urandom(DRAIN_MAX + 12345)
+    with lt.Http() as s:
+        for name, data in datas.items():
+            put(s, cluster.url, bucket, name, data)
+        proxy_port = int(urllib.parse.urlsplit(cluster.url).port)
+        pools = s.adapters["http://"].poolmanager.pools
+        opened = {k.key_port: pools[k].num_connections for k in pools.keys()}
+        assert opened.get(proxy_port) == 1, f"connections opened per port: {opened}"
+        assert sum(opened.values()) <= 1 + len(cluster.smap()["tmap"]), opened
+        for name, data in datas.items():
+            r = s.get(lt.obj_url(cluster.url, bucket, name), params=P)
+            assert r.status_code == 200 and r.content == data, name
+
+
+@pytest.mark.skipif(lt.USE_DAEMON != "" or not lt.LOCUS_CLI.exists(),
+                    reason="needs the locus CLI and the cluster's sockets on this host")
+def test_put_via_proxy_expect_continue_keeps_connection(cluster, http, bucket, tmp_path):
+    """liblocus sends the proxy leg with Expect: 100-continue. 40 small files with 2 uploaders
+    must not close a connection per object (before: one per PUT); a file over the drain limit
+    (answered before its body) still arrives intact."""
+    files = {f"f{i:02d}": os.urandom(4096 + i) for i in range(40)}
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    port = int(urllib.parse.urlsplit(cluster.url).port)
+    env = dict(os.environ, LOCUS_ENDPOINT=cluster.url)
+    env.pop("AIS_ENDPOINT", None)
+    before = _time_wait(port)
+    p = subprocess.run([str(lt.LOCUS_CLI), "put", str(tmp_path), f"{bucket}/ex", "--jobs", "2",
+                        "-q"], env=env, capture_output=True, timeout=lt.tmo(60))
+    assert p.returncode == 0, p.stderr.decode(errors="replace")
+    closed = _time_wait(port) - before
+    assert closed <= 6, f"{closed} proxy connections closed for {len(files)} PUTs"
+    big = tmp_path / "big"
+    files["big"] = os.urandom(DRAIN_MAX + 1)
+    big.write_bytes(files["big"])
+    p = subprocess.run([str(lt.LOCUS_CLI), "put", str(big), f"{bucket}/ex/big", "-q"], env=env,
+                       capture_output=True, timeout=lt.tmo(60))
+    assert p.returncode == 0, p.stderr.decode(errors="replace")
+    for name, data in files.items():
+        r = http.get(lt.obj_url(cluster.url, bucket, f"ex/{name}"), params=P)
+        assert r.status_code == 200 and r.content == data, name

@@ -5,13 +5,15 @@
  * this process is a primary proxy on a temp data dir whose smap names three mock targets, each
  * a real HTTP server on a loopback port. A mock target records what it receives and answers as
  * the test asks; under /v1/internal/lso it serves a sorted page of its own names, under
- * /v1/etl/_status/<name> the state of the ETL's current generation.
+ * /v1/etl/_status/<name> the state of the ETL's current generation. PUT redirects are also
+ * checked on the wire (libcurl): which bodies are drained on a kept connection.
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <arpa/inet.h>
+#include <curl/curl.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -644,6 +646,78 @@ static void test_object_redirect(void **state)
     json_decref(call_json("GET", "/v1/objects/lb", NULL, 400));
 }
 
+/* One PUT of n zero bytes to the proxy on h (its connection cache reused), with or without
+ * Expect: 100-continue; n < 0: 10 bytes, chunked (no length). Returns the status; *conns:
+ * connections curl opened for it, *sent: body bytes it sent. */
+static long put_on(CURL *h, const char *path, long n, bool expect, long *conns, curl_off_t *sent)
+{
+    char *url = xasprintf("http://127.0.0.1:%d%s", node_port, path);
+    char *body = xcalloc(1, n < 0 ? 10 : (size_t)n);
+    struct curl_slist *hl = curl_slist_append(NULL, expect ? "Expect: 100-continue" : "Expect:");
+    if (n < 0)
+        hl = curl_slist_append(hl, "Transfer-Encoding: chunked");
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "PUT");
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(n < 0 ? 10 : n));
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
+    curl_easy_setopt(h, CURLOPT_EXPECT_100_TIMEOUT_MS, 20000L); /* never give up waiting */
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 30000L);
+    assert_int_equal(curl_easy_perform(h), CURLE_OK);
+    long status = 0;
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, conns);
+    curl_easy_getinfo(h, CURLINFO_SIZE_UPLOAD_T, sent);
+    curl_slist_free_all(hl);
+    free(body);
+    free(url);
+    return status;
+}
+
+/* A client that waits for 100 Continue: a small body is drained and the 307 comes on a kept
+ * connection; a body over HTTP_DRAIN_MAX is answered before it is sent (and the connection
+ * closes). Without Expect the body is always drained and the connection kept. */
+static void test_object_put_connections(void **state)
+{
+    reset();
+    create_bucket("lb");
+    CURL *h = curl_easy_init();
+    long conns;
+    curl_off_t sent;
+    const char *p = "/v1/objects/lb/obj";
+    assert_int_equal(put_on(h, p, 4096, true, &conns, &sent), 307);
+    assert_int_equal(conns, 1);
+    assert_int_equal(sent, 4096);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(put_on(h, p, 4096, true, &conns, &sent), 307);
+        assert_int_equal(conns, 0); /* the same connection */
+    }
+    assert_int_equal(put_on(h, "/v1/objects/nosuch/o", 100, true, &conns, &sent), 404);
+    assert_int_equal(conns, 0);
+    assert_int_equal(put_on(h, p, HTTP_DRAIN_MAX, true, &conns, &sent), 307);
+    assert_int_equal(conns, 0);
+    assert_int_equal(sent, HTTP_DRAIN_MAX);
+
+    long big = HTTP_DRAIN_MAX + 1;
+    assert_int_equal(put_on(h, p, big, true, &conns, &sent), 307);
+    assert_int_equal(sent, 0); /* answered before the body */
+    assert_int_equal(put_on(h, p, 10, true, &conns, &sent), 307);
+    assert_int_equal(conns, 1); /* ... on a connection that then closed */
+    assert_int_equal(put_on(h, p, big, false, &conns, &sent), 307);
+    assert_int_equal(conns, 0);
+    assert_int_equal(sent, (curl_off_t)big); /* no Expect: sent anyway, drained */
+    assert_int_equal(put_on(h, p, 10, true, &conns, &sent), 307);
+    assert_int_equal(conns, 0);
+    /* No length: it cannot be bounded, so it is answered before it is sent. */
+    assert_int_equal(put_on(h, p, -1, true, &conns, &sent), 307);
+    assert_int_equal(sent, 0);
+    assert_int_equal(put_on(h, p, 10, true, &conns, &sent), 307);
+    assert_int_equal(conns, 1);
+    curl_easy_cleanup(h);
+    for (int k = 0; k < NT; k++)
+        assert_int_equal(nlog[k], 0);
+}
+
 static void test_buckets(void **state)
 {
     reset();
@@ -833,6 +907,7 @@ int main(void)
         cmocka_unit_test(test_job_query_merges_snapshots),
         cmocka_unit_test(test_job_abort),
         cmocka_unit_test(test_object_redirect),
+        cmocka_unit_test(test_object_put_connections),
         cmocka_unit_test(test_buckets),
         cmocka_unit_test(test_etl_init_list_view),
         cmocka_unit_test(test_etl_logs_health),
