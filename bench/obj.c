@@ -15,10 +15,12 @@
  *   nothing else buffered); every GET checks status and size, and every --verify-every'th GET
  *   byte-compares the body with the pool while it streams in. Any mismatch or HTTP/transport
  *   failure is an error, counted and reported; failed requests are not counted as throughput.
- * - PUT via proxy: leg 1 sends the PUT with `Expect: 100-continue`, so the proxy answers 307
- *   before any body byte is sent; leg 2 streams the body to the Location without Expect (one
- *   round trip less). PUT direct: straight to the HRW owner, no Expect. GET via proxy follows
- *   301/307 inside libcurl; GET direct goes to the owner; GET nginx goes to nginx.
+ * - PUT via proxy does what liblocus (`locus put`, locus_put_*) does: leg 1 sends a body up to
+ *   1 MiB at once (the proxy drains it and answers 307 on the kept connection: the body crosses
+ *   the wire twice but costs no 100 Continue round trip) and a bigger one behind `Expect:
+ *   100-continue`, so the proxy answers 307 before any body byte is sent; leg 2 streams the body
+ *   to the Location without Expect. PUT direct: straight to the HRW owner, no Expect. GET via proxy
+ * follows 301/307 inside libcurl; GET direct goes to the owner; GET nginx goes to nginx.
  * - Objects PUT in a size's cells form that size's GET set; nginx serves hard links of the
  *   targets' object files (<mountpath>/@ais/<bucket>/%ob/<name>), so both read the same inodes
  *   from the same page cache.
@@ -48,6 +50,8 @@
 #define KiB 1024ULL
 #define MiB (1024ULL * 1024ULL)
 #define GiB (1024ULL * 1024ULL * 1024ULL)
+/* The proxy drains a PUT body up to this size (HTTP_DRAIN_MAX, docs/protocol.md §1.10). */
+#define PROXY_DRAIN_MAX MiB
 
 typedef enum { OP_PUT, OP_GET } op_t;
 /* nginx: the GET reference; disk: the PUT reference (plain write(2) of the same bytes to
@@ -327,7 +331,8 @@ static bool do_put(worker_t *w, const char *name, uint32_t off, int owner)
     CURLcode rc;
     if (r->cell->path == PATH_PROXY) {
         url = object_url(b->endpoint, b->bucket, name);
-        curl_easy_setopt(w->c, CURLOPT_HTTPHEADER, w->cl->h_expect);
+        curl_easy_setopt(w->c, CURLOPT_HTTPHEADER,
+                         w->size > PROXY_DRAIN_MAX ? w->cl->h_expect : w->cl->h_noexpect);
         rc = perform(w, url);
         if (rc != CURLE_OK) {
             w->transport++;

@@ -271,6 +271,14 @@ static const char *status_text(long s)
     }
 }
 
+const char *client_put_expect(int leg, int64_t len)
+{
+    /* Only a body the proxy would not drain waits for 100 Continue on the first leg, so its
+     * 307 comes back before the body is sent; a smaller one is sent at once (docs/design.md
+     * §13.5). Later legs go straight to the target. */
+    return leg == 0 && len > CLIENT_DRAIN_MAX ? "Expect: 100-continue" : "Expect:";
+}
+
 /* One leg: sets up the handle from scratch (curl_easy_reset keeps the connection cache). */
 static CURLcode perform_leg(locus_client_t *c, client_req_t *r, const char *url, int leg, xfer_t *x)
 {
@@ -318,9 +326,7 @@ static CURLcode perform_leg(locus_client_t *c, client_req_t *r, const char *url,
         curl_easy_setopt(h, CURLOPT_SEEKDATA, r);
         if (strcmp(r->method, "PUT") != 0)
             curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, r->method);
-        /* First leg (to the proxy): wait for 100 Continue so a 307 can come back before the
-         * body. Later legs go straight to the target: no extra round trip. */
-        hl = curl_slist_append(hl, leg == 0 && r->up_len > 0 ? "Expect: 100-continue" : "Expect:");
+        hl = curl_slist_append(hl, client_put_expect(leg, r->up_len));
     } else if (r->json_body != NULL) {
         curl_easy_setopt(h, CURLOPT_POSTFIELDS, r->json_body);
         curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(r->json_body));

@@ -4,8 +4,9 @@
  * DESIGN: every API call builds a request description (client_req_t) and hands it to
  * client_do(), which runs it on the client's one curl easy handle (curl_easy_reset keeps the
  * kept-alive connection), follows the proxy's 301/307 redirects by hand (same method, body
- * re-sent from its start; the first leg of a PUT carries `Expect: 100-continue` so the proxy can
- * redirect before the body is sent, later legs don't), collects the final response's headers,
+ * re-sent from its start; the first leg of a PUT over CLIENT_DRAIN_MAX carries `Expect:
+ * 100-continue` so the proxy can redirect before the body is sent, a smaller body and later legs
+ * don't), collects the final response's headers,
  * streams a 2xx body into a sink and turns any error into a LOCUS_E* code plus one line of text
  * (the server's JSON "message" when present).
  */
@@ -56,6 +57,11 @@ typedef struct {
 
 void client_req_init(client_req_t *r, const char *method, const char *url);
 void client_req_dispose(client_req_t *r);
+/* The proxy reads and drops a PUT body up to this size and answers 307 on the kept connection
+ * (server side: HTTP_DRAIN_MAX, docs/protocol.md §1.10). */
+#define CLIENT_DRAIN_MAX (INT64_C(1) << 20)
+/* The Expect header of leg `leg` (0: to the endpoint) of an upload of `len` bytes. */
+const char *client_put_expect(int leg, int64_t len);
 /* Runs the request. 0 for a 2xx final response, else a LOCUS_E* code with err filled. */
 int client_do(locus_client_t *c, client_req_t *r, char *err);
 /* Value of a header of the final response (case-insensitive), borrowed from r; NULL if absent. */
