@@ -375,9 +375,9 @@ def test_put_via_proxy_reuses_connections(cluster, bucket):
 @pytest.mark.skipif(lt.USE_DAEMON != "" or not lt.LOCUS_CLI.exists(),
                     reason="needs the locus CLI and the cluster's sockets on this host")
 def test_put_via_proxy_expect_continue_keeps_connection(cluster, http, bucket, tmp_path):
-    """liblocus sends the proxy leg with Expect: 100-continue. 40 small files with 2 uploaders
-    must not close a connection per object (before: one per PUT); a file over the drain limit
-    (answered before its body) still arrives intact."""
+    """liblocus (`locus put`): 40 small files with 2 uploaders must not close a connection per
+    object (before the proxy drained bodies behind Expect: 100-continue: one per PUT); a file over
+    the drain limit (sent behind Expect, answered before its body) still arrives intact."""
     files = {f"f{i:02d}": os.urandom(4096 + i) for i in range(40)}
     for name, data in files.items():
         (tmp_path / name).write_bytes(data)
