@@ -196,6 +196,10 @@ static void test_put_buf_through_redirect(void **state)
     locus_client_destroy(c);
     shutdown(proxy_srv.lsock, SHUT_RDWR);
     shutdown(target_srv.lsock, SHUT_RDWR);
+    pthread_mutex_lock(&mu);
+    free(stored);
+    stored = NULL;
+    pthread_mutex_unlock(&mu);
 }
 
 int main(void)
