@@ -1,6 +1,7 @@
 /*
- * target.c - the target role's REST endpoints: objects (PUT streamed to a work file, GET via
- * sendfile with Range, HEAD, DELETE), the intra-cluster listing page and job control.
+ * target.c - the target role's REST endpoints: objects (PUT streamed to a work file, GET with
+ * Range: small bodies read into the response, big ones via sendfile; HEAD, DELETE), the
+ * intra-cluster listing page and job control.
  */
 #include "target/target.h"
 #include "cluster/cluster.h"
@@ -289,6 +290,42 @@ static ssize_t no_body(void *cls, uint64_t pos, char *buf, size_t max)
     return MHD_CONTENT_READER_END_OF_STREAM;
 }
 
+/* Reads len bytes at off; true when all of them came. */
+static bool pread_all(int fd, char *buf, size_t len, off_t off)
+{
+    size_t got = 0;
+    while (got < len) {
+        ssize_t n = pread(fd, buf + got, len - got, off + (off_t)got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return false;
+        got += (size_t)n;
+    }
+    return true;
+}
+
+/* The body of a GET; takes fd. A small body is read here so that MHD sends headers and body
+ * with one sendmsg; a big one goes out with sendfile after the headers (see
+ * docs/benchmarks.md, "GET path: 4 KiB"). */
+static struct MHD_Response *body_response(int fd, int64_t off, int64_t len)
+{
+    if (len == 0) {
+        close(fd);
+        return MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
+    }
+    if (len <= TARGET_SMALL_GET_MAX) {
+        char *buf = xmalloc((size_t)len);
+        if (pread_all(fd, buf, (size_t)len, (off_t)off)) {
+            close(fd);
+            return MHD_create_response_from_buffer((size_t)len, buf, MHD_RESPMEM_MUST_FREE);
+        }
+        free(buf); /* a read error: let sendfile meet it as it did before */
+    }
+    /* MHD owns fd from here and sends it with sendfile. */
+    return MHD_create_response_from_fd_at_offset64((uint64_t)len, fd, (uint64_t)off);
+}
+
 static void object_get(http_req_t *req, tctx_t *c, bool head)
 {
     int fd;
@@ -324,13 +361,7 @@ static void object_get(http_req_t *req, tctx_t *c, bool head)
         if (pr == 0) {
             status = 206;
         }
-        if (len == 0) {
-            close(fd);
-            r = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
-        } else {
-            /* MHD owns fd from here and sends it with sendfile. */
-            r = MHD_create_response_from_fd_at_offset64((uint64_t)len, fd, (uint64_t)off);
-        }
+        r = body_response(fd, off, len);
         if (status == 206) {
             char cr[96];
             snprintf(cr, sizeof(cr), "bytes %lld-%lld/%lld", (long long)off,

@@ -8,6 +8,10 @@
 
 #include "net/net.h"
 
+/* GET bodies (whole objects or ranges) up to this many bytes are read into memory and sent with
+ * their headers in one write; bigger ones use sendfile. */
+#define TARGET_SMALL_GET_MAX (64 * 1024)
+
 int target_init(char *err, size_t errlen);
 void target_on_headers(http_req_t *req);
 void target_on_request(http_req_t *req);

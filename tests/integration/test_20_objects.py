@@ -2,6 +2,7 @@
 docs/protocol.md §1.3, Range, content identity for 0 B..100 MiB, awkward object names."""
 
 import hashlib
+import http.client as httpclient
 import os
 import subprocess
 import time
@@ -484,3 +485,87 @@ def test_put_via_proxy_expect_only_for_big_bodies(cluster, http, bucket, tmp_pat
             assert r.status_code == 200 and r.content == data, f"{size} B read back"
     finally:
         relay.close()
+
+
+# GET bodies up to this size are read into memory and sent with their headers in one write;
+# bigger ones use sendfile (TARGET_SMALL_GET_MAX in src/target/target.h).
+SMALL_GET_MAX = 64 * 1024
+GET_SIZES = [0, 1, 4096, SMALL_GET_MAX, SMALL_GET_MAX + 1, 1 << 20]
+
+
+def _direct_get(conn, bck, obj, method="GET", headers=None):
+    """One request on a kept http.client connection to the owning target: (status, headers in
+    wire order without Date, body)."""
+    conn.request(method, f"/v1/objects/{bck}/{lt.qobj(obj)}?provider=ais", headers=headers or {})
+    r = conn.getresponse()
+    body = r.read()
+    hdrs = [(k, v) for k, v in r.getheaders() if k.lower() != "date"]
+    return r.status, hdrs, body
+
+
+def test_get_small_and_large_paths_agree(cluster, http, bucket):
+    """Both sides of SMALL_GET_MAX: the same headers in the same order (values as the object
+    says), the same bytes, HEAD matching GET, all on one kept connection."""
+    sm = cluster.smap()
+    objs = {}
+    for size in GET_SIZES:
+        obj = f"paths/{size}"
+        objs[size] = (obj, os.urandom(size))
+        put(http, cluster.url, bucket, obj, objs[size][1])
+    names = None
+    conns = {}
+    for size in GET_SIZES * 2:  # twice: alternate small and big bodies on kept connections
+        obj, data = objs[size]
+        u = urllib.parse.urlsplit(lt.hrw_target(sm, bucket, obj)["public_net"]["direct_url"])
+        conn = conns.setdefault(u.netloc, httpclient.HTTPConnection(u.hostname, u.port, timeout=30))
+        st, hdrs, body = _direct_get(conn, bucket, obj)
+        assert st == 200 and body == data, f"{size}: {st}, {len(body)} bytes"
+        h = dict(hdrs)
+        assert len(h) == len(hdrs), f"{size}: repeated header in {hdrs}"
+        assert h["Content-Length"] == str(size) and h["Ais-Size"] == str(size)
+        assert h["Ais-Checksum-Value"] == lt.xxhash_cksum(data)
+        assert h["Content-Type"] == "application/octet-stream"
+        assert h["Accept-Ranges"] == "bytes" and h["Ais-Name"] == obj
+        if names is None:
+            names = [k for k, _ in hdrs]
+        assert [k for k, _ in hdrs] == names, f"{size}: header order differs from 0 B's"
+        st, hhdrs, hbody = _direct_get(conn, bucket, obj, "HEAD")
+        assert st == 200 and hbody == b"" and hhdrs == hdrs, f"HEAD {size}: {hhdrs} != {hdrs}"
+    for c in conns.values():
+        c.close()
+
+
+@pytest.mark.parametrize("size", [4096, SMALL_GET_MAX + 1, 1 << 20], ids=["4KiB", "64KiB+1", "1MiB"])
+def test_range_get_both_paths(cluster, http, bucket, size):
+    """Ranges whose length falls on either side of SMALL_GET_MAX, suffix ranges and 416."""
+    data = os.urandom(size)
+    put(http, cluster.url, bucket, "rng", data)
+    url = lt.obj_url(cluster.url, bucket, "rng")
+    T = SMALL_GET_MAX
+    cases = [("bytes=0-0", 0, 0), (f"bytes={size - 1}-", size - 1, size - 1),
+             ("bytes=-1", size - 1, size - 1), (f"bytes=-{size + 5}", 0, size - 1),
+             (f"bytes=100-{size + 100}", 100, size - 1), ("bytes=0-", 0, size - 1),
+             (f"bytes=-{min(size, T)}", size - min(size, T), size - 1),
+             (f"bytes=1-{min(size - 1, T)}", 1, min(size - 1, T))]
+    if size > T + 1:
+        cases += [(f"bytes=7-{7 + T}", 7, 7 + T), (f"bytes=-{T + 1}", size - T - 1, size - 1),
+                  (f"bytes={size - T}-", size - T, size - 1)]
+    for rng, lo, hi in cases:
+        r = http.get(url, params=P, headers={"Range": rng})
+        assert r.status_code == 206, f"{rng}: {r.status_code}"
+        assert r.content == data[lo:hi + 1], rng
+        assert r.headers["Content-Length"] == str(hi - lo + 1), rng
+        assert r.headers["Content-Range"] == f"bytes {lo}-{hi}/{size}", rng
+        assert r.headers["Ais-Size"] == str(size), rng
+    for rng in (f"bytes={size}-", f"bytes={size + 10}-{size + 20}", "bytes=-0", "bytes=5-2"):
+        r = http.get(url, params=P, headers={"Range": rng})
+        assert r.status_code == 416, f"{rng}: {r.status_code}"
+        assert r.headers["Content-Range"] == f"bytes */{size}", rng
+        assert r.content == b"", rng
+
+
+def test_range_get_empty_object_416(cluster, http, bucket):
+    put(http, cluster.url, bucket, "empty", b"")
+    for rng in ("bytes=0-", "bytes=-1", "bytes=0-0"):
+        r = http.get(lt.obj_url(cluster.url, bucket, "empty"), params=P, headers={"Range": rng})
+        assert r.status_code == 416 and r.headers["Content-Range"] == "bytes */0", rng
