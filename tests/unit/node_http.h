@@ -1,7 +1,7 @@
 /*
  * node_http.h - what the unit tests that drive a node through its own HTTP server share: JSON
- * requests to 127.0.0.1:node_port, asserting that an answer arrived. Include after cmocka.h and
- * set node_port once the server listens.
+ * requests to 127.0.0.1:node_port, asserting that an answer arrived, and the node's config.
+ * Include after cmocka.h and set node_port once the server listens.
  */
 #ifndef LOCUS_TESTS_NODE_HTTP_H
 #define LOCUS_TESTS_NODE_HTTP_H
@@ -9,10 +9,23 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/config.h"
 #include "common/util.h"
 #include "net/net.h"
 
 static int node_port;
+
+/* The config of node `id` listening on 127.0.0.1:node_port, its state in data_dir (taken). A
+ * proxy with no primary_url is the primary; a target's caller sets primary_url and mountpaths. */
+static inline void node_config(config_t *c, node_role_t role, const char *id, char *data_dir)
+{
+    config_init(c);
+    c->role = role;
+    c->id = xstrdup(id);
+    c->port = node_port;
+    c->public_url = xasprintf("http://127.0.0.1:%d", node_port);
+    c->data_dir = data_dir;
+}
 
 /* method path [body] against the node; the status, r filled (caller disposes). */
 static inline int call(const char *method, const char *path, const char *body, httpc_resp_t *r)

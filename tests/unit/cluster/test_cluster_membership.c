@@ -30,7 +30,6 @@
 static char dir[64];
 static config_t cfg;
 static http_server_t *srv;
-static int port;
 static char peer_url[64]; /* where the other nodes "are": this server's /peer */
 
 static pthread_mutex_t peer_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -73,21 +72,12 @@ static int setup(void **state)
         return -1;
     httpc_global_init();
     char err[256];
-    int base = 31000 + (int)(getpid() % 2000) * 10;
-    for (port = base; port < base + 200 && srv == NULL; port++)
-        srv =
-            http_server_start("127.0.0.1", port, "p[p1]", on_headers, on_request, err, sizeof(err));
-    port--;
+    srv = http_server_start("127.0.0.1", 0, "p[p1]", on_headers, on_request, err, sizeof(err));
     if (srv == NULL)
         return -1;
-    node_port = port;
-    snprintf(peer_url, sizeof(peer_url), "http://127.0.0.1:%d/peer", port);
-    config_init(&cfg);
-    cfg.role = ROLE_PROXY;
-    cfg.id = xstrdup("p1");
-    cfg.port = port;
-    cfg.public_url = xasprintf("http://127.0.0.1:%d", port);
-    cfg.data_dir = xstrdup(dir);
+    node_port = http_server_port(srv);
+    snprintf(peer_url, sizeof(peer_url), "http://127.0.0.1:%d/peer", node_port);
+    node_config(&cfg, ROLE_PROXY, "p1", xstrdup(dir));
     return cluster_init(&cfg, err, sizeof(err)) == 0 ? 0 : -1;
 }
 

@@ -53,7 +53,7 @@ static void mock_request(http_req_t *req)
 
 static int setup(void **state)
 {
-    srv = fx_server_start(29700, mock_headers, mock_request, &port);
+    srv = fx_server_start(mock_headers, mock_request, &port);
     return srv ? 0 : -1;
 }
 

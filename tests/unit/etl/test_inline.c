@@ -73,7 +73,7 @@ static int setup(void **state)
     big = xmalloc(BIG_SIZE);
     for (size_t i = 0; i < BIG_SIZE; i++)
         big[i] = (char)('a' + i % 26);
-    srv = fx_server_start(29400, on_headers, on_request, &port);
+    srv = fx_server_start(on_headers, on_request, &port);
     return srv ? 0 : -1;
 }
 

@@ -319,7 +319,7 @@ static const etl_objects_t objs = {objs_open, objs_fqn};
 static int group_setup(void **state)
 {
     httpc_global_init();
-    srv = fx_server_start(26000 + (int)(getpid() % 300) * 10, on_headers, on_request, &port);
+    srv = fx_server_start(on_headers, on_request, &port);
     if (srv == NULL || fx_node_setup() != 0)
         return -1;
     /* The primary (where failures go) is our server; the servers come from this build. */

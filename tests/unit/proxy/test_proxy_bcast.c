@@ -196,12 +196,7 @@ static int setup(void **state)
         return -1;
     }
     node_port = http_server_port(psrv);
-    config_init(&cfg);
-    cfg.role = ROLE_PROXY;
-    cfg.id = xstrdup("p1");
-    cfg.port = node_port;
-    cfg.public_url = xasprintf("http://127.0.0.1:%d", node_port);
-    cfg.data_dir = xstrdup(dir);
+    node_config(&cfg, ROLE_PROXY, "p1", xstrdup(dir));
     if (cluster_init(&cfg, err, sizeof(err)) < 0 || proxy_init(err, sizeof(err)) < 0) {
         fprintf(stderr, "setup: %s\n", err);
         return -1;

@@ -25,6 +25,7 @@
 #include "common/config.h"
 #include "common/util.h"
 #include "net/net.h"
+#include "../node_http.h"
 #include "target/internal.h"
 #include "target/target.h"
 
@@ -33,7 +34,6 @@
 static char root[] = "/tmp/locus-test-tget-XXXXXX";
 static config_t cfg;
 static http_server_t *tsrv;
-static int port;
 
 static int setup(void **state)
 {
@@ -46,14 +46,9 @@ static int setup(void **state)
         fprintf(stderr, "setup: %s\n", err);
         return -1;
     }
-    port = http_server_port(tsrv);
-    config_init(&cfg);
-    cfg.role = ROLE_TARGET;
-    cfg.id = xstrdup("t1");
-    cfg.port = port;
-    cfg.public_url = xasprintf("http://127.0.0.1:%d", port);
+    node_port = http_server_port(tsrv);
+    node_config(&cfg, ROLE_TARGET, "t1", xasprintf("%s/data", root));
     cfg.primary_url = xstrdup("http://127.0.0.1:1"); /* never called: no cluster_start */
-    cfg.data_dir = xasprintf("%s/data", root);
     cfg.mountpaths[0] = xasprintf("%s/mp1", root);
     cfg.n_mountpaths = 1;
     if (cluster_init(&cfg, err, sizeof(err)) < 0 || target_init(err, sizeof(err)) < 0) {
@@ -106,7 +101,7 @@ typedef struct {
 static void request(const char *method, const char *obj, const char *range, resp_t *r)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)node_port)};
     inet_pton(AF_INET, "127.0.0.1", &sin.sin_addr);
     assert_int_equal(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
     char *req =

@@ -121,13 +121,8 @@ static int setup(void **state)
     node_port = http_server_port(tsrv);
     snprintf(t1_url, sizeof(t1_url), "http://127.0.0.1:%d", node_port);
     snprintf(t2_url, sizeof(t2_url), "http://127.0.0.1:%d", http_server_port(msrv));
-    config_init(&cfg);
-    cfg.role = ROLE_TARGET;
-    cfg.id = xstrdup("t1");
-    cfg.port = http_server_port(tsrv);
-    cfg.public_url = xstrdup(t1_url);
+    node_config(&cfg, ROLE_TARGET, "t1", xasprintf("%s/data", root));
     cfg.primary_url = xstrdup("http://127.0.0.1:1"); /* never called: no cluster_start */
-    cfg.data_dir = xasprintf("%s/data", root);
     cfg.mountpaths[0] = xasprintf("%s/mp1", root);
     cfg.mountpaths[1] = xasprintf("%s/mp2", root);
     cfg.n_mountpaths = 2;
