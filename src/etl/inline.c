@@ -3,10 +3,10 @@
  * answer to the client as it arrives.
  *
  * DESIGN
- * The connection thread cannot both drive the ETL request and hand MHD the response body, so
- * a worker thread runs the transform and writes its bytes into a pipe; once the ETL's status
- * is known, the connection thread queues a response whose reader drains the pipe (or answers
- * the ETL's error). Nothing is buffered beyond the pipe, whatever the object size. If the
+ * The request's handler cannot both drive the ETL request and hand MHD the response body, so
+ * a thread runs the transform and writes its bytes into an http_stream_t (net.h); once the
+ * ETL's status is known, the handler sends the stream as the response (or answers the ETL's
+ * error). Nothing is buffered beyond the stream's pipe, whatever the object size. If the
  * transform fails mid-stream the response ends with an error, so the client sees a truncated
  * transfer rather than a silently short object.
  */
@@ -33,30 +33,24 @@ typedef struct {
     etl_inst_t *e;
     etl_req_t rq;
     char *bck, *obj, *args, *fqn;
-    int pfd[2];
+    http_stream_t *st;
     pthread_mutex_t lock;
     pthread_cond_t cond;
     int status; /* guarded by lock: 0 until known */
     int64_t clen;
-    bool done;        /* guarded by lock */
-    int final_status; /* guarded by lock, valid when done */
     char err[1024];
     int64_t out_bytes;
     pthread_t th;
-    int refcnt; /* guarded by lock: worker + response */
+    int refs; /* guarded by lock: the handler and the worker */
 } inl_t;
 
 static void inl_unref(inl_t *s)
 {
     pthread_mutex_lock(&s->lock);
-    bool last = --s->refcnt == 0;
+    bool last = --s->refs == 0;
     pthread_mutex_unlock(&s->lock);
     if (!last)
         return;
-    if (s->pfd[0] >= 0)
-        close(s->pfd[0]);
-    if (s->pfd[1] >= 0)
-        close(s->pfd[1]);
     if (s->rq.fd >= 0)
         close(s->rq.fd);
     etl_release(s->e);
@@ -83,66 +77,36 @@ static int on_status(void *arg, int status, int64_t clen)
 static int sink(void *arg, const void *p, size_t n)
 {
     inl_t *s = arg;
-    if (write_all(s->pfd[1], p, n) < 0)
-        return -1; /* the client went away (EPIPE) */
+    if (http_stream_write(s->st, p, n) < 0)
+        return -1; /* the client went away */
     s->out_bytes += (int64_t)n;
     return 0;
 }
 
+/* The transform. After a 200 the response is the stream; otherwise the handler joins this
+ * thread and answers the error. */
 static void *worker(void *arg)
 {
     inl_t *s = arg;
     etl_out_t out = {on_status, sink, s};
     char err[1024] = "";
     int st = etl_transform(s->e, &s->rq, &out, err, sizeof(err));
-    close(s->pfd[1]);
-    s->pfd[1] = -1;
     if (st == 200)
         etl_count(s->e, s->rq.size, s->out_bytes);
     pthread_mutex_lock(&s->lock);
-    s->done = true;
-    s->final_status = st;
-    snprintf(s->err, sizeof(s->err), "%s", err);
+    bool streaming = s->status == 200;
     if (s->status == 0)
         s->status = st;
+    snprintf(s->err, sizeof(s->err), "%s", err);
     pthread_cond_broadcast(&s->cond);
     pthread_mutex_unlock(&s->lock);
+    http_stream_end(s->st, st == 200);
+    if (streaming && st != 200)
+        LOCUS_LOG(LOG_WARNING, "inline etl %s of ais://%s/%s failed mid-stream: %s", s->e->name,
+                  s->bck, s->obj, err);
+    inl_unref(s);
     httpc_thread_cleanup();
-    inl_unref(s);
     return NULL;
-}
-
-static ssize_t reader(void *cls, uint64_t pos, char *buf, size_t max)
-{
-    inl_t *s = cls;
-    for (;;) {
-        ssize_t n = read(s->pfd[0], buf, max);
-        if (n > 0)
-            return n;
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return MHD_CONTENT_READER_END_WITH_ERROR;
-        /* EOF: the worker closed its end; did the transform finish well? */
-        pthread_mutex_lock(&s->lock);
-        while (!s->done)
-            pthread_cond_wait(&s->cond, &s->lock);
-        int st = s->final_status;
-        pthread_mutex_unlock(&s->lock);
-        if (st != 200)
-            LOCUS_LOG(LOG_WARNING, "inline etl %s of ais://%s/%s failed mid-stream: %s", s->e->name,
-                      s->bck, s->obj, s->err);
-        return st == 200 ? MHD_CONTENT_READER_END_OF_STREAM : MHD_CONTENT_READER_END_WITH_ERROR;
-    }
-}
-
-static void reader_free(void *cls)
-{
-    inl_t *s = cls;
-    close(s->pfd[0]); /* unblocks a worker still writing */
-    s->pfd[0] = -1;
-    pthread_join(s->th, NULL);
-    inl_unref(s);
 }
 
 /* Opens the local object for reading. 0, or an HTTP status with the request answered. */
@@ -202,14 +166,19 @@ void etl_inline_serve(http_req_t *req, etl_inst_t *e, const char *bck, const cha
     s->args = args ? xstrdup(args) : NULL;
     s->rq = (etl_req_t){
         .bck = s->bck, .obj = s->obj, .fd = fd, .size = size, .args = s->args, .fqn = s->fqn};
-    s->pfd[0] = s->pfd[1] = -1;
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->cond, NULL);
-    s->refcnt = 2;
-    if (pipe2(s->pfd, O_CLOEXEC) < 0 || pthread_create(&s->th, NULL, worker, s) != 0) {
-        s->refcnt = 1;
+    s->refs = 2;
+    s->st = http_stream_new();
+    int rc = s->st ? pthread_create(&s->th, NULL, worker, s) : errno;
+    if (rc != 0) {
+        if (s->st) {
+            http_stream_cancel(s->st);
+            http_stream_end(s->st, false);
+        }
+        s->refs = 1;
         inl_unref(s);
-        http_reply_error(req, 500, "cannot start inline transform: %s", strerror(errno));
+        http_reply_error(req, 500, "cannot start inline transform: %s", strerror(rc));
         return;
     }
     pthread_mutex_lock(&s->lock);
@@ -219,18 +188,17 @@ void etl_inline_serve(http_req_t *req, etl_inst_t *e, const char *bck, const cha
     int64_t clen = s->clen;
     pthread_mutex_unlock(&s->lock);
     if (st == 200) {
-        struct MHD_Response *r = MHD_create_response_from_callback(
-            clen >= 0 ? (uint64_t)clen : MHD_SIZE_UNKNOWN, 64 * 1024, reader, s, reader_free);
-        MHD_add_response_header(r, "Content-Type", "application/octet-stream");
-        http_send(req, 200, r);
+        pthread_detach(s->th);
+        http_stream_send(req, s->st, 200, clen, "application/octet-stream");
+        inl_unref(s);
         return;
     }
     /* Error (or 204) before any byte: wait for the worker and answer with its status. */
+    http_stream_cancel(s->st);
     pthread_join(s->th, NULL);
-    if (st == 204) {
+    if (st == 204)
         http_reply(req, 204, NULL, "", 0);
-    } else {
+    else
         http_reply_error(req, (unsigned)st, "%s", s->err);
-    }
     inl_unref(s);
 }

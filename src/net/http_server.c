@@ -1,38 +1,80 @@
 /*
- * http_server.c - libmicrohttpd wrapper: thread per connection, streamed request bodies,
- * raw (still-encoded) paths so redirects keep the client's escaping. See net.h for the
- * two-call handler design.
+ * http_server.c - libmicrohttpd wrapper: a few I/O threads, each with its own epoll set, run
+ * every connection; request handlers that may block run on worker threads while their
+ * connection is suspended. Streamed request bodies, raw (still-encoded) paths so redirects keep
+ * the client's escaping. See net.h for the two-call handler design and docs/design.md §10 for
+ * the threads.
+ *
+ * DESIGN
+ * The I/O threads never block: they parse requests, run on_headers, feed bodies to sinks (a
+ * write to the page cache), and run on_request when on_headers marked the request fast. Any
+ * other on_request is handed to a worker: the connection is suspended, the worker runs the
+ * handler and keeps its response (http_send), then resumes the connection; MHD calls the access
+ * handler again on the I/O thread, which queues the kept response (MHD queues responses only
+ * from its own callbacks). Workers are created when none is idle and exit after
+ * WORKER_IDLE_SEC idle, so a handler that waits for another node never holds up a request.
  */
-#include "net/net.h"
+#include "net/internal.h"
 #include "common/log.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
+#include <unistd.h>
 
-struct http_server_s {
-    struct MHD_Daemon *mhd;
-    http_handler_cb on_headers;
-    http_handler_cb on_request;
-};
+/* Per-connection memory of MHD (headers and the read buffer). MHD clears it between requests,
+ * so a bigger pool costs every small request (docs/benchmarks.md, "The server model"). */
+#define CONN_MEMORY (64u * 1024)
+#define WORKER_IDLE_SEC 30
+#define STOP_WAIT_SEC 10
 
 typedef struct {
     char *key;
     char *val; /* decoded */
 } qparam_t;
 
-typedef struct {
+typedef struct req_impl_s req_impl_t;
+
+struct req_impl_s {
     http_req_t req;
     qparam_t *params;
     size_t n_params;
-} req_impl_t;
+    req_impl_t *next;             /* worker queue */
+    struct MHD_Response *pending; /* an offloaded request's response, queued on resume */
+    unsigned pending_status;
+};
+
+struct http_server_s {
+    struct MHD_Daemon *mhd;
+    http_handler_cb on_headers;
+    http_handler_cb on_request;
+    pthread_mutex_t lock;
+    pthread_cond_t work;    /* a request was queued, or stopping */
+    pthread_cond_t drained; /* inflight or threads went down */
+    req_impl_t *head, *tail;
+    unsigned queued;   /* requests in the queue */
+    unsigned idle;     /* workers waiting for a request */
+    unsigned threads;  /* live workers */
+    unsigned inflight; /* suspended connections: offloaded requests and parked streams */
+    bool stopping;
+};
 
 static char node_name[128] = "node";
+
+unsigned http_io_threads(void)
+{
+    cpu_set_t set;
+    int n = sched_getaffinity(0, sizeof(set), &set) == 0 ? CPU_COUNT(&set) : 2;
+    return n < 2 ? 2u : n > 16 ? 16u : (unsigned)n;
+}
 
 const char *http_node_name(void)
 {
@@ -133,6 +175,12 @@ void http_send(http_req_t *req, unsigned status, struct MHD_Response *resp)
         return;
     }
     req->_answered = true;
+    if (req->_offloaded) { /* a worker: the I/O thread queues it once resumed */
+        req_impl_t *ri = (req_impl_t *)req;
+        ri->pending = resp;
+        ri->pending_status = status;
+        return;
+    }
     if (MHD_queue_response(req->conn, status, resp) != MHD_YES)
         LOCUS_LOG(LOG_WARNING, "[net] failed to queue %u for %s %s", status, req->method,
                   req->raw_path);
@@ -266,6 +314,112 @@ static req_impl_t *req_create(http_server_t *s, struct MHD_Connection *conn, con
     return ri;
 }
 
+/* on_request, and a 500 when the handler answered nothing. */
+static void run_request(http_server_t *s, http_req_t *req)
+{
+    s->on_request(req);
+    if (!req->_answered)
+        http_reply_error(req, 500, "internal error: no response for %s", req->raw_path);
+}
+
+bool http_server_park(http_server_t *s)
+{
+    pthread_mutex_lock(&s->lock);
+    bool ok = !s->stopping;
+    if (ok)
+        s->inflight++;
+    pthread_mutex_unlock(&s->lock);
+    return ok;
+}
+
+void http_server_unpark(http_server_t *s)
+{
+    pthread_mutex_lock(&s->lock);
+    if (--s->inflight == 0)
+        pthread_cond_broadcast(&s->drained);
+    pthread_mutex_unlock(&s->lock);
+}
+
+static void *worker_main(void *arg)
+{
+    http_server_t *s = arg;
+    pthread_mutex_lock(&s->lock);
+    for (;;) {
+        while (s->head == NULL && !s->stopping) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_sec += WORKER_IDLE_SEC;
+            s->idle++;
+            int rc = pthread_cond_timedwait(&s->work, &s->lock, &ts);
+            s->idle--;
+            if (rc == ETIMEDOUT && s->head == NULL)
+                goto out;
+        }
+        req_impl_t *ri = s->head;
+        if (ri == NULL)
+            break; /* stopping */
+        s->head = ri->next;
+        if (s->head == NULL)
+            s->tail = NULL;
+        s->queued--;
+        pthread_mutex_unlock(&s->lock);
+        struct MHD_Connection *conn = ri->req.conn;
+        run_request(s, &ri->req);
+        MHD_resume_connection(conn); /* ri belongs to the I/O thread from here */
+        pthread_mutex_lock(&s->lock);
+        if (--s->inflight == 0)
+            pthread_cond_broadcast(&s->drained);
+    }
+out:
+    s->threads--;
+    pthread_cond_broadcast(&s->drained);
+    pthread_mutex_unlock(&s->lock);
+    httpc_thread_cleanup();
+    return NULL;
+}
+
+/* Starts one more worker; false when the system refuses a thread. Called locked. */
+static bool spawn_worker(http_server_t *s)
+{
+    pthread_attr_t a;
+    pthread_attr_init(&a);
+    pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+    pthread_t th;
+    int rc = pthread_create(&th, &a, worker_main, s);
+    pthread_attr_destroy(&a);
+    if (rc != 0) {
+        LOCUS_LOG(LOG_WARNING, "[net] cannot start a request worker: %s", strerror(rc));
+        return false;
+    }
+    s->threads++;
+    return true;
+}
+
+/* Hands the request to a worker (a new one when none is idle) with its connection suspended;
+ * runs it here when stopping (nothing may be suspended then) or when no worker exists and none
+ * can be started. */
+static void offload(http_server_t *s, req_impl_t *ri)
+{
+    pthread_mutex_lock(&s->lock);
+    if (s->stopping || (s->idle <= s->queued && !spawn_worker(s) && s->threads == 0)) {
+        pthread_mutex_unlock(&s->lock);
+        run_request(s, &ri->req);
+        return;
+    }
+    ri->req._offloaded = true;
+    MHD_suspend_connection(ri->req.conn);
+    ri->next = NULL;
+    if (s->tail)
+        s->tail->next = ri;
+    else
+        s->head = ri;
+    s->tail = ri;
+    s->queued++;
+    s->inflight++;
+    pthread_cond_signal(&s->work);
+    pthread_mutex_unlock(&s->lock);
+}
+
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url,
                                  const char *method, const char *version, const char *upload_data,
                                  size_t *upload_data_size, void **req_cls)
@@ -308,11 +462,20 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         }
         return MHD_YES;
     }
-    if (!req->_answered) {
-        s->on_request(req);
-        if (!req->_answered)
-            http_reply_error(req, 500, "internal error: no response for %s", req->raw_path);
+    if (ri->pending) { /* back from a worker */
+        if (MHD_queue_response(conn, ri->pending_status, ri->pending) != MHD_YES)
+            LOCUS_LOG(LOG_WARNING, "[net] failed to queue %u for %s %s", ri->pending_status,
+                      req->method, req->raw_path);
+        MHD_destroy_response(ri->pending);
+        ri->pending = NULL;
+        return MHD_YES;
     }
+    if (req->_answered)
+        return MHD_YES;
+    if (req->fast)
+        run_request(s, req);
+    else
+        offload(s, ri);
     return MHD_YES;
 }
 
@@ -352,27 +515,60 @@ http_server_t *http_server_start(const char *host, int port, const char *name,
     http_server_t *s = xcalloc(1, sizeof(*s));
     s->on_headers = on_headers;
     s->on_request = on_request;
-    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-                     MHD_USE_ERROR_LOG | MHD_USE_POLL;
+    pthread_mutex_init(&s->lock, NULL);
+    pthread_cond_init(&s->work, NULL);
+    pthread_cond_init(&s->drained, NULL);
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
     s->mhd = MHD_start_daemon(
         flags, (uint16_t)port, NULL, NULL, on_access, s, MHD_OPTION_SOCK_ADDR, &sin,
-        MHD_OPTION_UNESCAPE_CALLBACK, unescape_noop, NULL, MHD_OPTION_NOTIFY_COMPLETED,
-        on_completed, NULL, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 * 1024),
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)600, MHD_OPTION_LISTEN_BACKLOG_SIZE,
-        (unsigned)1024, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_END);
+        MHD_OPTION_THREAD_POOL_SIZE, http_io_threads(), MHD_OPTION_UNESCAPE_CALLBACK, unescape_noop,
+        NULL, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)CONN_MEMORY, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)600,
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log,
+        NULL, MHD_OPTION_END);
     if (s->mhd == NULL) {
         snprintf(err, errlen, "cannot listen on %s:%d (port in use?)", host, port);
+        pthread_mutex_destroy(&s->lock);
+        pthread_cond_destroy(&s->work);
+        pthread_cond_destroy(&s->drained);
         free(s);
         return NULL;
     }
     return s;
 }
 
+/* Waits (locked) until nothing is suspended and no worker lives, at most STOP_WAIT_SEC. */
+static bool drain(http_server_t *s)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += STOP_WAIT_SEC;
+    while (s->inflight > 0 || s->threads > 0)
+        if (pthread_cond_timedwait(&s->drained, &s->lock, &ts) == ETIMEDOUT)
+            return s->inflight == 0 && s->threads == 0;
+    return true;
+}
+
 void http_server_stop(http_server_t *s)
 {
     if (s == NULL)
         return;
+    pthread_mutex_lock(&s->lock);
+    s->stopping = true;
+    pthread_cond_broadcast(&s->work);
+    bool drained = drain(s);
+    unsigned left = s->inflight;
+    pthread_mutex_unlock(&s->lock);
+    if (!drained) {
+        /* MHD aborts when stopped with a suspended connection; the process is exiting anyway. */
+        LOCUS_LOG(LOG_WARNING, "[net] %u request(s) still running after %d s: not waiting", left,
+                  STOP_WAIT_SEC);
+        return;
+    }
     MHD_stop_daemon(s->mhd);
+    pthread_mutex_destroy(&s->lock);
+    pthread_cond_destroy(&s->work);
+    pthread_cond_destroy(&s->drained);
     free(s);
 }
 

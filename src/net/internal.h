@@ -1,6 +1,7 @@
 /*
  * internal.h - net internals shared by the files of src/net only: the libcurl request set-up
- * common to the one-shot client (http_client.c) and the fan-out (fanout.c).
+ * common to the one-shot client (http_client.c) and the fan-out (fanout.c), and the server's
+ * count of suspended connections that streamed responses (http_stream.c) keep.
  */
 #ifndef LOCUS_NET_INTERNAL_H
 #define LOCUS_NET_INTERNAL_H
@@ -15,5 +16,12 @@
  * curl_slist_free_all once the transfer is over. */
 struct curl_slist *httpc_prepare(CURL *h, const char *method, const char *url, const char *ctype,
                                  const httpc_header_t *hdrs, int timeout_ms, httpc_resp_t *r);
+
+/* A content reader of a streamed response (http_stream.c) is about to suspend its connection
+ * until the producer has data: counted so that the server does not stop under it. false when
+ * the server is stopping (then the stream must end instead). */
+bool http_server_park(http_server_t *s);
+/* The producer resumed a parked connection. */
+void http_server_unpark(http_server_t *s);
 
 #endif

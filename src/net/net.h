@@ -1,7 +1,7 @@
 /*
- * net.h - the HTTP stack of the daemons: a libmicrohttpd server wrapper (thread per
- * connection, streaming request bodies, sendfile responses) and a libcurl client with one
- * keep-alive easy handle per thread.
+ * net.h - the HTTP stack of the daemons: a libmicrohttpd server wrapper (event-driven I/O
+ * threads, worker threads for handlers that block, streaming request bodies, sendfile
+ * responses) and a libcurl client with one keep-alive easy handle per thread.
  *
  * DESIGN
  * Every request goes through two handler calls. on_headers(req) runs once the headers are in
@@ -10,6 +10,13 @@
  * arrived and must queue exactly one response with http_send()/http_reply_*(). A response is
  * never queued on MHD's first access-handler call (docs/design.md §13.1: it forces
  * Connection: close), except for a big body behind Expect (http_answer_before_body()).
+ *
+ * Threads (docs/design.md §10): http_io_threads() I/O threads run all connections and call
+ * on_headers, the body sink, and on_request of requests marked fast; these must never block
+ * (no network, no waiting: local metadata and file I/O only). Every other on_request runs on a
+ * worker thread while its connection is suspended, and may block as long as it likes. A
+ * response body produced by another thread goes through http_stream_t, never a content reader
+ * that blocks.
  */
 #ifndef LOCUS_NET_NET_H
 #define LOCUS_NET_NET_H
@@ -41,6 +48,7 @@ struct http_req_s {
     int64_t content_length; /* -1 if absent */
     char remote[64];
     /* set by on_headers */
+    bool fast; /* on_request never blocks: run it on the I/O thread (see DESIGN) */
     body_mode_t body_mode;
     http_sink_cb on_body; /* BODY_STREAM: returns 0 or -1 (then the body is discarded) */
     void *ctx;            /* handler state */
@@ -52,12 +60,16 @@ struct http_req_s {
     /* private */
     bool _answered;
     bool _headers_done;
+    bool _offloaded; /* on_request runs on a worker */
     void *_server;
 };
 
 typedef void (*http_handler_cb)(http_req_t *req);
 
 typedef struct http_server_s http_server_t;
+
+/* The number of I/O threads of a server: the CPUs this process may run on, within [2, 16]. */
+unsigned http_io_threads(void);
 
 /* Starts listening on host:port. node_name is used in error bodies ("t[ID]"). NULL on error
  * (err filled). */
@@ -98,6 +110,28 @@ const char *http_node_name(void);
 void http_set_node_name(const char *name);
 /* Parses the buffered body as JSON; NULL with an error already answered (400) when malformed. */
 json_t *http_body_json(http_req_t *req);
+
+/* ---- responses produced by another thread (http_stream.c) ----
+ * A producer thread writes the body with http_stream_write(), which blocks while the client is
+ * behind (a pipe of 64 KiB in between: bounded memory whatever the size); the I/O thread reads
+ * it without blocking and suspends the connection while no data is ready. The producer ends the
+ * stream with http_stream_end(ok): with ok false the response ends with an error (the client
+ * sees a truncated transfer, never a silently short body). */
+typedef struct http_stream_s http_stream_t;
+
+/* A new stream, or NULL with errno set. The producer holds it until http_stream_end(). */
+http_stream_t *http_stream_new(void);
+/* Queues the stream as req's response: status, Content-Length when size >= 0 (else chunked or
+ * until close), Content-Type ctype. Call once, from on_request. */
+void http_stream_send(http_req_t *req, http_stream_t *st, unsigned status, int64_t size,
+                      const char *ctype);
+/* Releases the response side of a stream that will not be sent (the producer's writes then
+ * fail). */
+void http_stream_cancel(http_stream_t *st);
+/* Producer: 0, or -1 when the client went away (or the stream was cancelled). */
+int http_stream_write(http_stream_t *st, const void *p, size_t n);
+/* Producer: the body is complete (ok) or failed; releases the producer's hold. */
+void http_stream_end(http_stream_t *st, bool ok);
 
 /* ---- client ---- */
 

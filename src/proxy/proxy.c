@@ -201,6 +201,7 @@ static void object_route(http_req_t *req, pctx_t *c, const char **segs, int nseg
 static void object_headers(http_req_t *req, pctx_t *c, const char **segs, int nseg)
 {
     req->body_mode = BODY_DISCARD; /* a redirected body is consumed, never forwarded */
+    req->fast = true;              /* a redirect or an error: answered on the I/O thread */
     object_route(req, c, segs, nseg);
     /* A big body behind Expect: 100-continue is never sent (the connection then closes); a small
      * one is drained and answered from proxy_on_request on a kept connection. */

@@ -181,6 +181,20 @@ static void etl_object_headers(http_req_t *req, tctx_t *c, const char **segs, in
         start_put(req, c, http_query(req, "uuid"));
 }
 
+/* An object request runs on the I/O thread (net.h) unless it transforms or copies: answering
+ * from a stored file or committing a PUT never waits for anyone. */
+static bool object_fast(http_req_t *req, const tctx_t *c)
+{
+    const char *m = req->method;
+    if (c->status || c->location)
+        return true;
+    if (strcmp(m, "GET") == 0)
+        return http_query(req, "etl_name") == NULL;
+    if (strcmp(m, "PUT") == 0)
+        return http_query(req, "object_to") == NULL;
+    return true; /* HEAD, DELETE, or a 405 */
+}
+
 void target_on_headers(http_req_t *req)
 {
     tctx_t *c = xcalloc(1, sizeof(*c));
@@ -194,11 +208,13 @@ void target_on_headers(http_req_t *req)
         strcmp(s5[1], "_object") == 0) {
         c->etl_object = true;
         etl_object_headers(req, c, s5, 5);
+        req->fast = object_fast(req, c);
         return;
     }
     n = route_split(req->path, copy, sizeof(copy), segs, 3);
     if (n >= 1 && strcmp(segs[0], "objects") == 0) {
         object_headers(req, c, segs, n);
+        req->fast = object_fast(req, c);
         /* A refused or redirected PUT: answer at once when the client waits for 100-continue
          * with a big body (never sent), or sends a big body anyway (not worth reading); a
          * small one is read and dropped so that the connection is kept. */

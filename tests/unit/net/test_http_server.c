@@ -1,8 +1,9 @@
 /*
  * test_http_server.c - unit tests for src/net/http_server.c: a server on a kernel-chosen port
  * with small handlers, driven with httpc_do and libcurl: the AIStore error body, query and
- * path decoding, the three body modes and the buffering cap, missing and double answers, and
- * keep-alive (two requests on one connection).
+ * path decoding, the three body modes and the buffering cap, missing and double answers,
+ * keep-alive (two requests on one connection), the threads (a blocking handler holds up no one,
+ * blocking handlers run side by side), and responses streamed from another thread.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,6 +15,9 @@
 #include <string.h>
 #include <strings.h>
 #include <cmocka.h>
+#include <pthread.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "net/net.h"
 
@@ -41,8 +45,86 @@ static void free_ctx(http_req_t *req)
     free(req->ctx);
 }
 
+/* ---- blocking handlers: /block waits until SIDE_BY_SIDE of them run at once (at most 5 s) */
+
+#define SIDE_BY_SIDE 6
+static pthread_mutex_t block_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t block_cond = PTHREAD_COND_INITIALIZER;
+static int blocked;  /* /block handlers running now */
+static int released; /* set by /release (a fast request) */
+
+static void block_handler(http_req_t *req)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += 5;
+    pthread_mutex_lock(&block_lock);
+    blocked++;
+    pthread_cond_broadcast(&block_cond);
+    int rc = 0;
+    while (rc == 0 && !released && blocked < SIDE_BY_SIDE)
+        rc = pthread_cond_timedwait(&block_cond, &block_lock, &ts);
+    int seen = blocked;
+    bool rel = released;
+    pthread_mutex_unlock(&block_lock);
+    char s[64];
+    snprintf(s, sizeof(s), "%s %d", rel ? "released" : rc ? "timeout" : "together", seen);
+    http_reply_text(req, 200, s);
+}
+
+/* ---- /produce?n=N[&fail=1]: N chunks of 10000 bytes written by another thread, slowly enough
+ * that the connection waits for data between them */
+
+typedef struct {
+    http_stream_t *st;
+    int n;
+    bool fail;
+} producer_t;
+
+static void chunk_fill(char *buf, int i)
+{
+    for (int k = 0; k < 10000; k++)
+        buf[k] = (char)('a' + (i + k) % 26);
+}
+
+static void *producer_main(void *arg)
+{
+    producer_t *p = arg;
+    char buf[10000];
+    bool ok = true;
+    for (int i = 0; i < p->n && ok; i++) {
+        usleep(2000);
+        chunk_fill(buf, i);
+        ok = http_stream_write(p->st, buf, sizeof(buf)) == 0;
+    }
+    http_stream_end(p->st, ok && !p->fail);
+    free(p);
+    return NULL;
+}
+
+static void produce_handler(http_req_t *req)
+{
+    const char *n = http_query(req, "n");
+    producer_t *p = xcalloc(1, sizeof(*p));
+    p->n = n ? atoi(n) : 1;
+    p->fail = http_query_bool(req, "fail");
+    p->st = http_stream_new();
+    assert_non_null(p->st);
+    http_stream_t *st = p->st;
+    /* sized: Content-Length is known (one chunk more than sent when failing) */
+    int64_t size = 10000 * (int64_t)(p->n + p->fail);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, producer_main, p), 0); /* p is the thread's */
+    pthread_detach(th);
+    http_stream_send(req, st, 200, http_query_bool(req, "sized") ? size : -1, "x/test");
+}
+
 static void on_headers(http_req_t *req)
 {
+    /* Everything but /block and /produce is quick: half of the paths run on the I/O thread, so
+     * that both ways of answering go through every test. */
+    req->fast = strcmp(req->path, "/block") != 0 && strcmp(req->path, "/produce") != 0 &&
+                strcmp(req->path, "/query") != 0 && strcmp(req->path, "/json") != 0;
     if (strncmp(req->path, "/stream", 7) == 0) {
         req->body_mode = BODY_STREAM;
         req->on_body = on_stream_body;
@@ -101,6 +183,16 @@ static void on_request(http_req_t *req)
     } else if (strncmp(p, "/path/", 6) == 0) {
         json_t *j = json_pack("{s:s, s:s}", "path", req->path, "raw_path", req->raw_path);
         http_reply_json(req, 200, j);
+    } else if (strcmp(p, "/block") == 0) {
+        block_handler(req);
+    } else if (strcmp(p, "/release") == 0) {
+        pthread_mutex_lock(&block_lock);
+        released = 1;
+        pthread_cond_broadcast(&block_cond);
+        pthread_mutex_unlock(&block_lock);
+        http_reply_text(req, 200, "ok");
+    } else if (strcmp(p, "/produce") == 0) {
+        produce_handler(req);
     } else if (strcmp(p, "/noreply") == 0) {
         /* no answer: the wrapper answers 500 */
     } else {
@@ -347,6 +439,124 @@ static void test_keep_alive(void **state)
     httpc_resp_dispose(&r2);
 }
 
+typedef struct {
+    const char *path;
+    httpc_resp_t r;
+    int rc;
+} call_t;
+
+static void *call_main(void *arg)
+{
+    call_t *c = arg;
+    char *url = xasprintf("%s%s", base, c->path);
+    httpc_resp_init(&c->r);
+    c->rc = httpc_do("GET", url, NULL, 0, NULL, 20000, &c->r);
+    free(url);
+    httpc_thread_cleanup();
+    return NULL;
+}
+
+/* Blocking handlers each get a thread: SIDE_BY_SIDE of them run at once (with a fixed pool
+ * smaller than that they would time out one after the other). */
+static void test_blocking_side_by_side(void **state)
+{
+    (void)state;
+    blocked = 0;
+    released = 0;
+    call_t c[SIDE_BY_SIDE];
+    pthread_t th[SIDE_BY_SIDE];
+    for (int i = 0; i < SIDE_BY_SIDE; i++) {
+        c[i].path = "/block";
+        assert_int_equal(pthread_create(&th[i], NULL, call_main, &c[i]), 0);
+    }
+    for (int i = 0; i < SIDE_BY_SIDE; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(c[i].rc, 0);
+        assert_int_equal(c[i].r.status, 200);
+        buf_append(&c[i].r.body, "", 1);
+        assert_string_equal(c[i].r.body.base, "together 6");
+        httpc_resp_dispose(&c[i].r);
+    }
+}
+
+/* A blocked handler holds up no one: while one waits, a quick request (the one that releases
+ * it) and a blocking one on another connection are answered. */
+static void test_blocked_holds_up_no_one(void **state)
+{
+    (void)state;
+    blocked = 0;
+    released = 0;
+    call_t waiter = {.path = "/block"};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, call_main, &waiter), 0);
+    for (int i = 0; i < 500; i++) { /* until it runs */
+        pthread_mutex_lock(&block_lock);
+        int b = blocked;
+        pthread_mutex_unlock(&block_lock);
+        if (b)
+            break;
+        usleep(10000);
+    }
+    httpc_resp_t r;
+    json_t *j = request("GET", "/query?a=1", NULL, 0, 200, &r); /* a worker too */
+    json_decref(j);
+    httpc_resp_dispose(&r);
+    request("GET", "/release", NULL, 0, 200, &r);
+    httpc_resp_dispose(&r);
+    pthread_join(th, NULL);
+    assert_int_equal(waiter.rc, 0);
+    buf_append(&waiter.r.body, "", 1);
+    assert_string_equal(waiter.r.body.base, "released 1");
+    httpc_resp_dispose(&waiter.r);
+}
+
+static void check_produced(const httpc_resp_t *r, int n)
+{
+    assert_int_equal(r->body.len, (size_t)n * 10000);
+    char want[10000];
+    for (int i = 0; i < n; i++) {
+        chunk_fill(want, i);
+        assert_memory_equal(r->body.base + (size_t)i * 10000, want, sizeof(want));
+    }
+}
+
+/* A body written by another thread arrives whole, sized or not, with the connection waiting
+ * for data between the chunks; several at once. */
+static void test_stream_from_thread(void **state)
+{
+    (void)state;
+    const char *paths[] = {"/produce?n=40", "/produce?n=40&sized=1", "/produce?n=1",
+                           "/produce?n=0&sized=1"};
+    const int ns[] = {40, 40, 1, 0};
+    call_t c[4];
+    pthread_t th[4];
+    for (int i = 0; i < 4; i++) {
+        c[i].path = paths[i];
+        assert_int_equal(pthread_create(&th[i], NULL, call_main, &c[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(c[i].rc, 0);
+        assert_int_equal(c[i].r.status, 200);
+        check_produced(&c[i].r, ns[i]);
+        httpc_resp_dispose(&c[i].r);
+    }
+}
+
+/* A producer that fails mid-body: the client sees a broken transfer, not a short success. */
+static void test_stream_failure(void **state)
+{
+    (void)state;
+    const char *paths[] = {"/produce?n=5&fail=1&sized=1", "/produce?n=5&fail=1"};
+    for (int i = 0; i < 2; i++) {
+        call_t c = {.path = paths[i]};
+        call_main(&c);
+        assert_int_equal(c.rc, -1);
+        assert_non_null(c.r.err);
+        httpc_resp_dispose(&c.r);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -359,6 +569,10 @@ int main(void)
         cmocka_unit_test(test_stream_and_discard),
         cmocka_unit_test(test_answers),
         cmocka_unit_test(test_keep_alive),
+        cmocka_unit_test(test_blocking_side_by_side),
+        cmocka_unit_test(test_blocked_holds_up_no_one),
+        cmocka_unit_test(test_stream_from_thread),
+        cmocka_unit_test(test_stream_failure),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
