@@ -1189,7 +1189,7 @@ static int parse_args(void *state, int argc, char **argv)
     ffb_t *b = state;
     b->nfiles = -1;
     b->threads = 8;
-    b->workers = 4;
+    b->workers = cpus_usable(); /* what a target uses when a job names none */
     b->targets = 3;
     b->ac = 2;
     b->ar = 44100;
@@ -1200,7 +1200,9 @@ static int parse_args(void *state, int argc, char **argv)
         BOPT("threads", BOPT_INT, &b->threads, "T", "client-side threads, default 8", .min = 1,
              .max = 256),
         BOPT("workers", BOPT_INT, &b->workers, "W",
-             "num-workers per target of every job, default 4", .min = 1, .max = 64),
+             "num-workers per target of every job, default: the CPUs, as\n"
+             "a target's own default",
+             .min = 1, .max = 64),
         BOPT("ac", BOPT_INT, &b->ac, "N", "output channels, default 2", .min = FFX_AC_MIN,
              .max = FFX_AC_MAX),
         BOPT("ar", BOPT_INT, &b->ar, "HZ", "output rate, default 44100", .min = FFX_AR_MIN,

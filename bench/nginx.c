@@ -1,7 +1,9 @@
 /*
  * nginx.c - the reference "HTTP from local disk": our own nginx (generated config in a temp
  * dir, loopback port, `daemon off`, sendfile, keep-alive) serving the very files the targets
- * wrote, hard-linked into one document root.
+ * wrote, hard-linked into one document root; and "HTTP PUT to local disk": WebDAV PUT into
+ * <root>/put/ (a temp file, then a rename: the same steps as a target's PUT, minus checksum and
+ * metadata).
  */
 #include <errno.h>
 #include <ftw.h>
@@ -56,6 +58,9 @@ int bench_nginx_start(bench_nginx_t *ng, const char *workdir, const char *root, 
     ng->version = nginx_version(bin);
     ng->dir = xasprintf("%s/nginx", workdir);
     mkdir_p(ng->dir, 0755);
+    char *put_dir = xasprintf("%s/put", root);
+    mkdir_p(put_dir, 0755);
+    free(put_dir);
     ng->port = bench_free_ports(1);
     if (ng->port < 0) {
         snprintf(err, errlen, "no free port for nginx");
@@ -94,6 +99,9 @@ int bench_nginx_start(bench_nginx_t *ng, const char *workdir, const char *root, 
                            "        listen 127.0.0.1:%d reuseport; # one accept queue per worker\n"
                            "        root %s;\n"
                            "        location / { }\n"
+                           "        # the HTTP PUT reference: WebDAV PUT, body to a temp file\n"
+                           "        # in client_body_temp_path, then renamed into /put/\n"
+                           "        location /put/ { dav_methods PUT; client_max_body_size 0; }\n"
                            "    }\n"
                            "}\n",
                            user, workers, ng->dir, ng->dir, ng->dir, ng->dir, ng->dir, ng->dir,

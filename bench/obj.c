@@ -20,7 +20,9 @@
  *   the wire twice but costs no 100 Continue round trip) and a bigger one behind `Expect:
  *   100-continue`, so the proxy answers 307 before any body byte is sent; leg 2 streams the body
  *   to the Location without Expect. PUT direct: straight to the HRW owner, no Expect. GET via proxy
- * follows 301/307 inside libcurl; GET direct goes to the owner; GET nginx goes to nginx.
+ * follows 301/307 inside libcurl; GET direct goes to the owner; GET nginx goes to nginx. PUT
+ * nginx is a WebDAV PUT into nginx's /put/ (temp file + rename): an HTTP server storing files,
+ * shown next to the disk reference.
  * - Objects PUT in a size's cells form that size's GET set; nginx serves hard links of the
  *   targets' object files (<mountpath>/@ais/<bucket>/%ob/<name>), so both read the same inodes
  *   from the same page cache.
@@ -354,6 +356,9 @@ static bool do_put(worker_t *w, const char *name, uint32_t off, int owner)
         free(url);
         url = xstrdup(loc);
         curl_easy_setopt(w->c, CURLOPT_HTTPHEADER, w->cl->h_noexpect);
+    } else if (r->cell->path == PATH_NGINX) {
+        url = xasprintf("http://127.0.0.1:%d/put/%s", b->nginx.port, name);
+        curl_easy_setopt(w->c, CURLOPT_HTTPHEADER, w->cl->h_noexpect);
     } else {
         url = object_url(b->smap.t[owner].url, b->bucket, name);
         curl_easy_setopt(w->c, CURLOPT_HTTPHEADER, w->cl->h_noexpect);
@@ -441,7 +446,7 @@ static bool one_op(worker_t *w, bool warm)
         return ok;
     }
     bool ok = owner >= 0 && do_put(w, name, off, owner);
-    if (ok && !warm)
+    if (ok && !warm && r->cell->path != PATH_NGINX)
         objset_add(&w->created, name, off, owner);
     else
         free(name);
@@ -837,10 +842,22 @@ static long download_set(bench_t *b, const objset_t *set)
     return n;
 }
 
+/* Starts nginx the first time (the GET and HTTP PUT reference). */
+static void start_nginx(bench_t *b)
+{
+    char err[LOCUS_ERR_LEN] = "";
+    if (b->nginx_up)
+        return;
+    mkdir_p(b->www, 0755);
+    if (bench_nginx_start(&b->nginx, b->run.tmp, b->www, b->pin ? 0 : -1, err, sizeof(err)) == 0)
+        b->nginx_up = true;
+    else
+        fprintf(stderr, "locus-bench: %s\n", err);
+}
+
 /* Makes the GET set of one size available to nginx and starts nginx the first time. */
 static void prepare_nginx(bench_t *b, const objset_t *set)
 {
-    char err[LOCUS_ERR_LEN] = "";
     const char *cdir = b->own_cluster ? b->run.cluster_dir : b->cluster_dir_opt;
     long n = -1;
     if (cdir != NULL)
@@ -856,13 +873,8 @@ static void prepare_nginx(bench_t *b, const objset_t *set)
         mkdir_p(b->www, 0755);
         n = download_set(b, set);
     }
-    if (!b->nginx_up && n > 0) {
-        if (bench_nginx_start(&b->nginx, b->run.tmp, b->www, b->pin ? 0 : -1, err, sizeof(err)) ==
-            0)
-            b->nginx_up = true;
-        else
-            fprintf(stderr, "locus-bench: %s\n", err);
-    }
+    if (n > 0)
+        start_nginx(b);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -871,7 +883,8 @@ static void prepare_nginx(bench_t *b, const objset_t *set)
 static const char legend[] =
     "MB = 10^6 bytes. Latency: the whole request, redirects included. Locus/ref: ops/s relative "
     "to the reference of the same op and size: nginx serving the same files (GET), write(2) of "
-    "the same bytes to local files (PUT). conns: TCP connections the clients opened in the "
+    "the same bytes to local files (PUT; the nginx PUT row is WebDAV PUT, the HTTP server "
+    "doing the same). conns: TCP connections the clients opened in the "
     "cell. srvCPU/op: CPU time (user+sys) of the serving processes (all locusd, or nginx's "
     "master and workers) per request; the client's own CPU is not included.";
 
@@ -1086,7 +1099,8 @@ static int parse_args(void *state, int argc, char **argv)
              .fn = opt_ops),
         BOPT("paths", BOPT_FN, b->path_on, "LIST",
              "proxy,direct,nginx,disk (default all; nginx is the GET\n"
-             "reference, disk = write(2) to local files the PUT one)",
+             "reference and WebDAV PUT the HTTP one for PUT, disk =\n"
+             "write(2) to local files the PUT reference)",
              .fn = opt_paths),
         BOPT("targets", BOPT_INT, &b->targets, "N",
              "targets of the cluster the bench starts, default 3", .min = 1, .max = 1024),
@@ -1202,8 +1216,10 @@ static int run_bench(void *state)
         for (int p = PATH_PROXY; p < PATH_COUNT; p++)
             tags[p] = xasprintf("%s-%s", sz, path_names[p]);
         if (b->do_put) {
+            if (b->path_on[PATH_NGINX] && !bench_stop)
+                start_nginx(b);
             for (int p = PATH_PROXY; p < PATH_COUNT; p++) {
-                if (!b->path_on[p] || p == PATH_NGINX)
+                if (!b->path_on[p])
                     continue;
                 cells[n] = cell_new(b, OP_PUT, p, size);
                 cells[n++]->tag = tags[p];

@@ -5,6 +5,7 @@
 #include "common/log.h"
 
 #include <ctype.h>
+#include <sched.h>
 #include <signal.h>
 #include <dirent.h>
 #include <errno.h>
@@ -607,6 +608,15 @@ void size_format(uint64_t n, char *out, size_t len)
         }
     }
     snprintf(out, len, "%lluB", (unsigned long long)n);
+}
+
+int cpus_usable(void)
+{
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof(set), &set) != 0)
+        return 1;
+    int n = CPU_COUNT(&set);
+    return n > 0 ? n : 1;
 }
 
 int kill_pgrp(pid_t pgid, int sig)

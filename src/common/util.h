@@ -94,6 +94,9 @@ int tcp_port_listener(int port, pid_t pgid);
  * pgid <= 1 with EINVAL: kill(-0) would hit the caller's own group and kill(-1) every process
  * it may signal, never what a caller that lost track of its child means. 0 or -1 (errno). */
 int kill_pgrp(pid_t pgid, int sig);
+/* The CPUs this process may run on (its affinity mask: a cpuset or taskset counts, not the
+ * machine's total); at least 1. */
+int cpus_usable(void);
 
 /* "1048576", "4k", "512M", "16GiB", "2 TB" -> bytes (binary units, case-insensitive, optional
  * "B"/"iB"); -1 if malformed or too large. */

@@ -21,7 +21,6 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
-#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,8 +70,7 @@ static char node_name[128] = "node";
 
 unsigned http_io_threads(void)
 {
-    cpu_set_t set;
-    int n = sched_getaffinity(0, sizeof(set), &set) == 0 ? CPU_COUNT(&set) : 2;
+    int n = cpus_usable();
     return n < 2 ? 2u : n > 16 ? 16u : (unsigned)n;
 }
 
