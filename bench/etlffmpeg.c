@@ -31,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
@@ -74,6 +75,10 @@ typedef struct {
     long etl_rss_kb;            /* ETL cells: the largest peak RSS (VmHWM) of its servers */
     long etl_idle_kb;           /* ... and the largest right after init, before the job */
     int etl_servers;
+    /* CPU per processed file, ms (-1 = not measured): the bench process and the children it
+     * waited for (client conversions, fork/exec ffmpeg, bare loops), and the cluster (every
+     * locusd and ETL server): the inputs of the scale model (docs/benchmarks.md) */
+    double self_ms, srv_ms;
 } cell_t;
 
 typedef struct {
@@ -670,19 +675,20 @@ static char *etl_init_json(const ffb_t *b, const cell_t *c, const char *name)
 
 /* The largest VmHWM (KiB) of this ETL's server processes (found by the AIS_TARGET_URL the
  * targets put in their environment) and how many there are. */
-static long etl_peak_rss_kb(const char *etl, int *nservers)
+/* The pids of the ETL servers of `etl` (every ETL when NULL): their environment holds the
+ * target's object URL for them. At most max; their count. */
+static int etl_server_pids(const char *etl, pid_t *out, int max)
 {
     char marker[128];
-    snprintf(marker, sizeof(marker), "/v1/etl/_object/%s/", etl);
+    snprintf(marker, sizeof(marker), "/v1/etl/_object/%s%s", etl ? etl : "", etl ? "/" : "");
     size_t ml = strlen(marker);
-    long peak = 0;
-    *nservers = 0;
+    int n = 0;
     DIR *d = opendir("/proc");
     if (d == NULL)
         return 0;
     struct dirent *de;
     char *env = xmalloc(1 << 16);
-    while ((de = readdir(d)) != NULL) {
+    while ((de = readdir(d)) != NULL && n < max) {
         if (!isdigit((unsigned char)de->d_name[0]))
             continue;
         char path[300];
@@ -690,15 +696,28 @@ static long etl_peak_rss_kb(const char *etl, int *nservers)
         int fd = open(path, O_RDONLY | O_CLOEXEC);
         if (fd < 0)
             continue;
-        ssize_t n = read(fd, env, (1 << 16) - 1);
+        ssize_t len = read(fd, env, (1 << 16) - 1);
         close(fd);
-        if (n <= 0 || memmem(env, (size_t)n, marker, ml) == NULL)
-            continue;
-        snprintf(path, sizeof(path), "/proc/%s/status", de->d_name);
+        if (len > 0 && memmem(env, (size_t)len, marker, ml) != NULL)
+            out[n++] = (pid_t)atol(de->d_name);
+    }
+    free(env);
+    closedir(d);
+    return n;
+}
+
+static long etl_peak_rss_kb(const char *etl, int *nservers)
+{
+    pid_t pids[64];
+    int n = etl_server_pids(etl, pids, 64);
+    long peak = 0;
+    *nservers = 0;
+    for (int i = 0; i < n; i++) {
+        char path[64], line[256];
+        snprintf(path, sizeof(path), "/proc/%d/status", (int)pids[i]);
         FILE *f = fopen(path, "r");
         if (f == NULL)
             continue;
-        char line[256];
         while (fgets(line, sizeof(line), f) != NULL) {
             long kb;
             if (sscanf(line, "VmHWM: %ld kB", &kb) == 1) {
@@ -709,9 +728,55 @@ static long etl_peak_rss_kb(const char *etl, int *nservers)
         }
         fclose(f);
     }
-    free(env);
-    closedir(d);
     return peak;
+}
+
+/* CPU of the bench process and of the children it waited for, in microseconds. */
+static double self_cpu_us(void)
+{
+    struct rusage a, c;
+    getrusage(RUSAGE_SELF, &a);
+    getrusage(RUSAGE_CHILDREN, &c);
+    return (double)(a.ru_utime.tv_sec + a.ru_stime.tv_sec + c.ru_utime.tv_sec + c.ru_stime.tv_sec) *
+               1e6 +
+           (double)(a.ru_utime.tv_usec + a.ru_stime.tv_usec + c.ru_utime.tv_usec +
+                    c.ru_stime.tv_usec);
+}
+
+/* CPU ticks of the cluster: every locusd of a cluster the bench started and every ETL server. */
+static long cluster_ticks(const ffb_t *b)
+{
+    pid_t pids[160];
+    int n = 0;
+    if (b->run.cluster_dir != NULL) {
+        char *pat = xasprintf("%s/*/locusd.pid", b->run.cluster_dir);
+        n = bench_pid_files(pat, pids, 64);
+        free(pat);
+    }
+    n += etl_server_pids(NULL, pids + n, 160 - n);
+    return bench_cpu_ticks(pids, n);
+}
+
+static double ticks_ms(long ticks)
+{
+    return (double)ticks * 1000.0 / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* Runs a cell and its CPU per file: the bench's own, and the cluster's unless the cell measured
+ * it itself (ETL cells: their servers exist only while the cell runs). */
+static void run_cell(ffb_t *b, cell_t *c, void (*fn)(ffb_t *, cell_t *))
+{
+    c->srv_ms = -1;
+    double s0 = self_cpu_us();
+    long t0 = cluster_ticks(b);
+    fn(b, c);
+    long t1 = cluster_ticks(b);
+    double s1 = self_cpu_us();
+    double files = (double)(c->files_done > 0 ? c->files_done : b->nf);
+    c->self_ms = (s1 - s0) / 1000.0 / files;
+    if (c->srv_ms < 0)
+        c->srv_ms = ticks_ms(t1 - t0) / files;
+    print_progress(b, c);
 }
 
 static void run_etl(ffb_t *b, cell_t *c)
@@ -739,12 +804,14 @@ static void run_etl(ffb_t *b, cell_t *c)
     json_t *v = json_pack("{s:s, s:i, s:{s:s}, s:s}", "id", name, "num-workers", b->workers, "ext",
                           "flac", "wav", "request_timeout", "5m");
     bench_job_time_t jt;
+    long t0 = cluster_ticks(b);
     if (bench_job_start(b->endpoint, b->src, dst, v, &id, err, sizeof(err)) != 0 ||
         bench_job_wait(b->cl, id, JOB_TIMEOUT_S, err, sizeof(err)) != 0 ||
         bench_job_timing(b->cl, id, 0, &jt, err, sizeof(err)) != 0) {
         snprintf(c->note, sizeof(c->note), "FAILED: %.370s", err);
         goto out_bck;
     }
+    c->srv_ms = ticks_ms(cluster_ticks(b) - t0) / (double)b->nf; /* servers still up */
     c->secs = jt.secs;
     c->etl_rss_kb = etl_peak_rss_kb(name, &c->etl_servers);
     if (verify_bucket(b, dst, b->nf, NULL, 0, &c->out_bytes, err, sizeof(err)) != 0) {
@@ -957,11 +1024,13 @@ static void print_table(const ffb_t *b, FILE *f, bool md)
     double bare = bare_secs(b);
     if (md) {
         fprintf(f, "| config | comm | fqn | direct put | s | files/s | MB/s in | MB/s out | "
-                   "speedup vs baseline | efficiency vs bare limit |\n");
-        fprintf(f, "|---|---|---|---|--:|--:|--:|--:|--:|--:|\n");
+                   "speedup vs baseline | efficiency vs bare limit | bench CPU ms/file | "
+                   "cluster CPU ms/file |\n");
+        fprintf(f, "|---|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|\n");
     } else {
-        fprintf(f, "%-18s  %-6s  %-3s  %-3s  %9s  %8s  %8s  %8s  %8s  %6s\n", "config", "comm",
-                "fqn", "dp", "s", "files/s", "MB/s in", "MB/s out", "speedup", "eff");
+        fprintf(f, "%-18s  %-6s  %-3s  %-3s  %9s  %8s  %8s  %8s  %8s  %6s  %7s  %7s\n", "config",
+                "comm", "fqn", "dp", "s", "files/s", "MB/s in", "MB/s out", "speedup", "eff",
+                "cpu-b", "cpu-c");
     }
     for (int i = 0; i < b->ncells; i++) {
         const cell_t *c = &b->cells[i];
@@ -985,11 +1054,16 @@ static void print_table(const ffb_t *b, FILE *f, bool md)
             snprintf(ef, sizeof(ef), "%.2f", bare / c->secs);
         const char *mark = c->extrapolated ? "*" : "";
         if (md)
-            fprintf(f, "| %s%s | %s | %s | %s | %.2f | %.1f | %.2f | %.1f | %s | %s |\n", c->label,
-                    mark, comm, fqn, dp, c->secs, fps, in, out, sp, ef);
+            fprintf(f,
+                    "| %s%s | %s | %s | %s | %.2f | %.1f | %.2f | %.1f | %s | %s | %.1f | %.1f |\n",
+                    c->label, mark, comm, fqn, dp, c->secs, fps, in, out, sp, ef, c->self_ms,
+                    c->srv_ms);
         else
-            fprintf(f, "%-18s  %-6s  %-3s  %-3s  %8.2f%1s  %8.1f  %8.2f  %8.1f  %8s  %6s\n",
-                    c->label, comm, fqn, dp, c->secs, mark, fps, in, out, sp, ef);
+            fprintf(f,
+                    "%-18s  %-6s  %-3s  %-3s  %8.2f%1s  %8.1f  %8.2f  %8.1f  %8s  %6s  %7.1f  "
+                    "%7.1f\n",
+                    c->label, comm, fqn, dp, c->secs, mark, fps, in, out, sp, ef, c->self_ms,
+                    c->srv_ms);
     }
 }
 
@@ -1042,7 +1116,10 @@ static const char legend[] =
     "object (FLAC and transcripts); in = FLAC + transcripts read, out = bytes written. speedup = "
     "baseline s / s; "
     "efficiency = mean bare-limit s / s. Every row verified: object count == source count; 20 "
-    "WAVs: channels == AC, rate == AR, duration within 0.05 s of the source.";
+    "WAVs: channels == AC, rate == AR, duration within 0.05 s of the source. cpu-b / cpu-c: "
+    "CPU ms per file of the bench process with the children it waited for (client conversions, "
+    "ffmpeg, bare loops) / of the cluster (every locusd and ETL server; for ETL rows from job "
+    "start to end).";
 
 static void params_line(const ffb_t *b, char *out, size_t len)
 {
@@ -1070,21 +1147,24 @@ static void verdict(const ffb_t *b, char *out, size_t len)
     }
     size_t n = (size_t)snprintf(out, len, "Best in-cluster: %s, %.2f s (%.1f files/s)", best->label,
                                 best->secs, (double)b->nf / best->secs);
-    if (bare > 0 && n < len)
-        n += (size_t)snprintf(out + n, len - n, "; %.2f of the bare limit (target >= 0.9: %s)",
-                              bare / best->secs, bare / best->secs >= 0.9 ? "MET" : "NOT met");
     const cell_t *store = NULL;
     for (int i = 0; i < b->ncells; i++) {
         const cell_t *c = &b->cells[i];
         if (c->kind == K_BARE_STORE && c->ok && (store == NULL || c->secs < store->secs))
             store = c;
     }
+    /* The targets are stated against the faster bare-store pass: a system that keeps its
+     * outputs cannot beat writing them (docs/benchmarks.md). */
     if (store != NULL && n < len)
-        n += (size_t)snprintf(out + n, len - n, " (%.2f of the faster bare-store)",
-                              store->secs / best->secs);
+        n += (size_t)snprintf(
+            out + n, len - n, "; %.2f of the faster bare-store (target >= 0.9: %s)",
+            store->secs / best->secs, store->secs / best->secs >= 0.9 ? "MET" : "NOT met");
+    if (bare > 0 && n < len)
+        n += (size_t)snprintf(out + n, len - n, "; %.2f of the bare limit", bare / best->secs);
     if (base != NULL && n < len)
-        n += (size_t)snprintf(out + n, len - n, "; %.2fx the in-process client baseline",
-                              base->secs / best->secs);
+        n += (size_t)snprintf(
+            out + n, len - n, "; %.2fx the in-process client baseline (target >= 1.5x: %s)",
+            base->secs / best->secs, base->secs / best->secs >= 1.5 ? "MET" : "NOT met");
     if (fork != NULL && n < len)
         snprintf(out + n, len - n, "; %.2fx the fork/exec-ffmpeg client%s", fork->secs / best->secs,
                  fork->extrapolated ? " (extrapolated)" : "");
@@ -1300,17 +1380,14 @@ static int run_bench(void *state)
     /* the bare limit runs first and last: the machine is shared and noisy, efficiency uses the
      * mean of the two */
     cell_t *c = cell_add(b, K_BARE, "start", false, false);
-    run_bare(b, c);
-    print_progress(b, c);
+    run_cell(b, c, run_bare);
     if (!bench_stop) {
         c = cell_add(b, K_CLIENT, NULL, false, false);
-        run_client(b, c);
-        print_progress(b, c);
+        run_cell(b, c, run_client);
     }
     if (!bench_stop && b->fork_budget > 0 && access(FFMPEG_BIN, X_OK) == 0) {
         c = cell_add(b, K_FORK, NULL, false, false);
-        run_client(b, c);
-        print_progress(b, c);
+        run_cell(b, c, run_client);
     }
     for (int i = 0; i < NMATRIX && !bench_stop; i++) {
         char label[48];
@@ -1319,21 +1396,18 @@ static int run_bench(void *state)
         if (!selected(b, label))
             continue;
         c = cell_add(b, K_ETL, matrix[i].comm, matrix[i].fqn, matrix[i].dp);
-        run_etl(b, c);
-        print_progress(b, c);
+        run_cell(b, c, run_etl);
     }
 
     if (!bench_stop) {
         c = cell_add(b, K_BARE, "end", false, false);
-        run_bare(b, c);
-        print_progress(b, c);
+        run_cell(b, c, run_bare);
     }
     /* twice: on this VM the first pass may pay for memory the host has to back again, the
      * second reuses what the first freed; the faster one is the stricter comparison */
     for (int i = 0; i < 2 && !bench_stop; i++) {
         c = cell_add(b, K_BARE_STORE, i == 0 ? "1" : "2", false, false);
-        run_bare(b, c);
-        print_progress(b, c);
+        run_cell(b, c, run_bare);
     }
 
     char params[512], verd[512];

@@ -599,30 +599,6 @@ static int server_pids(const bench_t *b, path_kind_t path, pid_t *out, int max)
     return n;
 }
 
-/* utime + stime of the processes, in clock ticks (all threads included). */
-static long cpu_ticks(const pid_t *pids, int n)
-{
-    long sum = 0;
-    for (int i = 0; i < n; i++) {
-        char path[64], line[1024];
-        snprintf(path, sizeof(path), "/proc/%d/stat", (int)pids[i]);
-        FILE *f = fopen(path, "r");
-        if (f == NULL)
-            continue;
-        if (fgets(line, sizeof(line), f) != NULL) {
-            const char *rp = strrchr(line, ')');
-            unsigned long ut = 0, st = 0;
-            /* after "pid (comm) ": state ppid pgrp session tty tpgid flags minflt cminflt
-             * majflt cmajflt utime stime */
-            if (rp != NULL && sscanf(rp + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
-                                     &ut, &st) == 2)
-                sum += (long)(ut + st);
-        }
-        fclose(f);
-    }
-    return sum;
-}
-
 /* Checks whether a cell can run at all; if not, marks it skipped. */
 static bool cell_runnable(bench_t *b, cell_t *cell, const objset_t *set)
 {
@@ -687,7 +663,7 @@ static void run_round(bench_t *b, cell_t *cell, objset_t *set, double duration, 
     pid_t pids[64];
     int npids = server_pids(b, cell->path, pids, 64);
     pthread_barrier_wait(&r.ready);
-    long ticks0 = npids > 0 ? cpu_ticks(pids, npids) : 0;
+    long ticks0 = npids > 0 ? bench_cpu_ticks(pids, npids) : 0;
     r.t0 = time_mono_ns();
     r.deadline = r.t0 + (int64_t)(duration * 1e9);
     pthread_barrier_wait(&r.go);
@@ -725,7 +701,7 @@ static void run_round(bench_t *b, cell_t *cell, objset_t *set, double duration, 
     if (npids == 0)
         cell->srv_ticks = -1;
     else if (cell->srv_ticks >= 0)
-        cell->srv_ticks += cpu_ticks(pids, npids) - ticks0;
+        cell->srv_ticks += bench_cpu_ticks(pids, npids) - ticks0;
     free(ws);
     pthread_barrier_destroy(&r.ready);
     pthread_barrier_destroy(&r.go);

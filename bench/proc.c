@@ -396,3 +396,26 @@ void bench_catch_signals(void)
     sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 }
+
+long bench_cpu_ticks(const pid_t *pids, int n)
+{
+    long sum = 0;
+    for (int i = 0; i < n; i++) {
+        char path[64], line[1024];
+        snprintf(path, sizeof(path), "/proc/%d/stat", (int)pids[i]);
+        FILE *f = fopen(path, "r");
+        if (f == NULL)
+            continue;
+        if (fgets(line, sizeof(line), f) != NULL) {
+            const char *rp = strrchr(line, ')');
+            unsigned long ut = 0, st = 0;
+            /* after "pid (comm) ": state ppid pgrp session tty tpgid flags minflt cminflt
+             * majflt cmajflt utime stime */
+            if (rp != NULL && sscanf(rp + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
+                                     &ut, &st) == 2)
+                sum += (long)(ut + st);
+        }
+        fclose(f);
+    }
+    return sum;
+}

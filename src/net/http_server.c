@@ -29,9 +29,10 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Per-connection memory of MHD (headers and the read buffer). MHD clears it between requests,
- * so a bigger pool costs every small request (docs/benchmarks.md, "The server model"). */
-#define CONN_MEMORY (64u * 1024)
+/* Per-connection memory of MHD (headers and the read buffer, so the largest piece of a request
+ * body). MHD clears it between requests, so small requests want it small and big PUTs big:
+ * 128 KiB is the measured middle (docs/design.md §13.2). */
+#define CONN_MEMORY (128u * 1024)
 #define WORKER_IDLE_SEC 30
 #define STOP_WAIT_SEC 10
 

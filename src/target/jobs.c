@@ -490,10 +490,13 @@ static void job_start(http_req_t *req)
     j->msg = json_is_object(msg) ? json_incref(msg) : json_object();
     pthread_mutex_init(&j->lock, NULL);
     json_t *nw = json_object_get(j->msg, "num-workers");
-    /* Default: one per CPU. A worker keeps one transform (or copy) in flight, and more
-     * conversions than cores only thrash (docs/benchmarks.md, "ETL workers"). */
-    j->workers = json_is_integer(nw) && json_integer_value(nw) > 0 ? (int)json_integer_value(nw)
-                                                                   : cpus_usable();
+    /* Default (absent or 0): one per CPU. A worker keeps one transform (or copy) in flight, and
+     * more conversions than cores only thrash (docs/benchmarks.md, "ETL workers"). Negative:
+     * serial, as AIStore's -1. */
+    json_int_t nwv = json_is_integer(nw) ? json_integer_value(nw) : 0;
+    j->workers = nwv > 0   ? (nwv > JOBS_MAX_WORKERS ? JOBS_MAX_WORKERS : (int)nwv)
+                 : nwv < 0 ? 1
+                           : cpus_usable();
     if (j->workers > JOBS_MAX_WORKERS)
         j->workers = JOBS_MAX_WORKERS;
     j->dry_run = json_is_true(json_object_get(j->msg, "dry_run"));

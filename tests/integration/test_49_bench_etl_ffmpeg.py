@@ -51,14 +51,25 @@ def test_etl_ffmpeg_small_run(tmp_path):
         assert "client-ffmpeg-cli" in out, out
     assert "FAILED" not in out, out
     assert "AC=1 AR=16000" in out
-    assert re.search(r"^Best in-cluster: .* of the bare limit .*\(([\d.]+) of the faster "
-                     r"bare-store\)", out, re.M), out
+    assert re.search(r"^Best in-cluster: .* [\d.]+ of the faster bare-store \(target >= 0\.9: "
+                     r"(MET|NOT met)\); [\d.]+ of the bare limit; [\d.]+x the in-process client "
+                     r"baseline \(target >= 1\.5x: (MET|NOT met)\)", out, re.M), out
     # memory per ETL cell: idle and peak RSS, and what a job adds per worker and object
     for cell in ("hpush", "ws-fqn-dp"):
         assert re.search(rf" {cell} peak \d+ MiB, idle \d+ MiB, k -?[\d.]+;", out), out
     text = md.read_text()
     assert "| config | comm | fqn | direct put | s | files/s |" in text
     assert "| ws-fqn-dp | ws | on | on |" in text
+    # CPU per file: the cluster's for ETL rows (the conversion runs there), the bench's for the
+    # client and bare rows (the scale model's inputs)
+    assert "| bench CPU ms/file | cluster CPU ms/file |" in text
+    cpu = {}
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if len(cells) == 12 and re.match(r"^[\d.]+$", cells[-1]):
+            cpu[cells[0].rstrip("*")] = (float(cells[-2]), float(cells[-1]))
+    assert cpu["ws-fqn-dp"][1] > 0.5 and cpu["hpush"][1] > 0.5, cpu
+    assert cpu["client"][0] > 0.5 and cpu["bare-limit-start"][0] > 0.5, cpu
     if have_matplotlib():
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # the bench removed its temp dir (cluster data) and stopped its cluster
