@@ -182,7 +182,8 @@ static void etl_object_headers(http_req_t *req, tctx_t *c, const char **segs, in
 }
 
 /* An object request runs on the I/O thread (net.h) unless it transforms or copies: answering
- * from a stored file or committing a PUT never waits for anyone. */
+ * from a stored file or committing a PUT never waits for anyone, except a commit with fsync,
+ * which waits for the disk. */
 static bool object_fast(http_req_t *req, const tctx_t *c)
 {
     const char *m = req->method;
@@ -191,7 +192,7 @@ static bool object_fast(http_req_t *req, const tctx_t *c)
     if (strcmp(m, "GET") == 0)
         return http_query(req, "etl_name") == NULL;
     if (strcmp(m, "PUT") == 0)
-        return http_query(req, "object_to") == NULL;
+        return http_query(req, "object_to") == NULL && !cluster_config()->fsync;
     return true; /* HEAD, DELETE, or a 405 */
 }
 

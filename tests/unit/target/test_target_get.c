@@ -3,7 +3,8 @@
  * one temp mountpath, no daemon), read as raw bytes off the socket: bodies of 0 B..1 MiB on both
  * sides of TARGET_SMALL_GET_MAX (read into memory below it, sendfile above it), ranges whose
  * length falls on either side, 416, a file without metadata, a directory that is no object, and
- * the same header names in the same order for every size.
+ * the same header names in the same order for every size; and PUTs over HTTP with and without
+ * fsync (whose commit runs on a request worker, not on an I/O thread).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -67,6 +68,7 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
+    httpc_thread_cleanup();
     http_server_stop(tsrv);
     target_shutdown();
     remove_tree(root);
@@ -290,12 +292,32 @@ static void test_directory_is_404(void **state)
     buf_dispose(&r.raw);
 }
 
+/* PUT through the server, then GET: with fsync the commit waits for the disk, so the request
+ * is not fast and runs on a worker; the object is the same either way. */
+static void test_put_with_and_without_fsync(void **state)
+{
+    for (int f = 0; f < 2; f++) {
+        cfg.fsync = f == 1;
+        char path[64], body[100];
+        snprintf(path, sizeof(path), "/v1/objects/b/fsync-%d", f);
+        snprintf(body, sizeof(body), "stored with fsync %s", f ? "on" : "off");
+        assert_int_equal(call_status("PUT", path, body), 200);
+        httpc_resp_t r;
+        assert_int_equal(call("GET", path, NULL, &r), 200);
+        assert_int_equal(r.body.len, strlen(body));
+        assert_memory_equal(r.body.base, body, strlen(body));
+        httpc_resp_dispose(&r);
+    }
+    cfg.fsync = false;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sizes_and_ranges),
         cmocka_unit_test(test_file_without_metadata),
         cmocka_unit_test(test_directory_is_404),
+        cmocka_unit_test(test_put_with_and_without_fsync),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
