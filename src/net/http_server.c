@@ -264,6 +264,8 @@ json_t *http_body_json(http_req_t *req)
 static void req_free(req_impl_t *ri)
 {
     http_req_t *req = &ri->req;
+    if (ri->pending) /* a worker's answer whose connection closed before it could be queued */
+        MHD_destroy_response(ri->pending);
     if (req->ctx_free)
         req->ctx_free(req);
     for (size_t i = 0; i < ri->n_params; i++) {
