@@ -142,7 +142,9 @@ static pid_t live_pid(const char *pidfile)
     return pid_alive((pid_t)pid) ? (pid_t)pid : 0;
 }
 
-static int write_config(const node_t *n, const char *primary_url, const char *log_level)
+/* io_threads: the HTTP I/O threads of each node; nodes that share one machine share its CPUs. */
+static int write_config(const node_t *n, const char *primary_url, const char *log_level,
+                        int io_threads)
 {
     json_t *j = json_object();
     json_object_set_new(j, "role", json_string(n->proxy ? "proxy" : "target"));
@@ -167,6 +169,7 @@ static int write_config(const node_t *n, const char *primary_url, const char *lo
     }
     json_object_set_new(j, "log_level", json_string(log_level));
     json_object_set_new(j, "log_file", json_string(n->log));
+    json_object_set_new(j, "io_threads", json_integer(io_threads));
     char *text = json_dumps(j, JSON_INDENT(2));
     json_decref(j);
     char *path = xasprintf("%s/config.json", n->dir);
@@ -366,10 +369,16 @@ static int up_prepare(up_t *u)
             return cli_fail("cluster up", "port %d (for %s) is not free: %s", u->nodes[i].port,
                             u->nodes[i].id, strerror(-rc));
     u->primary_url = xasprintf("http://127.0.0.1:%lld", (long long)u->port);
+    /* All nodes run on this machine: one I/O thread each unless there are CPUs to spare (an
+     * I/O thread per CPU in every node costs CPU per request in wake-ups: docs/benchmarks.md,
+     * "The server model"). */
+    int io_threads = cpus_usable() / u->nn;
+    if (io_threads < 1)
+        io_threads = 1;
     for (int i = 0; i < u->nn; i++) {
         node_t *n = &u->nodes[i];
         if ((rc = mkdir_p(n->dir, 0755)) != 0 ||
-            (rc = write_config(n, i == 0 ? NULL : u->primary_url, u->log_level)) != 0)
+            (rc = write_config(n, i == 0 ? NULL : u->primary_url, u->log_level, io_threads)) != 0)
             return cli_fail("cluster up", "%s: %s", n->dir, strerror(-rc));
     }
     return 0;

@@ -39,6 +39,8 @@ static const setting_t settings[] = {
     {"keepalive_timeout", "keepalive-timeout", CT_DURATION, OFF(keepalive_timeout_ns),
      "drop a silent node after this (default 6s)"},
     {"fsync", "fsync", CT_BOOL, OFF(fsync), "fsync objects before rename"},
+    {"io_threads", "io-threads", CT_INT, OFF(io_threads),
+     "HTTP I/O threads (default 0: one per usable CPU; fewer when nodes share a machine)"},
     {"etl_images", "etl-images", CT_JSONOBJ, OFF(etl_images),
      "JSON object: container image -> local command array"},
     {"etl_unix_sockets", "etl-unix-sockets", CT_BOOL, OFF(etl_unix_sockets),
@@ -403,6 +405,10 @@ int config_validate(config_t *c, char *err, size_t errlen)
     }
     if (log_level_parse(c->log_level) < 0) {
         snprintf(err, errlen, "log_level: unknown level \"%s\"", c->log_level);
+        return -1;
+    }
+    if (c->io_threads > 64) {
+        snprintf(err, errlen, "io_threads: %d is more than 64", c->io_threads);
         return -1;
     }
     if (c->public_url == NULL)

@@ -32,6 +32,7 @@ typedef struct {
     int64_t keepalive_interval_ns;
     int64_t keepalive_timeout_ns;
     bool fsync;
+    int io_threads; /* HTTP I/O threads; 0 = one per CPU the process may use (net.h) */
     /* ETL process runtime: container image name (without tag) -> local command (array of
      * strings, "${PORT}" substituted); merged over the built-in table (config_etl_command). */
     json_t *etl_images;

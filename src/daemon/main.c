@@ -61,6 +61,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "locusd: %s\n", err);
         return 1;
     }
+    http_set_io_threads(cfg.io_threads);
     http_server_t *srv = http_server_start(cfg.host, cfg.port, cluster_self_name(), on_headers,
                                            on_request, err, sizeof(err));
     if (srv == NULL) {

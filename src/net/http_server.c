@@ -69,8 +69,17 @@ struct http_server_s {
 
 static char node_name[128] = "node";
 
+static int io_threads_set; /* http_set_io_threads(); 0 = by the CPUs */
+
+void http_set_io_threads(int n)
+{
+    io_threads_set = n < 0 ? 0 : n > 64 ? 64 : n;
+}
+
 unsigned http_io_threads(void)
 {
+    if (io_threads_set > 0)
+        return (unsigned)io_threads_set;
     int n = cpus_usable();
     return n < 2 ? 2u : n > 16 ? 16u : (unsigned)n;
 }

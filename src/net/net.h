@@ -68,7 +68,9 @@ typedef void (*http_handler_cb)(http_req_t *req);
 
 typedef struct http_server_s http_server_t;
 
-/* The number of I/O threads of a server: the CPUs this process may run on, within [2, 16]. */
+/* The number of I/O threads of the servers started from now on: n (1..64), or 0 for the CPUs
+ * this process may run on within [2, 16] (the default). */
+void http_set_io_threads(int n);
 unsigned http_io_threads(void);
 
 /* Starts listening on host:port. node_name is used in error bodies ("t[ID]"). NULL on error

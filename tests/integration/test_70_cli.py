@@ -1,5 +1,6 @@
 """70 CLI: `locus cluster up/show/down` and the object commands against that cluster, briefly."""
 
+import json
 import os
 import signal
 import subprocess
@@ -67,6 +68,10 @@ def cli_cluster(tmp_path):
     try:
         assert up.returncode == 0, f"cluster up: {up.returncode}\n{up.stderr.decode(errors='replace')}"
         assert up.stdout.decode().strip() == f"http://127.0.0.1:{port}"
+        # the 4 nodes share this machine's CPUs: at least one HTTP I/O thread each
+        want = max(1, len(os.sched_getaffinity(0)) // 4)
+        for node in Path(d).glob("*/config.json"):
+            assert json.loads(node.read_text())["io_threads"] == want, node
         yield run, d, port
         down = run("cluster", "down", "--dir", d, check=False)
         assert down.returncode == 0, down.stderr.decode(errors="replace")

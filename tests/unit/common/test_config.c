@@ -23,7 +23,8 @@ static void test_json_and_flags(void **state)
                                       "{\"_comment\":\"x\",\"role\":\"target\",\"port\":9001,"
                                       "\"data_dir\":\"/d\",\"mountpaths\":[\"/m1\",\"/m2\"],"
                                       "\"primary_url\":\"http://127.0.0.1:9000/\","
-                                      "\"keepalive_timeout\":\"1m30s\",\"fsync\":true}",
+                                      "\"keepalive_timeout\":\"1m30s\",\"fsync\":true,"
+                                      "\"io_threads\":3}",
                                       err, sizeof(err)),
                      0);
     char *argv[] = {"locusd", "--port", "9002", "--log-level=debug", "--mountpath", "/m3"};
@@ -38,6 +39,7 @@ static void test_json_and_flags(void **state)
     assert_string_equal(c.public_url, "http://127.0.0.1:9002");
     assert_true(c.keepalive_timeout_ns == 90LL * 1000000000LL);
     assert_true(c.fsync);
+    assert_int_equal(c.io_threads, 3);
     config_dispose(&c);
 }
 
@@ -99,6 +101,10 @@ static void test_errors(void **state)
     expect_error(NULL, argv2, 2, "needs a value");
     expect_error("{\"role\":\"proxy\",\"port\":1,\"data_dir\":\"/d\",\"log_level\":\"loud\"}", NULL,
                  0, "log_level");
+    expect_error("{\"role\":\"proxy\",\"port\":1,\"data_dir\":\"/d\",\"io_threads\":65}", NULL, 0,
+                 "io_threads");
+    expect_error("{\"role\":\"proxy\",\"port\":1,\"data_dir\":\"/d\",\"io_threads\":-1}", NULL, 0,
+                 "io_threads");
 }
 
 int main(void)
