@@ -743,8 +743,10 @@ static double self_cpu_us(void)
                     c.ru_stime.tv_usec);
 }
 
-/* CPU ticks of the cluster: every locusd of a cluster the bench started and every ETL server. */
-static long cluster_ticks(const ffb_t *b)
+/* CPU ticks of the cluster: every locusd of a cluster the bench started, and with etl the
+ * servers of that ETL (only while they run: a server that exits between two readings would
+ * take its ticks with it). */
+static long cluster_ticks(const ffb_t *b, const char *etl)
 {
     pid_t pids[160];
     int n = 0;
@@ -753,7 +755,8 @@ static long cluster_ticks(const ffb_t *b)
         n = bench_pid_files(pat, pids, 64);
         free(pat);
     }
-    n += etl_server_pids(NULL, pids + n, 160 - n);
+    if (etl != NULL)
+        n += etl_server_pids(etl, pids + n, 160 - n);
     return bench_cpu_ticks(pids, n);
 }
 
@@ -762,15 +765,15 @@ static double ticks_ms(long ticks)
     return (double)ticks * 1000.0 / (double)sysconf(_SC_CLK_TCK);
 }
 
-/* Runs a cell and its CPU per file: the bench's own, and the cluster's unless the cell measured
- * it itself (ETL cells: their servers exist only while the cell runs). */
+/* Runs a cell and its CPU per file: the bench's own, and the cluster's (its locusd) unless the
+ * cell measured it itself (ETL cells: with their servers, which exist only while it runs). */
 static void run_cell(ffb_t *b, cell_t *c, void (*fn)(ffb_t *, cell_t *))
 {
     c->srv_ms = -1;
     double s0 = self_cpu_us();
-    long t0 = cluster_ticks(b);
+    long t0 = cluster_ticks(b, NULL);
     fn(b, c);
-    long t1 = cluster_ticks(b);
+    long t1 = cluster_ticks(b, NULL);
     double s1 = self_cpu_us();
     double files = (double)(c->files_done > 0 ? c->files_done : b->nf);
     c->self_ms = (s1 - s0) / 1000.0 / files;
@@ -804,14 +807,14 @@ static void run_etl(ffb_t *b, cell_t *c)
     json_t *v = json_pack("{s:s, s:i, s:{s:s}, s:s}", "id", name, "num-workers", b->workers, "ext",
                           "flac", "wav", "request_timeout", "5m");
     bench_job_time_t jt;
-    long t0 = cluster_ticks(b);
+    long t0 = cluster_ticks(b, name);
     if (bench_job_start(b->endpoint, b->src, dst, v, &id, err, sizeof(err)) != 0 ||
         bench_job_wait(b->cl, id, JOB_TIMEOUT_S, err, sizeof(err)) != 0 ||
         bench_job_timing(b->cl, id, 0, &jt, err, sizeof(err)) != 0) {
         snprintf(c->note, sizeof(c->note), "FAILED: %.370s", err);
         goto out_bck;
     }
-    c->srv_ms = ticks_ms(cluster_ticks(b) - t0) / (double)b->nf; /* servers still up */
+    c->srv_ms = ticks_ms(cluster_ticks(b, name) - t0) / (double)b->nf; /* servers still up */
     c->secs = jt.secs;
     c->etl_rss_kb = etl_peak_rss_kb(name, &c->etl_servers);
     if (verify_bucket(b, dst, b->nf, NULL, 0, &c->out_bytes, err, sizeof(err)) != 0) {
