@@ -85,6 +85,8 @@ int bench_cluster_up(const char *bindir, const char *dir, int port, int targets,
                      size_t errlen);
 /* The pids (> 1) in the pid files matching the glob pattern, at most max into out; their count. */
 int bench_pid_files(const char *pattern, pid_t *out, int max);
+/* The pids of the locusd of the cluster under cluster_dir (<cluster_dir>/<node>/locusd.pid). */
+int bench_cluster_pids(const char *cluster_dir, pid_t *out, int max);
 /* utime + stime of the processes, in clock ticks (all threads included; gone ones count 0). */
 long bench_cpu_ticks(const pid_t *pids, int n);
 /* `locus cluster down --dir dir`, then SIGKILLs any locusd whose pid file is still alive

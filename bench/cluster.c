@@ -177,6 +177,14 @@ int bench_pid_files(const char *pattern, pid_t *out, int max)
     return n;
 }
 
+int bench_cluster_pids(const char *cluster_dir, pid_t *out, int max)
+{
+    char *pat = xasprintf("%s/*/locusd.pid", cluster_dir);
+    int n = bench_pid_files(pat, out, max);
+    free(pat);
+    return n;
+}
+
 void bench_cluster_down(const char *bindir, const char *dir)
 {
     char *cli = xasprintf("%s/locus", bindir);
@@ -187,10 +195,8 @@ void bench_cluster_down(const char *bindir, const char *dir)
 
     /* Safety net: whatever `cluster down` left behind (it may not exist yet, or fail). Only
      * pids recorded under our own cluster dir, and only if they still are locusd. */
-    char *pat = xasprintf("%s/*/locusd.pid", dir);
     pid_t pids[256];
-    int n = bench_pid_files(pat, pids, 256);
-    free(pat);
+    int n = bench_cluster_pids(dir, pids, 256);
     for (int i = 0; i < n; i++) {
         char comm_path[64], comm[64] = "";
         snprintf(comm_path, sizeof(comm_path), "/proc/%ld/comm", (long)pids[i]);

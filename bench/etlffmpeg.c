@@ -750,11 +750,8 @@ static long cluster_ticks(const ffb_t *b, const char *etl)
 {
     pid_t pids[160];
     int n = 0;
-    if (b->run.cluster_dir != NULL) {
-        char *pat = xasprintf("%s/*/locusd.pid", b->run.cluster_dir);
-        n = bench_pid_files(pat, pids, 64);
-        free(pat);
-    }
+    if (b->run.cluster_dir != NULL)
+        n = bench_cluster_pids(b->run.cluster_dir, pids, 64);
     if (etl != NULL)
         n += etl_server_pids(etl, pids + n, 160 - n);
     return bench_cpu_ticks(pids, n);

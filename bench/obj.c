@@ -592,9 +592,7 @@ static int server_pids(const bench_t *b, path_kind_t path, pid_t *out, int max)
         const char *cdir = b->own_cluster ? b->run.cluster_dir : b->cluster_dir_opt;
         if (cdir == NULL)
             return 0;
-        char *pat = xasprintf("%s/*/locusd.pid", cdir);
-        n = bench_pid_files(pat, out, max);
-        free(pat);
+        n = bench_cluster_pids(cdir, out, max);
     }
     return n;
 }

@@ -332,6 +332,13 @@ static void run_request(http_server_t *s, http_req_t *req)
         http_reply_error(req, 500, "internal error: no response for %s", req->raw_path);
 }
 
+/* One suspended connection less (called locked); wakes a stop waiting for none. */
+static void inflight_drop(http_server_t *s)
+{
+    if (--s->inflight == 0)
+        pthread_cond_broadcast(&s->drained);
+}
+
 bool http_server_park(http_server_t *s)
 {
     pthread_mutex_lock(&s->lock);
@@ -345,8 +352,7 @@ bool http_server_park(http_server_t *s)
 void http_server_unpark(http_server_t *s)
 {
     pthread_mutex_lock(&s->lock);
-    if (--s->inflight == 0)
-        pthread_cond_broadcast(&s->drained);
+    inflight_drop(s);
     pthread_mutex_unlock(&s->lock);
 }
 
@@ -377,8 +383,7 @@ static void *worker_main(void *arg)
         run_request(s, &ri->req);
         MHD_resume_connection(conn); /* ri belongs to the I/O thread from here */
         pthread_mutex_lock(&s->lock);
-        if (--s->inflight == 0)
-            pthread_cond_broadcast(&s->drained);
+        inflight_drop(s);
     }
 out:
     s->threads--;

@@ -494,11 +494,8 @@ static void job_start(http_req_t *req)
      * more conversions than cores only thrash (docs/benchmarks.md, "ETL workers"). Negative:
      * serial, as AIStore's -1. */
     json_int_t nwv = json_is_integer(nw) ? json_integer_value(nw) : 0;
-    j->workers = nwv > 0   ? (nwv > JOBS_MAX_WORKERS ? JOBS_MAX_WORKERS : (int)nwv)
-                 : nwv < 0 ? 1
-                           : cpus_usable();
-    if (j->workers > JOBS_MAX_WORKERS)
-        j->workers = JOBS_MAX_WORKERS;
+    json_int_t w = nwv > 0 ? nwv : nwv < 0 ? 1 : cpus_usable();
+    j->workers = (int)(w < JOBS_MAX_WORKERS ? w : JOBS_MAX_WORKERS);
     j->dry_run = json_is_true(json_object_get(j->msg, "dry_run"));
     j->coer = json_is_true(json_object_get(j->msg, "coer"));
     j->prepend = json_string_value(json_object_get(j->msg, "prepend"));
