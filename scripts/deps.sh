@@ -13,6 +13,7 @@ PKGS=(
     python3-cloudpickle python3-fastapi python3-uvicorn python3-flask python3-websocket
     python3-matplotlib
     nginx-light attr curl
+    libjwt-dev bubblewrap clang libfuzzer-14-dev libclang-rt-14-dev
 )
 
 missing=()
