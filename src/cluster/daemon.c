@@ -47,7 +47,7 @@ static void handle_daemon(http_req_t *req)
         free(t);
     } else if (strcmp(what, "bmd") == 0 || strcmp(what, "etlmd") == 0) {
         mdoc_t *d = md_get(what[0] == 'b' ? MD_BMD : MD_ETL);
-        http_reply_json(req, 200, md_to_json(d));
+        http_reply_json(req, 200, md_to_public_json(d));
         md_put(d);
     } else if (strcmp(what, "snode") == 0) {
         json_t *j = json_pack("{s:s, s:s, s:s}", "daemon_id", cluster_self_id(), "daemon_type",

@@ -348,6 +348,40 @@ json_t *md_to_json(const mdoc_t *d)
                      d->items);
 }
 
+/* Env values in place of which responses show REDACTED. */
+static void redact_env(json_t *env)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach(env, i, e) if (json_is_object(e) && json_object_get(e, "value"))
+        json_object_set_new(e, "value", json_string(ETLMD_REDACTED));
+}
+
+json_t *etlmd_entry_public(const json_t *entry)
+{
+    json_t *c = json_deep_copy(entry);
+    if (!json_is_object(c))
+        return c;
+    json_object_del(c, "secret");
+    json_t *im = json_object_get(c, "init_msg");
+    redact_env(json_object_get(im, "env"));
+    redact_env(json_object_get(json_object_get(im, "runtime"), "env"));
+    return c;
+}
+
+json_t *md_to_public_json(const mdoc_t *d)
+{
+    json_t *j = md_to_json(d);
+    if (d->kind != MD_ETL)
+        return j;
+    json_t *items = json_object_get(j, md_items_key[d->kind]), *pub = json_object();
+    const char *k;
+    json_t *v;
+    json_object_foreach(items, k, v) json_object_set_new(pub, k, etlmd_entry_public(v));
+    json_object_set_new(j, md_items_key[d->kind], pub);
+    return j;
+}
+
 mdoc_t *md_from_json(md_kind_t kind, json_t *j)
 {
     json_t *items = json_object_get(j, md_items_key[kind]);

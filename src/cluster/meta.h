@@ -76,6 +76,12 @@ char *smap_to_text(const smap_t *s);
 smap_t *smap_from_json(json_t *j);
 /* {"version":"N","uuid":..,"buckets"|"etls":{..}}; new reference. */
 json_t *md_to_json(const mdoc_t *d);
+/* md_to_json for a response: an EtlMD without its per-ETL secrets and with every env value
+ * replaced by ETLMD_REDACTED (specs carry passwords and keys; only targets need them). */
+json_t *md_to_public_json(const mdoc_t *d);
+#define ETLMD_REDACTED "<redacted>"
+/* One EtlMD entry the same way; new reference. */
+json_t *etlmd_entry_public(const json_t *entry);
 /* A new document with one reference (items copied), or NULL when j is not one. */
 mdoc_t *md_from_json(md_kind_t kind, json_t *j);
 /* All current documents as one JSON text {"smap":..,"bmd":..,"etlmd":..} (the body of

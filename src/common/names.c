@@ -47,6 +47,8 @@ const char *name_check_object(const char *name, size_t n)
     for (size_t i = 0; i < n; i++)
         if ((unsigned char)name[i] < 0x20 || name[i] == 0x7f)
             return "object name contains a control character";
+    if (!utf8_valid(name, n))
+        return "object name is not valid UTF-8";
     if (name[0] == '/')
         return "object name must not start with '/'";
     /* Walk the '/'-separated segments; the end of the name closes the last one. */
@@ -65,6 +67,12 @@ const char *name_check_object(const char *name, size_t n)
         start = i + 1;
     }
     return NULL;
+}
+
+const char *name_check(const char *bck, const char *obj)
+{
+    const char *why = name_check_bucket(bck);
+    return why ? why : name_check_object(obj, obj ? strlen(obj) : 0);
 }
 
 char *uname_make(const char *bck, const char *obj)

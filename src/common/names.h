@@ -20,10 +20,13 @@
 /* AIStore's rule: [A-Za-z0-9_.-], no leading '.', no "..", 1..64 chars.
  * Returns NULL when valid, else a static human-readable reason. */
 const char *name_check_bucket(const char *name);
-/* Object name: non-empty, <= NAME_MAX_OBJECT bytes, no NUL (n is the length), not starting
- * with '/', no "." or ".." segment, no empty segment ("a//b"), no segment > 255 bytes.
- * Returns NULL when valid, else a static reason. */
+/* Object name: non-empty, <= NAME_MAX_OBJECT bytes, no NUL (n is the length), no control
+ * character, well-formed UTF-8, not starting with '/', no "." or ".." segment, no empty segment
+ * ("a//b"), no segment > 255 bytes. Returns NULL when valid, else a static reason. */
 const char *name_check_object(const char *name, size_t n);
+/* Both checks: the one gate every (bucket, object) pair passes before it becomes a path,
+ * whatever its origin (HTTP, template, list, job message, metasync). NULL when valid. */
+const char *name_check(const char *bck, const char *obj);
 
 /* "ais/@#/<bck>/<obj>"; caller frees. */
 char *uname_make(const char *bck, const char *obj);

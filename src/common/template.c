@@ -111,46 +111,83 @@ static bool group_last(const tgroup_t *g, long v)
     return (unsigned long)g->b - (unsigned long)v < (unsigned long)g->step;
 }
 
-static long expand_rec(tmpl_t *t, size_t i, buf_t *acc, int (*cb)(const char *, void *), void *arg,
-                       bool *stop)
+struct template_iter {
+    tmpl_t t;
+    long cur[TMPL_MAX_GROUPS];
+    bool started, done;
+    buf_t name;
+};
+
+template_iter_t *template_iter_new(const char *tmpl)
 {
-    if (i == t->ng) {
-        size_t keep = acc->len;
-        buf_puts(acc, t->tail);
-        *stop = cb(acc->base, arg) != 0;
-        acc->len = keep;
-        acc->base[keep] = '\0';
-        return 1;
+    template_iter_t *it = xcalloc(1, sizeof(*it));
+    if (tmpl_parse(tmpl, &it->t) < 0) {
+        free(it);
+        return NULL;
     }
-    const tgroup_t *g = &t->g[i];
-    long count = 0;
-    size_t keep = acc->len;
-    for (long v = g->a;; v += g->step) {
-        buf_puts(acc, g->lit);
-        buf_printf(acc, "%0*ld", g->width, v);
-        count += expand_rec(t, i + 1, acc, cb, arg, stop);
-        acc->len = keep;
-        acc->base[keep] = '\0';
-        if (*stop || group_last(g, v))
-            break;
+    for (size_t i = 0; i < it->t.ng; i++)
+        it->cur[i] = it->t.g[i].a;
+    buf_init(&it->name);
+    return it;
+}
+
+/* Odometer step: the last group turns fastest; false after the last name. */
+static bool iter_advance(template_iter_t *it)
+{
+    for (size_t i = it->t.ng; i-- > 0;) {
+        const tgroup_t *g = &it->t.g[i];
+        if (!group_last(g, it->cur[i])) {
+            it->cur[i] += g->step; /* no overflow: cur + step <= b */
+            return true;
+        }
+        it->cur[i] = g->a;
     }
-    return count;
+    return false;
+}
+
+const char *template_iter_next(template_iter_t *it)
+{
+    if (it->done)
+        return NULL;
+    if (it->started && !iter_advance(it)) {
+        it->done = true;
+        return NULL;
+    }
+    it->started = true;
+    it->name.len = 0;
+    buf_reserve(&it->name, 64);
+    it->name.base[0] = '\0';
+    for (size_t i = 0; i < it->t.ng; i++) {
+        buf_puts(&it->name, it->t.g[i].lit);
+        buf_printf(&it->name, "%0*ld", it->t.g[i].width, it->cur[i]);
+    }
+    buf_puts(&it->name, it->t.tail);
+    return it->name.base;
+}
+
+void template_iter_free(template_iter_t *it)
+{
+    if (it == NULL)
+        return;
+    tmpl_dispose(&it->t);
+    buf_dispose(&it->name);
+    free(it);
 }
 
 long template_expand(const char *tmpl, int (*cb)(const char *name, void *arg), void *arg)
 {
-    tmpl_t t;
-    if (tmpl_parse(tmpl, &t) < 0)
+    template_iter_t *it = template_iter_new(tmpl);
+    if (it == NULL)
         return -1;
-    buf_t acc;
-    buf_init(&acc);
-    buf_reserve(&acc, 256);
-    acc.base[0] = '\0';
-    bool stop = false;
-    long rc = expand_rec(&t, 0, &acc, cb, arg, &stop);
-    buf_dispose(&acc);
-    tmpl_dispose(&t);
-    return rc;
+    long count = 0;
+    const char *name;
+    while ((name = template_iter_next(it)) != NULL) {
+        count++;
+        if (cb(name, arg) != 0)
+            break;
+    }
+    template_iter_free(it);
+    return count;
 }
 
 int template_size(const char *tmpl, long *n)

@@ -7,6 +7,18 @@
 #ifndef LOCUS_COMMON_TEMPLATE_H
 #define LOCUS_COMMON_TEMPLATE_H
 
+/* The most names a multi-object request may name by template (a 400 beyond it): each name
+ * costs a lookup on every target, so a larger range is a mistake or an attack. */
+#define TEMPLATE_MAX_NAMES 10000000L
+
+/* A template's names one at a time, in memory independent of their number. */
+typedef struct template_iter template_iter_t;
+/* NULL if malformed. */
+template_iter_t *template_iter_new(const char *tmpl);
+/* The next name (valid until the next call), or NULL after the last. */
+const char *template_iter_next(template_iter_t *it);
+void template_iter_free(template_iter_t *it);
+
 /* Calls cb for each name; stops when cb returns non-zero. -1 if malformed, else the count. */
 long template_expand(const char *tmpl, int (*cb)(const char *name, void *arg), void *arg);
 /* Number of names computed without enumerating them: 0 with *n set, -1 if malformed, -2 when

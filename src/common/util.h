@@ -77,6 +77,14 @@ int read_file(const char *path, char **out, size_t *len);
 int write_all(int fd, const void *p, size_t n);
 ssize_t read_full(int fd, void *p, size_t n);
 
+/* Length of the well-formed UTF-8 sequence at s[0..n) (1..4), or 0 when s starts with a byte
+ * that is not one (overlong forms, surrogates and code points past U+10FFFF are not). */
+size_t utf8_seq_len(const unsigned char *s, size_t n);
+/* Whether s[0..n) is well-formed UTF-8. */
+bool utf8_valid(const char *s, size_t n);
+/* Replaces, in place, every byte that is not part of well-formed UTF-8 with '?', so that any
+ * byte sequence (a name cut mid-character, an ETL server's output) can go into JSON. */
+void utf8_scrub(char *s);
 /* Percent-decodes src[0..n) into a new string (caller frees); NULL if malformed. */
 char *url_decode(const char *src, size_t n, size_t *outlen);
 /* Percent-encodes s like Python's urllib.parse.quote(s, safe=keep) ("/" kept when keep has it). */

@@ -14,6 +14,7 @@
  */
 #include "cluster/cluster.h"
 #include "cluster/meta.h"
+#include "common/json.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "etl/internal.h"
@@ -297,6 +298,7 @@ static void set_failed(etl_inst_t *e, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(e->reason, sizeof(e->reason), fmt, ap);
     va_end(ap);
+    utf8_scrub(e->reason); /* it quotes the server's log, any bytes */
     e->state = INST_FAILED;
     pthread_mutex_unlock(&etl_lock);
     LOCUS_LOG(LOG_WARNING, "etl %s: %s", e->name, e->reason);
@@ -582,8 +584,8 @@ static etl_inst_t *inst_new(const char *name, const char *xid, json_t *entry)
              json_string_value(json_object_get(entry, "secret")));
     e->refcnt = 2; /* registry + starter */
     e->state = INST_STARTING;
-    e->obj_timeout_ns = (int64_t)json_number_value(json_object_get(entry, "obj_timeout_ns"));
-    e->init_timeout_ns = (int64_t)json_number_value(json_object_get(entry, "init_timeout_ns"));
+    e->obj_timeout_ns = json_int64(json_object_get(entry, "obj_timeout_ns"));
+    e->init_timeout_ns = json_int64(json_object_get(entry, "init_timeout_ns"));
     const char *scheme = json_string_value(json_object_get(entry, "comm"));
     e->comm = etl_comm_find(scheme ? scheme : "hpush://");
     if (e->comm == NULL)

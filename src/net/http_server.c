@@ -211,11 +211,25 @@ void http_reply_text(http_req_t *req, unsigned status, const char *text)
 
 void http_reply_json(http_req_t *req, unsigned status, json_t *j)
 {
-    char *s = json_dumps(j, JSON_COMPACT);
+    char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
+    if (s == NULL) { /* a NULL built from bytes that were not UTF-8: a bug, not a crash */
+        http_reply_error(req, 500, "internal error: cannot encode the response");
+        return;
+    }
     struct MHD_Response *r = MHD_create_response_from_buffer(strlen(s), s, MHD_RESPMEM_MUST_FREE);
     MHD_add_response_header(r, "Content-Type", "application/json");
     http_send(req, status, r);
+}
+
+/* s as a JSON string whatever its bytes: what is not UTF-8 becomes '?'. */
+static json_t *json_str_any(const char *s)
+{
+    char *c = xstrdup(s ? s : "");
+    utf8_scrub(c);
+    json_t *j = json_string(c);
+    free(c);
+    return j;
 }
 
 void http_reply_error(http_req_t *req, unsigned status, const char *fmt, ...)
@@ -225,21 +239,35 @@ void http_reply_error(http_req_t *req, unsigned status, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
+    /* The message may quote a client's bytes or an ETL server's output, and vsnprintf may have
+     * cut it mid-character: make it valid UTF-8 before it goes into JSON and a header. */
+    utf8_scrub(msg);
     if (status >= 500)
         LOCUS_LOG(LOG_WARNING, "%u %s while %s %s, client: %s", status, msg, req->method,
                   req->raw_path, req->remote);
     else
         LOCUS_LOG(LOG_VERBOSE, "%u %s while %s %s, client: %s", status, msg, req->method,
                   req->raw_path, req->remote);
-    json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:i}", "message", msg, "method",
-                          req->method, "url_path", req->raw_path, "remote_addr", req->remote,
-                          "caller", "", "node", node_name, "status", (int)status);
+    json_t *j = json_object();
+    json_object_set_new(j, "message", json_str_any(msg));
+    json_object_set_new(j, "method", json_str_any(req->method));
+    json_object_set_new(j, "url_path", json_str_any(req->raw_path));
+    json_object_set_new(j, "remote_addr", json_str_any(req->remote));
+    json_object_set_new(j, "caller", json_string(""));
+    json_object_set_new(j, "node", json_str_any(node_name));
+    json_object_set_new(j, "status", json_integer(status));
     char *s = json_dumps(j, JSON_COMPACT);
     json_decref(j);
+    if (s == NULL)
+        s = xstrdup("{}");
     struct MHD_Response *r = MHD_create_response_from_buffer(strlen(s), s, MHD_RESPMEM_MUST_FREE);
     MHD_add_response_header(r, "Content-Type", "application/json");
-    if (strcmp(req->method, "HEAD") == 0)
+    if (strcmp(req->method, "HEAD") == 0) {
+        for (char *p = msg; *p; p++) /* a header value holds no CR, LF or other control */
+            if ((unsigned char)*p < 0x20 || *p == 0x7f)
+                *p = ' ';
         MHD_add_response_header(r, "Hdr-Error", msg);
+    }
     http_send(req, status, r);
 }
 
@@ -289,6 +317,26 @@ static void req_free(req_impl_t *ri)
     free(ri);
 }
 
+struct cl_count {
+    int n;
+    const char *first;
+    bool conflict;
+};
+
+static enum MHD_Result count_length(void *cls, enum MHD_ValueKind kind, const char *key,
+                                    const char *value)
+{
+    struct cl_count *c = cls;
+    if (strcasecmp(key, "Content-Length") != 0)
+        return MHD_YES;
+    if (c->n > 0 && strcmp(c->first, value ? value : "") != 0)
+        c->conflict = true;
+    if (c->n == 0)
+        c->first = value ? value : "";
+    c->n++;
+    return MHD_YES;
+}
+
 static req_impl_t *req_create(http_server_t *s, struct MHD_Connection *conn, const char *url,
                               const char *method)
 {
@@ -322,6 +370,31 @@ static req_impl_t *req_create(http_server_t *s, struct MHD_Connection *conn, con
     }
     buf_init(&req->body);
     return ri;
+}
+
+/* What every handler may take for granted of a request line: a path and query values that
+ * decode to UTF-8 without NUL bytes, and one unambiguous body length (two different
+ * Content-Length headers, or one with Transfer-Encoding, is how requests get smuggled). */
+static const char *req_check_url(req_impl_t *ri)
+{
+    http_req_t *req = &ri->req;
+    if (req->path == NULL)
+        return "malformed percent-encoding (or %00) in URL path";
+    if (!utf8_valid(req->path, strlen(req->path)))
+        return "URL path is not valid UTF-8";
+    for (size_t i = 0; i < ri->n_params; i++)
+        if (!utf8_valid(ri->params[i].key, strlen(ri->params[i].key)) ||
+            !utf8_valid(ri->params[i].val, strlen(ri->params[i].val)))
+            return "URL query is not valid UTF-8";
+    struct cl_count cl = {0, NULL, false};
+    MHD_get_connection_values(req->conn, MHD_HEADER_KIND, count_length, &cl);
+    if (cl.conflict)
+        return "conflicting Content-Length headers";
+    if (cl.n > 0 && MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "Transfer-Encoding"))
+        return "both Content-Length and Transfer-Encoding";
+    if (cl.n > 0 && (cl.first[0] == '\0' || strspn(cl.first, "0123456789") != strlen(cl.first)))
+        return "invalid Content-Length";
+    return NULL;
 }
 
 /* on_request, and a 500 when the handler answered nothing. */
@@ -445,10 +518,11 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         ri = req_create(s, conn, url, method);
         *req_cls = ri;
         http_req_t *req = &ri->req;
-        if (req->path == NULL) {
-            /* Malformed escapes: answer at once (this closes the connection, which is fine). */
-            req->path = xstrdup(req->raw_path);
-            http_reply_error(req, 400, "malformed percent-encoding (or %%00) in URL path");
+        const char *bad = req_check_url(ri);
+        if (bad) { /* answer at once (this closes the connection, which is fine) */
+            if (req->path == NULL)
+                req->path = xstrdup(req->raw_path);
+            http_reply_error(req, 400, "%s", bad);
             return MHD_YES;
         }
         s->on_headers(req);

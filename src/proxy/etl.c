@@ -3,6 +3,7 @@
  * start, delete, logs, health. The ETL's state lives in the EtlMD (cluster metadata); targets
  * reconcile their ETL servers with it, and the primary waits for them on init and start.
  */
+#include "common/json.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "etlspec/etlspec.h"
@@ -308,9 +309,11 @@ static void etl_view(http_req_t *req, const char *name)
         proxy_bcast(&b);
         free(q);
     }
-    json_t *j = json_pack("{s:O, s:o, s:O, s:O}", "init_msg", json_object_get(e, "init_msg"),
+    json_t *pub = etlmd_entry_public(e); /* no secret, no env values */
+    json_t *j = json_pack("{s:O, s:o, s:O, s:O}", "init_msg", json_object_get(pub, "init_msg"),
                           "obj_errors", errs, "stage", json_object_get(e, "stage"), "reason",
                           json_object_get(e, "reason"));
+    json_decref(pub);
     json_decref(e);
     http_reply_json(req, 200, j);
 }
@@ -377,7 +380,7 @@ static void etl_start(http_req_t *req, const char *name)
         return;
     }
     json_t *e = etl_entry(name);
-    int64_t it = (int64_t)json_number_value(json_object_get(e, "init_timeout_ns"));
+    int64_t it = json_int64(json_object_get(e, "init_timeout_ns"));
     json_decref(e);
     finish_start(req, name, xid, it);
 }

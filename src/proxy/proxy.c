@@ -419,8 +419,10 @@ out:
     free(dst);
 }
 
-/* Validates the object names or the range template of a list/range operation. */
-static const char *check_listrange(json_t *names, json_t *tmpl)
+/* Validates the object names or the range template of a list/range operation: every listed
+ * name, and a template's size (counted, never enumerated) and first name. The targets check
+ * each name again as they expand the template. NULL when valid, else a reason in err. */
+static const char *check_listrange(json_t *names, json_t *tmpl, char *err, size_t errlen)
 {
     if (json_is_array(names)) {
         size_t i;
@@ -429,14 +431,33 @@ static const char *check_listrange(json_t *names, json_t *tmpl)
         {
             if (!json_is_string(v))
                 return "objnames must be an array of strings";
-            if (name_check_object(json_string_value(v), json_string_length(v)) != NULL)
-                return "objnames has an invalid object name";
+            const char *why = name_check_object(json_string_value(v), json_string_length(v));
+            if (why != NULL) {
+                snprintf(err, errlen, "objnames[%zu]: %s", i, why);
+                return err;
+            }
         }
         return NULL;
     }
-    if (strchr(json_string_value(tmpl), '{') && template_count(json_string_value(tmpl)) < 0)
+    const char *t = json_string_value(tmpl);
+    if (strchr(t, '{') == NULL)
+        return NULL; /* no range: a prefix */
+    long n;
+    int rc = template_size(t, &n);
+    if (rc == -1)
         return "malformed template (expecting e.g. \"obj-{0001..1000}\")";
-    return NULL;
+    if (rc == -2 || n > TEMPLATE_MAX_NAMES) {
+        snprintf(err, errlen, "the template names %s%ld objects; the limit is %ld",
+                 rc == -2 ? "more than " : "", n, TEMPLATE_MAX_NAMES);
+        return err;
+    }
+    template_iter_t *it = template_iter_new(t);
+    const char *first = template_iter_next(it);
+    const char *why = name_check_object(first, strlen(first));
+    if (why)
+        snprintf(err, errlen, "the template makes invalid object names: %s", why);
+    template_iter_free(it);
+    return why ? err : NULL;
 }
 
 static void buckets_request(http_req_t *req, const char **segs, int nseg)
@@ -505,6 +526,7 @@ static void buckets_request(http_req_t *req, const char **segs, int nseg)
         } else if (m[0] == 'D' && strcmp(action, "destroy-bck") == 0) {
             bmd_change(req, do_destroy, name);
         } else if (m[0] == 'D' && strcmp(action, "delete-listrange") == 0) {
+            char lrerr[256];
             json_t *names = json_get_ci(value, "objnames");
             json_t *tmpl = json_get_ci(value, "template");
             if (!bucket_exists(name)) {
@@ -513,7 +535,7 @@ static void buckets_request(http_req_t *req, const char **segs, int nseg)
                 http_reply_error(req, 400,
                                  "delete-listrange: value needs \"objnames\" (array) or "
                                  "\"template\" (string)");
-            } else if ((why = check_listrange(names, tmpl)) != NULL) {
+            } else if ((why = check_listrange(names, tmpl, lrerr, sizeof(lrerr))) != NULL) {
                 http_reply_error(req, 400, "delete-listrange: %s", why);
             } else {
                 json_t *jm = json_object();

@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define JOBS_MAX_WORKERS 64
@@ -34,9 +35,14 @@
 typedef struct {
     xact_t *x;
     json_t *msg; /* the job's message (TCBMsg or list/range) */
+    /* The names to work on come from one of: a walk of the local objects (names), the
+     * message's objnames (list), or its range template (tmpl, expanded as workers ask). */
     char **names;
     size_t n_names, next;
-    pthread_mutex_t lock; /* protects next */
+    json_t *list;
+    template_iter_t *tmpl;
+    size_t total;         /* how many names there are (to size the worker pool) */
+    pthread_mutex_t lock; /* protects next and tmpl */
     int workers;
     bool dry_run, coer;
     etl_inst_t *etl; /* etl-bck: the transformer, held for the job's life */
@@ -69,11 +75,27 @@ char *jobs_to_name(const char *name, const char *prepend, json_t *ext)
 
 /* ---------------------------------------------------------------- runners */
 
+/* Job threads alive, so that a shutdown can wait for them (at most JOBS_STOP_WAIT_SEC). */
+#define JOBS_STOP_WAIT_SEC 10
+static pthread_mutex_t run_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t run_cond = PTHREAD_COND_INITIALIZER;
+static int n_running;
+
+static void running_add(int d)
+{
+    pthread_mutex_lock(&run_lock);
+    n_running += d;
+    if (n_running == 0)
+        pthread_cond_broadcast(&run_cond);
+    pthread_mutex_unlock(&run_lock);
+}
+
 static void job_free(job_t *j)
 {
-    for (size_t i = 0; i < j->n_names; i++)
+    for (size_t i = j->next; i < j->n_names; i++)
         free(j->names[i]);
     free(j->names);
+    template_iter_free(j->tmpl);
     json_decref(j->msg);
     if (j->etl) {
         etl_session_close(j->etl, j->session);
@@ -93,17 +115,25 @@ static int add_name(const char *name, const char *fqn, void *arg)
     return j->x->abort ? 1 : 0;
 }
 
-static int add_name_tmpl(const char *name, void *arg)
-{
-    return add_name(name, NULL, arg);
-}
-
+/* The next name to work on (caller frees), or NULL when done or aborted. */
 static char *next_name(job_t *j)
 {
     char *n = NULL;
     pthread_mutex_lock(&j->lock);
-    if (j->next < j->n_names && !j->x->abort)
+    if (j->x->abort) {
+        /* done */
+    } else if (j->tmpl) {
+        const char *t = template_iter_next(j->tmpl);
+        n = t ? xstrdup(t) : NULL;
+    } else if (j->list) {
+        json_t *v;
+        while (n == NULL && (v = json_array_get(j->list, j->next)) != NULL) {
+            j->next++;
+            n = json_is_string(v) ? xstrdup(json_string_value(v)) : NULL;
+        }
+    } else if (j->next < j->n_names) {
         n = j->names[j->next++];
+    }
     pthread_mutex_unlock(&j->lock);
     return n;
 }
@@ -401,6 +431,13 @@ static void *worker_main(void *arg)
     char *name;
     while ((name = next_name(j)) != NULL) {
         char why[512];
+        /* A list or template may name anything: the store refuses bad names too, but say why. */
+        const char *bad = name_check_object(name, strlen(name));
+        if (bad) {
+            obj_failed(j, j->x->src_bck, name, bad, 400);
+            free(name);
+            continue;
+        }
         if (j->etl && !etl_alive(j->etl, why, sizeof(why))) {
             char *e = xasprintf("etl job %s is not running: %s", j->etl_name, why);
             xact_set_err(j->x, e, true);
@@ -411,6 +448,7 @@ static void *worker_main(void *arg)
             copy_one(j, name);
         else
             delete_one(j, name);
+        free(name);
     }
     httpc_thread_cleanup();
     return NULL;
@@ -422,28 +460,16 @@ static void *job_main(void *arg)
     xact_t *x = j->x;
     LOCUS_LOG(LOG_NOTICE, "job %s[%s] started: ais://%s%s%s", x->kind, x->id, x->src_bck,
               x->dst_bck[0] ? " -> ais://" : "", x->dst_bck);
-    if (strcmp(x->kind, "delete-listrange") != 0) {
-        json_t *pfx = json_object_get(j->msg, "prefix");
+    if (j->list == NULL && j->tmpl == NULL) {
+        json_t *pfx = json_object_get(j->msg, "template"); /* delete-listrange: no range */
+        if (strcmp(x->kind, "delete-listrange") != 0)
+            pfx = json_object_get(j->msg, "prefix");
         store_walk(x->src_bck, json_is_string(pfx) ? json_string_value(pfx) : "", add_name, j);
-    } else { /* delete-listrange */
-        json_t *names = json_object_get(j->msg, "objnames");
-        json_t *tmpl = json_object_get(j->msg, "template");
-        size_t i;
-        json_t *v;
-        if (json_is_array(names)) {
-            json_array_foreach(names, i, v) if (json_is_string(v))
-                add_name_tmpl(json_string_value(v), j);
-        } else if (json_is_string(tmpl)) {
-            const char *t = json_string_value(tmpl);
-            if (strchr(t, '{'))
-                template_expand(t, add_name_tmpl, j);
-            else
-                store_walk(x->src_bck, t, add_name, j); /* no range: a prefix */
-        }
+        j->total = j->n_names;
     }
     int nw = j->workers;
-    if ((size_t)nw > j->n_names)
-        nw = j->n_names ? (int)j->n_names : 1;
+    if ((size_t)nw > j->total)
+        nw = j->total ? (int)j->total : 1;
     pthread_t th[JOBS_MAX_WORKERS];
     int started = 0;
     for (int i = 0; i < nw; i++)
@@ -459,7 +485,36 @@ static void *job_main(void *arg)
               (long long)x->errors);
     job_free(j);
     xact_gc(JOBS_KEEP_NS);
+    running_add(-1);
     return NULL;
+}
+
+/* A delete-listrange's names: its objnames, or its range template streamed by the workers
+ * (counted without expanding it, and capped). Anything else walks the local objects. */
+static int job_names_init(job_t *j, char *err, size_t errlen)
+{
+    if (strcmp(j->x->kind, "delete-listrange") != 0)
+        return 0;
+    json_t *names = json_object_get(j->msg, "objnames");
+    const char *t = json_string_value(json_object_get(j->msg, "template"));
+    if (json_is_array(names)) {
+        j->list = names;
+        j->total = json_array_size(names);
+    } else if (t && strchr(t, '{')) {
+        long n;
+        int rc = template_size(t, &n);
+        if (rc == -1) {
+            snprintf(err, errlen, "malformed template");
+            return 400;
+        }
+        if (rc == -2 || n > TEMPLATE_MAX_NAMES) {
+            snprintf(err, errlen, "template names more than %ld objects", TEMPLATE_MAX_NAMES);
+            return 400;
+        }
+        j->tmpl = template_iter_new(t);
+        j->total = (size_t)n;
+    }
+    return 0;
 }
 
 static void job_start(http_req_t *req)
@@ -475,6 +530,14 @@ static void job_start(http_req_t *req)
     if (!id || !kind || !src ||
         (strcmp(kind, "copy-bck") && strcmp(kind, "delete-listrange") && strcmp(kind, "etl-bck"))) {
         http_reply_error(req, 400, "invalid job start request");
+        json_decref(b);
+        return;
+    }
+    const char *bad = name_check_bucket(src);
+    if (bad == NULL && dst && dst[0])
+        bad = name_check_bucket(dst);
+    if (bad) {
+        http_reply_error(req, 400, "invalid job start request: %s", bad);
         json_decref(b);
         return;
     }
@@ -500,6 +563,16 @@ static void job_start(http_req_t *req)
     j->coer = json_is_true(json_object_get(j->msg, "coer"));
     j->prepend = json_string_value(json_object_get(j->msg, "prepend"));
     j->ext = json_object_get(j->msg, "ext");
+    char nerr[128];
+    int nst = job_names_init(j, nerr, sizeof(nerr));
+    if (nst) {
+        xact_set_err(j->x, nerr, true);
+        xact_finish(j->x);
+        job_free(j);
+        json_decref(b);
+        http_reply_error(req, (unsigned)nst, "%s", nerr);
+        return;
+    }
     if (strcmp(kind, "etl-bck") == 0) {
         const char *en = json_string_value(json_object_get(j->msg, "id"));
         int st = 400;
@@ -532,7 +605,9 @@ static void job_start(http_req_t *req)
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    running_add(1);
     if (pthread_create(&th, &attr, job_main, j) != 0) {
+        running_add(-1);
         xact_set_err(j->x, "cannot start job thread", true);
         xact_finish(j->x);
         job_free(j);
@@ -580,4 +655,15 @@ void jobs_init(void)
 
 void jobs_shutdown(void)
 {
+    /* Job threads use the store and the configuration, which the daemon frees after this. */
+    xact_abort_running();
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += JOBS_STOP_WAIT_SEC;
+    pthread_mutex_lock(&run_lock);
+    while (n_running > 0 && pthread_cond_timedwait(&run_cond, &run_lock, &until) == 0)
+        ;
+    if (n_running > 0)
+        LOCUS_LOG(LOG_WARNING, "%d job(s) still stopping at shutdown", n_running);
+    pthread_mutex_unlock(&run_lock);
 }

@@ -55,8 +55,21 @@ static const char *mpath_for(const char *bck, const char *obj)
     return cfg->mountpaths[k < 0 ? 0 : k];
 }
 
+/* The last gate before a name becomes a path: whatever the caller checked, a name with "..",
+ * a leading '/', or bytes that are not UTF-8 never reaches the filesystem (docs/security.md). */
+static bool names_ok(const char *bck, const char *obj)
+{
+    const char *why = name_check(bck, obj);
+    if (why == NULL)
+        return true;
+    LOCUS_LOG(LOG_VERBOSE, "[store] refused a name: %s", why);
+    return false;
+}
+
 char *store_fqn(const char *bck, const char *obj)
 {
+    if (!names_ok(bck, obj))
+        return NULL;
     return fqn_make(mpath_for(bck, obj), bck, obj);
 }
 
@@ -125,6 +138,10 @@ int store_writer_open(obj_writer_t *w, const char *bck, const char *obj, char *e
 {
     memset(w, 0, sizeof(*w));
     w->fd = -1;
+    if (!names_ok(bck, obj)) {
+        snprintf(err, errlen, "invalid bucket or object name: %s", name_check(bck, obj));
+        return -EINVAL;
+    }
     const char *mp = mpath_for(bck, obj);
     char *wd = fqn_workdir(mp, bck);
     /* The work dir exists after the first PUT: create it only when missing. */
@@ -309,6 +326,8 @@ int store_copy_local(const char *src_fqn, int64_t size, const char *bck, const c
 int store_open(const char *bck, const char *obj, int *fdp, lom_md_t *md)
 {
     char *fqn = store_fqn(bck, obj);
+    if (fqn == NULL)
+        return -EINVAL;
     int fd = open(fqn, O_RDONLY | O_CLOEXEC);
     free(fqn);
     if (fd < 0)
@@ -333,6 +352,8 @@ int store_open(const char *bck, const char *obj, int *fdp, lom_md_t *md)
 
 int store_delete(const char *bck, const char *obj)
 {
+    if (!names_ok(bck, obj))
+        return -EINVAL;
     const char *mp = mpath_for(bck, obj);
     char *fqn = fqn_make(mp, bck, obj);
     pthread_mutex_t *lk = stripe_for(bck, obj);
@@ -389,6 +410,8 @@ static void walk_dir(walk_t *wk, const char *dir, const char *rel)
         }
         if (type == DT_DIR)
             walk_dir(wk, path, name);
+        else if (type == DT_REG && nl >= wk->plen && name_check_object(name, nl) != NULL)
+            LOCUS_LOG(LOG_WARNING, "[store] skipping %s: not a valid object name", path);
         else if (type == DT_REG && nl >= wk->plen)
             wk->stop = wk->cb(name, path, wk->arg) != 0;
         free(path);
@@ -400,6 +423,8 @@ static void walk_dir(walk_t *wk, const char *dir, const char *rel)
 void store_walk(const char *bck, const char *prefix, store_walk_cb cb, void *arg)
 {
     walk_t wk = {cb, arg, prefix ? prefix : "", prefix ? strlen(prefix) : 0, false};
+    if (name_check_bucket(bck) != NULL)
+        return;
     for (size_t i = 0; i < cfg->n_mountpaths && !wk.stop; i++) {
         char *od = fqn_objdir(cfg->mountpaths[i], bck);
         walk_dir(&wk, od, "");
@@ -500,6 +525,10 @@ void store_list(const char *bck, const char *prefix, const char *after, size_t l
 
 void store_remove_bucket(const char *bck)
 {
+    if (name_check_bucket(bck) != NULL) { /* the tree below would not be the bucket's */
+        LOCUS_LOG(LOG_WARNING, "[store] refused to remove a bucket with an invalid name");
+        return;
+    }
     for (size_t i = 0; i < cfg->n_mountpaths; i++) {
         char *bd = fqn_bckdir(cfg->mountpaths[i], bck);
         /* Rename first so the bucket vanishes at once, then delete at leisure. */

@@ -135,7 +135,7 @@ static void start_put(http_req_t *req, tctx_t *c, const char *xid)
 {
     int rc = store_writer_open(&c->w, c->bck, c->obj, c->msg, sizeof(c->msg));
     if (rc < 0) {
-        c->status = 500;
+        c->status = rc == -EINVAL ? 400 : 500;
         req->body_mode = BODY_DISCARD;
         return;
     }
@@ -585,6 +585,6 @@ int target_init(char *err, size_t errlen)
 
 void target_shutdown(void)
 {
+    jobs_shutdown(); /* first: running jobs hold ETL instances */
     etl_target_shutdown();
-    jobs_shutdown();
 }

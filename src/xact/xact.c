@@ -73,8 +73,10 @@ void xact_put(xact_t *x)
 void xact_set_err(xact_t *x, const char *msg, bool fatal)
 {
     pthread_mutex_lock(&reg_lock);
-    if (x->err == NULL)
+    if (x->err == NULL) {
         x->err = xstrdup(msg);
+        utf8_scrub(x->err); /* it may quote an ETL server's output */
+    }
     pthread_mutex_unlock(&reg_lock);
     if (fatal) {
         x->aborted = true;
@@ -85,11 +87,16 @@ void xact_set_err(xact_t *x, const char *msg, bool fatal)
 void xact_add_obj_error(xact_t *x, const char *obj_name, const char *msg, int ecode)
 {
     x->errors++;
+    char *n = xstrdup(obj_name), *m = xstrdup(msg); /* either may quote untrusted bytes */
+    utf8_scrub(n);
+    utf8_scrub(m);
     pthread_mutex_lock(&reg_lock);
     if (json_array_size(x->obj_errors) < 10000)
-        json_array_append_new(x->obj_errors, json_pack("{s:s, s:s, s:i}", "obj_name", obj_name,
-                                                       "msg", msg, "ecode", ecode));
+        json_array_append_new(
+            x->obj_errors, json_pack("{s:s, s:s, s:i}", "obj_name", n, "msg", m, "ecode", ecode));
     pthread_mutex_unlock(&reg_lock);
+    free(n);
+    free(m);
 }
 
 json_t *xact_obj_errors(xact_t *x)
@@ -98,6 +105,15 @@ json_t *xact_obj_errors(xact_t *x)
     json_t *a = json_deep_copy(x->obj_errors);
     pthread_mutex_unlock(&reg_lock);
     return a;
+}
+
+void xact_abort_running(void)
+{
+    pthread_mutex_lock(&reg_lock);
+    for (size_t i = 0; i < n_reg; i++)
+        if (reg[i]->end_ns == 0)
+            reg[i]->abort = true;
+    pthread_mutex_unlock(&reg_lock);
 }
 
 void xact_finish(xact_t *x)

@@ -44,6 +44,8 @@ json_t *xact_snap(xact_t *x, const char *node_id);
 json_t *xact_obj_errors(xact_t *x);
 /* Job ids like AIStore's (short, url-safe); out must hold 16 bytes. */
 void xact_new_id(char *out, size_t len);
+/* Asks every running job to stop (shutdown). */
+void xact_abort_running(void);
 /* Forgets jobs that ended more than keep_ns ago. */
 void xact_gc(int64_t keep_ns);
 

@@ -128,13 +128,16 @@ def test_lifecycle_and_stages(cluster, http, etls, buckets):
     lt.assert_error(eu.delete(http, base, name), 404, missing)
 
 
-def test_init_twice_409(cluster, http, etls):
+def test_init_twice_409(cluster, http, etls, buckets):
     name = eu.etl_name("twice")
     etls.init_ok(eu.py_spec(name))
     r = etls.init(eu.py_spec(name, mode="reverse"))
     lt.assert_error(r, 409, f"etl job {name} already exists")
-    # the first one is untouched
-    assert eu.view_ok(http, cluster.url, name)["init_msg"]["runtime"]["env"][0]["value"] == "upper"
+    # the first one is untouched: it still upper-cases (views never show env values)
+    bck = buckets()
+    eu.put(http, cluster.url, bck, "o", b"abc")
+    assert eu.get_obj(http, cluster.url, bck, "o", etl_name=name).content == b"ABC"
+    assert eu.view_ok(http, cluster.url, name)["init_msg"]["runtime"]["env"][0]["value"] == "<redacted>"
     assert eu.stage_of(http, cluster.url, name) == "Running"
     eu.assert_servers(cluster, name)
 

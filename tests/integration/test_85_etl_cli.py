@@ -112,7 +112,7 @@ def test_etl_cli_py_server(cluster, http, cli, etls, buckets, tmp_path):
     assert "Running" in row and job in row, out
     out = cli("etl", "show", name).stdout.decode()
     assert "Running" in out and "local/py-server:latest" in out and str(PY_SERVER) in out, out
-    assert '"MODE"' in out and '"upper"' in out, out
+    assert '"MODE"' in out and '"<redacted>"' in out and '"upper"' not in out, out
     # the same name again: the server's 409 message, one line, exit 1
     p = cli("etl", "init", "-f", spec, check=False)
     assert p.returncode == 1 and b"already exists" in p.stderr

@@ -7,6 +7,8 @@ It proves the target <-> ETL protocol is language-agnostic. Modes (env MODE):
   fail    - answers 500 for objects whose name contains FAIL_ON (env), upper-cases the rest
   sleep   - sleeps SLEEP seconds (env), then echoes
   exit    - exits the process (status 3) when an object whose name contains FAIL_ON arrives
+FAIL_BODY_HEX (env) is the body of fail's 500 and is written to stderr before exit's exit, as
+raw bytes (hex-encoded so that a test can send bytes that are not UTF-8).
 etl_args, when given, is appended to the output after a '|'.
 It serves hpush (PUT, body or ?etl_fqn=), hpull (GET: reads ?etl_fqn= or fetches the object from
 AIS_TARGET_URL) and direct put (Ais-Node-Url: PUT the result there, answer 204).
@@ -77,10 +79,14 @@ class Handler(BaseHTTPRequestHandler):
             except OSError as e:
                 self._reply(404, f"cannot read {fqn}: {e}".encode())
                 return
+        raw = os.environ.get("FAIL_BODY_HEX")
         if MODE == "exit" and FAIL_ON in name:
+            if raw:
+                sys.stderr.buffer.write(bytes.fromhex(raw))
+                sys.stderr.flush()
             os._exit(3)
         if MODE == "fail" and FAIL_ON in name:
-            self._reply(500, f"cannot transform {name}".encode())
+            self._reply(500, bytes.fromhex(raw) if raw else f"cannot transform {name}".encode())
             return
         if MODE == "sleep":
             time.sleep(float(os.environ.get("SLEEP", "5")))

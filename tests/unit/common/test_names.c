@@ -127,6 +127,19 @@ static void test_object_invalid(void **state)
 
     check_obj_bad("a\0b", 3);
     check_obj_bad("ab\0", 3);
+    /* Not UTF-8: a lone continuation byte, a cut sequence, an overlong '/', a surrogate. */
+    static const char *const not_utf8[] = {
+        "u\xffx", "\xfe", "a\x80", "\xe2\x82", "\xc0\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80"};
+    for (size_t i = 0; i < ARRAY_SIZE(not_utf8); i++) {
+        const char *why = name_check_object(not_utf8[i], strlen(not_utf8[i]));
+        assert_non_null(why);
+        assert_non_null(strstr(why, "UTF-8"));
+    }
+    assert_null(name_check_object("\xe2\x82\xac/\xf0\x9f\x98\x80", 8)); /* "€/😀" */
+    assert_null(name_check("b", "x"));
+    assert_non_null(name_check("..", "x"));
+    assert_non_null(name_check("b", "../x"));
+    assert_non_null(name_check("b", NULL));
     assert_non_null(name_check_object(NULL, 0));
 
     char name[NAME_MAX_OBJECT + 2];

@@ -194,6 +194,43 @@ static void test_huge_counts(void **state)
     buf_dispose(&c.out);
 }
 
+/* The iterator gives the names one at a time, in the same order as template_expand, and its
+ * memory does not depend on how many there are. */
+static void test_iterator(void **state)
+{
+    (void)state;
+    template_iter_t *it = template_iter_new("a{1..2}-{08..10..2}.tar");
+    assert_non_null(it);
+    static const char *const want[] = {"a1-08.tar", "a1-10.tar", "a2-08.tar", "a2-10.tar"};
+    for (size_t i = 0; i < 4; i++)
+        assert_string_equal(template_iter_next(it), want[i]);
+    assert_null(template_iter_next(it));
+    assert_null(template_iter_next(it)); /* stays done */
+    template_iter_free(it);
+
+    it = template_iter_new("plain"); /* no group: one name */
+    assert_string_equal(template_iter_next(it), "plain");
+    assert_null(template_iter_next(it));
+    template_iter_free(it);
+
+    assert_null(template_iter_new("x{1..}"));
+    template_iter_free(NULL);
+
+    /* Steps near the top of a long end without overflowing (UBSan would report it). */
+    it = template_iter_new("{0..9223372036854775807..4611686018427387904}");
+    assert_string_equal(template_iter_next(it), "0");
+    assert_string_equal(template_iter_next(it), "4611686018427387904");
+    assert_null(template_iter_next(it));
+    template_iter_free(it);
+
+    /* A range of a trillion names: the first few come at once. */
+    it = template_iter_new("shard-{0..999999999999}");
+    for (int i = 0; i < 1000; i++)
+        assert_non_null(template_iter_next(it));
+    assert_string_equal(template_iter_next(it), "shard-1000");
+    template_iter_free(it);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -201,6 +238,7 @@ int main(void)
         cmocka_unit_test(test_steps),      cmocka_unit_test(test_several_groups),
         cmocka_unit_test(test_stop_early), cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_limits),     cmocka_unit_test(test_huge_counts),
+        cmocka_unit_test(test_iterator),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -362,6 +362,30 @@ static int listen_any(int family, int *port)
 
 /* kill_pgrp signals a child's own group, and refuses 0 and 1: a caller holding a cleared pid
  * must not signal its own process group (kill(-0)) or everything (kill(-1)). */
+static void test_utf8(void **state)
+{
+    (void)state;
+    assert_true(utf8_valid("", 0));
+    assert_true(utf8_valid("plain", 5));
+    assert_true(utf8_valid("\xe2\x82\xac\xf0\x9f\x98\x80\xc3\xa9", 9));
+    assert_false(utf8_valid("\xff", 1));
+    assert_false(utf8_valid("\xe2\x82", 2));         /* cut */
+    assert_false(utf8_valid("\xc1\xbf", 2));         /* overlong */
+    assert_false(utf8_valid("\xe0\x80\xaf", 3));     /* overlong */
+    assert_false(utf8_valid("\xed\xbf\xbf", 3));     /* surrogate */
+    assert_false(utf8_valid("\xf4\x90\x80\x80", 4)); /* past U+10FFFF */
+    assert_false(utf8_valid("\xf5\x80\x80\x80", 4));
+    assert_true(utf8_valid("a\0b", 3)); /* NUL is UTF-8; names refuse it separately */
+
+    /* Scrub: same length, valid sequences kept, the rest '?'. A message cut mid-'€'. */
+    char s[] = "ok \xe2\x82\xac \xff\xfe \xe2\x82";
+    utf8_scrub(s);
+    assert_string_equal(s, "ok \xe2\x82\xac ?? ??");
+    char t[] = "\xf0\x9f\x98";
+    utf8_scrub(t);
+    assert_string_equal(t, "???");
+}
+
 static void test_kill_pgrp(void **state)
 {
     (void)state;
@@ -408,7 +432,8 @@ int main(void)
         cmocka_unit_test(test_url_decode),     cmocka_unit_test(test_buf),
         cmocka_unit_test(test_time_format),    cmocka_unit_test(test_files),
         cmocka_unit_test(test_strings),        cmocka_unit_test(test_tcp_port_listener),
-        cmocka_unit_test(test_kill_pgrp),      cmocka_unit_test(test_sizes),
+        cmocka_unit_test(test_kill_pgrp),      cmocka_unit_test(test_utf8),
+        cmocka_unit_test(test_sizes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

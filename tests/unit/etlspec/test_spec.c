@@ -121,6 +121,16 @@ static void test_errors(void **state)
                "\"env\":[{\"value\":\"1\"}]}}",
                "env");
     expect_400("{\"name\":\"good-name\",\"spec\":\"YWJj\"}", "Kubernetes");
+    /* Seconds past int64 nanoseconds: refused, not multiplied into undefined behaviour. */
+    expect_400("{\"name\":\"good-name\",\"obj_timeout\":9223372036854775807,"
+               "\"runtime\":{\"image\":\"aistorage/transformer_md5\"}}",
+               "obj_timeout");
+    expect_400("{\"name\":\"good-name\",\"init_timeout\":9223372037,"
+               "\"runtime\":{\"image\":\"aistorage/transformer_md5\"}}",
+               "init_timeout");
+    expect_400("{\"name\":\"good-name\",\"init_timeout\":\"9999999999999h\","
+               "\"runtime\":{\"image\":\"aistorage/transformer_md5\"}}",
+               "init_timeout");
 }
 
 #define MD5_RT "\"runtime\":{\"image\":\"aistorage/transformer_md5\"}"
