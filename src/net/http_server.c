@@ -608,13 +608,15 @@ http_server_t *http_server_start(const char *host, int port, const char *name,
     pthread_cond_init(&s->work, NULL);
     pthread_cond_init(&s->drained, NULL);
     unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
-    s->mhd = MHD_start_daemon(
-        flags, (uint16_t)port, NULL, NULL, on_access, s, MHD_OPTION_SOCK_ADDR, &sin,
-        MHD_OPTION_THREAD_POOL_SIZE, http_io_threads(), MHD_OPTION_UNESCAPE_CALLBACK, unescape_noop,
-        NULL, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)CONN_MEMORY, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)600,
-        MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log,
-        NULL, MHD_OPTION_END);
+    /* One I/O thread is the daemon's own thread: MHD warns about a "pool" of 1. */
+    unsigned pool = http_io_threads() > 1 ? http_io_threads() : 0;
+    s->mhd = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, on_access, s, MHD_OPTION_SOCK_ADDR,
+                              &sin, MHD_OPTION_THREAD_POOL_SIZE, pool, MHD_OPTION_UNESCAPE_CALLBACK,
+                              unescape_noop, NULL, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+                              MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY,
+                              MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)600,
+                              MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
+                              MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_END);
     if (s->mhd == NULL) {
         snprintf(err, errlen, "cannot listen on %s:%d (port in use?)", host, port);
         pthread_mutex_destroy(&s->lock);
