@@ -35,6 +35,7 @@
 #define CONN_MEMORY (128u * 1024)
 #define WORKER_IDLE_SEC 30
 #define STOP_WAIT_SEC 10
+#define BACKLOG 1024u /* listen(2) backlog: bursts of new connections from many clients */
 
 typedef struct {
     char *key;
@@ -608,15 +609,19 @@ http_server_t *http_server_start(const char *host, int port, const char *name,
     pthread_cond_init(&s->work, NULL);
     pthread_cond_init(&s->drained, NULL);
     unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
-    /* One I/O thread is the daemon's own thread: MHD warns about a "pool" of 1. */
-    unsigned pool = http_io_threads() > 1 ? http_io_threads() : 0;
-    s->mhd = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, on_access, s, MHD_OPTION_SOCK_ADDR,
-                              &sin, MHD_OPTION_THREAD_POOL_SIZE, pool, MHD_OPTION_UNESCAPE_CALLBACK,
-                              unescape_noop, NULL, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-                              MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY,
-                              MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)600,
-                              MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
-                              MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_END);
+    /* One I/O thread is the daemon's own thread, and MHD warns about a pool of 1 (or 0): then
+     * the slot repeats the backlog option instead, with the same value (both take unsigned). */
+    unsigned pool = http_io_threads();
+    enum MHD_OPTION pool_opt =
+        pool > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_LISTEN_BACKLOG_SIZE;
+    if (pool <= 1)
+        pool = BACKLOG;
+    s->mhd = MHD_start_daemon(
+        flags, (uint16_t)port, NULL, NULL, on_access, s, MHD_OPTION_SOCK_ADDR, &sin, pool_opt, pool,
+        MHD_OPTION_UNESCAPE_CALLBACK, unescape_noop, NULL, MHD_OPTION_NOTIFY_COMPLETED,
+        on_completed, NULL, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)600, MHD_OPTION_LISTEN_BACKLOG_SIZE,
+        (unsigned)BACKLOG, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_END);
     if (s->mhd == NULL) {
         snprintf(err, errlen, "cannot listen on %s:%d (port in use?)", host, port);
         pthread_mutex_destroy(&s->lock);
