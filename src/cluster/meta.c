@@ -388,6 +388,16 @@ mdoc_t *md_from_json(md_kind_t kind, json_t *j)
     json_t *u = json_object_get(j, "uuid");
     if (!json_is_object(items) || !json_is_string(u))
         return NULL;
+    /* Bucket and ETL names become directory and file names on the targets: a document that
+     * names one with '/' or ".." is refused whole, whoever sent it (BMD keys are bucket names,
+     * EtlMD keys ETL names, whose alphabet is narrower still). */
+    const char *k;
+    json_t *v;
+    json_object_foreach(items, k, v)
+    {
+        if (name_check_bucket(k) != NULL)
+            return NULL;
+    }
     mdoc_t *d = xcalloc(1, sizeof(*d));
     d->refcnt = 1;
     d->kind = kind;

@@ -354,9 +354,22 @@ static const char *check_tcb(json_t *v)
     json_t *pp = json_object_get(v, "prepend");
     if (pp && !json_is_string(pp) && !json_is_null(pp))
         return "prepend must be a string";
+    if (json_is_string(pp)) { /* destination names are prepend + name: the prefix must fit */
+        char *probe = xasprintf("%sx", json_string_value(pp));
+        bool bad = name_check_object(probe, strlen(probe)) != NULL;
+        free(probe);
+        if (bad)
+            return "prepend would make invalid object names (no leading '/', no \".\" or \"..\" "
+                   "segment)";
+    }
     json_t *ext = json_object_get(v, "ext");
     if (ext && !json_is_object(ext) && !json_is_null(ext))
         return "ext must be an object of strings";
+    json_object_foreach(
+        ext, k,
+        x) if (!json_is_string(x) ||
+               strchr(json_string_value(x),
+                      '/')) return "ext must map extensions to extensions (strings without '/')";
     return NULL;
 }
 

@@ -112,6 +112,19 @@ def test_target_job_message_is_checked(cluster, http, bucket, outside):
         assert http.get(n.url + "/v1/health").status_code == 200
 
 
+def test_copy_destination_names_are_checked(cluster, http, bucket):
+    """copy-bck makes destination names from prepend + name (+ ext mapping): both checked."""
+    dst = lt.rand_name("dst-")
+    for value in ({"prepend": "../../"}, {"prepend": "/abs"}, {"prepend": "a/../"},
+                  {"ext": {"txt": "../../x"}}, {"ext": {"txt": 5}}):
+        r = http.post(lt.bck_url(cluster.url, bucket), json=lt.actmsg("copy-bck", value),
+                      params={"provider": "ais", "bck_to": f"ais/@#/{dst}/"})
+        lt.assert_4xx(r)
+    names = [b["name"] for b in http.get(cluster.url + "/v1/buckets", params=P).json()]
+    assert dst not in names
+    still_serving(cluster, http, bucket)
+
+
 # ---- defect 2: bytes that are not UTF-8, and messages cut mid-character
 
 NOT_UTF8 = ["/v1/objects/%FF", "/v1/buckets/%FF", "/v1/buckets?provider=%FF",
