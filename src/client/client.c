@@ -49,6 +49,13 @@ int locus_client_create(const char *endpoint, locus_client_t **out, char *err)
     c->curl = curl;
     c->connect_ms = 5000;
     c->stall_ms = 60000;
+    /* The environment AIStore's CLI and SDK read for https endpoints. */
+    const char *ca = getenv("LOCUS_CA");
+    if (ca == NULL || ca[0] == '\0')
+        ca = getenv("AIS_CLIENT_CA");
+    c->ca = ca && ca[0] ? xstrdup(ca) : NULL;
+    const char *skip = getenv("AIS_SKIP_VERIFY_CRT");
+    c->insecure = skip && (strcmp(skip, "true") == 0 || strcmp(skip, "1") == 0);
     *out = c;
     return 0;
 }
@@ -59,6 +66,7 @@ void locus_client_destroy(locus_client_t *c)
         return;
     curl_easy_cleanup(c->curl);
     free(c->endpoint);
+    free(c->ca);
     free(c);
 }
 
@@ -295,6 +303,12 @@ static CURLcode perform_leg(locus_client_t *c, client_req_t *r, const char *url,
         curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, (c->stall_ms + 999) / 1000);
     }
     curl_easy_setopt(h, CURLOPT_USERAGENT, "locus/0.1");
+    if (c->ca)
+        curl_easy_setopt(h, CURLOPT_CAINFO, c->ca);
+    if (c->insecure) {
+        curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
+        curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+    }
     curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(h, CURLOPT_HEADERDATA, r);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_write);

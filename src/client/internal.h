@@ -26,6 +26,8 @@ struct locus_client_s {
     long last_status;
     long connect_ms;
     long stall_ms;
+    char *ca;      /* CA bundle for https (env LOCUS_CA or AIS_CLIENT_CA), NULL: the system's */
+    bool insecure; /* env AIS_SKIP_VERIFY_CRT=true: no certificate check (testing only) */
     char curl_err[CURL_ERROR_SIZE];
 };
 

@@ -5,6 +5,7 @@
 #include "common/log.h"
 #include "common/util.h"
 
+#include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +42,11 @@ static const setting_t settings[] = {
     {"fsync", "fsync", CT_BOOL, OFF(fsync), "fsync objects before rename"},
     {"io_threads", "io-threads", CT_INT, OFF(io_threads),
      "HTTP I/O threads (default 0: one per usable CPU; fewer when nodes share a machine)"},
+    {"tls_cert", "tls-cert", CT_STR, OFF(tls_cert),
+     "PEM certificate: serve HTTPS on the port (with tls_key); default URL becomes https://"},
+    {"tls_key", "tls-key", CT_STR, OFF(tls_key), "PEM private key of tls_cert"},
+    {"tls_ca", "tls-ca", CT_STR, OFF(tls_ca),
+     "PEM CA bundle that verifies other nodes' certificates (default: the system's)"},
     {"etl_images", "etl-images", CT_JSONOBJ, OFF(etl_images),
      "JSON object: container image -> local command array"},
     {"etl_unix_sockets", "etl-unix-sockets", CT_BOOL, OFF(etl_unix_sockets),
@@ -115,6 +121,9 @@ void config_dispose(config_t *c)
     free(c->id);
     free(c->host);
     free(c->public_url);
+    free(c->tls_cert);
+    free(c->tls_key);
+    free(c->tls_ca);
     free(c->primary_url);
     free(c->data_dir);
     free(c->log_level);
@@ -411,8 +420,18 @@ int config_validate(config_t *c, char *err, size_t errlen)
         snprintf(err, errlen, "io_threads: %d is more than 64", c->io_threads);
         return -1;
     }
+    if ((c->tls_cert == NULL) != (c->tls_key == NULL)) {
+        snprintf(err, errlen, "tls_cert and tls_key go together (one is missing)");
+        return -1;
+    }
+    const char *tls_files[] = {c->tls_cert, c->tls_key, c->tls_ca};
+    for (size_t i = 0; i < 3; i++)
+        if (tls_files[i] && access(tls_files[i], R_OK) != 0) {
+            snprintf(err, errlen, "cannot read %s: %s", tls_files[i], strerror(errno));
+            return -1;
+        }
     if (c->public_url == NULL)
-        c->public_url = xasprintf("http://%s:%d", c->host, c->port);
+        c->public_url = xasprintf("%s://%s:%d", c->tls_cert ? "https" : "http", c->host, c->port);
     size_t n = strlen(c->public_url);
     while (n > 0 && c->public_url[n - 1] == '/')
         c->public_url[--n] = '\0';

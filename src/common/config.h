@@ -33,6 +33,9 @@ typedef struct {
     int64_t keepalive_timeout_ns;
     bool fsync;
     int io_threads; /* HTTP I/O threads; 0 = one per CPU the process may use (net.h) */
+    char *tls_cert; /* PEM files: serve HTTPS (docs/security.md §6) */
+    char *tls_key;
+    char *tls_ca; /* verifies peers' certificates; NULL: the system's CA store */
     /* ETL process runtime: container image name (without tag) -> local command (array of
      * strings, "${PORT}" substituted); merged over the built-in table (config_etl_command). */
     json_t *etl_images;

@@ -41,6 +41,11 @@ int main(int argc, char **argv)
     sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, NULL); /* threads inherit: only sigwait below sees them */
 
+    httpc_set_tls_ca(cfg.tls_ca); /* before any node-to-node request */
+    if (http_set_tls(cfg.tls_cert, cfg.tls_key, err, sizeof(err)) < 0) {
+        fprintf(stderr, "locusd: %s\n", err);
+        return 2;
+    }
     if (cluster_init(&cfg, err, sizeof(err)) < 0) {
         LOCUS_LOG(LOG_WARNING, "%s", err);
         fprintf(stderr, "locusd: %s\n", err);

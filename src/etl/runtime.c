@@ -244,6 +244,11 @@ char **etl_build_env(const etl_inst_t *e, const char *const *extra)
     char *tu = xasprintf("%s/v1/etl/_object/%s/%s", cluster_self_url(), e->name, e->secret);
     env_add(&envp, &n, "AIS_TARGET_URL", tu);
     free(tu);
+    if (cfg->tls_ca) /* an https AIS_TARGET_URL: the CA for curl, OpenSSL and Python requests */
+        for (const char *const *v = (const char *const[]){"CURL_CA_BUNDLE", "SSL_CERT_FILE",
+                                                          "REQUESTS_CA_BUNDLE", NULL};
+             *v; v++)
+            env_add(&envp, &n, *v, cfg->tls_ca);
     env_add(&envp, &n, "DIRECT_PUT", e->direct_put ? "true" : "false");
     env_add(&envp, &n, "direct_put", e->direct_put ? "true" : "false");
     /* FQNs travel as ?etl_fqn= (the current protocol), never as the URL path: the v3.28

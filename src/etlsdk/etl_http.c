@@ -50,6 +50,10 @@ static CURL *thread_easy(void)
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_TCP_NODELAY, 1L);
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+    /* An https target (TLS on): the CA bundle the target passes in the environment. */
+    const char *ca = getenv("CURL_CA_BUNDLE");
+    if (ca && ca[0])
+        curl_easy_setopt(c, CURLOPT_CAINFO, ca);
     return c;
 }
 

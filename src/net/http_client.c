@@ -28,6 +28,14 @@ static void curl_init_once(void)
     pthread_key_create(&curl_key, handle_free);
 }
 
+static char *tls_ca; /* httpc_set_tls_ca() */
+
+void httpc_set_tls_ca(const char *ca_file)
+{
+    free(tls_ca);
+    tls_ca = ca_file ? xstrdup(ca_file) : NULL;
+}
+
 void httpc_global_init(void)
 {
     pthread_once(&curl_once, curl_init_once);
@@ -142,6 +150,8 @@ struct curl_slist *httpc_prepare(CURL *h, const char *method, const char *url, c
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 3000L);
+    if (tls_ca)
+        curl_easy_setopt(h, CURLOPT_CAINFO, tls_ca);
     if (timeout_ms > 0)
         curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
     return sl;

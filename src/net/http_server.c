@@ -85,6 +85,31 @@ unsigned http_io_threads(void)
     return n < 2 ? 2u : n > 16 ? 16u : (unsigned)n;
 }
 
+static char *tls_cert_pem, *tls_key_pem; /* http_set_tls() */
+
+int http_set_tls(const char *cert_file, const char *key_file, char *err, size_t errlen)
+{
+    free(tls_cert_pem);
+    free(tls_key_pem);
+    tls_cert_pem = tls_key_pem = NULL;
+    if (cert_file == NULL)
+        return 0;
+    size_t n;
+    int rc = read_file(cert_file, &tls_cert_pem, &n);
+    const char *bad = cert_file;
+    if (rc == 0) {
+        rc = read_file(key_file, &tls_key_pem, &n);
+        bad = key_file;
+    }
+    if (rc < 0) {
+        snprintf(err, errlen, "cannot read %s: %s", bad, strerror(-rc));
+        free(tls_cert_pem);
+        tls_cert_pem = NULL;
+        return -1;
+    }
+    return 0;
+}
+
 const char *http_node_name(void)
 {
     return node_name;
@@ -609,6 +634,16 @@ http_server_t *http_server_start(const char *host, int port, const char *name,
     pthread_cond_init(&s->work, NULL);
     pthread_cond_init(&s->drained, NULL);
     unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+    /* HTTPS (GnuTLS inside MHD; file responses are then read and encrypted, not sendfile'd). */
+    struct MHD_OptionItem tls[] = {
+        {MHD_OPTION_HTTPS_MEM_CERT, 0, tls_cert_pem},
+        {MHD_OPTION_HTTPS_MEM_KEY, 0, tls_key_pem},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    if (tls_cert_pem)
+        flags |= MHD_USE_TLS;
+    else
+        tls[0].option = MHD_OPTION_END;
     /* One I/O thread is the daemon's own thread, and MHD warns about a pool of 1 (or 0): then
      * the slot repeats the backlog option instead, with the same value (both take unsigned). */
     unsigned pool = http_io_threads();
@@ -621,9 +656,11 @@ http_server_t *http_server_start(const char *host, int port, const char *name,
         MHD_OPTION_UNESCAPE_CALLBACK, unescape_noop, NULL, MHD_OPTION_NOTIFY_COMPLETED,
         on_completed, NULL, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)600, MHD_OPTION_LISTEN_BACKLOG_SIZE,
-        (unsigned)BACKLOG, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_END);
+        (unsigned)BACKLOG, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_ARRAY, tls,
+        MHD_OPTION_END);
     if (s->mhd == NULL) {
-        snprintf(err, errlen, "cannot listen on %s:%d (port in use?)", host, port);
+        snprintf(err, errlen, "cannot listen on %s:%d (port in use%s?)", host, port,
+                 tls_cert_pem ? ", or a bad TLS certificate or key" : "");
         pthread_mutex_destroy(&s->lock);
         pthread_cond_destroy(&s->work);
         pthread_cond_destroy(&s->drained);

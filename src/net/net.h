@@ -72,6 +72,9 @@ typedef struct http_server_s http_server_t;
  * this process may run on within [2, 16] (the default). */
 void http_set_io_threads(int n);
 unsigned http_io_threads(void);
+/* Servers started from now on speak HTTPS with this certificate and key (PEM files). 0, or -1
+ * with the reason in err when a file cannot be read. NULLs: plain HTTP (the default). */
+int http_set_tls(const char *cert_file, const char *key_file, char *err, size_t errlen);
 
 /* Starts listening on host:port. node_name is used in error bodies ("t[ID]"). NULL on error
  * (err filled). */
@@ -170,6 +173,9 @@ void *httpc_thread_curl(void);
 /* Releases this thread's handle (call at thread exit in pools). */
 void httpc_thread_cleanup(void);
 void httpc_global_init(void);
+/* The CA bundle (PEM file) that verifies the certificates of https:// peers from now on; NULL:
+ * the system's store. Call before the first request (not synchronised). */
+void httpc_set_tls_ca(const char *ca_file);
 
 /* ---- WebSocket client (ws_client.c) ----
  * RFC 6455 client over TCP or a Unix socket: our own opening handshake, wslay for framing in

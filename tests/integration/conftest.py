@@ -94,9 +94,9 @@ def cluster_factory(tmp_path_factory, request):
         pytest.skip("needs its own cluster (LOCUS_TEST_USE_DAEMON is set)")
     made = []
 
-    def make(proxies=1, targets=3, flags=()):
+    def make(proxies=1, targets=3, flags=(), scheme="http"):
         c = _new_cluster(tmp_path_factory, request.node.name[:40].replace("[", "_").replace("]", ""),
-                         proxies=proxies, targets=targets, extra_flags=flags)
+                         proxies=proxies, targets=targets, extra_flags=flags, scheme=scheme)
         made.append(c)
         return c
 

@@ -308,7 +308,7 @@ class Node:
         self.port = port
         self.dir = Path(ndir)
         self.primary = primary
-        self.url = f"http://127.0.0.1:{port}"
+        self.url = f"{cluster.scheme}://127.0.0.1:{port}"
         self.mountpaths = [self.dir / "mp1", self.dir / "mp2"] if role == "target" else []
         self.config = self.dir / "config.json"
         self.log = self.dir / "locusd.log"
@@ -468,9 +468,10 @@ class Node:
 class Cluster:
     """1..N proxies and M targets, each a real locusd with its own dir under `root`."""
 
-    def __init__(self, root, proxies=1, targets=3, extra_flags=(), name="c"):
+    def __init__(self, root, proxies=1, targets=3, extra_flags=(), name="c", scheme="http"):
         assert LOCUSD.exists(), f"{LOCUSD} missing"
         self.root = Path(root)
+        self.scheme = scheme  # "https" with --tls-cert/--tls-key in extra_flags
         self.external = False
         self.problems = []
         self.torn_down = False
