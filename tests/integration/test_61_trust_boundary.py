@@ -286,3 +286,34 @@ def test_ambiguous_body_length(cluster, http, bucket, headers):
     assert http.head(lt.obj_url(cluster.url, bucket, name), params=P,
                      allow_redirects=True).status_code == 404
     still_serving(cluster, http, bucket)
+
+
+# ---- limits: headers and control bodies
+
+
+def test_header_and_body_limits(cluster, http, bucket):
+    """A header block larger than a connection's memory, thousands of headers, and a control
+    body over the limit: refused (or the connection closed), and every node keeps serving."""
+    import socket
+    big = b"X-Big: " + b"a" * (256 * 1024) + b"\r\n"
+    many = b"".join(b"X-H%d: v\r\n" % i for i in range(20000))
+    for node in [cluster.primary] + cluster.targets:
+        for extra in (big, many):
+            s = socket.create_connection(("127.0.0.1", node.port), timeout=lt.tmo(10))
+            try:
+                s.sendall(f"GET /v1/objects/{bucket}/canary?provider=ais HTTP/1.1\r\nHost: x\r\n"
+                          .encode() + extra + b"\r\n")
+                data = s.recv(4096)
+            except (ConnectionResetError, BrokenPipeError, socket.timeout):
+                data = b""
+            finally:
+                s.close()
+            assert data == b"" or data.split(b" ", 2)[1][:1] == b"4", data[:200]
+    # A JSON control body over the 64 MiB limit: 413, nothing created.
+    fresh = lt.rand_name("big-")
+    body = b'{"action":"create-bck","value":"' + b"x" * (65 << 20) + b'"}'
+    r = http.post(lt.bck_url(cluster.url, fresh), params=P, data=body,
+                  headers={"Content-Type": "application/json"}, timeout=lt.tmo(60))
+    assert r.status_code == 413, r.text[:300]
+    assert http.head(lt.bck_url(cluster.url, fresh), params=P).status_code == 404
+    still_serving(cluster, http, bucket)
