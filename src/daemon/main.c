@@ -2,6 +2,7 @@
  * main.c - locusd: parse flags and config, start the proxy or target role, serve until
  * SIGTERM/SIGINT.
  */
+#include "auth/auth.h"
 #include "cluster/cluster.h"
 #include "common/config.h"
 #include "common/log.h"
@@ -41,6 +42,15 @@ int main(int argc, char **argv)
     sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, NULL); /* threads inherit: only sigwait below sees them */
 
+    if (auth_init(&cfg, err, sizeof(err)) < 0) {
+        LOCUS_LOG(LOG_WARNING, "%s", err);
+        fprintf(stderr, "locusd: %s\n", err);
+        return 2;
+    }
+    if (!auth_intra_enabled())
+        LOCUS_LOG(LOG_WARNING, "no cluster_secret: intra-cluster requests are not authenticated "
+                               "(anyone who reaches this node can push cluster metadata); set "
+                               "cluster_secret_file (docs/security-auth.md)");
     if (cluster_init(&cfg, err, sizeof(err)) < 0) {
         LOCUS_LOG(LOG_WARNING, "%s", err);
         fprintf(stderr, "locusd: %s\n", err);
@@ -87,6 +97,7 @@ int main(int argc, char **argv)
     http_server_stop(srv);
     unlink(pidfile);
     free(pidfile);
+    auth_reset();
     config_dispose(&cfg);
     return 0;
 }
