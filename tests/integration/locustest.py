@@ -111,7 +111,8 @@ def auth_secret():
 def make_token(user="admin", admin=False, buckets=(), cluster_perm=None, ttl=3600, secret=None,
                alg="HS256", key=None, **extra):
     """A token as AIStore's AuthN issues it (cmd/authn/tok AISClaims), made with PyJWT.
-    buckets: (name, perm) pairs, perm a decimal string or int as AuthN writes it ("perm": "831")."""
+    buckets: (name, perm) pairs, perm a decimal string or int as AuthN writes it ("perm": "831");
+    extra: more claims, replacing those made here (e.g. bucket_acls=[...] for "buckets")."""
     now = int(time.time())
     claims = {"sub": user, "exp": now + ttl, "iat": now, "iss": "test", "admin": admin,
               "clusters": None if cluster_perm is None else [{"id": "", "perm": str(cluster_perm)}]}
@@ -119,6 +120,8 @@ def make_token(user="admin", admin=False, buckets=(), cluster_perm=None, ttl=360
         claims["buckets"] = [{"bck": {"name": b, "provider": "ais",
                                       "namespace": {"uuid": "", "name": ""}}, "perm": str(p)}
                              for b, p in buckets]
+    if "bucket_acls" in extra:
+        claims["buckets"] = extra.pop("bucket_acls")
     claims.update(extra)
     return jwt.encode(claims, key if key is not None else (secret or auth_secret()), algorithm=alg)
 
@@ -152,6 +155,41 @@ if AUTH or (USE_DAEMON and os.environ.get("LOCUS_TEST_TOKEN")):
 def suite_headers():
     """Headers for a test's own http.client requests: the suite's token (LOCUS_TEST_AUTH=1)."""
     return bearer(_SUITE_TOKEN) if _SUITE_TOKEN else {}
+
+
+def _form_decode(s):
+    return urllib.parse.unquote_to_bytes(s.replace("+", " "))
+
+
+def canon_request(method, path, raw_query, skip=()):
+    """The canonical request the cluster secret signs (docs/security-auth.md): method, decoded
+    path, then every query parameter but those in skip, form-decoded and length-prefixed."""
+    p = path.encode() if isinstance(path, str) else path
+    out = bytearray(method.encode() + b"\n" + b"%d:%s\n" % (len(p), p))
+    for seg in (raw_query or "").split("&"):
+        if not seg:
+            continue
+        k, eq, v = seg.partition("=")
+        kb, vb = _form_decode(k), (_form_decode(v) if eq else b"")
+        if kb.decode("utf-8", "replace") in skip:
+            continue
+        out += b"%d:%s=%d:%s\n" % (len(kb), kb, len(vb), vb)
+    return bytes(out)
+
+
+def intra_headers(secret, method, url, body=b"", caller="p1", date=None, sha=None):
+    """The headers of an intra-cluster request signed with `secret` (bytes) as a node does."""
+    import base64
+    import hashlib
+    import hmac
+    u = urllib.parse.urlsplit(url)
+    sha = sha or hashlib.sha256(body).hexdigest()
+    date = str(int(time.time()) if date is None else date)
+    msg = b"\n".join([b"locus-intra-v1", canon_request(method, urllib.parse.unquote_to_bytes(
+        u.path or "/"), u.query), date.encode(), caller.encode(), sha.encode()])
+    sig = base64.urlsafe_b64encode(hmac.new(secret, msg, hashlib.sha256).digest()).rstrip(b"=")
+    return {"Ais-Caller-Id": caller, "Locus-Intra-Date": date, "Locus-Content-Sha256": sha,
+            "Locus-Intra-Sig": sig.decode()}
 
 
 def daemon_env():
