@@ -145,9 +145,10 @@ char *auth_token_mint(const unsigned char *secret, size_t slen, const auth_claim
 
 /* ---- this node's configuration (auth_init) */
 
-/* Loads the keys of the node config: auth_secret / auth_secret_file, auth_pubkey_file,
- * cluster_secret / cluster_secret_file. Refuses auth_enabled without a token key or without a
- * cluster secret (redirects and intra-cluster calls are signed with it). 0 or -1 with err. */
+/* Loads the keys of the node config: cluster_secret / cluster_secret_file, and with auth_enabled
+ * auth_secret / auth_secret_file and auth_pubkey_file. Refuses auth_enabled without a token key
+ * or without a cluster secret (redirects and intra-cluster calls are signed with it), and secret
+ * files others may read. 0 or -1 with err. */
 int auth_init(const config_t *cfg, char *err, size_t errlen);
 /* Forgets the keys (tests). */
 void auth_reset(void);

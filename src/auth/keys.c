@@ -135,6 +135,9 @@ int auth_init(const config_t *cfg, char *err, size_t errlen)
                          &st.cluster, &st.cluster_len, err, errlen);
     if (rc < 0)
         goto fail;
+    st.enabled = cfg->auth_enabled;
+    if (!st.enabled)
+        return 0; /* the token keys are not read: a config may name them before turning auth on */
     rc = load_secret("auth_secret", cfg->auth_secret, cfg->auth_secret_file, true, &st.secret,
                      &st.secret_len, err, errlen);
     if (rc < 0)
@@ -144,7 +147,6 @@ int auth_init(const config_t *cfg, char *err, size_t errlen)
     if (rc < 0)
         goto fail;
     update_keys();
-    st.enabled = cfg->auth_enabled;
     if (st.enabled && st.secret == NULL && st.pubkey == NULL) {
         snprintf(err, errlen,
                  "auth_enabled needs auth_secret_file (HS256) or auth_pubkey_file "

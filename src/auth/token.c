@@ -8,7 +8,7 @@
  * the fuzzers drive. auth_token_verify() then lets libjwt check the signature with the key the
  * alg calls for, after refusing any alg the node's keys do not allow: libjwt 1.10 takes the alg
  * from the token, so an HS256 token "signed" with the RSA public key's PEM as its secret would
- * otherwise pass (algorithm confusion), and "none" is never accepted.
+ * otherwise pass (algorithm confusion, docs/design.md §13.12), and "none" is never accepted.
  */
 #include "auth/internal.h"
 #include "common/util.h"
