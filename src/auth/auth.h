@@ -121,6 +121,10 @@ typedef struct {
  * -1 with err. Dispose t either way. */
 int auth_token_parse(const char *tok, size_t len, auth_token_t *t, char *err, size_t errlen);
 void auth_token_dispose(auth_token_t *t);
+/* The whole Authorization header value (hdrlen bytes, not NUL-terminated): auth_parse_bearer,
+ * then auth_token_parse. One entry point for a fuzzer. 0, or -1 with err; dispose t either way. */
+int auth_parse_authorization(const char *hdr, size_t hdrlen, auth_token_t *t, char *err,
+                             size_t errlen);
 
 /* ---- verification */
 

@@ -339,6 +339,19 @@ int auth_token_parse(const char *tok, size_t len, auth_token_t *t, char *err, si
     return 0;
 }
 
+int auth_parse_authorization(const char *hdr, size_t hdrlen, auth_token_t *t, char *err,
+                             size_t errlen)
+{
+    const char *tok;
+    size_t len;
+    memset(t, 0, sizeof(*t));
+    if (auth_parse_bearer(hdr, hdrlen, &tok, &len) < 0) {
+        snprintf(err, errlen, "invalid Authorization header: expecting \"Bearer <token>\"");
+        return -1;
+    }
+    return auth_token_parse(tok, len, t, err, errlen);
+}
+
 /* ---------------------------------------------------------------- verify, mint */
 
 /* The key for alg, or NULL (err filled) when the node's keys do not allow it. */

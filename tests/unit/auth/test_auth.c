@@ -344,6 +344,22 @@ static void test_bearer(void **state)
         "", "Bearer", "Bearer ", "bearer x", "Basic dXNlcg==", "Bearer a b", "Bearerx"};
     for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
         assert_int_equal(auth_parse_bearer(bad[i], strlen(bad[i]), &tok, &n), -1);
+    /* The fuzzers' entry point: header to claims, no key; lengths, not NUL, bound the input. */
+    char err[256];
+    char *p = payload(now() + 60, NULL);
+    char *t = sign(JWT_ALG_HS256, secret, strlen(secret), p);
+    char *hdr = xasprintf("Bearer %s\xffjunk", t);
+    auth_token_t at;
+    assert_int_equal(auth_parse_authorization(hdr, 7 + strlen(t), &at, err, sizeof(err)), 0);
+    assert_string_equal(at.claims.sub, "bob");
+    auth_token_dispose(&at);
+    assert_int_equal(auth_parse_authorization(hdr, 7 + strlen(t) + 1, &at, err, sizeof(err)), -1);
+    auth_token_dispose(&at);
+    assert_int_equal(auth_parse_authorization("Basic x", 7, &at, err, sizeof(err)), -1);
+    auth_token_dispose(&at);
+    free(hdr);
+    free(t);
+    free(p);
 }
 
 static void test_access_parse(void **state)
