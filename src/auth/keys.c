@@ -43,6 +43,7 @@ const unsigned char *auth_cluster_secret(size_t *len)
 
 void auth_reset(void)
 {
+    auth_token_cache_clear();
     free(st.secret);
     free(st.pubkey);
     free(st.cluster);
@@ -74,6 +75,7 @@ void auth_set_cluster_secret(const void *secret, size_t len)
 
 void auth_set_enabled(bool on, const auth_keys_t *keys)
 {
+    auth_token_cache_clear();
     st.enabled = on;
     free(st.secret);
     free(st.pubkey);

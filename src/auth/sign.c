@@ -107,6 +107,12 @@ static void hex32(const unsigned char md[32], char out[65])
     out[64] = '\0';
 }
 
+void sha256_raw(const void *p, size_t n, unsigned char out[32])
+{
+    unsigned int mdlen = 0;
+    EVP_Digest(p, n, out, &mdlen, EVP_sha256(), NULL);
+}
+
 void auth_sha256_hex(const void *p, size_t n, char out[65])
 {
     unsigned char md[32];

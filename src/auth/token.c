@@ -9,12 +9,18 @@
  * alg calls for, after refusing any alg the node's keys do not allow: libjwt 1.10 takes the alg
  * from the token, so an HS256 token "signed" with the RSA public key's PEM as its secret would
  * otherwise pass (algorithm confusion, docs/design.md §13.12), and "none" is never accepted.
+ *
+ * Verification costs ~12 us for HS256 and ~550 us for RS256 (libjwt parses the PEM key on every
+ * call), and a client sends the same token with every request: tokens verified with the node's
+ * own keys are remembered (CACHE_SLOTS, by the SHA-256 of the token) with their claims, so a
+ * token seen again costs a digest and a copy; its exp and nbf are still checked each time.
  */
 #include "auth/internal.h"
 #include "common/util.h"
 
 #include <errno.h>
 #include <jwt.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -352,6 +358,98 @@ int auth_parse_authorization(const char *hdr, size_t hdrlen, auth_token_t *t, ch
     return auth_token_parse(tok, len, t, err, errlen);
 }
 
+/* ---------------------------------------------------------------- verified tokens */
+
+#define CACHE_SLOTS 1024
+
+/* Tokens verified with the node's keys (auth_node_keys), direct-mapped by their digest. */
+static struct {
+    bool used;
+    unsigned char digest[32];
+    auth_claims_t claims;
+} cache[CACHE_SLOTS];
+static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER; /* guards cache; leaf lock */
+
+static char *dup_or_null(const char *s)
+{
+    return s ? xstrdup(s) : NULL;
+}
+
+static void claims_copy(auth_claims_t *dst, const auth_claims_t *src)
+{
+    *dst = *src;
+    dst->sub = dup_or_null(src->sub);
+    dst->clusters = xcalloc(src->n_clusters + 1, sizeof(auth_clu_acl_t));
+    for (size_t i = 0; i < src->n_clusters; i++) {
+        dst->clusters[i] = src->clusters[i];
+        dst->clusters[i].id = dup_or_null(src->clusters[i].id);
+    }
+    dst->buckets = xcalloc(src->n_buckets + 1, sizeof(auth_bck_acl_t));
+    for (size_t i = 0; i < src->n_buckets; i++) {
+        const auth_bck_acl_t *b = &src->buckets[i];
+        dst->buckets[i] = (auth_bck_acl_t){dup_or_null(b->name), dup_or_null(b->provider),
+                                           dup_or_null(b->ns_uuid), b->perm};
+    }
+}
+
+void auth_token_cache_clear(void)
+{
+    pthread_mutex_lock(&cache_lock);
+    for (size_t i = 0; i < CACHE_SLOTS; i++) {
+        if (cache[i].used)
+            auth_claims_dispose(&cache[i].claims);
+        cache[i].used = false;
+    }
+    pthread_mutex_unlock(&cache_lock);
+}
+
+static size_t slot_of(const unsigned char d[32])
+{
+    return ((size_t)d[0] << 8 | d[1]) % CACHE_SLOTS;
+}
+
+/* True with a copy of the claims when the token was verified before. */
+static bool cache_get(const unsigned char d[32], auth_claims_t *c)
+{
+    size_t i = slot_of(d);
+    pthread_mutex_lock(&cache_lock);
+    bool hit = cache[i].used && memcmp(cache[i].digest, d, 32) == 0;
+    if (hit)
+        claims_copy(c, &cache[i].claims);
+    pthread_mutex_unlock(&cache_lock);
+    return hit;
+}
+
+static void cache_put(const unsigned char d[32], const auth_claims_t *c)
+{
+    size_t i = slot_of(d);
+    pthread_mutex_lock(&cache_lock);
+    if (cache[i].used)
+        auth_claims_dispose(&cache[i].claims);
+    memcpy(cache[i].digest, d, 32);
+    claims_copy(&cache[i].claims, c);
+    cache[i].used = true;
+    pthread_mutex_unlock(&cache_lock);
+}
+
+/* 0 when the claims are valid at now, else -1 with err. */
+static int check_times(const auth_claims_t *c, int64_t now, char *err, size_t errlen)
+{
+    if (c->exp == 0) {
+        snprintf(err, errlen, "invalid token: no expiration ('exp' claim)");
+        return -1;
+    }
+    if (now >= c->exp) {
+        snprintf(err, errlen, "token expired (user %s)", c->sub);
+        return -1;
+    }
+    if (c->nbf && now < c->nbf) {
+        snprintf(err, errlen, "token is not valid yet (user %s)", c->sub);
+        return -1;
+    }
+    return 0;
+}
+
 /* ---------------------------------------------------------------- verify, mint */
 
 /* The key for alg, or NULL (err filled) when the node's keys do not allow it. */
@@ -377,6 +475,17 @@ int auth_token_verify(const auth_keys_t *keys, const char *tok, size_t len, int6
                       auth_claims_t *c, char *err, size_t errlen)
 {
     memset(c, 0, sizeof(*c));
+    unsigned char d[32];
+    bool cached = keys == auth_node_keys() && len <= AUTH_TOKEN_MAX;
+    if (cached) {
+        sha256_raw(tok, len, d);
+        if (cache_get(d, c)) {
+            if (check_times(c, now, err, errlen) == 0)
+                return 0;
+            auth_claims_dispose(c);
+            return -1;
+        }
+    }
     auth_token_t t;
     int rc = -1;
     if (auth_token_parse(tok, len, &t, err, errlen) < 0)
@@ -395,18 +504,10 @@ int auth_token_verify(const auth_keys_t *keys, const char *tok, size_t len, int6
         goto out;
     }
     jwt_free(jwt);
-    if (t.claims.exp == 0) {
-        snprintf(err, errlen, "invalid token: no expiration ('exp' claim)");
+    if (cached) /* the signature holds: the times are checked on every use */
+        cache_put(d, &t.claims);
+    if (check_times(&t.claims, now, err, errlen) < 0)
         goto out;
-    }
-    if (now >= t.claims.exp) {
-        snprintf(err, errlen, "token expired (user %s)", t.claims.sub);
-        goto out;
-    }
-    if (t.claims.nbf && now < t.claims.nbf) {
-        snprintf(err, errlen, "token is not valid yet (user %s)", t.claims.sub);
-        goto out;
-    }
     *c = t.claims;
     memset(&t.claims, 0, sizeof(t.claims));
     rc = 0;

@@ -533,6 +533,40 @@ static void test_redirect(void **state)
     free(sfx);
 }
 
+/* Tokens verified with the node's keys are remembered, their times checked on every use, and
+ * forgotten when the keys change. */
+static void test_node_key_cache(void **state)
+{
+    auth_set_enabled(true, &hs_keys);
+    char err[256];
+    auth_claims_t c;
+    int64_t exp = now() + 600;
+    char *p = payload(exp, NULL);
+    char *tok = sign(JWT_ALG_HS256, secret, strlen(secret), p);
+    const auth_keys_t *k = auth_node_keys();
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(auth_token_verify(k, tok, strlen(tok), now(), &c, err, sizeof(err)), 0);
+        assert_string_equal(c.sub, "bob");
+        assert_int_equal(c.n_buckets, 1);
+        assert_string_equal(c.buckets[0].name, "b1");
+        auth_claims_dispose(&c);
+    }
+    assert_int_equal(auth_token_verify(k, tok, strlen(tok), exp, &c, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "expired"));
+    /* A bad token is never remembered as good. */
+    char *bad = sign(JWT_ALG_HS256, "other", 5, p);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(auth_token_verify(k, bad, strlen(bad), now(), &c, err, sizeof(err)), -1);
+    auth_keys_t other = {(const unsigned char *)"other", 5, NULL, 0};
+    auth_set_enabled(true, &other);
+    assert_int_equal(
+        auth_token_verify(auth_node_keys(), tok, strlen(tok), now(), &c, err, sizeof(err)), -1);
+    auth_reset();
+    free(bad);
+    free(tok);
+    free(p);
+}
+
 static void test_init_from_config(void **state)
 {
     config_t cfg;
@@ -581,6 +615,7 @@ int main(void)
         cmocka_unit_test(test_check),          cmocka_unit_test(test_canon),
         cmocka_unit_test(test_intra_sign),     cmocka_unit_test(test_sha256_stream),
         cmocka_unit_test(test_redirect),       cmocka_unit_test(test_init_from_config),
+        cmocka_unit_test(test_node_key_cache),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
