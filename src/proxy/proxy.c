@@ -630,6 +630,8 @@ void proxy_on_headers(http_req_t *req)
     int n = route_split(req->path, copy, sizeof(copy), segs, 3);
     if (n >= 1 && strcmp(segs[0], "objects") == 0)
         object_headers(req, c, segs, n);
+    else if (auth_enabled() && trust_authenticated(&c->who, c->msg, sizeof(c->msg)))
+        req->body_mode = BODY_DISCARD; /* a 401 follows: never buffer a stranger's body */
 }
 
 /* What the routes other than objects, buckets (bucket_authorized) and cluster_handle's need:

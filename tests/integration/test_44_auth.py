@@ -84,6 +84,9 @@ def test_no_or_bad_token_is_401(authc):
                 lt.error_json(r)
     r = requests.get(c.url + "/v1/buckets", headers=NO_TOKEN)
     assert "token required" in r.json()["message"]
+    # A stranger's big control body is dropped, not buffered, and answered 401.
+    r = requests.put(c.url + "/v1/etl", data=b"{" + b" " * (8 << 20) + b"}", headers=NO_TOKEN)
+    assert r.status_code == 401, r.text
     r = requests.get(c.url + "/v1/buckets", headers=bad["expired"])
     assert "expired" in r.json()["message"]
 
