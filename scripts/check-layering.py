@@ -22,16 +22,17 @@ import tempfile
 # Which components a component may include (docs/design.md §2).
 DEPS = {
     "common": set(),
+    "auth": {"common"},
     "net": {"common"},
-    "cluster": {"net", "common"},
+    "cluster": {"net", "auth", "common"},
     "xact": {"common", "net", "cluster"},
     "etlspec": {"common"},
     "etl": {"etlspec", "cluster", "net", "xact", "common"},
-    "target": {"etl", "etlspec", "cluster", "xact", "net", "common"},
-    "proxy": {"etlspec", "cluster", "xact", "net", "common"},
-    "daemon": {"common", "net", "cluster", "xact", "etlspec", "etl", "target", "proxy"},
+    "target": {"etl", "etlspec", "cluster", "xact", "net", "auth", "common"},
+    "proxy": {"etlspec", "cluster", "xact", "net", "auth", "common"},
+    "daemon": {"common", "net", "auth", "cluster", "xact", "etlspec", "etl", "target", "proxy"},
     "client": {"common"},
-    "cli": {"client", "common"},
+    "cli": {"client", "auth", "common"},
     "etlsdk": {"common"},
 }
 # Public headers (include/) and the component that implements them.

@@ -11,7 +11,7 @@ PKGS=(
     libavformat-dev libavcodec-dev libswresample-dev libavutil-dev ffmpeg
     python3 python3-pytest python3-requests python3-msgpack python3-xxhash
     python3-cloudpickle python3-fastapi python3-uvicorn python3-flask python3-websocket
-    python3-matplotlib
+    python3-matplotlib python3-jwt python3-cryptography openssl
     nginx-light attr curl
     libjwt-dev bubblewrap clang libfuzzer-14-dev libclang-rt-14-dev
 )

@@ -67,8 +67,13 @@ typedef struct locus_client_s locus_client_t;
  * LOCUS_DEFAULT_ENDPOINT. Borrowed (environment or static storage). */
 const char *locus_default_endpoint(void);
 
-/* Creates a client for endpoint ("http://host:port", no path; NULL = locus_default_endpoint()).
- * Makes no request. *out is owned by the caller (locus_client_destroy). */
+/* The AuthN token to send when the caller sets none: $LOCUS_TOKEN, then $AIS_AUTHN_TOKEN, else
+ * NULL. Borrowed (environment). */
+const char *locus_default_token(void);
+
+/* Creates a client for endpoint ("http://host:port", no path; NULL = locus_default_endpoint())
+ * with the token locus_default_token(). Makes no request. *out is owned by the caller
+ * (locus_client_destroy). */
 int locus_client_create(const char *endpoint, locus_client_t **out, char *err);
 /* Frees the client and closes its connection. NULL is fine. */
 void locus_client_destroy(locus_client_t *c);
@@ -79,6 +84,10 @@ long locus_client_last_status(const locus_client_t *c);
 /* Timeouts in milliseconds for the following requests: connect (default 5000) and low-speed
  * abort (a transfer slower than 1 byte/s for this long fails; default 60000; 0 = never). */
 void locus_client_set_timeouts(locus_client_t *c, long connect_ms, long stall_ms);
+/* The AuthN token (a JWT; copied) sent as "Authorization: Bearer <token>" to the endpoint; NULL
+ * or "" sends none. Never sent on to where a redirect points: a cluster with auth signs its
+ * redirects instead. */
+void locus_client_set_token(locus_client_t *c, const char *token);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Names */

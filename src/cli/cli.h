@@ -27,6 +27,20 @@ int locus_cli_cmd_rm(int argc, char **argv);
 int locus_cli_cmd_object(int argc, char **argv);
 int locus_cli_cmd_job(int argc, char **argv);
 int locus_cli_cmd_etl(int argc, char **argv);
+int locus_cli_cmd_auth(int argc, char **argv);
+
+/* --- secrets and tokens (cmd_auth.c) --- */
+
+/* Writes path (mode 0600, atomically). 0, or -1 with err. */
+int cli_auth_write_private(const char *path, const char *data, size_t len, char *err,
+                           size_t errlen);
+/* Creates path holding a new random secret (64 hex digits, mode 0600) unless it exists. 0, or
+ * -1 with err. */
+int cli_auth_random_secret(const char *path, char *err, size_t errlen);
+/* An admin token for user valid for ttl_s seconds, signed with the secret in secret_file
+ * (caller frees), or NULL with err. */
+char *cli_auth_admin_token(const char *secret_file, const char *user, int64_t ttl_s, char *err,
+                           size_t errlen);
 
 /* --- option tables (cli_opts.c) --- */
 

@@ -36,7 +36,7 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: locus cluster up [--proxies N] [--targets N] [--dir DIR] [--port P]\n"
-            "                        [--timeout D] [--log-level L]\n"
+            "                        [--timeout D] [--log-level L] [--auth]\n"
             "       locus cluster down [--dir DIR] [--timeout D]\n"
             "       locus cluster show [--json]\n"
             "\n"
@@ -44,7 +44,10 @@ static void usage(FILE *f)
             "      processes with state and logs under DIR/<id>/ (default $LOCUS_CLUSTER_DIR or\n"
             "      %s); the primary proxy listens on P (default %d), the other nodes on\n"
             "      P+1, P+2, ...; waits (at most --timeout, default 30s) until the cluster map\n"
-            "      shows every node, then prints the endpoint URL on stdout.\n"
+            "      shows every node, then prints the endpoint URL on stdout. The nodes sign\n"
+            "      their calls to each other with DIR/cluster.secret (made once, mode 0600).\n"
+            "      --auth: clients need a token (docs/security.md): the token secret is\n"
+            "      DIR/auth.secret, an admin token DIR/admin.token (export LOCUS_TOKEN=...).\n"
             "down  stops the nodes of DIR: SIGTERM, then SIGKILL after --timeout (default 10s).\n"
             "show  prints the cluster map of the endpoint ($LOCUS_ENDPOINT, $AIS_ENDPOINT).\n",
             DEFAULT_DIR, DEFAULT_PORT);
@@ -142,9 +145,14 @@ static pid_t live_pid(const char *pidfile)
     return pid_alive((pid_t)pid) ? (pid_t)pid : 0;
 }
 
+/* The secret files every node's config names (auth_secret NULL without --auth). */
+typedef struct {
+    const char *cluster_secret, *auth_secret;
+} secrets_t;
+
 /* io_threads: the HTTP I/O threads of each node; nodes that share one machine share its CPUs. */
 static int write_config(const node_t *n, const char *primary_url, const char *log_level,
-                        int io_threads)
+                        int io_threads, const secrets_t *sec)
 {
     json_t *j = json_object();
     json_object_set_new(j, "role", json_string(n->proxy ? "proxy" : "target"));
@@ -170,6 +178,11 @@ static int write_config(const node_t *n, const char *primary_url, const char *lo
     json_object_set_new(j, "log_level", json_string(log_level));
     json_object_set_new(j, "log_file", json_string(n->log));
     json_object_set_new(j, "io_threads", json_integer(io_threads));
+    json_object_set_new(j, "cluster_secret_file", json_string(sec->cluster_secret));
+    if (sec->auth_secret) {
+        json_object_set_new(j, "auth_enabled", json_true());
+        json_object_set_new(j, "auth_secret_file", json_string(sec->auth_secret));
+    }
     char *text = json_dumps(j, JSON_INDENT(2));
     json_decref(j);
     char *path = xasprintf("%s/config.json", n->dir);
@@ -301,7 +314,9 @@ static int node_died(node_t *d, node_t *nodes, int nn)
 typedef struct {
     int64_t nproxies, ntargets, port, timeout;
     const char *dir, *log_level;
+    bool auth;
     char absdir[PATH_MAX];
+    char *cluster_secret, *auth_secret, *admin_token; /* file paths */
     char *locusd, *primary_url;
     node_t *nodes;
     int nn;
@@ -323,6 +338,7 @@ static int up_options(up_t *u, int argc, char **argv)
         CLI_INT("port", &u->port, 1, 65535, "--port: need a port number"),
         CLI_DURATION("timeout", &u->timeout, "--timeout: need a duration such as 30s"),
         CLI_STR("log-level", &u->log_level),
+        CLI_FLAG("auth", &u->auth),
     };
     static const cli_cmd_t cmd = {"cluster", usage, 0, 0, "cluster up: unexpected argument \"%s\""};
     int pos, rc = cli_options(&cmd, opts, ARRAY_SIZE(opts), argc, argv, &pos);
@@ -333,6 +349,32 @@ static int up_options(up_t *u, int argc, char **argv)
         return cli_usage_error("cluster", "too many nodes");
     u->nn = (int)(u->nproxies + u->ntargets);
     return CLI_OPTS_GO;
+}
+
+/* DIR/cluster.secret (always) and, with --auth, DIR/auth.secret and an admin token valid for a
+ * year in DIR/admin.token, all mode 0600; secrets made once and kept across restarts. 0 or
+ * CLI_EXIT_FAIL (printed). */
+static int up_secrets(up_t *u)
+{
+    char err[LOCUS_ERR_LEN];
+    u->cluster_secret = xasprintf("%s/cluster.secret", u->absdir);
+    u->auth_secret = xasprintf("%s/auth.secret", u->absdir);
+    u->admin_token = xasprintf("%s/admin.token", u->absdir);
+    if (cli_auth_random_secret(u->cluster_secret, err, sizeof(err)) != 0)
+        return cli_fail("cluster up", "%s", err);
+    if (!u->auth)
+        return 0;
+    if (cli_auth_random_secret(u->auth_secret, err, sizeof(err)) != 0)
+        return cli_fail("cluster up", "%s", err);
+    char *tok = cli_auth_admin_token(u->auth_secret, "admin", 365 * 24 * 3600, err, sizeof(err));
+    if (tok == NULL)
+        return cli_fail("cluster up", "%s", err);
+    size_t tl = strlen(tok);
+    char *line = xasprintf("%s\n", tok);
+    int rc = cli_auth_write_private(u->admin_token, line, tl + 1, err, sizeof(err));
+    free(line);
+    free(tok);
+    return rc == 0 ? 0 : cli_fail("cluster up", "%s", err);
 }
 
 /* Names the nodes, refuses to start over a running cluster or on a busy port, writes the
@@ -375,10 +417,14 @@ static int up_prepare(up_t *u)
     int io_threads = cpus_usable() / u->nn;
     if (io_threads < 1)
         io_threads = 1;
+    if (up_secrets(u) != 0)
+        return CLI_EXIT_FAIL;
+    secrets_t sec = {u->cluster_secret, u->auth ? u->auth_secret : NULL};
     for (int i = 0; i < u->nn; i++) {
         node_t *n = &u->nodes[i];
         if ((rc = mkdir_p(n->dir, 0755)) != 0 ||
-            (rc = write_config(n, i == 0 ? NULL : u->primary_url, u->log_level, io_threads)) != 0)
+            (rc = write_config(n, i == 0 ? NULL : u->primary_url, u->log_level, io_threads,
+                               &sec)) != 0)
             return cli_fail("cluster up", "%s: %s", n->dir, strerror(-rc));
     }
     return 0;
@@ -457,6 +503,13 @@ static int up_start(up_t *u)
     if (locus_client_create(u->primary_url, &u->c, u->err) != 0)
         return cli_fail("cluster up", "%s", u->err);
     locus_client_set_timeouts(u->c, 1000, 5000);
+    if (u->auth) {
+        char *tok = NULL;
+        size_t tl = 0;
+        if (read_file(u->admin_token, &tok, &tl) == 0)
+            locus_client_set_token(u->c, tok);
+        free(tok);
+    }
     int rc = spawn_node(&u->nodes[0], u->locusd);
     if (rc != 0)
         return cli_fail("cluster up", "fork: %s", strerror(-rc));
@@ -482,6 +535,8 @@ static int cluster_up(int argc, char **argv)
                 "stop it with: locus cluster down --dir %s\n",
                 (long long)u->nproxies, u->nproxies == 1 ? "y" : "ies", (long long)u->ntargets,
                 u->ntargets == 1 ? "" : "s", u->absdir, u->absdir);
+        if (u->auth)
+            fprintf(stderr, "auth is on: export LOCUS_TOKEN=$(cat %s)\n", u->admin_token);
         printf("%s\n", u->primary_url);
         fflush(stdout);
     }
@@ -493,6 +548,9 @@ static int cluster_up(int argc, char **argv)
     free(u->nodes);
     free(u->primary_url);
     free(u->locusd);
+    free(u->cluster_secret);
+    free(u->auth_secret);
+    free(u->admin_token);
     free(u);
     return ret;
 }

@@ -25,6 +25,7 @@ static const cli_group_t commands[] = {
     {"object", locus_cli_cmd_object, "object head BUCKET/OBJ      show object properties"},
     {"job", locus_cli_cmd_job, "job show|wait ID            show a job / wait for it"},
     {"etl", locus_cli_cmd_etl, "etl init|show|bucket|...    run transformers (ETL) on the data"},
+    {"auth", locus_cli_cmd_auth, "auth token --user U ...      mint an AuthN token (HS256)"},
 };
 
 static void usage(FILE *f)
@@ -35,6 +36,7 @@ static void usage(FILE *f)
     fprintf(f,
             "\nBuckets and objects: ais://bucket[/object] or bucket[/object].\n"
             "Endpoint: $LOCUS_ENDPOINT, then $AIS_ENDPOINT, else %s.\n"
+            "Token (clusters with auth): $LOCUS_TOKEN, then $AIS_AUTHN_TOKEN.\n"
             "Run 'locus <command> --help' for the options of a command.\n",
             LOCUS_DEFAULT_ENDPOINT);
 }

@@ -56,8 +56,22 @@ int locus_client_create(const char *endpoint, locus_client_t **out, char *err)
     c->ca = ca && ca[0] ? xstrdup(ca) : NULL;
     const char *skip = getenv("AIS_SKIP_VERIFY_CRT");
     c->insecure = skip && (strcmp(skip, "true") == 0 || strcmp(skip, "1") == 0);
+    locus_client_set_token(c, locus_default_token());
     *out = c;
     return 0;
+}
+
+void locus_client_set_token(locus_client_t *c, const char *token)
+{
+    free(c->auth_hdr);
+    c->auth_hdr = NULL;
+    if (token == NULL)
+        return;
+    size_t n = strlen(token);
+    while (n > 0 && (token[n - 1] == '\n' || token[n - 1] == '\r' || token[n - 1] == ' '))
+        n--; /* a token read from a file */
+    if (n > 0)
+        c->auth_hdr = xasprintf("Authorization: Bearer %.*s", (int)n, token);
 }
 
 void locus_client_destroy(locus_client_t *c)
@@ -65,6 +79,7 @@ void locus_client_destroy(locus_client_t *c)
     if (c == NULL)
         return;
     curl_easy_cleanup(c->curl);
+    free(c->auth_hdr);
     free(c->endpoint);
     free(c->ca);
     free(c);
@@ -315,6 +330,8 @@ static CURLcode perform_leg(locus_client_t *c, client_req_t *r, const char *url,
     curl_easy_setopt(h, CURLOPT_WRITEDATA, x);
 
     struct curl_slist *hl = NULL;
+    if (leg == 0 && c->auth_hdr != NULL) /* not to where a redirect points: see client.h */
+        hl = curl_slist_append(hl, c->auth_hdr);
     if (r->json_body != NULL)
         hl = curl_slist_append(hl, "Content-Type: application/json");
     if (r->accept != NULL) {

@@ -57,6 +57,15 @@ const char *locus_strerror(int code)
     }
 }
 
+const char *locus_default_token(void)
+{
+    const char *e = getenv("LOCUS_TOKEN");
+    if (e != NULL && e[0] != '\0')
+        return e;
+    e = getenv("AIS_AUTHN_TOKEN");
+    return e != NULL && e[0] != '\0' ? e : NULL;
+}
+
 const char *locus_default_endpoint(void)
 {
     const char *e = getenv("LOCUS_ENDPOINT");

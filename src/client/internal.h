@@ -22,6 +22,7 @@
 
 struct locus_client_s {
     char *endpoint; /* normalized: scheme://host:port, no trailing '/' */
+    char *auth_hdr; /* "Authorization: Bearer <token>" or NULL */
     CURL *curl;
     long last_status;
     long connect_ms;

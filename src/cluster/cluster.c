@@ -5,6 +5,7 @@
 #include "cluster/internal.h"
 #include "cluster/membership.h"
 #include "cluster/meta.h"
+#include "cluster/trust.h"
 #include "common/log.h"
 #include "common/names.h"
 #include "common/util.h"
@@ -130,6 +131,7 @@ int cluster_init(config_t *c, char *err, size_t errlen)
         return -1;
     snprintf(self_name, sizeof(self_name), "%c[%s]", cfg->role == ROLE_PROXY ? 'p' : 't', self_id);
     http_set_node_name(self_name);
+    trust_init();
     meta_load(cfg->data_dir, cluster_is_primary() ? self_id : "");
     if (cluster_is_primary())
         primary_takeover();

@@ -60,21 +60,40 @@ static void handle_daemon(http_req_t *req)
     }
 }
 
-static void handle_metasync(http_req_t *req)
+static void handle_metasync(http_req_t *req, const trust_t *who)
 {
     /* id_digest is a uint64 that jansson cannot hold as an integer. */
     json_t *j = json_loadb(req->body.base ? req->body.base : "", req->body.len,
                            JSON_DECODE_INT_AS_REAL, NULL);
-    if (j) {
-        metasync_apply(j);
-        json_decref(j);
-        http_reply(req, 200, NULL, "", 0);
-    } else {
+    if (j == NULL) {
         http_reply_error(req, 400, "metasync: invalid JSON body");
+        return;
     }
+    char err[512];
+    int rc = metasync_receive(j, who->kind == TRUST_NODE ? who->node : NULL, err, sizeof(err));
+    json_decref(j);
+    if (rc)
+        http_reply_error(req, (unsigned)rc, "%s", err);
+    else
+        http_reply(req, 200, NULL, "", 0);
 }
 
-bool cluster_handle(http_req_t *req, const char **segs, int nseg)
+/* Answers 401/403 and returns false when who may not do this; intra-cluster when node. */
+static bool allowed(http_req_t *req, const trust_t *who, bool node, auth_ace_t perms)
+{
+    char msg[512];
+    int rc = node ? trust_require_node(who, msg, sizeof(msg))
+                  : trust_require(who, NULL, perms, msg, sizeof(msg));
+    if (rc == 0 && node && !trust_body_ok(who, req->body.base, req->body.len)) {
+        rc = 401;
+        snprintf(msg, sizeof(msg), "intra-cluster request: the body is not the one signed");
+    }
+    if (rc)
+        http_reply_error(req, (unsigned)rc, "%s", msg);
+    return rc == 0;
+}
+
+bool cluster_handle(http_req_t *req, const char **segs, int nseg, const trust_t *who)
 {
     const char *m = req->method;
     if (nseg >= 1 && strcmp(segs[0], "health") == 0 && nseg == 1) {
@@ -85,15 +104,21 @@ bool cluster_handle(http_req_t *req, const char **segs, int nseg)
         return true;
     }
     if (nseg == 1 && strcmp(segs[0], "daemon") == 0 && strcmp(m, "GET") == 0) {
-        handle_daemon(req);
+        const char *what = http_query(req, "what");
+        bool etlmd = what && strcmp(what, "etlmd") == 0;
+        if (allowed(req, who, false, etlmd ? AUTH_ACE_ADMIN : AUTH_ACE_SHOW_CLUSTER))
+            handle_daemon(req);
         return true;
     }
     if (nseg == 1 && strcmp(segs[0], "metasync") == 0 && strcmp(m, "POST") == 0) {
-        handle_metasync(req);
+        if (allowed(req, who, true, 0))
+            handle_metasync(req, who);
         return true;
     }
     if (nseg == 2 && strcmp(segs[0], "cluster") == 0 && strcmp(m, "POST") == 0 &&
         (strcmp(segs[1], "join") == 0 || strcmp(segs[1], "keepalive") == 0)) {
+        if (!allowed(req, who, true, 0))
+            return true;
         if (!cluster_is_primary())
             http_reply_error(req, 400, "%s is not the primary proxy", cluster_self_name());
         else if (strcmp(segs[1], "join") == 0)

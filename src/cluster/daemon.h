@@ -9,10 +9,13 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "cluster/trust.h"
 #include "net/net.h"
 
-/* Handles the endpoints above. Returns true if it answered. */
-bool cluster_handle(http_req_t *req, const char **segs, int nseg);
+/* Handles the endpoints above for caller who (trust_identify): /v1/health is public,
+ * /v1/daemon needs SHOW-CLUSTER (what=etlmd: ADMIN), the rest are intra-cluster (metasync only
+ * from the primary). Returns true if it answered. */
+bool cluster_handle(http_req_t *req, const char **segs, int nseg, const trust_t *who);
 
 /* Splits a decoded path "/v1/a/b/c" into segments after "v1" (at most max). Returns the
  * count, or -1 if the path does not start with /v1/. The object part (everything after the

@@ -47,15 +47,15 @@ void metasync_all(void)
     free(body);
 }
 
-static void apply_smap(json_t *sj)
+/* Installs smap s (takes it) when newer, or foreign and foreign ones are allowed. */
+static void apply_smap(smap_t *s, bool foreign_ok)
 {
-    smap_t *s = json_is_object(sj) ? smap_from_json(sj) : NULL;
     if (s == NULL)
         return;
     smap_t *cur = smap_get();
     meta_order_t o = meta_order(cur->version, cur->uuid, s->version, s->uuid);
     smap_put(cur);
-    if (meta_order_installs(o)) {
+    if (meta_order_installs(o) && (foreign_ok || o != META_FOREIGN)) {
         LOCUS_LOG(LOG_VERBOSE, "[metasync] smap v%lld", (long long)s->version);
         meta_install_smap(s);
     } else {
@@ -63,7 +63,7 @@ static void apply_smap(json_t *sj)
     }
 }
 
-static void apply_md(md_kind_t kind, json_t *dj)
+static void apply_md(md_kind_t kind, json_t *dj, bool foreign_ok)
 {
     mdoc_t *d = json_is_object(dj) ? md_from_json(kind, dj) : NULL;
     if (d == NULL)
@@ -71,7 +71,7 @@ static void apply_md(md_kind_t kind, json_t *dj)
     mdoc_t *cur = md_get(kind);
     meta_order_t o = meta_order(cur->version, cur->uuid, d->version, d->uuid);
     md_put(cur);
-    if (meta_order_installs(o)) {
+    if (meta_order_installs(o) && (foreign_ok || o != META_FOREIGN)) {
         LOCUS_LOG(LOG_VERBOSE, "[metasync] %s v%lld", md_kind_name(kind), (long long)d->version);
         meta_install_md(d);
     } else {
@@ -79,13 +79,78 @@ static void apply_md(md_kind_t kind, json_t *dj)
     }
 }
 
+static smap_t *smap_of(json_t *j)
+{
+    json_t *sj = json_object_get(j, "smap");
+    return json_is_object(sj) ? smap_from_json(sj) : NULL;
+}
+
 void metasync_apply(json_t *j)
 {
     meta_write_lock();
-    apply_smap(json_object_get(j, "smap"));
+    apply_smap(smap_of(j), true);
     for (int k = 0; k < MD_N; k++)
-        apply_md((md_kind_t)k, json_object_get(j, md_kind_name((md_kind_t)k)));
+        apply_md((md_kind_t)k, json_object_get(j, md_kind_name((md_kind_t)k)), true);
     meta_write_unlock();
+}
+
+/* Why a push from sender with smap s (may be NULL) and documents j is refused, given this
+ * node's smap cur: 0, or the status with err. */
+static int push_refused(const smap_t *cur, const smap_t *s, json_t *j, const char *sender,
+                        char *err, size_t errlen)
+{
+    bool fresh = cur->version == 0; /* never joined: learns its cluster from the push */
+    const char *primary = fresh ? (s ? s->primary_id : "") : cur->primary_id;
+    if (sender == NULL || sender[0] == '\0' || primary == NULL || strcmp(sender, primary) != 0) {
+        snprintf(err, errlen, "%s: metasync from %s refused: only the primary (%s) pushes metadata",
+                 cluster_self_name(), sender && sender[0] ? sender : "an unknown sender",
+                 primary && primary[0] ? primary : "unknown");
+        return 403;
+    }
+    if (s && s->primary_id && strcmp(s->primary_id, sender) != 0) {
+        snprintf(err, errlen, "%s: metasync from %s refused: its cluster map names %s primary",
+                 cluster_self_name(), sender, s->primary_id);
+        return 403;
+    }
+    if (fresh)
+        return 0;
+    const char *other = s && strcmp(s->uuid, cur->uuid) != 0 ? s->uuid : NULL;
+    for (int k = 0; k < MD_N && other == NULL; k++) {
+        const char *u = json_string_value(
+            json_object_get(json_object_get(j, md_kind_name((md_kind_t)k)), "uuid"));
+        mdoc_t *d = md_get((md_kind_t)k);
+        if (u && strcmp(u, d->uuid) != 0)
+            other = u;
+        md_put(d);
+    }
+    if (other) {
+        snprintf(err, errlen, "%s: metasync of another cluster (uuid %s; this cluster: %s) refused",
+                 cluster_self_name(), other, cur->uuid);
+        return 409;
+    }
+    return 0;
+}
+
+int metasync_receive(json_t *j, const char *sender, char *err, size_t errlen)
+{
+    smap_t *s = smap_of(j);
+    meta_write_lock();
+    smap_t *cur = smap_get();
+    bool fresh = cur->version == 0;
+    int rc = push_refused(cur, s, j, sender, err, errlen);
+    smap_put(cur);
+    if (rc) {
+        meta_write_unlock();
+        if (s)
+            smap_put(s);
+        LOCUS_LOG(LOG_WARNING, "%s", err);
+        return rc;
+    }
+    apply_smap(s, fresh);
+    for (int k = 0; k < MD_N; k++)
+        apply_md((md_kind_t)k, json_object_get(j, md_kind_name((md_kind_t)k)), fresh);
+    meta_write_unlock();
+    return 0;
 }
 
 int cluster_md_modify(md_kind_t kind, md_modify_cb fn, void *arg, char *err, size_t errlen)

@@ -24,9 +24,17 @@ int cluster_md_modify(md_kind_t kind, md_modify_cb fn, void *arg, char *err, siz
 typedef md_modify_cb bmd_modify_cb;
 
 /* Installs each document of a metasync body {"smap":..,"bmd":..,"etlmd":..} (any may be
- * missing) that is newer or foreign; others are ignored. Takes the write lock: the caller
- * must not hold it. */
+ * missing) that is newer or foreign; others are ignored. For the primary's answers to this
+ * node's own join and keepalive requests (a primary that started over has another uuid).
+ * Takes the write lock: the caller must not hold it. */
 void metasync_apply(json_t *j);
+
+/* A metasync push (POST /v1/metasync) from node sender: accepted only from the primary of this
+ * node's cluster (sender is its smap's primary; a node that never joined takes the primary the
+ * pushed smap names) and only with this cluster's uuid: then newer documents are installed,
+ * the rest ignored. 0, or an HTTP status with err: 403 (not the primary), 409 (another
+ * cluster's uuid). Takes the write lock. */
+int metasync_receive(json_t *j, const char *sender, char *err, size_t errlen);
 
 /* Pushes all current documents to every other node of the current smap, in parallel, and
  * waits (a node that does not answer is logged and skipped). Caller holds the write lock. */

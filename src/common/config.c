@@ -53,6 +53,18 @@ static const setting_t settings[] = {
      "ETL servers on Unix sockets instead of loopback TCP"},
     {"etl_python", "etl-python", CT_STR, OFF(etl_python),
      "interpreter for Python ETL classes (default python3)"},
+    {"auth_enabled", "auth-enabled", CT_BOOL, OFF(auth_enabled),
+     "require AuthN tokens from clients (needs a token key and a cluster secret)"},
+    {"auth_secret", "auth-secret", CT_STR, OFF(auth_secret),
+     "HS256 token secret (prefer auth_secret_file)"},
+    {"auth_secret_file", "auth-secret-file", CT_STR, OFF(auth_secret_file),
+     "file with the HS256 token secret (mode 0600)"},
+    {"auth_pubkey_file", "auth-pubkey-file", CT_STR, OFF(auth_pubkey_file),
+     "PEM RSA public key verifying RS256 tokens"},
+    {"cluster_secret", "cluster-secret", CT_STR, OFF(cluster_secret),
+     "intra-cluster HMAC secret (prefer cluster_secret_file)"},
+    {"cluster_secret_file", "cluster-secret-file", CT_STR, OFF(cluster_secret_file),
+     "file with the intra-cluster HMAC secret (mode 0600)"},
 };
 
 /* Built-in image table: AIStore's reference transformer images run our built-ins, so their
@@ -130,6 +142,11 @@ void config_dispose(config_t *c)
     free(c->log_file);
     free(c->etl_python);
     free(c->bin_dir);
+    free(c->auth_secret);
+    free(c->auth_secret_file);
+    free(c->auth_pubkey_file);
+    free(c->cluster_secret);
+    free(c->cluster_secret_file);
     json_decref(c->etl_images);
     for (size_t i = 0; i < c->n_mountpaths; i++)
         free(c->mountpaths[i]);

@@ -42,6 +42,13 @@ typedef struct {
     bool etl_unix_sockets; /* ETL servers listen on Unix sockets (spec locus_unix_socket wins) */
     char *etl_python;      /* interpreter for aistorage/runtime_python images (default python3) */
     char *bin_dir;         /* directory of the running binary (set by config_init) */
+    /* Authentication (docs/security.md). */
+    bool auth_enabled;         /* clients must present an AuthN token (401/403) */
+    char *auth_secret;         /* HS256 token secret (prefer auth_secret_file) */
+    char *auth_secret_file;    /* file holding it (mode 0600) */
+    char *auth_pubkey_file;    /* PEM RSA public key for RS256 tokens */
+    char *cluster_secret;      /* intra-cluster HMAC secret (prefer cluster_secret_file) */
+    char *cluster_secret_file; /* file holding it (mode 0600) */
 } config_t;
 
 void config_init(config_t *c);

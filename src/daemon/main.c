@@ -2,6 +2,7 @@
  * main.c - locusd: parse flags and config, start the proxy or target role, serve until
  * SIGTERM/SIGINT.
  */
+#include "auth/auth.h"
 #include "cluster/cluster.h"
 #include "common/config.h"
 #include "common/log.h"
@@ -46,6 +47,15 @@ int main(int argc, char **argv)
         fprintf(stderr, "locusd: %s\n", err);
         return 2;
     }
+    if (auth_init(&cfg, err, sizeof(err)) < 0) {
+        LOCUS_LOG(LOG_WARNING, "%s", err);
+        fprintf(stderr, "locusd: %s\n", err);
+        return 2;
+    }
+    if (!auth_intra_enabled())
+        LOCUS_LOG(LOG_WARNING, "no cluster_secret: intra-cluster requests are not authenticated "
+                               "(anyone who reaches this node can push cluster metadata); set "
+                               "cluster_secret_file (docs/security.md)");
     if (cluster_init(&cfg, err, sizeof(err)) < 0) {
         LOCUS_LOG(LOG_WARNING, "%s", err);
         fprintf(stderr, "locusd: %s\n", err);
@@ -92,6 +102,7 @@ int main(int argc, char **argv)
     http_server_stop(srv);
     unlink(pidfile);
     free(pidfile);
+    auth_reset();
     config_dispose(&cfg);
     return 0;
 }

@@ -123,11 +123,35 @@ static size_t on_read_fd(char *p, size_t sz, size_t n, void *ud)
     return (size_t)r;
 }
 
+static httpc_sign_cb signer;
+
+void httpc_set_signer(httpc_sign_cb cb)
+{
+    signer = cb;
+}
+
+/* Appends the signer's header lines for this request. */
+static struct curl_slist *add_signature(struct curl_slist *sl, const char *method, const char *url,
+                                        const httpc_body_t *body)
+{
+    if (signer == NULL || body == NULL)
+        return sl;
+    char **lines = signer(method, url, body->p, body->len, body->fd, body->fd_size);
+    for (char **l = lines; l && *l; l++) {
+        sl = curl_slist_append(sl, *l);
+        free(*l);
+    }
+    free(lines);
+    return sl;
+}
+
 struct curl_slist *httpc_prepare(CURL *h, const char *method, const char *url, const char *ctype,
-                                 const httpc_header_t *hdrs, int timeout_ms, httpc_resp_t *r)
+                                 const httpc_header_t *hdrs, const httpc_body_t *body,
+                                 int timeout_ms, httpc_resp_t *r)
 {
     struct curl_slist *sl = NULL;
     sl = curl_slist_append(sl, "Expect:");
+    sl = add_signature(sl, method, url, body);
     if (ctype) {
         char *line = xasprintf("Content-Type: %s", ctype);
         sl = curl_slist_append(sl, line);
@@ -157,10 +181,11 @@ struct curl_slist *httpc_prepare(CURL *h, const char *method, const char *url, c
     return sl;
 }
 
+/* body: what the signer sees (NULL: a request not to sign, e.g. over a Unix socket). */
 static int perform(CURL *h, const char *method, const char *url, const httpc_header_t *hdrs,
-                   int timeout_ms, httpc_resp_t *r)
+                   const httpc_body_t *body, int timeout_ms, httpc_resp_t *r)
 {
-    struct curl_slist *sl = httpc_prepare(h, method, url, NULL, hdrs, timeout_ms, r);
+    struct curl_slist *sl = httpc_prepare(h, method, url, NULL, hdrs, body, timeout_ms, r);
     CURLcode cc = curl_easy_perform(h);
     curl_slist_free_all(sl);
     if (cc != CURLE_OK) {
@@ -179,14 +204,15 @@ int httpc_do(const char *method, const char *url, const void *body, size_t len,
         curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
         curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
     }
-    return perform(h, method, url, hdrs, timeout_ms, r);
+    httpc_body_t b = {body, body ? len : 0, -1, 0};
+    return perform(h, method, url, hdrs, &b, timeout_ms, r);
 }
 
 int httpc_get_unix(const char *sock_path, const char *url, int timeout_ms, httpc_resp_t *r)
 {
     CURL *h = thread_handle();
     curl_easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, sock_path);
-    return perform(h, "GET", url, NULL, timeout_ms, r);
+    return perform(h, "GET", url, NULL, NULL, timeout_ms, r);
 }
 
 int httpc_json(const char *method, const char *url, json_t *j, int timeout_ms, httpc_resp_t *r)
@@ -207,5 +233,6 @@ int httpc_put_fd(const char *url, int fd, int64_t size, const httpc_header_t *hd
     curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read_fd);
     curl_easy_setopt(h, CURLOPT_READDATA, &src);
     curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)size);
-    return perform(h, "PUT", url, hdrs, timeout_ms, r);
+    httpc_body_t b = {NULL, 0, fd, size};
+    return perform(h, "PUT", url, hdrs, &b, timeout_ms, r);
 }

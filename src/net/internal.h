@@ -10,12 +10,22 @@
 
 #include "net/net.h"
 
+/* The body of a request as the signer sees it (httpc_set_signer): bytes, or fd >= 0 and its
+ * size, or nothing. */
+typedef struct {
+    const void *p;
+    size_t len;
+    int fd;
+    int64_t fd_size;
+} httpc_body_t;
+
 /* Sets on h everything of one request but its body: method, url, headers (no Expect:
- * 100-continue, docs/design.md §13.5; ctype adds a Content-Type when not NULL), answer into r,
- * no redirects followed, timeouts (timeout_ms 0 = none). Returns the header list, to free with
- * curl_slist_free_all once the transfer is over. */
+ * 100-continue, docs/design.md §13.5; ctype adds a Content-Type when not NULL; the signer's
+ * headers for body), answer into r, no redirects followed, timeouts (timeout_ms 0 = none).
+ * Returns the header list, to free with curl_slist_free_all once the transfer is over. */
 struct curl_slist *httpc_prepare(CURL *h, const char *method, const char *url, const char *ctype,
-                                 const httpc_header_t *hdrs, int timeout_ms, httpc_resp_t *r);
+                                 const httpc_header_t *hdrs, const httpc_body_t *body,
+                                 int timeout_ms, httpc_resp_t *r);
 
 /* A content reader of a streamed response (http_stream.c) is about to suspend its connection
  * until the producer has data: counted so that the server does not stop under it. false when

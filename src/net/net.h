@@ -155,6 +155,15 @@ typedef struct {
 void httpc_resp_init(httpc_resp_t *r);
 void httpc_resp_dispose(httpc_resp_t *r);
 
+/* Outgoing-request hook (intra-cluster signing, cluster/trust.c): called for every request of
+ * httpc_do, httpc_json, httpc_put_fd and of a fan-out with its method, URL and body (body/len,
+ * or fd >= 0 with fd_size bytes from offset 0 for httpc_put_fd; fd is -1 otherwise). Returns
+ * header lines to add ("Name: value", a NULL-terminated array of strings, all freed by the
+ * caller) or NULL. Set once at start-up, before any request; NULL removes it. */
+typedef char **(*httpc_sign_cb)(const char *method, const char *url, const void *body, size_t len,
+                                int fd, int64_t fd_size);
+void httpc_set_signer(httpc_sign_cb cb);
+
 /* One request with an in-memory body (may be NULL). Does not follow redirects. timeout_ms 0 =
  * none. Returns 0 when an HTTP response arrived (any status), -1 on transport failure
  * (r->err set). Safe to call from any thread: uses a per-thread keep-alive handle. */

@@ -4,10 +4,12 @@
  * through the primary: another proxy forwards them.
  */
 #include "proxy/proxy.h"
+#include "auth/auth.h"
 #include "cluster/cluster.h"
 #include "cluster/daemon.h"
 #include "cluster/meta.h"
 #include "cluster/metasync.h"
+#include "cluster/trust.h"
 #include "common/log.h"
 #include "common/names.h"
 #include "common/template.h"
@@ -25,6 +27,7 @@ typedef struct {
     int status;
     char msg[768];
     char *location;
+    trust_t who; /* the caller (cluster/trust.h) */
 } pctx_t;
 
 static void pctx_free(http_req_t *req)
@@ -32,9 +35,23 @@ static void pctx_free(http_req_t *req)
     pctx_t *c = req->ctx;
     if (c) {
         free(c->location);
+        trust_dispose(&c->who);
         free(c);
     }
     req->ctx = NULL;
+}
+
+/* Answers 401/403 and returns false unless the caller may do perms on bck (NULL: cluster). */
+static bool authorized(http_req_t *req, auth_ace_t perms, const char *bck)
+{
+    if (!trust_active())
+        return true;
+    pctx_t *c = req->ctx;
+    char msg[512];
+    int rc = trust_require(&c->who, bck, perms, msg, sizeof(msg));
+    if (rc)
+        http_reply_error(req, (unsigned)rc, "%s", msg);
+    return rc == 0;
 }
 
 /* ---------------------------------------------------------------- helpers */
@@ -198,11 +215,37 @@ static void object_route(http_req_t *req, pctx_t *c, const char **segs, int nseg
     smap_put(s);
 }
 
+/* With auth on, only a caller with the access the method needs is redirected, and the redirect
+ * carries a signature the target checks (the client drops its token on the way:
+ * docs/security.md, "Redirects"). */
+static void object_authorize(http_req_t *req, pctx_t *c, const char *bck)
+{
+    int rc = trust_require_object(&c->who, req, bck, c->msg, sizeof(c->msg));
+    if (rc) {
+        c->status = rc;
+        free(c->location);
+        c->location = NULL;
+        return;
+    }
+    char *sfx = c->location ? trust_redirect_suffix(req->method, c->location) : NULL;
+    if (sfx) {
+        char *l = xasprintf("%s%s", c->location, sfx);
+        free(c->location);
+        free(sfx);
+        c->location = l;
+    }
+}
+
 static void object_headers(http_req_t *req, pctx_t *c, const char **segs, int nseg)
 {
     req->body_mode = BODY_DISCARD; /* a redirected body is consumed, never forwarded */
     req->fast = true;              /* a redirect or an error: answered on the I/O thread */
-    object_route(req, c, segs, nseg);
+    if (trust_active() && trust_authenticated(&c->who, c->msg, sizeof(c->msg)))
+        c->status = 401; /* no (valid) credentials: say so before anything else */
+    else
+        object_route(req, c, segs, nseg);
+    if (trust_active() && c->status == 0)
+        object_authorize(req, c, segs[1]);
     /* A big body behind Expect: 100-continue is never sent (the connection then closes); a small
      * one is drained and answered from proxy_on_request on a kept connection. */
     if (http_answer_before_body(req)) {
@@ -473,6 +516,44 @@ static const char *check_listrange(json_t *names, json_t *tmpl, char *err, size_
     return why ? err : NULL;
 }
 
+/* The access a bucket request needs (AIStore's, ais/proxy.go): answers 401/403 and returns
+ * false when the caller lacks it. */
+static bool bucket_authorized(http_req_t *req, const char *name, const char *action, json_t *value)
+{
+    const char *m = req->method;
+    if (!trust_active())
+        return true;
+    if (name == NULL || name[0] == '\0')
+        return authorized(req, AUTH_ACE_LIST_BUCKETS, NULL);
+    if (strcmp(m, "HEAD") == 0)
+        return authorized(req, AUTH_ACE_BCK_HEAD, name);
+    if (strcmp(m, "GET") == 0)
+        return authorized(req, AUTH_ACE_OBJ_LIST, name);
+    if (action == NULL)
+        return authorized(req, AUTH_ACE_BCK_HEAD, name); /* 401 for nobody; then a 400 */
+    if (strcmp(action, "create-bck") == 0)
+        return authorized(req, AUTH_ACE_CREATE_BUCKET, NULL);
+    if (strcmp(action, "destroy-bck") == 0)
+        return authorized(req, AUTH_ACE_DESTROY_BUCKET, name);
+    if (strcmp(action, "delete-listrange") == 0)
+        return authorized(req, AUTH_ACE_OBJ_DELETE, name);
+    if (strcmp(action, "copy-bck") != 0 && strcmp(action, "etl-bck") != 0)
+        return authorized(req, AUTH_ACE_BCK_HEAD, name);
+    if (!authorized(req, AUTH_ACE_GET | AUTH_ACE_OBJ_LIST, name))
+        return false;
+    char *dbck = NULL, *dobj = NULL;
+    const char *to = http_query(req, "bck_to");
+    bool ok = true;
+    if (to && uname_parse(to, &dbck, &dobj) == 0 && dbck[0] && name_check_bucket(dbck) == NULL) {
+        ok = authorized(req, AUTH_ACE_PUT, dbck);
+        if (ok && !json_is_true(json_object_get(value, "dry_run")) && !bucket_exists(dbck))
+            ok = authorized(req, AUTH_ACE_CREATE_BUCKET, NULL);
+    }
+    free(dbck);
+    free(dobj);
+    return ok;
+}
+
 static void buckets_request(http_req_t *req, const char **segs, int nseg)
 {
     const char *m = req->method;
@@ -500,6 +581,8 @@ static void buckets_request(http_req_t *req, const char **segs, int nseg)
     }
     const char *action = json_string_value(json_object_get(msg, "action"));
     json_t *value = json_object_get(msg, "value");
+    if (!bucket_authorized(req, name, action, value))
+        goto out;
 
     if (name == NULL || name[0] == '\0') {
         if (strcmp(m, "GET") == 0 && (action == NULL || strcmp(action, "list") == 0) &&
@@ -576,11 +659,43 @@ void proxy_on_headers(http_req_t *req)
     pctx_t *c = xcalloc(1, sizeof(*c));
     req->ctx = c;
     req->ctx_free = pctx_free;
+    trust_identify(req, &c->who); /* cheap without a cluster secret: one header */
     char copy[8192];
     const char *segs[3];
     int n = route_split(req->path, copy, sizeof(copy), segs, 3);
     if (n >= 1 && strcmp(segs[0], "objects") == 0)
         object_headers(req, c, segs, n);
+    else if (auth_enabled() && trust_authenticated(&c->who, c->msg, sizeof(c->msg)))
+        req->body_mode = BODY_DISCARD; /* a 401 follows: never buffer a stranger's body */
+}
+
+/* What the routes other than objects, buckets (bucket_authorized) and cluster_handle's need:
+ * a node's body is the one it signed; ETL management is admin-only, as is aborting a job; a
+ * job's status needs SHOW-CLUSTER; a target's ETL failure report comes from a node. */
+static bool route_authorized(http_req_t *req, pctx_t *c, const char **segs, int n)
+{
+    if (!trust_body_ok(&c->who, req->body.base, req->body.len)) {
+        http_reply_error(req, 401, "intra-cluster request: the body is not the one signed");
+        return false;
+    }
+    const char *m = req->method;
+    char msg[512];
+    int rc = 0;
+    if (n >= 1 && strcmp(segs[0], "buckets") == 0)
+        return true;
+    if (n >= 3 && strcmp(segs[0], "etl") == 0 && strcmp(segs[2], "_abort") == 0)
+        rc = trust_require_node(&c->who, msg, sizeof(msg));
+    else if (n >= 1 && strcmp(segs[0], "etl") == 0)
+        rc = trust_require(&c->who, NULL, AUTH_ACE_ADMIN, msg, sizeof(msg));
+    else if (n == 1 && strcmp(segs[0], "cluster") == 0)
+        rc = trust_require(&c->who, NULL,
+                           strcmp(m, "GET") == 0 ? AUTH_ACE_SHOW_CLUSTER : AUTH_ACE_ADMIN, msg,
+                           sizeof(msg));
+    else
+        rc = trust_authenticated(&c->who, msg, sizeof(msg));
+    if (rc)
+        http_reply_error(req, (unsigned)rc, "%s", msg);
+    return rc == 0;
 }
 
 void proxy_on_request(http_req_t *req)
@@ -600,7 +715,9 @@ void proxy_on_request(http_req_t *req)
             http_reply_redirect(req, 307, c->location);
         return;
     }
-    if (cluster_handle(req, segs, n))
+    if (cluster_handle(req, segs, n, &c->who))
+        return;
+    if (trust_active() && !route_authorized(req, c, segs, n))
         return;
     if (n >= 1 && strcmp(segs[0], "buckets") == 0) {
         buckets_request(req, segs, n);

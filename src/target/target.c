@@ -4,9 +4,11 @@
  * intra-cluster listing page and job control.
  */
 #include "target/target.h"
+#include "auth/auth.h"
 #include "cluster/cluster.h"
 #include "cluster/daemon.h"
 #include "cluster/meta.h"
+#include "cluster/trust.h"
 #include "common/log.h"
 #include "common/lso.h"
 #include "common/names.h"
@@ -32,9 +34,11 @@ typedef struct {
     bool w_open;
     int status; /* early error decided in on_headers, answered in on_request */
     char msg[768];
-    char *location;  /* early redirect */
-    xact_t *xin;     /* job this PUT belongs to (in-objs counters) */
-    bool etl_object; /* /v1/etl/_object/...: an ETL server's read or direct put */
+    char *location;     /* early redirect */
+    xact_t *xin;        /* job this PUT belongs to (in-objs counters) */
+    bool etl_object;    /* /v1/etl/_object/...: an ETL server's read or direct put */
+    trust_t who;        /* the caller (cluster/trust.h) */
+    auth_sha256_t *sha; /* a node's streamed PUT: the body's digest, checked before commit */
 } tctx_t;
 
 static void tctx_free(http_req_t *req)
@@ -46,6 +50,8 @@ static void tctx_free(http_req_t *req)
         store_writer_abort(&c->w); /* client went away mid-body: nothing becomes visible */
     if (c->xin)
         xact_put(c->xin);
+    trust_dispose(&c->who);
+    auth_sha256_free(c->sha);
     free(c->bck);
     free(c->obj);
     free(c->location);
@@ -56,6 +62,8 @@ static void tctx_free(http_req_t *req)
 static int put_sink(http_req_t *req, const char *data, size_t n)
 {
     tctx_t *c = req->ctx;
+    if (c->sha)
+        auth_sha256_update(c->sha, data, n);
     if (store_writer_write(&c->w, data, n) < 0) {
         snprintf(c->msg, sizeof(c->msg), "write error: %s", strerror(errno));
         return -1;
@@ -105,6 +113,14 @@ static void object_headers(http_req_t *req, tctx_t *c, const char **segs, int ns
         early_error(req, c, 400, "provider \"%s\" is not supported (only ais)", prov);
         return;
     }
+    if (trust_active()) {
+        char msg[512];
+        int st = trust_require_object(&c->who, req, segs[1], msg, sizeof(msg));
+        if (st) {
+            early_error(req, c, st, "%s", msg);
+            return;
+        }
+    }
     c->bck = xstrdup(segs[1]);
     c->obj = xstrdup(segs[2]);
     bmd_t *b = bmd_get();
@@ -119,6 +135,14 @@ static void object_headers(http_req_t *req, tctx_t *c, const char **segs, int ns
     if (owner && strcmp(owner->id, cluster_self_id()) != 0) {
         c->location = redirect_url(req, owner->url);
         req->body_mode = BODY_DISCARD;
+        char *sfx =
+            c->who.kind == TRUST_USER ? trust_redirect_suffix(req->method, c->location) : NULL;
+        if (sfx) { /* the client drops its token on the way, as from a proxy */
+            char *l = xasprintf("%s%s", c->location, sfx);
+            free(c->location);
+            free(sfx);
+            c->location = l;
+        }
     }
     smap_put(s);
     if (c->location || strcmp(req->method, "PUT") != 0)
@@ -142,6 +166,8 @@ static void start_put(http_req_t *req, tctx_t *c, const char *xid)
     c->w_open = true;
     req->body_mode = BODY_STREAM;
     req->on_body = put_sink;
+    if (c->who.kind == TRUST_NODE && c->who.sha256[0])
+        c->sha = auth_sha256_new();
     if (xid)
         c->xin = xact_find(xid);
 }
@@ -201,6 +227,7 @@ void target_on_headers(http_req_t *req)
     tctx_t *c = xcalloc(1, sizeof(*c));
     req->ctx = c;
     req->ctx_free = tctx_free;
+    trust_identify(req, &c->who); /* cheap without a cluster secret: one header */
     char copy[8192];
     const char *segs[3];
     int n = route_split(req->path, copy, sizeof(copy), segs, 3);
@@ -403,6 +430,15 @@ static void object_put(http_req_t *req, tctx_t *c)
                          (long long)req->content_length);
         return;
     }
+    if (c->sha) { /* a node's PUT: commit only the body it signed */
+        char sha[65];
+        auth_sha256_final(c->sha, sha);
+        c->sha = NULL;
+        if (strcmp(sha, c->who.sha256) != 0) {
+            http_reply_error(req, 401, "intra-cluster PUT: the body is not the one signed");
+            return;
+        }
+    }
     int64_t size = c->w.written;
     c->w_open = false;
     int status = store_writer_commit(&c->w, NULL, c->msg, sizeof(c->msg));
@@ -529,8 +565,19 @@ void target_on_request(http_req_t *req)
     }
     const char *s4[4];
     n = route_split(req->path, copy, sizeof(copy), s4, 4);
-    if (cluster_handle(req, s4, n))
+    if (cluster_handle(req, s4, n, &c->who))
         return;
+    /* Everything else here is intra-cluster: listing pages, jobs, ETL status, logs, health. */
+    char msg[512];
+    int st = trust_require_node(&c->who, msg, sizeof(msg));
+    if (st == 0 && !trust_body_ok(&c->who, req->body.base, req->body.len)) {
+        st = 401;
+        snprintf(msg, sizeof(msg), "intra-cluster request: the body is not the one signed");
+    }
+    if (st) {
+        http_reply_error(req, (unsigned)st, "%s", msg);
+        return;
+    }
     if (n == 2 && strcmp(s4[0], "internal") == 0 && strcmp(s4[1], "lso") == 0 &&
         strcmp(req->method, "GET") == 0) {
         internal_lso(req);

@@ -3,8 +3,9 @@ Fixtures of the integration suite (helpers in locustest.py).
 
   cluster          the shared cluster of 1 proxy + 3 targets (started once, lazily; replaced by a
                    fresh one if a node of it died - that death fails the test during which it happened)
-  cluster_factory  function scope: make(proxies=1, targets=3, flags=[...]) -> a new Cluster for
-                   tests that kill, restart or stop nodes; torn down after the test
+  cluster_factory  function scope: make(proxies=1, targets=3, flags=[...], auth=None,
+                   cluster_secret=True) -> a new Cluster for tests that kill, restart or stop nodes
+                   (or need auth on or off whatever LOCUS_TEST_AUTH says); torn down after the test
   http             a requests session with default timeouts
   --valgrind       runner flag: every locusd runs under valgrind
 
@@ -94,9 +95,9 @@ def cluster_factory(tmp_path_factory, request):
         pytest.skip("needs its own cluster (LOCUS_TEST_USE_DAEMON is set)")
     made = []
 
-    def make(proxies=1, targets=3, flags=(), scheme="http"):
+    def make(proxies=1, targets=3, flags=(), **kw):
         c = _new_cluster(tmp_path_factory, request.node.name[:40].replace("[", "_").replace("]", ""),
-                         proxies=proxies, targets=targets, extra_flags=flags, scheme=scheme)
+                         proxies=proxies, targets=targets, extra_flags=flags, **kw)
         made.append(c)
         return c
 

@@ -14,9 +14,14 @@ Knobs (environment):
   LOCUS_TEST_LOG_LEVEL   locusd --log-level for spawned nodes (default notice)
   LOCUS_TEST_USE_DAEMON  host:port of an already running primary proxy; tests that need to control
                          processes or look at mountpaths are then skipped
+  LOCUS_TEST_AUTH=1      every cluster runs with auth on (docs/security.md) and every request of
+                         the suite (requests, raw_request, the CLI) carries an admin token; without
+                         it clusters have a cluster secret but no auth, as `locus cluster up`
+  LOCUS_TEST_TOKEN       with LOCUS_TEST_USE_DAEMON: the token to send
 Runner flag: pytest --valgrind wraps every spawned locusd in valgrind (conftest.py).
 """
 
+import atexit
 import ctypes
 import http.client
 import json
@@ -32,6 +37,7 @@ import time
 import urllib.parse
 from pathlib import Path
 
+import jwt
 import pytest
 import requests
 import xxhash
@@ -44,6 +50,7 @@ ASAN = os.environ.get("LOCUS_ASAN") == "1"
 LEAVE = os.environ.get("LOCUS_TEST_LEAVE") == "1"
 LOG_LEVEL = os.environ.get("LOCUS_TEST_LOG_LEVEL", "notice")
 USE_DAEMON = os.environ.get("LOCUS_TEST_USE_DAEMON", "")
+AUTH = os.environ.get("LOCUS_TEST_AUTH") == "1"
 
 SLOWDOWN = 4.0 if ASAN else 1.0
 
@@ -72,6 +79,122 @@ def enable_valgrind():
                "--trace-children=no"]
     SLOWDOWN = 20.0
     READY_TIMEOUT, STOP_TIMEOUT, REQ_TIMEOUT = tmo(20), tmo(10), tmo(30)
+
+# ------------------------------------------------------------------------------------------------
+# Authentication (docs/security.md). One token secret for the whole session, so one admin
+# token works on every cluster a test starts; each cluster has its own cluster secret.
+
+_auth_dir = None
+
+
+def auth_dir():
+    """A private directory holding the session's token secret (auth.secret, mode 0600)."""
+    global _auth_dir
+    if _auth_dir is None:
+        import tempfile
+        _auth_dir = Path(tempfile.mkdtemp(prefix="locus-test-auth-"))
+        atexit.register(shutil.rmtree, _auth_dir, True)
+        write_private(_auth_dir / "auth.secret", os.urandom(32).hex() + "\n")
+    return _auth_dir
+
+
+def write_private(path, text):
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+
+
+def auth_secret():
+    return (auth_dir() / "auth.secret").read_text().strip()
+
+
+def make_token(user="admin", admin=False, buckets=(), cluster_perm=None, ttl=3600, secret=None,
+               alg="HS256", key=None, **extra):
+    """A token as AIStore's AuthN issues it (cmd/authn/tok AISClaims), made with PyJWT.
+    buckets: (name, perm) pairs, perm a decimal string or int as AuthN writes it ("perm": "831");
+    extra: more claims, replacing those made here (e.g. bucket_acls=[...] for "buckets")."""
+    now = int(time.time())
+    claims = {"sub": user, "exp": now + ttl, "iat": now, "iss": "test", "admin": admin,
+              "clusters": None if cluster_perm is None else [{"id": "", "perm": str(cluster_perm)}]}
+    if buckets:
+        claims["buckets"] = [{"bck": {"name": b, "provider": "ais",
+                                      "namespace": {"uuid": "", "name": ""}}, "perm": str(p)}
+                             for b, p in buckets]
+    if "bucket_acls" in extra:
+        claims["buckets"] = extra.pop("bucket_acls")
+    claims.update(extra)
+    return jwt.encode(claims, key if key is not None else (secret or auth_secret()), algorithm=alg)
+
+
+def admin_token():
+    return make_token(user="admin", admin=True, ttl=24 * 3600)
+
+
+def bearer(token):
+    return {"Authorization": "Bearer " + token}
+
+
+# With LOCUS_TEST_AUTH=1 every request of the suite carries the admin token unless it sets its own
+# Authorization (None: send none): requests' Session.request, raw_request and the CLI (LOCUS_TOKEN).
+_SUITE_TOKEN = None
+if AUTH or (USE_DAEMON and os.environ.get("LOCUS_TEST_TOKEN")):
+    _SUITE_TOKEN = os.environ.get("LOCUS_TEST_TOKEN") if USE_DAEMON else admin_token()
+    os.environ["LOCUS_TOKEN"] = _SUITE_TOKEN
+    _orig_request = requests.Session.request
+
+    def _request_with_token(self, method, url, **kw):
+        hdrs = dict(kw.get("headers") or {})
+        if not any(k.lower() == "authorization" for k in hdrs):
+            hdrs["Authorization"] = "Bearer " + _SUITE_TOKEN
+        kw["headers"] = hdrs
+        return _orig_request(self, method, url, **kw)
+
+    requests.Session.request = _request_with_token
+
+
+def suite_headers():
+    """Headers for a test's own http.client requests: the suite's token (LOCUS_TEST_AUTH=1)."""
+    return bearer(_SUITE_TOKEN) if _SUITE_TOKEN else {}
+
+
+def _form_decode(s):
+    return urllib.parse.unquote_to_bytes(s.replace("+", " "))
+
+
+def canon_request(method, path, raw_query, skip=()):
+    """The canonical request the cluster secret signs (docs/security.md): method, decoded
+    path, then every query parameter but those in skip, form-decoded and length-prefixed."""
+    p = path.encode() if isinstance(path, str) else path
+    out = bytearray(method.encode() + b"\n" + b"%d:%s\n" % (len(p), p))
+    for seg in (raw_query or "").split("&"):
+        if not seg:
+            continue
+        k, eq, v = seg.partition("=")
+        kb, vb = _form_decode(k), (_form_decode(v) if eq else b"")
+        if kb.decode("utf-8", "replace") in skip:
+            continue
+        out += b"%d:%s=%d:%s\n" % (len(kb), kb, len(vb), vb)
+    return bytes(out)
+
+
+def intra_headers(secret, method, url, body=b"", caller="p1", date=None, sha=None):
+    """The headers of an intra-cluster request signed with `secret` (bytes) as a node does."""
+    import base64
+    import hashlib
+    import hmac
+    u = urllib.parse.urlsplit(url)
+    sha = sha or hashlib.sha256(body).hexdigest()
+    date = str(int(time.time()) if date is None else date)
+    msg = b"\n".join([b"locus-intra-v1", canon_request(method, urllib.parse.unquote_to_bytes(
+        u.path or "/"), u.query), date.encode(), caller.encode(), sha.encode()])
+    sig = base64.urlsafe_b64encode(hmac.new(secret, msg, hashlib.sha256).digest()).rstrip(b"=")
+    return {"Ais-Caller-Id": caller, "Locus-Intra-Date": date, "Locus-Content-Sha256": sha,
+            "Locus-Intra-Sig": sig.decode()}
+
+
+def daemon_env():
+    """The environment of spawned daemons: the suite's token is not theirs (nor their ETLs')."""
+    return {k: v for k, v in os.environ.items() if k not in ("LOCUS_TOKEN", "AIS_AUTHN_TOKEN")}
 
 # ------------------------------------------------------------------------------------------------
 # HRW placement, AIStore's definition (docs/protocol.md §1.1; SDK python/aistore/sdk/utils.py,
@@ -243,7 +366,10 @@ def raw_request(host, port, method, path, headers=None, body=b"", timeout=None):
     try:
         conn.putrequest(method, path, skip_accept_encoding=True)
         hdrs = {"Content-Length": str(len(body))}
+        if _SUITE_TOKEN:
+            hdrs.update(bearer(_SUITE_TOKEN))
         hdrs.update(headers or {})
+        hdrs = {k: v for k, v in hdrs.items() if v is not None}
         for k, v in hdrs.items():
             conn.putheader(k, v)
         conn.endheaders()
@@ -348,6 +474,11 @@ class Node:
             cfg["mountpaths"] = [str(mp) for mp in self.mountpaths]
         if not self.primary:
             cfg["primary_url"] = self.cluster.primary.url
+        if self.cluster.cluster_secret:
+            cfg["cluster_secret_file"] = str(self.cluster.cluster_secret)
+        if self.cluster.auth:
+            cfg["auth_enabled"] = True
+            cfg["auth_secret_file"] = str(auth_dir() / "auth.secret")
         self.config.write_text(json.dumps(cfg, indent=2) + "\n")
 
     def cmdline(self):
@@ -366,7 +497,8 @@ class Node:
                        f"{' '.join(self.cmdline())}\n".encode())
             errf.flush()
             self.proc = subprocess.Popen(self.cmdline(), stdin=subprocess.DEVNULL, stdout=errf,
-                                         stderr=errf, cwd=self.dir, preexec_fn=_child_setup)
+                                         stderr=errf, cwd=self.dir, preexec_fn=_child_setup,
+                                         env=daemon_env())
         self.running = True
         self.gone = False
 
@@ -468,11 +600,21 @@ class Node:
 class Cluster:
     """1..N proxies and M targets, each a real locusd with its own dir under `root`."""
 
-    def __init__(self, root, proxies=1, targets=3, extra_flags=(), name="c", scheme="http"):
+    def __init__(self, root, proxies=1, targets=3, extra_flags=(), name="c", scheme="http",
+                 auth=None, cluster_secret=True):
+        """auth: None follows LOCUS_TEST_AUTH; cluster_secret: write root/cluster.secret and name
+        it in every node's config (False: the backward-compatible mode without one)."""
         assert LOCUSD.exists(), f"{LOCUSD} missing"
         self.root = Path(root)
         self.scheme = scheme  # "https" with --tls-cert/--tls-key in extra_flags
         self.external = False
+        self.auth = AUTH if auth is None else auth
+        self.cluster_secret = None
+        if cluster_secret or self.auth:
+            self.root.mkdir(parents=True, exist_ok=True)
+            self.cluster_secret = self.root / "cluster.secret"
+            write_private(self.cluster_secret, os.urandom(32).hex() + "\n")
+        self.token = admin_token() if self.auth else None
         self.problems = []
         self.torn_down = False
         suffix = "".join(random.choice(string.ascii_lowercase) for _ in range(3))
@@ -531,9 +673,13 @@ class Cluster:
             raise
         return self
 
+    def headers(self):
+        """What the cluster's own helpers send: the admin token when auth is on."""
+        return bearer(self.token) if self.token else {}
+
     def smap(self, node=None):
         r = requests.get((node or self.primary).url + "/v1/daemon", params={"what": "smap"},
-                         timeout=REQ_TIMEOUT)
+                         timeout=REQ_TIMEOUT, headers=self.headers())
         assert r.status_code == 200, f"smap: {r.status_code} {r.text[:300]}"
         return r.json()
 
@@ -650,6 +796,8 @@ class ExternalCluster:
 
     external = True
     torn_down = False
+    token = None
+    auth = AUTH
 
     def __init__(self, hostport):
         self.url = f"http://{hostport}"
@@ -673,6 +821,7 @@ class ExternalCluster:
     proxies = property(lambda self: [n for n in self.nodes if n.role == "proxy"])
     targets = property(lambda self: [n for n in self.nodes if n.role == "target"])
     smap = Cluster.smap
+    headers = Cluster.headers
     node = Cluster.node
     live_nodes = Cluster.live_nodes
 

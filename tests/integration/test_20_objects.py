@@ -496,7 +496,8 @@ GET_SIZES = [0, 1, 4096, SMALL_GET_MAX, SMALL_GET_MAX + 1, 1 << 20]
 def _direct_get(conn, bck, obj, method="GET", headers=None):
     """One request on a kept http.client connection to the owning target: (status, headers in
     wire order without Date, body)."""
-    conn.request(method, f"/v1/objects/{bck}/{lt.qobj(obj)}?provider=ais", headers=headers or {})
+    conn.request(method, f"/v1/objects/{bck}/{lt.qobj(obj)}?provider=ais",
+                 headers={**lt.suite_headers(), **(headers or {})})
     r = conn.getresponse()
     body = r.read()
     hdrs = [(k, v) for k, v in r.getheaders() if k.lower() != "date"]

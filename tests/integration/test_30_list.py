@@ -64,7 +64,8 @@ def put_many_fast(cluster, bck, names, data_of, workers=4):
             for n in lst:
                 body = data_of(n)
                 conn.request("PUT", f"/v1/objects/{bck}/{lt.qobj(n)}?provider=ais", body=body,
-                             headers={"Content-Type": "application/octet-stream"})
+                             headers={"Content-Type": "application/octet-stream",
+                                      **lt.suite_headers()})
                 r = conn.getresponse()
                 r.read()
                 assert r.status == 200, f"PUT {n}: {r.status}"

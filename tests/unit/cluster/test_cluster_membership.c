@@ -20,6 +20,7 @@
 #include "cluster/daemon.h"
 #include "cluster/internal.h"
 #include "cluster/membership.h"
+#include "cluster/trust.h"
 #include "cluster/meta.h"
 #include "common/config.h"
 #include "common/util.h"
@@ -61,8 +62,11 @@ static void on_request(http_req_t *req)
     char copy[256];
     const char *segs[4];
     int n = route_split(req->path, copy, sizeof(copy), segs, 4);
-    if (n < 0 || !cluster_handle(req, segs, n))
+    trust_t who; /* no cluster secret: a node is who says so in Ais-Caller-Id */
+    trust_identify(req, &who);
+    if (n < 0 || !cluster_handle(req, segs, n, &who))
         http_reply_error(req, 404, "no route");
+    trust_dispose(&who);
 }
 
 static int setup(void **state)
@@ -273,7 +277,8 @@ static void test_endpoints(void **state)
     assert_int_equal(call_status("GET", "/v1/daemon?what=etlmd", NULL), 200);
     assert_int_equal(call_status("GET", "/v1/daemon?what=nodes", NULL), 400);
     assert_int_equal(call_status("POST", "/v1/metasync", "{bad"), 400);
-    /* Our own current documents again: the same version, ignored. */
+    /* Our own current documents again: the same version, ignored. The call goes to a node's
+     * URL, so it says who sends it (Ais-Caller-Id: p1, the primary). */
     char *all = meta_all_text();
     int64_t v = smap_version();
     assert_int_equal(call_status("POST", "/v1/metasync", all), 200);

@@ -327,6 +327,61 @@ static void test_apply_older_newer_foreign(void **state)
     smap_put(ls);
 }
 
+/* A metasync push from sender holding the given smap and BMD (either may be NULL): the status. */
+static int push(const char *sender, json_t *smap_j, json_t *bmd_j)
+{
+    json_t *body = json_object();
+    if (smap_j)
+        json_object_set_new(body, "smap", smap_j);
+    if (bmd_j)
+        json_object_set_new(body, "bmd", bmd_j);
+    char *t = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    json_t *j = json_loads(t, JSON_DECODE_INT_AS_REAL, NULL);
+    free(t);
+    char err[512];
+    int rc = metasync_receive(j, sender, err, sizeof(err));
+    json_decref(j);
+    return rc;
+}
+
+/* Pushes come only from this cluster's primary and with this cluster's uuid (issue 10, defect
+ * 5: a forged push replaced the maps and ran an ETL command); a node that never joined learns
+ * both from the push. */
+static void test_receive_only_own_primary(void **state)
+{
+    static const char *const t1[] = {"t1"}, *const t2[] = {"t2"}, *const tx[] = {"tx"};
+    /* Fresh (version 0): the primary is the one the pushed map names. */
+    assert_int_equal(push("t9", smap_json("U", 5, t1, 1), bmd_json("U", 5, "b")), 403);
+    assert_int_equal(push(NULL, smap_json("U", 5, t1, 1), NULL), 403);
+    smap_t *s0 = smap_get();
+    assert_int_equal(s0->version, 0); /* unchanged */
+    smap_put(s0);
+    assert_int_equal(push("p1", smap_json("U", 5, t1, 1), bmd_json("U", 5, "b")), 0);
+    check_smap("U", 5, "t1");
+    /* Joined: another node, another cluster, or a map naming another primary are refused. */
+    assert_int_equal(push("t1", smap_json("U", 9, tx, 1), NULL), 403);
+    assert_int_equal(push("p2", smap_json("U", 9, tx, 1), NULL), 403);
+    assert_int_equal(push("p1", smap_json("V", 9, tx, 1), NULL), 409);
+    assert_int_equal(push("p1", smap_json("U", 9, tx, 1), bmd_json("V", 9, "evil")), 409);
+    json_t *other = smap_json("U", 9, tx, 1);
+    json_object_set_new(other, "proxy_si", json_pack("{s:s}", "daemon_id", "p2"));
+    assert_int_equal(push("p1", other, NULL), 403);
+    check_smap("U", 5, "t1");
+    bmd_t *b = bmd_get();
+    assert_int_equal(b->version, 5);
+    assert_null(bmd_bucket(b, "evil"));
+    bmd_put(b);
+    /* The primary's newer documents of this cluster are installed, older ones ignored. */
+    assert_int_equal(push("p1", smap_json("U", 6, t2, 1), bmd_json("U", 6, "c")), 0);
+    check_smap("U", 6, "t2");
+    assert_int_equal(push("p1", smap_json("U", 4, t1, 1), NULL), 0);
+    check_smap("U", 6, "t2");
+    /* A join answer still installs another cluster's maps (the primary started over). */
+    apply(smap_json("V", 1, tx, 1), NULL);
+    check_smap("V", 1, "tx");
+}
+
 static void test_owner_vectors(void **state)
 {
     /* Owners from tests/unit/common/test_hrw.c (index into the ids sorted, as the smap is). */
@@ -365,6 +420,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_persist_round_trip, setup, teardown),
         cmocka_unit_test(test_order),
         cmocka_unit_test_setup_teardown(test_apply_older_newer_foreign, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_receive_only_own_primary, setup, teardown),
         cmocka_unit_test(test_owner_vectors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
