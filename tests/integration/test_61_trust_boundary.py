@@ -80,10 +80,21 @@ def test_template_cannot_reach_another_bucket(cluster, http, bucket):
         http.delete(lt.bck_url(cluster.url, other), params=P, json=lt.actmsg("destroy-bck"))
 
 
-def _job_on_target(t, msg, src, kind="delete-listrange"):
+def _as_node(cluster, node, method, path, body=b""):
+    """Headers that make a request to `node` intra-cluster (signed with the cluster secret as
+    the primary): these tests play a node that sends bad input, not an outsider."""
+    secret = getattr(cluster, "cluster_secret", None)
+    if not secret:
+        return {}
+    return lt.intra_headers(secret.read_bytes().strip(), method, node.url + path, body,
+                            cluster.primary.id)
+
+
+def _job_on_target(cluster, t, msg, src, kind="delete-listrange"):
     body = json.dumps({"id": lt.rand_name("j", 10), "kind": kind, "src": src, "dst": "",
                        "msg": msg}).encode()
-    return raw(t, "POST", "/v1/xactions", body)
+    return raw(t, "POST", "/v1/xactions", body,
+               headers=_as_node(cluster, t, "POST", "/v1/xactions", body))
 
 
 def test_target_job_message_is_checked(cluster, http, bucket, outside):
@@ -91,20 +102,21 @@ def test_target_job_message_is_checked(cluster, http, bucket, outside):
     with a source bucket that is a path: refused, or each bad name counted as an error."""
     up = "../" * 24 + str(outside).lstrip("/")
     for t in cluster.targets:
-        st, _, body = _job_on_target(t, {"objnames": [up + "/canary1", "canary"]}, bucket)
+        st, _, body = _job_on_target(cluster, t, {"objnames": [up + "/canary1", "canary"]}, bucket)
         assert st in (200, 400), (st, body)
         if st == 200:  # accepted: the bad name is an error, the good one deleted
             jid = body.decode().strip()
             deadline = time.monotonic() + lt.tmo(20)
             while time.monotonic() < deadline:
-                snap = http.get(t.url + "/v1/xactions", params={"id": jid, "errors": "1"}).json()
+                q = f"/v1/xactions?id={jid}&errors=1"
+                snap = http.get(t.url + q, headers=_as_node(cluster, t, "GET", q)).json()
                 if snap.get("end_time", "0001") not in ("", "0001-01-01T00:00:00Z"):
                     break
                 time.sleep(0.05)
         for src in ("..", "../..", "a/../..", "." * 3, ""):
-            st, _, body = _job_on_target(t, {"template": "canary{1..3}"}, src)
+            st, _, body = _job_on_target(cluster, t, {"template": "canary{1..3}"}, src)
             check_4xx(st, body, f"job with src {src!r}")
-        st, _, body = _job_on_target(t, {"template": "x{0..99999999999}"}, bucket)
+        st, _, body = _job_on_target(cluster, t, {"template": "x{0..99999999999}"}, bucket)
         check_4xx(st, body, "job with a huge template")
     for p in outside.iterdir():
         assert p.read_bytes().startswith(b"outside-")
@@ -191,7 +203,8 @@ def test_etl_error_body_and_stderr_not_utf8(cluster, http, etls, bucket):
     json.loads(r.content)
     time.sleep(0.5)
     for n in [cluster.primary] + cluster.targets:
-        r = http.get(n.url + "/v1/etl/" + name2)
+        path = "/v1/etl/" + name2
+        r = http.get(n.url + path, headers=_as_node(cluster, n, "GET", path))
         assert r.status_code in (200, 404), r.text
         json.loads(r.content)
     still_serving(cluster, http, bucket)
