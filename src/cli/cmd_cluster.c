@@ -170,6 +170,9 @@ static int write_config(const node_t *n, const char *primary_url, const char *lo
     json_object_set_new(j, "log_level", json_string(log_level));
     json_object_set_new(j, "log_file", json_string(n->log));
     json_object_set_new(j, "io_threads", json_integer(io_threads));
+    /* A local development cluster runs any ETL command (runtime.command, io://), still in the
+     * sandbox; a deployed node's config decides for itself (default off). */
+    json_object_set_new(j, "etl_allow_commands", json_true());
     char *text = json_dumps(j, JSON_INDENT(2));
     json_decref(j);
     char *path = xasprintf("%s/config.json", n->dir);

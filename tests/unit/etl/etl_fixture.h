@@ -31,6 +31,8 @@ static inline int fx_node_setup(void)
     fx_cfg.role = ROLE_TARGET;
     fx_cfg.data_dir = xstrdup(fx_data_dir);
     fx_cfg.public_url = xstrdup("http://127.0.0.1:1");
+    /* the tests run their own commands */
+    fx_cfg.etl_allow_commands = true;
     return cluster_init(&fx_cfg, err, sizeof(err));
 }
 
