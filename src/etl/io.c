@@ -33,8 +33,9 @@ typedef struct {
     etl_inst_t *e;
     const etl_req_t *rq;
     const etl_out_t *out;
-    char **argv;
-    pid_t pid; /* -1 when not running (never started or killed and reaped) */
+    char **argv;      /* the command */
+    char **exec_argv; /* what runs: argv, or argv in the sandbox (bwrap ...) */
+    pid_t pid;        /* -1 when not running (never started or killed and reaped) */
     int po[2], pe[2];
     char errtail[IO_STDERR_MAX + 1]; /* the last bytes of stderr */
     size_t errn;
@@ -64,9 +65,11 @@ static int io_spawn(io_run_t *r, int in, char **envp)
     posix_spawnattr_setsigmask(&at, &none);
     posix_spawnattr_setsigdefault(&at, &def);
     posix_spawnattr_setpgroup(&at, 0);
-    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
-                                      POSIX_SPAWN_SETSIGDEF);
-    int sp = posix_spawnp(&r->pid, r->argv[0], &fa, &at, r->argv, envp);
+    /* A sandbox gets a session of its own (no controlling terminal), a plain command a process
+     * group; either way obj_timeout kills the whole group. */
+    short group = r->e->sandboxed ? POSIX_SPAWN_SETSID : POSIX_SPAWN_SETPGROUP;
+    posix_spawnattr_setflags(&at, group | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    int sp = posix_spawnp(&r->pid, r->exec_argv[0], &fa, &at, r->exec_argv, envp);
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&at);
     if (sp != 0) {
@@ -173,12 +176,9 @@ static int io_wait(io_run_t *r)
             return 499;
         return 200;
     }
-    if (WIFEXITED(wst))
-        snprintf(r->err, r->errlen, "ETL error: %s exited with status %d: %s", r->argv[0],
-                 WEXITSTATUS(wst), r->errtail);
-    else
-        snprintf(r->err, r->errlen, "ETL error: %s killed by signal %d: %s", r->argv[0],
-                 WTERMSIG(wst), r->errtail);
+    char how[300];
+    etl_describe_end(r->e, r->argv[0], wst, r->errtail, how, sizeof(how));
+    snprintf(r->err, r->errlen, "ETL error: %s: %s", how, r->errtail);
     return 500;
 }
 
@@ -217,6 +217,15 @@ static int io_transform(etl_inst_t *e, const etl_req_t *rq, const etl_out_t *out
         snprintf(err, errlen, "ETL error: cannot set up %s: %s", r->argv[0], strerror(errno));
         status = 500;
     }
+    r->exec_argv = r->argv;
+    if (status == 0 && r->e->sandboxed) {
+        char why[512];
+        r->exec_argv = etl_sandbox_argv(e, r->argv, why, sizeof(why));
+        if (r->exec_argv == NULL) {
+            snprintf(err, errlen, "ETL error: %s", why);
+            status = 500;
+        }
+    }
     if (status == 0)
         status = io_spawn(r, in, envp);
     if (status == 0)
@@ -231,6 +240,8 @@ static int io_transform(etl_inst_t *e, const etl_req_t *rq, const etl_out_t *out
     }
     if (in >= 0)
         close(in);
+    if (r->exec_argv != r->argv)
+        etl_strv_free(r->exec_argv);
     etl_strv_free(r->argv);
     etl_strv_free(envp);
     return status;
