@@ -30,6 +30,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -326,7 +327,7 @@ static void describe_exit(etl_inst_t *e, int wst, char *out, size_t outlen)
 {
     char *tail = log_tail(e->log_path, 600);
     char how[400];
-    etl_describe_end(e, "ETL server", wst, tail, how, sizeof(how));
+    etl_describe_end(e, "ETL server", wst, e->sandboxed, tail, how, sizeof(how));
     log_note(e, how);
     snprintf(out, outlen, "%s: %s", how, tail);
     free(tail);
@@ -383,7 +384,8 @@ static char **server_argv(etl_inst_t *e)
     if (!e->sandboxed || argc == 0)
         return argv;
     char err[512];
-    char **sb = etl_sandbox_argv(e, argv, err, sizeof(err));
+    /* io:// has no server: its sandbox runs the spawner that runs the command per object */
+    char **sb = etl_sandbox_argv(e, argv, !e->comm->needs_server, err, sizeof(err));
     etl_strv_free(argv);
     if (sb == NULL) {
         log_note(e, err);
@@ -403,8 +405,13 @@ static void log_start(const etl_inst_t *e, int logfd)
                  " in the sandbox (memory %s, open files %lld, processes %lld per uid)", mem,
                  (long long)e->limits.open_files, (long long)e->limits.processes);
     }
-    char *hdr = xasprintf("---- %s: starting %s on port %d%s (%s)\n", cluster_self_name(),
-                          prog ? prog : "?", e->port, box, e->xid);
+    char where[64];
+    if (e->comm->needs_server)
+        snprintf(where, sizeof(where), "on port %d", e->port);
+    else
+        snprintf(where, sizeof(where), "per object (io://)");
+    char *hdr = xasprintf("---- %s: starting %s %s%s (%s)\n", cluster_self_name(),
+                          prog ? prog : "?", where, box, e->xid);
     write_all(logfd, hdr, strlen(hdr));
     free(hdr);
 }
@@ -496,6 +503,29 @@ typedef struct {
     json_t *entry;
 } start_arg_t;
 
+/* Whether the server of e answers: GET /health is 200 (a healthy answer counts only from our
+ * own server, not from one that another target started on the same port), or for the io://
+ * spawner of a sandbox, its socket takes a connection. */
+static bool server_healthy(etl_inst_t *e, pid_t pid, const char *url)
+{
+    if (!e->comm->needs_server) {
+        int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", e->sock_path);
+        bool ok = s >= 0 && connect(s, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+        if (s >= 0)
+            close(s); /* the spawner takes a connection without a request as nothing */
+        return ok;
+    }
+    httpc_resp_t r;
+    httpc_resp_init(&r);
+    int rc = e->sock_path[0] ? httpc_get_unix(e->sock_path, url, 2000, &r)
+                             : httpc_do("GET", url, NULL, 0, NULL, 2000, &r);
+    long st = r.status;
+    httpc_resp_dispose(&r);
+    return rc == 0 && st == 200 && (e->sock_path[0] || tcp_port_listener(e->port, pid) != 0);
+}
+
 static void *starter_main(void *arg)
 {
     start_arg_t *sa = arg;
@@ -532,15 +562,7 @@ static void *starter_main(void *arg)
                 set_failed(e, "%s", why);
                 break;
             }
-            httpc_resp_t r;
-            httpc_resp_init(&r);
-            int rc = e->sock_path[0] ? httpc_get_unix(e->sock_path, url, 2000, &r)
-                                     : httpc_do("GET", url, NULL, 0, NULL, 2000, &r);
-            long st = r.status;
-            httpc_resp_dispose(&r);
-            /* A healthy answer counts only from our own server, not from one that another
-             * target started on the same port. */
-            if (rc == 0 && st == 200 && (e->sock_path[0] || tcp_port_listener(e->port, pid) != 0)) {
+            if (server_healthy(e, pid, url)) {
                 pthread_mutex_lock(&etl_lock);
                 if (e->state == INST_STARTING)
                     e->state = INST_RUNNING;
@@ -716,7 +738,9 @@ static etl_inst_t *inst_new(const char *name, const char *xid, json_t *entry)
     char *dir = xasprintf("%s/etl", cluster_config()->data_dir);
     mkdir_p(dir, 0755);
     e->log_path = xasprintf("%s/%s.log", dir, name);
-    if (e->state != INST_FAILED && etl_wants_unix_socket(cluster_config(), entry))
+    /* a Unix socket: the server's, or the io:// spawner's in the sandbox */
+    bool spawner = !e->comm->needs_server && e->sandboxed;
+    if (e->state != INST_FAILED && (spawner || etl_wants_unix_socket(cluster_config(), entry)))
         inst_socket(e, dir);
     free(dir);
     assign_port(e);
@@ -758,7 +782,7 @@ static size_t collect_starts_locked(const mdoc_t *md, start_arg_t *fresh, size_t
             e->refcnt--;
             continue;
         }
-        if (!e->comm->needs_server) { /* io://: the command runs per object */
+        if (!e->comm->needs_server && !e->sandboxed) { /* io://: the command runs per object */
             e->state = INST_RUNNING;
             e->refcnt--;
             LOCUS_LOG(LOG_NOTICE, "etl %s: ready (%s, no server)", e->name, e->comm->scheme);

@@ -205,7 +205,8 @@ static void mask_private(argv_t *a, const config_t *cfg, char *const *bound, siz
 }
 
 /* The helper's part: uid, limits, then the command. */
-static void add_helper(argv_t *a, const etl_inst_t *e, const char *helper, char *const *cmd)
+static void add_helper(argv_t *a, const etl_inst_t *e, const char *helper, char *const *cmd,
+                       bool serve)
 {
     char num[32];
     av_add(a, "--");
@@ -222,12 +223,14 @@ static void add_helper(argv_t *a, const etl_inst_t *e, const char *helper, char 
     av_add3(a, "--nofile", num, NULL);
     snprintf(num, sizeof(num), "%lld", (long long)e->limits.processes);
     av_add3(a, "--nproc", num, NULL);
+    if (serve)
+        av_add3(a, "--serve", e->sock_path, NULL);
     av_add(a, "--");
     for (char *const *c = cmd; *c; c++)
         av_add(a, *c);
 }
 
-char **etl_sandbox_argv(const etl_inst_t *e, char *const *cmd, char *err, size_t errlen)
+char **etl_sandbox_argv(const etl_inst_t *e, char *const *cmd, bool serve, char *err, size_t errlen)
 {
     const config_t *cfg = cluster_config();
     char bwrap[PATH_MAX];
@@ -290,7 +293,7 @@ char **etl_sandbox_argv(const etl_inst_t *e, char *const *cmd, char *err, size_t
         av_add3(&a, "--bind", e->sock_dir, e->sock_dir);
     }
     av_add3(&a, "--chdir", "/tmp", NULL);
-    add_helper(&a, e, helper, cmd);
+    add_helper(&a, e, helper, cmd, serve);
     free(helper);
     for (size_t i = 0; i < a.ndirs; i++)
         free(a.dirs[i]);
@@ -329,13 +332,13 @@ static bool says_out_of_memory(const char *out)
     return false;
 }
 
-void etl_describe_end(const etl_inst_t *e, const char *who, int wst, const char *output, char *out,
-                      size_t outlen)
+void etl_describe_end(const etl_inst_t *e, const char *who, int wst, bool of_bwrap,
+                      const char *output, char *out, size_t outlen)
 {
     int sig = WIFSIGNALED(wst) ? WTERMSIG(wst) : 0;
     int code = WIFEXITED(wst) ? WEXITSTATUS(wst) : -1;
     /* bwrap exits with 128 + N when the command died of signal N */
-    if (e->sandboxed && code > 128 && code < 128 + NSIG) {
+    if (of_bwrap && code > 128 && code < 128 + NSIG) {
         sig = code - 128;
         code = -1;
     }

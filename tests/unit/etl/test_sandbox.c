@@ -3,15 +3,19 @@
  * command line it builds (namespaces, read-only mountpaths, node state covered, the helper with
  * the ETL's limits, the command last), how it reads the end of a process (bwrap's 128 + signal,
  * running out of memory), and, where bwrap runs (as root, like CI), io:// commands really run in
- * it: as uid 65534, unable to write a mountpath or read the node's config, stopped by their
- * memory limit with a reason that says so.
+ * it, through the sandbox's spawner (locus-sandbox-exec --serve, started here as the runtime
+ * starts it): as uid 65534, unable to write a mountpath or read the node's config, killed on
+ * obj_timeout, stopped by their memory limit with a reason that says so.
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 
 #include "etl_fixture.h"
@@ -76,7 +80,7 @@ static void test_command_line(void **state)
     sandboxed_io(&e, "[\"cat\"]", 64LL << 20);
     char *cmd[] = {"my-server", "--port", "8000", NULL};
     char err[512] = "";
-    char **v = etl_sandbox_argv(&e, cmd, err, sizeof(err));
+    char **v = etl_sandbox_argv(&e, cmd, false, err, sizeof(err));
     if (v == NULL) {
         json_decref(e.entry);
         skip(); /* no bwrap on this machine: the runtime then fails with err */
@@ -107,6 +111,16 @@ static void test_command_line(void **state)
     assert_string_equal(v[n - 3], "my-server");
     assert_string_equal(v[n - 1], "8000");
     assert_string_equal(v[n - 4], "--");
+    assert_int_equal(find(v, dd, "--serve", NULL), -1);
+    etl_strv_free(v);
+    /* io://: the helper serves the command on the instance's socket, which is bound writable */
+    snprintf(e.sock_dir, sizeof(e.sock_dir), "%s/box", fx_data_dir);
+    snprintf(e.sock_path, sizeof(e.sock_path), "%s/box/io.sock", fx_data_dir);
+    v = etl_sandbox_argv(&e, cmd, true, err, sizeof(err));
+    assert_non_null(v);
+    dd = find(v, 1, "--", NULL);
+    assert_true(find(v, dd, "--serve", e.sock_path) > dd);
+    assert_true(find(v, 1, "--bind", e.sock_dir) > find(v, 1, "--tmpfs", fx_data_dir));
     etl_strv_free(v);
     json_decref(e.entry);
 }
@@ -116,26 +130,78 @@ static void test_describe_end(void **state)
     etl_inst_t e;
     sandboxed_io(&e, "[\"cat\"]", 256LL << 20);
     char out[512];
-    etl_describe_end(&e, "ETL server", 137 << 8, "", out, sizeof(out)); /* bwrap: exit 137 */
+    etl_describe_end(&e, "ETL server", 137 << 8, true, "", out, sizeof(out)); /* bwrap: 137 */
     assert_string_equal(out, "ETL server killed by signal 9");
-    etl_describe_end(&e, "ETL server", 1 << 8, "Traceback ...\nMemoryError", out, sizeof(out));
+    etl_describe_end(&e, "ETL server", 1 << 8, true, "Traceback ...\nMemoryError", out,
+                     sizeof(out));
     assert_string_equal(out, "stopped: memory limit 256MiB exceeded (ETL server exited with "
                              "status 1)");
-    etl_describe_end(&e, "gzip", SIGKILL, "", out, sizeof(out)); /* bwrap itself killed */
+    etl_describe_end(&e, "gzip", SIGKILL, true, "", out, sizeof(out)); /* bwrap itself killed */
     assert_string_equal(out, "gzip killed by signal 9");
-    e.sandboxed = false; /* outside the sandbox 137 is an exit status like any other */
-    etl_describe_end(&e, "x", 137 << 8, "out of memory", out, sizeof(out));
-    assert_string_equal(out, "x exited with status 137");
+    /* the spawner reports a command's own status: 137 is an exit status like any other */
+    etl_describe_end(&e, "gzip", 137 << 8, false, "", out, sizeof(out));
+    assert_string_equal(out, "gzip exited with status 137");
+    e.sandboxed = false; /* outside the sandbox no limit is named */
+    etl_describe_end(&e, "x", 1 << 8, false, "out of memory", out, sizeof(out));
+    assert_string_equal(out, "x exited with status 1");
     json_decref(e.entry);
 }
 
-/* Runs cmd_json as a sandboxed io:// command; its status, output in c, error in err. */
-static int run_boxed(const char *cmd_json, int64_t memory, collect_t *c, char *err, size_t errlen)
+/* Starts the sandbox's spawner for e as the runtime does (bwrap, setsid) and waits until its
+ * socket takes connections. Its pid. */
+static pid_t start_spawner(etl_inst_t *e)
+{
+    snprintf(e->sock_dir, sizeof(e->sock_dir), "%s/box", fx_data_dir);
+    snprintf(e->sock_path, sizeof(e->sock_path), "%s/box/io.sock", fx_data_dir);
+    char err[512];
+    assert_int_equal(etl_sandbox_sockdir(e, err, sizeof(err)), 0);
+    json_t *cmd = json_object_get(e->entry, "command");
+    char *argv[8] = {0};
+    for (size_t i = 0; i < json_array_size(cmd) && i < 7; i++)
+        argv[i] = (char *)json_string_value(json_array_get(cmd, i));
+    char **v = etl_sandbox_argv(e, argv, true, err, sizeof(err));
+    assert_non_null(v);
+    char **envp = etl_build_env(e, NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        setsid();
+        execve(v[0], v, envp);
+        _exit(127);
+    }
+    etl_strv_free(v);
+    etl_strv_free(envp);
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", e->sock_path);
+    bool up = false;
+    for (int i = 0; i < 250 && !up; i++) {
+        int s = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+        up = connect(s, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+        close(s);
+        if (!up)
+            sleep_ms(20);
+    }
+    assert_true(up);
+    return pid;
+}
+
+static void stop_spawner(pid_t pid)
+{
+    kill(-pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+}
+
+/* Runs cmd_json as a sandboxed io:// command with args; its status, output in c, error in
+ * err. */
+static int run_boxed(const char *cmd_json, int64_t memory, int64_t timeout_ms, const char *args,
+                     collect_t *c, char *err, size_t errlen)
 {
     etl_inst_t e;
     sandboxed_io(&e, cmd_json, memory);
-    etl_req_t rq = {.bck = "b", .obj = "o"};
+    e.obj_timeout_ns = timeout_ms * 1000000LL;
+    pid_t sp = start_spawner(&e);
+    etl_req_t rq = {.bck = "b", .obj = "o", .args = args};
     int st = fx_run(&e, rq, "object", 6, c, err, errlen);
+    stop_spawner(sp);
     json_decref(e.entry);
     return st;
 }
@@ -147,7 +213,7 @@ static bool can_sandbox(void)
     etl_inst_t e;
     sandboxed_io(&e, "[\"true\"]", 64LL << 20);
     char *cmd[] = {"true", NULL}, err[512];
-    char **v = etl_sandbox_argv(&e, cmd, err, sizeof(err));
+    char **v = etl_sandbox_argv(&e, cmd, false, err, sizeof(err));
     json_decref(e.entry);
     etl_strv_free(v);
     return v != NULL;
@@ -160,18 +226,19 @@ static void test_runs_confined(void **state)
     collect_t c = {0};
     char err[1024];
     /* unprivileged, on the object as stdin */
-    assert_int_equal(
-        run_boxed("[\"sh\", \"-c\", \"id -u; id -g; cat\"]", 256LL << 20, &c, err, sizeof(err)),
-        200);
-    assert_int_equal(c.data.len, strlen("65534\n65534\nobject"));
-    assert_memory_equal(c.data.base, "65534\n65534\nobject", c.data.len);
+    assert_int_equal(run_boxed("[\"sh\", \"-c\", \"id -u; id -g; cat; echo \\\"$ETL_ARGS\\\"\"]",
+                               256LL << 20, 10000, "a b", &c, err, sizeof(err)),
+                     200);
+    const char *want = "65534\n65534\nobjecta b\n";
+    assert_int_equal(c.data.len, strlen(want));
+    assert_memory_equal(c.data.base, want, c.data.len);
     buf_dispose(&c.data);
     /* the mountpath is read-only, the node's config not there, /tmp private and writable */
     char *probe = xasprintf("[\"sh\", \"-c\", \"touch %s/x 2>/dev/null && echo wrote-mp; "
                             "cat %s 2>/dev/null && echo read-config; echo t > /tmp/t && cat "
                             "/tmp/t; ls /proc | grep -c '^[0-9]'\"]",
                             mp, config_path);
-    assert_int_equal(run_boxed(probe, 256LL << 20, &c, err, sizeof(err)), 200);
+    assert_int_equal(run_boxed(probe, 256LL << 20, 10000, NULL, &c, err, sizeof(err)), 200);
     free(probe);
     buf_append(&c.data, "", 1);
     assert_null(strstr(c.data.base, "wrote-mp"));
@@ -181,6 +248,17 @@ static void test_runs_confined(void **state)
     assert_int_not_equal(access(mpx, F_OK), 0);
     free(mpx);
     buf_dispose(&c.data);
+    /* a failing command: its own exit status and stderr; obj_timeout kills it */
+    assert_int_equal(run_boxed("[\"sh\", \"-c\", \"echo no luck >&2; exit 3\"]", 256LL << 20, 10000,
+                               NULL, &c, err, sizeof(err)),
+                     500);
+    assert_non_null(strstr(err, "sh exited with status 3: no luck"));
+    buf_dispose(&c.data);
+    int64_t t0 = time_mono_ns();
+    assert_int_equal(run_boxed("[\"sleep\", \"30\"]", 256LL << 20, 500, NULL, &c, err, sizeof(err)),
+                     504);
+    assert_true(time_mono_ns() - t0 < 5000000000LL);
+    buf_dispose(&c.data);
 }
 
 static void test_memory_limit(void **state)
@@ -189,15 +267,15 @@ static void test_memory_limit(void **state)
         skip();
     collect_t c = {0};
     char err[1024] = "";
-    int st = run_boxed("[\"python3\", \"-c\", \"b = bytearray(512 << 20)\"]", 64LL << 20, &c, err,
-                       sizeof(err));
+    int st = run_boxed("[\"python3\", \"-c\", \"b = bytearray(512 << 20)\"]", 64LL << 20, 10000,
+                       NULL, &c, err, sizeof(err));
     assert_int_equal(st, 500);
     if (strstr(err, "memory limit 64MiB exceeded (python3 exited with status 1)") == NULL)
         fail_msg("err: %s", err);
     buf_dispose(&c.data);
     /* under the limit the same command works */
-    assert_int_equal(run_boxed("[\"python3\", \"-c\", \"b = bytearray(8 << 20)\"]", 256LL << 20, &c,
-                               err, sizeof(err)),
+    assert_int_equal(run_boxed("[\"python3\", \"-c\", \"b = bytearray(8 << 20)\"]", 256LL << 20,
+                               10000, NULL, &c, err, sizeof(err)),
                      200);
     buf_dispose(&c.data);
 }
