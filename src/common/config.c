@@ -11,7 +11,16 @@
 #include <string.h>
 #include <unistd.h>
 
-typedef enum { CT_STR, CT_INT, CT_ROLE, CT_DURATION, CT_BOOL, CT_STRLIST, CT_JSONOBJ } ctype_t;
+typedef enum {
+    CT_STR,
+    CT_INT,
+    CT_ROLE,
+    CT_DURATION,
+    CT_BOOL,
+    CT_STRLIST,
+    CT_JSONOBJ,
+    CT_SIZE
+} ctype_t;
 
 typedef struct {
     const char *key;  /* JSON key */
@@ -51,6 +60,8 @@ static const setting_t settings[] = {
      "accept ETL commands not in the image table: runtime.command, io:// (default false)"},
     {"etl_sandbox", "etl-sandbox", CT_BOOL, OFF(etl_sandbox),
      "run ETL processes in a bubblewrap sandbox as an unprivileged user (default true)"},
+    {"etl_default_memory", "etl-default-memory", CT_SIZE, OFF(etl_default_memory),
+     "memory limit of ETL processes without resources.limits.memory (default 4GiB; 0: none)"},
     {"etl_sandbox_paths", "etl-sandbox-path", CT_STRLIST, OFF(etl_sandbox_paths),
      "extra host path ETL processes may read (repeatable)"},
 };
@@ -77,6 +88,7 @@ void config_init(config_t *c)
     c->keepalive_timeout_ns = 6000000000LL;
     c->etl_python = xstrdup("python3");
     c->etl_sandbox = true;
+    c->etl_default_memory = 4LL << 30;
     char exe[4096];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
     if (n > 0) {
@@ -186,6 +198,15 @@ static int set_value(config_t *c, const setting_t *s, const char *v, char *err, 
             return -1;
         }
         *(int64_t *)field = ns;
+        return 0;
+    }
+    case CT_SIZE: {
+        int64_t n = size_parse(v);
+        if (n < 0) {
+            snprintf(err, errlen, "%s: invalid size \"%s\" (e.g. 512MiB, 4GiB, 0)", s->key, v);
+            return -1;
+        }
+        *(int64_t *)field = n;
         return 0;
     }
     case CT_BOOL:

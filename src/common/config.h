@@ -45,6 +45,9 @@ typedef struct {
     /* Every ETL process runs in a bubblewrap sandbox as an unprivileged user (etl/sandbox.c).
      * Default true. */
     bool etl_sandbox;
+    /* Address-space limit of ETL processes whose spec sets no resources.limits.memory; 0 = none
+     * (sanitizer builds need that: their shadow memory is terabytes of address space). */
+    int64_t etl_default_memory;
     /* Extra host paths ETL processes may read (bound read-only into the sandbox). */
     char *etl_sandbox_paths[CONFIG_MAX_SANDBOX_PATHS];
     size_t n_etl_sandbox_paths;

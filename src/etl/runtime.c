@@ -400,7 +400,10 @@ static void log_start(const etl_inst_t *e, int logfd)
     const char *prog = json_string_value(json_array_get(json_object_get(e->entry, "command"), 0));
     char mem[32], box[160] = "";
     if (e->sandboxed) {
-        etl_size_str(e->limits.memory, mem, sizeof(mem));
+        if (e->limits.memory > 0)
+            etl_size_str(e->limits.memory, mem, sizeof(mem));
+        else
+            snprintf(mem, sizeof(mem), "unlimited");
         snprintf(box, sizeof(box),
                  " in the sandbox (memory %s, open files %lld, processes %lld per uid)", mem,
                  (long long)e->limits.open_files, (long long)e->limits.processes);
@@ -678,7 +681,7 @@ static void inst_check_local(etl_inst_t *e, json_t *entry)
     json_t *im = json_object_get(entry, "init_msg");
     json_t *local = NULL;
     if (etl_spec_parse(cluster_config(), im, &local, err, sizeof(err)) != 0 ||
-        etl_spec_limits(im, &e->limits, err, sizeof(err)) != 0) {
+        etl_spec_limits(cluster_config(), im, &e->limits, err, sizeof(err)) != 0) {
         snprintf(e->reason, sizeof(e->reason), "refused by %s: %.900s", cluster_self_name(), err);
         e->state = INST_FAILED;
         e->entry = json_incref(entry);

@@ -217,8 +217,10 @@ static void add_helper(argv_t *a, const etl_inst_t *e, const char *helper, char 
         snprintf(num, sizeof(num), "%d", SANDBOX_GID);
         av_add3(a, "--gid", num, NULL);
     }
-    snprintf(num, sizeof(num), "%lld", (long long)e->limits.memory);
-    av_add3(a, "--as", num, NULL);
+    if (e->limits.memory > 0) { /* 0: no memory limit (etl_default_memory 0) */
+        snprintf(num, sizeof(num), "%lld", (long long)e->limits.memory);
+        av_add3(a, "--as", num, NULL);
+    }
     snprintf(num, sizeof(num), "%lld", (long long)e->limits.open_files);
     av_add3(a, "--nofile", num, NULL);
     snprintf(num, sizeof(num), "%lld", (long long)e->limits.processes);
@@ -268,12 +270,13 @@ char **etl_sandbox_argv(const etl_inst_t *e, char *const *cmd, bool serve, char 
     av_add3(&a, "--dev", "/dev", NULL);
     char size[32];
     snprintf(size, sizeof(size), "%lld", (long long)e->limits.memory);
-    av_add3(&a, "--perms", "1777", NULL);
-    av_add3(&a, "--size", size, NULL); /* the private /tmp holds at most the memory limit */
-    av_add3(&a, "--tmpfs", "/tmp", NULL);
-    av_add3(&a, "--perms", "1777", NULL);
-    av_add3(&a, "--size", size, NULL);
-    av_add3(&a, "--tmpfs", "/dev/shm", NULL);
+    const char *tmps[] = {"/tmp", "/dev/shm"};
+    for (size_t i = 0; i < ARRAY_SIZE(tmps); i++) {
+        av_add3(&a, "--perms", "1777", NULL);
+        if (e->limits.memory > 0) /* each holds at most the memory limit */
+            av_add3(&a, "--size", size, NULL);
+        av_add3(&a, "--tmpfs", tmps[i], NULL);
+    }
     char *bound[CONFIG_MAX_MPATHS + CONFIG_MAX_SANDBOX_PATHS + 1];
     size_t nb = 0;
     bound[nb++] = cfg->bin_dir;
@@ -347,7 +350,7 @@ void etl_describe_end(const etl_inst_t *e, const char *who, int wst, bool of_bwr
         snprintf(how, sizeof(how), "%s killed by signal %d", who, sig);
     else
         snprintf(how, sizeof(how), "%s exited with status %d", who, code);
-    if (e->sandboxed && says_out_of_memory(output)) {
+    if (e->sandboxed && e->limits.memory > 0 && says_out_of_memory(output)) {
         char lim[32];
         etl_size_str(e->limits.memory, lim, sizeof(lim));
         snprintf(out, outlen, "stopped: memory limit %s exceeded (%s)", lim, how);

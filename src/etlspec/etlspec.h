@@ -44,22 +44,22 @@ int etl_command_allowed(const config_t *cfg, const char *etl, const char *what, 
 
 /* Resource limits of every process of an ETL (the sandbox applies them, etl/sandbox.c). */
 typedef struct {
-    int64_t memory;     /* bytes of address space per process (RLIMIT_AS) */
+    int64_t memory;     /* bytes of address space per process (RLIMIT_AS), 0 = none */
     int64_t open_files; /* open descriptors per process (RLIMIT_NOFILE) */
     int64_t processes;  /* processes and threads of the sandbox user (RLIMIT_NPROC) */
 } etl_limits_t;
 
-#define ETL_DEFAULT_MEMORY (4LL << 30)
 #define ETL_DEFAULT_OPEN_FILES 4096
 #define ETL_DEFAULT_PROCESSES 4096
 /* Our keys in resources.limits, next to Kubernetes' memory and cpu. */
 #define ETL_LIMIT_OPEN_FILES "locus/open-files"
 #define ETL_LIMIT_PROCESSES "locus/processes"
 
-/* The limits of an init message: resources.limits.memory (a Kubernetes quantity: "512Mi"),
- * locus/open-files and locus/processes, each defaulted when unset. cpu, requests and other
- * resources are checked for form only. 0, or 400 with err set. */
-int etl_spec_limits(json_t *init_msg, etl_limits_t *lim, char *err, size_t errlen);
+/* The limits of an init message: resources.limits.memory (a Kubernetes quantity: "512Mi"; unset:
+ * the node's etl_default_memory), locus/open-files and locus/processes (unset: 4096 each). cpu,
+ * requests and other resources are checked for form only. 0, or 400 with err set. */
+int etl_spec_limits(const config_t *cfg, json_t *init_msg, etl_limits_t *lim, char *err,
+                    size_t errlen);
 /* A size for messages: "256MiB", "4GiB", "100000B" (exact, never rounded). */
 void etl_size_str(int64_t bytes, char *out, size_t outlen);
 

@@ -132,12 +132,13 @@ static int check_list(json_t *list, const char *which, const char *etl, char *er
     return 0;
 }
 
-int etl_spec_limits(json_t *init_msg, etl_limits_t *lim, char *err, size_t errlen)
+int etl_spec_limits(const config_t *cfg, json_t *init_msg, etl_limits_t *lim, char *err,
+                    size_t errlen)
 {
     const char *etl = json_string_value(json_object_get(init_msg, "name"));
     if (etl == NULL)
         etl = "?";
-    lim->memory = ETL_DEFAULT_MEMORY;
+    lim->memory = cfg->etl_default_memory;
     lim->open_files = ETL_DEFAULT_OPEN_FILES;
     lim->processes = ETL_DEFAULT_PROCESSES;
     json_t *res = json_object_get(init_msg, "resources");

@@ -287,7 +287,7 @@ int etl_spec_parse(const config_t *cfg, json_t *msg, json_t **entry, char *err, 
         spec_options(msg, name, ct, &it, &ot, err, errlen) != 0)
         return 400;
     etl_limits_t lim;
-    if (etl_spec_limits(msg, &lim, err, errlen) != 0)
+    if (etl_spec_limits(cfg, msg, &lim, err, errlen) != 0)
         return 400;
     json_t *cmd = NULL;
     int st = spec_command(cfg, msg, name, ct, &cmd, err, errlen);

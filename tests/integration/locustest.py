@@ -370,6 +370,8 @@ class Node:
             # The suite deploys its own ETL commands (runtime.command, io://), in the sandbox.
             cfg["etl_allow_commands"] = True
             cfg["etl_sandbox_paths"] = etl_sandbox_paths()
+            if ASAN:  # sanitizer shadow memory is terabytes of address space: no default limit
+                cfg["etl_default_memory"] = 0
         if self.role == "target":
             cfg["mountpaths"] = [str(mp) for mp in self.mountpaths]
         if not self.primary:

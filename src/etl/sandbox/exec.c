@@ -3,7 +3,7 @@
  * it inside the new namespaces; it sets the ETL's resource limits, becomes the sandbox user for
  * good and executes the ETL's command:
  *
- *   locus-sandbox-exec [--uid U --gid G] --as BYTES --nofile N --nproc N [--serve SOCKET]
+ *   locus-sandbox-exec [--uid U --gid G] [--as BYTES] --nofile N --nproc N [--serve SOCKET]
  *                      -- COMMAND [ARG...]
  *
  * With --uid (bwrap ran as root and left us CAP_SETUID, CAP_SETGID and CAP_SETPCAP) it empties
@@ -55,7 +55,7 @@ static int fail(const char *what, const char *arg)
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: " ME " [--uid U --gid G] --as BYTES --nofile N --nproc N "
+    fprintf(stderr, "usage: " ME " [--uid U --gid G] [--as BYTES] --nofile N --nproc N "
                     "[--serve SOCKET] -- CMD...\n");
     return 127;
 }
@@ -268,11 +268,11 @@ int main(int argc, char **argv)
         else
             return usage();
     }
-    if (i >= argc || strcmp(argv[i], "--") != 0 || i + 1 >= argc || as < 0 || nofile < 0 ||
-        nproc < 0 || (uid < 0) != (gid < 0))
+    if (i >= argc || strcmp(argv[i], "--") != 0 || i + 1 >= argc || nofile < 0 || nproc < 0 ||
+        (uid < 0) != (gid < 0))
         return usage();
     char **cmd = argv + i + 1;
-    if (set_limit(RLIMIT_AS, as, "RLIMIT_AS") ||
+    if ((as > 0 && set_limit(RLIMIT_AS, as, "RLIMIT_AS")) || /* no --as: no memory limit */
         set_limit(RLIMIT_NOFILE, nofile, "RLIMIT_NOFILE") ||
         set_limit(RLIMIT_NPROC, nproc, "RLIMIT_NPROC"))
         return 127;

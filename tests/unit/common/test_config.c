@@ -74,6 +74,15 @@ static void test_etl_sandbox_settings(void **state)
     assert_false(c.etl_allow_commands);
     assert_true(c.etl_sandbox);
     assert_int_equal(c.n_etl_sandbox_paths, 0);
+    assert_true(c.etl_default_memory == 4LL << 30);
+    assert_int_equal(config_load_json(&c, "{\"etl_default_memory\":\"512MiB\"}", err, sizeof(err)),
+                     0);
+    assert_true(c.etl_default_memory == 512LL << 20);
+    assert_int_equal(config_load_json(&c, "{\"etl_default_memory\":0}", err, sizeof(err)), 0);
+    assert_true(c.etl_default_memory == 0);
+    assert_int_equal(config_load_json(&c, "{\"etl_default_memory\":\"lots\"}", err, sizeof(err)),
+                     -1);
+    assert_non_null(strstr(err, "etl_default_memory"));
     assert_int_equal(config_load_json(&c,
                                       "{\"etl_allow_commands\":true,\"etl_sandbox\":false,"
                                       "\"etl_sandbox_paths\":[\"/opt/venv\",\"/srv/models\"]}",

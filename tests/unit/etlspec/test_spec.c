@@ -215,7 +215,7 @@ static int limits_of(const char *resources, etl_limits_t *lim, char *err, size_t
     json_t *msg = json_loads(text, 0, NULL);
     free(text);
     assert_non_null(msg);
-    int rc = etl_spec_limits(msg, lim, err, errlen);
+    int rc = etl_spec_limits(&cfg, msg, lim, err, errlen);
     json_decref(msg);
     return rc;
 }
@@ -226,8 +226,14 @@ static void test_limits(void **state)
     etl_limits_t lim;
     char err[512] = "";
     assert_int_equal(limits_of("null", &lim, err, sizeof(err)), 0);
-    assert_true(lim.memory == ETL_DEFAULT_MEMORY && lim.open_files == ETL_DEFAULT_OPEN_FILES &&
+    assert_true(lim.memory == 4LL << 30 && lim.open_files == ETL_DEFAULT_OPEN_FILES &&
                 lim.processes == ETL_DEFAULT_PROCESSES);
+    cfg.etl_default_memory = 0; /* the node's default: none (sanitizer builds) */
+    assert_int_equal(limits_of("{}", &lim, err, sizeof(err)), 0);
+    assert_true(lim.memory == 0);
+    assert_int_equal(limits_of("{\"limits\":{\"memory\":\"1Gi\"}}", &lim, err, sizeof(err)), 0);
+    assert_true(lim.memory == 1LL << 30); /* the spec's own still applies */
+    cfg.etl_default_memory = 4LL << 30;
     assert_int_equal(limits_of("{\"requests\":{\"memory\":\"256Mi\",\"cpu\":\"500m\"},"
                                "\"limits\":{\"memory\":\"512Mi\",\"cpu\":1,"
                                "\"locus/open-files\":\"256\",\"locus/processes\":32,"
