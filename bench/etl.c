@@ -22,9 +22,10 @@
  *   source's count of objects, each of the source's size, and 20 objects spread over the bucket
  *   are byte-identical to the source (echo returns its input).
  * - CPU per object, read from /proc over the cell: the target locusd processes (utime+stime),
- *   and the ETL side = the targets' ETL server children plus what the targets reaped from
- *   short-lived children (cutime+cstime: io:// forks one process per object); plus how busy the
- *   whole machine was (/proc/stat). That is where a slow configuration spends its time.
+ *   and the ETL side = the targets' live ETL server descendants (children, or grandchildren
+ *   under the ETL sandbox's bwrap) plus what the targets reaped from short-lived children
+ *   (cutime+cstime: io:// forks one process per object); plus how busy the whole machine was
+ *   (/proc/stat). That is where a slow configuration spends its time.
  */
 #include <ctype.h>
 #include <dirent.h>
@@ -229,6 +230,23 @@ static void machine_jiffies(unsigned long long *busy, unsigned long long *total)
     *busy = *total - v[3] - (n > 4 ? v[4] : 0); /* minus idle and iowait */
 }
 
+/* Whether pid descends from one of the targets: a server's parent is its target, or (in the
+ * ETL sandbox) bwrap, whose child runs the server. all[] holds every process (pid, ppid). */
+static bool target_descendant(const etlb_t *b, pid_t pid, const pid_t (*all)[2], int nall)
+{
+    for (int depth = 0; depth < 6 && pid > 1; depth++) {
+        pid_t ppid = 0;
+        for (int k = 0; k < nall && ppid == 0; k++)
+            if (all[k][0] == pid)
+                ppid = all[k][1];
+        for (int i = 0; i < b->ntpids; i++)
+            if (ppid == b->tpids[i])
+                return true;
+        pid = ppid;
+    }
+    return false;
+}
+
 static void cpu_sample(const etlb_t *b, cpu_sample_t *s)
 {
     memset(s, 0, sizeof(*s));
@@ -237,25 +255,32 @@ static void cpu_sample(const etlb_t *b, cpu_sample_t *s)
         s->tgt_self += ps.self;
         s->tgt_children += ps.children;
     }
+    int nall = 0, cap = 1024;
+    pid_t(*all)[2] = xmalloc(sizeof(*all) * (size_t)cap);
+    long *ticks = xmalloc(sizeof(long) * (size_t)cap);
     DIR *d = opendir("/proc");
     struct dirent *e;
-    while (d != NULL && (e = readdir(d)) != NULL && s->nkids < MAX_PIDS) {
+    while (d != NULL && (e = readdir(d)) != NULL && nall < cap) {
         if (!isdigit((unsigned char)e->d_name[0]))
             continue;
         pid_t pid = (pid_t)atol(e->d_name);
         pstat_t ps = read_pstat(pid);
         if (!ps.ok)
             continue;
-        for (int i = 0; i < b->ntpids; i++) {
-            if (ps.ppid == b->tpids[i]) {
-                s->kids[s->nkids] = pid;
-                s->kid_ticks[s->nkids++] = ps.self;
-                break;
-            }
-        }
+        all[nall][0] = pid;
+        all[nall][1] = (pid_t)ps.ppid;
+        ticks[nall++] = ps.self;
     }
     if (d != NULL)
         closedir(d);
+    for (int k = 0; k < nall && s->nkids < MAX_PIDS; k++) {
+        if (target_descendant(b, all[k][0], (const pid_t(*)[2])all, nall)) {
+            s->kids[s->nkids] = all[k][0];
+            s->kid_ticks[s->nkids++] = ticks[k];
+        }
+    }
+    free(all);
+    free(ticks);
     machine_jiffies(&s->busy, &s->total);
 }
 

@@ -698,7 +698,16 @@ static int etl_server_pids(const char *etl, pid_t *out, int max)
             continue;
         ssize_t len = read(fd, env, (1 << 16) - 1);
         close(fd);
-        if (len > 0 && memmem(env, (size_t)len, marker, ml) != NULL)
+        /* the ETL sandbox's bwrap processes carry the environment too: not servers */
+        char comm[32] = "";
+        snprintf(path, sizeof(path), "/proc/%s/comm", de->d_name);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd >= 0) {
+            ssize_t cl = read(fd, comm, sizeof(comm) - 1);
+            comm[cl > 0 ? cl : 0] = '\0';
+            close(fd);
+        }
+        if (len > 0 && memmem(env, (size_t)len, marker, ml) != NULL && strcmp(comm, "bwrap\n") != 0)
             out[n++] = (pid_t)atol(de->d_name);
     }
     free(env);

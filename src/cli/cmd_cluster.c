@@ -183,6 +183,9 @@ static int write_config(const node_t *n, const char *primary_url, const char *lo
         json_object_set_new(j, "auth_enabled", json_true());
         json_object_set_new(j, "auth_secret_file", json_string(sec->auth_secret));
     }
+    /* A local development cluster runs any ETL command (runtime.command, io://), still in the
+     * sandbox; a deployed node's config decides for itself (default off). */
+    json_object_set_new(j, "etl_allow_commands", json_true());
     char *text = json_dumps(j, JSON_INDENT(2));
     json_decref(j);
     char *path = xasprintf("%s/config.json", n->dir);

@@ -12,7 +12,16 @@
 #include <string.h>
 #include <unistd.h>
 
-typedef enum { CT_STR, CT_INT, CT_ROLE, CT_DURATION, CT_BOOL, CT_STRLIST, CT_JSONOBJ } ctype_t;
+typedef enum {
+    CT_STR,
+    CT_INT,
+    CT_ROLE,
+    CT_DURATION,
+    CT_BOOL,
+    CT_STRLIST,
+    CT_JSONOBJ,
+    CT_SIZE
+} ctype_t;
 
 typedef struct {
     const char *key;  /* JSON key */
@@ -65,6 +74,14 @@ static const setting_t settings[] = {
      "intra-cluster HMAC secret (prefer cluster_secret_file)"},
     {"cluster_secret_file", "cluster-secret-file", CT_STR, OFF(cluster_secret_file),
      "file with the intra-cluster HMAC secret (mode 0600)"},
+    {"etl_allow_commands", "etl-allow-commands", CT_BOOL, OFF(etl_allow_commands),
+     "accept ETL commands not in the image table: runtime.command, io:// (default false)"},
+    {"etl_sandbox", "etl-sandbox", CT_BOOL, OFF(etl_sandbox),
+     "run ETL processes in a bubblewrap sandbox as an unprivileged user (default true)"},
+    {"etl_default_memory", "etl-default-memory", CT_SIZE, OFF(etl_default_memory),
+     "memory limit of ETL processes without resources.limits.memory (default 4GiB; 0: none)"},
+    {"etl_sandbox_paths", "etl-sandbox-path", CT_STRLIST, OFF(etl_sandbox_paths),
+     "extra host path ETL processes may read (repeatable)"},
 };
 
 /* Built-in image table: AIStore's reference transformer images run our built-ins, so their
@@ -88,6 +105,8 @@ void config_init(config_t *c)
     c->keepalive_interval_ns = 1000000000LL;
     c->keepalive_timeout_ns = 6000000000LL;
     c->etl_python = xstrdup("python3");
+    c->etl_sandbox = true;
+    c->etl_default_memory = 4LL << 30;
     char exe[4096];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
     if (n > 0) {
@@ -147,10 +166,24 @@ void config_dispose(config_t *c)
     free(c->auth_pubkey_file);
     free(c->cluster_secret);
     free(c->cluster_secret_file);
+    free(c->config_file);
     json_decref(c->etl_images);
     for (size_t i = 0; i < c->n_mountpaths; i++)
         free(c->mountpaths[i]);
+    for (size_t i = 0; i < c->n_etl_sandbox_paths; i++)
+        free(c->etl_sandbox_paths[i]);
     memset(c, 0, sizeof(*c));
+}
+
+/* The entry count of a CT_STRLIST setting, and its capacity in *max. */
+static size_t *list_count(config_t *c, const setting_t *s, size_t *max)
+{
+    if (s->off == OFF(mountpaths)) {
+        *max = CONFIG_MAX_MPATHS;
+        return &c->n_mountpaths;
+    }
+    *max = CONFIG_MAX_SANDBOX_PATHS;
+    return &c->n_etl_sandbox_paths;
 }
 
 /* Sets one setting from a string value. 0 or -1 with a message. */
@@ -193,6 +226,15 @@ static int set_value(config_t *c, const setting_t *s, const char *v, char *err, 
         *(int64_t *)field = ns;
         return 0;
     }
+    case CT_SIZE: {
+        int64_t n = size_parse(v);
+        if (n < 0) {
+            snprintf(err, errlen, "%s: invalid size \"%s\" (e.g. 512MiB, 4GiB, 0)", s->key, v);
+            return -1;
+        }
+        *(int64_t *)field = n;
+        return 0;
+    }
     case CT_BOOL:
         if (strcmp(v, "true") == 0 || strcmp(v, "1") == 0)
             *(bool *)field = true;
@@ -215,13 +257,17 @@ static int set_value(config_t *c, const setting_t *s, const char *v, char *err, 
         *p = j;
         return 0;
     }
-    case CT_STRLIST:
-        if (c->n_mountpaths >= CONFIG_MAX_MPATHS) {
-            snprintf(err, errlen, "%s: too many entries (max %d)", s->key, CONFIG_MAX_MPATHS);
+    case CT_STRLIST: {
+        char **list = field;
+        size_t max;
+        size_t *n = list_count(c, s, &max);
+        if (*n >= max) {
+            snprintf(err, errlen, "%s: too many entries (max %zu)", s->key, max);
             return -1;
         }
-        c->mountpaths[c->n_mountpaths++] = xstrdup(v);
+        list[(*n)++] = xstrdup(v);
         return 0;
+    }
     }
     return -1;
 }
@@ -371,6 +417,8 @@ int config_parse_args(config_t *c, int argc, char **argv, char *err, size_t errl
             }
             if (config_load_file(c, argv[i + 1], err, errlen) < 0)
                 return -1;
+            free(c->config_file);
+            c->config_file = xstrdup(argv[i + 1]);
         }
     }
     for (int i = 1; i < argc; i++) {

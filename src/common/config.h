@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #define CONFIG_MAX_MPATHS 64
+#define CONFIG_MAX_SANDBOX_PATHS 32
 
 typedef enum { ROLE_NONE = 0, ROLE_PROXY, ROLE_TARGET } node_role_t;
 
@@ -41,7 +42,20 @@ typedef struct {
     json_t *etl_images;
     bool etl_unix_sockets; /* ETL servers listen on Unix sockets (spec locus_unix_socket wins) */
     char *etl_python;      /* interpreter for aistorage/runtime_python images (default python3) */
-    char *bin_dir;         /* directory of the running binary (set by config_init) */
+    /* ETL commands that are not in the image table (runtime.command, io://, unmapped images)
+     * are refused unless this is set (etlspec: etl_command_allowed). Default false. */
+    bool etl_allow_commands;
+    /* Every ETL process runs in a bubblewrap sandbox as an unprivileged user (etl/sandbox.c).
+     * Default true. */
+    bool etl_sandbox;
+    /* Address-space limit of ETL processes whose spec sets no resources.limits.memory; 0 = none
+     * (sanitizer builds need that: their shadow memory is terabytes of address space). */
+    int64_t etl_default_memory;
+    /* Extra host paths ETL processes may read (bound read-only into the sandbox). */
+    char *etl_sandbox_paths[CONFIG_MAX_SANDBOX_PATHS];
+    size_t n_etl_sandbox_paths;
+    char *bin_dir;     /* directory of the running binary (set by config_init) */
+    char *config_file; /* the --config file, NULL without one (set by config_parse_args) */
     /* Authentication (docs/security.md). */
     bool auth_enabled;         /* clients must present an AuthN token (401/403) */
     char *auth_secret;         /* HS256 token secret (prefer auth_secret_file) */

@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 #include "etl/etl.h"
+#include "etlspec/etlspec.h"
 
 /* Lifecycle of one ETL server on this target. */
 typedef enum {
@@ -33,6 +34,9 @@ struct etl_inst_s {
     int attempts;        /* starts so far */
     char url[128];       /* http://127.0.0.1:PORT (http://localhost with a Unix socket) */
     char sock_path[108]; /* Unix socket between target and server, "" = loopback TCP */
+    char sock_dir[108];  /* the socket's own directory (the server may write only there) */
+    bool sandboxed;      /* its processes run in the sandbox (node config etl_sandbox) */
+    etl_limits_t limits; /* resources.limits of the spec, defaults filled in */
     char *log_path;
     int64_t obj_timeout_ns;
     int64_t init_timeout_ns;
@@ -77,6 +81,20 @@ char *etl_object_url(const etl_inst_t *e, const etl_req_t *rq, bool hpull);
  * etl_strv_free. */
 char **etl_build_env(const etl_inst_t *e, const char *const *extra);
 void etl_strv_free(char **v);
+/* The sandbox (etl/sandbox.c). The argv that runs cmd (NULL-terminated, borrowed) in e's
+ * sandbox: bwrap, the helper with e's uid and limits, then cmd; with serve (io://) the helper
+ * serves cmd per object on e->sock_path instead. NULL-terminated, caller frees with
+ * etl_strv_free; NULL with err set when the sandbox cannot run (no bwrap, no helper). */
+char **etl_sandbox_argv(const etl_inst_t *e, char *const *cmd, bool serve, char *err,
+                        size_t errlen);
+/* Creates e->sock_dir for the server's Unix socket, owned by the sandbox user. 0 or -1. */
+int etl_sandbox_sockdir(const etl_inst_t *e, char *err, size_t errlen);
+/* How a process of e ended (wst from waitpid, of bwrap itself when of_bwrap; who: "ETL server",
+ * a command name), given its last output: "<who> exited with status 1", "<who> killed by
+ * signal 9", or "stopped: memory limit 256MiB exceeded (<who> ...)" when the output says it ran
+ * out of memory under the sandbox's limit. bwrap's exit 128 + N reads as signal N. */
+void etl_describe_end(const etl_inst_t *e, const char *who, int wst, bool of_bwrap,
+                      const char *output, char *out, size_t outlen);
 /* Sets the object provider of the inline path (etl_target_init; tests give their own). */
 void etl_inline_set_objects(const etl_objects_t *objs);
 /* The inline GET with the instance already acquired; takes over the caller's reference. */

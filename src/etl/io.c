@@ -4,6 +4,11 @@
  * a transformer (`gzip -c`, `ffmpeg -i pipe:0 ...`). etl_args reach the command as ETL_ARGS.
  * A non-zero exit is an error carrying the last lines of stderr; obj_timeout kills the
  * command's process group. This is the honest model of a fork-per-object transformer.
+ *
+ * In the ETL sandbox the command is not spawned here: the instance's spawner (the runtime starts
+ * `locus-sandbox-exec --serve` in the sandbox, once) forks it per object. The target connects to
+ * the spawner's socket, hands over stdin, stdout and stderr, and gets the wait status back;
+ * closing the connection early kills the command (src/etl/sandbox/exec.c).
  */
 #include "common/log.h"
 #include "common/util.h"
@@ -17,24 +22,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #define IO_STDERR_MAX 2048
-
-static void kill_child(pid_t pid)
-{
-    kill_pgrp(pid, SIGKILL);
-    waitpid(pid, NULL, 0);
-}
 
 /* One run of the command for one object. */
 typedef struct {
     etl_inst_t *e;
     const etl_req_t *rq;
     const etl_out_t *out;
-    char **argv;
-    pid_t pid; /* -1 when not running (never started or killed and reaped) */
+    char **argv; /* the command */
+    pid_t pid;   /* -1 when not running (never started or killed and reaped) */
+    int conn;    /* in the sandbox: the connection to the spawner running it, else -1 */
     int po[2], pe[2];
     char errtail[IO_STDERR_MAX + 1]; /* the last bytes of stderr */
     size_t errn;
@@ -80,6 +82,57 @@ static int io_spawn(io_run_t *r, int in, char **envp)
     return 0;
 }
 
+/* In the sandbox: has the instance's spawner start the command on in and the run's pipes.
+ * 0, or 503 with err set when the spawner cannot be reached. */
+static int io_spawn_boxed(io_run_t *r, int in)
+{
+    int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", r->e->sock_path);
+    const char *args = r->rq->args ? r->rq->args : "";
+    char *payload = xasprintf("A%s", args); /* never an empty message */
+    int fds[3] = {in, r->po[1], r->pe[1]};
+    char ctl[CMSG_SPACE(sizeof(fds))];
+    memset(ctl, 0, sizeof(ctl));
+    struct iovec iov = {payload, strlen(payload)};
+    struct msghdr m = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl, .msg_controllen = sizeof(ctl)};
+    struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(fds));
+    memcpy(CMSG_DATA(c), fds, sizeof(fds));
+    int rc = s < 0 ? -1 : connect(s, (struct sockaddr *)&sa, sizeof(sa));
+    if (rc == 0 && sendmsg(s, &m, MSG_NOSIGNAL) != (ssize_t)iov.iov_len)
+        rc = -1;
+    free(payload);
+    if (rc != 0) {
+        snprintf(r->err, r->errlen, "ETL error: the sandbox of %s cannot run %s: %s", r->e->name,
+                 r->argv[0], strerror(errno));
+        if (s >= 0)
+            close(s);
+        return 503;
+    }
+    r->conn = s;
+    close(r->po[1]);
+    close(r->pe[1]);
+    r->po[1] = r->pe[1] = -1;
+    return 0;
+}
+
+/* Stops the command now (obj_timeout, a cancelled request). */
+static void io_kill(io_run_t *r)
+{
+    if (r->conn >= 0) { /* the spawner kills the command's group when we hang up */
+        close(r->conn);
+        r->conn = -1;
+    } else if (r->pid > 0) {
+        kill_pgrp(r->pid, SIGKILL);
+        waitpid(r->pid, NULL, 0);
+    }
+    r->pid = -1;
+}
+
 /* Appends n bytes of stderr, keeping the last IO_STDERR_MAX. */
 static void io_keep_stderr(io_run_t *r, const char *eb, size_t n)
 {
@@ -120,8 +173,7 @@ static int io_pump(io_run_t *r)
     while (out_open || err_open) {
         int64_t left = (deadline - time_mono_ns()) / 1000000;
         if (left <= 0) {
-            kill_child(r->pid);
-            r->pid = -1;
+            io_kill(r);
             snprintf(r->err, r->errlen, "ETL error: %s did not finish within obj_timeout %llds",
                      r->argv[0], (long long)(r->e->obj_timeout_ns / 1000000000LL));
             status = 504;
@@ -137,8 +189,7 @@ static int io_pump(io_run_t *r)
             if (n <= 0) {
                 out_open = false;
             } else if ((status = io_deliver(r, chunk, (size_t)n)) != 0) {
-                kill_child(r->pid);
-                r->pid = -1;
+                io_kill(r);
                 snprintf(r->err, r->errlen, "transform of ais://%s/%s cancelled", r->rq->bck,
                          r->rq->obj);
                 break;
@@ -162,8 +213,21 @@ static int io_pump(io_run_t *r)
 static int io_wait(io_run_t *r)
 {
     int wst = 0;
-    while (waitpid(r->pid, &wst, 0) < 0 && errno == EINTR)
-        ;
+    if (r->conn >= 0) {
+        ssize_t n;
+        while ((n = recv(r->conn, &wst, sizeof(wst), 0)) < 0 && errno == EINTR)
+            ;
+        close(r->conn);
+        r->conn = -1;
+        if (n != (ssize_t)sizeof(wst)) {
+            snprintf(r->err, r->errlen, "ETL error: the sandbox of %s ended while running %s",
+                     r->e->name, r->argv[0]);
+            return 503;
+        }
+    } else {
+        while (waitpid(r->pid, &wst, 0) < 0 && errno == EINTR)
+            ;
+    }
     size_t errn = r->errn;
     r->errtail[errn] = '\0';
     while (errn > 0 && (r->errtail[errn - 1] == '\n' || r->errtail[errn - 1] == ' '))
@@ -173,12 +237,9 @@ static int io_wait(io_run_t *r)
             return 499;
         return 200;
     }
-    if (WIFEXITED(wst))
-        snprintf(r->err, r->errlen, "ETL error: %s exited with status %d: %s", r->argv[0],
-                 WEXITSTATUS(wst), r->errtail);
-    else
-        snprintf(r->err, r->errlen, "ETL error: %s killed by signal %d: %s", r->argv[0],
-                 WTERMSIG(wst), r->errtail);
+    char how[300];
+    etl_describe_end(r->e, r->argv[0], wst, false, r->errtail, how, sizeof(how));
+    snprintf(r->err, r->errlen, "ETL error: %s: %s", how, r->errtail);
     return 500;
 }
 
@@ -195,6 +256,7 @@ static int io_transform(etl_inst_t *e, const etl_req_t *rq, const etl_out_t *out
                     .rq = rq,
                     .out = out,
                     .pid = -1,
+                    .conn = -1,
                     .po = {-1, -1},
                     .pe = {-1, -1},
                     .err = err,
@@ -203,10 +265,13 @@ static int io_transform(etl_inst_t *e, const etl_req_t *rq, const etl_out_t *out
     r->argv = xcalloc(argc + 1, sizeof(char *));
     for (size_t i = 0; i < argc; i++)
         r->argv[i] = xstrdup(json_string_value(json_array_get(cmd, i)));
-    char *args_env = xasprintf("ETL_ARGS=%s", rq->args ? rq->args : "");
-    const char *extra[] = {args_env, NULL};
-    char **envp = etl_build_env(e, extra);
-    free(args_env);
+    char **envp = NULL; /* in the sandbox, the spawner has the environment */
+    if (!e->sandboxed) {
+        char *args_env = xasprintf("ETL_ARGS=%s", rq->args ? rq->args : "");
+        const char *extra[] = {args_env, NULL};
+        envp = etl_build_env(e, extra);
+        free(args_env);
+    }
     int status = 0;
     /* The child reads the object file directly: no copy through the target. Its own
      * descriptor, so the offset starts at 0 whatever the caller did with rq->fd. */
@@ -218,11 +283,13 @@ static int io_transform(etl_inst_t *e, const etl_req_t *rq, const etl_out_t *out
         status = 500;
     }
     if (status == 0)
-        status = io_spawn(r, in, envp);
+        status = e->sandboxed ? io_spawn_boxed(r, in) : io_spawn(r, in, envp);
     if (status == 0)
         status = io_pump(r);
-    if (r->pid > 0)
+    if (r->pid > 0 || r->conn >= 0)
         status = io_wait(r);
+    if (r->conn >= 0)
+        close(r->conn);
     for (int i = 0; i < 2; i++) {
         if (r->po[i] >= 0)
             close(r->po[i]);

@@ -31,6 +31,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -65,6 +66,8 @@ static void inst_free(etl_inst_t *e)
 {
     if (e->sock_path[0])
         unlink(e->sock_path);
+    if (e->sock_dir[0])
+        rmdir(e->sock_dir);
     if (e->comm && e->comm->dispose)
         e->comm->dispose(e);
     json_decref(e->entry);
@@ -239,6 +242,11 @@ char **etl_build_env(const etl_inst_t *e, const char *const *extra)
         envp[n++] = xstrdup(*p);
         envp[n] = NULL;
     }
+    if (e->sandboxed) {
+        /* the daemon's home and temporary dirs are not in the sandbox; the spec may say else */
+        env_add(&envp, &n, "HOME", "/tmp");
+        env_add(&envp, &n, "TMPDIR", "/tmp");
+    }
     env_add_list(&envp, &n, json_object_get(json_object_get(im, "runtime"), "env"));
     env_add_list(&envp, &n, json_object_get(im, "env"));
     char *tu = xasprintf("%s/v1/etl/_object/%s/%s", cluster_self_url(), e->name, e->secret);
@@ -309,14 +317,26 @@ static void set_failed(etl_inst_t *e, const char *fmt, ...)
     LOCUS_LOG(LOG_WARNING, "etl %s: %s", e->name, e->reason);
 }
 
-/* Describes how a child ended, with its last log lines. */
+/* Appends one line about the server to its log, as the "starting" lines. */
+static void log_note(const etl_inst_t *e, const char *what)
+{
+    int fd = open(e->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return;
+    char *line = xasprintf("---- %s: %s (%s)\n", cluster_self_name(), what, e->xid);
+    write_all(fd, line, strlen(line));
+    free(line);
+    close(fd);
+}
+
+/* Describes how a child ended, with its last log lines, and notes it in the log. */
 static void describe_exit(etl_inst_t *e, int wst, char *out, size_t outlen)
 {
     char *tail = log_tail(e->log_path, 600);
-    if (WIFEXITED(wst))
-        snprintf(out, outlen, "ETL server exited with status %d: %s", WEXITSTATUS(wst), tail);
-    else
-        snprintf(out, outlen, "ETL server killed by signal %d: %s", WTERMSIG(wst), tail);
+    char how[400];
+    etl_describe_end(e, "ETL server", wst, e->sandboxed, tail, how, sizeof(how));
+    log_note(e, how);
+    snprintf(out, outlen, "%s: %s", how, tail);
     free(tail);
 }
 
@@ -359,14 +379,91 @@ static void kill_group(etl_inst_t *e)
     clear_pid(e, pid);
 }
 
-/* Forks and execs the server. 0 or -1 with the reason set. */
-static int spawn(etl_inst_t *e, json_t *entry)
+/* The server's command line: the entry's command with ${PORT} substituted, in the sandbox when
+ * e is sandboxed. NULL with the reason set. Caller frees with etl_strv_free. */
+static char **server_argv(etl_inst_t *e)
 {
-    json_t *cmd = json_object_get(entry, "command");
+    json_t *cmd = json_object_get(e->entry, "command");
     size_t argc = json_array_size(cmd);
     char **argv = xcalloc(argc + 1, sizeof(char *));
     for (size_t i = 0; i < argc; i++)
         argv[i] = subst_port(json_string_value(json_array_get(cmd, i)), e->port);
+    if (!e->sandboxed || argc == 0)
+        return argv;
+    char err[512];
+    /* io:// has no server: its sandbox runs the spawner that runs the command per object */
+    char **sb = etl_sandbox_argv(e, argv, !e->comm->needs_server, err, sizeof(err));
+    etl_strv_free(argv);
+    if (sb == NULL) {
+        log_note(e, err);
+        set_failed(e, "%s", err);
+    }
+    return sb;
+}
+
+/* The "starting" line of the log: what runs, where, and in which sandbox. */
+static void log_start(const etl_inst_t *e, int logfd)
+{
+    const char *prog = json_string_value(json_array_get(json_object_get(e->entry, "command"), 0));
+    char mem[32], box[160] = "";
+    if (e->sandboxed) {
+        if (e->limits.memory > 0)
+            etl_size_str(e->limits.memory, mem, sizeof(mem));
+        else
+            snprintf(mem, sizeof(mem), "unlimited");
+        snprintf(box, sizeof(box),
+                 " in the sandbox (memory %s, open files %lld, processes %lld per uid)", mem,
+                 (long long)e->limits.open_files, (long long)e->limits.processes);
+    }
+    char where[64];
+    if (e->comm->needs_server)
+        snprintf(where, sizeof(where), "on port %d", e->port);
+    else
+        snprintf(where, sizeof(where), "per object (io://)");
+    char *hdr = xasprintf("---- %s: starting %s %s%s (%s)\n", cluster_self_name(),
+                          prog ? prog : "?", where, box, e->xid);
+    write_all(logfd, hdr, strlen(hdr));
+    free(hdr);
+}
+
+/* Child after fork: async-signal-safe calls only until exec. A sandbox gets a session of its
+ * own (no controlling terminal; bwrap leads the process group), a plain server a process group.
+ * Reports a failed exec on ep. */
+static void exec_child(char **argv, char **envp, bool sandboxed, pid_t parent, int devnull,
+                       int logfd, int ep)
+{
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent)
+        _exit(1); /* the daemon died before prctl */
+    if (sandboxed)
+        setsid();
+    else
+        setpgid(0, 0);
+    if (devnull >= 0)
+        dup2(devnull, 0);
+    if (logfd >= 0) {
+        dup2(logfd, 1);
+        dup2(logfd, 2);
+    }
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    signal(SIGPIPE, SIG_DFL);
+    execvpe(argv[0], argv, envp);
+    int err = errno;
+    char msg[512];
+    int ml = snprintf(msg, sizeof(msg), "cannot execute %s: %s\n", argv[0], strerror(err));
+    if (write(2, msg, (size_t)ml) < 0 || write(ep, &err, sizeof(err)) < 0) {
+    }
+    _exit(127);
+}
+
+/* Forks and execs the server. 0 or -1 with the reason set. */
+static int spawn(etl_inst_t *e)
+{
+    char **argv = server_argv(e);
+    if (argv == NULL)
+        return -1;
     char port[16];
     snprintf(port, sizeof(port), "PORT=%d", e->port);
     char sock[160];
@@ -376,40 +473,27 @@ static int spawn(etl_inst_t *e, json_t *entry)
 
     int logfd = open(e->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (logfd >= 0) {
-        char hdr[256];
-        int hl = snprintf(hdr, sizeof(hdr), "---- %s: starting %s on port %d (%s)\n",
-                          cluster_self_name(), argv[0], e->port, e->xid);
-        write_all(logfd, hdr, (size_t)hl);
-    }
+    if (logfd >= 0)
+        log_start(e, logfd);
+    int ep[2] = {-1, -1};
+    if (pipe2(ep, O_CLOEXEC) != 0)
+        ep[0] = ep[1] = -1;
     pid_t parent = getpid();
     pid_t pid = fork();
-    if (pid == 0) {
-        /* Child: async-signal-safe calls only until exec. */
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != parent)
-            _exit(1); /* the daemon died before prctl */
-        setpgid(0, 0);
-        if (devnull >= 0)
-            dup2(devnull, 0);
-        if (logfd >= 0) {
-            dup2(logfd, 1);
-            dup2(logfd, 2);
-        }
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        signal(SIGPIPE, SIG_DFL);
-        execvpe(argv[0], argv, envp);
-        char msg[512];
-        int ml = snprintf(msg, sizeof(msg), "cannot execute %s: %s\n", argv[0], strerror(errno));
-        if (write(2, msg, (size_t)ml) < 0) {
-        }
-        _exit(127);
-    }
+    if (pid == 0)
+        exec_child(argv, envp, e->sandboxed, parent, devnull, logfd, ep[1]);
     int err = errno;
-    if (pid > 0)
+    if (pid > 0 && !e->sandboxed)
         setpgid(pid, pid); /* also from the parent: no race with kill(-pid) */
+    if (ep[1] >= 0)
+        close(ep[1]);
+    /* Until the child has exec'd (the pipe closes) or failed: a sandbox's setsid() is then
+     * done, so a stop right after this reaches the whole group. */
+    int cerr;
+    while (pid > 0 && ep[0] >= 0 && read(ep[0], &cerr, sizeof(cerr)) < 0 && errno == EINTR)
+        ;
+    if (ep[0] >= 0)
+        close(ep[0]);
     if (logfd >= 0)
         close(logfd);
     if (devnull >= 0)
@@ -428,6 +512,29 @@ typedef struct {
     etl_inst_t *e;
     json_t *entry;
 } start_arg_t;
+
+/* Whether the server of e answers: GET /health is 200 (a healthy answer counts only from our
+ * own server, not from one that another target started on the same port), or for the io://
+ * spawner of a sandbox, its socket takes a connection. */
+static bool server_healthy(etl_inst_t *e, pid_t pid, const char *url)
+{
+    if (!e->comm->needs_server) {
+        int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", e->sock_path);
+        bool ok = s >= 0 && connect(s, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+        if (s >= 0)
+            close(s); /* the spawner takes a connection without a request as nothing */
+        return ok;
+    }
+    httpc_resp_t r;
+    httpc_resp_init(&r);
+    int rc = e->sock_path[0] ? httpc_get_unix(e->sock_path, url, 2000, &r)
+                             : httpc_do("GET", url, NULL, 0, NULL, 2000, &r);
+    long st = r.status;
+    httpc_resp_dispose(&r);
+    return rc == 0 && st == 200 && (e->sock_path[0] || tcp_port_listener(e->port, pid) != 0);
+}
 
 static void *starter_main(void *arg)
 {
@@ -465,15 +572,7 @@ static void *starter_main(void *arg)
                 set_failed(e, "%s", why);
                 break;
             }
-            httpc_resp_t r;
-            httpc_resp_init(&r);
-            int rc = e->sock_path[0] ? httpc_get_unix(e->sock_path, url, 2000, &r)
-                                     : httpc_do("GET", url, NULL, 0, NULL, 2000, &r);
-            long st = r.status;
-            httpc_resp_dispose(&r);
-            /* A healthy answer counts only from our own server, not from one that another
-             * target started on the same port. */
-            if (rc == 0 && st == 200 && (e->sock_path[0] || tcp_port_listener(e->port, pid) != 0)) {
+            if (server_healthy(e, pid, url)) {
                 pthread_mutex_lock(&etl_lock);
                 if (e->state == INST_STARTING)
                     e->state = INST_RUNNING;
@@ -579,7 +678,51 @@ static void watch_servers_locked(const mdoc_t *md, failure_t *f)
     }
 }
 
-/* A new instance (state starting, two references: registry and starter) for an EtlMD entry. */
+/* Checks the entry against this node's own config, as the proxy did against its own: the
+ * command this node runs for it (its image table, or runtime.command where allowed) replaces
+ * the entry's, and the limits are read. Fails the instance (reason set) when this node refuses;
+ * nothing runs then. */
+static void inst_check_local(etl_inst_t *e, json_t *entry)
+{
+    char err[1024];
+    json_t *im = json_object_get(entry, "init_msg");
+    json_t *local = NULL;
+    if (etl_spec_parse(cluster_config(), im, &local, err, sizeof(err)) != 0 ||
+        etl_spec_limits(cluster_config(), im, &e->limits, err, sizeof(err)) != 0) {
+        snprintf(e->reason, sizeof(e->reason), "refused by %s: %.900s", cluster_self_name(), err);
+        e->state = INST_FAILED;
+        e->entry = json_incref(entry);
+        LOCUS_LOG(LOG_WARNING, "etl %s: %s", e->name, e->reason);
+        json_decref(local);
+        return;
+    }
+    e->entry = json_deep_copy(entry);
+    json_object_set(e->entry, "command", json_object_get(local, "command"));
+    json_decref(local);
+}
+
+/* The Unix socket of a server, in a directory of its own (the only place the sandboxed server
+ * may write): <data_dir>/etl/<name>/<name>.sock, or under /tmp when that path is too long for
+ * sun_path (108 bytes). */
+static void inst_socket(etl_inst_t *e, const char *dir)
+{
+    char *path = xasprintf("%s/%s/%s.sock", dir, e->name, e->name);
+    if (strlen(path) >= sizeof(e->sock_path)) {
+        free(path);
+        path = xasprintf("/tmp/locus-%d-%s/%s.sock", (int)getpid(), e->name, e->name);
+    }
+    snprintf(e->sock_path, sizeof(e->sock_path), "%s", path);
+    *strrchr(path, '/') = '\0';
+    snprintf(e->sock_dir, sizeof(e->sock_dir), "%s", path);
+    free(path);
+    snprintf(e->url, sizeof(e->url), "http://localhost");
+    char err[256];
+    if (etl_sandbox_sockdir(e, err, sizeof(err)) != 0)
+        LOCUS_LOG(LOG_WARNING, "etl %s: %s", e->name, err);
+}
+
+/* A new instance (state starting, two references: registry and starter) for an EtlMD entry; in
+ * state failed when this node refuses the entry. */
 static etl_inst_t *inst_new(const char *name, const char *xid, json_t *entry)
 {
     etl_inst_t *e = xcalloc(1, sizeof(*e));
@@ -600,18 +743,15 @@ static etl_inst_t *inst_new(const char *name, const char *xid, json_t *entry)
     e->fqn_mode = arg && strcmp(arg, "fqn") == 0;
     e->direct_put = json_is_true(json_object_get(entry, "direct_put"));
     e->ws_conns = 8;
-    e->entry = json_incref(entry);
+    e->sandboxed = cluster_config()->etl_sandbox;
+    inst_check_local(e, entry);
     char *dir = xasprintf("%s/etl", cluster_config()->data_dir);
     mkdir_p(dir, 0755);
     e->log_path = xasprintf("%s/%s.log", dir, name);
-    if (etl_wants_unix_socket(cluster_config(), entry)) {
-        /* sun_path holds 108 bytes: fall back to /tmp for deep data dirs */
-        int n = snprintf(e->sock_path, sizeof(e->sock_path), "%s/%s.sock", dir, name);
-        if (n < 0 || (size_t)n >= sizeof(e->sock_path))
-            snprintf(e->sock_path, sizeof(e->sock_path), "/tmp/locus-%d-%s.sock", (int)getpid(),
-                     name);
-        snprintf(e->url, sizeof(e->url), "http://localhost");
-    }
+    /* a Unix socket: the server's, or the io:// spawner's in the sandbox */
+    bool spawner = !e->comm->needs_server && e->sandboxed;
+    if (e->state != INST_FAILED && (spawner || etl_wants_unix_socket(cluster_config(), entry)))
+        inst_socket(e, dir);
     free(dir);
     assign_port(e);
     return e;
@@ -648,7 +788,11 @@ static size_t collect_starts_locked(const mdoc_t *md, start_arg_t *fresh, size_t
             continue;
         etl_inst_t *e = inst_new(name, xid, entry);
         insts[n_insts++] = e;
-        if (!e->comm->needs_server) { /* io://: the command runs per object */
+        if (e->state == INST_FAILED) { /* refused here: reported to the primary */
+            e->refcnt--;
+            continue;
+        }
+        if (!e->comm->needs_server && !e->sandboxed) { /* io://: the command runs per object */
             e->state = INST_RUNNING;
             e->refcnt--;
             LOCUS_LOG(LOG_NOTICE, "etl %s: ready (%s, no server)", e->name, e->comm->scheme);
@@ -670,7 +814,7 @@ static void launch(const start_arg_t *fresh)
 {
     start_arg_t *sa = xcalloc(1, sizeof(*sa));
     *sa = *fresh;
-    if (spawn(sa->e, sa->entry) < 0) {
+    if (spawn(sa->e) < 0) {
         json_decref(sa->entry);
         etl_release(sa->e);
         free(sa);

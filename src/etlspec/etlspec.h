@@ -15,6 +15,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "common/config.h"
 
@@ -23,7 +24,9 @@
 #define ETL_STAGE_ABORTED "Aborted"
 
 /* Validates an init message and fills the EtlMD entry fields (comm, timeouts, command). On error
- * returns an HTTP status (400) with a message; 0 on success with *entry a new object. */
+ * returns an HTTP status (400; 403 for a command the node does not allow, etl_command_allowed)
+ * with a message; 0 on success with *entry a new object. The proxy calls it on init and every
+ * target again, with its own config, before it runs anything. */
 int etl_spec_parse(const config_t *cfg, json_t *init_msg, json_t **entry, char *err, size_t errlen);
 /* AIStore's ETL name rule: 6..32 chars of [a-z0-9-], starting and ending alphanumeric.
  * NULL when valid, else a reason. */
@@ -32,5 +35,32 @@ const char *etl_name_check(const char *name);
  * else the node config's etl_unix_sockets; never for hpull:// (clients follow its redirects) or
  * io:// (no server). */
 bool etl_wants_unix_socket(const config_t *cfg, json_t *entry);
+
+/* The one decision whether this node runs an ETL command that is not in its image table (a
+ * spec's runtime.command for an unmapped image, io://): the node config's etl_allow_commands.
+ * what names the command for the message. 0, or 403 with err set. */
+int etl_command_allowed(const config_t *cfg, const char *etl, const char *what, char *err,
+                        size_t errlen);
+
+/* Resource limits of every process of an ETL (the sandbox applies them, etl/sandbox.c). */
+typedef struct {
+    int64_t memory;     /* bytes of address space per process (RLIMIT_AS), 0 = none */
+    int64_t open_files; /* open descriptors per process (RLIMIT_NOFILE) */
+    int64_t processes;  /* processes and threads of the sandbox user (RLIMIT_NPROC) */
+} etl_limits_t;
+
+#define ETL_DEFAULT_OPEN_FILES 4096
+#define ETL_DEFAULT_PROCESSES 4096
+/* Our keys in resources.limits, next to Kubernetes' memory and cpu. */
+#define ETL_LIMIT_OPEN_FILES "locus/open-files"
+#define ETL_LIMIT_PROCESSES "locus/processes"
+
+/* The limits of an init message: resources.limits.memory (a Kubernetes quantity: "512Mi"; unset:
+ * the node's etl_default_memory), locus/open-files and locus/processes (unset: 4096 each). cpu,
+ * requests and other resources are checked for form only. 0, or 400 with err set. */
+int etl_spec_limits(const config_t *cfg, json_t *init_msg, etl_limits_t *lim, char *err,
+                    size_t errlen);
+/* A size for messages: "256MiB", "4GiB", "100000B" (exact, never rounded). */
+void etl_size_str(int64_t bytes, char *out, size_t outlen);
 
 #endif

@@ -169,36 +169,69 @@ static int spec_options(json_t *msg, const char *name, const char *ct, int64_t *
     return 0;
 }
 
-/* The local command: the node's image table first (AIStore's reference images map to our
- * built-ins), else the spec's own runtime.command. A new reference, or NULL with err set. */
-static json_t *spec_command(const config_t *cfg, json_t *msg, const char *name, const char *ct,
-                            char *err, size_t errlen)
+int etl_command_allowed(const config_t *cfg, const char *etl, const char *what, char *err,
+                        size_t errlen)
+{
+    /* With auth on, every ETL init needs an admin's token at the proxy (docs/security.md §4),
+     * so a command comes only from an admin; the node's setting decides whether at all. */
+    if (cfg->etl_allow_commands)
+        return 0;
+    snprintf(err, errlen,
+             "ETL \"%s\": %s is not allowed on this node: it runs only the images of its image "
+             "table (etl_images and the built-in aistorage/* images) unless the node config sets "
+             "etl_allow_commands",
+             etl, what);
+    return 403;
+}
+
+/* Whether rc is a non-empty array of strings. */
+static bool command_ok(json_t *rc)
+{
+    bool ok = json_is_array(rc) && json_array_size(rc) > 0;
+    for (size_t i = 0; ok && i < json_array_size(rc); i++)
+        ok = json_is_string(json_array_get(rc, i));
+    return ok;
+}
+
+/* The local command into *out: the node's image table first (AIStore's reference images map to
+ * our built-ins), else the spec's own runtime.command, which only a node that allows commands
+ * accepts (etl_command_allowed). 0 with a new reference, or 400/403 with err set. */
+static int spec_command(const config_t *cfg, json_t *msg, const char *name, const char *ct,
+                        json_t **out, char *err, size_t errlen)
 {
     json_t *rt = json_object_get(msg, "runtime");
     const char *image = json_string_value(json_object_get(rt, "image"));
     bool io = strcmp(ct, "io://") == 0;
     /* io:// runs a command-line tool per object: the spec's own command, never a server
      * binary from the image table. */
-    json_t *cmd = io ? NULL : config_etl_command(cfg, image);
-    if (cmd)
-        return cmd;
+    *out = io ? NULL : config_etl_command(cfg, image);
+    if (*out)
+        return 0;
     json_t *rc = json_object_get(rt, "command");
-    bool ok = json_is_array(rc) && json_array_size(rc) > 0;
-    for (size_t i = 0; ok && i < json_array_size(rc); i++)
-        ok = json_is_string(json_array_get(rc, i));
-    if (ok)
-        return json_deep_copy(rc);
+    if (!command_ok(rc)) {
+        if (io)
+            snprintf(err, errlen,
+                     "ETL \"%s\": io:// needs runtime.command (the program to run per "
+                     "object, e.g. [\"gzip\", \"-c\"])",
+                     name);
+        else
+            snprintf(err, errlen,
+                     "ETL \"%s\": unknown image \"%s\" and no runtime.command: add a "
+                     "command, or map the image in the node config (etl_images)",
+                     name, image);
+        return 400;
+    }
+    char what[300];
     if (io)
-        snprintf(err, errlen,
-                 "ETL \"%s\": io:// needs runtime.command (the program to run per "
-                 "object, e.g. [\"gzip\", \"-c\"])",
-                 name);
+        snprintf(what, sizeof(what), "io:// (runtime.command run per object)");
     else
-        snprintf(err, errlen,
-                 "ETL \"%s\": unknown image \"%s\" and no runtime.command: add a "
-                 "command, or map the image in the node config (etl_images)",
-                 name, image);
-    return NULL;
+        snprintf(what, sizeof(what), "runtime.command (image \"%.200s\" is not in the image table)",
+                 image);
+    int st = etl_command_allowed(cfg, name, what, err, errlen);
+    if (st != 0)
+        return st;
+    *out = json_deep_copy(rc);
+    return 0;
 }
 
 /* The EtlMD entry: the init message as received with name, communication and timeouts
@@ -257,9 +290,13 @@ int etl_spec_parse(const config_t *cfg, json_t *msg, json_t **entry, char *err, 
     if (spec_comm(msg, name, ct, sizeof(ct), err, errlen) != 0 ||
         spec_options(msg, name, ct, &it, &ot, err, errlen) != 0)
         return 400;
-    json_t *cmd = spec_command(cfg, msg, name, ct, err, errlen);
-    if (cmd == NULL)
+    etl_limits_t lim;
+    if (etl_spec_limits(cfg, msg, &lim, err, errlen) != 0)
         return 400;
+    json_t *cmd = NULL;
+    int st = spec_command(cfg, msg, name, ct, &cmd, err, errlen);
+    if (st != 0)
+        return st;
     *entry = spec_entry(msg, name, ct, it, ot, cmd);
     return 0;
 }

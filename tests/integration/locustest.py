@@ -66,6 +66,28 @@ REQ_TIMEOUT = tmo(30)  # one HTTP request (big objects pass their own)
 
 MiB = 1 << 20
 WRAPPER = []  # command prefix for every spawned daemon (--valgrind)
+ETL_TEST_DIR = REPO_ROOT / "tests" / "integration" / "etl"  # the test servers (py_server.py)
+_etl_sandbox_keys = None
+
+
+def etl_sandbox_keys():
+    """Whether this locusd has the ETL sandbox's config keys (docs/security.md). Older builds reject
+    unknown keys; LOCUS_BIN_DIR pointing at one runs the suite as it was then."""
+    global _etl_sandbox_keys
+    if _etl_sandbox_keys is None:
+        out = subprocess.run([str(LOCUSD), "--help"], capture_output=True, timeout=10).stdout
+        _etl_sandbox_keys = b"etl_allow_commands" in out
+    return _etl_sandbox_keys
+
+
+def etl_sandbox_paths():
+    """What the test ETLs read besides /usr and the bin dir: the test servers, and the test's
+    interpreter when it lives elsewhere (a virtualenv or pyenv)."""
+    paths = [str(ETL_TEST_DIR)]
+    prefix = os.path.realpath(sys.prefix)
+    if not prefix.startswith("/usr"):
+        paths.append(prefix)
+    return paths
 
 
 def enable_valgrind():
@@ -470,6 +492,12 @@ class Node:
             # payloads need the client's Python and cloudpickle versions.
             "etl_python": sys.executable,
         }
+        if etl_sandbox_keys():
+            # The suite deploys its own ETL commands (runtime.command, io://), in the sandbox.
+            cfg["etl_allow_commands"] = True
+            cfg["etl_sandbox_paths"] = etl_sandbox_paths()
+            if ASAN:  # sanitizer shadow memory is terabytes of address space: no default limit
+                cfg["etl_default_memory"] = 0
         if self.role == "target":
             cfg["mountpaths"] = [str(mp) for mp in self.mountpaths]
         if not self.primary:

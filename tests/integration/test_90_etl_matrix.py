@@ -153,7 +153,7 @@ UNIX_CELLS = [("hpush", False, False), ("hpush", True, True), ("ws", False, True
 def test_matrix_unix_socket(cluster, http, etls, buckets, source, server, comm, fqn, dp):
     """Beyond AIStore: target and server on one host talk over a Unix socket."""
     run_cell(cluster, http, etls, buckets, source, server, comm, fqn, dp, unix=True)
-    socks = [p for t in cluster.targets for p in (t.dir / "etl").glob("*.sock")]
+    socks = [p for t in cluster.targets for p in (t.dir / "etl").rglob("*.sock")]
     assert socks, "no Unix socket was created for the ETL servers"
 
 

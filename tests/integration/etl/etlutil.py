@@ -148,7 +148,8 @@ def wait_stage(http, base, name, stage, timeout=20):
 
 
 def etl_pids(name):
-    """Pids of live processes whose environment carries this ETL's AIS_TARGET_URL."""
+    """Pids of live processes whose environment carries this ETL's AIS_TARGET_URL: the servers
+    themselves, not the bwrap processes of their sandboxes (which carry the environment too)."""
     marker = f"/v1/etl/_object/{name}/".encode()
     out = []
     for d in os.listdir("/proc"):
@@ -158,8 +159,11 @@ def etl_pids(name):
             with open(f"/proc/{d}/environ", "rb") as f:
                 env = f.read()
             with open(f"/proc/{d}/stat", "rb") as f:
-                state = f.read().rsplit(b")", 1)[1].split()[0]
+                comm, rest = f.read().rsplit(b")", 1)
+            state = rest.split()[0]
         except OSError:
+            continue
+        if comm.endswith(b"(bwrap"):
             continue
         if state != b"Z" and marker in env and b"AIS_TARGET_URL=" in env:
             out.append(int(d))

@@ -59,9 +59,44 @@ static void test_config_file(void **state)
     assert_int_equal(config_validate(&c, err, sizeof(err)), 0);
     assert_int_equal(c.role, ROLE_PROXY);
     assert_string_equal(c.id, "p7"); /* flags win over the file wherever --config appears */
+    assert_string_equal(c.config_file, path);
     assert_null(c.primary_url);
     config_dispose(&c);
     unlink(path);
+}
+
+/* The ETL sandbox's settings: commands off and the sandbox on unless the config says else. */
+static void test_etl_sandbox_settings(void **state)
+{
+    config_t c;
+    char err[LOCUS_ERR_LEN] = "";
+    config_init(&c);
+    assert_false(c.etl_allow_commands);
+    assert_true(c.etl_sandbox);
+    assert_int_equal(c.n_etl_sandbox_paths, 0);
+    assert_true(c.etl_default_memory == 4LL << 30);
+    assert_int_equal(config_load_json(&c, "{\"etl_default_memory\":\"512MiB\"}", err, sizeof(err)),
+                     0);
+    assert_true(c.etl_default_memory == 512LL << 20);
+    assert_int_equal(config_load_json(&c, "{\"etl_default_memory\":0}", err, sizeof(err)), 0);
+    assert_true(c.etl_default_memory == 0);
+    assert_int_equal(config_load_json(&c, "{\"etl_default_memory\":\"lots\"}", err, sizeof(err)),
+                     -1);
+    assert_non_null(strstr(err, "etl_default_memory"));
+    assert_int_equal(config_load_json(&c,
+                                      "{\"etl_allow_commands\":true,\"etl_sandbox\":false,"
+                                      "\"etl_sandbox_paths\":[\"/opt/venv\",\"/srv/models\"]}",
+                                      err, sizeof(err)),
+                     0);
+    char *argv[] = {"locusd", "--etl-sandbox-path", "/x", "--etl-sandbox"};
+    assert_int_equal(config_parse_args(&c, 4, argv, err, sizeof(err)), 0);
+    assert_true(c.etl_allow_commands);
+    assert_true(c.etl_sandbox);
+    assert_int_equal(c.n_etl_sandbox_paths, 3);
+    assert_string_equal(c.etl_sandbox_paths[1], "/srv/models");
+    assert_string_equal(c.etl_sandbox_paths[2], "/x");
+    assert_int_equal(c.n_mountpaths, 0);
+    config_dispose(&c);
 }
 
 static void expect_error(const char *json, char **argv, int argc, const char *needle)
@@ -113,6 +148,7 @@ int main(void)
         cmocka_unit_test(test_json_and_flags),
         cmocka_unit_test(test_config_file),
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_etl_sandbox_settings),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -31,6 +31,9 @@ static inline int fx_node_setup(void)
     fx_cfg.role = ROLE_TARGET;
     fx_cfg.data_dir = xstrdup(fx_data_dir);
     fx_cfg.public_url = xstrdup("http://127.0.0.1:1");
+    /* the tests run their own commands, outside the sandbox unless a test says otherwise */
+    fx_cfg.etl_allow_commands = true;
+    fx_cfg.etl_sandbox = false;
     return cluster_init(&fx_cfg, err, sizeof(err));
 }
 

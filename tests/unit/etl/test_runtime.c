@@ -451,7 +451,7 @@ static void test_md5_unix_socket_and_removed_entry(void **state)
     if (e == NULL)
         fail_msg("not running: %s", err);
     char sock[128];
-    snprintf(sock, sizeof(sock), "%s/etl/md5-rt.sock", fx_data_dir);
+    snprintf(sock, sizeof(sock), "%s/etl/md5-rt/md5-rt.sock", fx_data_dir);
     assert_string_equal(e->sock_path, sock);
     assert_string_equal(e->url, "http://localhost");
     assert_int_equal(access(sock, F_OK), 0);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "common/config.h"
+#include "common/util.h"
 #include "etlspec/etlspec.h"
 
 static config_t cfg;
@@ -16,6 +17,7 @@ static config_t cfg;
 static int setup(void **state)
 {
     config_init(&cfg);
+    cfg.etl_allow_commands = true; /* test_commands_not_allowed turns it off */
     return 0;
 }
 
@@ -177,6 +179,114 @@ static void test_io_direct_put_and_socket(void **state)
     json_decref(e);
 }
 
+/* Defect 6: without etl_allow_commands a node runs only its image table; the refusal is a 403
+ * that names the setting, and a mapped image still works. */
+static void test_commands_not_allowed(void **state)
+{
+    cfg.etl_allow_commands = false;
+    const char *refused[] = {
+        "{\"name\":\"sh-etl\",\"runtime\":{\"image\":\"x/y\",\"command\":[\"sh\",\"-c\",\"id\"]}}",
+        "{\"name\":\"io-etl\",\"communication\":\"io://\"," MD5_RT ",\"x\":1}",
+        "{\"name\":\"io-etl\",\"communication\":\"io://\",\"runtime\":{\"image\":\"none\","
+        "\"command\":[\"cat\"]}}",
+    };
+    char err[512];
+    for (size_t i = 0; i < 3; i++) {
+        err[0] = '\0';
+        int rc = parse(refused[i], NULL, err, sizeof(err));
+        if (i == 1) { /* io:// without a command stays a 400 */
+            assert_int_equal(rc, 400);
+            continue;
+        }
+        assert_int_equal(rc, 403);
+        assert_non_null(strstr(err, "etl_allow_commands"));
+        assert_non_null(strstr(err, "not allowed on this node"));
+    }
+    json_t *e = NULL;
+    assert_int_equal(parse("{\"name\":\"md5-etl\"," MD5_RT "}", &e, err, sizeof(err)), 0);
+    json_decref(e);
+    /* the node's own table (etl_images) is the admin's choice, not the requester's */
+    cfg.etl_images = json_pack("{s:[s,s]}", "my/img", "/opt/srv", "${PORT}");
+    assert_int_equal(parse("{\"name\":\"my-etl\",\"runtime\":{\"image\":\"my/img:2\","
+                           "\"command\":[\"sh\"]}}",
+                           &e, err, sizeof(err)),
+                     0);
+    assert_string_equal(json_string_value(json_array_get(json_object_get(e, "command"), 0)),
+                        "/opt/srv");
+    json_decref(e);
+    json_decref(cfg.etl_images);
+    cfg.etl_images = NULL;
+    cfg.etl_allow_commands = true;
+}
+
+static int limits_of(const char *resources, etl_limits_t *lim, char *err, size_t errlen)
+{
+    char *text = xasprintf("{\"name\":\"lim-etl\",\"resources\":%s}", resources);
+    json_t *msg = json_loads(text, 0, NULL);
+    free(text);
+    assert_non_null(msg);
+    int rc = etl_spec_limits(&cfg, msg, lim, err, errlen);
+    json_decref(msg);
+    return rc;
+}
+
+/* resources as AIStore spells it (Kubernetes quantities) plus our two keys. */
+static void test_limits(void **state)
+{
+    etl_limits_t lim;
+    char err[512] = "";
+    assert_int_equal(limits_of("null", &lim, err, sizeof(err)), 0);
+    assert_true(lim.memory == 4LL << 30 && lim.open_files == ETL_DEFAULT_OPEN_FILES &&
+                lim.processes == ETL_DEFAULT_PROCESSES);
+    cfg.etl_default_memory = 0; /* the node's default: none (sanitizer builds) */
+    assert_int_equal(limits_of("{}", &lim, err, sizeof(err)), 0);
+    assert_true(lim.memory == 0);
+    assert_int_equal(limits_of("{\"limits\":{\"memory\":\"1Gi\"}}", &lim, err, sizeof(err)), 0);
+    assert_true(lim.memory == 1LL << 30); /* the spec's own still applies */
+    cfg.etl_default_memory = 4LL << 30;
+    assert_int_equal(limits_of("{\"requests\":{\"memory\":\"256Mi\",\"cpu\":\"500m\"},"
+                               "\"limits\":{\"memory\":\"512Mi\",\"cpu\":1,"
+                               "\"locus/open-files\":\"256\",\"locus/processes\":32,"
+                               "\"nvidia.com/gpu\":\"1\"}}",
+                               &lim, err, sizeof(err)),
+                     0);
+    assert_true(lim.memory == 512LL << 20);
+    assert_true(lim.open_files == 256 && lim.processes == 32);
+    const struct {
+        const char *q;
+        int64_t bytes;
+    } ok[] = {{"\"1Gi\"", 1LL << 30},  {"\"1.5Gi\"", 3LL << 29}, {"\"100M\"", 100000000},
+              {"\"1e8\"", 100000000},  {"\"0.5Gi\"", 1LL << 29}, {"67108864", 64LL << 20},
+              {"\"64Mi\"", 64LL << 20}};
+    for (size_t i = 0; i < ARRAY_SIZE(ok); i++) {
+        char *r = xasprintf("{\"limits\":{\"memory\":%s}}", ok[i].q);
+        assert_int_equal(limits_of(r, &lim, err, sizeof(err)), 0);
+        assert_true(lim.memory == ok[i].bytes);
+        free(r);
+    }
+    const char *bad[] = {"{\"limits\":{\"memory\":\"lots\"}}",
+                         "{\"limits\":{\"memory\":\"1Mi\"}}", /* below 16 MiB */
+                         "{\"limits\":{\"memory\":\"-1Gi\"}}",
+                         "{\"limits\":{\"memory\":\"1GB\"}}",
+                         "{\"limits\":{\"locus/open-files\":\"0\"}}",
+                         "{\"limits\":{\"cpu\":\"fast\"}}",
+                         "{\"limits\":[1]}",
+                         "\"512Mi\""};
+    for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+        err[0] = '\0';
+        assert_int_equal(limits_of(bad[i], &lim, err, sizeof(err)), 400);
+        assert_non_null(strstr(err, "resources"));
+    }
+    /* the init message is checked whole: a bad limit refuses the ETL */
+    expect_400("{\"name\":\"good-name\",\"resources\":{\"limits\":{\"memory\":\"x\"}}," MD5_RT "}",
+               "resources.limits.memory");
+    char size[32];
+    etl_size_str(256LL << 20, size, sizeof(size));
+    assert_string_equal(size, "256MiB");
+    etl_size_str(100000000, size, sizeof(size));
+    assert_string_equal(size, "100000000B");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -186,6 +296,8 @@ int main(void)
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_option_errors),
         cmocka_unit_test(test_io_direct_put_and_socket),
+        cmocka_unit_test(test_commands_not_allowed),
+        cmocka_unit_test(test_limits),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

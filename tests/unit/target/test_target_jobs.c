@@ -126,6 +126,8 @@ static int setup(void **state)
     cfg.mountpaths[0] = xasprintf("%s/mp1", root);
     cfg.mountpaths[1] = xasprintf("%s/mp2", root);
     cfg.n_mountpaths = 2;
+    cfg.etl_allow_commands = true; /* its io:// ETL runs a command, outside the sandbox */
+    cfg.etl_sandbox = false;
     if (cluster_init(&cfg, err, sizeof(err)) < 0 || target_init(err, sizeof(err)) < 0) {
         fprintf(stderr, "setup: %s\n", err);
         return -1;
