@@ -101,8 +101,7 @@ static size_t unescape_noop(void *cls, struct MHD_Connection *c, char *s)
     return strlen(s);
 }
 
-/* Query values are form-encoded: '+' is a space. */
-static char *query_decode(const char *s)
+char *http_query_decode(const char *s)
 {
     size_t n = strlen(s);
     char *tmp = xstrdup(s);
@@ -128,6 +127,17 @@ static void append_raw_arg(buf_t *q, const char *s)
             q->base[i] = '+';
 }
 
+char *http_path_decode(const char *raw)
+{
+    size_t plen = 0;
+    char *path = url_decode(raw, strlen(raw), &plen);
+    if (path && strlen(path) != plen) { /* %00: names never hold NUL bytes */
+        free(path);
+        path = NULL;
+    }
+    return path;
+}
+
 static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const char *key,
                                    const char *value)
 {
@@ -141,8 +151,8 @@ static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const cha
         append_raw_arg(q, value);
     }
     ri->params = xrealloc(ri->params, (ri->n_params + 1) * sizeof(qparam_t));
-    ri->params[ri->n_params].key = query_decode(key);
-    ri->params[ri->n_params].val = query_decode(value ? value : "");
+    ri->params[ri->n_params].key = http_query_decode(key);
+    ri->params[ri->n_params].val = http_query_decode(value ? value : "");
     ri->n_params++;
     return MHD_YES;
 }
@@ -218,6 +228,17 @@ void http_reply_json(http_req_t *req, unsigned status, json_t *j)
     http_send(req, status, r);
 }
 
+char *http_error_json(unsigned status, const char *msg, const char *method, const char *url_path,
+                      const char *remote)
+{
+    json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:i}", "message", msg, "method", method,
+                          "url_path", url_path, "remote_addr", remote, "caller", "", "node",
+                          node_name, "status", (int)status);
+    char *s = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    return s;
+}
+
 void http_reply_error(http_req_t *req, unsigned status, const char *fmt, ...)
 {
     char msg[2048];
@@ -231,11 +252,7 @@ void http_reply_error(http_req_t *req, unsigned status, const char *fmt, ...)
     else
         LOCUS_LOG(LOG_VERBOSE, "%u %s while %s %s, client: %s", status, msg, req->method,
                   req->raw_path, req->remote);
-    json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:i}", "message", msg, "method",
-                          req->method, "url_path", req->raw_path, "remote_addr", req->remote,
-                          "caller", "", "node", node_name, "status", (int)status);
-    char *s = json_dumps(j, JSON_COMPACT);
-    json_decref(j);
+    char *s = http_error_json(status, msg, req->method, req->raw_path, req->remote);
     struct MHD_Response *r = MHD_create_response_from_buffer(strlen(s), s, MHD_RESPMEM_MUST_FREE);
     MHD_add_response_header(r, "Content-Type", "application/json");
     if (strcmp(req->method, "HEAD") == 0)
@@ -298,12 +315,7 @@ static req_impl_t *req_create(http_server_t *s, struct MHD_Connection *conn, con
     req->method = method;
     req->_server = s;
     req->raw_path = xstrdup(url);
-    size_t plen = 0;
-    req->path = url_decode(url, strlen(url), &plen);
-    if (req->path && strlen(req->path) != plen) { /* %00: names never hold NUL bytes */
-        free(req->path);
-        req->path = NULL;
-    }
+    req->path = http_path_decode(url);
     buf_t q;
     buf_init(&q);
     req->ctx = &q;
