@@ -463,6 +463,68 @@ bool str_has_suffix(const char *s, const char *suffix)
     return n >= m && strcmp(s + n - m, suffix) == 0;
 }
 
+/* Length of the valid UTF-8 sequence at p[0..n), or 0 when there is none. */
+static size_t utf8_seq(const unsigned char *p, size_t n)
+{
+    unsigned char b = p[0];
+    size_t len;
+    unsigned cp;
+    if (b < 0x80)
+        return 1;
+    if (b >= 0xc2 && b <= 0xdf) {
+        len = 2;
+        cp = b & 0x1f;
+    } else if (b >= 0xe0 && b <= 0xef) {
+        len = 3;
+        cp = b & 0x0f;
+    } else if (b >= 0xf0 && b <= 0xf4) {
+        len = 4;
+        cp = b & 0x07;
+    } else {
+        return 0;
+    }
+    if (n < len)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (p[i] & 0x3f);
+    }
+    if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+        (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+        return 0;
+    return len;
+}
+
+bool utf8_valid(const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    for (size_t i = 0, k; i < n; i += k)
+        if ((k = utf8_seq(p + i, n - i)) == 0)
+            return false;
+    return true;
+}
+
+char *utf8_sanitize(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t n = strlen(s);
+    buf_t b;
+    buf_init(&b);
+    buf_reserve(&b, n + 1);
+    for (size_t i = 0; i < n;) {
+        size_t k = utf8_seq(p + i, n - i);
+        if (k == 0) {
+            buf_append(&b, "\xEF\xBF\xBD", 3);
+            i++;
+        } else {
+            buf_append(&b, s + i, k);
+            i += k;
+        }
+    }
+    return buf_steal(&b);
+}
+
 char *base64_encode(const void *p, size_t n)
 {
     static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";

@@ -107,4 +107,10 @@ void size_format(uint64_t n, char *out, size_t len);
 bool str_has_prefix(const char *s, const char *prefix);
 bool str_has_suffix(const char *s, const char *suffix);
 
+/* Whether s[0..n) is valid UTF-8 (RFC 3629: no overlong forms, no surrogates, <= U+10FFFF). */
+bool utf8_valid(const char *s, size_t n);
+/* A copy of s with every byte that does not start a valid UTF-8 sequence replaced by U+FFFD, as
+ * Go's encoding/json writes such strings (jansson refuses them). Caller frees. */
+char *utf8_sanitize(const char *s);
+
 #endif

@@ -231,11 +231,20 @@ void http_reply_json(http_req_t *req, unsigned status, json_t *j)
 char *http_error_json(unsigned status, const char *msg, const char *method, const char *url_path,
                       const char *remote)
 {
-    json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:i}", "message", msg, "method", method,
-                          "url_path", url_path, "remote_addr", remote, "caller", "", "node",
-                          node_name, "status", (int)status);
+    /* Messages quote names, paths and query values as received and are cut at a fixed size,
+     * maybe inside a character. jansson refuses invalid UTF-8 (json_pack would return NULL);
+     * like Go's encoding/json, every bad byte becomes U+FFFD. */
+    char *m = utf8_sanitize(msg), *me = utf8_sanitize(method), *u = utf8_sanitize(url_path),
+         *r = utf8_sanitize(remote);
+    json_t *j =
+        json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:i}", "message", m, "method", me, "url_path", u,
+                  "remote_addr", r, "caller", "", "node", node_name, "status", (int)status);
     char *s = json_dumps(j, JSON_COMPACT);
     json_decref(j);
+    free(m);
+    free(me);
+    free(u);
+    free(r);
     return s;
 }
 
