@@ -5,6 +5,7 @@
 #include "common/util.h"
 
 #include <ctype.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -37,7 +38,9 @@ static int64_t spec_duration(json_t *v, int64_t dflt)
             return dflt;
         return duration_parse_ns(json_string_value(v));
     }
-    if (json_is_integer(v) && json_integer_value(v) > 0)
+    /* Seconds as an integer; one that would overflow int64 nanoseconds is invalid. */
+    if (json_is_integer(v) && json_integer_value(v) > 0 &&
+        json_integer_value(v) <= INT64_MAX / 1000000000LL)
         return json_integer_value(v) * 1000000000LL;
     return -1;
 }
