@@ -201,6 +201,44 @@ WS_SERVER = {
 }
 
 
+# ---- auth (slot: the harness comes with src/auth): Authorization header values ----
+
+
+def b64url(b):
+    import base64
+    return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+
+
+def jwt(header, claims, key=b"fuzz-secret", sig=None):
+    import hashlib
+    import hmac
+    import json
+    h = b64url(json.dumps(header, separators=(",", ":")).encode())
+    c = b64url(json.dumps(claims, separators=(",", ":")).encode())
+    if sig is None:
+        sig = hmac.new(key, (h + "." + c).encode(), hashlib.sha256).digest()
+    return h + "." + c + "." + b64url(sig)
+
+
+# AIStore AuthN's claims: username, admin, clusters and buckets ACLs, expires (RFC 3339) or exp.
+CLAIMS = {"username": "admin", "admin": True, "expires": "2099-01-01T00:00:00Z", "exp": 4070908800}
+USER = {"username": "u", "admin": False, "exp": 4070908800,
+        "clusters": [{"id": "c1", "perm": "32"}],
+        "buckets": [{"bck": {"name": "photos", "provider": "ais"}, "perm": "3"}]}
+AUTH = {
+    "hs256-admin": "Bearer " + jwt({"alg": "HS256", "typ": "JWT"}, CLAIMS),
+    "hs256-user": "Bearer " + jwt({"alg": "HS256", "typ": "JWT"}, USER),
+    "expired": "Bearer " + jwt({"alg": "HS256"}, dict(CLAIMS, exp=1, expires="2000-01-01T00:00:00Z")),
+    "alg-none": "Bearer " + jwt({"alg": "none"}, CLAIMS, sig=b""),
+    "rs256-bad-sig": "Bearer " + jwt({"alg": "RS256", "typ": "JWT"}, CLAIMS, sig=b"\x00" * 256),
+    "wrong-key": "Bearer " + jwt({"alg": "HS256"}, CLAIMS, key=b"another secret"),
+    "two-parts": "Bearer eyJhbGciOiJIUzI1NiJ9.eyJhZG1pbiI6dHJ1ZX0",
+    "not-base64": "Bearer a$b.c%d.e*f",
+    "basic": "Basic dXNlcjpwYXNz",
+    "empty-bearer": "Bearer ",
+}
+
+
 def main():
     for name, v in NAMES.items():
         write("names", name, v)
@@ -220,6 +258,8 @@ def main():
         write("ws_client", name, v)
     for name, v in WS_SERVER.items():
         write("ws_server", name, v)
+    for name, v in AUTH.items():
+        write("auth", name, v)
 
 
 if __name__ == "__main__":
