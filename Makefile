@@ -1,10 +1,16 @@
 # Thin wrapper over CMake. `make demo` and `make test` are the two commands of the README.
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
 JOBS       ?= $(shell nproc)
 PYTEST      = /usr/bin/python3 -m pytest
+# make fuzz: seconds per harness, and which harnesses (default: all; e.g. FUZZERS="url lso")
+FUZZ_TIME       ?= 600
+FUZZ_SMOKE_TIME ?= 10
+FUZZERS         ?=
 
-.PHONY: all build deps demo demo-down test test-unit test-integration test-asan test-auth test-all bench format clean
+.PHONY: all build deps demo demo-down test test-unit test-integration test-asan test-auth test-all \
+	bench fuzz fuzz-build fuzz-smoke format clean
 
 all: build
 
@@ -23,6 +29,7 @@ demo-down:
 
 test: deps build
 	@cd $(BUILD) && ctest --output-on-failure -E integration
+	@$(MAKE) --no-print-directory fuzz-smoke
 	@LOCUS_BIN_DIR=$(CURDIR)/$(BUILD)/bin $(PYTEST) -q -p no:cacheprovider -m "not slow" tests/integration
 
 test-all: deps build
@@ -52,8 +59,31 @@ bench: deps build
 	@$(BUILD)/bin/locus-bench etl-ffmpeg --files 2500 --md $(BUILD)/etl-ffmpeg.md \
 		--png $(BUILD)/etl-ffmpeg.png
 
+# libFuzzer harnesses (tests/fuzz, docs/fuzzing.md): clang, ASan+UBSan, a build directory of
+# their own. `make fuzz` runs each for FUZZ_TIME seconds; `make test` runs each for
+# FUZZ_SMOKE_TIME seconds over its checked-in corpus. Any finding fails the target.
+fuzz-build: deps
+	@cmake -S . -B $(FUZZ_BUILD) -DCMAKE_C_COMPILER=clang -DLOCUS_FUZZ=ON \
+		-DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzzers
+
+fuzz: fuzz-build
+	@$(call fuzz_run,,$(FUZZ_TIME))
+
+fuzz-smoke: fuzz-build
+	@$(call fuzz_run,--smoke,$(FUZZ_SMOKE_TIME))
+
+# $(1): run.sh flags, $(2): seconds. One summary line per harness; fails if any harness failed.
+define fuzz_run
+names="$(FUZZERS)"; [ -n "$$names" ] || names=$$(ls $(FUZZ_BUILD)/fuzz | sed 's/^fuzz_//'); \
+echo "fuzzing $$(echo $$names | wc -w) harnesses, $(2) s each (logs, crashes: $(FUZZ_BUILD)/fuzz-work/)"; \
+rc=0; for n in $$names; do \
+	tests/fuzz/run.sh $(1) $(FUZZ_BUILD)/fuzz/fuzz_$$n $(2) $(FUZZ_BUILD)/fuzz-work || rc=1; \
+done; exit $$rc
+endef
+
 format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

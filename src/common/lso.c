@@ -314,6 +314,76 @@ static int mp_page(const msgpack_object *o, lso_page_t *out)
     return 0;
 }
 
+/* Big-endian unsigned of n bytes at p. */
+static uint64_t mp_be(const uint8_t *p, size_t n)
+{
+    uint64_t v = 0;
+    for (size_t i = 0; i < n; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+/* Whether data[0..len) can be one msgpack object at all, judged from its headers alone: every
+ * string, binary and extension fits in the input, and the objects that arrays and maps announce
+ * (each at least one byte) fit in what is left. msgpack-c allocates the announced number of
+ * elements before it reads them, so a 5-byte "map of 2^32 entries" would ask for 96 GiB. */
+static bool mp_plausible(const uint8_t *p, size_t len)
+{
+    uint64_t pending = 1; /* objects still to come */
+    size_t i = 0;
+    while (pending > 0) {
+        if (i >= len)
+            return false;
+        uint8_t b = p[i++];
+        pending--;
+        uint64_t elems = 0, skip = 0;
+        size_t hdr = 0; /* bytes of the length that follow the type byte */
+        if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3) {
+            /* fixint, nil, bool */
+        } else if (b <= 0x8f) {
+            elems = 2 * (uint64_t)(b & 0x0f);
+        } else if (b <= 0x9f) {
+            elems = b & 0x0f;
+        } else if (b <= 0xbf) {
+            skip = b & 0x1f;
+        } else if (b == 0xc4 || b == 0xd9) {
+            hdr = 1;
+        } else if (b == 0xc5 || b == 0xda || b == 0xdc || b == 0xde) {
+            hdr = 2;
+        } else if (b == 0xc6 || b == 0xdb || b == 0xdd || b == 0xdf) {
+            hdr = 4;
+        } else if (b >= 0xc7 && b <= 0xc9) {
+            hdr = (size_t)1 << (b - 0xc7); /* ext 8/16/32: length, then a type byte */
+            skip = 1;
+        } else if (b == 0xca || b == 0xcb) {
+            skip = b == 0xca ? 4 : 8;
+        } else if (b >= 0xcc && b <= 0xd3) {
+            skip = (uint64_t)1 << ((b - 0xcc) & 3);
+        } else if (b >= 0xd4 && b <= 0xd8) {
+            skip = 1 + ((uint64_t)1 << (b - 0xd4)); /* fixext: type byte and 1..16 bytes */
+        } else {
+            return false; /* 0xc1: never used */
+        }
+        if (hdr > len - i)
+            return false;
+        uint64_t n = mp_be(p + i, hdr);
+        i += hdr;
+        if (b == 0xdc || b == 0xdd)
+            elems = n;
+        else if (b == 0xde || b == 0xdf)
+            elems = 2 * n;
+        else if (hdr)
+            skip += n;
+        if (skip > len - i)
+            return false;
+        i += (size_t)skip;
+        pending += elems;
+        if (pending > len - i)
+            return false;
+    }
+    return true;
+}
+
 int lso_decode_msgpack(const void *data, size_t len, lso_page_t *out)
 {
     lso_page_init(out);
@@ -321,7 +391,8 @@ int lso_decode_msgpack(const void *data, size_t len, lso_page_t *out)
     msgpack_unpacked_init(&u);
     size_t off = 0;
     int rc = -1;
-    if (msgpack_unpack_next(&u, data, len, &off) != MSGPACK_UNPACK_SUCCESS || off != len)
+    if (!mp_plausible(data, len) ||
+        msgpack_unpack_next(&u, data, len, &off) != MSGPACK_UNPACK_SUCCESS || off != len)
         goto out;
     rc = mp_page(&u.data, out);
 out:
@@ -339,7 +410,15 @@ out:
 
 static void json_set_str(json_t *o, const char *key, const char *s)
 {
-    json_object_set_new(o, key, json_string(s ? s : ""));
+    json_t *v = json_string(s ? s : "");
+    if (v == NULL) {
+        /* Not UTF-8 (object names are bytes): jansson refuses it, and the entry would lose its
+         * name. Go's encoding/json writes U+FFFD for each bad byte; so do we. */
+        char *t = utf8_sanitize(s);
+        v = json_string(t);
+        free(t);
+    }
+    json_object_set_new(o, key, v);
 }
 
 json_t *lso_encode_json(const lso_page_t *p, int props)

@@ -682,3 +682,23 @@ void utf8_scrub(char *s)
         i += k;
     }
 }
+
+char *utf8_sanitize(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t n = strlen(s);
+    buf_t b;
+    buf_init(&b);
+    buf_reserve(&b, n + 1);
+    for (size_t i = 0; i < n;) {
+        size_t k = utf8_seq_len(p + i, n - i);
+        if (k == 0) {
+            buf_append(&b, "\xEF\xBF\xBD", 3);
+            i++;
+        } else {
+            buf_append(&b, s + i, k);
+            i += k;
+        }
+    }
+    return buf_steal(&b);
+}

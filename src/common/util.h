@@ -85,6 +85,9 @@ bool utf8_valid(const char *s, size_t n);
 /* Replaces, in place, every byte that is not part of well-formed UTF-8 with '?', so that any
  * byte sequence (a name cut mid-character, an ETL server's output) can go into JSON. */
 void utf8_scrub(char *s);
+/* A copy of s with every byte that does not start a valid UTF-8 sequence replaced by U+FFFD, as
+ * Go's encoding/json writes such strings (jansson refuses them). Caller frees. */
+char *utf8_sanitize(const char *s);
 /* Percent-decodes src[0..n) into a new string (caller frees); NULL if malformed. */
 char *url_decode(const char *src, size_t n, size_t *outlen);
 /* Percent-encodes s like Python's urllib.parse.quote(s, safe=keep) ("/" kept when keep has it). */

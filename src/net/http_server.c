@@ -127,8 +127,7 @@ static size_t unescape_noop(void *cls, struct MHD_Connection *c, char *s)
     return strlen(s);
 }
 
-/* Query values are form-encoded: '+' is a space. */
-static char *query_decode(const char *s)
+char *http_query_decode(const char *s)
 {
     size_t n = strlen(s);
     char *tmp = xstrdup(s);
@@ -154,6 +153,17 @@ static void append_raw_arg(buf_t *q, const char *s)
             q->base[i] = '+';
 }
 
+char *http_path_decode(const char *raw)
+{
+    size_t plen = 0;
+    char *path = url_decode(raw, strlen(raw), &plen);
+    if (path && strlen(path) != plen) { /* %00: names never hold NUL bytes */
+        free(path);
+        path = NULL;
+    }
+    return path;
+}
+
 static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const char *key,
                                    const char *value)
 {
@@ -167,8 +177,8 @@ static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const cha
         append_raw_arg(q, value);
     }
     ri->params = xrealloc(ri->params, (ri->n_params + 1) * sizeof(qparam_t));
-    ri->params[ri->n_params].key = query_decode(key);
-    ri->params[ri->n_params].val = query_decode(value ? value : "");
+    ri->params[ri->n_params].key = http_query_decode(key);
+    ri->params[ri->n_params].val = http_query_decode(value ? value : "");
     ri->n_params++;
     return MHD_YES;
 }
@@ -248,14 +258,26 @@ void http_reply_json(http_req_t *req, unsigned status, json_t *j)
     http_send(req, status, r);
 }
 
-/* s as a JSON string whatever its bytes: what is not UTF-8 becomes '?'. */
-static json_t *json_str_any(const char *s)
+char *http_error_json(unsigned status, const char *msg, const char *method, const char *url_path,
+                      const char *remote)
 {
-    char *c = xstrdup(s ? s : "");
-    utf8_scrub(c);
-    json_t *j = json_string(c);
-    free(c);
-    return j;
+    /* Messages quote names, paths and query values as received and are cut at a fixed size,
+     * maybe inside a character. jansson refuses invalid UTF-8 (json_pack would return NULL);
+     * like Go's encoding/json, every bad byte becomes U+FFFD. */
+    char *m = utf8_sanitize(msg), *me = utf8_sanitize(method), *u = utf8_sanitize(url_path),
+         *r = utf8_sanitize(remote);
+    json_t *j =
+        json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:i}", "message", m, "method", me, "url_path", u,
+                  "remote_addr", r, "caller", "", "node", node_name, "status", (int)status);
+    char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    if (s == NULL) /* cannot happen with sanitized strings; never a NULL into strlen */
+        s = xstrdup("{}");
+    free(m);
+    free(me);
+    free(u);
+    free(r);
+    return s;
 }
 
 void http_reply_error(http_req_t *req, unsigned status, const char *fmt, ...)
@@ -265,27 +287,13 @@ void http_reply_error(http_req_t *req, unsigned status, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    /* The message may quote a client's bytes or an ETL server's output, and vsnprintf may have
-     * cut it mid-character: make it valid UTF-8 before it goes into JSON and a header. */
-    utf8_scrub(msg);
     if (status >= 500)
         LOCUS_LOG(LOG_WARNING, "%u %s while %s %s, client: %s", status, msg, req->method,
                   req->raw_path, req->remote);
     else
         LOCUS_LOG(LOG_VERBOSE, "%u %s while %s %s, client: %s", status, msg, req->method,
                   req->raw_path, req->remote);
-    json_t *j = json_object();
-    json_object_set_new(j, "message", json_str_any(msg));
-    json_object_set_new(j, "method", json_str_any(req->method));
-    json_object_set_new(j, "url_path", json_str_any(req->raw_path));
-    json_object_set_new(j, "remote_addr", json_str_any(req->remote));
-    json_object_set_new(j, "caller", json_string(""));
-    json_object_set_new(j, "node", json_str_any(node_name));
-    json_object_set_new(j, "status", json_integer(status));
-    char *s = json_dumps(j, JSON_COMPACT);
-    json_decref(j);
-    if (s == NULL)
-        s = xstrdup("{}");
+    char *s = http_error_json(status, msg, req->method, req->raw_path, req->remote);
     struct MHD_Response *r = MHD_create_response_from_buffer(strlen(s), s, MHD_RESPMEM_MUST_FREE);
     MHD_add_response_header(r, "Content-Type", "application/json");
     if (strcmp(req->method, "HEAD") == 0) {
@@ -372,12 +380,7 @@ static req_impl_t *req_create(http_server_t *s, struct MHD_Connection *conn, con
     req->method = method;
     req->_server = s;
     req->raw_path = xstrdup(url);
-    size_t plen = 0;
-    req->path = url_decode(url, strlen(url), &plen);
-    if (req->path && strlen(req->path) != plen) { /* %00: names never hold NUL bytes */
-        free(req->path);
-        req->path = NULL;
-    }
+    req->path = http_path_decode(url);
     buf_t q;
     buf_init(&q);
     req->ctx = &q;

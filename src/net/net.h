@@ -85,6 +85,13 @@ void http_server_stop(http_server_t *s);
 /* The port the server listens on (the kernel's choice when started with port 0). */
 int http_server_port(const http_server_t *s);
 
+/* The request parsing that does not need a connection (the fuzzers and unit tests call these):
+ * the decoded path of a raw request path ("/v1/objects/b/a%2Fb"), or NULL when an escape is
+ * malformed or decodes to a NUL byte; and a query key or value decoded ('+' is a space; with a
+ * malformed escape the text is kept as is, handlers validate values). Caller frees. */
+char *http_path_decode(const char *raw);
+char *http_query_decode(const char *s);
+
 /* Request accessors. Returned strings are borrowed until the request ends. */
 const char *http_header(http_req_t *req, const char *name);
 /* Decoded query value ('+' = space) or NULL; borrowed until the request ends. */
@@ -109,6 +116,9 @@ void http_reply_json(http_req_t *req, unsigned status, json_t *j);
  * "status"}. */
 void http_reply_error(http_req_t *req, unsigned status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* The body of http_reply_error(): the JSON text of that error (caller frees). */
+char *http_error_json(unsigned status, const char *msg, const char *method, const char *url_path,
+                      const char *remote);
 void http_reply_redirect(http_req_t *req, unsigned status, const char *location);
 /* Node name used in error messages of this process ("p[ID]"/"t[ID]"). */
 const char *http_node_name(void);

@@ -50,6 +50,11 @@ void store_remove_bucket(const char *bck);
 /* Removes leftover work files of every bucket on every mountpath (start-up). */
 void store_cleanup_work(void);
 int store_init(char *err, size_t errlen);
+/* Parses a Range header h (NULL = none) of a GET of an object of size bytes: a single
+ * "bytes=a-b", "bytes=a-" or "bytes=-n" range. 0 with the range in *off, *len (clamped to the
+ * object); 1 when there is no header; -1 when it is malformed or cannot be satisfied (416). */
+int range_parse(const char *h, int64_t size, int64_t *off, int64_t *len);
+
 /* Copies a local object to bck/obj of this target (atomic, new version). 0 or HTTP status. */
 int store_copy_local(const char *src_fqn, int64_t size, const char *bck, const char *obj, char *err,
                      size_t errlen);

@@ -291,44 +291,6 @@ static void add_md_headers(struct MHD_Response *r, const char *bck, const char *
     free(fqn);
 }
 
-/* Parses a single "bytes=" range against size. 0 ok, 1 no range, -1 unsatisfiable. */
-static int parse_range(const char *h, int64_t size, int64_t *off, int64_t *len)
-{
-    if (h == NULL)
-        return 1;
-    if (strncasecmp(h, "bytes=", 6) != 0 || strchr(h, ','))
-        return -1;
-    const char *p = h + 6;
-    char *end;
-    if (*p == '-') {
-        long long n = strtoll(p + 1, &end, 10);
-        if (*end || n <= 0)
-            return -1;
-        if (n > size)
-            n = size;
-        *off = size - n;
-        *len = n;
-        return size == 0 ? -1 : 0;
-    }
-    long long a = strtoll(p, &end, 10);
-    if (end == p || *end != '-' || a < 0)
-        return -1;
-    p = end + 1;
-    long long b = size - 1;
-    if (*p) {
-        b = strtoll(p, &end, 10);
-        if (*end || b < a)
-            return -1;
-    }
-    if (a >= size)
-        return -1;
-    if (b >= size)
-        b = size - 1;
-    *off = a;
-    *len = b - a + 1;
-    return 0;
-}
-
 static ssize_t no_body(void *cls, uint64_t pos, char *buf, size_t max)
 {
     return MHD_CONTENT_READER_END_OF_STREAM;
@@ -391,7 +353,7 @@ static void object_get(http_req_t *req, tctx_t *c, bool head)
         close(fd);
         r = MHD_create_response_from_callback((uint64_t)md.size, 4096, no_body, NULL, NULL);
     } else {
-        int pr = parse_range(http_header(req, "Range"), md.size, &off, &len);
+        int pr = range_parse(http_header(req, "Range"), md.size, &off, &len);
         if (pr < 0) {
             close(fd);
             char cr[64];

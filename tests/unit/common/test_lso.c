@@ -231,6 +231,74 @@ static void test_msgpack_decode_tolerant(void **state)
     msgpack_sbuffer_destroy(&sb);
 }
 
+/* Regression (found by tests/fuzz/fuzz_lso.c): msgpack-c allocates the elements an array or map
+ * announces before reading them, so a few bytes announcing 2^32 entries asked malloc for up to
+ * 192 GiB. Such headers are refused before msgpack-c sees them; every kind of value still
+ * decodes where a page may hold it (unknown keys). */
+static void test_msgpack_hostile_sizes(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *bytes;
+        size_t n;
+    } bad[] = {
+        {"\xdf\xff\xff\xff\xff", 5},     /* map32 of 2^32 - 1 */
+        {"\xdd\x7f\xff\xff\xff\xc0", 6}, /* array32 of 2^31 - 1 */
+        {"\x81\xa7"
+         "Entries\xdc\xff\xff",
+         12}, /* array16 of 65535 */
+        {"\x81\xa1x\xdb\xff\xff\xff\xf0"
+         "abc",
+         11}, /* str32 past the end */
+        {"\x81\xa1x\xc9\x00\x00\x00\x02\x01"
+         "a",
+         10},                 /* ext32 past the end */
+        {"\x81\xa1x\xc1", 4}, /* never-used 0xc1 */
+    };
+    lso_page_t d;
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_int_equal(lso_decode_msgpack(bad[i].bytes, bad[i].n, &d), -1);
+
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 8);
+    msgpack_pack_str_with_body(&pk, "f32", 3);
+    msgpack_pack_float(&pk, 1.5f);
+    msgpack_pack_str_with_body(&pk, "f64", 3);
+    msgpack_pack_double(&pk, 2.5);
+    msgpack_pack_str_with_body(&pk, "bin", 3);
+    msgpack_pack_bin_with_body(&pk, "\x00\x01", 2);
+    msgpack_pack_str_with_body(&pk, "ext", 3);
+    msgpack_pack_ext_with_body(&pk, "abcdefgh", 8, 7); /* fixext 8 */
+    msgpack_pack_str_with_body(&pk, "ext8", 4);
+    msgpack_pack_ext_with_body(&pk, "abc", 3, 1);
+    msgpack_pack_str_with_body(&pk, "ints", 4);
+    msgpack_pack_array(&pk, 4);
+    msgpack_pack_uint64(&pk, UINT64_MAX);
+    msgpack_pack_int64(&pk, INT64_MIN);
+    msgpack_pack_int16(&pk, -300);
+    msgpack_pack_uint8(&pk, 200);
+    msgpack_pack_str_with_body(&pk, "Entries", 7);
+    msgpack_pack_array(&pk, 1);
+    msgpack_pack_map(&pk, 2);
+    msgpack_pack_str_with_body(&pk, "n", 1);
+    msgpack_pack_str_with_body(&pk, "obj", 3);
+    msgpack_pack_str_with_body(&pk, "x", 1);
+    msgpack_pack_map(&pk, 0);
+    msgpack_pack_str_with_body(&pk, "Flags", 5);
+    msgpack_pack_uint32(&pk, 3);
+    assert_int_equal(lso_decode_msgpack(sb.data, sb.size, &d), 0);
+    assert_int_equal(d.n, 1);
+    assert_string_equal(d.entries[0].name, "obj");
+    assert_int_equal(d.flags, 3);
+    lso_page_dispose(&d);
+    /* ... and one byte less is not a page. */
+    assert_int_equal(lso_decode_msgpack(sb.data, sb.size - 1, &d), -1);
+    msgpack_sbuffer_destroy(&sb);
+}
+
 static void test_json_round_trip(void **state)
 {
     (void)state;
@@ -267,6 +335,28 @@ static void test_json_round_trip(void **state)
                         "{\"continuation_token\":\"\",\"entries\":[],\"flags\":0,\"uuid\":\"\"}");
     free(s);
     json_decref(j);
+}
+
+/* Regression (found by tests/fuzz/fuzz_lso.c): a name that is not UTF-8 (names are bytes)
+ * vanished from its JSON entry, which then did not decode, and the listing failed. Bad bytes
+ * now become U+FFFD, as in Go's encoding/json. */
+static void test_json_not_utf8(void **state)
+{
+    (void)state;
+    lso_page_t p, d;
+    lso_page_init(&p);
+    lso_page_add(&p, &(lso_entry_t){.name = "u\xFFx", .checksum = "\xC3", .size = 1});
+    lso_page_add(&p, &(lso_entry_t){.name = "ok"});
+    json_t *j = lso_encode_json(&p, LSO_PROP_DEFAULT);
+    assert_int_equal(lso_decode_json(j, &d), 0);
+    assert_int_equal(d.n, 2);
+    assert_string_equal(d.entries[0].name, "u\xEF\xBF\xBDx");
+    assert_string_equal(d.entries[0].checksum, "\xEF\xBF\xBD");
+    assert_int_equal(d.entries[0].size, 1);
+    assert_string_equal(d.entries[1].name, "ok");
+    lso_page_dispose(&d);
+    json_decref(j);
+    lso_page_dispose(&p);
 }
 
 static void test_json_decode_layouts(void **state)
@@ -374,7 +464,9 @@ int main(void)
         cmocka_unit_test(test_exact_bytes_empty),
         cmocka_unit_test(test_msgpack_round_trip),
         cmocka_unit_test(test_msgpack_decode_tolerant),
+        cmocka_unit_test(test_msgpack_hostile_sizes),
         cmocka_unit_test(test_json_round_trip),
+        cmocka_unit_test(test_json_not_utf8),
         cmocka_unit_test(test_json_decode_layouts),
         cmocka_unit_test(test_props_parse),
         cmocka_unit_test(test_sort_and_add),

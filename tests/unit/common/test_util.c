@@ -386,6 +386,33 @@ static void test_utf8(void **state)
     assert_string_equal(t, "???");
 }
 
+/* U+FFFD for every byte that does not start a valid UTF-8 sequence (Go's encoding/json). */
+static void test_utf8_sanitize(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in, *out;
+    } cases[] = {
+        {"", ""},
+        {"plain ascii", "plain ascii"},
+        {"k\xC3\xB6nig \xE2\x82\xAC \xF0\x9F\x98\x80",
+         "k\xC3\xB6nig \xE2\x82\xAC \xF0\x9F\x98\x80"},
+        {"\xFF", "\xEF\xBF\xBD"},
+        {"a\xE2\x82", "a\xEF\xBF\xBD\xEF\xBF\xBD"},               /* cut inside a character */
+        {"\xC0\xAF", "\xEF\xBF\xBD\xEF\xBF\xBD"},                 /* overlong '/' */
+        {"\xED\xA0\x80", "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD"}, /* a surrogate */
+        {"\xF4\x90\x80\x80", "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD"}, /* > U+10FFFF */
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *s = utf8_sanitize(cases[i].in);
+        assert_string_equal(s, cases[i].out);
+        assert_true(utf8_valid(s, strlen(s)));
+        assert_true(utf8_valid(cases[i].in, strlen(cases[i].in)) ==
+                    (strcmp(cases[i].in, cases[i].out) == 0));
+        free(s);
+    }
+}
+
 static void test_kill_pgrp(void **state)
 {
     (void)state;
@@ -433,7 +460,7 @@ int main(void)
         cmocka_unit_test(test_time_format),    cmocka_unit_test(test_files),
         cmocka_unit_test(test_strings),        cmocka_unit_test(test_tcp_port_listener),
         cmocka_unit_test(test_kill_pgrp),      cmocka_unit_test(test_utf8),
-        cmocka_unit_test(test_sizes),
+        cmocka_unit_test(test_sizes),          cmocka_unit_test(test_utf8_sanitize),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

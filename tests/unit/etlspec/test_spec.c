@@ -151,6 +151,12 @@ static void test_option_errors(void **state)
                "support_direct_put must be a boolean");
     expect_400("{\"name\":\"good-name\",\"communication\":\"io://\"," MD5_RT "}",
                "io:// needs runtime.command");
+    /* Regression (found by tests/fuzz/fuzz_etl_spec.c): seconds * 10^9 overflowed int64 (UB;
+     * in practice 18446744074 s wrapped around to an init timeout of 0.29 s). */
+    expect_400("{\"name\":\"good-name\",\"init_timeout\":18446744074," MD5_RT "}", "init_timeout");
+    expect_400("{\"name\":\"good-name\",\"init_timeout\":9223372037," MD5_RT "}", "init_timeout");
+    expect_400("{\"name\":\"good-name\",\"obj_timeout\":9223372036854775807," MD5_RT "}",
+               "obj_timeout");
 }
 
 static void test_io_direct_put_and_socket(void **state)

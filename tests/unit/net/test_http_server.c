@@ -158,6 +158,11 @@ static void on_request(http_req_t *req)
     const char *p = req->path;
     if (strcmp(p, "/error") == 0) {
         http_reply_error(req, 404, "no such %s \"%s\"", "thing", "x");
+    } else if (strncmp(p, "/quote/", 7) == 0) {
+        /* Like the routers: the message quotes the decoded name, cut to a fixed size. */
+        char msg[40];
+        snprintf(msg, sizeof(msg), "object \"%s\" does not exist", p + 7);
+        http_reply_error(req, 404, "%s", msg);
     } else if (strcmp(p, "/query") == 0) {
         reply_query(req);
     } else if (strcmp(p, "/json") == 0) {
@@ -260,6 +265,40 @@ static void test_error_shape(void **state)
     assert_string_equal(http_node_name(), "t[test]");
     json_decref(j);
     httpc_resp_dispose(&r);
+}
+
+/* Regression (found by tests/fuzz/fuzz_url.c): a message quoting bytes that are not UTF-8, or
+ * cut inside a character, made json_pack fail and the node crash on strlen(NULL). Every bad byte
+ * now becomes U+FFFD, as in Go's encoding/json. */
+static void test_error_not_utf8(void **state)
+{
+    (void)state;
+    httpc_resp_t r;
+    /* A path that does not decode to UTF-8 never reaches a handler (docs/security.md §2). */
+    json_t *j = request("GET", "/quote/%FF%FE", NULL, 0, 400, &r);
+    assert_non_null(j);
+    assert_string_equal(str(j, "message"), "URL path is not valid UTF-8");
+    json_decref(j);
+    httpc_resp_dispose(&r);
+    /* 12 x U+20AC: the 40-byte message ends inside the 11th euro sign */
+    j = request("GET",
+                "/quote/%E2%82%AC%E2%82%AC%E2%82%AC%E2%82%AC%E2%82%AC%E2%82%AC%E2%82%AC"
+                "%E2%82%AC%E2%82%AC%E2%82%AC%E2%82%AC%E2%82%AC",
+                NULL, 0, 404, &r);
+    assert_non_null(j);
+    assert_string_equal(str(j, "message"), "object \"\u20ac\u20ac\u20ac\u20ac\u20ac\u20ac\u20ac"
+                                           "\u20ac\u20ac\u20ac\xEF\xBF\xBD");
+    json_decref(j);
+    httpc_resp_dispose(&r);
+    char *body = http_error_json(400, "bad \xC3", "G\xE9T", "/v1/\x80", "127.0.0.1:1");
+    assert_non_null(body);
+    j = json_loads(body, 0, NULL);
+    assert_non_null(j);
+    assert_string_equal(str(j, "message"), "bad \xEF\xBF\xBD");
+    assert_string_equal(str(j, "method"), "G\xEF\xBF\xBDT");
+    assert_string_equal(str(j, "url_path"), "/v1/\xEF\xBF\xBD");
+    json_decref(j);
+    free(body);
 }
 
 static size_t find_hdr_error(char *p, size_t sz, size_t n, void *ud)
@@ -561,6 +600,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_error_shape),
+        cmocka_unit_test(test_error_not_utf8),
         cmocka_unit_test(test_head_error),
         cmocka_unit_test(test_query),
         cmocka_unit_test(test_paths),

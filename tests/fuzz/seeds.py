@@ -1,0 +1,266 @@
+#!/usr/bin/env python3
+"""seeds.py - writes the seed corpora of tests/fuzz/corpus/<harness>/ (docs/fuzzing.md).
+
+The seeds are checked in; run this (from anywhere, Python 3 standard library only) after
+changing it, and commit the result. Files are named seed-<what>; inputs that the fuzzers found
+and that were merged in keep libFuzzer's names (their SHA-1). Only seed-* files are rewritten.
+"""
+import os
+import struct
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def write(harness, name, data):
+    d = os.path.join(HERE, "corpus", harness)
+    os.makedirs(d, exist_ok=True)
+    if isinstance(data, str):
+        data = data.encode()
+    with open(os.path.join(d, "seed-" + name), "wb") as f:
+        f.write(data)
+
+
+# ---- names: one name, uname or FQN (mountpaths /mnt/a, /mnt/a/b, /mnt/c/, /) ----
+NAMES = {
+    "bucket": "photos-2024_v1.0",
+    "object": "2024/cat.jpg",
+    "dotdot": "a/../../etc/passwd",
+    "dot-segment": "a/./b",
+    "empty-segment": "a//b",
+    "utf8": "fotos/k\u00f6nig-\u20ac.jpg",
+    "uname": "ais/@#/photos/2024/cat.jpg",
+    "uname-url": "ais://photos/a/b",
+    "fqn": "/mnt/a/@ais/photos/%ob/2024/cat.jpg",
+    "fqn-nested": "/mnt/a/b/@ais/bk/%ob/x/y",
+    "fqn-root": "/@ais/b/%ob/o",
+    "fqn-bad": "/mnt/c/@ais/b/%wk/0123456789abcdef.42",
+}
+
+# ---- url: a request target ----
+URLS = {
+    "object": "/v1/objects/photos/2024/cat.jpg?provider=ais",
+    "escaped": "/v1/objects/b/a%2Fb%20c.txt?etl_name=md5-etl&etl_args=x+y%26z",
+    "bad-utf8": "/v1/objects/%FF%FE/o?provider=%FF",
+    "long-utf8": "/v1/objects/b/" + "%E2%82%AC" * 300,
+    "nul": "/v1/objects/b/a%00b",
+    "traversal": "/v1/objects/b/..%2F..%2Fetc%2Fpasswd",
+    "etl-object": "/v1/etl/_object/md5-etl/abcdefghij/ais%2F%40%23%2Fb%2Fo",
+    "bucket": "/v1/buckets/photos?bck_to=ais://backup&provider=ais",
+    "lso": "/v1/internal/lso?bck=b&prefix=2024/&after=x&limit=10&props=name,size,atime",
+    "daemon": "/v1/daemon?what=" + "%E2%82%AC" * 200,
+    "copy": "/v1/objects/b/x?object_to=ais/@%23/c/y&etl_name=e",
+    "etl": "/v1/etl/md5-etl/logs/t1",
+    "not-v1": "/v2/objects",
+}
+
+# ---- template ----
+TEMPLATES = {
+    "padded": "shard-{0001..1000}.tar",
+    "steps": "a-{0..99..2}-b{1..3}",
+    "huge": "obj-{0..999999999999}",
+    "limits": "x{9223372036854775800..9223372036854775807..3}",
+    "negative": "{-5..5..3}/y",
+    "eight-groups": "{1..2}{1..2}{1..2}{1..2}{1..2}{1..2}{1..2}{1..2}",
+    "plain": "just-a-name",
+    "malformed": "a{1..}b}",
+}
+
+# ---- range: byte 0 picks the object size (see fuzz_range.c), then the header ----
+RANGES = {
+    "first-byte": b"\x20bytes=0-0",
+    "suffix": b"\x20bytes=-5",
+    "open": b"\x4abytes=10-",
+    "closed": b"\x3fbytes=3-40",
+    "inverted": b"\x3fbytes=5-3",
+    "huge": b"\x80bytes=0-99999999999999999999",
+    "multi": b"\x30Bytes=1-2,3-4",
+    "empty-object": b"\x00bytes=0-",
+}
+
+ETL_SPECS = {
+    "json": '{"name":"md5-etl","runtime":{"image":"aistorage/transformer_md5:latest"},'
+    '"communication":"hpush://","argument":"fqn","init_timeout":"2m","obj_timeout":45}',
+    "json-array": '[{"name":"echo-etl","runtime":{"image":"fuzz/img:v1"}},'
+    '{"id":"io-gzip","communication":"io","runtime":{"image":"x","command":["gzip","-c"]}}]',
+    "ws": "name: ws-etl\nruntime:\n  image: aistorage/transformer_echo\ncommunication: ws://\n"
+    "support_direct_put: true\nlocus_unix_socket: true\n",
+    "env": "name: env-etl\nruntime:\n  image: custom/img\n  command: [\"/bin/srv\", \"--port\", "
+    "\"${PORT}\"]\n  env:\n    - name: A\n      value: 1\n    - {name: B, value: ~}\n"
+    "env: [{name: C, value: \"x\"}]\nresources:\n  limits: {memory: 512Mi, cpu: 0.5}\n",
+    "multi-doc": "---\nname: one-etl\nruntime: {image: aistorage/transformer_hello}\n---\n"
+    "name: two-etl\nruntime: {image: aistorage/transformer_md5}\nobj_timeout: 1h30m\n",
+    "anchors": "name: &n alias-etl\nruntime: &r {image: aistorage/transformer_echo}\n"
+    "x: [*n, *r, *r]\n",
+    "bad-timeout": '{"name":"bad-etl","runtime":{"image":"x"},"init_timeout":9223372036}',
+}
+
+# ---- lso: msgpack pages (the layout of src/common/lso.h), minimal hand-rolled encoder ----
+
+
+def mp(v):
+    if v is None:
+        return b"\xc0"
+    if isinstance(v, bool):
+        return b"\xc3" if v else b"\xc2"
+    if isinstance(v, int):
+        if 0 <= v < 128:
+            return bytes([v])
+        if -32 <= v < 0:
+            return struct.pack("b", v)
+        if 0 <= v < 2**32:
+            return b"\xce" + struct.pack(">I", v)
+        if v >= 0:
+            return b"\xcf" + struct.pack(">Q", v)
+        return b"\xd3" + struct.pack(">q", v)
+    if isinstance(v, (str, bytes)):
+        b = v.encode() if isinstance(v, str) else v
+        if len(b) < 32:
+            return bytes([0xA0 | len(b)]) + b
+        return b"\xd9" + bytes([len(b)]) + b
+    if isinstance(v, list):
+        return bytes([0x90 | len(v)]) + b"".join(mp(x) for x in v)
+    if isinstance(v, dict):
+        return bytes([0x80 | len(v)]) + b"".join(mp(k) + mp(x) for k, x in v.items())
+    raise TypeError(v)
+
+
+ENTRY = {"n": "2024/cat.jpg", "cs": "a1b2c3d4e5f60708", "a": "Mon, 01 Jan 2024 00:00:00 UTC",
+         "v": "3", "t": "t1:/mnt/a", "m": "k=v", "s": 123456, "c": 1, "f": 64}
+LSO = {
+    "page": mp({"UUID": "u1", "ContinuationToken": "2024/dog.jpg",
+                "Entries": [ENTRY, {"n": "a"}, {"n": "b", "s": -1}], "Flags": 0}),
+    "last-page": mp({"UUID": "", "ContinuationToken": "", "Entries": [], "Flags": 7}),
+    "nil-entries": mp({"UUID": None, "Entries": None}),
+    "bin-name": mp({"Entries": [{"n": b"\xff\xfe", "s": 2**63 - 1}]}),
+    "big-int": mp({"Entries": [{"n": "x", "c": 2**40, "f": 2**33}], "Flags": 2**32 - 1}),
+}
+
+# ---- ws_client: the server's bytes (handshake answer, then unmasked server frames) ----
+HANDSHAKE = (b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+             b"Connection: Upgrade\r\nSec-WebSocket-Accept: @ACCEPT@\r\n\r\n")
+
+
+def frame(op, payload, fin=True, mask=None):
+    b = bytes([(0x80 if fin else 0) | op])
+    m = 0x80 if mask else 0
+    n = len(payload)
+    if n < 126:
+        b += bytes([m | n])
+    elif n < 65536:
+        b += bytes([m | 126]) + struct.pack(">H", n)
+    else:
+        b += bytes([m | 127]) + struct.pack(">Q", n)
+    if mask:
+        b += mask
+        payload = bytes(c ^ mask[i % 4] for i, c in enumerate(payload))
+    return b + payload
+
+
+WS_CLIENT = {
+    "binary": HANDSHAKE + frame(2, b"transformed bytes"),
+    "text": HANDSHAKE + frame(1, b"ETL-ERROR 500 it failed") + frame(1, b"17"),
+    "fragmented": HANDSHAKE + frame(2, b"part1-", fin=False) + frame(9, b"ping")
+    + frame(0, b"part2-", fin=False) + frame(0, b"end"),
+    "medium": HANDSHAKE + frame(2, bytes(range(256)) * 2),
+    "close": HANDSHAKE + frame(8, struct.pack(">H", 1001) + b"going away"),
+    "refused": b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n",
+    "bad-accept": b"HTTP/1.1 101 OK\r\nUpgrade: websocket\r\nConnection: upgrade\r\n"
+    b"Sec-WebSocket-Accept: AAAAAAAAAAAAAAAAAAAAAAAAAAA=\r\n\r\n" + frame(2, b"x"),
+}
+
+# ---- ws_server: the target's bytes (masked client frames) after the upgrade ----
+MASK = b"\x12\x34\x56\x78"
+
+
+def ctl(**kv):
+    import json
+    return frame(2, json.dumps(kv).encode(), mask=MASK)
+
+
+def obj(data, op=2):
+    return frame(op, data, mask=MASK)
+
+
+WS_SERVER = {
+    "echo": ctl(path="b/o", etl_args="") + obj(b"hello object"),
+    "two": ctl(path="b/o1") + obj(b"first") + ctl(path="b/o2", etl_args="static") + obj(b"2nd"),
+    "stream": ctl(path="b/s", etl_args="stream") + obj(b"0123456789" * 10),
+    "fail": ctl(path="b/f", etl_args="fail") + obj(b"x"),
+    "big": ctl(path="b/b", etl_args="big") + obj(b"0123456789abcdef") + ctl(path="b/c") + obj(b"c"),
+    "bigstream": ctl(path="b/b", etl_args="bigstream") + obj(b"s") + ctl(path="b/c") + obj(b"c"),
+    "empty": ctl(path="b/e", etl_args="empty") + obj(b""),
+    "fqn": ctl(path="b/o", fqn="/tmp/locus-fuzz-ws-fqn/obj"),
+    "fqn-denied": ctl(path="b/o", fqn="/etc/passwd") + ctl(path="c", fqn="%2Ftmp%2F..%2Fx"),
+    "direct-put": ctl(path="b/o", dst_addr="http://127.0.0.1:1/v1/objects/b/o2") + obj(b"d"),
+    "pipeline": ctl(path="b/o", pipeline=["http://h1:1/", "http://h2:2/x"]) + obj(b"p"),
+    "fragmented": frame(2, b'{"path":', fin=False, mask=MASK) + frame(9, b"", mask=MASK)
+    + frame(0, b'"b/o"}', mask=MASK) + frame(2, b"ab", fin=False, mask=MASK)
+    + frame(0, b"cd", mask=MASK),
+    "bad-control": obj(b"not json", op=1) + obj(b"data"),
+    "close": ctl(path="b/o") + obj(b"x") + frame(8, struct.pack(">H", 1000), mask=MASK),
+}
+
+
+# ---- auth (slot: the harness comes with src/auth): Authorization header values ----
+
+
+def b64url(b):
+    import base64
+    return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+
+
+def jwt(header, claims, key=b"fuzz-secret", sig=None):
+    import hashlib
+    import hmac
+    import json
+    h = b64url(json.dumps(header, separators=(",", ":")).encode())
+    c = b64url(json.dumps(claims, separators=(",", ":")).encode())
+    if sig is None:
+        sig = hmac.new(key, (h + "." + c).encode(), hashlib.sha256).digest()
+    return h + "." + c + "." + b64url(sig)
+
+
+# AIStore AuthN's claims: username, admin, clusters and buckets ACLs, expires (RFC 3339) or exp.
+CLAIMS = {"username": "admin", "admin": True, "expires": "2099-01-01T00:00:00Z", "exp": 4070908800}
+USER = {"username": "u", "admin": False, "exp": 4070908800,
+        "clusters": [{"id": "c1", "perm": "32"}],
+        "buckets": [{"bck": {"name": "photos", "provider": "ais"}, "perm": "3"}]}
+AUTH = {
+    "hs256-admin": "Bearer " + jwt({"alg": "HS256", "typ": "JWT"}, CLAIMS),
+    "hs256-user": "Bearer " + jwt({"alg": "HS256", "typ": "JWT"}, USER),
+    "expired": "Bearer " + jwt({"alg": "HS256"}, dict(CLAIMS, exp=1, expires="2000-01-01T00:00:00Z")),
+    "alg-none": "Bearer " + jwt({"alg": "none"}, CLAIMS, sig=b""),
+    "rs256-bad-sig": "Bearer " + jwt({"alg": "RS256", "typ": "JWT"}, CLAIMS, sig=b"\x00" * 256),
+    "wrong-key": "Bearer " + jwt({"alg": "HS256"}, CLAIMS, key=b"another secret"),
+    "two-parts": "Bearer eyJhbGciOiJIUzI1NiJ9.eyJhZG1pbiI6dHJ1ZX0",
+    "not-base64": "Bearer a$b.c%d.e*f",
+    "basic": "Basic dXNlcjpwYXNz",
+    "empty-bearer": "Bearer ",
+}
+
+
+def main():
+    for name, v in NAMES.items():
+        write("names", name, v)
+    for name, v in URLS.items():
+        write("url", name, v)
+    for name, v in TEMPLATES.items():
+        write("template", name, v)
+    for name, v in RANGES.items():
+        write("range", name, v)
+    for name, v in ETL_SPECS.items():
+        write("etl_spec", name, v)
+    with open(os.path.join(HERE, "..", "..", "transformers", "md5", "etl_spec.yaml"), "rb") as f:
+        write("etl_spec", "md5-yaml", f.read())
+    for name, v in LSO.items():
+        write("lso", name, v)
+    for name, v in WS_CLIENT.items():
+        write("ws_client", name, v)
+    for name, v in WS_SERVER.items():
+        write("ws_server", name, v)
+    for name, v in AUTH.items():
+        write("auth", name, v)
+
+
+if __name__ == "__main__":
+    main()
