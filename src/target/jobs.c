@@ -517,6 +517,17 @@ static int job_names_init(job_t *j, char *err, size_t errlen)
     return 0;
 }
 
+/* A job that cannot start: it ends at once with err (so a status query says why), and the
+ * request gets status. Frees j and the request body b. */
+static void job_refuse(http_req_t *req, job_t *j, json_t *b, int status, const char *err)
+{
+    xact_set_err(j->x, err, true);
+    xact_finish(j->x);
+    job_free(j);
+    json_decref(b);
+    http_reply_error(req, (unsigned)status, "%s", err);
+}
+
 static void job_start(http_req_t *req)
 {
     json_t *b = http_body_json(req);
@@ -566,11 +577,7 @@ static void job_start(http_req_t *req)
     char nerr[128];
     int nst = job_names_init(j, nerr, sizeof(nerr));
     if (nst) {
-        xact_set_err(j->x, nerr, true);
-        xact_finish(j->x);
-        job_free(j);
-        json_decref(b);
-        http_reply_error(req, (unsigned)nst, "%s", nerr);
+        job_refuse(req, j, b, nst, nerr);
         return;
     }
     if (strcmp(kind, "etl-bck") == 0) {
@@ -579,22 +586,14 @@ static void job_start(http_req_t *req)
         char err[1024] = "etl-bck: the ETL name (\"id\") is missing";
         j->etl = en ? etl_acquire(en, &st, err, sizeof(err)) : NULL;
         if (j->etl == NULL) {
-            xact_set_err(j->x, err, true);
-            xact_finish(j->x);
-            job_free(j);
-            json_decref(b);
-            http_reply_error(req, (unsigned)st, "%s", err);
+            job_refuse(req, j, b, st, err);
             return;
         }
         snprintf(j->etl_name, sizeof(j->etl_name), "%s", en);
         err[0] = '\0';
         j->session = etl_session_open(j->etl, j->workers, err, sizeof(err));
         if (j->session == NULL && err[0]) {
-            xact_set_err(j->x, err, true);
-            xact_finish(j->x);
-            job_free(j);
-            json_decref(b);
-            http_reply_error(req, 503, "%s", err);
+            job_refuse(req, j, b, 503, err);
             return;
         }
     }

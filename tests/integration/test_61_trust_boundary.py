@@ -15,23 +15,12 @@ import pytest
 
 import locustest as lt
 from etl import etlutil as eu
-from test_60_bad_input import P, check_4xx, raw, still_serving
+from test_60_bad_input import P, bucket, check_4xx, raw, still_serving  # noqa: F401 (fixture)
 
 
 @pytest.fixture
 def etls(cluster, http):
     yield from eu.etls_fixture(cluster, http)
-
-
-@pytest.fixture
-def bucket(cluster, http):
-    bck = lt.rand_name("trust-")
-    r = http.post(lt.bck_url(cluster.url, bck), params=P, json=lt.actmsg("create-bck"))
-    assert r.status_code == 200, r.text
-    r = http.put(lt.obj_url(cluster.url, bck, "canary"), params=P, data=b"canary")
-    assert r.status_code == 200
-    yield bck
-    http.delete(lt.bck_url(cluster.url, bck), params=P, json=lt.actmsg("destroy-bck"))
 
 
 @pytest.fixture
