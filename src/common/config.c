@@ -106,7 +106,13 @@ void config_init(config_t *c)
     c->keepalive_timeout_ns = 6000000000LL;
     c->etl_python = xstrdup("python3");
     c->etl_sandbox = true;
+#if defined(__SANITIZE_ADDRESS__)
+    /* A sanitizer build's ETL servers are sanitizer builds too: their shadow memory is terabytes
+     * of address space, which no address-space limit can hold. */
+    c->etl_default_memory = 0;
+#else
     c->etl_default_memory = 4LL << 30;
+#endif
     char exe[4096];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
     if (n > 0) {
