@@ -34,6 +34,7 @@ test: deps build
 
 test-all: deps build
 	@cd $(BUILD) && ctest --output-on-failure -E integration
+	@$(MAKE) --no-print-directory fuzz-smoke
 	@LOCUS_BIN_DIR=$(CURDIR)/$(BUILD)/bin $(PYTEST) -q -p no:cacheprovider tests/integration
 
 test-asan: deps
