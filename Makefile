@@ -6,7 +6,7 @@ JOBS       ?= $(shell nproc)
 PYTEST      = /usr/bin/python3 -m pytest
 # make fuzz: seconds per harness, and which harnesses (default: all; e.g. FUZZERS="url lso")
 FUZZ_TIME       ?= 600
-FUZZ_SMOKE_TIME ?= 10
+FUZZ_SMOKE_TIME ?= 8
 FUZZERS         ?=
 
 .PHONY: all build deps demo demo-down test test-unit test-integration test-asan test-auth test-all \
@@ -34,6 +34,7 @@ test: deps build
 
 test-all: deps build
 	@cd $(BUILD) && ctest --output-on-failure -E integration
+	@$(MAKE) --no-print-directory fuzz-smoke
 	@LOCUS_BIN_DIR=$(CURDIR)/$(BUILD)/bin $(PYTEST) -q -p no:cacheprovider tests/integration
 	@$(MAKE) --no-print-directory test-auth
 

@@ -326,7 +326,7 @@ static uint64_t mp_be(const uint8_t *p, size_t n)
 /* Whether data[0..len) can be one msgpack object at all, judged from its headers alone: every
  * string, binary and extension fits in the input, and the objects that arrays and maps announce
  * (each at least one byte) fit in what is left. msgpack-c allocates the announced number of
- * elements before it reads them, so a 5-byte "map of 2^32 entries" would ask for 96 GiB. */
+ * elements before it reads them, so a 5-byte "map of 2^32 entries" would ask for 192 GiB. */
 static bool mp_plausible(const uint8_t *p, size_t len)
 {
     uint64_t pending = 1; /* objects still to come */

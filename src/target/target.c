@@ -427,6 +427,11 @@ static void object_copy(http_req_t *req, tctx_t *c)
                          to);
         goto out;
     }
+    const char *bad = name_check_object(dobj, strlen(dobj));
+    if (bad) { /* the copy checks it again before it writes; say so here, at the entry */
+        http_reply_error(req, 400, "invalid object_to \"%s\": %s", to, bad);
+        goto out;
+    }
     bmd_t *b = bmd_get();
     bool exists = bmd_bucket(b, dbck) != NULL;
     bmd_put(b);

@@ -201,6 +201,16 @@ WS_SERVER = {
 }
 
 
+# ---- etl_uri: request URI, then Ais-Node-Url; the last byte picks the mode (fuzz_etl_uri.c) ----
+ETL_URI = {
+    "hpush": "/photos/2024%2Fcat.jpg?etl_args=x+y%26z\nhttp://t1:8081/v1/objects/b/o, http://t2:1\x02",
+    "fqn-query": "/b/o?etl_fqn=%252Fmnt%252Fa%252F%2540ais%252Fb%252F%2525ob%252Fo&latest-ver=true",
+    "fqn-path": "/%2Fmnt%2Fb%2F..%2F..%2Fetc%2Fpasswd\n\x01",
+    "pipeline": "/\nhttp://etl2:80,http://etl3:80/x\x04",
+    "download": "/download?original_url=http%3A%2F%2Fexample.com%2Fa\n ,, ",
+    "bad": "/a%zz?etl_args=%",
+}
+
 # ---- auth (slot: the harness comes with src/auth): Authorization header values ----
 
 
@@ -258,6 +268,8 @@ def main():
         write("ws_client", name, v)
     for name, v in WS_SERVER.items():
         write("ws_server", name, v)
+    for name, v in ETL_URI.items():
+        write("etl_uri", name, v)
     for name, v in AUTH.items():
         write("auth", name, v)
 

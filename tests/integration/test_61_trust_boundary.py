@@ -123,6 +123,12 @@ def test_copy_destination_names_are_checked(cluster, http, bucket):
         lt.assert_4xx(r)
     names = [b["name"] for b in http.get(cluster.url + "/v1/buckets", params=P).json()]
     assert dst not in names
+    # The one-object copy names its destination in object_to (a uname): same rule.
+    for to in ("ais/@%23/" + bucket + "/../../x", "ais/@%23/" + bucket + "/a/../../../x",
+               "ais/@%23/" + bucket + "/%2Fabs"):
+        st, _, body = raw(cluster.primary, "PUT",
+                          f"/v1/objects/{bucket}/canary?provider=ais&object_to={to}")
+        check_4xx(st, body, f"object_to={to}")
     still_serving(cluster, http, bucket)
 
 
