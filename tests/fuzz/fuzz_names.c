@@ -3,9 +3,9 @@
  * stand between a request and the filesystem.
  *
  * The input is one name. Properties: a valid bucket name is [A-Za-z0-9_.-]{1,64} with no leading
- * '.' and no ".."; a valid object name has no NUL or control byte, no leading '/', no empty, "."
- * or ".." segment (checked here independently of names.c); uname_parse() and fqn_parse() only
- * return valid names and round-trip with uname_make() and fqn_make().
+ * '.' and no ".."; a valid object name is UTF-8 with no NUL or control byte, no leading '/', no
+ * empty, "." or ".." segment (checked here independently of names.c); uname_parse() and fqn_parse()
+ * only return valid names and round-trip with uname_make() and fqn_make().
  */
 #include "fuzz.h"
 
@@ -17,7 +17,7 @@ static const char *const mpaths[] = {"/mnt/a", "/mnt/a/b", "/mnt/c/", "/"};
 /* Our own reading of the object name rule, to compare with name_check_object(). */
 static bool object_ok(const char *s, size_t n)
 {
-    if (n == 0 || n > NAME_MAX_OBJECT || s[0] == '/')
+    if (n == 0 || n > NAME_MAX_OBJECT || s[0] == '/' || !fuzz_utf8_valid(s, n))
         return false;
     size_t start = 0;
     for (size_t i = 0; i <= n; i++) {
