@@ -141,23 +141,13 @@ int auth_check(const auth_claims_t *c, const char *cluster_id, const char *bck, 
         snprintf(err, errlen, "user `%s`: bucket permissions requested without a bucket", c->sub);
         return 403;
     }
-    if (acl_bucket(c, cluster_id, bck, &bck_acl)) {
-        if ((bck_acl & obj_perms) == obj_perms)
-            return 0;
-        describe(bck_acl, have, sizeof(have));
-        snprintf(err, errlen,
-                 "user `%s` has insufficient permissions: needs %s on ais://%s, "
-                 "granted(%s)",
-                 c->sub, want, bck, have);
-        return 403;
-    }
-    if (!clu_ok || (clu_acl & obj_perms) != obj_perms) {
-        describe(clu_ok ? clu_acl : 0, have, sizeof(have));
-        snprintf(err, errlen,
-                 "user `%s` has insufficient permissions: needs %s on ais://%s, "
-                 "granted(%s)",
-                 c->sub, want, bck, have);
-        return 403;
-    }
-    return 0;
+    /* The bucket's own ACL when the token has one, else the cluster's. */
+    auth_ace_t granted = acl_bucket(c, cluster_id, bck, &bck_acl) ? bck_acl : clu_ok ? clu_acl : 0;
+    if ((granted & obj_perms) == obj_perms)
+        return 0;
+    describe(granted, have, sizeof(have));
+    snprintf(err, errlen,
+             "user `%s` has insufficient permissions: needs %s on ais://%s, granted(%s)", c->sub,
+             want, bck, have);
+    return 403;
 }

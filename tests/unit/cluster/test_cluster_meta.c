@@ -234,20 +234,27 @@ static void test_order(void **state)
     assert_true(meta_order_installs(META_FOREIGN));
 }
 
-/* Applies a metasync body holding the given smap and BMD (either may be NULL). */
-static void apply(json_t *smap_j, json_t *bmd_j)
+/* A metasync body holding the given smap and BMD (either may be NULL; references stolen), as
+ * received: through the text and the decoder metasync uses. */
+static json_t *received_body(json_t *smap_j, json_t *bmd_j)
 {
     json_t *body = json_object();
     if (smap_j)
         json_object_set_new(body, "smap", smap_j);
     if (bmd_j)
         json_object_set_new(body, "bmd", bmd_j);
-    /* As received: through the text and the decoder metasync uses. */
     char *t = json_dumps(body, JSON_COMPACT);
     json_decref(body);
     json_t *j = json_loads(t, JSON_DECODE_INT_AS_REAL, NULL);
     free(t);
     assert_non_null(j);
+    return j;
+}
+
+/* Applies a metasync body holding the given smap and BMD (either may be NULL). */
+static void apply(json_t *smap_j, json_t *bmd_j)
+{
+    json_t *j = received_body(smap_j, bmd_j);
     metasync_apply(j);
     json_decref(j);
 }
@@ -330,15 +337,7 @@ static void test_apply_older_newer_foreign(void **state)
 /* A metasync push from sender holding the given smap and BMD (either may be NULL): the status. */
 static int push(const char *sender, json_t *smap_j, json_t *bmd_j)
 {
-    json_t *body = json_object();
-    if (smap_j)
-        json_object_set_new(body, "smap", smap_j);
-    if (bmd_j)
-        json_object_set_new(body, "bmd", bmd_j);
-    char *t = json_dumps(body, JSON_COMPACT);
-    json_decref(body);
-    json_t *j = json_loads(t, JSON_DECODE_INT_AS_REAL, NULL);
-    free(t);
+    json_t *j = received_body(smap_j, bmd_j);
     char err[512];
     int rc = metasync_receive(j, sender, err, sizeof(err));
     json_decref(j);
