@@ -6,6 +6,7 @@
 #include "cluster/membership.h"
 #include "cluster/meta.h"
 #include "cluster/metasync.h"
+#include "common/log.h"
 #include "common/util.h"
 
 #include <stdio.h>
@@ -78,6 +79,41 @@ static void handle_metasync(http_req_t *req, const trust_t *who)
         http_reply(req, 200, NULL, "", 0);
 }
 
+static void (*stop_cb)(bool rm_user_data);
+
+void cluster_on_stop_request(void (*cb)(bool rm_user_data))
+{
+    stop_cb = cb;
+}
+
+/* PUT /v1/daemon {"action":"shutdown-node"|"decommission-node","value":{"rm_user_data":..}}
+ * from the primary: this node stops (decommission: it also stops rejoining first, and with
+ * rm_user_data its role removes the data it stores). */
+static void handle_daemon_action(http_req_t *req)
+{
+    json_t *j = http_body_json(req);
+    if (j == NULL)
+        return;
+    const char *action = json_string_value(json_object_get(j, "action"));
+    json_t *v = json_object_get(j, "value");
+    bool decomm = action && strcmp(action, "decommission-node") == 0;
+    if (action == NULL || (!decomm && strcmp(action, "shutdown-node") != 0)) {
+        http_reply_error(req, 400, "invalid action \"%s\" for PUT /v1/daemon",
+                         action ? action : "");
+    } else if (cluster_is_primary()) {
+        http_reply_error(req, 400, "%s is the primary proxy: it does not stop on request",
+                         cluster_self_name());
+    } else {
+        LOCUS_LOG(LOG_NOTICE, "%s: %s requested by the primary", cluster_self_name(), action);
+        if (decomm)
+            membership_leave();
+        http_reply(req, 200, NULL, "", 0);
+        if (stop_cb)
+            stop_cb(decomm && json_is_true(json_object_get(v, "rm_user_data")));
+    }
+    json_decref(j);
+}
+
 /* Answers 401/403 and returns false when who may not do this; intra-cluster when node. */
 static bool allowed(http_req_t *req, const trust_t *who, bool node, auth_ace_t perms)
 {
@@ -116,15 +152,23 @@ bool cluster_handle(http_req_t *req, const char **segs, int nseg, const trust_t 
         return true;
     }
     if (nseg == 2 && strcmp(segs[0], "cluster") == 0 && strcmp(m, "POST") == 0 &&
-        (strcmp(segs[1], "join") == 0 || strcmp(segs[1], "keepalive") == 0)) {
+        (strcmp(segs[1], "join") == 0 || strcmp(segs[1], "keepalive") == 0 ||
+         strcmp(segs[1], "leave") == 0)) {
         if (!allowed(req, who, true, 0))
             return true;
         if (!cluster_is_primary())
             http_reply_error(req, 400, "%s is not the primary proxy", cluster_self_name());
         else if (strcmp(segs[1], "join") == 0)
             membership_handle_join(req);
+        else if (strcmp(segs[1], "leave") == 0)
+            membership_handle_leave(req, who->kind == TRUST_NODE ? who->node : NULL);
         else
             membership_handle_keepalive(req);
+        return true;
+    }
+    if (nseg == 1 && strcmp(segs[0], "daemon") == 0 && strcmp(m, "PUT") == 0) {
+        if (allowed(req, who, true, 0))
+            handle_daemon_action(req);
         return true;
     }
     return false;

@@ -17,6 +17,11 @@
  * from the primary). Returns true if it answered. */
 bool cluster_handle(http_req_t *req, const char **segs, int nseg, const trust_t *who);
 
+/* What this node does when the primary tells it to stop (PUT /v1/daemon shutdown-node or
+ * decommission-node): the daemon registers it (it must not block: it starts the shutdown).
+ * rm_user_data: a decommissioned target removes its objects first. */
+void cluster_on_stop_request(void (*cb)(bool rm_user_data));
+
 /* Splits a decoded path "/v1/a/b/c" into segments after "v1" (at most max). Returns the
  * count, or -1 if the path does not start with /v1/. The object part (everything after the
  * second segment of /v1/objects/<b>/<o>) is returned whole by route_object_name(). */

@@ -25,6 +25,8 @@ static seen_t *last_seen;
 static size_t n_last_seen;
 
 static volatile bool stopping;
+static volatile bool leaving; /* told to leave the cluster: no more joins or keepalives */
+static void (*rejoin_cb)(const char *id);
 static pthread_t bg_thread;
 static bool bg_started;
 
@@ -62,7 +64,8 @@ bool smap_upsert(const char *id, const char *url, bool is_proxy)
 {
     smap_t *cur = smap_get();
     const snode_t *have = smap_find(cur, id);
-    if (have && strcmp(have->url, url) == 0 && have->is_proxy == is_proxy) {
+    if (have && strcmp(have->url, url) == 0 && have->is_proxy == is_proxy &&
+        !(have->flags & SNODE_DOWN)) {
         smap_put(cur);
         return false;
     }
@@ -75,6 +78,7 @@ bool smap_upsert(const char *id, const char *url, bool is_proxy)
         if (strcmp((*arr)[i].id, id) == 0) {
             free((*arr)[i].url);
             (*arr)[i].url = xstrdup(url);
+            (*arr)[i].flags &= ~SNODE_DOWN; /* back: maintenance and decommission stay */
             found = true;
         }
     }
@@ -84,9 +88,27 @@ bool smap_upsert(const char *id, const char *url, bool is_proxy)
         (*arr)[*n].url = xstrdup(url);
         (*arr)[*n].digest = hrw_digest_str(id);
         (*arr)[*n].is_proxy = is_proxy;
+        (*arr)[*n].flags = 0;
         (*n)++;
     }
     smap_sort(s);
+    s->version++;
+    meta_install_smap(s);
+    return true;
+}
+
+bool smap_set_flags(const char *id, uint32_t set, uint32_t clear)
+{
+    smap_t *cur = smap_get();
+    const snode_t *have = smap_find(cur, id);
+    if (have == NULL || ((have->flags | set) & ~clear) == have->flags) {
+        smap_put(cur);
+        return false;
+    }
+    smap_t *s = smap_clone(cur);
+    smap_put(cur);
+    snode_t *n = (snode_t *)smap_find(s, id);
+    n->flags = (n->flags | set) & ~clear;
     s->version++;
     meta_install_smap(s);
     return true;
@@ -115,6 +137,30 @@ void smap_remove_nodes(char **ids, size_t nids)
     meta_install_smap(s);
 }
 
+/* Nodes that stopped or went silent: a proxy leaves the map; a target stays in it, flagged
+ * DOWN, so that placement skips it while GETs of the objects it may hold answer 503 rather
+ * than 404 (docs/design.md §4). Caller holds the write lock; does not push. */
+static void node_gone(char **ids, size_t n)
+{
+    smap_t *s = smap_get();
+    char *proxies[n + 1];
+    size_t np = 0;
+    for (size_t i = 0; i < n; i++) {
+        const snode_t *nd = smap_find(s, ids[i]);
+        if (nd && nd->is_proxy)
+            proxies[np++] = ids[i];
+    }
+    smap_put(s);
+    if (np)
+        smap_remove_nodes(proxies, np);
+    for (size_t i = 0; i < n; i++)
+        if (smap_set_flags(ids[i], SNODE_DOWN, 0))
+            LOCUS_LOG(LOG_WARNING,
+                      "[cluster] target %s is down: its objects are unavailable "
+                      "until it returns or is removed",
+                      ids[i]);
+}
+
 void check_dead_nodes(void)
 {
     smap_t *s = smap_get();
@@ -126,6 +172,8 @@ void check_dead_nodes(void)
         const snode_t *n = i < s->n_proxies ? &s->proxies[i] : &s->targets[i - s->n_proxies];
         if (strcmp(n->id, cluster_self_id()) == 0)
             continue;
+        if (n->flags & SNODE_DOWN)
+            continue; /* known to be down: waits for its join */
         int64_t seen = seen_get(n->id);
         if (seen == 0) {
             seen_touch(n->id); /* grace period after a primary restart */
@@ -139,9 +187,9 @@ void check_dead_nodes(void)
         return;
     meta_write_lock();
     for (size_t i = 0; i < nd; i++)
-        LOCUS_LOG(LOG_WARNING, "[cluster] node %s missed keepalives for %lld ms: removing it",
-                  dead[i], (long long)(timeout / 1000000));
-    smap_remove_nodes(dead, nd);
+        LOCUS_LOG(LOG_WARNING, "[cluster] node %s missed keepalives for %lld ms", dead[i],
+                  (long long)(timeout / 1000000));
+    node_gone(dead, nd);
     metasync_all();
     meta_write_unlock();
     for (size_t i = 0; i < nd; i++)
@@ -179,8 +227,69 @@ void membership_handle_join(http_req_t *req)
         metasync_all();
     }
     meta_write_unlock();
+    if (!changed && strcmp(type, "target") == 0 && rejoin_cb)
+        rejoin_cb(id); /* a restart the map does not show: placement work may be unfinished */
     json_decref(j);
     meta_reply(req);
+}
+
+void membership_on_rejoin(void (*cb)(const char *id))
+{
+    rejoin_cb = cb;
+}
+
+void membership_handle_leave(http_req_t *req, const char *caller)
+{
+    json_t *j = http_body_json(req);
+    if (j == NULL)
+        return;
+    const char *id = json_string_value(json_object_get(j, "daemon_id"));
+    if (id == NULL || caller == NULL || strcmp(id, caller) != 0) {
+        http_reply_error(req, 400, "invalid leave request: daemon_id must be the caller's id");
+    } else {
+        meta_write_lock();
+        smap_t *s = smap_get();
+        bool known = smap_find(s, id) != NULL;
+        smap_put(s);
+        if (known) {
+            LOCUS_LOG(LOG_NOTICE, "[cluster] node %s is stopping", id);
+            char *ids[1] = {(char *)id};
+            node_gone(ids, 1);
+            metasync_all();
+        }
+        meta_write_unlock();
+        http_reply(req, 200, NULL, "", 0);
+    }
+    json_decref(j);
+}
+
+int membership_set_flags(const char *id, uint32_t set, uint32_t clear)
+{
+    meta_write_lock();
+    smap_t *s = smap_get();
+    bool known = smap_find(s, id) != NULL;
+    smap_put(s);
+    bool changed = known && smap_set_flags(id, set, clear);
+    if (changed)
+        metasync_all();
+    meta_write_unlock();
+    return known ? 0 : -1;
+}
+
+int membership_remove(const char *id)
+{
+    meta_write_lock();
+    smap_t *s = smap_get();
+    bool known = smap_find(s, id) != NULL;
+    smap_put(s);
+    if (known) {
+        char *ids[1] = {(char *)id};
+        smap_remove_nodes(ids, 1);
+        metasync_all();
+        LOCUS_LOG(LOG_NOTICE, "[cluster] node %s removed from the cluster map", id);
+    }
+    meta_write_unlock();
+    return known ? 0 : -1;
 }
 
 /* "bmd_version", "etlmd_version": the keys of the document versions in a keepalive. */
@@ -197,7 +306,8 @@ void membership_handle_keepalive(http_req_t *req)
     const char *id = json_string_value(json_object_get(j, "daemon_id"));
     int64_t sv = json_int64(json_object_get(j, "smap_version"));
     smap_t *s = smap_get();
-    bool known = id && smap_find(s, id) != NULL;
+    const snode_t *nd = id ? smap_find(s, id) : NULL;
+    bool known = nd != NULL && !(nd->flags & SNODE_DOWN); /* a DOWN node joins again */
     bool behind = s->version != sv;
     smap_put(s);
     for (int k = 0; k < MD_N; k++) {
@@ -304,6 +414,10 @@ static void member_loop(int64_t interval_ms)
 {
     bool joined = false;
     while (!stopping) {
+        if (leaving) {
+            sleep_ms(100);
+            continue;
+        }
         if (!joined) {
             if (join_once() == 0) {
                 joined = true;
@@ -348,8 +462,31 @@ void membership_start(void)
     bg_started = true;
 }
 
+void membership_leave(void)
+{
+    leaving = true;
+}
+
+/* Tells the primary this node is stopping, so that the map changes now rather than after
+ * keepalive_timeout (a target becomes DOWN, a proxy leaves the map). */
+static void say_goodbye(void)
+{
+    if (cluster_is_primary() || !cluster_ready())
+        return;
+    json_t *j = json_pack("{s:s}", "daemon_id", cluster_self_id());
+    httpc_resp_t r;
+    int rc = post_primary("leave", j, 2000, &r);
+    json_decref(j);
+    if (rc != 0 || r.status != 200)
+        LOCUS_LOG(LOG_WARNING, "%s: could not tell the primary that I am stopping: %s",
+                  cluster_self_name(), rc ? (r.err ? r.err : "unreachable") : "refused");
+    httpc_resp_dispose(&r);
+}
+
 void membership_stop(void)
 {
+    leaving = true;
+    say_goodbye();
     stopping = true;
     if (bg_started)
         pthread_join(bg_thread, NULL);

@@ -22,9 +22,22 @@
 void membership_start(void);
 void membership_stop(void);
 
-/* Primary: POST /v1/cluster/join and /v1/cluster/keepalive. */
+/* Primary: POST /v1/cluster/join, /v1/cluster/keepalive and /v1/cluster/leave (caller: the
+ * id the request is signed with, NULL when unknown). */
 void membership_handle_join(http_req_t *req);
 void membership_handle_keepalive(http_req_t *req);
+void membership_handle_leave(http_req_t *req, const char *caller);
+
+/* Primary: sets and clears SNODE_* flags of a node (a new smap version, pushed, when they
+ * change), or removes it from the map. 0, or -1 when the node is not in the map. */
+int membership_set_flags(const char *id, uint32_t set, uint32_t clear);
+int membership_remove(const char *id);
+/* Primary: cb(id) when a target joins that the map already holds as it is (it restarted
+ * within keepalive_timeout). Set once at start-up. */
+void membership_on_rejoin(void (*cb)(const char *id));
+/* This node was told to leave the cluster (decommission): it stops joining and sending
+ * keepalives. */
+void membership_leave(void);
 
 /* ---- the steps, for cluster_init and tests */
 
@@ -34,6 +47,9 @@ void membership_handle_keepalive(http_req_t *req);
 bool smap_upsert(const char *id, const char *url, bool is_proxy);
 /* Removes the nodes (unknown ids are skipped) in one new smap version; same rules. */
 void smap_remove_nodes(char **ids, size_t nids);
+/* Sets and clears a node's flags in one new smap version; false (no version) when unknown or
+ * unchanged. Same rules. */
+bool smap_set_flags(const char *id, uint32_t set, uint32_t clear);
 /* Records that the node was heard from now. */
 void seen_touch(const char *id);
 /* Primary: removes the nodes not heard from for keepalive_timeout and pushes the new smap. A

@@ -29,6 +29,8 @@ static const char *const md_items_key[MD_N] = {"buckets", "etls"};
 #define MAX_LISTENERS 8
 static md_listener_cb listeners[MD_N][MAX_LISTENERS];
 static int n_listeners[MD_N];
+static smap_listener_cb smap_listeners[MAX_LISTENERS];
+static int n_smap_listeners;
 
 void meta_write_lock(void)
 {
@@ -138,7 +140,7 @@ const snode_t *smap_find(const smap_t *s, const char *id)
     return NULL;
 }
 
-const snode_t *smap_owner(const smap_t *s, const char *bck, const char *obj)
+const snode_t *smap_owner_skip(const smap_t *s, const char *bck, const char *obj, uint32_t skip)
 {
     if (s->n_targets == 0)
         return NULL;
@@ -146,10 +148,28 @@ const snode_t *smap_owner(const smap_t *s, const char *bck, const char *obj)
     uint64_t d = hrw_digest_str(uname);
     free(uname);
     uint64_t digests[s->n_targets];
+    size_t idx[s->n_targets], n = 0;
+    for (size_t i = 0; i < s->n_targets; i++) {
+        if (s->targets[i].flags & skip)
+            continue;
+        idx[n] = i;
+        digests[n++] = s->targets[i].digest;
+    }
+    int k = hrw_select(digests, n, d);
+    return k < 0 ? NULL : &s->targets[idx[k]];
+}
+
+const snode_t *smap_owner(const smap_t *s, const char *bck, const char *obj)
+{
+    return smap_owner_skip(s, bck, obj, SNODE_NO_PLACEMENT);
+}
+
+size_t smap_active_targets(const smap_t *s)
+{
+    size_t n = 0;
     for (size_t i = 0; i < s->n_targets; i++)
-        digests[i] = s->targets[i].digest;
-    int k = hrw_select(digests, s->n_targets, d);
-    return k < 0 ? NULL : &s->targets[k];
+        n += (s->targets[i].flags & SNODE_NO_PLACEMENT) == 0;
+    return n;
 }
 
 /* ---------------------------------------------------------------- new documents */
@@ -242,10 +262,10 @@ static void snode_text(buf_t *b, const snode_t *n)
     json_decref(idj);
     /* id_digest is a uint64: jansson has no unsigned integers, so the text is written here. */
     buf_printf(b,
-               "{\"daemon_id\":%s,\"daemon_type\":\"%s\",\"flags\":0,\"id_digest\":%llu,"
+               "{\"daemon_id\":%s,\"daemon_type\":\"%s\",\"flags\":%u,\"id_digest\":%llu,"
                "\"public_net\":%s,\"intra_control_net\":%s,\"intra_data_net\":%s}",
-               ids, n->is_proxy ? "proxy" : "target", (unsigned long long)n->digest, nets, nets,
-               nets);
+               ids, n->is_proxy ? "proxy" : "target", (unsigned)n->flags,
+               (unsigned long long)n->digest, nets, nets, nets);
     free(ids);
     free(nets);
 }
@@ -313,6 +333,9 @@ static int parse_nodes(json_t *map, bool is_proxy, snode_t **out, size_t *n)
         sn->url = xstrdup(json_string_value(url));
         sn->digest = hrw_digest_str(id);
         sn->is_proxy = is_proxy;
+        json_t *fl = json_object_get(v, "flags");
+        double f = json_is_number(fl) ? json_number_value(fl) : 0;
+        sn->flags = f >= 0 && f < 4294967296.0 ? (uint32_t)f : 0;
     }
     return 0;
 }
@@ -548,9 +571,21 @@ void meta_install_smap(smap_t *s)
     pthread_mutex_lock(&meta_lock);
     smap_t *old = cur_smap;
     cur_smap = s;
+    int nl = n_smap_listeners;
     pthread_mutex_unlock(&meta_lock);
-    if (old)
+    if (old) {
+        for (int i = 0; i < nl; i++)
+            smap_listeners[i](old, s);
         smap_put(old);
+    }
+}
+
+void cluster_on_smap_change(smap_listener_cb cb)
+{
+    pthread_mutex_lock(&meta_lock);
+    if (n_smap_listeners < MAX_LISTENERS)
+        smap_listeners[n_smap_listeners++] = cb;
+    pthread_mutex_unlock(&meta_lock);
 }
 
 void meta_install_md(mdoc_t *d)

@@ -17,11 +17,20 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Node flags (the smap's "flags"): AIStore's bits, and Locus's DOWN. */
+#define SNODE_MAINT 4u          /* in maintenance: out of placement, its objects move away */
+#define SNODE_DECOMM 8u         /* being decommissioned: the same, then removed from the map */
+#define SNODE_MAINT_POSTREB 16u /* AIStore: in maintenance after its rebalance */
+#define SNODE_DOWN 1024u        /* stopped or silent: kept in the map, out of placement */
+/* Targets with any of these hold no placement (HRW skips them). */
+#define SNODE_NO_PLACEMENT (SNODE_MAINT | SNODE_DECOMM | SNODE_DOWN)
+
 typedef struct {
     char *id;
     char *url; /* public URL, no trailing slash */
     uint64_t digest;
     bool is_proxy;
+    uint32_t flags; /* SNODE_* */
 } snode_t;
 
 typedef struct smap_s {
@@ -57,8 +66,13 @@ void md_put(mdoc_t *d);
 bmd_t *bmd_get(void);
 void bmd_put(bmd_t *b);
 
-/* HRW owner of an object (uname "ais/@#/b/o"); NULL when there are no targets. */
+/* HRW owner of an object (uname "ais/@#/b/o") among the targets that hold placement (no
+ * SNODE_NO_PLACEMENT flag); NULL when there are none. */
 const snode_t *smap_owner(const smap_t *s, const char *bck, const char *obj);
+/* The same among the targets without any of the flags in skip (0: every target). */
+const snode_t *smap_owner_skip(const smap_t *s, const char *bck, const char *obj, uint32_t skip);
+/* Targets with placement (no SNODE_NO_PLACEMENT flag). */
+size_t smap_active_targets(const smap_t *s);
 const snode_t *smap_find(const smap_t *s, const char *id);
 
 /* The bucket's entry or NULL (borrowed from b). */
@@ -114,5 +128,9 @@ bool meta_order_installs(meta_order_t o);
 typedef void (*md_listener_cb)(const mdoc_t *old_doc, const mdoc_t *new_doc);
 void cluster_on_md_change(md_kind_t kind, md_listener_cb cb);
 #define cluster_on_bmd_change(cb) cluster_on_md_change(MD_BMD, cb)
+/* Called on every node when a new smap replaces the old one (after the swap, with the
+ * metadata write lock held: a listener must not change metadata or wait for other nodes). */
+typedef void (*smap_listener_cb)(const smap_t *old_smap, const smap_t *new_smap);
+void cluster_on_smap_change(smap_listener_cb cb);
 
 #endif

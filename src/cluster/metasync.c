@@ -26,8 +26,8 @@ void metasync_all(void)
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
         const snode_t *nd = i < s->n_proxies ? &s->proxies[i] : &s->targets[i - s->n_proxies];
-        if (strcmp(nd->id, cluster_self_id()) == 0)
-            continue;
+        if (strcmp(nd->id, cluster_self_id()) == 0 || (nd->flags & SNODE_DOWN))
+            continue; /* a DOWN node gets the metadata with its join */
         rq[k].method = "POST";
         rq[k].url = xasprintf("%s/v1/metasync", nd->url);
         rq[k].body = body;

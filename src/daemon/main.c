@@ -4,6 +4,7 @@
  */
 #include "auth/auth.h"
 #include "cluster/cluster.h"
+#include "cluster/daemon.h"
 #include "common/config.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -12,10 +13,22 @@
 #include "target/target.h"
 
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+static atomic_bool wipe_data;
+
+/* The primary told this node to stop (shutdown-node, decommission-node): the same path as a
+ * SIGTERM, which sigwait in main receives. */
+static void on_stop_request(bool rm_user_data)
+{
+    if (rm_user_data)
+        wipe_data = true;
+    kill(getpid(), SIGTERM);
+}
 
 int main(int argc, char **argv)
 {
@@ -91,6 +104,7 @@ int main(int argc, char **argv)
     char pid[32];
     snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
     write_file_atomic(pidfile, pid, strlen(pid));
+    cluster_on_stop_request(on_stop_request);
     cluster_start();
 
     int sig = 0;
@@ -99,7 +113,14 @@ int main(int argc, char **argv)
     cluster_stop();
     if (cfg.role == ROLE_TARGET)
         target_shutdown();
+    else
+        proxy_shutdown();
     http_server_stop(srv);
+    if (cfg.role == ROLE_TARGET && wipe_data) {
+        LOCUS_LOG(LOG_NOTICE, "%s: decommissioned: removing the objects it stored",
+                  cluster_self_name());
+        target_remove_data();
+    }
     unlink(pidfile);
     free(pidfile);
     auth_reset();

@@ -59,6 +59,12 @@ void proxy_forward_to_primary(http_req_t *req);
 /* ETL control plane (proxy/etl.c): /v1/etl[/<name>[/<verb>[/<tid>]]]. */
 void proxy_etl_request(http_req_t *req, const char **segs, int nseg);
 
+/* Rebalance and membership (proxy/rebalance.c). PUT /v1/cluster with a membership action
+ * (start-maintenance, stop-maintenance, decommission-node, shutdown-node) or "rebalance":
+ * handled (true) or not one of them (false). GET /v1/cluster?what=rmd: the last rebalance. */
+bool proxy_cluster_action(http_req_t *req, const char *action, json_t *value);
+void proxy_reb_status(http_req_t *req);
+
 /* Lists (proxy/list.c). */
 void proxy_list_objects(http_req_t *req, const char *bck, json_t *lsomsg);
 

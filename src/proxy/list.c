@@ -40,6 +40,23 @@ static int merge_page(proxy_bcast_t *b, const snode_t *t, json_t *j)
     return 0;
 }
 
+/* While a rebalance moves an object, its sender and its owner both hold it: list it once.
+ * Pages are sorted, so copies are adjacent; the first one is kept. */
+static void dedup(lso_page_t *p)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < p->n; i++) {
+        if (k > 0 && strcmp(p->entries[k - 1].name, p->entries[i].name) == 0) {
+            lso_entry_dispose(&p->entries[i]);
+            continue;
+        }
+        if (k != i)
+            p->entries[k] = p->entries[i];
+        k++;
+    }
+    p->n = k;
+}
+
 void proxy_list_objects(http_req_t *req, const char *bck, json_t *lsomsg)
 {
     if (lsomsg && !json_is_null(lsomsg) && !json_is_object(lsomsg)) {
@@ -106,6 +123,7 @@ void proxy_list_objects(http_req_t *req, const char *bck, json_t *lsomsg)
         goto out;
     }
     lso_page_sort(&all);
+    dedup(&all);
     if (all.n > (size_t)pagesize) {
         for (size_t k = (size_t)pagesize; k < all.n; k++)
             lso_entry_dispose(&all.entries[k]);

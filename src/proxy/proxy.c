@@ -105,8 +105,8 @@ int proxy_bcast(proxy_bcast_t *b)
     size_t n = 0;
     for (size_t i = 0; i < s->n_targets; i++) {
         const snode_t *t = &s->targets[i];
-        if (b->only && strcmp(t->id, b->only) != 0)
-            continue;
+        if ((b->only && strcmp(t->id, b->only) != 0) || (!b->only && (t->flags & SNODE_DOWN)))
+            continue; /* a target known to be down is not waited for */
         calls[n].method = b->method;
         calls[n].url = xasprintf("%s%s", t->url, b->path);
         calls[n].body = b->body;
@@ -698,6 +698,32 @@ static bool route_authorized(http_req_t *req, pctx_t *c, const char **segs, int 
     return rc == 0;
 }
 
+/* GET /v1/cluster: the last rebalance (what=rmd, from the primary) or a job's status. */
+static void cluster_get(http_req_t *req)
+{
+    const char *what = http_query(req, "what");
+    if (what && strcmp(what, "rmd") == 0) {
+        if (cluster_is_primary())
+            proxy_reb_status(req);
+        else
+            proxy_forward_to_primary(req);
+        return;
+    }
+    proxy_job_query(req);
+}
+
+/* PUT /v1/cluster: a membership action, a rebalance, or stopping a job. */
+static void cluster_put(http_req_t *req)
+{
+    json_t *msg = http_body_json(req);
+    if (msg == NULL)
+        return;
+    const char *action = json_string_value(json_object_get(msg, "action"));
+    if (action == NULL || !proxy_cluster_action(req, action, json_object_get(msg, "value")))
+        proxy_job_abort(req);
+    json_decref(msg);
+}
+
 void proxy_on_request(http_req_t *req)
 {
     pctx_t *c = req->ctx;
@@ -729,9 +755,9 @@ void proxy_on_request(http_req_t *req)
     }
     if (n == 1 && strcmp(segs[0], "cluster") == 0) {
         if (strcmp(req->method, "GET") == 0)
-            proxy_job_query(req);
+            cluster_get(req);
         else if (strcmp(req->method, "PUT") == 0)
-            proxy_job_abort(req);
+            cluster_put(req);
         else
             http_reply_error(req, 405, "method %s is not supported for /v1/cluster", req->method);
         return;
@@ -742,5 +768,13 @@ void proxy_on_request(http_req_t *req)
 
 int proxy_init(char *err, size_t errlen)
 {
+    (void)err;
+    (void)errlen;
+    proxy_reb_init();
     return 0;
+}
+
+void proxy_shutdown(void)
+{
+    proxy_reb_stop();
 }

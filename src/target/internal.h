@@ -30,6 +30,13 @@ int store_writer_write(obj_writer_t *w, const void *p, size_t n);
  * is removed and an HTTP status (409 for a name clash with a directory, else 500) returned with
  * err filled; 0 on success. The writer is disposed either way. */
 int store_writer_commit(obj_writer_t *w, json_t *custom, char *err, size_t errlen);
+/* Commits an object that another target sent (rebalance, get-from-neighbor) with its
+ * metadata in (version, atime, checksum, custom kept). The body must match in's size and
+ * checksum (else 400, nothing stored). A local copy with the same or a later write time wins:
+ * then *kept is set and the received bytes are dropped (0). The writer is disposed either
+ * way. 0 or an HTTP status with err. */
+int store_writer_commit_received(obj_writer_t *w, const lom_md_t *in, bool *kept, char *err,
+                                 size_t errlen);
 /* Drops the work file. Safe on a writer that failed to open (fd < 0). */
 void store_writer_abort(obj_writer_t *w);
 
@@ -39,6 +46,11 @@ char *store_fqn(const char *bck, const char *obj);
 int store_open(const char *bck, const char *obj, int *fd, lom_md_t *md);
 /* 0 or -errno (-ENOENT). */
 int store_delete(const char *bck, const char *obj);
+/* Deletes bck/obj only if it is still the copy described by expect (same write time and
+ * checksum): 0, -ESTALE when it changed, or -errno (-ENOENT). */
+int store_delete_if(const char *bck, const char *obj, const lom_md_t *expect);
+/* Whether bck/obj is stored here (one stat). */
+bool store_exists(const char *bck, const char *obj);
 /* Calls cb for every local object of bck whose name starts with prefix (unsorted). Stops when
  * cb returns non-zero. */
 typedef int (*store_walk_cb)(const char *name, const char *fqn, void *arg);

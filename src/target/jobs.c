@@ -16,6 +16,7 @@
 #include "common/util.h"
 #include "etl/etl.h"
 #include "target/internal.h"
+#include "target/rebalance.h"
 #include "xact/xact.h"
 
 #include <ctype.h>
@@ -538,6 +539,11 @@ static void job_start(http_req_t *req)
     const char *src = json_string_value(json_object_get(b, "src"));
     const char *dst = json_string_value(json_object_get(b, "dst"));
     json_t *msg = json_object_get(b, "msg");
+    if (id && kind && strcmp(kind, "rebalance") == 0) {
+        reb_start(req, id, msg);
+        json_decref(b);
+        return;
+    }
     if (!id || !kind || !src ||
         (strcmp(kind, "copy-bck") && strcmp(kind, "delete-listrange") && strcmp(kind, "etl-bck"))) {
         http_reply_error(req, 400, "invalid job start request");

@@ -217,19 +217,43 @@ static void prune_dirs(const char *fqn, const char *stop)
     free(p);
 }
 
-int store_writer_commit(obj_writer_t *w, json_t *custom, char *err, size_t errlen)
+/* Renames the work file over the FQN with md (the object's stripe lock held). received: md
+ * comes from another target (rebalance): it keeps its version, and a local copy written at the
+ * same time or later wins (*kept; the work file is dropped). Otherwise the version is the
+ * previous one + 1. 0 or -errno. */
+static int writer_install(obj_writer_t *w, lom_md_t *md, bool received, bool *kept)
+{
+    lom_md_t old;
+    lom_md_init(&old);
+    bool have = lom_md_load(w->fqn, &old) == 0;
+    int rc = 0;
+    if (received && have && old.atime_ns >= md->atime_ns) {
+        *kept = true;
+        unlink(w->work);
+    } else {
+        if (!received)
+            md->version = have ? old.version + 1 : 1;
+        rc = lom_md_store_fd(w->fd, md);
+        if (rc == 0 && rename(w->work, w->fqn) < 0) {
+            rc = -errno;
+            if (rc == -ENOENT) { /* first object under this directory */
+                char *dir = xstrdup(w->fqn);
+                rc = mkdir_p(dirname(dir), 0755);
+                free(dir);
+                if (rc == 0 && rename(w->work, w->fqn) < 0)
+                    rc = -errno;
+            }
+        }
+    }
+    lom_md_dispose(&old);
+    return rc;
+}
+
+/* Commits with md (see writer_install); the HTTP status or 0. */
+static int writer_commit(obj_writer_t *w, lom_md_t *md, bool received, bool *kept, char *err,
+                         size_t errlen)
 {
     int status = 0;
-    lom_md_t md, old;
-    lom_md_init(&md);
-    lom_md_init(&old);
-    md.size = w->written;
-    snprintf(md.cs_type, sizeof(md.cs_type), "xxhash");
-    snprintf(md.cs_val, sizeof(md.cs_val), "%016llx", (unsigned long long)XXH64_digest(w->xx));
-    md.atime_ns = time_now_ns();
-    if (custom)
-        md.custom = json_incref(custom);
-
     if (cfg->fsync && fsync(w->fd) < 0) {
         snprintf(err, errlen, "fsync %s: %s", w->work, strerror(errno));
         status = 500;
@@ -237,18 +261,7 @@ int store_writer_commit(obj_writer_t *w, json_t *custom, char *err, size_t errle
     }
     pthread_mutex_t *lk = stripe_for(w->bck, w->obj);
     pthread_mutex_lock(lk);
-    md.version = lom_md_load(w->fqn, &old) == 0 ? old.version + 1 : 1;
-    int rc = lom_md_store_fd(w->fd, &md);
-    if (rc == 0 && rename(w->work, w->fqn) < 0) {
-        rc = -errno;
-        if (rc == -ENOENT) { /* first object under this directory */
-            char *dir = xstrdup(w->fqn);
-            rc = mkdir_p(dirname(dir), 0755);
-            free(dir);
-            if (rc == 0 && rename(w->work, w->fqn) < 0)
-                rc = -errno;
-        }
-    }
+    int rc = writer_install(w, md, received, kept);
     pthread_mutex_unlock(lk);
     if (rc == -EISDIR || rc == -ENOTDIR || rc == -EEXIST || rc == -ENOTEMPTY) {
         snprintf(err, errlen,
@@ -258,7 +271,7 @@ int store_writer_commit(obj_writer_t *w, json_t *custom, char *err, size_t errle
     } else if (rc < 0) {
         snprintf(err, errlen, "cannot store ais://%s/%s: %s", w->bck, w->obj, strerror(-rc));
         status = 500;
-    } else if (cfg->fsync) {
+    } else if (cfg->fsync && !*kept) {
         char *dir = xstrdup(w->fqn);
         int dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dfd >= 0) {
@@ -268,8 +281,6 @@ int store_writer_commit(obj_writer_t *w, json_t *custom, char *err, size_t errle
         free(dir);
     }
 out:
-    lom_md_dispose(&md);
-    lom_md_dispose(&old);
     if (status != 0) {
         unlink(w->work);
         char *objdir = fqn_objdir(mpath_for(w->bck, w->obj), w->bck);
@@ -277,6 +288,43 @@ out:
         free(objdir);
     }
     writer_dispose(w);
+    return status;
+}
+
+int store_writer_commit(obj_writer_t *w, json_t *custom, char *err, size_t errlen)
+{
+    lom_md_t md;
+    lom_md_init(&md);
+    md.size = w->written;
+    snprintf(md.cs_type, sizeof(md.cs_type), "xxhash");
+    snprintf(md.cs_val, sizeof(md.cs_val), "%016llx", (unsigned long long)XXH64_digest(w->xx));
+    md.atime_ns = time_now_ns();
+    if (custom)
+        md.custom = json_incref(custom);
+    bool kept = false;
+    int status = writer_commit(w, &md, false, &kept, err, errlen);
+    lom_md_dispose(&md);
+    return status;
+}
+
+int store_writer_commit_received(obj_writer_t *w, const lom_md_t *in, bool *kept, char *err,
+                                 size_t errlen)
+{
+    *kept = false;
+    char cs[64];
+    snprintf(cs, sizeof(cs), "%016llx", (unsigned long long)XXH64_digest(w->xx));
+    if (w->written != in->size || (strcmp(in->cs_type, "xxhash") == 0 && strcmp(cs, in->cs_val))) {
+        snprintf(err, errlen,
+                 "ais://%s/%s arrived damaged: %lld bytes with checksum %s, expected %lld "
+                 "bytes with %s",
+                 w->bck, w->obj, (long long)w->written, cs, (long long)in->size, in->cs_val);
+        store_writer_abort(w);
+        return 400;
+    }
+    lom_md_t md = *in;
+    md.custom = in->custom ? json_deep_copy(in->custom) : NULL;
+    int status = writer_commit(w, &md, true, kept, err, errlen);
+    lom_md_dispose(&md);
     return status;
 }
 
@@ -372,6 +420,42 @@ int store_delete(const char *bck, const char *obj)
     }
     free(fqn);
     return rc;
+}
+
+int store_delete_if(const char *bck, const char *obj, const lom_md_t *expect)
+{
+    if (!names_ok(bck, obj))
+        return -EINVAL;
+    const char *mp = mpath_for(bck, obj);
+    char *fqn = fqn_make(mp, bck, obj);
+    pthread_mutex_t *lk = stripe_for(bck, obj);
+    pthread_mutex_lock(lk);
+    lom_md_t md;
+    int rc = lom_md_load(fqn, &md);
+    if (rc == 0) {
+        bool same = md.atime_ns == expect->atime_ns && strcmp(md.cs_val, expect->cs_val) == 0;
+        lom_md_dispose(&md);
+        rc = !same ? -ESTALE : unlink(fqn) < 0 ? -errno : 0;
+    } else if (rc == -ENODATA) {
+        rc = -ESTALE; /* not ours to judge: leave it */
+    }
+    pthread_mutex_unlock(lk);
+    if (rc == 0) {
+        char *objdir = fqn_objdir(mp, bck);
+        prune_dirs(fqn, objdir);
+        free(objdir);
+    }
+    free(fqn);
+    return rc;
+}
+
+bool store_exists(const char *bck, const char *obj)
+{
+    char *fqn = store_fqn(bck, obj);
+    struct stat st;
+    bool ok = fqn != NULL && stat(fqn, &st) == 0 && S_ISREG(st.st_mode);
+    free(fqn);
+    return ok;
 }
 
 /* ---------------------------------------------------------------- walks and listing */

@@ -16,6 +16,7 @@
 #include "etl/etl.h"
 #include "target/internal.h"
 #include "target/jobs.h"
+#include "target/rebalance.h"
 #include "xact/xact.h"
 
 #include <errno.h>
@@ -39,6 +40,9 @@ typedef struct {
     bool etl_object;    /* /v1/etl/_object/...: an ETL server's read or direct put */
     trust_t who;        /* the caller (cluster/trust.h) */
     auth_sha256_t *sha; /* a node's streamed PUT: the body's digest, checked before commit */
+    bool local;         /* a node's ?local=true: this target's copy only, no redirect */
+    bool received;      /* a node's ?reb= PUT: an object moved here with its metadata (rin) */
+    lom_md_t rin;
 } tctx_t;
 
 static void tctx_free(http_req_t *req)
@@ -52,6 +56,7 @@ static void tctx_free(http_req_t *req)
         xact_put(c->xin);
     trust_dispose(&c->who);
     auth_sha256_free(c->sha);
+    lom_md_dispose(&c->rin);
     free(c->bck);
     free(c->obj);
     free(c->location);
@@ -92,6 +97,36 @@ static char *redirect_url(http_req_t *req, const char *url)
 
 static void start_put(http_req_t *req, tctx_t *c, const char *xid);
 
+/* The intra-cluster flags of an object request: ?local=true (this target's copy only) and
+ * ?reb=<job> (a PUT of an object moved here, its metadata in the Locus-Lom header). Only
+ * nodes may send them. false when answered early. */
+static bool node_flags(http_req_t *req, tctx_t *c)
+{
+    const char *reb = http_query(req, "reb");
+    bool local = http_query_bool(req, "local");
+    if (reb == NULL && !local)
+        return true;
+    char msg[512];
+    int st = trust_require_node(&c->who, msg, sizeof(msg));
+    if (st == 0 && c->who.kind != TRUST_NODE && trust_active()) {
+        st = 403;
+        snprintf(msg, sizeof(msg), "?local and ?reb are for storage nodes only");
+    }
+    if (st) {
+        early_error(req, c, st, "%s", msg);
+        return false;
+    }
+    c->local = true;
+    if (reb && strcmp(req->method, "PUT") == 0) {
+        if (reb_lom_parse(http_header(req, REB_HDR_LOM), &c->rin) < 0) {
+            early_error(req, c, 400, "a moved object needs valid %s metadata", REB_HDR_LOM);
+            return false;
+        }
+        c->received = true;
+    }
+    return true;
+}
+
 static void object_headers(http_req_t *req, tctx_t *c, const char **segs, int nseg)
 {
     if (nseg < 3 || segs[2][0] == '\0') {
@@ -130,9 +165,11 @@ static void object_headers(http_req_t *req, tctx_t *c, const char **segs, int ns
         early_error(req, c, 404, "bucket \"ais://%s\" does not exist", c->bck);
         return;
     }
+    if (!node_flags(req, c))
+        return;
     smap_t *s = smap_get();
     const snode_t *owner = smap_owner(s, c->bck, c->obj);
-    if (owner && strcmp(owner->id, cluster_self_id()) != 0) {
+    if (owner && strcmp(owner->id, cluster_self_id()) != 0 && !c->local) {
         c->location = redirect_url(req, owner->url);
         req->body_mode = BODY_DISCARD;
         char *sfx =
@@ -151,7 +188,8 @@ static void object_headers(http_req_t *req, tctx_t *c, const char **segs, int ns
         req->body_mode = BODY_DISCARD; /* copy/transform of a stored object: no body */
         return;
     }
-    start_put(req, c, http_query(req, "xid"));
+    const char *xid = http_query(req, "xid");
+    start_put(req, c, xid ? xid : http_query(req, "reb"));
 }
 
 /* Streams the request body into a work file of c->bck/c->obj; xid: the job to count it in. */
@@ -215,6 +253,13 @@ static bool object_fast(http_req_t *req, const tctx_t *c)
     const char *m = req->method;
     if (c->status || c->location)
         return true;
+    /* A miss asks the other targets (get from neighbor), a DELETE deletes their copies too:
+     * both wait for other nodes, so they leave the I/O thread. */
+    if ((strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0) && !c->local && c->bck &&
+        !store_exists(c->bck, c->obj))
+        return false;
+    if (strcmp(m, "DELETE") == 0 && !c->local)
+        return false;
     if (strcmp(m, "GET") == 0)
         return http_query(req, "etl_name") == NULL;
     if (strcmp(m, "PUT") == 0)
@@ -337,6 +382,16 @@ static void object_get(http_req_t *req, tctx_t *c, bool head)
     int fd;
     lom_md_t md;
     int rc = store_open(c->bck, c->obj, &fd, &md);
+    if (rc == -ENOENT && !c->local) {
+        char err[1024];
+        int st = reb_gfn(c->bck, c->obj, err, sizeof(err));
+        if (st == 0 || st == 404) /* moved here, or look again: it may have arrived meanwhile */
+            rc = store_open(c->bck, c->obj, &fd, &md);
+        else {
+            http_reply_error(req, (unsigned)st, "%s", err);
+            return;
+        }
+    }
     if (rc == -ENOENT) {
         http_reply_error(req, 404, "%s: ais://%s/%s does not exist", cluster_self_name(), c->bck,
                          c->obj);
@@ -403,7 +458,10 @@ static void object_put(http_req_t *req, tctx_t *c)
     }
     int64_t size = c->w.written;
     c->w_open = false;
-    int status = store_writer_commit(&c->w, NULL, c->msg, sizeof(c->msg));
+    bool kept = false;
+    int status = c->received
+                     ? store_writer_commit_received(&c->w, &c->rin, &kept, c->msg, sizeof(c->msg))
+                     : store_writer_commit(&c->w, NULL, c->msg, sizeof(c->msg));
     if (status) {
         http_reply_error(req, (unsigned)status, "%s", c->msg);
         return;
@@ -460,6 +518,27 @@ out:
     free(dobj);
 }
 
+/* DELETE: the local copy and, unless ?local, any copy another target still holds (one that a
+ * rebalance has not moved yet would come back otherwise). */
+static void object_delete(http_req_t *req, tctx_t *c)
+{
+    int rc = store_delete(c->bck, c->obj);
+    if (rc < 0 && rc != -ENOENT) {
+        http_reply_error(req, 500, "cannot delete ais://%s/%s: %s", c->bck, c->obj, strerror(-rc));
+        return;
+    }
+    bool deleted = rc == 0;
+    char err[1024];
+    int st = c->local ? 0 : reb_delete_others(c->bck, c->obj, &deleted, err, sizeof(err));
+    if (st && !deleted)
+        http_reply_error(req, (unsigned)st, "%s", err);
+    else if (!deleted)
+        http_reply_error(req, 404, "%s: ais://%s/%s does not exist", cluster_self_name(), c->bck,
+                         c->obj);
+    else
+        http_reply(req, 200, NULL, "", 0);
+}
+
 static void object_request(http_req_t *req, tctx_t *c)
 {
     const char *m = req->method;
@@ -477,15 +556,7 @@ static void object_request(http_req_t *req, tctx_t *c)
     } else if (strcmp(m, "PUT") == 0) {
         object_put(req, c);
     } else if (strcmp(m, "DELETE") == 0) {
-        int rc = store_delete(c->bck, c->obj);
-        if (rc == -ENOENT)
-            http_reply_error(req, 404, "%s: ais://%s/%s does not exist", cluster_self_name(),
-                             c->bck, c->obj);
-        else if (rc < 0)
-            http_reply_error(req, 500, "cannot delete ais://%s/%s: %s", c->bck, c->obj,
-                             strerror(-rc));
-        else
-            http_reply(req, 200, NULL, "", 0);
+        object_delete(req, c);
     } else {
         http_reply_error(req, 405, "method %s is not supported for objects", m);
     }
@@ -550,6 +621,16 @@ void target_on_request(http_req_t *req)
         internal_lso(req);
         return;
     }
+    if (n == 2 && strcmp(s4[0], "internal") == 0 && strcmp(s4[1], "lom") == 0 &&
+        strcmp(req->method, "GET") == 0) {
+        reb_handle_lom(req);
+        return;
+    }
+    if (n == 2 && strcmp(s4[0], "internal") == 0 && strcmp(s4[1], "send") == 0 &&
+        strcmp(req->method, "POST") == 0) {
+        reb_handle_send(req);
+        return;
+    }
     if (n >= 1 && strcmp(s4[0], "etl") == 0 && etl_target_handle(req, s4, n))
         return;
     if (n >= 1 && strcmp(s4[0], "xactions") == 0) {
@@ -599,6 +680,16 @@ int target_init(char *err, size_t errlen)
 
 void target_shutdown(void)
 {
+    reb_shutdown();
     jobs_shutdown(); /* first: running jobs hold ETL instances */
     etl_target_shutdown();
+}
+
+void target_remove_data(void)
+{
+    bmd_t *b = bmd_get();
+    const char *name;
+    json_t *v;
+    json_object_foreach(b->items, name, v) store_remove_bucket(name);
+    bmd_put(b);
 }

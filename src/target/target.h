@@ -16,5 +16,8 @@ int target_init(char *err, size_t errlen);
 void target_on_headers(http_req_t *req);
 void target_on_request(http_req_t *req);
 void target_shutdown(void);
+/* Removes every object of every bucket on every mountpath (a decommission with rm_user_data);
+ * after target_shutdown. */
+void target_remove_data(void);
 
 #endif

@@ -256,7 +256,7 @@ def hrw_target(smap, bck, obj):
     digest = hrw_digest(uname(bck, obj))
     best, best_cs = None, -1
     for node in smap["tmap"].values():
-        if int(node.get("flags", 0)) & (4 | 8):  # maintenance / decommission
+        if int(node.get("flags", 0)) & (4 | 8 | 1024):  # maintenance, decommission, down
             continue
         cs = xoshiro256_hash(int(node["id_digest"]) ^ digest)
         if cs > best_cs:
@@ -440,6 +440,9 @@ def describe_exit(rc):
 
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "runtime error:", "ERROR: LeakSanitizer",
                    "WARNING: ThreadSanitizer", "SUMMARY: UndefinedBehaviorSanitizer")
+
+
+SNODE_MAINT, SNODE_DECOMM, SNODE_DOWN = 4, 8, 1024  # smap node flags
 
 
 class NodeDied(Exception):
@@ -726,7 +729,10 @@ class Cluster:
                                    f"cluster\n{n.logs()}")
             try:
                 sm = self.smap()
-                last = (set(sm.get("pmap", {})), set(sm.get("tmap", {})))
+                # A target that stopped stays in the map, flagged down (1024), until it returns.
+                last = (set(sm.get("pmap", {})),
+                        {k for k, v in sm.get("tmap", {}).items()
+                         if not int(v.get("flags", 0)) & SNODE_DOWN})
                 if last == (want_p, want_t) and all(
                         requests.get(n.url + "/v1/health", timeout=1).status_code == 200
                         for n in nodes):

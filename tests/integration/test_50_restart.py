@@ -188,8 +188,15 @@ def test_sigkill_during_100mib_put(cluster_factory, http):
 KEEPALIVE_TIMEOUT = 2.0
 
 
+def _down(sm, tid):
+    return int(sm["tmap"].get(tid, {}).get("flags", 0)) & lt.SNODE_DOWN
+
+
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["sigkill", "sigterm"])
-def test_target_gone_for_good_leaves_smap(cluster_factory, http, sig):
+def test_target_gone_stays_in_smap_down(cluster_factory, http, sig):
+    """A target that stops (SIGTERM: it tells the primary at once) or dies (SIGKILL: missed
+    keepalives) stays in the map flagged down (docs/design.md §14): placement skips it, and GETs
+    of the objects it holds answer 503 (not a 404 that looks like a real miss) until it returns."""
     c = cluster_factory(flags=["--keepalive-interval", "300ms",
                                "--keepalive-timeout", f"{KEEPALIVE_TIMEOUT:g}s"])
     create_bucket(http, c.url, "before")
@@ -201,6 +208,7 @@ def test_target_gone_for_good_leaves_smap(cluster_factory, http, sig):
     time.sleep(KEEPALIVE_TIMEOUT * 2)
     sm0 = c.smap()
     assert set(sm0["tmap"]) == {t.id for t in c.targets}, "a live target was dropped"
+    assert not any(_down(sm0, t.id) for t in c.targets)
     t0 = time.monotonic()
     if sig == signal.SIGKILL:
         c.kill_node(victim)
@@ -210,18 +218,23 @@ def test_target_gone_for_good_leaves_smap(cluster_factory, http, sig):
     deadline = t0 + lt.tmo(KEEPALIVE_TIMEOUT + 10)
     while True:
         sm = c.smap()
-        if victim.id not in sm["tmap"]:
+        if _down(sm, victim.id):
             break
-        assert time.monotonic() < deadline, f"{victim} still in the smap {time.monotonic() - t0:.1f}s later"
+        assert time.monotonic() < deadline, f"{victim} not down in the smap {time.monotonic() - t0:.1f}s later"
         time.sleep(0.1)
+    if sig == signal.SIGTERM:  # it said goodbye: no keepalive timeout to wait for
+        assert time.monotonic() - t0 < KEEPALIVE_TIMEOUT
     assert int(sm["version"]) > int(sm0["version"]), "smap changed without a version bump"
     sm = c.wait_smap()
     # Pushed to every remaining node.
     deadline = time.monotonic() + lt.tmo(10)
     for n in c.live_nodes():
-        while victim.id in c.smap(n)["tmap"]:
-            assert time.monotonic() < deadline, f"{n} still lists {victim}"
+        while not _down(c.smap(n), victim.id):
+            assert time.monotonic() < deadline, f"{n} does not know {victim} is down"
             time.sleep(0.1)
+    for n in owned:
+        r = http.get(lt.obj_url(c.url, "before", n), params=P)
+        lt.assert_error(r, 503, "down")
     # The cluster keeps serving with the remaining targets.
     create_bucket(http, c.url, "after")
     for i in range(10):

@@ -1,0 +1,541 @@
+/*
+ * rebalance.c - the target's part of a global rebalance, and get-from-neighbor
+ * (docs/design.md §14).
+ *
+ * DESIGN
+ * A rebalance job (kind "rebalance", started by the primary on every map change that moves
+ * placement) walks this target's objects and sends each one whose HRW owner is another target
+ * to that owner: a PUT with ?reb=<job> and the object's metadata in the Locus-Lom header. The
+ * owner writes it atomically, checks size and checksum, and keeps its own copy when that one
+ * was written at the same time or later. Only after the owner's 200 does the sender delete its
+ * copy, and only if the copy is still the one it sent (store_delete_if). So at every moment an
+ * object is on its sender, its owner or both, and a newer write never loses to an older copy.
+ *
+ * One walker thread feeds a bounded queue that REB_WORKERS senders drain; a newer rebalance
+ * aborts the running one (its workers stop between objects) before it starts. A rebalance
+ * that ends with errors is started again by the primary (proxy/rebalance.c) until it ends
+ * clean, which is what makes it resumable: the walk itself is idempotent.
+ *
+ * Get-from-neighbor: an owner that misses an object asks the other targets which of them holds
+ * it (GET /v1/internal/lom), and the holder with the latest copy sends it over with the same
+ * PUT as a rebalance (POST /v1/internal/send). The GET is then served from the local copy.
+ */
+#include "cluster/cluster.h"
+#include "cluster/meta.h"
+#include "common/json.h"
+#include "common/log.h"
+#include "common/names.h"
+#include "common/util.h"
+#include "net/fanout.h"
+#include "net/net.h"
+#include "target/internal.h"
+#include "target/rebalance.h"
+#include "xact/xact.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define REB_WORKERS 4
+#define REB_QUEUE 256
+#define REB_ATTEMPTS 3
+#define REB_SMAP_WAIT_MS 10000
+#define REB_KEEP_NS (3600LL * 1000000000LL)
+
+typedef struct {
+    char *bck, *obj;
+} reb_item_t;
+
+typedef struct {
+    xact_t *x;
+    smap_t *smap;
+    int64_t smap_version;
+    reb_item_t q[REB_QUEUE];
+    size_t head, n;
+    bool walk_done;
+    pthread_mutex_t lock;
+    pthread_cond_t not_empty, not_full;
+} reb_t;
+
+static pthread_mutex_t cur_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cur_cond = PTHREAD_COND_INITIALIZER;
+static xact_t *cur; /* the running rebalance (referenced), or NULL */
+
+/* ---------------------------------------------------------------- sending one object */
+
+/* The Locus-Lom header value of md: its xattr JSON, URL-encoded. Caller frees. */
+static char *lom_header(const lom_md_t *md)
+{
+    buf_t b;
+    buf_init(&b);
+    lom_md_encode(md, &b);
+    buf_append(&b, "", 1);
+    char *enc = url_encode(b.base, "");
+    buf_dispose(&b);
+    return enc;
+}
+
+int reb_lom_parse(const char *h, lom_md_t *md)
+{
+    lom_md_init(md);
+    if (h == NULL)
+        return -1;
+    size_t n;
+    char *raw = url_decode(h, strlen(h), &n);
+    int rc = raw ? lom_md_decode(raw, n, md) : -1;
+    free(raw);
+    return rc;
+}
+
+int reb_send_object(xact_t *x, const char *owner_url, const char *bck, const char *obj, char *err,
+                    size_t errlen)
+{
+    int fd;
+    lom_md_t md;
+    int rc = store_open(bck, obj, &fd, &md);
+    if (rc == -ENOENT)
+        return 0; /* deleted or moved meanwhile */
+    if (rc < 0) {
+        snprintf(err, errlen, "cannot open ais://%s/%s: %s", bck, obj, strerror(-rc));
+        return 500;
+    }
+    char *lom = lom_header(&md);
+    char *enc = url_encode(obj, "/");
+    char *url = xasprintf("%s/v1/objects/%s/%s?provider=ais&reb=%s", owner_url, bck, enc,
+                          x ? x->id : "gfn");
+    httpc_header_t hdrs[] = {{REB_HDR_LOM, lom}, {NULL, NULL}};
+    httpc_resp_t r;
+    httpc_resp_init(&r);
+    rc = httpc_put_fd(url, fd, md.size, hdrs, 0, &r);
+    close(fd);
+    int status = 0;
+    if (rc < 0) {
+        snprintf(err, errlen, "sending ais://%s/%s to %s: %s", bck, obj, owner_url, r.err);
+        status = 503;
+    } else if (r.status != 200) {
+        snprintf(err, errlen, "sending ais://%s/%s to %s: %ld %.*s", bck, obj, owner_url, r.status,
+                 (int)(r.body.len < 400 ? r.body.len : 400), r.body.base ? r.body.base : "");
+        status = (int)r.status;
+    } else {
+        int drc = store_delete_if(bck, obj, &md);
+        if (drc < 0 && drc != -ENOENT)
+            LOCUS_LOG(LOG_VERBOSE, "[reb] ais://%s/%s changed while it was sent: kept", bck, obj);
+        if (x) {
+            x->out_objs++;
+            x->out_bytes += md.size;
+        }
+    }
+    httpc_resp_dispose(&r);
+    lom_md_dispose(&md);
+    free(url);
+    free(enc);
+    free(lom);
+    return status;
+}
+
+/* ---------------------------------------------------------------- the job */
+
+static void cond_wait_ms(pthread_cond_t *c, pthread_mutex_t *m, int ms)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_nsec += (long)ms * 1000000L;
+    until.tv_sec += until.tv_nsec / 1000000000L;
+    until.tv_nsec %= 1000000000L;
+    pthread_cond_timedwait(c, m, &until);
+}
+
+static void queue_push(reb_t *rb, const char *bck, const char *obj)
+{
+    pthread_mutex_lock(&rb->lock);
+    while (rb->n == REB_QUEUE && !rb->x->abort)
+        cond_wait_ms(&rb->not_full, &rb->lock, 200); /* an abort does not signal */
+    if (!rb->x->abort) {
+        reb_item_t *it = &rb->q[(rb->head + rb->n) % REB_QUEUE];
+        it->bck = xstrdup(bck);
+        it->obj = xstrdup(obj);
+        rb->n++;
+        pthread_cond_signal(&rb->not_empty);
+    }
+    pthread_mutex_unlock(&rb->lock);
+}
+
+/* The next item (false when the walk is done and the queue empty, or on abort). */
+static bool queue_pop(reb_t *rb, reb_item_t *out)
+{
+    pthread_mutex_lock(&rb->lock);
+    while (rb->n == 0 && !rb->walk_done && !rb->x->abort)
+        cond_wait_ms(&rb->not_empty, &rb->lock, 200);
+    bool ok = rb->n > 0 && !rb->x->abort;
+    if (ok) {
+        *out = rb->q[rb->head];
+        rb->head = (rb->head + 1) % REB_QUEUE;
+        rb->n--;
+        pthread_cond_signal(&rb->not_full);
+    }
+    pthread_mutex_unlock(&rb->lock);
+    return ok;
+}
+
+typedef struct {
+    reb_t *rb;
+    const char *bck;
+} walk_arg_t;
+
+static int walk_cb(const char *name, const char *fqn, void *arg)
+{
+    walk_arg_t *wa = arg;
+    (void)fqn;
+    if (wa->rb->x->abort)
+        return 1;
+    wa->rb->x->loc_objs++;
+    const snode_t *owner = smap_owner(wa->rb->smap, wa->bck, name);
+    if (owner && strcmp(owner->id, cluster_self_id()) != 0)
+        queue_push(wa->rb, wa->bck, name);
+    return 0;
+}
+
+static void send_item(reb_t *rb, const reb_item_t *it)
+{
+    const snode_t *owner = smap_owner(rb->smap, it->bck, it->obj);
+    if (owner == NULL || strcmp(owner->id, cluster_self_id()) == 0)
+        return;
+    char err[768];
+    int st = 0;
+    for (int a = 0; a < REB_ATTEMPTS && !rb->x->abort; a++) {
+        if (a)
+            sleep_ms(300 * a);
+        st = reb_send_object(rb->x, owner->url, it->bck, it->obj, err, sizeof(err));
+        if (st == 0 || (st >= 400 && st < 500 && st != 408 && st != 429))
+            break; /* done, or refused for good */
+    }
+    if (st && !rb->x->abort)
+        xact_add_obj_error(rb->x, it->obj, err, st);
+}
+
+static void *worker_main(void *arg)
+{
+    reb_t *rb = arg;
+    reb_item_t it;
+    while (queue_pop(rb, &it)) {
+        send_item(rb, &it);
+        free(it.bck);
+        free(it.obj);
+    }
+    httpc_thread_cleanup();
+    return NULL;
+}
+
+/* Waits until this node has the smap the job was started for (the primary starts the job
+ * right after it pushed the map). */
+static smap_t *wait_smap(int64_t version, xact_t *x)
+{
+    for (int waited = 0;; waited += 50) {
+        smap_t *s = smap_get();
+        if (s->version >= version || waited >= REB_SMAP_WAIT_MS || x->abort)
+            return s;
+        smap_put(s);
+        sleep_ms(50);
+    }
+}
+
+static void walk_all(reb_t *rb)
+{
+    bmd_t *b = bmd_get();
+    const char *bck;
+    json_t *v;
+    json_object_foreach(b->items, bck, v)
+    {
+        walk_arg_t wa = {rb, bck};
+        if (!rb->x->abort)
+            store_walk(bck, "", walk_cb, &wa);
+    }
+    bmd_put(b);
+}
+
+static void *reb_main(void *arg)
+{
+    reb_t *rb = arg;
+    xact_t *x = rb->x;
+    rb->smap = wait_smap(rb->smap_version, x);
+    if (rb->smap->version < rb->smap_version && !x->abort)
+        xact_set_err(x, "the cluster map of this rebalance did not arrive", true);
+    LOCUS_LOG(LOG_NOTICE, "[reb] %s started (smap v%lld)", x->id, (long long)rb->smap->version);
+    pthread_t th[REB_WORKERS];
+    int nw = 0;
+    for (int i = 0; i < REB_WORKERS && !x->aborted; i++)
+        if (pthread_create(&th[nw], NULL, worker_main, rb) == 0)
+            nw++;
+    if (!x->aborted)
+        walk_all(rb);
+    pthread_mutex_lock(&rb->lock);
+    rb->walk_done = true;
+    pthread_cond_broadcast(&rb->not_empty);
+    pthread_mutex_unlock(&rb->lock);
+    for (int i = 0; i < nw; i++)
+        pthread_join(th[i], NULL);
+    for (; rb->n > 0; rb->n--) { /* left by an abort */
+        free(rb->q[rb->head].bck);
+        free(rb->q[rb->head].obj);
+        rb->head = (rb->head + 1) % REB_QUEUE;
+    }
+    if (x->errors && !x->abort) {
+        char *e = xasprintf("%lld object(s) could not be moved", (long long)x->errors);
+        xact_set_err(x, e, false);
+        free(e);
+    }
+    xact_finish(x);
+    LOCUS_LOG(LOG_NOTICE,
+              "[reb] %s %s: %lld walked, %lld sent (%lld bytes), %lld received, %lld "
+              "errors",
+              x->id, x->abort ? "aborted" : "finished", (long long)x->loc_objs,
+              (long long)x->out_objs, (long long)x->out_bytes, (long long)x->in_objs,
+              (long long)x->errors);
+    smap_put(rb->smap);
+    pthread_mutex_destroy(&rb->lock);
+    pthread_cond_destroy(&rb->not_empty);
+    pthread_cond_destroy(&rb->not_full);
+    free(rb);
+    pthread_mutex_lock(&cur_lock);
+    if (cur == x)
+        cur = NULL;
+    pthread_cond_broadcast(&cur_cond);
+    pthread_mutex_unlock(&cur_lock);
+    xact_gc(REB_KEEP_NS);
+    xact_put(x);
+    return NULL;
+}
+
+/* Aborts the running rebalance (if any) and waits for it to end; cur_lock held. */
+static void stop_current_locked(const char *why)
+{
+    while (cur) {
+        if (!cur->abort) {
+            cur->abort = true;
+            xact_set_err(cur, why, false);
+        }
+        pthread_cond_wait(&cur_cond, &cur_lock);
+    }
+}
+
+void reb_start(http_req_t *req, const char *id, json_t *msg)
+{
+    int64_t sv = json_int64(json_object_get(msg, "smap_version"));
+    pthread_mutex_lock(&cur_lock);
+    xact_t *old = xact_find(id);
+    if (old) {
+        xact_put(old);
+        pthread_mutex_unlock(&cur_lock);
+        http_reply_text(req, 200, id); /* started already (a retried start) */
+        return;
+    }
+    stop_current_locked("aborted by a newer rebalance");
+    reb_t *rb = xcalloc(1, sizeof(*rb));
+    rb->x = xact_create(id, "rebalance", "", "");
+    rb->smap_version = sv;
+    pthread_mutex_init(&rb->lock, NULL);
+    pthread_cond_init(&rb->not_empty, NULL);
+    pthread_cond_init(&rb->not_full, NULL);
+    cur = rb->x;
+    pthread_t th;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    int rc = pthread_create(&th, &attr, reb_main, rb);
+    pthread_attr_destroy(&attr);
+    pthread_mutex_unlock(&cur_lock);
+    if (rc != 0) {
+        http_reply_error(req, 500, "cannot start the rebalance thread");
+        return;
+    }
+    http_reply_text(req, 200, id);
+}
+
+void reb_shutdown(void)
+{
+    pthread_mutex_lock(&cur_lock);
+    stop_current_locked("aborted: the target is stopping");
+    pthread_mutex_unlock(&cur_lock);
+}
+
+/* ---------------------------------------------------------------- get from neighbor */
+
+/* A fan-out of method path (with bck/obj as query or object path) to every other target
+ * that is not DOWN; *n set. Caller frees with fanout_free. */
+static fanout_req_t *to_others(const smap_t *s, const char *method, const char *path, size_t *n)
+{
+    fanout_req_t *rq = xcalloc(s->n_targets + 1, sizeof(fanout_req_t));
+    size_t k = 0;
+    for (size_t i = 0; i < s->n_targets; i++) {
+        const snode_t *t = &s->targets[i];
+        if (strcmp(t->id, cluster_self_id()) == 0 || (t->flags & SNODE_DOWN))
+            continue;
+        rq[k].method = method;
+        rq[k].url = xasprintf("%s%s", t->url, path);
+        rq[k].arg = (void *)t;
+        k++;
+    }
+    *n = k;
+    return rq;
+}
+
+/* Why a miss may not be a real one: a DOWN target that HRW would pick if it were up, or a
+ * target that did not answer. NULL when the miss is real. Caller frees. */
+static char *miss_doubt(const smap_t *s, const char *bck, const char *obj, const fanout_req_t *rq,
+                        size_t n)
+{
+    const snode_t *o = smap_owner_skip(s, bck, obj, SNODE_MAINT | SNODE_DECOMM);
+    if (o && (o->flags & SNODE_DOWN))
+        return xasprintf("ais://%s/%s is unavailable: its target %s is down", bck, obj, o->id);
+    for (size_t i = 0; i < n; i++)
+        if (rq[i].rc < 0 || rq[i].resp.status >= 500)
+            return xasprintf("ais://%s/%s is unavailable: target %s did not answer", bck, obj,
+                             ((const snode_t *)rq[i].arg)->id);
+    return NULL;
+}
+
+int reb_gfn(const char *bck, const char *obj, char *err, size_t errlen)
+{
+    smap_t *s = smap_get();
+    char *eb = url_encode(bck, ""), *eo = url_encode(obj, "");
+    char *path = xasprintf("/v1/internal/lom?bck=%s&obj=%s", eb, eo);
+    size_t n;
+    fanout_req_t *rq = to_others(s, "GET", path, &n);
+    fanout_run(rq, n, &(fanout_opts_t){.timeout_ms = 5000, .attempts = 2, .retry_delay_ms = 100});
+    const snode_t *best = NULL;
+    int64_t best_at = -1;
+    for (size_t i = 0; i < n; i++) {
+        if (rq[i].rc < 0 || rq[i].resp.status != 200)
+            continue;
+        json_t *j = json_loadb(rq[i].resp.body.base, rq[i].resp.body.len, 0, NULL);
+        int64_t at = json_int64(json_object_get(j, "atime"));
+        json_decref(j);
+        if (at > best_at) {
+            best_at = at;
+            best = rq[i].arg;
+        }
+    }
+    int status = 404;
+    if (best) {
+        char *eid = url_encode(cluster_self_id(), "");
+        char *u = xasprintf("%s/v1/internal/send?bck=%s&obj=%s&to=%s", best->url, eb, eo, eid);
+        httpc_resp_t r;
+        httpc_resp_init(&r);
+        int rc = httpc_do("POST", u, NULL, 0, NULL, 0, &r);
+        status = rc < 0 ? 503 : r.status == 200 ? 0 : (int)r.status;
+        if (status)
+            snprintf(err, errlen, "getting ais://%s/%s from target %s: %s", bck, obj, best->id,
+                     rc < 0        ? r.err
+                     : r.body.base ? r.body.base
+                                   : "failed");
+        else
+            LOCUS_LOG(LOG_VERBOSE, "[gfn] ais://%s/%s moved here from %s", bck, obj, best->id);
+        httpc_resp_dispose(&r);
+        free(u);
+        free(eid);
+    } else {
+        char *why = miss_doubt(s, bck, obj, rq, n);
+        if (why) {
+            snprintf(err, errlen, "%s", why);
+            status = 503;
+        }
+        free(why);
+    }
+    fanout_free(rq, n);
+    free(path);
+    free(eb);
+    free(eo);
+    smap_put(s);
+    return status;
+}
+
+int reb_delete_others(const char *bck, const char *obj, bool *deleted, char *err, size_t errlen)
+{
+    smap_t *s = smap_get();
+    char *eo = url_encode(obj, "/");
+    char *path = xasprintf("/v1/objects/%s/%s?provider=ais&local=true", bck, eo);
+    size_t n;
+    fanout_req_t *rq = to_others(s, "DELETE", path, &n);
+    fanout_run(rq, n, &(fanout_opts_t){.timeout_ms = 5000, .attempts = 2, .retry_delay_ms = 100});
+    int status = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (rq[i].rc == 0 && rq[i].resp.status == 200)
+            *deleted = true;
+        else if (rq[i].rc < 0 || rq[i].resp.status != 404) {
+            snprintf(err, errlen, "deleting ais://%s/%s on target %s: %s", bck, obj,
+                     ((const snode_t *)rq[i].arg)->id, rq[i].rc < 0 ? rq[i].resp.err : "failed");
+            status = 503;
+        }
+    }
+    if (!*deleted && status == 0) {
+        char *why = miss_doubt(s, bck, obj, rq, n);
+        if (why) {
+            snprintf(err, errlen, "%s", why);
+            status = 503;
+        }
+        free(why);
+    }
+    fanout_free(rq, n);
+    free(path);
+    free(eo);
+    smap_put(s);
+    return status;
+}
+
+/* bck and obj from the query, checked; false when answered (400). */
+static bool query_names(http_req_t *req, const char **bck, const char **obj)
+{
+    *bck = http_query(req, "bck");
+    *obj = http_query(req, "obj");
+    const char *why = *bck && *obj ? name_check(*bck, *obj) : "bck and obj are required";
+    if (why)
+        http_reply_error(req, 400, "%s: %s", req->path, why);
+    return why == NULL;
+}
+
+void reb_handle_lom(http_req_t *req)
+{
+    const char *bck, *obj;
+    if (!query_names(req, &bck, &obj))
+        return;
+    int fd;
+    lom_md_t md;
+    int rc = store_open(bck, obj, &fd, &md);
+    if (rc < 0) {
+        http_reply_error(req, rc == -ENOENT ? 404 : 500, "ais://%s/%s: %s", bck, obj,
+                         strerror(-rc));
+        return;
+    }
+    close(fd);
+    http_reply_json(req, 200,
+                    json_pack("{s:I, s:I, s:s, s:I}", "atime", (json_int_t)md.atime_ns, "size",
+                              (json_int_t)md.size, "cs", md.cs_val, "version",
+                              (json_int_t)md.version));
+    lom_md_dispose(&md);
+}
+
+void reb_handle_send(http_req_t *req)
+{
+    const char *bck, *obj, *to = http_query(req, "to");
+    if (!query_names(req, &bck, &obj))
+        return;
+    smap_t *s = smap_get();
+    const snode_t *t = to ? smap_find(s, to) : NULL;
+    char err[768];
+    if (t == NULL || t->is_proxy) {
+        http_reply_error(req, 400, "send: target \"%s\" is not in the cluster map", to ? to : "");
+    } else if (!store_exists(bck, obj)) {
+        http_reply_error(req, 404, "%s: ais://%s/%s does not exist", cluster_self_name(), bck, obj);
+    } else {
+        int st = reb_send_object(NULL, t->url, bck, obj, err, sizeof(err));
+        if (st)
+            http_reply_error(req, (unsigned)st, "%s", err);
+        else
+            http_reply(req, 200, NULL, "", 0);
+    }
+    smap_put(s);
+}

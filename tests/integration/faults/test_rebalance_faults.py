@@ -1,0 +1,429 @@
+"""
+Nodes come and go, data stays reachable (docs/design.md §14, docs/operations.md).
+
+Fault injection against real locusd processes: a target joins under load, a target is drained
+(maintenance) and decommissioned, a target is SIGKILLed in the middle of a rebalance and comes
+back, a target stops (SIGTERM) or dies. Each test counts the objects acknowledged, lost (not
+readable) and corrupt (wrong bytes), and checks on disk that every object ends up on its HRW
+owner and nowhere else. The figures are printed (pytest -s shows them).
+"""
+
+import hashlib
+import os
+import random
+import threading
+import time
+
+import pytest
+import requests
+
+import locustest as lt
+
+pytestmark = []
+
+
+# ---------------------------------------------------------------------------------------------
+# helpers
+
+def add_target(c):
+    """Starts one more target in cluster c and waits until it is in the map."""
+    if hasattr(c, "add_target"):
+        return c.add_target()
+    suffix = c.primary.id[2:]
+    k = 1 + max(int(n.id[1:-len(suffix)]) for n in c.targets)
+    nid = f"t{k}{suffix}"
+    node = lt.Node(c, "target", nid, lt.free_ports(1)[0], c.root / nid,
+                   extra_flags=c.primary.extra_flags)
+    c.nodes.append(node)
+    node.start()
+    c.wait_smap()
+    return node
+
+
+def rmd(c):
+    r = requests.get(c.url + "/v1/cluster", params={"what": "rmd"}, headers=c.headers(),
+                     timeout=lt.REQ_TIMEOUT)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def wait_rebalanced(c, timeout=60, after=0):
+    """Until the last rebalance (version > after) is done; returns its RMD."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = rmd(c)
+        if last["version"] > after and last["state"] == "done":
+            return last
+        time.sleep(0.2)
+    raise AssertionError(f"rebalance did not finish in {timeout}s: {last}")
+
+
+def put_objects(c, bck, n, size=(100, 4000), prefix="o"):
+    s = lt.Http()
+    want = {}
+    for i in range(n):
+        data = os.urandom(random.randint(*size))
+        name = f"{prefix}{i:05d}"
+        r = s.put(lt.obj_url(c.url, bck, name), data=data, headers=c.headers())
+        assert r.status_code == 200, r.text
+        want[name] = hashlib.sha256(data).hexdigest()
+    return want
+
+
+def check_objects(c, bck, want):
+    """(lost, corrupt, other): objects not readable, read with wrong bytes, other failures."""
+    s = lt.Http()
+    lost, corrupt, other = [], [], []
+    for name, sha in want.items():
+        r = s.get(lt.obj_url(c.url, bck, name), headers=c.headers())
+        if r.status_code == 404:
+            lost.append(name)
+        elif r.status_code != 200:
+            other.append((name, r.status_code, r.text[:200]))
+        elif hashlib.sha256(r.content).hexdigest() != sha:
+            corrupt.append(name)
+    return lost, corrupt, other
+
+
+def placement(c, bck, names):
+    """(misplaced, copies): objects found on a target that is not their HRW owner, and objects
+    held by more than one target - from the files on disk."""
+    sm = c.smap()
+    misplaced, extra = [], []
+    for name in names:
+        owner = lt.hrw_target(sm, bck, name)["daemon_id"]
+        holders = [t.id for t in c.targets if not t.gone
+                   for mp in t.mountpaths if lt.fqn(mp, bck, name).exists()]
+        if holders != [owner]:
+            misplaced.append((name, owner, holders))
+        if len(holders) > 1:
+            extra.append(name)
+    return misplaced, extra
+
+
+def make_bucket(c, bck):
+    r = requests.post(lt.bck_url(c.url, bck), json=lt.actmsg("create-bck"), headers=c.headers(),
+                      timeout=lt.REQ_TIMEOUT)
+    assert r.status_code == 200, r.text
+
+
+def cluster_action(c, action, sid, **kw):
+    value = {"sid": sid}
+    value.update(kw)
+    r = requests.put(c.url + "/v1/cluster", json=lt.actmsg(action, value), headers=c.headers(),
+                     timeout=lt.REQ_TIMEOUT)
+    assert r.status_code == 200, r.text
+    return r.text
+
+
+# ---------------------------------------------------------------------------------------------
+# a target joins under load
+
+class Load:
+    """clients threads doing PUTs of new objects and GETs of acknowledged ones."""
+
+    RETRYABLE = (503,)
+
+    def __init__(self, c, bck, clients):
+        self.c, self.bck, self.clients = c, bck, clients
+        self.acked = {}
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+        self.failures = []  # (op, name, status, text): anything but a retryable status
+        self.retried = 0
+        self.gets = []  # completion times of GETs (monotonic)
+        self.threads = []
+
+    def _run(self, k):
+        s = lt.Http()
+        rnd = random.Random(k)
+        i = 0
+        while not self.stop.is_set():
+            if rnd.random() < 0.4 or not self.acked:
+                name = f"l{k:02d}-{i:06d}"
+                i += 1
+                data = os.urandom(rnd.randint(1, 16 * 1024))
+                st, text = self._do(s, "PUT", name, data)
+                if st == 200:
+                    with self.lock:
+                        self.acked[name] = hashlib.sha256(data).hexdigest()
+            else:
+                with self.lock:
+                    name, sha = rnd.choice(list(self.acked.items()))
+                st, body = self._do(s, "GET", name)
+                if st == 200:
+                    self.gets.append(time.monotonic())
+                    if hashlib.sha256(body).hexdigest() != sha:
+                        self.failures.append(("GET", name, "corrupt", ""))
+
+    def _do(self, s, method, name, data=None):
+        url = lt.obj_url(self.c.url, self.bck, name)
+        for _ in range(50):
+            try:
+                r = s.request(method, url, data=data, headers=self.c.headers())
+            except requests.RequestException as e:
+                self.failures.append((method, name, "connection", repr(e)))
+                return 0, b""
+            if r.status_code in self.RETRYABLE:
+                self.retried += 1
+                time.sleep(0.1)
+                continue
+            if r.status_code != 200:
+                self.failures.append((method, name, r.status_code, r.text[:200]))
+            return r.status_code, r.content
+        self.failures.append((method, name, "retries exhausted", ""))
+        return 0, b""
+
+    def start(self):
+        self.threads = [threading.Thread(target=self._run, args=(k,), daemon=True)
+                        for k in range(self.clients)]
+        for t in self.threads:
+            t.start()
+
+    def finish(self):
+        self.stop.set()
+        for t in self.threads:
+            t.join(60)
+
+    def rate(self, t0, t1):
+        n = sum(1 for t in self.gets if t0 <= t < t1)
+        return n / max(t1 - t0, 1e-9)
+
+
+def join_under_load(cluster_factory, clients, seconds, preload):
+    c = cluster_factory(targets=2)
+    bck = lt.rand_name("reb")
+    make_bucket(c, bck)
+    base = put_objects(c, bck, preload, size=(1024, 64 * 1024), prefix="pre")
+    load = Load(c, bck, clients)
+    load.start()
+    t_start = time.monotonic()
+    time.sleep(seconds / 3)
+    before = rmd(c)["version"]
+    t_join = time.monotonic()
+    add_target(c)
+    done = wait_rebalanced(c, timeout=120, after=before)
+    t_done = time.monotonic()
+    time.sleep(max(0.0, seconds - (time.monotonic() - t_start)))
+    load.finish()
+    # Rebalances started by the join (and retries) are over; the load's own writes are placed.
+    wait_rebalanced(c, timeout=60)
+    want = dict(base)
+    want.update(load.acked)
+    lost, corrupt, other = check_objects(c, bck, want)
+    misplaced, extra = placement(c, bck, want)
+    idle = load.rate(t_start, t_join)
+    during = load.rate(t_join, max(t_done, t_join + 0.5))
+    print(f"\njoin under load: {clients} clients {seconds}s: objects {len(want)} (preloaded "
+          f"{len(base)}, written under load {len(load.acked)}), lost {len(lost)}, corrupt "
+          f"{len(corrupt)}, other {len(other)}, failed requests {len(load.failures)}, retried "
+          f"503 {load.retried}; rebalance {done['id']} moved {done['objs']} objects in "
+          f"{(done['end_ns'] - done['start_ns']) / 1e9:.2f}s, converged {t_done - t_join:.2f}s "
+          f"after the join; GET/s before {idle:.0f}, during rebalance {during:.0f} "
+          f"({during / idle if idle else 0:.2f}x); misplaced {len(misplaced)}")
+    assert not load.failures, load.failures[:10]
+    assert (lost, corrupt, other) == ([], [], []), (lost[:10], corrupt[:10], other[:10])
+    assert not misplaced, misplaced[:10]
+
+
+def test_join_under_load(cluster_factory):
+    join_under_load(cluster_factory, clients=8, seconds=10, preload=300)
+
+
+@pytest.mark.slow
+def test_join_under_load_16_clients_30s(cluster_factory):
+    join_under_load(cluster_factory, clients=16, seconds=30, preload=2000)
+
+
+# ---------------------------------------------------------------------------------------------
+# maintenance and decommission
+
+def test_maintenance_then_decommission(cluster_factory):
+    c = cluster_factory(targets=3)
+    bck = lt.rand_name("mnt")
+    make_bucket(c, bck)
+    want = put_objects(c, bck, 400)
+    victim = c.targets[2]
+    before = rmd(c)["version"]
+    xid = cluster_action(c, "start-maintenance", victim.id)
+    assert xid.startswith("g"), xid
+    r = wait_rebalanced(c, after=before)
+    sm = c.smap()
+    assert int(sm["tmap"][victim.id]["flags"]) & lt.SNODE_MAINT
+    held = [n for n in want for mp in victim.mountpaths if lt.fqn(mp, bck, n).exists()]
+    assert held == [], f"{len(held)} objects still on the target in maintenance"
+    assert check_objects(c, bck, want) == ([], [], [])
+    assert placement(c, bck, want) == ([], [])
+    print(f"\nmaintenance: {r['id']} moved {r['objs']} objects off {victim.id}")
+
+    # Back from maintenance: its objects come back.
+    before = rmd(c)["version"]
+    cluster_action(c, "stop-maintenance", victim.id)
+    wait_rebalanced(c, after=before)
+    assert check_objects(c, bck, want) == ([], [], [])
+    assert placement(c, bck, want) == ([], [])
+
+    # Decommission: rebalance away, then it leaves the map and stops.
+    before = rmd(c)["version"]
+    cluster_action(c, "decommission-node", victim.id, rm_user_data=True)
+    wait_rebalanced(c, after=before)
+    deadline = time.monotonic() + 30
+    while victim.id in c.smap()["tmap"] and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert victim.id not in c.smap()["tmap"]
+    victim.proc.wait(30)
+    victim.running = False
+    victim.gone = True
+    lost, corrupt, other = check_objects(c, bck, want)
+    print(f"decommission: objects {len(want)}, lost {len(lost)}, corrupt {len(corrupt)}")
+    assert (lost, corrupt, other) == ([], [], [])
+    assert placement(c, bck, want) == ([], [])
+    left = [p for mp in victim.mountpaths for p in (mp / "@ais").rglob("*") if p.is_file()]
+    assert left == [], f"rm_user_data left {left[:5]}"
+
+
+def test_membership_action_errors(cluster_factory):
+    c = cluster_factory(targets=1)
+    for action, value, status in [
+        ("start-maintenance", {}, 400),
+        ("start-maintenance", {"sid": "nosuch"}, 404),
+        ("decommission-node", {"sid": c.primary.id}, 400),
+        ("start-maintenance", {"sid": c.primary.id}, 400),
+    ]:
+        r = requests.put(c.url + "/v1/cluster", json=lt.actmsg(action, value),
+                         headers=c.headers(), timeout=lt.REQ_TIMEOUT)
+        lt.assert_error(r, status)
+
+
+# ---------------------------------------------------------------------------------------------
+# crashes
+
+def test_sigkill_mid_rebalance_converges(cluster_factory):
+    c = cluster_factory(targets=2)
+    bck = lt.rand_name("crash")
+    make_bucket(c, bck)
+    want = put_objects(c, bck, 1500, size=(1000, 20000))
+    before = rmd(c)["version"]
+    t3 = add_target(c)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        m = rmd(c)
+        if m["version"] > before and (m["objs"] > 0 or m["state"] != "running"):
+            break
+        time.sleep(0.02)
+    was = rmd(c)
+    c.kill_node(t3)  # SIGKILL, in the middle of receiving (or just after)
+    time.sleep(1)
+    t3.start()
+    t3.wait_ready(time.monotonic() + 30)
+    c.wait_smap()
+    done = wait_rebalanced(c, timeout=120, after=was["version"])
+    lost, corrupt, other = check_objects(c, bck, want)
+    misplaced, extra = placement(c, bck, want)
+    print(f"\nSIGKILL mid-rebalance (killed at {was['state']} {was['objs']} moved): objects "
+          f"{len(want)}, lost {len(lost)}, corrupt {len(corrupt)}, misplaced {len(misplaced)}, "
+          f"converged with {done['id']}")
+    assert (lost, corrupt, other) == ([], [], [])
+    assert misplaced == []
+
+
+def test_sigterm_tells_the_primary_and_dead_target_is_503(cluster_factory):
+    c = cluster_factory(targets=3)
+    bck = lt.rand_name("down")
+    make_bucket(c, bck)
+    want = put_objects(c, bck, 200)
+    victim = c.targets[1]
+    sm = c.smap()
+    on_victim = [n for n in want if lt.hrw_target(sm, bck, n)["daemon_id"] == victim.id]
+    assert on_victim
+    t0 = time.monotonic()
+    victim.term()
+    c.problems += victim.wait_stopped()
+    # The map changes at once, not after keepalive_timeout.
+    flags = int(c.smap()["tmap"][victim.id]["flags"])
+    assert flags & lt.SNODE_DOWN, flags
+    assert time.monotonic() - t0 < 4
+    s = lt.Http()
+    for n in on_victim[:20]:
+        r = s.get(lt.obj_url(c.url, bck, n), headers=c.headers())
+        lt.assert_error(r, 503, "down")
+    # A real miss is still a 404 (HRW over all targets does not pick the one that is down).
+    sm_all = dict(c.smap())
+    misses = [f"nosuch{i}" for i in range(60)]
+    real = [m for m in misses
+            if lt.hrw_target({"tmap": {k: dict(v, flags=0) for k, v in sm_all["tmap"].items()}},
+                             bck, m)["daemon_id"] != victim.id]
+    r = s.get(lt.obj_url(c.url, bck, real[0]), headers=c.headers())
+    assert r.status_code == 404, r.text
+    # New writes go elsewhere and are readable.
+    r = s.put(lt.obj_url(c.url, bck, on_victim[0]), data=b"new", headers=c.headers())
+    assert r.status_code == 200, r.text
+    assert s.get(lt.obj_url(c.url, bck, on_victim[0]), headers=c.headers()).content == b"new"
+    # It comes back: everything is readable, the newer write wins.
+    before = rmd(c)["version"]
+    victim.start()
+    victim.wait_ready(time.monotonic() + 30)
+    c.wait_smap()
+    wait_rebalanced(c, after=before)
+    assert s.get(lt.obj_url(c.url, bck, on_victim[0]), headers=c.headers()).content == b"new"
+    del want[on_victim[0]]
+    assert check_objects(c, bck, want) == ([], [], [])
+    assert placement(c, bck, list(want) + [on_victim[0]]) == ([], [])
+
+
+def test_sigkill_target_is_503_until_it_returns(cluster_factory):
+    c = cluster_factory(targets=3)
+    bck = lt.rand_name("kill")
+    make_bucket(c, bck)
+    want = put_objects(c, bck, 150)
+    victim = c.targets[0]
+    sm = c.smap()
+    on_victim = [n for n in want if lt.hrw_target(sm, bck, n)["daemon_id"] == victim.id]
+    c.kill_node(victim)
+    deadline = time.monotonic() + 20
+    while not int(c.smap()["tmap"][victim.id]["flags"]) & lt.SNODE_DOWN:
+        assert time.monotonic() < deadline, "the primary did not notice the dead target"
+        time.sleep(0.2)
+    s = lt.Http()
+    for n in on_victim[:10]:
+        lt.assert_error(s.get(lt.obj_url(c.url, bck, n), headers=c.headers()), 503, "down")
+    others = [n for n in want if n not in on_victim]
+    lost, corrupt, other = check_objects(c, bck, {n: want[n] for n in others})
+    assert (lost, corrupt, other) == ([], [], [])
+    victim.start()
+    victim.wait_ready(time.monotonic() + 30)
+    c.wait_smap()
+    assert check_objects(c, bck, want) == ([], [], [])
+
+
+def test_list_and_delete_during_rebalance(cluster_factory):
+    c = cluster_factory(targets=2)
+    bck = lt.rand_name("lst")
+    make_bucket(c, bck)
+    want = put_objects(c, bck, 800)
+    before = rmd(c)["version"]
+    add_target(c)
+    s = lt.Http()
+    seen_running = False
+    while True:
+        m = rmd(c)
+        seen_running = seen_running or m["state"] == "running"
+        r = s.get(lt.bck_url(c.url, bck), json=lt.actmsg("list", lt.lsomsg()),
+                  headers=c.headers())
+        assert r.status_code == 200, r.text
+        names = [e["name"] for e in r.json()["entries"]]
+        assert len(names) == len(set(names)) == len(want), (len(names), len(set(names)))
+        if m["version"] > before and m["state"] == "done":
+            break
+    # A delete removes every copy: nothing comes back with a later rebalance.
+    gone = sorted(want)[:50]
+    for n in gone:
+        r = s.delete(lt.obj_url(c.url, bck, n), headers=c.headers())
+        assert r.status_code == 200, r.text
+    before = rmd(c)["version"]
+    r = requests.put(c.url + "/v1/cluster", json=lt.actmsg("rebalance"), headers=c.headers())
+    assert r.status_code == 200 and r.text.startswith("g"), r.text
+    wait_rebalanced(c, after=before)
+    for n in gone:
+        assert s.get(lt.obj_url(c.url, bck, n), headers=c.headers()).status_code == 404
