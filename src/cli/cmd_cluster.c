@@ -682,7 +682,7 @@ static bool all_up(up_t *u)
         if (!found)
             not_up(u, u->nodes[i].id, "not in the cluster map");
     }
-    for (size_t k = 0; k < cnt && u->not_up == NULL; k++)
+    for (size_t k = 0; k < cnt; k++)
         if (u->whole_map || have_node(u, ns[k].id))
             check_node(u, &ns[k]);
     locus_nodes_free(ns, cnt);
