@@ -123,6 +123,49 @@ void locus_nodes_free(locus_node_t *nodes, size_t n);
 /* GET /v1/health (with prr=true when primary is set). 0 when the node answers 200. */
 int locus_cluster_health(locus_client_t *c, bool primary, char *err);
 
+/* Smap node flags (locus_node_t.flags): AIStore's maintenance and decommission bits, and Locus's
+ * DOWN (the node shut down or missed its keepalives; it stays in the map until it returns or is
+ * removed). */
+#define LOCUS_NODE_MAINT 4
+#define LOCUS_NODE_DECOMM 8
+#define LOCUS_NODE_DOWN 1024
+
+/* Options of a membership action; zero-initialize. */
+typedef struct {
+    bool skip_rebalance; /* start/stop-maintenance, decommission-node: no rebalance */
+    bool rm_user_data;   /* decommission-node: the node deletes its mountpaths' data first */
+    bool no_shutdown;    /* decommission-node: the node is removed but keeps running */
+} locus_node_opts_t;
+
+/* PUT /v1/cluster with the membership ActMsg {action, value: {sid: node_id, ...opts}}; action is
+ * "start-maintenance", "stop-maintenance", "decommission-node" or "shutdown-node". *job_id
+ * (caller frees; may be NULL) is the rebalance job the action started, "" when none.
+ * LOCUS_ENOENT for an unknown node. opts may be NULL. */
+int locus_node_action(locus_client_t *c, const char *action, const char *node_id,
+                      const locus_node_opts_t *opts, char **job_id, char *err);
+/* PUT /v1/cluster {"action":"rebalance"}: starts a global rebalance; *job_id its id (caller
+ * frees). */
+int locus_rebalance_start(locus_client_t *c, char **job_id, char *err);
+
+/* The state of the last global rebalance (GET /v1/cluster?what=rmd). Strings owned by the
+ * struct (locus_rmd_dispose). */
+typedef struct {
+    int64_t version;             /* the rebalance's number: its job id is "g<version>" */
+    char *id;                    /* job id, "" when there was none */
+    int64_t smap_version;        /* the cluster map it rebalances to */
+    char *state;                 /* "running", "done", "failed", "aborted" or "none" */
+    int64_t start_ns, end_ns;    /* unix ns; end_ns 0 while running */
+    int64_t objs, bytes, errors; /* objects and bytes moved so far, failures (all targets) */
+    char *err;                   /* "" unless it failed */
+} locus_rmd_t;
+
+/* Fills *rmd (zeroed first; dispose it also after failure); *json (may be NULL) receives the raw
+ * reply (caller frees). A cluster without global rebalance answers 400 (LOCUS_EINVAL). */
+int locus_cluster_rmd(locus_client_t *c, locus_rmd_t *rmd, char **json, char *err);
+void locus_rmd_dispose(locus_rmd_t *rmd);
+/* True when the rebalance state is final: "done", "failed" or "aborted". */
+bool locus_rmd_finished(const locus_rmd_t *rmd);
+
 /* ------------------------------------------------------------------------------------------ */
 /* Buckets */
 

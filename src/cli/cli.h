@@ -29,6 +29,18 @@ int locus_cli_cmd_job(int argc, char **argv);
 int locus_cli_cmd_etl(int argc, char **argv);
 int locus_cli_cmd_auth(int argc, char **argv);
 
+/* --- `locus cluster` --- */
+
+/* The usage text of `locus cluster` (cmd_cluster.c). */
+void cli_cluster_usage(FILE *f);
+/* The subcommands that talk to the endpoint (cmd_cluster_member.c); argv from the subcommand's
+ * name on. */
+int cli_cluster_show(int argc, char **argv);
+int cli_cluster_maintenance(int argc, char **argv);
+int cli_cluster_decommission(int argc, char **argv);
+int cli_cluster_shutdown_node(int argc, char **argv);
+int cli_cluster_rebalance(int argc, char **argv);
+
 /* --- secrets and tokens (cmd_auth.c) --- */
 
 /* Writes path (mode 0600, atomically). 0, or -1 with err. */

@@ -16,7 +16,7 @@ typedef struct {
 
 static const cli_group_t commands[] = {
     {"cluster", locus_cli_cmd_cluster,
-     "cluster up|down|show        start, stop or show a local cluster"},
+     "cluster up|down|show|...    a local cluster: start, stop, add targets; membership"},
     {"bucket", locus_cli_cmd_bucket, "bucket create|ls|rm|cp      manage buckets"},
     {"put", locus_cli_cmd_put, "put FILE|DIR BUCKET[/NAME]  upload a file or a directory tree"},
     {"get", locus_cli_cmd_get, "get BUCKET/OBJ [OUT|-]      download an object"},

@@ -452,7 +452,8 @@ class NodeDied(Exception):
 class Node:
     """One locusd process: its id, role, port and directory stay the same across restarts."""
 
-    def __init__(self, cluster, role, nid, port, ndir, primary=False, extra_flags=()):
+    def __init__(self, cluster, role, nid, port, ndir, primary=False, extra_flags=(), mountpaths=None):
+        """mountpaths: how many mountpath dirs (mp1..mpN) a target gets (default 2)."""
         self.cluster = cluster
         self.role = role
         self.id = nid
@@ -460,7 +461,8 @@ class Node:
         self.dir = Path(ndir)
         self.primary = primary
         self.url = f"{cluster.scheme}://127.0.0.1:{port}"
-        self.mountpaths = [self.dir / "mp1", self.dir / "mp2"] if role == "target" else []
+        self.mountpaths = ([self.dir / f"mp{i + 1}" for i in range(mountpaths or 2)]
+                           if role == "target" else [])
         self.config = self.dir / "config.json"
         self.log = self.dir / "locusd.log"
         self.stderr = self.dir / "stderr.log"
@@ -632,9 +634,10 @@ class Cluster:
     """1..N proxies and M targets, each a real locusd with its own dir under `root`."""
 
     def __init__(self, root, proxies=1, targets=3, extra_flags=(), name="c", scheme="http",
-                 auth=None, cluster_secret=True):
+                 auth=None, cluster_secret=True, target_mountpaths=None):
         """auth: None follows LOCUS_TEST_AUTH; cluster_secret: write root/cluster.secret and name
-        it in every node's config (False: the backward-compatible mode without one)."""
+        it in every node's config (False: the backward-compatible mode without one);
+        target_mountpaths: mountpath dirs per target (default 2)."""
         assert LOCUSD.exists(), f"{LOCUSD} missing"
         self.root = Path(root)
         self.scheme = scheme  # "https" with --tls-cert/--tls-key in extra_flags
@@ -649,6 +652,9 @@ class Cluster:
         self.problems = []
         self.torn_down = False
         suffix = "".join(random.choice(string.ascii_lowercase) for _ in range(3))
+        self.suffix = suffix  # of every node id (add_target names its node the same way)
+        self.target_mountpaths = target_mountpaths
+        self.extra_flags = list(extra_flags)
         ports = free_ports(proxies + targets)
         self.nodes = []
         for i in range(proxies):
@@ -658,7 +664,7 @@ class Cluster:
         for i in range(targets):
             nid = f"t{i + 1}{suffix}"
             self.nodes.append(Node(self, "target", nid, ports[proxies + i], self.root / nid,
-                                   extra_flags=extra_flags))
+                                   extra_flags=extra_flags, mountpaths=target_mountpaths))
         self.name = name
 
     # -- topology
@@ -742,6 +748,48 @@ class Cluster:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"cluster not ready: want proxies {sorted(want_p)} targets "
                                    f"{sorted(want_t)}, smap has {last}\n" + self.all_logs())
+            time.sleep(0.1)
+
+    def add_target(self, mountpaths=None, timeout=None):
+        """Starts one more target (the next id, a free port, the config of the others; mountpaths
+        default: the cluster's target_mountpaths) and waits until the primary's smap lists it and
+        every node answers /v1/health. Returns the new Node."""
+        n = 1 + max((int(x.id[1:-len(self.suffix)]) for x in self.targets), default=0)
+        used = {x.port for x in self.nodes}
+        port = next(p for p in free_ports(len(used) + 1) if p not in used)
+        nid = f"t{n}{self.suffix}"
+        node = Node(self, "target", nid, port, self.root / nid, extra_flags=self.extra_flags,
+                    mountpaths=mountpaths or self.target_mountpaths)
+        self.nodes.append(node)
+        deadline = time.monotonic() + (timeout or READY_TIMEOUT)
+        node.start()
+        node.wait_ready(deadline)
+        self.wait_smap(deadline=deadline)
+        return node
+
+    def rmd(self, node=None):
+        """GET /v1/cluster?what=rmd (the state of the last global rebalance) as JSON, or None when
+        the cluster does not report it (400/404: a build without global rebalance)."""
+        r = requests.get((node or self.primary).url + "/v1/cluster", params={"what": "rmd"},
+                         timeout=REQ_TIMEOUT, headers=self.headers())
+        if r.status_code in (400, 404):
+            return None
+        assert r.status_code == 200, f"rmd: {r.status_code} {r.text[:300]}"
+        return r.json()
+
+    def wait_rebalance(self, timeout=None, min_version=0):
+        """Polls the primary's rebalance state until it is not "running" (and, with min_version,
+        until its version reached it); returns the rmd JSON, or None when the cluster does not
+        report it."""
+        deadline = time.monotonic() + (timeout or tmo(60))
+        while True:
+            rmd = self.rmd()
+            if rmd is None:
+                return None
+            if rmd.get("state") != "running" and int(rmd.get("version", 0)) >= min_version:
+                return rmd
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"rebalance still running: {rmd}\n" + self.all_logs())
             time.sleep(0.1)
 
     def restart_node(self, node, kill=False):
