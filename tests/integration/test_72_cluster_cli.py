@@ -97,10 +97,8 @@ class CliCluster:
         return None if r.status_code in (400, 404) else r.json()
 
     def require_rmd(self):
-        """Skips a test of the server side of global rebalance and membership while this build
-        has none (what=rmd answers 400)."""
-        if self.rmd() is None:
-            pytest.skip("the cluster has no global rebalance (GET /v1/cluster?what=rmd: 400)")
+        """The primary reports the rebalance state (GET /v1/cluster?what=rmd)."""
+        assert self.rmd() is not None, "GET /v1/cluster?what=rmd failed"
 
     def put_objects(self, bck, n):
         requests.post(lt.bck_url(self.url, bck), params={"provider": "ais"},
@@ -226,20 +224,8 @@ def test_bad_inputs(cli, tmp_path):
     assert p.returncode == 1 and len(p.stderr.decode().strip().splitlines()) == 1, p.stderr
 
 
-def test_show_without_rebalance_state(cli):
-    """`cluster show` on a cluster that does not answer what=rmd prints the table alone."""
-    cli.up("--targets", 1)
-    if cli.rmd() is not None:
-        pytest.skip("this build reports the rebalance state")
-    out = cli.run("cluster", "show").stdout.decode()
-    assert "rebalance" not in out
-    j = json.loads(cli.run("cluster", "show", "--json").stdout)
-    assert "tmap" in j and "rmd" not in j
-
-
 # ------------------------------------------------------------------------------------------------
-# Membership through the proxy: need the server side (global rebalance, node flags). Each one
-# skips itself while GET /v1/cluster?what=rmd answers 400.
+# Membership through the proxy: maintenance, decommission, shutdown-node, rebalance.
 
 def test_maintenance_cli(cli):
     cli.up("--targets", 3)

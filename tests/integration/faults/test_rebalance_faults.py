@@ -19,7 +19,6 @@ import requests
 
 import locustest as lt
 
-pytestmark = []
 
 
 # ---------------------------------------------------------------------------------------------
@@ -303,22 +302,25 @@ def test_sigkill_mid_rebalance_converges(cluster_factory):
     c = cluster_factory(targets=2)
     bck = lt.rand_name("crash")
     make_bucket(c, bck)
-    want = put_objects(c, bck, 1500, size=(1000, 20000))
+    want = put_objects(c, bck, 2000, size=(1000, 40000))
     before = rmd(c)["version"]
     t3 = add_target(c)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         m = rmd(c)
-        if m["version"] > before and (m["objs"] > 0 or m["state"] != "running"):
+        if m["version"] > before and m["state"] == "running":
             break
-        time.sleep(0.02)
+        time.sleep(0.01)
+    time.sleep(0.1)  # objects in flight
     was = rmd(c)
-    c.kill_node(t3)  # SIGKILL, in the middle of receiving (or just after)
+    c.kill_node(t3)  # SIGKILL, in the middle of receiving
+    assert was["state"] == "running", f"the rebalance ended before the kill: {was}"
     time.sleep(1)
     t3.start()
     t3.wait_ready(time.monotonic() + 30)
     c.wait_smap()
     done = wait_rebalanced(c, timeout=120, after=was["version"])
+    assert done["errors"] == 0, done
     lost, corrupt, other = check_objects(c, bck, want)
     misplaced, extra = placement(c, bck, want)
     print(f"\nSIGKILL mid-rebalance (killed at {was['state']} {was['objs']} moved): objects "
