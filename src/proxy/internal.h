@@ -59,6 +59,9 @@ void proxy_forward_to_primary(http_req_t *req);
 /* ETL control plane (proxy/etl.c): /v1/etl[/<name>[/<verb>[/<tid>]]]. */
 void proxy_etl_request(http_req_t *req, const char **segs, int nseg);
 
+/* /v1/reverse/daemon[/...] with Ais-Node-Id: relayed to that target (proxy/reverse.c). */
+void proxy_reverse(http_req_t *req, const char **segs, int nseg);
+
 /* Lists (proxy/list.c). */
 void proxy_list_objects(http_req_t *req, const char *bck, json_t *lsomsg);
 
