@@ -102,6 +102,13 @@ bool mpath_settled(void);
 /* With the stripe lock of bck/obj held: the FQN of the object on whichever mountpath of the set
  * holds it (the HRW one first), or NULL. Caller frees. */
 char *mpath_locate_locked(const char *bck, const char *obj);
+/* With the stripe lock held, in a commit to fqn (the HRW FQN) where no copy exists: while the set
+ * is not settled, the version of a copy on another mountpath (its FQN into *stale, caller
+ * frees), else 0. */
+int64_t mpath_stale_version_locked(const char *bck, const char *obj, const char *fqn, char **stale);
+/* With the stripe lock held, after the commit: removes that older copy (so no resilver moves
+ * it over the new one) and prunes its empty directories. */
+void mpath_drop_stale_locked(const char *stale, const char *obj);
 /* Opens bck/obj wherever it is (under its stripe lock): fd, or -1 with errno (ENOENT). */
 int mpath_open_anywhere(const char *bck, const char *obj);
 /* With the stripe lock held, in a commit: when the set changed since the writer opened and

@@ -176,6 +176,42 @@ char *mpath_locate_locked(const char *bck, const char *obj)
     return found;
 }
 
+int64_t mpath_stale_version_locked(const char *bck, const char *obj, const char *fqn, char **stale)
+{
+    *stale = NULL;
+    if (settled)
+        return 0;
+    char *there = mpath_locate_locked(bck, obj);
+    if (there == NULL || strcmp(there, fqn) == 0) {
+        free(there);
+        return 0;
+    }
+    lom_md_t md;
+    int64_t v = 1; /* a file without metadata counts as version 1 */
+    if (lom_md_load(there, &md) == 0) {
+        v = md.version;
+        lom_md_dispose(&md);
+    }
+    *stale = there;
+    return v;
+}
+
+void mpath_drop_stale_locked(const char *stale, const char *obj)
+{
+    if (unlink(stale) < 0)
+        return;
+    char *od = xasprintf("%.*s", (int)(strlen(stale) - strlen(obj) - 1), stale);
+    char *p = xstrdup(stale);
+    char *slash;
+    while ((slash = strrchr(p, '/')) != NULL) {
+        *slash = '\0';
+        if (strlen(p) <= strlen(od) || rmdir(p) < 0)
+            break;
+    }
+    free(p);
+    free(od);
+}
+
 int mpath_open_anywhere(const char *bck, const char *obj)
 {
     pthread_mutex_t *lk = store_stripe(bck, obj);

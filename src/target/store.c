@@ -242,7 +242,10 @@ int store_writer_commit(obj_writer_t *w, json_t *custom, char *err, size_t errle
     pthread_mutex_lock(lk);
     /* the set changed since the open: the object goes to its HRW mountpath of the new one */
     int rc = mpath_writer_retarget(w);
-    md.version = lom_md_load(w->fqn, &old) == 0 ? old.version + 1 : 1;
+    char *stale = NULL; /* the previous copy on another mountpath while a resilver runs */
+    md.version = lom_md_load(w->fqn, &old) == 0
+                     ? old.version + 1
+                     : mpath_stale_version_locked(w->bck, w->obj, w->fqn, &stale) + 1;
     if (rc == 0)
         rc = lom_md_store_fd(w->fd, &md);
     if (rc == 0 && rename(w->work, w->fqn) < 0) {
@@ -255,6 +258,9 @@ int store_writer_commit(obj_writer_t *w, json_t *custom, char *err, size_t errle
                 rc = -errno;
         }
     }
+    if (rc == 0 && stale)
+        mpath_drop_stale_locked(stale, w->obj);
+    free(stale);
     pthread_mutex_unlock(lk);
     if (rc == -EISDIR || rc == -ENOTDIR || rc == -EEXIST || rc == -ENOTEMPTY) {
         snprintf(err, errlen,
