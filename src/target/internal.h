@@ -126,6 +126,13 @@ int mpath_probe(const char *path, char *err, size_t errlen);
 int mpath_init(char *err, size_t errlen);
 /* Starts the resilver a restart interrupted, if any (after the start-up cleanup). */
 void mpath_resume(void);
+/* One change of the set as /v1/daemon/mountpaths takes it: method PUT action "attach-mp",
+ * DELETE "detach-mp" (waits up to 45 s for the resilver to empty the mountpath; dont_resilver
+ * drops it at once), POST "enable-mp" or "disable-mp"; path as the client gave it. 200 or 202
+ * (detach still running) with the resilver's job id in id ("" when none), or a 4xx/5xx status
+ * with err. */
+int mpath_act(const char *method, const char *action, const char *path, bool dont_resilver,
+              char *id, size_t idlen, char *err, size_t errlen);
 /* /v1/daemon/mountpaths: attach (PUT), detach (DELETE), enable/disable (POST). The caller has
  * checked who may. */
 void mpath_handle(http_req_t *req);

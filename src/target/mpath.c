@@ -781,6 +781,36 @@ static const struct {
     {"POST", "disable-mp", ACT_DISABLE},
 };
 
+int mpath_act(const char *method, const char *action, const char *path, bool dont_resilver,
+              char *id, size_t idlen, char *err, size_t errlen)
+{
+    id[0] = '\0';
+    int k = -1;
+    for (size_t i = 0; action && i < sizeof(acts) / sizeof(acts[0]); i++)
+        if (strcmp(acts[i].method, method) == 0 && strcmp(acts[i].action, action) == 0)
+            k = (int)i;
+    if (k < 0) {
+        snprintf(err, errlen,
+                 "invalid action \"%.64s\" for %s /v1/daemon/mountpaths (PUT: attach-mp, "
+                 "DELETE: detach-mp, POST: enable-mp, disable-mp)",
+                 action ? action : "", method);
+        return 400;
+    }
+    if (path == NULL) {
+        snprintf(err, errlen, "%s: \"value\" must be the mountpath (a string)", action);
+        return 400;
+    }
+    char *p = path_normalize(path, err, errlen);
+    if (p == NULL)
+        return 400;
+    bool dont = acts[k].act == ACT_DETACH && dont_resilver;
+    int st = mpath_change(acts[k].act, p, dont, id, idlen, err, errlen);
+    if (st == 0 && acts[k].act == ACT_DETACH && !dont)
+        st = detach_wait(p, id, idlen, err, errlen);
+    free(p);
+    return st == 0 ? 200 : st;
+}
+
 void mpath_handle(http_req_t *req)
 {
     const char *m = req->method;
@@ -791,36 +821,13 @@ void mpath_handle(http_req_t *req)
     json_t *msg = http_body_json(req);
     if (msg == NULL)
         return;
-    const char *action = json_string_value(json_object_get(msg, "action"));
-    json_t *value = json_object_get(msg, "value");
-    int k = -1;
-    for (size_t i = 0; action && i < sizeof(acts) / sizeof(acts[0]); i++)
-        if (strcmp(acts[i].method, m) == 0 && strcmp(acts[i].action, action) == 0)
-            k = (int)i;
     char err[768] = "", id[16] = "";
-    int st = 0;
-    char *p = NULL;
-    if (k < 0) {
-        st = 400;
-        snprintf(err, sizeof(err),
-                 "invalid action \"%.64s\" for %s /v1/daemon/mountpaths (PUT: attach-mp, "
-                 "DELETE: detach-mp, POST: enable-mp, disable-mp)",
-                 action ? action : "", m);
-    } else if (!json_is_string(value)) {
-        st = 400;
-        snprintf(err, sizeof(err), "%s: \"value\" must be the mountpath (a string)", action);
-    } else if ((p = path_normalize(json_string_value(value), err, sizeof(err))) == NULL) {
-        st = 400;
-    } else {
-        bool dont = acts[k].act == ACT_DETACH && http_query_bool(req, "dont-resilver");
-        st = mpath_change(acts[k].act, p, dont, id, sizeof(id), err, sizeof(err));
-        if (st == 0 && acts[k].act == ACT_DETACH && !dont)
-            st = detach_wait(p, id, sizeof(id), err, sizeof(err));
-    }
-    if (st == 0 || st == 200 || st == 202)
-        http_reply_text(req, st ? (unsigned)st : 200, id);
+    int st = mpath_act(m, json_string_value(json_object_get(msg, "action")),
+                       json_string_value(json_object_get(msg, "value")),
+                       http_query_bool(req, "dont-resilver"), id, sizeof(id), err, sizeof(err));
+    if (st == 200 || st == 202)
+        http_reply_text(req, (unsigned)st, id);
     else
         http_reply_error(req, (unsigned)st, "%s", err);
-    free(p);
     json_decref(msg);
 }
