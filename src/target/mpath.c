@@ -693,7 +693,8 @@ static int mpath_change(mp_act_t act, const char *p, bool dont_resilver, char *i
     int st = apply(&l, s, act, p, err, errlen);
     if (st == 0 && act == ACT_DETACH && dont_resilver)
         lists_take(&l, 1, p); /* its objects stay behind, out of reach (docs/operations.md) */
-    bool resilver = st == 0 && !(act == ACT_DETACH && dont_resilver);
+    /* without a resilver, unless one was still due: it then goes on over the new set */
+    bool resilver = st == 0 && (!(act == ACT_DETACH && dont_resilver) || !settled);
     if (st == 0)
         st = commit_lists(&l, s->version + 1, !resilver && settled, err, errlen);
     if (st == 0 && resilver)

@@ -173,7 +173,8 @@ static void move_one(rs_t *r, const char *mp, const char *bck, const char *obj, 
     int64_t bytes = 0;
     pthread_mutex_t *lk = store_stripe(bck, obj);
     pthread_mutex_lock(lk);
-    int rc = move_locked(fqn, mp, dst_mp, bck, obj, &bytes);
+    /* a newer set (this job is being aborted) may place it elsewhere: leave it to the next job */
+    int rc = mpath_version() == r->s->version ? move_locked(fqn, mp, dst_mp, bck, obj, &bytes) : 0;
     pthread_mutex_unlock(lk);
     if (rc > 0) {
         r->x->loc_objs++;
