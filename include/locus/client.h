@@ -331,6 +331,20 @@ int locus_job_wait_progress(locus_client_t *c, const char *id, int64_t timeout_n
                             char *err);
 
 /* ------------------------------------------------------------------------------------------ */
+/* Mountpaths of a target (docs/protocol.md, "Mountpaths"), through the proxy's /v1/reverse */
+
+/* GET the target's mountpaths: *json is AIStore's MountpathList text
+ * {"available":[...],"waiting_dd":[...],"disabled":[...]} (caller frees). */
+int locus_mountpath_list(locus_client_t *c, const char *node, char **json, char *err);
+/* action "attach-mp", "detach-mp", "enable-mp" or "disable-mp" on mountpath path of target node.
+ * dont_resilver (detach only) leaves the objects behind. *job_id (may be NULL; caller frees)
+ * receives the resilver's job id, "" when none ran. *pending (may be NULL) is true when a detach
+ * answered 202: its resilver still runs and the mountpath leaves once it is done. */
+int locus_mountpath_action(locus_client_t *c, const char *node, const char *action,
+                           const char *path, bool dont_resilver, char **job_id, bool *pending,
+                           char *err);
+
+/* ------------------------------------------------------------------------------------------ */
 /* ETL (docs/protocol.md §1.6-§1.7, docs/protocol.md §2.2) */
 
 /* Converts the text of an ETL spec file into init messages for locus_etl_init. The text is YAML

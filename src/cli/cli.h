@@ -28,6 +28,7 @@ int locus_cli_cmd_object(int argc, char **argv);
 int locus_cli_cmd_job(int argc, char **argv);
 int locus_cli_cmd_etl(int argc, char **argv);
 int locus_cli_cmd_auth(int argc, char **argv);
+int locus_cli_cmd_storage(int argc, char **argv);
 
 /* --- `locus cluster` --- */
 

@@ -24,6 +24,7 @@ static const cli_group_t commands[] = {
     {"rm", locus_cli_cmd_rm, "rm BUCKET/OBJ...            delete objects"},
     {"object", locus_cli_cmd_object, "object head BUCKET/OBJ      show object properties"},
     {"job", locus_cli_cmd_job, "job show|wait ID            show a job / wait for it"},
+    {"storage", locus_cli_cmd_storage, "storage mountpath ls|attach a target's mountpaths (disks)"},
     {"etl", locus_cli_cmd_etl, "etl init|show|bucket|...    run transformers (ETL) on the data"},
     {"auth", locus_cli_cmd_auth, "auth token --user U ...      mint an AuthN token (HS256)"},
 };

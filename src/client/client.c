@@ -339,6 +339,11 @@ static CURLcode perform_leg(locus_client_t *c, client_req_t *r, const char *url,
         snprintf(a, sizeof(a), "Accept: %s", r->accept);
         hl = curl_slist_append(hl, a);
     }
+    if (r->node_id != NULL) {
+        char a[160];
+        snprintf(a, sizeof(a), "Ais-Node-Id: %s", r->node_id);
+        hl = curl_slist_append(hl, a);
+    }
     if (r->range[0] != '\0') {
         char a[96];
         snprintf(a, sizeof(a), "Range: %s", r->range);

@@ -38,6 +38,7 @@ typedef struct {
     const char *url;       /* full URL of the first leg (borrowed) */
     const char *json_body; /* control message (borrowed) or NULL */
     const char *accept;    /* Accept header value or NULL */
+    const char *node_id;   /* Ais-Node-Id header value (/v1/reverse) or NULL */
     char range[64];        /* Range header value or "" */
     /* upload body (PUT): a buffer, or fd + offset */
     bool upload;

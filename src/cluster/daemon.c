@@ -37,8 +37,16 @@ int route_split(const char *path, char *copy, size_t copylen, const char **segs,
     return n;
 }
 
+static cluster_daemon_what_cb what_cb;
+
+void cluster_on_daemon_what(cluster_daemon_what_cb cb)
+{
+    what_cb = cb;
+}
+
 static void handle_daemon(http_req_t *req)
 {
+    json_t *extra = NULL;
     const char *what = http_query(req, "what");
     if (what == NULL || strcmp(what, "smap") == 0) {
         smap_t *s = smap_get();
@@ -55,9 +63,11 @@ static void handle_daemon(http_req_t *req)
                               cluster_role() == ROLE_PROXY ? "proxy" : "target", "direct_url",
                               cluster_self_url());
         http_reply_json(req, 200, j);
+    } else if (what_cb && (extra = what_cb(what)) != NULL) {
+        http_reply_json(req, 200, extra);
     } else {
-        http_reply_error(req, 400, "invalid what=\"%s\" (supported: smap, bmd, etlmd, snode)",
-                         what);
+        http_reply_error(req, 400, "invalid what=\"%s\" (supported: smap, bmd, etlmd, snode%s)",
+                         what, what_cb ? ", mountpaths (targets)" : "");
     }
 }
 

@@ -21,6 +21,10 @@ bool cluster_handle(http_req_t *req, const char **segs, int nseg, const trust_t 
  * decommission-node): the daemon registers it (it must not block: it starts the shutdown).
  * rm_user_data: a decommissioned target removes its objects first. */
 void cluster_on_stop_request(void (*cb)(bool rm_user_data));
+/* Lets the role answer more what= values of GET /v1/daemon: cb returns the JSON answer (a new
+ * reference), or NULL when it does not know what. Register once, at start-up. */
+typedef json_t *(*cluster_daemon_what_cb)(const char *what);
+void cluster_on_daemon_what(cluster_daemon_what_cb cb);
 
 /* Splits a decoded path "/v1/a/b/c" into segments after "v1" (at most max). Returns the
  * count, or -1 if the path does not start with /v1/. The object part (everything after the

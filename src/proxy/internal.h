@@ -64,6 +64,8 @@ void proxy_etl_request(http_req_t *req, const char **segs, int nseg);
  * handled (true) or not one of them (false). GET /v1/cluster?what=rmd: the last rebalance. */
 bool proxy_cluster_action(http_req_t *req, const char *action, json_t *value);
 void proxy_reb_status(http_req_t *req);
+/* /v1/reverse/daemon[/...] with Ais-Node-Id: relayed to that target (proxy/reverse.c). */
+void proxy_reverse(http_req_t *req, const char **segs, int nseg);
 
 /* Lists (proxy/list.c). */
 void proxy_list_objects(http_req_t *req, const char *bck, json_t *lsomsg);

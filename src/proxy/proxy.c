@@ -670,7 +670,8 @@ void proxy_on_headers(http_req_t *req)
 }
 
 /* What the routes other than objects, buckets (bucket_authorized) and cluster_handle's need:
- * a node's body is the one it signed; ETL management is admin-only, as is aborting a job; a
+ * a node's body is the one it signed; ETL management is admin-only, as are aborting a job and
+ * relaying to a target (/v1/reverse); a
  * job's status needs SHOW-CLUSTER; a target's ETL failure report comes from a node. */
 static bool route_authorized(http_req_t *req, pctx_t *c, const char **segs, int n)
 {
@@ -686,6 +687,8 @@ static bool route_authorized(http_req_t *req, pctx_t *c, const char **segs, int 
     if (n >= 3 && strcmp(segs[0], "etl") == 0 && strcmp(segs[2], "_abort") == 0)
         rc = trust_require_node(&c->who, msg, sizeof(msg));
     else if (n >= 1 && strcmp(segs[0], "etl") == 0)
+        rc = trust_require(&c->who, NULL, AUTH_ACE_ADMIN, msg, sizeof(msg));
+    else if (n >= 1 && strcmp(segs[0], "reverse") == 0)
         rc = trust_require(&c->who, NULL, AUTH_ACE_ADMIN, msg, sizeof(msg));
     else if (n == 1 && strcmp(segs[0], "cluster") == 0)
         rc = trust_require(&c->who, NULL,
@@ -751,6 +754,10 @@ void proxy_on_request(http_req_t *req)
     }
     if (n >= 1 && strcmp(segs[0], "etl") == 0) {
         proxy_etl_request(req, segs, n);
+        return;
+    }
+    if (n >= 1 && strcmp(segs[0], "reverse") == 0) {
+        proxy_reverse(req, segs, n);
         return;
     }
     if (n == 1 && strcmp(segs[0], "cluster") == 0) {

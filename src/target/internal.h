@@ -4,11 +4,13 @@
 #ifndef LOCUS_TARGET_INTERNAL_H
 #define LOCUS_TARGET_INTERNAL_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <xxhash.h>
 
 #include "common/lso.h"
+#include "net/net.h"
 #include "target/lom.h"
 
 /* A streaming, atomic object write: bytes go to a work file under %wk with the checksum
@@ -21,6 +23,7 @@ typedef struct {
     char *obj;  /* owned */
     XXH64_state_t *xx;
     int64_t written;
+    int64_t mp_version; /* the mountpath set's version the writer chose its mountpath from */
 } obj_writer_t;
 
 /* Opens a writer for bck/obj on its HRW mountpath. 0 or -errno (err filled). */
@@ -70,5 +73,95 @@ int range_parse(const char *h, int64_t size, int64_t *off, int64_t *len);
 /* Copies a local object to bck/obj of this target (atomic, new version). 0 or HTTP status. */
 int store_copy_local(const char *src_fqn, int64_t size, const char *bck, const char *obj, char *err,
                      size_t errlen);
+
+/* The stripe lock of bck/obj: commits, deletes and resilver moves of one object name hold it. */
+pthread_mutex_t *store_stripe(const char *bck, const char *obj);
+/* Takes and drops every stripe lock: a commit that chose its mountpath before this call has
+ * renamed its file into place when it returns. */
+void store_barrier(void);
+
+/* ---------------------------------------------------------------- mountpaths (mpath.c)
+ * The target's mountpaths (docs/design.md §5): an immutable, reference-counted snapshot that a
+ * change replaces under a lock. Enabled mountpaths are the HRW set that places objects; disabled
+ * and detaching ones are out of it but may still hold objects until the resilver (resilver.c)
+ * has moved them off; a detaching one leaves the set then. */
+typedef struct mpset_s {
+    int refcnt; /* guarded by the set's lock */
+    int64_t version;
+    char **en; /* enabled, sorted: the HRW set (never empty) */
+    uint64_t *digests;
+    size_t n_en;
+    char **det; /* detaching, sorted */
+    size_t n_det;
+    char **dis; /* disabled, sorted */
+    size_t n_dis;
+} mpset_t;
+
+/* Snapshot: valid until mpath_put. Safe from any thread. */
+mpset_t *mpath_get(void);
+void mpath_put(mpset_t *s);
+/* The version of the current set (cheap: no reference taken). */
+int64_t mpath_version(void);
+/* The HRW mountpath of bck/obj in s (borrowed from s). */
+const char *mpset_hrw(const mpset_t *s, const char *bck, const char *obj);
+/* Every mountpath that may hold objects: enabled, then detaching, then disabled (i below
+ * mpset_count). */
+size_t mpset_count(const mpset_t *s);
+const char *mpset_path(const mpset_t *s, size_t i);
+/* False from a change until its resilver has put every object on its HRW mountpath: lookups
+ * then also look at the other mountpaths. */
+bool mpath_settled(void);
+/* With the stripe lock of bck/obj held: the FQN of the object on whichever mountpath of the set
+ * holds it (the HRW one first), or NULL. Caller frees. */
+char *mpath_locate_locked(const char *bck, const char *obj);
+/* With the stripe lock held, in a commit to fqn (the HRW FQN) where no copy exists: while the set
+ * is not settled, the version of a copy on another mountpath (its FQN into *stale, caller
+ * frees), else 0. */
+int64_t mpath_stale_version_locked(const char *bck, const char *obj, const char *fqn, char **stale);
+/* With the stripe lock held, after the commit: removes that older copy (so no resilver moves
+ * it over the new one) and prunes its empty directories. */
+void mpath_drop_stale_locked(const char *stale, const char *obj);
+/* Opens bck/obj wherever it is (under its stripe lock): fd, or -1 with errno (ENOENT). */
+int mpath_open_anywhere(const char *bck, const char *obj);
+/* With the stripe lock held, in a commit: when the set changed since the writer opened and
+ * bck/obj now belongs on another mountpath, moves the work file there (rename, or a copy across
+ * filesystems) and points w->fqn at it. 0 or -errno. */
+int mpath_writer_retarget(obj_writer_t *w);
+/* Copies the bytes of fd (from offset 0) into a new file at path (O_EXCL): the new file's fd, or
+ * -errno (nothing left behind). */
+int mpath_copy_new(int fd, const char *path);
+/* Creates path if missing and checks it is a writable directory with user xattrs. 0, or -1 with
+ * err. */
+int mpath_probe(const char *path, char *err, size_t errlen);
+/* Loads <data_dir>/mountpaths.json (else the config's list), probes the enabled mountpaths and
+ * installs the set. 0, or -1 with err. */
+int mpath_init(char *err, size_t errlen);
+/* Starts the resilver a restart interrupted, if any (after the start-up cleanup). */
+void mpath_resume(void);
+/* One change of the set as /v1/daemon/mountpaths takes it: method PUT action "attach-mp",
+ * DELETE "detach-mp" (waits up to 45 s for the resilver to empty the mountpath; dont_resilver
+ * drops it at once), POST "enable-mp" or "disable-mp"; path as the client gave it. 200 or 202
+ * (detach still running) with the resilver's job id in id ("" when none), or a 4xx/5xx status
+ * with err. */
+int mpath_act(const char *method, const char *action, const char *path, bool dont_resilver,
+              char *id, size_t idlen, char *err, size_t errlen);
+/* /v1/daemon/mountpaths: attach (PUT), detach (DELETE), enable/disable (POST). The caller has
+ * checked who may. */
+void mpath_handle(http_req_t *req);
+/* AIStore's MountpathList {"available","waiting_dd","disabled"} (new reference). */
+json_t *mpath_list_json(void);
+/* The resilver is done with the set of version v: it dropped the detaching mountpaths it
+ * emptied (detached: those with no objects left) and marks the set settled when all_ok. */
+void mpath_resilver_done(int64_t v, char **detached, size_t n_detached, bool all_ok);
+
+/* ---------------------------------------------------------------- resilver (resilver.c) */
+
+/* Starts a resilver of the current set (aborting a running one, which it waits for before it
+ * walks); its job id into id. Call with the change lock of mpath.c held. */
+void resilver_start(char *id, size_t idlen);
+/* The id of the newest resilver and whether it is still running; false when there was none. */
+bool resilver_last(char *id, size_t idlen, bool *running, char *err, size_t errlen);
+/* Aborts the running resilver and waits for it (shutdown). */
+void resilver_shutdown(void);
 
 #endif

@@ -31,7 +31,6 @@
 #define N_STRIPES 256
 static pthread_mutex_t stripes[N_STRIPES]; /* serialize commit/delete of one object name */
 static const config_t *cfg;
-static uint64_t *mp_digests;
 /* Work-file ids: a random base read once per process plus a counter, and the pid read once, so
  * that naming a work file costs no system call (it used to cost getrandom and getpid). */
 static _Atomic uint64_t work_seq;
@@ -45,14 +44,29 @@ static pthread_mutex_t *stripe_for(const char *bck, const char *obj)
     return &stripes[d % N_STRIPES];
 }
 
-static const char *mpath_for(const char *bck, const char *obj)
+pthread_mutex_t *store_stripe(const char *bck, const char *obj)
 {
-    if (cfg->n_mountpaths == 1)
-        return cfg->mountpaths[0];
-    char *u = uname_make(bck, obj);
-    int k = hrw_select(mp_digests, cfg->n_mountpaths, hrw_digest_str(u));
-    free(u);
-    return cfg->mountpaths[k < 0 ? 0 : k];
+    return stripe_for(bck, obj);
+}
+
+void store_barrier(void)
+{
+    for (int i = 0; i < N_STRIPES; i++) {
+        pthread_mutex_lock(&stripes[i]);
+        pthread_mutex_unlock(&stripes[i]);
+    }
+}
+
+/* The HRW mountpath of bck/obj in the current mountpath set (caller frees); *version (may be
+ * NULL) receives the set's version. */
+static char *mpath_for(const char *bck, const char *obj, int64_t *version)
+{
+    mpset_t *s = mpath_get();
+    char *mp = xstrdup(mpset_hrw(s, bck, obj));
+    if (version)
+        *version = s->version;
+    mpath_put(s);
+    return mp;
 }
 
 /* The last gate before a name becomes a path: whatever the caller checked, a name with "..",
@@ -70,7 +84,21 @@ char *store_fqn(const char *bck, const char *obj)
 {
     if (!names_ok(bck, obj))
         return NULL;
-    return fqn_make(mpath_for(bck, obj), bck, obj);
+    char *mp = mpath_for(bck, obj, NULL);
+    char *fqn = fqn_make(mp, bck, obj);
+    free(mp);
+    struct stat st;
+    if (!mpath_settled() && lstat(fqn, &st) < 0) { /* a resilver may be moving it */
+        pthread_mutex_t *lk = stripe_for(bck, obj);
+        pthread_mutex_lock(lk);
+        char *there = mpath_locate_locked(bck, obj);
+        pthread_mutex_unlock(lk);
+        if (there) {
+            free(fqn);
+            fqn = there;
+        }
+    }
+    return fqn;
 }
 
 int store_init(char *err, size_t errlen)
@@ -80,39 +108,10 @@ int store_init(char *err, size_t errlen)
     work_pid = (int)getpid();
     for (int i = 0; i < N_STRIPES; i++)
         pthread_mutex_init(&stripes[i], NULL);
-    mp_digests = xcalloc(cfg->n_mountpaths, sizeof(uint64_t));
-    for (size_t i = 0; i < cfg->n_mountpaths; i++) {
-        size_t n = strlen(cfg->mountpaths[i]);
-        while (n > 1 && cfg->mountpaths[i][n - 1] == '/')
-            cfg->mountpaths[i][--n] = '\0';
-        int rc = mkdir_p(cfg->mountpaths[i], 0755);
-        if (rc < 0) {
-            snprintf(err, errlen, "mountpath %s: %s", cfg->mountpaths[i], strerror(-rc));
-            return -1;
-        }
-        mp_digests[i] = hrw_digest_str(cfg->mountpaths[i]);
-        /* Metadata lives in xattrs: refuse a filesystem without them rather than lose it. */
-        char *probe = xasprintf("%s/.locus-xattr-probe", cfg->mountpaths[i]);
-        int fd = open(probe, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        if (fd < 0) {
-            snprintf(err, errlen, "mountpath %s is not writable: %s", cfg->mountpaths[i],
-                     strerror(errno));
-            free(probe);
-            return -1;
-        }
-        lom_md_t md;
-        lom_md_init(&md);
-        rc = lom_md_store_fd(fd, &md);
-        close(fd);
-        unlink(probe);
-        free(probe);
-        if (rc < 0) {
-            snprintf(err, errlen, "mountpath %s: extended attributes not supported: %s",
-                     cfg->mountpaths[i], strerror(-rc));
-            return -1;
-        }
-    }
+    if (mpath_init(err, errlen) < 0)
+        return -1;
     store_cleanup_work();
+    mpath_resume();
     return 0;
 }
 
@@ -142,7 +141,8 @@ int store_writer_open(obj_writer_t *w, const char *bck, const char *obj, char *e
         snprintf(err, errlen, "invalid bucket or object name: %s", name_check(bck, obj));
         return -EINVAL;
     }
-    const char *mp = mpath_for(bck, obj);
+    int64_t mp_version;
+    char *mp = mpath_for(bck, obj, &mp_version);
     char *wd = fqn_workdir(mp, bck);
     /* The work dir exists after the first PUT: create it only when missing. */
     int rc = work_create(wd, &w->work);
@@ -156,10 +156,13 @@ int store_writer_open(obj_writer_t *w, const char *bck, const char *obj, char *e
         snprintf(err, errlen, "cannot create work file %s: %s", w->work, strerror(-rc));
         free(w->work);
         w->work = NULL;
+        free(mp);
         return rc;
     }
     w->fd = rc;
     w->fqn = fqn_make(mp, bck, obj);
+    w->mp_version = mp_version;
+    free(mp);
     w->bck = xstrdup(bck);
     w->obj = xstrdup(obj);
     w->xx = XXH64_createState();
@@ -218,33 +221,46 @@ static void prune_dirs(const char *fqn, const char *stop)
 }
 
 /* Renames the work file over the FQN with md (the object's stripe lock held). received: md
- * comes from another target (rebalance): it keeps its version, and a local copy written at the
- * same time or later wins (*kept; the work file is dropped). Otherwise the version is the
- * previous one + 1. 0 or -errno. */
+ * comes from another target (rebalance, get-from-neighbor): it keeps its version, and a local
+ * copy written at the same time or later wins (*kept; the work file is dropped). Otherwise the
+ * version is the previous one + 1. While a resilver runs, the previous copy may still be on
+ * another mountpath (stale): it counts as the previous one, and is removed after the commit so
+ * that no resilver moves it over the new one. 0 or -errno. */
 static int writer_install(obj_writer_t *w, lom_md_t *md, bool received, bool *kept)
 {
+    /* the set changed since the open: the object goes to its HRW mountpath of the new one */
+    int rc = mpath_writer_retarget(w);
+    if (rc < 0)
+        return rc;
     lom_md_t old;
     lom_md_init(&old);
+    char *stale = NULL;
     bool have = lom_md_load(w->fqn, &old) == 0;
-    int rc = 0;
+    int64_t stale_version = have ? 0 : mpath_stale_version_locked(w->bck, w->obj, w->fqn, &stale);
+    if (!have && stale)
+        have = lom_md_load(stale, &old) == 0;
     if (received && have && old.atime_ns >= md->atime_ns) {
         *kept = true;
         unlink(w->work);
-    } else {
-        if (!received)
-            md->version = have ? old.version + 1 : 1;
-        rc = lom_md_store_fd(w->fd, md);
-        if (rc == 0 && rename(w->work, w->fqn) < 0) {
-            rc = -errno;
-            if (rc == -ENOENT) { /* first object under this directory */
-                char *dir = xstrdup(w->fqn);
-                rc = mkdir_p(dirname(dir), 0755);
-                free(dir);
-                if (rc == 0 && rename(w->work, w->fqn) < 0)
-                    rc = -errno;
-            }
+        goto out;
+    }
+    if (!received)
+        md->version = have ? old.version + 1 : stale_version + 1;
+    rc = lom_md_store_fd(w->fd, md);
+    if (rc == 0 && rename(w->work, w->fqn) < 0) {
+        rc = -errno;
+        if (rc == -ENOENT) { /* first object under this directory */
+            char *dir = xstrdup(w->fqn);
+            rc = mkdir_p(dirname(dir), 0755);
+            free(dir);
+            if (rc == 0 && rename(w->work, w->fqn) < 0)
+                rc = -errno;
         }
     }
+    if (rc == 0 && stale)
+        mpath_drop_stale_locked(stale, w->obj);
+out:
+    free(stale);
     lom_md_dispose(&old);
     return rc;
 }
@@ -283,7 +299,7 @@ static int writer_commit(obj_writer_t *w, lom_md_t *md, bool received, bool *kep
 out:
     if (status != 0) {
         unlink(w->work);
-        char *objdir = fqn_objdir(mpath_for(w->bck, w->obj), w->bck);
+        char *objdir = xasprintf("%.*s", (int)(strlen(w->fqn) - strlen(w->obj) - 1), w->fqn);
         prune_dirs(w->fqn, objdir);
         free(objdir);
     }
@@ -378,6 +394,8 @@ int store_open(const char *bck, const char *obj, int *fdp, lom_md_t *md)
         return -EINVAL;
     int fd = open(fqn, O_RDONLY | O_CLOEXEC);
     free(fqn);
+    if (fd < 0 && (errno == ENOENT || errno == ENOTDIR)) /* elsewhere while a resilver runs? */
+        fd = mpath_open_anywhere(bck, obj);
     if (fd < 0)
         return errno == ENOTDIR || errno == EISDIR ? -ENOENT : -errno;
     struct stat st;
@@ -398,23 +416,31 @@ int store_open(const char *bck, const char *obj, int *fdp, lom_md_t *md)
     return 0;
 }
 
-int store_delete(const char *bck, const char *obj)
+/* Deletes bck/obj wherever it is (its HRW mountpath, or another one while a resilver runs);
+ * with expect, only if it is still that copy (-ESTALE otherwise). 0 or -errno. */
+static int delete_copy(const char *bck, const char *obj, const lom_md_t *expect)
 {
     if (!names_ok(bck, obj))
         return -EINVAL;
-    const char *mp = mpath_for(bck, obj);
-    char *fqn = fqn_make(mp, bck, obj);
     pthread_mutex_t *lk = stripe_for(bck, obj);
     pthread_mutex_lock(lk);
-    struct stat st;
-    int rc = 0;
-    if (lstat(fqn, &st) < 0 || !S_ISREG(st.st_mode))
-        rc = -ENOENT;
-    else if (unlink(fqn) < 0)
+    char *fqn = mpath_locate_locked(bck, obj);
+    int rc = fqn == NULL ? -ENOENT : 0;
+    lom_md_t md;
+    if (rc == 0 && expect) {
+        if (lom_md_load(fqn, &md) < 0) {
+            rc = -ESTALE; /* not ours to judge: leave it */
+        } else {
+            if (md.atime_ns != expect->atime_ns || strcmp(md.cs_val, expect->cs_val) != 0)
+                rc = -ESTALE;
+            lom_md_dispose(&md);
+        }
+    }
+    if (rc == 0 && unlink(fqn) < 0)
         rc = -errno;
     pthread_mutex_unlock(lk);
     if (rc == 0) {
-        char *objdir = fqn_objdir(mp, bck);
+        char *objdir = xasprintf("%.*s", (int)(strlen(fqn) - strlen(obj) - 1), fqn);
         prune_dirs(fqn, objdir);
         free(objdir);
     }
@@ -422,31 +448,14 @@ int store_delete(const char *bck, const char *obj)
     return rc;
 }
 
+int store_delete(const char *bck, const char *obj)
+{
+    return delete_copy(bck, obj, NULL);
+}
+
 int store_delete_if(const char *bck, const char *obj, const lom_md_t *expect)
 {
-    if (!names_ok(bck, obj))
-        return -EINVAL;
-    const char *mp = mpath_for(bck, obj);
-    char *fqn = fqn_make(mp, bck, obj);
-    pthread_mutex_t *lk = stripe_for(bck, obj);
-    pthread_mutex_lock(lk);
-    lom_md_t md;
-    int rc = lom_md_load(fqn, &md);
-    if (rc == 0) {
-        bool same = md.atime_ns == expect->atime_ns && strcmp(md.cs_val, expect->cs_val) == 0;
-        lom_md_dispose(&md);
-        rc = !same ? -ESTALE : unlink(fqn) < 0 ? -errno : 0;
-    } else if (rc == -ENODATA) {
-        rc = -ESTALE; /* not ours to judge: leave it */
-    }
-    pthread_mutex_unlock(lk);
-    if (rc == 0) {
-        char *objdir = fqn_objdir(mp, bck);
-        prune_dirs(fqn, objdir);
-        free(objdir);
-    }
-    free(fqn);
-    return rc;
+    return delete_copy(bck, obj, expect);
 }
 
 bool store_exists(const char *bck, const char *obj)
@@ -509,11 +518,13 @@ void store_walk(const char *bck, const char *prefix, store_walk_cb cb, void *arg
     walk_t wk = {cb, arg, prefix ? prefix : "", prefix ? strlen(prefix) : 0, false};
     if (name_check_bucket(bck) != NULL)
         return;
-    for (size_t i = 0; i < cfg->n_mountpaths && !wk.stop; i++) {
-        char *od = fqn_objdir(cfg->mountpaths[i], bck);
+    mpset_t *s = mpath_get();
+    for (size_t i = 0; i < mpset_count(s) && !wk.stop; i++) {
+        char *od = fqn_objdir(mpset_path(s, i), bck);
         walk_dir(&wk, od, "");
         free(od);
     }
+    mpath_put(s);
 }
 
 typedef struct {
@@ -554,9 +565,13 @@ void store_list(const char *bck, const char *prefix, const char *after, size_t l
     for (size_t i = 0; i < c.n; i++)
         idx[i] = i;
     qsort_r(idx, c.n, sizeof(size_t), cmp_idx_names, c.names);
-    size_t take = c.n < limit ? c.n : limit;
-    for (size_t k = 0; k < take; k++) {
+    size_t taken = 0;
+    for (size_t k = 0; k < c.n && taken < limit; k++) {
         size_t i = idx[k];
+        /* a resilver moving an object between mountpaths: the walk may meet it twice */
+        if (k > 0 && strcmp(c.names[i], c.names[idx[k - 1]]) == 0)
+            continue;
+        taken++;
         lso_entry_t e;
         memset(&e, 0, sizeof(e));
         e.name = c.names[i];
@@ -613,12 +628,14 @@ void store_remove_bucket(const char *bck)
         LOCUS_LOG(LOG_WARNING, "[store] refused to remove a bucket with an invalid name");
         return;
     }
-    for (size_t i = 0; i < cfg->n_mountpaths; i++) {
-        char *bd = fqn_bckdir(cfg->mountpaths[i], bck);
+    mpset_t *s = mpath_get();
+    for (size_t i = 0; i < mpset_count(s); i++) {
+        const char *mp = mpset_path(s, i);
+        char *bd = fqn_bckdir(mp, bck);
         /* Rename first so the bucket vanishes at once, then delete at leisure. */
         char id[13];
         random_id(id, 12);
-        char *trash = xasprintf("%s/@ais/.trash-%s", cfg->mountpaths[i], id);
+        char *trash = xasprintf("%s/@ais/.trash-%s", mp, id);
         const char *victim = rename(bd, trash) == 0 ? trash : bd;
         int rc = remove_tree(victim);
         if (rc < 0)
@@ -626,12 +643,14 @@ void store_remove_bucket(const char *bck)
         free(trash);
         free(bd);
     }
+    mpath_put(s);
 }
 
 void store_cleanup_work(void)
 {
-    for (size_t i = 0; i < cfg->n_mountpaths; i++) {
-        char *root = xasprintf("%s/@ais", cfg->mountpaths[i]);
+    mpset_t *s = mpath_get();
+    for (size_t i = 0; i < mpset_count(s); i++) {
+        char *root = xasprintf("%s/@ais", mpset_path(s, i));
         DIR *d = opendir(root);
         if (d) {
             struct dirent *de;
@@ -651,4 +670,5 @@ void store_cleanup_work(void)
         }
         free(root);
     }
+    mpath_put(s);
 }

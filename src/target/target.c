@@ -587,6 +587,26 @@ static void internal_lso(http_req_t *req)
     lso_page_dispose(&page);
 }
 
+/* /v1/daemon/mountpaths: an admin, or a node (a proxy relaying /v1/reverse/daemon/...). */
+static void mountpaths_request(http_req_t *req, tctx_t *c)
+{
+    char msg[512];
+    int st = trust_require(&c->who, NULL, AUTH_ACE_ADMIN, msg, sizeof(msg));
+    if (st == 0 && !trust_body_ok(&c->who, req->body.base, req->body.len)) {
+        st = 401;
+        snprintf(msg, sizeof(msg), "intra-cluster request: the body is not the one signed");
+    }
+    if (st)
+        http_reply_error(req, (unsigned)st, "%s", msg);
+    else
+        mpath_handle(req);
+}
+
+static json_t *daemon_what(const char *what)
+{
+    return strcmp(what, "mountpaths") == 0 ? mpath_list_json() : NULL;
+}
+
 void target_on_request(http_req_t *req)
 {
     tctx_t *c = req->ctx;
@@ -603,6 +623,10 @@ void target_on_request(http_req_t *req)
     }
     const char *s4[4];
     n = route_split(req->path, copy, sizeof(copy), s4, 4);
+    if (n == 2 && strcmp(s4[0], "daemon") == 0 && strcmp(s4[1], "mountpaths") == 0) {
+        mountpaths_request(req, c);
+        return;
+    }
     if (cluster_handle(req, s4, n, &c->who))
         return;
     /* Everything else here is intra-cluster: listing pages, jobs, ETL status, logs, health. */
@@ -674,14 +698,16 @@ int target_init(char *err, size_t errlen)
     if (store_init(err, errlen) < 0)
         return -1;
     cluster_on_bmd_change(on_bmd_change);
+    cluster_on_daemon_what(daemon_what);
     jobs_init();
     return etl_target_init(&objects, err, errlen);
 }
 
 void target_shutdown(void)
 {
-    reb_shutdown();
-    jobs_shutdown(); /* first: running jobs hold ETL instances */
+    reb_shutdown();      /* both move objects: done before the store goes */
+    resilver_shutdown();
+    jobs_shutdown();     /* first of the rest: running jobs hold ETL instances */
     etl_target_shutdown();
 }
 

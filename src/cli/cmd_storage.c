@@ -1,0 +1,187 @@
+/*
+ * cmd_storage.c - `locus storage mountpath ls [NODE]` and `locus storage mountpath
+ * attach|detach|enable|disable NODE PATH`: a target's mountpaths through the proxy's
+ * /v1/reverse route (docs/protocol.md, "Mountpaths"; docs/operations.md, "Disks").
+ */
+#include "cli/cli.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/util.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: locus storage mountpath ls [NODE] [--json]\n"
+               "       locus storage mountpath attach NODE PATH [--wait [--timeout D]]\n"
+               "       locus storage mountpath detach NODE PATH [--dont-resilver]\n"
+               "       locus storage mountpath enable NODE PATH [--wait [--timeout D]]\n"
+               "       locus storage mountpath disable NODE PATH [--wait [--timeout D]]\n"
+               "\n"
+               "ls       the mountpaths of target NODE (default: every target): enabled,\n"
+               "         detaching (waiting for the resilver) and disabled\n"
+               "attach   adds directory PATH (created if missing) to NODE's mountpaths; a\n"
+               "         resilver job moves the objects that belong on it\n"
+               "detach   moves PATH's objects to the other mountpaths, then removes it (waits\n"
+               "         up to 45 s; after that the resilver goes on and PATH leaves when it\n"
+               "         is done); --dont-resilver removes it at once and leaves its objects\n"
+               "         behind, out of reach\n"
+               "enable   puts a disabled (or detaching) mountpath back in use\n"
+               "disable  stops using PATH and moves its objects off; it stays attached\n"
+               "--wait   waits for the resilver job to end\n");
+}
+
+static void add_rows(cli_table_t *t, const char *node, json_t *list)
+{
+    static const char *const keys[] = {"available", "waiting_dd", "disabled"};
+    static const char *const states[] = {"enabled", "detaching", "disabled"};
+    for (size_t k = 0; k < ARRAY_SIZE(keys); k++) {
+        size_t i;
+        json_t *v;
+        json_array_foreach(json_object_get(list, keys[k]), i, v)
+        {
+            if (json_is_string(v))
+                cli_table_add(t, (const char *[]){node, states[k], json_string_value(v)});
+        }
+    }
+}
+
+/* The ids of the targets in the cluster map into *ids (caller frees with locus_strv_free). */
+static int target_ids(locus_client_t *c, char ***ids, size_t *n, char *err)
+{
+    char *smap = NULL;
+    locus_node_t *ns = NULL;
+    size_t cnt = 0;
+    *ids = NULL;
+    *n = 0;
+    int rc = locus_cluster_smap(c, &smap, err);
+    if (rc == 0)
+        rc = locus_smap_parse(smap, &ns, &cnt, NULL, err);
+    free(smap);
+    if (rc != 0)
+        return rc;
+    *ids = xcalloc(cnt + 1, sizeof(char *));
+    for (size_t i = 0; i < cnt; i++)
+        if (strcmp(ns[i].role, "target") == 0)
+            (*ids)[(*n)++] = xstrdup(ns[i].id);
+    locus_nodes_free(ns, cnt);
+    return 0;
+}
+
+static int mp_ls(int argc, char **argv)
+{
+    bool as_json = false;
+    const cli_opt_t opts[] = {CLI_FLAG("json", &as_json)};
+    const cli_cmd_t cmd = {"storage", usage, 0, 1, "storage mountpath ls: unexpected \"%s\""};
+    int pos, ret = cli_options(&cmd, opts, ARRAY_SIZE(opts), argc, argv, &pos);
+    if (ret != CLI_OPTS_GO)
+        return ret;
+    locus_client_t *c = cli_client();
+    if (c == NULL)
+        return CLI_EXIT_FAIL;
+    char err[LOCUS_ERR_LEN];
+    char **ids = NULL;
+    size_t n = 0;
+    ret = CLI_EXIT_OK;
+    if (pos < argc) {
+        ids = xcalloc(2, sizeof(char *));
+        ids[n++] = xstrdup(argv[pos]);
+    } else if (target_ids(c, &ids, &n, err) != 0) {
+        ret = cli_fail_line("storage mountpath ls", err);
+    }
+    static const cli_col_t cols[] = {
+        {"NODE", false, 8, 16}, {"STATE", false, 9, 9}, {"MOUNTPATH", false, 0, 0}};
+    cli_table_t t;
+    cli_table_init(&t, cols, ARRAY_SIZE(cols));
+    json_t *all = json_object();
+    for (size_t i = 0; i < n && ret == CLI_EXIT_OK; i++) {
+        char *text = NULL;
+        json_t *j = NULL;
+        if (locus_mountpath_list(c, ids[i], &text, err) != 0)
+            ret = cli_fail_line(ids[i], err);
+        else if ((j = json_loads(text, 0, NULL)) == NULL)
+            ret = cli_fail(ids[i], "the mountpath list is not JSON");
+        if (j) {
+            add_rows(&t, ids[i], j);
+            json_object_set_new(all, ids[i], j);
+        }
+        free(text);
+    }
+    if (ret == CLI_EXIT_OK && as_json) {
+        char *s = json_dumps(all, JSON_INDENT(2));
+        printf("%s\n", s);
+        free(s);
+        cli_table_dispose(&t);
+    } else if (ret == CLI_EXIT_OK) {
+        cli_table_finish(&t, stdout);
+    } else {
+        cli_table_dispose(&t);
+    }
+    json_decref(all);
+    locus_strv_free(ids, n);
+    locus_client_destroy(c);
+    return ret;
+}
+
+/* attach, detach, enable, disable: argv[0] names the verb. */
+static int mp_change(int argc, char **argv)
+{
+    const char *verb = argv[0];
+    bool wait = false, dont = false;
+    int64_t timeout = 0;
+    cli_opt_t opts[] = {CLI_WAIT_OPTS(&wait, &timeout), CLI_FLAG("dont-resilver", &dont)};
+    size_t nopts = strcmp(verb, "detach") == 0 ? ARRAY_SIZE(opts) : ARRAY_SIZE(opts) - 1;
+    char bad[96];
+    snprintf(bad, sizeof(bad), "storage mountpath %s: need NODE and PATH", verb);
+    const cli_cmd_t cmd = {"storage", usage, 2, 2, bad};
+    int pos, ret = cli_options(&cmd, opts, nopts, argc, argv, &pos);
+    if (ret != CLI_OPTS_GO)
+        return ret;
+    const char *node = argv[pos], *path = argv[pos + 1];
+    locus_client_t *c = cli_client();
+    if (c == NULL)
+        return CLI_EXIT_FAIL;
+    char what[160], action[32], err[LOCUS_ERR_LEN];
+    snprintf(what, sizeof(what), "storage mountpath %s %s", verb, node);
+    snprintf(action, sizeof(action), "%s-mp", verb);
+    char *id = NULL;
+    bool pending = false;
+    ret = CLI_EXIT_OK;
+    if (locus_mountpath_action(c, node, action, path, dont, &id, &pending, err) != 0) {
+        ret = cli_fail_line(what, err);
+    } else if (id == NULL || id[0] == '\0') {
+        printf("%s: %s %s (no resilver needed)\n", node, path,
+               strcmp(verb, "detach") == 0 ? "detached" : "unchanged or done");
+    } else if (pending) {
+        printf("%s: detaching %s: resilver %s still running; %s leaves the mountpaths when it "
+               "ends (locus job wait %s)\n",
+               node, path, id, path, id);
+    } else {
+        printf("%s: %s %s%s: resilver job %s\n", node, verb, path,
+               strcmp(verb, "detach") == 0 ? " (done)" : "", id);
+        if (wait && locus_job_wait(c, id, timeout, NULL, err) != 0)
+            ret = cli_fail_line(what, err);
+        else if (wait)
+            printf("resilver %s finished\n", id);
+    }
+    free(id);
+    locus_client_destroy(c);
+    return ret;
+}
+
+static int storage_mountpath(int argc, char **argv)
+{
+    static const cli_sub_t subs[] = {{"ls", mp_ls},
+                                     {"attach", mp_change},
+                                     {"detach", mp_change},
+                                     {"enable", mp_change},
+                                     {"disable", mp_change}};
+    return cli_dispatch("storage", usage, subs, ARRAY_SIZE(subs), 0, argc, argv);
+}
+
+int locus_cli_cmd_storage(int argc, char **argv)
+{
+    static const cli_sub_t subs[] = {{"mountpath", storage_mountpath}};
+    return cli_dispatch("storage", usage, subs, ARRAY_SIZE(subs), 0, argc, argv);
+}
