@@ -7,6 +7,7 @@
 #include "cli/cli.h"
 
 #include <ctype.h>
+#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -92,6 +93,31 @@ static void print_table(const locus_node_t *ns, size_t n, int64_t version)
            n - np, n - np == 1 ? "" : "s", (long long)version);
 }
 
+/* A line for each target whose resilver (the move of objects between its mountpaths) runs or
+ * ended with an error: its mountpath list carries the last one (docs/protocol.md §1.12). */
+static void print_resilvers(locus_client_t *c, const locus_node_t *ns, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(ns[i].role, "target") != 0 || (ns[i].flags & LOCUS_NODE_DOWN))
+            continue;
+        char *text = NULL, err[LOCUS_ERR_LEN];
+        if (locus_mountpath_list(c, ns[i].id, &text, err) != 0)
+            continue;
+        json_t *j = json_loads(text, 0, NULL);
+        json_t *rs = json_object_get(j, "resilver");
+        const char *e = json_string_value(json_object_get(rs, "err"));
+        bool running = json_is_true(json_object_get(rs, "running"));
+        if (rs && (running || (e && e[0])))
+            printf("resilver %s on %s: %s, %lld objects moved%s%s\n",
+                   json_string_value(json_object_get(rs, "id")), ns[i].id,
+                   running ? "running" : "ended",
+                   (long long)json_integer_value(json_object_get(rs, "moved")),
+                   e && e[0] ? ": " : "", e ? e : "");
+        json_decref(j);
+        free(text);
+    }
+}
+
 int cli_cluster_show(int argc, char **argv)
 {
     bool as_json = false;
@@ -128,6 +154,7 @@ int cli_cluster_show(int argc, char **argv)
             rmd_line(&rmd, line, sizeof(line));
             printf("%s\n", line);
         }
+        print_resilvers(c, ns, n);
         locus_nodes_free(ns, n);
     }
     locus_rmd_dispose(&rmd);

@@ -21,6 +21,9 @@ typedef struct {
     int (*open)(const char *bck, const char *obj, int *fd, int64_t *size);
     /* The object's FQN (its local path) on this target; caller frees. */
     char *(*fqn)(const char *bck, const char *obj);
+    /* Every mountpath that may hold objects now (they change at run time: attach, detach), at
+     * most max, strdup'd into out (caller frees); the count. NULL: the config's list. */
+    size_t (*mountpaths)(char **out, size_t max);
 } etl_objects_t;
 
 /* Starts the runtime; objs must outlive it. */

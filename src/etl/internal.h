@@ -85,6 +85,9 @@ void etl_strv_free(char **v);
  * sandbox: bwrap, the helper with e's uid and limits, then cmd; with serve (io://) the helper
  * serves cmd per object on e->sock_path instead. NULL-terminated, caller frees with
  * etl_strv_free; NULL with err set when the sandbox cannot run (no bwrap, no helper). */
+/* The target's mountpaths now (etl_objects_t.mountpaths, else the config's), strdup'd into out
+ * (at most CONFIG_MAX_MPATHS); the count. An ETL server sees those that existed when it started. */
+size_t etl_mountpaths(char **out);
 char **etl_sandbox_argv(const etl_inst_t *e, char *const *cmd, bool serve, char *err,
                         size_t errlen);
 /* Creates e->sock_dir for the server's Unix socket, owned by the sandbox user. 0 or -1. */

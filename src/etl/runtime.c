@@ -264,8 +264,12 @@ char **etl_build_env(const etl_inst_t *e, const char *const *extra)
     env_add(&envp, &n, "ARG_TYPE", "");
     buf_t roots;
     buf_init(&roots);
-    for (size_t i = 0; i < cfg->n_mountpaths; i++)
-        buf_printf(&roots, "%s%s", i ? ":" : "", cfg->mountpaths[i]);
+    char *mps[CONFIG_MAX_MPATHS];
+    size_t nmp = etl_mountpaths(mps);
+    for (size_t i = 0; i < nmp; i++) {
+        buf_printf(&roots, "%s%s", i ? ":" : "", mps[i]);
+        free(mps[i]);
+    }
     env_add(&envp, &n, "LOCUS_ETL_FQN_ROOTS", roots.base ? roots.base : "");
     buf_dispose(&roots);
     for (const char *const *x = extra; x && *x; x++) {
@@ -885,8 +889,21 @@ static void on_etlmd_change(const mdoc_t *old_doc, const mdoc_t *new_doc)
     pthread_mutex_unlock(&etl_lock);
 }
 
+static const etl_objects_t *target_objs;
+
+size_t etl_mountpaths(char **out)
+{
+    if (target_objs && target_objs->mountpaths)
+        return target_objs->mountpaths(out, CONFIG_MAX_MPATHS);
+    const config_t *c = cluster_config();
+    for (size_t i = 0; i < c->n_mountpaths; i++)
+        out[i] = xstrdup(c->mountpaths[i]);
+    return c->n_mountpaths;
+}
+
 int etl_target_init(const etl_objects_t *objs, char *err, size_t errlen)
 {
+    target_objs = objs;
     etl_inline_set_objects(objs);
     cluster_on_md_change(MD_ETL, on_etlmd_change);
     if (pthread_create(&reconcile_thread, NULL, reconcile_main, NULL) != 0) {

@@ -194,13 +194,17 @@ static void mask_private(argv_t *a, const config_t *cfg, char *const *bound, siz
             continue;
         }
         av_add3(a, "--tmpfs", real, NULL);
-        for (size_t m = 0; m < cfg->n_mountpaths; m++) {
+        char *mps[CONFIG_MAX_MPATHS];
+        size_t nmp = etl_mountpaths(mps);
+        for (size_t m = 0; m < nmp; m++) {
             char rm[PATH_MAX];
-            if (realpath(cfg->mountpaths[m], rm) && path_within(rm, real) && strcmp(rm, real)) {
+            if (realpath(mps[m], rm) && path_within(rm, real) && strcmp(rm, real)) {
                 add_parents(a, rm);
                 av_add3(a, "--ro-bind", rm, rm);
             }
         }
+        for (size_t m = 0; m < nmp; m++)
+            free(mps[m]);
     }
 }
 
@@ -282,14 +286,18 @@ char **etl_sandbox_argv(const etl_inst_t *e, char *const *cmd, bool serve, char 
     bound[nb++] = cfg->bin_dir;
     if (cfg->tls_ca) /* https targets: the ETL verifies them with it (docs/security.md §6) */
         bound[nb++] = cfg->tls_ca;
-    for (size_t i = 0; i < cfg->n_mountpaths; i++)
-        bound[nb++] = cfg->mountpaths[i];
+    char *mps[CONFIG_MAX_MPATHS];
+    size_t nmp = etl_mountpaths(mps);
+    for (size_t i = 0; i < nmp; i++)
+        bound[nb++] = mps[i];
     for (size_t i = 0; i < cfg->n_etl_sandbox_paths; i++)
         bound[nb++] = cfg->etl_sandbox_paths[i];
     for (size_t i = 0; i < nb; i++) {
         add_parents(&a, bound[i]);
         av_add3(&a, "--ro-bind", bound[i], bound[i]);
     }
+    for (size_t i = 0; i < nmp; i++)
+        free(mps[i]);
     char *usr[] = {"/usr"};
     mask_private(&a, cfg, usr, 1);
     mask_private(&a, cfg, bound, nb);

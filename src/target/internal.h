@@ -161,6 +161,8 @@ void mpath_resilver_done(int64_t v, char **detached, size_t n_detached, bool all
 void resilver_start(char *id, size_t idlen);
 /* The id of the newest resilver and whether it is still running; false when there was none. */
 bool resilver_last(char *id, size_t idlen, bool *running, char *err, size_t errlen);
+/* The last resilver as {"id","running","moved","err"} (new reference), NULL when none ran. */
+json_t *resilver_status(void);
 /* Aborts the running resilver and waits for it (shutdown). */
 void resilver_shutdown(void);
 

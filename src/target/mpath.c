@@ -741,6 +741,9 @@ json_t *mpath_list_json(void)
     json_t *j = json_pack("{s:o, s:o, s:o}", "available", strv_json(s->en, s->n_en), "waiting_dd",
                           strv_json(s->det, s->n_det), "disabled", strv_json(s->dis, s->n_dis));
     mpath_put(s);
+    json_t *rs = resilver_status(); /* Locus: the operator's view of the last resilver */
+    if (rs)
+        json_object_set_new(j, "resilver", rs);
     return j;
 }
 

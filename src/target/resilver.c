@@ -16,6 +16,7 @@
  */
 #include "cluster/cluster.h"
 #include "cluster/meta.h"
+#include "common/json.h"
 #include "common/log.h"
 #include "common/names.h"
 #include "common/util.h"
@@ -353,6 +354,22 @@ bool resilver_last(char *id, size_t idlen, bool *running, char *err, size_t errl
     snprintf(err, errlen, "%s", e ? e : "");
     json_decref(snap);
     return true;
+}
+
+json_t *resilver_status(void)
+{
+    pthread_mutex_lock(&rs_lock); /* last_x stays referenced while it is held */
+    json_t *snap = last_x ? xact_snap(last_x, "") : NULL;
+    pthread_mutex_unlock(&rs_lock);
+    if (snap == NULL)
+        return NULL;
+    json_t *j = json_pack(
+        "{s:O, s:b, s:I, s:O}", "id", json_object_get(snap, "id"), "running",
+        !json_is_true(json_object_get(snap, "is_idle")), "moved",
+        (json_int_t)json_int64(json_object_get(json_object_get(snap, "stats"), "loc-objs")), "err",
+        json_object_get(snap, "err"));
+    json_decref(snap);
+    return j;
 }
 
 void resilver_shutdown(void)

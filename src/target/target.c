@@ -691,7 +691,18 @@ static int object_open(const char *bck, const char *obj, int *fd, int64_t *size)
     return rc;
 }
 
-static const etl_objects_t objects = {.open = object_open, .fqn = store_fqn};
+static size_t object_mountpaths(char **out, size_t max)
+{
+    mpset_t *s = mpath_get();
+    size_t n = mpset_count(s) < max ? mpset_count(s) : max;
+    for (size_t i = 0; i < n; i++)
+        out[i] = xstrdup(mpset_path(s, i));
+    mpath_put(s);
+    return n;
+}
+
+static const etl_objects_t objects = {
+    .open = object_open, .fqn = store_fqn, .mountpaths = object_mountpaths};
 
 int target_init(char *err, size_t errlen)
 {
@@ -705,9 +716,9 @@ int target_init(char *err, size_t errlen)
 
 void target_shutdown(void)
 {
-    reb_shutdown();      /* both move objects: done before the store goes */
+    reb_shutdown(); /* both move objects: done before the store goes */
     resilver_shutdown();
-    jobs_shutdown();     /* first of the rest: running jobs hold ETL instances */
+    jobs_shutdown(); /* first of the rest: running jobs hold ETL instances */
     etl_target_shutdown();
 }
 

@@ -249,6 +249,20 @@ AUTH = {
 }
 
 
+# ---- lom: byte 0 even: the xattr JSON; odd: the URL-encoded Locus-Lom header ----
+_LOM = ('{"v":1,"size":5,"cs_type":"xxhash","cs_val":"26c7827d889f6da3","ver":3,'
+        '"atime":1700000000000000000,"custom":{"k":"v"}}')
+LOM = {
+    "xattr": b"\x00" + _LOM.encode(),
+    "xattr-min": b'\x00{"v":1,"size":0}',
+    "xattr-bad-custom": b'\x00{"v":1,"size":1,"custom":{"k":1}}',
+    "xattr-negative": b'\x00{"v":1,"size":-1}',
+    "header": b"\x01" + "".join(c if c.isalnum() else "%%%02X" % ord(c) for c in _LOM).encode(),
+    "header-raw": b"\x01" + _LOM.encode(),
+    "header-bad-escape": b"\x01%7B%22v%22%3A1%2C%22size%22%3A%ZZ",
+}
+
+
 def main():
     for name, v in NAMES.items():
         write("names", name, v)
@@ -272,6 +286,8 @@ def main():
         write("etl_uri", name, v)
     for name, v in AUTH.items():
         write("auth", name, v)
+    for name, v in LOM.items():
+        write("lom", name, v)
 
 
 if __name__ == "__main__":

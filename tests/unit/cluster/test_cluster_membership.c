@@ -219,6 +219,16 @@ static void test_join_keepalive(void **state)
     assert_int_equal(pushes(), 1);
 }
 
+/* The flags of a node in the current smap (0 when absent). */
+static uint32_t flags_of(const char *id)
+{
+    smap_t *s = smap_get();
+    const snode_t *n = smap_find(s, id);
+    uint32_t f = n ? n->flags : 0;
+    smap_put(s);
+    return f;
+}
+
 static void test_dead_nodes(void **state)
 {
     /* Timeouts generous against a loaded machine: only "longer than the timeout" and "well
@@ -231,25 +241,57 @@ static void test_dead_nodes(void **state)
     int n0 = pushes();
     sleep_ms(1300); /* t2 (joined in the test before) is now silent for too long */
     check_dead_nodes();
-    assert_false(in_smap("t2"));
-    assert_true(in_smap("t3")); /* grace period from its first check */
+    /* A dead target stays in the map, marked DOWN (docs/design.md §14). */
+    assert_true(in_smap("t2"));
+    assert_int_equal(flags_of("t2"), SNODE_DOWN);
+    assert_int_equal(flags_of("t3"), 0); /* grace period from its first check */
     assert_true(in_smap("p1"));
     assert_int_equal(smap_version(), v + 1);
-    assert_int_equal(pushes(), n0 + 1); /* the new smap went to t3 */
+    assert_int_equal(pushes(), n0 + 1); /* the new smap went to t3, not to the DOWN t2 */
     assert_int_equal(last_push_version, v + 1);
 
-    check_dead_nodes(); /* nobody timed out since */
+    check_dead_nodes(); /* nobody timed out since; t2 is known to be down */
     assert_int_equal(smap_version(), v + 1);
     sleep_ms(1300);
     seen_touch("t3"); /* a keepalive just in time */
     check_dead_nodes();
-    assert_true(in_smap("t3"));
+    assert_int_equal(flags_of("t3"), 0);
     sleep_ms(1300);
     check_dead_nodes();
-    assert_false(in_smap("t3"));
+    assert_int_equal(flags_of("t3"), SNODE_DOWN);
     assert_int_equal(smap_version(), v + 2);
-    assert_int_equal(pushes(), n0 + 1); /* nobody left to push to */
+    assert_int_equal(pushes(), n0 + 1); /* nobody up left to push to */
+
+    /* A DOWN node's keepalive is refused (it joins again), and its join clears the flag. */
+    char *ka = xasprintf("{\"daemon_id\":\"t3\",\"smap_version\":%lld}", (long long)(v + 2));
+    assert_int_equal(call_status("POST", "/v1/cluster/keepalive", ka), 404);
+    free(ka);
+    char *join = xasprintf(
+        "{\"daemon_id\":\"t3\",\"daemon_type\":\"target\",\"direct_url\":\"%s\"}", peer_url);
+    assert_int_equal(call_status("POST", "/v1/cluster/join", join), 200);
+    free(join);
+    assert_int_equal(flags_of("t3"), 0);
+    assert_int_equal(smap_version(), v + 3);
     cfg.keepalive_timeout_ns = 6000000000LL;
+}
+
+/* Flags set and cleared by the primary's membership calls; removal; a node's leave. */
+static void test_flags_leave(void **state)
+{
+    int64_t v = smap_version();
+    assert_int_equal(membership_set_flags("t3", SNODE_MAINT, 0), 0);
+    assert_int_equal(flags_of("t3"), SNODE_MAINT);
+    assert_int_equal(smap_version(), v + 1);
+    assert_int_equal(membership_set_flags("t3", SNODE_MAINT, 0), 0); /* unchanged: no version */
+    assert_int_equal(smap_version(), v + 1);
+    assert_int_equal(membership_set_flags("nope", SNODE_MAINT, 0), -1);
+    assert_int_equal(membership_set_flags("t3", 0, SNODE_MAINT), 0);
+    assert_int_equal(flags_of("t3"), 0);
+    /* Leave: only the node itself (the caller id), and a target becomes DOWN. */
+    assert_int_equal(call_status("POST", "/v1/cluster/leave", "{\"daemon_id\":\"t3\"}"), 400);
+    assert_int_equal(membership_remove("t3"), 0);
+    assert_false(in_smap("t3"));
+    assert_int_equal(membership_remove("t3"), -1);
 }
 
 static void test_endpoints(void **state)
@@ -330,8 +372,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_init_primary), cmocka_unit_test(test_upsert),
         cmocka_unit_test(test_remove),       cmocka_unit_test(test_join_keepalive),
-        cmocka_unit_test(test_dead_nodes),   cmocka_unit_test(test_endpoints),
-        cmocka_unit_test(test_route_split),  cmocka_unit_test(test_restart),
+        cmocka_unit_test(test_dead_nodes),   cmocka_unit_test(test_flags_leave),
+        cmocka_unit_test(test_endpoints),    cmocka_unit_test(test_route_split),
+        cmocka_unit_test(test_restart),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

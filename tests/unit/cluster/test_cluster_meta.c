@@ -411,6 +411,43 @@ static void test_owner_vectors(void **state)
     smap_put(s10);
 }
 
+/* Flags survive the JSON forms, and placement skips maintenance, decommission and DOWN targets
+ * (docs/design.md §14) while smap_owner_skip can still name the owner among all of them. */
+static void test_flags_and_placement(void **state)
+{
+    (void)state;
+    static const char *const t3[] = {"tMnOpQr", "tAbCdEf", "tGhIjKl"};
+    json_t *j = smap_json("U", 1, t3, 3);
+    json_object_set_new(json_object_get(json_object_get(j, "tmap"), "tAbCdEf"), "flags",
+                        json_integer(SNODE_MAINT));
+    json_object_set_new(json_object_get(json_object_get(j, "tmap"), "tGhIjKl"), "flags",
+                        json_real(4294967296.0)); /* out of range: ignored, not wrapped */
+    smap_t *s = smap_from_json(j);
+    json_decref(j);
+    assert_int_equal(smap_find(s, "tAbCdEf")->flags, SNODE_MAINT);
+    assert_int_equal(smap_find(s, "tGhIjKl")->flags, 0);
+    assert_int_equal(smap_active_targets(s), 2);
+    /* "bck/obj" belongs to tAbCdEf among all three (test_owner_vectors) */
+    assert_string_equal(smap_owner_skip(s, "bck", "obj", 0)->id, "tAbCdEf");
+    const snode_t *o = smap_owner(s, "bck", "obj");
+    assert_non_null(o);
+    assert_string_not_equal(o->id, "tAbCdEf");
+    char *text = smap_to_text(s);
+    assert_non_null(strstr(text, "\"flags\":4,"));
+    json_t *back = json_loads(text, JSON_DECODE_INT_AS_REAL, NULL);
+    smap_t *s2 = smap_from_json(back);
+    json_decref(back);
+    free(text);
+    assert_int_equal(smap_find(s2, "tAbCdEf")->flags, SNODE_MAINT);
+    /* Every target out of placement: no owner, but the skip-nothing owner is still known. */
+    for (size_t i = 0; i < s2->n_targets; i++)
+        s2->targets[i].flags = SNODE_DOWN;
+    assert_null(smap_owner(s2, "bck", "obj"));
+    assert_string_equal(smap_owner_skip(s2, "bck", "obj", SNODE_MAINT)->id, "tAbCdEf");
+    smap_put(s);
+    smap_put(s2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -421,6 +458,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_apply_older_newer_foreign, setup, teardown),
         cmocka_unit_test_setup_teardown(test_receive_only_own_primary, setup, teardown),
         cmocka_unit_test(test_owner_vectors),
+        cmocka_unit_test(test_flags_and_placement),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -314,7 +314,7 @@ static char *objs_fqn(const char *bck, const char *obj)
     return xasprintf("%s/%s/%s", fx_data_dir, bck, obj);
 }
 
-static const etl_objects_t objs = {objs_open, objs_fqn};
+static const etl_objects_t objs = {objs_open, objs_fqn, NULL};
 
 static int group_setup(void **state)
 {

@@ -640,6 +640,63 @@ static void test_work_names_unique(void **state)
     }
 }
 
+/* Receives data as bck/obj with metadata md (as a rebalance does); the commit status. */
+static int receive(const char *bck, const char *obj, const char *data, const lom_md_t *md,
+                   bool *kept)
+{
+    obj_writer_t w;
+    char err[512];
+    assert_int_equal(store_writer_open(&w, bck, obj, err, sizeof(err)), 0);
+    assert_int_equal(store_writer_write(&w, data, strlen(data)), 0);
+    return store_writer_commit_received(&w, md, kept, err, sizeof(err));
+}
+
+/* An object moved here keeps its metadata; a damaged one is refused; a local copy written at
+ * the same time or later wins; the sender's conditional delete only takes the copy it sent. */
+static void test_received_and_delete_if(void **state)
+{
+    (void)state;
+    lom_md_t sent, md;
+    lom_md_init(&sent);
+    sent.size = 5;
+    snprintf(sent.cs_type, sizeof(sent.cs_type), "xxhash");
+    snprintf(sent.cs_val, sizeof(sent.cs_val), "%016llx", (unsigned long long)XXH64("moved", 5, 0));
+    sent.version = 7;
+    sent.atime_ns = 1000;
+    sent.custom = json_pack("{s:s}", "k", "v");
+    bool kept = true;
+    assert_int_equal(receive("br", "m", "moved", &sent, &kept), 0);
+    assert_false(kept);
+    int rc;
+    char *got = get("br", "m", &md, &rc);
+    assert_string_equal(got, "moved");
+    free(got);
+    assert_int_equal(md.version, 7);
+    assert_int_equal(md.atime_ns, 1000);
+    assert_string_equal(json_string_value(json_object_get(md.custom, "k")), "v");
+    lom_md_dispose(&md);
+    /* Damaged on the way (other bytes or size): nothing changes. */
+    assert_int_equal(receive("br", "m", "MOVED", &sent, &kept), 400);
+    assert_int_equal(receive("br", "m2", "moved!", &sent, &kept), 400);
+    assert_int_equal(store_exists("br", "m2"), false);
+    /* A local PUT (written now, so later than atime 1000) wins over an older copy. */
+    assert_int_equal(put("br", "m", "local", NULL), 0);
+    assert_int_equal(receive("br", "m", "moved", &sent, &kept), 0);
+    assert_true(kept);
+    got = get("br", "m", &md, &rc);
+    assert_string_equal(got, "local");
+    free(got);
+    assert_int_equal(md.version, 8); /* the PUT counted on from the moved copy's version */
+    /* The sender's delete: only the copy it sent. */
+    assert_int_equal(store_delete_if("br", "m", &sent), -ESTALE);
+    assert_true(store_exists("br", "m"));
+    assert_int_equal(store_delete_if("br", "m", &md), 0);
+    assert_false(store_exists("br", "m"));
+    assert_int_equal(store_delete_if("br", "m", &md), -ENOENT);
+    lom_md_dispose(&md);
+    lom_md_dispose(&sent);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -656,6 +713,7 @@ int main(void)
         cmocka_unit_test(test_dirs_removed),
         cmocka_unit_test(test_concurrent_new_dirs),
         cmocka_unit_test(test_work_names_unique),
+        cmocka_unit_test(test_received_and_delete_if),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
