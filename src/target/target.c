@@ -377,21 +377,28 @@ static struct MHD_Response *body_response(int fd, int64_t off, int64_t len)
     return MHD_create_response_from_fd_at_offset64((uint64_t)len, fd, (uint64_t)off);
 }
 
+/* The owner of an object it does not have asks the other targets (get from neighbor,
+ * docs/design.md §14) unless the request is ?local. false when answered (503: it may be on a
+ * target that is down). A miss stays a miss: the caller answers 404. */
+static bool fetch_if_missing(http_req_t *req, tctx_t *c)
+{
+    if (c->local || store_exists(c->bck, c->obj))
+        return true;
+    char err[1024];
+    int st = reb_gfn(c->bck, c->obj, err, sizeof(err));
+    if (st == 0 || st == 404)
+        return true;
+    http_reply_error(req, (unsigned)st, "%s", err);
+    return false;
+}
+
 static void object_get(http_req_t *req, tctx_t *c, bool head)
 {
+    if (!fetch_if_missing(req, c))
+        return;
     int fd;
     lom_md_t md;
     int rc = store_open(c->bck, c->obj, &fd, &md);
-    if (rc == -ENOENT && !c->local) {
-        char err[1024];
-        int st = reb_gfn(c->bck, c->obj, err, sizeof(err));
-        if (st == 0 || st == 404) /* moved here, or look again: it may have arrived meanwhile */
-            rc = store_open(c->bck, c->obj, &fd, &md);
-        else {
-            http_reply_error(req, (unsigned)st, "%s", err);
-            return;
-        }
-    }
     if (rc == -ENOENT) {
         http_reply_error(req, 404, "%s: ais://%s/%s does not exist", cluster_self_name(), c->bck,
                          c->obj);
@@ -547,8 +554,9 @@ static void object_request(http_req_t *req, tctx_t *c)
     } else if (c->location) {
         http_reply_redirect(req, 307, c->location);
     } else if (strcmp(m, "GET") == 0 && http_query(req, "etl_name")) {
-        etl_inline_get(req, c->bck, c->obj, http_query(req, "etl_name"),
-                       http_query(req, "etl_args"));
+        if (fetch_if_missing(req, c))
+            etl_inline_get(req, c->bck, c->obj, http_query(req, "etl_name"),
+                           http_query(req, "etl_args"));
     } else if (strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0) {
         object_get(req, c, m[0] == 'H');
     } else if (strcmp(m, "PUT") == 0 && http_query(req, "object_to")) {

@@ -28,11 +28,16 @@ def mp_call(c, method, action, path, node, params=None, headers=None):
                              json={"action": action, "value": path}, headers=h, timeout=120)
 
 
-def mp_list(c, node):
+def mp_list(c, node, resilver=False):
+    """AIStore's MountpathList of node; with resilver, also Locus's "resilver" (the last one)."""
     r = lt.Http().get(c.url + "/v1/reverse/daemon", params={"what": "mountpaths"},
                       headers={"Ais-Node-Id": node.id})
     assert r.status_code == 200, r.text
-    return r.json()
+    j = r.json()
+    rs = j.pop("resilver", None)
+    if rs is not None:
+        assert set(rs) == {"id", "running", "moved", "err"}, rs
+    return (j, rs) if resilver else j
 
 
 def wait_job(c, jid, timeout=60):
@@ -132,6 +137,14 @@ def test_attach_then_detach_moves_every_object(cluster_factory, http):
     check_placement(t, "mpa", state, [mp1, mp2, mp3])
     assert files_on(mp3, "mpa"), "HRW puts some objects on the new mountpath"
     check_content(http, c, "mpa", state)
+    _, rs = mp_list(c, t, resilver=True)  # the operator's view of the last resilver
+    if not rs["running"]:
+        assert rs["id"] == jid and rs["moved"] == len(files_on(mp3, "mpa")) and rs["err"] == ""
+        # `locus cluster show` names only a resilver that runs or failed
+        env = dict(os.environ, LOCUS_ENDPOINT=c.url, LOCUS_TOKEN=c.token or "")
+        show = subprocess.run([str(lt.LOCUS_CLI), "cluster", "show"], env=env,
+                              capture_output=True, timeout=60)
+        assert show.returncode == 0 and b"resilver" not in show.stdout, show
     # the job is in the target's registry like any other
     r = http.get(c.url + "/v1/cluster", params={"what": "qryxstats", "id": jid})
     assert r.status_code == 200

@@ -429,3 +429,29 @@ def test_list_and_delete_during_rebalance(cluster_factory):
     wait_rebalanced(c, after=before)
     for n in gone:
         assert s.get(lt.obj_url(c.url, bck, n), headers=c.headers()).status_code == 404
+
+
+def test_primary_killed_mid_rebalance_resumes(cluster_factory):
+    """The primary keeps the rebalance state (rmd.json): killed while one runs, it starts it again
+    when it comes back, and the cluster converges."""
+    c = cluster_factory(targets=2)
+    bck = lt.rand_name("prim")
+    make_bucket(c, bck)
+    want = put_objects(c, bck, 1500, size=(1000, 40000))
+    before = rmd(c)["version"]
+    add_target(c)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        m = rmd(c)
+        if m["version"] > before and m["state"] == "running":
+            break
+        time.sleep(0.01)
+    assert m["state"] == "running", m
+    c.restart_node(c.primary, kill=True)
+    done = wait_rebalanced(c, timeout=120, after=m["version"])
+    lost, corrupt, other = check_objects(c, bck, want)
+    misplaced, _ = placement(c, bck, want)
+    print(f"\nprimary SIGKILL mid-rebalance ({m['id']}): resumed as {done['id']}, objects "
+          f"{len(want)}, lost {len(lost)}, corrupt {len(corrupt)}, misplaced {len(misplaced)}")
+    assert (lost, corrupt, other) == ([], [], [])
+    assert misplaced == []
