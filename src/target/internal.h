@@ -58,6 +58,8 @@ bool store_exists(const char *bck, const char *obj);
  * cb returns non-zero. */
 typedef int (*store_walk_cb)(const char *name, const char *fqn, void *arg);
 void store_walk(const char *bck, const char *prefix, store_walk_cb cb, void *arg);
+/* The same over one object directory (<mountpath>/@ais/<bck>/%ob) only. */
+void store_walk_objdir(const char *objdir, store_walk_cb cb, void *arg);
 /* One sorted page of local objects: names > after, at most limit. */
 void store_list(const char *bck, const char *prefix, const char *after, size_t limit, int props,
                 lso_page_t *out);

@@ -383,19 +383,24 @@ static fanout_req_t *to_others(const smap_t *s, const char *method, const char *
     return rq;
 }
 
-/* Why a miss may not be a real one: a DOWN target that HRW would pick if it were up, or a
- * target that did not answer. NULL when the miss is real. Caller frees. */
-static char *miss_doubt(const smap_t *s, const char *bck, const char *obj, const fanout_req_t *rq,
-                        size_t n)
+/* Whether a miss may not be a real one: 503 with err when HRW over every target but those in
+ * maintenance picks a DOWN one (the object may be there), or a target did not answer; 0 when
+ * the miss is real. */
+static int miss_status(const smap_t *s, const char *bck, const char *obj, const fanout_req_t *rq,
+                       size_t n, char *err, size_t errlen)
 {
     const snode_t *o = smap_owner_skip(s, bck, obj, SNODE_MAINT | SNODE_DECOMM);
-    if (o && (o->flags & SNODE_DOWN))
-        return xasprintf("ais://%s/%s is unavailable: its target %s is down", bck, obj, o->id);
+    if (o && (o->flags & SNODE_DOWN)) {
+        snprintf(err, errlen, "ais://%s/%s is unavailable: its target %s is down", bck, obj, o->id);
+        return 503;
+    }
     for (size_t i = 0; i < n; i++)
-        if (rq[i].rc < 0 || rq[i].resp.status >= 500)
-            return xasprintf("ais://%s/%s is unavailable: target %s did not answer", bck, obj,
-                             ((const snode_t *)rq[i].arg)->id);
-    return NULL;
+        if (rq[i].rc < 0 || rq[i].resp.status >= 500) {
+            snprintf(err, errlen, "ais://%s/%s is unavailable: target %s did not answer", bck, obj,
+                     ((const snode_t *)rq[i].arg)->id);
+            return 503;
+        }
+    return 0;
 }
 
 int reb_gfn(const char *bck, const char *obj, char *err, size_t errlen)
@@ -437,13 +442,8 @@ int reb_gfn(const char *bck, const char *obj, char *err, size_t errlen)
         httpc_resp_dispose(&r);
         free(u);
         free(eid);
-    } else {
-        char *why = miss_doubt(s, bck, obj, rq, n);
-        if (why) {
-            snprintf(err, errlen, "%s", why);
-            status = 503;
-        }
-        free(why);
+    } else if (miss_status(s, bck, obj, rq, n, err, errlen)) {
+        status = 503;
     }
     fanout_free(rq, n);
     free(path);
@@ -471,14 +471,8 @@ int reb_delete_others(const char *bck, const char *obj, bool *deleted, char *err
             status = 503;
         }
     }
-    if (!*deleted && status == 0) {
-        char *why = miss_doubt(s, bck, obj, rq, n);
-        if (why) {
-            snprintf(err, errlen, "%s", why);
-            status = 503;
-        }
-        free(why);
-    }
+    if (!*deleted && status == 0)
+        status = miss_status(s, bck, obj, rq, n, err, errlen);
     fanout_free(rq, n);
     free(path);
     free(eo);

@@ -192,31 +192,18 @@ static void move_one(rs_t *r, const char *mp, const char *bck, const char *obj, 
 
 /* ---------------------------------------------------------------- walks */
 
-/* rel: the object-name prefix of dir ("" at the %ob root). */
-static void walk_dir(rs_t *r, const char *mp, const char *bck, const char *dir, const char *rel)
+typedef struct {
+    rs_t *r;
+    const char *mp, *bck;
+} rs_walk_t;
+
+static int walk_cb(const char *name, const char *fqn, void *arg)
 {
-    DIR *d = opendir(dir);
-    if (d == NULL)
-        return;
-    struct dirent *de;
-    while (!r->x->abort && (de = readdir(d)) != NULL) {
-        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-            continue;
-        char *name = rel[0] ? xasprintf("%s/%s", rel, de->d_name) : xstrdup(de->d_name);
-        char *path = xasprintf("%s/%s", dir, de->d_name);
-        unsigned char type = de->d_type;
-        if (type == DT_UNKNOWN) {
-            struct stat st;
-            type = lstat(path, &st) == 0 ? (S_ISDIR(st.st_mode) ? DT_DIR : DT_REG) : DT_UNKNOWN;
-        }
-        if (type == DT_DIR)
-            walk_dir(r, mp, bck, path, name);
-        else if (type == DT_REG && name_check_object(name, strlen(name)) == NULL)
-            move_one(r, mp, bck, name, path);
-        free(path);
-        free(name);
-    }
-    closedir(d);
+    rs_walk_t *w = arg;
+    if (w->r->x->abort)
+        return 1;
+    move_one(w->r, w->mp, w->bck, name, fqn);
+    return 0;
 }
 
 static bool bucket_known(const char *bck)
@@ -240,7 +227,8 @@ static int64_t walk_mpath(rs_t *r, const char *mp)
             !bucket_known(de->d_name))
             continue;
         char *od = fqn_objdir(mp, de->d_name);
-        walk_dir(r, mp, de->d_name, od, "");
+        rs_walk_t w = {r, mp, de->d_name};
+        store_walk_objdir(od, walk_cb, &w);
         free(od);
     }
     if (d)

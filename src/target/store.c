@@ -513,6 +513,12 @@ static void walk_dir(walk_t *wk, const char *dir, const char *rel)
     closedir(d);
 }
 
+void store_walk_objdir(const char *objdir, store_walk_cb cb, void *arg)
+{
+    walk_t wk = {cb, arg, "", 0, false};
+    walk_dir(&wk, objdir, "");
+}
+
 void store_walk(const char *bck, const char *prefix, store_walk_cb cb, void *arg)
 {
     walk_t wk = {cb, arg, prefix ? prefix : "", prefix ? strlen(prefix) : 0, false};

@@ -956,3 +956,36 @@ def vm_hwm_kib(pid):
         if line.startswith("VmHWM:"):
             return int(line.split()[1])
     return 0
+
+
+def consecutive_free_ports(n):
+    """A base port P with P..P+n-1 free (`locus cluster up` uses P for the primary, P+1.. for the
+    rest)."""
+    for _ in range(200):
+        base = free_ports(1)[0]
+        if base + n > 65535 or 8080 in range(base, base + n):
+            continue
+        socks = []
+        try:
+            for p in range(base, base + n):
+                s = socket.socket()
+                s.bind(("127.0.0.1", p))
+                socks.append(s)
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    raise RuntimeError("no run of free ports")
+
+
+def pids_in(d):
+    """The pids in d/*/locusd.pid (the nodes of a `locus cluster up` directory)."""
+    out = []
+    for pf in Path(d).glob("*/locusd.pid"):
+        try:
+            out.append(int(pf.read_text().strip()))
+        except (OSError, ValueError):
+            pass
+    return out

@@ -15,42 +15,10 @@ import locustest as lt
 pytestmark = pytest.mark.skipif(not lt.LOCUS_CLI.exists(), reason=f"{lt.LOCUS_CLI} not built")
 
 
-def consecutive_free_ports(n):
-    """A base port P with P..P+n-1 free (cluster up uses P for the primary, P+1.. for the rest)."""
-    import socket
-    for _ in range(200):
-        base = lt.free_ports(1)[0]
-        if base + n > 65535 or 8080 in range(base, base + n):
-            continue
-        socks = []
-        try:
-            for p in range(base, base + n):
-                s = socket.socket()
-                s.bind(("127.0.0.1", p))
-                socks.append(s)
-            return base
-        except OSError:
-            continue
-        finally:
-            for s in socks:
-                s.close()
-    pytest.fail("no run of free ports")
-
-
-def pids_in(d):
-    out = []
-    for pf in Path(d).glob("*/locusd.pid"):
-        try:
-            out.append(int(pf.read_text().strip()))
-        except (OSError, ValueError):
-            pass
-    return out
-
-
 @pytest.fixture
 def cli_cluster(tmp_path):
     d = tmp_path / "cli-cluster"
-    port = consecutive_free_ports(4)
+    port = lt.consecutive_free_ports(4)
     env = dict(os.environ, LOCUS_ENDPOINT=f"http://127.0.0.1:{port}")
     env.pop("AIS_ENDPOINT", None)
 
@@ -64,7 +32,7 @@ def cli_cluster(tmp_path):
         return p
 
     up = run("cluster", "up", "--targets", 3, "--dir", d, "--port", port, timeout=lt.tmo(60), check=False)
-    started = pids_in(d)
+    started = lt.pids_in(d)
     try:
         assert up.returncode == 0, f"cluster up: {up.returncode}\n{up.stderr.decode(errors='replace')}"
         assert up.stdout.decode().strip() == f"http://127.0.0.1:{port}"
@@ -77,7 +45,7 @@ def cli_cluster(tmp_path):
         assert down.returncode == 0, down.stderr.decode(errors="replace")
     finally:
         # Whatever happened: no daemon of ours survives (only the pids of this cluster dir).
-        for pid in set(started) | set(pids_in(d)):
+        for pid in set(started) | set(lt.pids_in(d)):
             try:
                 os.kill(pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):

@@ -6,7 +6,6 @@ target_mountpaths and wait_rebalance."""
 import json
 import os
 import signal
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -20,37 +19,6 @@ pytestmark = pytest.mark.skipif(not lt.LOCUS_CLI.exists(), reason=f"{lt.LOCUS_CL
 
 DOWN = 1024
 MAINT = 4
-
-
-def consecutive_free_ports(n):
-    """A base port P with P..P+n-1 free (cluster up uses P for the primary, P+1.. for the rest)."""
-    for _ in range(200):
-        base = lt.free_ports(1)[0]
-        if base + n > 65535 or 8080 in range(base, base + n):
-            continue
-        socks = []
-        try:
-            for p in range(base, base + n):
-                s = socket.socket()
-                s.bind(("127.0.0.1", p))
-                socks.append(s)
-            return base
-        except OSError:
-            continue
-        finally:
-            for s in socks:
-                s.close()
-    pytest.fail("no run of free ports")
-
-
-def pids_in(d):
-    out = []
-    for pf in Path(d).glob("*/locusd.pid"):
-        try:
-            out.append(int(pf.read_text().strip()))
-        except (OSError, ValueError):
-            pass
-    return out
 
 
 def pid_alive(pid):
@@ -74,7 +42,7 @@ class CliCluster:
     def run(self, *args, check=True, timeout=lt.tmo(90)):
         p = subprocess.run([str(lt.LOCUS_CLI), *map(str, args)], env=self.env,
                            capture_output=True, timeout=timeout)
-        self.started |= set(pids_in(self.d))
+        self.started |= set(lt.pids_in(self.d))
         if check:
             assert p.returncode == 0, (f"locus {' '.join(map(str, args))}: rc {p.returncode}\n"
                                        f"stdout: {p.stdout.decode(errors='replace')[-2000:]}\n"
@@ -119,7 +87,7 @@ class CliCluster:
     def cleanup(self):
         """Whatever happened: down, then SIGKILL any daemon of this dir still there."""
         self.down()
-        for pid in self.started | set(pids_in(self.d)):
+        for pid in self.started | set(lt.pids_in(self.d)):
             try:
                 os.kill(pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
@@ -129,7 +97,7 @@ class CliCluster:
 
 @pytest.fixture
 def cli(tmp_path):
-    c = CliCluster(tmp_path / "cluster", consecutive_free_ports(6))
+    c = CliCluster(tmp_path / "cluster", lt.consecutive_free_ports(6))
     try:
         yield c
     finally:
@@ -167,7 +135,7 @@ def test_up_mountpaths_and_add_target(cli):
     p = cli.up(check=False)
     assert p.returncode == 1 and b"already running" in p.stderr and b"add-target" in p.stderr
     # down stops the added targets too
-    pids = pids_in(cli.d)
+    pids = lt.pids_in(cli.d)
     assert len(pids) == 6
     p = cli.down()
     assert p.returncode == 0 and b"stopped 6 nodes" in p.stderr, p.stderr

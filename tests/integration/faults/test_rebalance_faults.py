@@ -298,11 +298,13 @@ def test_membership_action_errors(cluster_factory):
 # ---------------------------------------------------------------------------------------------
 # crashes
 
-def test_sigkill_mid_rebalance_converges(cluster_factory):
+def join_and_catch_rebalance(cluster_factory, prefix, n):
+    """2 targets with n objects, a third joins: returns as soon as its rebalance runs
+    (c, bck, want, the new target, the RMD)."""
     c = cluster_factory(targets=2)
-    bck = lt.rand_name("crash")
+    bck = lt.rand_name(prefix)
     make_bucket(c, bck)
-    want = put_objects(c, bck, 2000, size=(1000, 40000))
+    want = put_objects(c, bck, n, size=(1000, 40000))
     before = rmd(c)["version"]
     t3 = add_target(c)
     deadline = time.monotonic() + 30
@@ -311,6 +313,11 @@ def test_sigkill_mid_rebalance_converges(cluster_factory):
         if m["version"] > before and m["state"] == "running":
             break
         time.sleep(0.01)
+    return c, bck, want, t3, m
+
+
+def test_sigkill_mid_rebalance_converges(cluster_factory):
+    c, bck, want, t3, m = join_and_catch_rebalance(cluster_factory, "crash", 2000)
     time.sleep(0.1)  # objects in flight
     was = rmd(c)
     c.kill_node(t3)  # SIGKILL, in the middle of receiving
@@ -330,15 +337,21 @@ def test_sigkill_mid_rebalance_converges(cluster_factory):
     assert misplaced == []
 
 
-def test_sigterm_tells_the_primary_and_dead_target_is_503(cluster_factory):
+def with_victim(cluster_factory, prefix, n, k):
+    """3 targets, n objects; target k and the names it owns."""
     c = cluster_factory(targets=3)
-    bck = lt.rand_name("down")
+    bck = lt.rand_name(prefix)
     make_bucket(c, bck)
-    want = put_objects(c, bck, 200)
-    victim = c.targets[1]
+    want = put_objects(c, bck, n)
+    victim = c.targets[k]
     sm = c.smap()
-    on_victim = [n for n in want if lt.hrw_target(sm, bck, n)["daemon_id"] == victim.id]
+    on_victim = [o for o in want if lt.hrw_target(sm, bck, o)["daemon_id"] == victim.id]
     assert on_victim
+    return c, bck, want, victim, on_victim
+
+
+def test_sigterm_tells_the_primary_and_dead_target_is_503(cluster_factory):
+    c, bck, want, victim, on_victim = with_victim(cluster_factory, "down", 200, 1)
     t0 = time.monotonic()
     victim.term()
     c.problems += victim.wait_stopped()
@@ -375,13 +388,7 @@ def test_sigterm_tells_the_primary_and_dead_target_is_503(cluster_factory):
 
 
 def test_sigkill_target_is_503_until_it_returns(cluster_factory):
-    c = cluster_factory(targets=3)
-    bck = lt.rand_name("kill")
-    make_bucket(c, bck)
-    want = put_objects(c, bck, 150)
-    victim = c.targets[0]
-    sm = c.smap()
-    on_victim = [n for n in want if lt.hrw_target(sm, bck, n)["daemon_id"] == victim.id]
+    c, bck, want, victim, on_victim = with_victim(cluster_factory, "kill", 150, 0)
     c.kill_node(victim)
     deadline = time.monotonic() + 20
     while not int(c.smap()["tmap"][victim.id]["flags"]) & lt.SNODE_DOWN:
@@ -434,18 +441,7 @@ def test_list_and_delete_during_rebalance(cluster_factory):
 def test_primary_killed_mid_rebalance_resumes(cluster_factory):
     """The primary keeps the rebalance state (rmd.json): killed while one runs, it starts it again
     when it comes back, and the cluster converges."""
-    c = cluster_factory(targets=2)
-    bck = lt.rand_name("prim")
-    make_bucket(c, bck)
-    want = put_objects(c, bck, 1500, size=(1000, 40000))
-    before = rmd(c)["version"]
-    add_target(c)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        m = rmd(c)
-        if m["version"] > before and m["state"] == "running":
-            break
-        time.sleep(0.01)
+    c, bck, want, _, m = join_and_catch_rebalance(cluster_factory, "prim", 1500)
     assert m["state"] == "running", m
     c.restart_node(c.primary, kill=True)
     done = wait_rebalanced(c, timeout=120, after=m["version"])
