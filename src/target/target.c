@@ -158,6 +158,10 @@ static void object_headers(http_req_t *req, tctx_t *c, const char **segs, int ns
     }
     c->bck = xstrdup(segs[1]);
     c->obj = xstrdup(segs[2]);
+    if (!cluster_ready()) { /* joining: the map may already name it, its metadata may lag */
+        early_error(req, c, 503, "%s is joining the cluster", cluster_self_name());
+        return;
+    }
     bmd_t *b = bmd_get();
     bool exists = bmd_bucket(b, c->bck) != NULL;
     bmd_put(b);
