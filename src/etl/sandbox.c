@@ -296,11 +296,11 @@ char **etl_sandbox_argv(const etl_inst_t *e, char *const *cmd, bool serve, char 
         add_parents(&a, bound[i]);
         av_add3(&a, "--ro-bind", bound[i], bound[i]);
     }
-    for (size_t i = 0; i < nmp; i++)
-        free(mps[i]);
     char *usr[] = {"/usr"};
     mask_private(&a, cfg, usr, 1);
     mask_private(&a, cfg, bound, nb);
+    for (size_t i = 0; i < nmp; i++)
+        free(mps[i]);
     if (e->sock_dir[0]) {
         add_parents(&a, e->sock_dir);
         av_add3(&a, "--bind", e->sock_dir, e->sock_dir);

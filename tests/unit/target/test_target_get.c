@@ -56,6 +56,7 @@ static int setup(void **state)
         fprintf(stderr, "setup: %s\n", err);
         return -1;
     }
+    cluster_mark_ready();             /* no join here: the target serves at once */
     mdoc_t *d = md_new(MD_BMD, "U1"); /* bucket b */
     d->version = 1;
     json_object_set_new(d->items, "b", json_pack("{s:s}", "bid", "b"));
