@@ -419,6 +419,7 @@ static void delete_one(job_t *j, const char *name)
     int64_t size = md.size;
     close(fd);
     lom_md_dispose(&md);
+    reb_tombstone(j->x->src_bck, name);
     if (store_delete(j->x->src_bck, name) == 0) {
         j->x->loc_objs++;
         j->x->loc_bytes += size;

@@ -23,6 +23,7 @@
 #include "cluster/cluster.h"
 #include "cluster/meta.h"
 #include "common/json.h"
+#include "common/hrw.h"
 #include "common/log.h"
 #include "common/names.h"
 #include "common/util.h"
@@ -360,6 +361,47 @@ void reb_shutdown(void)
     pthread_mutex_lock(&cur_lock);
     stop_current_locked("aborted: the target is stopping");
     pthread_mutex_unlock(&cur_lock);
+}
+
+/* ---------------------------------------------------------------- tombstones */
+
+/* Deletes remembered for a while, so that a copy a rebalance was sending when the object was
+ * deleted does not come back: direct-mapped by the uname's digest (a collision forgets the
+ * older delete, which only reopens that rare race). */
+#define TOMB_SLOTS 4096
+#define TOMB_KEEP_NS (300LL * 1000000000LL)
+static struct {
+    uint64_t digest;
+    int64_t at_ns;
+} tombs[TOMB_SLOTS];
+static pthread_mutex_t tomb_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static uint64_t uname_digest(const char *bck, const char *obj)
+{
+    char *u = uname_make(bck, obj);
+    uint64_t d = hrw_digest_str(u);
+    free(u);
+    return d;
+}
+
+void reb_tombstone(const char *bck, const char *obj)
+{
+    uint64_t d = uname_digest(bck, obj);
+    pthread_mutex_lock(&tomb_lock);
+    tombs[d % TOMB_SLOTS].digest = d;
+    tombs[d % TOMB_SLOTS].at_ns = time_now_ns();
+    pthread_mutex_unlock(&tomb_lock);
+}
+
+bool reb_deleted_after(const char *bck, const char *obj, int64_t written_ns)
+{
+    uint64_t d = uname_digest(bck, obj);
+    int64_t now = time_now_ns();
+    pthread_mutex_lock(&tomb_lock);
+    bool dead = tombs[d % TOMB_SLOTS].digest == d && tombs[d % TOMB_SLOTS].at_ns > written_ns &&
+                now - tombs[d % TOMB_SLOTS].at_ns < TOMB_KEEP_NS;
+    pthread_mutex_unlock(&tomb_lock);
+    return dead;
 }
 
 /* ---------------------------------------------------------------- get from neighbor */

@@ -41,6 +41,11 @@ int reb_gfn(const char *bck, const char *obj, char *err, size_t errlen);
  * target that is down. */
 int reb_delete_others(const char *bck, const char *obj, bool *deleted, char *err, size_t errlen);
 
+/* Remembers that bck/obj was deleted now (for a few minutes); whether it was deleted after
+ * written_ns (a copy written then, arriving from a rebalance, is dropped). */
+void reb_tombstone(const char *bck, const char *obj);
+bool reb_deleted_after(const char *bck, const char *obj, int64_t written_ns);
+
 /* Intra-cluster: GET /v1/internal/lom?bck=&obj= (the local copy's metadata, or 404) and POST
  * /v1/internal/send?bck=&obj=&to=<target id> (send the local copy to that target). */
 void reb_handle_lom(http_req_t *req);

@@ -470,6 +470,12 @@ static void object_put(http_req_t *req, tctx_t *c)
     int64_t size = c->w.written;
     c->w_open = false;
     bool kept = false;
+    if (c->received && reb_deleted_after(c->bck, c->obj, c->rin.atime_ns)) {
+        /* deleted here while it was on its way: it stays deleted (the sender drops its copy) */
+        store_writer_abort(&c->w);
+        http_reply(req, 200, NULL, "", 0);
+        return;
+    }
     int status = c->received
                      ? store_writer_commit_received(&c->w, &c->rin, &kept, c->msg, sizeof(c->msg))
                      : store_writer_commit(&c->w, NULL, c->msg, sizeof(c->msg));
@@ -533,6 +539,7 @@ out:
  * rebalance has not moved yet would come back otherwise). */
 static void object_delete(http_req_t *req, tctx_t *c)
 {
+    reb_tombstone(c->bck, c->obj);
     int rc = store_delete(c->bck, c->obj);
     if (rc < 0 && rc != -ENOENT) {
         http_reply_error(req, 500, "cannot delete ais://%s/%s: %s", c->bck, c->obj, strerror(-rc));

@@ -9,6 +9,7 @@ owner and nowhere else. The figures are printed (pytest -s shows them).
 """
 
 import hashlib
+import json
 import os
 import random
 import threading
@@ -451,3 +452,54 @@ def test_primary_killed_mid_rebalance_resumes(cluster_factory):
           f"{len(want)}, lost {len(lost)}, corrupt {len(corrupt)}, misplaced {len(misplaced)}")
     assert (lost, corrupt, other) == ([], [], [])
     assert misplaced == []
+
+
+def test_moved_copy_rules(cluster_factory):
+    """What a target does with an object another target moves to it (?reb= PUT, docs/design.md
+    §14): only nodes may send one; a damaged one is refused; an older one never replaces a newer
+    local copy; a copy of an object deleted after it was written stays deleted."""
+    import urllib.parse
+    c = cluster_factory(targets=1)
+    t = c.targets[0]
+    secret = c.cluster_secret.read_bytes().strip()
+    bck = lt.rand_name("mv")
+    make_bucket(c, bck)
+    s = lt.Http()
+
+    def send(name, body, md, signed=True):
+        url = lt.obj_url(t.url, bck, name) + "?provider=ais&reb=gtest"
+        hdrs = {"Locus-Lom": urllib.parse.quote(json.dumps(md, separators=(",", ":")), safe="")}
+        if signed:
+            hdrs.update(lt.intra_headers(secret, "PUT", url, body, caller=c.primary.id))
+        return s.put(url, data=body, headers=hdrs)
+
+    def md_of(body, atime, ver=3):
+        return {"v": 1, "size": len(body), "cs_type": "xxhash", "cs_val": lt.xxhash_cksum(body),
+                "ver": ver, "atime": atime}
+
+    now = time.time_ns()
+    # a node's copy lands with its metadata
+    r = send("a", b"moved", md_of(b"moved", now - 10**9, ver=7))
+    assert r.status_code == 200, r.text
+    r = s.get(lt.obj_url(c.url, bck, "a"), headers=c.headers())
+    assert r.content == b"moved" and r.headers["Ais-Version"] == "7"
+    # not signed: refused (with a cluster secret, only nodes move objects)
+    lt.assert_error(send("b", b"x", md_of(b"x", now), signed=False), 401, "signed")
+    # damaged: size or checksum do not match
+    lt.assert_error(send("b", b"xy", md_of(b"x", now)), 400, "damaged")
+    bad = md_of(b"y", now)
+    lt.assert_error(send("b", b"x", dict(bad, size=1)), 400, "damaged")
+    lt.assert_error(send("b", b"x", {"v": 1}), 400)
+    assert s.get(lt.obj_url(c.url, bck, "b"), headers=c.headers()).status_code == 404
+    # an older copy never replaces a newer local one
+    r = s.put(lt.obj_url(c.url, bck, "a"), data=b"newer", headers=c.headers())
+    assert r.status_code == 200
+    assert send("a", b"moved", md_of(b"moved", now - 10**9)).status_code == 200
+    assert s.get(lt.obj_url(c.url, bck, "a"), headers=c.headers()).content == b"newer"
+    # deleted after the copy was written: it stays deleted; written after the delete: it lands
+    assert s.delete(lt.obj_url(c.url, bck, "a"), headers=c.headers()).status_code == 200
+    assert send("a", b"moved", md_of(b"moved", now)).status_code == 200
+    assert s.get(lt.obj_url(c.url, bck, "a"), headers=c.headers()).status_code == 404
+    later = time.time_ns() + 10**6
+    assert send("a", b"again", md_of(b"again", later)).status_code == 200
+    assert s.get(lt.obj_url(c.url, bck, "a"), headers=c.headers()).content == b"again"
