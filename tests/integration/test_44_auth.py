@@ -245,8 +245,7 @@ def test_through_a_non_primary_proxy(cluster_factory):
 
 @pytest.mark.skipif(not lt.LOCUS_CLI.exists(), reason="locus CLI not built")
 def test_cli_token_and_cluster_up_auth(tmp_path):
-    from test_70_cli import consecutive_free_ports
-    port = consecutive_free_ports(2)
+    port = lt.consecutive_free_ports(2)
     d = tmp_path / "c"
     env = {k: v for k, v in os.environ.items() if k not in ("LOCUS_TOKEN", "AIS_AUTHN_TOKEN",
                                                             "AIS_ENDPOINT")}
