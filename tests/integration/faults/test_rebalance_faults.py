@@ -503,3 +503,35 @@ def test_moved_copy_rules(cluster_factory):
     later = time.time_ns() + 10**6
     assert send("a", b"again", md_of(b"again", later)).status_code == 200
     assert s.get(lt.obj_url(c.url, bck, "a"), headers=c.headers()).content == b"again"
+
+
+def test_rebalance_is_a_job(cluster_factory):
+    """A rebalance is visible and abortable through the job API like any job; the primary does
+    not restart one a user stopped, and a rebalance started by hand finishes the work."""
+    c, bck, want, _, m = join_and_catch_rebalance(cluster_factory, "job", 2000)
+    xid = m["id"]
+    r = requests.get(c.url + "/v1/cluster", params={"what": "status", "id": xid},
+                     headers=c.headers(), timeout=lt.REQ_TIMEOUT)
+    assert r.status_code == 200 and r.json()["kind"] == "rebalance", r.text
+    r = requests.get(c.url + "/v1/cluster", params={"what": "qryxstats", "id": xid},
+                     headers=c.headers(), timeout=lt.REQ_TIMEOUT)
+    assert r.status_code == 200 and len(r.json()) == 3, r.text  # one snapshot per target
+    stopped = m["state"] == "running"
+    if stopped:
+        r = requests.put(c.url + "/v1/cluster", json=lt.actmsg("stop-xaction", {"id": xid}),
+                         headers=c.headers(), timeout=lt.REQ_TIMEOUT)
+        assert r.status_code == 200, r.text
+        deadline = time.monotonic() + 30
+        while rmd(c)["state"] == "running" and time.monotonic() < deadline:
+            time.sleep(0.1)
+        after = rmd(c)
+        assert after["state"] in ("aborted", "done"), after
+        print(f"\nstop-xaction {xid}: {after['state']} after {after['objs']} objects")
+        time.sleep(3)  # longer than the retry delay of a failed one
+        assert rmd(c)["version"] == after["version"], "a stopped rebalance was restarted"
+    r = requests.put(c.url + "/v1/cluster", json=lt.actmsg("rebalance"), headers=c.headers(),
+                     timeout=lt.REQ_TIMEOUT)
+    assert r.status_code == 200 and r.text.startswith("g"), r.text
+    wait_rebalanced(c, after=int(xid[1:]))
+    assert check_objects(c, bck, want) == ([], [], [])
+    assert placement(c, bck, want) == ([], [])
