@@ -323,6 +323,12 @@ static void stop_current_locked(const char *why)
     }
 }
 
+/* N of a rebalance id "g<N>" (0 for anything else). */
+static long long reb_number(const char *id)
+{
+    return id[0] == 'g' ? atoll(id + 1) : 0;
+}
+
 void reb_start(http_req_t *req, const char *id, json_t *msg)
 {
     int64_t sv = json_int64(json_object_get(msg, "smap_version"));
@@ -332,6 +338,12 @@ void reb_start(http_req_t *req, const char *id, json_t *msg)
         xact_put(old);
         pthread_mutex_unlock(&cur_lock);
         http_reply_text(req, 200, id); /* started already (a retried start) */
+        return;
+    }
+    if (cur && reb_number(cur->id) > reb_number(id)) { /* an older start arrived late */
+        LOCUS_LOG(LOG_NOTICE, "[reb] %s ignored: %s runs", id, cur->id);
+        pthread_mutex_unlock(&cur_lock);
+        http_reply_text(req, 200, id);
         return;
     }
     stop_current_locked("aborted by a newer rebalance");
@@ -431,7 +443,11 @@ static fanout_req_t *to_others(const smap_t *s, const char *method, const char *
 static int miss_status(const smap_t *s, const char *bck, const char *obj, const fanout_req_t *rq,
                        size_t n, char *err, size_t errlen)
 {
+    /* its owner among the targets that are not being drained, or among all of them (it may
+     * have been placed before a maintenance that did not finish moving it) */
     const snode_t *o = smap_owner_skip(s, bck, obj, SNODE_MAINT | SNODE_DECOMM);
+    if (o == NULL || !(o->flags & SNODE_DOWN))
+        o = smap_owner_skip(s, bck, obj, 0);
     if (o && (o->flags & SNODE_DOWN)) {
         snprintf(err, errlen, "ais://%s/%s is unavailable: its target %s is down", bck, obj, o->id);
         return 503;

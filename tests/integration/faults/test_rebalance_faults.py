@@ -535,3 +535,30 @@ def test_rebalance_is_a_job(cluster_factory):
     wait_rebalanced(c, after=int(xid[1:]))
     assert check_objects(c, bck, want) == ([], [], [])
     assert placement(c, bck, want) == ([], [])
+
+
+def test_maintenance_without_rebalance_then_down_is_503(cluster_factory):
+    """skip_rebalance leaves the objects on the target in maintenance; stopped, it is down, and
+    its objects answer 503 (not a 404 that looks like a real miss) until it is back."""
+    c, bck, want, victim, on_victim = with_victim(cluster_factory, "mdown", 150, 2)
+    before = rmd(c)["version"]
+    assert cluster_action(c, "start-maintenance", victim.id, skip_rebalance=True) == ""
+    assert rmd(c)["version"] == before  # nothing started
+    held = [n for n in on_victim if any(lt.fqn(mp, bck, n).exists() for mp in victim.mountpaths)]
+    assert held == on_victim
+    s = lt.Http()
+    # in maintenance but up: its objects are still found (get from neighbor moves them)
+    r = s.get(lt.obj_url(c.url, bck, on_victim[0]), headers=c.headers())
+    assert r.status_code == 200, r.text
+    victim.term()
+    c.problems += victim.wait_stopped()
+    for n in on_victim[1:11]:
+        lt.assert_error(s.get(lt.obj_url(c.url, bck, n), headers=c.headers()), 503, "down")
+    victim.start()
+    victim.wait_ready(time.monotonic() + 30)
+    c.wait_smap()
+    before = rmd(c)["version"]
+    cluster_action(c, "stop-maintenance", victim.id)
+    wait_rebalanced(c, after=before)
+    assert check_objects(c, bck, want) == ([], [], [])
+    assert placement(c, bck, want) == ([], [])
