@@ -47,6 +47,8 @@ void store_writer_abort(obj_writer_t *w);
 char *store_fqn(const char *bck, const char *obj);
 /* Opens an object for reading with its metadata. 0 or -errno (-ENOENT when missing). */
 int store_open(const char *bck, const char *obj, int *fd, lom_md_t *md);
+/* The same at fqn, which store_fqn(bck, obj) returned (a request looks it up once). */
+int store_open_fqn(const char *fqn, const char *bck, const char *obj, int *fd, lom_md_t *md);
 /* 0 or -errno (-ENOENT). */
 int store_delete(const char *bck, const char *obj);
 /* Deletes bck/obj only if it is still the copy described by expect (same write time and

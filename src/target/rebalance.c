@@ -34,6 +34,7 @@
 #include "xact/xact.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,6 +47,7 @@
 #define REB_ATTEMPTS 3
 #define REB_SMAP_WAIT_MS 10000
 #define REB_KEEP_NS (3600LL * 1000000000LL)
+#define REB_DROP_GRACE_MS 2000
 
 typedef struct {
     char *bck, *obj;
@@ -60,6 +62,9 @@ typedef struct {
     bool walk_done;
     pthread_mutex_t lock;
     pthread_cond_t not_empty, not_full;
+    /* copies the owners acknowledged, deleted at the end (NUL-separated bck, obj, atime, cs) */
+    FILE *dels;
+    pthread_mutex_t del_lock;
 } reb_t;
 
 static pthread_mutex_t cur_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -92,11 +97,22 @@ int reb_lom_parse(const char *h, lom_md_t *md)
     return rc;
 }
 
-int reb_send_object(xact_t *x, const char *owner_url, const char *bck, const char *obj, char *err,
-                    size_t errlen)
+/* The copy of bck/obj that the owner acknowledged, deleted now (sent == NULL) or later. */
+static void drop_copy(const char *bck, const char *obj, const lom_md_t *md)
+{
+    int drc = store_delete_if(bck, obj, md);
+    if (drc < 0 && drc != -ENOENT)
+        LOCUS_LOG(LOG_VERBOSE, "[reb] ais://%s/%s changed while it was sent: kept", bck, obj);
+}
+
+/* Sends local bck/obj to owner_url. On 0 the sent copy's metadata is in *sent (caller disposes;
+ * lom_md_init'ed when the object was gone). */
+static int send_object(xact_t *x, const char *owner_url, const char *bck, const char *obj,
+                       lom_md_t *sent, char *err, size_t errlen)
 {
     int fd;
     lom_md_t md;
+    lom_md_init(sent);
     int rc = store_open(bck, obj, &fd, &md);
     if (rc == -ENOENT)
         return 0; /* deleted or moved meanwhile */
@@ -122,13 +138,12 @@ int reb_send_object(xact_t *x, const char *owner_url, const char *bck, const cha
                  (int)(r.body.len < 400 ? r.body.len : 400), r.body.base ? r.body.base : "");
         status = (int)r.status;
     } else {
-        int drc = store_delete_if(bck, obj, &md);
-        if (drc < 0 && drc != -ENOENT)
-            LOCUS_LOG(LOG_VERBOSE, "[reb] ais://%s/%s changed while it was sent: kept", bck, obj);
         if (x) {
             x->out_objs++;
             x->out_bytes += md.size;
         }
+        *sent = md;
+        lom_md_init(&md);
     }
     httpc_resp_dispose(&r);
     lom_md_dispose(&md);
@@ -136,6 +151,17 @@ int reb_send_object(xact_t *x, const char *owner_url, const char *bck, const cha
     free(enc);
     free(lom);
     return status;
+}
+
+int reb_send_object(xact_t *x, const char *owner_url, const char *bck, const char *obj, char *err,
+                    size_t errlen)
+{
+    lom_md_t sent;
+    int st = send_object(x, owner_url, bck, obj, &sent, err, errlen);
+    if (st == 0 && sent.cs_type[0])
+        drop_copy(bck, obj, &sent);
+    lom_md_dispose(&sent);
+    return st;
 }
 
 /* ---------------------------------------------------------------- the job */
@@ -200,6 +226,17 @@ static int walk_cb(const char *name, const char *fqn, void *arg)
     return 0;
 }
 
+/* Remembers an acknowledged copy for deletion at the end (or deletes it now without a spool). */
+static void defer_drop(reb_t *rb, const char *bck, const char *obj, const lom_md_t *md)
+{
+    pthread_mutex_lock(&rb->del_lock);
+    bool ok = rb->dels && fprintf(rb->dels, "%s%c%s%c%lld%c%s%c", bck, 0, obj, 0,
+                                  (long long)md->atime_ns, 0, md->cs_val, 0) > 0;
+    pthread_mutex_unlock(&rb->del_lock);
+    if (!ok)
+        drop_copy(bck, obj, md);
+}
+
 static void send_item(reb_t *rb, const reb_item_t *it)
 {
     const snode_t *owner = smap_owner(rb->smap, it->bck, it->obj);
@@ -207,15 +244,57 @@ static void send_item(reb_t *rb, const reb_item_t *it)
         return;
     char err[768];
     int st = 0;
+    lom_md_t sent;
+    lom_md_init(&sent);
     for (int a = 0; a < REB_ATTEMPTS && !rb->x->abort; a++) {
         if (a)
             sleep_ms(300 * a);
-        st = reb_send_object(rb->x, owner->url, it->bck, it->obj, err, sizeof(err));
+        lom_md_dispose(&sent);
+        st = send_object(rb->x, owner->url, it->bck, it->obj, &sent, err, sizeof(err));
         if (st == 0 || (st >= 400 && st < 500 && st != 408 && st != 429))
             break; /* done, or refused for good */
     }
-    if (st && !rb->x->abort)
+    if (st == 0 && sent.cs_type[0])
+        defer_drop(rb, it->bck, it->obj, &sent);
+    else if (st && !rb->x->abort)
         xact_add_obj_error(rb->x, it->obj, err, st);
+    lom_md_dispose(&sent);
+}
+
+/* One NUL-terminated field of the spool into buf; false at the end or on a field too long. */
+static bool read_field(FILE *f, char *buf, size_t len)
+{
+    size_t n = 0;
+    int ch;
+    while ((ch = fgetc(f)) != EOF && ch != 0)
+        if (n + 1 < len)
+            buf[n++] = (char)ch;
+    buf[n] = '\0';
+    return ch == 0;
+}
+
+/* The end of a rebalance: after REB_DROP_GRACE_MS (a listing that asked the owner before an
+ * object arrived and its sender after the drop would miss it), deletes the copies the owners
+ * acknowledged, each only if it did not change since. */
+static void drop_acknowledged(reb_t *rb)
+{
+    if (rb->dels == NULL || ftell(rb->dels) <= 0)
+        return;
+    for (int waited = 0; waited < REB_DROP_GRACE_MS && !rb->x->abort; waited += 100)
+        sleep_ms(100);
+    rewind(rb->dels);
+    char bck[NAME_MAX_BUCKET + 2], at[32], cs[64];
+    char *obj = xmalloc(NAME_MAX_OBJECT + 2);
+    while (!rb->x->abort && read_field(rb->dels, bck, sizeof(bck)) &&
+           read_field(rb->dels, obj, NAME_MAX_OBJECT + 2) && read_field(rb->dels, at, sizeof(at)) &&
+           read_field(rb->dels, cs, sizeof(cs))) {
+        lom_md_t md;
+        lom_md_init(&md);
+        md.atime_ns = atoll(at);
+        snprintf(md.cs_val, sizeof(md.cs_val), "%s", cs);
+        drop_copy(bck, obj, &md);
+    }
+    free(obj);
 }
 
 static void *worker_main(void *arg)
@@ -279,6 +358,9 @@ static void *reb_main(void *arg)
     pthread_mutex_unlock(&rb->lock);
     for (int i = 0; i < nw; i++)
         pthread_join(th[i], NULL);
+    drop_acknowledged(rb); /* an abort leaves them: the next rebalance sends and drops again */
+    if (rb->dels)
+        fclose(rb->dels);
     for (; rb->n > 0; rb->n--) { /* left by an abort */
         free(rb->q[rb->head].bck);
         free(rb->q[rb->head].obj);
@@ -298,6 +380,7 @@ static void *reb_main(void *arg)
               (long long)x->errors);
     smap_put(rb->smap);
     pthread_mutex_destroy(&rb->lock);
+    pthread_mutex_destroy(&rb->del_lock);
     pthread_cond_destroy(&rb->not_empty);
     pthread_cond_destroy(&rb->not_full);
     free(rb);
@@ -321,6 +404,20 @@ static void stop_current_locked(const char *why)
         }
         pthread_cond_wait(&cur_cond, &cur_lock);
     }
+}
+
+/* The spool of acknowledged copies: an unnamed file in the data dir (nothing to clean after a
+ * crash; it may be big, so not in memory), or NULL (then copies are deleted at once). */
+static FILE *spool_open(void)
+{
+    int fd = open(cluster_config()->data_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    FILE *f = fd >= 0 ? fdopen(fd, "w+") : NULL;
+    if (f == NULL && fd >= 0)
+        close(fd);
+    if (f == NULL)
+        LOCUS_LOG(LOG_WARNING, "[reb] no spool in %s: acknowledged copies go at once",
+                  cluster_config()->data_dir);
+    return f;
 }
 
 /* N of a rebalance id "g<N>" (0 for anything else). */
@@ -351,8 +448,10 @@ void reb_start(http_req_t *req, const char *id, json_t *msg)
     rb->x = xact_create(id, "rebalance", "", "");
     rb->smap_version = sv;
     pthread_mutex_init(&rb->lock, NULL);
+    pthread_mutex_init(&rb->del_lock, NULL);
     pthread_cond_init(&rb->not_empty, NULL);
     pthread_cond_init(&rb->not_full, NULL);
+    rb->dels = spool_open();
     cur = rb->x;
     pthread_t th;
     pthread_attr_t attr;

@@ -392,8 +392,14 @@ int store_open(const char *bck, const char *obj, int *fdp, lom_md_t *md)
     char *fqn = store_fqn(bck, obj);
     if (fqn == NULL)
         return -EINVAL;
-    int fd = open(fqn, O_RDONLY | O_CLOEXEC);
+    int rc = store_open_fqn(fqn, bck, obj, fdp, md);
     free(fqn);
+    return rc;
+}
+
+int store_open_fqn(const char *fqn, const char *bck, const char *obj, int *fdp, lom_md_t *md)
+{
+    int fd = open(fqn, O_RDONLY | O_CLOEXEC);
     if (fd < 0 && (errno == ENOENT || errno == ENOTDIR)) /* elsewhere while a resilver runs? */
         fd = mpath_open_anywhere(bck, obj);
     if (fd < 0)

@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 typedef struct {
@@ -43,6 +44,8 @@ typedef struct {
     bool local;         /* a node's ?local=true: this target's copy only, no redirect */
     bool received;      /* a node's ?reb= PUT: an object moved here with its metadata (rin) */
     lom_md_t rin;
+    char *fqn;    /* GET/HEAD: the object's FQN, looked up once in on_headers */
+    bool present; /* GET/HEAD: it was there then */
 } tctx_t;
 
 static void tctx_free(http_req_t *req)
@@ -60,6 +63,7 @@ static void tctx_free(http_req_t *req)
     free(c->bck);
     free(c->obj);
     free(c->location);
+    free(c->fqn);
     free(c);
     req->ctx = NULL;
 }
@@ -251,17 +255,21 @@ static void etl_object_headers(http_req_t *req, tctx_t *c, const char **segs, in
 
 /* An object request runs on the I/O thread (net.h) unless it transforms or copies: answering
  * from a stored file or committing a PUT never waits for anyone, except a commit with fsync,
- * which waits for the disk. */
-static bool object_fast(http_req_t *req, const tctx_t *c)
+ * which waits for the disk, and a GET of an object that is not here (get from neighbor) or a
+ * DELETE (of every copy), which wait for other targets. A GET or HEAD looks up the object's
+ * FQN here, once for the whole request. */
+static bool object_fast(http_req_t *req, tctx_t *c)
 {
     const char *m = req->method;
     if (c->status || c->location)
         return true;
-    /* A miss asks the other targets (get from neighbor), a DELETE deletes their copies too:
-     * both wait for other nodes, so they leave the I/O thread. */
-    if ((strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0) && !c->local && c->bck &&
-        !store_exists(c->bck, c->obj))
-        return false;
+    if ((strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0) && c->bck) {
+        struct stat st;
+        c->fqn = store_fqn(c->bck, c->obj);
+        c->present = c->fqn && stat(c->fqn, &st) == 0 && S_ISREG(st.st_mode);
+        if (!c->present && !c->local)
+            return false;
+    }
     if (strcmp(m, "DELETE") == 0 && !c->local)
         return false;
     if (strcmp(m, "GET") == 0)
@@ -307,7 +315,7 @@ void target_on_headers(http_req_t *req)
 }
 
 static void add_md_headers(struct MHD_Response *r, const char *bck, const char *obj,
-                           const lom_md_t *md)
+                           const lom_md_t *md, const char *known_fqn)
 {
     char v[64];
     MHD_add_response_header(r, "Ais-Checksum-Type", md->cs_type);
@@ -326,7 +334,7 @@ static void add_md_headers(struct MHD_Response *r, const char *bck, const char *
     MHD_add_response_header(r, "Ais-Name", obj);
     MHD_add_response_header(r, "Ais-Bucket-Name", bck);
     MHD_add_response_header(r, "Ais-Bucket-Provider", "ais");
-    char *fqn = store_fqn(bck, obj);
+    char *fqn = known_fqn ? xstrdup(known_fqn) : store_fqn(bck, obj);
     size_t mp_len = strlen(fqn) - strlen(obj) - strlen(bck) - strlen("/@ais//%ob/");
     char *loc = xasprintf("%s:%.*s", cluster_self_name(), (int)mp_len, fqn);
     MHD_add_response_header(r, "Ais-Location", loc);
@@ -386,7 +394,7 @@ static struct MHD_Response *body_response(int fd, int64_t off, int64_t len)
  * target that is down). A miss stays a miss: the caller answers 404. */
 static bool fetch_if_missing(http_req_t *req, tctx_t *c)
 {
-    if (c->local || store_exists(c->bck, c->obj))
+    if (c->local || (c->fqn ? c->present : store_exists(c->bck, c->obj)))
         return true;
     char err[1024];
     int st = reb_gfn(c->bck, c->obj, err, sizeof(err));
@@ -402,7 +410,8 @@ static void object_get(http_req_t *req, tctx_t *c, bool head)
         return;
     int fd;
     lom_md_t md;
-    int rc = store_open(c->bck, c->obj, &fd, &md);
+    int rc = c->fqn ? store_open_fqn(c->fqn, c->bck, c->obj, &fd, &md)
+                    : store_open(c->bck, c->obj, &fd, &md);
     if (rc == -ENOENT) {
         http_reply_error(req, 404, "%s: ais://%s/%s does not exist", cluster_self_name(), c->bck,
                          c->obj);
@@ -442,7 +451,7 @@ static void object_get(http_req_t *req, tctx_t *c, bool head)
         }
     }
     MHD_add_response_header(r, "Content-Type", "application/octet-stream");
-    add_md_headers(r, c->bck, c->obj, &md);
+    add_md_headers(r, c->bck, c->obj, &md, c->fqn);
     lom_md_dispose(&md);
     http_send(req, status, r);
 }
