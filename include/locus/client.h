@@ -172,6 +172,9 @@ bool locus_rmd_finished(const locus_rmd_t *rmd);
 int locus_bucket_create(locus_client_t *c, const char *bck, char *err);
 /* Destroys the bucket and all its objects. */
 int locus_bucket_destroy(locus_client_t *c, const char *bck, char *err);
+/* PATCH set-bprops with props_json (AIStore's BpropsToSet, e.g. {"mirror":{"copies":2}}: only
+ * what it names changes), or reset-bprops (back to the defaults) when props_json is NULL. */
+int locus_bucket_set_props(locus_client_t *c, const char *bck, const char *props_json, char *err);
 /* HEAD; *props_json receives the Ais-Bucket-Props header (caller frees; NULL if absent).
  * props_json may be NULL. LOCUS_ENOENT when the bucket does not exist. */
 int locus_bucket_head(locus_client_t *c, const char *bck, char **props_json, char *err);

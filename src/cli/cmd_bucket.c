@@ -3,6 +3,7 @@
  */
 #include "cli/cli.h"
 
+#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,6 +16,8 @@ static void usage(FILE *f)
                "       locus bucket rm BUCKET...\n"
                "       locus bucket cp SRC DST [--prefix P] [--prepend S] [--dry-run]\n"
                "                               [--force] [--wait [--timeout D]]\n"
+               "       locus bucket props show BUCKET\n"
+               "       locus bucket props set BUCKET SECTION.KEY=VALUE... | --reset\n"
                "\n"
                "create  creates ais buckets\n"
                "ls      lists the buckets\n"
@@ -22,6 +25,8 @@ static void usage(FILE *f)
                "cp      copies the objects of SRC (those whose name starts with P) into DST\n"
                "        (created if missing), naming them S+name; prints the job id, and with\n"
                "        --wait waits for the job to finish (--timeout, default no limit).\n"
+               "props   shows the bucket's properties (JSON), or changes those named, e.g.\n"
+               "        checksum.validate_warm_get=true mirror.copies=2; --reset: the defaults\n"
                "Buckets: ais://NAME or NAME.\n");
 }
 
@@ -142,9 +147,81 @@ static int bucket_rm(int argc, char **argv)
     return create_or_rm(argc, argv, false);
 }
 
+/* SECTION.KEY=VALUE pairs as a BpropsToSet object (VALUE as JSON when it parses, else a
+ * string); NULL after a usage error. */
+static json_t *props_from_args(int argc, char **argv)
+{
+    json_t *set = json_object();
+    for (int i = 0; i < argc; i++) {
+        const char *eq = strchr(argv[i], '='), *dot = strchr(argv[i], '.');
+        if (eq == NULL || dot == NULL || dot > eq || dot == argv[i] || dot + 1 == eq) {
+            cli_usage_error("bucket", "bucket props set: \"%s\" is not SECTION.KEY=VALUE", argv[i]);
+            json_decref(set);
+            return NULL;
+        }
+        char *sec = xstrndup(argv[i], (size_t)(dot - argv[i]));
+        char *key = xstrndup(dot + 1, (size_t)(eq - dot - 1));
+        json_t *v = json_loads(eq + 1, JSON_DECODE_ANY, NULL);
+        json_t *obj = json_object_get(set, sec);
+        if (!json_is_object(obj))
+            json_object_set_new(set, sec, obj = json_object());
+        json_object_set_new(obj, key, v ? v : json_string(eq + 1));
+        free(sec);
+        free(key);
+    }
+    return set;
+}
+
+static int bucket_props(int argc, char **argv)
+{
+    bool show = argc >= 2 && strcmp(argv[1], "show") == 0;
+    bool reset = argc == 4 && strcmp(argv[3], "--reset") == 0;
+    if (argc < 3 || (!show && strcmp(argv[1], "set") != 0) || (show && argc != 3) ||
+        (!show && argc < 4))
+        return cli_usage_error("bucket", "bucket props: show BUCKET, or set BUCKET "
+                                         "SECTION.KEY=VALUE... | --reset");
+    char *b = NULL;
+    int rc = bucket_arg(argv[2], &b);
+    if (rc != 0)
+        return rc;
+    json_t *set = NULL;
+    if (!show && !reset && (set = props_from_args(argc - 3, argv + 3)) == NULL) {
+        free(b);
+        return CLI_EXIT_USAGE;
+    }
+    locus_client_t *c = cli_client();
+    int ret = c ? CLI_EXIT_OK : CLI_EXIT_FAIL;
+    char err[LOCUS_ERR_LEN] = "", *text = NULL;
+    if (c && show && locus_bucket_head(c, b, &text, err) != 0) {
+        ret = cli_fail("bucket props show", "%s", err);
+    } else if (c && show) {
+        json_t *j = json_loads(text ? text : "{}", 0, NULL);
+        char *pretty = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
+        printf("%s\n", pretty ? pretty : text);
+        free(pretty);
+        json_decref(j);
+    } else if (c) {
+        char *js = set ? json_dumps(set, JSON_COMPACT) : NULL;
+        if (locus_bucket_set_props(c, b, js, err) != 0)
+            ret = cli_fail("bucket props set", "%s", err);
+        else
+            printf("ais://%s: properties %s\n", b, reset ? "reset" : "updated");
+        free(js);
+    }
+    free(text);
+    json_decref(set);
+    if (c)
+        locus_client_destroy(c);
+    free(b);
+    return ret;
+}
+
 int locus_cli_cmd_bucket(int argc, char **argv)
 {
-    static const cli_sub_t subs[] = {
-        {"create", bucket_create}, {"rm", bucket_rm}, {"ls", bucket_ls}, {"cp", bucket_cp}};
+    static const cli_sub_t subs[] = {{"create", bucket_create},
+                                     {"rm", bucket_rm},
+                                     {"ls", bucket_ls},
+                                     {"cp", bucket_cp},
+                                     {"props", bucket_props}};
     return cli_dispatch("bucket", usage, subs, ARRAY_SIZE(subs), CLI_HELP_ANYWHERE, argc, argv);
 }

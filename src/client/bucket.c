@@ -58,6 +58,21 @@ int locus_bucket_destroy(locus_client_t *c, const char *bck, char *err)
     return bucket_action(c, "DELETE", bck, "destroy-bck", err);
 }
 
+int locus_bucket_set_props(locus_client_t *c, const char *bck, const char *props_json, char *err)
+{
+    int rc = locus_check_bucket_name(bck, err);
+    if (rc != 0)
+        return rc;
+    json_t *v = NULL;
+    if (props_json != NULL && (v = json_loads(props_json, 0, NULL)) == NULL)
+        return client_fail(err, LOCUS_EINVAL, "bucket properties are not JSON: %s", props_json);
+    client_req_t r;
+    rc = client_bucket_call(c, "PATCH", bck, NULL, v ? "set-bprops" : "reset-bprops", v, NULL, &r,
+                            err);
+    client_req_dispose(&r);
+    return rc;
+}
+
 int locus_bucket_head(locus_client_t *c, const char *bck, char **props_json, char *err)
 {
     if (props_json != NULL)

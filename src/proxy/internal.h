@@ -67,6 +67,12 @@ void proxy_reb_status(http_req_t *req);
 /* /v1/reverse/daemon[/...] with Ais-Node-Id: relayed to that target (proxy/reverse.c). */
 void proxy_reverse(http_req_t *req, const char **segs, int nseg);
 
+/* Bucket properties (proxy/bprops.c): the defaults of a new bucket (new reference), and a
+ * partial update (AIStore's BpropsToSet, NULL = none) checked and merged into props: 0, or 400
+ * (bad key or value) / 501 (a redundancy not built yet) with err, props unchanged. */
+json_t *bprops_default(void);
+int bprops_merge(json_t *props, json_t *set, char *err, size_t errlen);
+
 /* Lists (proxy/list.c). */
 void proxy_list_objects(http_req_t *req, const char *bck, json_t *lsomsg);
 

@@ -258,20 +258,31 @@ static void object_headers(http_req_t *req, pctx_t *c, const char **segs, int ns
 
 /* ---------------------------------------------------------------- buckets */
 
+/* A bucket and what to do with its properties (BMD changes below). */
+typedef struct {
+    const char *name;
+    json_t *props; /* BpropsToSet (borrowed) or NULL */
+    bool reset;    /* reset-bprops: back to the defaults */
+} bck_change_t;
+
 static int do_create(json_t *buckets, void *arg, char *err, size_t errlen)
 {
-    const char *name = arg;
-    if (json_object_get(buckets, name)) {
-        snprintf(err, errlen, "bucket \"ais://%s\" already exists", name);
+    const bck_change_t *bc = arg;
+    if (json_object_get(buckets, bc->name)) {
+        snprintf(err, errlen, "bucket \"ais://%s\" already exists", bc->name);
         return 409;
+    }
+    json_t *props = bprops_default();
+    int rc = bprops_merge(props, bc->props, err, errlen);
+    if (rc) {
+        json_decref(props);
+        return rc;
     }
     char ns[32], bid[32];
     snprintf(ns, sizeof(ns), "%lld", (long long)time_now_ns());
     snprintf(bid, sizeof(bid), "%llu", (unsigned long long)(random_u64() >> 12));
-    json_object_set_new(buckets, name,
-                        json_pack("{s:s, s:s, s:{s:s, s:{s:s}, s:{s:b}}}", "bid", bid, "created",
-                                  ns, "props", "provider", "ais", "checksum", "type", "xxhash",
-                                  "versioning", "enabled", 1));
+    json_object_set_new(buckets, bc->name,
+                        json_pack("{s:s, s:s, s:o}", "bid", bid, "created", ns, "props", props));
     return 0;
 }
 
@@ -279,7 +290,28 @@ static int do_create_if_missing(json_t *buckets, void *arg, char *err, size_t er
 {
     if (json_object_get(buckets, (const char *)arg))
         return 0;
-    return do_create(buckets, arg, err, errlen);
+    bck_change_t bc = {.name = arg};
+    return do_create(buckets, &bc, err, errlen);
+}
+
+/* set-bprops / reset-bprops: the merged properties replace the entry's (a bucket created before
+ * the properties existed gets the defaults filled in). */
+static int do_set_props(json_t *buckets, void *arg, char *err, size_t errlen)
+{
+    const bck_change_t *bc = arg;
+    json_t *e = json_object_get(buckets, bc->name);
+    if (e == NULL) {
+        snprintf(err, errlen, "bucket \"ais://%s\" does not exist", bc->name);
+        return 404;
+    }
+    json_t *props = bprops_default();
+    if (!bc->reset)
+        json_object_update(props, json_object_get(e, "props"));
+    int rc = bprops_merge(props, bc->props, err, errlen);
+    if (rc == 0)
+        json_object_set(e, "props", props);
+    json_decref(props);
+    return rc;
 }
 
 static int do_destroy(json_t *buckets, void *arg, char *err, size_t errlen)
@@ -293,10 +325,10 @@ static int do_destroy(json_t *buckets, void *arg, char *err, size_t errlen)
     return 0;
 }
 
-static void bmd_change(http_req_t *req, bmd_modify_cb fn, const char *name)
+static void bmd_change(http_req_t *req, bmd_modify_cb fn, const void *arg)
 {
     char err[512];
-    int rc = cluster_bmd_modify(fn, (void *)name, err, sizeof(err));
+    int rc = cluster_bmd_modify(fn, (void *)arg, err, sizeof(err));
     if (rc)
         http_reply_error(req, (unsigned)rc, "%s", err);
     else
@@ -537,6 +569,8 @@ static bool bucket_authorized(http_req_t *req, const char *name, const char *act
         return authorized(req, AUTH_ACE_DESTROY_BUCKET, name);
     if (strcmp(action, "delete-listrange") == 0)
         return authorized(req, AUTH_ACE_OBJ_DELETE, name);
+    if (strcmp(action, "set-bprops") == 0 || strcmp(action, "reset-bprops") == 0)
+        return authorized(req, AUTH_ACE_PATCH, name);
     if (strcmp(action, "copy-bck") != 0 && strcmp(action, "etl-bck") != 0)
         return authorized(req, AUTH_ACE_BCK_HEAD, name);
     if (!authorized(req, AUTH_ACE_GET | AUTH_ACE_OBJ_LIST, name))
@@ -552,6 +586,35 @@ static bool bucket_authorized(http_req_t *req, const char *name, const char *act
     free(dbck);
     free(dobj);
     return ok;
+}
+
+/* PATCH /v1/buckets/<b> {"action":"set-bprops","value":BpropsToSet} or "reset-bprops": the
+ * answer is the id of the job the change started, empty when none (AIStore's). */
+static void patch_bucket(http_req_t *req, const char *name, const char *action, json_t *value)
+{
+    bool set = action && strcmp(action, "set-bprops") == 0;
+    if (!set && (action == NULL || strcmp(action, "reset-bprops") != 0)) {
+        http_reply_error(req, 400,
+                         "invalid action \"%s\" for PATCH bucket (set-bprops, "
+                         "reset-bprops)",
+                         action ? action : "");
+        return;
+    }
+    if (!cluster_is_primary()) {
+        proxy_forward_to_primary(req);
+        return;
+    }
+    char err[512];
+    bck_change_t bc = {.name = name, .props = set ? value : NULL, .reset = !set};
+    if (set && !json_is_object(value)) {
+        http_reply_error(req, 400, "set-bprops: value must be a JSON object (BpropsToSet)");
+        return;
+    }
+    int rc = cluster_bmd_modify(do_set_props, &bc, err, sizeof(err));
+    if (rc)
+        http_reply_error(req, (unsigned)rc, "%s", err);
+    else
+        http_reply_text(req, 200, "");
 }
 
 static void buckets_request(http_req_t *req, const char **segs, int nseg)
@@ -607,6 +670,8 @@ static void buckets_request(http_req_t *req, const char **segs, int nseg)
         } else {
             proxy_list_objects(req, name, value);
         }
+    } else if (strcmp(m, "PATCH") == 0) {
+        patch_bucket(req, name, action, value);
     } else if (strcmp(m, "POST") == 0 || strcmp(m, "DELETE") == 0) {
         if (action == NULL) {
             http_reply_error(req, 400, "missing \"action\" in the request body");
@@ -615,7 +680,8 @@ static void buckets_request(http_req_t *req, const char **segs, int nseg)
                     strcmp(action, "copy-bck") == 0 || strcmp(action, "etl-bck") == 0)) {
             proxy_forward_to_primary(req);
         } else if (m[0] == 'P' && strcmp(action, "create-bck") == 0) {
-            bmd_change(req, do_create, name);
+            bck_change_t bc = {.name = name, .props = value};
+            bmd_change(req, do_create, &bc);
         } else if (m[0] == 'P' &&
                    (strcmp(action, "copy-bck") == 0 || strcmp(action, "etl-bck") == 0)) {
             copy_bucket(req, action, name, value);

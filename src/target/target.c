@@ -28,6 +28,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 typedef struct {
     char *bck;
@@ -44,8 +45,9 @@ typedef struct {
     bool local;         /* a node's ?local=true: this target's copy only, no redirect */
     bool received;      /* a node's ?reb= PUT: an object moved here with its metadata (rin) */
     lom_md_t rin;
-    char *fqn;    /* GET/HEAD: the object's FQN, looked up once in on_headers */
-    bool present; /* GET/HEAD: it was there then */
+    char *fqn;     /* GET/HEAD: the object's FQN, looked up once in on_headers */
+    bool present;  /* GET/HEAD: it was there then */
+    bool validate; /* the bucket's checksum.validate_warm_get */
 } tctx_t;
 
 static void tctx_free(http_req_t *req)
@@ -167,9 +169,11 @@ static void object_headers(http_req_t *req, tctx_t *c, const char **segs, int ns
         return;
     }
     bmd_t *b = bmd_get();
-    bool exists = bmd_bucket(b, c->bck) != NULL;
+    json_t *be = bmd_bucket(b, c->bck);
+    json_t *cks = json_object_get(json_object_get(be, "props"), "checksum");
+    c->validate = json_is_true(json_object_get(cks, "validate_warm_get"));
     bmd_put(b);
-    if (!exists) {
+    if (be == NULL) {
         early_error(req, c, 404, "bucket \"ais://%s\" does not exist", c->bck);
         return;
     }
@@ -272,8 +276,8 @@ static bool object_fast(http_req_t *req, tctx_t *c)
     }
     if (strcmp(m, "DELETE") == 0 && !c->local)
         return false;
-    if (strcmp(m, "GET") == 0)
-        return http_query(req, "etl_name") == NULL;
+    if (strcmp(m, "GET") == 0) /* validate_warm_get reads the whole object first */
+        return http_query(req, "etl_name") == NULL && !c->validate;
     if (strcmp(m, "PUT") == 0)
         return http_query(req, "object_to") == NULL && !cluster_config()->fsync;
     return true; /* HEAD, DELETE, or a 405 */
@@ -404,6 +408,36 @@ static bool fetch_if_missing(http_req_t *req, tctx_t *c)
     return false;
 }
 
+/* validate_warm_get: whether the stored bytes still have their checksum. A mismatch is never
+ * served (500 with the reason: there is no other copy to repair it from yet). */
+static bool checksum_ok(http_req_t *req, tctx_t *c, int fd, const lom_md_t *md)
+{
+    if (strcmp(md->cs_type, "xxhash") != 0)
+        return true;
+    XXH64_state_t *st = XXH64_createState();
+    XXH64_reset(st, 0);
+    char *buf = xmalloc(1 << 20);
+    int64_t off = 0;
+    ssize_t n = 0;
+    while (off < md->size && (n = pread(fd, buf, 1 << 20, (off_t)off)) > 0) {
+        XXH64_update(st, buf, (size_t)n);
+        off += n;
+    }
+    free(buf);
+    char cs[32];
+    snprintf(cs, sizeof(cs), "%016llx", (unsigned long long)XXH64_digest(st));
+    XXH64_freeState(st);
+    if (off == md->size && strcmp(cs, md->cs_val) == 0)
+        return true;
+    LOCUS_LOG(LOG_WARNING, "%s: ais://%s/%s: bad checksum (stored %s, read %s over %lld bytes)",
+              cluster_self_name(), c->bck, c->obj, md->cs_val, cs, (long long)off);
+    http_reply_error(req, 500,
+                     "%s: ais://%s/%s is corrupt: its data no longer matches its checksum "
+                     "(xxhash %s, read %s); not served",
+                     cluster_self_name(), c->bck, c->obj, md->cs_val, cs);
+    return false;
+}
+
 static void object_get(http_req_t *req, tctx_t *c, bool head)
 {
     if (!fetch_if_missing(req, c))
@@ -419,6 +453,11 @@ static void object_get(http_req_t *req, tctx_t *c, bool head)
     }
     if (rc < 0) {
         http_reply_error(req, 500, "cannot open ais://%s/%s: %s", c->bck, c->obj, strerror(-rc));
+        return;
+    }
+    if (!head && c->validate && !checksum_ok(req, c, fd, &md)) {
+        close(fd);
+        lom_md_dispose(&md);
         return;
     }
     struct MHD_Response *r;
