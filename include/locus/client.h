@@ -175,6 +175,11 @@ int locus_bucket_destroy(locus_client_t *c, const char *bck, char *err);
 /* PATCH set-bprops with props_json (AIStore's BpropsToSet, e.g. {"mirror":{"copies":2}}: only
  * what it names changes), or reset-bprops (back to the defaults) when props_json is NULL. */
 int locus_bucket_set_props(locus_client_t *c, const char *bck, const char *props_json, char *err);
+/* Starts a scrub of bck (POST scrub-bck): every target checks the objects it holds (whose name
+ * starts with prefix, NULL = all) against their checksums; *job_id (caller frees). The corrupt
+ * ones are the job's per-object errors (locus_job_errors). */
+int locus_bucket_scrub(locus_client_t *c, const char *bck, const char *prefix, char **job_id,
+                       char *err);
 /* HEAD; *props_json receives the Ais-Bucket-Props header (caller frees; NULL if absent).
  * props_json may be NULL. LOCUS_ENOENT when the bucket does not exist. */
 int locus_bucket_head(locus_client_t *c, const char *bck, char **props_json, char *err);
@@ -323,6 +328,9 @@ int locus_job_snaps(locus_client_t *c, const char *id, char **json, char *err);
 /* Polls the status until the job ends or timeout_ns passes (<= 0 = no limit). 0 when it ended
  * without error, LOCUS_EJOB when it failed or was aborted (message in err), LOCUS_ETIMEDOUT.
  * st may be NULL; else it receives the last status seen (dispose it). */
+/* locus_job_snaps with each snapshot's per-object errors ("obj_errors": [{"obj_name","msg",
+ * "ecode"}]). */
+int locus_job_errors(locus_client_t *c, const char *id, char **json, char *err);
 int locus_job_wait(locus_client_t *c, const char *id, int64_t timeout_ns, locus_job_status_t *st,
                    char *err);
 /* Called after each status poll of a wait, the last one included (a progress display). */

@@ -18,6 +18,7 @@ static void usage(FILE *f)
                "       locus storage mountpath detach NODE PATH [--dont-resilver]\n"
                "       locus storage mountpath enable NODE PATH [--wait [--timeout D]]\n"
                "       locus storage mountpath disable NODE PATH [--wait [--timeout D]]\n"
+               "       locus storage scrub BUCKET [--prefix P] [--wait [--timeout D]]\n"
                "\n"
                "ls       the mountpaths of target NODE (default: every target): enabled,\n"
                "         detaching (waiting for the resilver) and disabled\n"
@@ -29,7 +30,10 @@ static void usage(FILE *f)
                "         behind, out of reach\n"
                "enable   puts a disabled (or detaching) mountpath back in use\n"
                "disable  stops using PATH and moves its objects off; it stays attached\n"
-               "--wait   waits for the resilver job to end\n");
+               "--wait   waits for the resilver job to end\n"
+               "scrub    every target reads the objects of BUCKET it holds (names starting with\n"
+               "         P) and checks them against their checksums; prints the job id, and\n"
+               "         with --wait how many were checked and each corrupt one (exit 1 if any)\n");
 }
 
 static void add_rows(cli_table_t *t, const char *node, json_t *list)
@@ -170,6 +174,71 @@ static int mp_change(int argc, char **argv)
     return ret;
 }
 
+/* The corrupt objects a scrub reported (its snapshots' obj_errors), one line each; the count. */
+static int64_t print_corrupt(const char *snaps)
+{
+    json_t *j = json_loads(snaps ? snaps : "{}", 0, NULL);
+    const char *tid;
+    json_t *arr;
+    int64_t n = 0;
+    json_object_foreach(j, tid, arr)
+    {
+        size_t i, k;
+        json_t *snap, *e;
+        json_array_foreach(arr, i, snap)
+            json_array_foreach(json_object_get(snap, "obj_errors"), k, e)
+        {
+            printf("corrupt %s (%s): %s\n", json_string_value(json_object_get(e, "obj_name")), tid,
+                   json_string_value(json_object_get(e, "msg")));
+            n++;
+        }
+    }
+    json_decref(j);
+    return n;
+}
+
+static int storage_scrub(int argc, char **argv)
+{
+    bool wait = false;
+    int64_t timeout = 0;
+    const char *prefix = NULL;
+    cli_opt_t opts[] = {CLI_WAIT_OPTS(&wait, &timeout), CLI_STR("prefix", &prefix)};
+    const cli_cmd_t cmd = {"storage", usage, 1, 1, "storage scrub: need a BUCKET"};
+    int pos, ret = cli_options(&cmd, opts, ARRAY_SIZE(opts), argc, argv, &pos);
+    if (ret != CLI_OPTS_GO)
+        return ret;
+    char *bck = NULL, *obj = NULL;
+    if ((ret = cli_parse_name("storage", argv[pos], &bck, &obj)) != 0)
+        return ret;
+    locus_client_t *c = cli_client();
+    char err[LOCUS_ERR_LEN] = "", *id = NULL, *snaps = NULL;
+    locus_job_totals_t t;
+    ret = c ? CLI_EXIT_OK : CLI_EXIT_FAIL;
+    if (c && locus_bucket_scrub(c, bck, prefix, &id, err) != 0) {
+        ret = cli_fail_line("storage scrub", err);
+    } else if (c) {
+        printf("%s\n", id);
+        fflush(stdout);
+        if (wait &&
+            (locus_job_wait(c, id, timeout, NULL, err) != 0 ||
+             locus_job_totals(c, id, &t, err) != 0 || locus_job_errors(c, id, &snaps, err) != 0)) {
+            ret = cli_fail_line("storage scrub", err);
+        } else if (wait) {
+            int64_t bad = print_corrupt(snaps);
+            fprintf(stderr, "scrub %s: ais://%s: %lld objects (%lld bytes) checked, %lld corrupt\n",
+                    id, bck, (long long)t.loc_objs, (long long)t.loc_bytes, (long long)bad);
+            ret = bad ? CLI_EXIT_FAIL : CLI_EXIT_OK;
+        }
+    }
+    free(snaps);
+    free(id);
+    free(bck);
+    free(obj);
+    if (c)
+        locus_client_destroy(c);
+    return ret;
+}
+
 static int storage_mountpath(int argc, char **argv)
 {
     static const cli_sub_t subs[] = {{"ls", mp_ls},
@@ -182,6 +251,6 @@ static int storage_mountpath(int argc, char **argv)
 
 int locus_cli_cmd_storage(int argc, char **argv)
 {
-    static const cli_sub_t subs[] = {{"mountpath", storage_mountpath}};
+    static const cli_sub_t subs[] = {{"mountpath", storage_mountpath}, {"scrub", storage_scrub}};
     return cli_dispatch("storage", usage, subs, ARRAY_SIZE(subs), 0, argc, argv);
 }

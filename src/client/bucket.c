@@ -73,6 +73,22 @@ int locus_bucket_set_props(locus_client_t *c, const char *bck, const char *props
     return rc;
 }
 
+int locus_bucket_scrub(locus_client_t *c, const char *bck, const char *prefix, char **job_id,
+                       char *err)
+{
+    *job_id = NULL;
+    int rc = locus_check_bucket_name(bck, err);
+    if (rc != 0)
+        return rc;
+    client_req_t r;
+    rc = client_bucket_call(c, "POST", bck, NULL, "scrub-bck",
+                            json_pack("{s:s}", "prefix", prefix ? prefix : ""), NULL, &r, err);
+    if (rc == 0)
+        rc = client_job_id(&r.body, "scrub-bck", job_id, err);
+    client_req_dispose(&r);
+    return rc;
+}
+
 int locus_bucket_head(locus_client_t *c, const char *bck, char **props_json, char *err)
 {
     if (props_json != NULL)

@@ -86,6 +86,18 @@ int locus_job_snaps(locus_client_t *c, const char *id, char **json, char *err)
     return rc;
 }
 
+int locus_job_errors(locus_client_t *c, const char *id, char **json, char *err)
+{
+    *json = NULL;
+    client_req_t r;
+    client_req_init(&r, "GET", NULL);
+    int rc = job_query(c, "qryxstats&errors=true", id, &r, err);
+    if (rc == 0)
+        *json = buf_steal(&r.body);
+    client_req_dispose(&r);
+    return rc;
+}
+
 int locus_job_wait(locus_client_t *c, const char *id, int64_t timeout_ns, locus_job_status_t *out,
                    char *err)
 {

@@ -116,7 +116,9 @@ void proxy_job_query(http_req_t *req)
         return;
     }
     char *enc = url_encode(id, "");
-    char *q = xasprintf("/v1/xactions?id=%s", enc);
+    /* errors=true: each snapshot with its per-object errors (obj_errors) */
+    char *q =
+        xasprintf("/v1/xactions?id=%s%s", enc, http_query_bool(req, "errors") ? "&errors=1" : "");
     free(enc);
     job_merge_t m = {.per = json_object(), .kind = ""};
     proxy_bcast_t b = {

@@ -571,6 +571,8 @@ static bool bucket_authorized(http_req_t *req, const char *name, const char *act
         return authorized(req, AUTH_ACE_OBJ_DELETE, name);
     if (strcmp(action, "set-bprops") == 0 || strcmp(action, "reset-bprops") == 0)
         return authorized(req, AUTH_ACE_PATCH, name);
+    if (strcmp(action, "scrub-bck") == 0) /* it reads every object */
+        return authorized(req, AUTH_ACE_GET | AUTH_ACE_OBJ_LIST, name);
     if (strcmp(action, "copy-bck") != 0 && strcmp(action, "etl-bck") != 0)
         return authorized(req, AUTH_ACE_BCK_HEAD, name);
     if (!authorized(req, AUTH_ACE_GET | AUTH_ACE_OBJ_LIST, name))
@@ -586,6 +588,26 @@ static bool bucket_authorized(http_req_t *req, const char *name, const char *act
     free(dbck);
     free(dobj);
     return ok;
+}
+
+/* POST /v1/buckets/<b> {"action":"scrub-bck","value":{"prefix":P}} (Locus): every target checks
+ * the checksum of each object it holds (whose name starts with P) and reports the corrupt ones
+ * as the job's errors; answers the job id. */
+static void scrub_bucket(http_req_t *req, const char *name, json_t *value)
+{
+    json_t *pfx = json_get_ci(value, "prefix");
+    if (value && !json_is_null(value) && !json_is_object(value)) {
+        http_reply_error(req, 400, "scrub-bck: value must be a JSON object ({\"prefix\": ...})");
+    } else if (pfx && !json_is_null(pfx) && !json_is_string(pfx)) {
+        http_reply_error(req, 400, "scrub-bck: prefix must be a string");
+    } else if (!bucket_exists(name)) {
+        http_reply_error(req, 404, "bucket \"ais://%s\" does not exist", name);
+    } else {
+        json_t *jm =
+            json_pack("{s:s}", "prefix", json_is_string(pfx) ? json_string_value(pfx) : "");
+        proxy_job_start(req, "scrub-bck", name, NULL, jm);
+        json_decref(jm);
+    }
 }
 
 /* PATCH /v1/buckets/<b> {"action":"set-bprops","value":BpropsToSet} or "reset-bprops": the
@@ -685,6 +707,8 @@ static void buckets_request(http_req_t *req, const char **segs, int nseg)
         } else if (m[0] == 'P' &&
                    (strcmp(action, "copy-bck") == 0 || strcmp(action, "etl-bck") == 0)) {
             copy_bucket(req, action, name, value);
+        } else if (m[0] == 'P' && strcmp(action, "scrub-bck") == 0) {
+            scrub_bucket(req, name, value);
         } else if (m[0] == 'D' && strcmp(action, "destroy-bck") == 0) {
             bmd_change(req, do_destroy, name);
         } else if (m[0] == 'D' && strcmp(action, "delete-listrange") == 0) {

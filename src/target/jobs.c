@@ -426,10 +426,33 @@ static void delete_one(job_t *j, const char *name)
     }
 }
 
+/* scrub-bck: reads the object and compares it with its checksum; a mismatch is reported as
+ * the job's per-object error (there is no copy to repair it from yet). */
+static void scrub_one(job_t *j, const char *name)
+{
+    int fd;
+    lom_md_t md;
+    if (store_open(j->x->src_bck, name, &fd, &md) < 0)
+        return; /* deleted meanwhile */
+    char cs[17] = "";
+    int rc = strcmp(md.cs_type, "xxhash") == 0 ? store_checksum(fd, md.size, cs) : 0;
+    close(fd);
+    j->x->loc_objs++;
+    j->x->loc_bytes += md.size;
+    if (rc < 0 || (cs[0] && strcmp(cs, md.cs_val) != 0)) {
+        char msg[160];
+        snprintf(msg, sizeof(msg), "corrupt: xxhash %s, read %s", md.cs_val,
+                 rc < 0 ? strerror(-rc) : cs);
+        obj_failed(j, j->x->src_bck, name, msg, 500);
+    }
+    lom_md_dispose(&md);
+}
+
 static void *worker_main(void *arg)
 {
     job_t *j = arg;
-    bool copy = strcmp(j->x->kind, "delete-listrange") != 0;
+    bool copy = strcmp(j->x->kind, "delete-listrange") != 0 && strcmp(j->x->kind, "scrub-bck");
+    bool scrub = strcmp(j->x->kind, "scrub-bck") == 0;
     char *name;
     while ((name = next_name(j)) != NULL) {
         char why[512];
@@ -448,6 +471,8 @@ static void *worker_main(void *arg)
         }
         if (copy)
             copy_one(j, name);
+        else if (scrub)
+            scrub_one(j, name);
         else
             delete_one(j, name);
         free(name);
@@ -546,7 +571,8 @@ static void job_start(http_req_t *req)
         return;
     }
     if (!id || !kind || !src ||
-        (strcmp(kind, "copy-bck") && strcmp(kind, "delete-listrange") && strcmp(kind, "etl-bck"))) {
+        (strcmp(kind, "copy-bck") && strcmp(kind, "delete-listrange") && strcmp(kind, "etl-bck") &&
+         strcmp(kind, "scrub-bck"))) {
         http_reply_error(req, 400, "invalid job start request");
         json_decref(b);
         return;
@@ -578,7 +604,7 @@ static void job_start(http_req_t *req)
     json_int_t w = nwv > 0 ? nwv : nwv < 0 ? 1 : cpus_usable();
     j->workers = (int)(w < JOBS_MAX_WORKERS ? w : JOBS_MAX_WORKERS);
     j->dry_run = json_is_true(json_object_get(j->msg, "dry_run"));
-    j->coer = json_is_true(json_object_get(j->msg, "coer"));
+    j->coer = json_is_true(json_object_get(j->msg, "coer")) || strcmp(kind, "scrub-bck") == 0;
     j->prepend = json_string_value(json_object_get(j->msg, "prepend"));
     j->ext = json_object_get(j->msg, "ext");
     char nerr[128];

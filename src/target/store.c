@@ -422,6 +422,23 @@ int store_open_fqn(const char *fqn, const char *bck, const char *obj, int *fdp, 
     return 0;
 }
 
+int store_checksum(int fd, int64_t size, char out[17])
+{
+    XXH64_state_t *st = XXH64_createState();
+    XXH64_reset(st, 0);
+    char *buf = xmalloc(1 << 20);
+    int64_t off = 0;
+    ssize_t n = 0;
+    while (off < size && (n = pread(fd, buf, 1 << 20, (off_t)off)) > 0) {
+        XXH64_update(st, buf, (size_t)n);
+        off += n;
+    }
+    free(buf);
+    snprintf(out, 17, "%016llx", (unsigned long long)XXH64_digest(st));
+    XXH64_freeState(st);
+    return off == size ? 0 : n < 0 ? -errno : -EIO;
+}
+
 /* Deletes bck/obj wherever it is (its HRW mountpath, or another one while a resilver runs);
  * with expect, only if it is still that copy (-ESTALE otherwise). 0 or -errno. */
 static int delete_copy(const char *bck, const char *obj, const lom_md_t *expect)

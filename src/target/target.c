@@ -412,25 +412,12 @@ static bool fetch_if_missing(http_req_t *req, tctx_t *c)
  * served (500 with the reason: there is no other copy to repair it from yet). */
 static bool checksum_ok(http_req_t *req, tctx_t *c, int fd, const lom_md_t *md)
 {
-    if (strcmp(md->cs_type, "xxhash") != 0)
+    char cs[17];
+    if (strcmp(md->cs_type, "xxhash") != 0 ||
+        (store_checksum(fd, md->size, cs) == 0 && strcmp(cs, md->cs_val) == 0))
         return true;
-    XXH64_state_t *st = XXH64_createState();
-    XXH64_reset(st, 0);
-    char *buf = xmalloc(1 << 20);
-    int64_t off = 0;
-    ssize_t n = 0;
-    while (off < md->size && (n = pread(fd, buf, 1 << 20, (off_t)off)) > 0) {
-        XXH64_update(st, buf, (size_t)n);
-        off += n;
-    }
-    free(buf);
-    char cs[32];
-    snprintf(cs, sizeof(cs), "%016llx", (unsigned long long)XXH64_digest(st));
-    XXH64_freeState(st);
-    if (off == md->size && strcmp(cs, md->cs_val) == 0)
-        return true;
-    LOCUS_LOG(LOG_WARNING, "%s: ais://%s/%s: bad checksum (stored %s, read %s over %lld bytes)",
-              cluster_self_name(), c->bck, c->obj, md->cs_val, cs, (long long)off);
+    LOCUS_LOG(LOG_WARNING, "%s: ais://%s/%s: bad checksum (stored %s, read %s)",
+              cluster_self_name(), c->bck, c->obj, md->cs_val, cs);
     http_reply_error(req, 500,
                      "%s: ais://%s/%s is corrupt: its data no longer matches its checksum "
                      "(xxhash %s, read %s); not served",

@@ -143,3 +143,34 @@ def test_cli_props(cluster, http):
     assert props(http, cluster, bck)["mirror"]["copies"] == 2
     p = cli("show", lt.rand_name("nosuch"))
     assert p.returncode == 1 and b"does not exist" in p.stderr, p.stderr
+
+
+def test_scrub_reports_bit_rot(cluster, http):
+    import subprocess
+    bck = lt.rand_name("scrub")
+    assert create(http, cluster, bck).status_code == 200
+    for i in range(20):
+        assert http.put(lt.obj_url(cluster.url, bck, f"o{i}"), data=os.urandom(3000 + i),
+                        headers=cluster.headers()).status_code == 200
+    flip_byte(cluster, bck, "o7", 10)
+    env = dict(os.environ, LOCUS_ENDPOINT=cluster.url, LOCUS_TOKEN=cluster.token or "")
+    p = subprocess.run([str(lt.LOCUS_CLI), "storage", "scrub", f"ais://{bck}", "--wait",
+                        "--timeout", "60s"], env=env, capture_output=True, timeout=90)
+    assert p.returncode == 1, (p.stdout, p.stderr)
+    out = p.stdout.decode()
+    assert f"corrupt ais://{bck}/o7" in out and out.count("corrupt ") == 1, out
+    assert b"20 objects" in p.stderr and b"1 corrupt" in p.stderr, p.stderr
+    # through the REST API: the job's snapshots carry the per-object errors
+    jid = out.splitlines()[0]
+    r = http.get(cluster.url + "/v1/cluster", params={"what": "qryxstats", "id": jid,
+                                                       "errors": "true"}, headers=cluster.headers())
+    errs = [e for snaps in r.json().values() for s in snaps for e in s.get("obj_errors") or []]
+    assert [e["obj_name"] for e in errs] == [f"ais://{bck}/o7"], errs
+    # a clean prefix is clean
+    p = subprocess.run([str(lt.LOCUS_CLI), "storage", "scrub", bck, "--prefix", "o1", "--wait"],
+                       env=env, capture_output=True, timeout=90)
+    assert p.returncode == 0 and b"11 objects" in p.stderr, p.stderr
+    lt.assert_error(http.post(lt.bck_url(cluster.url, lt.rand_name("nosuch")),
+                              json=lt.actmsg("scrub-bck"), headers=cluster.headers()), 404)
+    lt.assert_error(http.post(lt.bck_url(cluster.url, bck), json=lt.actmsg("scrub-bck", {"prefix": 1}),
+                              headers=cluster.headers()), 400, "prefix")
