@@ -46,8 +46,12 @@ static void fix_widths(cli_table_t *t)
 
 static void print_row(const cli_table_t *t, const char *const *cells, FILE *f)
 {
-    for (size_t k = 0; k < t->ncols; k++) {
-        bool last = k + 1 == t->ncols, right = t->cols[k].right;
+    /* Empty cells at the end of a row print nothing: no trailing blanks. */
+    size_t n = t->ncols;
+    while (n > 1 && (cells[n - 1] == NULL || cells[n - 1][0] == '\0') && !t->cols[n - 1].right)
+        n--;
+    for (size_t k = 0; k < n; k++) {
+        bool last = k + 1 == n, right = t->cols[k].right;
         /* A left-aligned last cell is not padded. */
         cli_fprint_cell(f, cells[k], last && !right ? 0 : t->widths[k], right);
         fputs(last ? "\n" : "  ", f);

@@ -43,10 +43,10 @@ static void test_table_widths_from_data(void **state)
     cli_table_add(&t, (const char *[]){"target-22", "10.5 KiB", NULL});
     char *s = table_text(&t, true);
     /* Left column padded to its widest cell, right column aligned right (header too), the
-     * last left-aligned column unpadded (an empty last cell leaves the separator). */
+     * last left-aligned column unpadded (empty last cells print nothing, no trailing blanks). */
     assert_string_equal(s, "ID             SIZE  NOTE\n"
                            "t1              3 B  ok\n"
-                           "target-22  10.5 KiB  \n");
+                           "target-22  10.5 KiB\n");
     free(s);
 }
 
