@@ -7,7 +7,7 @@
  * Only what Locus acts on is accepted: checksum {type, validate_warm_get, ...}, mirror
  * {enabled, copies, burst_buffer}, ec {enabled, data_slices, parity_slices, objsize_limit,
  * disk_only}, versioning {enabled}. Anything else is a 400 that names the key, so a misspelled
- * property never passes silently. Redundancy that is not built yet (mirror, ec enabled) is a 501.
+ * property never passes silently. Erasure coding is not built yet: ec.enabled is a 501.
  */
 #include "common/log.h"
 #include "common/util.h"
@@ -134,12 +134,9 @@ int bprops_merge(json_t *props, json_t *set, char *err, size_t errlen)
             break;
     }
     /* What the store cannot do yet is refused as such, not accepted and ignored. */
-    for (int k = 0; rc == 0 && k < 2; k++) {
-        const char *s = k ? "ec" : "mirror";
-        if (json_is_true(json_object_get(json_object_get(next, s), "enabled"))) {
-            snprintf(err, errlen, "%s is not implemented yet: the bucket keeps one copy", s);
-            rc = 501;
-        }
+    if (rc == 0 && json_is_true(json_object_get(json_object_get(next, "ec"), "enabled"))) {
+        snprintf(err, errlen, "ec is not implemented yet (mirror is)");
+        rc = 501;
     }
     if (rc == 0)
         json_object_update(props, next);

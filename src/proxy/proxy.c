@@ -632,9 +632,22 @@ static void patch_bucket(http_req_t *req, const char *name, const char *action, 
         http_reply_error(req, 400, "set-bprops: value must be a JSON object (BpropsToSet)");
         return;
     }
+    bmd_t *b = bmd_get();
+    json_t *mirror0 =
+        json_deep_copy(json_object_get(json_object_get(bmd_bucket(b, name), "props"), "mirror"));
+    bmd_put(b);
     int rc = cluster_bmd_modify(do_set_props, &bc, err, sizeof(err));
+    b = bmd_get();
+    json_t *mirror1 = json_object_get(json_object_get(bmd_bucket(b, name), "props"), "mirror");
+    bool on = json_is_true(json_object_get(mirror0, "enabled")) ||
+              json_is_true(json_object_get(mirror1, "enabled"));
+    bool changed = rc == 0 && on && !json_equal(mirror0, mirror1);
+    bmd_put(b);
+    json_decref(mirror0);
     if (rc)
         http_reply_error(req, (unsigned)rc, "%s", err);
+    else if (changed) /* the objects get (or lose) their copies: AIStore's make-n-copies */
+        proxy_job_start(req, "make-n-copies", name, NULL, NULL);
     else
         http_reply_text(req, 200, "");
 }

@@ -87,6 +87,21 @@ pthread_mutex_t *store_stripe(const char *bck, const char *obj);
  * renamed its file into place when it returns. */
 void store_barrier(void);
 
+/* ---------------------------------------------------------------- mirror (mirror.c)
+ * n-way mirror: copies of an object on other mountpaths of its target, under %mi. */
+
+/* The copies the bucket asks for (its main replica included): mirror.copies when
+ * mirror.enabled, else 1. */
+int mirror_copies(const char *bck);
+/* Makes the copies of bck/obj (the main replica at main_fqn) on the next copies - 1 mountpaths
+ * of its HRW order and removes any other copy. Takes the stripe lock itself, briefly. */
+void mirror_write(const char *bck, const char *obj, const char *main_fqn, int copies);
+/* Removes every copy of bck/obj (the stripe lock held: a delete). */
+void mirror_remove_locked(const char *bck, const char *obj);
+/* Restores the main replica at main_fqn from a copy whose data matches its checksum. 0, or
+ * -ENOENT when there is none. */
+int mirror_repair(const char *bck, const char *obj, const char *main_fqn);
+
 /* ---------------------------------------------------------------- mountpaths (mpath.c)
  * The target's mountpaths (docs/design.md §5): an immutable, reference-counted snapshot that a
  * change replaces under a lock. Enabled mountpaths are the HRW set that places objects; disabled

@@ -51,6 +51,7 @@ typedef struct {
     char etl_name[64];
     const char *prepend;
     json_t *ext;
+    int copies; /* make-n-copies: the bucket's mirror copies when the job started */
 } job_t;
 
 char *jobs_to_name(const char *name, const char *prepend, json_t *ext)
@@ -448,11 +449,24 @@ static void scrub_one(job_t *j, const char *name)
     lom_md_dispose(&md);
 }
 
+/* make-n-copies: the object's mirror copies as the bucket's properties say now (none when
+ * mirroring is off). */
+static void mirror_one(job_t *j, const char *name)
+{
+    char *fqn = store_fqn(j->x->src_bck, name);
+    if (fqn && store_exists(j->x->src_bck, name)) {
+        mirror_write(j->x->src_bck, name, fqn, j->copies);
+        j->x->loc_objs++;
+    }
+    free(fqn);
+}
+
 static void *worker_main(void *arg)
 {
     job_t *j = arg;
-    bool copy = strcmp(j->x->kind, "delete-listrange") != 0 && strcmp(j->x->kind, "scrub-bck");
-    bool scrub = strcmp(j->x->kind, "scrub-bck") == 0;
+    const char *k = j->x->kind;
+    bool copy = strcmp(k, "copy-bck") == 0 || strcmp(k, "etl-bck") == 0;
+    bool scrub = strcmp(k, "scrub-bck") == 0, mirror = strcmp(k, "make-n-copies") == 0;
     char *name;
     while ((name = next_name(j)) != NULL) {
         char why[512];
@@ -473,6 +487,8 @@ static void *worker_main(void *arg)
             copy_one(j, name);
         else if (scrub)
             scrub_one(j, name);
+        else if (mirror)
+            mirror_one(j, name);
         else
             delete_one(j, name);
         free(name);
@@ -572,7 +588,7 @@ static void job_start(http_req_t *req)
     }
     if (!id || !kind || !src ||
         (strcmp(kind, "copy-bck") && strcmp(kind, "delete-listrange") && strcmp(kind, "etl-bck") &&
-         strcmp(kind, "scrub-bck"))) {
+         strcmp(kind, "scrub-bck") && strcmp(kind, "make-n-copies"))) {
         http_reply_error(req, 400, "invalid job start request");
         json_decref(b);
         return;
@@ -605,6 +621,7 @@ static void job_start(http_req_t *req)
     j->workers = (int)(w < JOBS_MAX_WORKERS ? w : JOBS_MAX_WORKERS);
     j->dry_run = json_is_true(json_object_get(j->msg, "dry_run"));
     j->coer = json_is_true(json_object_get(j->msg, "coer")) || strcmp(kind, "scrub-bck") == 0;
+    j->copies = mirror_copies(src);
     j->prepend = json_string_value(json_object_get(j->msg, "prepend"));
     j->ext = json_object_get(j->msg, "ext");
     char nerr[128];

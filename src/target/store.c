@@ -302,6 +302,10 @@ out:
         char *objdir = xasprintf("%.*s", (int)(strlen(w->fqn) - strlen(w->obj) - 1), w->fqn);
         prune_dirs(w->fqn, objdir);
         free(objdir);
+    } else if (!*kept) {
+        int copies = mirror_copies(w->bck);
+        if (copies > 1) /* n-way mirror: the copies follow the new main replica */
+            mirror_write(w->bck, w->obj, w->fqn, copies);
     }
     writer_dispose(w);
     return status;
@@ -461,6 +465,8 @@ static int delete_copy(const char *bck, const char *obj, const lom_md_t *expect)
     }
     if (rc == 0 && unlink(fqn) < 0)
         rc = -errno;
+    if (rc == 0 || (rc == -ENOENT && expect == NULL))
+        mirror_remove_locked(bck, obj); /* its copies go with it */
     pthread_mutex_unlock(lk);
     if (rc == 0) {
         char *objdir = xasprintf("%.*s", (int)(strlen(fqn) - strlen(obj) - 1), fqn);

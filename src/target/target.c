@@ -393,12 +393,23 @@ static struct MHD_Response *body_response(int fd, int64_t off, int64_t len)
     return MHD_create_response_from_fd_at_offset64((uint64_t)len, fd, (uint64_t)off);
 }
 
+/* Restores the object's main replica from a good mirror copy on another mountpath. */
+static bool repair_main(tctx_t *c)
+{
+    char *fqn = c->fqn ? NULL : store_fqn(c->bck, c->obj);
+    bool ok = mirror_repair(c->bck, c->obj, c->fqn ? c->fqn : fqn) == 0;
+    free(fqn);
+    return ok;
+}
+
 /* The owner of an object it does not have asks the other targets (get from neighbor,
  * docs/design.md §14) unless the request is ?local. false when answered (503: it may be on a
  * target that is down). A miss stays a miss: the caller answers 404. */
 static bool fetch_if_missing(http_req_t *req, tctx_t *c)
 {
     if (c->local || (c->fqn ? c->present : store_exists(c->bck, c->obj)))
+        return true;
+    if (repair_main(c)) /* a mirror copy is here */
         return true;
     char err[1024];
     int st = reb_gfn(c->bck, c->obj, err, sizeof(err));
@@ -408,9 +419,9 @@ static bool fetch_if_missing(http_req_t *req, tctx_t *c)
     return false;
 }
 
-/* validate_warm_get: whether the stored bytes still have their checksum. A mismatch is never
- * served (500 with the reason: there is no other copy to repair it from yet). */
-static bool checksum_ok(http_req_t *req, tctx_t *c, int fd, const lom_md_t *md)
+/* validate_warm_get: whether the stored bytes still have their checksum (a mismatch is never
+ * served: repaired from a mirror copy, or answered 500). */
+static bool checksum_ok(tctx_t *c, int fd, const lom_md_t *md)
 {
     char cs[17];
     if (strcmp(md->cs_type, "xxhash") != 0 ||
@@ -418,10 +429,6 @@ static bool checksum_ok(http_req_t *req, tctx_t *c, int fd, const lom_md_t *md)
         return true;
     LOCUS_LOG(LOG_WARNING, "%s: ais://%s/%s: bad checksum (stored %s, read %s)",
               cluster_self_name(), c->bck, c->obj, md->cs_val, cs);
-    http_reply_error(req, 500,
-                     "%s: ais://%s/%s is corrupt: its data no longer matches its checksum "
-                     "(xxhash %s, read %s); not served",
-                     cluster_self_name(), c->bck, c->obj, md->cs_val, cs);
     return false;
 }
 
@@ -442,10 +449,23 @@ static void object_get(http_req_t *req, tctx_t *c, bool head)
         http_reply_error(req, 500, "cannot open ais://%s/%s: %s", c->bck, c->obj, strerror(-rc));
         return;
     }
-    if (!head && c->validate && !checksum_ok(req, c, fd, &md)) {
+    if (!head && c->validate && !checksum_ok(c, fd, &md)) {
         close(fd);
         lom_md_dispose(&md);
-        return;
+        /* a mirror copy may still be good: it replaces the damaged main replica */
+        rc = repair_main(c) ? store_open(c->bck, c->obj, &fd, &md) : -EIO;
+        if (rc == 0 && !checksum_ok(c, fd, &md)) {
+            close(fd);
+            lom_md_dispose(&md);
+            rc = -EIO;
+        }
+        if (rc < 0) {
+            http_reply_error(req, 500,
+                             "%s: ais://%s/%s is corrupt: its data no longer matches its "
+                             "checksum and no good copy is left; not served",
+                             cluster_self_name(), c->bck, c->obj);
+            return;
+        }
     }
     struct MHD_Response *r;
     unsigned status = 200;

@@ -66,7 +66,6 @@ def test_bad_properties(cluster, http):
         ({"ec": {"objsize_limit": -2}}, 400, "objsize_limit"),
         ({"mirror": 2}, 400, "object"),
         ("checksum", 400, "JSON object"),
-        ({"mirror": {"enabled": True}}, 501, "mirror is not implemented"),
         ({"ec": {"enabled": True, "data_slices": 2, "parity_slices": 1}}, 501, "ec is not"),
     ]:
         lt.assert_error(patch(http, cluster, bck, value), status, words)

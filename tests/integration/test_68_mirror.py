@@ -1,0 +1,136 @@
+"""
+n-way mirror (docs/design.md §5, docs/operations.md "Redundancy"): with mirror {enabled, copies},
+every object has copies on other mountpaths of its target (under %mi); a GET whose main replica
+is missing, or damaged when validate_warm_get is on, is served from a good copy that repairs it.
+"""
+
+import hashlib
+import os
+import time
+from pathlib import Path
+
+import locustest as lt
+
+
+def set_props(http, c, bck, value):
+    r = http.patch(lt.bck_url(c.url, bck), json=lt.actmsg("set-bprops", value),
+                   headers=c.headers())
+    assert r.status_code == 200, r.text
+    return r.text
+
+
+def wait_job(http, c, jid, timeout=60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        r = http.get(c.url + "/v1/cluster", params={"what": "status", "id": jid},
+                     headers=c.headers())
+        assert r.status_code == 200, r.text
+        if r.json()["end_time"]:
+            assert not r.json()["aborted"], r.json()
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"job {jid} did not end")
+
+
+def places(c, bck, name):
+    """(main replica path, [copy paths that exist]) of bck/name on its target."""
+    owner = lt.hrw_target(c.smap(), bck, name)["daemon_id"]
+    t = c.node(owner)
+    mps = [str(m) for m in t.mountpaths]
+    main = lt.fqn(lt.hrw_mountpath(mps, bck, name), bck, name)
+    copies = [Path(mp) / "@ais" / bck / "%mi" / name for mp in mps]
+    return main, [p for p in copies if p.exists()]
+
+
+def sha(b):
+    return hashlib.sha256(b).hexdigest()
+
+
+def put(http, c, bck, name, data):
+    r = http.put(lt.obj_url(c.url, bck, name), data=data, headers=c.headers())
+    assert r.status_code == 200, r.text
+
+
+def get(http, c, bck, name):
+    return http.get(lt.obj_url(c.url, bck, name), headers=c.headers())
+
+
+def test_mirror_copies_repair_and_delete(cluster, http):
+    bck = lt.rand_name("mir")
+    r = http.post(lt.bck_url(cluster.url, bck), json=lt.actmsg("create-bck"),
+                  headers=cluster.headers())
+    assert r.status_code == 200, r.text
+    data = {f"old/{i}": os.urandom(2000 + i) for i in range(30)}
+    for n, d in data.items():
+        put(http, cluster, bck, n, d)
+    assert all(places(cluster, bck, n)[1] == [] for n in data)  # no copies yet
+    # turning the mirror on gives the existing objects their copies (a make-n-copies job)
+    jid = set_props(http, cluster, bck, {"mirror": {"enabled": True, "copies": 2}})
+    assert jid, "set-bprops started no job"
+    wait_job(http, cluster, jid)
+    for n, d in data.items():
+        main, copies = places(cluster, bck, n)
+        assert main.exists() and len(copies) == 1 and copies[0].parent != main.parent, (n, copies)
+        assert copies[0].read_bytes() == d
+    # a new object gets its copy with the PUT
+    put(http, cluster, bck, "new", b"fresh bytes")
+    main, copies = places(cluster, bck, "new")
+    assert len(copies) == 1 and copies[0].read_bytes() == b"fresh bytes"
+    # the main replica is gone: the GET is served from the copy, which restores it
+    main, _ = places(cluster, bck, "old/3")
+    main.unlink()
+    r = get(http, cluster, bck, "old/3")
+    assert r.status_code == 200 and r.content == data["old/3"], r.text
+    assert main.exists() and main.read_bytes() == data["old/3"]
+    # the main replica is damaged: with validate_warm_get the copy serves and repairs it
+    set_props(http, cluster, bck, {"checksum": {"validate_warm_get": True}})
+    main, _ = places(cluster, bck, "old/4")
+    raw = bytearray(main.read_bytes())
+    raw[7] ^= 0x20
+    with open(main, "r+b") as f:
+        f.write(raw)
+    r = get(http, cluster, bck, "old/4")
+    assert r.status_code == 200 and r.content == data["old/4"], r.text
+    assert sha(main.read_bytes()) == sha(data["old/4"])
+    # both damaged: never served
+    main, copies = places(cluster, bck, "old/5")
+    for p in [main] + copies:
+        raw = bytearray(p.read_bytes())
+        raw[0] ^= 0x01
+        with open(p, "r+b") as f:
+            f.write(raw)
+    lt.assert_error(get(http, cluster, bck, "old/5"), 500, "no good copy")
+    # a delete takes the copies too
+    assert http.delete(lt.obj_url(cluster.url, bck, "old/6"), headers=cluster.headers()).ok
+    main, copies = places(cluster, bck, "old/6")
+    assert not main.exists() and copies == []
+    # more copies than mountpaths: one per mountpath; mirror off: the copies go
+    wait_job(http, cluster, set_props(http, cluster, bck, {"mirror": {"copies": 3}}))
+    assert len(places(cluster, bck, "old/7")[1]) == 1
+    wait_job(http, cluster, set_props(http, cluster, bck, {"mirror": {"enabled": False}}))
+    assert all(places(cluster, bck, n)[1] == [] for n in data)
+    r = get(http, cluster, bck, "old/8")
+    assert r.status_code == 200 and r.content == data["old/8"]
+
+
+def test_mirror_follows_rebalance(cluster_factory, http):
+    """A target joins: the objects it now owns arrive with their copies, and their old target
+    keeps neither the object nor its copies."""
+    c = cluster_factory(targets=2)
+    bck = lt.rand_name("mreb")
+    r = http.post(lt.bck_url(c.url, bck), json=lt.actmsg("create-bck", {"mirror": {
+        "enabled": True, "copies": 2}}), headers=c.headers())
+    assert r.status_code == 200, r.text
+    data = {f"o{i}": os.urandom(1000 + i) for i in range(120)}
+    for n, d in data.items():
+        put(http, c, bck, n, d)
+    before = c.rmd()["version"]
+    c.add_target()
+    rmd = c.wait_rebalance(timeout=60, min_version=before + 1)
+    assert rmd["state"] == "done", rmd
+    for n, d in data.items():
+        main, copies = places(c, bck, n)
+        assert main.read_bytes() == d and len(copies) == 1 and copies[0].read_bytes() == d, n
+    held = {n: [t.id for t in c.targets for mp in t.mountpaths
+                if (Path(mp) / "@ais" / bck / "%mi" / n).exists()] for n in data}
+    assert all(len(v) == 1 for v in held.values()), {k: v for k, v in held.items() if len(v) != 1}
