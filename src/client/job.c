@@ -74,28 +74,27 @@ out:
     return rc;
 }
 
-int locus_job_snaps(locus_client_t *c, const char *id, char **json, char *err)
+/* The body of GET /v1/cluster?what=<what> for job id into *json (caller frees). */
+static int job_body(locus_client_t *c, const char *what, const char *id, char **json, char *err)
 {
     *json = NULL;
     client_req_t r;
     client_req_init(&r, "GET", NULL);
-    int rc = job_query(c, "qryxstats", id, &r, err);
+    int rc = job_query(c, what, id, &r, err);
     if (rc == 0)
         *json = buf_steal(&r.body);
     client_req_dispose(&r);
     return rc;
 }
 
+int locus_job_snaps(locus_client_t *c, const char *id, char **json, char *err)
+{
+    return job_body(c, "qryxstats", id, json, err);
+}
+
 int locus_job_errors(locus_client_t *c, const char *id, char **json, char *err)
 {
-    *json = NULL;
-    client_req_t r;
-    client_req_init(&r, "GET", NULL);
-    int rc = job_query(c, "qryxstats&errors=true", id, &r, err);
-    if (rc == 0)
-        *json = buf_steal(&r.body);
-    client_req_dispose(&r);
-    return rc;
+    return job_body(c, "qryxstats&errors=true", id, json, err);
 }
 
 int locus_job_wait(locus_client_t *c, const char *id, int64_t timeout_ns, locus_job_status_t *out,
