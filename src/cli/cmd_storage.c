@@ -32,8 +32,9 @@ static void usage(FILE *f)
                "disable  stops using PATH and moves its objects off; it stays attached\n"
                "--wait   waits for the resilver job to end\n"
                "scrub    every target reads the objects of BUCKET it holds (names starting with\n"
-               "         P) and checks them against their checksums; prints the job id, and\n"
-               "         with --wait how many were checked and each corrupt one (exit 1 if any)\n");
+               "         P) and checks them against their checksums, repairing from a mirror\n"
+               "         copy where there is one; prints the job id, and with --wait how many\n"
+               "         were checked and each damaged one (exit 1 if any is left corrupt)\n");
 }
 
 static void add_rows(cli_table_t *t, const char *node, json_t *list)
@@ -174,13 +175,16 @@ static int mp_change(int argc, char **argv)
     return ret;
 }
 
-/* The corrupt objects a scrub reported (its snapshots' obj_errors), one line each; the count. */
-static int64_t print_corrupt(const char *snaps)
+/* The objects a scrub reported (its snapshots' obj_errors), one line each: "corrupt ..." or,
+ * ecode 0, "repaired ..." (from a mirror copy). *repaired counts the latter; returns the
+ * corrupt ones left. */
+static int64_t print_scrubbed(const char *snaps, int64_t *repaired)
 {
     json_t *j = json_loads(snaps ? snaps : "{}", 0, NULL);
     const char *tid;
     json_t *arr;
     int64_t n = 0;
+    *repaired = 0;
     json_object_foreach(j, tid, arr)
     {
         size_t i, k;
@@ -188,9 +192,12 @@ static int64_t print_corrupt(const char *snaps)
         json_array_foreach(arr, i, snap)
             json_array_foreach(json_object_get(snap, "obj_errors"), k, e)
         {
-            printf("corrupt %s (%s): %s\n", json_string_value(json_object_get(e, "obj_name")), tid,
+            bool fixed = json_integer_value(json_object_get(e, "ecode")) == 0;
+            printf("%s %s (%s): %s\n", fixed ? "repaired" : "corrupt",
+                   json_string_value(json_object_get(e, "obj_name")), tid,
                    json_string_value(json_object_get(e, "msg")));
-            n++;
+            *repaired += fixed;
+            n += !fixed;
         }
     }
     json_decref(j);
@@ -224,9 +231,12 @@ static int storage_scrub(int argc, char **argv)
              locus_job_totals(c, id, &t, err) != 0 || locus_job_errors(c, id, &snaps, err) != 0)) {
             ret = cli_fail_line("storage scrub", err);
         } else if (wait) {
-            int64_t bad = print_corrupt(snaps);
-            fprintf(stderr, "scrub %s: ais://%s: %lld objects (%lld bytes) checked, %lld corrupt\n",
-                    id, bck, (long long)t.loc_objs, (long long)t.loc_bytes, (long long)bad);
+            int64_t fixed, bad = print_scrubbed(snaps, &fixed);
+            fprintf(stderr,
+                    "scrub %s: ais://%s: %lld objects (%lld bytes) checked, %lld corrupt, %lld "
+                    "repaired from a copy\n",
+                    id, bck, (long long)t.loc_objs, (long long)t.loc_bytes, (long long)bad,
+                    (long long)fixed);
             ret = bad ? CLI_EXIT_FAIL : CLI_EXIT_OK;
         }
     }

@@ -98,6 +98,9 @@ int mirror_copies(const char *bck);
 void mirror_write(const char *bck, const char *obj, const char *main_fqn, int copies);
 /* Removes every copy of bck/obj (the stripe lock held: a delete). */
 void mirror_remove_locked(const char *bck, const char *obj);
+/* How many copies of bck/obj exist (the main replica not counted); with paths, ",<mountpath>"
+ * of each is appended to it. */
+int mirror_present(const char *bck, const char *obj, buf_t *paths);
 /* Restores the main replica at main_fqn from a copy whose data matches its checksum. 0, or
  * -ENOENT when there is none. */
 int mirror_repair(const char *bck, const char *obj, const char *main_fqn);

@@ -427,8 +427,8 @@ static void delete_one(job_t *j, const char *name)
     }
 }
 
-/* scrub-bck: reads the object and compares it with its checksum; a mismatch is reported as
- * the job's per-object error (there is no copy to repair it from yet). */
+/* scrub-bck: reads the object and compares it with its checksum; a mismatch is repaired from a
+ * good mirror copy when there is one, and reported as the job's per-object error either way. */
 static void scrub_one(job_t *j, const char *name)
 {
     int fd;
@@ -441,10 +441,22 @@ static void scrub_one(job_t *j, const char *name)
     j->x->loc_objs++;
     j->x->loc_bytes += md.size;
     if (rc < 0 || (cs[0] && strcmp(cs, md.cs_val) != 0)) {
-        char msg[160];
-        snprintf(msg, sizeof(msg), "corrupt: xxhash %s, read %s", md.cs_val,
+        /* a good mirror copy repairs it: reported as repaired (ecode 0, counted in out-objs) */
+        char *fqn = store_fqn(j->x->src_bck, name);
+        bool fixed = fqn && mirror_repair(j->x->src_bck, name, fqn) == 0;
+        free(fqn);
+        char msg[200];
+        snprintf(msg, sizeof(msg), "%s: xxhash %s, read %s",
+                 fixed ? "repaired from a copy" : "corrupt", md.cs_val,
                  rc < 0 ? strerror(-rc) : cs);
-        obj_failed(j, j->x->src_bck, name, msg, 500);
+        if (fixed) {
+            j->x->out_objs++;
+            char *full = xasprintf("ais://%s/%s", j->x->src_bck, name);
+            xact_add_obj_error(j->x, full, msg, 0);
+            free(full);
+        } else {
+            obj_failed(j, j->x->src_bck, name, msg, 500);
+        }
     }
     lom_md_dispose(&md);
 }

@@ -225,3 +225,21 @@ int mirror_repair(const char *bck, const char *obj, const char *main_fqn)
     mpath_put(s);
     return rc;
 }
+
+int mirror_present(const char *bck, const char *obj, buf_t *paths)
+{
+    mpset_t *s = mpath_get();
+    int n = 0;
+    struct stat st;
+    for (size_t i = 0; i < mpset_count(s); i++) {
+        char *f = copy_fqn(mpset_path(s, i), bck, obj);
+        if (stat(f, &st) == 0 && S_ISREG(st.st_mode)) {
+            n++;
+            if (paths)
+                buf_printf(paths, ",%s", mpset_path(s, i));
+        }
+        free(f);
+    }
+    mpath_put(s);
+    return n;
+}

@@ -342,12 +342,17 @@ static void add_md_headers(struct MHD_Response *r, const char *bck, const char *
     size_t mp_len = strlen(fqn) - strlen(obj) - strlen(bck) - strlen("/@ais//%ob/");
     char *loc = xasprintf("%s:%.*s", cluster_self_name(), (int)mp_len, fqn);
     MHD_add_response_header(r, "Ais-Location", loc);
-    char *paths = xasprintf("[%.*s]", (int)mp_len, fqn);
-    MHD_add_response_header(r, "Ais-Mirror-Paths", paths);
-    MHD_add_response_header(r, "Ais-Mirror-Copies", "1");
+    buf_t paths;
+    buf_init(&paths);
+    buf_printf(&paths, "[%.*s", (int)mp_len, fqn);
+    int copies = 1 + (mirror_copies(bck) > 1 ? mirror_present(bck, obj, &paths) : 0);
+    buf_puts(&paths, "]");
+    snprintf(v, sizeof(v), "%d", copies);
+    MHD_add_response_header(r, "Ais-Mirror-Paths", paths.base);
+    MHD_add_response_header(r, "Ais-Mirror-Copies", v);
     MHD_add_response_header(r, "Ais-Present", "true");
     MHD_add_response_header(r, "Accept-Ranges", "bytes");
-    free(paths);
+    buf_dispose(&paths);
     free(loc);
     free(fqn);
 }

@@ -72,10 +72,14 @@ def test_mirror_copies_repair_and_delete(cluster, http):
         main, copies = places(cluster, bck, n)
         assert main.exists() and len(copies) == 1 and copies[0].parent != main.parent, (n, copies)
         assert copies[0].read_bytes() == d
-    # a new object gets its copy with the PUT
+    # a new object gets its copy with the PUT; HEAD counts the copies
     put(http, cluster, bck, "new", b"fresh bytes")
     main, copies = places(cluster, bck, "new")
     assert len(copies) == 1 and copies[0].read_bytes() == b"fresh bytes"
+    r = http.head(lt.obj_url(cluster.url, bck, "new"), headers=cluster.headers(),
+                  allow_redirects=True)
+    assert r.headers["Ais-Mirror-Copies"] == "2", r.headers
+    assert r.headers["Ais-Mirror-Paths"].count(",") == 1, r.headers
     # the main replica is gone: the GET is served from the copy, which restores it
     main, _ = places(cluster, bck, "old/3")
     main.unlink()
@@ -134,3 +138,26 @@ def test_mirror_follows_rebalance(cluster_factory, http):
     held = {n: [t.id for t in c.targets for mp in t.mountpaths
                 if (Path(mp) / "@ais" / bck / "%mi" / n).exists()] for n in data}
     assert all(len(v) == 1 for v in held.values()), {k: v for k, v in held.items() if len(v) != 1}
+
+
+def test_scrub_repairs_from_copies(cluster, http):
+    import subprocess
+    bck = lt.rand_name("mscr")
+    r = http.post(lt.bck_url(cluster.url, bck), json=lt.actmsg("create-bck", {"mirror": {
+        "enabled": True, "copies": 2}}), headers=cluster.headers())
+    assert r.status_code == 200, r.text
+    data = {f"o{i}": os.urandom(3000 + i) for i in range(10)}
+    for n, d in data.items():
+        put(http, cluster, bck, n, d)
+    main, copies = places(cluster, bck, "o3")
+    raw = bytearray(main.read_bytes())
+    raw[5] ^= 0x10
+    with open(main, "r+b") as f:
+        f.write(raw)
+    env = dict(os.environ, LOCUS_ENDPOINT=cluster.url, LOCUS_TOKEN=cluster.token or "")
+    p = subprocess.run([str(lt.LOCUS_CLI), "storage", "scrub", bck, "--wait"], env=env,
+                       capture_output=True, timeout=90)
+    assert p.returncode == 0, (p.stdout, p.stderr)
+    assert f"repaired ais://{bck}/o3".encode() in p.stdout, p.stdout
+    assert b"0 corrupt, 1 repaired" in p.stderr, p.stderr
+    assert main.read_bytes() == data["o3"]
