@@ -93,6 +93,8 @@ void store_barrier(void);
 /* The copies the bucket asks for (its main replica included): mirror.copies when
  * mirror.enabled, else 1. */
 int mirror_copies(const char *bck);
+/* The same from a BMD entry's "props" (borrowed; NULL: 1). */
+int mirror_copies_props(json_t *props);
 /* Makes the copies of bck/obj (the main replica at main_fqn) on the next copies - 1 mountpaths
  * of its HRW order and removes any other copy. Takes the stripe lock itself, briefly. */
 void mirror_write(const char *bck, const char *obj, const char *main_fqn, int copies);

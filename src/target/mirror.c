@@ -32,15 +32,21 @@
 
 static _Atomic uint64_t tmp_seq;
 
-int mirror_copies(const char *bck)
+int mirror_copies_props(json_t *props)
 {
-    bmd_t *b = bmd_get();
-    json_t *m = json_object_get(json_object_get(bmd_bucket(b, bck), "props"), "mirror");
+    json_t *m = json_object_get(props, "mirror");
     /* a BMD from metasync is parsed with JSON_DECODE_INT_AS_REAL (§13.10): read either form */
     int64_t n =
         json_is_true(json_object_get(m, "enabled")) ? json_int64(json_object_get(m, "copies")) : 1;
-    bmd_put(b);
     return n < 1 ? 1 : n > 64 ? 64 : (int)n;
+}
+
+int mirror_copies(const char *bck)
+{
+    bmd_t *b = bmd_get();
+    int n = mirror_copies_props(json_object_get(bmd_bucket(b, bck), "props"));
+    bmd_put(b);
+    return n;
 }
 
 /* The FQN of the copy of bck/obj on mountpath mp. Caller frees. */

@@ -48,6 +48,7 @@ typedef struct {
     char *fqn;     /* GET/HEAD: the object's FQN, looked up once in on_headers */
     bool present;  /* GET/HEAD: it was there then */
     bool validate; /* the bucket's checksum.validate_warm_get */
+    int copies;    /* the bucket's mirror copies (1: no mirror) */
 } tctx_t;
 
 static void tctx_free(http_req_t *req)
@@ -172,6 +173,7 @@ static void object_headers(http_req_t *req, tctx_t *c, const char **segs, int ns
     json_t *be = bmd_bucket(b, c->bck);
     json_t *cks = json_object_get(json_object_get(be, "props"), "checksum");
     c->validate = json_is_true(json_object_get(cks, "validate_warm_get"));
+    c->copies = mirror_copies_props(json_object_get(be, "props"));
     bmd_put(b);
     if (be == NULL) {
         early_error(req, c, 404, "bucket \"ais://%s\" does not exist", c->bck);
@@ -319,7 +321,7 @@ void target_on_headers(http_req_t *req)
 }
 
 static void add_md_headers(struct MHD_Response *r, const char *bck, const char *obj,
-                           const lom_md_t *md, const char *known_fqn)
+                           const lom_md_t *md, const char *known_fqn, int mirror)
 {
     char v[64];
     MHD_add_response_header(r, "Ais-Checksum-Type", md->cs_type);
@@ -345,7 +347,7 @@ static void add_md_headers(struct MHD_Response *r, const char *bck, const char *
     buf_t paths;
     buf_init(&paths);
     buf_printf(&paths, "[%.*s", (int)mp_len, fqn);
-    int copies = 1 + (mirror_copies(bck) > 1 ? mirror_present(bck, obj, &paths) : 0);
+    int copies = 1 + (mirror > 1 ? mirror_present(bck, obj, &paths) : 0);
     buf_puts(&paths, "]");
     snprintf(v, sizeof(v), "%d", copies);
     MHD_add_response_header(r, "Ais-Mirror-Paths", paths.base);
@@ -502,7 +504,7 @@ static void object_get(http_req_t *req, tctx_t *c, bool head)
         }
     }
     MHD_add_response_header(r, "Content-Type", "application/octet-stream");
-    add_md_headers(r, c->bck, c->obj, &md, c->fqn);
+    add_md_headers(r, c->bck, c->obj, &md, c->fqn, c->copies);
     lom_md_dispose(&md);
     http_send(req, status, r);
 }
