@@ -55,6 +55,18 @@ def get(http, c, bck, name):
     return http.get(lt.obj_url(c.url, bck, name), headers=c.headers())
 
 
+def mirrored_bucket(http, c, prefix, n, size):
+    """A bucket created with mirror {enabled, copies: 2} and n objects o0.. of size + i bytes."""
+    bck = lt.rand_name(prefix)
+    r = http.post(lt.bck_url(c.url, bck), json=lt.actmsg("create-bck", {"mirror": {
+        "enabled": True, "copies": 2}}), headers=c.headers())
+    assert r.status_code == 200, r.text
+    data = {f"o{i}": os.urandom(size + i) for i in range(n)}
+    for name, d in data.items():
+        put(http, c, bck, name, d)
+    return bck, data
+
+
 def test_mirror_copies_repair_and_delete(cluster, http):
     bck = lt.rand_name("mir")
     r = http.post(lt.bck_url(cluster.url, bck), json=lt.actmsg("create-bck"),
@@ -121,13 +133,7 @@ def test_mirror_follows_rebalance(cluster_factory, http):
     """A target joins: the objects it now owns arrive with their copies, and their old target
     keeps neither the object nor its copies."""
     c = cluster_factory(targets=2)
-    bck = lt.rand_name("mreb")
-    r = http.post(lt.bck_url(c.url, bck), json=lt.actmsg("create-bck", {"mirror": {
-        "enabled": True, "copies": 2}}), headers=c.headers())
-    assert r.status_code == 200, r.text
-    data = {f"o{i}": os.urandom(1000 + i) for i in range(120)}
-    for n, d in data.items():
-        put(http, c, bck, n, d)
+    bck, data = mirrored_bucket(http, c, "mreb", 120, 1000)
     before = c.rmd()["version"]
     c.add_target()
     rmd = c.wait_rebalance(timeout=60, min_version=before + 1)
@@ -142,13 +148,7 @@ def test_mirror_follows_rebalance(cluster_factory, http):
 
 def test_scrub_repairs_from_copies(cluster, http):
     import subprocess
-    bck = lt.rand_name("mscr")
-    r = http.post(lt.bck_url(cluster.url, bck), json=lt.actmsg("create-bck", {"mirror": {
-        "enabled": True, "copies": 2}}), headers=cluster.headers())
-    assert r.status_code == 200, r.text
-    data = {f"o{i}": os.urandom(3000 + i) for i in range(10)}
-    for n, d in data.items():
-        put(http, cluster, bck, n, d)
+    bck, data = mirrored_bucket(http, cluster, "mscr", 10, 3000)
     main, copies = places(cluster, bck, "o3")
     raw = bytearray(main.read_bytes())
     raw[5] ^= 0x10
