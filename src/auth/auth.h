@@ -168,9 +168,10 @@ void auth_set_enabled(bool on, const auth_keys_t *keys);
 
 /* ---- signatures with the cluster secret */
 
-/* Hex SHA-256 of a buffer (out: 65 bytes), and of size bytes of fd from offset 0 (0 or -errno). */
+/* Hex SHA-256 of a buffer (out: 65 bytes), and of size bytes of fd from offset off (0 or
+ * -errno). */
 void auth_sha256_hex(const void *p, size_t n, char out[65]);
-int auth_sha256_fd_hex(int fd, int64_t size, char out[65]);
+int auth_sha256_fd_hex(int fd, int64_t off, int64_t size, char out[65]);
 /* Incremental SHA-256 of a streamed body: new (caller ends it with _final or _free), update,
  * final (hex into out; frees h). */
 typedef struct auth_sha256_s auth_sha256_t;

@@ -157,7 +157,7 @@ void auth_sha256_free(auth_sha256_t *h)
     free(h);
 }
 
-int auth_sha256_fd_hex(int fd, int64_t size, char out[65])
+int auth_sha256_fd_hex(int fd, int64_t start, int64_t size, char out[65])
 {
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     if (ctx == NULL)
@@ -169,7 +169,7 @@ int auth_sha256_fd_hex(int fd, int64_t size, char out[65])
     int rc = 0;
     while (off < size) {
         size_t want = size - off < (int64_t)bufsz ? (size_t)(size - off) : bufsz;
-        ssize_t n = pread(fd, buf, want, (off_t)off);
+        ssize_t n = pread(fd, buf, want, (off_t)(start + off));
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0) {

@@ -48,7 +48,7 @@ static bool is_node_url(const char *url)
 }
 
 static char **trust_sign(const char *method, const char *url, const void *body, size_t len, int fd,
-                         int64_t fd_size)
+                         int64_t fd_off, int64_t fd_size)
 {
     if (!is_node_url(url))
         return NULL;
@@ -58,7 +58,7 @@ static char **trust_sign(const char *method, const char *url, const void *body, 
         return lines;
     char sha[65];
     if (fd >= 0) {
-        if (auth_sha256_fd_hex(fd, fd_size, sha) < 0)
+        if (auth_sha256_fd_hex(fd, fd_off, fd_size, sha) < 0)
             snprintf(sha, sizeof(sha), "%s", empty_sha256); /* the receiver refuses it */
     } else {
         auth_sha256_hex(body ? body : "", body ? len : 0, sha);

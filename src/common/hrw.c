@@ -62,3 +62,20 @@ int hrw_select(const uint64_t *node_digests, size_t n, uint64_t uname_digest)
     }
     return best;
 }
+
+void hrw_rank(const uint64_t *node_digests, size_t n, uint64_t uname_digest, size_t *idx)
+{
+    if (n == 0)
+        return;
+    uint64_t w[n];
+    for (size_t i = 0; i < n; i++) {
+        w[i] = hrw_xoshiro256(node_digests[i] ^ uname_digest);
+        idx[i] = i;
+    }
+    for (size_t i = 1; i < n; i++) /* insertion sort by weight, descending: n is small */
+        for (size_t k = i; k > 0 && w[idx[k - 1]] < w[idx[k]]; k--) {
+            size_t t = idx[k];
+            idx[k] = idx[k - 1];
+            idx[k - 1] = t;
+        }
+}

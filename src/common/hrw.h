@@ -21,5 +21,8 @@ uint64_t hrw_digest_str(const char *s);
 uint64_t hrw_xoshiro256(uint64_t x);
 /* Index of the winner among n node digests for the given uname digest; -1 if n == 0. */
 int hrw_select(const uint64_t *node_digests, size_t n, uint64_t uname_digest);
+/* The n nodes' indices into idx in HRW order for the uname digest: the winner of hrw_select
+ * first (ties keep the index order). */
+void hrw_rank(const uint64_t *node_digests, size_t n, uint64_t uname_digest, size_t *idx);
 
 #endif

@@ -60,7 +60,7 @@ static void start(batch_t *b, size_t i)
         CURL *h = curl_easy_init();
         if (h == NULL)
             locus_panic("curl_easy_init failed");
-        httpc_body_t body = {q->body, q->body ? q->body_len : 0, -1, 0};
+        httpc_body_t body = {q->body, q->body ? q->body_len : 0, -1, 0, 0};
         s->hdrs = httpc_prepare(h, q->method, q->url, q->content_type, q->hdrs, &body,
                                 b->timeout_ms, &q->resp);
         if (q->body != NULL) {

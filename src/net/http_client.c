@@ -110,14 +110,19 @@ static size_t on_header(char *p, size_t sz, size_t n, void *ud)
 
 typedef struct {
     int fd;
-    int64_t off;
+    int64_t off, end;
 } fd_src_t;
 
 static size_t on_read_fd(char *p, size_t sz, size_t n, void *ud)
 {
     fd_src_t *s = ud;
-    ssize_t r = pread(s->fd, p, sz * n, s->off);
-    if (r < 0)
+    size_t want = sz * n;
+    if ((int64_t)want > s->end - s->off)
+        want = (size_t)(s->end - s->off);
+    if (want == 0)
+        return 0;
+    ssize_t r = pread(s->fd, p, want, s->off);
+    if (r <= 0) /* an error, or a file shorter than promised: the peer would wait forever */
         return CURL_READFUNC_ABORT;
     s->off += r;
     return (size_t)r;
@@ -136,7 +141,7 @@ static struct curl_slist *add_signature(struct curl_slist *sl, const char *metho
 {
     if (signer == NULL || body == NULL)
         return sl;
-    char **lines = signer(method, url, body->p, body->len, body->fd, body->fd_size);
+    char **lines = signer(method, url, body->p, body->len, body->fd, body->fd_off, body->fd_size);
     for (char **l = lines; l && *l; l++) {
         sl = curl_slist_append(sl, *l);
         free(*l);
@@ -204,8 +209,45 @@ int httpc_do(const char *method, const char *url, const void *body, size_t len,
         curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
         curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
     }
-    httpc_body_t b = {body, body ? len : 0, -1, 0};
+    httpc_body_t b = {body, body ? len : 0, -1, 0, 0};
     return perform(h, method, url, hdrs, &b, timeout_ms, r);
+}
+
+typedef struct {
+    CURL *h;
+    int fd;
+    httpc_resp_t *r;
+} fd_sink_t;
+
+/* A 200's body goes to the file; any other answer's to r->body (its error text). */
+static size_t on_write_fd(char *p, size_t sz, size_t n, void *ud)
+{
+    fd_sink_t *s = ud;
+    long st = 0;
+    curl_easy_getinfo(s->h, CURLINFO_RESPONSE_CODE, &st);
+    if (st != 200) {
+        buf_append(&s->r->body, p, sz * n);
+        return sz * n;
+    }
+    return write_all(s->fd, p, sz * n) < 0 ? 0 : sz * n;
+}
+
+int httpc_get_fd(const char *url, int fd, int timeout_ms, httpc_resp_t *r)
+{
+    CURL *h = thread_handle();
+    httpc_body_t b = {NULL, 0, -1, 0, 0};
+    struct curl_slist *sl = httpc_prepare(h, "GET", url, NULL, NULL, &b, timeout_ms, r);
+    fd_sink_t s = {h, fd, r};
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_write_fd);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &s);
+    CURLcode cc = curl_easy_perform(h);
+    curl_slist_free_all(sl);
+    if (cc != CURLE_OK) {
+        r->err = xasprintf("GET %s: %s", url, curl_easy_strerror(cc));
+        return -1;
+    }
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
+    return 0;
 }
 
 int httpc_get_unix(const char *sock_path, const char *url, int timeout_ms, httpc_resp_t *r)
@@ -227,12 +269,18 @@ int httpc_json(const char *method, const char *url, json_t *j, int timeout_ms, h
 int httpc_put_fd(const char *url, int fd, int64_t size, const httpc_header_t *hdrs, int timeout_ms,
                  httpc_resp_t *r)
 {
+    return httpc_put_fd_range(url, fd, 0, size, hdrs, timeout_ms, r);
+}
+
+int httpc_put_fd_range(const char *url, int fd, int64_t off, int64_t size,
+                       const httpc_header_t *hdrs, int timeout_ms, httpc_resp_t *r)
+{
     CURL *h = thread_handle();
-    fd_src_t src = {fd, 0};
+    fd_src_t src = {fd, off, off + size};
     curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
     curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read_fd);
     curl_easy_setopt(h, CURLOPT_READDATA, &src);
     curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)size);
-    httpc_body_t b = {NULL, 0, fd, size};
+    httpc_body_t b = {NULL, 0, fd, off, size};
     return perform(h, "PUT", url, hdrs, &b, timeout_ms, r);
 }

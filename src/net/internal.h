@@ -16,6 +16,7 @@ typedef struct {
     const void *p;
     size_t len;
     int fd;
+    int64_t fd_off;
     int64_t fd_size;
 } httpc_body_t;
 

@@ -167,11 +167,11 @@ void httpc_resp_dispose(httpc_resp_t *r);
 
 /* Outgoing-request hook (intra-cluster signing, cluster/trust.c): called for every request of
  * httpc_do, httpc_json, httpc_put_fd and of a fan-out with its method, URL and body (body/len,
- * or fd >= 0 with fd_size bytes from offset 0 for httpc_put_fd; fd is -1 otherwise). Returns
+ * or fd >= 0 with fd_size bytes from offset fd_off for httpc_put_fd*; fd is -1 otherwise). Returns
  * header lines to add ("Name: value", a NULL-terminated array of strings, all freed by the
  * caller) or NULL. Set once at start-up, before any request; NULL removes it. */
 typedef char **(*httpc_sign_cb)(const char *method, const char *url, const void *body, size_t len,
-                                int fd, int64_t fd_size);
+                                int fd, int64_t fd_off, int64_t fd_size);
 void httpc_set_signer(httpc_sign_cb cb);
 
 /* One request with an in-memory body (may be NULL). Does not follow redirects. timeout_ms 0 =
@@ -186,6 +186,12 @@ int httpc_json(const char *method, const char *url, json_t *j, int timeout_ms, h
 /* PUT of size bytes read from fd at offset 0 (streamed, no Expect). Same returns. */
 int httpc_put_fd(const char *url, int fd, int64_t size, const httpc_header_t *hdrs, int timeout_ms,
                  httpc_resp_t *r);
+/* GET whose body, when the answer is a 200, is written to fd at its offset (any other answer's
+ * body goes to r->body). Same returns; a failed write is a transport failure. */
+int httpc_get_fd(const char *url, int fd, int timeout_ms, httpc_resp_t *r);
+/* The same with the size bytes of fd from offset off. */
+int httpc_put_fd_range(const char *url, int fd, int64_t off, int64_t size,
+                       const httpc_header_t *hdrs, int timeout_ms, httpc_resp_t *r);
 /* This thread's keep-alive libcurl easy handle (a CURL *), reset to defaults; owned by the
  * thread (released by httpc_thread_cleanup or at thread exit). */
 void *httpc_thread_curl(void);

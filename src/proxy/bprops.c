@@ -7,8 +7,11 @@
  * Only what Locus acts on is accepted: checksum {type, validate_warm_get, ...}, mirror
  * {enabled, copies, burst_buffer}, ec {enabled, data_slices, parity_slices, objsize_limit,
  * disk_only}, versioning {enabled}. Anything else is a 400 that names the key, so a misspelled
- * property never passes silently. Erasure coding is not built yet: ec.enabled is a 501.
+ * property never passes silently. The result is checked as a whole (check_ec): mirror and EC
+ * are not enabled together, EC has the targets it needs, and an erasure-coded bucket keeps its
+ * slice counts (its pieces were cut with them).
  */
+#include "common/json.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "proxy/internal.h"
@@ -89,6 +92,51 @@ static int check_value(const field_t *f, json_t *v, char *err, size_t errlen)
     return ok ? 0 : 400;
 }
 
+static json_int_t ec_int(json_t *props, const char *key)
+{
+    return (json_int_t)json_int64(json_object_get(json_object_get(props, "ec"), key));
+}
+
+static bool enabled(json_t *props, const char *section)
+{
+    return json_is_true(json_object_get(json_object_get(props, section), "enabled"));
+}
+
+/* The merged properties next (props: the current ones) as a whole; 0 or 400 with err. */
+static int check_ec(json_t *props, json_t *next, char *err, size_t errlen)
+{
+    if (!enabled(next, "ec"))
+        return 0;
+    if (enabled(next, "mirror")) {
+        snprintf(err, errlen,
+                 "mirror and ec cannot both be enabled: choose one (docs/operations.md, "
+                 "\"Mirror or erasure coding\")");
+        return 400;
+    }
+    json_int_t d = ec_int(next, "data_slices"), p = ec_int(next, "parity_slices");
+    if (enabled(props, "ec")) { /* already on: it keeps working with the targets left */
+        if (d == ec_int(props, "data_slices") && p == ec_int(props, "parity_slices"))
+            return 0;
+        snprintf(err, errlen,
+                 "ec.data_slices and ec.parity_slices of an erasure-coded bucket cannot change "
+                 "(its objects are coded with %lld+%lld): disable ec first",
+                 (long long)ec_int(props, "data_slices"),
+                 (long long)ec_int(props, "parity_slices"));
+        return 400;
+    }
+    json_int_t need = ec_int(next, "objsize_limit") == -1 ? p + 1 : d + p + 1;
+    smap_t *s = smap_get();
+    size_t have = smap_active_targets(s);
+    smap_put(s);
+    if ((json_int_t)have < need) {
+        snprintf(err, errlen,
+                 "EC configuration (D = %lld, P = %lld) requires at least %lld targets (have %zu)",
+                 (long long)d, (long long)p, (long long)need, have);
+        return 400;
+    }
+    return 0;
+}
+
 int bprops_merge(json_t *props, json_t *set, char *err, size_t errlen)
 {
     if (set == NULL || json_is_null(set))
@@ -133,11 +181,8 @@ int bprops_merge(json_t *props, json_t *set, char *err, size_t errlen)
         if (rc)
             break;
     }
-    /* What the store cannot do yet is refused as such, not accepted and ignored. */
-    if (rc == 0 && json_is_true(json_object_get(json_object_get(next, "ec"), "enabled"))) {
-        snprintf(err, errlen, "ec is not implemented yet (mirror is)");
-        rc = 501;
-    }
+    if (rc == 0)
+        rc = check_ec(props, next, err, errlen);
     if (rc == 0)
         json_object_update(props, next);
     json_decref(next);

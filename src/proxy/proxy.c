@@ -569,7 +569,8 @@ static bool bucket_authorized(http_req_t *req, const char *name, const char *act
         return authorized(req, AUTH_ACE_DESTROY_BUCKET, name);
     if (strcmp(action, "delete-listrange") == 0)
         return authorized(req, AUTH_ACE_OBJ_DELETE, name);
-    if (strcmp(action, "set-bprops") == 0 || strcmp(action, "reset-bprops") == 0)
+    if (strcmp(action, "set-bprops") == 0 || strcmp(action, "reset-bprops") == 0 ||
+        strcmp(action, "ec-encode") == 0)
         return authorized(req, AUTH_ACE_PATCH, name);
     if (strcmp(action, "scrub-bck") == 0) /* it reads every object */
         return authorized(req, AUTH_ACE_GET | AUTH_ACE_OBJ_LIST, name);
@@ -610,6 +611,25 @@ static void scrub_bucket(http_req_t *req, const char *name, json_t *value)
     }
 }
 
+/* A copy of the bucket's properties (new reference; NULL when it does not exist). */
+static json_t *bucket_props(const char *name)
+{
+    bmd_t *b = bmd_get();
+    json_t *p = json_deep_copy(json_object_get(bmd_bucket(b, name), "props"));
+    bmd_put(b);
+    return p;
+}
+
+/* Whether section of the properties changed in a way the objects must follow: it is (or was)
+ * enabled and differs. */
+static bool section_changed(json_t *before, json_t *after, const char *section)
+{
+    json_t *x = json_object_get(before, section), *y = json_object_get(after, section);
+    bool on =
+        json_is_true(json_object_get(x, "enabled")) || json_is_true(json_object_get(y, "enabled"));
+    return on && !json_equal(x, y);
+}
+
 /* PATCH /v1/buckets/<b> {"action":"set-bprops","value":BpropsToSet} or "reset-bprops": the
  * answer is the id of the job the change started, empty when none (AIStore's). */
 static void patch_bucket(http_req_t *req, const char *name, const char *action, json_t *value)
@@ -632,24 +652,48 @@ static void patch_bucket(http_req_t *req, const char *name, const char *action, 
         http_reply_error(req, 400, "set-bprops: value must be a JSON object (BpropsToSet)");
         return;
     }
-    bmd_t *b = bmd_get();
-    json_t *mirror0 =
-        json_deep_copy(json_object_get(json_object_get(bmd_bucket(b, name), "props"), "mirror"));
-    bmd_put(b);
+    json_t *before = bucket_props(name);
     int rc = cluster_bmd_modify(do_set_props, &bc, err, sizeof(err));
-    b = bmd_get();
-    json_t *mirror1 = json_object_get(json_object_get(bmd_bucket(b, name), "props"), "mirror");
-    bool on = json_is_true(json_object_get(mirror0, "enabled")) ||
-              json_is_true(json_object_get(mirror1, "enabled"));
-    bool changed = rc == 0 && on && !json_equal(mirror0, mirror1);
-    bmd_put(b);
-    json_decref(mirror0);
+    json_t *after = bucket_props(name);
+    bool mirror = rc == 0 && section_changed(before, after, "mirror");
+    bool ec = rc == 0 && section_changed(before, after, "ec");
+    json_decref(before);
+    json_decref(after);
     if (rc)
         http_reply_error(req, (unsigned)rc, "%s", err);
-    else if (changed) /* the objects get (or lose) their copies: AIStore's make-n-copies */
+    else if (ec) /* the objects get (or lose) their pieces */
+        proxy_job_start(req, "ec-encode", name, NULL, NULL);
+    else if (mirror) /* the objects get (or lose) their copies: AIStore's make-n-copies */
         proxy_job_start(req, "make-n-copies", name, NULL, NULL);
     else
         http_reply_text(req, 200, "");
+}
+
+/* POST /v1/buckets/<b> {"action":"ec-encode","value":ECConfToSet} (AIStore's): enables erasure
+ * coding with the given slices (a BMD change on the primary) and starts the ec-encode job that
+ * codes the objects already there; with EC on, a value that changes nothing starts the job
+ * alone: it restores full redundancy (after a target was lost). Answers the job id. */
+static void ec_encode_bucket(http_req_t *req, const char *name, json_t *value)
+{
+    if (!cluster_is_primary()) {
+        proxy_forward_to_primary(req);
+        return;
+    }
+    if (value && !json_is_null(value) && !json_is_object(value)) {
+        http_reply_error(req, 400, "ec-encode: value must be a JSON object (ECConfToSet)");
+        return;
+    }
+    json_t *ec = json_is_object(value) ? json_deep_copy(value) : json_object();
+    json_object_set_new(ec, "enabled", json_true());
+    json_t *set = json_pack("{s:o}", "ec", ec);
+    char err[512];
+    bck_change_t bc = {.name = name, .props = set};
+    int rc = cluster_bmd_modify(do_set_props, &bc, err, sizeof(err));
+    json_decref(set);
+    if (rc)
+        http_reply_error(req, (unsigned)rc, "ec-encode: %s", err);
+    else
+        proxy_job_start(req, "ec-encode", name, NULL, NULL);
 }
 
 static void buckets_request(http_req_t *req, const char **segs, int nseg)
@@ -722,6 +766,11 @@ static void buckets_request(http_req_t *req, const char **segs, int nseg)
             copy_bucket(req, action, name, value);
         } else if (m[0] == 'P' && strcmp(action, "scrub-bck") == 0) {
             scrub_bucket(req, name, value);
+        } else if (m[0] == 'P' && strcmp(action, "ec-encode") == 0) {
+            if (bucket_exists(name))
+                ec_encode_bucket(req, name, value);
+            else
+                http_reply_error(req, 404, "bucket \"ais://%s\" does not exist", name);
         } else if (m[0] == 'D' && strcmp(action, "destroy-bck") == 0) {
             bmd_change(req, do_destroy, name);
         } else if (m[0] == 'D' && strcmp(action, "delete-listrange") == 0) {

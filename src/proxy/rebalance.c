@@ -438,6 +438,15 @@ static char *action_node(http_req_t *req, json_t *v, const char *action, bool *i
     return id;
 }
 
+static bool node_down(const char *id)
+{
+    smap_t *s = smap_get();
+    const snode_t *n = smap_find(s, id);
+    bool down = n && (n->flags & SNODE_DOWN);
+    smap_put(s);
+    return down;
+}
+
 /* start-maintenance, stop-maintenance, decommission-node, shutdown-node with an ActValRmNode;
  * answers the rebalance job id ("" when none). Primary only. */
 static void membership_action(http_req_t *req, const char *action, json_t *v)
@@ -472,6 +481,11 @@ static void membership_action(http_req_t *req, const char *action, json_t *v)
     } else if (is_proxy) {
         st = 400;
         snprintf(err, sizeof(err), "%s: %s is a proxy (maintenance is for targets)", action, id);
+    } else if (strcmp(action, "decommission-node") == 0 && node_down(id)) {
+        /* nothing can move off a target that is down, and placement already skips it: it
+         * leaves the map now (its data is lost unless redundancy elsewhere has it) */
+        membership_remove(id);
+        skip = true;
     } else if (strcmp(action, "decommission-node") == 0) {
         pthread_mutex_lock(&rc.lock);
         json_object_set_new(

@@ -107,6 +107,60 @@ int mirror_present(const char *bck, const char *obj, buf_t *paths);
  * -ENOENT when there is none. */
 int mirror_repair(const char *bck, const char *obj, const char *main_fqn);
 
+/* ---------------------------------------------------------------- erasure coding (ec.c)
+ * Pieces of an object on other targets: D data + P parity slices, or P full replicas of a small
+ * object, under %ec (docs/design.md §15). */
+
+#define EC_MAX_SLICES 32
+#define EC_PIECE_TEXT 40        /* "D,P,slice,<16 hex>" and its NUL */
+#define EC_HDR_PIECE "Locus-Ec" /* a piece PUT's "D,P,slice,xxhash" */
+
+typedef struct {
+    bool enabled;
+    int d, p;      /* data_slices, parity_slices */
+    int64_t limit; /* objsize_limit: smaller objects are replicated; 0: none; -1: all */
+} ec_conf_t;
+
+typedef struct {
+    int d, p;
+    int slice;    /* 0: a full replica; 1..d data; d+1..d+p parity */
+    char scs[17]; /* xxhash of the piece's bytes */
+} ec_piece_t;
+
+/* The bucket's EC settings from a BMD entry's "props" (borrowed) / by name; whether enabled. */
+bool ec_conf_props(json_t *props, ec_conf_t *c);
+bool ec_conf(const char *bck, ec_conf_t *c);
+/* The bytes of piece slice of an object of size bytes coded with d data slices. */
+int64_t ec_piece_len(int64_t size, int d, int slice);
+void ec_piece_format(const ec_piece_t *pc, char out[EC_PIECE_TEXT]);
+/* Parses "D,P,slice,xxhash" (len bytes, untrusted). 0 or -1. */
+int ec_piece_parse(const char *s, size_t len, ec_piece_t *pc);
+/* After a commit of bck/obj here: its pieces to their targets, in parallel. 0, or 503 with
+ * err when a piece did not go (the object is stored; the ec-encode job completes it). */
+int ec_encode(const char *bck, const char *obj, char *err, size_t errlen);
+/* This target owns bck/obj and lacks its main replica: rebuilds it from the pieces of its
+ * newest write. 0, 404 (no piece anywhere), 503 or 500 with err. */
+int ec_restore(const char *bck, const char *obj, char *err, size_t errlen);
+/* The main replica (metadata bad) failed its checksum: drops it and rebuilds it. */
+int ec_repair(const char *bck, const char *obj, const lom_md_t *bad, char *err, size_t errlen);
+/* Brings the pieces of local bck/obj to the full set at the current placement and removes the
+ * others; *sent: pieces sent. 0, 404 (not here), or 503 with err. */
+int ec_ensure(const char *bck, const char *obj, int *sent, char *err, size_t errlen);
+/* Removes this target's piece of bck/obj (the stripe lock held: a delete). */
+void ec_remove_locked(const char *bck, const char *obj);
+/* Removes it only if it is still the piece slice of the write at atime_ns. */
+void ec_delete_piece_if(const char *bck, const char *obj, int64_t atime_ns, int slice);
+/* A piece arriving (PUT /v1/internal/ec): a writer whose commit puts it under %ec, and the
+ * commit that checks its length and checksum and keeps the newest write's piece. */
+int ec_piece_open(obj_writer_t *w, const char *bck, const char *obj, char *err, size_t errlen);
+int ec_piece_commit(obj_writer_t *w, const lom_md_t *md, const ec_piece_t *pc, char *err,
+                    size_t errlen);
+/* GET (?what=meta), DELETE (?atime=&slice=) and POST (recover) /v1/internal/ec?bck=&obj=. */
+void ec_handle(http_req_t *req);
+/* The ec-encode job's work on this target for bucket x->src_bck. */
+struct xact_s;
+void ec_job(struct xact_s *x);
+
 /* ---------------------------------------------------------------- mountpaths (mpath.c)
  * The target's mountpaths (docs/design.md §5): an immutable, reference-counted snapshot that a
  * change replaces under a lock. Enabled mountpaths are the HRW set that places objects; disabled

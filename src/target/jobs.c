@@ -445,10 +445,17 @@ static void scrub_one(job_t *j, const char *name)
         char *fqn = store_fqn(j->x->src_bck, name);
         bool fixed = fqn && mirror_repair(j->x->src_bck, name, fqn) == 0;
         free(fqn);
+        ec_conf_t ec;
+        char eerr[768];
+        bool rebuilt = !fixed && ec_conf(j->x->src_bck, &ec) &&
+                       ec_repair(j->x->src_bck, name, &md, eerr, sizeof(eerr)) == 0;
+        fixed = fixed || rebuilt;
         char msg[200];
         snprintf(msg, sizeof(msg), "%s: xxhash %s, read %s",
-                 fixed ? "repaired from a copy" : "corrupt", md.cs_val,
-                 rc < 0 ? strerror(-rc) : cs);
+                 rebuilt ? "rebuilt from its EC pieces"
+                 : fixed ? "repaired from a copy"
+                         : "corrupt",
+                 md.cs_val, rc < 0 ? strerror(-rc) : cs);
         if (fixed) {
             j->x->out_objs++;
             char *full = xasprintf("ais://%s/%s", j->x->src_bck, name);
@@ -515,6 +522,10 @@ static void *job_main(void *arg)
     xact_t *x = j->x;
     LOCUS_LOG(LOG_NOTICE, "job %s[%s] started: ais://%s%s%s", x->kind, x->id, x->src_bck,
               x->dst_bck[0] ? " -> ais://" : "", x->dst_bck);
+    if (strcmp(x->kind, "ec-encode") == 0) { /* its own walks (ec.c) */
+        ec_job(x);
+        goto done;
+    }
     if (j->list == NULL && j->tmpl == NULL) {
         json_t *pfx = json_object_get(j->msg, "template"); /* delete-listrange: no range */
         if (strcmp(x->kind, "delete-listrange") != 0)
@@ -534,6 +545,7 @@ static void *job_main(void *arg)
         worker_main(j);
     for (int i = 0; i < started; i++)
         pthread_join(th[i], NULL);
+done:
     xact_finish(x);
     LOCUS_LOG(LOG_NOTICE, "job %s[%s] %s: %lld local, %lld sent, %lld errors", x->kind, x->id,
               x->aborted ? "aborted" : "finished", (long long)x->loc_objs, (long long)x->out_objs,
@@ -600,7 +612,7 @@ static void job_start(http_req_t *req)
     }
     if (!id || !kind || !src ||
         (strcmp(kind, "copy-bck") && strcmp(kind, "delete-listrange") && strcmp(kind, "etl-bck") &&
-         strcmp(kind, "scrub-bck") && strcmp(kind, "make-n-copies"))) {
+         strcmp(kind, "scrub-bck") && strcmp(kind, "make-n-copies") && strcmp(kind, "ec-encode"))) {
         http_reply_error(req, 400, "invalid job start request");
         json_decref(b);
         return;

@@ -64,18 +64,8 @@ static size_t ranked(const mpset_t *s, const char *bck, const char *obj, const c
     uint64_t d = hrw_digest_str(u);
     free(u);
     size_t n = s->n_en;
-    uint64_t w[n + 1];
     size_t idx[n + 1];
-    for (size_t i = 0; i < n; i++) {
-        w[i] = hrw_xoshiro256(s->digests[i] ^ d);
-        idx[i] = i;
-    }
-    for (size_t i = 1; i < n; i++) /* by weight, descending; ties keep the sorted order */
-        for (size_t k = i; k > 0 && w[idx[k - 1]] < w[idx[k]]; k--) {
-            size_t t = idx[k];
-            idx[k] = idx[k - 1];
-            idx[k - 1] = t;
-        }
+    hrw_rank(s->digests, n, d, idx);
     size_t m = n < max ? n : max;
     for (size_t i = 0; i < m; i++)
         out[i] = s->en[idx[i]];

@@ -73,8 +73,7 @@ static xact_t *cur; /* the running rebalance (referenced), or NULL */
 
 /* ---------------------------------------------------------------- sending one object */
 
-/* The Locus-Lom header value of md: its xattr JSON, URL-encoded. Caller frees. */
-static char *lom_header(const lom_md_t *md)
+char *reb_lom_header(const lom_md_t *md)
 {
     buf_t b;
     buf_init(&b);
@@ -120,7 +119,7 @@ static int send_object(xact_t *x, const char *owner_url, const char *bck, const 
         snprintf(err, errlen, "cannot open ais://%s/%s: %s", bck, obj, strerror(-rc));
         return 500;
     }
-    char *lom = lom_header(&md);
+    char *lom = reb_lom_header(&md);
     char *enc = url_encode(obj, "/");
     char *url = xasprintf("%s/v1/objects/%s/%s?provider=ais&reb=%s", owner_url, bck, enc,
                           x ? x->id : "gfn");

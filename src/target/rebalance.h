@@ -29,6 +29,8 @@ void reb_shutdown(void);
  * gone) or an HTTP status with err (503: the owner did not answer). */
 int reb_send_object(xact_t *x, const char *owner_url, const char *bck, const char *obj, char *err,
                     size_t errlen);
+/* The Locus-Lom header value of md: its xattr JSON, URL-encoded. Caller frees. */
+char *reb_lom_header(const lom_md_t *md);
 /* Parses a Locus-Lom header value into md (initialized by the call). 0 or -1. */
 int reb_lom_parse(const char *h, lom_md_t *md);
 

@@ -307,7 +307,17 @@ out:
         if (copies > 1) /* n-way mirror: the copies follow the new main replica */
             mirror_write(w->bck, w->obj, w->fqn, copies);
     }
+    char *bck = status == 0 && !received ? xstrdup(w->bck) : NULL;
+    char *obj = bck ? xstrdup(w->obj) : NULL;
     writer_dispose(w);
+    if (bck) { /* erasure coding: the pieces go before the write is acknowledged */
+        char eerr[768];
+        if (ec_encode(bck, obj, eerr, sizeof(eerr)) != 0)
+            LOCUS_LOG(LOG_WARNING, "%s: ais://%s/%s stored without its full EC redundancy: %s",
+                      cluster_self_name(), bck, obj, eerr);
+        free(bck);
+        free(obj);
+    }
     return status;
 }
 
@@ -467,6 +477,8 @@ static int delete_copy(const char *bck, const char *obj, const lom_md_t *expect)
         rc = -errno;
     if (rc == 0 || (rc == -ENOENT && expect == NULL))
         mirror_remove_locked(bck, obj); /* its copies go with it */
+    if (expect == NULL) /* a delete, not a move: its erasure-coded piece here goes too */
+        ec_remove_locked(bck, obj);
     pthread_mutex_unlock(lk);
     if (rc == 0) {
         char *objdir = xasprintf("%.*s", (int)(strlen(fqn) - strlen(obj) - 1), fqn);

@@ -49,6 +49,9 @@ typedef struct {
     bool present;  /* GET/HEAD: it was there then */
     bool validate; /* the bucket's checksum.validate_warm_get */
     int copies;    /* the bucket's mirror copies (1: no mirror) */
+    bool ec;       /* the bucket is erasure-coded */
+    bool ec_piece; /* PUT /v1/internal/ec: a piece arriving (pc; its object's metadata in rin) */
+    ec_piece_t pc;
 } tctx_t;
 
 static void tctx_free(http_req_t *req)
@@ -103,6 +106,7 @@ static char *redirect_url(http_req_t *req, const char *url)
 }
 
 static void start_put(http_req_t *req, tctx_t *c, const char *xid);
+static bool put_body_ok(http_req_t *req, tctx_t *c);
 
 /* The intra-cluster flags of an object request: ?local=true (this target's copy only) and
  * ?reb=<job> (a PUT of an object moved here, its metadata in the Locus-Lom header). Only
@@ -174,6 +178,8 @@ static void object_headers(http_req_t *req, tctx_t *c, const char **segs, int ns
     json_t *cks = json_object_get(json_object_get(be, "props"), "checksum");
     c->validate = json_is_true(json_object_get(cks, "validate_warm_get"));
     c->copies = mirror_copies_props(json_object_get(be, "props"));
+    ec_conf_t ec;
+    c->ec = ec_conf_props(json_object_get(be, "props"), &ec);
     bmd_put(b);
     if (be == NULL) {
         early_error(req, c, 404, "bucket \"ais://%s\" does not exist", c->bck);
@@ -224,6 +230,66 @@ static void start_put(http_req_t *req, tctx_t *c, const char *xid)
         c->xin = xact_find(xid);
 }
 
+/* PUT /v1/internal/ec?bck=&obj= from another target: an erasure-coded piece (its "D,P,slice,
+ * xxhash" in Locus-Ec, its object's metadata in Locus-Lom), streamed to a work file. */
+static void piece_headers(http_req_t *req, tctx_t *c)
+{
+    char msg[512];
+    int st = trust_require_node(&c->who, msg, sizeof(msg));
+    if (st) {
+        early_error(req, c, st, "%s", msg);
+        return;
+    }
+    const char *bck = http_query(req, "bck"), *obj = http_query(req, "obj");
+    const char *why = bck && obj ? name_check(bck, obj) : "bck and obj are required";
+    if (why) {
+        early_error(req, c, 400, "EC piece: %s", why);
+        return;
+    }
+    const char *h = http_header(req, EC_HDR_PIECE);
+    if (reb_lom_parse(http_header(req, REB_HDR_LOM), &c->rin) < 0 || h == NULL ||
+        ec_piece_parse(h, strlen(h), &c->pc) < 0) {
+        early_error(req, c, 400, "an EC piece needs valid %s and %s headers", REB_HDR_LOM,
+                    EC_HDR_PIECE);
+        return;
+    }
+    int64_t want = ec_piece_len(c->rin.size, c->pc.d, c->pc.slice);
+    if (req->content_length >= 0 && req->content_length != want) {
+        early_error(req, c, 400, "EC piece %d of %lld bytes: expected %lld", c->pc.slice,
+                    (long long)req->content_length, (long long)want);
+        return;
+    }
+    c->bck = xstrdup(bck);
+    c->obj = xstrdup(obj);
+    int rc = ec_piece_open(&c->w, bck, obj, c->msg, sizeof(c->msg));
+    if (rc < 0) {
+        c->status = rc == -EINVAL ? 400 : 500;
+        req->body_mode = BODY_DISCARD;
+        return;
+    }
+    c->w_open = true;
+    req->body_mode = BODY_STREAM;
+    req->on_body = put_sink;
+    if (c->who.kind == TRUST_NODE && c->who.sha256[0])
+        c->sha = auth_sha256_new();
+}
+
+static void piece_put(http_req_t *req, tctx_t *c)
+{
+    if (c->status) {
+        http_reply_error(req, (unsigned)c->status, "%s", c->msg);
+        return;
+    }
+    if (!put_body_ok(req, c))
+        return;
+    c->w_open = false;
+    int st = ec_piece_commit(&c->w, &c->rin, &c->pc, c->msg, sizeof(c->msg));
+    if (st)
+        http_reply_error(req, (unsigned)st, "%s", c->msg);
+    else
+        http_reply(req, 200, NULL, "", 0);
+}
+
 /* /v1/etl/_object/<etl>/<secret>/<uname>: an ETL server reads an object (GET/HEAD, hpull) or
  * delivers a result (PUT, direct put; ?uuid= names the job). */
 static void etl_object_headers(http_req_t *req, tctx_t *c, const char **segs, int nseg)
@@ -249,9 +315,11 @@ static void etl_object_headers(http_req_t *req, tctx_t *c, const char **segs, in
     c->bck = bck;
     c->obj = obj;
     bmd_t *b = bmd_get();
-    bool exists = bmd_bucket(b, c->bck) != NULL;
+    json_t *be = bmd_bucket(b, c->bck);
+    ec_conf_t ec;
+    c->ec = ec_conf_props(json_object_get(be, "props"), &ec);
     bmd_put(b);
-    if (!exists) {
+    if (be == NULL) {
         early_error(req, c, 404, "bucket \"ais://%s\" does not exist", c->bck);
         return;
     }
@@ -280,8 +348,8 @@ static bool object_fast(http_req_t *req, tctx_t *c)
         return false;
     if (strcmp(m, "GET") == 0) /* validate_warm_get reads the whole object first */
         return http_query(req, "etl_name") == NULL && !c->validate;
-    if (strcmp(m, "PUT") == 0)
-        return http_query(req, "object_to") == NULL && !cluster_config()->fsync;
+    if (strcmp(m, "PUT") == 0) /* an EC commit sends the pieces to other targets */
+        return http_query(req, "object_to") == NULL && !cluster_config()->fsync && !c->ec;
     return true; /* HEAD, DELETE, or a 405 */
 }
 
@@ -303,6 +371,12 @@ void target_on_headers(http_req_t *req)
         return;
     }
     n = route_split(req->path, copy, sizeof(copy), segs, 3);
+    if (n == 2 && strcmp(segs[0], "internal") == 0 && strcmp(segs[1], "ec") == 0 &&
+        strcmp(req->method, "PUT") == 0) {
+        c->ec_piece = true;
+        piece_headers(req, c);
+        return;
+    }
     if (n >= 1 && strcmp(segs[0], "objects") == 0) {
         object_headers(req, c, segs, n);
         req->fast = object_fast(req, c);
@@ -418,8 +492,15 @@ static bool fetch_if_missing(http_req_t *req, tctx_t *c)
         return true;
     if (repair_main(c)) /* a mirror copy is here */
         return true;
-    char err[1024];
+    char err[1024], eerr[1024];
     int st = reb_gfn(c->bck, c->obj, err, sizeof(err));
+    if (st && c->ec) { /* not anywhere whole: rebuilt from its erasure-coded pieces */
+        int est = ec_restore(c->bck, c->obj, eerr, sizeof(eerr));
+        if (est == 0 || (est != 404 && st == 404)) {
+            st = est;
+            memcpy(err, eerr, sizeof(err));
+        }
+    }
     if (st == 0 || st == 404)
         return true;
     http_reply_error(req, (unsigned)st, "%s", err);
@@ -458,9 +539,13 @@ static void object_get(http_req_t *req, tctx_t *c, bool head)
     }
     if (!head && c->validate && !checksum_ok(c, fd, &md)) {
         close(fd);
+        /* a mirror copy may still be good: it replaces the damaged main replica; else its
+         * erasure-coded pieces rebuild it */
+        char eerr[768];
+        bool fixed =
+            repair_main(c) || (c->ec && ec_repair(c->bck, c->obj, &md, eerr, sizeof(eerr)) == 0);
         lom_md_dispose(&md);
-        /* a mirror copy may still be good: it replaces the damaged main replica */
-        rc = repair_main(c) ? store_open(c->bck, c->obj, &fd, &md) : -EIO;
+        rc = fixed ? store_open(c->bck, c->obj, &fd, &md) : -EIO;
         if (rc == 0 && !checksum_ok(c, fd, &md)) {
             close(fd);
             lom_md_dispose(&md);
@@ -509,16 +594,18 @@ static void object_get(http_req_t *req, tctx_t *c, bool head)
     http_send(req, status, r);
 }
 
-static void object_put(http_req_t *req, tctx_t *c)
+/* Whether a streamed PUT body arrived whole (and, from a node, is the one it signed); false
+ * when answered. */
+static bool put_body_ok(http_req_t *req, tctx_t *c)
 {
     if (req->sink_failed) {
         http_reply_error(req, 500, "cannot store ais://%s/%s: %s", c->bck, c->obj, c->msg);
-        return;
+        return false;
     }
     if (req->content_length >= 0 && c->w.written != req->content_length) {
         http_reply_error(req, 400, "short body: got %lld of %lld bytes", (long long)c->w.written,
                          (long long)req->content_length);
-        return;
+        return false;
     }
     if (c->sha) { /* a node's PUT: commit only the body it signed */
         char sha[65];
@@ -526,9 +613,16 @@ static void object_put(http_req_t *req, tctx_t *c)
         c->sha = NULL;
         if (strcmp(sha, c->who.sha256) != 0) {
             http_reply_error(req, 401, "intra-cluster PUT: the body is not the one signed");
-            return;
+            return false;
         }
     }
+    return true;
+}
+
+static void object_put(http_req_t *req, tctx_t *c)
+{
+    if (!put_body_ok(req, c))
+        return;
     int64_t size = c->w.written;
     c->w_open = false;
     bool kept = false;
@@ -702,6 +796,10 @@ void target_on_request(http_req_t *req)
         object_request(req, c);
         return;
     }
+    if (c->ec_piece) {
+        piece_put(req, c);
+        return;
+    }
     const char *s4[4];
     n = route_split(req->path, copy, sizeof(copy), s4, 4);
     if (n == 2 && strcmp(s4[0], "daemon") == 0 && strcmp(s4[1], "mountpaths") == 0) {
@@ -734,6 +832,10 @@ void target_on_request(http_req_t *req)
     if (n == 2 && strcmp(s4[0], "internal") == 0 && strcmp(s4[1], "send") == 0 &&
         strcmp(req->method, "POST") == 0) {
         reb_handle_send(req);
+        return;
+    }
+    if (n == 2 && strcmp(s4[0], "internal") == 0 && strcmp(s4[1], "ec") == 0) {
+        ec_handle(req);
         return;
     }
     if (n >= 1 && strcmp(s4[0], "etl") == 0 && etl_target_handle(req, s4, n))

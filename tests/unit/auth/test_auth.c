@@ -486,7 +486,7 @@ static void test_sha256_stream(void **state)
     char *p = xasprintf("%s/f", dir);
     assert_int_equal(write_file_atomic(p, "hello world", 11), 0);
     FILE *f = fopen(p, "r");
-    assert_int_equal(auth_sha256_fd_hex(fileno(f), 11, c), 0);
+    assert_int_equal(auth_sha256_fd_hex(fileno(f), 0, 11, c), 0);
     fclose(f);
     assert_string_equal(a, c);
     free(p);

@@ -1,0 +1,261 @@
+"""
+Erasure coding across targets (docs/design.md §15, docs/operations.md "Mirror or erasure
+coding"): with ec {enabled, data_slices: D, parity_slices: P, objsize_limit}, the owner keeps the
+main replica and its D + P pieces (or P replicas of a small object) sit on other targets, under
+%ec. These tests kill targets for good, damage main replicas on disk, and count the objects
+acknowledged, lost and corrupt; they check the pieces on disk against the placement rule.
+"""
+
+import hashlib
+import os
+import random
+import time
+from pathlib import Path
+
+import requests
+
+import locustest as lt
+
+LIMIT = 16 * 1024  # objsize_limit of the tests' buckets: smaller objects are replicated
+
+
+def sha(b):
+    return hashlib.sha256(b).hexdigest()
+
+
+def create_ec_bucket(c, bck, d=2, p=1, limit=LIMIT, status=200):
+    r = requests.post(lt.bck_url(c.url, bck), json=lt.actmsg("create-bck", {"ec": {
+        "enabled": True, "data_slices": d, "parity_slices": p, "objsize_limit": limit}}),
+        headers=c.headers(), timeout=lt.REQ_TIMEOUT)
+    assert r.status_code == status, r.text
+    return r
+
+
+def put_objects(c, bck, n, seed=1):
+    rnd = random.Random(seed)
+    s = lt.Http()
+    want = {}
+    for i in range(n):
+        # both kinds: replicated (< LIMIT) and sliced, with odd sizes (uneven last slices)
+        size = rnd.choice([0, 1, 999, LIMIT - 1, LIMIT, LIMIT + 1, 100_003, 1_000_001])
+        data = os.urandom(size)
+        name = f"o{i:04d}"
+        r = s.put(lt.obj_url(c.url, bck, name), data=data, headers=c.headers())
+        assert r.status_code == 200, r.text
+        want[name] = data
+    return want
+
+
+def check_objects(c, bck, want):
+    """(lost, corrupt, other) as in the rebalance faults."""
+    s = lt.Http()
+    lost, corrupt, other = [], [], []
+    for name, data in want.items():
+        r = s.get(lt.obj_url(c.url, bck, name), headers=c.headers())
+        if r.status_code == 404:
+            lost.append(name)
+        elif r.status_code != 200:
+            other.append((name, r.status_code, r.text[:200]))
+        elif r.content != data:
+            corrupt.append(name)
+    return lost, corrupt, other
+
+
+def ranked(smap, bck, obj):
+    """The targets that take part (no maintenance/decommission/down flag) in HRW order."""
+    digest = lt.hrw_digest(lt.uname(bck, obj))
+    nodes = [n for n in smap["tmap"].values() if not int(n.get("flags", 0)) & (4 | 8 | 1024)]
+    return sorted(nodes, key=lambda n: -lt.xoshiro256_hash(int(n["id_digest"]) ^ digest))
+
+
+def pieces_on_disk(c, bck, name):
+    """{target id: number of piece files} of bck/name over the live targets."""
+    out = {}
+    for t in c.targets:
+        if t.gone:
+            continue
+        k = sum(1 for mp in t.mountpaths if (Path(mp) / "@ais" / bck / "%ec" / name).exists())
+        if k:
+            out[t.id] = k
+    return out
+
+
+def redundancy_problems(c, bck, want, d, p):
+    """Objects whose pieces on disk are not the full set at their placement."""
+    sm = c.smap()
+    bad = []
+    for name, data in want.items():
+        rk = [n["daemon_id"] for n in ranked(sm, bck, name)]
+        sliced = len(data) >= LIMIT and len(data) > 0
+        npieces = d + p if sliced else p
+        expect = {}
+        for i in range(1, npieces + 1):
+            tid = rk[i] if i < len(rk) else rk[0] if i == len(rk) else None
+            if tid:
+                expect[tid] = expect.get(tid, 0) + 1
+        got = pieces_on_disk(c, bck, name)
+        if got != expect:
+            bad.append((name, len(data), expect, got))
+    return bad
+
+
+def wait_map(c, pred, timeout=60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if pred(c.smap()):
+                return
+        except (requests.RequestException, AssertionError, ValueError):
+            pass
+        time.sleep(0.1)
+    raise AssertionError("the cluster map did not change as expected")
+
+
+def is_down(tid):
+    return lambda sm: tid in sm["tmap"] and int(sm["tmap"][tid].get("flags", 0)) & 1024
+
+
+def wait_job(c, jid, timeout=120):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        r = requests.get(c.url + "/v1/cluster", params={"what": "status", "id": jid},
+                         headers=c.headers(), timeout=lt.REQ_TIMEOUT)
+        assert r.status_code == 200, r.text
+        if r.json()["end_time"]:
+            return r.json()
+        time.sleep(0.2)
+    raise AssertionError(f"job {jid} did not end")
+
+
+def job_snaps(c, jid):
+    r = requests.get(c.url + "/v1/cluster", params={"what": "qryxstats", "id": jid},
+                     headers=c.headers(), timeout=lt.REQ_TIMEOUT)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def ec_encode(c, bck, value=None):
+    r = requests.post(lt.bck_url(c.url, bck), json=lt.actmsg("ec-encode", value or {}),
+                      headers=c.headers(), timeout=lt.REQ_TIMEOUT)
+    assert r.status_code == 200, r.text
+    return r.text
+
+
+def test_ec_2_1_target_lost_for_good_then_restored(cluster_factory):
+    c = cluster_factory(targets=4)
+    bck = lt.rand_name("ec")
+    create_ec_bucket(c, bck)
+    want = put_objects(c, bck, 60)
+    # every acknowledged write has its full set of pieces, on the targets the rule names
+    assert redundancy_problems(c, bck, want, 2, 1) == []
+    # one target dies for good
+    victim = max(c.targets, key=lambda t: sum(
+        1 for n in want if lt.hrw_target(c.smap(), bck, n)["daemon_id"] == t.id))
+    before = c.smap()
+    c.kill_node(victim)
+    victim.gone = True
+    wait_map(c, is_down(victim.id))
+    # every other object is read now (the ones the victim owned are rebuilt by their new owner
+    # on the way); the rest wait for the restore job
+    lost, corrupt, other = check_objects(c, bck, dict(list(want.items())[::2]))
+    print(f"\nEC 2+1, 4 targets, {victim.id} killed: objects {len(want)}, lost {len(lost)}, "
+          f"corrupt {len(corrupt)}, other {len(other)}")
+    assert (lost, corrupt, other) == ([], [], [])
+    # removed from the map; the rebalance and then the restore job bring back full redundancy
+    r = requests.put(c.url + "/v1/cluster", json=lt.actmsg("decommission-node",
+                     {"sid": victim.id}), headers=c.headers(), timeout=lt.REQ_TIMEOUT)
+    assert r.status_code == 200, r.text
+    wait_map(c, lambda sm: victim.id not in sm["tmap"])
+    jid = ec_encode(c, bck)
+    snap = wait_job(c, jid)
+    assert not snap["aborted"], snap
+    problems = redundancy_problems(c, bck, want, 2, 1)
+    snaps = [x for xs in job_snaps(c, jid).values() for x in xs]
+    unread = [n for n in list(want)[1::2] if lt.hrw_target(before, bck, n)["daemon_id"] == victim.id]
+    rebuilt = sum(int(x["stats"]["in-objs"]) for x in snaps)
+    assert rebuilt >= len(unread) > 0, (rebuilt, unread)
+    print(f"restore job {jid}: (target, objects checked, rebuilt) "
+          f"{[(tid, x['stats']['loc-objs'], x['stats']['in-objs']) for tid, xs in job_snaps(c, jid).items() for x in xs]}"
+          f", objects without full redundancy {len(problems)}")
+    assert problems == [], problems[:5]
+    assert check_objects(c, bck, want) == ([], [], [])
+    # and it survives the loss of one more target
+    victim2 = [t for t in c.targets if not t.gone][-1]
+    c.kill_node(victim2)
+    victim2.gone = True
+    wait_map(c, is_down(victim2.id))
+    assert check_objects(c, bck, want) == ([], [], [])
+
+
+def test_ec_damaged_or_missing_main_replica_is_rebuilt(cluster_factory):
+    c = cluster_factory(targets=4)
+    bck = lt.rand_name("ecd")
+    create_ec_bucket(c, bck)
+    r = requests.patch(lt.bck_url(c.url, bck), json=lt.actmsg("set-bprops", {
+        "checksum": {"validate_warm_get": True}}), headers=c.headers(), timeout=lt.REQ_TIMEOUT)
+    assert r.status_code == 200, r.text
+    want = {"big": os.urandom(300_001), "small": os.urandom(1000), "mid": os.urandom(LIMIT)}
+    s = lt.Http()
+    for n, d in want.items():
+        assert s.put(lt.obj_url(c.url, bck, n), data=d, headers=c.headers()).status_code == 200
+    for n in want:
+        owner = c.node(lt.hrw_target(c.smap(), bck, n)["daemon_id"])
+        main = lt.fqn(lt.hrw_mountpath([str(m) for m in owner.mountpaths], bck, n), bck, n)
+        if n == "mid":
+            main.unlink()  # gone
+        else:
+            with open(main, "r+b") as f:  # a bit flips
+                f.seek(len(want[n]) // 2)
+                b = f.read(1)
+                f.seek(len(want[n]) // 2)
+                f.write(bytes([b[0] ^ 0x10]))
+        r = s.get(lt.obj_url(c.url, bck, n), headers=c.headers())
+        assert r.status_code == 200, r.text
+        assert r.content == want[n], n
+        assert main.read_bytes() == want[n]  # repaired on disk
+
+
+def test_ec_on_existing_objects_and_off_again(cluster_factory):
+    c = cluster_factory(targets=4)
+    bck = lt.rand_name("ece")
+    r = requests.post(lt.bck_url(c.url, bck), json=lt.actmsg("create-bck"), headers=c.headers(),
+                      timeout=lt.REQ_TIMEOUT)
+    assert r.status_code == 200, r.text
+    want = put_objects(c, bck, 20, seed=2)
+    assert all(pieces_on_disk(c, bck, n) == {} for n in want)
+    jid = ec_encode(c, bck, {"data_slices": 2, "parity_slices": 1, "objsize_limit": LIMIT})
+    snap = wait_job(c, jid)
+    assert not snap["aborted"], snap
+    assert redundancy_problems(c, bck, want, 2, 1) == []
+    # the slice counts of an erasure-coded bucket cannot change; mirror and EC do not mix
+    for props in ({"ec": {"data_slices": 3}}, {"mirror": {"enabled": True}}):
+        r = requests.patch(lt.bck_url(c.url, bck), json=lt.actmsg("set-bprops", props),
+                           headers=c.headers(), timeout=lt.REQ_TIMEOUT)
+        lt.assert_error(r, 400)
+    # off: the pieces go (the job answers its id)
+    r = requests.patch(lt.bck_url(c.url, bck), json=lt.actmsg("set-bprops", {
+        "ec": {"enabled": False}}), headers=c.headers(), timeout=lt.REQ_TIMEOUT)
+    assert r.status_code == 200 and r.text, r.text
+    wait_job(c, r.text)
+    assert all(pieces_on_disk(c, bck, n) == {} for n in want)
+    assert check_objects(c, bck, want) == ([], [], [])
+    # deleting an object deletes its pieces everywhere
+    ec_encode(c, bck)
+    wait_job(c, ec_encode(c, bck))
+    s = lt.Http()
+    for n in list(want)[:5]:
+        assert s.delete(lt.obj_url(c.url, bck, n), headers=c.headers()).status_code == 200
+        assert pieces_on_disk(c, bck, n) == {}
+
+
+def test_ec_needs_enough_targets(cluster_factory):
+    c = cluster_factory(targets=3)
+    bck = lt.rand_name("ecn")
+    r = create_ec_bucket(c, bck, d=2, p=1, status=400)
+    assert "requires at least 4 targets (have 3)" in r.text
+    create_ec_bucket(c, bck, d=1, p=1)
+    for bad in ({"data_slices": 0}, {"parity_slices": 33}, {"objsize_limit": -2},
+                {"enabled": "yes"}, {"slices": 2}):
+        r = requests.patch(lt.bck_url(c.url, bck), json=lt.actmsg("set-bprops", {"ec": bad}),
+                           headers=c.headers(), timeout=lt.REQ_TIMEOUT)
+        lt.assert_error(r, 400)
