@@ -188,6 +188,13 @@ def test_list_reports_copies(cluster, http):
     got = list_copies(http, cluster, bck, props="name,size,copies")
     assert got["o3"] == 1 and all(v == 2 for n, v in got.items() if n != "o3"), got
     assert set(list_copies(http, cluster, bck, props="name,size").values()) == {None}
+    import subprocess
+    env = dict(os.environ, LOCUS_ENDPOINT=cluster.url, LOCUS_TOKEN=cluster.token or "")
+    p = subprocess.run([str(lt.LOCUS_CLI), "ls", f"ais://{bck}", "--props", "name,copies"],
+                       env=env, capture_output=True, text=True, timeout=30)
+    assert p.returncode == 0, p.stderr
+    rows = dict(f for f in (line.split() for line in p.stdout.splitlines()[1:]) if len(f) == 2)
+    assert rows.get("o3") == "1" and rows.get("o4") == "2", p.stdout
     plain = lt.rand_name("mplain")
     r = http.post(lt.bck_url(cluster.url, plain), json=lt.actmsg("create-bck"),
                   headers=cluster.headers())
