@@ -138,7 +138,7 @@ typedef struct {
     char *vbucket[BCK_COUNT];
     char vlabel[BCK_COUNT][24]; /* "plain", "mirror2", "ec2+1" */
     bool von[BCK_COUNT], vcreated[BCK_COUNT];
-    char vnote[BCK_COUNT][320]; /* why a bucket with properties is not measured */
+    char vnote[BCK_COUNT][LOCUS_ERR_LEN]; /* why a bucket with properties is not measured */
     bench_smap_t smap;
     bench_nginx_t nginx;
     bool nginx_up, nginx_linked; /* nginx_linked: www holds links to the targets' files */
