@@ -26,6 +26,11 @@
  * - Objects PUT in a size's cells form that size's GET set; nginx serves hard links of the
  *   targets' object files (<mountpath>/@ais/<bucket>/%ob/<name>), so both read the same inodes
  *   from the same page cache.
+ * - --mirror N / --ec D+P: buckets <bucket>-mirrorN and <bucket>-ecD-P are created with those
+ *   properties (set-bprops right after create-bck); their proxy and direct cells join the same
+ *   phases (each bucket its own GET set), and a second table puts each beside the plain bucket's
+ *   cell (vs plain) with the server CPU per MB. A bucket whose properties the cluster refuses is
+ *   a skip line with the cluster's message, not a failure of the run.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -48,7 +53,7 @@
 #include "opts.h"
 
 #define MAX_SIZES 8
-#define MAX_CELLS 64
+#define MAX_CELLS 128
 #define KiB 1024ULL
 #define MiB (1024ULL * 1024ULL)
 #define GiB (1024ULL * 1024ULL * 1024ULL)
@@ -66,6 +71,10 @@ static path_kind_t ref_path(op_t op)
     return op == OP_GET ? PATH_NGINX : PATH_DISK;
 }
 
+/* The buckets of a run: the plain one, and with --mirror / --ec one with those properties, where
+ * the proxy and direct cells run again (their figures relative to the plain bucket's). */
+typedef enum { BCK_PLAIN, BCK_MIRROR, BCK_EC, BCK_COUNT } bck_kind_t;
+
 typedef struct {
     char *name;
     uint32_t off; /* content = pool[off .. off + size) */
@@ -81,6 +90,7 @@ typedef struct {
     op_t op;
     path_kind_t path;
     size_t size;
+    bck_kind_t bck; /* the bucket the cell's requests go to */
     bool skipped;
     char note[160];
     uint64_t ops, bytes, errors, bad_status, bad_size, bad_content, transport, verified;
@@ -90,6 +100,8 @@ typedef struct {
     const char *tag;          /* object name prefix of this cell's PUTs */
     long srv_ticks;           /* CPU time of the server processes (-1: not measurable) */
     double srv_us_op;         /* ... per successful request, in microseconds */
+    double srv_ms_mb;         /* ... per MB moved, in milliseconds (-1: not measurable) */
+    double vs_plain;          /* ops/s relative to the plain bucket's same cell (0: none) */
     struct client_s *clients; /* one per client thread, kept across rounds */
     uint64_t *lat;            /* latencies (ns) of the successful requests */
     size_t nlat;
@@ -117,10 +129,16 @@ typedef struct {
     bool path_on[PATH_COUNT];
     int verify_every, targets, rounds;
     const char *endpoint_opt, *md, *cluster_dir_opt, *bucket_opt;
+    int mirror, ec_d, ec_p; /* --mirror N, --ec D+P (0: not asked) */
 
     /* state */
     char *endpoint, *bucket, *www, *diskdir;
     bool own_cluster, bucket_created;
+    /* the buckets with properties (BCK_PLAIN's entries unused: that is `bucket`) */
+    char *vbucket[BCK_COUNT];
+    char vlabel[BCK_COUNT][24]; /* "plain", "mirror2", "ec2+1" */
+    bool von[BCK_COUNT], vcreated[BCK_COUNT];
+    char vnote[BCK_COUNT][LOCUS_ERR_LEN]; /* why a bucket with properties is not measured */
     bench_smap_t smap;
     bench_nginx_t nginx;
     bool nginx_up, nginx_linked; /* nginx_linked: www holds links to the targets' files */
@@ -184,6 +202,12 @@ static void objset_dispose(objset_t *s)
         free(s->v[i].name);
     free(s->v);
     memset(s, 0, sizeof(*s));
+}
+
+/* The bucket of bucket kind k. */
+static const char *bucket_of(const bench_t *b, bck_kind_t k)
+{
+    return k == BCK_PLAIN ? b->bucket : b->vbucket[k];
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -332,7 +356,7 @@ static bool do_put(worker_t *w, const char *name, uint32_t off, int owner)
     char *url = NULL;
     CURLcode rc;
     if (r->cell->path == PATH_PROXY) {
-        url = object_url(b->endpoint, b->bucket, name);
+        url = object_url(b->endpoint, bucket_of(b, r->cell->bck), name);
         curl_easy_setopt(w->c, CURLOPT_HTTPHEADER,
                          w->size > PROXY_DRAIN_MAX ? w->cl->h_expect : w->cl->h_noexpect);
         rc = perform(w, url);
@@ -360,7 +384,7 @@ static bool do_put(worker_t *w, const char *name, uint32_t off, int owner)
         url = xasprintf("http://127.0.0.1:%d/put/%s", b->nginx.port, name);
         curl_easy_setopt(w->c, CURLOPT_HTTPHEADER, w->cl->h_noexpect);
     } else {
-        url = object_url(b->smap.t[owner].url, b->bucket, name);
+        url = object_url(b->smap.t[owner].url, bucket_of(b, r->cell->bck), name);
         curl_easy_setopt(w->c, CURLOPT_HTTPHEADER, w->cl->h_noexpect);
     }
     rc = perform(w, url);
@@ -389,10 +413,10 @@ static bool do_get(worker_t *w, const obj_t *o)
     char *url;
     switch (r->cell->path) {
     case PATH_PROXY:
-        url = object_url(b->endpoint, b->bucket, o->name);
+        url = object_url(b->endpoint, bucket_of(b, r->cell->bck), o->name);
         break;
     case PATH_DIRECT:
-        url = object_url(b->smap.t[o->owner].url, b->bucket, o->name);
+        url = object_url(b->smap.t[o->owner].url, bucket_of(b, r->cell->bck), o->name);
         break;
     default:
         url = xasprintf("http://127.0.0.1:%d/%s", b->nginx.port, o->name);
@@ -438,7 +462,7 @@ static bool one_op(worker_t *w, bool warm)
     char *name =
         warm ? xasprintf("%s-warm-%02d", r->cell->tag, w->idx)
              : xasprintf("%s-%02d-%07llu", r->cell->tag, w->idx, (unsigned long long)w->cl->seq++);
-    int owner = bench_smap_owner(&r->b->smap, r->b->bucket, name);
+    int owner = bench_smap_owner(&r->b->smap, bucket_of(r->b, r->cell->bck), name);
     uint32_t off = bench_pool_off(name);
     if (r->cell->path == PATH_DISK) {
         bool ok = do_disk_put(w, name, off);
@@ -548,19 +572,21 @@ static cell_t *cell_new(bench_t *b, op_t op, path_kind_t path, size_t size)
     return cell;
 }
 
-static void print_progress(const cell_t *cell)
+static void print_progress(const bench_t *b, const cell_t *cell)
 {
-    char sz[32];
+    char sz[32], where[48];
     size_format(cell->size, sz, sizeof(sz));
+    snprintf(where, sizeof(where), "%s%s%s", path_names[cell->path],
+             cell->bck == BCK_PLAIN ? "" : "@", cell->bck == BCK_PLAIN ? "" : b->vlabel[cell->bck]);
     if (cell->skipped) {
         fprintf(stderr, "  %-3s %6s %-6s  skipped: %s\n", cell->op == OP_PUT ? "PUT" : "GET", sz,
-                path_names[cell->path], cell->note);
+                where, cell->note);
         return;
     }
     fprintf(stderr,
             "  %-3s %6s %-6s %9.0f ops/s %8.1f MB/s  p50 %.2f ms  p99 %.2f ms  errors %llu\n",
-            cell->op == OP_PUT ? "PUT" : "GET", sz, path_names[cell->path], cell->ops_s, cell->mb_s,
-            cell->p50_ms, cell->p99_ms, (unsigned long long)cell->errors);
+            cell->op == OP_PUT ? "PUT" : "GET", sz, where, cell->ops_s, cell->mb_s, cell->p50_ms,
+            cell->p99_ms, (unsigned long long)cell->errors);
 }
 
 /* The processes serving a path: every locusd of the cluster (from its pid files) or the nginx
@@ -722,6 +748,8 @@ static void cell_finish(bench_t *b, cell_t *cell)
         cell->srv_ticks >= 0 && cell->ops > 0
             ? (double)cell->srv_ticks * 1e6 / (double)sysconf(_SC_CLK_TCK) / (double)cell->ops
             : -1;
+    cell->srv_ms_mb =
+        cell->srv_us_op >= 0 ? cell->srv_us_op / 1e3 / ((double)cell->size / 1e6) : -1;
     if (cell->nlat > 0) {
         qsort(cell->lat, cell->nlat, sizeof(*cell->lat), cmp_u64);
         cell->p50_ms = (double)cell->lat[(cell->nlat - 1) / 2] / 1e6;
@@ -732,20 +760,22 @@ static void cell_finish(bench_t *b, cell_t *cell)
 }
 
 /* Runs a group of cells of the same op and size in `rounds` interleaved rounds (A B C A B C
- * ...), so slow drifts of the background load on a shared machine hit every path alike. */
-static void run_phase(bench_t *b, cell_t **cells, int n, objset_t *set, int rounds)
+ * ...), so slow drifts of the background load on a shared machine hit every path and bucket
+ * alike. sets: the object set of each bucket kind (indexed by the cells' bck). */
+static void run_phase(bench_t *b, cell_t **cells, int n, objset_t *sets, int rounds)
 {
-    bool on[PATH_COUNT + 1];
+    bool on[MAX_CELLS];
     for (int i = 0; i < n; i++)
-        on[i] = cell_runnable(b, cells[i], set);
+        on[i] = cell_runnable(b, cells[i], &sets[cells[i]->bck]);
     for (int round = 0; round < rounds; round++)
         for (int i = 0; i < n; i++)
-            if (on[i] && cell_runnable(b, cells[i], set))
-                run_round(b, cells[i], set, b->count > 0 ? 1e9 : b->duration / rounds,
+            if (on[i] && cell_runnable(b, cells[i], &sets[cells[i]->bck]))
+                run_round(b, cells[i], &sets[cells[i]->bck],
+                          b->count > 0 ? 1e9 : b->duration / rounds,
                           round_budget(b, cells[i], round, rounds));
     for (int i = 0; i < n; i++) {
         cell_finish(b, cells[i]);
-        print_progress(cells[i]);
+        print_progress(b, cells[i]);
     }
 }
 
@@ -761,19 +791,18 @@ static void fill_pool(bench_t *b)
     b->pool = bench_pool_new(max, &b->pool_len);
 }
 
-static int bucket_create(bench_t *b, char *err, size_t errlen)
+/* Creates bucket bck: 0 (*created says whether this call made it: 409, it exists, is fine, the
+ * bench only adds objects) or -1 with err. */
+static int bucket_create(const bench_t *b, const char *bck, bool *created, char *err, size_t errlen)
 {
-    char *url = xasprintf("%s/v1/buckets/%s?provider=ais", b->endpoint, b->bucket);
+    char *url = xasprintf("%s/v1/buckets/%s?provider=ais", b->endpoint, bck);
     buf_t resp;
     buf_init(&resp);
     long st = bench_http("POST", url, "{\"action\":\"create-bck\",\"name\":\"\",\"value\":null}",
                          &resp, err, errlen);
     int rc = 0;
-    if (st == 200 || st == 201)
-        b->bucket_created = true;
-    else if (st == 409)
-        rc = 0; /* exists already (--bucket given): fine, we only add objects */
-    else {
+    *created = st == 200 || st == 201;
+    if (!*created && st != 409) {
         if (st >= 0)
             snprintf(err, errlen, "POST %s: HTTP %ld: %.200s", url, st,
                      resp.base != NULL ? resp.base : "");
@@ -784,15 +813,75 @@ static int bucket_create(bench_t *b, char *err, size_t errlen)
     return rc;
 }
 
-static void bucket_destroy(bench_t *b)
+static void bucket_destroy(const bench_t *b, const char *bck)
 {
-    char *url = xasprintf("%s/v1/buckets/%s?provider=ais", b->endpoint, b->bucket);
+    char *url = xasprintf("%s/v1/buckets/%s?provider=ais", b->endpoint, bck);
     char err[256];
     long st = bench_http("DELETE", url, "{\"action\":\"destroy-bck\",\"name\":\"\",\"value\":null}",
                          NULL, err, sizeof(err));
     if (st != 200)
-        fprintf(stderr, "locus-bench: could not destroy bucket %s (%ld)\n", b->bucket, st);
+        fprintf(stderr, "locus-bench: could not destroy bucket %s (%ld)\n", bck, st);
     free(url);
+}
+
+/* PATCH set-bprops of the bucket of kind k (mirror or ec, enabled): 0, or -1 with the server's
+ * answer (its error message) in err. */
+static int bucket_set_props(const bench_t *b, bck_kind_t k, char *err, size_t errlen)
+{
+    json_t *v = k == BCK_MIRROR
+                    ? json_pack("{s:{s:b, s:i}}", "mirror", "enabled", 1, "copies", b->mirror)
+                    : json_pack("{s:{s:b, s:i, s:i}}", "ec", "enabled", 1, "data_slices", b->ec_d,
+                                "parity_slices", b->ec_p);
+    json_t *msg = json_pack("{s:s, s:s, s:o}", "action", "set-bprops", "name", "", "value", v);
+    char *body = json_dumps(msg, JSON_COMPACT);
+    char *url = xasprintf("%s/v1/buckets/%s?provider=ais", b->endpoint, b->vbucket[k]);
+    buf_t resp;
+    buf_init(&resp);
+    long st = bench_http("PATCH", url, body, &resp, err, errlen);
+    if (st >= 0 && st != 200) {
+        json_t *e = resp.base != NULL ? json_loadb(resp.base, resp.len, 0, NULL) : NULL;
+        const char *m = json_string_value(json_object_get(e, "message"));
+        snprintf(err, errlen, "the cluster refused set-bprops %s: HTTP %ld: %.200s", body, st,
+                 m != NULL           ? m
+                 : resp.base != NULL ? resp.base
+                                     : "");
+        json_decref(e);
+    }
+    buf_dispose(&resp);
+    free(url);
+    free(body);
+    json_decref(msg);
+    return st == 200 ? 0 : -1;
+}
+
+/* Creates the buckets --mirror and --ec ask for, named <bucket>-mirrorN and <bucket>-ecD-P, and
+ * sets their properties; one the cluster refuses (ec before it is built: a 501) is reported as
+ * skipped with the server's message, and removed again. */
+static void variants_create(bench_t *b)
+{
+    snprintf(b->vlabel[BCK_PLAIN], sizeof(b->vlabel[BCK_PLAIN]), "plain");
+    if (b->mirror > 0)
+        snprintf(b->vlabel[BCK_MIRROR], sizeof(b->vlabel[BCK_MIRROR]), "mirror%d", b->mirror);
+    if (b->ec_d > 0)
+        snprintf(b->vlabel[BCK_EC], sizeof(b->vlabel[BCK_EC]), "ec%d+%d", b->ec_d, b->ec_p);
+    for (int k = BCK_MIRROR; k < BCK_COUNT && !bench_stop; k++) {
+        if (b->vlabel[k][0] == '\0')
+            continue;
+        b->vbucket[k] = k == BCK_MIRROR ? xasprintf("%s-mirror%d", b->bucket, b->mirror)
+                                        : xasprintf("%s-ec%d-%d", b->bucket, b->ec_d, b->ec_p);
+        char err[LOCUS_ERR_LEN] = "";
+        if (bucket_create(b, b->vbucket[k], &b->vcreated[k], err, sizeof(err)) == 0 &&
+            bucket_set_props(b, k, err, sizeof(err)) == 0) {
+            b->von[k] = true;
+            continue;
+        }
+        snprintf(b->vnote[k], sizeof(b->vnote[k]), "%s", err);
+        fprintf(stderr, "locus-bench: %s bucket %s: skipped: %s\n", b->vlabel[k], b->vbucket[k],
+                err);
+        if (b->vcreated[k])
+            bucket_destroy(b, b->vbucket[k]);
+        b->vcreated[k] = false;
+    }
 }
 
 /* Without access to the targets' files (a remote --endpoint), nginx serves copies fetched
@@ -874,8 +963,22 @@ static void compute_ratios(bench_t *b)
             if (n->op == c->op && n->path == ref_path(c->op) && n->size == c->size && !n->skipped &&
                 n->ops_s > 0)
                 c->ratio = c->ops_s / n->ops_s;
+            if (c->bck != BCK_PLAIN && n->bck == BCK_PLAIN && n->op == c->op &&
+                n->path == c->path && n->size == c->size && !n->skipped && n->ops_s > 0)
+                c->vs_plain = c->ops_s / n->ops_s;
         }
     }
+}
+
+/* Server CPU per request as the tables show it ("-": not measured). */
+static void fmt_cpu(double us, char *out, size_t len)
+{
+    if (us < 0)
+        snprintf(out, len, "-");
+    else if (us >= 10000)
+        snprintf(out, len, "%.0fms", us / 1000);
+    else
+        snprintf(out, len, "%.0fus", us);
 }
 
 static void print_table(bench_t *b, FILE *f, bool md)
@@ -892,18 +995,15 @@ static void print_table(bench_t *b, FILE *f, bool md)
     }
     for (int i = 0; i < b->ncells; i++) {
         cell_t *c = &b->cells[i];
+        if (c->bck != BCK_PLAIN)
+            continue; /* print_redundancy() */
         size_format(c->size, sz, sizeof(sz));
         const char *op = c->op == OP_PUT ? "PUT" : "GET";
         if (c->ratio > 0)
             snprintf(ratio, sizeof(ratio), "%.2f", c->ratio);
         else
             snprintf(ratio, sizeof(ratio), c->path == ref_path(c->op) ? "1" : "-");
-        if (c->srv_us_op < 0)
-            snprintf(cpu, sizeof(cpu), "-");
-        else if (c->srv_us_op >= 10000)
-            snprintf(cpu, sizeof(cpu), "%.0fms", c->srv_us_op / 1000);
-        else
-            snprintf(cpu, sizeof(cpu), "%.0fus", c->srv_us_op);
+        fmt_cpu(c->srv_us_op, cpu, sizeof(cpu));
         if (c->skipped) {
             if (md)
                 fprintf(f, "| %s | %s | %s | skipped: %s | | | | | | | |\n", op, sz,
@@ -923,6 +1023,76 @@ static void print_table(bench_t *b, FILE *f, bool md)
     }
 }
 
+static const char red_legend[] =
+    "Buckets with redundancy: the proxy and direct cells again on a bucket created with mirror "
+    "{enabled, copies: N} (--mirror N) or ec {enabled, data_slices: D, parity_slices: P} (--ec "
+    "D+P), interleaved in the same rounds as the plain bucket's. vs plain: ops/s relative to the "
+    "plain bucket's cell of the same op, size and path in this run. srvCPU/MB: CPU time of all "
+    "locusd per MB the cell's successful requests moved (a mirrored PUT writes its copies before "
+    "it answers, so their cost is in it).";
+
+/* One row of the redundancy table. */
+static void print_red_row(const bench_t *b, FILE *f, bool md, const cell_t *c)
+{
+    char sz[32], cpu[32], vs[32];
+    size_format(c->size, sz, sizeof(sz));
+    fmt_cpu(c->srv_us_op, cpu, sizeof(cpu));
+    const char *op = c->op == OP_PUT ? "PUT" : "GET";
+    const char *bck = b->vlabel[c->bck];
+    if (c->skipped) {
+        fprintf(f,
+                md ? "| %s | %s | %s | %s | skipped: %s | | | | | | |\n"
+                   : "%-3s  %-6s  %-6s  %-9s  skipped: %s\n",
+                op, sz, path_names[c->path], bck, c->note);
+        return;
+    }
+    if (c->bck == BCK_PLAIN)
+        snprintf(vs, sizeof(vs), "1");
+    else if (c->vs_plain > 0)
+        snprintf(vs, sizeof(vs), "%.2f", c->vs_plain);
+    else
+        snprintf(vs, sizeof(vs), "-");
+    char mb[32] = "-";
+    if (c->srv_ms_mb >= 0)
+        snprintf(mb, sizeof(mb), "%.3gms", c->srv_ms_mb);
+    fprintf(f,
+            md ? "| %s | %s | %s | %s | %.0f | %.1f | %.2f | %llu | %s | %s | %s |\n"
+               : "%-3s  %-6s  %-6s  %-9s  %10.0f  %9.1f  %8.2f  %6llu  %9s  %9s  %8s\n",
+            op, sz, path_names[c->path], bck, c->ops_s, c->mb_s, c->p50_ms,
+            (unsigned long long)c->errors, cpu, mb, vs);
+}
+
+/* With --mirror / --ec: each plain proxy and direct cell, then the same cell on each bucket with
+ * redundancy; and a line for a bucket the cluster refused. */
+static void print_redundancy(const bench_t *b, FILE *f, bool md)
+{
+    if (b->vlabel[BCK_MIRROR][0] == '\0' && b->vlabel[BCK_EC][0] == '\0')
+        return;
+    if (md)
+        fprintf(f, "\n| op | size | path | bucket | ops/s | MB/s | p50 ms | errors | "
+                   "srv CPU us/op | srv CPU ms/MB | vs plain |\n"
+                   "|---|---|---|---|--:|--:|--:|--:|--:|--:|--:|\n");
+    else
+        fprintf(f, "\n%-3s  %-6s  %-6s  %-9s  %10s  %9s  %8s  %6s  %9s  %9s  %8s\n", "op", "size",
+                "path", "bucket", "ops/s", "MB/s", "p50 ms", "errors", "srvCPU/op", "srvCPU/MB",
+                "vs plain");
+    for (int i = 0; i < b->ncells; i++) {
+        const cell_t *p = &b->cells[i];
+        if (p->bck != BCK_PLAIN || (p->path != PATH_PROXY && p->path != PATH_DIRECT))
+            continue;
+        print_red_row(b, f, md, p);
+        for (int j = 0; j < b->ncells; j++) {
+            const cell_t *c = &b->cells[j];
+            if (c->bck != BCK_PLAIN && c->op == p->op && c->size == p->size && c->path == p->path)
+                print_red_row(b, f, md, c);
+        }
+    }
+    for (int k = BCK_MIRROR; k < BCK_COUNT; k++)
+        if (b->vlabel[k][0] != '\0' && !b->von[k])
+            fprintf(f, "%s%s: skipped: %s\n", md ? "\n- " : "", b->vlabel[k], b->vnote[k]);
+    fprintf(f, "\n%s\n", red_legend);
+}
+
 static void print_errors(bench_t *b, FILE *f, bool md)
 {
     for (int i = 0; i < b->ncells; i++) {
@@ -932,9 +1102,10 @@ static void print_errors(bench_t *b, FILE *f, bool md)
         char sz[32];
         size_format(c->size, sz, sizeof(sz));
         fprintf(f,
-                "%s%s %s %s: %llu errors (status %llu, size %llu, content %llu, transport %llu); "
-                "first: %s\n",
+                "%s%s %s %s%s%s: %llu errors (status %llu, size %llu, content %llu, transport "
+                "%llu); first: %s\n",
                 md ? "- " : "  ", c->op == OP_PUT ? "PUT" : "GET", sz, path_names[c->path],
+                c->bck == BCK_PLAIN ? "" : " on ", c->bck == BCK_PLAIN ? "" : b->vlabel[c->bck],
                 (unsigned long long)c->errors, (unsigned long long)c->bad_status,
                 (unsigned long long)c->bad_size, (unsigned long long)c->bad_content,
                 (unsigned long long)c->transport, c->first_err);
@@ -966,11 +1137,15 @@ static void params_line(bench_t *b, char *out, size_t len)
                          : "no nginx",
              b->own_cluster ? "started by the bench, 1 proxy" : b->endpoint, b->smap.nt,
              b->pin ? ", pinned: servers on CPU0, clients on CPU1" : ", unpinned");
+    for (int k = BCK_MIRROR; k < BCK_COUNT; k++)
+        if (b->vlabel[k][0] != '\0')
+            snprintf(out + strlen(out), len - strlen(out), ", bucket %s%s", b->vlabel[k],
+                     b->von[k] ? "" : " (skipped)");
 }
 
 static int write_md(bench_t *b, const char *path)
 {
-    char mach[512], params[512];
+    char mach[512], params[768];
     bench_machine_desc(mach, sizeof(mach));
     params_line(b, params, sizeof(params));
     FILE *f = bench_md_open(path, "obj", mach, params);
@@ -978,7 +1153,9 @@ static int write_md(bench_t *b, const char *path)
         return -1;
     fprintf(f, "; nginx: %s.\n\n", b->nginx.version ? b->nginx.version : "n/a");
     print_table(b, f, true);
-    fprintf(f, "\n%s\n\n", legend);
+    fprintf(f, "\n%s\n", legend);
+    print_redundancy(b, f, true);
+    fprintf(f, "\n");
     print_errors(b, f, true);
     fclose(f);
     return 0;
@@ -1029,6 +1206,23 @@ static int opt_ops(const bench_opt_t *o, const char *arg)
 static int opt_paths(const bench_opt_t *o, const char *arg)
 {
     return parse_list(arg, path_names, PATH_COUNT, o->dst);
+}
+
+/* --ec D+P: data and parity slices, each 1..32 (the bucket property's range). */
+static int opt_ec(const bench_opt_t *o, const char *arg)
+{
+    bench_t *b = o->dst;
+    int d = 0, p = 0, used = 0;
+    const char *plus = strchr(arg, '+');
+    if (!isdigit((unsigned char)arg[0]) || plus == NULL || !isdigit((unsigned char)plus[1]) ||
+        sscanf(arg, "%3d+%3d%n", &d, &p, &used) != 2 || arg[used] != '\0' || d < 1 || d > 32 ||
+        p < 1 || p > 32) {
+        fprintf(stderr, "locus-bench: bad options (see --help): --ec '%s' (D+P, each 1-32)\n", arg);
+        return -1;
+    }
+    b->ec_d = d;
+    b->ec_p = p;
+    return 0;
 }
 
 static int parse_args(void *state, int argc, char **argv)
@@ -1089,6 +1283,14 @@ static int parse_args(void *state, int argc, char **argv)
              "bucket to use (default: bench, or bench-<random> with --endpoint)"),
         BOPT("keep", BOPT_BOOL, &b->run.keep, NULL,
              "keep the temp dir (cluster data and logs) and the bucket"),
+        BOPT("mirror", BOPT_INT, &b->mirror, "N",
+             "also run the proxy and direct cells on a bucket with mirror\n"
+             "copies N, reported relative to the plain bucket",
+             .min = 2, .max = 32),
+        BOPT("ec", BOPT_FN, b, "D+P",
+             "the same on a bucket with erasure coding D data + P parity\n"
+             "slices (a skip line with the cluster's answer if it refuses)",
+             .fn = opt_ec),
     };
     int rc = bench_opts_parse(usage, opts, ARRAY_SIZE(opts), argc, argv);
     if (rc != BENCH_OPTS_GO)
@@ -1121,8 +1323,9 @@ static int parse_args(void *state, int argc, char **argv)
     return BENCH_OPTS_GO;
 }
 
-/* GET-only runs still need objects: store a set untimed, directly on the owners. */
-static void seed_set(bench_t *b, size_t size, objset_t *set, const char *tag)
+/* GET-only runs still need objects: store a set untimed, directly on the owners, in the bucket
+ * of kind k (its set: sets[k]). */
+static void seed_set(bench_t *b, size_t size, objset_t *sets, bck_kind_t k, const char *tag)
 {
     bench_t *tmp = xmalloc(sizeof(*tmp));
     *tmp = *b;
@@ -1130,9 +1333,79 @@ static void seed_set(bench_t *b, size_t size, objset_t *set, const char *tag)
     tmp->ncells = 0;
     cell_t *cell = cell_new(tmp, OP_PUT, PATH_DIRECT, size);
     cell->tag = tag;
+    cell->bck = k;
     fprintf(stderr, "  (storing the objects to read, untimed)\n");
-    run_phase(tmp, &cell, 1, set, 1);
+    run_phase(tmp, &cell, 1, sets, 1);
     free(tmp);
+}
+
+/* The cells of one op and size: every asked path on the plain bucket, then the proxy and direct
+ * paths on each bucket with redundancy; the count. */
+static int size_cells(bench_t *b, op_t op, size_t size, char **tags, cell_t **cells)
+{
+    int n = 0;
+    for (int k = BCK_PLAIN; k < BCK_COUNT; k++) {
+        if (k != BCK_PLAIN && !b->von[k])
+            continue;
+        for (int p = PATH_PROXY; p < PATH_COUNT; p++) {
+            if (!b->path_on[p] || (op == OP_GET && p == PATH_DISK) ||
+                (k != BCK_PLAIN && p != PATH_PROXY && p != PATH_DIRECT))
+                continue;
+            cells[n] = cell_new(b, op, p, size);
+            cells[n]->bck = k;
+            cells[n++]->tag = tags[p];
+        }
+    }
+    return n;
+}
+
+/* The PUT and GET cells of one size. */
+static void run_size(bench_t *b, size_t size)
+{
+    char sz[32];
+    size_format(size, sz, sizeof(sz));
+    objset_t sets[BCK_COUNT];
+    memset(sets, 0, sizeof(sets));
+    char *tags[PATH_COUNT];
+    cell_t *cells[MAX_CELLS];
+    for (int p = PATH_PROXY; p < PATH_COUNT; p++)
+        tags[p] = xasprintf("%s-%s", sz, path_names[p]);
+    if (b->do_put) {
+        if (b->path_on[PATH_NGINX] && !bench_stop)
+            start_nginx(b);
+        run_phase(b, cells, size_cells(b, OP_PUT, size, tags, cells), sets, b->rounds);
+    }
+    if (b->do_get) {
+        char *tag = xasprintf("%s-seed", sz);
+        for (int k = BCK_PLAIN; k < BCK_COUNT; k++)
+            if ((k == BCK_PLAIN || b->von[k]) && sets[k].n == 0 && !bench_stop)
+                seed_set(b, size, sets, k, tag);
+        free(tag);
+        if (b->path_on[PATH_NGINX] && sets[BCK_PLAIN].n > 0 && !bench_stop)
+            prepare_nginx(b, &sets[BCK_PLAIN]);
+        run_phase(b, cells, size_cells(b, OP_GET, size, tags, cells), sets, b->rounds);
+    }
+    for (int k = BCK_PLAIN; k < BCK_COUNT; k++)
+        objset_dispose(&sets[k]);
+    for (int p = PATH_PROXY; p < PATH_COUNT; p++)
+        free(tags[p]);
+}
+
+/* The tables on stdout and, with --md, in the markdown file. */
+static void report(bench_t *b)
+{
+    compute_ratios(b);
+    char params[768];
+    params_line(b, params, sizeof(params));
+    printf("\nlocus-bench obj: %s\n%s; nginx: %s\n\n", b->run.mach, params,
+           b->nginx.version ? b->nginx.version : "n/a");
+    print_table(b, stdout, false);
+    print_errors(b, stdout, false);
+    printf("\n%s\n", legend);
+    print_redundancy(b, stdout, false);
+    fflush(stdout);
+    if (b->md != NULL)
+        write_md(b, b->md);
 }
 
 /* The benchmark, between bench_main's start and end. */
@@ -1171,65 +1444,17 @@ static int run_bench(void *state)
         random_id(id, 8);
         b->bucket = xasprintf("bench-%s", id);
     }
-    if (bucket_create(b, err, sizeof(err)) != 0) {
+    if (bucket_create(b, b->bucket, &b->bucket_created, err, sizeof(err)) != 0) {
         fprintf(stderr, "locus-bench: cannot create bucket %s: %s\n", b->bucket, err);
         goto out;
     }
+    variants_create(b);
     fill_pool(b);
     fprintf(stderr, "endpoint %s, %zu targets, bucket %s, %d clients\n", b->endpoint, b->smap.nt,
             b->bucket, b->clients);
-
-    for (int si = 0; si < b->nsizes && !bench_stop; si++) {
-        size_t size = b->sizes[si];
-        char sz[32];
-        size_format(size, sz, sizeof(sz));
-        objset_t set = {0};
-        char *tags[PATH_COUNT];
-        cell_t *cells[PATH_COUNT];
-        int n = 0;
-        for (int p = PATH_PROXY; p < PATH_COUNT; p++)
-            tags[p] = xasprintf("%s-%s", sz, path_names[p]);
-        if (b->do_put) {
-            if (b->path_on[PATH_NGINX] && !bench_stop)
-                start_nginx(b);
-            for (int p = PATH_PROXY; p < PATH_COUNT; p++) {
-                if (!b->path_on[p])
-                    continue;
-                cells[n] = cell_new(b, OP_PUT, p, size);
-                cells[n++]->tag = tags[p];
-            }
-            run_phase(b, cells, n, &set, b->rounds);
-        }
-        if (b->do_get) {
-            if (set.n == 0 && !bench_stop) {
-                char *tag = xasprintf("%s-seed", sz);
-                seed_set(b, size, &set, tag);
-                free(tag);
-            }
-            if (b->path_on[PATH_NGINX] && set.n > 0 && !bench_stop)
-                prepare_nginx(b, &set);
-            n = 0;
-            for (int p = PATH_PROXY; p < PATH_COUNT; p++)
-                if (b->path_on[p] && p != PATH_DISK)
-                    cells[n++] = cell_new(b, OP_GET, p, size);
-            run_phase(b, cells, n, &set, b->rounds);
-        }
-        objset_dispose(&set);
-        for (int p = PATH_PROXY; p < PATH_COUNT; p++)
-            free(tags[p]);
-    }
-
-    compute_ratios(b);
-    char params[512];
-    params_line(b, params, sizeof(params));
-    printf("\nlocus-bench obj: %s\n%s; nginx: %s\n\n", b->run.mach, params,
-           b->nginx.version ? b->nginx.version : "n/a");
-    print_table(b, stdout, false);
-    print_errors(b, stdout, false);
-    printf("\n%s\n", legend);
-    fflush(stdout);
-    if (b->md != NULL)
-        write_md(b, b->md);
+    for (int si = 0; si < b->nsizes && !bench_stop; si++)
+        run_size(b, b->sizes[si]);
+    report(b);
 
     rc = 0;
     for (int i = 0; i < b->ncells; i++)
@@ -1240,8 +1465,14 @@ static int run_bench(void *state)
 out:
     if (b->nginx_up)
         bench_nginx_stop(&b->nginx);
-    if (b->bucket != NULL && !b->own_cluster && !b->run.keep && b->bucket_created)
-        bucket_destroy(b);
+    bool drop = !b->own_cluster && !b->run.keep;
+    if (b->bucket != NULL && drop && b->bucket_created)
+        bucket_destroy(b, b->bucket);
+    for (int k = BCK_MIRROR; k < BCK_COUNT; k++) {
+        if (b->vcreated[k] && drop)
+            bucket_destroy(b, b->vbucket[k]);
+        free(b->vbucket[k]);
+    }
     bench_smap_dispose(&b->smap);
     free(b->pool);
     free(b->bucket);

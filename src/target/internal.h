@@ -95,8 +95,10 @@ void store_barrier(void);
 int mirror_copies(const char *bck);
 /* The same from a BMD entry's "props" (borrowed; NULL: 1). */
 int mirror_copies_props(json_t *props);
-/* Makes the copies of bck/obj (the main replica at main_fqn) on the next copies - 1 mountpaths
- * of its HRW order and removes any other copy. Takes the stripe lock itself, briefly. */
+/* Makes the copies of bck/obj (the main replica at main_fqn) on the next copies - 1 enabled
+ * mountpaths of its HRW order other than the main replica's (one already there and current is
+ * kept) and removes any other copy. Nothing when the main replica is missing. Takes the stripe
+ * lock itself, briefly. */
 void mirror_write(const char *bck, const char *obj, const char *main_fqn, int copies);
 /* Removes every copy of bck/obj (the stripe lock held: a delete). */
 void mirror_remove_locked(const char *bck, const char *obj);

@@ -7,10 +7,13 @@
  *
  * DESIGN
  * Copies live under %mi, not %ob: walks, listings, the resilver and the rebalance only ever see
- * main replicas. The copy mountpaths are the next ones in the object's HRW order after the main
- * one, so a copy's place needs no record. A copy is written beside its place and renamed into it
- * under the object's stripe lock, and only if the main replica is still the one it copied
- * (same write time): a concurrent newer PUT then wins, and writes its own copies.
+ * main replicas. The copy mountpaths are the next enabled ones in the object's HRW order after the
+ * main one (never the main replica's own), so a copy's place needs no record; a mountpath change
+ * moves the places, and the resilver (and make-n-copies) rewrites the copies to match: a copy
+ * already in its place with the main replica's metadata is kept, every other one goes. A copy is
+ * written beside its place and renamed into it under the object's stripe lock, and only if the main
+ * replica is still the one it copied (same write time): a concurrent newer PUT then wins, and
+ * writes its own copies.
  */
 #include "cluster/meta.h"
 #include "common/hrw.h"
@@ -126,28 +129,70 @@ static int copy_into(const char *src, const char *dst, const char *main_fqn, con
     return rc;
 }
 
+/* Whether the file at dst already is a copy of the replica described by main: same write time,
+ * version, checksum and size (a copy is never rewritten in place, so that is its data). */
+static bool copy_current(const char *dst, const lom_md_t *main)
+{
+    struct stat st;
+    lom_md_t md;
+    if (stat(dst, &st) != 0 || !S_ISREG(st.st_mode) || lom_md_load(dst, &md) != 0)
+        return false;
+    bool ok = md.atime_ns == main->atime_ns && md.version == main->version &&
+              md.size == main->size && st.st_size == md.size &&
+              strcmp(md.cs_val, main->cs_val) == 0;
+    lom_md_dispose(&md);
+    return ok;
+}
+
+/* Whether fqn lies on mountpath mp (<mp>/@ais/...). */
+static bool on_mpath(const char *fqn, const char *mp)
+{
+    size_t n = strlen(mp);
+    return strncmp(fqn, mp, n) == 0 && strncmp(fqn + n, "/@ais/", 6) == 0;
+}
+
+/* The mountpaths of the copies of bck/obj (its main replica at main_fqn): the first copies - 1
+ * enabled ones of its HRW order that do not hold the main replica (the main one ranks first
+ * once the replica is on its HRW mountpath). Their count. */
+static size_t copy_places(const mpset_t *s, const char *bck, const char *obj, const char *main_fqn,
+                          int copies, const char **out)
+{
+    const char *all[64];
+    size_t n = ranked(s, bck, obj, all, 64), k = 0;
+    for (size_t i = 0; i < n && (int)k < copies - 1; i++)
+        if (!on_mpath(main_fqn, all[i]))
+            out[k++] = all[i];
+    return k;
+}
+
 void mirror_write(const char *bck, const char *obj, const char *main_fqn, int copies)
 {
+    lom_md_t md;
+    if (lom_md_load(main_fqn, &md) != 0)
+        return; /* no main replica (deleted meanwhile): its copies are not this call's to drop */
     mpset_t *s = mpath_get();
     const char *mps[64];
-    size_t n = ranked(s, bck, obj, mps, copies > 64 ? 64 : (size_t)copies);
-    lom_md_t md;
-    if (n > 1 && lom_md_load(main_fqn, &md) == 0) {
-        for (size_t i = 1; i < n; i++) {
-            char *dst = copy_fqn(mps[i], bck, obj);
-            int rc = copy_into(main_fqn, dst, main_fqn, bck, obj, md.atime_ns);
-            if (rc < 0 && rc != -ESTALE)
-                LOCUS_LOG(LOG_WARNING, "[mirror] ais://%s/%s: copy on %s: %s", bck, obj, mps[i],
-                          strerror(-rc));
-            free(dst);
+    size_t n = copy_places(s, bck, obj, main_fqn, copies > 64 ? 64 : copies, mps);
+    bool failed = false;
+    for (size_t i = 0; i < n; i++) {
+        char *dst = copy_fqn(mps[i], bck, obj);
+        int rc =
+            copy_current(dst, &md) ? 0 : copy_into(main_fqn, dst, main_fqn, bck, obj, md.atime_ns);
+        if (rc < 0 && rc != -ESTALE) {
+            failed = true;
+            LOCUS_LOG(LOG_WARNING, "[mirror] ais://%s/%s: copy on %s: %s", bck, obj, mps[i],
+                      strerror(-rc));
         }
-        lom_md_dispose(&md);
+        free(dst);
     }
-    /* copies beyond n (the property went down, or the mountpaths changed) go */
-    for (size_t i = 0; i < mpset_count(s); i++) {
+    lom_md_dispose(&md);
+    /* any other copy goes: the property went down, or the mountpaths changed (a copy beside the
+     * main replica, or on a mountpath no longer enabled, is no redundancy); not while a copy
+     * could not be made, when an old one may be all the redundancy left */
+    for (size_t i = 0; i < mpset_count(s) && !failed; i++) {
         const char *mp = mpset_path(s, i);
         bool keep = false;
-        for (size_t k = 1; k < n; k++)
+        for (size_t k = 0; k < n; k++)
             keep = keep || strcmp(mps[k], mp) == 0;
         if (!keep) {
             char *f = copy_fqn(mp, bck, obj);

@@ -12,7 +12,9 @@
  * the source is unlinked. A reader never sees a partial object, and a miss on the HRW mountpath
  * looks at the others under the same lock (mpath.c), so a GET never misses a moving object.
  * Detaching and disabled mountpaths are walked again until a walk finds nothing; the emptied
- * detaching ones then leave the set.
+ * detaching ones then leave the set. In a mirrored bucket every object it meets also gets its
+ * copies on distinct enabled mountpaths again (mirror_write: a main replica that moved may now
+ * sit beside its copy, and a copy on a mountpath that left is gone).
  */
 #include "cluster/cluster.h"
 #include "cluster/meta.h"
@@ -165,11 +167,26 @@ static int move_locked(const char *src, const char *src_mp, const char *dst_mp, 
     return rc;
 }
 
-static void move_one(rs_t *r, const char *mp, const char *bck, const char *obj, const char *fqn)
+/* The object's mirror copies (copies > 1 in the bucket's props) put back on distinct mountpaths
+ * of the set: the main replica's moved, and a copy may be beside it now, or on a mountpath that
+ * left. Copies already in place stay as they are. */
+static void mirror_fix(rs_t *r, const char *bck, const char *obj, const char *mp, int copies)
+{
+    if (copies < 2 || mpath_version() != r->s->version)
+        return;
+    char *fqn = fqn_make(mp, bck, obj);
+    mirror_write(bck, obj, fqn, copies);
+    free(fqn);
+}
+
+static void move_one(rs_t *r, const char *mp, const char *bck, const char *obj, const char *fqn,
+                     int copies)
 {
     const char *dst_mp = mpset_hrw(r->s, bck, obj);
-    if (strcmp(dst_mp, mp) == 0)
+    if (strcmp(dst_mp, mp) == 0) {
+        mirror_fix(r, bck, obj, mp, copies);
         return;
+    }
     r->found++;
     int64_t bytes = 0;
     pthread_mutex_t *lk = store_stripe(bck, obj);
@@ -180,6 +197,7 @@ static void move_one(rs_t *r, const char *mp, const char *bck, const char *obj, 
     if (rc > 0) {
         r->x->loc_objs++;
         r->x->loc_bytes += bytes;
+        mirror_fix(r, bck, obj, dst_mp, copies);
     } else if (rc < 0) {
         char *u = uname_make(bck, obj);
         char msg[512];
@@ -195,6 +213,7 @@ static void move_one(rs_t *r, const char *mp, const char *bck, const char *obj, 
 typedef struct {
     rs_t *r;
     const char *mp, *bck;
+    int copies; /* the bucket's mirror copies */
 } rs_walk_t;
 
 static int walk_cb(const char *name, const char *fqn, void *arg)
@@ -202,7 +221,7 @@ static int walk_cb(const char *name, const char *fqn, void *arg)
     rs_walk_t *w = arg;
     if (w->r->x->abort)
         return 1;
-    move_one(w->r, w->mp, w->bck, name, fqn);
+    move_one(w->r, w->mp, w->bck, name, fqn, w->copies);
     return 0;
 }
 
@@ -227,7 +246,7 @@ static int64_t walk_mpath(rs_t *r, const char *mp)
             !bucket_known(de->d_name))
             continue;
         char *od = fqn_objdir(mp, de->d_name);
-        rs_walk_t w = {r, mp, de->d_name};
+        rs_walk_t w = {r, mp, de->d_name, mirror_copies(de->d_name)};
         store_walk_objdir(od, walk_cb, &w);
         free(od);
     }

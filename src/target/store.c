@@ -650,8 +650,8 @@ void store_list(const char *bck, const char *prefix, const char *after, size_t l
                          (int)(strlen(c.fqns[i]) - strlen(c.names[i])), c.fqns[i]);
                 e.location = loc;
             }
-            if (props & LSO_PROP_COPIES)
-                e.copies = 1;
+            if (props & LSO_PROP_COPIES) /* the main replica and its mirror copies here */
+                e.copies = (int32_t)(1 + mirror_present(bck, c.names[i], NULL));
             if (!(props & LSO_PROP_CUSTOM)) {
                 free(e.custom);
                 e.custom = NULL;

@@ -161,3 +161,100 @@ def test_scrub_repairs_from_copies(cluster, http):
     assert f"repaired ais://{bck}/o3".encode() in p.stdout, p.stdout
     assert b"0 corrupt, 1 repaired" in p.stderr, p.stderr
     assert main.read_bytes() == data["o3"]
+
+
+def list_copies(http, c, bck, fmt="json", props="name,copies"):
+    """{name: copies} of one listing (the default page size holds these buckets)."""
+    headers = dict(c.headers())
+    if fmt == "msgpack":
+        headers["Accept"] = "application/msgpack"
+    r = http.get(lt.bck_url(c.url, bck), json=lt.actmsg("list", lt.lsomsg(props=props)),
+                 headers=headers)
+    assert r.status_code == 200, r.text
+    if fmt == "msgpack":
+        import msgpack
+        return {e["n"]: e.get("c") for e in msgpack.unpackb(r.content, raw=False)["Entries"]}
+    return {e["name"]: e.get("copies") for e in r.json()["entries"]}
+
+
+def test_list_reports_copies(cluster, http):
+    """props "copies": the main replica and the mirror copies present (AIStore's LsoEnt.Copies,
+    "copies" in JSON, "c" in msgpack); 1 in a plain bucket; absent when not asked for."""
+    bck, data = mirrored_bucket(http, cluster, "mlst", 12, 500)
+    assert list_copies(http, cluster, bck) == {n: 2 for n in data}
+    assert list_copies(http, cluster, bck, "msgpack") == {n: 2 for n in data}
+    _, copies = places(cluster, bck, "o3")
+    copies[0].unlink()  # a lost copy shows
+    got = list_copies(http, cluster, bck, props="name,size,copies")
+    assert got["o3"] == 1 and all(v == 2 for n, v in got.items() if n != "o3"), got
+    assert set(list_copies(http, cluster, bck, props="name,size").values()) == {None}
+    import subprocess
+    env = dict(os.environ, LOCUS_ENDPOINT=cluster.url, LOCUS_TOKEN=cluster.token or "")
+    p = subprocess.run([str(lt.LOCUS_CLI), "ls", f"ais://{bck}", "--props", "name,copies"],
+                       env=env, capture_output=True, text=True, timeout=30)
+    assert p.returncode == 0, p.stderr
+    rows = dict(f for f in (line.split() for line in p.stdout.splitlines()[1:]) if len(f) == 2)
+    assert rows.get("o3") == "1" and rows.get("o4") == "2", p.stdout
+    plain = lt.rand_name("mplain")
+    r = http.post(lt.bck_url(cluster.url, plain), json=lt.actmsg("create-bck"),
+                  headers=cluster.headers())
+    assert r.status_code == 200, r.text
+    put(http, cluster, plain, "x", b"plain")
+    assert list_copies(http, cluster, plain) == {"x": 1}
+
+
+def mp_change(c, t, method, action, path):
+    """A mountpath change on target t; waits for its resilver."""
+    r = lt.Http().request(method, c.url + "/v1/reverse/daemon/mountpaths",
+                          json={"action": action, "value": path},
+                          headers={"Ais-Node-Id": t.id}, timeout=120)
+    assert r.status_code == 200, f"{action} {path}: {r.status_code} {r.text}"
+    if r.text.strip():
+        wait_job(lt.Http(), c, r.text.strip())
+
+
+def check_distinct(c, bck, data, enabled, gone, want):
+    """Every object: its main replica on its HRW mountpath among `enabled`, and exactly
+    min(want, len(enabled)) - 1 copies, each on another enabled mountpath, each with the object's
+    bytes; no copy on a mountpath in `gone`."""
+    n_copies = min(want, len(enabled)) - 1
+    for name, d in data.items():
+        main_mp = str(lt.hrw_mountpath(enabled, bck, name))
+        assert lt.fqn(main_mp, bck, name).read_bytes() == d, name
+        have = [mp for mp in enabled if (Path(mp) / "@ais" / bck / "%mi" / name).exists()]
+        assert main_mp not in have, f"{name}: a copy beside its main replica on {main_mp}"
+        assert len(have) == n_copies, (name, main_mp, have)
+        for mp in have:
+            assert (Path(mp) / "@ais" / bck / "%mi" / name).read_bytes() == d, (name, mp)
+        for mp in gone:
+            assert not (Path(mp) / "@ais" / bck / "%mi" / name).exists(), (name, mp)
+
+
+def test_copies_distinct_after_mountpath_changes(cluster_factory, http):
+    """Attach, detach, disable, enable: after each resilver every object has its main replica and
+    its copies on distinct enabled mountpaths, as many as the property asks and the mountpaths
+    allow; a copy on a mountpath that left is made again elsewhere."""
+    c = cluster_factory(proxies=1, targets=1)
+    t = c.targets[0]
+    mp1, mp2 = [str(m) for m in t.mountpaths]
+    mp3 = str(t.dir / "mp3")
+    bck, data = mirrored_bucket(http, c, "mmp", 80, 700)
+    check_distinct(c, bck, data, [mp1, mp2], [], 2)
+    mp_change(c, t, "PUT", "attach-mp", mp3)
+    check_distinct(c, bck, data, [mp1, mp2, mp3], [], 2)
+    # mp1 leaves: main replicas move off it (some onto their copy's mountpath), its copies go
+    mp_change(c, t, "DELETE", "detach-mp", mp1)
+    check_distinct(c, bck, data, [mp2, mp3], [mp1], 2)
+    # 3 copies asked, 2 mountpaths: 2 each; mp1 back: 3 each
+    wait_job(http, c, set_props(http, c, bck, {"mirror": {"copies": 3}}))
+    check_distinct(c, bck, data, [mp2, mp3], [mp1], 3)
+    mp_change(c, t, "PUT", "attach-mp", mp1)
+    check_distinct(c, bck, data, [mp1, mp2, mp3], [], 3)
+    mp_change(c, t, "POST", "disable-mp", mp2)
+    check_distinct(c, bck, data, [mp1, mp3], [mp2], 3)
+    mp_change(c, t, "POST", "enable-mp", mp2)
+    check_distinct(c, bck, data, [mp1, mp2, mp3], [], 3)
+    assert list_copies(http, c, bck) == {n: 3 for n in data}
+    for name, d in data.items():
+        r = get(http, c, bck, name)
+        assert r.status_code == 200 and r.content == d, name
