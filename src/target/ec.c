@@ -344,8 +344,7 @@ static bool is_self(const snode_t *t)
 
 /* ---------------------------------------------------------------- the codec (ISA-L) */
 
-/* A file nobody sees, in directory dir: fd or -errno. */
-static int tmp_open(const char *dir)
+int ec_tmp_open(const char *dir)
 {
     int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
     if (fd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL))
@@ -397,10 +396,7 @@ static int read_padded(int fd, int64_t base, int64_t real_len, int64_t off, unsi
     return 0;
 }
 
-/* The P parity slices of the object of size bytes in fd, each into a new unnamed file in dir
- * (pfd[0..p)), and the xxhash of every slice (scs[0..d+p), data first). 0 or -errno. */
-static int encode_parity(int fd, int64_t size, int d, int p, const char *dir, int *pfd,
-                         char (*scs)[17])
+int ec_code_parity(int fd, int64_t size, int d, int p, const char *dir, int *pfd, char (*scs)[17])
 {
     int64_t S = (size + d - 1) / d;
     size_t ch = chunk_size(d + p);
@@ -421,7 +417,7 @@ static int encode_parity(int fd, int64_t size, int d, int p, const char *dir, in
     for (int k = 0; k < p; k++)
         pfd[k] = -1;
     for (int k = 0; k < p && rc == 0; k++)
-        if ((pfd[k] = tmp_open(dir)) < 0)
+        if ((pfd[k] = ec_tmp_open(dir)) < 0)
             rc = pfd[k];
     for (int64_t off = 0; rc == 0 && off < S; off += (int64_t)ch) {
         size_t len = S - off < (int64_t)ch ? (size_t)(S - off) : ch;
@@ -451,10 +447,7 @@ static int encode_parity(int fd, int64_t size, int d, int p, const char *dir, in
     return rc < 0 ? rc : 0;
 }
 
-/* Rebuilds the missing data slices from d of the slices in have[1..d+p] (fds, -1 when
- * missing), each into a new unnamed file in dir put into have[]. 0, -ENODATA when fewer than d
- * slices are there, or -errno. */
-static int decode_missing(int64_t size, int d, int p, int *have, const char *dir)
+int ec_code_rebuild(int64_t size, int d, int p, int *have, const char *dir)
 {
     int rows[d], miss[d], nrow = 0, nmiss = 0;
     for (int i = 1; i <= d + p && nrow < d; i++)
@@ -485,7 +478,7 @@ static int decode_missing(int64_t size, int d, int p, int *have, const char *dir
     int ofd[nmiss];
     for (int k = 0; k < nmiss; k++) {
         out[k] = buf + ch * (d + k);
-        ofd[k] = rc == 0 ? tmp_open(dir) : -1;
+        ofd[k] = rc == 0 ? ec_tmp_open(dir) : -1;
         if (ofd[k] < 0 && rc == 0)
             rc = ofd[k];
     }
@@ -598,7 +591,7 @@ static int send_pieces(const char *bck, const char *obj, int fd, const lom_md_t 
     int rc = 0, p_open = 0;
     if (!repl && mask != 0) { /* one pass: the parity and the checksum of every slice */
         char *wd = work_dir_of(fqn, bck, obj);
-        rc = encode_parity(fd, md->size, c->d, c->p, wd, pfd, scs);
+        rc = ec_code_parity(fd, md->size, c->d, c->p, wd, pfd, scs);
         p_open = c->p;
         free(wd);
         if (rc < 0)
@@ -751,7 +744,7 @@ static int fetch_piece(const holder_t *h, const char *bck, const char *obj, cons
         fd = p ? open(p, O_RDONLY | O_CLOEXEC) : -1;
         pthread_mutex_unlock(lk);
         free(p);
-    } else if ((fd = tmp_open(dir)) >= 0) {
+    } else if ((fd = ec_tmp_open(dir)) >= 0) {
         char *eb = url_encode(bck, ""), *eo = url_encode(obj, "");
         char *url = xasprintf("%s/v1/internal/ec?bck=%s&obj=%s", h->t->url, eb, eo);
         httpc_resp_t r;
@@ -819,7 +812,7 @@ static int rebuild(obj_writer_t *w, const holder_t *h, size_t n, size_t best, co
             got++;
     }
     if (rc == -ENODATA && got == d)
-        rc = decode_missing(b->md.size, d, p, have, dir);
+        rc = ec_code_rebuild(b->md.size, d, p, have, dir);
     for (int i = 1; rc == 0 && got == d && i <= d; i++)
         rc = copy_to_writer(w, have[i], ec_piece_len(b->md.size, d, i));
     for (int i = 0; i <= d + p; i++)

@@ -129,6 +129,17 @@ typedef struct {
     char scs[17]; /* xxhash of the piece's bytes */
 } ec_piece_t;
 
+/* The codec (ISA-L Reed-Solomon over a Cauchy matrix; files, not memory: the object may be
+ * larger than RAM). A file nobody sees in directory dir: fd or -errno. */
+int ec_tmp_open(const char *dir);
+/* The P parity slices of the object of size bytes in fd, each into a new unnamed file in dir
+ * (pfd[0..p)), and the xxhash of every slice (scs[0..d+p), data first). 0 or -errno. */
+int ec_code_parity(int fd, int64_t size, int d, int p, const char *dir, int *pfd, char (*scs)[17]);
+/* Rebuilds the missing data slices from d of the slices in have[1..d+p] (fds; -1 when missing;
+ * a data slice is its ec_piece_len bytes), each into a new unnamed file in dir put into have[]
+ * (the caller closes every fd of have). 0, -ENODATA when fewer than d slices are there, or
+ * -errno. */
+int ec_code_rebuild(int64_t size, int d, int p, int *have, const char *dir);
 /* The bucket's EC settings from a BMD entry's "props" (borrowed) / by name; whether enabled. */
 bool ec_conf_props(json_t *props, ec_conf_t *c);
 bool ec_conf(const char *bck, ec_conf_t *c);

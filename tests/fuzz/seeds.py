@@ -263,6 +263,19 @@ LOM = {
 }
 
 
+# ---- ec_piece: the Locus-Ec header "D,P,slice,xxhash" ----
+EC_PIECE = {
+    "data": b"2,1,1,0123456789abcdef",
+    "parity": b"2,1,3,ef46db3751d8e999",
+    "replica": b"4,2,0,26c7827d889f6da3",
+    "max": b"32,32,64,ffffffffffffffff",
+    "slice-too-big": b"2,1,4,0123456789abcdef",
+    "upper-hex": b"2,1,1,0123456789ABCDEF",
+    "nul": b"2,1,1,0123456789abcd\x00f",
+    "short": b"2,1",
+}
+
+
 def main():
     for name, v in NAMES.items():
         write("names", name, v)
@@ -288,6 +301,8 @@ def main():
         write("auth", name, v)
     for name, v in LOM.items():
         write("lom", name, v)
+    for name, v in EC_PIECE.items():
+        write("ec_piece", name, v)
 
 
 if __name__ == "__main__":
