@@ -180,6 +180,11 @@ int locus_bucket_set_props(locus_client_t *c, const char *bck, const char *props
  * ones are the job's per-object errors (locus_job_errors). */
 int locus_bucket_scrub(locus_client_t *c, const char *bck, const char *prefix, char **job_id,
                        char *err);
+/* Erasure-codes bck (POST ec-encode, AIStore's ECEncodeBucket): with data > 0 and parity > 0,
+ * enables ec with those slices; with both 0, the bucket must be erasure-coded already and the
+ * job restores full redundancy (after a target was lost). *job_id: the ec-encode job. */
+int locus_bucket_ec_encode(locus_client_t *c, const char *bck, int data, int parity, char **job_id,
+                           char *err);
 /* HEAD; *props_json receives the Ais-Bucket-Props header (caller frees; NULL if absent).
  * props_json may be NULL. LOCUS_ENOENT when the bucket does not exist. */
 int locus_bucket_head(locus_client_t *c, const char *bck, char **props_json, char *err);

@@ -19,6 +19,8 @@ static void usage(FILE *f)
                "       locus storage mountpath enable NODE PATH [--wait [--timeout D]]\n"
                "       locus storage mountpath disable NODE PATH [--wait [--timeout D]]\n"
                "       locus storage scrub BUCKET [--prefix P] [--wait [--timeout D]]\n"
+               "       locus storage ec-encode BUCKET [--data-slices D --parity-slices P]\n"
+               "                               [--wait [--timeout D]]\n"
                "\n"
                "ls       the mountpaths of target NODE (default: every target): enabled,\n"
                "         detaching (waiting for the resilver) and disabled\n"
@@ -34,7 +36,12 @@ static void usage(FILE *f)
                "scrub    every target reads the objects of BUCKET it holds (names starting with\n"
                "         P) and checks them against their checksums, repairing from a mirror\n"
                "         copy where there is one; prints the job id, and with --wait how many\n"
-               "         were checked and each damaged one (exit 1 if any is left corrupt)\n");
+               "         were checked and each damaged one (exit 1 if any is left corrupt)\n"
+               "ec-encode  erasure-codes BUCKET with D data and P parity slices across targets\n"
+               "         (the ec bucket property), coding the objects already there; without\n"
+               "         slices, on an erasure-coded bucket: restores full redundancy (run it\n"
+               "         after a target was removed for good); with --wait, the objects checked\n"
+               "         and rebuilt, and each that could not be (exit 1 if any)\n");
 }
 
 static void add_rows(cli_table_t *t, const char *node, json_t *list)
@@ -175,10 +182,9 @@ static int mp_change(int argc, char **argv)
     return ret;
 }
 
-/* The objects a scrub reported (its snapshots' obj_errors), one line each: "corrupt ..." or,
- * ecode 0, "repaired ..." (from a mirror copy). *repaired counts the latter; returns the
- * corrupt ones left. */
-static int64_t print_scrubbed(const char *snaps, int64_t *repaired)
+/* The objects a job reported (its snapshots' obj_errors), one line each: "<bad> ..." or, ecode
+ * 0, "repaired ..." (e.g. from a mirror copy). *repaired counts the latter; returns the others. */
+static int64_t print_obj_errors(const char *snaps, const char *bad, int64_t *repaired)
 {
     json_t *j = json_loads(snaps ? snaps : "{}", 0, NULL);
     const char *tid;
@@ -193,7 +199,7 @@ static int64_t print_scrubbed(const char *snaps, int64_t *repaired)
             json_array_foreach(json_object_get(snap, "obj_errors"), k, e)
         {
             bool fixed = json_integer_value(json_object_get(e, "ecode")) == 0;
-            printf("%s %s (%s): %s\n", fixed ? "repaired" : "corrupt",
+            printf("%s %s (%s): %s\n", fixed ? "repaired" : bad,
                    json_string_value(json_object_get(e, "obj_name")), tid,
                    json_string_value(json_object_get(e, "msg")));
             *repaired += fixed;
@@ -231,12 +237,60 @@ static int storage_scrub(int argc, char **argv)
              locus_job_totals(c, id, &t, err) != 0 || locus_job_errors(c, id, &snaps, err) != 0)) {
             ret = cli_fail_line("storage scrub", err);
         } else if (wait) {
-            int64_t fixed, bad = print_scrubbed(snaps, &fixed);
+            int64_t fixed, bad = print_obj_errors(snaps, "corrupt", &fixed);
             fprintf(stderr,
                     "scrub %s: ais://%s: %lld objects (%lld bytes) checked, %lld corrupt, %lld "
                     "repaired from a copy\n",
                     id, bck, (long long)t.loc_objs, (long long)t.loc_bytes, (long long)bad,
                     (long long)fixed);
+            ret = bad ? CLI_EXIT_FAIL : CLI_EXIT_OK;
+        }
+    }
+    free(snaps);
+    free(id);
+    free(bck);
+    free(obj);
+    if (c)
+        locus_client_destroy(c);
+    return ret;
+}
+
+static int storage_ec_encode(int argc, char **argv)
+{
+    bool wait = false;
+    int64_t timeout = 0, d = 0, p = 0;
+    cli_opt_t opts[] = {CLI_WAIT_OPTS(&wait, &timeout),
+                        CLI_INT("data-slices", &d, 1, 32, "--data-slices: 1..32"),
+                        CLI_INT("parity-slices", &p, 1, 32, "--parity-slices: 1..32")};
+    const cli_cmd_t cmd = {"storage", usage, 1, 1, "storage ec-encode: need a BUCKET"};
+    int pos, ret = cli_options(&cmd, opts, ARRAY_SIZE(opts), argc, argv, &pos);
+    if (ret != CLI_OPTS_GO)
+        return ret;
+    if ((d > 0) != (p > 0))
+        return cli_usage_error("storage", "--data-slices and --parity-slices go together");
+    char *bck = NULL, *obj = NULL;
+    if ((ret = cli_parse_name("storage", argv[pos], &bck, &obj)) != 0)
+        return ret;
+    locus_client_t *c = cli_client();
+    char err[LOCUS_ERR_LEN] = "", *id = NULL, *snaps = NULL;
+    locus_job_totals_t t;
+    ret = c ? CLI_EXIT_OK : CLI_EXIT_FAIL;
+    if (c && locus_bucket_ec_encode(c, bck, (int)d, (int)p, &id, err) != 0) {
+        ret = cli_fail_line("storage ec-encode", err);
+    } else if (c) {
+        printf("%s\n", id);
+        fflush(stdout);
+        if (wait &&
+            (locus_job_wait(c, id, timeout, NULL, err) != 0 ||
+             locus_job_totals(c, id, &t, err) != 0 || locus_job_errors(c, id, &snaps, err) != 0)) {
+            ret = cli_fail_line("storage ec-encode", err);
+        } else if (wait) {
+            int64_t fixed, bad = print_obj_errors(snaps, "failed", &fixed);
+            fprintf(stderr,
+                    "ec-encode %s: ais://%s: %lld objects checked, %lld rebuilt, %lld pieces "
+                    "sent, %lld failed\n",
+                    id, bck, (long long)t.loc_objs, (long long)t.in_objs, (long long)t.out_objs,
+                    (long long)bad);
             ret = bad ? CLI_EXIT_FAIL : CLI_EXIT_OK;
         }
     }
@@ -261,6 +315,8 @@ static int storage_mountpath(int argc, char **argv)
 
 int locus_cli_cmd_storage(int argc, char **argv)
 {
-    static const cli_sub_t subs[] = {{"mountpath", storage_mountpath}, {"scrub", storage_scrub}};
+    static const cli_sub_t subs[] = {{"mountpath", storage_mountpath},
+                                     {"scrub", storage_scrub},
+                                     {"ec-encode", storage_ec_encode}};
     return cli_dispatch("storage", usage, subs, ARRAY_SIZE(subs), 0, argc, argv);
 }

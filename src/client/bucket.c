@@ -89,6 +89,24 @@ int locus_bucket_scrub(locus_client_t *c, const char *bck, const char *prefix, c
     return rc;
 }
 
+int locus_bucket_ec_encode(locus_client_t *c, const char *bck, int data, int parity, char **job_id,
+                           char *err)
+{
+    *job_id = NULL;
+    int rc = locus_check_bucket_name(bck, err);
+    if (rc != 0)
+        return rc;
+    json_t *v = data > 0 && parity > 0
+                    ? json_pack("{s:i, s:i}", "data_slices", data, "parity_slices", parity)
+                    : json_object();
+    client_req_t r;
+    rc = client_bucket_call(c, "POST", bck, NULL, "ec-encode", v, NULL, &r, err);
+    if (rc == 0)
+        rc = client_job_id(&r.body, "ec-encode", job_id, err);
+    client_req_dispose(&r);
+    return rc;
+}
+
 int locus_bucket_head(locus_client_t *c, const char *bck, char **props_json, char *err)
 {
     if (props_json != NULL)
