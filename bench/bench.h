@@ -30,6 +30,7 @@ int bench_cmd_obj(int argc, char **argv);
 int bench_cmd_etl(int argc, char **argv);
 int bench_cmd_gen_librispeech(int argc, char **argv);
 int bench_cmd_etl_ffmpeg(int argc, char **argv);
+int bench_cmd_ec(int argc, char **argv);
 
 /* --- processes and ports (proc.c) --- */
 
