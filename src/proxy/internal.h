@@ -48,6 +48,10 @@ int proxy_bcast(proxy_bcast_t *b);
 json_t *json_get_ci(json_t *obj, const char *key);
 
 /* Jobs (proxy/jobs.c). */
+/* Starts job kind on every target (POST /v1/xactions); its id into id (16 bytes). 0, or 503
+ * with err (a target refused it: it is aborted on the others). */
+int proxy_job_launch(const char *kind, const char *src, const char *dst, json_t *msg, char *id,
+                     size_t idlen, char *err, size_t errlen);
 void proxy_job_start(http_req_t *req, const char *kind, const char *src, const char *dst,
                      json_t *msg);
 void proxy_job_query(http_req_t *req);

@@ -12,11 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-void proxy_job_start(http_req_t *req, const char *kind, const char *src, const char *dst,
-                     json_t *msg)
+int proxy_job_launch(const char *kind, const char *src, const char *dst, json_t *msg, char *id,
+                     size_t idlen, char *err, size_t errlen)
 {
-    char id[16];
-    xact_new_id(id, sizeof(id));
+    xact_new_id(id, idlen);
     json_t *body = json_pack("{s:s, s:s, s:s, s:s, s:O}", "id", id, "kind", kind, "src", src, "dst",
                              dst ? dst : "", "msg", json_is_object(msg) ? msg : json_object());
     if (!json_is_object(msg))
@@ -29,19 +28,33 @@ void proxy_job_start(http_req_t *req, const char *kind, const char *src, const c
                        .timeout_ms = 10000,
                        .strict = true};
     int rc = proxy_bcast(&b);
+    int status = 0;
     if (b.n_targets == 0) {
-        http_reply_error(req, 503, "no storage targets in the cluster");
+        snprintf(err, errlen, "no storage targets in the cluster");
+        status = 503;
     } else if (rc) {
         char *q = xasprintf("/v1/xactions?id=%s", id);
         proxy_bcast_t ab = {.method = "DELETE", .path = q, .timeout_ms = 5000};
         proxy_bcast(&ab);
         free(q);
-        http_reply_error(req, 503, "cannot start %s on target %s", kind, b.failed);
+        snprintf(err, errlen, "cannot start %s on target %s", kind, b.failed);
+        status = 503;
     } else {
         LOCUS_LOG(LOG_NOTICE, "job %s[%s] started on %zu targets", kind, id, b.n_targets);
-        http_reply_text(req, 200, id);
     }
     free(text);
+    return status;
+}
+
+void proxy_job_start(http_req_t *req, const char *kind, const char *src, const char *dst,
+                     json_t *msg)
+{
+    char id[16], err[512];
+    int st = proxy_job_launch(kind, src, dst, msg, id, sizeof(id), err, sizeof(err));
+    if (st)
+        http_reply_error(req, (unsigned)st, "%s", err);
+    else
+        http_reply_text(req, 200, id);
 }
 
 /* The job id from the JobArgs body ({"ID": ...}, keys case-insensitive) or ?id= / ?uuid=. */

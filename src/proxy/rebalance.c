@@ -174,6 +174,34 @@ static int merge_poll(proxy_bcast_t *b, const snode_t *t, json_t *snap)
 
 static void finish_decommissions_locked(void);
 
+/* After placement changed for good (a rebalance is done, a target that was down left the map):
+ * every erasure-coded bucket's pieces follow the new map and the main replicas lost with a
+ * target are rebuilt (design §15). Not with rc.lock held: it fans out. */
+static void ec_restore_all(void)
+{
+    bmd_t *b = bmd_get();
+    const char *name;
+    json_t *v;
+    json_t *names = json_array();
+    json_object_foreach(b->items, name, v)
+    {
+        json_t *ec = json_object_get(json_object_get(v, "props"), "ec");
+        if (json_is_true(json_object_get(ec, "enabled")))
+            json_array_append_new(names, json_string(name));
+    }
+    bmd_put(b);
+    size_t i;
+    json_array_foreach(names, i, v)
+    {
+        char id[16], err[512];
+        if (proxy_job_launch("ec-encode", json_string_value(v), NULL, NULL, id, sizeof(id), err,
+                             sizeof(err)))
+            LOCUS_LOG(LOG_WARNING, "[reb] ais://%s: cannot start its EC restore: %s",
+                      json_string_value(v), err);
+    }
+    json_decref(names);
+}
+
 /* Polls the running job; rc.lock held. */
 static void poll_locked(void)
 {
@@ -215,8 +243,12 @@ static void poll_locked(void)
               (long long)version, state_names[rc.state], (long long)rc.objs, (long long)rc.bytes,
               (long long)rc.errors, rc.err[0] ? ": " : "", rc.err);
     rmd_save_locked();
-    if (rc.state == RMD_DONE)
+    if (rc.state == RMD_DONE) {
         finish_decommissions_locked();
+        pthread_mutex_unlock(&rc.lock);
+        ec_restore_all();
+        pthread_mutex_lock(&rc.lock);
+    }
 }
 
 /* After a complete rebalance: every decommissioned target has nothing left; tell it to stop
@@ -485,6 +517,7 @@ static void membership_action(http_req_t *req, const char *action, json_t *v)
         /* nothing can move off a target that is down, and placement already skips it: it
          * leaves the map now (its data is lost unless redundancy elsewhere has it) */
         membership_remove(id);
+        ec_restore_all();
         skip = true;
     } else if (strcmp(action, "decommission-node") == 0) {
         pthread_mutex_lock(&rc.lock);
