@@ -183,15 +183,25 @@ static int piece_load(const char *path, lom_md_t *md, ec_piece_t *pc)
     return 0;
 }
 
+/* Removes the piece file at path of object obj and its directories left empty. 0 or -errno. */
+static int piece_unlink(const char *path, const char *obj)
+{
+    if (unlink(path) < 0)
+        return -errno;
+    char *top = xstrndup(path, strlen(path) - strlen(obj) - 1); /* .../%ec */
+    store_prune_dirs(path, top);
+    free(top);
+    return 0;
+}
+
 void ec_remove_locked(const char *bck, const char *obj)
 {
     char *p;
     while ((p = piece_locate_locked(bck, obj)) != NULL) {
-        if (unlink(p) < 0) {
-            free(p);
-            break;
-        }
+        int rc = piece_unlink(p, obj);
         free(p);
+        if (rc < 0)
+            break;
     }
 }
 
@@ -240,7 +250,7 @@ static int piece_install_locked(obj_writer_t *w, const lom_md_t *md, const char 
         }
     }
     if (rc == 0 && old && strcmp(old, w->fqn) != 0)
-        unlink(old); /* the previous piece, on another mountpath */
+        piece_unlink(old, w->obj); /* the previous piece, on another mountpath */
     free(old);
     return rc;
 }
@@ -803,10 +813,11 @@ static int rebuild(obj_writer_t *w, const holder_t *h, size_t n, size_t best, co
             close(fd);
         }
     }
-    for (size_t i = 0; i < n && rc == -ENODATA && got < d; i++) {
-        const holder_t *x = &h[i];
-        if (x->pc.slice == 0 || x->pc.d != d || x->pc.p != p || !same_write(&x->md, &b->md) ||
-            have[x->pc.slice] >= 0)
+    for (size_t k = 0; k < 2 * n && rc == -ENODATA && got < d; k++) {
+        const holder_t *x = &h[k % n];
+        bool data_pass = k < n; /* data slices first: with all of them nothing is decoded */
+        if (x->pc.slice == 0 || (x->pc.slice <= d) != data_pass || x->pc.d != d || x->pc.p != p ||
+            !same_write(&x->md, &b->md) || have[x->pc.slice] >= 0)
             continue;
         if ((have[x->pc.slice] = fetch_piece(x, w->bck, w->obj, dir)) >= 0)
             got++;
@@ -956,7 +967,7 @@ void ec_delete_piece_if(const char *bck, const char *obj, int64_t atime_ns, int 
     ec_piece_t pc;
     if (p && piece_load(p, &md, &pc) == 0) {
         if (md.atime_ns == atime_ns && pc.slice == slice)
-            unlink(p);
+            piece_unlink(p, obj);
         lom_md_dispose(&md);
     }
     pthread_mutex_unlock(lk);

@@ -57,6 +57,8 @@ int store_delete_if(const char *bck, const char *obj, const lom_md_t *expect);
 /* The xxhash checksum ("%016llx") of the size bytes of fd from offset 0 into out. 0, or -errno
  * (-EIO when the file is shorter than size). */
 int store_checksum(int fd, int64_t size, char out[17]);
+/* Removes now-empty parent directories of fqn up to (not including) stop. */
+void store_prune_dirs(const char *fqn, const char *stop);
 /* Whether bck/obj is stored here (one stat). */
 bool store_exists(const char *bck, const char *obj);
 /* Calls cb for every local object of bck whose name starts with prefix (unsorted). Stops when

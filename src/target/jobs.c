@@ -415,8 +415,19 @@ static void delete_one(job_t *j, const char *name)
 {
     int fd;
     lom_md_t md;
-    if (store_open(j->x->src_bck, name, &fd, &md) < 0)
-        return; /* not here: another target has it, or it does not exist */
+    ec_conf_t ec;
+    bool coded = ec_conf(j->x->src_bck, &ec);
+    if (store_open(j->x->src_bck, name, &fd, &md) < 0) {
+        /* not here: another target has it, or it does not exist; an erasure-coded piece here
+         * goes (every target sees a listed name) */
+        if (coded && (j->list || j->tmpl)) {
+            pthread_mutex_t *lk = store_stripe(j->x->src_bck, name);
+            pthread_mutex_lock(lk);
+            ec_remove_locked(j->x->src_bck, name);
+            pthread_mutex_unlock(lk);
+        }
+        return;
+    }
     int64_t size = md.size;
     close(fd);
     lom_md_dispose(&md);
@@ -424,6 +435,11 @@ static void delete_one(job_t *j, const char *name)
     if (store_delete(j->x->src_bck, name) == 0) {
         j->x->loc_objs++;
         j->x->loc_bytes += size;
+    }
+    if (coded && !j->list && !j->tmpl) { /* found by a walk here: the pieces elsewhere go too */
+        bool any = false;
+        char err[512];
+        reb_delete_others(j->x->src_bck, name, &any, err, sizeof(err));
     }
 }
 

@@ -202,8 +202,7 @@ void store_writer_abort(obj_writer_t *w)
     writer_dispose(w);
 }
 
-/* Removes now-empty parent directories of fqn up to (not including) stop. */
-static void prune_dirs(const char *fqn, const char *stop)
+void store_prune_dirs(const char *fqn, const char *stop)
 {
     char *p = xstrdup(fqn);
     size_t sl = strlen(stop);
@@ -300,7 +299,7 @@ out:
     if (status != 0) {
         unlink(w->work);
         char *objdir = xasprintf("%.*s", (int)(strlen(w->fqn) - strlen(w->obj) - 1), w->fqn);
-        prune_dirs(w->fqn, objdir);
+        store_prune_dirs(w->fqn, objdir);
         free(objdir);
     } else if (!*kept) {
         int copies = mirror_copies(w->bck);
@@ -482,7 +481,7 @@ static int delete_copy(const char *bck, const char *obj, const lom_md_t *expect)
     pthread_mutex_unlock(lk);
     if (rc == 0) {
         char *objdir = xasprintf("%.*s", (int)(strlen(fqn) - strlen(obj) - 1), fqn);
-        prune_dirs(fqn, objdir);
+        store_prune_dirs(fqn, objdir);
         free(objdir);
     }
     free(fqn);

@@ -247,6 +247,17 @@ def test_ec_on_existing_objects_and_off_again(cluster_factory):
     for n in list(want)[:5]:
         assert s.delete(lt.obj_url(c.url, bck, n), headers=c.headers()).status_code == 200
         assert pieces_on_disk(c, bck, n) == {}
+    # and so do list and range deletes (by names, and by a prefix each owner walks)
+    for value in ({"objnames": list(want)[5:8]}, {"template": "o001"}):
+        r = s.delete(lt.bck_url(c.url, bck), json=lt.actmsg("delete-listrange", value),
+                     headers=c.headers())
+        assert r.status_code == 200, r.text
+        wait_job(c, r.text)
+    gone = list(want)[5:8] + [n for n in want if n.startswith("o001")]
+    assert all(pieces_on_disk(c, bck, n) == {} for n in gone), [
+        (n, pieces_on_disk(c, bck, n)) for n in gone]
+    left = {n: d for n, d in want.items() if n not in gone and n not in list(want)[:5]}
+    assert check_objects(c, bck, left) == ([], [], [])
 
 
 def test_ec_needs_enough_targets(cluster_factory):
