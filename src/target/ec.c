@@ -55,6 +55,7 @@
 #define EC_XATTR "user.locus.ec"
 #define EC_MAX_PIECES (2 * EC_MAX_SLICES)
 #define EC_BUF_BUDGET (8u << 20) /* bytes of stripe buffers per encode or decode */
+#define EC_SMALL_PIECE (1 << 20) /* pieces up to this size go in memory, in one fan-out */
 
 /* ---------------------------------------------------------------- configuration */
 
@@ -531,51 +532,109 @@ typedef struct {
     char err[512];
 } send_t;
 
+/* The URL of piece t's PUT (caller frees) and its headers' values: *lom (caller frees), meta. */
+static char *piece_put_url(const send_t *t, char **lom, char meta[EC_PIECE_TEXT])
+{
+    ec_piece_format(&t->pc, meta);
+    *lom = reb_lom_header(t->md);
+    char *eb = url_encode(t->bck, ""), *eo = url_encode(t->obj, "");
+    char *url = xasprintf("%s/v1/internal/ec?bck=%s&obj=%s", t->to->url, eb, eo);
+    free(eb);
+    free(eo);
+    return url;
+}
+
+static void send_result(send_t *t, int rc, const httpc_resp_t *r)
+{
+    if (rc < 0) {
+        t->status = 503;
+        snprintf(t->err, sizeof(t->err), "%s", r->err ? r->err : "no answer");
+    } else if (r->status != 200) {
+        t->status = (int)r->status;
+        snprintf(t->err, sizeof(t->err), "%ld %.*s", r->status,
+                 (int)(r->body.len < 300 ? r->body.len : 300), r->body.base ? r->body.base : "");
+    }
+}
+
+/* A big piece: streamed from its file by a thread of its own. */
 static void *send_main(void *arg)
 {
     send_t *t = arg;
-    if (is_self(t->to)) {
-        t->status = piece_store_local(t->bck, t->obj, t->md, &t->pc, t->fd, t->off, t->len, t->err,
-                                      sizeof(t->err));
-        return NULL;
-    }
-    char meta[EC_PIECE_TEXT];
-    ec_piece_format(&t->pc, meta);
-    char *lom = reb_lom_header(t->md);
-    char *eb = url_encode(t->bck, ""), *eo = url_encode(t->obj, "");
-    char *url = xasprintf("%s/v1/internal/ec?bck=%s&obj=%s", t->to->url, eb, eo);
+    char meta[EC_PIECE_TEXT], *lom;
+    char *url = piece_put_url(t, &lom, meta);
     httpc_header_t hdrs[] = {{REB_HDR_LOM, lom}, {EC_HDR_PIECE, meta}, {NULL, NULL}};
     httpc_resp_t r;
     httpc_resp_init(&r);
-    int rc = httpc_put_fd_range(url, t->fd, t->off, t->len, hdrs, 0, &r);
-    if (rc < 0) {
-        t->status = 503;
-        snprintf(t->err, sizeof(t->err), "%s", r.err);
-    } else if (r.status != 200) {
-        t->status = (int)r.status;
-        snprintf(t->err, sizeof(t->err), "%ld %.*s", r.status,
-                 (int)(r.body.len < 300 ? r.body.len : 300), r.body.base ? r.body.base : "");
-    }
+    send_result(t, httpc_put_fd_range(url, t->fd, t->off, t->len, hdrs, 0, &r), &r);
     httpc_resp_dispose(&r);
     free(url);
-    free(eb);
-    free(eo);
     free(lom);
     httpc_thread_cleanup();
     return NULL;
 }
 
-/* Runs the n sends in parallel; the number that failed (the first error into err). */
+/* Small pieces: read into memory and sent by one fan-out, over the process's keep-alive
+ * connections (a thread and a connection per piece cost more than a small piece). */
+static void send_small(send_t **t, size_t n)
+{
+    if (n == 0)
+        return;
+    fanout_req_t *rq = xcalloc(n, sizeof(*rq));
+    httpc_header_t(*hdrs)[3] = xcalloc(n, sizeof(*hdrs));
+    char **lom = xcalloc(n, sizeof(char *)), **body = xcalloc(n, sizeof(char *));
+    char(*meta)[EC_PIECE_TEXT] = xcalloc(n, sizeof(*meta));
+    for (size_t i = 0; i < n; i++) {
+        body[i] = xmalloc(t[i]->len ? (size_t)t[i]->len : 1);
+        if (read_padded(t[i]->fd, t[i]->off, t[i]->len, 0, (unsigned char *)body[i],
+                        (size_t)t[i]->len) < 0) {
+            t[i]->status = 500;
+            snprintf(t[i]->err, sizeof(t[i]->err), "cannot read the piece");
+        }
+        rq[i].url = piece_put_url(t[i], &lom[i], meta[i]);
+        hdrs[i][0] = (httpc_header_t){REB_HDR_LOM, lom[i]};
+        hdrs[i][1] = (httpc_header_t){EC_HDR_PIECE, meta[i]};
+        rq[i].method = "PUT";
+        rq[i].body = body[i];
+        rq[i].body_len = (size_t)t[i]->len;
+        rq[i].hdrs = hdrs[i];
+    }
+    fanout_run(rq, n, &(fanout_opts_t){.timeout_ms = 60000});
+    for (size_t i = 0; i < n; i++) {
+        if (t[i]->status == 0)
+            send_result(t[i], rq[i].rc, &rq[i].resp);
+        free(lom[i]);
+        free(body[i]);
+    }
+    fanout_free(rq, n);
+    free(hdrs);
+    free(lom);
+    free(body);
+    free(meta);
+}
+
+/* Runs the n sends in parallel: big pieces on threads, small ones in one fan-out, this
+ * target's own piece here. The number that failed (the first error into err). */
 static int send_all(send_t *t, size_t n, char *err, size_t errlen)
 {
     pthread_t th[n + 1];
     bool started[n + 1];
-    for (size_t i = 0; i < n; i++)
-        started[i] = pthread_create(&th[i], NULL, send_main, &t[i]) == 0;
+    send_t *small[n + 1];
+    size_t ns = 0;
+    for (size_t i = 0; i < n; i++) {
+        started[i] = false;
+        if (!is_self(t[i].to) && t[i].len > EC_SMALL_PIECE)
+            started[i] = pthread_create(&th[i], NULL, send_main, &t[i]) == 0;
+        else if (!is_self(t[i].to))
+            small[ns++] = &t[i];
+    }
+    send_small(small, ns);
     for (size_t i = 0; i < n; i++) {
         if (started[i])
             pthread_join(th[i], NULL);
-        else
+        else if (is_self(t[i].to))
+            t[i].status = piece_store_local(t[i].bck, t[i].obj, t[i].md, &t[i].pc, t[i].fd,
+                                            t[i].off, t[i].len, t[i].err, sizeof(t[i].err));
+        else if (t[i].len > EC_SMALL_PIECE) /* no thread: sent from here */
             send_main(&t[i]);
     }
     int failed = 0;
