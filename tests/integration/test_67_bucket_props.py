@@ -66,7 +66,11 @@ def test_bad_properties(cluster, http):
         ({"ec": {"objsize_limit": -2}}, 400, "objsize_limit"),
         ({"mirror": 2}, 400, "object"),
         ("checksum", 400, "JSON object"),
-        ({"ec": {"enabled": True, "data_slices": 2, "parity_slices": 1}}, 501, "ec is not"),
+        # the shared cluster has 3 targets: EC 3+1 needs 5 (D + P + 1); mirror and ec exclude
+        ({"ec": {"enabled": True, "data_slices": 3, "parity_slices": 1}}, 400,
+         "requires at least 5 targets"),
+        ({"ec": {"enabled": True, "data_slices": 1, "parity_slices": 1},
+          "mirror": {"enabled": True}}, 400, "mirror and ec"),
     ]:
         lt.assert_error(patch(http, cluster, bck, value), status, words)
     assert props(http, cluster, bck) == before  # nothing of a refused update stayed
