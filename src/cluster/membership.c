@@ -461,8 +461,10 @@ static void member_step(member_t *m, int64_t interval_ms)
                           cluster_primary_url(), cluster_self_url());
             cluster_mark_ready();
         } else {
-            if (++m->failures % (VOTE_FAILED_KEEPALIVES * 5) == 0)
-                vote_discover(); /* every second: the primary may have changed */
+            /* The primary may have changed, or primary_url names another proxy: ask for the
+             * current map after the first failure, then every 3 s. */
+            if (++m->failures % (VOTE_FAILED_KEEPALIVES * 5) == 1)
+                vote_discover();
             sleep_ms(200);
         }
         return;
