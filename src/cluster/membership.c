@@ -442,7 +442,10 @@ static void primary_lost(member_t *m)
     if (m->failures == VOTE_FAILED_KEEPALIVES)
         LOCUS_LOG(LOG_WARNING, "%s: primary %s unreachable for %d keepalives", cluster_self_name(),
                   cluster_primary_url(), m->failures);
-    if (vote_discover()) {
+    char *was = xstrdup(cluster_primary_url());
+    bool moved = vote_discover() && strcmp(was, cluster_primary_url()) != 0;
+    free(was);
+    if (moved) { /* another primary: keep alive to it */
         m->failures = 0;
         return;
     }

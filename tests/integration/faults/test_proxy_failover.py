@@ -20,6 +20,7 @@ import pytest
 import requests
 
 import locustest as lt
+from etl import etlutil as eu
 
 KEEPALIVE = ["--keepalive-interval", "200ms", "--keepalive-timeout", "2s"]
 INTERVAL = 0.2
@@ -205,10 +206,13 @@ def restart_old_primary(c, old, via):
 # tests
 
 def test_primary_sigkill_two_proxies(cluster_factory, http):
-    """2 proxies: the other proxy alone elects itself; bucket creation and ETL listing work
-    through it; the old primary returns as a non-primary."""
+    """2 proxies: the other proxy alone elects itself; bucket creation and ETL init work through
+    it, an ETL of the old primary keeps running and is deleted through it; the old primary
+    returns as a non-primary."""
     c = cluster_factory(proxies=2, targets=3, flags=KEEPALIVE)
     p1, p2 = c.proxies
+    etl1 = eu.etl_name("fo")
+    eu.init_ok(http, p1.url, eu.builtin_spec(etl1, "echo", env={"K": "v"}))
     new, secs, _ = kill_primary_under_load(c, p1, [p2])
     assert new == p2.id
     assert secs < ELECTION_LIMIT
@@ -220,8 +224,18 @@ def test_primary_sigkill_two_proxies(cluster_factory, http):
         r = requests.get(t.url + "/v1/daemon", params={"what": "bmd"}, headers=c.headers(),
                          timeout=lt.REQ_TIMEOUT)
         assert "after-failover" in r.json()["buckets"], t.id
-    r = http.get(p2.url + "/v1/etl", headers=c.headers())
-    assert r.status_code == 200, r.text
+    # The EtlMD came along (with its secrets: the ETL still transforms) and the new primary
+    # changes it: a new ETL, then both deleted.
+    assert eu.stage_of(http, p2.url, etl1) == "Running"
+    eu.put(http, p2.url, "after-failover", "o", b"etl through the new primary")
+    r = eu.get_obj(http, p2.url, "after-failover", "o", etl_name=etl1)
+    assert r.status_code == 200 and r.content == b"etl through the new primary", r.text[:300]
+    etl2 = eu.etl_name("fo2")
+    eu.init_ok(http, p2.url, eu.builtin_spec(etl2, "echo"))
+    for name in (etl1, etl2):
+        r = eu.delete(http, p2.url, name)
+        assert r.status_code == 200, r.text
+        eu.wait_no_servers(name)
     # The old primary comes back with its old configuration: it joins the new primary.
     restart_old_primary(c, p1, p2)
     text = p1.log.read_text()
