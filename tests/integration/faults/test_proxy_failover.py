@@ -2,8 +2,9 @@
 Primary proxy failover (docs/design.md §4.4, docs/operations.md).
 
 Fault injection against real locusd processes: the primary proxy is SIGKILLed while 16 clients
-PUT and GET through the other proxies. The clients retry only on a connection error; any other
-failure counts. The tests count the objects acknowledged, lost (not readable) and corrupt (wrong
+PUT and GET through the other proxies (in the 3-proxy case through the primary too, until it
+dies). The clients retry only on a connection error (on the next proxy); any other failure
+counts. The tests count the objects acknowledged, lost (not readable) and corrupt (wrong
 bytes), measure the time until another proxy is primary (printed; pytest -s shows it), create a
 bucket through the new primary, and restart the old primary, which must join as a non-primary.
 Short keepalives (200 ms) keep the election within a second or two.
@@ -166,12 +167,12 @@ def check_objects(c, via, bck, want):
     return lost, corrupt, other
 
 
-def kill_primary_under_load(c, old, survivors, clients=16, before=1.0, after=2.0):
-    """SIGKILLs proxy old while clients load the survivors; returns (new primary id, election
-    seconds, the load)."""
+def kill_primary_under_load(c, old, survivors, clients=16, before=1.0, after=2.0, via_old=False):
+    """SIGKILLs proxy old while clients load the survivors (via_old: and old, until it dies: its
+    clients retry on the next proxy); returns (new primary id, election seconds, the load)."""
     bck = lt.rand_name("fo")
     create_bucket(c, survivors[0], bck)
-    load = Load(c, bck, survivors, clients)
+    load = Load(c, bck, survivors + ([old] if via_old else []), clients)
     load.start()
     try:
         time.sleep(before)
@@ -247,14 +248,15 @@ def test_primary_sigkill_two_proxies(cluster_factory, http):
 
 
 def test_primary_sigkill_three_proxies_vote(cluster_factory, http):
-    """3 proxies: the next proxy by HRW is elected by the vote of the third; then the role is
-    moved back by hand (set-primary) to the returned old primary."""
+    """3 proxies, clients on all three: the next proxy by HRW is elected by the vote of the third;
+    then the role is moved back by hand (set-primary) to the returned old primary."""
     c = cluster_factory(proxies=3, targets=3, flags=KEEPALIVE)
     p1 = c.proxies[0]
     rest = c.proxies[1:]
     want = hrw_next([p.id for p in c.proxies], p1.id)
-    new, secs, _ = kill_primary_under_load(c, p1, rest)
+    new, secs, load = kill_primary_under_load(c, p1, rest, via_old=True)
     assert new == want, f"HRW gives {want}"
+    assert load.retried > 0, "clients of the killed primary retried on another proxy"
     voter = next(p for p in rest if p.id != new)
     vlog = voter.log.read_text()
     assert f"vote YES for candidate {new}" in vlog, vlog[-3000:]
