@@ -11,6 +11,7 @@ Short keepalives (200 ms) keep the election within a second or two.
 """
 
 import hashlib
+import json
 import os
 import random
 import subprocess
@@ -292,9 +293,10 @@ def test_next_candidate_dead_too(cluster_factory):
 
 
 def test_vote_endpoint_needs_a_node(cluster_factory):
-    """GET /v1/vote/proxy is intra-cluster: no signature, 401; a signed malformed record, 400."""
-    c = cluster_factory(proxies=2, targets=1)
-    p2 = c.proxies[1]
+    """GET /v1/vote/proxy is intra-cluster: no signature, 401; a signed malformed record, 400; a
+    valid record while the primary is alive: NO from every proxy."""
+    c = cluster_factory(proxies=3, targets=1)
+    p1, p2, p3 = c.proxies
     r = requests.get(p2.url + "/v1/vote/proxy", data=b'{"vote_record":{}}', timeout=lt.REQ_TIMEOUT)
     assert r.status_code == 401, r.text
     secret = c.cluster_secret.read_bytes().strip()
@@ -304,6 +306,19 @@ def test_vote_endpoint_needs_a_node(cluster_factory):
         hdrs = lt.intra_headers(secret, "GET", url, body, caller=c.proxies[0].id)
         r = requests.get(url, data=body, headers=hdrs, timeout=lt.REQ_TIMEOUT)
         assert r.status_code == 400, (body[:40], r.status_code, r.text)
+    sm = smap_of(c, p1)
+    cand = hrw_next(list(sm["pmap"]), p1.id)
+    msg = json.dumps({"vote_record": {"candidate": cand, "primary": p1.id, "smap": sm,
+                                      "start_time": "2026-12-07T00:00:00Z",
+                                      "initiator": cand}}).encode()
+    for voter in (p1, p2, p3):
+        url = voter.url + "/v1/vote/proxy"
+        hdrs = lt.intra_headers(secret, "GET", url, msg, caller=cand)
+        r = requests.get(url, data=msg, headers=hdrs, timeout=lt.REQ_TIMEOUT)
+        assert (r.status_code, r.text) == (200, "NO"), (voter.id, r.status_code, r.text)
+    assert "I am the primary, and alive" in p1.log.read_text()
+    other = p2 if cand == p3.id else p3
+    assert "the primary answers me" in other.log.read_text()
 
 
 def test_cli_set_primary(cluster_factory):
