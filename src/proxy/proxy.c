@@ -134,11 +134,25 @@ int proxy_bcast(proxy_bcast_t *b)
     return rc;
 }
 
+/* Set on a request relayed to the primary: a proxy that gets one and is not the primary (the
+ * role is moving and the two proxies' maps disagree for a moment) answers 503 rather than relay
+ * it back. */
+#define HDR_FORWARDED "Locus-Forwarded-By"
+
 void proxy_forward_to_primary(http_req_t *req)
 {
+    const char *by = http_header(req, HDR_FORWARDED);
+    if (by != NULL) {
+        http_reply_error(req, 503,
+                         "%s is not the primary proxy either (relayed by %.64s): the "
+                         "primary is changing, try again",
+                         cluster_self_name(), by);
+        return;
+    }
     char *url = xasprintf("%s%s%s%s", cluster_primary_url(), req->raw_path,
                           req->raw_query[0] ? "?" : "", req->raw_query);
-    static const httpc_header_t hdrs[] = {{"Content-Type", "application/json"}, {NULL, NULL}};
+    const httpc_header_t hdrs[] = {
+        {"Content-Type", "application/json"}, {HDR_FORWARDED, cluster_self_id()}, {NULL, NULL}};
     httpc_resp_t r;
     httpc_resp_init(&r);
     int rc = httpc_do(req->method, url, req->body.len ? req->body.base : NULL, req->body.len, hdrs,
