@@ -165,7 +165,7 @@ static void check_primacy(bool boot_primary)
     if (!others || !(named || boot_primary))
         return;
     httpc_global_init();
-    vote_discover();
+    vote_discover(false);
     s = smap_get();
     const snode_t *p = smap_find(s, s->primary_id);
     char *purl = p && strcmp(p->id, self_id) != 0 ? xstrdup(p->url) : NULL;

@@ -199,7 +199,7 @@ void check_dead_nodes(void)
     if (nd == 0)
         return;
     /* Silent nodes: perhaps this primary was cut off (paused) and another one was elected. */
-    if (vote_discover() && !cluster_is_primary()) {
+    if (vote_discover(false) && !cluster_is_primary()) {
         for (size_t i = 0; i < nd; i++)
             free(dead[i]);
         return;
@@ -412,7 +412,10 @@ int keepalive_once(void)
         md_put(d);
     }
     httpc_resp_t r;
-    int rc = post_primary("keepalive", j, 3000, &r);
+    /* Half the silence after which the primary drops a node, 0.5..3 s: a primary that hangs
+     * rather than dies counts as unreachable about as soon as one that refuses connections. */
+    int64_t tmo = cluster_config()->keepalive_timeout_ns / 2000000;
+    int rc = post_primary("keepalive", j, (int)(tmo < 500 ? 500 : tmo > 3000 ? 3000 : tmo), &r);
     json_decref(j);
     int out = 0;
     if (rc != 0)
@@ -443,7 +446,7 @@ static void primary_lost(member_t *m)
         LOCUS_LOG(LOG_WARNING, "%s: primary %s unreachable for %d keepalives", cluster_self_name(),
                   cluster_primary_url(), m->failures);
     char *was = xstrdup(cluster_primary_url());
-    bool moved = vote_discover() && strcmp(was, cluster_primary_url()) != 0;
+    bool moved = vote_discover(true) && strcmp(was, cluster_primary_url()) != 0;
     free(was);
     if (moved) { /* another primary: keep alive to it */
         m->failures = 0;
@@ -467,7 +470,7 @@ static void member_step(member_t *m, int64_t interval_ms)
             /* The primary may have changed, or primary_url names another proxy: ask for the
              * current map after the first failure, then every 3 s. */
             if (++m->failures % (VOTE_FAILED_KEEPALIVES * 5) == 1)
-                vote_discover();
+                vote_discover(false);
             sleep_ms(200);
         }
         return;

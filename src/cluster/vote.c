@@ -327,12 +327,13 @@ static void fetch_newest(const smap_t *s, const char *skip_id, const char *extra
     fanout_free(rq, k);
 }
 
-bool vote_discover(void)
+bool vote_discover(bool skip_primary)
 {
     smap_t *cur = smap_get();
-    const char *boot = cluster_config()->primary_url;
+    const char *boot = skip_primary ? NULL : cluster_config()->primary_url;
     newest_t nw = {0};
-    fetch_newest(cur, NULL, boot, false, cur->version > 0 ? cur->uuid : "", &nw);
+    fetch_newest(cur, skip_primary ? cur->primary_id : NULL, boot, false,
+                 cur->version > 0 ? cur->uuid : "", &nw);
     bool installed = false;
     if (nw.smap && nw.smap->version > cur->version) {
         LOCUS_LOG(LOG_NOTICE, "[vote] %s: the cluster has map v%lld (mine: v%lld), primary %s",

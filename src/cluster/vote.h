@@ -74,8 +74,9 @@ bool vote_maybe_elect(void);
 
 /* Asks every node of the current map (and the configured primary URL) for its map and installs
  * the newest one of this cluster (any, when this node never joined), when it is newer than
- * ours. true when it installed one. */
-bool vote_discover(void);
+ * ours. skip_primary: not the map's primary (it did not answer keepalives). true when it
+ * installed one. */
+bool vote_discover(bool skip_primary);
 
 /* The primary hands its role to proxy id (PUT /v1/cluster/proxy/<id>): a new smap naming it
  * primary, pushed to every node. 0, or an HTTP status with err. */

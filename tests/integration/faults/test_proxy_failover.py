@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import random
+import signal
 import subprocess
 import threading
 import time
@@ -351,3 +352,23 @@ def test_primary_sigkill_twice_heavy(cluster_factory):
         new, secs, _ = kill_primary_under_load(c, old, rest, before=3.0, after=5.0)
         restart_old_primary(c, old, c.node(new))
         old = c.node(new)
+
+
+def test_paused_primary_steps_down(cluster_factory):
+    """Split brain: the primary is paused (SIGSTOP), not dead; the other proxy is elected. When
+    the old primary wakes it finds the newer map, steps down and joins the new primary: one
+    primary in the cluster."""
+    c = cluster_factory(proxies=2, targets=2, flags=KEEPALIVE)
+    p1, p2 = c.proxies
+    p1.signal(signal.SIGSTOP)
+    try:
+        new, secs = wait_primary(c, [p2] + c.targets, p1.id, ELECTION_LIMIT + lt.tmo(5))
+    finally:
+        p1.signal(signal.SIGCONT)
+    print(f"\npaused primary replaced by {new} in {secs:.2f}s")
+    assert new == p2.id
+    wait_member(c, p2, p1.id)
+    got, _ = wait_primary(c, c.nodes, p1.id, lt.tmo(10))
+    assert got == p2.id
+    assert "no longer the primary" in p1.log.read_text()
+    create_bucket(c, p1, "after-pause")  # relayed to p2
