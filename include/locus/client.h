@@ -143,6 +143,10 @@ typedef struct {
  * LOCUS_ENOENT for an unknown node. opts may be NULL. */
 int locus_node_action(locus_client_t *c, const char *action, const char *node_id,
                       const locus_node_opts_t *opts, char **job_id, char *err);
+/* PUT /v1/cluster/proxy/<proxy_id> (AIStore's api.SetPrimaryProxy): the primary hands its role
+ * to that proxy; any proxy forwards the request to the primary. LOCUS_ENOENT when the proxy is
+ * not in the cluster map. */
+int locus_cluster_set_primary(locus_client_t *c, const char *proxy_id, char *err);
 /* PUT /v1/cluster {"action":"rebalance"}: starts a global rebalance; *job_id its id (caller
  * frees). */
 int locus_rebalance_start(locus_client_t *c, char **job_id, char *err);

@@ -40,6 +40,7 @@ int cli_cluster_show(int argc, char **argv);
 int cli_cluster_maintenance(int argc, char **argv);
 int cli_cluster_decommission(int argc, char **argv);
 int cli_cluster_shutdown_node(int argc, char **argv);
+int cli_cluster_set_primary(int argc, char **argv);
 int cli_cluster_rebalance(int argc, char **argv);
 
 /* --- secrets and tokens (cmd_auth.c) --- */

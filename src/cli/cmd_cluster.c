@@ -46,6 +46,7 @@ void cli_cluster_usage(FILE *f)
             "       locus cluster decommission NODE [--rm-user-data] [--skip-rebalance] [--wait]\n"
             "       locus cluster shutdown-node NODE\n"
             "       locus cluster rebalance [--wait]\n"
+            "       locus cluster set-primary PROXY\n"
             "\n"
             "up    starts N proxies (default 1) and N targets (default 3) as separate locusd\n"
             "      processes with state and logs under DIR/<id>/ (default $LOCUS_CLUSTER_DIR or\n"
@@ -69,7 +70,9 @@ void cli_cluster_usage(FILE *f)
             "      (NODE: its id, such as t1, or t[t1]); rebalance starts a global rebalance.\n"
             "      They print the rebalance job id; --wait [--timeout D] waits until that\n"
             "      rebalance ends (decommission: and the node left the map) and fails if it\n"
-            "      failed or was aborted.\n",
+            "      failed or was aborted.\n"
+            "set-primary  hands the primary role to proxy PROXY (its id); `show` marks the\n"
+            "      primary with *.\n",
             DEFAULT_DIR, DEFAULT_PORT);
 }
 
@@ -1013,6 +1016,7 @@ int locus_cli_cmd_cluster(int argc, char **argv)
         {"decommission", cli_cluster_decommission},
         {"shutdown-node", cli_cluster_shutdown_node},
         {"rebalance", cli_cluster_rebalance},
+        {"set-primary", cli_cluster_set_primary},
     };
     return cli_dispatch("cluster", cli_cluster_usage, subs, ARRAY_SIZE(subs), 0, argc, argv);
 }

@@ -420,3 +420,22 @@ int cli_cluster_rebalance(int argc, char **argv)
         return ret;
     return member_run(&m, "rebalance", NULL, NULL, false);
 }
+
+int cli_cluster_set_primary(int argc, char **argv)
+{
+    member_t m;
+    int pos, ret = member_args(&m, "set-primary", 1, "cluster set-primary: need one proxy ID", NULL,
+                               0, argc, argv, &pos);
+    if (ret != CLI_OPTS_GO)
+        return ret;
+    char *id = node_arg(argv[pos]);
+    if (locus_cluster_set_primary(m.c, id, m.err) != 0) {
+        ret = cli_fail("cluster set-primary", "%s: %s", id, m.err);
+    } else {
+        fprintf(stderr, "%s is the primary proxy\n", id);
+        ret = CLI_EXIT_OK;
+    }
+    free(id);
+    locus_client_destroy(m.c);
+    return ret;
+}

@@ -1,6 +1,7 @@
 /*
  * cluster.c - cluster membership calls of liblocus: the membership actions on PUT /v1/cluster
- * (maintenance, decommission, shutdown, rebalance) and the state of the last global rebalance
+ * (maintenance, decommission, shutdown, rebalance), moving the primary role
+ * (PUT /v1/cluster/proxy/<id>) and the state of the last global rebalance
  * (GET /v1/cluster?what=rmd).
  */
 #include "client/internal.h"
@@ -52,6 +53,25 @@ int locus_node_action(locus_client_t *c, const char *action, const char *node_id
         json_pack("{s:s, s:b, s:b, s:b}", "sid", node_id, "skip_rebalance", opts->skip_rebalance,
                   "rm_user_data", opts->rm_user_data, "no_shutdown", opts->no_shutdown);
     return cluster_put(c, action, v, job_id, err);
+}
+
+int locus_cluster_set_primary(locus_client_t *c, const char *proxy_id, char *err)
+{
+    if (proxy_id == NULL || proxy_id[0] == '\0' || strlen(proxy_id) > 64 ||
+        strspn(proxy_id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") !=
+            strlen(proxy_id))
+        return client_fail(err, LOCUS_EINVAL, "invalid proxy id \"%s\"",
+                           proxy_id != NULL ? proxy_id : "");
+    char *path = xasprintf("cluster/proxy/%s", proxy_id);
+    char *url = client_url(c->endpoint, path, NULL);
+    client_req_t r;
+    client_req_init(&r, "PUT", url);
+    int rc = client_do(c, &r, err);
+    r.url = NULL;
+    client_req_dispose(&r);
+    free(url);
+    free(path);
+    return rc;
 }
 
 int locus_rebalance_start(locus_client_t *c, char **job_id, char *err)

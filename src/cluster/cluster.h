@@ -5,7 +5,8 @@
  *
  * The cluster is split by responsibility: cluster/meta.h (smap, BMD, EtlMD, snapshots, state
  * files), cluster/metasync.h (distribution, cluster_md_modify), cluster/membership.h (join,
- * keepalive, dead nodes) and cluster/daemon.h (the endpoints every node serves, route_split).
+ * keepalive, dead nodes), cluster/vote.h (primary failover) and cluster/daemon.h (the endpoints
+ * every node serves, route_split).
  */
 #ifndef LOCUS_CLUSTER_CLUSTER_H
 #define LOCUS_CLUSTER_CLUSTER_H
@@ -18,8 +19,12 @@
 const char *cluster_self_id(void);
 const char *cluster_self_url(void);
 const char *cluster_self_name(void); /* "p[ID]" or "t[ID]" */
+/* Whether this node is the primary proxy: what the current smap says (it changes with a
+ * failover or a handover, docs/design.md §4.4). Thread-safe. */
 bool cluster_is_primary(void);
-const char *cluster_primary_url(void); /* borrowed; the configured primary or self */
+/* The current primary's URL: the smap's primary, else (before this node joined) the configured
+ * primary_url, else self. Borrowed, valid for the life of the process. Thread-safe. */
+const char *cluster_primary_url(void);
 node_role_t cluster_role(void);
 const config_t *cluster_config(void);
 bool cluster_ready(void);

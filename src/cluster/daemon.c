@@ -6,6 +6,7 @@
 #include "cluster/membership.h"
 #include "cluster/meta.h"
 #include "cluster/metasync.h"
+#include "cluster/vote.h"
 #include "common/log.h"
 #include "common/util.h"
 
@@ -174,6 +175,12 @@ bool cluster_handle(http_req_t *req, const char **segs, int nseg, const trust_t 
             membership_handle_leave(req, who->kind == TRUST_NODE ? who->node : NULL);
         else
             membership_handle_keepalive(req);
+        return true;
+    }
+    if (nseg == 2 && strcmp(segs[0], "vote") == 0 && strcmp(segs[1], "proxy") == 0 &&
+        strcmp(m, "GET") == 0 && cluster_role() == ROLE_PROXY) {
+        if (allowed(req, who, true, 0))
+            vote_handle(req);
         return true;
     }
     if (nseg == 1 && strcmp(segs[0], "daemon") == 0 && strcmp(m, "PUT") == 0) {

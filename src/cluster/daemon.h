@@ -1,7 +1,7 @@
 /*
  * daemon.h - the endpoints every node serves whatever its role (/v1/health, /v1/daemon,
- * /v1/metasync, and /v1/cluster/join|keepalive on the primary), and the path splitting the
- * role routers share (docs/protocol.md §1.1).
+ * /v1/metasync, /v1/cluster/join|keepalive on the primary, /v1/vote/proxy on proxies), and the
+ * path splitting the role routers share (docs/protocol.md §1.1).
  */
 #ifndef LOCUS_CLUSTER_DAEMON_H
 #define LOCUS_CLUSTER_DAEMON_H

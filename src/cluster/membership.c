@@ -5,6 +5,7 @@
 #include "cluster/cluster.h"
 #include "cluster/internal.h"
 #include "cluster/metasync.h"
+#include "cluster/vote.h"
 #include "common/hrw.h"
 #include "common/log.h"
 #include "common/names.h"
@@ -46,6 +47,18 @@ void seen_touch(const char *id)
     last_seen[n_last_seen].id = xstrdup(id);
     last_seen[n_last_seen].last_seen = time_mono_ns();
     n_last_seen++;
+    pthread_mutex_unlock(&seen_lock);
+}
+
+/* Forgets when nodes were heard from: a new primary gives every node a grace period. */
+static void seen_reset(void)
+{
+    pthread_mutex_lock(&seen_lock);
+    for (size_t i = 0; i < n_last_seen; i++)
+        free(last_seen[i].id);
+    free(last_seen);
+    last_seen = NULL;
+    n_last_seen = 0;
     pthread_mutex_unlock(&seen_lock);
 }
 
@@ -185,12 +198,20 @@ void check_dead_nodes(void)
     smap_put(s);
     if (nd == 0)
         return;
+    /* Silent nodes: perhaps this primary was cut off (paused) and another one was elected. */
+    if (vote_discover(false) && !cluster_is_primary()) {
+        for (size_t i = 0; i < nd; i++)
+            free(dead[i]);
+        return;
+    }
     meta_write_lock();
-    for (size_t i = 0; i < nd; i++)
+    for (size_t i = 0; i < nd && cluster_is_primary(); i++)
         LOCUS_LOG(LOG_WARNING, "[cluster] node %s missed keepalives for %lld ms", dead[i],
                   (long long)(timeout / 1000000));
-    node_gone(dead, nd);
-    metasync_all();
+    if (cluster_is_primary()) { /* not handed over meanwhile */
+        node_gone(dead, nd);
+        metasync_all();
+    }
     meta_write_unlock();
     for (size_t i = 0; i < nd; i++)
         free(dead[i]);
@@ -220,6 +241,12 @@ void membership_handle_join(http_req_t *req)
         return;
     }
     meta_write_lock();
+    if (!cluster_is_primary()) { /* the role moved meanwhile */
+        meta_write_unlock();
+        json_decref(j);
+        http_reply_error(req, 503, "%s is no longer the primary proxy", cluster_self_name());
+        return;
+    }
     seen_touch(id);
     bool changed = smap_upsert(id, url, strcmp(type, "proxy") == 0);
     if (changed) {
@@ -335,7 +362,7 @@ void membership_handle_keepalive(http_req_t *req)
 /* POSTs j to the primary's /v1/cluster/<what>; the transport's rc, r filled. */
 static int post_primary(const char *what, json_t *j, int timeout_ms, httpc_resp_t *r)
 {
-    char *url = xasprintf("%s/v1/cluster/%s", cluster_config()->primary_url, what);
+    char *url = xasprintf("%s/v1/cluster/%s", cluster_primary_url(), what);
     httpc_resp_init(r);
     int rc = httpc_json("POST", url, j, timeout_ms, r);
     free(url);
@@ -385,7 +412,10 @@ int keepalive_once(void)
         md_put(d);
     }
     httpc_resp_t r;
-    int rc = post_primary("keepalive", j, 3000, &r);
+    /* Half the silence after which the primary drops a node, 0.5..3 s: a primary that hangs
+     * rather than dies counts as unreachable about as soon as one that refuses connections. */
+    int64_t tmo = cluster_config()->keepalive_timeout_ns / 2000000;
+    int rc = post_primary("keepalive", j, (int)(tmo < 500 ? 500 : tmo > 3000 ? 3000 : tmo), &r);
     json_decref(j);
     int out = 0;
     if (rc != 0)
@@ -394,64 +424,108 @@ int keepalive_once(void)
         out = 1; /* dropped: rejoin */
     else if (r.status == 200 && r.body.len > 2)
         apply_answer(&r);
+    else if (r.status != 200)
+        out = -1; /* e.g. no longer the primary: as good as unreachable */
     httpc_resp_dispose(&r);
     return out;
 }
 
 /* ---------------------------------------------------------------- the thread */
 
-static void primary_loop(int64_t interval_ms)
+/* The membership thread's state while this node is not the primary. */
+typedef struct {
+    bool joined;
+    int failures; /* keepalives (or joins) in a row the primary did not answer */
+} member_t;
+
+/* The primary's keepalives failed VOTE_FAILED_KEEPALIVES times in a row: a newer map (another
+ * primary) from the other nodes, else an election when this proxy is the candidate. */
+static void primary_lost(member_t *m)
 {
-    cluster_mark_ready();
-    LOCUS_LOG(LOG_NOTICE, "%s: primary proxy ready at %s", cluster_self_name(), cluster_self_url());
-    while (!stopping) {
-        sleep_ms((int)(interval_ms / 2 > 0 ? interval_ms / 2 : 1));
-        check_dead_nodes();
+    if (m->failures == VOTE_FAILED_KEEPALIVES)
+        LOCUS_LOG(LOG_WARNING, "%s: primary %s unreachable for %d keepalives", cluster_self_name(),
+                  cluster_primary_url(), m->failures);
+    char *was = xstrdup(cluster_primary_url());
+    bool moved = vote_discover(true) && strcmp(was, cluster_primary_url()) != 0;
+    free(was);
+    if (moved) { /* another primary: keep alive to it */
+        m->failures = 0;
+        return;
+    }
+    if (cluster_role() == ROLE_PROXY && m->joined && vote_maybe_elect())
+        m->failures = 0;
+}
+
+static void member_step(member_t *m, int64_t interval_ms)
+{
+    if (!m->joined) {
+        if (join_once() == 0) {
+            m->joined = true;
+            m->failures = 0;
+            if (!cluster_ready())
+                LOCUS_LOG(LOG_NOTICE, "%s: joined %s, ready at %s", cluster_self_name(),
+                          cluster_primary_url(), cluster_self_url());
+            cluster_mark_ready();
+        } else {
+            /* The primary may have changed, or primary_url names another proxy: ask for the
+             * current map after the first failure, then every 3 s. */
+            if (++m->failures % (VOTE_FAILED_KEEPALIVES * 5) == 1)
+                vote_discover(false);
+            sleep_ms(200);
+        }
+        return;
+    }
+    sleep_ms((int)interval_ms);
+    if (stopping || cluster_is_primary())
+        return;
+    int rc = keepalive_once();
+    if (rc == 1) {
+        LOCUS_LOG(LOG_WARNING, "%s: primary does not know me: joining again", cluster_self_name());
+        m->joined = false;
+    } else if (rc == 0) {
+        m->failures = 0;
+    } else if (++m->failures >= VOTE_FAILED_KEEPALIVES) {
+        primary_lost(m);
     }
 }
 
-static void member_loop(int64_t interval_ms)
+/* The node's role follows the smap: a proxy that becomes primary (elected, or handed the role)
+ * starts checking for dead nodes; a primary that is no longer one keeps alive to the new one. */
+static void *bg_main(void *arg)
 {
-    bool joined = false;
+    (void)arg;
+    int64_t interval_ms = cluster_config()->keepalive_interval_ns / 1000000;
+    if (interval_ms < 50)
+        interval_ms = 50;
+    bool was_primary = false;
+    member_t m = {0};
     while (!stopping) {
+        if (cluster_is_primary()) {
+            if (!was_primary) {
+                seen_reset(); /* every node gets a grace period */
+                LOCUS_LOG(LOG_NOTICE, "%s: primary proxy%s ready at %s", cluster_self_name(),
+                          cluster_ready() ? " (taking over)" : "", cluster_self_url());
+                cluster_mark_ready();
+                was_primary = true;
+            }
+            sleep_ms((int)(interval_ms / 2 > 0 ? interval_ms / 2 : 1));
+            if (!stopping)
+                check_dead_nodes();
+            continue;
+        }
+        if (was_primary) {
+            LOCUS_LOG(LOG_NOTICE, "%s: no longer the primary (now %s)", cluster_self_name(),
+                      cluster_primary_url());
+            was_primary = false;
+            m = (member_t){.joined = true}; /* the new primary's map holds me, or says 404 */
+        }
         if (leaving) {
             sleep_ms(100);
             continue;
         }
-        if (!joined) {
-            if (join_once() == 0) {
-                joined = true;
-                if (!cluster_ready())
-                    LOCUS_LOG(LOG_NOTICE, "%s: joined %s, ready at %s", cluster_self_name(),
-                              cluster_primary_url(), cluster_self_url());
-                cluster_mark_ready();
-            } else {
-                sleep_ms(200);
-                continue;
-            }
-        }
-        sleep_ms((int)interval_ms);
-        if (stopping)
-            break;
-        int rc = keepalive_once();
-        if (rc == 1) {
-            LOCUS_LOG(LOG_WARNING, "%s: primary does not know me: joining again",
-                      cluster_self_name());
-            joined = false;
-        }
+        member_step(&m, interval_ms);
     }
     httpc_thread_cleanup();
-}
-
-static void *bg_main(void *arg)
-{
-    int64_t interval_ms = cluster_config()->keepalive_interval_ns / 1000000;
-    if (interval_ms < 50)
-        interval_ms = 50;
-    if (cluster_is_primary())
-        primary_loop(interval_ms);
-    else
-        member_loop(interval_ms);
     return NULL;
 }
 

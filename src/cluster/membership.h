@@ -4,10 +4,13 @@
  * nodes it has not heard from for keepalive_timeout.
  *
  * DESIGN
- * One background thread per node (membership_start): on the primary it checks for dead nodes
- * every half keepalive interval; elsewhere it joins (retrying every 200 ms), then sends a
- * keepalive every interval and joins again when the primary no longer knows the node. The
- * join and keepalive answers carry the metadata when the node is behind.
+ * One background thread per node (membership_start). Its role follows the smap (the primary
+ * can change: cluster/vote.h): on the primary it checks for dead nodes every half keepalive
+ * interval; elsewhere it joins the current primary (retrying every 200 ms), then sends a
+ * keepalive every interval and joins again when the primary no longer knows the node. After
+ * VOTE_FAILED_KEEPALIVES failed keepalives in a row it asks the other nodes for a newer map
+ * (another primary) and, on a proxy, runs the election when it is the candidate. The join and
+ * keepalive answers carry the metadata when the node is behind.
  */
 #ifndef LOCUS_CLUSTER_MEMBERSHIP_H
 #define LOCUS_CLUSTER_MEMBERSHIP_H

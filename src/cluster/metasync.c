@@ -96,22 +96,48 @@ void metasync_apply(json_t *j)
 
 /* Why a push from sender with smap s (may be NULL) and documents j is refused, given this
  * node's smap cur: 0, or the status with err. */
+/* A new primary's first push (docs/design.md §4.4): a newer map of this cluster that names the
+ * sender primary, from a proxy of the current map that may be elected. */
+static bool new_primary_push(const smap_t *cur, const smap_t *s, const char *sender)
+{
+    const snode_t *was = smap_find(cur, sender);
+    const snode_t *now = s ? smap_find(s, sender) : NULL;
+    return now && now->is_proxy && was && was->is_proxy &&
+           !(was->flags & (SNODE_MAINT | SNODE_DECOMM)) && s->version > cur->version &&
+           strcmp(s->uuid, cur->uuid) == 0 && strcmp(s->primary_id, sender) == 0;
+}
+
+/* The primary's handover push: a newer map of this cluster naming another of its proxies. */
+static bool handover_push(const smap_t *cur, const smap_t *s)
+{
+    const snode_t *to = s ? smap_find(s, s->primary_id) : NULL;
+    return to && to->is_proxy && s->version > cur->version && strcmp(s->uuid, cur->uuid) == 0;
+}
+
 static int push_refused(const smap_t *cur, const smap_t *s, json_t *j, const char *sender,
                         char *err, size_t errlen)
 {
     bool fresh = cur->version == 0; /* never joined: learns its cluster from the push */
     const char *primary = fresh ? (s ? s->primary_id : "") : cur->primary_id;
-    if (sender == NULL || sender[0] == '\0' || primary == NULL || strcmp(sender, primary) != 0) {
+    bool named = sender && sender[0] && primary && strcmp(sender, primary) == 0;
+    if (!named && !(sender && !fresh && new_primary_push(cur, s, sender))) {
         snprintf(err, errlen, "%s: metasync from %s refused: only the primary (%s) pushes metadata",
                  cluster_self_name(), sender && sender[0] ? sender : "an unknown sender",
                  primary && primary[0] ? primary : "unknown");
         return 403;
     }
-    if (s && s->primary_id && strcmp(s->primary_id, sender) != 0) {
+    if (!named)
+        LOCUS_LOG(LOG_NOTICE, "%s: %s is the new primary (smap v%lld)", cluster_self_name(), sender,
+                  (long long)s->version);
+    if (s && s->primary_id && strcmp(s->primary_id, sender) != 0 &&
+        (fresh || !handover_push(cur, s))) {
         snprintf(err, errlen, "%s: metasync from %s refused: its cluster map names %s primary",
                  cluster_self_name(), sender, s->primary_id);
         return 403;
     }
+    if (s && s->primary_id && strcmp(s->primary_id, sender) != 0)
+        LOCUS_LOG(LOG_NOTICE, "%s: primary %s hands its role to %s (smap v%lld)",
+                  cluster_self_name(), sender, s->primary_id, (long long)s->version);
     if (fresh)
         return 0;
     const char *other = s && strcmp(s->uuid, cur->uuid) != 0 ? s->uuid : NULL;
@@ -155,8 +181,13 @@ int metasync_receive(json_t *j, const char *sender, char *err, size_t errlen)
 
 int cluster_md_modify(md_kind_t kind, md_modify_cb fn, void *arg, char *err, size_t errlen)
 {
-    locus_assert(cluster_is_primary());
     meta_write_lock();
+    if (!cluster_is_primary()) { /* the role moved between the caller's check and now */
+        meta_write_unlock();
+        snprintf(err, errlen, "%s is no longer the primary proxy (now %s): try again",
+                 cluster_self_name(), cluster_primary_url());
+        return 503;
+    }
     mdoc_t *cur = md_get(kind);
     json_t *copy = json_deep_copy(cur->items);
     int rc = fn(copy, arg, err, errlen);

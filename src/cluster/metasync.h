@@ -17,7 +17,7 @@
 
 /* Primary only: applies fn to a copy of the document's items; on 0 the new version is
  * persisted and pushed to all nodes before returning. fn returns 0, or an HTTP status (>= 400)
- * with a message in err to refuse. */
+ * with a message in err to refuse; 503 when this node is not (or no longer) the primary. */
 typedef int (*md_modify_cb)(json_t *items, void *arg, char *err, size_t errlen);
 int cluster_md_modify(md_kind_t kind, md_modify_cb fn, void *arg, char *err, size_t errlen);
 #define cluster_bmd_modify(fn, arg, err, errlen) cluster_md_modify(MD_BMD, fn, arg, err, errlen)
@@ -32,8 +32,10 @@ void metasync_apply(json_t *j);
 /* A metasync push (POST /v1/metasync) from node sender: accepted only from the primary of this
  * node's cluster (sender is its smap's primary; a node that never joined takes the primary the
  * pushed smap names) and only with this cluster's uuid: then newer documents are installed,
- * the rest ignored. 0, or an HTTP status with err: 403 (not the primary), 409 (another
- * cluster's uuid). Takes the write lock. */
+ * the rest ignored. Two pushes change the primary (docs/design.md §4.4): an elected proxy's
+ * (a newer map naming the sender, a proxy of the current map that may be elected) and the
+ * primary's handover (a newer map naming another proxy). 0, or an HTTP status with err: 403 (not
+ * the primary), 409 (another cluster's uuid). Takes the write lock. */
 int metasync_receive(json_t *j, const char *sender, char *err, size_t errlen);
 
 /* Pushes all current documents to every other node of the current smap, in parallel, and

@@ -28,14 +28,17 @@ bool trust_active(void)
     return auth_intra_enabled() || auth_enabled();
 }
 
-/* Whether url is one of a cluster node's: the primary's or an smap member's (so that nothing
+/* Whether url is one of a cluster node's: the primary's (current or configured) or an smap
+ * member's (so that nothing
  * signed ever goes to an ETL server or another process). */
 static bool is_node_url(const char *url)
 {
-    const char *prim = cluster_primary_url();
-    size_t pl = strlen(prim);
-    if (strncmp(url, prim, pl) == 0 && strchr("/?", url[pl]) && url[pl])
-        return true;
+    const char *prims[] = {cluster_primary_url(), cluster_config()->primary_url};
+    for (size_t i = 0; i < 2; i++) {
+        size_t pl = prims[i] ? strlen(prims[i]) : 0;
+        if (pl && strncmp(url, prims[i], pl) == 0 && strchr("/?", url[pl]) && url[pl])
+            return true;
+    }
     smap_t *s = smap_get();
     bool found = false;
     for (size_t i = 0; i < s->n_proxies + s->n_targets && !found; i++) {

@@ -10,6 +10,7 @@
 #include "cluster/meta.h"
 #include "cluster/metasync.h"
 #include "cluster/trust.h"
+#include "cluster/vote.h"
 #include "common/log.h"
 #include "common/names.h"
 #include "common/template.h"
@@ -133,11 +134,25 @@ int proxy_bcast(proxy_bcast_t *b)
     return rc;
 }
 
+/* Set on a request relayed to the primary: a proxy that gets one and is not the primary (the
+ * role is moving and the two proxies' maps disagree for a moment) answers 503 rather than relay
+ * it back. */
+#define HDR_FORWARDED "Locus-Forwarded-By"
+
 void proxy_forward_to_primary(http_req_t *req)
 {
+    const char *by = http_header(req, HDR_FORWARDED);
+    if (by != NULL) {
+        http_reply_error(req, 503,
+                         "%s is not the primary proxy either (relayed by %.64s): the "
+                         "primary is changing, try again",
+                         cluster_self_name(), by);
+        return;
+    }
     char *url = xasprintf("%s%s%s%s", cluster_primary_url(), req->raw_path,
                           req->raw_query[0] ? "?" : "", req->raw_query);
-    static const httpc_header_t hdrs[] = {{"Content-Type", "application/json"}, {NULL, NULL}};
+    const httpc_header_t hdrs[] = {
+        {"Content-Type", "application/json"}, {HDR_FORWARDED, cluster_self_id()}, {NULL, NULL}};
     httpc_resp_t r;
     httpc_resp_init(&r);
     int rc = httpc_do(req->method, url, req->body.len ? req->body.base : NULL, req->body.len, hdrs,
@@ -842,7 +857,7 @@ static bool route_authorized(http_req_t *req, pctx_t *c, const char **segs, int 
         rc = trust_require(&c->who, NULL, AUTH_ACE_ADMIN, msg, sizeof(msg));
     else if (n >= 1 && strcmp(segs[0], "reverse") == 0)
         rc = trust_require(&c->who, NULL, AUTH_ACE_ADMIN, msg, sizeof(msg));
-    else if (n == 1 && strcmp(segs[0], "cluster") == 0)
+    else if (n >= 1 && strcmp(segs[0], "cluster") == 0)
         rc = trust_require(&c->who, NULL,
                            strcmp(m, "GET") == 0 ? AUTH_ACE_SHOW_CLUSTER : AUTH_ACE_ADMIN, msg,
                            sizeof(msg));
@@ -865,6 +880,27 @@ static void cluster_get(http_req_t *req)
         return;
     }
     proxy_job_query(req);
+}
+
+/* PUT /v1/cluster/proxy/<id> (AIStore's set-primary): the primary hands its role to that proxy
+ * (docs/design.md §4.4); another proxy forwards the request to the primary. */
+static void set_primary(http_req_t *req, const char *id)
+{
+    const char *why = name_check_bucket(id);
+    if (why) {
+        http_reply_error(req, 400, "invalid proxy id \"%s\": %s", id, why);
+        return;
+    }
+    if (!cluster_is_primary()) {
+        proxy_forward_to_primary(req);
+        return;
+    }
+    char err[256];
+    int st = vote_set_primary(id, err, sizeof(err));
+    if (st)
+        http_reply_error(req, (unsigned)st, "set-primary: %s", err);
+    else
+        http_reply(req, 200, NULL, "", 0);
 }
 
 /* PUT /v1/cluster: a membership action, a rebalance, or stopping a job. */
@@ -910,6 +946,11 @@ void proxy_on_request(http_req_t *req)
     }
     if (n >= 1 && strcmp(segs[0], "reverse") == 0) {
         proxy_reverse(req, segs, n);
+        return;
+    }
+    if (n == 3 && strcmp(segs[0], "cluster") == 0 && strcmp(segs[1], "proxy") == 0 &&
+        strcmp(req->method, "PUT") == 0) {
+        set_primary(req, segs[2]);
         return;
     }
     if (n == 1 && strcmp(segs[0], "cluster") == 0) {

@@ -12,7 +12,8 @@
  * moved) is started again after REB_RETRY_MS, at most REB_MAX_ATTEMPTS times in a row, which
  * is what makes rebalance converge after crashes. A newer map simply starts a newer job: each
  * target aborts its older one. When a rebalance is done, decommissioned targets are told to
- * stop and removed from the map.
+ * stop and removed from the map. The thread runs on every proxy and acts only while the proxy
+ * is primary (the role moves with a failover: docs/design.md §4.4).
  */
 #include "cluster/membership.h"
 #include "common/json.h"
@@ -30,6 +31,7 @@
 #define REB_POLL_MS 300
 #define REB_RETRY_MS 2000
 #define REB_MAX_ATTEMPTS 20
+#define REB_TERM_STRIDE 1000000LL
 
 typedef enum { RMD_NONE, RMD_RUNNING, RMD_DONE, RMD_FAILED, RMD_ABORTED } rmd_state_t;
 static const char *const state_names[] = {"none", "running", "done", "failed", "aborted"};
@@ -88,6 +90,7 @@ static void rmd_load(void)
     char *p = rmd_path();
     json_t *j = json_load_file(p, 0, NULL);
     free(p);
+    json_decref(rc.decomm);
     rc.decomm = json_object();
     if (!json_is_object(j))
         return;
@@ -296,9 +299,31 @@ static void finish_decommissions_locked(void)
         rmd_save_locked();
 }
 
+/* This proxy became primary: its own RMD (a primary that restarted during a rebalance starts it
+ * again; on a takeover the file is the one of its own last term as primary, if any). After a
+ * failover or a handover (takeover) the rebalance ids continue above REB_TERM_STRIDE x the smap
+ * version, above any id an earlier primary gave: the targets take a start with a lower number than
+ * their current job's for a late, stale one. */
+static void activate_locked(bool takeover)
+{
+    if (!takeover)
+        return; /* the primary it started as: proxy_reb_init loaded the RMD */
+    bool pending = rc.pending;
+    rmd_load();
+    rc.pending = rc.pending || pending;
+    smap_t *s = smap_get();
+    int64_t floor = s->version * REB_TERM_STRIDE;
+    smap_put(s);
+    if (rc.version < floor)
+        rc.version = floor;
+    LOCUS_LOG(LOG_NOTICE, "[reb] %s coordinates rebalance now (next id g%lld)", cluster_self_name(),
+              (long long)rc.version + 1);
+}
+
 static void *coord_main(void *arg)
 {
     (void)arg;
+    bool active = false, takeover = false;
     pthread_mutex_lock(&rc.lock);
     while (!rc.stopping) {
         struct timespec until;
@@ -306,10 +331,19 @@ static void *coord_main(void *arg)
         until.tv_nsec += REB_POLL_MS * 1000000L;
         until.tv_sec += until.tv_nsec / 1000000000L;
         until.tv_nsec %= 1000000000L;
-        if (!rc.pending)
+        if (!rc.pending || !active)
             pthread_cond_timedwait(&rc.cond, &rc.lock, &until);
         if (rc.stopping)
             break;
+        if (!cluster_is_primary()) { /* the coordinator's duties are the primary's */
+            active = false;
+            takeover = true;
+            continue;
+        }
+        if (!active) {
+            activate_locked(takeover);
+            active = true;
+        }
         if (rc.pending)
             start_locked();
         else if (rc.state == RMD_RUNNING)
@@ -378,10 +412,10 @@ static void on_rejoin(const char *id)
 void proxy_reb_init(void)
 {
     cluster_on_smap_change(on_smap_change);
-    if (!cluster_is_primary())
-        return;
     membership_on_rejoin(on_rejoin);
-    rmd_load();
+    rc.decomm = json_object();
+    if (cluster_is_primary())
+        rmd_load(); /* now: the first status query may come before the thread runs */
     if (pthread_create(&rc.thread, NULL, coord_main, NULL) != 0)
         locus_panic("cannot start the rebalance coordinator");
     rc.started = true;

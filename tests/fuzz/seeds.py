@@ -262,6 +262,28 @@ LOM = {
     "header-bad-escape": b"\x01%7B%22v%22%3A1%2C%22size%22%3A%ZZ",
 }
 
+# ---- vote: a VoteMessage (GET /v1/vote/proxy) ----
+def _smap(proxies, primary="p1", version="7"):
+    pm = ",".join(f'"{p}":{{"daemon_id":"{p}","public_net":{{"direct_url":"http://127.0.0.1:{8080 + i}"}},"flags":0}}'
+                  for i, p in enumerate(proxies))
+    return ('{"tmap":{"t1":{"daemon_id":"t1","public_net":{"direct_url":"http://127.0.0.1:9090"}}},'
+            f'"pmap":{{{pm}}},"proxy_si":{{"daemon_id":"{primary}"}},"uuid":"Xb1c","version":"{version}"}}')
+
+
+def _vote(cand="p2", primary="p1", smap=None):
+    return (f'{{"vote_record":{{"candidate":"{cand}","primary":"{primary}","smap":{smap or _smap(["p1", "p2", "p3"])},'
+            f'"start_time":"2026-12-07T03:29:30Z","initiator":"{cand}"}}}}')
+
+
+VOTE = {
+    "three-proxies": _vote(),
+    "two-proxies": _vote(smap=_smap(["p1", "p2"])),
+    "candidate-is-primary": _vote(cand="p1"),
+    "candidate-is-target": _vote(cand="t1"),
+    "bad-id": _vote(cand="../p2"),
+    "no-map": '{"vote_record":{"candidate":"p2","primary":"p1","initiator":"p2"}}',
+}
+
 
 # ---- ec_piece: the Locus-Ec header "D,P,slice,xxhash" ----
 EC_PIECE = {
@@ -303,6 +325,8 @@ def main():
         write("lom", name, v)
     for name, v in EC_PIECE.items():
         write("ec_piece", name, v)
+    for name, v in VOTE.items():
+        write("vote", name, v)
 
 
 if __name__ == "__main__":
