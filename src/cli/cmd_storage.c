@@ -210,6 +210,22 @@ static int64_t print_obj_errors(const char *snaps, const char *bad, int64_t *rep
     return n;
 }
 
+/* A job just started (rc, its id): prints the id; with wait, waits for it and fetches its totals
+ * and per-object errors. CLI exit code (a failure's line printed as what). */
+static int job_follow(locus_client_t *c, const char *what, int rc, char *const *idp, bool wait,
+                      int64_t timeout, locus_job_totals_t *t, char **snaps, char *err)
+{
+    if (rc != 0)
+        return cli_fail_line(what, err);
+    const char *id = *idp; /* set by the start, which the caller's argument list ran */
+    printf("%s\n", id);
+    fflush(stdout);
+    if (wait && (locus_job_wait(c, id, timeout, NULL, err) != 0 ||
+                 locus_job_totals(c, id, t, err) != 0 || locus_job_errors(c, id, snaps, err) != 0))
+        return cli_fail_line(what, err);
+    return CLI_EXIT_OK;
+}
+
 static int storage_scrub(int argc, char **argv)
 {
     bool wait = false;
@@ -226,25 +242,17 @@ static int storage_scrub(int argc, char **argv)
     locus_client_t *c = cli_client();
     char err[LOCUS_ERR_LEN] = "", *id = NULL, *snaps = NULL;
     locus_job_totals_t t;
-    ret = c ? CLI_EXIT_OK : CLI_EXIT_FAIL;
-    if (c && locus_bucket_scrub(c, bck, prefix, &id, err) != 0) {
-        ret = cli_fail_line("storage scrub", err);
-    } else if (c) {
-        printf("%s\n", id);
-        fflush(stdout);
-        if (wait &&
-            (locus_job_wait(c, id, timeout, NULL, err) != 0 ||
-             locus_job_totals(c, id, &t, err) != 0 || locus_job_errors(c, id, &snaps, err) != 0)) {
-            ret = cli_fail_line("storage scrub", err);
-        } else if (wait) {
-            int64_t fixed, bad = print_obj_errors(snaps, "corrupt", &fixed);
-            fprintf(stderr,
-                    "scrub %s: ais://%s: %lld objects (%lld bytes) checked, %lld corrupt, %lld "
-                    "repaired from a copy\n",
-                    id, bck, (long long)t.loc_objs, (long long)t.loc_bytes, (long long)bad,
-                    (long long)fixed);
-            ret = bad ? CLI_EXIT_FAIL : CLI_EXIT_OK;
-        }
+    ret = c ? job_follow(c, "storage scrub", locus_bucket_scrub(c, bck, prefix, &id, err), &id,
+                         wait, timeout, &t, &snaps, err)
+            : CLI_EXIT_FAIL;
+    if (ret == CLI_EXIT_OK && wait) {
+        int64_t fixed, bad = print_obj_errors(snaps, "corrupt", &fixed);
+        fprintf(stderr,
+                "scrub %s: ais://%s: %lld objects (%lld bytes) checked, %lld corrupt, %lld "
+                "repaired from a copy\n",
+                id, bck, (long long)t.loc_objs, (long long)t.loc_bytes, (long long)bad,
+                (long long)fixed);
+        ret = bad ? CLI_EXIT_FAIL : CLI_EXIT_OK;
     }
     free(snaps);
     free(id);
@@ -274,25 +282,18 @@ static int storage_ec_encode(int argc, char **argv)
     locus_client_t *c = cli_client();
     char err[LOCUS_ERR_LEN] = "", *id = NULL, *snaps = NULL;
     locus_job_totals_t t;
-    ret = c ? CLI_EXIT_OK : CLI_EXIT_FAIL;
-    if (c && locus_bucket_ec_encode(c, bck, (int)d, (int)p, &id, err) != 0) {
-        ret = cli_fail_line("storage ec-encode", err);
-    } else if (c) {
-        printf("%s\n", id);
-        fflush(stdout);
-        if (wait &&
-            (locus_job_wait(c, id, timeout, NULL, err) != 0 ||
-             locus_job_totals(c, id, &t, err) != 0 || locus_job_errors(c, id, &snaps, err) != 0)) {
-            ret = cli_fail_line("storage ec-encode", err);
-        } else if (wait) {
-            int64_t fixed, bad = print_obj_errors(snaps, "failed", &fixed);
-            fprintf(stderr,
-                    "ec-encode %s: ais://%s: %lld objects checked, %lld rebuilt, %lld pieces "
-                    "sent, %lld failed\n",
-                    id, bck, (long long)t.loc_objs, (long long)t.in_objs, (long long)t.out_objs,
-                    (long long)bad);
-            ret = bad ? CLI_EXIT_FAIL : CLI_EXIT_OK;
-        }
+    ret = c ? job_follow(c, "storage ec-encode",
+                         locus_bucket_ec_encode(c, bck, (int)d, (int)p, &id, err), &id, wait,
+                         timeout, &t, &snaps, err)
+            : CLI_EXIT_FAIL;
+    if (ret == CLI_EXIT_OK && wait) {
+        int64_t fixed, bad = print_obj_errors(snaps, "failed", &fixed);
+        fprintf(stderr,
+                "ec-encode %s: ais://%s: %lld objects checked, %lld rebuilt, %lld pieces sent, "
+                "%lld failed\n",
+                id, bck, (long long)t.loc_objs, (long long)t.in_objs, (long long)t.out_objs,
+                (long long)bad);
+        ret = bad ? CLI_EXIT_FAIL : CLI_EXIT_OK;
     }
     free(snaps);
     free(id);

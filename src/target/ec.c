@@ -702,19 +702,26 @@ static int send_pieces(const char *bck, const char *obj, int fd, const lom_md_t 
     return sent;
 }
 
+/* The local main replica of bck/obj: its FQN (caller frees), fd and metadata. 0 or -1 (not
+ * here). */
+static int open_main(const char *bck, const char *obj, char **fqn, int *fd, lom_md_t *md)
+{
+    *fqn = store_fqn(bck, obj);
+    if (*fqn && store_open_fqn(*fqn, bck, obj, fd, md) == 0)
+        return 0;
+    free(*fqn);
+    *fqn = NULL;
+    return -1;
+}
+
 int ec_encode(const char *bck, const char *obj, char *err, size_t errlen)
 {
     ec_conf_t c;
-    if (!ec_conf(bck, &c))
-        return 0;
-    char *fqn = store_fqn(bck, obj);
+    char *fqn;
     int fd;
     lom_md_t md;
-    int rc = fqn ? store_open_fqn(fqn, bck, obj, &fd, &md) : -EINVAL;
-    if (rc < 0) {
-        free(fqn);
+    if (!ec_conf(bck, &c) || open_main(bck, obj, &fqn, &fd, &md) < 0)
         return 0; /* deleted or replaced meanwhile: that one is encoded by its own writer */
-    }
     int sent = send_pieces(bck, obj, fd, &md, fqn, &c, ~0ull, err, errlen);
     close(fd);
     lom_md_dispose(&md);
@@ -969,15 +976,13 @@ int ec_ensure(const char *bck, const char *obj, int *sent, char *err, size_t err
 {
     *sent = 0;
     ec_conf_t c;
-    if (!ec_conf(bck, &c))
-        return 0;
-    char *fqn = store_fqn(bck, obj);
+    char *fqn;
     int fd;
     lom_md_t md;
-    if (fqn == NULL || store_open_fqn(fqn, bck, obj, &fd, &md) < 0) {
-        free(fqn);
+    if (!ec_conf(bck, &c))
+        return 0;
+    if (open_main(bck, obj, &fqn, &fd, &md) < 0)
         return 404;
-    }
     smap_t *s = smap_get();
     holder_t h[s->n_targets + 1];
     bool unsure, keep[s->n_targets + 1];

@@ -212,20 +212,28 @@ static void object_headers(http_req_t *req, tctx_t *c, const char **segs, int ns
     start_put(req, c, xid ? xid : http_query(req, "reb"));
 }
 
-/* Streams the request body into a work file of c->bck/c->obj; xid: the job to count it in. */
-static void start_put(http_req_t *req, tctx_t *c, const char *xid)
+/* The request body goes to the writer c->w that rc says opened (a node's body is hashed on the
+ * way to check its signature); false when it did not (the error is answered later). */
+static bool stream_body(http_req_t *req, tctx_t *c, int rc)
 {
-    int rc = store_writer_open(&c->w, c->bck, c->obj, c->msg, sizeof(c->msg));
     if (rc < 0) {
         c->status = rc == -EINVAL ? 400 : 500;
         req->body_mode = BODY_DISCARD;
-        return;
+        return false;
     }
     c->w_open = true;
     req->body_mode = BODY_STREAM;
     req->on_body = put_sink;
     if (c->who.kind == TRUST_NODE && c->who.sha256[0])
         c->sha = auth_sha256_new();
+    return true;
+}
+
+/* Streams the request body into a work file of c->bck/c->obj; xid: the job to count it in. */
+static void start_put(http_req_t *req, tctx_t *c, const char *xid)
+{
+    if (!stream_body(req, c, store_writer_open(&c->w, c->bck, c->obj, c->msg, sizeof(c->msg))))
+        return;
     if (xid)
         c->xin = xact_find(xid);
 }
@@ -261,17 +269,7 @@ static void piece_headers(http_req_t *req, tctx_t *c)
     }
     c->bck = xstrdup(bck);
     c->obj = xstrdup(obj);
-    int rc = ec_piece_open(&c->w, bck, obj, c->msg, sizeof(c->msg));
-    if (rc < 0) {
-        c->status = rc == -EINVAL ? 400 : 500;
-        req->body_mode = BODY_DISCARD;
-        return;
-    }
-    c->w_open = true;
-    req->body_mode = BODY_STREAM;
-    req->on_body = put_sink;
-    if (c->who.kind == TRUST_NODE && c->who.sha256[0])
-        c->sha = auth_sha256_new();
+    stream_body(req, c, ec_piece_open(&c->w, bck, obj, c->msg, sizeof(c->msg)));
 }
 
 static void piece_put(http_req_t *req, tctx_t *c)
