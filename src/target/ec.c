@@ -646,7 +646,8 @@ static int send_all(send_t *t, size_t n, char *err, size_t errlen)
 }
 
 /* Sends the pieces of bck/obj (main replica open at fd with md, its FQN fqn) that mask names
- * (bit i: piece i, 1-based) to their targets. The number of pieces that went, or -1 with err. */
+ * (bit i - 1: piece i, 1-based) to their targets. The number of pieces that went, or -1 with err.
+ */
 static int send_pieces(const char *bck, const char *obj, int fd, const lom_md_t *md,
                        const char *fqn, const ec_conf_t *c, uint64_t mask, char *err, size_t errlen)
 {
@@ -663,15 +664,13 @@ static int send_pieces(const char *bck, const char *obj, int fd, const lom_md_t 
         rc = ec_code_parity(fd, md->size, c->d, c->p, wd, pfd, scs);
         p_open = c->p;
         free(wd);
-        if (rc < 0)
-            snprintf(err, errlen, "encoding ais://%s/%s: %s", bck, obj, strerror(-rc));
     }
     send_t t[EC_MAX_PIECES];
     size_t nt = 0;
     int64_t S = repl ? 0 : (md->size + c->d - 1) / c->d;
     for (int i = 1; rc == 0 && i <= np; i++) {
         const snode_t *to = piece_target(rk, n, i);
-        if (!(mask & (1ull << i)) || to == NULL)
+        if (!(mask & (1ull << (i - 1))) || to == NULL)
             continue;
         send_t *x = &t[nt++];
         memset(x, 0, sizeof(*x));
@@ -679,7 +678,10 @@ static int send_pieces(const char *bck, const char *obj, int fd, const lom_md_t 
         x->pc = (ec_piece_t){.d = c->d, .p = c->p, .slice = repl ? 0 : i};
         if (repl) {
             x->len = md->size;
-            snprintf(x->pc.scs, sizeof(x->pc.scs), "%.16s", md->cs_val);
+            if (strcmp(md->cs_type, "xxhash") == 0)
+                snprintf(x->pc.scs, sizeof(x->pc.scs), "%.16s", md->cs_val);
+            else /* a replica's checksum is the object's xxhash: computed when not stored */
+                rc = store_checksum(fd, md->size, x->pc.scs);
         } else if (i <= c->d) {
             x->off = (int64_t)(i - 1) * S;
             x->len = ec_piece_len(md->size, c->d, i);
@@ -691,10 +693,10 @@ static int send_pieces(const char *bck, const char *obj, int fd, const lom_md_t 
         }
     }
     int sent = -1;
-    if (rc == 0) {
-        int failed = send_all(t, nt, err, errlen);
-        sent = failed ? -1 : (int)nt;
-    }
+    if (rc == 0)
+        sent = send_all(t, nt, err, errlen) ? -1 : (int)nt;
+    else
+        snprintf(err, errlen, "coding ais://%s/%s: %s", bck, obj, strerror(-rc));
     for (int k = 0; k < p_open; k++)
         if (pfd[k] >= 0)
             close(pfd[k]);
@@ -911,7 +913,12 @@ int ec_restore(const char *bck, const char *obj, char *err, size_t errlen)
             best = i;
     int status = 0;
     obj_writer_t w;
-    if (n == 0) {
+    if (n > 0 && reb_deleted_after(bck, obj, h[best].md.atime_ns)) {
+        /* deleted here after that write: a piece left on a target that was down does not
+         * bring it back (within the tombstones' memory, design §14) */
+        snprintf(err, errlen, "ais://%s/%s was deleted", bck, obj);
+        status = 404;
+    } else if (n == 0) {
         snprintf(err, errlen, "ais://%s/%s: no erasure-coded piece of it %s", bck, obj,
                  unsure ? "answered (a target did not)" : "exists");
         status = unsure ? 503 : 404;
@@ -1003,17 +1010,19 @@ int ec_ensure(const char *bck, const char *obj, int *sent, char *err, size_t err
             keep[k] = keep[k] || found;
         }
         if (!found)
-            missing |= 1ull << i;
+            missing |= 1ull << (i - 1);
     }
     int status = 0;
     if (missing) {
-        *sent = send_pieces(bck, obj, fd, &md, fqn, &c, missing, err, errlen);
-        status = *sent < 0 ? 503 : 0;
+        int r = send_pieces(bck, obj, fd, &md, fqn, &c, missing, err, errlen);
+        status = r < 0 ? 503 : 0;
+        *sent = r < 0 ? 0 : r;
     }
-    if (status == 0 && !unsure) /* the full set is in place: what else holds a piece goes */
-        for (size_t k = 0; k < nh; k++)
-            if (!keep[k])
-                drop_piece(&h[k], bck, obj);
+    /* The full set is in place: the other pieces of this write or an older one go (a newer
+     * write's, made on another target meanwhile, is not this replica's to judge). */
+    for (size_t k = 0; status == 0 && !unsure && k < nh; k++)
+        if (!keep[k] && h[k].md.atime_ns <= md.atime_ns)
+            drop_piece(&h[k], bck, obj);
     holders_dispose(h, nh);
     smap_put(s);
     close(fd);
