@@ -23,6 +23,7 @@ Runner flag: pytest --valgrind wraps every spawned locusd in valgrind (conftest.
 
 import atexit
 import ctypes
+import hashlib
 import http.client
 import json
 import os
@@ -33,6 +34,7 @@ import socket
 import string
 import subprocess
 import sys
+import threading
 import time
 import urllib.parse
 from pathlib import Path
@@ -989,3 +991,116 @@ def pids_in(d):
         except (OSError, ValueError):
             pass
     return out
+
+
+# ------------------------------------------------------------------------------------------------
+# Fault tests: client load and the count of acknowledged, lost and corrupt objects
+
+def check_objects(c, bck, want, via=None):
+    """(lost, corrupt, other) of the acknowledged objects want ({name: bytes or sha256 hex}),
+    read through proxy via (default: the cluster's URL): not found, wrong bytes, other answers."""
+    s = Http()
+    base = via.url if via is not None else c.url
+    lost, corrupt, other = [], [], []
+    for name, expect in want.items():
+        r = s.get(obj_url(base, bck, name), headers=c.headers())
+        if r.status_code == 404:
+            lost.append(name)
+        elif r.status_code != 200:
+            other.append((name, r.status_code, r.text[:200]))
+        elif (r.content if isinstance(expect, bytes) else
+              hashlib.sha256(r.content).hexdigest()) != expect:
+            corrupt.append(name)
+    return lost, corrupt, other
+
+
+class Load:
+    """Client threads PUTting new objects (sizes 1..max_size, prefix + client + sequence) and
+    GETting acknowledged ones (their sha256 in acked), through urls in turn (default: the
+    cluster's). A status in retry_status, and with retry_connection a connection error (then the
+    next URL), is retried; anything else but 200 is a failure (op, name, status, text)."""
+
+    def __init__(self, c, bck, clients=16, urls=None, put_ratio=0.5, max_size=8 * 1024,
+                 prefix="l", retry_status=(503,), retry_connection=False, attempts=100):
+        self.c, self.bck, self.clients = c, bck, clients
+        self.urls = urls or [c.url]
+        self.put_ratio, self.max_size, self.prefix = put_ratio, max_size, prefix
+        self.retry_status, self.retry_connection, self.attempts = (
+            retry_status, retry_connection, attempts)
+        self.acked = {}
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+        self.failures = []
+        self.retried = 0  # retried answers and connection errors
+        self.ops = 0  # answered requests
+        self.gets = []  # completion times of good GETs (monotonic)
+        self.threads = []
+
+    def _run(self, k):
+        s = Http()
+        rnd = random.Random(k)
+        i = 0
+        while not self.stop.is_set():
+            if rnd.random() < self.put_ratio or not self.acked:
+                name = f"{self.prefix}{k:02d}-{i:06d}"
+                i += 1
+                data = os.urandom(rnd.randint(1, self.max_size))
+                if self._do(s, k, "PUT", name, data) is not None:
+                    with self.lock:
+                        self.acked[name] = hashlib.sha256(data).hexdigest()
+            else:
+                with self.lock:
+                    name, sha = rnd.choice(list(self.acked.items()))
+                body = self._do(s, k, "GET", name)
+                if body is not None:
+                    self.gets.append(time.monotonic())
+                    if hashlib.sha256(body).hexdigest() != sha:
+                        self.failures.append(("GET", name, "corrupt", ""))
+
+    def _do(self, s, k, method, name, data=None):
+        """The body of a 200, or None (a failure is recorded)."""
+        for attempt in range(self.attempts):
+            base = self.urls[(k + attempt) % len(self.urls)]
+            try:
+                r = s.request(method, obj_url(base, self.bck, name), data=data,
+                              headers=self.c.headers())
+            except requests.ConnectionError as e:
+                if not self.retry_connection:
+                    self.failures.append((method, name, "connection", repr(e)))
+                    return None
+                with self.lock:
+                    self.retried += 1
+                time.sleep(0.05)
+                continue
+            except requests.RequestException as e:
+                self.failures.append((method, name, "request", repr(e)))
+                return None
+            with self.lock:
+                self.ops += 1
+            if r.status_code in self.retry_status:
+                with self.lock:
+                    self.retried += 1
+                time.sleep(0.1)
+                continue
+            if r.status_code != 200:
+                self.failures.append((method, name, r.status_code, r.text[:200]))
+                return None
+            return r.content
+        self.failures.append((method, name, "retries exhausted", ""))
+        return None
+
+    def start(self):
+        self.threads = [threading.Thread(target=self._run, args=(k,), daemon=True)
+                        for k in range(self.clients)]
+        for t in self.threads:
+            t.start()
+
+    def finish(self):
+        self.stop.set()
+        for t in self.threads:
+            t.join(60)
+
+    def rate(self, t0, t1):
+        """Good GETs per second between monotonic times t0 and t1."""
+        n = sum(1 for t in self.gets if t0 <= t < t1)
+        return n / max(t1 - t0, 1e-9)

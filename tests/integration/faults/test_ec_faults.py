@@ -6,7 +6,6 @@ main replica and its D + P pieces (or P replicas of a small object) sit on other
 acknowledged, lost and corrupt; they check the pieces on disk against the placement rule.
 """
 
-import hashlib
 import os
 import random
 import subprocess
@@ -18,10 +17,6 @@ import requests
 import locustest as lt
 
 LIMIT = 16 * 1024  # objsize_limit of the tests' buckets: smaller objects are replicated
-
-
-def sha(b):
-    return hashlib.sha256(b).hexdigest()
 
 
 def create_ec_bucket(c, bck, d=2, p=1, limit=LIMIT, status=200):
@@ -45,21 +40,6 @@ def put_objects(c, bck, n, seed=1):
         assert r.status_code == 200, r.text
         want[name] = data
     return want
-
-
-def check_objects(c, bck, want):
-    """(lost, corrupt, other) as in the rebalance faults."""
-    s = lt.Http()
-    lost, corrupt, other = [], [], []
-    for name, data in want.items():
-        r = s.get(lt.obj_url(c.url, bck, name), headers=c.headers())
-        if r.status_code == 404:
-            lost.append(name)
-        elif r.status_code != 200:
-            other.append((name, r.status_code, r.text[:200]))
-        elif r.content != data:
-            corrupt.append(name)
-    return lost, corrupt, other
 
 
 def ranked(smap, bck, obj):
@@ -151,7 +131,7 @@ def test_ec_2_1_target_lost_for_good_then_restored(cluster_factory):
     wait_map(c, is_down(victim.id))
     # every other object is read now (the ones the victim owned are rebuilt by their new owner
     # on the way); the rest wait for the restore job
-    lost, corrupt, other = check_objects(c, bck, dict(list(want.items())[::2]))
+    lost, corrupt, other = lt.check_objects(c, bck, dict(list(want.items())[::2]))
     print(f"\nEC 2+1, 4 targets, {victim.id} killed: objects {len(want)}, lost {len(lost)}, "
           f"corrupt {len(corrupt)}, other {len(other)}")
     assert (lost, corrupt, other) == ([], [], [])
@@ -179,13 +159,13 @@ def test_ec_2_1_target_lost_for_good_then_restored(cluster_factory):
     assert p.returncode == 0, (p.stdout, p.stderr)
     assert b" 0 rebuilt, 0 pieces sent, 0 failed" in p.stderr, p.stderr
     assert redundancy_problems(c, bck, want, 2, 1) == []
-    assert check_objects(c, bck, want) == ([], [], [])
+    assert lt.check_objects(c, bck, want) == ([], [], [])
     # and it survives the loss of one more target
     victim2 = [t for t in c.targets if not t.gone][-1]
     c.kill_node(victim2)
     victim2.gone = True
     wait_map(c, is_down(victim2.id))
-    assert check_objects(c, bck, want) == ([], [], [])
+    assert lt.check_objects(c, bck, want) == ([], [], [])
 
 
 def test_ec_damaged_or_missing_main_replica_is_rebuilt(cluster_factory):
@@ -239,7 +219,7 @@ def test_ec_on_existing_objects_and_off_again(cluster_factory):
     assert r.status_code == 200 and r.text, r.text
     wait_job(c, r.text)
     assert all(pieces_on_disk(c, bck, n) == {} for n in want)
-    assert check_objects(c, bck, want) == ([], [], [])
+    assert lt.check_objects(c, bck, want) == ([], [], [])
     # deleting an object deletes its pieces everywhere
     ec_encode(c, bck)
     wait_job(c, ec_encode(c, bck))
@@ -257,7 +237,7 @@ def test_ec_on_existing_objects_and_off_again(cluster_factory):
     assert all(pieces_on_disk(c, bck, n) == {} for n in gone), [
         (n, pieces_on_disk(c, bck, n)) for n in gone]
     left = {n: d for n, d in want.items() if n not in gone and n not in list(want)[:5]}
-    assert check_objects(c, bck, left) == ([], [], [])
+    assert lt.check_objects(c, bck, left) == ([], [], [])
 
 
 def test_ec_needs_enough_targets(cluster_factory):
@@ -288,7 +268,7 @@ def test_ec_pieces_follow_a_joining_target(cluster_factory):
     print(f"\nEC 2+1, a 5th target joined: objects without full redundancy at the new map "
           f"{len(problems)}")
     assert problems == [], problems[:5]
-    assert check_objects(c, bck, want) == ([], [], [])
+    assert lt.check_objects(c, bck, want) == ([], [], [])
 
 
 def test_ec_target_killed_under_write_load(cluster_factory):
@@ -296,47 +276,20 @@ def test_ec_target_killed_under_write_load(cluster_factory):
     Clients retry a 503 or a connection error (a write redirected to the dying target); every PUT
     acknowledged before, during and after the kill reads back with its bytes, through the
     rebuilds."""
-    import threading
     c = cluster_factory(targets=4)
     bck = lt.rand_name("eck")
     create_ec_bucket(c, bck)
-    acked, lock, failures, stop = {}, threading.Lock(), [], threading.Event()
-
-    def client(k):
-        s, rnd, i = lt.Http(), random.Random(k), 0
-        while not stop.is_set():
-            name = f"k{k}-{i:05d}"
-            i += 1
-            data = os.urandom(rnd.choice([100, 5000, 40_000, 300_000]))
-            r = None
-            for _ in range(150):  # until the map says the target is down: 503 or no connection
-                try:
-                    r = s.put(lt.obj_url(c.url, bck, name), data=data, headers=c.headers())
-                except requests.RequestException:
-                    r = None
-                if r is not None and r.status_code != 503:
-                    break
-                time.sleep(0.1)
-            if r is None:
-                failures.append(("PUT", name, "no answer"))
-            elif r.status_code == 200:
-                with lock:
-                    acked[name] = data
-            else:
-                failures.append(("PUT", name, r.status_code, r.text[:200]))
-
-    threads = [threading.Thread(target=client, args=(k,), daemon=True) for k in range(8)]
-    for t in threads:
-        t.start()
+    load = lt.Load(c, bck, 8, put_ratio=1.0, max_size=300_000, prefix="k",
+                   retry_connection=True, attempts=150)
+    load.start()
     time.sleep(3)
     victim = c.targets[1]
     c.kill_node(victim)
     victim.gone = True
     time.sleep(4)
-    stop.set()
-    for t in threads:
-        t.join(60)
-    lost, corrupt, other = check_objects(c, bck, dict(acked))
+    load.finish()
+    acked, failures = load.acked, load.failures
+    lost, corrupt, other = lt.check_objects(c, bck, dict(acked))
     print(f"\nEC 2+1 under 8 writers, {victim.id} SIGKILLed: acknowledged {len(acked)}, lost "
           f"{len(lost)}, corrupt {len(corrupt)}, other {len(other)}, failed PUTs {len(failures)}")
     assert not failures, failures[:5]

@@ -10,13 +10,10 @@ bucket through the new primary, and restart the old primary, which must join as 
 Short keepalives (200 ms) keep the election within a second or two.
 """
 
-import hashlib
 import json
 import os
-import random
 import signal
 import subprocess
-import threading
 import time
 
 import pytest
@@ -86,95 +83,13 @@ def hrw_next(proxy_ids, skip):
     return max((p for p in proxy_ids if p != skip), key=lt.hrw_digest)
 
 
-class Load:
-    """Client threads PUTting new objects and GETting acknowledged ones through the given proxies;
-    a connection error is retried (the next proxy), anything else but 200 is a failure."""
-
-    def __init__(self, c, bck, proxies, clients=16):
-        self.c, self.bck, self.proxies, self.clients = c, bck, proxies, clients
-        self.acked = {}
-        self.lock = threading.Lock()
-        self.stop = threading.Event()
-        self.failures = []
-        self.retried = 0
-        self.ops = 0
-        self.threads = []
-
-    def _run(self, k):
-        s = lt.Http()
-        rnd = random.Random(k)
-        i = 0
-        while not self.stop.is_set():
-            if rnd.random() < 0.5 or not self.acked:
-                name = f"f{k:02d}-{i:06d}"
-                i += 1
-                data = os.urandom(rnd.randint(1, 8 * 1024))
-                if self._do(s, k, "PUT", name, data) is not None:
-                    with self.lock:
-                        self.acked[name] = hashlib.sha256(data).hexdigest()
-            else:
-                with self.lock:
-                    name, sha = rnd.choice(list(self.acked.items()))
-                body = self._do(s, k, "GET", name)
-                if body is not None and hashlib.sha256(body).hexdigest() != sha:
-                    self.failures.append(("GET", name, "corrupt", ""))
-
-    def _do(self, s, k, method, name, data=None):
-        for attempt in range(100):
-            base = self.proxies[(k + attempt) % len(self.proxies)].url
-            try:
-                r = s.request(method, lt.obj_url(base, self.bck, name), data=data,
-                              headers=self.c.headers())
-            except requests.ConnectionError:
-                with self.lock:
-                    self.retried += 1
-                time.sleep(0.05)
-                continue
-            except requests.RequestException as e:
-                self.failures.append((method, name, "request", repr(e)))
-                return None
-            with self.lock:
-                self.ops += 1
-            if r.status_code != 200:
-                self.failures.append((method, name, r.status_code, r.text[:200]))
-                return None
-            return r.content
-        self.failures.append((method, name, "retries exhausted", ""))
-        return None
-
-    def start(self):
-        self.threads = [threading.Thread(target=self._run, args=(k,), daemon=True)
-                        for k in range(self.clients)]
-        for t in self.threads:
-            t.start()
-
-    def finish(self):
-        self.stop.set()
-        for t in self.threads:
-            t.join(60)
-
-
-def check_objects(c, via, bck, want):
-    """(lost, corrupt, other) of the acknowledged objects, read through proxy via."""
-    s = lt.Http()
-    lost, corrupt, other = [], [], []
-    for name, sha in want.items():
-        r = s.get(lt.obj_url(via.url, bck, name), headers=c.headers())
-        if r.status_code == 404:
-            lost.append(name)
-        elif r.status_code != 200:
-            other.append((name, r.status_code, r.text[:200]))
-        elif hashlib.sha256(r.content).hexdigest() != sha:
-            corrupt.append(name)
-    return lost, corrupt, other
-
-
 def kill_primary_under_load(c, old, survivors, clients=16, before=1.0, after=2.0, via_old=False):
     """SIGKILLs proxy old while clients load the survivors (via_old: and old, until it dies: its
     clients retry on the next proxy); returns (new primary id, election seconds, the load)."""
     bck = lt.rand_name("fo")
     create_bucket(c, survivors[0], bck)
-    load = Load(c, bck, survivors + ([old] if via_old else []), clients)
+    load = lt.Load(c, bck, clients, urls=[p.url for p in survivors + ([old] if via_old else [])],
+                   prefix="f", retry_status=(), retry_connection=True)
     load.start()
     try:
         time.sleep(before)
@@ -184,7 +99,7 @@ def kill_primary_under_load(c, old, survivors, clients=16, before=1.0, after=2.0
         time.sleep(after)
     finally:
         load.finish()
-    lost, corrupt, other = check_objects(c, survivors[0], bck, load.acked)
+    lost, corrupt, other = lt.check_objects(c, bck, load.acked, via=survivors[0])
     print(f"\nfailover: {old.id} -> {new} in {secs:.2f}s; {load.ops} ops, {len(load.acked)} "
           f"acknowledged, {load.retried} connection retries, {len(lost)} lost, "
           f"{len(corrupt)} corrupt, {len(load.failures)} failures")

@@ -12,7 +12,6 @@ import hashlib
 import json
 import os
 import random
-import threading
 import time
 
 import pytest
@@ -71,21 +70,6 @@ def put_objects(c, bck, n, size=(100, 4000), prefix="o"):
     return want
 
 
-def check_objects(c, bck, want):
-    """(lost, corrupt, other): objects not readable, read with wrong bytes, other failures."""
-    s = lt.Http()
-    lost, corrupt, other = [], [], []
-    for name, sha in want.items():
-        r = s.get(lt.obj_url(c.url, bck, name), headers=c.headers())
-        if r.status_code == 404:
-            lost.append(name)
-        elif r.status_code != 200:
-            other.append((name, r.status_code, r.text[:200]))
-        elif hashlib.sha256(r.content).hexdigest() != sha:
-            corrupt.append(name)
-    return lost, corrupt, other
-
-
 def placement(c, bck, names):
     """(misplaced, copies): objects found on a target that is not their HRW owner, and objects
     held by more than one target - from the files on disk."""
@@ -120,83 +104,12 @@ def cluster_action(c, action, sid, **kw):
 # ---------------------------------------------------------------------------------------------
 # a target joins under load
 
-class Load:
-    """clients threads doing PUTs of new objects and GETs of acknowledged ones."""
-
-    RETRYABLE = (503,)
-
-    def __init__(self, c, bck, clients):
-        self.c, self.bck, self.clients = c, bck, clients
-        self.acked = {}
-        self.lock = threading.Lock()
-        self.stop = threading.Event()
-        self.failures = []  # (op, name, status, text): anything but a retryable status
-        self.retried = 0
-        self.gets = []  # completion times of GETs (monotonic)
-        self.threads = []
-
-    def _run(self, k):
-        s = lt.Http()
-        rnd = random.Random(k)
-        i = 0
-        while not self.stop.is_set():
-            if rnd.random() < 0.4 or not self.acked:
-                name = f"l{k:02d}-{i:06d}"
-                i += 1
-                data = os.urandom(rnd.randint(1, 16 * 1024))
-                st, text = self._do(s, "PUT", name, data)
-                if st == 200:
-                    with self.lock:
-                        self.acked[name] = hashlib.sha256(data).hexdigest()
-            else:
-                with self.lock:
-                    name, sha = rnd.choice(list(self.acked.items()))
-                st, body = self._do(s, "GET", name)
-                if st == 200:
-                    self.gets.append(time.monotonic())
-                    if hashlib.sha256(body).hexdigest() != sha:
-                        self.failures.append(("GET", name, "corrupt", ""))
-
-    def _do(self, s, method, name, data=None):
-        url = lt.obj_url(self.c.url, self.bck, name)
-        for _ in range(50):
-            try:
-                r = s.request(method, url, data=data, headers=self.c.headers())
-            except requests.RequestException as e:
-                self.failures.append((method, name, "connection", repr(e)))
-                return 0, b""
-            if r.status_code in self.RETRYABLE:
-                self.retried += 1
-                time.sleep(0.1)
-                continue
-            if r.status_code != 200:
-                self.failures.append((method, name, r.status_code, r.text[:200]))
-            return r.status_code, r.content
-        self.failures.append((method, name, "retries exhausted", ""))
-        return 0, b""
-
-    def start(self):
-        self.threads = [threading.Thread(target=self._run, args=(k,), daemon=True)
-                        for k in range(self.clients)]
-        for t in self.threads:
-            t.start()
-
-    def finish(self):
-        self.stop.set()
-        for t in self.threads:
-            t.join(60)
-
-    def rate(self, t0, t1):
-        n = sum(1 for t in self.gets if t0 <= t < t1)
-        return n / max(t1 - t0, 1e-9)
-
-
 def join_under_load(cluster_factory, clients, seconds, preload):
     c = cluster_factory(targets=2)
     bck = lt.rand_name("reb")
     make_bucket(c, bck)
     base = put_objects(c, bck, preload, size=(1024, 64 * 1024), prefix="pre")
-    load = Load(c, bck, clients)
+    load = lt.Load(c, bck, clients, put_ratio=0.4, max_size=16 * 1024, attempts=50)
     load.start()
     t_start = time.monotonic()
     time.sleep(seconds / 3)
@@ -211,7 +124,7 @@ def join_under_load(cluster_factory, clients, seconds, preload):
     wait_rebalanced(c, timeout=60)
     want = dict(base)
     want.update(load.acked)
-    lost, corrupt, other = check_objects(c, bck, want)
+    lost, corrupt, other = lt.check_objects(c, bck, want)
     misplaced, extra = placement(c, bck, want)
     idle = load.rate(t_start, t_join)
     during = load.rate(t_join, max(t_done, t_join + 0.5))
@@ -253,7 +166,7 @@ def test_maintenance_then_decommission(cluster_factory):
     assert int(sm["tmap"][victim.id]["flags"]) & lt.SNODE_MAINT
     held = [n for n in want for mp in victim.mountpaths if lt.fqn(mp, bck, n).exists()]
     assert held == [], f"{len(held)} objects still on the target in maintenance"
-    assert check_objects(c, bck, want) == ([], [], [])
+    assert lt.check_objects(c, bck, want) == ([], [], [])
     assert placement(c, bck, want) == ([], [])
     print(f"\nmaintenance: {r['id']} moved {r['objs']} objects off {victim.id}")
 
@@ -261,7 +174,7 @@ def test_maintenance_then_decommission(cluster_factory):
     before = rmd(c)["version"]
     cluster_action(c, "stop-maintenance", victim.id)
     wait_rebalanced(c, after=before)
-    assert check_objects(c, bck, want) == ([], [], [])
+    assert lt.check_objects(c, bck, want) == ([], [], [])
     assert placement(c, bck, want) == ([], [])
 
     # Decommission: rebalance away, then it leaves the map and stops.
@@ -275,7 +188,7 @@ def test_maintenance_then_decommission(cluster_factory):
     victim.proc.wait(30)
     victim.running = False
     victim.gone = True
-    lost, corrupt, other = check_objects(c, bck, want)
+    lost, corrupt, other = lt.check_objects(c, bck, want)
     print(f"decommission: objects {len(want)}, lost {len(lost)}, corrupt {len(corrupt)}")
     assert (lost, corrupt, other) == ([], [], [])
     assert placement(c, bck, want) == ([], [])
@@ -329,7 +242,7 @@ def test_sigkill_mid_rebalance_converges(cluster_factory):
     c.wait_smap()
     done = wait_rebalanced(c, timeout=120, after=was["version"])
     assert done["errors"] == 0, done
-    lost, corrupt, other = check_objects(c, bck, want)
+    lost, corrupt, other = lt.check_objects(c, bck, want)
     misplaced, extra = placement(c, bck, want)
     print(f"\nSIGKILL mid-rebalance (killed at {was['state']} {was['objs']} moved): objects "
           f"{len(want)}, lost {len(lost)}, corrupt {len(corrupt)}, misplaced {len(misplaced)}, "
@@ -384,7 +297,7 @@ def test_sigterm_tells_the_primary_and_dead_target_is_503(cluster_factory):
     wait_rebalanced(c, after=before)
     assert s.get(lt.obj_url(c.url, bck, on_victim[0]), headers=c.headers()).content == b"new"
     del want[on_victim[0]]
-    assert check_objects(c, bck, want) == ([], [], [])
+    assert lt.check_objects(c, bck, want) == ([], [], [])
     assert placement(c, bck, list(want) + [on_victim[0]]) == ([], [])
 
 
@@ -399,12 +312,12 @@ def test_sigkill_target_is_503_until_it_returns(cluster_factory):
     for n in on_victim[:10]:
         lt.assert_error(s.get(lt.obj_url(c.url, bck, n), headers=c.headers()), 503, "down")
     others = [n for n in want if n not in on_victim]
-    lost, corrupt, other = check_objects(c, bck, {n: want[n] for n in others})
+    lost, corrupt, other = lt.check_objects(c, bck, {n: want[n] for n in others})
     assert (lost, corrupt, other) == ([], [], [])
     victim.start()
     victim.wait_ready(time.monotonic() + 30)
     c.wait_smap()
-    assert check_objects(c, bck, want) == ([], [], [])
+    assert lt.check_objects(c, bck, want) == ([], [], [])
 
 
 def test_list_and_delete_during_rebalance(cluster_factory):
@@ -446,7 +359,7 @@ def test_primary_killed_mid_rebalance_resumes(cluster_factory):
     assert m["state"] == "running", m
     c.restart_node(c.primary, kill=True)
     done = wait_rebalanced(c, timeout=120, after=m["version"])
-    lost, corrupt, other = check_objects(c, bck, want)
+    lost, corrupt, other = lt.check_objects(c, bck, want)
     misplaced, _ = placement(c, bck, want)
     print(f"\nprimary SIGKILL mid-rebalance ({m['id']}): resumed as {done['id']}, objects "
           f"{len(want)}, lost {len(lost)}, corrupt {len(corrupt)}, misplaced {len(misplaced)}")
@@ -533,7 +446,7 @@ def test_rebalance_is_a_job(cluster_factory):
                      timeout=lt.REQ_TIMEOUT)
     assert r.status_code == 200 and r.text.startswith("g"), r.text
     wait_rebalanced(c, after=int(xid[1:]))
-    assert check_objects(c, bck, want) == ([], [], [])
+    assert lt.check_objects(c, bck, want) == ([], [], [])
     assert placement(c, bck, want) == ([], [])
 
 
@@ -560,5 +473,5 @@ def test_maintenance_without_rebalance_then_down_is_503(cluster_factory):
     before = rmd(c)["version"]
     cluster_action(c, "stop-maintenance", victim.id)
     wait_rebalanced(c, after=before)
-    assert check_objects(c, bck, want) == ([], [], [])
+    assert lt.check_objects(c, bck, want) == ([], [], [])
     assert placement(c, bck, want) == ([], [])
