@@ -352,16 +352,26 @@ static void test_walk_and_list(void **state)
     (void)state;
     const char *objs[] = {"a1", "a2", "b/1", "b/2", "b/c/3", "c", "a3/x"};
     size_t n = sizeof(objs) / sizeof(objs[0]);
-    int on_mp[2] = {0, 0};
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n; i++)
         assert_int_equal(put("bw", objs[i], objs[i], NULL), 0);
-        char *fqn = store_fqn("bw", objs[i]);
+    /* A walk covers both mountpaths: HRW spreads 32 names over them (the mountpaths' names are
+     * random, so a handful of names all land on one now and then; 32 do with p = 2^-31). */
+    int on_mp[2] = {0, 0};
+    for (int i = 0; i < 32; i++) {
+        char nm[16];
+        snprintf(nm, sizeof(nm), "s%02d", i);
+        assert_int_equal(put("bw2", nm, nm, NULL), 0);
+        char *fqn = store_fqn("bw2", nm);
         on_mp[mpath_of(fqn) == cfg.mountpaths[0] ? 0 : 1]++;
         free(fqn);
     }
-    assert_true(on_mp[0] > 0 && on_mp[1] > 0); /* HRW spreads these names over both */
-
+    assert_true(on_mp[0] > 0 && on_mp[1] > 0);
     names_t ns = {.n = 0};
+    store_walk("bw2", "", add_name, &ns);
+    assert_int_equal(ns.n, 32);
+    store_remove_bucket("bw2");
+
+    ns.n = 0;
     store_walk("bw", "", add_name, &ns);
     assert_int_equal(ns.n, (int)n);
     ns.n = 0;
