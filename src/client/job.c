@@ -153,3 +153,94 @@ int locus_job_wait_progress(locus_client_t *c, const char *id, int64_t timeout_n
             sleep *= 2;
     }
 }
+
+/* AIStore's QueryMsg for q (NULL: running jobs of any kind). */
+static json_t *query_msg(const locus_job_query_t *q)
+{
+    const char *kind = q != NULL && q->kind != NULL ? q->kind : "";
+    const char *bck = q != NULL && q->bck != NULL ? q->bck : "";
+    json_t *m = json_pack("{s:s, s:b}", "kind", kind, "show_active", q == NULL || !q->all);
+    if (bck[0])
+        json_object_set_new(m, "bck", json_pack("{s:s, s:s}", "name", bck, "provider", "ais"));
+    return m;
+}
+
+/* A request to /v1/cluster with the JSON body msg (stolen); the 2xx body into *out when out
+ * is not NULL (caller frees). */
+static int cluster_call(locus_client_t *c, const char *method, const char *query, json_t *msg,
+                        char **out, char *err)
+{
+    if (out != NULL)
+        *out = NULL;
+    char *body = json_dumps(msg, JSON_COMPACT);
+    json_decref(msg);
+    char *url = client_url(c->endpoint, "cluster", query);
+    client_req_t r;
+    client_req_init(&r, method, url);
+    r.json_body = body;
+    int rc = client_do(c, &r, err);
+    if (rc == 0 && out != NULL)
+        *out = buf_steal(&r.body);
+    client_req_dispose(&r);
+    free(url);
+    free(body);
+    return rc;
+}
+
+static int check_query(const locus_job_query_t *q, char *err)
+{
+    if (q != NULL && q->bck != NULL && q->bck[0])
+        return locus_check_bucket_name(q->bck, err);
+    return 0;
+}
+
+int locus_job_list(locus_client_t *c, const locus_job_query_t *q, char **json, char *err)
+{
+    *json = NULL;
+    int rc = check_query(q, err);
+    return rc ? rc : cluster_call(c, "GET", "what=qryxstats", query_msg(q), json, err);
+}
+
+int locus_job_status_all(locus_client_t *c, const locus_job_query_t *q, char **json, char *err)
+{
+    *json = NULL;
+    int rc = check_query(q, err);
+    return rc ? rc : cluster_call(c, "GET", "what=status_all", query_msg(q), json, err);
+}
+
+int locus_job_running(locus_client_t *c, const char *kind, char **json, char *err)
+{
+    locus_job_query_t q = {.kind = kind};
+    return cluster_call(c, "GET", "what=running_all", query_msg(&q), json, err);
+}
+
+int locus_job_stop(locus_client_t *c, const char *id, char *err)
+{
+    if (id == NULL || id[0] == '\0')
+        return client_fail(err, LOCUS_EINVAL, "empty job id");
+    json_t *m = json_pack("{s:s, s:{s:s}}", "action", "stop-xaction", "value", "id", id);
+    return cluster_call(c, "PUT", NULL, m, NULL, err);
+}
+
+int locus_job_stop_many(locus_client_t *c, const char *kind, const char *bck, int64_t *stopped,
+                        char *err)
+{
+    if (stopped != NULL)
+        *stopped = 0;
+    locus_job_query_t q = {.kind = kind, .bck = bck, .all = true};
+    int rc = check_query(&q, err);
+    if (rc)
+        return rc;
+    json_t *v = query_msg(&q);
+    json_object_del(v, "show_active");
+    char *out = NULL;
+    rc = cluster_call(c, "PUT", NULL, json_pack("{s:s, s:o}", "action", "stop-xaction", "value", v),
+                      &out, err);
+    if (rc == 0 && stopped != NULL && out != NULL) {
+        json_t *j = json_loads(out, 0, NULL);
+        *stopped = json_int64(json_object_get(j, "stopped"));
+        json_decref(j);
+    }
+    free(out);
+    return rc;
+}
