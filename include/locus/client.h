@@ -359,8 +359,9 @@ int locus_job_status_all(locus_client_t *c, const locus_job_query_t *q, char **j
 int locus_job_running(locus_client_t *c, const char *kind, char **json, char *err);
 /* PUT /v1/cluster {"action":"stop-xaction","value":{"id":id}}: LOCUS_ENOENT for no such job. */
 int locus_job_stop(locus_client_t *c, const char *id, char *err);
-/* Stops every running job of kind (and bck; either NULL or "" = any, both = every running job);
- * *stopped (may be NULL) = how many, summed over the targets. */
+/* Stops every running job of kind (and bck; NULL or "" = any): one stop-xaction by kind, or
+ * without a kind one per kind running now (what=running_all). *stopped (may be NULL) = how
+ * many, summed over the targets. */
 int locus_job_stop_many(locus_client_t *c, const char *kind, const char *bck, int64_t *stopped,
                         char *err);
 /* Called after each status poll of a wait, the last one included (a progress display). */

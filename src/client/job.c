@@ -222,25 +222,54 @@ int locus_job_stop(locus_client_t *c, const char *id, char *err)
     return cluster_call(c, "PUT", NULL, m, NULL, err);
 }
 
-int locus_job_stop_many(locus_client_t *c, const char *kind, const char *bck, int64_t *stopped,
-                        char *err)
+/* PUT stop-xaction for the running jobs of one kind (and bck); adds the count to *n. */
+static int stop_kind(locus_client_t *c, const char *kind, const char *bck, int64_t *n, char *err)
 {
-    if (stopped != NULL)
-        *stopped = 0;
     locus_job_query_t q = {.kind = kind, .bck = bck, .all = true};
-    int rc = check_query(&q, err);
-    if (rc)
-        return rc;
     json_t *v = query_msg(&q);
     json_object_del(v, "show_active");
     char *out = NULL;
-    rc = cluster_call(c, "PUT", NULL, json_pack("{s:s, s:o}", "action", "stop-xaction", "value", v),
-                      &out, err);
-    if (rc == 0 && stopped != NULL && out != NULL) {
+    int rc = cluster_call(c, "PUT", NULL,
+                          json_pack("{s:s, s:o}", "action", "stop-xaction", "value", v), &out, err);
+    if (rc == 0 && out != NULL) {
         json_t *j = json_loads(out, 0, NULL);
-        *stopped = json_int64(json_object_get(j, "stopped"));
+        *n += json_int64(json_object_get(j, "stopped"));
         json_decref(j);
     }
     free(out);
+    return rc;
+}
+
+int locus_job_stop_many(locus_client_t *c, const char *kind, const char *bck, int64_t *stopped,
+                        char *err)
+{
+    int64_t n = 0;
+    locus_job_query_t q = {.kind = kind, .bck = bck, .all = true};
+    int rc = check_query(&q, err);
+    if (rc == 0 && kind != NULL && kind[0])
+        rc = stop_kind(c, kind, bck, &n, err);
+    else if (rc == 0) {
+        /* AIStore stops by kind: every kind that runs now (running_all's "kind[id]") */
+        char *json = NULL;
+        rc = locus_job_running(c, NULL, &json, err);
+        json_t *names = rc == 0 ? json_loads(json, 0, NULL) : NULL;
+        free(json);
+        json_t *done = json_object(), *v;
+        size_t i;
+        json_array_foreach(names, i, v)
+        {
+            const char *s = json_string_value(v), *lb = s ? strchr(s, '[') : NULL;
+            char *k = lb ? xstrndup(s, (size_t)(lb - s)) : NULL;
+            if (rc == 0 && k && json_object_get(done, k) == NULL) {
+                json_object_set_new(done, k, json_true());
+                rc = stop_kind(c, k, bck, &n, err);
+            }
+            free(k);
+        }
+        json_decref(done);
+        json_decref(names);
+    }
+    if (stopped != NULL)
+        *stopped = n;
     return rc;
 }

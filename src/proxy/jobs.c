@@ -163,7 +163,8 @@ static void query_one(http_req_t *req, const char *what, const char *id)
 
 /* The jobs of a query for many: every target's matching snapshots. */
 typedef struct {
-    json_t *per; /* per target: [snapshot], targets with none left out */
+    const char *id; /* only this job (status_all/running_all with an id), or NULL */
+    json_t *per;    /* per target: [snapshot], targets with none left out */
     job_merge_t *jobs;
     size_t n_jobs;
 } many_t;
@@ -185,17 +186,19 @@ static int merge_many(proxy_bcast_t *b, const snode_t *t, json_t *answer)
     many_t *m = b->arg;
     if (!json_is_array(answer) || json_array_size(answer) == 0)
         return 0;
-    size_t i;
-    json_t *snap;
-    json_array_foreach(answer, i, snap)
-    {
+    for (size_t i = 0; i < json_array_size(answer);) {
+        json_t *snap = json_array_get(answer, i);
         const char *id = json_string_value(json_object_get(snap, "id"));
-        if (id == NULL)
+        if (id == NULL || (m->id && strcmp(id, m->id) != 0)) {
+            json_array_remove(answer, i); /* not a job snapshot, or another job */
             continue;
+        }
         merge_one(many_job(m, id), snap);
         snap_strip(snap);
+        i++;
     }
-    json_object_set(m->per, t->id, answer);
+    if (json_array_size(answer))
+        json_object_set(m->per, t->id, answer);
     return 0;
 }
 
@@ -237,8 +240,8 @@ static int many_filter(http_req_t *req, json_t *msg, xact_filter_t *f)
     return 0;
 }
 
-/* what=qryxstats (no id), status_all or running_all. */
-static void query_many(http_req_t *req, const char *what, json_t *msg)
+/* what=qryxstats (no id), status_all or running_all (id: of that job only, or NULL). */
+static void query_many(http_req_t *req, const char *what, json_t *msg, const char *id)
 {
     xact_filter_t f;
     if (many_filter(req, msg, &f) < 0)
@@ -250,7 +253,7 @@ static void query_many(http_req_t *req, const char *what, json_t *msg)
                         f.only_running ? "true" : "false");
     free(ek);
     free(eb);
-    many_t m = {.per = json_object()};
+    many_t m = {.id = id, .per = json_object()};
     proxy_bcast_t b = {.method = "GET",
                        .path = q,
                        .timeout_ms = 10000,
@@ -295,7 +298,7 @@ void proxy_job_query(http_req_t *req)
     if (id == NULL && strcmp(what, "status") == 0)
         http_reply_error(req, 400, "job id is missing (JobArgs {\"ID\": ...})");
     else if (id == NULL || all)
-        query_many(req, what, msg);
+        query_many(req, what, msg, id);
     else
         query_one(req, what, id);
     json_decref(msg);
@@ -309,15 +312,19 @@ static int sum_stopped(proxy_bcast_t *b, const snode_t *t, json_t *answer)
     return 0;
 }
 
-/* Stops every running job value's kind and bck select (no kind: every kind); answers
- * {"stopped": n} with n the jobs stopped summed over the targets. */
+/* Stops every running job value's kind (and bck) select; answers {"stopped": n} with n the jobs
+ * stopped summed over the targets. As AIStore, no kind (and no id) is a 400. */
 static void abort_many(http_req_t *req, json_t *value)
 {
     xact_filter_t f;
     if (many_filter(req, value, &f) < 0)
         return;
+    if (f.kind[0] == '\0') {
+        http_reply_error(req, 400, "cannot stop jobs without a kind or an id");
+        return;
+    }
     char *ek = url_encode(f.kind, ""), *eb = url_encode(f.bck, "");
-    char *q = xasprintf("/v1/xactions?kind=%s&bck=%s&all=true", ek, eb);
+    char *q = xasprintf("/v1/xactions?kind=%s&bck=%s", ek, eb);
     free(ek);
     free(eb);
     json_int_t n = 0;
@@ -336,8 +343,8 @@ static void abort_many(http_req_t *req, json_t *value)
 }
 
 /* PUT /v1/cluster {"action":"stop-xaction"|"stop", "value":{"id":...}} stops that job; a value
- * with no id but a kind and/or bck stops every running job they select, with neither every
- * running job (AIStore's xact.ArgsMsg). */
+ * with no id but a kind (and a bck) stops every running job they select (AIStore's
+ * xact.ArgsMsg). */
 void proxy_job_abort(http_req_t *req)
 {
     json_t *msg = http_body_json(req);

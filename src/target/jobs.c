@@ -734,7 +734,7 @@ static int jobs_filter(http_req_t *req, xact_filter_t *f)
 }
 
 /* GET /v1/xactions without an id: the snapshots of the jobs the filter selects; DELETE without
- * an id: stops the running ones of a kind (or all=true: any kind), answering {"stopped": n}. */
+ * an id: stops the running ones of a kind (and bucket), answering {"stopped": n}. */
 static void jobs_many(http_req_t *req)
 {
     xact_filter_t f;
@@ -743,8 +743,8 @@ static void jobs_many(http_req_t *req)
     if (strcmp(req->method, "GET") == 0) {
         http_reply_json(req, 200, xact_list(&f, cluster_self_id()));
     } else if (strcmp(req->method, "DELETE") == 0) {
-        if (f.kind[0] == '\0' && !http_query_bool(req, "all")) {
-            http_reply_error(req, 400, "stopping jobs needs an id, a kind, or all=true");
+        if (f.kind[0] == '\0') {
+            http_reply_error(req, 400, "stopping jobs needs an id or a kind");
             return;
         }
         f.only_running = true;

@@ -115,6 +115,8 @@ def test_list_filter_stop(cluster, http, env):
     assert vec[copy] == one
     r = query(http, base, "status_all", {"show_active": True})
     assert copy not in {s["uuid"] for s in r.json()}, r.text
+    r = query(http, base, "status_all", {"ID": copy})  # with an id: that job only
+    assert [s["uuid"] for s in r.json()] == [copy], r.text
 
     # bad input: 400 before any target is asked
     for what, msg, params in (("qryxstats", {"kind": "no-such-kind"}, {}),
@@ -154,6 +156,10 @@ def test_list_filter_stop(cluster, http, env):
     assert slow not in query(http, base, "running_all").json()
     r = http.put(base + "/v1/cluster", json=lt.actmsg("stop-xaction", {"kind": "etl-bck"}))
     assert r.status_code == 200 and r.json() == {"stopped": 0}, r.text
+    r = http.put(base + "/v1/cluster", json=lt.actmsg("stop-xaction", {"id": "", "kind": ""}))
+    lt.assert_error(r, 400)  # as AIStore: a kind or an id
+    p = cli(cluster, "job", "stop", "--all")
+    assert p.returncode == 0, p.stderr
 
     # job show: per-target errors, and an unknown id
     p = cli(cluster, "job", "show", slow)

@@ -638,6 +638,10 @@ static void test_job_query_many(void **state)
     vec = call_json("GET", "/v1/cluster?what=status_all", NULL, 200);
     assert_int_equal(json_integer_value(json_object_get(json_array_get(vec, 0), "end_time")), 200);
     json_decref(vec);
+    vec = call_json("GET", "/v1/cluster?what=status_all", "{\"ID\":\"j2\"}", 200);
+    assert_int_equal(json_array_size(vec), 1); /* with an id: that job only */
+    assert_string_equal(json_string_value(json_object_get(json_array_get(vec, 0), "uuid")), "j2");
+    json_decref(vec);
     vec = call_json("GET", "/v1/cluster?what=running_all", NULL, 200);
     assert_int_equal(json_array_size(vec), 1);
     assert_string_equal(json_string_value(json_array_get(vec, 0)), "etl-bck[j2]");
@@ -664,8 +668,14 @@ static void test_job_abort_kind(void **state)
                           "{\"action\":\"stop-xaction\",\"value\":{\"kind\":\"copy-bck\"}}", 200);
     assert_int_equal(json_integer_value(json_object_get(r, "stopped")), 2 * NT);
     json_decref(r);
-    assert_string_equal(logged("ta", 0), "DELETE /v1/xactions?kind=copy-bck&bck=&all=true|");
+    assert_string_equal(logged("ta", 0), "DELETE /v1/xactions?kind=copy-bck&bck=|");
     reset();
+    json_decref(call_json("PUT", "/v1/cluster",
+                          "{\"action\":\"stop-xaction\",\"value\":{\"id\":\"\",\"kind\":\"\"}}",
+                          400)); /* neither: as AIStore, 400 */
+    json_decref(call_json("PUT", "/v1/cluster",
+                          "{\"action\":\"stop-xaction\",\"value\":{\"bck\":{\"name\":\"b\"}}}",
+                          400));
     json_decref(call_json("PUT", "/v1/cluster",
                           "{\"action\":\"stop-xaction\",\"value\":{\"Kind\":\"bad kind\"}}", 400));
     json_decref(call_json("PUT", "/v1/cluster", "{\"action\":\"stop-xaction\",\"value\":7}", 400));
