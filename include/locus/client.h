@@ -342,6 +342,28 @@ int locus_job_snaps(locus_client_t *c, const char *id, char **json, char *err);
 int locus_job_errors(locus_client_t *c, const char *id, char **json, char *err);
 int locus_job_wait(locus_client_t *c, const char *id, int64_t timeout_ns, locus_job_status_t *st,
                    char *err);
+/* Which jobs a listing selects (AIStore's QueryMsg): kind and bck NULL or "" = any; all = the
+ * finished ones still in the targets' registries too (else only running ones). */
+typedef struct {
+    const char *kind;
+    const char *bck;
+    bool all;
+} locus_job_query_t;
+
+/* GET /v1/cluster?what=qryxstats with a QueryMsg and no id: raw JSON `{target-id: [snap, ...]}`
+ * of the selected jobs (caller frees). q may be NULL (running jobs of any kind). */
+int locus_job_list(locus_client_t *c, const locus_job_query_t *q, char **json, char *err);
+/* GET /v1/cluster?what=status_all: raw JSON `[nl.Status, ...]`, one per job (caller frees). */
+int locus_job_status_all(locus_client_t *c, const locus_job_query_t *q, char **json, char *err);
+/* GET /v1/cluster?what=running_all: raw JSON, the sorted `["kind[id]", ...]` (caller frees). */
+int locus_job_running(locus_client_t *c, const char *kind, char **json, char *err);
+/* PUT /v1/cluster {"action":"stop-xaction","value":{"id":id}}: LOCUS_ENOENT for no such job. */
+int locus_job_stop(locus_client_t *c, const char *id, char *err);
+/* Stops every running job of kind (and bck; NULL or "" = any): one stop-xaction by kind, or
+ * without a kind one per kind running now (what=running_all). *stopped (may be NULL) = how
+ * many, summed over the targets. */
+int locus_job_stop_many(locus_client_t *c, const char *kind, const char *bck, int64_t *stopped,
+                        char *err);
 /* Called after each status poll of a wait, the last one included (a progress display). */
 typedef void (*locus_job_progress_fn)(const locus_job_status_t *st, void *arg);
 /* locus_job_wait that calls progress(status, arg) after every poll (progress may be NULL) and

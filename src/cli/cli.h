@@ -8,6 +8,7 @@
 #ifndef LOCUS_CLI_H
 #define LOCUS_CLI_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -55,6 +56,20 @@ int cli_auth_random_secret(const char *path, char *err, size_t errlen);
  * (caller frees), or NULL with err. */
 char *cli_auth_admin_token(const char *secret_file, const char *user, int64_t ttl_s, char *err,
                            size_t errlen);
+
+/* --- jobs (cli_jobs.c) --- */
+
+/* o[k] when it is a string, else NULL. */
+const char *cli_jget(json_t *o, const char *k);
+/* o[k] as an integer: a JSON integer, or a decimal string (AIStore's counters), else 0. */
+long long cli_jnum(json_t *o, const char *k);
+
+/* The jobs of a what=qryxstats answer ({target: [snap]}), one row per job id in the order
+ * first seen: {"id", "kind", "bucket" ("src" or "src -> dst"), "state" (running, aborted,
+ * failed, finished), "objects", "bytes", "errors" (summed over the targets), "start" (the
+ * earliest), "end" (the latest, "" while any target runs it), "targets"}. NULL when json is not
+ * such an object. New reference. */
+json_t *cli_job_rows(const char *json);
 
 /* --- option tables (cli_opts.c) --- */
 

@@ -153,3 +153,123 @@ int locus_job_wait_progress(locus_client_t *c, const char *id, int64_t timeout_n
             sleep *= 2;
     }
 }
+
+/* AIStore's QueryMsg for q (NULL: running jobs of any kind). */
+static json_t *query_msg(const locus_job_query_t *q)
+{
+    const char *kind = q != NULL && q->kind != NULL ? q->kind : "";
+    const char *bck = q != NULL && q->bck != NULL ? q->bck : "";
+    json_t *m = json_pack("{s:s, s:b}", "kind", kind, "show_active", q == NULL || !q->all);
+    if (bck[0])
+        json_object_set_new(m, "bck", json_pack("{s:s, s:s}", "name", bck, "provider", "ais"));
+    return m;
+}
+
+/* A request to /v1/cluster with the JSON body msg (stolen); the 2xx body into *out when out
+ * is not NULL (caller frees). */
+static int cluster_call(locus_client_t *c, const char *method, const char *query, json_t *msg,
+                        char **out, char *err)
+{
+    if (out != NULL)
+        *out = NULL;
+    char *body = json_dumps(msg, JSON_COMPACT);
+    json_decref(msg);
+    char *url = client_url(c->endpoint, "cluster", query);
+    client_req_t r;
+    client_req_init(&r, method, url);
+    r.json_body = body;
+    int rc = client_do(c, &r, err);
+    if (rc == 0 && out != NULL)
+        *out = buf_steal(&r.body);
+    client_req_dispose(&r);
+    free(url);
+    free(body);
+    return rc;
+}
+
+static int check_query(const locus_job_query_t *q, char *err)
+{
+    if (q != NULL && q->bck != NULL && q->bck[0])
+        return locus_check_bucket_name(q->bck, err);
+    return 0;
+}
+
+int locus_job_list(locus_client_t *c, const locus_job_query_t *q, char **json, char *err)
+{
+    *json = NULL;
+    int rc = check_query(q, err);
+    return rc ? rc : cluster_call(c, "GET", "what=qryxstats", query_msg(q), json, err);
+}
+
+int locus_job_status_all(locus_client_t *c, const locus_job_query_t *q, char **json, char *err)
+{
+    *json = NULL;
+    int rc = check_query(q, err);
+    return rc ? rc : cluster_call(c, "GET", "what=status_all", query_msg(q), json, err);
+}
+
+int locus_job_running(locus_client_t *c, const char *kind, char **json, char *err)
+{
+    locus_job_query_t q = {.kind = kind};
+    return cluster_call(c, "GET", "what=running_all", query_msg(&q), json, err);
+}
+
+int locus_job_stop(locus_client_t *c, const char *id, char *err)
+{
+    if (id == NULL || id[0] == '\0')
+        return client_fail(err, LOCUS_EINVAL, "empty job id");
+    json_t *m = json_pack("{s:s, s:{s:s}}", "action", "stop-xaction", "value", "id", id);
+    return cluster_call(c, "PUT", NULL, m, NULL, err);
+}
+
+/* PUT stop-xaction for the running jobs of one kind (and bck); adds the count to *n. */
+static int stop_kind(locus_client_t *c, const char *kind, const char *bck, int64_t *n, char *err)
+{
+    locus_job_query_t q = {.kind = kind, .bck = bck, .all = true};
+    json_t *v = query_msg(&q);
+    json_object_del(v, "show_active");
+    char *out = NULL;
+    int rc = cluster_call(c, "PUT", NULL,
+                          json_pack("{s:s, s:o}", "action", "stop-xaction", "value", v), &out, err);
+    if (rc == 0 && out != NULL) {
+        json_t *j = json_loads(out, 0, NULL);
+        *n += json_int64(json_object_get(j, "stopped"));
+        json_decref(j);
+    }
+    free(out);
+    return rc;
+}
+
+int locus_job_stop_many(locus_client_t *c, const char *kind, const char *bck, int64_t *stopped,
+                        char *err)
+{
+    int64_t n = 0;
+    locus_job_query_t q = {.kind = kind, .bck = bck, .all = true};
+    int rc = check_query(&q, err);
+    if (rc == 0 && kind != NULL && kind[0])
+        rc = stop_kind(c, kind, bck, &n, err);
+    else if (rc == 0) {
+        /* AIStore stops by kind: every kind that runs now (running_all's "kind[id]") */
+        char *json = NULL;
+        rc = locus_job_running(c, NULL, &json, err);
+        json_t *names = rc == 0 ? json_loads(json, 0, NULL) : NULL;
+        free(json);
+        json_t *done = json_object(), *v;
+        size_t i;
+        json_array_foreach(names, i, v)
+        {
+            const char *s = json_string_value(v), *lb = s ? strchr(s, '[') : NULL;
+            char *k = lb ? xstrndup(s, (size_t)(lb - s)) : NULL;
+            if (rc == 0 && k && json_object_get(done, k) == NULL) {
+                json_object_set_new(done, k, json_true());
+                rc = stop_kind(c, k, bck, &n, err);
+            }
+            free(k);
+        }
+        json_decref(done);
+        json_decref(names);
+    }
+    if (stopped != NULL)
+        *stopped = n;
+    return rc;
+}

@@ -78,20 +78,20 @@ static char *job_id_of(http_req_t *req, json_t **msgp)
     return json_is_string(v) && json_string_value(v)[0] ? xstrdup(json_string_value(v)) : NULL;
 }
 
-/* The job's snapshots merged over the targets. */
+/* One job's snapshots merged over the targets (AIStore's nl.Status). */
 typedef struct {
-    json_t *per; /* per target: [snapshot] */
-    size_t ended;
+    char id[64];
+    char kind[32];
+    size_t known, ended; /* targets that answered for it, and those where it ended */
     int64_t max_end;
     bool aborted;
-    const char *kind; /* borrowed from a snapshot in per */
-    json_t *err;
+    char *err; /* the first target error */
 } job_merge_t;
 
-static int merge_snap(proxy_bcast_t *b, const snode_t *t, json_t *snap)
+static void merge_one(job_merge_t *m, json_t *snap)
 {
-    job_merge_t *m = b->arg;
     int64_t end = json_integer_value(json_object_get(snap, "end_ns"));
+    m->known++;
     if (end) {
         m->ended++;
         if (end > m->max_end)
@@ -100,22 +100,194 @@ static int merge_snap(proxy_bcast_t *b, const snode_t *t, json_t *snap)
     m->aborted = m->aborted || json_is_true(json_object_get(snap, "aborted"));
     const char *e = json_string_value(json_object_get(snap, "err"));
     if (e && e[0] && m->err == NULL)
-        m->err = json_string(e);
-    if (m->kind[0] == '\0') {
-        json_t *k = json_object_get(snap, "kind");
-        m->kind = json_is_string(k) ? json_string_value(k) : "";
-    }
+        m->err = xstrdup(e);
+    const char *k = json_string_value(json_object_get(snap, "kind"));
+    if (m->kind[0] == '\0' && k)
+        snprintf(m->kind, sizeof(m->kind), "%s", k);
+}
+
+/* The job's nl.Status: it ended when every target that knows it has ended (a target that lost
+ * it, after a restart, cannot hold the job back). */
+static json_t *merge_status(const job_merge_t *m)
+{
+    return json_pack("{s:s, s:s, s:s, s:I, s:b}", "kind", m->kind, "uuid", m->id, "err",
+                     m->err ? m->err : "", "end_time",
+                     (json_int_t)(m->ended == m->known ? m->max_end : 0), "aborted",
+                     (int)m->aborted);
+}
+
+/* The snapshot as the SDK sees it (without the fields for the proxy). */
+static void snap_strip(json_t *snap)
+{
     json_object_del(snap, "end_ns");
     json_object_del(snap, "node");
+}
+
+typedef struct {
+    job_merge_t one;
+    json_t *per; /* per target: [snapshot] */
+} single_t;
+
+static int merge_snap(proxy_bcast_t *b, const snode_t *t, json_t *snap)
+{
+    single_t *m = b->arg;
+    merge_one(&m->one, snap);
+    snap_strip(snap);
     json_object_set_new(m->per, t->id, json_pack("[O]", snap));
     return 0;
+}
+
+/* what=status|qryxstats for the one job id. */
+static void query_one(http_req_t *req, const char *what, const char *id)
+{
+    char *enc = url_encode(id, "");
+    /* errors=true: each snapshot with its per-object errors (obj_errors) */
+    char *q =
+        xasprintf("/v1/xactions?id=%s%s", enc, http_query_bool(req, "errors") ? "&errors=1" : "");
+    free(enc);
+    single_t m = {.per = json_object()};
+    snprintf(m.one.id, sizeof(m.one.id), "%s", id);
+    proxy_bcast_t b = {
+        .method = "GET", .path = q, .timeout_ms = 10000, .merge = merge_snap, .arg = &m};
+    proxy_bcast(&b);
+    free(q);
+    if (b.n_ok == 0)
+        http_reply_error(req, 404, "job \"%s\" not found", id);
+    else if (strcmp(what, "qryxstats") == 0)
+        http_reply_json(req, 200, json_incref(m.per));
+    else
+        http_reply_json(req, 200, merge_status(&m.one));
+    free(m.one.err);
+    json_decref(m.per);
+}
+
+/* The jobs of a query for many: every target's matching snapshots. */
+typedef struct {
+    const char *id; /* only this job (status_all/running_all with an id), or NULL */
+    json_t *per;    /* per target: [snapshot], targets with none left out */
+    job_merge_t *jobs;
+    size_t n_jobs;
+} many_t;
+
+static job_merge_t *many_job(many_t *m, const char *id)
+{
+    for (size_t i = 0; i < m->n_jobs; i++)
+        if (strcmp(m->jobs[i].id, id) == 0)
+            return &m->jobs[i];
+    m->jobs = xrealloc(m->jobs, (m->n_jobs + 1) * sizeof(*m->jobs));
+    job_merge_t *j = &m->jobs[m->n_jobs++];
+    memset(j, 0, sizeof(*j));
+    snprintf(j->id, sizeof(j->id), "%s", id);
+    return j;
+}
+
+static int merge_many(proxy_bcast_t *b, const snode_t *t, json_t *answer)
+{
+    many_t *m = b->arg;
+    if (!json_is_array(answer) || json_array_size(answer) == 0)
+        return 0;
+    for (size_t i = 0; i < json_array_size(answer);) {
+        json_t *snap = json_array_get(answer, i);
+        const char *id = json_string_value(json_object_get(snap, "id"));
+        if (id == NULL || (m->id && strcmp(id, m->id) != 0)) {
+            json_array_remove(answer, i); /* not a job snapshot, or another job */
+            continue;
+        }
+        merge_one(many_job(m, id), snap);
+        snap_strip(snap);
+        i++;
+    }
+    if (json_array_size(answer))
+        json_object_set(m->per, t->id, answer);
+    return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* what=running_all: the sorted "kind[id]" names of the running jobs (AIStore's). */
+static json_t *running_names(const many_t *m)
+{
+    char **names = xcalloc(m->n_jobs + 1, sizeof(char *));
+    size_t n = 0;
+    for (size_t i = 0; i < m->n_jobs; i++)
+        if (m->jobs[i].ended < m->jobs[i].known)
+            names[n++] = xasprintf("%s[%s]", m->jobs[i].kind, m->jobs[i].id);
+    qsort(names, n, sizeof(char *), cmp_str);
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; i++) {
+        json_array_append_new(a, json_string(names[i]));
+        free(names[i]);
+    }
+    free(names);
+    return a;
+}
+
+/* The filter of a query for many jobs: the QueryMsg body (msg, may be NULL) and the query
+ * parameters kind, bck and show_active. 0, or -1 when answered (400). */
+static int many_filter(http_req_t *req, json_t *msg, xact_filter_t *f)
+{
+    char err[256];
+    memset(f, 0, sizeof(*f));
+    if (xact_filter_parse(msg, f, err, sizeof(err)) < 0 ||
+        xact_filter_set(f, http_query(req, "kind"), http_query(req, "bck"),
+                        http_query(req, "show_active"), err, sizeof(err)) < 0) {
+        http_reply_error(req, 400, "%s", err);
+        return -1;
+    }
+    return 0;
+}
+
+/* what=qryxstats (no id), status_all or running_all (id: of that job only, or NULL). */
+static void query_many(http_req_t *req, const char *what, json_t *msg, const char *id)
+{
+    xact_filter_t f;
+    if (many_filter(req, msg, &f) < 0)
+        return;
+    if (strcmp(what, "running_all") == 0)
+        f.only_running = true;
+    char *ek = url_encode(f.kind, ""), *eb = url_encode(f.bck, "");
+    char *q = xasprintf("/v1/xactions?kind=%s&bck=%s&show_active=%s", ek, eb,
+                        f.only_running ? "true" : "false");
+    free(ek);
+    free(eb);
+    many_t m = {.id = id, .per = json_object()};
+    proxy_bcast_t b = {.method = "GET",
+                       .path = q,
+                       .timeout_ms = 10000,
+                       .strict = true,
+                       .merge = merge_many,
+                       .arg = &m};
+    int rc = proxy_bcast(&b);
+    free(q);
+    if (rc) {
+        http_reply_error(req, (unsigned)rc, "%s", b.err);
+    } else if (strcmp(what, "qryxstats") == 0) {
+        http_reply_json(req, 200, json_incref(m.per));
+    } else if (strcmp(what, "running_all") == 0) {
+        http_reply_json(req, 200, running_names(&m));
+    } else {
+        json_t *vec = json_array();
+        for (size_t i = 0; i < m.n_jobs; i++)
+            json_array_append_new(vec, merge_status(&m.jobs[i]));
+        http_reply_json(req, 200, vec);
+    }
+    for (size_t i = 0; i < m.n_jobs; i++)
+        free(m.jobs[i].err);
+    free(m.jobs);
+    json_decref(m.per);
 }
 
 void proxy_job_query(http_req_t *req)
 {
     const char *what = http_query(req, "what");
-    if (what == NULL || (strcmp(what, "status") && strcmp(what, "qryxstats"))) {
-        http_reply_error(req, 400, "invalid what=\"%s\" (supported: status, qryxstats)",
+    bool all = what && (strcmp(what, "status_all") == 0 || strcmp(what, "running_all") == 0);
+    if (what == NULL || (!all && strcmp(what, "status") && strcmp(what, "qryxstats"))) {
+        http_reply_error(req, 400,
+                         "invalid what=\"%s\" (supported: status, qryxstats, status_all, "
+                         "running_all)",
                          what ? what : "");
         return;
     }
@@ -123,53 +295,71 @@ void proxy_job_query(http_req_t *req)
     char *id = job_id_of(req, &msg);
     if (id == (char *)-1)
         return;
-    if (id == NULL) {
-        json_decref(msg);
+    if (id == NULL && strcmp(what, "status") == 0)
         http_reply_error(req, 400, "job id is missing (JobArgs {\"ID\": ...})");
-        return;
-    }
-    char *enc = url_encode(id, "");
-    /* errors=true: each snapshot with its per-object errors (obj_errors) */
-    char *q =
-        xasprintf("/v1/xactions?id=%s%s", enc, http_query_bool(req, "errors") ? "&errors=1" : "");
-    free(enc);
-    job_merge_t m = {.per = json_object(), .kind = ""};
-    proxy_bcast_t b = {
-        .method = "GET", .path = q, .timeout_ms = 10000, .merge = merge_snap, .arg = &m};
-    proxy_bcast(&b);
-    free(q);
-    if (b.n_ok == 0) {
-        http_reply_error(req, 404, "job \"%s\" not found", id);
-    } else if (strcmp(what, "qryxstats") == 0) {
-        http_reply_json(req, 200, json_incref(m.per));
-    } else {
-        /* All targets that know the job must have ended; a target that lost it (restart)
-         * cannot hold the job back. */
-        json_t *st =
-            json_pack("{s:s, s:s, s:s, s:I, s:b}", "kind", m.kind, "uuid", id, "err",
-                      m.err ? json_string_value(m.err) : "", "end_time",
-                      (json_int_t)(m.ended == b.n_ok ? m.max_end : 0), "aborted", (int)m.aborted);
-        http_reply_json(req, 200, st);
-    }
-    json_decref(m.err);
-    json_decref(m.per);
+    else if (id == NULL || all)
+        query_many(req, what, msg, id);
+    else
+        query_one(req, what, id);
     json_decref(msg);
     free(id);
 }
 
-/* PUT /v1/cluster {"action":"stop-xaction"|"stop", "value":{"id":...}} */
+static int sum_stopped(proxy_bcast_t *b, const snode_t *t, json_t *answer)
+{
+    (void)t;
+    *(json_int_t *)b->arg += json_integer_value(json_object_get(answer, "stopped"));
+    return 0;
+}
+
+/* Stops every running job value's kind (and bck) select; answers {"stopped": n} with n the jobs
+ * stopped summed over the targets. As AIStore, no kind (and no id) is a 400. */
+static void abort_many(http_req_t *req, json_t *value)
+{
+    xact_filter_t f;
+    if (many_filter(req, value, &f) < 0)
+        return;
+    if (f.kind[0] == '\0') {
+        http_reply_error(req, 400, "cannot stop jobs without a kind or an id");
+        return;
+    }
+    char *ek = url_encode(f.kind, ""), *eb = url_encode(f.bck, "");
+    char *q = xasprintf("/v1/xactions?kind=%s&bck=%s", ek, eb);
+    free(ek);
+    free(eb);
+    json_int_t n = 0;
+    proxy_bcast_t b = {.method = "DELETE",
+                       .path = q,
+                       .timeout_ms = 10000,
+                       .strict = true,
+                       .merge = sum_stopped,
+                       .arg = &n};
+    int rc = proxy_bcast(&b);
+    free(q);
+    if (rc)
+        http_reply_error(req, (unsigned)rc, "%s", b.err);
+    else
+        http_reply_json(req, 200, json_pack("{s:I}", "stopped", n));
+}
+
+/* PUT /v1/cluster {"action":"stop-xaction"|"stop", "value":{"id":...}} stops that job; a value
+ * with no id but a kind (and a bck) stops every running job they select (AIStore's
+ * xact.ArgsMsg). */
 void proxy_job_abort(http_req_t *req)
 {
     json_t *msg = http_body_json(req);
     if (msg == NULL)
         return;
     const char *action = json_string_value(json_object_get(msg, "action"));
-    json_t *v = json_get_ci(json_object_get(msg, "value"), "id");
+    json_t *value = json_object_get(msg, "value");
+    json_t *v = json_get_ci(value, "id");
     if (action == NULL || (strcmp(action, "stop-xaction") && strcmp(action, "stop"))) {
         http_reply_error(req, 400, "invalid action \"%s\" for PUT /v1/cluster",
                          action ? action : "");
-    } else if (!json_is_string(v)) {
-        http_reply_error(req, 400, "%s: value needs the job \"id\"", action);
+    } else if (!json_is_object(value) || (v && !json_is_string(v) && !json_is_null(v))) {
+        http_reply_error(req, 400, "%s: value needs the job \"id\", or a \"kind\"", action);
+    } else if (!json_is_string(v) || json_string_value(v)[0] == '\0') {
+        abort_many(req, value);
     } else {
         char *enc = url_encode(json_string_value(v), "");
         char *q = xasprintf("/v1/xactions?id=%s", enc);

@@ -708,6 +708,53 @@ static void job_start(http_req_t *req)
     http_reply_text(req, 200, idcopy);
 }
 
+/* The filter of a request for many jobs: an AIStore QueryMsg body and/or the query parameters
+ * kind, bck and show_active. 0, or -1 when the request was answered (400). */
+static int jobs_filter(http_req_t *req, xact_filter_t *f)
+{
+    char err[256];
+    memset(f, 0, sizeof(*f));
+    if (req->body.len) {
+        json_t *msg = http_body_json(req);
+        if (msg == NULL)
+            return -1;
+        int rc = xact_filter_parse(msg, f, err, sizeof(err));
+        json_decref(msg);
+        if (rc < 0) {
+            http_reply_error(req, 400, "%s", err);
+            return -1;
+        }
+    }
+    if (xact_filter_set(f, http_query(req, "kind"), http_query(req, "bck"),
+                        http_query(req, "show_active"), err, sizeof(err)) < 0) {
+        http_reply_error(req, 400, "%s", err);
+        return -1;
+    }
+    return 0;
+}
+
+/* GET /v1/xactions without an id: the snapshots of the jobs the filter selects; DELETE without
+ * an id: stops the running ones of a kind (and bucket), answering {"stopped": n}. */
+static void jobs_many(http_req_t *req)
+{
+    xact_filter_t f;
+    if (jobs_filter(req, &f) < 0)
+        return;
+    if (strcmp(req->method, "GET") == 0) {
+        http_reply_json(req, 200, xact_list(&f, cluster_self_id()));
+    } else if (strcmp(req->method, "DELETE") == 0) {
+        if (f.kind[0] == '\0') {
+            http_reply_error(req, 400, "stopping jobs needs an id or a kind");
+            return;
+        }
+        f.only_running = true;
+        int n = xact_abort_matching(&f, "aborted by user");
+        http_reply_json(req, 200, json_pack("{s:i}", "stopped", n));
+    } else {
+        http_reply_error(req, 405, "method %s not supported for jobs", req->method);
+    }
+}
+
 void jobs_handle(http_req_t *req)
 {
     const char *m = req->method;
@@ -716,6 +763,10 @@ void jobs_handle(http_req_t *req)
         return;
     }
     const char *id = http_query(req, "id");
+    if (id == NULL || id[0] == '\0') {
+        jobs_many(req);
+        return;
+    }
     xact_t *x = id ? xact_find(id) : NULL;
     if (x == NULL) {
         http_reply_error(req, 404, "job \"%s\" not found", id ? id : "");

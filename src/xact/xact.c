@@ -2,12 +2,14 @@
  * xact.c - the job registry. See xact.h.
  */
 #include "xact/xact.h"
+#include "common/names.h"
 #include "common/util.h"
 
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* reg_lock protects the registry array, every job's refcnt, err and obj_errors. */
 static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -189,4 +191,170 @@ void xact_gc(int64_t keep_ns)
     pthread_mutex_unlock(&reg_lock);
     for (size_t i = 0; i < nd; i++)
         xact_put(drop[i]);
+}
+
+/* ---------------------------------------------------------------- listing */
+
+static const char *const kinds[] = {"copy-bck",      "delete-listrange", "etl-bck",   "scrub-bck",
+                                    "make-n-copies", "ec-encode",        "rebalance", "resilver"};
+
+bool xact_kind_valid(const char *kind)
+{
+    for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+        if (strcmp(kind, kinds[i]) == 0)
+            return true;
+    return false;
+}
+
+static int bool_text(const char *s, bool *out)
+{
+    if (strcmp(s, "true") == 0 || strcmp(s, "1") == 0)
+        *out = true;
+    else if (strcmp(s, "false") == 0 || strcmp(s, "0") == 0 || s[0] == '\0')
+        *out = false;
+    else
+        return -1;
+    return 0;
+}
+
+int xact_filter_set(xact_filter_t *f, const char *kind, const char *bck, const char *running,
+                    char *err, size_t errlen)
+{
+    if (kind && kind[0]) {
+        if (!xact_kind_valid(kind)) {
+            snprintf(err, errlen, "invalid job kind \"%.64s\"", kind);
+            return -1;
+        }
+        snprintf(f->kind, sizeof(f->kind), "%s", kind);
+    }
+    if (bck && bck[0]) {
+        const char *why = name_check_bucket(bck);
+        if (why != NULL || strlen(bck) >= sizeof(f->bck)) {
+            snprintf(err, errlen, "invalid bucket name \"%.80s\": %s", bck, why ? why : "too long");
+            return -1;
+        }
+        snprintf(f->bck, sizeof(f->bck), "%s", bck);
+    }
+    if (running && bool_text(running, &f->only_running) < 0) {
+        snprintf(err, errlen, "invalid boolean \"%.32s\"", running);
+        return -1;
+    }
+    return 0;
+}
+
+/* obj[key] with the key in any case. */
+static json_t *get_ci(json_t *obj, const char *key)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach(obj, k, v)
+    {
+        if (strcasecmp(k, key) == 0)
+            return v;
+    }
+    return NULL;
+}
+
+static int filter_bck(json_t *b, xact_filter_t *f, char *err, size_t errlen)
+{
+    if (b == NULL || json_is_null(b))
+        return 0;
+    json_t *name = get_ci(b, "name"), *prov = get_ci(b, "provider");
+    if (!json_is_object(b) || (name && !json_is_string(name)) || (prov && !json_is_string(prov))) {
+        snprintf(err, errlen, "invalid \"bck\": expecting {\"name\": ..., \"provider\": ...}");
+        return -1;
+    }
+    const char *p = prov ? json_string_value(prov) : "";
+    if (p[0] && strcmp(p, "ais") != 0) {
+        snprintf(err, errlen, "invalid \"bck\": provider \"%.32s\" is not served", p);
+        return -1;
+    }
+    return xact_filter_set(f, NULL, name ? json_string_value(name) : NULL, NULL, err, errlen);
+}
+
+int xact_filter_parse(json_t *msg, xact_filter_t *f, char *err, size_t errlen)
+{
+    if (msg == NULL || json_is_null(msg))
+        return 0;
+    if (!json_is_object(msg)) {
+        snprintf(err, errlen, "invalid query: expecting a JSON object (QueryMsg)");
+        return -1;
+    }
+    json_t *kind = get_ci(msg, "kind"), *act = get_ci(msg, "show_active");
+    if (act == NULL)
+        act = get_ci(msg, "OnlyRunning"); /* xact.ArgsMsg's name for it */
+    if (kind && !json_is_null(kind) && !json_is_string(kind)) {
+        snprintf(err, errlen, "invalid \"kind\": expecting a string");
+        return -1;
+    }
+    if (act && !json_is_null(act) && !json_is_boolean(act)) {
+        snprintf(err, errlen, "invalid \"show_active\": expecting true or false");
+        return -1;
+    }
+    if (json_is_true(act))
+        f->only_running = true;
+    if (xact_filter_set(f, json_string_value(kind), NULL, NULL, err, errlen) < 0)
+        return -1;
+    return filter_bck(get_ci(msg, "bck"), f, err, errlen);
+}
+
+bool xact_filter_match(const xact_filter_t *f, xact_t *x)
+{
+    if (f->kind[0] && strcmp(f->kind, x->kind) != 0)
+        return false;
+    if (f->bck[0] && strcmp(f->bck, x->src_bck) != 0 && strcmp(f->bck, x->dst_bck) != 0)
+        return false;
+    return !f->only_running || x->end_ns == 0;
+}
+
+/* The matching jobs, referenced, oldest first; *n how many. */
+static xact_t **collect(const xact_filter_t *f, size_t *n)
+{
+    pthread_mutex_lock(&reg_lock);
+    xact_t **out = xcalloc(n_reg + 1, sizeof(*out));
+    *n = 0;
+    for (size_t i = 0; i < n_reg; i++) {
+        if (xact_filter_match(f, reg[i])) {
+            reg[i]->refcnt++;
+            out[(*n)++] = reg[i];
+        }
+    }
+    pthread_mutex_unlock(&reg_lock);
+    for (size_t i = 1; i < *n; i++) /* insertion sort by start time */
+        for (size_t k = i; k > 0 && out[k - 1]->start_ns > out[k]->start_ns; k--) {
+            xact_t *t = out[k];
+            out[k] = out[k - 1];
+            out[k - 1] = t;
+        }
+    return out;
+}
+
+json_t *xact_list(const xact_filter_t *f, const char *node_id)
+{
+    size_t n;
+    xact_t **xs = collect(f, &n);
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; i++) {
+        json_array_append_new(a, xact_snap(xs[i], node_id));
+        xact_put(xs[i]);
+    }
+    free(xs);
+    return a;
+}
+
+int xact_abort_matching(const xact_filter_t *f, const char *why)
+{
+    size_t n;
+    int stopped = 0;
+    xact_t **xs = collect(f, &n);
+    for (size_t i = 0; i < n; i++) {
+        if (xs[i]->end_ns == 0 && !xs[i]->abort) {
+            xs[i]->abort = true;
+            xact_set_err(xs[i], why, false);
+            stopped++;
+        }
+        xact_put(xs[i]);
+    }
+    free(xs);
+    return stopped;
 }

@@ -46,6 +46,28 @@ json_t *xact_obj_errors(xact_t *x);
 void xact_new_id(char *out, size_t len);
 /* Asks every running job to stop (shutdown). */
 void xact_abort_running(void);
+/* Which jobs a listing selects (AIStore's QueryMsg: kind, bck, show_active); empty = any. */
+typedef struct {
+    char kind[32];
+    char bck[80];
+    bool only_running;
+} xact_filter_t;
+
+/* Whether kind names a kind of job this cluster runs. */
+bool xact_kind_valid(const char *kind);
+/* Adds an AIStore QueryMsg ({"kind", "bck": {"name", "provider"}, "show_active"}, or
+ * xact.ArgsMsg's "OnlyRunning"; keys in any case, null values ignored) to f. 0, or -1 with err
+ * for what is not a valid filter. */
+int xact_filter_parse(json_t *msg, xact_filter_t *f, char *err, size_t errlen);
+/* Sets one filter field from text (kind, bck, or running: "true"/"false"/"1"/"0"); NULL
+ * leaves it. 0, or -1 with err. */
+int xact_filter_set(xact_filter_t *f, const char *kind, const char *bck, const char *running,
+                    char *err, size_t errlen);
+bool xact_filter_match(const xact_filter_t *f, xact_t *x);
+/* Snapshots (xact_snap) of the registered jobs f selects, oldest first. New reference. */
+json_t *xact_list(const xact_filter_t *f, const char *node_id);
+/* Asks every running job f selects (not already stopping) to stop, with err why; how many. */
+int xact_abort_matching(const xact_filter_t *f, const char *why);
 /* Forgets jobs that ended more than keep_ns ago. */
 void xact_gc(int64_t keep_ns);
 

@@ -604,6 +604,85 @@ static void test_job_abort(void **state)
         call_json("PUT", "/v1/cluster", "{\"action\":\"stop\",\"value\":{\"id\":\"j1\"}}", 404));
 }
 
+/* Queries for many jobs: the filter goes to every target as query parameters; status_all
+ * aggregates per job id over the targets as what=status does, running_all names the running
+ * ones, sorted. */
+static void test_job_query_many(void **state)
+{
+    reset();
+    tbody[idx_of_id("ta")] =
+        "[{\"id\":\"j1\",\"kind\":\"copy-bck\",\"end_ns\":100,\"node\":\"ta\"},"
+        "{\"id\":\"j2\",\"kind\":\"etl-bck\",\"end_ns\":0,\"err\":\"\"}]";
+    tbody[idx_of_id("tb")] = "[{\"id\":\"j1\",\"kind\":\"copy-bck\",\"end_ns\":0},"
+                             "{\"id\":\"j2\",\"kind\":\"etl-bck\",\"end_ns\":0}]";
+    tbody[idx_of_id("tc")] = "[]";
+    json_t *per = call_json("GET", "/v1/cluster?what=qryxstats",
+                            "{\"kind\":\"copy-bck\",\"bck\":{\"name\":\"b1\",\"provider\":\"ais\"},"
+                            "\"show_active\":true}",
+                            200);
+    assert_string_equal(logged("ta", 0), "GET /v1/xactions?kind=copy-bck&bck=b1&show_active=true|");
+    assert_int_equal(json_object_size(per), 2); /* tc has none */
+    assert_int_equal(json_array_size(json_object_get(per, "ta")), 2);
+    assert_null(json_object_get(json_array_get(json_object_get(per, "ta"), 0), "end_ns"));
+    json_decref(per);
+
+    json_t *vec = call_json("GET", "/v1/cluster?what=status_all", NULL, 200);
+    assert_int_equal(json_array_size(vec), 2);
+    json_t *s1 = json_array_get(vec, 0);
+    assert_string_equal(json_string_value(json_object_get(s1, "uuid")), "j1");
+    assert_int_equal(json_integer_value(json_object_get(s1, "end_time")), 0); /* tb runs it */
+    json_decref(vec);
+
+    tbody[idx_of_id("tb")] = "[{\"id\":\"j1\",\"kind\":\"copy-bck\",\"end_ns\":200},"
+                             "{\"id\":\"j2\",\"kind\":\"etl-bck\",\"end_ns\":0}]";
+    vec = call_json("GET", "/v1/cluster?what=status_all", NULL, 200);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(vec, 0), "end_time")), 200);
+    json_decref(vec);
+    vec = call_json("GET", "/v1/cluster?what=status_all", "{\"ID\":\"j2\"}", 200);
+    assert_int_equal(json_array_size(vec), 1); /* with an id: that job only */
+    assert_string_equal(json_string_value(json_object_get(json_array_get(vec, 0), "uuid")), "j2");
+    json_decref(vec);
+    vec = call_json("GET", "/v1/cluster?what=running_all", NULL, 200);
+    assert_int_equal(json_array_size(vec), 1);
+    assert_string_equal(json_string_value(json_array_get(vec, 0)), "etl-bck[j2]");
+    json_decref(vec);
+    assert_string_equal(logged("ta", nlog[idx_of_id("ta")] - 1),
+                        "GET /v1/xactions?kind=&bck=&show_active=true|");
+
+    /* Bad filters are refused before any target is called. */
+    reset();
+    json_decref(call_json("GET", "/v1/cluster?what=qryxstats", "{\"kind\":\"nosuch\"}", 400));
+    json_decref(call_json("GET", "/v1/cluster?what=status_all", "{\"show_active\":\"yes\"}", 400));
+    json_decref(call_json("GET", "/v1/cluster?what=running_all&bck=a/b", NULL, 400));
+    json_decref(call_json("GET", "/v1/cluster?what=nosuch", NULL, 400));
+    for (int k = 0; k < NT; k++)
+        assert_int_equal(nlog[k], 0);
+}
+
+static void test_job_abort_kind(void **state)
+{
+    reset();
+    for (int k = 0; k < NT; k++)
+        tbody[k] = "{\"stopped\":2}";
+    json_t *r = call_json("PUT", "/v1/cluster",
+                          "{\"action\":\"stop-xaction\",\"value\":{\"kind\":\"copy-bck\"}}", 200);
+    assert_int_equal(json_integer_value(json_object_get(r, "stopped")), 2 * NT);
+    json_decref(r);
+    assert_string_equal(logged("ta", 0), "DELETE /v1/xactions?kind=copy-bck&bck=|");
+    reset();
+    json_decref(call_json("PUT", "/v1/cluster",
+                          "{\"action\":\"stop-xaction\",\"value\":{\"id\":\"\",\"kind\":\"\"}}",
+                          400)); /* neither: as AIStore, 400 */
+    json_decref(call_json("PUT", "/v1/cluster",
+                          "{\"action\":\"stop-xaction\",\"value\":{\"bck\":{\"name\":\"b\"}}}",
+                          400));
+    json_decref(call_json("PUT", "/v1/cluster",
+                          "{\"action\":\"stop-xaction\",\"value\":{\"Kind\":\"bad kind\"}}", 400));
+    json_decref(call_json("PUT", "/v1/cluster", "{\"action\":\"stop-xaction\",\"value\":7}", 400));
+    for (int k = 0; k < NT; k++)
+        assert_int_equal(nlog[k], 0);
+}
+
 /* ---------------------------------------------------------------- objects and buckets */
 
 /* Object requests go to their HRW owner by 307, with the proxy's id and a timestamp added;
@@ -902,6 +981,8 @@ int main(void)
         cmocka_unit_test(test_job_start),
         cmocka_unit_test(test_job_query_merges_snapshots),
         cmocka_unit_test(test_job_abort),
+        cmocka_unit_test(test_job_query_many),
+        cmocka_unit_test(test_job_abort_kind),
         cmocka_unit_test(test_object_redirect),
         cmocka_unit_test(test_object_put_connections),
         cmocka_unit_test(test_buckets),

@@ -312,6 +312,115 @@ static void test_concurrent_counters(void **state)
     xact_put(x);
 }
 
+/* The filter of a listing: QueryMsg JSON (any key case) and query-parameter text, each input
+ * checked. */
+static void test_filter_parse(void **state)
+{
+    (void)state;
+    char err[256];
+    xact_filter_t f = {0};
+    json_t *m = json_loads("{\"Kind\":\"copy-bck\",\"bck\":{\"name\":\"b1\",\"provider\":\"ais\","
+                           "\"namespace\":{}},\"show_active\":true,\"node\":\"\"}",
+                           0, NULL);
+    assert_int_equal(xact_filter_parse(m, &f, err, sizeof(err)), 0);
+    json_decref(m);
+    assert_string_equal(f.kind, "copy-bck");
+    assert_string_equal(f.bck, "b1");
+    assert_true(f.only_running);
+
+    xact_filter_t g = {0};
+    assert_int_equal(xact_filter_parse(NULL, &g, err, sizeof(err)), 0);
+    m = json_loads("{\"ID\":\"x\",\"Kind\":\"\",\"Bck\":null,\"OnlyRunning\":false}", 0, NULL);
+    assert_int_equal(xact_filter_parse(m, &g, err, sizeof(err)), 0);
+    json_decref(m);
+    assert_string_equal(g.kind, "");
+    assert_string_equal(g.bck, "");
+    assert_false(g.only_running);
+
+    static const char *bad[] = {
+        "[1]",
+        "{\"kind\":7}",
+        "{\"kind\":\"no-such-kind\"}",
+        "{\"show_active\":\"yes\"}",
+        "{\"bck\":\"b1\"}",
+        "{\"bck\":{\"name\":5}}",
+        "{\"bck\":{\"name\":\"a/b\"}}",
+        "{\"bck\":{\"name\":\"b\",\"provider\":\"gcp\"}}",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        xact_filter_t h = {0};
+        m = json_loads(bad[i], 0, NULL);
+        assert_non_null(m);
+        err[0] = '\0';
+        assert_int_equal(xact_filter_parse(m, &h, err, sizeof(err)), -1);
+        assert_true(err[0] != '\0');
+        json_decref(m);
+    }
+
+    xact_filter_t t = {0};
+    assert_int_equal(xact_filter_set(&t, "etl-bck", "b2", "1", err, sizeof(err)), 0);
+    assert_string_equal(t.kind, "etl-bck");
+    assert_string_equal(t.bck, "b2");
+    assert_true(t.only_running);
+    assert_int_equal(xact_filter_set(&t, NULL, NULL, "false", err, sizeof(err)), 0);
+    assert_false(t.only_running);
+    assert_string_equal(t.kind, "etl-bck"); /* NULL leaves it */
+    assert_int_equal(xact_filter_set(&t, NULL, NULL, "maybe", err, sizeof(err)), -1);
+    assert_int_equal(xact_filter_set(&t, "COPY", NULL, NULL, err, sizeof(err)), -1);
+    assert_int_equal(xact_filter_set(&t, NULL, "..", NULL, err, sizeof(err)), -1);
+    assert_true(xact_kind_valid("rebalance"));
+    assert_false(xact_kind_valid(""));
+}
+
+/* Listing and stopping by filter: kind, either bucket, running only; oldest first. */
+static void test_list_and_abort(void **state)
+{
+    (void)state;
+    xact_t *a = xact_create("ls-a", "copy-bck", "lsrc", "ldst");
+    xact_t *b = xact_create("ls-b", "etl-bck", "lsrc", "lother");
+    xact_t *c = xact_create("ls-c", "copy-bck", "lx", "ly");
+    xact_finish(c);
+    xact_filter_t f = {0};
+    snprintf(f.bck, sizeof(f.bck), "lsrc");
+    json_t *l = xact_list(&f, "t1");
+    assert_int_equal(json_array_size(l), 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(l, 0), "id")), "ls-a");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(l, 1), "id")), "ls-b");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(l, 0), "node")), "t1");
+    json_decref(l);
+
+    xact_filter_t k = {0};
+    snprintf(k.kind, sizeof(k.kind), "copy-bck");
+    l = xact_list(&k, "t1");
+    size_t n = json_array_size(l);
+    json_decref(l);
+    k.only_running = true;
+    l = xact_list(&k, "t1");
+    assert_int_equal(json_array_size(l) + 1, n); /* ls-c ended */
+    json_decref(l);
+    xact_filter_t d = {0};
+    snprintf(d.bck, sizeof(d.bck), "ldst"); /* destination bucket matches too */
+    l = xact_list(&d, "t1");
+    assert_int_equal(json_array_size(l), 1);
+    json_decref(l);
+
+    snprintf(k.bck, sizeof(k.bck), "lsrc");
+    assert_int_equal(xact_abort_matching(&k, "aborted by user"), 1);
+    assert_true(a->abort);
+    assert_false(b->abort);
+    assert_false(c->abort);
+    assert_int_equal(xact_abort_matching(&k, "again"), 0); /* already stopping */
+    xact_finish(a);
+    assert_true(a->aborted);
+    json_t *s = xact_snap(a, "t1");
+    assert_string_equal(json_string_value(json_object_get(s, "err")), "aborted by user");
+    json_decref(s);
+    xact_finish(b);
+    xact_put(a);
+    xact_put(b);
+    xact_put(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -322,6 +431,8 @@ int main(void)
         cmocka_unit_test(test_gc),
         cmocka_unit_test(test_new_id),
         cmocka_unit_test(test_concurrent_counters),
+        cmocka_unit_test(test_filter_parse),
+        cmocka_unit_test(test_list_and_abort),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
