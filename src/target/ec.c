@@ -208,14 +208,18 @@ void ec_remove_locked(const char *bck, const char *obj)
 
 /* ---------------------------------------------------------------- storing a piece */
 
+/* The mountpath of fqn = <mp>/@ais/<bck>/%ob/<obj> (caller frees). */
+static char *mountpath_of(const char *fqn, const char *bck, const char *obj)
+{
+    return xstrndup(fqn, strlen(fqn) - strlen(obj) - strlen(bck) - strlen("/@ais//%ob/"));
+}
+
 int ec_piece_open(obj_writer_t *w, const char *bck, const char *obj, char *err, size_t errlen)
 {
     int rc = store_writer_open(w, bck, obj, err, errlen);
     if (rc < 0)
         return rc;
-    /* w->fqn is <mp>/@ais/<bck>/%ob/<obj>: the piece goes beside it, under %ec */
-    size_t mp_len = strlen(w->fqn) - strlen(obj) - strlen(bck) - strlen("/@ais//%ob/");
-    char *mp = xstrndup(w->fqn, mp_len);
+    char *mp = mountpath_of(w->fqn, bck, obj); /* the piece goes beside it, under %ec */
     free(w->fqn);
     w->fqn = piece_path(mp, bck, obj);
     free(mp);
@@ -288,6 +292,24 @@ int ec_piece_commit(obj_writer_t *w, const lom_md_t *md, const ec_piece_t *pc, c
 
 /* Stores len bytes of fd from off as this target's piece pc of bck/obj (pc->scs is computed
  * here). 0 or an HTTP status with err. */
+/* Writes len bytes of fd from offset off through w. 0 or -errno. */
+static int copy_to_writer(obj_writer_t *w, int fd, int64_t off, int64_t len)
+{
+    size_t bufsz = 1u << 20;
+    char *buf = xmalloc(bufsz);
+    int rc = 0;
+    for (int64_t done = 0; rc == 0 && done < len;) {
+        size_t want = len - done < (int64_t)bufsz ? (size_t)(len - done) : bufsz;
+        ssize_t n = pread(fd, buf, want, (off_t)(off + done));
+        if (n < 0 && errno == EINTR)
+            continue;
+        rc = n <= 0 ? -EIO : store_writer_write(w, buf, (size_t)n);
+        done += n > 0 ? n : 0;
+    }
+    free(buf);
+    return rc;
+}
+
 static int piece_store_local(const char *bck, const char *obj, const lom_md_t *md, ec_piece_t *pc,
                              int fd, int64_t off, int64_t len, char *err, size_t errlen)
 {
@@ -295,18 +317,7 @@ static int piece_store_local(const char *bck, const char *obj, const lom_md_t *m
     int rc = ec_piece_open(&w, bck, obj, err, errlen);
     if (rc < 0)
         return rc == -EINVAL ? 400 : 500;
-    size_t bufsz = 1u << 20;
-    char *buf = xmalloc(bufsz);
-    for (int64_t done = 0; rc == 0 && done < len;) {
-        size_t want = len - done < (int64_t)bufsz ? (size_t)(len - done) : bufsz;
-        ssize_t n = pread(fd, buf, want, (off_t)(off + done));
-        if (n < 0 && errno == EINTR)
-            continue;
-        rc = n <= 0 ? -EIO : store_writer_write(&w, buf, (size_t)n);
-        done += n > 0 ? n : 0;
-    }
-    free(buf);
-    if (rc < 0) {
+    if ((rc = copy_to_writer(&w, fd, off, len)) < 0) {
         snprintf(err, errlen, "cannot store EC piece of ais://%s/%s: %s", bck, obj, strerror(-rc));
         store_writer_abort(&w);
         return 500;
@@ -372,8 +383,7 @@ int ec_tmp_open(const char *dir)
 /* The work directory of bck on the mountpath of the main replica at fqn (caller frees). */
 static char *work_dir_of(const char *fqn, const char *bck, const char *obj)
 {
-    size_t mp_len = strlen(fqn) - strlen(obj) - strlen(bck) - strlen("/@ais//%ob/");
-    char *mp = xstrndup(fqn, mp_len);
+    char *mp = mountpath_of(fqn, bck, obj);
     char *wd = fqn_workdir(mp, bck);
     free(mp);
     mkdir_p(wd, 0755);
@@ -716,15 +726,14 @@ static int open_main(const char *bck, const char *obj, char **fqn, int *fd, lom_
     return -1;
 }
 
-int ec_encode(const char *bck, const char *obj, char *err, size_t errlen)
+int ec_encode(const char *bck, const char *obj, const ec_conf_t *c, char *err, size_t errlen)
 {
-    ec_conf_t c;
     char *fqn;
     int fd;
     lom_md_t md;
-    if (!ec_conf(bck, &c) || open_main(bck, obj, &fqn, &fd, &md) < 0)
+    if (open_main(bck, obj, &fqn, &fd, &md) < 0)
         return 0; /* deleted or replaced meanwhile: that one is encoded by its own writer */
-    int sent = send_pieces(bck, obj, fd, &md, fqn, &c, ~0ull, err, errlen);
+    int sent = send_pieces(bck, obj, fd, &md, fqn, c, ~0ull, err, errlen);
     close(fd);
     lom_md_dispose(&md);
     free(fqn);
@@ -777,16 +786,9 @@ static size_t find_pieces(const smap_t *s, const char *bck, const char *obj, hol
     pthread_mutex_unlock(lk);
     free(p);
     char *eb = url_encode(bck, ""), *eo = url_encode(obj, "");
-    fanout_req_t *rq = xcalloc(s->n_targets + 1, sizeof(*rq));
-    size_t n = 0;
-    for (size_t i = 0; i < s->n_targets; i++) {
-        const snode_t *t = &s->targets[i];
-        if (is_self(t) || (t->flags & SNODE_DOWN))
-            continue;
-        rq[n].method = "GET";
-        rq[n].url = xasprintf("%s/v1/internal/ec?bck=%s&obj=%s&what=meta", t->url, eb, eo);
-        rq[n++].arg = (void *)t;
-    }
+    char *path = xasprintf("/v1/internal/ec?bck=%s&obj=%s&what=meta", eb, eo);
+    size_t n;
+    fanout_req_t *rq = reb_to_others(s, "GET", path, &n);
     fanout_run(rq, n, &(fanout_opts_t){.timeout_ms = 5000, .attempts = 2, .retry_delay_ms = 100});
     *unsure = false;
     for (size_t i = 0; i < n; i++) {
@@ -798,6 +800,7 @@ static size_t find_pieces(const smap_t *s, const char *bck, const char *obj, hol
             h[k++].t = rq[i].arg;
     }
     fanout_free(rq, n);
+    free(path);
     free(eb);
     free(eo);
     return k;
@@ -846,24 +849,6 @@ static int fetch_piece(const holder_t *h, const char *bck, const char *obj, cons
     return fd;
 }
 
-/* Writes len bytes of fd from offset 0 through w. 0 or -errno. */
-static int copy_to_writer(obj_writer_t *w, int fd, int64_t len)
-{
-    size_t bufsz = 1u << 20;
-    char *buf = xmalloc(bufsz);
-    int rc = 0;
-    for (int64_t off = 0; rc == 0 && off < len;) {
-        size_t want = len - off < (int64_t)bufsz ? (size_t)(len - off) : bufsz;
-        ssize_t n = pread(fd, buf, want, (off_t)off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        rc = n <= 0 ? -EIO : store_writer_write(w, buf, (size_t)n);
-        off += n > 0 ? n : 0;
-    }
-    free(buf);
-    return rc;
-}
-
 /* Rebuilds the object of the newest write among h[0..n) into w: 0, -ENODATA (too few good
  * pieces), or -errno. */
 static int rebuild(obj_writer_t *w, const holder_t *h, size_t n, size_t best, const char *dir)
@@ -877,7 +862,7 @@ static int rebuild(obj_writer_t *w, const holder_t *h, size_t n, size_t best, co
             continue;
         int fd = fetch_piece(&h[i], w->bck, w->obj, dir);
         if (fd >= 0) {
-            rc = copy_to_writer(w, fd, b->md.size);
+            rc = copy_to_writer(w, fd, 0, b->md.size);
             close(fd);
         }
     }
@@ -893,7 +878,7 @@ static int rebuild(obj_writer_t *w, const holder_t *h, size_t n, size_t best, co
     if (rc == -ENODATA && got == d)
         rc = ec_code_rebuild(b->md.size, d, p, have, dir);
     for (int i = 1; rc == 0 && got == d && i <= d; i++)
-        rc = copy_to_writer(w, have[i], ec_piece_len(b->md.size, d, i));
+        rc = copy_to_writer(w, have[i], 0, ec_piece_len(b->md.size, d, i));
     for (int i = 0; i <= d + p; i++)
         if (have[i] >= 0)
             close(have[i]);
@@ -1049,17 +1034,6 @@ void ec_delete_piece_if(const char *bck, const char *obj, int64_t atime_ns, int 
 
 /* ---------------------------------------------------------------- /v1/internal/ec */
 
-/* bck and obj from the query, checked; false when answered (400). */
-static bool piece_names(http_req_t *req, const char **bck, const char **obj)
-{
-    *bck = http_query(req, "bck");
-    *obj = http_query(req, "obj");
-    const char *why = *bck && *obj ? name_check(*bck, *obj) : "bck and obj are required";
-    if (why)
-        http_reply_error(req, 400, "%s: %s", req->path, why);
-    return why == NULL;
-}
-
 /* GET: the local piece (?what=meta: its metadata as {"lom","ec"}). */
 static void piece_get(http_req_t *req, const char *bck, const char *obj)
 {
@@ -1116,7 +1090,7 @@ static void piece_recover(http_req_t *req, const char *bck, const char *obj)
 void ec_handle(http_req_t *req)
 {
     const char *bck, *obj;
-    if (!piece_names(req, &bck, &obj))
+    if (!reb_query_names(req, &bck, &obj))
         return;
     const char *m = req->method;
     if (strcmp(m, "GET") == 0) {

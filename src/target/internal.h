@@ -150,9 +150,10 @@ int64_t ec_piece_len(int64_t size, int d, int slice);
 void ec_piece_format(const ec_piece_t *pc, char out[EC_PIECE_TEXT]);
 /* Parses "D,P,slice,xxhash" (len bytes, untrusted). 0 or -1. */
 int ec_piece_parse(const char *s, size_t len, ec_piece_t *pc);
-/* After a commit of bck/obj here: its pieces to their targets, in parallel. 0, or 503 with
- * err when a piece did not go (the object is stored; the ec-encode job completes it). */
-int ec_encode(const char *bck, const char *obj, char *err, size_t errlen);
+/* After a commit of bck/obj here, in a bucket erasure-coded as c says: its pieces to their
+ * targets, in parallel. 0, or 503 with err when a piece did not go (the object is stored; the
+ * ec-encode job completes it). */
+int ec_encode(const char *bck, const char *obj, const ec_conf_t *c, char *err, size_t errlen);
 /* This target owns bck/obj and lacks its main replica: rebuilds it from the pieces of its
  * newest write. 0, 404 (no piece anywhere), 503 or 500 with err. */
 int ec_restore(const char *bck, const char *obj, char *err, size_t errlen);

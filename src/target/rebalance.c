@@ -516,9 +516,7 @@ bool reb_deleted_after(const char *bck, const char *obj, int64_t written_ns)
 
 /* ---------------------------------------------------------------- get from neighbor */
 
-/* A fan-out of method path (with bck/obj as query or object path) to every other target
- * that is not DOWN; *n set. Caller frees with fanout_free. */
-static fanout_req_t *to_others(const smap_t *s, const char *method, const char *path, size_t *n)
+fanout_req_t *reb_to_others(const smap_t *s, const char *method, const char *path, size_t *n)
 {
     fanout_req_t *rq = xcalloc(s->n_targets + 1, sizeof(fanout_req_t));
     size_t k = 0;
@@ -565,7 +563,7 @@ int reb_gfn(const char *bck, const char *obj, char *err, size_t errlen)
     char *eb = url_encode(bck, ""), *eo = url_encode(obj, "");
     char *path = xasprintf("/v1/internal/lom?bck=%s&obj=%s", eb, eo);
     size_t n;
-    fanout_req_t *rq = to_others(s, "GET", path, &n);
+    fanout_req_t *rq = reb_to_others(s, "GET", path, &n);
     fanout_run(rq, n, &(fanout_opts_t){.timeout_ms = 5000, .attempts = 2, .retry_delay_ms = 100});
     const snode_t *best = NULL;
     int64_t best_at = -1;
@@ -615,7 +613,7 @@ int reb_delete_others(const char *bck, const char *obj, bool *deleted, char *err
     char *eo = url_encode(obj, "/");
     char *path = xasprintf("/v1/objects/%s/%s?provider=ais&local=true", bck, eo);
     size_t n;
-    fanout_req_t *rq = to_others(s, "DELETE", path, &n);
+    fanout_req_t *rq = reb_to_others(s, "DELETE", path, &n);
     fanout_run(rq, n, &(fanout_opts_t){.timeout_ms = 5000, .attempts = 2, .retry_delay_ms = 100});
     int status = 0;
     for (size_t i = 0; i < n; i++) {
@@ -636,8 +634,7 @@ int reb_delete_others(const char *bck, const char *obj, bool *deleted, char *err
     return status;
 }
 
-/* bck and obj from the query, checked; false when answered (400). */
-static bool query_names(http_req_t *req, const char **bck, const char **obj)
+bool reb_query_names(http_req_t *req, const char **bck, const char **obj)
 {
     *bck = http_query(req, "bck");
     *obj = http_query(req, "obj");
@@ -650,7 +647,7 @@ static bool query_names(http_req_t *req, const char **bck, const char **obj)
 void reb_handle_lom(http_req_t *req)
 {
     const char *bck, *obj;
-    if (!query_names(req, &bck, &obj))
+    if (!reb_query_names(req, &bck, &obj))
         return;
     int fd;
     lom_md_t md;
@@ -671,7 +668,7 @@ void reb_handle_lom(http_req_t *req)
 void reb_handle_send(http_req_t *req)
 {
     const char *bck, *obj, *to = http_query(req, "to");
-    if (!query_names(req, &bck, &obj))
+    if (!reb_query_names(req, &bck, &obj))
         return;
     smap_t *s = smap_get();
     const snode_t *t = to ? smap_find(s, to) : NULL;

@@ -10,6 +10,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "cluster/meta.h"
+#include "net/fanout.h"
 #include "net/net.h"
 #include "target/lom.h"
 #include "xact/xact.h"
@@ -42,6 +44,12 @@ int reb_gfn(const char *bck, const char *obj, char *err, size_t errlen);
  * them had it. 0, or 503 with err when a target did not answer or the object may be on a
  * target that is down. */
 int reb_delete_others(const char *bck, const char *obj, bool *deleted, char *err, size_t errlen);
+
+/* A fan-out of method path (with bck/obj as query or object path) to every other target that is
+ * not DOWN; *n set. Caller frees with fanout_free. */
+fanout_req_t *reb_to_others(const smap_t *s, const char *method, const char *path, size_t *n);
+/* bck and obj from the query of an intra-cluster request, checked; false when answered (400). */
+bool reb_query_names(http_req_t *req, const char **bck, const char **obj);
 
 /* Remembers that bck/obj was deleted now (for a few minutes); whether it was deleted after
  * written_ns (a copy written then, arriving from a rebalance, is dropped). */

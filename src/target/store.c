@@ -9,6 +9,7 @@
  */
 #include "target/internal.h"
 #include "cluster/cluster.h"
+#include "cluster/meta.h"
 #include "common/hrw.h"
 #include "common/log.h"
 #include "common/names.h"
@@ -301,17 +302,23 @@ out:
         char *objdir = xasprintf("%.*s", (int)(strlen(w->fqn) - strlen(w->obj) - 1), w->fqn);
         store_prune_dirs(w->fqn, objdir);
         free(objdir);
-    } else if (!*kept) {
-        int copies = mirror_copies(w->bck);
-        if (copies > 1) /* n-way mirror: the copies follow the new main replica */
-            mirror_write(w->bck, w->obj, w->fqn, copies);
     }
-    char *bck = status == 0 && !received ? xstrdup(w->bck) : NULL;
+    /* the bucket's redundancy, from one look at the BMD */
+    bmd_t *b = status == 0 && !*kept ? bmd_get() : NULL;
+    json_t *props = b ? json_object_get(bmd_bucket(b, w->bck), "props") : NULL;
+    int copies = mirror_copies_props(props);
+    ec_conf_t ec;
+    bool coded = ec_conf_props(props, &ec);
+    if (b)
+        bmd_put(b);
+    if (copies > 1) /* n-way mirror: the copies follow the new main replica */
+        mirror_write(w->bck, w->obj, w->fqn, copies);
+    char *bck = coded && !received ? xstrdup(w->bck) : NULL;
     char *obj = bck ? xstrdup(w->obj) : NULL;
     writer_dispose(w);
     if (bck) { /* erasure coding: the pieces go before the write is acknowledged */
         char eerr[768];
-        if (ec_encode(bck, obj, eerr, sizeof(eerr)) != 0)
+        if (ec_encode(bck, obj, &ec, eerr, sizeof(eerr)) != 0)
             LOCUS_LOG(LOG_WARNING, "%s: ais://%s/%s stored without its full EC redundancy: %s",
                       cluster_self_name(), bck, obj, eerr);
         free(bck);
