@@ -37,13 +37,13 @@ typedef struct {
     bool w_open;
     int status; /* early error decided in on_headers, answered in on_request */
     char msg[768];
-    char *location;     /* early redirect */
-    xact_t *xin;        /* job this PUT belongs to (in-objs counters) */
-    bool etl_object;    /* /v1/etl/_object/...: an ETL server's read or direct put */
-    trust_t who;        /* the caller (cluster/trust.h) */
-    auth_sha256_t *sha; /* a node's streamed PUT: the body's digest, checked before commit */
-    bool local;         /* a node's ?local=true: this target's copy only, no redirect */
-    bool received;      /* a node's ?reb= PUT: an object moved here with its metadata (rin) */
+    char *location;    /* early redirect */
+    xact_t *xin;       /* job this PUT belongs to (in-objs counters) */
+    bool etl_object;   /* /v1/etl/_object/...: an ETL server's read or direct put */
+    trust_t who;       /* the caller (cluster/trust.h) */
+    auth_digest_t *dg; /* a node's streamed PUT: the body's digest, checked before commit */
+    bool local;        /* a node's ?local=true: this target's copy only, no redirect */
+    bool received;     /* a node's ?reb= PUT: an object moved here with its metadata (rin) */
     lom_md_t rin;
     char *fqn;     /* GET/HEAD: the object's FQN, looked up once in on_headers */
     bool present;  /* GET/HEAD: it was there then */
@@ -64,7 +64,7 @@ static void tctx_free(http_req_t *req)
     if (c->xin)
         xact_put(c->xin);
     trust_dispose(&c->who);
-    auth_sha256_free(c->sha);
+    auth_digest_free(c->dg);
     lom_md_dispose(&c->rin);
     free(c->bck);
     free(c->obj);
@@ -77,8 +77,8 @@ static void tctx_free(http_req_t *req)
 static int put_sink(http_req_t *req, const char *data, size_t n)
 {
     tctx_t *c = req->ctx;
-    if (c->sha)
-        auth_sha256_update(c->sha, data, n);
+    if (c->dg)
+        auth_digest_update(c->dg, data, n);
     if (store_writer_write(&c->w, data, n) < 0) {
         snprintf(c->msg, sizeof(c->msg), "write error: %s", strerror(errno));
         return -1;
@@ -224,8 +224,8 @@ static bool stream_body(http_req_t *req, tctx_t *c, int rc)
     c->w_open = true;
     req->body_mode = BODY_STREAM;
     req->on_body = put_sink;
-    if (c->who.kind == TRUST_NODE && c->who.sha256[0])
-        c->sha = auth_sha256_new();
+    if (c->who.kind == TRUST_NODE && c->who.digest[0])
+        c->dg = auth_digest_new(c->who.digest); /* valid: the signature was checked */
     return true;
 }
 
@@ -605,11 +605,10 @@ static bool put_body_ok(http_req_t *req, tctx_t *c)
                          (long long)req->content_length);
         return false;
     }
-    if (c->sha) { /* a node's PUT: commit only the body it signed */
-        char sha[65];
-        auth_sha256_final(c->sha, sha);
-        c->sha = NULL;
-        if (strcmp(sha, c->who.sha256) != 0) {
+    if (c->dg) { /* a node's PUT: commit only the body it signed */
+        bool same = auth_digest_check(c->dg, c->who.digest);
+        c->dg = NULL;
+        if (!same) {
             http_reply_error(req, 401, "intra-cluster PUT: the body is not the one signed");
             return false;
         }
