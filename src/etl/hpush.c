@@ -281,5 +281,11 @@ bool etl_fqn_mode(const etl_inst_t *e)
 int etl_transform(etl_inst_t *e, const etl_req_t *rq, const etl_out_t *out, char *err,
                   size_t errlen)
 {
-    return e->comm->transform(e, rq, out, err, errlen);
+    int64_t t0 = time_mono_ns();
+    int rc = e->comm->transform(e, rq, out, err, errlen);
+    e->transform_ns += time_mono_ns() - t0;
+    e->transforms++;
+    if (rc < 0 || rc >= 400)
+        e->transform_errs++;
+    return rc;
 }

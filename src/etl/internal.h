@@ -49,6 +49,7 @@ struct etl_inst_s {
                        * comm->dispose when the instance is freed */
     atomic_bool stop_requested;
     _Atomic int64_t obj_count, in_bytes, out_bytes;
+    _Atomic int64_t transforms, transform_errs, transform_ns; /* etl_transform() calls */
 };
 
 /* A communicator: how a target sends one object to its ETL server. */

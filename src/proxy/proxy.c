@@ -918,6 +918,8 @@ static void cluster_put(http_req_t *req)
 void proxy_on_request(http_req_t *req)
 {
     pctx_t *c = req->ctx;
+    if (stats_handle(req))
+        return;
     char copy[8192];
     const char *segs[4];
     int n = route_split(req->path, copy, sizeof(copy), segs, 4);

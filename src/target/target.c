@@ -579,6 +579,7 @@ static void object_get(http_req_t *req, tctx_t *c, bool head)
             status = 206;
         }
         r = body_response(fd, off, len);
+        req->bytes_out = len;
         if (status == 206) {
             char cr[96];
             snprintf(cr, sizeof(cr), "bytes %lld-%lld/%lld", (long long)off,
@@ -782,6 +783,8 @@ static json_t *daemon_what(const char *what)
 void target_on_request(http_req_t *req)
 {
     tctx_t *c = req->ctx;
+    if (stats_handle(req))
+        return;
     char copy[8192];
     const char *segs[3];
     int n = route_split(req->path, copy, sizeof(copy), segs, 3);
@@ -891,6 +894,7 @@ int target_init(char *err, size_t errlen)
     cluster_on_bmd_change(on_bmd_change);
     cluster_on_daemon_what(daemon_what);
     jobs_init();
+    tstats_init();
     return etl_target_init(&objects, err, errlen);
 }
 

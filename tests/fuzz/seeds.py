@@ -298,6 +298,17 @@ EC_PIECE = {
 }
 
 
+# ---- metrics: GET /metrics bodies ----
+METRICS = {
+    "target": '# HELP ais_target_get_count requests\n# TYPE ais_target_get_count counter\n'
+    'ais_target_get_count{node_id="t1"} 12\n'
+    'locus_request_duration_seconds_bucket{node_id="t1",op="get",le="+Inf"} 3\n'
+    'locus_mountpath_used_bytes{node_id="t1",mountpath="/a \\"b\\"\\n"} 1.5e+09\n',
+    "timestamp": "up 1 1700000000000\nx{} NaN\ny -Inf\n",
+    "broken": 'a{b="c} 1\nb{=""} 2\nc 1 2 3\n{x="y"} 3\nd{e="\\\\"} 4',
+}
+
+
 def main():
     for name, v in NAMES.items():
         write("names", name, v)
@@ -327,6 +338,8 @@ def main():
         write("ec_piece", name, v)
     for name, v in VOTE.items():
         write("vote", name, v)
+    for name, v in METRICS.items():
+        write("metrics", name, v)
 
 
 if __name__ == "__main__":
