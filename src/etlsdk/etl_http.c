@@ -11,10 +11,12 @@
 #include "common/util.h"
 
 #include <curl/curl.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static pthread_key_t easy_key;
@@ -61,13 +63,48 @@ typedef struct {
     buf_t b;
     uint64_t max;
     bool too_big;
+    CURL *c;
+    int fd;          /* >= 0: a 2xx body goes here */
+    uint64_t fd_len; /* written to fd */
+    bool fd_failed;
 } sink_t;
+
+/* A 2xx body into s->fd (get_fd); false when it is not for the fd. */
+static bool body_to_fd(sink_t *s, const char *p, size_t n, size_t *ret)
+{
+    long st = 0;
+    if (s->fd < 0 || curl_easy_getinfo(s->c, CURLINFO_RESPONSE_CODE, &st) != CURLE_OK || st < 200 ||
+        st > 299)
+        return false;
+    *ret = 0;
+    if (s->fd_len + n > s->max) {
+        s->too_big = true;
+        return true;
+    }
+    for (size_t off = 0; off < n;) {
+        ssize_t k = write(s->fd, p + off, n - off);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0) {
+            s->fd_failed = true;
+            return true;
+        }
+        off += (size_t)k;
+    }
+    s->fd_len += n;
+    *ret = n;
+    return true;
+}
 
 static size_t on_body(char *p, size_t sz, size_t nm, void *ud)
 {
     sink_t *s = ud;
-    size_t n = sz * nm;
-    if (s->b.len + n > s->max) {
+    size_t n = sz * nm, ret;
+    if (body_to_fd(s, p, n, &ret))
+        return ret;
+    if (s->b.len + n > (s->fd >= 0 ? 4096 : s->max)) {
+        if (s->fd >= 0)
+            return n; /* an error body: its start is enough */
         s->too_big = true;
         return 0;
     }
@@ -81,8 +118,8 @@ static void finish(CURL *c, CURLcode cc, const char *errbuf, char *err, size_t e
         snprintf(err, errlen, "%s", errbuf[0] ? errbuf : curl_easy_strerror(cc));
 }
 
-long locus_etl__http_get(const char *url, int timeout_ms, uint64_t max_size, char **body,
-                         size_t *len, char *err, size_t errlen)
+static long http_get(const char *url, int timeout_ms, uint64_t max_size, int fd, char **body,
+                     size_t *len, char *err, size_t errlen)
 {
     *body = NULL;
     *len = 0;
@@ -92,7 +129,7 @@ long locus_etl__http_get(const char *url, int timeout_ms, uint64_t max_size, cha
         return 0;
     }
     char errbuf[CURL_ERROR_SIZE] = "";
-    sink_t s = {.max = max_size};
+    sink_t s = {.max = max_size, .c = c, .fd = fd};
     buf_init(&s.b);
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
@@ -106,6 +143,8 @@ long locus_etl__http_get(const char *url, int timeout_ms, uint64_t max_size, cha
     if (cc != CURLE_OK) {
         if (s.too_big)
             snprintf(err, errlen, "object larger than %llu bytes", (unsigned long long)max_size);
+        else if (s.fd_failed)
+            snprintf(err, errlen, "cannot spool the object: %s", strerror(errno));
         else
             finish(c, cc, errbuf, err, errlen);
         buf_dispose(&s.b);
@@ -115,6 +154,18 @@ long locus_etl__http_get(const char *url, int timeout_ms, uint64_t max_size, cha
     *len = s.b.len;
     *body = buf_steal(&s.b);
     return status;
+}
+
+long locus_etl__http_get(const char *url, int timeout_ms, uint64_t max_size, char **body,
+                         size_t *len, char *err, size_t errlen)
+{
+    return http_get(url, timeout_ms, max_size, -1, body, len, err, errlen);
+}
+
+long locus_etl__http_get_fd(const char *url, int timeout_ms, uint64_t max_size, int fd, char **body,
+                            size_t *len, char *err, size_t errlen)
+{
+    return http_get(url, timeout_ms, max_size, fd, body, len, err, errlen);
 }
 
 typedef struct {
@@ -155,7 +206,7 @@ long locus_etl__http_put(const char *url, const char *node_url, const void *data
     }
     char errbuf[CURL_ERROR_SIZE] = "";
     src_t src = {.p = data, .n = n};
-    sink_t s = {.max = (uint64_t)1 << 40};
+    sink_t s = {.max = (uint64_t)1 << 40, .c = c, .fd = -1};
     buf_init(&s.b);
     struct curl_slist *hdrs = NULL;
     hdrs =

@@ -96,6 +96,10 @@ void locus_etl__http_global_init(void);
 long locus_etl__http_get(const char *url, int timeout_ms, uint64_t max_size, char **body,
                          size_t *len, char *err, size_t errlen);
 
+/* GETs url, writing a 2xx body to fd (at most max_size bytes, else 413); any other body goes to
+ * *body (caller frees, may be NULL). Returns the HTTP status, or 0 on a transport error. */
+long locus_etl__http_get_fd(const char *url, int timeout_ms, uint64_t max_size, int fd, char **body,
+                            size_t *len, char *err, size_t errlen);
 /* PUTs data[0..n) to url with `Ais-Node-Url: node_url` when node_url is set. The response body
  * goes to *resp (caller frees, may be NULL). Returns the HTTP status, or 0 on a transport error
  * (message in err). */
@@ -159,9 +163,19 @@ void locus_etl__output_bytes(locus_etl_output_t *o, const char **p, size_t *n);
 /* ------------------------------------------------------------------------------------------ */
 /* etl_server.c: the server context, the worker pool and helpers shared with etl_ws.c */
 
+/* The input of a streaming transform: a file descriptor (use_fd: an FQN, or an object spooled
+ * to an unlinked temporary file) or, by default, in->data[0..len) of the job. */
+struct locus_etl_reader_s {
+    bool use_fd;
+    int fd;
+    const char *mem;
+    uint64_t len, off;
+    locus_etl_output_t *out; /* for cancellation */
+};
 /* One transform to run on the worker pool: the input, the output and the FIFO linkage. */
 typedef struct locus_etl__job_s {
     locus_etl_input_t in;
+    locus_etl_reader_t rd; /* transform_stream only */
     locus_etl_output_t out;
     struct locus_etl__job_s *qnext;
     bool queued;    /* in the pool's FIFO (ctx->qmu) */
@@ -213,6 +227,11 @@ bool locus_etl__submit(locus_etl_ctx_t *ctx, locus_etl__job_t *j);
  * never submitted. Then j can be freed. */
 void locus_etl__job_finish(locus_etl_ctx_t *ctx, locus_etl__job_t *j);
 
+/* Opens `fqn` (normalized) read-only after the FQN-roots checks: 0 with *fd and *size, or an
+ * HTTP status with *msg (caller frees). */
+int locus_etl__open_fqn(locus_etl_ctx_t *ctx, const char *fqn, int *fd, uint64_t *size, char **msg);
+/* An unlinked temporary file in $TMPDIR (or /tmp), read-write: the fd or -1. */
+int locus_etl__tmpfile(void);
 /* Opens and maps `fqn` (normalized) read-only after the FQN-roots checks. 0 with *map (NULL for
  * an empty file; munmap(*map, *len) to release), or an HTTP status with *msg (caller frees). */
 int locus_etl__map_fqn(locus_etl_ctx_t *ctx, const char *fqn, void **map, size_t *len, char **msg);
