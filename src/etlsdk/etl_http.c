@@ -81,15 +81,9 @@ static bool body_to_fd(sink_t *s, const char *p, size_t n, size_t *ret)
         s->too_big = true;
         return true;
     }
-    for (size_t off = 0; off < n;) {
-        ssize_t k = write(s->fd, p + off, n - off);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0) {
-            s->fd_failed = true;
-            return true;
-        }
-        off += (size_t)k;
+    if (write_all(s->fd, p, n) != 0) {
+        s->fd_failed = true;
+        return true;
     }
     s->fd_len += n;
     *ret = n;

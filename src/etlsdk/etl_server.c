@@ -716,21 +716,15 @@ static bool spool_body(req_t *r, const char *p, size_t n)
                                  (unsigned long long)r->ctx->opts.max_object_size);
         return false;
     }
-    if (r->stream_fd < 0 && (r->stream_fd = locus_etl__tmpfile()) < 0)
-        goto fail;
-    for (size_t off = 0; off < n;) {
-        ssize_t k = write(r->stream_fd, p + off, n - off);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            goto fail;
-        off += (size_t)k;
+    int rc = -EIO;
+    if ((r->stream_fd >= 0 || (r->stream_fd = locus_etl__tmpfile()) >= 0) &&
+        (rc = write_all(r->stream_fd, p, n)) == 0) {
+        r->stream_len += n;
+        return true;
     }
-    r->stream_len += n;
-    return true;
-fail:
     r->early_status = 507;
-    r->early_msg = xasprintf("cannot spool the object to a temporary file: %s", strerror(errno));
+    r->early_msg = xasprintf("cannot spool the object to a temporary file: %s",
+                             strerror(rc < 0 ? -rc : errno));
     return false;
 }
 

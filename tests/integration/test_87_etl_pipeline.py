@@ -55,6 +55,7 @@ class Env:
         sfx = lt.rand_name("", 5)
         self.a, self.b, self.c = f"pa-{sfx}", f"pb-{sfx}", f"pc-{sfx}"
         self.py, self.pull, self.ws = f"py-{sfx}", f"pull-{sfx}", f"pws-{sfx}"
+        self.wsf = f"pwsf-{sfx}"
 
     def deploy(self):
         self.etls.init_ok(append_spec(self.a, "a"))
@@ -62,6 +63,7 @@ class Env:
         self.etls.init_ok(append_spec(self.c, "c", direct_put=False))
         self.etls.init_ok(append_spec(self.pull, "h", comm="hpull://"))
         self.etls.init_ok(append_spec(self.ws, "w", comm="ws://"))
+        self.etls.init_ok(append_spec(self.wsf, "f", comm="ws://", fqn=True))
         self.etls.init_ok(eu.py_spec(self.py, mode="append", env={"SUFFIX": "p"},
                                      support_direct_put=True))
 
@@ -214,6 +216,14 @@ def test_streaming_transformer_small(env):
             assert got == want
     r = get_t(env, "empty.bin", name)
     assert r.status_code == 200 and r.content == b"!"
+    # ws: an object message past 4 MiB is spilled to a file and streamed from it; FQN in place
+    data = bytes(range(251)) * (5 * 4096 + 7)
+    eu.put(env.http, env.base, env.src, "big5.bin", data)
+    for etl, pipe, sfx in ((env.ws, None, b"w"), (env.wsf, None, b"f"), (env.wsf, env.ws, b"fw"),
+                           (env.b, env.ws, b"bw")):
+        r = get_t(env, "big5.bin", etl, pipe)
+        assert r.status_code == 200, r.text[:300]
+        assert len(r.content) == len(data) + len(sfx) and r.content == data + sfx, (etl, pipe)
 
 
 def test_cli_pipeline(env, tmp_path):
