@@ -12,6 +12,8 @@
 
 #include <curl/curl.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,6 +69,7 @@ typedef struct {
     int fd;          /* >= 0: a 2xx body goes here */
     uint64_t fd_len; /* written to fd */
     bool fd_failed;
+    locus_etl__fetch_t *f; /* a streaming fetch: told when the first 2xx bytes arrive */
 } sink_t;
 
 /* A 2xx body into s->fd (get_fd); false when it is not for the fd. */
@@ -77,6 +80,12 @@ static bool body_to_fd(sink_t *s, const char *p, size_t n, size_t *ret)
         st > 299)
         return false;
     *ret = 0;
+    if (s->f != NULL && s->fd_len == 0) {
+        pthread_mutex_lock(&s->f->mu);
+        s->f->streaming = true;
+        pthread_cond_broadcast(&s->f->cond);
+        pthread_mutex_unlock(&s->f->mu);
+    }
     if (s->fd_len + n > s->max) {
         s->too_big = true;
         return true;
@@ -112,8 +121,8 @@ static void finish(CURL *c, CURLcode cc, const char *errbuf, char *err, size_t e
         snprintf(err, errlen, "%s", errbuf[0] ? errbuf : curl_easy_strerror(cc));
 }
 
-static long http_get(const char *url, int timeout_ms, uint64_t max_size, int fd, char **body,
-                     size_t *len, char *err, size_t errlen)
+static long http_get(const char *url, int timeout_ms, uint64_t max_size, locus_etl__fetch_t *f,
+                     char **body, size_t *len, char *err, size_t errlen)
 {
     *body = NULL;
     *len = 0;
@@ -123,13 +132,19 @@ static long http_get(const char *url, int timeout_ms, uint64_t max_size, int fd,
         return 0;
     }
     char errbuf[CURL_ERROR_SIZE] = "";
-    sink_t s = {.max = max_size, .c = c, .fd = fd};
+    sink_t s = {.max = max_size, .c = c, .fd = f ? f->wfd : -1, .f = f};
     buf_init(&s.b);
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &s);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
+    if (f == NULL) {
+        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
+    } else { /* as long as bytes move: the transform reading the pipe sets the pace */
+        long sec = timeout_ms >= 1000 ? timeout_ms / 1000 : 1;
+        curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+        curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, sec);
+    }
     curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
     CURLcode cc = curl_easy_perform(c);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);
@@ -153,13 +168,90 @@ static long http_get(const char *url, int timeout_ms, uint64_t max_size, int fd,
 long locus_etl__http_get(const char *url, int timeout_ms, uint64_t max_size, char **body,
                          size_t *len, char *err, size_t errlen)
 {
-    return http_get(url, timeout_ms, max_size, -1, body, len, err, errlen);
+    return http_get(url, timeout_ms, max_size, NULL, body, len, err, errlen);
 }
 
-long locus_etl__http_get_fd(const char *url, int timeout_ms, uint64_t max_size, int fd, char **body,
-                            size_t *len, char *err, size_t errlen)
+static void *fetch_main(void *arg)
 {
-    return http_get(url, timeout_ms, max_size, fd, body, len, err, errlen);
+    locus_etl__fetch_t *f = arg;
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGPIPE); /* the reader may close its end: EPIPE, not a signal */
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    char *body = NULL;
+    size_t len = 0;
+    char err[sizeof(f->err)] = "";
+    long st = http_get(f->url, f->timeout_ms, f->max, f, &body, &len, err, sizeof(err));
+    close(f->wfd);
+    pthread_mutex_lock(&f->mu);
+    f->status = st;
+    f->body = body;
+    f->len = len;
+    snprintf(f->err, sizeof(f->err), "%s", err);
+    f->done = true;
+    pthread_cond_broadcast(&f->cond);
+    pthread_mutex_unlock(&f->mu);
+    return NULL;
+}
+
+locus_etl__fetch_t *locus_etl__fetch_start(const char *url, int timeout_ms, uint64_t max_size)
+{
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) != 0)
+        return NULL;
+    locus_etl__fetch_t *f = xcalloc(1, sizeof(*f));
+    f->url = xstrdup(url);
+    f->timeout_ms = timeout_ms;
+    f->max = max_size;
+    f->rfd = p[0];
+    f->wfd = p[1];
+    pthread_mutex_init(&f->mu, NULL);
+    pthread_cond_init(&f->cond, NULL);
+    /* A small stack: the thread only runs curl, and a streaming transformer may live under a
+     * tight address-space limit (a default 8 MiB stack is an eighth of 64 MiB). */
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, 512 * 1024);
+    int rc = pthread_create(&f->th, &attr, fetch_main, f);
+    pthread_attr_destroy(&attr);
+    if (rc != 0) {
+        close(f->wfd);
+        f->done = true;
+        f->status = 0;
+        snprintf(f->err, sizeof(f->err), "cannot start a fetch thread");
+        return f;
+    }
+    f->joinable = true;
+    pthread_mutex_lock(&f->mu);
+    while (!f->streaming && !f->done)
+        pthread_cond_wait(&f->cond, &f->mu);
+    pthread_mutex_unlock(&f->mu);
+    return f;
+}
+
+int locus_etl__fetch_end(void *arg)
+{
+    locus_etl__fetch_t *f = arg;
+    pthread_mutex_lock(&f->mu);
+    while (!f->done)
+        pthread_cond_wait(&f->cond, &f->mu);
+    bool ok = f->status >= 200 && f->status <= 299;
+    pthread_mutex_unlock(&f->mu);
+    return ok ? 0 : LOCUS_ETL_EIO;
+}
+
+void locus_etl__fetch_free(locus_etl__fetch_t *f)
+{
+    if (f == NULL)
+        return;
+    close(f->rfd); /* a writer blocked on a full pipe gets EPIPE and ends the transfer */
+    if (f->joinable)
+        pthread_join(f->th, NULL);
+    pthread_mutex_destroy(&f->mu);
+    pthread_cond_destroy(&f->cond);
+    free(f->body);
+    free(f->url);
+    free(f);
 }
 
 typedef struct {

@@ -258,6 +258,11 @@ long locus_etl_read(locus_etl_reader_t *r, void *buf, size_t n)
             continue;
         if (k < 0)
             return LOCUS_ETL_EIO;
+        if (k == 0 && r->at_end != NULL) {
+            int rc = r->at_end(r->end_arg);
+            if (rc != 0)
+                return rc;
+        }
         r->off += (uint64_t)k;
         return (long)k;
     }

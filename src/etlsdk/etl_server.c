@@ -75,8 +75,9 @@ struct req_s {
     size_t body_len, body_cap;
     void *map; /* mmapped FQN */
     size_t map_len;
-    int stream_fd;       /* transform_stream: the FQN, or the spooled body / fetched object */
-    uint64_t stream_len; /* bytes spooled to stream_fd */
+    int stream_fd;             /* transform_stream: the FQN, or the spooled body */
+    uint64_t stream_len;       /* bytes spooled to stream_fd */
+    locus_etl__fetch_t *fetch; /* transform_stream: the hpull fetch streaming into a pipe */
 
     locus_etl__job_t job;
     char *resp_buf; /* direct-put reply body forwarded to our client */
@@ -317,6 +318,7 @@ static void req_free(req_t *r)
         munmap(r->map, r->map_len);
     if (r->stream_fd >= 0)
         close(r->stream_fd);
+    locus_etl__fetch_free(r->fetch);
     free(r->body);
     free(r->resp_buf);
     free(r->node_first);
@@ -525,26 +527,51 @@ static int load_fqn(req_t *r, char **msg)
     return 0;
 }
 
-/* GETs url into r->job.in (transform_stream: spooled to an unlinked temporary file, so that
- * memory stays constant). 0, or an HTTP status with *msg (caller frees). */
+/* transform_stream: starts fetching url into a pipe the transform reads as the bytes arrive.
+ * 0, or an HTTP status with *msg as load_url (then nothing runs). */
+static int stream_url(req_t *r, const char *url, char **msg)
+{
+    locus_etl__fetch_t *f = r->fetch =
+        locus_etl__fetch_start(url, r->ctx->opts.obj_timeout_ms, r->ctx->opts.max_object_size);
+    if (f == NULL) {
+        *msg = xasprintf("cannot fetch %s: %s", url, strerror(errno));
+        return 500;
+    }
+    pthread_mutex_lock(&f->mu);
+    bool failed = f->done && (f->status < 200 || f->status > 299);
+    long st = f->status;
+    pthread_mutex_unlock(&f->mu);
+    if (failed && st == 0) {
+        *msg = xasprintf("cannot fetch %s: %s", url, f->err);
+        return 502;
+    }
+    if (failed) {
+        *msg = xasprintf("fetching %s: HTTP %ld: %.*s", url, st, (int)(f->len > 512 ? 512 : f->len),
+                         f->body ? f->body : "");
+        return st >= 400 && st <= 599 ? (int)st : 502;
+    }
+    r->job.rd.use_fd = true;
+    r->job.rd.fd = f->rfd;
+    r->job.rd.at_end = locus_etl__fetch_end;
+    r->job.rd.end_arg = f;
+    r->job.in.data = "";
+    r->job.in.len = 0; /* unknown */
+    r->job.in.source = LOCUS_ETL_SRC_FETCH;
+    return 0;
+}
+
+/* GETs url into r->job.in (transform_stream: stream_url). 0, or an HTTP status with *msg
+ * (caller frees). */
 static int load_url(req_t *r, const char *url, char **msg)
 {
+    if (streaming(r))
+        return stream_url(r, url, msg);
     char err[512];
     err[0] = '\0';
     char *body = NULL;
     size_t len = 0;
-    long st;
-    if (streaming(r)) {
-        if ((r->stream_fd = locus_etl__tmpfile()) < 0) {
-            *msg = xasprintf("cannot create a temporary file: %s", strerror(errno));
-            return 500;
-        }
-        st = locus_etl__http_get_fd(url, r->ctx->opts.obj_timeout_ms, r->ctx->opts.max_object_size,
-                                    r->stream_fd, &body, &len, err, sizeof(err));
-    } else {
-        st = locus_etl__http_get(url, r->ctx->opts.obj_timeout_ms, r->ctx->opts.max_object_size,
-                                 &body, &len, err, sizeof(err));
-    }
+    long st = locus_etl__http_get(url, r->ctx->opts.obj_timeout_ms, r->ctx->opts.max_object_size,
+                                  &body, &len, err, sizeof(err));
     if (st == 0) {
         *msg = xasprintf("cannot fetch %s: %s", url, err);
         return 502;
@@ -558,13 +585,6 @@ static int load_url(req_t *r, const char *url, char **msg)
                          body ? body : "");
         free(body);
         return st >= 400 && st <= 599 ? (int)st : 502;
-    }
-    if (r->stream_fd >= 0) {
-        free(body);
-        off_t end = lseek(r->stream_fd, 0, SEEK_END);
-        lseek(r->stream_fd, 0, SEEK_SET);
-        use_stream_fd(r, end > 0 ? (uint64_t)end : 0, LOCUS_ETL_SRC_FETCH);
-        return 0;
     }
     free(r->body);
     r->body = body;

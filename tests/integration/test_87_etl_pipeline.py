@@ -284,18 +284,24 @@ def test_2gib_streaming_under_64mib(env):
     for c in gen_chunks(total):
         want.update(c.translate(table))
     want.update(b"END")
-    t0 = time.monotonic()
-    r = env.http.get(lt.obj_url(env.base, env.src, "huge.bin"),
-                     params={**eu.P, "etl_name": name}, stream=True, timeout=lt.tmo(600))
-    assert r.status_code == 200, r.text
-    got, n = hashlib.sha256(), 0
-    for c in r.iter_content(1 << 20):
-        got.update(c)
-        n += len(c)
-    assert n == total + 3
-    assert got.hexdigest() == want.hexdigest()
-    print(f"2 GiB through a 64 MiB streaming transformer in {time.monotonic() - t0:.1f}s")
-    assert eu.stage_of(env.http, env.base, name) == "Running"
+    # FQN: the server reads the file in place; hpull: it fetches the object from its target
+    # through a pipe, at the pace the transform reads
+    pull = env.etls.track(eu.etl_name("bigpull"))
+    env.etls.init_ok(append_spec(pull, "END", comm="hpull://", xor=0x5A, memory="64Mi"))
+    for etl in (name, pull):
+        t0 = time.monotonic()
+        r = env.http.get(lt.obj_url(env.base, env.src, "huge.bin"),
+                         params={**eu.P, "etl_name": etl}, stream=True, timeout=lt.tmo(600))
+        assert r.status_code == 200, r.text
+        got, n = hashlib.sha256(), 0
+        for c in r.iter_content(1 << 20):
+            got.update(c)
+            n += len(c)
+        assert n == total + 3, etl
+        assert got.hexdigest() == want.hexdigest(), etl
+        print(f"2 GiB through a 64 MiB streaming transformer ({etl}) in "
+              f"{time.monotonic() - t0:.1f}s")
+        assert eu.stage_of(env.http, env.base, etl) == "Running"
     # The control: the whole-buffer echo under the same limit cannot even map the object.
     echo = env.etls.track(eu.etl_name("bigecho"))
     spec = append_spec(echo, "", fqn=True, memory="64Mi")
