@@ -55,7 +55,7 @@ class Env:
         sfx = lt.rand_name("", 5)
         self.a, self.b, self.c = f"pa-{sfx}", f"pb-{sfx}", f"pc-{sfx}"
         self.py, self.pull, self.ws = f"py-{sfx}", f"pull-{sfx}", f"pws-{sfx}"
-        self.wsf = f"pwsf-{sfx}"
+        self.wsf, self.md5 = f"pwsf-{sfx}", f"pmd5-{sfx}"
 
     def deploy(self):
         self.etls.init_ok(append_spec(self.a, "a"))
@@ -66,6 +66,8 @@ class Env:
         self.etls.init_ok(append_spec(self.wsf, "f", comm="ws://", fqn=True))
         self.etls.init_ok(eu.py_spec(self.py, mode="append", env={"SUFFIX": "p"},
                                      support_direct_put=True))
+        # AIStore's published md5 spec (the node maps its image to the built-in transformer)
+        self.etls.init_ok(eu.builtin_spec(self.md5, "md5"))
 
     def bucket(self, create=True):
         b = lt.rand_name("pl-")
@@ -124,6 +126,12 @@ def test_inline_three_stages_mixed_transports(env):
     r = get_t(env, "o04.txt", env.pull, f"{env.a},{env.ws}")
     assert r.status_code == 200, r.text
     assert r.content == b"data 4;haw"
+    # AIStore's reference md5 spec as a middle and as the last stage
+    r = get_t(env, "o06.txt", env.a, f"{env.md5},{env.b}")
+    assert r.status_code == 200, r.text
+    assert r.content == hashlib.md5(b"data 6;a").hexdigest().encode() + b"b"
+    r = get_t(env, "o06.txt", env.py, env.md5)
+    assert r.status_code == 200 and r.content == hashlib.md5(b"data 6;p").hexdigest().encode()
     # the same stage twice is two passes
     r = get_t(env, "o05.txt", env.a, f"{env.a},{env.a}")
     assert r.status_code == 200 and r.content == b"data 5;aaa", r.text
