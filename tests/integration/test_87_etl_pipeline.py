@@ -147,6 +147,13 @@ def test_inline_bad_pipelines_fail_before_running(env):
         r = get_t(env, "o01.txt", env.a, bad)
         lt.assert_4xx(r)
         assert r.status_code == 400, (bad, r.status_code, r.text)
+    # io:// has no server to forward or to forward to
+    io = env.etls.track(eu.etl_name("pio"))
+    env.etls.init_ok({"name": io, "communication": "io://",
+                      "runtime": {"image": "none", "command": ["cat"]}})
+    for first, pipe in ((io, env.a), (env.a, io)):
+        r = get_t(env, "o01.txt", first, pipe)
+        lt.assert_error(r, 400, "io://")
     # an empty etl_pipeline is no pipeline (the SDK sends none without stages)
     r = get_t(env, "o01.txt", env.a, "")
     assert r.status_code == 200 and r.content == b"data 1;a"
