@@ -645,8 +645,8 @@ static void object_put(http_req_t *req, tctx_t *c)
     http_reply(req, 200, NULL, "", 0);
 }
 
-/* PUT /v1/objects/<b>/<o>?object_to=<uname>[&etl_name=X&etl_args=Y]: copy or transform one
- * stored object to another name (synchronous). */
+/* PUT /v1/objects/<b>/<o>?object_to=<uname>[&etl_name=X&etl_args=Y&etl_pipeline=b,c]: copy or
+ * transform one stored object to another name (synchronous). */
 static void object_copy(http_req_t *req, tctx_t *c)
 {
     char *dbck = NULL, *dobj = NULL;
@@ -676,8 +676,17 @@ static void object_copy(http_req_t *req, tctx_t *c)
         http_reply_error(req, (unsigned)st, "%s", err);
         goto out;
     }
-    st = jobs_copy_object(NULL, etl, NULL, http_query(req, "etl_args"), c->bck, c->obj, dbck, dobj,
-                          false, err, sizeof(err));
+    const char *pspec = http_query(req, "etl_pipeline");
+    etl_pipeline_t *pl = NULL;
+    if (etl && pspec && pspec[0] &&
+        (pl = etl_pipeline_acquire(etl, pspec, &st, err, sizeof(err))) == NULL) {
+        etl_release(etl);
+        http_reply_error(req, (unsigned)st, "%s", err);
+        goto out;
+    }
+    st = jobs_copy_object(NULL, etl, NULL, pl, http_query(req, "etl_args"), c->bck, c->obj, dbck,
+                          dobj, false, err, sizeof(err));
+    etl_pipeline_release(pl);
     if (etl)
         etl_release(etl);
     if (st)
@@ -711,6 +720,13 @@ static void object_delete(http_req_t *req, tctx_t *c)
         http_reply(req, 200, NULL, "", 0);
 }
 
+/* The etl_pipeline of an inline GET ("b,c"), NULL when absent or empty. */
+static const char *inline_pipeline(http_req_t *req)
+{
+    const char *p = http_query(req, "etl_pipeline");
+    return p && p[0] ? p : NULL;
+}
+
 static void object_request(http_req_t *req, tctx_t *c)
 {
     const char *m = req->method;
@@ -721,7 +737,7 @@ static void object_request(http_req_t *req, tctx_t *c)
     } else if (strcmp(m, "GET") == 0 && http_query(req, "etl_name")) {
         if (fetch_if_missing(req, c))
             etl_inline_get(req, c->bck, c->obj, http_query(req, "etl_name"),
-                           http_query(req, "etl_args"));
+                           http_query(req, "etl_args"), inline_pipeline(req));
     } else if (strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0) {
         object_get(req, c, m[0] == 'H');
     } else if (strcmp(m, "PUT") == 0 && http_query(req, "object_to")) {

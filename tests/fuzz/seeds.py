@@ -211,6 +211,17 @@ ETL_URI = {
     "bad": "/a%zz?etl_args=%",
 }
 
+# ---- etl_pipeline: the etl_pipeline query value ----
+ETL_PIPELINE = {
+    "two": "upper-etl,md5-transformer-etl",
+    "spaces": " upper-etl , hello-world-1 ",
+    "one": "echo-etl",
+    "empty-item": "upper-etl,,md5-etl",
+    "bad-name": "Upper_ETL,x",
+    "many": ",".join(["stage-%02d" % i for i in range(6)]),
+    "nul": "upper-etl\x00,evil-etl",
+}
+
 # ---- auth (slot: the harness comes with src/auth): Authorization header values ----
 
 
@@ -330,6 +341,8 @@ def main():
         write("ws_server", name, v)
     for name, v in ETL_URI.items():
         write("etl_uri", name, v)
+    for name, v in ETL_PIPELINE.items():
+        write("etl_pipeline", name, v)
     for name, v in AUTH.items():
         write("auth", name, v)
     for name, v in LOM.items():
