@@ -34,11 +34,11 @@ static int64_t start_ns;
  * listing (GET on /v1/buckets/B). Anything else is "other", and so are the calls nodes make to
  * each other (they name themselves in Ais-Caller-Id: a rebalance's PUTs, the deletes of other
  * copies), so that the operations count what clients asked. */
-static op_t classify(const http_req_t *req)
+static int classify(http_req_t *req)
 {
     const char *p = req->path ? req->path : "";
     const char *m = req->method;
-    if (http_header((http_req_t *)req, AUTH_HDR_CALLER) != NULL)
+    if (http_header(req, AUTH_HDR_CALLER) != NULL)
         return OP_OTHER;
     if (strncmp(p, "/v1/objects/", 12) == 0) {
         if (strcmp(m, "GET") == 0)
@@ -55,10 +55,10 @@ static op_t classify(const http_req_t *req)
     return OP_OTHER;
 }
 
-static void on_done(const http_req_t *req, unsigned status, int64_t ns, int64_t bytes_in, bool ok)
+static void on_done(const http_req_t *req, int op, unsigned status, int64_t ns, int64_t bytes_in,
+                    bool ok)
 {
-    op_t op = classify(req);
-    op_stats_t *s = &ops[op];
+    op_stats_t *s = &ops[op >= 0 && op < OP_COUNT ? op : OP_OTHER];
     atomic_fetch_add(&s->n, 1);
     if (status >= 400 || status == 0 || !ok)
         atomic_fetch_add(&s->errs, 1);
@@ -131,7 +131,7 @@ void stats_init(void)
     start_ns = time_mono_ns();
     metrics_set_node(cluster_self_id());
     metrics_register(collect);
-    http_set_done_hook(on_done);
+    http_set_stats_hooks(classify, on_done);
 }
 
 bool stats_handle(http_req_t *req)

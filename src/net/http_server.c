@@ -54,13 +54,16 @@ struct req_impl_s {
     unsigned status;  /* what it was answered (0: nothing) */
     int64_t start_ns; /* monotonic, when its headers came */
     int64_t bytes_in; /* request body bytes received */
+    int tag;          /* what tag_hook said of it */
 };
 
-static http_done_cb done_hook; /* http_set_done_hook() */
+static http_tag_cb tag_hook;   /* http_set_stats_hooks() */
+static http_done_cb done_hook; /* ditto */
 
-void http_set_done_hook(http_done_cb cb)
+void http_set_stats_hooks(http_tag_cb tag, http_done_cb done)
 {
-    done_hook = cb;
+    tag_hook = tag;
+    done_hook = done;
 }
 
 struct http_server_s {
@@ -563,9 +566,11 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         if (bad) { /* answer at once (this closes the connection, which is fine) */
             if (req->path == NULL)
                 req->path = xstrdup(req->raw_path);
+            ri->tag = tag_hook ? tag_hook(req) : 0;
             http_reply_error(req, 400, "%s", bad);
             return MHD_YES;
         }
+        ri->tag = tag_hook ? tag_hook(req) : 0;
         s->on_headers(req);
         req->_headers_done = true;
         return MHD_YES;
@@ -618,7 +623,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
         return;
     *req_cls = NULL;
     if (done_hook)
-        done_hook(&ri->req, ri->status, time_mono_ns() - ri->start_ns, ri->bytes_in,
+        done_hook(&ri->req, ri->tag, ri->status, time_mono_ns() - ri->start_ns, ri->bytes_in,
                   toe == MHD_REQUEST_TERMINATED_COMPLETED_OK);
     req_free(ri);
 }

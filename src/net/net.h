@@ -67,13 +67,16 @@ struct http_req_s {
 
 typedef void (*http_handler_cb)(http_req_t *req);
 
-/* Called as each request ends (on an I/O thread; it must not block): the status it was
- * answered (0: none), how long since its headers came (ns, the response sent), the request
- * body bytes received, and whether the response went out whole. req->bytes_out is what the
- * handler said its response body holds. For the node's metrics; set once, before serving. */
-typedef void (*http_done_cb)(const http_req_t *req, unsigned status, int64_t ns, int64_t bytes_in,
-                             bool ok);
-void http_set_done_hook(http_done_cb cb);
+/* Request statistics (the node's metrics), set once before serving. tag is called when a
+ * request's headers are in (they are valid then; not at the end) and returns what done gets
+ * back; done is called as the request ends (on an I/O thread; it must not block) with the
+ * status it was answered (0: none), how long since its headers came (ns, the response sent),
+ * the request body bytes received, and whether the response went out whole. req->bytes_out is
+ * what the handler said its response body holds. */
+typedef int (*http_tag_cb)(http_req_t *req);
+typedef void (*http_done_cb)(const http_req_t *req, int tag, unsigned status, int64_t ns,
+                             int64_t bytes_in, bool ok);
+void http_set_stats_hooks(http_tag_cb tag, http_done_cb done);
 
 typedef struct http_server_s http_server_t;
 
