@@ -8,12 +8,41 @@
 #include "common/util.h"
 #include "proxy/internal.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #define LSO_MAX_PAGE 10000
+
+/* LsoMsg flags (AIStore's apc.Ls*) that change what a listing of an ais bucket carries */
+#define LS_NAME_ONLY (1u << 4) /* names (and status flags) only */
+#define LS_NAME_SIZE (1u << 5) /* names and sizes */
+
+/* LsoMsg "flags": a decimal string (Go's ",string") or a number. 0, or -1 when invalid. */
+static int parse_flags(json_t *v, uint64_t *out)
+{
+    *out = 0;
+    if (v == NULL || json_is_null(v))
+        return 0;
+    if (json_is_integer(v) && json_integer_value(v) >= 0) {
+        *out = (uint64_t)json_integer_value(v);
+        return 0;
+    }
+    if (!json_is_string(v))
+        return -1;
+    const char *t = json_string_value(v);
+    if (t[0] == '\0')
+        return 0;
+    char *end;
+    errno = 0;
+    unsigned long long x = strtoull(t, &end, 10);
+    if (*end || t[0] == '-' || errno)
+        return -1;
+    *out = x;
+    return 0;
+}
 
 /* The string member k of o (dflt when absent or null); NULL when present with another type. */
 static const char *json_str_or(json_t *o, const char *k, const char *dflt)
@@ -67,11 +96,20 @@ void proxy_list_objects(http_req_t *req, const char *bck, json_t *lsomsg)
     const char *token = json_str_or(lsomsg, "continuation_token", "");
     const char *props = json_str_or(lsomsg, "props", "");
     const char *uuid = json_str_or(lsomsg, "uuid", "");
-    if (!prefix || !token || !props || !uuid) {
-        http_reply_error(
-            req, 400, "list objects: prefix, continuation_token, props and uuid must be strings");
+    const char *start_after = json_str_or(lsomsg, "start_after", "");
+    if (!prefix || !token || !props || !uuid || !start_after) {
+        http_reply_error(req, 400,
+                         "list objects: prefix, continuation_token, start_after, props and uuid "
+                         "must be strings");
         return;
     }
+    uint64_t flags;
+    if (parse_flags(json_get_ci(lsomsg, "flags"), &flags) < 0) {
+        http_reply_error(req, 400, "list objects: invalid flags (a decimal number expected)");
+        return;
+    }
+    if (strcmp(start_after, token) > 0) /* the later of the two */
+        token = start_after;
     json_t *ps = json_get_ci(lsomsg, "pagesize");
     long long pagesize = 0;
     if (json_is_integer(ps))
@@ -99,9 +137,21 @@ void proxy_list_objects(http_req_t *req, const char *bck, json_t *lsomsg)
     if (props[0] == '\0')
         pmask = LSO_PROP_DEFAULT;
     pmask |= LSO_PROP_NAME;
+    /* as AIStore's targets: name-only skips every property, name-size adds the size */
+    char *sent = NULL;
+    if (flags & LS_NAME_ONLY) {
+        pmask = LSO_PROP_NAME;
+        sent = xstrdup("name");
+    } else if ((flags & LS_NAME_SIZE) && !(pmask & LSO_PROP_SIZE)) {
+        pmask |= LSO_PROP_SIZE;
+        sent = xasprintf("%s,size", props);
+    }
+    if (sent)
+        props = sent;
 
     char *eb = url_encode(bck, ""), *ep = url_encode(prefix, ""), *et = url_encode(token, "");
     char *epr = url_encode(props, ",");
+    free(sent);
     char *pq = xasprintf("/v1/internal/lso?bck=%s&prefix=%s&after=%s&limit=%lld&props=%s", eb, ep,
                          et, pagesize, epr);
     free(eb);

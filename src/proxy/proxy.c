@@ -391,6 +391,14 @@ static void head_bucket(http_req_t *req, const char *name)
     bmd_put(b);
     char *s = json_dumps(props, JSON_COMPACT);
     json_decref(props);
+    const char *bsumm = http_query(req, "bsumm_remote");
+    if (bsumm && bsumm[0]) { /* AIStore's GetBucketInfo: the summary job, then its result */
+        size_t skip = strlen("/v1/buckets/") + strlen(name);
+        const char *pfx = strlen(req->path) > skip + 1 ? req->path + skip + 1 : "";
+        proxy_bsumm_head(req, name, pfx, s);
+        free(s);
+        return;
+    }
     struct MHD_Response *r = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
     MHD_add_response_header(r, "Ais-Bucket-Props", s);
     free(s);
@@ -414,9 +422,9 @@ static char *parse_bck_to(http_req_t *req)
 }
 
 static const char *const tcb_keys[] = {
-    "prefix",          "prepend",     "dry_run", "force",    "latest-ver",
-    "synchronize",     "num-workers", "coer",    "ext",      "id",
-    "request_timeout", "pipeline",    "names",   "template", NULL};
+    "prefix",      "prepend",  "dry_run",  "force",   "latest-ver",      "synchronize",
+    "num-workers", "coer",     "ext",      "id",      "request_timeout", "pipeline",
+    "names",       "template", "objnames", "TxnUUID", "non-recurs",      NULL};
 
 /* Validates a TCBMsg: known keys and types. Returns NULL or a static reason. */
 static const char *check_tcb(json_t *v)
@@ -463,18 +471,40 @@ static const char *check_tcb(json_t *v)
     return NULL;
 }
 
-/* copy-bck and etl-bck: validate, create the destination, start the job on every target. */
+static const char *check_listrange(json_t *names, json_t *tmpl, char *err, size_t errlen);
+
+/* copy-listrange, etl-listrange (AIStore's TCOMsg): the objects listed or in the range. NULL or
+ * why not (in err). */
+static const char *check_tco(json_t *value, char *err, size_t errlen)
+{
+    json_t *names = json_get_ci(value, "objnames"), *tmpl = json_get_ci(value, "template");
+    if (names && !json_is_null(names) && !json_is_array(names))
+        return "objnames must be an array of strings";
+    if (tmpl && !json_is_null(tmpl) && !json_is_string(tmpl))
+        return "template must be a string";
+    if (json_is_array(names) && json_is_string(tmpl) && json_string_length(tmpl))
+        return "objnames and template are mutually exclusive";
+    return check_listrange(json_is_array(names) ? names : NULL, json_is_string(tmpl) ? tmpl : NULL,
+                           err, errlen);
+}
+
+/* copy-bck, etl-bck, copy-listrange and etl-listrange: validate, create the destination, start
+ * the job on every target. */
 static void copy_bucket(http_req_t *req, const char *kind, const char *src, json_t *value)
 {
+    char lrerr[256];
+    bool lr = strstr(kind, "-listrange") != NULL;
     const char *why = check_tcb(value);
+    if (why == NULL && lr)
+        why = check_tco(value, lrerr, sizeof(lrerr));
     if (why) {
         http_reply_error(req, 400, "%s: %s", kind, why);
         return;
     }
-    if (strcmp(kind, "etl-bck") == 0) {
+    if (strncmp(kind, "etl-", 4) == 0) {
         const char *en = json_string_value(json_object_get(value, "id"));
         if (en == NULL || en[0] == '\0') {
-            http_reply_error(req, 400, "etl-bck: the ETL name (\"id\") is missing");
+            http_reply_error(req, 400, "%s: the ETL name (\"id\") is missing", kind);
             return;
         }
         mdoc_t *md = md_get(MD_ETL);
@@ -543,7 +573,7 @@ static const char *check_listrange(json_t *names, json_t *tmpl, char *err, size_
         return NULL;
     }
     const char *t = json_string_value(tmpl);
-    if (strchr(t, '{') == NULL)
+    if (t == NULL || strchr(t, '{') == NULL)
         return NULL; /* no range: a prefix */
     long n;
     int rc = template_size(t, &n);
@@ -589,7 +619,8 @@ static bool bucket_authorized(http_req_t *req, const char *name, const char *act
         return authorized(req, AUTH_ACE_PATCH, name);
     if (strcmp(action, "scrub-bck") == 0) /* it reads every object */
         return authorized(req, AUTH_ACE_GET | AUTH_ACE_OBJ_LIST, name);
-    if (strcmp(action, "copy-bck") != 0 && strcmp(action, "etl-bck") != 0)
+    if (strcmp(action, "copy-bck") != 0 && strcmp(action, "etl-bck") != 0 &&
+        strcmp(action, "copy-listrange") != 0 && strcmp(action, "etl-listrange") != 0)
         return authorized(req, AUTH_ACE_BCK_HEAD, name);
     if (!authorized(req, AUTH_ACE_GET | AUTH_ACE_OBJ_LIST, name))
         return false;
@@ -720,7 +751,7 @@ static void buckets_request(http_req_t *req, const char **segs, int nseg)
         return;
     }
     const char *name = nseg >= 2 ? segs[1] : NULL;
-    if (nseg > 2) {
+    if (nseg > 2 && strcmp(m, "HEAD") != 0) { /* HEAD /v1/buckets/<b>/<prefix>: bucket info */
         http_reply_error(req, 400, "invalid bucket path \"%s\"", req->path);
         return;
     }
@@ -741,9 +772,12 @@ static void buckets_request(http_req_t *req, const char **segs, int nseg)
     if (!bucket_authorized(req, name, action, value))
         goto out;
 
+    bool summ = action && strcmp(action, "summary-bck") == 0;
     if (name == NULL || name[0] == '\0') {
-        if (strcmp(m, "GET") == 0 && (action == NULL || strcmp(action, "list") == 0) &&
-            (value == NULL || json_is_null(value)))
+        if (strcmp(m, "GET") == 0 && summ)
+            proxy_bsumm_get(req, NULL, value);
+        else if (strcmp(m, "GET") == 0 && (action == NULL || strcmp(action, "list") == 0) &&
+                 (value == NULL || json_is_null(value)))
             list_buckets(req);
         else
             http_reply_error(req, 400, "bucket name is missing");
@@ -756,6 +790,11 @@ static void buckets_request(http_req_t *req, const char **segs, int nseg)
     }
     if (strcmp(m, "HEAD") == 0) {
         head_bucket(req, name);
+    } else if (strcmp(m, "GET") == 0 && summ) {
+        if (bucket_exists(name))
+            proxy_bsumm_get(req, name, value);
+        else
+            http_reply_error(req, 404, "bucket \"ais://%s\" does not exist", name);
     } else if (strcmp(m, "GET") == 0) {
         if (action && strcmp(action, "list") != 0) {
             http_reply_error(req, 400, "invalid action \"%s\" for GET bucket", action);
@@ -771,13 +810,17 @@ static void buckets_request(http_req_t *req, const char **segs, int nseg)
             http_reply_error(req, 400, "missing \"action\" in the request body");
         } else if (!cluster_is_primary() &&
                    (strcmp(action, "create-bck") == 0 || strcmp(action, "destroy-bck") == 0 ||
-                    strcmp(action, "copy-bck") == 0 || strcmp(action, "etl-bck") == 0)) {
+                    strcmp(action, "copy-bck") == 0 || strcmp(action, "etl-bck") == 0 ||
+                    strcmp(action, "copy-listrange") == 0 ||
+                    strcmp(action, "etl-listrange") == 0)) {
             proxy_forward_to_primary(req);
         } else if (m[0] == 'P' && strcmp(action, "create-bck") == 0) {
             bck_change_t bc = {.name = name, .props = value};
             bmd_change(req, do_create, &bc);
         } else if (m[0] == 'P' &&
-                   (strcmp(action, "copy-bck") == 0 || strcmp(action, "etl-bck") == 0)) {
+                   (strcmp(action, "copy-bck") == 0 || strcmp(action, "etl-bck") == 0 ||
+                    strcmp(action, "copy-listrange") == 0 ||
+                    strcmp(action, "etl-listrange") == 0)) {
             copy_bucket(req, action, name, value);
         } else if (m[0] == 'P' && strcmp(action, "scrub-bck") == 0) {
             scrub_bucket(req, name, value);
@@ -910,7 +953,9 @@ static void cluster_put(http_req_t *req)
     if (msg == NULL)
         return;
     const char *action = json_string_value(json_object_get(msg, "action"));
-    if (action == NULL || !proxy_cluster_action(req, action, json_object_get(msg, "value")))
+    if (action && strcmp(action, "start") == 0) /* AIStore's StartXaction */
+        proxy_job_start_kind(req, json_object_get(msg, "value"));
+    else if (action == NULL || !proxy_cluster_action(req, action, json_object_get(msg, "value")))
         proxy_job_abort(req);
     json_decref(msg);
 }

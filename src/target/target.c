@@ -714,6 +714,7 @@ static void object_delete(http_req_t *req, tctx_t *c)
 static void object_request(http_req_t *req, tctx_t *c)
 {
     const char *m = req->method;
+    nstats_count(m);
     if (c->status) {
         http_reply_error(req, (unsigned)c->status, "%s", c->msg);
     } else if (c->location) {
@@ -753,6 +754,7 @@ static void internal_lso(http_req_t *req)
     size_t limit = lim ? strtoul(lim, NULL, 10) : 10000;
     if (limit == 0 || limit > 10000)
         limit = 10000;
+    nstats_count("LIST");
     lso_page_t page;
     lso_page_init(&page);
     store_list(bck, prefix ? prefix : "", after ? after : "", limit, pmask, &page);
@@ -777,6 +779,8 @@ static void mountpaths_request(http_req_t *req, tctx_t *c)
 
 static json_t *daemon_what(const char *what)
 {
+    if (strcmp(what, "node_stats") == 0 || strcmp(what, "node_status") == 0)
+        return nstats_json(strcmp(what, "node_status") == 0);
     return strcmp(what, "mountpaths") == 0 ? mpath_list_json() : NULL;
 }
 
