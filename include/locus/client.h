@@ -204,6 +204,12 @@ typedef struct {
     bool force;
     bool latest;
     bool sync;
+    /* Only these objects (AIStore's copy-listrange, TCOMsg): names[0..n_names), or the range
+     * template_str ("shard-{000..099}.tar"); both NULL: the whole bucket (copy-bck). */
+    const char *const *names;
+    size_t n_names;
+    const char *template_str;
+    int num_workers; /* 0 = the server's default */
 } locus_copy_opts_t;
 
 /* Starts copying bucket src into dst (created if missing). *job_id is the job id (caller frees);

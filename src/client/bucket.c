@@ -213,7 +213,18 @@ int locus_bucket_copy(locus_client_t *c, const char *src, const char *dst,
         "{s:s, s:s, s:b, s:b, s:b, s:b}", "prefix", opts->prefix != NULL ? opts->prefix : "",
         "prepend", opts->prepend != NULL ? opts->prepend : "", "dry_run", opts->dry_run, "force",
         opts->force, "latest-ver", opts->latest, "synchronize", opts->sync);
-    return client_bucket_job(c, "copy-bck", src, dst, v, job_id, err);
+    if (opts->num_workers > 0)
+        json_object_set_new(v, "num-workers", json_integer(opts->num_workers));
+    bool lr = opts->names != NULL || opts->template_str != NULL;
+    if (opts->names != NULL) {
+        json_t *a = json_array();
+        for (size_t i = 0; i < opts->n_names; i++)
+            json_array_append_new(a, json_string(opts->names[i]));
+        json_object_set_new(v, "objnames", a);
+    } else if (opts->template_str != NULL) {
+        json_object_set_new(v, "template", json_string(opts->template_str));
+    }
+    return client_bucket_job(c, lr ? "copy-listrange" : "copy-bck", src, dst, v, job_id, err);
 }
 
 /* ------------------------------------------------------------------------------------------ */
