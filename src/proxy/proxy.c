@@ -405,10 +405,22 @@ static void head_bucket(http_req_t *req, const char *name)
     http_send(req, 200, r);
 }
 
-/* Parses "bck_to" (ais/@#/dst/ or ais://dst). Returns a new name or NULL (answered 400). */
-static char *parse_bck_to(http_req_t *req)
+/* The destination of a multi-object copy in its TCOMsg ("tobck": {"name", "provider"}, as
+ * AIStore's API and SDK send it): a new name, or NULL when there is none. */
+static char *tobck_name(json_t *value)
+{
+    json_t *n = json_get_ci(json_get_ci(value, "tobck"), "name");
+    return json_is_string(n) && json_string_length(n) ? xstrdup(json_string_value(n)) : NULL;
+}
+
+/* Parses "bck_to" (ais/@#/dst/ or ais://dst), or takes the TCOMsg's "tobck" when the request has
+ * none. Returns a new name or NULL (answered 400). */
+static char *parse_bck_to(http_req_t *req, json_t *value)
 {
     const char *to = http_query(req, "bck_to");
+    char *tb = to ? NULL : tobck_name(value);
+    if (tb)
+        return tb;
     char *bck = NULL, *obj = NULL;
     if (to == NULL || uname_parse(to, &bck, &obj) < 0 || bck[0] == '\0') {
         http_reply_error(req, 400, "invalid or missing destination bucket bck_to=\"%s\"",
@@ -422,9 +434,10 @@ static char *parse_bck_to(http_req_t *req)
 }
 
 static const char *const tcb_keys[] = {
-    "prefix",      "prepend",  "dry_run",  "force",   "latest-ver",      "synchronize",
-    "num-workers", "coer",     "ext",      "id",      "request_timeout", "pipeline",
-    "names",       "template", "objnames", "TxnUUID", "non-recurs",      NULL};
+    "prefix",          "prepend",     "dry_run", "force",    "latest-ver",
+    "synchronize",     "num-workers", "coer",    "ext",      "id",
+    "request_timeout", "pipeline",    "names",   "template", "objnames",
+    "TxnUUID",         "non-recurs",  "tobck",   NULL};
 
 /* Validates a TCBMsg: known keys and types. Returns NULL or a static reason. */
 static const char *check_tcb(json_t *v)
@@ -484,6 +497,13 @@ static const char *check_tco(json_t *value, char *err, size_t errlen)
         return "template must be a string";
     if (json_is_array(names) && json_is_string(tmpl) && json_string_length(tmpl))
         return "objnames and template are mutually exclusive";
+    json_t *tb = json_get_ci(value, "tobck"), *prov = json_get_ci(tb, "provider");
+    if (tb && !json_is_null(tb) && !json_is_object(tb))
+        return "tobck must be a bucket ({\"name\", \"provider\"})";
+    if (prov && !json_is_null(prov) &&
+        !(json_is_string(prov) &&
+          (json_string_length(prov) == 0 || strcmp(json_string_value(prov), "ais") == 0)))
+        return "tobck: only ais buckets are supported";
     return check_listrange(json_is_array(names) ? names : NULL, json_is_string(tmpl) ? tmpl : NULL,
                            err, errlen);
 }
@@ -522,7 +542,7 @@ static void copy_bucket(http_req_t *req, const char *kind, const char *src, json
             return;
         }
     }
-    char *dst = parse_bck_to(req);
+    char *dst = parse_bck_to(req, lr ? value : NULL);
     if (dst == NULL)
         return;
     why = name_check_bucket(dst);
@@ -627,7 +647,10 @@ static bool bucket_authorized(http_req_t *req, const char *name, const char *act
     char *dbck = NULL, *dobj = NULL;
     const char *to = http_query(req, "bck_to");
     bool ok = true;
-    if (to && uname_parse(to, &dbck, &dobj) == 0 && dbck[0] && name_check_bucket(dbck) == NULL) {
+    if (to == NULL) /* a TCOMsg's own destination */
+        dbck = tobck_name(value);
+    if ((dbck || (to && uname_parse(to, &dbck, &dobj) == 0)) && dbck[0] &&
+        name_check_bucket(dbck) == NULL) {
         ok = authorized(req, AUTH_ACE_PUT, dbck);
         if (ok && !json_is_true(json_object_get(value, "dry_run")) && !bucket_exists(dbck))
             ok = authorized(req, AUTH_ACE_CREATE_BUCKET, NULL);

@@ -273,7 +273,21 @@ def test_copy_listrange(mc, http, src):
     assert {n: int(e.get("size", 0)) for n, e in got.items()} == {"p/a/x1": 1, "p/b/y2": 3333}
     ss = snaps(http, base, job)
     assert all(s["kind"] == "copy-listrange" and int(s["glob.id"]) >> 10 == 3 for s in ss), ss
-    # a range, into the same destination
+    # as AIStore's API and SDK send it: the destination in the TCOMsg ("tobck"), no bck_to
+    sdk = lt.rand_name("sdk-")
+    r = http.post(lt.bck_url(base, src), params=P, json=lt.actmsg("copy-listrange", {
+        "objnames": ["z"], "tobck": {"name": sdk, "provider": "ais",
+                                     "namespace": {"uuid": "", "name": ""}}, "coer": False}))
+    assert r.status_code == 200, r.text
+    wait_job(http, base, r.text)
+    assert set(lso(http, base, sdk, "name")) == {"z"}
+    r = http.post(lt.bck_url(base, src), params=P, json=lt.actmsg("copy-listrange", {
+        "objnames": ["z"], "tobck": {"name": sdk, "provider": "gcp"}}))
+    lt.assert_error(r, 400, "tobck")
+    r = http.post(lt.bck_url(base, src), params=P,
+                  json=lt.actmsg("copy-listrange", {"objnames": ["z"]}))
+    lt.assert_error(r, 400, "destination")
+        # a range, into the same destination
     r = copy_lr(http, base, "copy-listrange", src, dst, {"template": "a/x{1..3}"})
     assert r.status_code == 200, r.text
     assert wait_job(http, base, r.text)["err"] == ""
