@@ -8,41 +8,12 @@
 #include "common/util.h"
 #include "proxy/internal.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #define LSO_MAX_PAGE 10000
-
-/* LsoMsg flags (AIStore's apc.Ls*) that change what a listing of an ais bucket carries */
-#define LS_NAME_ONLY (1u << 4) /* names (and status flags) only */
-#define LS_NAME_SIZE (1u << 5) /* names and sizes */
-
-/* LsoMsg "flags": a decimal string (Go's ",string") or a number. 0, or -1 when invalid. */
-static int parse_flags(json_t *v, uint64_t *out)
-{
-    *out = 0;
-    if (v == NULL || json_is_null(v))
-        return 0;
-    if (json_is_integer(v) && json_integer_value(v) >= 0) {
-        *out = (uint64_t)json_integer_value(v);
-        return 0;
-    }
-    if (!json_is_string(v))
-        return -1;
-    const char *t = json_string_value(v);
-    if (t[0] == '\0')
-        return 0;
-    char *end;
-    errno = 0;
-    unsigned long long x = strtoull(t, &end, 10);
-    if (*end || t[0] == '-' || errno)
-        return -1;
-    *out = x;
-    return 0;
-}
 
 /* The string member k of o (dflt when absent or null); NULL when present with another type. */
 static const char *json_str_or(json_t *o, const char *k, const char *dflt)
@@ -104,7 +75,7 @@ void proxy_list_objects(http_req_t *req, const char *bck, json_t *lsomsg)
         return;
     }
     uint64_t flags;
-    if (parse_flags(json_get_ci(lsomsg, "flags"), &flags) < 0) {
+    if (lso_flags_parse(json_get_ci(lsomsg, "flags"), &flags) < 0) {
         http_reply_error(req, 400, "list objects: invalid flags (a decimal number expected)");
         return;
     }
@@ -139,10 +110,10 @@ void proxy_list_objects(http_req_t *req, const char *bck, json_t *lsomsg)
     pmask |= LSO_PROP_NAME;
     /* as AIStore's targets: name-only skips every property, name-size adds the size */
     char *sent = NULL;
-    if (flags & LS_NAME_ONLY) {
+    if (flags & LSO_FLAG_NAME_ONLY) {
         pmask = LSO_PROP_NAME;
         sent = xstrdup("name");
-    } else if ((flags & LS_NAME_SIZE) && !(pmask & LSO_PROP_SIZE)) {
+    } else if ((flags & LSO_FLAG_NAME_SIZE) && !(pmask & LSO_PROP_SIZE)) {
         pmask |= LSO_PROP_SIZE;
         sent = xasprintf("%s,size", props);
     }
