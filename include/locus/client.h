@@ -217,6 +217,13 @@ typedef struct {
 int locus_bucket_copy(locus_client_t *c, const char *src, const char *dst,
                       const locus_copy_opts_t *opts, char **job_id, char *err);
 
+/* AIStore's bucket summary (summary-bck, docs/protocol.md §1.13) of bck (NULL: every bucket),
+ * objects under prefix (NULL: all): starts the job and polls it until it is done (timeout_ns 0 =
+ * no limit: LOCUS_ETIMEDOUT after it). *json (caller frees) is AIStore's AllBsummResults text,
+ * [{"name", "ObjCount": {"obj_count_present"}, "ObjSize", "TotalSize", "used_pct", ...}]. */
+int locus_bucket_summary(locus_client_t *c, const char *bck, const char *prefix,
+                         int64_t timeout_ns, char **json, char *err);
+
 /* ------------------------------------------------------------------------------------------ */
 /* Objects */
 

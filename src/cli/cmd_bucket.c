@@ -20,6 +20,7 @@ static void usage(FILE *f)
                "       locus bucket cp SRC DST [--prefix P | --list A,B,... | --template T]\n"
                "                               [--prepend S] [--dry-run] [--force]\n"
                "                               [--num-workers N] [--wait [--timeout D]]\n"
+               "       locus bucket summary [BUCKET] [--prefix P] [--json] [--timeout D]\n"
                "       locus bucket props show BUCKET\n"
                "       locus bucket props set BUCKET SECTION.KEY=VALUE... | --reset\n"
                "\n"
@@ -31,6 +32,8 @@ static void usage(FILE *f)
                "        --wait shows its progress until it finishes (--timeout, default no\n"
                "        limit) and the result. --list or --template copies only those objects\n"
                "        (AIStore's copy-listrange), e.g. --template 'shard-{000..099}.tar'.\n"
+               "summary counts the objects of BUCKET (every bucket without one) and the space\n"
+               "        they take (AIStore's summary-bck); --json: AIStore's JSON\n"
                "props   shows the bucket's properties (JSON), or changes those named, e.g.\n"
                "        checksum.validate_warm_get=true mirror.copies=2; --reset: the defaults\n"
                "Buckets: ais://NAME or NAME.\n");
@@ -221,6 +224,71 @@ out:
     return ret;
 }
 
+/* One row of `bucket summary` from a BsummResult. */
+static void summary_row(cli_table_t *t, json_t *r)
+{
+    json_t *cnt = json_object_get(r, "ObjCount"), *tot = json_object_get(r, "TotalSize");
+    json_t *sz = json_object_get(r, "ObjSize");
+    char name[300], objs[32], size[32], disk[32], mn[32], avg[32], mx[32], pct[16];
+    snprintf(name, sizeof(name), "ais://%s", cli_jget(r, "name") ? cli_jget(r, "name") : "");
+    snprintf(objs, sizeof(objs), "%lld", cli_jnum(cnt, "obj_count_present"));
+    cli_human_size(cli_jnum(tot, "size_all_present_objs"), size, sizeof(size));
+    cli_human_size(cli_jnum(tot, "size_on_disk"), disk, sizeof(disk));
+    cli_human_size(cli_jnum(sz, "obj_min_size"), mn, sizeof(mn));
+    cli_human_size(cli_jnum(sz, "obj_avg_size"), avg, sizeof(avg));
+    cli_human_size(cli_jnum(sz, "obj_max_size"), mx, sizeof(mx));
+    snprintf(pct, sizeof(pct), "%lld%%", cli_jnum(r, "used_pct"));
+    cli_table_add(t, (const char *[]){name, objs, size, disk, mn, avg, mx, pct});
+}
+
+static int bucket_summary(int argc, char **argv)
+{
+    const char *prefix = NULL;
+    bool as_json = false;
+    int64_t timeout = 0;
+    const cli_opt_t opts[] = {
+        CLI_STR("prefix", &prefix),
+        CLI_FLAG("json", &as_json),
+        CLI_DURATION("timeout", &timeout, "--timeout: need a duration such as 30s"),
+    };
+    static const cli_cmd_t cmd = {"bucket", usage, 0, 1, "bucket summary: at most one BUCKET"};
+    int pos, ret = cli_options(&cmd, opts, ARRAY_SIZE(opts), argc, argv, &pos);
+    if (ret != CLI_OPTS_GO)
+        return ret;
+    char *b = NULL;
+    if (pos < argc && (ret = bucket_arg(argv[pos], &b)) != 0)
+        return ret;
+    locus_client_t *c = cli_client();
+    char err[LOCUS_ERR_LEN] = "", *text = NULL;
+    ret = c ? CLI_EXIT_OK : CLI_EXIT_FAIL;
+    if (c && locus_bucket_summary(c, b, prefix, timeout, &text, err) != 0)
+        ret = cli_fail("bucket summary", "%s", err);
+    json_t *j = text ? json_loads(text, 0, NULL) : NULL;
+    if (ret == CLI_EXIT_OK && as_json) {
+        char *pretty = json_dumps(j, JSON_INDENT(2));
+        printf("%s\n", pretty ? pretty : text);
+        free(pretty);
+    } else if (ret == CLI_EXIT_OK) {
+        static const cli_col_t cols[] = {
+            {"BUCKET", false, 0, 0}, {"OBJECTS", true, 0, 0}, {"SIZE", true, 0, 0},
+            {"ON DISK", true, 0, 0}, {"MIN", true, 0, 0},     {"AVG", true, 0, 0},
+            {"MAX", true, 0, 0},     {"USAGE", true, 0, 0},
+        };
+        cli_table_t t;
+        cli_table_init(&t, cols, ARRAY_SIZE(cols));
+        size_t i;
+        json_t *r;
+        json_array_foreach(j, i, r) summary_row(&t, r);
+        cli_table_finish(&t, stdout);
+    }
+    json_decref(j);
+    free(text);
+    free(b);
+    if (c)
+        locus_client_destroy(c);
+    return ret;
+}
+
 static int bucket_create(int argc, char **argv)
 {
     return create_or_rm(argc, argv, true);
@@ -302,10 +370,8 @@ static int bucket_props(int argc, char **argv)
 
 int locus_cli_cmd_bucket(int argc, char **argv)
 {
-    static const cli_sub_t subs[] = {{"create", bucket_create},
-                                     {"rm", bucket_rm},
-                                     {"ls", bucket_ls},
-                                     {"cp", bucket_cp},
-                                     {"props", bucket_props}};
+    static const cli_sub_t subs[] = {{"create", bucket_create},   {"rm", bucket_rm},
+                                     {"ls", bucket_ls},           {"cp", bucket_cp},
+                                     {"summary", bucket_summary}, {"props", bucket_props}};
     return cli_dispatch("bucket", usage, subs, ARRAY_SIZE(subs), CLI_HELP_ANYWHERE, argc, argv);
 }

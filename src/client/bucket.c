@@ -328,3 +328,49 @@ int locus_smap_parse(const char *json, locus_node_t **nodes, size_t *n, int64_t 
     *n = cnt;
     return 0;
 }
+
+/* ------------------------------------------------------------------------------------------ */
+/* Bucket summary */
+
+int locus_bucket_summary(locus_client_t *c, const char *bck, const char *prefix, int64_t timeout_ns,
+                         char **json, char *err)
+{
+    *json = NULL;
+    if (bck != NULL) {
+        int rc = locus_check_bucket_name(bck, err);
+        if (rc != 0)
+            return rc;
+    }
+    /* BsummCtrlMsg; each call takes a reference (actmsg) */
+    json_t *v = json_pack("{s:s, s:s, s:b, s:b}", "uuid", "", "prefix", prefix ? prefix : "",
+                          "cached", 1, "present", 1);
+    client_req_t r;
+    int rc = client_bucket_call(c, "GET", bck, NULL, "summary-bck", json_incref(v), NULL, &r, err);
+    char *id = rc == 0 ? buf_steal(&r.body) : NULL;
+    if (rc == 0 && r.status != 202) {
+        rc = client_fail(err, LOCUS_EPROTO, "summary-bck: expected 202, got %ld", r.status);
+    }
+    client_req_dispose(&r);
+    int64_t deadline = timeout_ns > 0 ? time_mono_ns() + timeout_ns : 0;
+    int ms = 20;
+    while (rc == 0) {
+        json_object_set_new(v, "uuid", json_string(id));
+        rc = client_bucket_call(c, "GET", bck, NULL, "summary-bck", json_incref(v), NULL, &r, err);
+        if (rc == 0 && r.status == 200) {
+            *json = buf_steal(&r.body);
+            client_req_dispose(&r);
+            break;
+        }
+        client_req_dispose(&r);
+        if (rc == 0 && deadline && time_mono_ns() > deadline) {
+            rc = client_fail(err, LOCUS_ETIMEDOUT, "bucket summary %s: still running", id);
+        }
+        if (rc == 0) {
+            sleep_ms(ms);
+            ms = ms < 500 ? ms * 2 : ms;
+        }
+    }
+    free(id);
+    json_decref(v);
+    return rc;
+}

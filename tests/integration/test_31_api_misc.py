@@ -358,6 +358,14 @@ def test_cli(mc, http, src):
         r = cli(mc, *args)
         assert r.returncode == 0, (args, r.stderr)
         json.loads(r.stdout)
+    r = cli(mc, "bucket", "summary", src, "--prefix", "b/", "--json")
+    assert r.returncode == 0, r.stderr
+    [one] = json.loads(r.stdout)
+    bsumm_of(one, 2, 4333)
+    r = cli(mc, "bucket", "summary")
+    assert r.returncode == 0 and f"ais://{src}" in r.stdout and "ON DISK" in r.stdout, r
+    row = next(ln for ln in r.stdout.splitlines() if ln.startswith(f"ais://{src} "))
+    assert row.split()[1] == str(len(SIZES)), row
     dst = lt.rand_name("clicp-")
     r = cli(mc, "bucket", "cp", src, dst, "--list", "a/x1,a/x2,b/y1", "--wait")
     assert r.returncode == 0, r.stderr
