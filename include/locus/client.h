@@ -370,6 +370,11 @@ int locus_job_list(locus_client_t *c, const locus_job_query_t *q, char **json, c
 int locus_job_status_all(locus_client_t *c, const locus_job_query_t *q, char **json, char *err);
 /* GET /v1/cluster?what=running_all: raw JSON, the sorted `["kind[id]", ...]` (caller frees). */
 int locus_job_running(locus_client_t *c, const char *kind, char **json, char *err);
+/* AIStore's StartXaction: PUT /v1/cluster {"action":"start","value":{"Kind","Bck","DaemonID"}}
+ * for a startable kind (or AIStore's display name): rebalance, resilver (node: one target, NULL
+ * = every target), make-n-copies, ec-encode, scrub-bck (these need bck). *job_id: caller frees. */
+int locus_job_start(locus_client_t *c, const char *kind, const char *bck, const char *node,
+                    char **job_id, char *err);
 /* PUT /v1/cluster {"action":"stop-xaction","value":{"id":id}}: LOCUS_ENOENT for no such job. */
 int locus_job_stop(locus_client_t *c, const char *id, char *err);
 /* Stops every running job of kind (and bck; NULL or "" = any): one stop-xaction by kind, or

@@ -366,6 +366,10 @@ def test_cli(mc, http, src):
     assert r.returncode == 0 and f"ais://{src}" in r.stdout and "ON DISK" in r.stdout, r
     row = next(ln for ln in r.stdout.splitlines() if ln.startswith(f"ais://{src} "))
     assert row.split()[1] == str(len(SIZES)), row
+    r = cli(mc, "job", "start", "mirror", src, "--wait")
+    assert r.returncode == 0 and r.stdout.strip(), r
+    r = cli(mc, "job", "start", "copy-bck", src)
+    assert r.returncode == 1 and "not startable" in r.stderr, r
     dst = lt.rand_name("clicp-")
     r = cli(mc, "bucket", "cp", src, dst, "--list", "a/x1,a/x2,b/y1", "--wait")
     assert r.returncode == 0, r.stderr
