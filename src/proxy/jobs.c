@@ -386,11 +386,18 @@ void proxy_job_abort(http_req_t *req)
     json_decref(msg);
 }
 
-/* The bucket of an xact.ArgsMsg ("Bck": {"name", "provider"}), "" when none; NULL when invalid
- * (answered 400/404). */
+/* The bucket of an xact.ArgsMsg ("Bck": {"name", "provider"}, or the one of "Buckets"), ""
+ * when none; NULL when invalid (answered 400/404). */
 static const char *start_bck(http_req_t *req, json_t *value, const char *kind)
 {
-    json_t *bck = json_get_ci(value, "bck");
+    json_t *bck = json_get_ci(value, "bck"), *many = json_get_ci(value, "buckets");
+    if ((bck == NULL || json_is_null(bck)) && json_is_array(many) && json_array_size(many)) {
+        if (json_array_size(many) > 1) { /* the SDK's Job.start(buckets=[...]) */
+            http_reply_error(req, 400, "start %s: one bucket at a time", kind);
+            return NULL;
+        }
+        bck = json_array_get(many, 0);
+    }
     json_t *n = json_get_ci(bck, "name");
     json_t *prov = json_get_ci(bck, "provider");
     if (bck && !json_is_null(bck) && !json_is_object(bck)) {

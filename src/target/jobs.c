@@ -550,7 +550,8 @@ static void *job_main(void *arg)
         ec_job(x);
         goto done;
     }
-    if (strcmp(x->kind, "summary-bck") == 0) { /* its own walks (summary.c) */
+    if (strcmp(x->kind, "summary-bck") == 0) { /* its own walks (summary.c), on this thread */
+        x->n_workers = 1;
         summary_job(x, json_string_value(json_object_get(j->msg, "prefix")));
         goto done;
     }

@@ -233,6 +233,15 @@ def test_start_xaction(mc, http, src):
         assert r.status_code == 200, r.text
         st = wait_job(http, base, r.text)
         assert st["err"] == "" and st["kind"] == ("make-n-copies" if kind == "mirror" else kind)
+    # the SDK's Job.start(buckets=[b]): JobArgs with "Bck": null and "Buckets": [b]
+    r = http.put(base + "/v1/cluster", json=lt.actmsg("start", {
+        "ID": "", "Kind": "scrub-bck", "DaemonID": "", "Bck": None,
+        "Buckets": [{"name": src, "provider": "ais", "namespace": {"uuid": "", "name": ""}}]}))
+    assert r.status_code == 200, r.text
+    wait_job(http, base, r.text)
+    r = http.put(base + "/v1/cluster", json=lt.actmsg("start", {
+        "Kind": "scrub-bck", "Buckets": [{"name": src}, {"name": src}]}))
+    lt.assert_error(r, 400, "one bucket")
     r = start_x(http, base, "resilver", DaemonID=mc.targets[1].id)
     assert r.status_code == 200, r.text
     st = wait_job(http, base, r.text)
