@@ -15,12 +15,17 @@
 #include <sys/statvfs.h>
 
 static _Atomic int64_t n_get, n_put, n_head, n_del, n_lst;
-static int64_t start_ns;
+static _Atomic int64_t start_ns; /* the first request or query: the counters' start */
+
+static void started(void)
+{
+    int64_t zero = 0;
+    atomic_compare_exchange_strong(&start_ns, &zero, time_now_ns());
+}
 
 void nstats_count(const char *method)
 {
-    if (start_ns == 0)
-        start_ns = time_now_ns();
+    started();
     if (strcmp(method, "GET") == 0)
         n_get++;
     else if (strcmp(method, "PUT") == 0)
@@ -82,8 +87,7 @@ static json_t *capacity(void)
 
 json_t *nstats_json(bool status)
 {
-    if (start_ns == 0)
-        start_ns = time_now_ns();
+    started();
     smap_t *sm = smap_get();
     const snode_t *me = smap_find(sm, cluster_self_id());
     json_t *snode =
