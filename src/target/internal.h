@@ -177,15 +177,16 @@ void ec_handle(http_req_t *req);
 struct xact_s;
 void ec_job(struct xact_s *x);
 
-/* Node statistics (nstats.c): counts one request of method (GET, PUT, HEAD, DELETE, or LIST
- * for a listing page); AIStore's stats.Node JSON, with status: stats.NodeStatus. */
-void nstats_count(const char *method);
+/* Node statistics (nstats.c): AIStore's stats.Node JSON, with status: stats.NodeStatus. */
 json_t *nstats_json(bool status);
 
 /* summary-bck (summary.c): counts the objects of x's bucket (every bucket when it has none)
  * whose names start with prefix (NULL: all) and the disks under them; the per-bucket result
  * becomes the job's ext: {"buckets":{b:{"objs","bytes","min","max","disk"}},"disks_total"}. */
 void summary_job(struct xact_s *x, const char *prefix);
+
+/* The target's metrics collectors (tstats.c): mountpaths and jobs. */
+void tstats_init(void);
 
 /* ---------------------------------------------------------------- mountpaths (mpath.c)
  * The target's mountpaths (docs/design.md §5): an immutable, reference-counted snapshot that a

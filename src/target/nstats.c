@@ -1,49 +1,18 @@
 /*
  * nstats.c - a target's node statistics and status (AIStore's what=node_stats and
  * what=node_status, through GET /v1/reverse/daemon with Ais-Node-Id; docs/protocol.md §1.12):
- * request counters since start ("tracker", AIStore's metric names), the capacity of every
- * mountpath ("capacity") and the node's identity.
+ * the node's request counters ("tracker", AIStore's metric names: cluster/stats.c, the same as
+ * GET /metrics), the capacity of every mountpath ("capacity") and the node's identity.
  */
 #include "cluster/cluster.h"
+#include "cluster/daemon.h"
 #include "cluster/meta.h"
 #include "common/util.h"
 #include "target/internal.h"
 
-#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/statvfs.h>
-
-static _Atomic int64_t n_get, n_put, n_head, n_del, n_lst;
-static _Atomic int64_t start_ns; /* the first request or query: the counters' start */
-
-static void started(void)
-{
-    int64_t zero = 0;
-    atomic_compare_exchange_strong(&start_ns, &zero, time_now_ns());
-}
-
-void nstats_count(const char *method)
-{
-    started();
-    if (strcmp(method, "GET") == 0)
-        n_get++;
-    else if (strcmp(method, "PUT") == 0)
-        n_put++;
-    else if (strcmp(method, "HEAD") == 0)
-        n_head++;
-    else if (strcmp(method, "DELETE") == 0)
-        n_del++;
-    else if (method[0] == 'L') /* "LIST": a page of a listing */
-        n_lst++;
-}
-
-static json_t *val(int64_t v)
-{
-    char s[32];
-    snprintf(s, sizeof(s), "%lld", (long long)v);
-    return json_pack("{s:s}", "v", s);
-}
 
 static json_t *num_str(uint64_t v)
 {
@@ -87,7 +56,6 @@ static json_t *capacity(void)
 
 json_t *nstats_json(bool status)
 {
-    started();
     smap_t *sm = smap_get();
     const snode_t *me = smap_find(sm, cluster_self_id());
     json_t *snode =
@@ -95,11 +63,8 @@ json_t *nstats_json(bool status)
                   "public_net", "direct_url", me ? me->url : cluster_self_url());
     int64_t smap_version = sm->version;
     smap_put(sm);
-    json_t *tracker = json_pack("{s:o, s:o, s:o, s:o, s:o, s:o}", "get.n", val(n_get), "put.n",
-                                val(n_put), "head.n", val(n_head), "del.n", val(n_del), "lst.n",
-                                val(n_lst), "up.ns.time", val(time_now_ns() - start_ns));
-    json_t *j =
-        json_pack("{s:o, s:o, s:o}", "snode", snode, "tracker", tracker, "capacity", capacity());
+    json_t *j = json_pack("{s:o, s:o, s:o}", "snode", snode, "tracker", stats_tracker_json(),
+                          "capacity", capacity());
     if (status) {
         char v[32];
         snprintf(v, sizeof(v), "%lld", (long long)smap_version);
