@@ -206,12 +206,25 @@ typedef struct {
     bool force;
     bool latest;
     bool sync;
+    /* Only these objects (AIStore's copy-listrange, TCOMsg): names[0..n_names), or the range
+     * template_str ("shard-{000..099}.tar"); both NULL: the whole bucket (copy-bck). */
+    const char *const *names;
+    size_t n_names;
+    const char *template_str;
+    int num_workers; /* 0 = the server's default */
 } locus_copy_opts_t;
 
 /* Starts copying bucket src into dst (created if missing). *job_id is the job id (caller frees);
  * wait for it with locus_job_wait(). opts may be NULL. */
 int locus_bucket_copy(locus_client_t *c, const char *src, const char *dst,
                       const locus_copy_opts_t *opts, char **job_id, char *err);
+
+/* AIStore's bucket summary (summary-bck, docs/protocol.md §1.13) of bck (NULL: every bucket),
+ * objects under prefix (NULL: all): starts the job and polls it until it is done (timeout_ns 0 =
+ * no limit: LOCUS_ETIMEDOUT after it). *json (caller frees) is AIStore's AllBsummResults text,
+ * [{"name", "ObjCount": {"obj_count_present"}, "ObjSize", "TotalSize", "used_pct", ...}]. */
+int locus_bucket_summary(locus_client_t *c, const char *bck, const char *prefix,
+                         int64_t timeout_ns, char **json, char *err);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Objects */
@@ -359,6 +372,11 @@ int locus_job_list(locus_client_t *c, const locus_job_query_t *q, char **json, c
 int locus_job_status_all(locus_client_t *c, const locus_job_query_t *q, char **json, char *err);
 /* GET /v1/cluster?what=running_all: raw JSON, the sorted `["kind[id]", ...]` (caller frees). */
 int locus_job_running(locus_client_t *c, const char *kind, char **json, char *err);
+/* AIStore's StartXaction: PUT /v1/cluster {"action":"start","value":{"Kind","Bck","DaemonID"}}
+ * for a startable kind (or AIStore's display name): rebalance, resilver (node: one target, NULL
+ * = every target), make-n-copies, ec-encode, scrub-bck (these need bck). *job_id: caller frees. */
+int locus_job_start(locus_client_t *c, const char *kind, const char *bck, const char *node,
+                    char **job_id, char *err);
 /* PUT /v1/cluster {"action":"stop-xaction","value":{"id":id}}: LOCUS_ENOENT for no such job. */
 int locus_job_stop(locus_client_t *c, const char *id, char *err);
 /* Stops every running job of kind (and bck; NULL or "" = any): one stop-xaction by kind, or

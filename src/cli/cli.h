@@ -212,8 +212,9 @@ int64_t cli_parse_duration(const char *s);
 char *cli_one_line(const char *s);
 /* Prints `locus: <what>: <err>` with err folded onto one line; returns CLI_EXIT_FAIL. */
 int cli_fail_line(const char *what, const char *err);
-/* Prints the buckets one per line (ais://NAME); what names the command in errors. */
-int cli_list_buckets(const char *what);
+/* Prints the buckets one per line (ais://NAME), or as_json [{"name","provider"}]; what names
+ * the command in errors. */
+int cli_list_buckets(const char *what, bool as_json);
 /* Terminal columns of a UTF-8 string (East Asian wide characters count 2). */
 int cli_str_width(const char *s);
 /* Prints s to f padded with spaces to width columns (right-aligned when right). */

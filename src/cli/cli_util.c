@@ -158,7 +158,7 @@ int cli_fail_line(const char *what, const char *err)
     return rc;
 }
 
-int cli_list_buckets(const char *what)
+int cli_list_buckets(const char *what, bool as_json)
 {
     locus_client_t *c = cli_client();
     if (c == NULL)
@@ -169,7 +169,15 @@ int cli_list_buckets(const char *what)
     int ret = CLI_EXIT_OK;
     if (locus_bucket_list(c, &names, &n, err) != 0)
         ret = cli_fail(what, "%s", err);
-    else
+    else if (as_json) {
+        json_t *a = json_array(); /* AIStore's bucket list: [{"name","provider"}] */
+        for (size_t i = 0; i < n; i++)
+            json_array_append_new(a, json_pack("{s:s, s:s}", "name", names[i], "provider", "ais"));
+        char *t = json_dumps(a, JSON_INDENT(2));
+        printf("%s\n", t);
+        free(t);
+        json_decref(a);
+    } else
         for (size_t i = 0; i < n; i++)
             printf("ais://%s\n", names[i]);
     locus_strv_free(names, n);

@@ -20,7 +20,7 @@ static void usage(FILE *f)
            "       locus etl init --name N --image I [--comm-type hpush|hpull|ws]\n"
            "                      [--command 'PROG ARGS...'] [--arg A]... [--env K=V]...\n"
            "                      [--init-timeout D] [--obj-timeout D] [--direct-put]\n"
-           "       locus etl show [NAME [--job ID]]\n"
+           "       locus etl show|ls [--json] [NAME [--job ID]]\n"
            "       locus etl object NAME BUCKET/OBJ OUT|- [--args S]\n"
            "       locus etl object NAME cp SRC_BUCKET/OBJ DST_BUCKET[/OBJ] [--args S]\n"
            "       locus etl bucket NAME SRC DST [--ext MAP] [--prefix P] [--prepend S]\n"
@@ -341,13 +341,34 @@ static int etl_init(int argc, char **argv)
 /* ------------------------------------------------------------------------------------------ */
 /* show */
 
-static int show_all(locus_client_t *c)
+/* --json: [{"name","stage","job_id","objects","bytes_in","bytes_out"}]. */
+static void print_all_json(const locus_etl_info_t *v, size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(
+            a, json_pack("{s:s, s:s, s:s, s:I, s:I, s:I}", "name", v[i].name, "stage", v[i].stage,
+                         "job_id", v[i].job_id, "objects", (json_int_t)v[i].obj_count,
+                         "bytes_in", (json_int_t)v[i].in_bytes, "bytes_out",
+                         (json_int_t)v[i].out_bytes));
+    char *t = json_dumps(a, JSON_INDENT(2));
+    printf("%s\n", t);
+    free(t);
+    json_decref(a);
+}
+
+static int show_all(locus_client_t *c, bool as_json)
 {
     char err[LOCUS_ERR_LEN] = "";
     locus_etl_info_t *v = NULL;
     size_t n = 0;
     if (locus_etl_list(c, &v, &n, err) != 0)
         return cli_fail_line("etl show", err);
+    if (as_json) {
+        print_all_json(v, n);
+        locus_etl_infos_free(v, n);
+        return CLI_EXIT_OK;
+    }
     if (n == 0) {
         fprintf(stderr, "no ETLs\n");
         return CLI_EXIT_OK;
@@ -424,7 +445,8 @@ out:
 static int etl_show(int argc, char **argv)
 {
     const char *job = NULL;
-    const cli_opt_t opts[] = {CLI_STR("job", &job)};
+    bool as_json = false;
+    const cli_opt_t opts[] = {CLI_STR("job", &job), CLI_FLAG("json", &as_json)};
     static const cli_cmd_t cmd = {"etl", usage, 0, 1, "etl show: at most one NAME"};
     int pos, rc = cli_options(&cmd, opts, ARRAY_SIZE(opts), argc, argv, &pos);
     if (rc != CLI_OPTS_GO)
@@ -435,7 +457,7 @@ static int etl_show(int argc, char **argv)
     locus_client_t *c = cli_client();
     if (c == NULL)
         return CLI_EXIT_FAIL;
-    int ret = npos == 0 ? show_all(c) : show_one(c, argv[pos], job);
+    int ret = npos == 0 ? show_all(c, as_json) : show_one(c, argv[pos], job);
     locus_client_destroy(c);
     return ret;
 }

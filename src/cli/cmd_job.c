@@ -16,6 +16,7 @@ static void usage(FILE *f)
                "       locus job show ID [--json]\n"
                "       locus job stop ID | --kind K [--bucket B] | --all\n"
                "       locus job wait ID [--timeout D]\n"
+               "       locus job start KIND [BUCKET] [--node TARGET] [--wait [--timeout D]]\n"
                "\n"
                "ls    the running jobs (--all: the finished ones the targets still keep too),\n"
                "      of kind K and/or bucket B (source or destination)\n"
@@ -23,7 +24,10 @@ static void usage(FILE *f)
                "stop  stops the job, or every running job of kind K (and bucket B), or --all\n"
                "      running jobs\n"
                "wait  waits until the job ends (default: no time limit); exits 0 when it\n"
-               "      succeeded, 1 when it failed, was aborted or the timeout passed\n");
+               "      succeeded, 1 when it failed, was aborted or the timeout passed\n"
+               "start starts a job (AIStore's StartXaction): rebalance, resilver (--node: one\n"
+               "      target), make-n-copies (mirror), ec-encode (ec-bucket), scrub-bck on\n"
+               "      BUCKET; prints its id, with --wait waits for it\n");
 }
 
 static void fmt_ns(int64_t ns, char *out, size_t outlen)
@@ -337,9 +341,47 @@ static int job_wait(int argc, char **argv)
     return ret;
 }
 
+static int job_start(int argc, char **argv)
+{
+    const char *node = NULL;
+    bool wait = false;
+    int64_t timeout = 0;
+    const cli_opt_t opts[] = {CLI_STR("node", &node), CLI_WAIT_OPTS(&wait, &timeout)};
+    const cli_cmd_t cmd = {"job", usage, 1, 2, "job start: need KIND [BUCKET]"};
+    int pos, ret = cli_options(&cmd, opts, ARRAY_SIZE(opts), argc, argv, &pos);
+    if (ret != CLI_OPTS_GO)
+        return ret;
+    const char *kind = argv[pos], *bck = pos + 1 < argc ? argv[pos + 1] : NULL;
+    if (bck && strncmp(bck, "ais://", 6) == 0)
+        bck += 6;
+    locus_client_t *c = cli_client();
+    if (c == NULL)
+        return CLI_EXIT_FAIL;
+    char err[LOCUS_ERR_LEN] = "", what[128], *id = NULL;
+    snprintf(what, sizeof(what), "job start %s", kind);
+    locus_job_status_t st;
+    ret = CLI_EXIT_OK;
+    if (locus_job_start(c, kind, bck, node, &id, err) != 0) {
+        ret = cli_fail_line(what, err);
+    } else {
+        printf("%s\n", id);
+        fflush(stdout);
+        if (wait && locus_job_wait(c, id, timeout, &st, err) != 0)
+            ret = cli_fail(what, "%s", err);
+        else if (wait)
+            locus_job_status_dispose(&st);
+    }
+    free(id);
+    locus_client_destroy(c);
+    return ret;
+}
+
 int locus_cli_cmd_job(int argc, char **argv)
 {
-    static const cli_sub_t subs[] = {
-        {"ls", job_ls}, {"show", job_show}, {"stop", job_stop}, {"wait", job_wait}};
+    static const cli_sub_t subs[] = {{"ls", job_ls},
+                                     {"show", job_show},
+                                     {"stop", job_stop},
+                                     {"wait", job_wait},
+                                     {"start", job_start}};
     return cli_dispatch("job", usage, subs, ARRAY_SIZE(subs), 0, argc, argv);
 }

@@ -11,16 +11,19 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: locus ls [BUCKET[/PREFIX]] [--prefix P] [--props LIST] [--name-only]\n"
-               "                [--page-size N] [--bytes]\n"
-               "\n"
-               "Lists the objects of BUCKET (all pages), or the buckets when no BUCKET is given.\n"
-               "  --prefix P       only names starting with P (same as BUCKET/P)\n"
-               "  --props LIST     columns: comma list of name,size,checksum,atime,version,\n"
-               "                   location,custom,copies (default name,size)\n"
-               "  --name-only      names only, one per line\n"
-               "  --page-size N    entries per request (default: server maximum)\n"
-               "  --bytes          sizes in bytes instead of KiB/MiB/...\n");
+    fprintf(f,
+            "usage: locus ls [BUCKET[/PREFIX]] [--prefix P] [--props LIST] [--name-only]\n"
+            "                [--page-size N] [--bytes] [--json]\n"
+            "\n"
+            "Lists the objects of BUCKET (all pages), or the buckets when no BUCKET is given.\n"
+            "  --prefix P       only names starting with P (same as BUCKET/P)\n"
+            "  --props LIST     columns: comma list of name,size,checksum,atime,version,\n"
+            "                   location,custom,copies (default name,size)\n"
+            "  --name-only      names only, one per line\n"
+            "  --page-size N    entries per request (default: server maximum)\n"
+            "  --bytes          sizes in bytes instead of KiB/MiB/...\n"
+            "  --json           one JSON document: {\"bucket\", \"entries\": [{\"name\", ...}],\n"
+            "                   \"count\", \"size\"} (the buckets: [{\"name\", \"provider\"}])\n");
 }
 
 enum {
@@ -93,6 +96,11 @@ static int parse_props(const char *props, bool name_only, int *cols, int *ncols,
         buf_printf(&sent, ",%s", t);
     }
     free(copy);
+    bool size = false;
+    for (int i = 0; i < *ncols; i++)
+        size = size || cols[i] == COL_SIZE;
+    if (!size && !name_only) /* the total under the table needs the sizes */
+        buf_puts(&sent, ",size");
     *req = buf_steal(&sent);
     return 0;
 }
@@ -105,7 +113,27 @@ typedef struct {
     cli_col_t hdr[MAX_COLS];
     char up[MAX_COLS][16];
     int64_t count, total;
+    json_t *json; /* --json: the entries so far */
 } ls_t;
+
+/* --json: the entry with the columns asked for (size as a number). */
+static json_t *entry_json(const ls_t *l, const locus_lso_entry_t *e)
+{
+    json_t *o = json_pack("{s:s}", "name", e->name);
+    for (int k = 1; k < l->ncols; k++) {
+        int col = l->cols[k];
+        if (col == COL_SIZE) {
+            json_object_set_new(o, "size", json_integer(e->size));
+        } else if (col == COL_COPIES) {
+            json_object_set_new(o, "copies", json_integer(e->copies));
+        } else {
+            char tmp[1024];
+            cell(e, col, true, tmp, sizeof(tmp));
+            json_object_set_new(o, col_names[col], json_string(strcmp(tmp, "-") ? tmp : ""));
+        }
+    }
+    return o;
+}
 
 static void ls_init(ls_t *l)
 {
@@ -130,6 +158,10 @@ static void ls_page(ls_t *l, const locus_lso_page_t *page)
         l->count++;
         if (e->size > 0)
             l->total += e->size;
+        if (l->json) {
+            json_array_append_new(l->json, entry_json(l, e));
+            continue;
+        }
         if (l->name_only) {
             printf("%s\n", e->name);
             continue;
@@ -175,7 +207,14 @@ static int ls_bucket(locus_client_t *c, const char *bck, const char *pfx, const 
     }
     free(token);
     free(uuid);
-    if (ret == CLI_EXIT_OK && !l->name_only) {
+    if (ret == CLI_EXIT_OK && l->json) {
+        json_t *doc = json_pack("{s:s, s:O, s:I, s:I}", "bucket", bck, "entries", l->json, "count",
+                                (json_int_t)l->count, "size", (json_int_t)l->total);
+        char *t = json_dumps(doc, JSON_INDENT(2));
+        printf("%s\n", t);
+        free(t);
+        json_decref(doc);
+    } else if (ret == CLI_EXIT_OK && !l->name_only) {
         char sz[32];
         cli_human_size(l->total, sz, sizeof(sz));
         if (l->count == 0)
@@ -191,6 +230,7 @@ int locus_cli_cmd_ls(int argc, char **argv)
 {
     const char *prefix = NULL, *props = NULL;
     int64_t page_size = 0;
+    bool as_json = false;
     ls_t l = {0};
     const cli_opt_t opts[] = {
         CLI_STR("prefix", &prefix),
@@ -199,13 +239,14 @@ int locus_cli_cmd_ls(int argc, char **argv)
         /* The request carries 32 bits: 4294967296 would wrap to 0, the server's default. */
         CLI_INT("page-size", &page_size, 1, UINT32_MAX, "--page-size: need a positive number"),
         CLI_FLAG("bytes", &l.bytes),
+        CLI_FLAG("json", &as_json),
     };
     static const cli_cmd_t cmd = {"ls", usage, 0, 1, "unexpected argument \"%s\""};
     int pos, ret = cli_options(&cmd, opts, ARRAY_SIZE(opts), argc, argv, &pos);
     if (ret != CLI_OPTS_GO)
         return ret;
     if (pos == argc)
-        return cli_list_buckets("ls");
+        return cli_list_buckets("ls", as_json);
     char *req_props = NULL, *bck = NULL, *obj = NULL, *pfx = NULL;
     if ((ret = parse_props(props, l.name_only, l.cols, &l.ncols, &req_props)) != 0 ||
         (ret = cli_parse_name("ls", argv[pos], &bck, &obj)) != 0)
@@ -220,7 +261,9 @@ int locus_cli_cmd_ls(int argc, char **argv)
         goto out;
     }
     ls_init(&l);
+    l.json = as_json ? json_array() : NULL;
     ret = ls_bucket(c, bck, pfx, req_props, (uint32_t)page_size, &l);
+    json_decref(l.json);
     cli_table_dispose(&l.table);
     locus_client_destroy(c);
 out:

@@ -213,7 +213,18 @@ int locus_bucket_copy(locus_client_t *c, const char *src, const char *dst,
         "{s:s, s:s, s:b, s:b, s:b, s:b}", "prefix", opts->prefix != NULL ? opts->prefix : "",
         "prepend", opts->prepend != NULL ? opts->prepend : "", "dry_run", opts->dry_run, "force",
         opts->force, "latest-ver", opts->latest, "synchronize", opts->sync);
-    return client_bucket_job(c, "copy-bck", src, dst, v, job_id, err);
+    if (opts->num_workers > 0)
+        json_object_set_new(v, "num-workers", json_integer(opts->num_workers));
+    bool lr = opts->names != NULL || opts->template_str != NULL;
+    if (opts->names != NULL) {
+        json_t *a = json_array();
+        for (size_t i = 0; i < opts->n_names; i++)
+            json_array_append_new(a, json_string(opts->names[i]));
+        json_object_set_new(v, "objnames", a);
+    } else if (opts->template_str != NULL) {
+        json_object_set_new(v, "template", json_string(opts->template_str));
+    }
+    return client_bucket_job(c, lr ? "copy-listrange" : "copy-bck", src, dst, v, job_id, err);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -330,4 +341,50 @@ int locus_smap_parse(const char *json, locus_node_t **nodes, size_t *n, int64_t 
     *nodes = v;
     *n = cnt;
     return 0;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Bucket summary */
+
+int locus_bucket_summary(locus_client_t *c, const char *bck, const char *prefix, int64_t timeout_ns,
+                         char **json, char *err)
+{
+    *json = NULL;
+    if (bck != NULL) {
+        int rc = locus_check_bucket_name(bck, err);
+        if (rc != 0)
+            return rc;
+    }
+    /* BsummCtrlMsg; each call takes a reference (actmsg) */
+    json_t *v = json_pack("{s:s, s:s, s:b, s:b}", "uuid", "", "prefix", prefix ? prefix : "",
+                          "cached", 1, "present", 1);
+    client_req_t r;
+    int rc = client_bucket_call(c, "GET", bck, NULL, "summary-bck", json_incref(v), NULL, &r, err);
+    char *id = rc == 0 ? buf_steal(&r.body) : NULL;
+    if (rc == 0 && r.status != 202) {
+        rc = client_fail(err, LOCUS_EPROTO, "summary-bck: expected 202, got %ld", r.status);
+    }
+    client_req_dispose(&r);
+    int64_t deadline = timeout_ns > 0 ? time_mono_ns() + timeout_ns : 0;
+    int ms = 20;
+    while (rc == 0) {
+        json_object_set_new(v, "uuid", json_string(id));
+        rc = client_bucket_call(c, "GET", bck, NULL, "summary-bck", json_incref(v), NULL, &r, err);
+        if (rc == 0 && r.status == 200) {
+            *json = buf_steal(&r.body);
+            client_req_dispose(&r);
+            break;
+        }
+        client_req_dispose(&r);
+        if (rc == 0 && deadline && time_mono_ns() > deadline) {
+            rc = client_fail(err, LOCUS_ETIMEDOUT, "bucket summary %s: still running", id);
+        }
+        if (rc == 0) {
+            sleep_ms(ms);
+            ms = ms < 500 ? ms * 2 : ms;
+        }
+    }
+    free(id);
+    json_decref(v);
+    return rc;
 }

@@ -214,6 +214,31 @@ int locus_job_running(locus_client_t *c, const char *kind, char **json, char *er
     return cluster_call(c, "GET", "what=running_all", query_msg(&q), json, err);
 }
 
+int locus_job_start(locus_client_t *c, const char *kind, const char *bck, const char *node,
+                    char **job_id, char *err)
+{
+    *job_id = NULL;
+    if (kind == NULL || kind[0] == '\0')
+        return client_fail(err, LOCUS_EINVAL, "empty job kind");
+    if (bck != NULL && bck[0]) {
+        int rc = locus_check_bucket_name(bck, err);
+        if (rc != 0)
+            return rc;
+    }
+    json_t *v = json_pack("{s:s, s:s}", "Kind", kind, "DaemonID", node ? node : "");
+    if (bck != NULL && bck[0])
+        json_object_set_new(v, "Bck", json_pack("{s:s, s:s}", "name", bck, "provider", "ais"));
+    char *out = NULL;
+    int rc = cluster_call(c, "PUT", NULL, json_pack("{s:s, s:o}", "action", "start", "value", v),
+                          &out, err);
+    if (rc == 0 && (out == NULL || out[0] == '\0')) {
+        free(out);
+        return client_fail(err, LOCUS_EPROTO, "start %s: no job id in the answer", kind);
+    }
+    *job_id = out;
+    return rc;
+}
+
 int locus_job_stop(locus_client_t *c, const char *id, char *err)
 {
     if (id == NULL || id[0] == '\0')

@@ -68,7 +68,7 @@ static void handle_daemon(http_req_t *req)
         http_reply_json(req, 200, extra);
     } else {
         http_reply_error(req, 400, "invalid what=\"%s\" (supported: smap, bmd, etlmd, snode%s)",
-                         what, what_cb ? ", mountpaths (targets)" : "");
+                         what, what_cb ? ", mountpaths, node_stats, node_status (targets)" : "");
     }
 }
 

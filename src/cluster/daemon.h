@@ -20,6 +20,10 @@ bool cluster_handle(http_req_t *req, const char **segs, int nseg, const trust_t 
 /* GET /metrics (Prometheus text; docs/operations.md, "Metrics"): public like /v1/health.
  * Returns true if it answered (the path is /metrics). */
 bool stats_handle(http_req_t *req);
+/* The same counters as AIStore's stats tracker JSON (what=node_stats): {"get.n": {"v": "12"},
+ * "err.get.n", "get.bps" (bytes so far), "get.ns.total", ... for get, put, head, del, lst, and
+ * "up.ns.time"}; values are decimal strings. New reference. */
+json_t *stats_tracker_json(void);
 
 /* What this node does when the primary tells it to stop (PUT /v1/daemon shutdown-node or
  * decommission-node): the daemon registers it (it must not block: it starts the shutdown).

@@ -126,6 +126,33 @@ static void collect(buf_t *b)
     metrics_sample(b, up, NULL, (double)(time_mono_ns() - start_ns) / 1e9);
 }
 
+static json_t *tracked(uint64_t v)
+{
+    char s[32];
+    snprintf(s, sizeof(s), "%llu", (unsigned long long)v);
+    return json_pack("{s:s}", "v", s);
+}
+
+json_t *stats_tracker_json(void)
+{
+    json_t *t = json_object();
+    char k[48];
+    for (int i = 0; i < OP_OTHER; i++) {
+        snprintf(k, sizeof(k), "%s.n", op_names[i]);
+        json_object_set_new(t, k, tracked(atomic_load(&ops[i].n)));
+        snprintf(k, sizeof(k), "err.%s.n", op_names[i]);
+        json_object_set_new(t, k, tracked(atomic_load(&ops[i].errs)));
+        snprintf(k, sizeof(k), "%s.ns.total", op_names[i]);
+        json_object_set_new(t, k, tracked(atomic_load(&ops[i].ns)));
+        if (i == OP_GET || i == OP_PUT) { /* AIStore's ".bps" are cumulative bytes */
+            snprintf(k, sizeof(k), "%s.bps", op_names[i]);
+            json_object_set_new(t, k, tracked(atomic_load(&ops[i].bytes)));
+        }
+    }
+    json_object_set_new(t, "up.ns.time", tracked((uint64_t)(time_mono_ns() - start_ns)));
+    return t;
+}
+
 void stats_init(void)
 {
     start_ns = time_mono_ns();

@@ -13,6 +13,7 @@
  */
 #include "common/lso.h"
 
+#include <errno.h>
 #include <msgpack.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -138,6 +139,32 @@ int lso_props_parse(const char *props)
     if (!any)
         return LSO_PROP_DEFAULT;
     return mask | LSO_PROP_NAME;
+}
+
+int lso_flags_parse(json_t *v, uint64_t *out)
+{
+    *out = 0;
+    if (v == NULL || json_is_null(v))
+        return 0;
+    if (json_is_integer(v) && json_integer_value(v) >= 0) {
+        *out = (uint64_t)json_integer_value(v);
+        return 0;
+    }
+    if (!json_is_string(v))
+        return -1;
+    const char *t = json_string_value(v);
+    size_t len = json_string_length(v); /* a JSON string may hold a NUL */
+    if (len == 0)
+        return 0;
+    if (t[0] < '0' || t[0] > '9')
+        return -1;
+    char *end;
+    errno = 0;
+    unsigned long long x = strtoull(t, &end, 10);
+    if (end != t + len || errno)
+        return -1;
+    *out = x;
+    return 0;
 }
 
 /*

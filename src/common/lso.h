@@ -38,6 +38,14 @@ enum {
 
 #define LSO_ENTRY_CACHED 64u /* EntryIsCached = 1<<6 */
 
+/* LsoMsg flags (AIStore's apc.Ls*) that change what a listing of an ais bucket carries */
+#define LSO_FLAG_NAME_ONLY (1u << 4) /* names (and status flags) only */
+#define LSO_FLAG_NAME_SIZE (1u << 5) /* names and sizes */
+
+/* LsoMsg "flags": a decimal string (Go's ",string"), a non-negative number, "" or null (0).
+ * 0, or -1 when invalid. */
+int lso_flags_parse(json_t *v, uint64_t *out);
+
 typedef struct {
     char *name;     /* owned */
     char *checksum; /* owned, NULL = none */

@@ -52,6 +52,9 @@ json_t *json_get_ci(json_t *obj, const char *key);
  * with err (a target refused it: it is aborted on the others). */
 int proxy_job_launch(const char *kind, const char *src, const char *dst, json_t *msg, char *id,
                      size_t idlen, char *err, size_t errlen);
+/* The same on one target only (only: its id) or, with NULL, on every target. */
+int proxy_job_launch_on(const char *only, const char *kind, const char *src, const char *dst,
+                        json_t *msg, char *id, size_t idlen, char *err, size_t errlen);
 void proxy_job_start(http_req_t *req, const char *kind, const char *src, const char *dst,
                      json_t *msg);
 void proxy_job_query(http_req_t *req);
@@ -76,6 +79,14 @@ void proxy_reverse(http_req_t *req, const char **segs, int nseg);
  * (bad key or value) / 501 (a redundancy not built yet) with err, props unchanged. */
 json_t *bprops_default(void);
 int bprops_merge(json_t *props, json_t *set, char *err, size_t errlen);
+
+/* Bucket summaries (proxy/bsumm.c), AIStore's summary-bck: GET /v1/buckets[/<b>] with the
+ * action (bck NULL: every bucket), and HEAD /v1/buckets/<b>[/<prefix>]?bsumm_remote=...
+ * (GetBucketInfo) answering with props (Ais-Bucket-Props). */
+void proxy_bsumm_get(http_req_t *req, const char *bck, json_t *value);
+void proxy_bsumm_head(http_req_t *req, const char *bck, const char *prefix, const char *props);
+/* PUT /v1/cluster {"action":"start","value":xact.ArgsMsg} (proxy/jobs.c). */
+void proxy_job_start_kind(http_req_t *req, json_t *value);
 
 /* Lists (proxy/list.c). */
 void proxy_list_objects(http_req_t *req, const char *bck, json_t *lsomsg);

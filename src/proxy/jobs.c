@@ -4,6 +4,7 @@
  * registries are the truth, so any proxy answers for any job.
  */
 #include "common/log.h"
+#include "common/names.h"
 #include "common/util.h"
 #include "proxy/internal.h"
 #include "xact/xact.h"
@@ -14,6 +15,12 @@
 
 int proxy_job_launch(const char *kind, const char *src, const char *dst, json_t *msg, char *id,
                      size_t idlen, char *err, size_t errlen)
+{
+    return proxy_job_launch_on(NULL, kind, src, dst, msg, id, idlen, err, errlen);
+}
+
+int proxy_job_launch_on(const char *only, const char *kind, const char *src, const char *dst,
+                        json_t *msg, char *id, size_t idlen, char *err, size_t errlen)
 {
     xact_new_id(id, idlen);
     json_t *body = json_pack("{s:s, s:s, s:s, s:s, s:O}", "id", id, "kind", kind, "src", src, "dst",
@@ -26,10 +33,14 @@ int proxy_job_launch(const char *kind, const char *src, const char *dst, json_t 
                        .path = "/v1/xactions",
                        .body = text,
                        .timeout_ms = 10000,
-                       .strict = true};
+                       .strict = true,
+                       .only = only};
     int rc = proxy_bcast(&b);
     int status = 0;
-    if (b.n_targets == 0) {
+    if (rc == 404 && only) {
+        snprintf(err, errlen, "%s", b.err);
+        status = 404;
+    } else if (b.n_targets == 0) {
         snprintf(err, errlen, "no storage targets in the cluster");
         status = 503;
     } else if (rc) {
@@ -373,4 +384,101 @@ void proxy_job_abort(http_req_t *req)
             http_reply_error(req, 404, "job \"%s\" not found", json_string_value(v));
     }
     json_decref(msg);
+}
+
+/* The bucket of an xact.ArgsMsg ("Bck": {"name", "provider"}, or the one of "Buckets"), ""
+ * when none; NULL when invalid (answered 400/404). */
+static const char *start_bck(http_req_t *req, json_t *value, const char *kind)
+{
+    json_t *bck = json_get_ci(value, "bck"), *many = json_get_ci(value, "buckets");
+    if ((bck == NULL || json_is_null(bck)) && json_is_array(many) && json_array_size(many)) {
+        if (json_array_size(many) > 1) { /* the SDK's Job.start(buckets=[...]) */
+            http_reply_error(req, 400, "start %s: one bucket at a time", kind);
+            return NULL;
+        }
+        bck = json_array_get(many, 0);
+    }
+    json_t *n = json_get_ci(bck, "name");
+    json_t *prov = json_get_ci(bck, "provider");
+    if (bck && !json_is_null(bck) && !json_is_object(bck)) {
+        http_reply_error(req, 400, "start %s: Bck must be an object", kind);
+        return NULL;
+    }
+    if (prov && json_is_string(prov) && json_string_length(prov) &&
+        strcmp(json_string_value(prov), "ais") != 0) {
+        http_reply_error(req, 400, "provider \"%s\" is not supported (only ais)",
+                         json_string_value(prov));
+        return NULL;
+    }
+    const char *name = json_is_string(n) ? json_string_value(n) : "";
+    if (name[0] == '\0')
+        return "";
+    const char *why = name_check_bucket(name);
+    if (why) {
+        http_reply_error(req, 400, "bucket name \"%s\" is invalid: %s", name, why);
+        return NULL;
+    }
+    bmd_t *b = bmd_get();
+    bool ok = bmd_bucket(b, name) != NULL;
+    bmd_put(b);
+    if (!ok) {
+        http_reply_error(req, 404, "bucket \"ais://%s\" does not exist", name);
+        return NULL;
+    }
+    return name;
+}
+
+/* Whether the bucket's properties have section ("ec", "mirror") enabled. */
+static bool bck_enabled(const char *bck, const char *section)
+{
+    bmd_t *b = bmd_get();
+    json_t *sec = json_object_get(json_object_get(bmd_bucket(b, bck), "props"), section);
+    bool on = json_is_true(json_object_get(sec, "enabled"));
+    bmd_put(b);
+    return on;
+}
+
+void proxy_job_start_kind(http_req_t *req, json_t *value)
+{
+    json_t *k = json_get_ci(value, "kind");
+    if (!json_is_object(value) || !json_is_string(k)) {
+        http_reply_error(req, 400, "start: value must be an xact.ArgsMsg with the job \"kind\"");
+        return;
+    }
+    const char *kind = xact_kind_of(json_string_value(k));
+    if (kind == NULL || !xact_kind_startable(kind)) {
+        http_reply_error(req, 400, "job kind \"%.64s\" %s", json_string_value(k),
+                         kind ? "is not startable" : "is unknown");
+        return;
+    }
+    if (strcmp(kind, "rebalance") == 0) {
+        proxy_cluster_action(req, "rebalance", NULL);
+        return;
+    }
+    json_t *d = json_get_ci(value, "daemonid");
+    const char *node = json_is_string(d) && json_string_length(d) ? json_string_value(d) : NULL;
+    if (strcmp(kind, "resilver") == 0) {
+        char id[16], err[512];
+        int st = proxy_job_launch_on(node, kind, "", NULL, NULL, id, sizeof(id), err, sizeof(err));
+        if (st)
+            http_reply_error(req, (unsigned)st, "start resilver: %s", err);
+        else
+            http_reply_text(req, 200, id);
+        return;
+    }
+    const char *bck = start_bck(req, value, kind);
+    if (bck == NULL)
+        return;
+    if (bck[0] == '\0') {
+        http_reply_error(req, 400, "start %s: the bucket (Bck) is missing", kind);
+    } else if (strcmp(kind, "ec-encode") == 0 && !bck_enabled(bck, "ec")) {
+        http_reply_error(req, 400,
+                         "start ec-encode: ais://%s is not erasure coded (POST the bucket's "
+                         "ec-encode action to enable it)",
+                         bck);
+    } else {
+        json_t *jm = json_pack("{s:s}", "prefix", "");
+        proxy_job_start(req, kind, bck, NULL, jm);
+        json_decref(jm);
+    }
 }

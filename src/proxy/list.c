@@ -67,11 +67,20 @@ void proxy_list_objects(http_req_t *req, const char *bck, json_t *lsomsg)
     const char *token = json_str_or(lsomsg, "continuation_token", "");
     const char *props = json_str_or(lsomsg, "props", "");
     const char *uuid = json_str_or(lsomsg, "uuid", "");
-    if (!prefix || !token || !props || !uuid) {
-        http_reply_error(
-            req, 400, "list objects: prefix, continuation_token, props and uuid must be strings");
+    const char *start_after = json_str_or(lsomsg, "start_after", "");
+    if (!prefix || !token || !props || !uuid || !start_after) {
+        http_reply_error(req, 400,
+                         "list objects: prefix, continuation_token, start_after, props and uuid "
+                         "must be strings");
         return;
     }
+    uint64_t flags;
+    if (lso_flags_parse(json_get_ci(lsomsg, "flags"), &flags) < 0) {
+        http_reply_error(req, 400, "list objects: invalid flags (a decimal number expected)");
+        return;
+    }
+    if (strcmp(start_after, token) > 0) /* the later of the two */
+        token = start_after;
     json_t *ps = json_get_ci(lsomsg, "pagesize");
     long long pagesize = 0;
     if (json_is_integer(ps))
@@ -99,9 +108,21 @@ void proxy_list_objects(http_req_t *req, const char *bck, json_t *lsomsg)
     if (props[0] == '\0')
         pmask = LSO_PROP_DEFAULT;
     pmask |= LSO_PROP_NAME;
+    /* as AIStore's targets: name-only skips every property, name-size adds the size */
+    char *sent = NULL;
+    if (flags & LSO_FLAG_NAME_ONLY) {
+        pmask = LSO_PROP_NAME;
+        sent = xstrdup("name");
+    } else if ((flags & LSO_FLAG_NAME_SIZE) && !(pmask & LSO_PROP_SIZE)) {
+        pmask |= LSO_PROP_SIZE;
+        sent = xasprintf("%s,size", props);
+    }
+    if (sent)
+        props = sent;
 
     char *eb = url_encode(bck, ""), *ep = url_encode(prefix, ""), *et = url_encode(token, "");
     char *epr = url_encode(props, ",");
+    free(sent);
     char *pq = xasprintf("/v1/internal/lso?bck=%s&prefix=%s&after=%s&limit=%lld&props=%s", eb, ep,
                          et, pagesize, epr);
     free(eb);

@@ -392,16 +392,36 @@ static void head_bucket(http_req_t *req, const char *name)
     bmd_put(b);
     char *s = json_dumps(props, JSON_COMPACT);
     json_decref(props);
+    const char *bsumm = http_query(req, "bsumm_remote");
+    if (bsumm && bsumm[0]) { /* AIStore's GetBucketInfo: the summary job, then its result */
+        size_t skip = strlen("/v1/buckets/") + strlen(name);
+        const char *pfx = strlen(req->path) > skip + 1 ? req->path + skip + 1 : "";
+        proxy_bsumm_head(req, name, pfx, s);
+        free(s);
+        return;
+    }
     struct MHD_Response *r = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
     MHD_add_response_header(r, "Ais-Bucket-Props", s);
     free(s);
     http_send(req, 200, r);
 }
 
-/* Parses "bck_to" (ais/@#/dst/ or ais://dst). Returns a new name or NULL (answered 400). */
-static char *parse_bck_to(http_req_t *req)
+/* The destination of a multi-object copy in its TCOMsg ("tobck": {"name", "provider"}, as
+ * AIStore's API and SDK send it): a new name, or NULL when there is none. */
+static char *tobck_name(json_t *value)
+{
+    json_t *n = json_get_ci(json_get_ci(value, "tobck"), "name");
+    return json_is_string(n) && json_string_length(n) ? xstrdup(json_string_value(n)) : NULL;
+}
+
+/* Parses "bck_to" (ais/@#/dst/ or ais://dst), or takes the TCOMsg's "tobck" when the request has
+ * none. Returns a new name or NULL (answered 400). */
+static char *parse_bck_to(http_req_t *req, json_t *value)
 {
     const char *to = http_query(req, "bck_to");
+    char *tb = to ? NULL : tobck_name(value);
+    if (tb)
+        return tb;
     char *bck = NULL, *obj = NULL;
     if (to == NULL || uname_parse(to, &bck, &obj) < 0 || bck[0] == '\0') {
         http_reply_error(req, 400, "invalid or missing destination bucket bck_to=\"%s\"",
@@ -417,7 +437,8 @@ static char *parse_bck_to(http_req_t *req)
 static const char *const tcb_keys[] = {
     "prefix",          "prepend",     "dry_run", "force",    "latest-ver",
     "synchronize",     "num-workers", "coer",    "ext",      "id",
-    "request_timeout", "pipeline",    "names",   "template", NULL};
+    "request_timeout", "pipeline",    "names",   "template", "objnames",
+    "TxnUUID",         "non-recurs",  "tobck",   NULL};
 
 /* Validates a TCBMsg: known keys and types. Returns NULL or a static reason. */
 static const char *check_tcb(json_t *v)
@@ -464,6 +485,30 @@ static const char *check_tcb(json_t *v)
     return NULL;
 }
 
+static const char *check_listrange(json_t *names, json_t *tmpl, char *err, size_t errlen);
+
+/* copy-listrange, etl-listrange (AIStore's TCOMsg): the objects listed or in the range. NULL or
+ * why not (in err). */
+static const char *check_tco(json_t *value, char *err, size_t errlen)
+{
+    json_t *names = json_get_ci(value, "objnames"), *tmpl = json_get_ci(value, "template");
+    if (names && !json_is_null(names) && !json_is_array(names))
+        return "objnames must be an array of strings";
+    if (tmpl && !json_is_null(tmpl) && !json_is_string(tmpl))
+        return "template must be a string";
+    if (json_is_array(names) && json_is_string(tmpl) && json_string_length(tmpl))
+        return "objnames and template are mutually exclusive";
+    json_t *tb = json_get_ci(value, "tobck"), *prov = json_get_ci(tb, "provider");
+    if (tb && !json_is_null(tb) && !json_is_object(tb))
+        return "tobck must be a bucket ({\"name\", \"provider\"})";
+    if (prov && !json_is_null(prov) &&
+        !(json_is_string(prov) &&
+          (json_string_length(prov) == 0 || strcmp(json_string_value(prov), "ais") == 0)))
+        return "tobck: only ais buckets are supported";
+    return check_listrange(json_is_array(names) ? names : NULL, json_is_string(tmpl) ? tmpl : NULL,
+                           err, errlen);
+}
+
 /* Whether the ETL en is known and running; else answers 404 / 400 (what names it in the
  * message: "etl job" or "etl pipeline stage <n>"). */
 static bool etl_running(http_req_t *req, const char *en, const char *what)
@@ -485,14 +530,14 @@ static bool etl_running(http_req_t *req, const char *en, const char *what)
     return true;
 }
 
-/* etl-bck: the ETL ("id") and every stage of its "pipeline" (AIStore's TCBMsg
+/* etl-bck, etl-listrange: the ETL ("id") and every stage of its "pipeline" (AIStore's TCBMsg
  * Transform.Pipeline: ETL names applied in order after it) exist and run, before any target
  * starts (AIStore answers 404 for an unknown stage too). Else answered. */
-static bool etl_bck_runnable(http_req_t *req, json_t *value)
+static bool etl_bck_runnable(http_req_t *req, const char *kind, json_t *value)
 {
     const char *en = json_string_value(json_object_get(value, "id"));
     if (en == NULL || en[0] == '\0') {
-        http_reply_error(req, 400, "etl-bck: the ETL name (\"id\") is missing");
+        http_reply_error(req, 400, "%s: the ETL name (\"id\") is missing", kind);
         return false;
     }
     if (!etl_running(req, en, "etl job"))
@@ -501,8 +546,8 @@ static bool etl_bck_runnable(http_req_t *req, json_t *value)
     if (pv == NULL || json_is_null(pv))
         return true;
     if (!json_is_array(pv) || json_array_size(pv) > ETL_PIPELINE_MAX) {
-        http_reply_error(req, 400, "etl-bck: \"pipeline\" must be an array of at most %d ETL names",
-                         ETL_PIPELINE_MAX);
+        http_reply_error(req, 400, "%s: \"pipeline\" must be an array of at most %d ETL names",
+                         kind, ETL_PIPELINE_MAX);
         return false;
     }
     size_t i;
@@ -511,7 +556,7 @@ static bool etl_bck_runnable(http_req_t *req, json_t *value)
     {
         const char *why = json_is_string(v) ? etl_name_check(json_string_value(v)) : "not a string";
         if (why) {
-            http_reply_error(req, 400, "etl-bck: pipeline[%zu]: invalid ETL name: %s", i, why);
+            http_reply_error(req, 400, "%s: pipeline[%zu]: invalid ETL name: %s", kind, i, why);
             return false;
         }
         char what[48];
@@ -522,17 +567,22 @@ static bool etl_bck_runnable(http_req_t *req, json_t *value)
     return true;
 }
 
-/* copy-bck and etl-bck: validate, create the destination, start the job on every target. */
+/* copy-bck, etl-bck, copy-listrange and etl-listrange: validate, create the destination, start
+ * the job on every target. */
 static void copy_bucket(http_req_t *req, const char *kind, const char *src, json_t *value)
 {
+    char lrerr[256];
+    bool lr = strstr(kind, "-listrange") != NULL;
     const char *why = check_tcb(value);
+    if (why == NULL && lr)
+        why = check_tco(value, lrerr, sizeof(lrerr));
     if (why) {
         http_reply_error(req, 400, "%s: %s", kind, why);
         return;
     }
-    if (strcmp(kind, "etl-bck") == 0 && !etl_bck_runnable(req, value))
+    if (strncmp(kind, "etl-", 4) == 0 && !etl_bck_runnable(req, kind, value))
         return;
-    char *dst = parse_bck_to(req);
+    char *dst = parse_bck_to(req, lr ? value : NULL);
     if (dst == NULL)
         return;
     why = name_check_bucket(dst);
@@ -583,7 +633,7 @@ static const char *check_listrange(json_t *names, json_t *tmpl, char *err, size_
         return NULL;
     }
     const char *t = json_string_value(tmpl);
-    if (strchr(t, '{') == NULL)
+    if (t == NULL || strchr(t, '{') == NULL)
         return NULL; /* no range: a prefix */
     long n;
     int rc = template_size(t, &n);
@@ -629,14 +679,18 @@ static bool bucket_authorized(http_req_t *req, const char *name, const char *act
         return authorized(req, AUTH_ACE_PATCH, name);
     if (strcmp(action, "scrub-bck") == 0) /* it reads every object */
         return authorized(req, AUTH_ACE_GET | AUTH_ACE_OBJ_LIST, name);
-    if (strcmp(action, "copy-bck") != 0 && strcmp(action, "etl-bck") != 0)
+    if (strcmp(action, "copy-bck") != 0 && strcmp(action, "etl-bck") != 0 &&
+        strcmp(action, "copy-listrange") != 0 && strcmp(action, "etl-listrange") != 0)
         return authorized(req, AUTH_ACE_BCK_HEAD, name);
     if (!authorized(req, AUTH_ACE_GET | AUTH_ACE_OBJ_LIST, name))
         return false;
     char *dbck = NULL, *dobj = NULL;
     const char *to = http_query(req, "bck_to");
     bool ok = true;
-    if (to && uname_parse(to, &dbck, &dobj) == 0 && dbck[0] && name_check_bucket(dbck) == NULL) {
+    if (to == NULL) /* a TCOMsg's own destination */
+        dbck = tobck_name(value);
+    if ((dbck || (to && uname_parse(to, &dbck, &dobj) == 0)) && dbck[0] &&
+        name_check_bucket(dbck) == NULL) {
         ok = authorized(req, AUTH_ACE_PUT, dbck);
         if (ok && !json_is_true(json_object_get(value, "dry_run")) && !bucket_exists(dbck))
             ok = authorized(req, AUTH_ACE_CREATE_BUCKET, NULL);
@@ -760,7 +814,7 @@ static void buckets_request(http_req_t *req, const char **segs, int nseg)
         return;
     }
     const char *name = nseg >= 2 ? segs[1] : NULL;
-    if (nseg > 2) {
+    if (nseg > 2 && strcmp(m, "HEAD") != 0) { /* HEAD /v1/buckets/<b>/<prefix>: bucket info */
         http_reply_error(req, 400, "invalid bucket path \"%s\"", req->path);
         return;
     }
@@ -781,9 +835,12 @@ static void buckets_request(http_req_t *req, const char **segs, int nseg)
     if (!bucket_authorized(req, name, action, value))
         goto out;
 
+    bool summ = action && strcmp(action, "summary-bck") == 0;
     if (name == NULL || name[0] == '\0') {
-        if (strcmp(m, "GET") == 0 && (action == NULL || strcmp(action, "list") == 0) &&
-            (value == NULL || json_is_null(value)))
+        if (strcmp(m, "GET") == 0 && summ)
+            proxy_bsumm_get(req, NULL, value);
+        else if (strcmp(m, "GET") == 0 && (action == NULL || strcmp(action, "list") == 0) &&
+                 (value == NULL || json_is_null(value)))
             list_buckets(req);
         else
             http_reply_error(req, 400, "bucket name is missing");
@@ -796,6 +853,11 @@ static void buckets_request(http_req_t *req, const char **segs, int nseg)
     }
     if (strcmp(m, "HEAD") == 0) {
         head_bucket(req, name);
+    } else if (strcmp(m, "GET") == 0 && summ) {
+        if (bucket_exists(name))
+            proxy_bsumm_get(req, name, value);
+        else
+            http_reply_error(req, 404, "bucket \"ais://%s\" does not exist", name);
     } else if (strcmp(m, "GET") == 0) {
         if (action && strcmp(action, "list") != 0) {
             http_reply_error(req, 400, "invalid action \"%s\" for GET bucket", action);
@@ -811,13 +873,17 @@ static void buckets_request(http_req_t *req, const char **segs, int nseg)
             http_reply_error(req, 400, "missing \"action\" in the request body");
         } else if (!cluster_is_primary() &&
                    (strcmp(action, "create-bck") == 0 || strcmp(action, "destroy-bck") == 0 ||
-                    strcmp(action, "copy-bck") == 0 || strcmp(action, "etl-bck") == 0)) {
+                    strcmp(action, "copy-bck") == 0 || strcmp(action, "etl-bck") == 0 ||
+                    strcmp(action, "copy-listrange") == 0 ||
+                    strcmp(action, "etl-listrange") == 0)) {
             proxy_forward_to_primary(req);
         } else if (m[0] == 'P' && strcmp(action, "create-bck") == 0) {
             bck_change_t bc = {.name = name, .props = value};
             bmd_change(req, do_create, &bc);
         } else if (m[0] == 'P' &&
-                   (strcmp(action, "copy-bck") == 0 || strcmp(action, "etl-bck") == 0)) {
+                   (strcmp(action, "copy-bck") == 0 || strcmp(action, "etl-bck") == 0 ||
+                    strcmp(action, "copy-listrange") == 0 ||
+                    strcmp(action, "etl-listrange") == 0)) {
             copy_bucket(req, action, name, value);
         } else if (m[0] == 'P' && strcmp(action, "scrub-bck") == 0) {
             scrub_bucket(req, name, value);
@@ -950,7 +1016,9 @@ static void cluster_put(http_req_t *req)
     if (msg == NULL)
         return;
     const char *action = json_string_value(json_object_get(msg, "action"));
-    if (action == NULL || !proxy_cluster_action(req, action, json_object_get(msg, "value")))
+    if (action && strcmp(action, "start") == 0) /* AIStore's StartXaction */
+        proxy_job_start_kind(req, json_object_get(msg, "value"));
+    else if (action == NULL || !proxy_cluster_action(req, action, json_object_get(msg, "value")))
         proxy_job_abort(req);
     json_decref(msg);
 }

@@ -177,6 +177,14 @@ void ec_handle(http_req_t *req);
 struct xact_s;
 void ec_job(struct xact_s *x);
 
+/* Node statistics (nstats.c): AIStore's stats.Node JSON, with status: stats.NodeStatus. */
+json_t *nstats_json(bool status);
+
+/* summary-bck (summary.c): counts the objects of x's bucket (every bucket when it has none)
+ * whose names start with prefix (NULL: all) and the disks under them; the per-bucket result
+ * becomes the job's ext: {"buckets":{b:{"objs","bytes","min","max","disk"}},"disks_total"}. */
+void summary_job(struct xact_s *x, const char *prefix);
+
 /* The target's metrics collectors (tstats.c): mountpaths and jobs. */
 void tstats_init(void);
 
@@ -250,6 +258,8 @@ int mpath_act(const char *method, const char *action, const char *path, bool don
 void mpath_handle(http_req_t *req);
 /* AIStore's MountpathList {"available","waiting_dd","disabled"} (new reference). */
 json_t *mpath_list_json(void);
+/* Starts a resilver with job id id (AIStore's StartXaction "resilver"), under the change lock. */
+void mpath_resilver_start(const char *id);
 /* The resilver is done with the set of version v: it dropped the detaching mountpaths it
  * emptied (detached: those with no objects left) and marks the set settled when all_ok. */
 void mpath_resilver_done(int64_t v, char **detached, size_t n_detached, bool all_ok);
@@ -259,6 +269,8 @@ void mpath_resilver_done(int64_t v, char **detached, size_t n_detached, bool all
 /* Starts a resilver of the current set (aborting a running one, which it waits for before it
  * walks); its job id into id. Call with the change lock of mpath.c held. */
 void resilver_start(char *id, size_t idlen);
+/* The same with the id given (same lock). */
+void resilver_start_id(const char *id);
 /* The id of the newest resilver and whether it is still running; false when there was none. */
 bool resilver_last(char *id, size_t idlen, bool *running, char *err, size_t errlen);
 /* The last resilver as {"id","running","moved","err"} (new reference), NULL when none ran. */

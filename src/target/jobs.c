@@ -407,6 +407,13 @@ out:
     return status;
 }
 
+/* A job on a list or range of names (AIStore's ListRange): delete-, copy- or etl-listrange. */
+static bool kind_listrange(const char *kind)
+{
+    size_t n = strlen(kind);
+    return n > 10 && strcmp(kind + n - 10, "-listrange") == 0;
+}
+
 /* Copies (or transforms) one object of the source bucket to the destination. */
 static void copy_one(job_t *j, const char *name)
 {
@@ -508,7 +515,8 @@ static void *worker_main(void *arg)
 {
     job_t *j = arg;
     const char *k = j->x->kind;
-    bool copy = strcmp(k, "copy-bck") == 0 || strcmp(k, "etl-bck") == 0;
+    bool copy = strcmp(k, "copy-bck") == 0 || strcmp(k, "etl-bck") == 0 ||
+                strcmp(k, "copy-listrange") == 0 || strcmp(k, "etl-listrange") == 0;
     bool scrub = strcmp(k, "scrub-bck") == 0, mirror = strcmp(k, "make-n-copies") == 0;
     char *name;
     while ((name = next_name(j)) != NULL) {
@@ -550,10 +558,18 @@ static void *job_main(void *arg)
         ec_job(x);
         goto done;
     }
+    if (strcmp(x->kind, "summary-bck") == 0) { /* its own walks (summary.c), on this thread */
+        x->n_workers = 1;
+        summary_job(x, json_string_value(json_object_get(j->msg, "prefix")));
+        goto done;
+    }
     if (j->list == NULL && j->tmpl == NULL) {
-        json_t *pfx = json_object_get(j->msg, "template"); /* delete-listrange: no range */
-        if (strcmp(x->kind, "delete-listrange") != 0)
+        json_t *pfx = json_object_get(j->msg, "template"); /* a list/range job: no range */
+        if (!kind_listrange(x->kind))
             pfx = json_object_get(j->msg, "prefix");
+        mpset_t *ms = mpath_get();
+        x->n_joggers = (int)mpset_count(ms);
+        mpath_put(ms);
         store_walk(x->src_bck, json_is_string(pfx) ? json_string_value(pfx) : "", add_name, j);
         j->total = j->n_names;
     }
@@ -580,11 +596,11 @@ done:
     return NULL;
 }
 
-/* A delete-listrange's names: its objnames, or its range template streamed by the workers
+/* A list/range job's names: its objnames, or its range template streamed by the workers
  * (counted without expanding it, and capped). Anything else walks the local objects. */
 static int job_names_init(job_t *j, char *err, size_t errlen)
 {
-    if (strcmp(j->x->kind, "delete-listrange") != 0)
+    if (!kind_listrange(j->x->kind))
         return 0;
     json_t *names = json_object_get(j->msg, "objnames");
     const char *t = json_string_value(json_object_get(j->msg, "template"));
@@ -664,14 +680,19 @@ static void job_start(http_req_t *req)
         json_decref(b);
         return;
     }
-    if (!id || !kind || !src ||
-        (strcmp(kind, "copy-bck") && strcmp(kind, "delete-listrange") && strcmp(kind, "etl-bck") &&
-         strcmp(kind, "scrub-bck") && strcmp(kind, "make-n-copies") && strcmp(kind, "ec-encode"))) {
+    if (id && kind && strcmp(kind, "resilver") == 0 && strlen(id) < 16) {
+        mpath_resilver_start(id);
+        http_reply_text(req, 200, id);
+        json_decref(b);
+        return;
+    }
+    if (!id || !kind || !src || !xact_kind_valid(kind) || strcmp(kind, "resilver") == 0) {
         http_reply_error(req, 400, "invalid job start request");
         json_decref(b);
         return;
     }
-    const char *bad = name_check_bucket(src);
+    /* a summary of every bucket has no source */
+    const char *bad = src[0] || strcmp(kind, "summary-bck") ? name_check_bucket(src) : NULL;
     if (bad == NULL && dst && dst[0])
         bad = name_check_bucket(dst);
     if (bad) {
@@ -697,6 +718,7 @@ static void job_start(http_req_t *req)
     json_int_t nwv = json_is_integer(nw) ? json_integer_value(nw) : 0;
     json_int_t w = nwv > 0 ? nwv : nwv < 0 ? 1 : cpus_usable();
     j->workers = (int)(w < JOBS_MAX_WORKERS ? w : JOBS_MAX_WORKERS);
+    j->x->n_workers = j->workers;
     j->dry_run = json_is_true(json_object_get(j->msg, "dry_run"));
     j->coer = json_is_true(json_object_get(j->msg, "coer")) || strcmp(kind, "scrub-bck") == 0;
     j->copies = mirror_copies(src);
@@ -708,10 +730,11 @@ static void job_start(http_req_t *req)
         job_refuse(req, j, b, nst, nerr);
         return;
     }
-    if (strcmp(kind, "etl-bck") == 0) {
+    if (strcmp(kind, "etl-bck") == 0 || strcmp(kind, "etl-listrange") == 0) {
         const char *en = json_string_value(json_object_get(j->msg, "id"));
         int st = 400;
-        char err[1024] = "etl-bck: the ETL name (\"id\") is missing";
+        char err[1024];
+        snprintf(err, sizeof(err), "%s: the ETL name (\"id\") is missing", kind);
         j->etl = en ? etl_acquire(en, &st, err, sizeof(err)) : NULL;
         if (j->etl == NULL) {
             job_refuse(req, j, b, st, err);

@@ -548,6 +548,14 @@ int mpath_init(char *err, size_t errlen)
     return 0;
 }
 
+void mpath_resilver_start(const char *id)
+{
+    pthread_mutex_lock(&chg_lock);
+    resilver_start_id(id);
+    LOCUS_LOG(LOG_NOTICE, "[mpath] resilver %s started on request", id);
+    pthread_mutex_unlock(&chg_lock);
+}
+
 void mpath_resume(void)
 {
     pthread_mutex_lock(&chg_lock);

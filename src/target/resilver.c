@@ -316,6 +316,11 @@ static void *resilver_main(void *arg)
 void resilver_start(char *id, size_t idlen)
 {
     xact_new_id(id, idlen);
+    resilver_start_id(id);
+}
+
+void resilver_start_id(const char *id)
+{
     rs_t *r = xcalloc(1, sizeof(*r));
     r->x = xact_create(id, "resilver", "", "");
     pthread_mutex_lock(&rs_lock);

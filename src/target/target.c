@@ -793,6 +793,8 @@ static void mountpaths_request(http_req_t *req, tctx_t *c)
 
 static json_t *daemon_what(const char *what)
 {
+    if (strcmp(what, "node_stats") == 0 || strcmp(what, "node_status") == 0)
+        return nstats_json(strcmp(what, "node_status") == 0);
     return strcmp(what, "mountpaths") == 0 ? mpath_list_json() : NULL;
 }
 

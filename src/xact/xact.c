@@ -21,6 +21,7 @@ static void do_xact_free(xact_t *x)
 {
     free(x->err);
     json_decref(x->obj_errors);
+    json_decref(x->ext);
     free(x);
 }
 
@@ -153,16 +154,19 @@ json_t *xact_snap(xact_t *x, const char *node_id)
     json_object_set_new(stats, "in-objs", num_str(x->in_objs));
     json_object_set_new(stats, "in-bytes", num_str(x->in_bytes));
     json_object_set_new(stats, "errors", num_str(x->errors));
+    char packed[32];
+    snprintf(packed, sizeof(packed), "%lld",
+             (long long)((x->n_joggers & 1023) | (x->n_workers & 1023) << 10));
     pthread_mutex_lock(&reg_lock);
     const char *err = x->err ? x->err : "";
-    json_t *j =
-        json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:b, s:b, s:s, s:s, s:s, "
-                  "s:I, s:s}",
-                  "id", x->id, "kind", x->kind, "start-time", st, "end-time", et, "bck",
-                  bck_json(x->src_bck), "src-bck", bck_json(x->src_bck), "dst-bck",
-                  bck_json(x->dst_bck[0] ? x->dst_bck : x->src_bck), "stats", stats, "aborted",
-                  (int)x->aborted, "is_idle", end != 0, "abort-err", x->aborted ? err : "", "err",
-                  err, "glob.id", "0", "end_ns", (json_int_t)end, "node", node_id);
+    json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:b, s:b, s:s, s:s, s:s, "
+                          "s:I, s:s, s:O?}",
+                          "id", x->id, "kind", x->kind, "start-time", st, "end-time", et, "bck",
+                          bck_json(x->src_bck), "src-bck", bck_json(x->src_bck), "dst-bck",
+                          bck_json(x->dst_bck[0] ? x->dst_bck : x->src_bck), "stats", stats,
+                          "aborted", (int)x->aborted, "is_idle", end != 0, "abort-err",
+                          x->aborted ? err : "", "err", err, "glob.id", packed, "end_ns",
+                          (json_int_t)end, "node", node_id, "ext", x->ext);
     pthread_mutex_unlock(&reg_lock);
     return j;
 }
@@ -196,13 +200,61 @@ void xact_gc(int64_t keep_ns)
 
 /* ---------------------------------------------------------------- listing */
 
-static const char *const kinds[] = {"copy-bck",      "delete-listrange", "etl-bck",   "scrub-bck",
-                                    "make-n-copies", "ec-encode",        "rebalance", "resilver"};
+/* The kinds, AIStore's display names (xact.Table) and whether StartXaction may start them. */
+static const struct {
+    const char *kind, *name;
+    bool startable;
+} table[] = {
+    {"copy-bck", "copy-bucket", false},
+    {"etl-bck", "etl-bucket", false},
+    {"copy-listrange", "copy-objects", false},
+    {"etl-listrange", "etl-objects", false},
+    {"delete-listrange", "delete-objects", false},
+    {"summary-bck", "summary", false},
+    {"scrub-bck", "scrub", true},
+    {"make-n-copies", "mirror", true},
+    {"ec-encode", "ec-bucket", true},
+    {"rebalance", "rebalance", true},
+    {"resilver", "resilver", true},
+};
+#define N_KINDS (sizeof(table) / sizeof(table[0]))
+
+const char *xact_kind_of(const char *kind_or_name)
+{
+    for (size_t i = 0; i < N_KINDS; i++)
+        if (strcmp(kind_or_name, table[i].kind) == 0 || strcmp(kind_or_name, table[i].name) == 0)
+            return table[i].kind;
+    return NULL;
+}
+
+const char *xact_display_name(const char *kind)
+{
+    for (size_t i = 0; i < N_KINDS; i++)
+        if (strcmp(kind, table[i].kind) == 0)
+            return table[i].name;
+    return kind;
+}
+
+bool xact_kind_startable(const char *kind)
+{
+    for (size_t i = 0; i < N_KINDS; i++)
+        if (strcmp(kind, table[i].kind) == 0)
+            return table[i].startable;
+    return false;
+}
+
+void xact_set_ext(xact_t *x, json_t *ext)
+{
+    pthread_mutex_lock(&reg_lock);
+    json_decref(x->ext);
+    x->ext = ext;
+    pthread_mutex_unlock(&reg_lock);
+}
 
 bool xact_kind_valid(const char *kind)
 {
-    for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
-        if (strcmp(kind, kinds[i]) == 0)
+    for (size_t i = 0; i < N_KINDS; i++)
+        if (strcmp(kind, table[i].kind) == 0)
             return true;
     return false;
 }
@@ -222,11 +274,12 @@ int xact_filter_set(xact_filter_t *f, const char *kind, const char *bck, const c
                     char *err, size_t errlen)
 {
     if (kind && kind[0]) {
-        if (!xact_kind_valid(kind)) {
+        const char *k = xact_kind_of(kind); /* AIStore accepts its display names too */
+        if (k == NULL) {
             snprintf(err, errlen, "invalid job kind \"%.64s\"", kind);
             return -1;
         }
-        snprintf(f->kind, sizeof(f->kind), "%s", kind);
+        snprintf(f->kind, sizeof(f->kind), "%s", k);
     }
     if (bck && bck[0]) {
         const char *why = name_check_bucket(bck);

@@ -27,7 +27,10 @@ typedef struct xact_s {
     /* err and obj_errors are guarded by the registry lock */
     char *err;
     json_t *obj_errors; /* [{"obj_name","msg","ecode"}] */
+    json_t *ext;        /* the kind's own result (summary-bck), NULL = none; registry lock */
     int refcnt;         /* guarded by the registry lock */
+    /* AIStore's Snap.Packed ("glob.id"): workers << 10 | mountpath joggers */
+    int n_workers, n_joggers;
 } xact_t;
 
 /* Registers a new running job (or returns the existing one with that id, referenced).
@@ -57,6 +60,14 @@ typedef struct {
 
 /* Whether kind names a kind of job this cluster runs. */
 bool xact_kind_valid(const char *kind);
+/* The kind a kind or AIStore display name ("copy-bucket", "mirror", ...) names, or NULL. */
+const char *xact_kind_of(const char *kind_or_name);
+/* AIStore's display name of kind (the kind itself when it has none). */
+const char *xact_display_name(const char *kind);
+/* Whether AIStore's StartXaction may start kind (PUT /v1/cluster "start"). */
+bool xact_kind_startable(const char *kind);
+/* Sets the job's kind-specific result (takes the reference). */
+void xact_set_ext(xact_t *x, json_t *ext);
 /* Adds an AIStore QueryMsg ({"kind", "bck": {"name", "provider"}, "show_active"}, or
  * xact.ArgsMsg's "OnlyRunning"; keys in any case, null values ignored) to f. 0, or -1 with err
  * for what is not a valid filter. */

@@ -6,7 +6,8 @@
  * The input is a msgpack page. Properties: a page that decodes re-encodes (all props) to
  * msgpack that decodes to the same page (empty strings and absent fields are the same thing, as
  * msgp's omitempty makes them); its JSON encoding decodes to as many entries, the same ones
- * when its strings are valid UTF-8. The input is also given to the JSON decoder as JSON text.
+ * when its strings are valid UTF-8. The input is also given to the JSON decoder as JSON text,
+ * and to the LsoMsg flags parser as a string (taken only when all digits).
  */
 #include "fuzz.h"
 
@@ -112,5 +113,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             lso_page_dispose(&p);
         json_decref(j);
     }
+    /* LsoMsg.flags as the string a client sent: taken only when it is all digits */
+    json_t *fs = json_stringn_nocheck((const char *)data, size);
+    uint64_t fl;
+    if (fs != NULL && lso_flags_parse(fs, &fl) == 0)
+        for (size_t i = 0; i < size; i++)
+            FUZZ_CHECK(data[i] >= '0' && data[i] <= '9', "flags \"%.*s\" taken", (int)size,
+                       (const char *)data);
+    json_decref(fs);
     return 0;
 }

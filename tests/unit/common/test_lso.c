@@ -457,6 +457,51 @@ static void test_sort_and_add(void **state)
     assert_null(p.entries);
 }
 
+/* LsoMsg.flags: Go writes it as a decimal string; numbers are taken too. */
+static void test_flags_parse(void **state)
+{
+    (void)state;
+    uint64_t f = 99;
+    static const struct {
+        const char *json;
+        int rc;
+        uint64_t want;
+    } cases[] = {
+        {"\"0\"", 0, 0},
+        {"\"16\"", 0, 16},
+        {"32", 0, 32},
+        {"null", 0, 0},
+        {"\"\"", 0, 0},
+        {"\"-1\"", -1, 0},
+        {"-1", -1, 0},
+        {"\"x\"", -1, 0},
+        {"\"1x\"", -1, 0},
+        {"\" 1\"", -1, 0},
+        {"[1]", -1, 0},
+        {"{}", -1, 0},
+        {"true", -1, 0},
+        {"1.5", -1, 0},
+        {"\"18446744073709551615\"", 0, UINT64_MAX},
+        {"\"18446744073709551616\"", -1, 0},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        json_t *v = json_loads(cases[i].json, JSON_DECODE_ANY, NULL);
+        assert_non_null(v);
+        assert_int_equal(lso_flags_parse(v, &f), cases[i].rc);
+        if (cases[i].rc == 0)
+            assert_true(f == cases[i].want);
+        json_decref(v);
+    }
+    json_t *nul = json_stringn("1\0" "2", 3); /* a NUL inside: not a number */
+    assert_int_equal(lso_flags_parse(nul, &f), -1);
+    json_decref(nul);
+    nul = json_stringn("\0", 1);
+    assert_int_equal(lso_flags_parse(nul, &f), -1);
+    json_decref(nul);
+    assert_int_equal(lso_flags_parse(NULL, &f), 0);
+    assert_true(f == 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -469,6 +514,7 @@ int main(void)
         cmocka_unit_test(test_json_not_utf8),
         cmocka_unit_test(test_json_decode_layouts),
         cmocka_unit_test(test_props_parse),
+        cmocka_unit_test(test_flags_parse),
         cmocka_unit_test(test_sort_and_add),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

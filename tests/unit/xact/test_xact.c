@@ -157,7 +157,17 @@ static void test_snapshot(void **state)
     assert_string_equal(str(j, "err"), "");
     assert_string_equal(str(j, "abort-err"), "");
     assert_int_equal(json_integer_value(json_object_get(j, "end_ns")), 0);
-    assert_int_equal(json_object_size(j), 15);
+    assert_true(json_is_null(json_object_get(j, "ext"))); /* AIStore's Snap.Ext: null */
+    assert_int_equal(json_object_size(j), 16);
+    json_decref(j);
+
+    /* AIStore's Snap.Packed: workers << 10 | mountpath joggers; the kind's own result */
+    x->n_workers = 5;
+    x->n_joggers = 2;
+    xact_set_ext(x, json_pack("{s:i}", "n", 1));
+    j = xact_snap(x, "t1");
+    assert_string_equal(str(j, "glob.id"), "5122");
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "ext"), "n")), 1);
     json_decref(j);
 
     /* Ended by a fatal error: the error is also the abort error. */
@@ -314,6 +324,41 @@ static void test_concurrent_counters(void **state)
 
 /* The filter of a listing: QueryMsg JSON (any key case) and query-parameter text, each input
  * checked. */
+/* AIStore's display names (xact.Table) and what StartXaction may start. */
+static void test_kind_names(void **state)
+{
+    (void)state;
+    static const char *const pairs[][2] = {{"copy-bck", "copy-bucket"},
+                                           {"etl-bck", "etl-bucket"},
+                                           {"copy-listrange", "copy-objects"},
+                                           {"etl-listrange", "etl-objects"},
+                                           {"delete-listrange", "delete-objects"},
+                                           {"make-n-copies", "mirror"},
+                                           {"ec-encode", "ec-bucket"},
+                                           {"summary-bck", "summary"},
+                                           {"rebalance", "rebalance"}};
+    for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
+        assert_string_equal(xact_display_name(pairs[i][0]), pairs[i][1]);
+        assert_string_equal(xact_kind_of(pairs[i][0]), pairs[i][0]);
+        assert_string_equal(xact_kind_of(pairs[i][1]), pairs[i][0]);
+        assert_true(xact_kind_valid(pairs[i][0]));
+    }
+    assert_null(xact_kind_of("bogus"));
+    assert_null(xact_kind_of(""));
+    assert_string_equal(xact_display_name("bogus"), "bogus");
+    assert_true(xact_kind_startable("rebalance") && xact_kind_startable("resilver") &&
+                xact_kind_startable("make-n-copies") && xact_kind_startable("ec-encode") &&
+                xact_kind_startable("scrub-bck"));
+    assert_false(xact_kind_startable("copy-bck") || xact_kind_startable("summary-bck") ||
+                 xact_kind_startable("delete-listrange") || xact_kind_startable("bogus"));
+    /* filters take display names */
+    xact_filter_t f;
+    char err[128];
+    memset(&f, 0, sizeof(f));
+    assert_int_equal(xact_filter_set(&f, "mirror", NULL, NULL, err, sizeof(err)), 0);
+    assert_string_equal(f.kind, "make-n-copies");
+}
+
 static void test_filter_parse(void **state)
 {
     (void)state;
@@ -432,6 +477,7 @@ int main(void)
         cmocka_unit_test(test_new_id),
         cmocka_unit_test(test_concurrent_counters),
         cmocka_unit_test(test_filter_parse),
+        cmocka_unit_test(test_kind_names),
         cmocka_unit_test(test_list_and_abort),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
