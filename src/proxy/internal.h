@@ -9,6 +9,7 @@
 #include "cluster/cluster.h"
 #include "cluster/meta.h"
 #include "cluster/metasync.h"
+#include "cluster/trust.h"
 #include "net/net.h"
 
 /* Fan-outs of a handler to the storage targets: the calls run in parallel, then the answers
@@ -79,5 +80,7 @@ int bprops_merge(json_t *props, json_t *set, char *err, size_t errlen);
 
 /* Lists (proxy/list.c). */
 void proxy_list_objects(http_req_t *req, const char *bck, json_t *lsomsg);
+/* GET /v1/ml/moss[/<bck>] (GetBatch, moss.c): checks the MossReq, redirects to a target. */
+void proxy_moss(http_req_t *req, const trust_t *who, const char *bck);
 
 #endif

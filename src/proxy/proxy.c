@@ -940,6 +940,10 @@ void proxy_on_request(http_req_t *req)
         buckets_request(req, segs, n);
         return;
     }
+    if ((n == 2 || n == 3) && strcmp(segs[0], "ml") == 0 && strcmp(segs[1], "moss") == 0) {
+        proxy_moss(req, &c->who, n == 3 ? segs[2] : NULL);
+        return;
+    }
     if (n >= 1 && strcmp(segs[0], "etl") == 0) {
         proxy_etl_request(req, segs, n);
         return;
