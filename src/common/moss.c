@@ -11,6 +11,34 @@
 #include <stdlib.h>
 #include <string.h>
 
+static const struct {
+    const char *name;
+    int f;
+} fmt_names[] = {
+    {"", 0},        {"tar", 0}, {".tar", 0}, {"tgz", 1},     {".tgz", 1},     {"tar.gz", 1},
+    {".tar.gz", 1}, {"zip", 2}, {".zip", 2}, {"tar.lz4", 3}, {".tar.lz4", 3},
+};
+
+int moss_fmt_parse(const char *mime)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(fmt_names); i++)
+        if (strcmp(mime ? mime : "", fmt_names[i].name) == 0)
+            return fmt_names[i].f;
+    return -1;
+}
+
+int moss_fmt_of_name(const char *name)
+{
+    size_t n = strlen(name);
+    for (size_t i = 0; i < ARRAY_SIZE(fmt_names); i++) {
+        const char *e = fmt_names[i].name;
+        size_t m = strlen(e);
+        if (e[0] == '.' && n > m && strcmp(name + n - m, e) == 0)
+            return fmt_names[i].f;
+    }
+    return -1;
+}
+
 /* A string member k of o: 0 with *out (NULL when absent or null), -1 when of another type. */
 static int opt_str(json_t *o, const char *k, const char **out)
 {

@@ -36,6 +36,13 @@ typedef struct {
     int coloc;
 } moss_req_t;
 
+/* Archive formats (AIStore's "mime" names): 0 TAR, 1 TGZ, 2 ZIP, 3 TAR.LZ4 (target/arch.h's
+ * arch_fmt_t). "", "tar", ".tar" -> TAR; "tgz", ".tgz", "tar.gz", ".tar.gz" -> TGZ; "zip",
+ * ".zip" -> ZIP; "tar.lz4", ".tar.lz4" -> TAR.LZ4. -1 when unknown. */
+int moss_fmt_parse(const char *mime);
+/* The format of an archive object's name by its extension, or -1. */
+int moss_fmt_of_name(const char *name);
+
 /* Parses body (len bytes, untrusted). dflt_bck: the bucket of the URL, or NULL. 0, or -1 with
  * err filled (a client mistake: answer 400). r is initialized by the call; dispose it either
  * way. */

@@ -102,3 +102,58 @@ void proxy_moss(http_req_t *req, const trust_t *who, const char *bck)
     free(loc);
     free(url);
 }
+
+/* The archive job's message (AIStore's ArchiveBckMsg): NULL when valid, else the reason (in
+ * err); *dst: the destination bucket. */
+static const char *archive_check(json_t *v, const char *src, const char **dst, char *err,
+                                 size_t errlen)
+{
+    if (!json_is_object(v))
+        return "value must be a JSON object (ArchiveBckMsg)";
+    const char *an = json_string_value(json_object_get(v, "archname"));
+    json_t *mime = json_object_get(v, "mime");
+    json_t *tobck = json_object_get(v, "tobck");
+    const char *to = json_string_value(json_object_get(tobck, "name"));
+    const char *prov = json_string_value(json_object_get(tobck, "provider"));
+    *dst = to && to[0] ? to : src;
+    if (an == NULL || name_check_object(an, strlen(an)) != NULL) {
+        snprintf(err, errlen, "invalid archname \"%s\": %s", an ? an : "",
+                 an ? name_check_object(an, strlen(an)) : "missing");
+        return err;
+    }
+    if (mime && !json_is_null(mime) && !json_is_string(mime))
+        return "mime must be a string";
+    const char *ms = json_string_value(mime);
+    if ((ms && ms[0] ? moss_fmt_parse(ms) : moss_fmt_of_name(an)) < 0) {
+        snprintf(err, errlen,
+                 "unknown archive format of \"%s\"%s%s (expecting .tar, .tgz, .tar.gz, .zip or "
+                 ".tar.lz4)",
+                 an, ms && ms[0] ? ", mime " : "", ms && ms[0] ? ms : "");
+        return err;
+    }
+    if ((prov && prov[0] && strcmp(prov, "ais") != 0) || name_check_bucket(*dst) != NULL)
+        return "tobck must be an ais:// bucket with a valid name";
+    json_t *names = json_object_get(v, "objnames");
+    json_t *tmpl = json_object_get(v, "template");
+    if (!json_is_array(names) && !(json_is_string(tmpl) && strchr(json_string_value(tmpl), '{')))
+        return "give \"objnames\" (an array) or a range \"template\" (e.g. \"a-{0..9}\")";
+    if (json_is_array(names) && json_array_size(names) == 0)
+        return "objnames is empty";
+    return check_listrange(names, tmpl, err, errlen);
+}
+
+void proxy_archive(http_req_t *req, const char *src, json_t *value)
+{
+    char err[512];
+    const char *dst;
+    const char *why = archive_check(value, src, &dst, err, sizeof(err));
+    bmd_t *b = bmd_get();
+    bool src_ok = bmd_bucket(b, src) != NULL, dst_ok = why || bmd_bucket(b, dst) != NULL;
+    bmd_put(b);
+    if (why)
+        http_reply_error(req, 400, "archive: %s", why);
+    else if (!src_ok || !dst_ok)
+        http_reply_error(req, 404, "bucket \"ais://%s\" does not exist", src_ok ? dst : src);
+    else
+        proxy_job_start(req, "archive", src, strcmp(dst, src) ? dst : NULL, value);
+}

@@ -13,6 +13,7 @@
  *   stream and trails a compressed one with zeros: bytes_in_last_block is 1.
  */
 #include "target/arch.h"
+#include "common/moss.h"
 #include "common/util.h"
 
 #include <archive.h>
@@ -27,23 +28,12 @@
 
 #define ARCH_BLOCK (64 * 1024)
 
-static const struct {
-    const char *name;
-    arch_fmt_t f;
-} fmt_names[] = {
-    {"", ARCH_TAR},     {"tar", ARCH_TAR},         {".tar", ARCH_TAR},         {"tgz", ARCH_TGZ},
-    {".tgz", ARCH_TGZ}, {"tar.gz", ARCH_TGZ},      {".tar.gz", ARCH_TGZ},      {"zip", ARCH_ZIP},
-    {".zip", ARCH_ZIP}, {"tar.lz4", ARCH_TAR_LZ4}, {".tar.lz4", ARCH_TAR_LZ4},
-};
-
 int arch_fmt_parse(const char *mime, arch_fmt_t *f)
 {
-    for (size_t i = 0; i < ARRAY_SIZE(fmt_names); i++)
-        if (strcmp(mime ? mime : "", fmt_names[i].name) == 0) {
-            *f = fmt_names[i].f;
-            return 0;
-        }
-    return -1;
+    int k = moss_fmt_parse(mime);
+    if (k >= 0)
+        *f = (arch_fmt_t)k;
+    return k < 0 ? -1 : 0;
 }
 
 const char *arch_fmt_ext(arch_fmt_t f)
@@ -67,8 +57,7 @@ static bool has_suffix(const char *s, const char *sfx)
 
 bool arch_name_has_ext(const char *name)
 {
-    return has_suffix(name, ".tar") || has_suffix(name, ".tgz") || has_suffix(name, ".tar.gz") ||
-           has_suffix(name, ".zip") || has_suffix(name, ".tar.lz4");
+    return moss_fmt_of_name(name) >= 0;
 }
 
 bool arch_name_ok(const char *name, size_t len)

@@ -295,6 +295,10 @@ void arch_object_get(http_req_t *req, const char *bck, const char *obj);
  * has an archive extension, one entry "<name>/<member>" per member (flag EntryInArch); the
  * archive itself gets EntryIsArchive. */
 void arch_expand_page(const char *bck, lso_page_t *page);
+/* The archive job's work here (archjob.c): when this target owns msg's archname, the names
+ * next(arg) returns (in order, caller frees each), archived into it. */
+struct xact_s;
+void arch_job(struct xact_s *x, json_t *msg, char *(*next)(void *), void *arg);
 /* GET /v1/ml/moss[/<bck>]: GetBatch, assembled on this target (docs/protocol.md §1.13). */
 void moss_handle(http_req_t *req, const trust_t *who, const char *bck);
 

@@ -532,6 +532,11 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
+static char *next_name_cb(void *arg)
+{
+    return next_name(arg);
+}
+
 static void *job_main(void *arg)
 {
     job_t *j = arg;
@@ -540,6 +545,10 @@ static void *job_main(void *arg)
               x->dst_bck[0] ? " -> ais://" : "", x->dst_bck);
     if (strcmp(x->kind, "ec-encode") == 0) { /* its own walks (ec.c) */
         ec_job(x);
+        goto done;
+    }
+    if (strcmp(x->kind, "archive") == 0) { /* one writer, in list order (archjob.c) */
+        arch_job(x, j->msg, next_name_cb, j);
         goto done;
     }
     if (j->list == NULL && j->tmpl == NULL) {
@@ -576,7 +585,7 @@ done:
  * (counted without expanding it, and capped). Anything else walks the local objects. */
 static int job_names_init(job_t *j, char *err, size_t errlen)
 {
-    if (strcmp(j->x->kind, "delete-listrange") != 0)
+    if (strcmp(j->x->kind, "delete-listrange") != 0 && strcmp(j->x->kind, "archive") != 0)
         return 0;
     json_t *names = json_object_get(j->msg, "objnames");
     const char *t = json_string_value(json_object_get(j->msg, "template"));
@@ -628,7 +637,8 @@ static void job_start(http_req_t *req)
     }
     if (!id || !kind || !src ||
         (strcmp(kind, "copy-bck") && strcmp(kind, "delete-listrange") && strcmp(kind, "etl-bck") &&
-         strcmp(kind, "scrub-bck") && strcmp(kind, "make-n-copies") && strcmp(kind, "ec-encode"))) {
+         strcmp(kind, "scrub-bck") && strcmp(kind, "make-n-copies") && strcmp(kind, "ec-encode") &&
+         strcmp(kind, "archive"))) {
         http_reply_error(req, 400, "invalid job start request");
         json_decref(b);
         return;

@@ -256,7 +256,7 @@ def test_archive_job(env):
     cluster, s, bck = env
     names = [f"o/{i:03d}" for i in (1, 2, 3)]
     for fmt, arch in ((".tar", "made.tar"), (".zip", "made.zip"), (".tgz", "made.tgz")):
-        msg = {"objnames": names, "archname": arch, "mime": fmt, "include_src_bck": True}
+        msg = {"objnames": names, "archname": arch, "mime": fmt, "isbn": True}
         r = s.put(lt.bck_url(cluster.url, bck), params=P, json=lt.actmsg("archive", msg))
         assert r.status_code == 200, r.text[:300]
         deadline = time.monotonic() + 20
