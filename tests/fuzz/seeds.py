@@ -298,6 +298,62 @@ EC_PIECE = {
 }
 
 
+# ---- arch: shard bytes (tar, tar.gz, zip, tar.lz4 when python3-lz4 is there; unsafe names) ----
+def _tar(members, mode="w"):
+    import io
+    import tarfile
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode=mode) as t:
+        for name, data in members:
+            ti = tarfile.TarInfo(name)
+            ti.size = len(data)
+            ti.mtime = 1700000000
+            t.addfile(ti, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def _zip(members):
+    import io
+    import zipfile
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for name, data in members:
+            z.writestr(zipfile.ZipInfo(name, (2024, 1, 1, 0, 0, 0)), data)
+    return buf.getvalue()
+
+
+def arch_seeds():
+    import gzip
+    members = [("a/1.jpg", b"one" * 20), ("a/1.json", b'{"k":1}'), ("b/3.txt", b"three")]
+    evil = [("../../etc/passwd", b"x"), ("/abs", b"y"), ("ok.txt", b"fine")]
+    out = {
+        "tar": _tar(members),
+        "tgz": gzip.compress(_tar(members), mtime=0),
+        "zip": _zip(members),
+        "evil-tar": _tar(evil),
+        "evil-zip": _zip(evil),
+        "long-name-tar": _tar([("d/" * 60 + "f.bin", b"z" * 10)]),
+        "not-archive": b"plain text, not an archive\n" * 4,
+    }
+    try:
+        import lz4.frame
+        out["tar-lz4"] = lz4.frame.compress(_tar(members))
+    except ImportError:
+        pass
+    return out
+
+
+MOSS = {
+    "simple": b"\x01" + b'{"in":[{"objname":"a/b"},{"objname":"s.tar","archpath":"x/y.jpg"}]}',
+    "full": b"\x00" + b'{"in":[{"objname":"o","bucket":"b","provider":"ais","opaque":"aGk=",'
+                      b'"start":3,"length":-1}],"mime":".tar.lz4","coer":true,"onob":true,'
+                      b'"strm":false,"coloc":1}',
+    "traversal": b"\x01" + b'{"in":[{"objname":"a","archpath":"../../etc/passwd"}]}',
+    "bad-range": b"\x01" + b'{"in":[{"objname":"a","start":5,"length":0}]}',
+    "empty": b"\x01" + b'{"in":[]}',
+}
+
+
 def main():
     for name, v in NAMES.items():
         write("names", name, v)
@@ -327,6 +383,10 @@ def main():
         write("ec_piece", name, v)
     for name, v in VOTE.items():
         write("vote", name, v)
+    for name, v in arch_seeds().items():
+        write("arch", name, v)
+    for name, v in MOSS.items():
+        write("moss", name, v)
 
 
 if __name__ == "__main__":
