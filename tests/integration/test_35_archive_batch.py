@@ -282,3 +282,38 @@ def test_archive_job(env):
     r = s.put(lt.bck_url(cluster.url, bck), params=P,
               json=lt.actmsg("archive", {"objnames": names, "archname": "x.rar"}))
     lt.assert_error(r, 400)
+
+
+def test_cli_batch_archive_ls(env, tmp_path):
+    import os
+    import subprocess
+    cluster, s, bck = env
+    if not lt.LOCUS_CLI.exists() or cluster.token:
+        pytest.skip("needs the locus CLI and a cluster without auth")
+    envv = dict(os.environ, LOCUS_ENDPOINT=cluster.url)
+    envv.pop("AIS_ENDPOINT", None)
+
+    def run(*args, check=True):
+        p = subprocess.run([str(lt.LOCUS_CLI), *args], env=envv, capture_output=True, timeout=60)
+        assert not check or p.returncode == 0, (args, p.stdout, p.stderr)
+        return p
+
+    (tmp_path / "list").write_text("o/002\ns.zip\ta/1.json\n")
+    out = tmp_path / "b.zip"
+    run("batch", "get", bck, "o/001", "s.tgz:b/3.txt", "-f", str(tmp_path / "list"), "-o", str(out))
+    assert read_archive(out.read_bytes(), ".zip") == [
+        (f"{bck}/o/001", obj_data(1)), (f"{bck}/s.tgz/b/3.txt", ARCH_MEMBERS["b/3.txt"]),
+        (f"{bck}/o/002", obj_data(2)), (f"{bck}/s.zip/a/1.json", ARCH_MEMBERS["a/1.json"])]
+    p = run("batch", "get", bck, "o/nope", "-o", str(tmp_path / "x.tar"), check=False)
+    assert p.returncode != 0 and b"o/nope" in p.stderr and not (tmp_path / "x.tar").exists()
+    run("batch", "get", bck, "o/nope", "o/003", "--cont-on-err", "--only-obj-name", "-o",
+        str(tmp_path / "y.tar.lz4"))
+    assert read_archive((tmp_path / "y.tar.lz4").read_bytes(), ".tar.lz4") == [
+        ("__404__/o/nope", b""), ("o/003", obj_data(3))]
+    p = run("archive", f"{bck}/cli.tar", "o/007", "o/008", "--wait")
+    g = s.get(lt.obj_url(cluster.url, bck, "cli.tar"), params=P)
+    assert read_archive(g.content, ".tar") == [("o/007", obj_data(7)), ("o/008", obj_data(8))]
+    p = run("ls", f"{bck}/s.tar", "--archive", "--name-only")
+    want = ["s.tar", "s.tar.gz", "s.tar.lz4"]
+    want += [f"{sh}/{m}" for sh in want for m in ARCH_MEMBERS]
+    assert p.stdout.decode().split() == sorted(want)  # bytewise, as every listing
