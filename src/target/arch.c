@@ -355,6 +355,8 @@ arch_writer_t *arch_writer_new(arch_fmt_t f, arch_sink_cb sink, void *arg, char 
         rc = archive_write_add_filter_gzip(w->a);
     if (rc == ARCHIVE_OK && f == ARCH_TAR_LZ4)
         rc = archive_write_add_filter_lz4(w->a);
+    if (rc == ARCHIVE_OK) /* fewer, bigger writes to the sink (a pipe to the client) */
+        rc = archive_write_set_bytes_per_block(w->a, ARCH_BLOCK);
     if (rc == ARCHIVE_OK)
         rc = archive_write_set_bytes_in_last_block(w->a, 1);
     if (rc == ARCHIVE_OK)

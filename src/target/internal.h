@@ -301,5 +301,7 @@ struct xact_s;
 void arch_job(struct xact_s *x, json_t *msg, char *(*next)(void *), void *arg);
 /* GET /v1/ml/moss[/<bck>]: GetBatch, assembled on this target (docs/protocol.md §1.13). */
 void moss_handle(http_req_t *req, const trust_t *who, const char *bck);
+/* GET /v1/internal/moss: the entries another target needs for its GetBatch (a node's call). */
+void moss_internal(http_req_t *req);
 
 #endif

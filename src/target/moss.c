@@ -6,10 +6,13 @@
  * DESIGN
  * A producer thread (tstream.c) works through the request in windows of MOSS_WINDOW entries.
  * For each window it first gets every entry ready: a local object is opened (and its member
- * found when the entry names an archpath); the others are asked of their owning targets in one
- * parallel fan-out (net/fanout: signed intra-cluster GETs, ?archpath= resolved by the owner).
- * Then it writes the window's entries in order and drops them. Memory is one window's remote
- * bodies, whatever the batch's length.
+ * found when the entry names an archpath); the others are asked of their owning targets, one
+ * request per target for all its entries of the window, in one parallel fan-out (net/fanout:
+ * signed intra-cluster GET /v1/internal/moss, whose answer frames each entry's bytes or error;
+ * the owner resolves archpaths and ranges). One request per target and window instead of one
+ * per object is what makes a batch cheaper than as many GETs.
+ * Then it writes the window's entries in order and drops them, while a helper thread gets the
+ * next window ready. Memory is two windows' remote bodies, whatever the batch's length.
  * - Streaming (strm): the archive is the answer, sent as it is made. The first window is ready
  *   before the first byte, so its errors are clean error replies; a later fatal error can only
  *   truncate the transfer (the client sees it as a failed transfer, never a short archive).
@@ -31,24 +34,24 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <xxhash.h>
 
-#define MOSS_WINDOW 32
+#define MOSS_WINDOW 64
 
 typedef struct {
     int status;       /* 0: ready; 404: missing; else the batch fails with it */
     char *err;        /* owned, with status */
     int fd;           /* local object, -1 */
     arch_reader_t *r; /* local archived file */
-    fanout_req_t *q;  /* remote: its answer (borrowed from the window's array) */
-    int64_t off, len; /* what of the object (or archived file, or remote body) goes out */
+    const char *data; /* remote: its bytes (borrowed from its target's answer) */
+    int64_t off, len; /* what of the object (or archived file, or remote bytes) goes out */
     int64_t mtime;    /* seconds */
-    char range[64];   /* remote: the Range header */
-    httpc_header_t hdrs[2];
+    int owner;        /* remote: the index of its target's request in the window, else -1 */
 } slot_t;
 
 typedef struct {
@@ -112,83 +115,191 @@ static void slot_local(const moss_in_t *in, slot_t *s)
     }
 }
 
-static char *remote_url(const char *base, const moss_in_t *in)
+/* Skips off bytes of an archived file (its reader is a stream). */
+static int reader_skip(arch_reader_t *r, int64_t off)
 {
-    char *eb = url_encode(in->bucket, ""), *eo = url_encode(in->objname, "/");
-    char *ea = in->archpath ? url_encode(in->archpath, "/") : NULL;
-    char *u = xasprintf("%s/v1/objects/%s/%s?provider=ais%s%s", base, eb, eo,
-                        ea ? "&archpath=" : "", ea ? ea : "");
-    free(eb);
-    free(eo);
-    free(ea);
-    return u;
+    char buf[8192];
+    while (off > 0) {
+        ssize_t n = arch_read(r, buf, off < (int64_t)sizeof(buf) ? (size_t)off : sizeof(buf));
+        if (n <= 0)
+            return -1;
+        off -= n;
+    }
+    return 0;
 }
 
-/* A remote entry's answer: ready (its bytes in q->resp.body), missing, or a failure. */
-static void slot_remote_done(const moss_in_t *in, slot_t *s)
+/* The bytes of a ready local slot into out (appended). 0 or -1. */
+static int slot_read(slot_t *s, buf_t *out)
 {
-    fanout_req_t *q = s->q;
-    long st = q->resp.status;
-    if (q->rc < 0) {
-        s->status = 503;
-        s->err = xasprintf("ais://%s/%s: its target did not answer: %s", in->bucket, in->objname,
-                           q->resp.err ? q->resp.err : "?");
-    } else if (st == 200 || st == 206) {
-        int64_t size = (int64_t)q->resp.body.len;
+    buf_reserve(out, (size_t)s->len);
+    char *p = out->base + out->len;
+    int64_t got = 0;
+    if (s->r && reader_skip(s->r, s->off) < 0)
+        return -1;
+    while (got < s->len) {
+        ssize_t n = s->r ? arch_read(s->r, p + got, (size_t)(s->len - got))
+                         : pread(s->fd, p + got, (size_t)(s->len - got), (off_t)(s->off + got));
+        if (n < 0 && errno == EINTR && !s->r)
+            continue;
+        if (n <= 0)
+            return -1;
+        got += n;
+    }
+    out->len += (size_t)got;
+    return 0;
+}
+
+/* GET /v1/internal/moss (a node: the target assembling a GetBatch): the entries of the MossReq
+ * body, all owned here, answered in order as frames "<status> <length>\n<bytes>": status 200
+ * with the (ranged) object or archived file, else the error message. docs/protocol.md §1.13. */
+void moss_internal(http_req_t *req)
+{
+    moss_req_t r;
+    char err[1024];
+    if (moss_req_parse(req->body.base, req->body.len, NULL, &r, err, sizeof(err)) < 0) {
+        http_reply_error(req, 400, "%s", err);
+        moss_req_dispose(&r);
+        return;
+    }
+    buf_t out;
+    buf_init(&out);
+    for (size_t i = 0; i < r.n; i++) {
+        slot_t s = {.fd = -1, .owner = -1};
+        slot_local(&r.in[i], &s);
+        char hdr[64];
+        size_t at = out.len;
+        if (s.status == 0) {
+            snprintf(hdr, sizeof(hdr), "200 %" PRId64 "\n", s.len);
+            buf_puts(&out, hdr);
+            if (slot_read(&s, &out) < 0) {
+                out.len = at;
+                s.status = 500;
+                s.err = xasprintf("ais://%s/%s: read error", r.in[i].bucket, r.in[i].objname);
+            }
+        }
+        if (s.status) {
+            snprintf(hdr, sizeof(hdr), "%d %zu\n", s.status, strlen(s.err));
+            buf_puts(&out, hdr);
+            buf_puts(&out, s.err);
+        }
+        slot_dispose(&s);
+    }
+    http_reply(req, 200, "application/octet-stream", out.base ? out.base : "", out.len);
+    buf_dispose(&out);
+    moss_req_dispose(&r);
+}
+
+/* Parses one frame at *p (untrusted: another node's answer) into s. false when malformed. */
+static bool frame_parse(const char **p, const char *end, const moss_in_t *in, slot_t *s)
+{
+    char *nl = memchr(*p, '\n', (size_t)(end - *p));
+    if (nl == NULL || nl - *p > 40)
+        return false;
+    char line[48];
+    memcpy(line, *p, (size_t)(nl - *p));
+    line[nl - *p] = '\0';
+    int st;
+    long long len;
+    if (sscanf(line, "%d %lld", &st, &len) != 2 || st < 200 || st > 599 || len < 0 ||
+        len > end - (nl + 1))
+        return false;
+    *p = nl + 1 + len;
+    if (st == 200) {
+        s->data = nl + 1;
         s->off = 0;
-        s->len = size;
-        if (in->archpath && moss_in_range(in, size, &s->off, &s->len) < 0)
-            st = 416;
+        s->len = len;
         s->mtime = time_now_ns() / 1000000000;
+    } else {
+        s->status = st == 400 ? 404 : st;
+        s->err = xasprintf("%.*s", (int)(len > 1000 ? 1000 : len), nl + 1);
     }
-    if (q->rc == 0 && st != 200 && st != 206) {
-        s->status = st == 400 ? 404 : (int)st; /* 400: not an archive, a missing file */
-        json_t *j =
-            json_loadb(q->resp.body.base ? q->resp.body.base : "", q->resp.body.len, 0, NULL);
-        const char *msg = json_string_value(json_object_get(j, "message"));
-        s->err = xasprintf("%s", msg ? msg : "error");
-        json_decref(j);
+    (void)in;
+    return true;
+}
+
+/* The answer of one target's request q to the slots it served (in order). */
+static void owner_done(const moss_t *m, size_t a, size_t b, slot_t *slots, int k, fanout_req_t *q)
+{
+    const char *p = q->resp.body.base, *end = p + q->resp.body.len;
+    bool ok = q->rc == 0 && q->resp.status == 200;
+    for (size_t i = a; i < b; i++) {
+        slot_t *s = &slots[i - a];
+        if (s->owner != k)
+            continue;
+        const moss_in_t *in = &m->r.in[i];
+        if (ok && (ok = p != NULL && frame_parse(&p, end, in, s)))
+            continue;
+        s->status = q->rc < 0 ? 503 : 500;
+        s->err = xasprintf("ais://%s/%s: its target %s: %s", in->bucket, in->objname,
+                           q->rc < 0 ? "did not answer" : "answered badly",
+                           q->rc < 0 && q->resp.err ? q->resp.err : "");
     }
 }
 
-/* Gets entries [a, b) ready: local ones opened, remote ones fetched in parallel. *qs: the
- * fan-out array (the caller frees it with fanout_free after writing the window). */
-static size_t window_ready(moss_t *m, size_t a, size_t b, slot_t *slots, fanout_req_t **qs)
+/* Gets entries [a, b) ready: local ones opened, the others read by their targets, one request
+ * per target (all in parallel). *qs: the fan-out array and its bodies (the caller frees them
+ * with window_dispose after writing the window). */
+static size_t window_ready(moss_t *m, size_t a, size_t b, slot_t *slots, fanout_req_t **qs,
+                           char ***bodies)
 {
     smap_t *sm = smap_get();
-    fanout_req_t *q = xcalloc(b - a, sizeof(*q));
-    size_t nq = 0;
+    size_t nt = sm->n_targets;
+    json_t **ins = xcalloc(nt ? nt : 1, sizeof(json_t *));
     for (size_t i = a; i < b; i++) {
         const moss_in_t *in = &m->r.in[i];
         slot_t *s = &slots[i - a];
         memset(s, 0, sizeof(*s));
         s->fd = -1;
+        s->owner = -1;
         const snode_t *o = smap_owner(sm, in->bucket, in->objname);
         if (o == NULL || strcmp(o->id, cluster_self_id()) == 0) {
             slot_local(in, s);
             continue;
         }
-        s->q = &q[nq++];
-        s->q->method = "GET";
-        s->q->url = remote_url(o->url, in);
-        if (!in->archpath && (in->start || in->length)) {
-            if (in->length > 0)
-                snprintf(s->range, sizeof(s->range), "bytes=%" PRId64 "-%" PRId64, in->start,
-                         in->start + in->length - 1);
-            else
-                snprintf(s->range, sizeof(s->range), "bytes=%" PRId64 "-", in->start);
-            s->hdrs[0] = (httpc_header_t){"Range", s->range};
-            s->q->hdrs = s->hdrs;
-        }
+        size_t t = (size_t)(o - sm->targets);
+        if (ins[t] == NULL)
+            ins[t] = json_array();
+        json_t *e = json_pack("{s:s, s:s, s:I, s:I}", "bucket", in->bucket, "objname", in->objname,
+                              "start", (json_int_t)in->start, "length", (json_int_t)in->length);
+        if (in->archpath)
+            json_object_set_new(e, "archpath", json_string(in->archpath));
+        json_array_append_new(ins[t], e);
+        s->owner = (int)t;
+    }
+    fanout_req_t *q = xcalloc(nt ? nt : 1, sizeof(*q));
+    char **bd = xcalloc(nt ? nt : 1, sizeof(char *));
+    for (size_t t = 0; t < nt; t++) {
+        if (ins[t] == NULL)
+            continue;
+        json_t *j = json_pack("{s:o}", "in", ins[t]);
+        bd[t] = json_dumps(j, JSON_COMPACT);
+        json_decref(j);
+        q[t] = (fanout_req_t){.method = "GET",
+                              .url = xasprintf("%s/v1/internal/moss", sm->targets[t].url),
+                              .body = bd[t],
+                              .body_len = strlen(bd[t]),
+                              .content_type = "application/json"};
     }
     smap_put(sm);
-    if (nq)
-        fanout_run(q, nq, &(fanout_opts_t){.concurrency = MOSS_WINDOW, .timeout_ms = 120000});
-    for (size_t i = a; i < b; i++)
-        if (slots[i - a].q)
-            slot_remote_done(&m->r.in[i], &slots[i - a]);
+    /* one request per target that has entries; the empty ones are skipped by index */
+    fanout_req_t *live = xcalloc(nt ? nt : 1, sizeof(*live));
+    size_t nl = 0;
+    for (size_t t = 0; t < nt; t++)
+        if (bd[t])
+            live[nl++] = q[t];
+    if (nl)
+        fanout_run(live, nl, &(fanout_opts_t){.timeout_ms = 120000});
+    for (size_t t = 0, k = 0; t < nt; t++)
+        if (bd[t])
+            q[t] = live[k++];
+    free(live);
+    for (size_t t = 0; t < nt; t++)
+        if (bd[t])
+            owner_done(m, a, b, slots, (int)t, &q[t]);
+    free(ins);
     *qs = q;
-    return nq;
+    *bodies = bd;
+    return nt;
 }
 
 /* ---------------------------------------------------------------- writing */
@@ -220,19 +331,6 @@ static void out_add(moss_t *m, const moss_in_t *in, int64_t size, const char *er
     json_array_append_new(m->out, o);
 }
 
-/* Skips off bytes of an archived file (its reader is a stream). */
-static int reader_skip(arch_reader_t *r, int64_t off)
-{
-    char buf[8192];
-    while (off > 0) {
-        ssize_t n = arch_read(r, buf, off < (int64_t)sizeof(buf) ? (size_t)off : sizeof(buf));
-        if (n <= 0)
-            return -1;
-        off -= n;
-    }
-    return 0;
-}
-
 /* Writes one ready entry (or its missing marker). 0, or the batch's failure status. */
 static int write_slot(moss_t *m, const moss_in_t *in, slot_t *s)
 {
@@ -244,8 +342,8 @@ static int write_slot(moss_t *m, const moss_in_t *in, slot_t *s)
     int rc = arch_writer_begin(m->w, name, len, missing ? time_now_ns() / 1000000000 : s->mtime);
     free(name);
     if (rc == 0 && !missing) {
-        if (s->q)
-            rc = arch_writer_data(m->w, s->q->resp.body.base + s->off, (size_t)s->len);
+        if (s->data)
+            rc = arch_writer_data(m->w, s->data + s->off, (size_t)s->len);
         else if (s->r)
             rc = reader_skip(s->r, s->off) < 0 ? -1 : arch_writer_copy(m->w, s->r, s->len);
         else
@@ -266,31 +364,83 @@ static int moss_fail(moss_t *m, int status, const char *err)
     return -1;
 }
 
-/* Every window: ready, then written in order. 0 or -1 (answered by moss_fail). */
+/* One window being made ready (on a helper thread while the previous one is written). */
+typedef struct {
+    moss_t *m;
+    size_t a, b;
+    slot_t slots[MOSS_WINDOW];
+    fanout_req_t *qs; /* one per target of the map (those without entries unused) */
+    char **bodies;
+    size_t nq;
+} window_t;
+
+static void *window_main(void *p)
+{
+    window_t *w = p;
+    w->nq = window_ready(w->m, w->a, w->b, w->slots, &w->qs, &w->bodies);
+    return NULL;
+}
+
+static void window_dispose(window_t *w)
+{
+    for (size_t i = w->a; i < w->b; i++)
+        slot_dispose(&w->slots[i - w->a]);
+    for (size_t t = 0; t < w->nq; t++)
+        free(w->bodies[t]);
+    free(w->bodies);
+    fanout_free(w->qs, w->nq);
+    w->qs = NULL;
+    w->bodies = NULL;
+    w->nq = 0;
+}
+
+/* Writes a ready window in order: 0, or -1 (answered by moss_fail). The whole window is good, or
+ * the batch fails before any of it is written. */
+static int window_write(moss_t *m, window_t *w)
+{
+    for (size_t i = w->a; i < w->b; i++) {
+        slot_t *s = &w->slots[i - w->a];
+        if (s->status && !(s->status == 404 && m->r.coer))
+            return moss_fail(m, s->status, s->err);
+    }
+    for (size_t i = w->a; i < w->b; i++) {
+        if (m->r.strm && tstream_start(m->ts, -1, arch_content_type(m->fmt)) < 0)
+            return -1; /* the client went away */
+        if (write_slot(m, &m->r.in[i], &w->slots[i - w->a]) != 0)
+            return moss_fail(m, 500, arch_writer_error(m->w));
+    }
+    return 0;
+}
+
+/* Every window: made ready while the one before it is written (two windows in memory at most),
+ * then written in order. 0 or -1 (answered by moss_fail). */
 static int moss_windows(moss_t *m)
 {
-    slot_t slots[MOSS_WINDOW];
-    int rc = 0;
-    for (size_t a = 0; rc == 0 && a < m->r.n; a += MOSS_WINDOW) {
-        size_t b = a + MOSS_WINDOW < m->r.n ? a + MOSS_WINDOW : m->r.n;
-        fanout_req_t *qs;
-        size_t nq = window_ready(m, a, b, slots, &qs);
-        for (size_t i = a; rc == 0 && i < b; i++) { /* the whole window is good, or fails */
-            slot_t *s = &slots[i - a];
-            if (s->status && !(s->status == 404 && m->r.coer))
-                rc = moss_fail(m, s->status, s->err);
+    window_t *w[2] = {xcalloc(1, sizeof(window_t)), xcalloc(1, sizeof(window_t))};
+    int rc = 0, k = 0;
+    *w[0] = (window_t){.m = m, .a = 0, .b = m->r.n < MOSS_WINDOW ? m->r.n : MOSS_WINDOW};
+    window_main(w[0]);
+    while (w[k]->a < w[k]->b) {
+        window_t *nx = w[1 - k];
+        size_t b = w[k]->b + MOSS_WINDOW < m->r.n ? w[k]->b + MOSS_WINDOW : m->r.n;
+        *nx = (window_t){.m = m, .a = w[k]->b, .b = b};
+        pthread_t th;
+        bool async = rc == 0 && nx->a < nx->b && pthread_create(&th, NULL, window_main, nx) == 0;
+        if (rc == 0)
+            rc = window_write(m, w[k]);
+        window_dispose(w[k]);
+        if (async)
+            pthread_join(th, NULL);
+        else if (rc == 0 && nx->a < nx->b)
+            window_main(nx);
+        if (rc != 0) {
+            window_dispose(nx);
+            break;
         }
-        for (size_t i = a; rc == 0 && i < b; i++) {
-            slot_t *s = &slots[i - a];
-            if (m->r.strm && tstream_start(m->ts, -1, arch_content_type(m->fmt)) < 0)
-                rc = -1; /* the client went away */
-            else if (write_slot(m, &m->r.in[i], s) != 0)
-                rc = moss_fail(m, 500, arch_writer_error(m->w));
-        }
-        for (size_t i = a; i < b; i++)
-            slot_dispose(&slots[i - a]);
-        fanout_free(qs, nq);
+        k = 1 - k;
     }
+    free(w[0]);
+    free(w[1]);
     return rc;
 }
 

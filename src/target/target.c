@@ -847,6 +847,11 @@ void target_on_request(http_req_t *req)
         reb_handle_send(req);
         return;
     }
+    if (n == 2 && strcmp(s4[0], "internal") == 0 && strcmp(s4[1], "moss") == 0 &&
+        strcmp(req->method, "GET") == 0) {
+        moss_internal(req);
+        return;
+    }
     if (n == 2 && strcmp(s4[0], "internal") == 0 && strcmp(s4[1], "ec") == 0) {
         ec_handle(req);
         return;
