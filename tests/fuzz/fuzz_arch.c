@@ -9,7 +9,6 @@
  * listed member finds it again. The bytes read per input are capped so that a decompression
  * bomb costs time, not the run.
  */
-#define _GNU_SOURCE
 #include "fuzz.h"
 
 #include <stdint.h>
