@@ -36,6 +36,31 @@ static int sink_writer(void *arg, const void *p, size_t n)
     return store_writer_write(arg, p, n) < 0 ? -1 : 0;
 }
 
+int arch_spool_fetch(const char *url, int64_t *size, int *status, char *err, size_t errlen)
+{
+    mpset_t *ms = mpath_get();
+    int fd = ec_tmp_open(ms->en[0]);
+    mpath_put(ms);
+    httpc_resp_t r;
+    httpc_resp_init(&r);
+    int rc = fd < 0 ? -1 : httpc_get_fd(url, fd, 120000, &r);
+    struct stat st;
+    if (rc == 0 && r.status == 200 && fstat(fd, &st) == 0) {
+        *size = st.st_size;
+    } else {
+        *status = rc == 0 && (r.status == 404 || r.status == 400) ? 404 : 500;
+        snprintf(err, errlen, "%s",
+                 rc == 0 && *status == 404 ? "does not exist"
+                 : r.err                   ? r.err
+                                           : "cannot read from its target");
+        if (fd >= 0)
+            close(fd);
+        fd = -1;
+    }
+    httpc_resp_dispose(&r);
+    return fd;
+}
+
 /* Opens src/name: local, or fetched from its owner into a spool file. fd or -1 with err (and
  * *status: 404 when missing). */
 static int source_open(ajob_t *a, const char *name, int64_t *size, int *status, char *err,
@@ -51,39 +76,20 @@ static int source_open(ajob_t *a, const char *name, int64_t *size, int *status, 
         free(eo);
     }
     smap_put(s);
-    int fd;
-    if (url == NULL) {
-        lom_md_t md;
-        int rc = store_open(a->src, name, &fd, &md);
-        *status = rc == -ENOENT ? 404 : 500;
-        snprintf(err, errlen, "%s", rc == -ENOENT ? "does not exist" : strerror(-rc));
-        if (rc < 0)
-            return -1;
-        *size = md.size;
-        lom_md_dispose(&md);
+    if (url) {
+        int fd = arch_spool_fetch(url, size, status, err, errlen);
+        free(url);
         return fd;
     }
-    mpset_t *ms = mpath_get();
-    fd = ec_tmp_open(ms->en[0]);
-    mpath_put(ms);
-    httpc_resp_t r;
-    httpc_resp_init(&r);
-    int rc = fd < 0 ? -1 : httpc_get_fd(url, fd, 120000, &r);
-    struct stat st;
-    if (rc == 0 && r.status == 200 && fstat(fd, &st) == 0) {
-        *size = st.st_size;
-    } else {
-        *status = rc == 0 && r.status == 404 ? 404 : 500;
-        snprintf(err, errlen, "%s",
-                 rc == 0 && r.status == 404 ? "does not exist"
-                 : r.err                    ? r.err
-                                            : "cannot read from its target");
-        if (fd >= 0)
-            close(fd);
-        fd = -1;
-    }
-    httpc_resp_dispose(&r);
-    free(url);
+    int fd;
+    lom_md_t md;
+    int rc = store_open(a->src, name, &fd, &md);
+    *status = rc == -ENOENT ? 404 : 500;
+    snprintf(err, errlen, "%s", rc == -ENOENT ? "does not exist" : strerror(-rc));
+    if (rc < 0)
+        return -1;
+    *size = md.size;
+    lom_md_dispose(&md);
     return fd;
 }
 

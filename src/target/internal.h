@@ -299,6 +299,10 @@ void arch_expand_page(const char *bck, lso_page_t *page);
  * next(arg) returns (in order, caller frees each), archived into it. */
 struct xact_s;
 void arch_job(struct xact_s *x, json_t *msg, char *(*next)(void *), void *arg);
+/* GETs url (an object of another target, signed) into an unnamed spool file on a mountpath: its
+ * fd (size in *size; caller closes), or -1 with err and *status (404 when missing or not an
+ * archive, else 500). */
+int arch_spool_fetch(const char *url, int64_t *size, int *status, char *err, size_t errlen);
 /* GET /v1/ml/moss[/<bck>]: GetBatch, assembled on this target (docs/protocol.md §1.13). */
 void moss_handle(http_req_t *req, const trust_t *who, const char *bck);
 /* GET /v1/internal/moss: the entries another target needs for its GetBatch (a node's call). */

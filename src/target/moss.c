@@ -42,6 +42,11 @@
 #include <xxhash.h>
 
 #define MOSS_WINDOW 64
+/* An owner sends entries up to this size inline in its framed answer; a bigger one is marked
+ * (303) and the assembling target fetches it alone into a spool file when it writes it, so a
+ * window's memory stays under MOSS_WINDOW x MOSS_INLINE_MAX whatever the objects' sizes. */
+#define MOSS_INLINE_MAX (256 * 1024)
+#define MOSS_ALONE 303
 
 typedef struct {
     int status;       /* 0: ready; 404: missing; else the batch fails with it */
@@ -168,7 +173,9 @@ void moss_internal(http_req_t *req)
         slot_local(&r.in[i], &s);
         char hdr[64];
         size_t at = out.len;
-        if (s.status == 0) {
+        if (s.status == 0 && s.len > MOSS_INLINE_MAX) {
+            buf_puts(&out, "303 0\n"); /* big: fetched alone (see MOSS_INLINE_MAX) */
+        } else if (s.status == 0) {
             snprintf(hdr, sizeof(hdr), "200 %" PRId64 "\n", s.len);
             buf_puts(&out, hdr);
             if (slot_read(&s, &out) < 0) {
@@ -209,6 +216,8 @@ static bool frame_parse(const char **p, const char *end, const moss_in_t *in, sl
         s->off = 0;
         s->len = len;
         s->mtime = time_now_ns() / 1000000000;
+    } else if (st == MOSS_ALONE) {
+        s->status = MOSS_ALONE;
     } else {
         s->status = st == 400 ? 404 : st;
         s->err = xasprintf("%.*s", (int)(len > 1000 ? 1000 : len), nl + 1);
@@ -331,9 +340,41 @@ static void out_add(moss_t *m, const moss_in_t *in, int64_t size, const char *er
     json_array_append_new(m->out, o);
 }
 
+/* A big remote entry (MOSS_ALONE): fetched alone from its owner into a spool file now, its
+ * range applied here. */
+static void slot_alone(const moss_in_t *in, slot_t *s)
+{
+    smap_t *sm = smap_get();
+    const snode_t *o = smap_owner(sm, in->bucket, in->objname);
+    char *eb = url_encode(in->bucket, ""), *eo = url_encode(in->objname, "/");
+    char *ea = in->archpath ? url_encode(in->archpath, "/") : NULL;
+    char *url = o ? xasprintf("%s/v1/objects/%s/%s?provider=ais%s%s", o->url, eb, eo,
+                              ea ? "&archpath=" : "", ea ? ea : "")
+                  : NULL;
+    smap_put(sm);
+    free(eb);
+    free(eo);
+    free(ea);
+    char err[512] = "no target";
+    int64_t size = 0;
+    s->status = 500;
+    s->fd = url ? arch_spool_fetch(url, &size, &s->status, err, sizeof(err)) : -1;
+    free(url);
+    if (s->fd < 0) {
+        s->err = xasprintf("ais://%s/%s: %s", in->bucket, in->objname, err);
+        return;
+    }
+    s->status = moss_in_range(in, size, &s->off, &s->len) < 0 ? 416 : 0;
+    s->mtime = time_now_ns() / 1000000000;
+    if (s->status)
+        s->err = xasprintf("ais://%s/%s: not satisfiable range", in->bucket, in->objname);
+}
+
 /* Writes one ready entry (or its missing marker). 0, or the batch's failure status. */
 static int write_slot(moss_t *m, const moss_in_t *in, slot_t *s)
 {
+    if (s->status == MOSS_ALONE)
+        slot_alone(in, s);
     bool missing = s->status == 404 && m->r.coer;
     if (s->status && !missing)
         return s->status;
@@ -400,14 +441,16 @@ static int window_write(moss_t *m, window_t *w)
 {
     for (size_t i = w->a; i < w->b; i++) {
         slot_t *s = &w->slots[i - w->a];
-        if (s->status && !(s->status == 404 && m->r.coer))
+        if (s->status && s->status != MOSS_ALONE && !(s->status == 404 && m->r.coer))
             return moss_fail(m, s->status, s->err);
     }
     for (size_t i = w->a; i < w->b; i++) {
         if (m->r.strm && tstream_start(m->ts, -1, arch_content_type(m->fmt)) < 0)
             return -1; /* the client went away */
-        if (write_slot(m, &m->r.in[i], &w->slots[i - w->a]) != 0)
-            return moss_fail(m, 500, arch_writer_error(m->w));
+        slot_t *s = &w->slots[i - w->a];
+        int st = write_slot(m, &m->r.in[i], s);
+        if (st != 0)
+            return moss_fail(m, st, s->status ? s->err : arch_writer_error(m->w));
     }
     return 0;
 }

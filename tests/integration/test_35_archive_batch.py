@@ -317,3 +317,19 @@ def test_cli_batch_archive_ls(env, tmp_path):
     want = ["s.tar", "s.tar.gz", "s.tar.lz4"]
     want += [f"{sh}/{m}" for sh in want for m in ARCH_MEMBERS]
     assert p.stdout.decode().split() == sorted(want)  # bytewise, as every listing
+
+
+def test_batch_big_entries(env):
+    """Entries over the inline limit of an owner's answer (256 KiB) are fetched alone."""
+    cluster, s, bck = env
+    big = {f"big/{i}": bytes([i + 1]) * (300 * 1024 + i) for i in range(4)}
+    for name, data in big.items():
+        assert s.put(lt.obj_url(cluster.url, bck, name), params=P, data=data).status_code == 200
+    ins = [{"objname": n} for n in big] + [{"objname": "big/2", "start": 1000, "length": 5000},
+                                           {"objname": "o/001"}]
+    for stream in (True, False):
+        r = batch(env, {"in": ins, "onob": True}, stream=stream)
+        assert r.status_code == 200, r.text[:300]
+        data = r.content if stream else parse_multipart(r)[1]
+        got = read_archive(data, ".tar")
+        assert got == list(big.items()) + [("big/2", big["big/2"][1000:6000]), ("o/001", obj_data(1))]
