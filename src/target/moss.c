@@ -197,22 +197,35 @@ void moss_internal(http_req_t *req)
 }
 
 /* Parses one frame at *p (untrusted: another node's answer) into s. false when malformed. */
-static bool frame_parse(const char **p, const char *end, const moss_in_t *in, slot_t *s)
+int moss_frame_next(const char **p, const char *end, const char **data, int64_t *len)
 {
-    char *nl = memchr(*p, '\n', (size_t)(end - *p));
+    const char *nl = *p && end > *p ? memchr(*p, '\n', (size_t)(end - *p)) : NULL;
     if (nl == NULL || nl - *p > 40)
-        return false;
+        return -1;
     char line[48];
     memcpy(line, *p, (size_t)(nl - *p));
     line[nl - *p] = '\0';
-    int st;
-    long long len;
-    if (sscanf(line, "%d %lld", &st, &len) != 2 || st < 200 || st > 599 || len < 0 ||
-        len > end - (nl + 1))
+    int st, n = 0;
+    long long l;
+    if (sscanf(line, "%3d %19lld%n", &st, &l, &n) != 2 || line[n] != '\0' || st < 200 || st > 599 ||
+        l < 0 || l > end - (nl + 1))
+        return -1;
+    *data = nl + 1;
+    *len = l;
+    *p = nl + 1 + l;
+    return st;
+}
+
+/* Parses one frame at *p into s. false when malformed. */
+static bool frame_parse(const char **p, const char *end, slot_t *s)
+{
+    const char *data;
+    int64_t len;
+    int st = moss_frame_next(p, end, &data, &len);
+    if (st < 0)
         return false;
-    *p = nl + 1 + len;
     if (st == 200) {
-        s->data = nl + 1;
+        s->data = data;
         s->off = 0;
         s->len = len;
         s->mtime = time_now_ns() / 1000000000;
@@ -220,9 +233,8 @@ static bool frame_parse(const char **p, const char *end, const moss_in_t *in, sl
         s->status = MOSS_ALONE;
     } else {
         s->status = st == 400 ? 404 : st;
-        s->err = xasprintf("%.*s", (int)(len > 1000 ? 1000 : len), nl + 1);
+        s->err = xasprintf("%.*s", (int)(len > 1000 ? 1000 : len), data);
     }
-    (void)in;
     return true;
 }
 
@@ -236,7 +248,7 @@ static void owner_done(const moss_t *m, size_t a, size_t b, slot_t *slots, int k
         if (s->owner != k)
             continue;
         const moss_in_t *in = &m->r.in[i];
-        if (ok && (ok = p != NULL && frame_parse(&p, end, in, s)))
+        if (ok && (ok = p != NULL && frame_parse(&p, end, s)))
             continue;
         s->status = q->rc < 0 ? 503 : 500;
         s->err = xasprintf("ais://%s/%s: its target %s: %s", in->bucket, in->objname,

@@ -354,6 +354,15 @@ MOSS = {
 }
 
 
+MOSS_FRAMES = {
+    "two": b"200 5\nhello404 24\nais://b/o does not exist",
+    "alone": b"303 0\n200 0\n",
+    "short": b"200 99\nabc",
+    "bad-status": b"99 1\nx",
+    "long-line": b"200 " + b"0" * 60 + b"\n",
+}
+
+
 def main():
     for name, v in NAMES.items():
         write("names", name, v)
@@ -387,6 +396,8 @@ def main():
         write("arch", name, v)
     for name, v in MOSS.items():
         write("moss", name, v)
+    for name, v in MOSS_FRAMES.items():
+        write("moss_frames", name, v)
 
 
 if __name__ == "__main__":
