@@ -397,7 +397,7 @@ def main():
     for name, v in MOSS.items():
         write("moss", name, v)
     for name, v in MOSS_FRAMES.items():
-        write("moss_frames", name, v)
+        write("moss", "frames-" + name, b"\x02" + v)
 
 
 if __name__ == "__main__":
