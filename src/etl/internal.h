@@ -49,6 +49,7 @@ struct etl_inst_s {
                        * comm->dispose when the instance is freed */
     atomic_bool stop_requested;
     _Atomic int64_t obj_count, in_bytes, out_bytes;
+    _Atomic int64_t transforms, transform_errs, transform_ns; /* etl_transform() calls */
 };
 
 /* A communicator: how a target sends one object to its ETL server. */
@@ -103,6 +104,9 @@ void etl_inline_set_objects(const etl_objects_t *objs);
 /* The inline GET with the instance already acquired; takes over the caller's reference. */
 void etl_inline_serve(http_req_t *req, etl_inst_t *e, const char *bck, const char *obj,
                       const char *args);
+/* The same with the later stages of a pipeline (NULL = none), whose references it takes over. */
+void etl_inline_serve_pipeline(http_req_t *req, etl_inst_t *e, etl_pipeline_t *pl, const char *bck,
+                               const char *obj, const char *args);
 /* Looks up the communicator of a scheme ("hpush://"); NULL when unknown. */
 const etl_comm_t *etl_comm_find(const char *scheme);
 

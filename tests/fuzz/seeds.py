@@ -211,6 +211,17 @@ ETL_URI = {
     "bad": "/a%zz?etl_args=%",
 }
 
+# ---- etl_pipeline: the etl_pipeline query value ----
+ETL_PIPELINE = {
+    "two": "upper-etl,md5-transformer-etl",
+    "spaces": " upper-etl , hello-world-1 ",
+    "one": "echo-etl",
+    "empty-item": "upper-etl,,md5-etl",
+    "bad-name": "Upper_ETL,x",
+    "many": ",".join(["stage-%02d" % i for i in range(6)]),
+    "nul": "upper-etl\x00,evil-etl",
+}
+
 # ---- auth (slot: the harness comes with src/auth): Authorization header values ----
 
 
@@ -363,6 +374,17 @@ MOSS_FRAMES = {
 }
 
 
+# ---- metrics: GET /metrics bodies ----
+METRICS = {
+    "target": '# HELP ais_target_get_count requests\n# TYPE ais_target_get_count counter\n'
+    'ais_target_get_count{node_id="t1"} 12\n'
+    'locus_request_duration_seconds_bucket{node_id="t1",op="get",le="+Inf"} 3\n'
+    'locus_mountpath_used_bytes{node_id="t1",mountpath="/a \\"b\\"\\n"} 1.5e+09\n',
+    "timestamp": "up 1 1700000000000\nx{} NaN\ny -Inf\n",
+    "broken": 'a{b="c} 1\nb{=""} 2\nc 1 2 3\n{x="y"} 3\nd{e="\\\\"} 4',
+}
+
+
 def main():
     for name, v in NAMES.items():
         write("names", name, v)
@@ -384,6 +406,8 @@ def main():
         write("ws_server", name, v)
     for name, v in ETL_URI.items():
         write("etl_uri", name, v)
+    for name, v in ETL_PIPELINE.items():
+        write("etl_pipeline", name, v)
     for name, v in AUTH.items():
         write("auth", name, v)
     for name, v in LOM.items():
@@ -398,6 +422,8 @@ def main():
         write("moss", name, v)
     for name, v in MOSS_FRAMES.items():
         write("moss", "frames-" + name, b"\x02" + v)
+    for name, v in METRICS.items():
+        write("metrics", name, v)
 
 
 if __name__ == "__main__":
