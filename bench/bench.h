@@ -31,6 +31,7 @@ int bench_cmd_etl(int argc, char **argv);
 int bench_cmd_gen_librispeech(int argc, char **argv);
 int bench_cmd_etl_ffmpeg(int argc, char **argv);
 int bench_cmd_ec(int argc, char **argv);
+int bench_cmd_batch(int argc, char **argv);
 
 /* --- processes and ports (proc.c) --- */
 

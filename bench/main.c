@@ -23,6 +23,7 @@ static void usage(FILE *f)
                "                   compute limit\n"
                "  gen-librispeech  a LibriSpeech-like FLAC corpus (etl-ffmpeg's data)\n"
                "  ec               the erasure-coding codec: ISA-L against plain C\n"
+               "  batch            one GetBatch of N objects against N plain GETs\n"
                "\n"
                "Run 'locus-bench <command> --help' for the options of a command.\n");
 }
@@ -48,6 +49,8 @@ int main(int argc, char **argv)
         return bench_cmd_etl_ffmpeg(argc - 1, argv + 1);
     if (strcmp(argv[1], "ec") == 0)
         return bench_cmd_ec(argc - 1, argv + 1);
+    if (strcmp(argv[1], "batch") == 0)
+        return bench_cmd_batch(argc - 1, argv + 1);
     fprintf(stderr, "locus-bench: unknown command '%s'\n", argv[1]);
     usage(stderr);
     return 2;

@@ -294,6 +294,37 @@ int locus_objects_delete(locus_client_t *c, const char *bck, const char *const *
                          const char *template_str, char **job_id, char *err);
 
 /* ------------------------------------------------------------------------------------------ */
+/* Archives and GetBatch (AIStore's "moss") */
+
+/* One entry of a GetBatch: an object, or a file inside an archived object (archpath). */
+typedef struct {
+    const char *bucket;   /* NULL: the batch's bucket */
+    const char *objname;  /* required */
+    const char *archpath; /* NULL: the whole object */
+} locus_batch_in_t;
+
+/* GetBatch options; zero-initialize. */
+typedef struct {
+    const char *format; /* ".tar" (NULL), ".tgz", ".zip", ".tar.lz4" */
+    bool cont_on_err;   /* missing entries become empty "__404__/..." members */
+    bool only_obj_name; /* members named <objname> instead of <bucket>/<objname> */
+} locus_batch_opts_t;
+
+/* GET /v1/ml/moss/<bck>: the n entries, in order, as one streamed archive written to cb(arg).
+ * *nbytes (may be NULL) = bytes delivered. */
+int locus_batch_get(locus_client_t *c, const char *bck, const locus_batch_in_t *in, size_t n,
+                    const locus_batch_opts_t *opts, locus_write_cb cb, void *arg, int64_t *nbytes,
+                    char *err);
+
+/* Archive job (AIStore's "archive" action): names[0..n) or a range template (names NULL) of
+ * bck, written in that order into dst_bck/archname (dst_bck NULL: bck); format by archname's
+ * extension. include_bck: members named <bck>/<name>; append: add to an existing archive.
+ * *job_id (caller frees) may be NULL. */
+int locus_objects_archive(locus_client_t *c, const char *bck, const char *const *names, size_t n,
+                          const char *template_str, const char *dst_bck, const char *archname,
+                          bool include_bck, bool append, char **job_id, char *err);
+
+/* ------------------------------------------------------------------------------------------ */
 /* Listing */
 
 /* One listed object. Strings owned by the page; NULL when the property was not asked for. */

@@ -30,6 +30,8 @@ int locus_cli_cmd_job(int argc, char **argv);
 int locus_cli_cmd_etl(int argc, char **argv);
 int locus_cli_cmd_auth(int argc, char **argv);
 int locus_cli_cmd_storage(int argc, char **argv);
+int locus_cli_cmd_batch(int argc, char **argv);
+int locus_cli_cmd_archive(int argc, char **argv);
 int locus_cli_cmd_show(int argc, char **argv);
 
 /* --- `locus cluster` --- */

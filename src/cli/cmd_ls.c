@@ -13,13 +13,15 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: locus ls [BUCKET[/PREFIX]] [--prefix P] [--props LIST] [--name-only]\n"
-            "                [--page-size N] [--bytes] [--json]\n"
+            "                [--page-size N] [--bytes] [--archive] [--json]\n"
             "\n"
             "Lists the objects of BUCKET (all pages), or the buckets when no BUCKET is given.\n"
             "  --prefix P       only names starting with P (same as BUCKET/P)\n"
             "  --props LIST     columns: comma list of name,size,checksum,atime,version,\n"
             "                   location,custom,copies (default name,size)\n"
             "  --name-only      names only, one per line\n"
+            "  --archive        list the files inside archives (.tar, .tgz, .zip, .tar.lz4)\n"
+            "                   too, as <archive>/<file>\n"
             "  --page-size N    entries per request (default: server maximum)\n"
             "  --bytes          sizes in bytes instead of KiB/MiB/...\n"
             "  --json           one JSON document: {\"bucket\", \"entries\": [{\"name\", ...}],\n"
@@ -109,6 +111,7 @@ static int parse_props(const char *props, bool name_only, int *cols, int *ncols,
 typedef struct {
     int cols[MAX_COLS], ncols;
     bool name_only, bytes;
+    bool archive; /* --archive: archives' members too (LsArchDir) */
     cli_table_t table;
     cli_col_t hdr[MAX_COLS];
     char up[MAX_COLS][16];
@@ -181,7 +184,8 @@ static void ls_page(ls_t *l, const locus_lso_page_t *page)
 static int ls_bucket(locus_client_t *c, const char *bck, const char *pfx, const char *req_props,
                      uint32_t page_size, ls_t *l)
 {
-    locus_lso_opts_t lo = {.prefix = pfx, .props = req_props, .page_size = page_size};
+    locus_lso_opts_t lo = {
+        .prefix = pfx, .props = req_props, .page_size = page_size, .flags = l->archive ? 8 : 0};
     char *token = NULL, *uuid = NULL;
     int ret = CLI_EXIT_OK;
     for (;;) {
@@ -236,6 +240,7 @@ int locus_cli_cmd_ls(int argc, char **argv)
         CLI_STR("prefix", &prefix),
         CLI_STR("props", &props),
         CLI_FLAG("name-only", &l.name_only),
+        CLI_FLAG("archive", &l.archive),
         /* The request carries 32 bits: 4294967296 would wrap to 0, the server's default. */
         CLI_INT("page-size", &page_size, 1, UINT32_MAX, "--page-size: need a positive number"),
         CLI_FLAG("bytes", &l.bytes),

@@ -23,6 +23,8 @@ static const cli_group_t commands[] = {
     {"ls", locus_cli_cmd_ls, "ls [BUCKET] [--prefix P]    list objects (or buckets)"},
     {"rm", locus_cli_cmd_rm, "rm BUCKET/OBJ...            delete objects"},
     {"object", locus_cli_cmd_object, "object head BUCKET/OBJ      show object properties"},
+    {"batch", locus_cli_cmd_batch, "batch get BUCKET OBJ... -o F many objects as one archive"},
+    {"archive", locus_cli_cmd_archive, "archive BUCKET/ARCH OBJ...   archive objects (job)"},
     {"job", locus_cli_cmd_job, "job show|wait ID            show a job / wait for it"},
     {"storage", locus_cli_cmd_storage, "storage mountpath ls|attach a target's mountpaths (disks)"},
     {"etl", locus_cli_cmd_etl, "etl init|show|bucket|...    run transformers (ETL) on the data"},

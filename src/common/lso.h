@@ -36,7 +36,10 @@ enum {
     LSO_PROP_DEFAULT = LSO_PROP_NAME | LSO_PROP_SIZE | LSO_PROP_CHECKSUM | LSO_PROP_ATIME,
 };
 
-#define LSO_ENTRY_CACHED 64u /* EntryIsCached = 1<<6 */
+#define LSO_ENTRY_CACHED 64u      /* EntryIsCached = 1<<6 */
+#define LSO_ENTRY_IN_ARCH 128u    /* EntryInArch: a member of an archive (LsArchDir) */
+#define LSO_ENTRY_IS_ARCHIVE 512u /* EntryIsArchive: an archive whose members follow */
+#define LSO_FLAG_ARCH_DIR 8u      /* LsoMsg flags: LsArchDir, list archive members */
 
 /* LsoMsg flags (AIStore's apc.Ls*) that change what a listing of an ais bucket carries */
 #define LSO_FLAG_NAME_ONLY (1u << 4) /* names (and status flags) only */

@@ -9,6 +9,7 @@
 #include "cluster/cluster.h"
 #include "cluster/meta.h"
 #include "cluster/metasync.h"
+#include "cluster/trust.h"
 #include "net/net.h"
 
 /* Fan-outs of a handler to the storage targets: the calls run in parallel, then the answers
@@ -90,5 +91,13 @@ void proxy_job_start_kind(http_req_t *req, json_t *value);
 
 /* Lists (proxy/list.c). */
 void proxy_list_objects(http_req_t *req, const char *bck, json_t *lsomsg);
+/* GET /v1/ml/moss[/<bck>] (GetBatch, moss.c): checks the MossReq, redirects to a target. */
+void proxy_moss(http_req_t *req, const trust_t *who, const char *bck);
+/* PUT|POST /v1/buckets/<b> {"action":"archive","value":ArchiveBckMsg} (moss.c): checks the
+ * message and starts the archive job. */
+void proxy_archive(http_req_t *req, const char *src, json_t *value);
+/* Validates the objnames or the range template of a list/range operation (proxy.c). NULL when
+ * valid, else a reason (static or in err). */
+const char *check_listrange(json_t *names, json_t *tmpl, char *err, size_t errlen);
 
 #endif

@@ -3,6 +3,7 @@
  * continuation token; the proxy merges them into one page. The token is the last name
  * returned (stateless: any proxy can serve the next page).
  */
+#include "common/json.h"
 #include "common/log.h"
 #include "common/lso.h"
 #include "common/util.h"
@@ -123,8 +124,10 @@ void proxy_list_objects(http_req_t *req, const char *bck, json_t *lsomsg)
     char *eb = url_encode(bck, ""), *ep = url_encode(prefix, ""), *et = url_encode(token, "");
     char *epr = url_encode(props, ",");
     free(sent);
-    char *pq = xasprintf("/v1/internal/lso?bck=%s&prefix=%s&after=%s&limit=%lld&props=%s", eb, ep,
-                         et, pagesize, epr);
+    /* LsArchDir: the targets list the members of archives too (docs/design.md §16) */
+    bool arch = (flags & LSO_FLAG_ARCH_DIR) != 0;
+    char *pq = xasprintf("/v1/internal/lso?bck=%s&prefix=%s&after=%s&limit=%lld&props=%s%s", eb, ep,
+                         et, pagesize, epr, arch ? "&arch=true" : "");
     free(eb);
     free(ep);
     free(et);

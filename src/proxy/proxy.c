@@ -485,7 +485,6 @@ static const char *check_tcb(json_t *v)
     return NULL;
 }
 
-static const char *check_listrange(json_t *names, json_t *tmpl, char *err, size_t errlen);
 
 /* copy-listrange, etl-listrange (AIStore's TCOMsg): the objects listed or in the range. NULL or
  * why not (in err). */
@@ -615,7 +614,7 @@ out:
 /* Validates the object names or the range template of a list/range operation: every listed
  * name, and a template's size (counted, never enumerated) and first name. The targets check
  * each name again as they expand the template. NULL when valid, else a reason in err. */
-static const char *check_listrange(json_t *names, json_t *tmpl, char *err, size_t errlen)
+const char *check_listrange(json_t *names, json_t *tmpl, char *err, size_t errlen)
 {
     if (json_is_array(names)) {
         size_t i;
@@ -677,6 +676,12 @@ static bool bucket_authorized(http_req_t *req, const char *name, const char *act
     if (strcmp(action, "set-bprops") == 0 || strcmp(action, "reset-bprops") == 0 ||
         strcmp(action, "ec-encode") == 0)
         return authorized(req, AUTH_ACE_PATCH, name);
+    if (strcmp(action, "archive") == 0) { /* reads here, writes the archive to tobck */
+        const char *to =
+            json_string_value(json_object_get(json_object_get(value, "tobck"), "name"));
+        return authorized(req, AUTH_ACE_GET, name) &&
+               authorized(req, AUTH_ACE_PUT, to && to[0] && !name_check_bucket(to) ? to : name);
+    }
     if (strcmp(action, "scrub-bck") == 0) /* it reads every object */
         return authorized(req, AUTH_ACE_GET | AUTH_ACE_OBJ_LIST, name);
     if (strcmp(action, "copy-bck") != 0 && strcmp(action, "etl-bck") != 0 &&
@@ -868,6 +873,8 @@ static void buckets_request(http_req_t *req, const char **segs, int nseg)
         }
     } else if (strcmp(m, "PATCH") == 0) {
         patch_bucket(req, name, action, value);
+    } else if ((m[0] == 'P' && m[1] != 'A') && action && strcmp(action, "archive") == 0) {
+        proxy_archive(req, name, value); /* PUT as AIStore's api.ArchiveMultiObj, or POST */
     } else if (strcmp(m, "POST") == 0 || strcmp(m, "DELETE") == 0) {
         if (action == NULL) {
             http_reply_error(req, 400, "missing \"action\" in the request body");
@@ -1048,6 +1055,10 @@ void proxy_on_request(http_req_t *req)
         return;
     if (n >= 1 && strcmp(segs[0], "buckets") == 0) {
         buckets_request(req, segs, n);
+        return;
+    }
+    if ((n == 2 || n == 3) && strcmp(segs[0], "ml") == 0 && strcmp(segs[1], "moss") == 0) {
+        proxy_moss(req, &c->who, n == 3 ? segs[2] : NULL);
         return;
     }
     if (n >= 1 && strcmp(segs[0], "etl") == 0) {

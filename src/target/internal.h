@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <xxhash.h>
 
+#include "cluster/trust.h"
 #include "common/lso.h"
 #include "net/net.h"
 #include "target/lom.h"
@@ -277,5 +278,53 @@ bool resilver_last(char *id, size_t idlen, bool *running, char *err, size_t errl
 json_t *resilver_status(void);
 /* Aborts the running resilver and waits for it (shutdown). */
 void resilver_shutdown(void);
+
+/* ---------------------------------------------------------------- answers made by a producer
+ * thread (tstream.c): an archive assembled while it is sent. The request's worker waits until
+ * the producer either starts the answer (status 200, then bytes) or fails it before any byte (an
+ * error reply); after the start a failure truncates the transfer (net.h, http_stream_t). */
+typedef struct tstream_s tstream_t;
+/* The producer: 0 when the body is complete, -1 when it failed. */
+typedef int (*tstream_fn)(tstream_t *ts, void *arg);
+/* Runs fn(ts, arg) on a new thread and answers req with what it produces; arg_free(arg) runs
+ * when the producer is done. Call from on_request on a worker. */
+void tstream_run(http_req_t *req, tstream_fn fn, void *arg, void (*arg_free)(void *));
+/* Producer: starts the 200 answer (Content-Length clen when >= 0). 0, or -1 when the client is
+ * gone. Idempotent. */
+int tstream_start(tstream_t *ts, int64_t clen, const char *ctype);
+bool tstream_started(const tstream_t *ts);
+/* Producer, before tstream_start: the answer is this error instead. */
+void tstream_fail(tstream_t *ts, unsigned status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Producer: body bytes (starts a chunked answer of ctype "application/octet-stream" if not
+ * started). 0 or -1 (client gone). */
+int tstream_write(tstream_t *ts, const void *p, size_t n);
+
+/* ---------------------------------------------------------------- archives (archget.c, moss.c)
+ * docs/design.md §16. */
+
+/* GET /v1/objects/<b>/<o>?archpath= (the member's bytes) or ?archregx=[&archmode=] (a TAR of
+ * the matching members) of a local object. */
+void arch_object_get(http_req_t *req, const char *bck, const char *obj);
+/* Expands the archives of a listing page (AIStore's LsArchDir): after each object whose name
+ * has an archive extension, one entry "<name>/<member>" per member (flag EntryInArch); the
+ * archive itself gets EntryIsArchive. */
+void arch_expand_page(const char *bck, lso_page_t *page);
+/* The archive job's work here (archjob.c): when this target owns msg's archname, the names
+ * next(arg) returns (in order, caller frees each), archived into it. */
+struct xact_s;
+void arch_job(struct xact_s *x, json_t *msg, char *(*next)(void *), void *arg);
+/* GETs url (an object of another target, signed) into an unnamed spool file on a mountpath: its
+ * fd (size in *size; caller closes), or -1 with err and *status (404 when missing or not an
+ * archive, else 500). */
+int arch_spool_fetch(const char *url, int64_t *size, int *status, char *err, size_t errlen);
+/* GET /v1/ml/moss[/<bck>]: GetBatch, assembled on this target (docs/protocol.md §1.14). */
+void moss_handle(http_req_t *req, const trust_t *who, const char *bck);
+/* The next frame of a /v1/internal/moss answer at *p (untrusted bytes up to end): its status
+ * (200..599) with its bytes in *data, *len (borrowed) and *p moved past it, or -1 when
+ * malformed. */
+int moss_frame_next(const char **p, const char *end, const char **data, int64_t *len);
+/* GET /v1/internal/moss: the entries another target needs for its GetBatch (a node's call). */
+void moss_internal(http_req_t *req);
 
 #endif

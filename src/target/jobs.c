@@ -548,6 +548,11 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
+static char *next_name_cb(void *arg)
+{
+    return next_name(arg);
+}
+
 static void *job_main(void *arg)
 {
     job_t *j = arg;
@@ -561,6 +566,10 @@ static void *job_main(void *arg)
     if (strcmp(x->kind, "summary-bck") == 0) { /* its own walks (summary.c), on this thread */
         x->n_workers = 1;
         summary_job(x, json_string_value(json_object_get(j->msg, "prefix")));
+        goto done;
+    }
+    if (strcmp(x->kind, "archive") == 0) { /* one writer, in list order (archjob.c) */
+        arch_job(x, j->msg, next_name_cb, j);
         goto done;
     }
     if (j->list == NULL && j->tmpl == NULL) {
@@ -600,7 +609,7 @@ done:
  * (counted without expanding it, and capped). Anything else walks the local objects. */
 static int job_names_init(job_t *j, char *err, size_t errlen)
 {
-    if (!kind_listrange(j->x->kind))
+    if (!kind_listrange(j->x->kind) && strcmp(j->x->kind, "archive") != 0)
         return 0;
     json_t *names = json_object_get(j->msg, "objnames");
     const char *t = json_string_value(json_object_get(j->msg, "template"));

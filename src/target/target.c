@@ -330,6 +330,12 @@ static void etl_object_headers(http_req_t *req, tctx_t *c, const char **segs, in
  * which waits for the disk, and a GET of an object that is not here (get from neighbor) or a
  * DELETE (of every copy), which wait for other targets. A GET or HEAD looks up the object's
  * FQN here, once for the whole request. */
+/* A GET into an archive (docs/design.md §16): ?archpath= or ?archregx=. */
+static bool arch_query(http_req_t *req)
+{
+    return http_query(req, "archpath") || http_query(req, "archregx");
+}
+
 static bool object_fast(http_req_t *req, tctx_t *c)
 {
     const char *m = req->method;
@@ -345,7 +351,7 @@ static bool object_fast(http_req_t *req, tctx_t *c)
     if (strcmp(m, "DELETE") == 0 && !c->local)
         return false;
     if (strcmp(m, "GET") == 0) /* validate_warm_get reads the whole object first */
-        return http_query(req, "etl_name") == NULL && !c->validate;
+        return http_query(req, "etl_name") == NULL && !c->validate && !arch_query(req);
     if (strcmp(m, "PUT") == 0) /* an EC commit sends the pieces to other targets */
         return http_query(req, "object_to") == NULL && !cluster_config()->fsync && !c->ec;
     return true; /* HEAD, DELETE, or a 405 */
@@ -738,6 +744,9 @@ static void object_request(http_req_t *req, tctx_t *c)
         if (fetch_if_missing(req, c))
             etl_inline_get(req, c->bck, c->obj, http_query(req, "etl_name"),
                            http_query(req, "etl_args"), inline_pipeline(req));
+    } else if (strcmp(m, "GET") == 0 && arch_query(req)) {
+        if (fetch_if_missing(req, c))
+            arch_object_get(req, c->bck, c->obj);
     } else if (strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0) {
         object_get(req, c, m[0] == 'H');
     } else if (strcmp(m, "PUT") == 0 && http_query(req, "object_to")) {
@@ -772,6 +781,8 @@ static void internal_lso(http_req_t *req)
     lso_page_t page;
     lso_page_init(&page);
     store_list(bck, prefix ? prefix : "", after ? after : "", limit, pmask, &page);
+    if (http_query_bool(req, "arch"))
+        arch_expand_page(bck, &page);
     http_reply_json(req, 200, lso_encode_json(&page, pmask | LSO_PROP_NAME));
     lso_page_dispose(&page);
 }
@@ -824,6 +835,10 @@ void target_on_request(http_req_t *req)
         mountpaths_request(req, c);
         return;
     }
+    if ((n == 2 || n == 3) && strcmp(s4[0], "ml") == 0 && strcmp(s4[1], "moss") == 0) {
+        moss_handle(req, &c->who, n >= 3 ? s4[2] : NULL);
+        return;
+    }
     if (cluster_handle(req, s4, n, &c->who))
         return;
     /* Everything else here is intra-cluster: listing pages, jobs, ETL status, logs, health. */
@@ -850,6 +865,11 @@ void target_on_request(http_req_t *req)
     if (n == 2 && strcmp(s4[0], "internal") == 0 && strcmp(s4[1], "send") == 0 &&
         strcmp(req->method, "POST") == 0) {
         reb_handle_send(req);
+        return;
+    }
+    if (n == 2 && strcmp(s4[0], "internal") == 0 && strcmp(s4[1], "moss") == 0 &&
+        strcmp(req->method, "GET") == 0) {
+        moss_internal(req);
         return;
     }
     if (n == 2 && strcmp(s4[0], "internal") == 0 && strcmp(s4[1], "ec") == 0) {

@@ -210,6 +210,7 @@ static const struct {
     {"copy-listrange", "copy-objects", false},
     {"etl-listrange", "etl-objects", false},
     {"delete-listrange", "delete-objects", false},
+    {"archive", "archive", false},
     {"summary-bck", "summary", false},
     {"scrub-bck", "scrub", true},
     {"make-n-copies", "mirror", true},

@@ -309,6 +309,71 @@ EC_PIECE = {
 }
 
 
+# ---- arch: shard bytes (tar, tar.gz, zip, tar.lz4 when python3-lz4 is there; unsafe names) ----
+def _tar(members, mode="w"):
+    import io
+    import tarfile
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode=mode) as t:
+        for name, data in members:
+            ti = tarfile.TarInfo(name)
+            ti.size = len(data)
+            ti.mtime = 1700000000
+            t.addfile(ti, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def _zip(members):
+    import io
+    import zipfile
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for name, data in members:
+            z.writestr(zipfile.ZipInfo(name, (2024, 1, 1, 0, 0, 0)), data)
+    return buf.getvalue()
+
+
+def arch_seeds():
+    import gzip
+    members = [("a/1.jpg", b"one" * 20), ("a/1.json", b'{"k":1}'), ("b/3.txt", b"three")]
+    evil = [("../../etc/passwd", b"x"), ("/abs", b"y"), ("ok.txt", b"fine")]
+    out = {
+        "tar": _tar(members),
+        "tgz": gzip.compress(_tar(members), mtime=0),
+        "zip": _zip(members),
+        "evil-tar": _tar(evil),
+        "evil-zip": _zip(evil),
+        "long-name-tar": _tar([("d/" * 60 + "f.bin", b"z" * 10)]),
+        "not-archive": b"plain text, not an archive\n" * 4,
+    }
+    try:
+        import lz4.frame
+        out["tar-lz4"] = lz4.frame.compress(_tar(members))
+    except ImportError:
+        pass
+    return out
+
+
+MOSS = {
+    "simple": b"\x01" + b'{"in":[{"objname":"a/b"},{"objname":"s.tar","archpath":"x/y.jpg"}]}',
+    "full": b"\x00" + b'{"in":[{"objname":"o","bucket":"b","provider":"ais","opaque":"aGk=",'
+                      b'"start":3,"length":-1}],"mime":".tar.lz4","coer":true,"onob":true,'
+                      b'"strm":false,"coloc":1}',
+    "traversal": b"\x01" + b'{"in":[{"objname":"a","archpath":"../../etc/passwd"}]}',
+    "bad-range": b"\x01" + b'{"in":[{"objname":"a","start":5,"length":0}]}',
+    "empty": b"\x01" + b'{"in":[]}',
+}
+
+
+MOSS_FRAMES = {
+    "two": b"200 5\nhello404 24\nais://b/o does not exist",
+    "alone": b"303 0\n200 0\n",
+    "short": b"200 99\nabc",
+    "bad-status": b"99 1\nx",
+    "long-line": b"200 " + b"0" * 60 + b"\n",
+}
+
+
 # ---- metrics: GET /metrics bodies ----
 METRICS = {
     "target": '# HELP ais_target_get_count requests\n# TYPE ais_target_get_count counter\n'
@@ -351,6 +416,12 @@ def main():
         write("ec_piece", name, v)
     for name, v in VOTE.items():
         write("vote", name, v)
+    for name, v in arch_seeds().items():
+        write("arch", name, v)
+    for name, v in MOSS.items():
+        write("moss", name, v)
+    for name, v in MOSS_FRAMES.items():
+        write("moss", "frames-" + name, b"\x02" + v)
     for name, v in METRICS.items():
         write("metrics", name, v)
 
