@@ -57,6 +57,31 @@ static int parse_yaml(const char *text, size_t len, char ***msgs, size_t *n, cha
     size_t i;
     json_t *j;
     json_array_foreach(docs, i, j)
+    {
+        /* A Kubernetes Pod (AIStore's pod-spec format): sent whole, as AIStore's CLI does, as
+         * {"name": metadata.name, "spec": base64(the YAML)}; the proxy reads it. */
+        const char *kind = json_string_value(json_object_get(j, "kind"));
+        if (!(kind && strcmp(kind, "Pod") == 0) &&
+            !json_is_array(json_object_get(json_object_get(j, "spec"), "containers")))
+            continue;
+        if (json_array_size(docs) != 1) {
+            size_t nd = json_array_size(docs);
+            json_decref(docs);
+            return client_fail(err, LOCUS_EINVAL,
+                               "a pod spec file holds one Pod (document %zu of %zu is a Pod)",
+                               i + 1, nd);
+        }
+        json_t *msg = json_object();
+        json_t *pname = json_object_get(json_object_get(j, "metadata"), "name");
+        if (json_is_string(pname))
+            json_object_set(msg, "name", pname);
+        char *b64 = base64_encode(text, len);
+        json_object_set_new(msg, "spec", json_string(b64));
+        free(b64);
+        json_array_set_new(docs, i, msg);
+        break;
+    }
+    json_array_foreach(docs, i, j)
         strv_push(msgs, n, json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER));
     json_decref(docs);
     return 0;

@@ -281,5 +281,7 @@ bool etl_fqn_mode(const etl_inst_t *e)
 int etl_transform(etl_inst_t *e, const etl_req_t *rq, const etl_out_t *out, char *err,
                   size_t errlen)
 {
-    return e->comm->transform(e, rq, out, err, errlen);
+    int st = e->comm->transform(e, rq, out, err, errlen);
+    etl_note_result(e, st, err);
+    return st;
 }

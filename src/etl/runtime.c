@@ -155,6 +155,15 @@ void etl_count(etl_inst_t *e, int64_t in_bytes, int64_t out_bytes)
     e->out_bytes += out_bytes;
 }
 
+void etl_count_delivered(const char *etl, int64_t bytes)
+{
+    pthread_mutex_lock(&etl_lock);
+    for (size_t i = 0; i < n_insts; i++)
+        if (strcmp(insts[i]->name, etl) == 0)
+            insts[i]->out_bytes += bytes;
+    pthread_mutex_unlock(&etl_lock);
+}
+
 /* ---------------------------------------------------------------- process control */
 
 static int free_port(void)
@@ -331,6 +340,25 @@ static void log_note(const etl_inst_t *e, const char *what)
     write_all(fd, line, strlen(line));
     free(line);
     close(fd);
+}
+
+void etl_note_result(etl_inst_t *e, int status, const char *err)
+{
+    if (status < 400) {
+        atomic_store(&e->fails_in_row, 0);
+        return;
+    }
+    /* io:// has no server: a failing command is the object's error */
+    if (status < 500 || !e->comm->needs_server || e->stop_requested)
+        return;
+    if (atomic_fetch_add(&e->fails_in_row, 1) + 1 != ETL_MAX_FAILS_IN_ROW)
+        return;
+    /* Once: the reconcile thread reports it (the ETL is aborted) and stops the server. */
+    char line[900];
+    snprintf(line, sizeof(line), "ETL server failed %d requests in a row; the last: %.700s",
+             ETL_MAX_FAILS_IN_ROW, err);
+    log_note(e, line);
+    set_failed(e, "%s", line);
 }
 
 /* Describes how a child ended, with its last log lines, and notes it in the log. */
@@ -670,6 +698,12 @@ static void watch_servers_locked(const mdoc_t *md, failure_t *f)
             e->state = INST_FAILED;
             LOCUS_LOG(LOG_WARNING, "etl %s: %s", e->name, why);
         }
+        if (e->state == INST_FAILED && e->pid > 0) {
+            /* failed while running (etl_note_result): it goes now, not at the next start */
+            kill_pgrp(e->pid, SIGKILL);
+            if (waitpid(e->pid, &wst, WNOHANG) == e->pid)
+                e->pid = 0;
+        }
         if (e->state == INST_FAILED && f->name[0] == '\0') {
             json_t *entry = json_object_get(md->items, e->name);
             const char *stage = json_string_value(json_object_get(entry, "stage"));
@@ -818,6 +852,15 @@ static void launch(const start_arg_t *fresh)
 {
     start_arg_t *sa = xcalloc(1, sizeof(*sa));
     *sa = *fresh;
+    char err[900];
+    if (sa->e->attempts <= 1 && etl_check_packages(sa->e, err, sizeof(err)) != 0) {
+        log_note(sa->e, err);
+        set_failed(sa->e, "%s", err);
+        json_decref(sa->entry);
+        etl_release(sa->e);
+        free(sa);
+        return;
+    }
     if (spawn(sa->e) < 0) {
         json_decref(sa->entry);
         etl_release(sa->e);
