@@ -113,8 +113,9 @@ etl_inst_t *etl_acquire(const char *name, int *status, char *err, size_t errlen)
         snprintf(err, errlen, "%s: etl job %s is not running (stage %s, server %s)%s%s",
                  cluster_self_name(), name, stage ? stage : "?", e ? state_name(st) : "absent",
                  reason[0] ? ": " : "", reason);
-        if (stage && strcmp(stage, ETL_STAGE_ABORTED) == 0) {
-            /* A stopped ETL is the user's state to fix, not a server fault. */
+        if ((stage && strcmp(stage, ETL_STAGE_ABORTED) == 0) || (e && st == INST_FAILED)) {
+            /* A stopped or failed ETL is the user's state to fix (etl start), not a fault a
+             * retry gets past: a failed one is being aborted already. */
             *status = 400;
         }
     }
