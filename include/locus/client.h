@@ -522,7 +522,8 @@ typedef struct {
     bool dry_run;        /* transform and count, write nothing */
     bool cont_on_err;    /* coer: record per-object failures and go on */
     bool force;
-    int num_workers; /* 0 = the server's default */
+    int num_workers;  /* 0 = the server's default */
+    const char *args; /* etl_args passed with every object (Locus), NULL = none */
 } locus_etl_bck_opts_t;
 
 /* Starts transforming bucket src into dst (created if missing) with ETL etl. *job_id (caller

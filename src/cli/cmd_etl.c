@@ -25,7 +25,7 @@ static void usage(FILE *f)
            "       locus etl object NAME cp SRC_BUCKET/OBJ DST_BUCKET[/OBJ] [--args S]\n"
            "       locus etl bucket NAME SRC DST [--ext MAP] [--prefix P] [--prepend S]\n"
            "                      [--dry-run] [--num-workers N] [--cont-on-err] [--force]\n"
-           "                      [--wait [--timeout D]]\n"
+           "                      [--args S] [--wait [--timeout D]]\n"
            "       locus etl stop|start|rm NAME...\n"
            "       locus etl logs NAME [TARGET]\n"
            "       locus etl health NAME\n"
@@ -44,7 +44,8 @@ static void usage(FILE *f)
            "        named PREPEND + name with the extension mapped by --ext ('{flac:wav}',\n"
            "        '{\"flac\":\"wav\"}' or 'flac:wav,mp3:ogg'). Prints the job id; --wait waits,\n"
            "        with a progress bar when stderr is a terminal, and fails if the job fails or\n"
-           "        any object failed (--cont-on-err lets the job go on past failures).\n"
+           "        any object failed (--cont-on-err lets the job go on past failures). --args S\n"
+           "        is passed to the transformer with every object as etl_args.\n"
            "stop    stops the ETL's servers (stage Aborted); start restarts a stopped ETL; rm\n"
            "        stops and removes it.\n"
            "logs    the transformer's output on each target (or on TARGET only).\n"
@@ -710,6 +711,7 @@ static int etl_bucket(int argc, char **argv)
         CLI_STR("ext", &ext_arg),
         CLI_STR("prefix", &bo.prefix),
         CLI_STR("prepend", &bo.prepend),
+        CLI_STR("args", &bo.args),
         CLI_FLAG("dry-run", &bo.dry_run),
         CLI_INT("num-workers", &workers, -1, 1024, "--num-workers: need a number (-1..1024)"),
         CLI_FLAG("cont-on-err", &bo.cont_on_err),

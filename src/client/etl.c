@@ -406,6 +406,8 @@ int locus_etl_bucket(locus_client_t *c, const char *etl, const char *src, const 
     json_object_set_new(v, "force", json_boolean(opts->force));
     if (ext != NULL)
         json_object_set_new(v, "ext", ext);
+    if (opts->args != NULL)
+        json_object_set_new(v, "etl_args", json_string(opts->args));
     if (opts->num_workers != 0)
         json_object_set_new(v, "num-workers", json_integer(opts->num_workers));
     if (opts->cont_on_err)

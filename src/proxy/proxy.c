@@ -413,10 +413,10 @@ static char *parse_bck_to(http_req_t *req)
     return bck;
 }
 
-static const char *const tcb_keys[] = {
-    "prefix",          "prepend",     "dry_run", "force",    "latest-ver",
-    "synchronize",     "num-workers", "coer",    "ext",      "id",
-    "request_timeout", "pipeline",    "names",   "template", NULL};
+static const char *const tcb_keys[] = {"prefix",     "prepend",     "dry_run",         "force",
+                                       "latest-ver", "synchronize", "num-workers",     "coer",
+                                       "ext",        "id",          "request_timeout", "pipeline",
+                                       "names",      "template",    "etl_args",        NULL};
 
 /* Validates a TCBMsg: known keys and types. Returns NULL or a static reason. */
 static const char *check_tcb(json_t *v)
@@ -441,6 +441,9 @@ static const char *check_tcb(json_t *v)
     json_t *pf = json_object_get(v, "prefix");
     if (pf && !json_is_string(pf) && !json_is_null(pf))
         return "prefix must be a string";
+    json_t *ea = json_object_get(v, "etl_args");
+    if (ea && !json_is_null(ea) && !(json_is_string(ea) && json_string_length(ea) <= 4096))
+        return "etl_args must be a string of at most 4096 bytes";
     json_t *pp = json_object_get(v, "prepend");
     if (pp && !json_is_string(pp) && !json_is_null(pp))
         return "prepend must be a string";

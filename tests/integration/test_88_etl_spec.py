@@ -108,6 +108,14 @@ def test_pod_spec_own_command_port_env_and_cli(cluster, http, etls, buckets):
     assert r.status_code == 200 and r.content == b"cba", (r.status_code, r.content)
     rt = eu.view_ok(http, base, name)["init_msg"]["runtime"]
     assert rt["command"][-2:] == ["--port", "${PORT}"], rt  # the container port is ours
+    # a bucket transform passes etl_args with every object
+    dst = buckets(create=False)
+    eu.put(http, base, bck, "c.txt", b"xyz")
+    st = eu.wait_job(http, base, eu.job_id_of(eu.etl_bck(http, base, bck, dst, name,
+                                                         etl_args="A1")))
+    assert not st.get("aborted"), st
+    got = eu.get_many(base, dst, ["b.txt", "c.txt"])
+    assert got == {"b.txt": (200, b"cba|A1"), "c.txt": (200, b"zyx|A1")}, got
     # the CLI sends a Pod YAML file as AIStore's CLI does (the name from metadata, or --name)
     f = cluster.root / f"{name}-pod.yaml"
     f.write_text(py_pod(9001))
