@@ -535,7 +535,9 @@ int locus_etl_bucket(locus_client_t *c, const char *etl, const char *src, const 
 typedef struct {
     int64_t loc_objs, loc_bytes; /* done locally (written here, or counted in a dry run) */
     int64_t out_objs, out_bytes; /* sent to the owning target */
-    int64_t in_objs, in_bytes;   /* received from other targets */
+    int64_t in_objs, in_bytes;   /* received from other targets (direct puts included) */
+    int64_t written_bytes;       /* bytes of all results: loc_bytes + max(out_bytes, in_bytes)
+                                  * (with direct put the sources send nothing: out_bytes 0) */
     size_t ntargets;             /* snapshots seen */
     size_t nfinished;            /* of which ended */
     bool aborted;                /* any snapshot aborted */

@@ -620,7 +620,7 @@ static void on_poll(const locus_job_status_t *st, void *arg)
     progress_t *p = arg;
     locus_job_totals(p->c, p->job, &p->t, NULL);
     if (p->tty) {
-        draw_bar(p->t.loc_objs + p->t.out_objs, p->total, p->t.loc_bytes + p->t.out_bytes,
+        draw_bar(p->t.loc_objs + p->t.out_objs, p->total, p->t.written_bytes,
                  (double)(time_mono_ns() - p->t0) / 1e9);
         p->drawn = true;
     }
@@ -687,7 +687,7 @@ static int wait_bucket(locus_client_t *c, const char *name, const char *job, con
             ret = job_failed(what, &st);
         } else {
             char sz[32];
-            cli_human_size(p.t.loc_bytes + p.t.out_bytes, sz, sizeof(sz));
+            cli_human_size(p.t.written_bytes, sz, sizeof(sz));
             fprintf(stderr,
                     "etl bucket %s: %s %lld objects of ais://%s into ais://%s (%s) in %.2fs\n", job,
                     dry_run ? "dry run, would transform" : "transformed",

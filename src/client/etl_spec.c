@@ -351,6 +351,9 @@ int locus_job_totals_parse(const char *json, locus_job_totals_t *t, char *err)
                 t->aborted = true;
         }
     }
+    /* Sent bytes are counted by their sender (out) and their receiver (in); a direct put only by
+     * its receiver (the ETL server sent it), so the larger of the two is what went elsewhere. */
+    t->written_bytes = t->loc_bytes + (t->in_bytes > t->out_bytes ? t->in_bytes : t->out_bytes);
     json_decref(j);
     return 0;
 }

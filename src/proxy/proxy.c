@@ -418,7 +418,8 @@ static const char *const tcb_keys[] = {"prefix",     "prepend",     "dry_run",  
                                        "ext",        "id",          "request_timeout", "pipeline",
                                        "names",      "template",    "etl_args",        NULL};
 
-/* Validates a TCBMsg: known keys and types. Returns NULL or a static reason. */
+/* Validates a TCBMsg: known keys and types. Returns NULL or a reason (static, or this thread's
+ * until the next call). */
 static const char *check_tcb(json_t *v)
 {
     if (v == NULL || json_is_null(v))
@@ -432,8 +433,11 @@ static const char *check_tcb(json_t *v)
         bool known = false;
         for (const char *const *t = tcb_keys; *t; t++)
             known = known || strcmp(*t, k) == 0;
-        if (!known)
-            return "unknown key in the request's value";
+        if (!known) { /* named: a misspelling must be found, not guessed */
+            static _Thread_local char why[160];
+            snprintf(why, sizeof(why), "unknown key \"%.100s\" in the request's value", k);
+            return why;
+        }
     }
     json_t *nw = json_object_get(v, "num-workers");
     if (nw && !(json_is_integer(nw) && json_integer_value(nw) >= 0 && json_integer_value(nw) <= 64))

@@ -643,12 +643,8 @@ static void object_put(http_req_t *req, tctx_t *c)
         c->xin->in_objs++;
         c->xin->in_bytes += size;
     }
-    if (c->etl_name[0]) {
-        /* a direct put: its sender counted the object as sent, without its size */
+    if (c->etl_name[0]) /* a direct put: its sender counted the object, without its size */
         etl_count_delivered(c->etl_name, size);
-        if (c->xin)
-            c->xin->out_bytes += size;
-    }
     LOCUS_LOG(LOG_DEBUG, "PUT ais://%s/%s %lld bytes", c->bck, c->obj, (long long)size);
     http_reply(req, 200, NULL, "", 0);
 }
