@@ -832,8 +832,16 @@ static size_t collect_starts_locked(const mdoc_t *md, start_arg_t *fresh, size_t
             continue;
         }
         if (!e->comm->needs_server && !e->sandboxed) { /* io://: the command runs per object */
-            e->state = INST_RUNNING;
+            char perr[900];
             e->refcnt--;
+            if (etl_check_packages(e, perr, sizeof(perr)) != 0) { /* only when it names some */
+                log_note(e, perr);
+                snprintf(e->reason, sizeof(e->reason), "%s", perr);
+                e->state = INST_FAILED;
+                LOCUS_LOG(LOG_WARNING, "etl %s: %s", e->name, perr);
+                continue;
+            }
+            e->state = INST_RUNNING;
             LOCUS_LOG(LOG_NOTICE, "etl %s: ready (%s, no server)", e->name, e->comm->scheme);
             continue;
         }

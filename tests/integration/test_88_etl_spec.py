@@ -172,6 +172,12 @@ def test_missing_packages_then_retry(cluster, http, etls):
     lt.assert_error(eu.init(http, base, spec), 400, "PACKAGES: not installed")
     etls.init_ok(eu.py_spec(name, env={"OS_PACKAGES": "bash"}))
     assert eu.stage_of(http, base, name) == "Running"
+    # io:// (no server) is checked too
+    io = {"name": eu.etl_name("iopkg"), "communication": "io://",
+          "runtime": {"image": "none", "command": ["cat"],
+                      "env": [{"name": "OS_PACKAGES", "value": "locus-no-such-pkg"}]}}
+    lt.assert_error(eu.init(http, base, io), 400, "locus-no-such-pkg")
+    assert eu.view(http, base, io["name"]).status_code == 404
 
 
 def test_server_keeps_failing_is_aborted(cluster, http, etls, buckets):
