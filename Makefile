@@ -10,7 +10,7 @@ FUZZ_SMOKE_TIME ?= 8
 FUZZERS         ?=
 
 .PHONY: all build deps demo demo-down test test-unit test-integration test-asan test-auth test-all \
-	bench fuzz fuzz-build fuzz-smoke format clean
+	bench fuzz fuzz-build fuzz-smoke format clean deb
 
 all: build
 
@@ -23,6 +23,10 @@ build:
 
 demo: deps build
 	@scripts/demo.sh
+
+# The Debian package (docs/deploy.md): binaries, the locus user, /etc/locus/*.json, systemd units.
+deb: deps build
+	@scripts/mkdeb.sh $(BUILD) $(BUILD)/deb
 
 demo-down:
 	@$(BUILD)/bin/locus cluster down --dir $(CURDIR)/demo-cluster

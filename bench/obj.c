@@ -59,6 +59,7 @@
 #define GiB (1024ULL * 1024ULL * 1024ULL)
 /* The proxy drains a PUT body up to this size (HTTP_DRAIN_MAX, docs/protocol.md §1.10). */
 #define PROXY_DRAIN_MAX MiB
+#define EC_BENCH_OBJSIZE_LIMIT (256 * KiB) /* the EC bucket's objsize_limit (the default) */
 
 typedef enum { OP_PUT, OP_GET } op_t;
 /* nginx: the GET reference; disk: the PUT reference (plain write(2) of the same bytes to
@@ -343,6 +344,38 @@ out:
     return ok;
 }
 
+/* The EC reference (an nginx PUT cell on the EC bucket): after the object, what an erasure-
+ * coded PUT of it must also move, WebDAV PUTs of its pieces: D data and P parity slices of
+ * size/D (P replicas of the object below the default objsize_limit), one after the other, with
+ * no coding and no checksums. How close any server on this machine can get. */
+static bool do_nginx_pieces(worker_t *w, const char *name, uint32_t off)
+{
+    bench_t *b = w->r->b;
+    size_t size = w->r->cell->size;
+    bool repl = size < EC_BENCH_OBJSIZE_LIMIT;
+    size_t slice = repl ? size : (size + (size_t)b->ec_d - 1) / (size_t)b->ec_d;
+    int n = repl ? b->ec_p : b->ec_d + b->ec_p;
+    for (int i = 1; i <= n; i++) {
+        w->ref = b->pool + off; /* bytes of the piece's length (nginx does not look) */
+        w->size = slice;
+        curl_easy_setopt(w->c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)w->size);
+        char *url = xasprintf("http://127.0.0.1:%d/put/%s.ec%d", b->nginx.port, name, i);
+        CURLcode rc = perform(w, url);
+        bool ok = rc == CURLE_OK && w->status >= 200 && w->status < 300;
+        if (!ok) {
+            if (rc != CURLE_OK)
+                w->transport++;
+            else
+                w->bad_status++;
+            note_err(w, "PUT %s: %s", url, rc != CURLE_OK ? curl_easy_strerror(rc) : w->ebody);
+        }
+        free(url);
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
 /* One PUT of `name`; true on success. */
 static bool do_put(worker_t *w, const char *name, uint32_t off, int owner)
 {
@@ -395,7 +428,7 @@ static bool do_put(worker_t *w, const char *name, uint32_t off, int owner)
         w->bad_status++;
         note_err(w, "PUT %s: HTTP %ld: %s", url, w->status, w->ebody);
     } else {
-        ok = true;
+        ok = r->cell->path != PATH_NGINX || r->cell->bck != BCK_EC || do_nginx_pieces(w, name, off);
     }
 out:
     free(url);
@@ -1029,7 +1062,10 @@ static const char red_legend[] =
     "D+P), interleaved in the same rounds as the plain bucket's. vs plain: ops/s relative to the "
     "plain bucket's cell of the same op, size and path in this run. srvCPU/MB: CPU time of all "
     "locusd per MB the cell's successful requests moved (a mirrored PUT writes its copies before "
-    "it answers, so their cost is in it).";
+    "it answers, so their cost is in it). With --ec, the nginx PUT row on the EC bucket is the "
+    "reference of what erasure coding must move on this machine: each op is the object's WebDAV "
+    "PUT and then WebDAV PUTs of its D + P pieces of size/D (P copies below 256 KiB), with no "
+    "coding and no checksums; its vs plain is the most any server doing that here could reach.";
 
 /* One row of the redundancy table. */
 static void print_red_row(const bench_t *b, FILE *f, bool md, const cell_t *c)
@@ -1078,7 +1114,8 @@ static void print_redundancy(const bench_t *b, FILE *f, bool md)
                 "vs plain");
     for (int i = 0; i < b->ncells; i++) {
         const cell_t *p = &b->cells[i];
-        if (p->bck != BCK_PLAIN || (p->path != PATH_PROXY && p->path != PATH_DIRECT))
+        bool ec_ref = p->path == PATH_NGINX && p->op == OP_PUT && b->von[BCK_EC];
+        if (p->bck != BCK_PLAIN || (p->path != PATH_PROXY && p->path != PATH_DIRECT && !ec_ref))
             continue;
         print_red_row(b, f, md, p);
         for (int j = 0; j < b->ncells; j++) {
@@ -1289,7 +1326,9 @@ static int parse_args(void *state, int argc, char **argv)
              .min = 2, .max = 32),
         BOPT("ec", BOPT_FN, b, "D+P",
              "the same on a bucket with erasure coding D data + P parity\n"
-             "slices (a skip line with the cluster's answer if it refuses)",
+             "slices (a skip line with the cluster's answer if it refuses);\n"
+             "with nginx on, also the EC reference: nginx PUTs of each\n"
+             "object and its D + P pieces, what EC must move here",
              .fn = opt_ec),
     };
     int rc = bench_opts_parse(usage, opts, ARRAY_SIZE(opts), argc, argv);
@@ -1348,8 +1387,9 @@ static int size_cells(bench_t *b, op_t op, size_t size, char **tags, cell_t **ce
         if (k != BCK_PLAIN && !b->von[k])
             continue;
         for (int p = PATH_PROXY; p < PATH_COUNT; p++) {
+            bool ec_ref = k == BCK_EC && op == OP_PUT && p == PATH_NGINX;
             if (!b->path_on[p] || (op == OP_GET && p == PATH_DISK) ||
-                (k != BCK_PLAIN && p != PATH_PROXY && p != PATH_DIRECT))
+                (k != BCK_PLAIN && p != PATH_PROXY && p != PATH_DIRECT && !ec_ref))
                 continue;
             cells[n] = cell_new(b, op, p, size);
             cells[n]->bck = k;

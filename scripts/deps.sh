@@ -14,7 +14,7 @@ PKGS=(
     python3-matplotlib python3-jwt python3-cryptography openssl
     nginx-light attr curl
     libjwt-dev bubblewrap clang libfuzzer-14-dev libclang-rt-14-dev
-    libisal-dev
+    libisal-dev prometheus
 )
 
 missing=()

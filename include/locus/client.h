@@ -120,6 +120,8 @@ int locus_cluster_smap(locus_client_t *c, char **json, char *err);
 int locus_smap_parse(const char *json, locus_node_t **nodes, size_t *n, int64_t *version,
                      char *err);
 void locus_nodes_free(locus_node_t *nodes, size_t n);
+/* GET <node_url>/metrics: the node's Prometheus metrics as text (caller frees). */
+int locus_node_metrics(locus_client_t *c, const char *node_url, char **text, char *err);
 /* GET /v1/health (with prr=true when primary is set). 0 when the node answers 200. */
 int locus_cluster_health(locus_client_t *c, bool primary, char *err);
 

@@ -122,16 +122,36 @@ int locus_etl_set_error(locus_etl_output_t *out, int http_status, const char *fm
     __attribute__((format(printf, 3, 4)));
 
 /* ------------------------------------------------------------------------------------------ */
+/* Streaming transforms (AIStore's transform_stream): for objects of any size in constant memory */
+
+/* The input of a streaming transform. Opaque; owned by the framework, valid during the call. */
+typedef struct locus_etl_reader_s locus_etl_reader_t;
+
+/* Reads up to n bytes of the object into buf: the count (> 0), 0 at the end of the object, or a
+ * negative LOCUS_ETL_E* code (LOCUS_ETL_ECANCELED: the request is gone; LOCUS_ETL_EIO). */
+long locus_etl_read(locus_etl_reader_t *r, void *buf, size_t n);
+
+/* A streaming transform: reads the object with locus_etl_read() and writes the result with
+ * locus_etl_write() as it goes (or sets it at once like a whole-buffer transform). `in` is as
+ * for locus_etl_transform_cb except that in->data is NULL and in->len is the object's size when
+ * known (else 0). Returns 0 on success, non-zero on failure (ideally after
+ * locus_etl_set_error()). */
+typedef int (*locus_etl_stream_cb)(const locus_etl_input_t *in, locus_etl_reader_t *r,
+                                   locus_etl_output_t *out, void *userdata);
+
+/* ------------------------------------------------------------------------------------------ */
 /* Server */
 
 /* What the author provides. Fill it with a designated initializer starting with
  * LOCUS_ETL_API_V1; the strings are borrowed for the server's lifetime. */
 typedef struct locus_etl_server_s {
-    int api_version;                  /* LOCUS_ETL_API_V1 */
-    const char *name;                 /* transformer name, used in logs and --help */
-    locus_etl_transform_cb transform; /* required */
-    void *userdata;                   /* passed to transform */
-    const char *content_type;         /* of 200 responses; NULL = "application/octet-stream" */
+    int api_version;                      /* LOCUS_ETL_API_V1 */
+    const char *name;                     /* transformer name, used in logs and --help */
+    locus_etl_transform_cb transform;     /* required unless transform_stream is set */
+    void *userdata;                       /* passed to transform */
+    const char *content_type;             /* of 200 responses; NULL = "application/octet-stream" */
+    locus_etl_stream_cb transform_stream; /* instead of transform: the object is never held in
+                                           * memory (docs/etl-framework.md, "Streaming") */
 } locus_etl_server_t;
 
 /* Runtime settings. locus_etl_options_init() fills the defaults from the environment; the command

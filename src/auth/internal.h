@@ -20,6 +20,8 @@ void hmac_sha256(const void *key, size_t klen, const void *msg, size_t mlen, uns
 /* Constant-time comparison of two NUL-terminated strings. */
 bool str_equal_ct(const char *a, const char *b);
 
+/* Lower-case hex of n bytes into out (2n + 1 bytes). */
+void hex_encode(const unsigned char *p, size_t n, char *out);
 /* SHA-256 of a buffer (out: 32 bytes). */
 void sha256_raw(const void *p, size_t n, unsigned char out[32]);
 /* Forgets the tokens verified with the node's keys (when the keys change). */

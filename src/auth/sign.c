@@ -97,14 +97,14 @@ bool str_equal_ct(const char *a, const char *b)
     return CRYPTO_memcmp(a, b, la) == 0;
 }
 
-static void hex32(const unsigned char md[32], char out[65])
+void hex_encode(const unsigned char *p, size_t n, char *out)
 {
     static const char hx[] = "0123456789abcdef";
-    for (int i = 0; i < 32; i++) {
-        out[2 * i] = hx[md[i] >> 4];
-        out[2 * i + 1] = hx[md[i] & 15];
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = hx[p[i] >> 4];
+        out[2 * i + 1] = hx[p[i] & 15];
     }
-    out[64] = '\0';
+    out[2 * n] = '\0';
 }
 
 void sha256_raw(const void *p, size_t n, unsigned char out[32])
@@ -116,76 +116,8 @@ void sha256_raw(const void *p, size_t n, unsigned char out[32])
 void auth_sha256_hex(const void *p, size_t n, char out[65])
 {
     unsigned char md[32];
-    unsigned int mdlen = 0;
-    EVP_Digest(p, n, md, &mdlen, EVP_sha256(), NULL);
-    hex32(md, out);
-}
-
-struct auth_sha256_s {
-    EVP_MD_CTX *ctx;
-};
-
-auth_sha256_t *auth_sha256_new(void)
-{
-    auth_sha256_t *h = xcalloc(1, sizeof(*h));
-    h->ctx = EVP_MD_CTX_new();
-    if (h->ctx == NULL)
-        locus_panic("EVP_MD_CTX_new failed");
-    EVP_DigestInit_ex(h->ctx, EVP_sha256(), NULL);
-    return h;
-}
-
-void auth_sha256_update(auth_sha256_t *h, const void *p, size_t n)
-{
-    EVP_DigestUpdate(h->ctx, p, n);
-}
-
-void auth_sha256_final(auth_sha256_t *h, char out[65])
-{
-    unsigned char md[32];
-    unsigned int mdlen = 0;
-    EVP_DigestFinal_ex(h->ctx, md, &mdlen);
-    hex32(md, out);
-    auth_sha256_free(h);
-}
-
-void auth_sha256_free(auth_sha256_t *h)
-{
-    if (h == NULL)
-        return;
-    EVP_MD_CTX_free(h->ctx);
-    free(h);
-}
-
-int auth_sha256_fd_hex(int fd, int64_t start, int64_t size, char out[65])
-{
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    if (ctx == NULL)
-        return -ENOMEM;
-    EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
-    size_t bufsz = 1u << 20;
-    char *buf = xmalloc(bufsz);
-    int64_t off = 0;
-    int rc = 0;
-    while (off < size) {
-        size_t want = size - off < (int64_t)bufsz ? (size_t)(size - off) : bufsz;
-        ssize_t n = pread(fd, buf, want, (off_t)(start + off));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            rc = n < 0 ? -errno : -EIO;
-            break;
-        }
-        EVP_DigestUpdate(ctx, buf, (size_t)n);
-        off += n;
-    }
-    unsigned char md[32];
-    unsigned int mdlen = 0;
-    EVP_DigestFinal_ex(ctx, md, &mdlen);
-    EVP_MD_CTX_free(ctx);
-    free(buf);
-    hex32(md, out);
-    return rc;
+    sha256_raw(p, n, md);
+    hex_encode(md, sizeof(md), out);
 }
 
 /* Form-decodes s[0..n) ('+' is a space, malformed escapes kept as they are) as the HTTP server
@@ -274,12 +206,12 @@ static int sign_parts(const char *const *parts, size_t n, char out[64])
     return 0;
 }
 
-int auth_intra_sign(const char *canon, int64_t date, const char *caller, const char *sha256,
+int auth_intra_sign(const char *canon, int64_t date, const char *caller, const char *digest,
                     char out[64])
 {
     char ds[32];
     snprintf(ds, sizeof(ds), "%lld", (long long)date);
-    const char *parts[] = {"locus-intra-v1", canon, ds, caller, sha256};
+    const char *parts[] = {"locus-intra-v1", canon, ds, caller, digest};
     return sign_parts(parts, ARRAY_SIZE(parts), out);
 }
 
@@ -297,12 +229,11 @@ static int64_t parse_time(const char *s)
     return v;
 }
 
-int auth_intra_verify(const char *canon, const char *date, const char *caller, const char *sha256,
+int auth_intra_verify(const char *canon, const char *date, const char *caller, const char *digest,
                       const char *sig, int64_t now, char *err, size_t errlen)
 {
     int64_t d = parse_time(date);
-    if (d < 0 || caller == NULL || caller[0] == '\0' || sha256 == NULL || strlen(sha256) != 64 ||
-        sig == NULL) {
+    if (d < 0 || caller == NULL || caller[0] == '\0' || !auth_digest_valid(digest) || sig == NULL) {
         snprintf(err, errlen, "intra-cluster request: malformed signature headers");
         return -1;
     }
@@ -314,7 +245,7 @@ int auth_intra_verify(const char *canon, const char *date, const char *caller, c
         return -1;
     }
     char want[64];
-    if (auth_intra_sign(canon, d, caller, sha256, want) < 0 || !str_equal_ct(want, sig)) {
+    if (auth_intra_sign(canon, d, caller, digest, want) < 0 || !str_equal_ct(want, sig)) {
         snprintf(err, errlen, "intra-cluster request: invalid signature (wrong cluster secret?)");
         return -1;
     }

@@ -30,6 +30,7 @@ int locus_cli_cmd_job(int argc, char **argv);
 int locus_cli_cmd_etl(int argc, char **argv);
 int locus_cli_cmd_auth(int argc, char **argv);
 int locus_cli_cmd_storage(int argc, char **argv);
+int locus_cli_cmd_show(int argc, char **argv);
 
 /* --- `locus cluster` --- */
 
@@ -38,6 +39,9 @@ void cli_cluster_usage(FILE *f);
 /* The subcommands that talk to the endpoint (cmd_cluster_member.c); argv from the subcommand's
  * name on. */
 int cli_cluster_show(int argc, char **argv);
+/* The per-node table of `locus show performance` (cmd_show.c); CLI_EXIT_FAIL when a node did
+ * not answer. */
+int cli_print_stats(locus_client_t *c, const locus_node_t *ns, size_t n);
 int cli_cluster_maintenance(int argc, char **argv);
 int cli_cluster_decommission(int argc, char **argv);
 int cli_cluster_shutdown_node(int argc, char **argv);

@@ -120,8 +120,8 @@ static void print_resilvers(locus_client_t *c, const locus_node_t *ns, size_t n)
 
 int cli_cluster_show(int argc, char **argv)
 {
-    bool as_json = false;
-    const cli_opt_t opts[] = {CLI_FLAG("json", &as_json)};
+    bool as_json = false, stats = false;
+    const cli_opt_t opts[] = {CLI_FLAG("json", &as_json), CLI_FLAG("stats", &stats)};
     static const cli_cmd_t cmd = {"cluster", cli_cluster_usage, 0, -1, NULL};
     int pos, ret = cli_options(&cmd, opts, ARRAY_SIZE(opts), argc, argv, &pos);
     if (ret != CLI_OPTS_GO)
@@ -155,6 +155,10 @@ int cli_cluster_show(int argc, char **argv)
             printf("%s\n", line);
         }
         print_resilvers(c, ns, n);
+        if (stats) {
+            printf("\n");
+            ret = cli_print_stats(c, ns, n);
+        }
         locus_nodes_free(ns, n);
     }
     locus_rmd_dispose(&rmd);

@@ -26,6 +26,8 @@ static const cli_group_t commands[] = {
     {"job", locus_cli_cmd_job, "job show|wait ID            show a job / wait for it"},
     {"storage", locus_cli_cmd_storage, "storage mountpath ls|attach a target's mountpaths (disks)"},
     {"etl", locus_cli_cmd_etl, "etl init|show|bucket|...    run transformers (ETL) on the data"},
+    {"show", locus_cli_cmd_show,
+     "show performance            per-node requests, errors, bytes, disk"},
     {"auth", locus_cli_cmd_auth, "auth token --user U ...      mint an AuthN token (HS256)"},
 };
 

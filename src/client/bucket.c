@@ -233,6 +233,20 @@ int locus_cluster_smap(locus_client_t *c, char **json, char *err)
     return rc;
 }
 
+int locus_node_metrics(locus_client_t *c, const char *node_url, char **text, char *err)
+{
+    *text = NULL;
+    char *url = xasprintf("%s/metrics", node_url);
+    client_req_t r;
+    client_req_init(&r, "GET", url);
+    int rc = client_do(c, &r, err);
+    if (rc == 0)
+        *text = buf_steal(&r.body);
+    client_req_dispose(&r);
+    free(url);
+    return rc;
+}
+
 int locus_cluster_health(locus_client_t *c, bool primary, char *err)
 {
     char *url = client_url(c->endpoint, "health", primary ? "prr=true" : NULL);

@@ -303,20 +303,75 @@ int locus_etl_health(locus_client_t *c, const char *name, locus_etl_health_t **h
 
 /* ------------------------------------------------------------------------------------------ */
 
-/* "etl_name=<etl>[&etl_args=<args>]"; caller frees. */
-static char *etl_query(const char *etl, const char *args)
+/* An ETL name or a pipeline as AIStore's CLI writes it, "a>>b>>c" (spaces around ">>"
+ * allowed): the first name and the later ones as a JSON array (NULL when there are none).
+ * 0, or LOCUS_EINVAL with err (an empty or invalid name). */
+static int split_pipeline(const char *spec, char **first, json_t **rest, char *err)
 {
-    char *en = url_encode(etl, NULL);
-    char *q;
+    *first = NULL;
+    *rest = NULL;
+    if (spec == NULL)
+        return check_etl_name(spec, err);
+    for (const char *p = spec;;) {
+        const char *e = strstr(p, ">>");
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        while (n && p[0] == ' ')
+            p++, n--;
+        while (n && p[n - 1] == ' ')
+            n--;
+        char *name = xstrndup(p, n);
+        int rc = check_etl_name(name, err);
+        if (rc != 0) {
+            free(name);
+            free(*first);
+            json_decref(*rest);
+            *first = NULL;
+            *rest = NULL;
+            return rc;
+        }
+        if (*first == NULL) {
+            *first = name;
+        } else {
+            if (*rest == NULL)
+                *rest = json_array();
+            json_array_append_new(*rest, json_string(name));
+            free(name);
+        }
+        if (e == NULL)
+            return 0;
+        p = e + 2;
+    }
+}
+
+/* "etl_name=<etl>[&etl_pipeline=<b>,<c>][&etl_args=<args>]" for an ETL or a pipeline "a>>b>>c"
+ * (AIStore's query), or NULL with err; caller frees. */
+static char *etl_query(const char *etl, const char *args, char *err, int *rc)
+{
+    char *first;
+    json_t *rest;
+    if ((*rc = split_pipeline(etl, &first, &rest, err)) != 0)
+        return NULL;
+    buf_t b;
+    buf_init(&b);
+    char *en = url_encode(first, NULL);
+    buf_printf(&b, "etl_name=%s", en);
+    free(en);
+    size_t i;
+    json_t *v;
+    json_array_foreach(rest, i, v)
+    {
+        char *ev = url_encode(json_string_value(v), NULL);
+        buf_printf(&b, "%s%s", i ? "," : "&etl_pipeline=", ev);
+        free(ev);
+    }
     if (args != NULL) {
         char *ea = url_encode(args, NULL);
-        q = xasprintf("etl_name=%s&etl_args=%s", en, ea);
+        buf_printf(&b, "&etl_args=%s", ea);
         free(ea);
-    } else {
-        q = xasprintf("etl_name=%s", en);
     }
-    free(en);
-    return q;
+    free(first);
+    json_decref(rest);
+    return buf_steal(&b);
 }
 
 int locus_etl_object_get_cb(locus_client_t *c, const char *etl, const char *args, const char *bck,
@@ -325,12 +380,12 @@ int locus_etl_object_get_cb(locus_client_t *c, const char *etl, const char *args
 {
     if (nbytes != NULL)
         *nbytes = 0;
-    int rc = check_etl_name(etl, err);
-    if (rc == 0)
-        rc = client_check_object(bck, obj, err);
+    int rc = client_check_object(bck, obj, err);
     if (rc != 0)
         return rc;
-    char *q = etl_query(etl, args);
+    char *q = etl_query(etl, args, err, &rc);
+    if (q == NULL)
+        return rc;
     rc = client_get_stream(c, bck, obj, q, NULL, cb, arg, nbytes, err);
     free(q);
     return rc;
@@ -349,17 +404,17 @@ int locus_etl_object_get_fd(locus_client_t *c, const char *etl, const char *args
 int locus_etl_object_copy(locus_client_t *c, const char *etl, const char *args, const char *src_bck,
                           const char *src_obj, const char *dst_bck, const char *dst_obj, char *err)
 {
-    int rc = check_etl_name(etl, err);
-    if (rc == 0)
-        rc = client_check_object(src_bck, src_obj, err);
+    int rc = client_check_object(src_bck, src_obj, err);
     if (rc == 0)
         rc = client_check_object(dst_bck, dst_obj, err);
     if (rc != 0)
         return rc;
+    char *eq = etl_query(etl, args, err, &rc);
+    if (eq == NULL)
+        return rc;
     /* object_to is a uname, ais/@#/<bucket>/<object>, sent percent-encoded. */
     char *eb = url_encode(dst_bck, NULL);
     char *eo = url_encode(dst_obj, NULL);
-    char *eq = etl_query(etl, args);
     char *q = xasprintf("object_to=ais%%2F%%40%%23%%2F%s%%2F%s&%s", eb, eo, eq);
     char *url = client_url_object(c->endpoint, src_bck, src_obj, q);
     client_req_t r;
@@ -381,11 +436,16 @@ int locus_etl_bucket(locus_client_t *c, const char *etl, const char *src, const 
                      const locus_etl_bck_opts_t *opts, char **job_id, char *err)
 {
     *job_id = NULL;
-    int rc = check_etl_name(etl, err);
+    char *first;
+    json_t *pipeline;
+    int rc = split_pipeline(etl, &first, &pipeline, err);
     if (rc == 0)
         rc = client_check_buckets(src, dst, err);
-    if (rc != 0)
+    if (rc != 0) {
+        free(first);
+        json_decref(pipeline);
         return rc;
+    }
     locus_etl_bck_opts_t none = {0};
     if (opts == NULL)
         opts = &none;
@@ -395,11 +455,16 @@ int locus_etl_bucket(locus_client_t *c, const char *etl, const char *src, const 
         ext = json_loads(opts->ext, 0, &jerr);
         if (!json_is_object(ext)) {
             json_decref(ext);
+            free(first);
+            json_decref(pipeline);
             return client_fail(err, LOCUS_EINVAL, "ext: not a JSON object: %s", opts->ext);
         }
     }
     json_t *v = json_object();
-    json_object_set_new(v, "id", json_string(etl));
+    json_object_set_new(v, "id", json_string(first));
+    free(first);
+    if (pipeline != NULL) /* AIStore's TCBMsg Transform.Pipeline: the later stages */
+        json_object_set_new(v, "pipeline", pipeline);
     json_object_set_new(v, "prefix", json_string(opts->prefix ? opts->prefix : ""));
     json_object_set_new(v, "prepend", json_string(opts->prepend ? opts->prepend : ""));
     json_object_set_new(v, "dry_run", json_boolean(opts->dry_run));

@@ -207,6 +207,7 @@ int cluster_init(config_t *c, char *err, size_t errlen)
     snprintf(self_name, sizeof(self_name), "%c[%s]", cfg->role == ROLE_PROXY ? 'p' : 't', self_id);
     http_set_node_name(self_name);
     trust_init();
+    stats_init();
     bool boot_primary = cfg->role == ROLE_PROXY && cfg->primary_url == NULL;
     meta_load(cfg->data_dir, boot_primary ? self_id : "");
     if (cfg->role == ROLE_PROXY)

@@ -17,6 +17,10 @@
  * from the primary). Returns true if it answered. */
 bool cluster_handle(http_req_t *req, const char **segs, int nseg, const trust_t *who);
 
+/* GET /metrics (Prometheus text; docs/operations.md, "Metrics"): public like /v1/health.
+ * Returns true if it answered (the path is /metrics). */
+bool stats_handle(http_req_t *req);
+
 /* What this node does when the primary tells it to stop (PUT /v1/daemon shutdown-node or
  * decommission-node): the daemon registers it (it must not block: it starts the shutdown).
  * rm_user_data: a decommissioned target removes its objects first. */

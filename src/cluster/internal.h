@@ -32,6 +32,9 @@ void snode_dispose(snode_t *n);
 /* Restores the order by id after nodes were added. */
 void smap_sort(smap_t *s);
 
+/* Starts counting requests for GET /metrics (stats.c): once, when the node's id is known. */
+void stats_init(void);
+
 /* Set once the node has joined (or, on the primary, started): /v1/health answers 200. */
 void cluster_mark_ready(void);
 

@@ -14,10 +14,6 @@
 #include <string.h>
 #include <time.h>
 
-/* sha256 of the empty body. */
-static const char empty_sha256[] =
-    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
-
 static int64_t now_sec(void)
 {
     return (int64_t)time(NULL);
@@ -59,21 +55,18 @@ static char **trust_sign(const char *method, const char *url, const void *body, 
     lines[0] = xasprintf("%s: %s", AUTH_HDR_CALLER, cluster_self_id());
     if (!auth_intra_enabled())
         return lines;
-    char sha[65];
-    if (fd >= 0) {
-        if (auth_sha256_fd_hex(fd, fd_off, fd_size, sha) < 0)
-            snprintf(sha, sizeof(sha), "%s", empty_sha256); /* the receiver refuses it */
-    } else {
-        auth_sha256_hex(body ? body : "", body ? len : 0, sha);
-    }
+    char dg[AUTH_DIGEST_LEN];
+    if (fd >= 0 ? auth_digest_fd(fd, fd_off, fd_size, dg) != 0
+                : auth_digest_buf(body ? body : "", body ? len : 0, dg) != 0)
+        snprintf(dg, sizeof(dg), "unreadable"); /* the receiver refuses it */
     const char *q;
     char *path = auth_url_path(url, &q);
     char *canon = auth_canon_request(method, path ? path : "", q, NULL);
     int64_t date = now_sec();
     char sig[64];
-    auth_intra_sign(canon, date, cluster_self_id(), sha, sig);
+    auth_intra_sign(canon, date, cluster_self_id(), dg, sig);
     lines[1] = xasprintf("%s: %lld", AUTH_HDR_DATE, (long long)date);
-    lines[2] = xasprintf("%s: %s", AUTH_HDR_SHA256, sha);
+    lines[2] = xasprintf("%s: %s", AUTH_HDR_DIGEST, dg);
     lines[3] = xasprintf("%s: %s", AUTH_HDR_SIG, sig);
     free(canon);
     free(path);
@@ -101,10 +94,10 @@ static void fail(trust_t *t, const char *why)
 static void identify_node(http_req_t *req, trust_t *t, const char *caller, const char *sig)
 {
     const char *date = http_header(req, AUTH_HDR_DATE);
-    const char *sha = http_header(req, AUTH_HDR_SHA256);
+    const char *dg = http_header(req, AUTH_HDR_DIGEST);
     char *canon = auth_canon_request(req->method, req->path, req->raw_query, NULL);
     char err[256];
-    int rc = auth_intra_verify(canon, date, caller, sha, sig, now_sec(), err, sizeof(err));
+    int rc = auth_intra_verify(canon, date, caller, dg, sig, now_sec(), err, sizeof(err));
     free(canon);
     if (rc < 0 || strlen(caller) >= sizeof(t->node)) {
         LOCUS_LOG(LOG_WARNING, "%s: %s %s from %s (caller %s) refused: %s", cluster_self_name(),
@@ -114,7 +107,7 @@ static void identify_node(http_req_t *req, trust_t *t, const char *caller, const
     }
     t->kind = TRUST_NODE;
     snprintf(t->node, sizeof(t->node), "%s", caller);
-    snprintf(t->sha256, sizeof(t->sha256), "%s", sha);
+    snprintf(t->digest, sizeof(t->digest), "%s", dg);
 }
 
 /* A client: a signed redirect or a bearer token, or 401 when either is bad. */
@@ -232,11 +225,9 @@ int trust_require_object(const trust_t *t, http_req_t *req, const char *bck, cha
 
 bool trust_body_ok(const trust_t *t, const void *body, size_t len)
 {
-    if (t->kind != TRUST_NODE || t->sha256[0] == '\0')
+    if (t->kind != TRUST_NODE || t->digest[0] == '\0')
         return true;
-    char sha[65];
-    auth_sha256_hex(body ? body : "", body ? len : 0, sha);
-    return strcmp(sha, t->sha256) == 0;
+    return auth_digest_matches(t->digest, body ? body : "", body ? len : 0);
 }
 
 char *trust_redirect_suffix(const char *method, const char *location)

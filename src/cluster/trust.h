@@ -23,17 +23,18 @@
 typedef enum {
     TRUST_ANON = 0, /* no credentials */
     TRUST_USER,     /* a valid AuthN token: claims */
-    TRUST_NODE,     /* a cluster node: node (and sha256 when signed) */
+    TRUST_NODE,     /* a cluster node: node (and digest when signed) */
     TRUST_REDIRECT, /* a redirect signed by a proxy for exactly this method, path and query */
 } trust_kind_t;
 
 typedef struct {
     trust_kind_t kind;
-    int status;           /* 401 when the request carried credentials that did not check out */
-    char why[320];        /* with status */
-    char node[64];        /* TRUST_NODE: the sender's daemon id */
-    char sha256[65];      /* TRUST_NODE with a cluster secret: the body digest it signed, else "" */
-    auth_claims_t claims; /* TRUST_USER */
+    int status;    /* 401 when the request carried credentials that did not check out */
+    char why[320]; /* with status */
+    char node[64]; /* TRUST_NODE: the sender's daemon id */
+    char digest[AUTH_DIGEST_LEN]; /* TRUST_NODE with a cluster secret: the body digest it signed,
+                                     else "" */
+    auth_claims_t claims;         /* TRUST_USER */
 } trust_t;
 
 /* Registers the signer of outgoing intra-cluster calls with net (cluster_init). */

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "etlspec/etlspec.h"
 #include "net/net.h"
 
 typedef struct etl_inst_s etl_inst_t;
@@ -52,12 +53,14 @@ typedef struct {
     const char *obj;
     int fd; /* object data, read from offset 0 */
     int64_t size;
-    const char *args;    /* etl_args or NULL */
-    const char *fqn;     /* the object's local path when the ETL runs in FQN mode, else NULL */
-    const char *dst_url; /* direct put: AIStore-style destination address
-                          * "<dst target URL>/<PathEscape(dst uname)>[?uuid=<job>]", else NULL */
-    void *session;       /* communicator session of an offline job (etl_session_open), or NULL
-                          * for inline requests */
+    const char *args;     /* etl_args or NULL */
+    const char *fqn;      /* the object's local path when the ETL runs in FQN mode, else NULL */
+    const char *dst_url;  /* direct put: AIStore-style destination address
+                           * "<dst target URL>/<PathEscape(dst uname)>[?uuid=<job>]", else NULL */
+    void *session;        /* communicator session of an offline job (etl_session_open), or NULL
+                           * for inline requests */
+    const char *pipeline; /* the later stages' server URLs "u2,u3" (etl_pipeline_urls), or NULL;
+                           * sent before dst_url in Ais-Node-Url / the ws "pipeline" */
 } etl_req_t;
 
 /* Result sink: on_status is called once when the server's status is known and before any data;
@@ -84,8 +87,32 @@ void etl_session_close(etl_inst_t *e, void *session);
 bool etl_direct_put(const etl_inst_t *e);
 bool etl_fqn_mode(const etl_inst_t *e);
 
-/* Inline GET: streams the transformed object to the client. Answers the request. */
+/* Pipelines (pipeline.c): the stages after the first ETL of a request. */
+#define ETL_NAME_BUF 64
+typedef struct etl_pipeline_s {
+    etl_inst_t *stages[ETL_PIPELINE_MAX]; /* held (etl_acquire) until etl_pipeline_release */
+    size_t n;
+    char *urls; /* their server URLs joined by ',' */
+} etl_pipeline_t;
+/* Splits an `etl_pipeline` value s[0..len) ("b,c"; spaces around names dropped) into at most max
+ * valid ETL names. 0 with *n, or -1 with err (empty entry, bad name, too many). */
+int etl_pipeline_split(const char *s, size_t len, char names[][ETL_NAME_BUF], size_t max, size_t *n,
+                       char *err, size_t errlen);
+/* Resolves the stages named by spec on this target, after the first ETL `first`: each must be
+ * running and reachable by another server (not io://, no Unix socket; `first` not io://).
+ * NULL with an HTTP status (400 malformed or unusable, 404 unknown, 400/503 not running as
+ * etl_acquire) and err. */
+etl_pipeline_t *etl_pipeline_acquire(const etl_inst_t *first, const char *spec, int *status,
+                                     char *err, size_t errlen);
+void etl_pipeline_release(etl_pipeline_t *p);
+const char *etl_pipeline_urls(const etl_pipeline_t *p);
+/* The Ais-Node-Url value of a request: rq->pipeline then rq->dst_url, comma-joined; NULL when
+ * neither. Caller frees. */
+char *etl_node_urls(const etl_req_t *rq);
+
+/* Inline GET: streams the transformed object to the client through the ETL `etl_name` and then
+ * the stages of `pipeline` ("b,c", NULL = none). Answers the request. */
 void etl_inline_get(http_req_t *req, const char *bck, const char *obj, const char *etl_name,
-                    const char *args);
+                    const char *args, const char *pipeline);
 
 #endif

@@ -148,13 +148,15 @@ char *etl_object_url(const etl_inst_t *e, const etl_req_t *rq, bool hpull)
 }
 
 /* One HTTP exchange with the ETL server: hpush PUTs the object (or nothing in FQN mode),
- * hpull GETs. Ais-Node-Url carries the direct-put destination. */
+ * hpull GETs. Ais-Node-Url carries the later pipeline stages and the direct-put destination. */
 static int http_transform(etl_inst_t *e, const etl_req_t *rq, const etl_out_t *out, char *err,
                           size_t errlen, bool hpull)
 {
     char *url = etl_object_url(e, rq, hpull);
     bool body = !hpull && rq->fqn == NULL;
-    char *node_hdr = rq->dst_url ? xasprintf("Ais-Node-Url: %s", rq->dst_url) : NULL;
+    char *nodes = etl_node_urls(rq);
+    char *node_hdr = nodes ? xasprintf("Ais-Node-Url: %s", nodes) : NULL;
+    free(nodes);
     hp_t h = {.out = out, .fd = rq->fd, .clen = -1};
     buf_init(&h.errbody);
     int status = 0;
@@ -281,7 +283,12 @@ bool etl_fqn_mode(const etl_inst_t *e)
 int etl_transform(etl_inst_t *e, const etl_req_t *rq, const etl_out_t *out, char *err,
                   size_t errlen)
 {
-    int st = e->comm->transform(e, rq, out, err, errlen);
-    etl_note_result(e, st, err);
-    return st;
+    int64_t t0 = time_mono_ns();
+    int rc = e->comm->transform(e, rq, out, err, errlen);
+    e->transform_ns += time_mono_ns() - t0;
+    e->transforms++;
+    if (rc < 0 || rc >= 400)
+        e->transform_errs++;
+    etl_note_result(e, rc, err);
+    return rc;
 }

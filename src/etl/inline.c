@@ -30,6 +30,7 @@ void etl_inline_set_objects(const etl_objects_t *objs)
 
 typedef struct {
     etl_inst_t *e;
+    etl_pipeline_t *pl; /* later stages, or NULL */
     etl_req_t rq;
     char *bck, *obj, *args, *fqn;
     http_stream_t *st;
@@ -53,6 +54,7 @@ static void inl_unref(inl_t *s)
     if (s->rq.fd >= 0)
         close(s->rq.fd);
     etl_release(s->e);
+    etl_pipeline_release(s->pl);
     pthread_mutex_destroy(&s->lock);
     pthread_cond_destroy(&s->cond);
     free(s->bck);
@@ -124,7 +126,7 @@ static int open_object(http_req_t *req, const char *bck, const char *obj, int *f
 }
 
 void etl_inline_get(http_req_t *req, const char *bck, const char *obj, const char *etl_name,
-                    const char *args)
+                    const char *args, const char *pipeline)
 {
     int status;
     char err[1024];
@@ -133,21 +135,36 @@ void etl_inline_get(http_req_t *req, const char *bck, const char *obj, const cha
         http_reply_error(req, (unsigned)status, "%s", err);
         return;
     }
-    etl_inline_serve(req, e, bck, obj, args);
+    etl_pipeline_t *pl = NULL;
+    if (pipeline && (pl = etl_pipeline_acquire(e, pipeline, &status, err, sizeof(err))) == NULL) {
+        etl_release(e);
+        http_reply_error(req, (unsigned)status, "%s", err);
+        return;
+    }
+    etl_inline_serve_pipeline(req, e, pl, bck, obj, args);
 }
 
 void etl_inline_serve(http_req_t *req, etl_inst_t *e, const char *bck, const char *obj,
                       const char *args)
 {
+    etl_inline_serve_pipeline(req, e, NULL, bck, obj, args);
+}
+
+void etl_inline_serve_pipeline(http_req_t *req, etl_inst_t *e, etl_pipeline_t *pl, const char *bck,
+                               const char *obj, const char *args)
+{
     int fd;
     int64_t size;
     if (open_object(req, bck, obj, &fd, &size) != 0) {
+        etl_pipeline_release(pl);
         etl_release(e);
         return;
     }
     char *fqn = etl_fqn_mode(e) ? objects->fqn(bck, obj) : NULL;
-    if (e->comm == &etl_comm_hpull) {
-        /* hpull: the client fetches the transformed object from the ETL server itself. */
+    if (e->comm == &etl_comm_hpull && pl == NULL) {
+        /* hpull: the client fetches the transformed object from the ETL server itself (a
+         * redirect cannot carry a pipeline's Ais-Node-Url: with one, the target asks the
+         * server as in jobs and streams the answer). */
         etl_req_t rq = {.bck = bck, .obj = obj, .args = args, .fqn = fqn};
         char *loc = etl_object_url(e, &rq, true);
         http_reply_redirect(req, 307, loc);
@@ -163,8 +180,14 @@ void etl_inline_serve(http_req_t *req, etl_inst_t *e, const char *bck, const cha
     s->bck = xstrdup(bck);
     s->obj = xstrdup(obj);
     s->args = args ? xstrdup(args) : NULL;
-    s->rq = (etl_req_t){
-        .bck = s->bck, .obj = s->obj, .fd = fd, .size = size, .args = s->args, .fqn = s->fqn};
+    s->pl = pl;
+    s->rq = (etl_req_t){.bck = s->bck,
+                        .obj = s->obj,
+                        .fd = fd,
+                        .size = size,
+                        .args = s->args,
+                        .fqn = s->fqn,
+                        .pipeline = etl_pipeline_urls(pl)};
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->cond, NULL);
     s->refs = 2;

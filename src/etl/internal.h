@@ -51,6 +51,7 @@ struct etl_inst_s {
     _Atomic int64_t obj_count, in_bytes, out_bytes;
     _Atomic int
         fails_in_row; /* server errors (5xx, unreachable, timeouts) since the last success */
+    _Atomic int64_t transforms, transform_errs, transform_ns; /* etl_transform() calls */
 };
 
 /* A server that fails this many requests in a row (no success between) is failed: the ETL is
@@ -115,6 +116,9 @@ void etl_inline_serve(http_req_t *req, etl_inst_t *e, const char *bck, const cha
 /* The packages of the spec's OS_PACKAGES (Debian) and PACKAGES (Python, for etl_python) are
  * installed on this node (etl/deps.c): 0, or -1 with err naming the missing ones. */
 int etl_check_packages(const etl_inst_t *e, char *err, size_t errlen);
+/* The same with the later stages of a pipeline (NULL = none), whose references it takes over. */
+void etl_inline_serve_pipeline(http_req_t *req, etl_inst_t *e, etl_pipeline_t *pl, const char *bck,
+                               const char *obj, const char *args);
 /* Looks up the communicator of a scheme ("hpush://"); NULL when unknown. */
 const etl_comm_t *etl_comm_find(const char *scheme);
 

@@ -16,6 +16,7 @@
 #include "cluster/meta.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/util.h"
 #include "etl/internal.h"
 #include "etlspec/etlspec.h"
@@ -953,8 +954,49 @@ size_t etl_mountpaths(char **out)
     return c->n_mountpaths;
 }
 
+/* ---------------------------------------------------------------- metrics */
+
+/* Per ETL on this target (docs/operations.md, "Metrics"): what it transformed, inline and in
+ * jobs alike, its errors and time, and whether its server runs. */
+static void etl_collect(buf_t *b)
+{
+    static const struct {
+        const char *name, *type, *help;
+    } fam[] = {
+        {"locus_etl_objects_total", "counter", "objects the ETL transformed"},
+        {"locus_etl_in_bytes_total", "counter", "bytes of the objects sent to the ETL"},
+        {"locus_etl_out_bytes_total", "counter", "bytes the ETL produced"},
+        {"locus_etl_errors_total", "counter", "transforms that failed"},
+        {"locus_etl_transform_seconds_total", "counter",
+         "time spent in transforms (divide by locus_etl_transforms_total for the mean)"},
+        {"locus_etl_transforms_total", "counter", "transforms tried (including failed ones)"},
+        {"locus_etl_running", "gauge", "1 while the ETL's server runs on this target"},
+    };
+    pthread_mutex_lock(&etl_lock);
+    for (size_t f = 0; f < ARRAY_SIZE(fam); f++) {
+        metrics_family(b, fam[f].name, fam[f].type, fam[f].help);
+        for (size_t i = 0; i < n_insts; i++) {
+            etl_inst_t *e = insts[i];
+            double v[] = {(double)e->obj_count,
+                          (double)e->in_bytes,
+                          (double)e->out_bytes,
+                          (double)e->transform_errs,
+                          (double)e->transform_ns / 1e9,
+                          (double)e->transforms,
+                          e->state == INST_RUNNING ? 1.0 : 0.0};
+            char *n = metrics_escape(e->name);
+            char *lab = xasprintf("etl=\"%s\"", n);
+            metrics_sample(b, fam[f].name, lab, v[f]);
+            free(lab);
+            free(n);
+        }
+    }
+    pthread_mutex_unlock(&etl_lock);
+}
+
 int etl_target_init(const etl_objects_t *objs, char *err, size_t errlen)
 {
+    metrics_register(etl_collect);
     target_objs = objs;
     etl_inline_set_objects(objs);
     cluster_on_md_change(MD_ETL, on_etlmd_change);

@@ -3,12 +3,13 @@
  * long-lived WebSocket connections to its GET /ws.
  *
  * Per object, on one connection: a Binary control message with JSON
- *   {"dst_addr": D, "pipeline": D, "etl_args": A, "fqn": PathEscape(FQN), "path": "<obj>"}
- * (each field only when it applies; the direct-put destination D goes in both the v3.28 and
- * the current field), then the object as one Binary message unless the FQN was sent. Exactly
- * one reply follows: Binary = the transformed bytes (streamed to the caller's sink as they
- * arrive: status 200), Text = delivered by direct put (204), except a Text starting with
- * "ETL-ERROR <status> " which is the server's transform error (that status, "ETL error: <rest>").
+ *   {"dst_addr": D, "pipeline": "[U2,U3,]D", "etl_args": A, "fqn": PathEscape(FQN), "path":
+ * "<obj>"} (each field only when it applies; the direct-put destination D goes in both the v3.28
+ * and the current field; the later stages U2.. of a pipeline only in the current one), then the
+ * object as one Binary message unless the FQN was sent. Exactly one reply follows: Binary = the
+ * transformed bytes (streamed to the caller's sink as they arrive: status 200), Text = delivered by
+ * direct put (204), except a Text starting with "ETL-ERROR <status> " which is the server's
+ * transform error (that status, "ETL error: <rest>").
  *
  * DESIGN
  * Connections live in pools: one per offline job (session_open: e->ws_conns connections,
@@ -67,10 +68,14 @@ static int idle_ms(const etl_inst_t *e)
 char *etl__ws_ctrl_json(const etl_req_t *rq)
 {
     json_t *j = json_object();
-    if (rq->dst_url && rq->dst_url[0]) {
-        /* v3.28 servers read dst_addr, current ones the pipeline (a comma-separated list). */
-        json_object_set_new(j, "dst_addr", json_string(rq->dst_url));
-        json_object_set_new(j, "pipeline", json_string(rq->dst_url));
+    char *nodes = etl_node_urls(rq);
+    if (nodes) {
+        /* v3.28 servers read dst_addr (no pipelines there), current ones the pipeline (a
+         * comma-separated list: the later stages, then the destination). */
+        if (rq->dst_url && rq->dst_url[0] && !(rq->pipeline && rq->pipeline[0]))
+            json_object_set_new(j, "dst_addr", json_string(rq->dst_url));
+        json_object_set_new(j, "pipeline", json_string(nodes));
+        free(nodes);
     }
     if (rq->args && rq->args[0])
         json_object_set_new(j, "etl_args", json_string(rq->args));

@@ -11,10 +11,14 @@
 #include "common/util.h"
 
 #include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static pthread_key_t easy_key;
@@ -61,13 +65,49 @@ typedef struct {
     buf_t b;
     uint64_t max;
     bool too_big;
+    CURL *c;
+    int fd;          /* >= 0: a 2xx body goes here */
+    uint64_t fd_len; /* written to fd */
+    bool fd_failed;
+    locus_etl__fetch_t *f; /* a streaming fetch: told when the first 2xx bytes arrive */
 } sink_t;
+
+/* A 2xx body into s->fd (get_fd); false when it is not for the fd. */
+static bool body_to_fd(sink_t *s, const char *p, size_t n, size_t *ret)
+{
+    long st = 0;
+    if (s->fd < 0 || curl_easy_getinfo(s->c, CURLINFO_RESPONSE_CODE, &st) != CURLE_OK || st < 200 ||
+        st > 299)
+        return false;
+    *ret = 0;
+    if (s->f != NULL && s->fd_len == 0) {
+        pthread_mutex_lock(&s->f->mu);
+        s->f->streaming = true;
+        pthread_cond_broadcast(&s->f->cond);
+        pthread_mutex_unlock(&s->f->mu);
+    }
+    if (s->fd_len + n > s->max) {
+        s->too_big = true;
+        return true;
+    }
+    if (write_all(s->fd, p, n) != 0) {
+        s->fd_failed = true;
+        return true;
+    }
+    s->fd_len += n;
+    *ret = n;
+    return true;
+}
 
 static size_t on_body(char *p, size_t sz, size_t nm, void *ud)
 {
     sink_t *s = ud;
-    size_t n = sz * nm;
-    if (s->b.len + n > s->max) {
+    size_t n = sz * nm, ret;
+    if (body_to_fd(s, p, n, &ret))
+        return ret;
+    if (s->b.len + n > (s->fd >= 0 ? 4096 : s->max)) {
+        if (s->fd >= 0)
+            return n; /* an error body: its start is enough */
         s->too_big = true;
         return 0;
     }
@@ -81,8 +121,8 @@ static void finish(CURL *c, CURLcode cc, const char *errbuf, char *err, size_t e
         snprintf(err, errlen, "%s", errbuf[0] ? errbuf : curl_easy_strerror(cc));
 }
 
-long locus_etl__http_get(const char *url, int timeout_ms, uint64_t max_size, char **body,
-                         size_t *len, char *err, size_t errlen)
+static long http_get(const char *url, int timeout_ms, uint64_t max_size, locus_etl__fetch_t *f,
+                     char **body, size_t *len, char *err, size_t errlen)
 {
     *body = NULL;
     *len = 0;
@@ -92,13 +132,19 @@ long locus_etl__http_get(const char *url, int timeout_ms, uint64_t max_size, cha
         return 0;
     }
     char errbuf[CURL_ERROR_SIZE] = "";
-    sink_t s = {.max = max_size};
+    sink_t s = {.max = max_size, .c = c, .fd = f ? f->wfd : -1, .f = f};
     buf_init(&s.b);
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &s);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
+    if (f == NULL) {
+        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
+    } else { /* as long as bytes move: the transform reading the pipe sets the pace */
+        long sec = timeout_ms >= 1000 ? timeout_ms / 1000 : 1;
+        curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+        curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, sec);
+    }
     curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
     CURLcode cc = curl_easy_perform(c);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);
@@ -106,6 +152,8 @@ long locus_etl__http_get(const char *url, int timeout_ms, uint64_t max_size, cha
     if (cc != CURLE_OK) {
         if (s.too_big)
             snprintf(err, errlen, "object larger than %llu bytes", (unsigned long long)max_size);
+        else if (s.fd_failed)
+            snprintf(err, errlen, "cannot spool the object: %s", strerror(errno));
         else
             finish(c, cc, errbuf, err, errlen);
         buf_dispose(&s.b);
@@ -115,6 +163,95 @@ long locus_etl__http_get(const char *url, int timeout_ms, uint64_t max_size, cha
     *len = s.b.len;
     *body = buf_steal(&s.b);
     return status;
+}
+
+long locus_etl__http_get(const char *url, int timeout_ms, uint64_t max_size, char **body,
+                         size_t *len, char *err, size_t errlen)
+{
+    return http_get(url, timeout_ms, max_size, NULL, body, len, err, errlen);
+}
+
+static void *fetch_main(void *arg)
+{
+    locus_etl__fetch_t *f = arg;
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGPIPE); /* the reader may close its end: EPIPE, not a signal */
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    char *body = NULL;
+    size_t len = 0;
+    char err[sizeof(f->err)] = "";
+    long st = http_get(f->url, f->timeout_ms, f->max, f, &body, &len, err, sizeof(err));
+    close(f->wfd);
+    pthread_mutex_lock(&f->mu);
+    f->status = st;
+    f->body = body;
+    f->len = len;
+    snprintf(f->err, sizeof(f->err), "%s", err);
+    f->done = true;
+    pthread_cond_broadcast(&f->cond);
+    pthread_mutex_unlock(&f->mu);
+    return NULL;
+}
+
+locus_etl__fetch_t *locus_etl__fetch_start(const char *url, int timeout_ms, uint64_t max_size)
+{
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) != 0)
+        return NULL;
+    locus_etl__fetch_t *f = xcalloc(1, sizeof(*f));
+    f->url = xstrdup(url);
+    f->timeout_ms = timeout_ms;
+    f->max = max_size;
+    f->rfd = p[0];
+    f->wfd = p[1];
+    pthread_mutex_init(&f->mu, NULL);
+    pthread_cond_init(&f->cond, NULL);
+    /* A small stack: the thread only runs curl, and a streaming transformer may live under a
+     * tight address-space limit (a default 8 MiB stack is an eighth of 64 MiB). */
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, 512 * 1024);
+    int rc = pthread_create(&f->th, &attr, fetch_main, f);
+    pthread_attr_destroy(&attr);
+    if (rc != 0) {
+        close(f->wfd);
+        f->done = true;
+        f->status = 0;
+        snprintf(f->err, sizeof(f->err), "cannot start a fetch thread");
+        return f;
+    }
+    f->joinable = true;
+    pthread_mutex_lock(&f->mu);
+    while (!f->streaming && !f->done)
+        pthread_cond_wait(&f->cond, &f->mu);
+    pthread_mutex_unlock(&f->mu);
+    return f;
+}
+
+int locus_etl__fetch_end(void *arg)
+{
+    locus_etl__fetch_t *f = arg;
+    pthread_mutex_lock(&f->mu);
+    while (!f->done)
+        pthread_cond_wait(&f->cond, &f->mu);
+    bool ok = f->status >= 200 && f->status <= 299;
+    pthread_mutex_unlock(&f->mu);
+    return ok ? 0 : LOCUS_ETL_EIO;
+}
+
+void locus_etl__fetch_free(locus_etl__fetch_t *f)
+{
+    if (f == NULL)
+        return;
+    close(f->rfd); /* a writer blocked on a full pipe gets EPIPE and ends the transfer */
+    if (f->joinable)
+        pthread_join(f->th, NULL);
+    pthread_mutex_destroy(&f->mu);
+    pthread_cond_destroy(&f->cond);
+    free(f->body);
+    free(f->url);
+    free(f);
 }
 
 typedef struct {
@@ -155,7 +292,7 @@ long locus_etl__http_put(const char *url, const char *node_url, const void *data
     }
     char errbuf[CURL_ERROR_SIZE] = "";
     src_t src = {.p = data, .n = n};
-    sink_t s = {.max = (uint64_t)1 << 40};
+    sink_t s = {.max = (uint64_t)1 << 40, .c = c, .fd = -1};
     buf_init(&s.b);
     struct curl_slist *hdrs = NULL;
     hdrs =

@@ -20,6 +20,7 @@
 #include "common/util.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -228,4 +229,41 @@ int locus_etl_set_error(locus_etl_output_t *out, int http_status, const char *fm
     out->err_status = (http_status >= 400 && http_status <= 599) ? http_status : 0;
     pthread_mutex_unlock(&out->mu);
     return LOCUS_ETL_ERROR;
+}
+
+long locus_etl_read(locus_etl_reader_t *r, void *buf, size_t n)
+{
+    if (r == NULL || (buf == NULL && n > 0))
+        return LOCUS_ETL_EINVAL;
+    if (r->out != NULL) {
+        pthread_mutex_lock(&r->out->mu);
+        bool gone = r->out->cancelled;
+        pthread_mutex_unlock(&r->out->mu);
+        if (gone)
+            return LOCUS_ETL_ECANCELED;
+    }
+    if (n > LONG_MAX)
+        n = LONG_MAX;
+    if (!r->use_fd) {
+        uint64_t left = r->len - r->off;
+        size_t k = left < n ? (size_t)left : n;
+        if (k)
+            memcpy(buf, r->mem + r->off, k);
+        r->off += k;
+        return (long)k;
+    }
+    for (;;) {
+        ssize_t k = read(r->fd, buf, n);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0)
+            return LOCUS_ETL_EIO;
+        if (k == 0 && r->at_end != NULL) {
+            int rc = r->at_end(r->end_arg);
+            if (rc != 0)
+                return rc;
+        }
+        r->off += (uint64_t)k;
+        return (long)k;
+    }
 }

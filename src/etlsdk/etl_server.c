@@ -75,6 +75,9 @@ struct req_s {
     size_t body_len, body_cap;
     void *map; /* mmapped FQN */
     size_t map_len;
+    int stream_fd;             /* transform_stream: the FQN, or the spooled body */
+    uint64_t stream_len;       /* bytes spooled to stream_fd */
+    locus_etl__fetch_t *fetch; /* transform_stream: the hpull fetch streaming into a pipe */
 
     locus_etl__job_t job;
     char *resp_buf; /* direct-put reply body forwarded to our client */
@@ -149,6 +152,23 @@ static int listen_unix(const char *path, char *err, size_t errlen)
 /* ------------------------------------------------------------------------------------------ */
 /* Worker pool */
 
+/* One transform: the whole-buffer callback, or the streaming one reading j->rd (by default
+ * j->in.data, e.g. a ws message). */
+static int run_transform(locus_etl_ctx_t *ctx, locus_etl__job_t *j)
+{
+    if (ctx->srv.transform_stream == NULL)
+        return ctx->srv.transform(&j->in, &j->out, ctx->srv.userdata);
+    if (!j->rd.use_fd) {
+        j->rd.mem = j->in.data;
+        j->rd.len = j->in.len;
+    }
+    j->rd.off = 0;
+    j->rd.out = &j->out;
+    locus_etl_input_t in = j->in;
+    in.data = NULL;
+    return ctx->srv.transform_stream(&in, &j->rd, &j->out, ctx->srv.userdata);
+}
+
 static void *worker_main(void *arg)
 {
     locus_etl_ctx_t *ctx = arg;
@@ -170,7 +190,7 @@ static void *worker_main(void *arg)
         bool cancelled = o->cancelled;
         o->state = JOB_RUNNING;
         pthread_mutex_unlock(&o->mu);
-        int rc = cancelled ? LOCUS_ETL_ECANCELED : ctx->srv.transform(&j->in, o, ctx->srv.userdata);
+        int rc = cancelled ? LOCUS_ETL_ECANCELED : run_transform(ctx, j);
         pthread_mutex_lock(&o->mu);
         o->rc = rc;
         o->state = JOB_DONE;
@@ -258,6 +278,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
     req_t *r = xcalloc(1, sizeof(*r));
     r->ctx = ctx;
     r->raw_uri = xstrdup(uri);
+    r->stream_fd = -1;
     locus_etl__output_init(&r->job.out, true);
     pthread_mutex_lock(&ctx->amu);
     r->anext = ctx->active;
@@ -295,6 +316,9 @@ static void req_free(req_t *r)
     locus_etl__output_dispose(&r->job.out);
     if (r->map != NULL)
         munmap(r->map, r->map_len);
+    if (r->stream_fd >= 0)
+        close(r->stream_fd);
+    locus_etl__fetch_free(r->fetch);
     free(r->body);
     free(r->resp_buf);
     free(r->node_first);
@@ -380,10 +404,10 @@ static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
 /* ------------------------------------------------------------------------------------------ */
 /* Input */
 
-int locus_etl__map_fqn(locus_etl_ctx_t *ctx, const char *fqn, void **map, size_t *len, char **msg)
+int locus_etl__open_fqn(locus_etl_ctx_t *ctx, const char *fqn, int *fdp, uint64_t *size, char **msg)
 {
-    *map = NULL;
-    *len = 0;
+    *fdp = -1;
+    *size = 0;
     if (!locus_etl__fqn_allowed(fqn, ctx->opts.fqn_roots)) {
         *msg = xasprintf("FQN %s is outside the allowed roots", fqn);
         return 403;
@@ -414,6 +438,37 @@ int locus_etl__map_fqn(locus_etl_ctx_t *ctx, const char *fqn, void **map, size_t
         *msg = xasprintf("%s is not a regular file", fqn);
         return 400;
     }
+    *fdp = fd;
+    *size = (uint64_t)st.st_size;
+    return 0;
+}
+
+int locus_etl__tmpfile(void)
+{
+    const char *dir = getenv("TMPDIR");
+    if (dir == NULL || dir[0] == '\0')
+        dir = "/tmp";
+    int fd = open(dir, O_TMPFILE | O_RDWR | O_EXCL | O_CLOEXEC, 0600);
+    if (fd >= 0)
+        return fd;
+    char *path = xasprintf("%s/locus-etl-XXXXXX", dir);
+    fd = mkostemp(path, O_CLOEXEC);
+    if (fd >= 0)
+        unlink(path);
+    free(path);
+    return fd;
+}
+
+int locus_etl__map_fqn(locus_etl_ctx_t *ctx, const char *fqn, void **map, size_t *len, char **msg)
+{
+    *map = NULL;
+    *len = 0;
+    int fd;
+    uint64_t size;
+    int rc = locus_etl__open_fqn(ctx, fqn, &fd, &size, msg);
+    if (rc != 0)
+        return rc;
+    struct stat st = {.st_size = (off_t)size};
     if (st.st_size > 0) {
         void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
         if (m == MAP_FAILED) {
@@ -430,9 +485,34 @@ int locus_etl__map_fqn(locus_etl_ctx_t *ctx, const char *fqn, void **map, size_t
     return 0;
 }
 
-/* Maps r->uri.fqn read-only into r->job.in. 0, or an HTTP status with *msg (caller frees). */
+static bool streaming(const req_t *r)
+{
+    return r->ctx->srv.transform_stream != NULL;
+}
+
+/* transform_stream: the job reads r->stream_fd from its start; len bytes (0 = unknown). */
+static void use_stream_fd(req_t *r, uint64_t len, locus_etl_source_t source)
+{
+    r->job.rd.use_fd = true;
+    r->job.rd.fd = r->stream_fd;
+    r->job.in.data = "";
+    r->job.in.len = (size_t)len;
+    r->job.in.source = source;
+}
+
+/* Maps r->uri.fqn read-only into r->job.in (transform_stream: opens it for reading). 0, or an
+ * HTTP status with *msg (caller frees). */
 static int load_fqn(req_t *r, char **msg)
 {
+    if (streaming(r)) {
+        uint64_t size;
+        int st = locus_etl__open_fqn(r->ctx, r->uri.fqn, &r->stream_fd, &size, msg);
+        if (st == 0) {
+            use_stream_fd(r, size, LOCUS_ETL_SRC_FQN);
+            r->job.in.fqn = r->uri.fqn;
+        }
+        return st;
+    }
     void *m = NULL;
     size_t n = 0;
     int st = locus_etl__map_fqn(r->ctx, r->uri.fqn, &m, &n, msg);
@@ -447,9 +527,45 @@ static int load_fqn(req_t *r, char **msg)
     return 0;
 }
 
-/* GETs url into r->job.in. 0, or an HTTP status with *msg (caller frees). */
+/* transform_stream: starts fetching url into a pipe the transform reads as the bytes arrive.
+ * 0, or an HTTP status with *msg as load_url (then nothing runs). */
+static int stream_url(req_t *r, const char *url, char **msg)
+{
+    locus_etl__fetch_t *f = r->fetch =
+        locus_etl__fetch_start(url, r->ctx->opts.obj_timeout_ms, r->ctx->opts.max_object_size);
+    if (f == NULL) {
+        *msg = xasprintf("cannot fetch %s: %s", url, strerror(errno));
+        return 500;
+    }
+    pthread_mutex_lock(&f->mu);
+    bool failed = f->done && (f->status < 200 || f->status > 299);
+    long st = f->status;
+    pthread_mutex_unlock(&f->mu);
+    if (failed && st == 0) {
+        *msg = xasprintf("cannot fetch %s: %s", url, f->err);
+        return 502;
+    }
+    if (failed) {
+        *msg = xasprintf("fetching %s: HTTP %ld: %.*s", url, st, (int)(f->len > 512 ? 512 : f->len),
+                         f->body ? f->body : "");
+        return st >= 400 && st <= 599 ? (int)st : 502;
+    }
+    r->job.rd.use_fd = true;
+    r->job.rd.fd = f->rfd;
+    r->job.rd.at_end = locus_etl__fetch_end;
+    r->job.rd.end_arg = f;
+    r->job.in.data = "";
+    r->job.in.len = 0; /* unknown */
+    r->job.in.source = LOCUS_ETL_SRC_FETCH;
+    return 0;
+}
+
+/* GETs url into r->job.in (transform_stream: stream_url). 0, or an HTTP status with *msg
+ * (caller frees). */
 static int load_url(req_t *r, const char *url, char **msg)
 {
+    if (streaming(r))
+        return stream_url(r, url, msg);
     char err[512];
     err[0] = '\0';
     char *body = NULL;
@@ -598,6 +714,8 @@ static int on_headers(req_t *r, struct MHD_Connection *c, const char *method, ch
                              (unsigned long long)ctx->opts.max_object_size);
             return 413;
         }
+        if (streaming(r))
+            return 0; /* spooled as it arrives (on_body) */
         r->body_cap = (size_t)n;
         r->body = malloc(r->body_cap + 1);
         if (r->body == NULL) {
@@ -608,6 +726,28 @@ static int on_headers(req_t *r, struct MHD_Connection *c, const char *method, ch
     return 0;
 }
 
+/* transform_stream: appends a body chunk to the unlinked temporary file r->stream_fd (created
+ * on the first one), so that the object never sits in memory. false with an early error. */
+static bool spool_body(req_t *r, const char *p, size_t n)
+{
+    if (r->stream_len + n > r->ctx->opts.max_object_size) {
+        r->early_status = 413;
+        r->early_msg = xasprintf("object too large (limit %llu bytes)",
+                                 (unsigned long long)r->ctx->opts.max_object_size);
+        return false;
+    }
+    int rc = -EIO;
+    if ((r->stream_fd >= 0 || (r->stream_fd = locus_etl__tmpfile()) >= 0) &&
+        (rc = write_all(r->stream_fd, p, n)) == 0) {
+        r->stream_len += n;
+        return true;
+    }
+    r->early_status = 507;
+    r->early_msg = xasprintf("cannot spool the object to a temporary file: %s",
+                             strerror(rc < 0 ? -rc : errno));
+    return false;
+}
+
 /* Appends a body chunk; false (and an early error) when over the limit. */
 static bool on_body(req_t *r, const char *p, size_t n)
 {
@@ -616,6 +756,8 @@ static bool on_body(req_t *r, const char *p, size_t n)
     if (r->method != M_PUT || r->uri.fqn != NULL)
         return true; /* GET with a body, or an FQN PUT with one: ignored */
     uint64_t max = r->ctx->opts.max_object_size;
+    if (streaming(r))
+        return spool_body(r, p, n);
     if (r->body_len + n > r->body_cap) {
         if ((uint64_t)(r->body_len + n) > max)
             goto too_big;
@@ -741,6 +883,14 @@ static enum MHD_Result on_request(req_t *r, struct MHD_Connection *c)
     r->job.in.args = r->uri.args;
     if (r->uri.fqn != NULL && (r->method == M_GET || r->method == M_PUT)) {
         st = load_fqn(r, &msg);
+    } else if (r->method == M_PUT && streaming(r)) {
+        if (r->stream_fd >= 0)
+            lseek(r->stream_fd, 0, SEEK_SET);
+        r->job.in.data = "";
+        r->job.in.len = 0;
+        r->job.in.source = LOCUS_ETL_SRC_BODY;
+        if (r->stream_fd >= 0) /* else an empty body: the reader gets "" */
+            use_stream_fd(r, r->stream_len, LOCUS_ETL_SRC_BODY);
     } else if (r->method == M_PUT) {
         r->job.in.data = r->body != NULL ? r->body : "";
         r->job.in.len = r->body_len;
@@ -948,10 +1098,11 @@ int locus_etl_start(const locus_etl_server_t *srv, const locus_etl_options_t *op
     }
     err[0] = '\0';
     *out = NULL;
-    if (srv == NULL || srv->api_version != LOCUS_ETL_API_V1 || srv->transform == NULL) {
+    if (srv == NULL || srv->api_version != LOCUS_ETL_API_V1 ||
+        (srv->transform == NULL) == (srv->transform_stream == NULL)) {
         snprintf(err, errlen,
-                 "locus_etl_server_t: need api_version LOCUS_ETL_API_V1 and a "
-                 "transform callback");
+                 "locus_etl_server_t: need api_version LOCUS_ETL_API_V1 and exactly one of "
+                 "transform and transform_stream");
         return LOCUS_ETL_EINVAL;
     }
     locus_etl_options_t defaults;

@@ -387,38 +387,6 @@ static void req_fail(ws_req_t *r, int status, char *msg)
 /* ------------------------------------------------------------------------------------------ */
 /* Receiving: object bytes */
 
-static int spill_write(int fd, const void *p, size_t n)
-{
-    const char *s = p;
-    while (n > 0) {
-        ssize_t w = write(fd, s, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        s += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
-static int spill_open(void)
-{
-    const char *dir = getenv("TMPDIR");
-    if (dir == NULL || dir[0] == '\0')
-        dir = "/tmp";
-    int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-    if (fd >= 0)
-        return fd;
-    /* No O_TMPFILE on this file system: create and unlink at once. */
-    char *path = xasprintf("%s/locus-etl-ws-XXXXXX", dir);
-    fd = mkostemp(path, O_CLOEXEC);
-    if (fd >= 0)
-        unlink(path);
-    free(path);
-    return fd;
-}
-
 static void obj_append(ws_conn_t *c, ws_req_t *r, const uint8_t *p, size_t n)
 {
     if (r->status != 0 || n == 0)
@@ -429,8 +397,8 @@ static void obj_append(ws_conn_t *c, ws_req_t *r, const uint8_t *p, size_t n)
         goto drop;
     }
     if (r->spill_fd < 0 && r->mem_len + n > WS_SPILL_AT) {
-        r->spill_fd = spill_open();
-        if (r->spill_fd < 0 || spill_write(r->spill_fd, r->mem, r->mem_len) != 0) {
+        r->spill_fd = locus_etl__tmpfile();
+        if (r->spill_fd < 0 || write_all(r->spill_fd, r->mem, r->mem_len) != 0) {
             req_fail(r, 500,
                      xasprintf("cannot spill the object to a temp file: %s", strerror(errno)));
             goto drop;
@@ -440,7 +408,7 @@ static void obj_append(ws_conn_t *c, ws_req_t *r, const uint8_t *p, size_t n)
         r->mem_len = r->mem_cap = 0;
     }
     if (r->spill_fd >= 0) {
-        if (spill_write(r->spill_fd, p, n) != 0) {
+        if (write_all(r->spill_fd, p, n) != 0) {
             req_fail(r, 500,
                      xasprintf("cannot write the object to a temp file: %s", strerror(errno)));
             goto drop;
@@ -473,11 +441,16 @@ drop:
     }
 }
 
-/* The object is complete: make it one contiguous read-only buffer. */
-static void obj_finish(ws_req_t *r)
+/* The object is complete: make it one contiguous read-only buffer (for a streaming transform a
+ * spilled object is read from its file instead: ws_input). */
+static void obj_finish(ws_conn_t *c, ws_req_t *r)
 {
     if (r->status != 0 || r->spill_fd < 0)
         return;
+    if (c->ctx->srv.transform_stream != NULL) {
+        lseek(r->spill_fd, 0, SEEK_SET);
+        return;
+    }
     if (r->size > 0) {
         void *m = mmap(NULL, (size_t)r->size, PROT_READ, MAP_PRIVATE, r->spill_fd, 0);
         if (m == MAP_FAILED) {
@@ -659,7 +632,7 @@ static void on_frame_end(wslay_event_context_ptr ws, void *ud)
         ws_req_t *r = c->rx;
         c->rx = NULL;
         c->in_obj = false;
-        obj_finish(r);
+        obj_finish(c, r);
         enqueue(c, r);
     } else {
         on_control(c);
@@ -823,33 +796,48 @@ static void do_direct_put(ws_conn_t *c, ws_req_t *r, const char *p, size_t n)
     free(m);
 }
 
-/* Starts the head request: an error answer, or its job on the worker pool. */
-static void start_head(ws_conn_t *c)
+/* The head request's input: its FQN mapped (a streaming transform reads it in place), or the
+ * object message in memory, mapped or (streaming) in its spill file. Fails r on error. */
+static void ws_input(ws_conn_t *c, ws_req_t *r)
 {
-    ws_req_t *r = c->qhead;
-    if (r->status == 0 && r->ctrl.fqn != NULL) {
-        char *msg = NULL;
-        void *m = NULL;
-        size_t n = 0;
-        int st = locus_etl__map_fqn(c->ctx, r->ctrl.fqn, &m, &n, &msg);
-        if (st != 0)
-            req_fail(r, st, msg);
-        r->map = m;
-        r->map_len = n;
-    }
-    if (r->status != 0) {
-        reply_error(c, r, r->status, r->msg);
-        return;
-    }
+    bool streaming = c->ctx->srv.transform_stream != NULL;
     locus_etl_input_t *in = &r->job.in;
+    char *msg = NULL;
+    if (r->ctrl.fqn != NULL) {
+        uint64_t size = 0;
+        int st = streaming ? locus_etl__open_fqn(c->ctx, r->ctrl.fqn, &r->spill_fd, &size, &msg)
+                           : locus_etl__map_fqn(c->ctx, r->ctrl.fqn, &r->map, &r->map_len, &msg);
+        if (st != 0) {
+            req_fail(r, st, msg);
+            return;
+        }
+        r->size = size;
+    }
     in->data = r->map != NULL   ? (const void *)r->map
                : r->mem != NULL ? (const void *)r->mem
                                 : (const void *)"";
     in->len = r->map != NULL ? r->map_len : r->mem_len;
+    if (streaming && r->spill_fd >= 0) {
+        r->job.rd.use_fd = true;
+        r->job.rd.fd = r->spill_fd;
+        in->len = (size_t)r->size;
+    }
     in->path = r->ctrl.path;
     in->args = r->ctrl.args;
     in->fqn = r->ctrl.fqn;
     in->source = r->ctrl.fqn != NULL ? LOCUS_ETL_SRC_FQN : LOCUS_ETL_SRC_BODY;
+}
+
+/* Starts the head request: an error answer, or its job on the worker pool. */
+static void start_head(ws_conn_t *c)
+{
+    ws_req_t *r = c->qhead;
+    if (r->status == 0)
+        ws_input(c, r);
+    if (r->status != 0) {
+        reply_error(c, r, r->status, r->msg);
+        return;
+    }
     r->job.out.may_stream = r->ctrl.dst_first == NULL; /* direct put may retry: keep it all */
     r->job.out.wake_fd = c->wake_fd;
     if (!locus_etl__submit(c->ctx, &r->job)) {

@@ -96,6 +96,32 @@ void locus_etl__http_global_init(void);
 long locus_etl__http_get(const char *url, int timeout_ms, uint64_t max_size, char **body,
                          size_t *len, char *err, size_t errlen);
 
+/* A streaming GET (transform_stream's hpull input): a thread GETs url and writes a 2xx body
+ * into a pipe whose read end (rfd) the transform reads, at the pace it reads. */
+typedef struct locus_etl__fetch_s {
+    char *url;
+    int timeout_ms; /* bytes must move at least once per this long */
+    uint64_t max;
+    int rfd, wfd;
+    pthread_t th;
+    bool joinable;
+    pthread_mutex_t mu; /* protects what follows */
+    pthread_cond_t cond;
+    bool streaming; /* 2xx bytes started to arrive */
+    bool done;      /* the transfer ended (wfd closed) */
+    long status;    /* HTTP status, 0 on a transport error (err) */
+    char *body;     /* a non-2xx answer's body */
+    size_t len;
+    char err[512];
+} locus_etl__fetch_t;
+/* Starts the fetch and waits until its bytes start to flow or it ended (then status, body, err
+ * tell the outcome). NULL only when no pipe could be made. */
+locus_etl__fetch_t *locus_etl__fetch_start(const char *url, int timeout_ms, uint64_t max_size);
+/* At the end of the pipe: 0 when the whole object arrived, LOCUS_ETL_EIO when the transfer
+ * failed. Waits for the transfer to end. */
+int locus_etl__fetch_end(void *f);
+/* Closes the read end, waits for the thread, frees f. NULL is fine. */
+void locus_etl__fetch_free(locus_etl__fetch_t *f);
 /* PUTs data[0..n) to url with `Ais-Node-Url: node_url` when node_url is set. The response body
  * goes to *resp (caller frees, may be NULL). Returns the HTTP status, or 0 on a transport error
  * (message in err). */
@@ -159,9 +185,21 @@ void locus_etl__output_bytes(locus_etl_output_t *o, const char **p, size_t *n);
 /* ------------------------------------------------------------------------------------------ */
 /* etl_server.c: the server context, the worker pool and helpers shared with etl_ws.c */
 
+/* The input of a streaming transform: a file descriptor (use_fd: an FQN, or an object spooled
+ * to an unlinked temporary file) or, by default, in->data[0..len) of the job. */
+struct locus_etl_reader_s {
+    bool use_fd;
+    int fd;
+    const char *mem;
+    uint64_t len, off;
+    locus_etl_output_t *out;  /* for cancellation */
+    int (*at_end)(void *arg); /* at the fd's end: 0, or the error to return (a failed fetch) */
+    void *end_arg;
+};
 /* One transform to run on the worker pool: the input, the output and the FIFO linkage. */
 typedef struct locus_etl__job_s {
     locus_etl_input_t in;
+    locus_etl_reader_t rd; /* transform_stream only */
     locus_etl_output_t out;
     struct locus_etl__job_s *qnext;
     bool queued;    /* in the pool's FIFO (ctx->qmu) */
@@ -213,6 +251,11 @@ bool locus_etl__submit(locus_etl_ctx_t *ctx, locus_etl__job_t *j);
  * never submitted. Then j can be freed. */
 void locus_etl__job_finish(locus_etl_ctx_t *ctx, locus_etl__job_t *j);
 
+/* Opens `fqn` (normalized) read-only after the FQN-roots checks: 0 with *fd and *size, or an
+ * HTTP status with *msg (caller frees). */
+int locus_etl__open_fqn(locus_etl_ctx_t *ctx, const char *fqn, int *fd, uint64_t *size, char **msg);
+/* An unlinked temporary file in $TMPDIR (or /tmp), read-write: the fd or -1. */
+int locus_etl__tmpfile(void);
 /* Opens and maps `fqn` (normalized) read-only after the FQN-roots checks. 0 with *map (NULL for
  * an empty file; munmap(*map, *len) to release), or an HTTP status with *msg (caller frees). */
 int locus_etl__map_fqn(locus_etl_ctx_t *ctx, const char *fqn, void **map, size_t *len, char **msg);

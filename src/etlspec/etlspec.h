@@ -44,6 +44,8 @@ int etl_spec_known_keys(json_t *obj, const char *where, const char *const *known
 /* AIStore's ETL name rule: 6..32 chars of [a-z0-9-], starting and ending alphanumeric.
  * NULL when valid, else a reason. */
 const char *etl_name_check(const char *name);
+/* Most stages after the first ETL of a pipeline (etl_pipeline, TCBMsg "pipeline"). */
+#define ETL_PIPELINE_MAX 16
 /* Whether target and server talk over a Unix socket: the spec's "locus_unix_socket" when set,
  * else the node config's etl_unix_sockets; never for hpull:// (clients follow its redirects) or
  * io:// (no server). */

@@ -51,7 +51,17 @@ struct req_impl_s {
     req_impl_t *next;             /* worker queue */
     struct MHD_Response *pending; /* an offloaded request's response, queued on resume */
     unsigned pending_status;
+    unsigned status;  /* what it was answered (0: nothing) */
+    int64_t start_ns; /* monotonic, when its headers came */
+    int64_t bytes_in; /* request body bytes received */
 };
+
+static http_done_cb done_hook; /* http_set_done_hook() */
+
+void http_set_done_hook(http_done_cb cb)
+{
+    done_hook = cb;
+}
 
 struct http_server_s {
     struct MHD_Daemon *mhd;
@@ -219,6 +229,7 @@ void http_send(http_req_t *req, unsigned status, struct MHD_Response *resp)
         return;
     }
     req->_answered = true;
+    ((req_impl_t *)req)->status = status;
     if (req->_offloaded) { /* a worker: the I/O thread queues it once resumed */
         req_impl_t *ri = (req_impl_t *)req;
         ri->pending = resp;
@@ -375,6 +386,7 @@ static req_impl_t *req_create(http_server_t *s, struct MHD_Connection *conn, con
                               const char *method)
 {
     req_impl_t *ri = xcalloc(1, sizeof(*ri));
+    ri->start_ns = time_mono_ns();
     http_req_t *req = &ri->req;
     req->conn = conn;
     req->method = method;
@@ -562,6 +574,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
     if (*upload_data_size > 0) {
         size_t n = *upload_data_size;
         *upload_data_size = 0;
+        ri->bytes_in += (int64_t)n;
         if (req->_answered)
             return MHD_YES;
         switch (req->body_mode) {
@@ -604,6 +617,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
     if (ri == NULL)
         return;
     *req_cls = NULL;
+    if (done_hook)
+        done_hook(&ri->req, ri->status, time_mono_ns() - ri->start_ns, ri->bytes_in,
+                  toe == MHD_REQUEST_TERMINATED_COMPLETED_OK);
     req_free(ri);
 }
 

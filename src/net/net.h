@@ -57,6 +57,7 @@ struct http_req_s {
     buf_t body;
     bool body_too_large;
     bool sink_failed;
+    int64_t bytes_out; /* a handler sending an object's body says its size (metrics) */
     /* private */
     bool _answered;
     bool _headers_done;
@@ -65,6 +66,14 @@ struct http_req_s {
 };
 
 typedef void (*http_handler_cb)(http_req_t *req);
+
+/* Called as each request ends (on an I/O thread; it must not block): the status it was
+ * answered (0: none), how long since its headers came (ns, the response sent), the request
+ * body bytes received, and whether the response went out whole. req->bytes_out is what the
+ * handler said its response body holds. For the node's metrics; set once, before serving. */
+typedef void (*http_done_cb)(const http_req_t *req, unsigned status, int64_t ns, int64_t bytes_in,
+                             bool ok);
+void http_set_done_hook(http_done_cb cb);
 
 typedef struct http_server_s http_server_t;
 

@@ -15,6 +15,7 @@
 #include "common/names.h"
 #include "common/template.h"
 #include "common/util.h"
+#include "etlspec/etlspec.h"
 #include "net/fanout.h"
 #include "proxy/internal.h"
 
@@ -470,6 +471,64 @@ static const char *check_tcb(json_t *v)
     return NULL;
 }
 
+/* Whether the ETL en is known and running; else answers 404 / 400 (what names it in the
+ * message: "etl job" or "etl pipeline stage <n>"). */
+static bool etl_running(http_req_t *req, const char *en, const char *what)
+{
+    mdoc_t *md = md_get(MD_ETL);
+    json_t *e = json_object_get(md->items, en);
+    const char *stage = json_string_value(json_object_get(e, "stage"));
+    char stage_copy[32];
+    snprintf(stage_copy, sizeof(stage_copy), "%s", stage ? stage : "");
+    md_put(md);
+    if (e == NULL) {
+        http_reply_error(req, 404, "%s: %s %s does not exist", cluster_self_name(), what, en);
+        return false;
+    }
+    if (strcmp(stage_copy, "Running") != 0) {
+        http_reply_error(req, 400, "%s %s is not running (stage %s)", what, en, stage_copy);
+        return false;
+    }
+    return true;
+}
+
+/* etl-bck: the ETL ("id") and every stage of its "pipeline" (AIStore's TCBMsg
+ * Transform.Pipeline: ETL names applied in order after it) exist and run, before any target
+ * starts (AIStore answers 404 for an unknown stage too). Else answered. */
+static bool etl_bck_runnable(http_req_t *req, json_t *value)
+{
+    const char *en = json_string_value(json_object_get(value, "id"));
+    if (en == NULL || en[0] == '\0') {
+        http_reply_error(req, 400, "etl-bck: the ETL name (\"id\") is missing");
+        return false;
+    }
+    if (!etl_running(req, en, "etl job"))
+        return false;
+    json_t *pv = json_object_get(value, "pipeline");
+    if (pv == NULL || json_is_null(pv))
+        return true;
+    if (!json_is_array(pv) || json_array_size(pv) > ETL_PIPELINE_MAX) {
+        http_reply_error(req, 400, "etl-bck: \"pipeline\" must be an array of at most %d ETL names",
+                         ETL_PIPELINE_MAX);
+        return false;
+    }
+    size_t i;
+    json_t *v;
+    json_array_foreach(pv, i, v)
+    {
+        const char *why = json_is_string(v) ? etl_name_check(json_string_value(v)) : "not a string";
+        if (why) {
+            http_reply_error(req, 400, "etl-bck: pipeline[%zu]: invalid ETL name: %s", i, why);
+            return false;
+        }
+        char what[48];
+        snprintf(what, sizeof(what), "etl pipeline stage %zu", i + 2);
+        if (!etl_running(req, json_string_value(v), what))
+            return false;
+    }
+    return true;
+}
+
 /* copy-bck and etl-bck: validate, create the destination, start the job on every target. */
 static void copy_bucket(http_req_t *req, const char *kind, const char *src, json_t *value)
 {
@@ -478,27 +537,8 @@ static void copy_bucket(http_req_t *req, const char *kind, const char *src, json
         http_reply_error(req, 400, "%s: %s", kind, why);
         return;
     }
-    if (strcmp(kind, "etl-bck") == 0) {
-        const char *en = json_string_value(json_object_get(value, "id"));
-        if (en == NULL || en[0] == '\0') {
-            http_reply_error(req, 400, "etl-bck: the ETL name (\"id\") is missing");
-            return;
-        }
-        mdoc_t *md = md_get(MD_ETL);
-        json_t *e = json_object_get(md->items, en);
-        const char *stage = json_string_value(json_object_get(e, "stage"));
-        char stage_copy[32];
-        snprintf(stage_copy, sizeof(stage_copy), "%s", stage ? stage : "");
-        md_put(md);
-        if (e == NULL) {
-            http_reply_error(req, 404, "%s: etl job %s does not exist", cluster_self_name(), en);
-            return;
-        }
-        if (strcmp(stage_copy, "Running") != 0) {
-            http_reply_error(req, 400, "etl job %s is not running (stage %s)", en, stage_copy);
-            return;
-        }
-    }
+    if (strcmp(kind, "etl-bck") == 0 && !etl_bck_runnable(req, value))
+        return;
     char *dst = parse_bck_to(req);
     if (dst == NULL)
         return;
@@ -925,6 +965,8 @@ static void cluster_put(http_req_t *req)
 void proxy_on_request(http_req_t *req)
 {
     pctx_t *c = req->ctx;
+    if (stats_handle(req))
+        return;
     char copy[8192];
     const char *segs[4];
     int n = route_split(req->path, copy, sizeof(copy), segs, 4);

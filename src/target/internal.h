@@ -177,6 +177,9 @@ void ec_handle(http_req_t *req);
 struct xact_s;
 void ec_job(struct xact_s *x);
 
+/* The target's metrics collectors (tstats.c): mountpaths and jobs. */
+void tstats_init(void);
+
 /* ---------------------------------------------------------------- mountpaths (mpath.c)
  * The target's mountpaths (docs/design.md §5): an immutable, reference-counted snapshot that a
  * change replaces under a lock. Enabled mountpaths are the HRW set that places objects; disabled

@@ -46,8 +46,9 @@ typedef struct {
     pthread_mutex_t lock; /* protects next and tmpl */
     int workers;
     bool dry_run, coer;
-    etl_inst_t *etl; /* etl-bck: the transformer, held for the job's life */
-    void *session;   /* etl-bck: the communicator's per-job state (ws connections) */
+    etl_inst_t *etl;    /* etl-bck: the transformer, held for the job's life */
+    void *session;      /* etl-bck: the communicator's per-job state (ws connections) */
+    etl_pipeline_t *pl; /* etl-bck: the later stages of a pipeline ("pipeline"), or NULL */
     char etl_name[64];
     const char *etl_args; /* etl-bck: passed with every object (in msg) */
     const char *prepend;
@@ -100,6 +101,7 @@ static void job_free(job_t *j)
     free(j->names);
     template_iter_free(j->tmpl);
     json_decref(j->msg);
+    etl_pipeline_release(j->pl);
     if (j->etl) {
         etl_session_close(j->etl, j->session);
         etl_release(j->etl);
@@ -330,9 +332,9 @@ static int copy_forward(xact_t *x, bool transformed, spool_t *sp, int fd, const 
     return status;
 }
 
-int jobs_copy_object(xact_t *x, etl_inst_t *etl, void *session, const char *args,
-                     const char *src_bck, const char *name, const char *dst_bck, const char *dst,
-                     bool dry_run, char *err, size_t errlen)
+int jobs_copy_object(xact_t *x, etl_inst_t *etl, void *session, const etl_pipeline_t *pl,
+                     const char *args, const char *src_bck, const char *name, const char *dst_bck,
+                     const char *dst, bool dry_run, char *err, size_t errlen)
 {
     int fd, status = 0;
     char *fqn = NULL, *daddr = NULL, *owner_url = NULL;
@@ -359,11 +361,17 @@ int jobs_copy_object(xact_t *x, etl_inst_t *etl, void *session, const char *args
         status = 503;
         goto out;
     }
-    etl_req_t rq = {
-        .bck = src_bck, .obj = name, .fd = fd, .size = size, .args = args, .session = session};
+    etl_req_t rq = {.bck = src_bck,
+                    .obj = name,
+                    .fd = fd,
+                    .size = size,
+                    .args = args,
+                    .session = session,
+                    .pipeline = etl_pipeline_urls(pl)};
     fqn = etl && etl_fqn_mode(etl) ? store_fqn(src_bck, name) : NULL;
     rq.fqn = fqn;
-    if (etl && etl_direct_put(etl) && !local && !dry_run) {
+    const etl_inst_t *last = pl && pl->n ? pl->stages[pl->n - 1] : etl;
+    if (etl && etl_direct_put(last) && !local && !dry_run) {
         /* Direct put: the ETL server PUTs the result to the owner itself (AIStore's daddr:
          * <target>/<PathEscape(uname)>[?uuid=<job>], docs/protocol.md §5). */
         char *u = uname_make(dst_bck, dst);
@@ -405,7 +413,7 @@ static void copy_one(job_t *j, const char *name)
 {
     char err[1024];
     char *dst = jobs_to_name(name, j->prepend, j->ext);
-    int st = jobs_copy_object(j->x, j->etl, j->session, j->etl_args, j->x->src_bck, name,
+    int st = jobs_copy_object(j->x, j->etl, j->session, j->pl, j->etl_args, j->x->src_bck, name,
                               j->x->dst_bck, dst, j->dry_run, err, sizeof(err));
     if (st && st != 404) /* 404: deleted meanwhile */
         obj_failed(j, j->x->src_bck, name, err, st);
@@ -612,6 +620,36 @@ static void job_refuse(http_req_t *req, job_t *j, json_t *b, int status, const c
     http_reply_error(req, (unsigned)status, "%s", err);
 }
 
+/* etl-bck: the message's "pipeline" (AIStore's TCBMsg Transform.Pipeline, an array of ETL
+ * names) resolved on this target. 0, or -1 with *st and err. */
+static int job_pipeline(job_t *j, char *err, size_t errlen, int *st)
+{
+    json_t *pv = json_object_get(j->msg, "pipeline");
+    if (pv == NULL || json_is_null(pv) || (json_is_array(pv) && json_array_size(pv) == 0))
+        return 0;
+    buf_t b;
+    buf_init(&b);
+    size_t i;
+    json_t *v;
+    bool ok = json_is_array(pv);
+    json_array_foreach(pv, i, v)
+    {
+        ok = ok && json_is_string(v);
+        if (ok)
+            buf_printf(&b, "%s%s", i ? "," : "", json_string_value(v));
+    }
+    if (!ok) {
+        buf_dispose(&b);
+        *st = 400;
+        snprintf(err, errlen, "etl-bck: \"pipeline\" must be an array of ETL names");
+        return -1;
+    }
+    char *spec = buf_steal(&b);
+    j->pl = etl_pipeline_acquire(j->etl, spec, st, err, errlen);
+    free(spec);
+    return j->pl ? 0 : -1;
+}
+
 static void job_start(http_req_t *req)
 {
     json_t *b = http_body_json(req);
@@ -682,6 +720,10 @@ static void job_start(http_req_t *req)
             return;
         }
         snprintf(j->etl_name, sizeof(j->etl_name), "%s", en);
+        if (job_pipeline(j, err, sizeof(err), &st) < 0) {
+            job_refuse(req, j, b, st, err);
+            return;
+        }
         err[0] = '\0';
         j->session = etl_session_open(j->etl, j->workers, err, sizeof(err));
         if (j->session == NULL && err[0]) {

@@ -37,14 +37,14 @@ typedef struct {
     bool w_open;
     int status; /* early error decided in on_headers, answered in on_request */
     char msg[768];
-    char *location;     /* early redirect */
-    xact_t *xin;        /* job this PUT belongs to (in-objs counters) */
-    bool etl_object;    /* /v1/etl/_object/...: an ETL server's read or direct put */
-    char etl_name[64];  /* the ETL of /v1/etl/_object/<etl>/... */
-    trust_t who;        /* the caller (cluster/trust.h) */
-    auth_sha256_t *sha; /* a node's streamed PUT: the body's digest, checked before commit */
-    bool local;         /* a node's ?local=true: this target's copy only, no redirect */
-    bool received;      /* a node's ?reb= PUT: an object moved here with its metadata (rin) */
+    char *location;    /* early redirect */
+    xact_t *xin;       /* job this PUT belongs to (in-objs counters) */
+    bool etl_object;   /* /v1/etl/_object/...: an ETL server's read or direct put */
+    char etl_name[64]; /* the ETL of /v1/etl/_object/<etl>/... */
+    trust_t who;       /* the caller (cluster/trust.h) */
+    auth_digest_t *dg; /* a node's streamed PUT: the body's digest, checked before commit */
+    bool local;        /* a node's ?local=true: this target's copy only, no redirect */
+    bool received;     /* a node's ?reb= PUT: an object moved here with its metadata (rin) */
     lom_md_t rin;
     char *fqn;     /* GET/HEAD: the object's FQN, looked up once in on_headers */
     bool present;  /* GET/HEAD: it was there then */
@@ -65,7 +65,7 @@ static void tctx_free(http_req_t *req)
     if (c->xin)
         xact_put(c->xin);
     trust_dispose(&c->who);
-    auth_sha256_free(c->sha);
+    auth_digest_free(c->dg);
     lom_md_dispose(&c->rin);
     free(c->bck);
     free(c->obj);
@@ -78,8 +78,8 @@ static void tctx_free(http_req_t *req)
 static int put_sink(http_req_t *req, const char *data, size_t n)
 {
     tctx_t *c = req->ctx;
-    if (c->sha)
-        auth_sha256_update(c->sha, data, n);
+    if (c->dg)
+        auth_digest_update(c->dg, data, n);
     if (store_writer_write(&c->w, data, n) < 0) {
         snprintf(c->msg, sizeof(c->msg), "write error: %s", strerror(errno));
         return -1;
@@ -225,8 +225,8 @@ static bool stream_body(http_req_t *req, tctx_t *c, int rc)
     c->w_open = true;
     req->body_mode = BODY_STREAM;
     req->on_body = put_sink;
-    if (c->who.kind == TRUST_NODE && c->who.sha256[0])
-        c->sha = auth_sha256_new();
+    if (c->who.kind == TRUST_NODE && c->who.digest[0])
+        c->dg = auth_digest_new(c->who.digest); /* valid: the signature was checked */
     return true;
 }
 
@@ -581,6 +581,7 @@ static void object_get(http_req_t *req, tctx_t *c, bool head)
             status = 206;
         }
         r = body_response(fd, off, len);
+        req->bytes_out = len;
         if (status == 206) {
             char cr[96];
             snprintf(cr, sizeof(cr), "bytes %lld-%lld/%lld", (long long)off,
@@ -607,11 +608,10 @@ static bool put_body_ok(http_req_t *req, tctx_t *c)
                          (long long)req->content_length);
         return false;
     }
-    if (c->sha) { /* a node's PUT: commit only the body it signed */
-        char sha[65];
-        auth_sha256_final(c->sha, sha);
-        c->sha = NULL;
-        if (strcmp(sha, c->who.sha256) != 0) {
+    if (c->dg) { /* a node's PUT: commit only the body it signed */
+        bool same = auth_digest_check(c->dg, c->who.digest);
+        c->dg = NULL;
+        if (!same) {
             http_reply_error(req, 401, "intra-cluster PUT: the body is not the one signed");
             return false;
         }
@@ -649,8 +649,8 @@ static void object_put(http_req_t *req, tctx_t *c)
     http_reply(req, 200, NULL, "", 0);
 }
 
-/* PUT /v1/objects/<b>/<o>?object_to=<uname>[&etl_name=X&etl_args=Y]: copy or transform one
- * stored object to another name (synchronous). */
+/* PUT /v1/objects/<b>/<o>?object_to=<uname>[&etl_name=X&etl_args=Y&etl_pipeline=b,c]: copy or
+ * transform one stored object to another name (synchronous). */
 static void object_copy(http_req_t *req, tctx_t *c)
 {
     char *dbck = NULL, *dobj = NULL;
@@ -680,8 +680,17 @@ static void object_copy(http_req_t *req, tctx_t *c)
         http_reply_error(req, (unsigned)st, "%s", err);
         goto out;
     }
-    st = jobs_copy_object(NULL, etl, NULL, http_query(req, "etl_args"), c->bck, c->obj, dbck, dobj,
-                          false, err, sizeof(err));
+    const char *pspec = http_query(req, "etl_pipeline");
+    etl_pipeline_t *pl = NULL;
+    if (etl && pspec && pspec[0] &&
+        (pl = etl_pipeline_acquire(etl, pspec, &st, err, sizeof(err))) == NULL) {
+        etl_release(etl);
+        http_reply_error(req, (unsigned)st, "%s", err);
+        goto out;
+    }
+    st = jobs_copy_object(NULL, etl, NULL, pl, http_query(req, "etl_args"), c->bck, c->obj, dbck,
+                          dobj, false, err, sizeof(err));
+    etl_pipeline_release(pl);
     if (etl)
         etl_release(etl);
     if (st)
@@ -715,6 +724,13 @@ static void object_delete(http_req_t *req, tctx_t *c)
         http_reply(req, 200, NULL, "", 0);
 }
 
+/* The etl_pipeline of an inline GET ("b,c"), NULL when absent or empty. */
+static const char *inline_pipeline(http_req_t *req)
+{
+    const char *p = http_query(req, "etl_pipeline");
+    return p && p[0] ? p : NULL;
+}
+
 static void object_request(http_req_t *req, tctx_t *c)
 {
     const char *m = req->method;
@@ -725,7 +741,7 @@ static void object_request(http_req_t *req, tctx_t *c)
     } else if (strcmp(m, "GET") == 0 && http_query(req, "etl_name")) {
         if (fetch_if_missing(req, c))
             etl_inline_get(req, c->bck, c->obj, http_query(req, "etl_name"),
-                           http_query(req, "etl_args"));
+                           http_query(req, "etl_args"), inline_pipeline(req));
     } else if (strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0) {
         object_get(req, c, m[0] == 'H');
     } else if (strcmp(m, "PUT") == 0 && http_query(req, "object_to")) {
@@ -787,6 +803,8 @@ static json_t *daemon_what(const char *what)
 void target_on_request(http_req_t *req)
 {
     tctx_t *c = req->ctx;
+    if (stats_handle(req))
+        return;
     char copy[8192];
     const char *segs[3];
     int n = route_split(req->path, copy, sizeof(copy), segs, 3);
@@ -896,6 +914,7 @@ int target_init(char *err, size_t errlen)
     cluster_on_bmd_change(on_bmd_change);
     cluster_on_daemon_what(daemon_what);
     jobs_init();
+    tstats_init();
     return etl_target_init(&objects, err, errlen);
 }
 

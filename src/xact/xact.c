@@ -2,6 +2,7 @@
  * xact.c - the job registry. See xact.h.
  */
 #include "xact/xact.h"
+#include "common/metrics.h"
 #include "common/names.h"
 #include "common/util.h"
 
@@ -340,6 +341,56 @@ json_t *xact_list(const xact_filter_t *f, const char *node_id)
     }
     free(xs);
     return a;
+}
+
+static const char *job_state(const xact_t *x)
+{
+    return x->end_ns == 0 ? "running" : x->aborted ? "aborted" : "done";
+}
+
+void xact_metrics(buf_t *b)
+{
+    xact_filter_t all = {0};
+    size_t n;
+    xact_t **xs = collect(&all, &n);
+    metrics_family(b, "locus_jobs", "gauge",
+                   "jobs this node remembers, by kind and state (running, done, aborted)");
+    for (size_t i = 0; i < n; i++) { /* one sample per kind and state, at its first job */
+        size_t count = 0, first = i;
+        for (size_t j = 0; j < n; j++) {
+            bool same =
+                strcmp(xs[j]->kind, xs[i]->kind) == 0 && job_state(xs[j]) == job_state(xs[i]);
+            count += same;
+            if (same && j < first)
+                first = j;
+        }
+        if (first != i)
+            continue;
+        char *lab = xasprintf("kind=\"%s\",state=\"%s\"", xs[i]->kind, job_state(xs[i]));
+        metrics_sample(b, "locus_jobs", lab, (double)count);
+        free(lab);
+    }
+    static const char *const fams[] = {"locus_job_objects", "locus_job_bytes"};
+    for (int f = 0; f < 2; f++) {
+        metrics_family(b, fams[f], "gauge",
+                       f ? "bytes a job moved so far: local, sent to (out) and received from (in) "
+                           "other targets (a rebalance's progress: kind=\"rebalance\")"
+                         : "objects a job handled so far, as locus_job_bytes");
+        for (size_t i = 0; i < n; i++) {
+            xact_t *x = xs[i];
+            int64_t v[3] = {f ? x->loc_bytes : x->loc_objs, f ? x->out_bytes : x->out_objs,
+                            f ? x->in_bytes : x->in_objs};
+            static const char *const dir[3] = {"loc", "out", "in"};
+            for (int d = 0; d < 3; d++) {
+                char *lab = xasprintf("kind=\"%s\",job=\"%s\",dir=\"%s\"", x->kind, x->id, dir[d]);
+                metrics_sample(b, fams[f], lab, (double)v[d]);
+                free(lab);
+            }
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        xact_put(xs[i]);
+    free(xs);
 }
 
 int xact_abort_matching(const xact_filter_t *f, const char *why)

@@ -8,6 +8,8 @@
 #define LOCUS_XACT_XACT_H
 
 #include <jansson.h>
+
+#include "common/util.h"
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -66,6 +68,8 @@ int xact_filter_set(xact_filter_t *f, const char *kind, const char *bck, const c
 bool xact_filter_match(const xact_filter_t *f, xact_t *x);
 /* Snapshots (xact_snap) of the registered jobs f selects, oldest first. New reference. */
 json_t *xact_list(const xact_filter_t *f, const char *node_id);
+/* The jobs' metrics (docs/operations.md, "Metrics"): a metrics_register() collector. */
+void xact_metrics(buf_t *b);
 /* Asks every running job f selects (not already stopping) to stop, with err why; how many. */
 int xact_abort_matching(const xact_filter_t *f, const char *why);
 /* Forgets jobs that ended more than keep_ns ago. */

@@ -53,6 +53,21 @@ long locus_etl__http_get(const char *url, int timeout_ms, uint64_t max_size, cha
     return 0;
 }
 
+/* A streaming transform's hpull fetch (not used: the harness's transform is whole-buffer). */
+locus_etl__fetch_t *locus_etl__fetch_start(const char *url, int timeout_ms, uint64_t max_size)
+{
+    return NULL;
+}
+
+int locus_etl__fetch_end(void *f)
+{
+    return LOCUS_ETL_EIO;
+}
+
+void locus_etl__fetch_free(locus_etl__fetch_t *f)
+{
+}
+
 /* The answer depends on the URL, so that every branch of the direct-put reply runs. */
 long locus_etl__http_put(const char *url, const char *node_url, const void *data, size_t n,
                          int timeout_ms, char **resp, size_t *resp_len, char *err, size_t errlen)

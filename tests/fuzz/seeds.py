@@ -211,6 +211,17 @@ ETL_URI = {
     "bad": "/a%zz?etl_args=%",
 }
 
+# ---- etl_pipeline: the etl_pipeline query value ----
+ETL_PIPELINE = {
+    "two": "upper-etl,md5-transformer-etl",
+    "spaces": " upper-etl , hello-world-1 ",
+    "one": "echo-etl",
+    "empty-item": "upper-etl,,md5-etl",
+    "bad-name": "Upper_ETL,x",
+    "many": ",".join(["stage-%02d" % i for i in range(6)]),
+    "nul": "upper-etl\x00,evil-etl",
+}
+
 # ---- auth (slot: the harness comes with src/auth): Authorization header values ----
 
 
@@ -298,6 +309,17 @@ EC_PIECE = {
 }
 
 
+# ---- metrics: GET /metrics bodies ----
+METRICS = {
+    "target": '# HELP ais_target_get_count requests\n# TYPE ais_target_get_count counter\n'
+    'ais_target_get_count{node_id="t1"} 12\n'
+    'locus_request_duration_seconds_bucket{node_id="t1",op="get",le="+Inf"} 3\n'
+    'locus_mountpath_used_bytes{node_id="t1",mountpath="/a \\"b\\"\\n"} 1.5e+09\n',
+    "timestamp": "up 1 1700000000000\nx{} NaN\ny -Inf\n",
+    "broken": 'a{b="c} 1\nb{=""} 2\nc 1 2 3\n{x="y"} 3\nd{e="\\\\"} 4',
+}
+
+
 # ---- etl_podspec: the Pod YAML of a pod-spec ETL init message ----
 ETL_PODSPEC = {
     "aistore-md5": (b"apiVersion: v1\nkind: Pod\nmetadata:\n  name: etl-echo\n  annotations:\n"
@@ -342,6 +364,8 @@ def main():
         write("ws_server", name, v)
     for name, v in ETL_URI.items():
         write("etl_uri", name, v)
+    for name, v in ETL_PIPELINE.items():
+        write("etl_pipeline", name, v)
     for name, v in AUTH.items():
         write("auth", name, v)
     for name, v in LOM.items():
@@ -350,6 +374,8 @@ def main():
         write("ec_piece", name, v)
     for name, v in VOTE.items():
         write("vote", name, v)
+    for name, v in METRICS.items():
+        write("metrics", name, v)
 
 
 if __name__ == "__main__":

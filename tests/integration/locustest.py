@@ -201,18 +201,32 @@ def canon_request(method, path, raw_query, skip=()):
     return bytes(out)
 
 
+def body_digest(secret, body, kind="sha256"):
+    """The body digest an intra-cluster signature covers (docs/security.md): the body's hex
+    SHA-256, or what nodes send, p1305-<nonce>-<Poly1305 tag under HMAC(secret, nonce)>."""
+    import hashlib
+    import hmac
+    if kind == "sha256":
+        return hashlib.sha256(body).hexdigest()
+    from cryptography.hazmat.primitives.poly1305 import Poly1305
+    nonce = os.urandom(16).hex()
+    key = hmac.new(secret, b"locus-body-v1\n" + nonce.encode(), hashlib.sha256).digest()
+    return f"p1305-{nonce}-{Poly1305.generate_tag(key, body).hex()}"
+
+
 def intra_headers(secret, method, url, body=b"", caller="p1", date=None, sha=None):
-    """The headers of an intra-cluster request signed with `secret` (bytes) as a node does."""
+    """The headers of an intra-cluster request signed with `secret` (bytes) as a node does;
+    sha: the body digest to sign (default: the body's SHA-256)."""
     import base64
     import hashlib
     import hmac
     u = urllib.parse.urlsplit(url)
-    sha = sha or hashlib.sha256(body).hexdigest()
+    sha = sha or body_digest(secret, body)
     date = str(int(time.time()) if date is None else date)
     msg = b"\n".join([b"locus-intra-v1", canon_request(method, urllib.parse.unquote_to_bytes(
         u.path or "/"), u.query), date.encode(), caller.encode(), sha.encode()])
     sig = base64.urlsafe_b64encode(hmac.new(secret, msg, hashlib.sha256).digest()).rstrip(b"=")
-    return {"Ais-Caller-Id": caller, "Locus-Intra-Date": date, "Locus-Content-Sha256": sha,
+    return {"Ais-Caller-Id": caller, "Locus-Intra-Date": date, "Locus-Content-Digest": sha,
             "Locus-Intra-Sig": sig.decode()}
 
 

@@ -68,3 +68,34 @@ def test_obj_mirror_and_ec_small_run(tmp_path):
 def test_obj_bad_redundancy_options(args, what):
     p = subprocess.run([str(BENCH), "obj", *args], capture_output=True, text=True, timeout=30)
     assert p.returncode == 2 and what in p.stderr, (p.returncode, p.stderr)
+
+
+def test_obj_ec_reference_moves_the_pieces(tmp_path):
+    """With --ec and the nginx path, a PUT cell on the EC bucket's nginx path is the machine's
+    ceiling for erasure coding: each op PUTs the object and then its D + P pieces of size/D (P
+    copies below 256 KiB) to nginx. It is reported under nginx's plain PUT with a vs-plain ratio,
+    and the pieces are really there, of the right sizes."""
+    env = dict(os.environ, TMPDIR=str(tmp_path))
+    p = subprocess.run([str(BENCH), "obj", "--targets", "4", "--ec", "2+1", "--sizes",
+                        "4KiB,512KiB", "--ops", "put", "--duration", "0.5", "--rounds", "1",
+                        "--clients", "2", "--paths", "direct,nginx", "--keep"],
+                       capture_output=True, text=True, timeout=lt.tmo(120), env=env)
+    out = p.stdout
+    assert p.returncode == 0, out[-3000:] + p.stderr[-3000:]
+    for size in ("4KiB", "512KiB"):
+        for path in ("direct", "nginx"):
+            m = re.search(rf"^PUT\s+{size}\s+{path}\s+ec2\+1\s+(\d+)\s+[\d.]+\s+[\d.]+\s+(\d+)\s+"
+                          r"\S+\s+\S+\s+(\d+\.\d\d)$", out, re.M)
+            assert m and int(m[1]) > 0 and m[2] == "0", (size, path, out)
+    (run_dir,) = glob.glob(str(tmp_path / "locus-bench-*"))
+    put = glob.glob(f"{run_dir}/**/put", recursive=True)
+    assert put, os.listdir(run_dir)
+    for size, n, piece in (("4KiB", 1, 4096), ("512KiB", 3, 256 * 1024)):
+        pieces = {}
+        for f in glob.glob(f"{put[0]}/{size}-nginx-*.ec*"):
+            base, ext = f.rsplit(".", 1)
+            pieces.setdefault(base, []).append((ext, os.path.getsize(f)))
+        assert pieces, size  # (the plain cell's objects have the same names: not looked at)
+        for base, got in pieces.items():
+            assert sorted(got) == [(f"ec{i}", piece) for i in range(1, n + 1)], (base, got)
+            assert os.path.exists(base), base

@@ -6,12 +6,15 @@ It proves the target <-> ETL protocol is language-agnostic. Modes (env MODE):
   reverse - reverses the bytes
   fail    - answers 500 for objects whose name contains FAIL_ON (env), upper-cases the rest
   sleep   - sleeps SLEEP seconds (env), then echoes
+  append  - appends SUFFIX (env) to the object
   exit    - exits the process (status 3) when an object whose name contains FAIL_ON arrives
 FAIL_BODY_HEX (env) is the body of fail's 500 and is written to stderr before exit's exit, as
 raw bytes (hex-encoded so that a test can send bytes that are not UTF-8).
 etl_args, when given, is appended to the output after a '|'.
 It serves hpush (PUT, body or ?etl_fqn=), hpull (GET: reads ?etl_fqn= or fetches the object from
-AIS_TARGET_URL) and direct put (Ais-Node-Url: PUT the result there, answer 204).
+AIS_TARGET_URL) and direct put along a pipeline as AIStore's Python servers do (Ais-Node-Url
+"u1,u2,...": PUT the result to u1 with Ais-Node-Url "u2,...", then answer 204, or 200 with the
+bytes when u1, the next stage, answered with them).
 STARTUP_DELAY (seconds, env) delays listening, so a test can watch the Initializing stage.
 Command-line arguments are ignored (tests tag the command line with the ETL name).
 """
@@ -93,6 +96,8 @@ class Handler(BaseHTTPRequestHandler):
             out = data
         elif MODE == "reverse":
             out = data[::-1]
+        elif MODE == "append":
+            out = data + os.environ.get("SUFFIX", "").encode()
         else:
             out = data.upper()
         if args is not None:
@@ -100,25 +105,39 @@ class Handler(BaseHTTPRequestHandler):
         node_url = self.headers.get("Ais-Node-Url")
         if node_url and os.environ.get("NO_DIRECT_PUT") == "1":
             node_url = None  # a server that cannot deliver: it answers 200 with the bytes
-        if node_url and self._direct_put(node_url.split(",")[0], out):
-            self.send_response(204)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-            return
+        if node_url:
+            # AIStore's Python servers: the first URL is the next stage (no path: same object
+            # path there) or the destination target; the rest travels on in Ais-Node-Url.
+            first, _, rest = node_url.strip().partition(",")
+            res = self._direct_put(first.strip(), rest.strip(), url, out)
+            if res is not None:
+                status, body = res
+                if status == 200 and body:  # the next stage answered with the result
+                    self._reply(200, body)
+                    return
+                self.send_response(204)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
         self._reply(200, out)
 
-    def _direct_put(self, daddr, data):
-        """docs/protocol.md §5: host from daddr, path = AIS_TARGET_URL's path + daddr's path."""
+    def _direct_put(self, daddr, rest, url, data):
+        """docs/protocol.md §5: host from daddr, path = AIS_TARGET_URL's path + daddr's path (or
+        the request's own path for a next pipeline stage). (status, body), or None on failure."""
         base = urllib.parse.urlsplit(os.environ["AIS_TARGET_URL"])
         d = urllib.parse.urlsplit(daddr)
-        dst = urllib.parse.urlunsplit((base.scheme, d.netloc, base.path + d.path, d.query, ""))
+        path = base.path + d.path if d.path not in ("", "/") else url.path
+        query = d.query if d.path not in ("", "/") else url.query
+        dst = urllib.parse.urlunsplit((base.scheme, d.netloc, path, query, ""))
         req = urllib.request.Request(dst, data=data, method="PUT")
+        if rest:
+            req.add_header("Ais-Node-Url", rest)
         try:
             with urllib.request.urlopen(req, timeout=30) as r:
-                return r.status == 200
+                return (r.status, r.read()) if r.status in (200, 204) else None
         except OSError as e:
             sys.stderr.write(f"py_server: direct put to {dst} failed: {e}; returning the bytes\n")
-            return False
+            return None
 
 
 def main():

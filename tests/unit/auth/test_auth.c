@@ -474,22 +474,62 @@ static void test_intra_sign(void **state)
     free(canon);
 }
 
-static void test_sha256_stream(void **state)
+static void test_body_digest(void **state)
 {
-    char a[65], b[65], c[65];
-    auth_sha256_hex("hello world", 11, a);
-    auth_sha256_t *h = auth_sha256_new();
-    auth_sha256_update(h, "hello ", 6);
-    auth_sha256_update(h, "world", 5);
-    auth_sha256_final(h, b);
-    assert_string_equal(a, b);
+    char a[AUTH_DIGEST_LEN], b[AUTH_DIGEST_LEN], c[AUTH_DIGEST_LEN];
+    assert_int_equal(auth_digest_buf("x", 1, a), -1); /* no secret: no p1305 */
+    char sha[65];
+    auth_sha256_hex("hello world", 11, sha);
+    assert_true(auth_digest_matches(sha, "hello world", 11)); /* SHA-256 needs none */
+    assert_false(auth_digest_matches(sha, "hello World", 11));
+    auth_set_cluster_secret("cluster-secret", 14);
+    assert_int_equal(auth_digest_buf("hello world", 11, a), 0);
+    assert_true(auth_digest_valid(a));
+    assert_int_equal(strlen(a), AUTH_DIGEST_LEN - 1);
+    assert_true(auth_digest_matches(a, "hello world", 11));
+    /* A fresh nonce each time: another tag for the same body, both check. */
+    assert_int_equal(auth_digest_buf("hello world", 11, b), 0);
+    assert_string_not_equal(a, b);
+    assert_true(auth_digest_matches(b, "hello world", 11));
+    /* Streamed, from a file, and what must not check. */
+    auth_digest_t *h = auth_digest_new(a);
+    auth_digest_update(h, "hello ", 6);
+    auth_digest_update(h, "world", 5);
+    assert_true(auth_digest_check(h, a));
     char *p = xasprintf("%s/f", dir);
     assert_int_equal(write_file_atomic(p, "hello world", 11), 0);
     FILE *f = fopen(p, "r");
-    assert_int_equal(auth_sha256_fd_hex(fileno(f), 0, 11, c), 0);
+    assert_int_equal(auth_digest_fd(fileno(f), 0, 11, c), 0);
+    assert_true(auth_digest_matches(c, "hello world", 11));
+    assert_int_equal(auth_digest_fd(fileno(f), 6, 5, c), 0);
+    assert_true(auth_digest_matches(c, "world", 5));
     fclose(f);
-    assert_string_equal(a, c);
     free(p);
+    assert_false(auth_digest_matches(a, "hello World", 11));
+    assert_false(auth_digest_matches(a, "hello world!", 12));
+    memcpy(b, a, sizeof(b));
+    b[10] = b[10] == '0' ? '1' : '0'; /* another nonce: another key */
+    assert_false(auth_digest_matches(b, "hello world", 11));
+    memcpy(b, a, sizeof(b));
+    b[60] = b[60] == '0' ? '1' : '0'; /* another tag */
+    assert_false(auth_digest_matches(b, "hello world", 11));
+    auth_set_cluster_secret("another-secret", 14);
+    assert_false(auth_digest_matches(a, "hello world", 11));
+    /* Malformed digests: never a digest object. */
+    const char *bad[] = {"",
+                         "p1305-",
+                         "p1305-00",
+                         sha + 1,
+                         "P1305-00000000000000000000000000000000-00000000000000000000000000000000",
+                         "p1305-0000000000000000000000000000000g-00000000000000000000000000000000",
+                         "p1305-00000000000000000000000000000000+00000000000000000000000000000000"};
+    for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+        assert_false(auth_digest_valid(bad[i]));
+        assert_null(auth_digest_new(bad[i]));
+        assert_false(auth_digest_matches(bad[i], "", 0));
+    }
+    auth_set_cluster_secret(NULL, 0);
+    assert_null(auth_digest_new(a)); /* p1305 without the secret: refused */
 }
 
 static void test_redirect(void **state)
@@ -613,7 +653,7 @@ int main(void)
         cmocka_unit_test(test_claims_layouts), cmocka_unit_test(test_mint_roundtrip),
         cmocka_unit_test(test_bearer),         cmocka_unit_test(test_access_parse),
         cmocka_unit_test(test_check),          cmocka_unit_test(test_canon),
-        cmocka_unit_test(test_intra_sign),     cmocka_unit_test(test_sha256_stream),
+        cmocka_unit_test(test_intra_sign),     cmocka_unit_test(test_body_digest),
         cmocka_unit_test(test_redirect),       cmocka_unit_test(test_init_from_config),
         cmocka_unit_test(test_node_key_cache),
     };

@@ -172,7 +172,7 @@ static void test_bad_signatures(void **state)
     auth_intra_sign(canon, now, "p1", sha, sig);
     httpc_header_t h[] = {{AUTH_HDR_CALLER, "p1"},
                           {AUTH_HDR_DATE, date},
-                          {AUTH_HDR_SHA256, sha},
+                          {AUTH_HDR_DIGEST, sha},
                           {AUTH_HDR_SIG, sig},
                           {NULL, NULL}};
     send_raw("/v1/metasync", "{}", h);

@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "etlsdk/internal.h"
 
@@ -157,6 +158,35 @@ static void test_cancel(void **state)
     locus_etl__output_dispose(&o);
 }
 
+/* locus_etl_read over memory (a ws message) and over a file (FQN, spooled body), with
+ * cancellation. */
+static void test_reader(void **state)
+{
+    locus_etl_output_t o;
+    locus_etl__output_init(&o, true);
+    locus_etl_reader_t r = {.mem = "hello world", .len = 11, .out = &o};
+    char b[8];
+    assert_int_equal(locus_etl_read(&r, b, sizeof(b)), 8);
+    assert_memory_equal(b, "hello wo", 8);
+    assert_int_equal(locus_etl_read(&r, b, sizeof(b)), 3);
+    assert_memory_equal(b, "rld", 3);
+    assert_int_equal(locus_etl_read(&r, b, sizeof(b)), 0);
+    assert_int_equal(locus_etl_read(NULL, b, 1), LOCUS_ETL_EINVAL);
+    assert_int_equal(locus_etl_read(&r, NULL, 1), LOCUS_ETL_EINVAL);
+
+    int fd = locus_etl__tmpfile();
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "0123456789", 10), 10);
+    lseek(fd, 0, SEEK_SET);
+    locus_etl_reader_t f = {.use_fd = true, .fd = fd, .out = &o};
+    assert_int_equal(locus_etl_read(&f, b, 6), 6);
+    assert_memory_equal(b, "012345", 6);
+    locus_etl__output_cancel(&o);
+    assert_int_equal(locus_etl_read(&f, b, 6), LOCUS_ETL_ECANCELED);
+    close(fd);
+    locus_etl__output_dispose(&o);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -164,6 +194,7 @@ int main(void)
         cmocka_unit_test(test_write_and_error),
         cmocka_unit_test(test_streaming),
         cmocka_unit_test(test_cancel),
+        cmocka_unit_test(test_reader),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -599,19 +599,19 @@ static void test_copy_object(void **state)
 {
     put("src", "one", "payload");
     char err[256];
-    assert_int_equal(jobs_copy_object(NULL, NULL, NULL, NULL, "src", "one", "cp", "two", false, err,
-                                      sizeof(err)),
+    assert_int_equal(jobs_copy_object(NULL, NULL, NULL, NULL, NULL, "src", "one", "cp", "two",
+                                      false, err, sizeof(err)),
                      0);
     char *s = get("cp", "two");
     assert_string_equal(s, "payload");
     free(s);
-    assert_int_equal(jobs_copy_object(NULL, NULL, NULL, NULL, "src", "nothere", "cp", "x", false,
-                                      err, sizeof(err)),
+    assert_int_equal(jobs_copy_object(NULL, NULL, NULL, NULL, NULL, "src", "nothere", "cp", "x",
+                                      false, err, sizeof(err)),
                      404);
     assert_string_equal(err, "t[t1]: ais://src/nothere does not exist");
-    assert_int_equal(
-        jobs_copy_object(NULL, NULL, NULL, NULL, "src", "one", "cp", "", false, err, sizeof(err)),
-        400);
+    assert_int_equal(jobs_copy_object(NULL, NULL, NULL, NULL, NULL, "src", "one", "cp", "", false,
+                                      err, sizeof(err)),
+                     400);
 }
 
 int main(void)
