@@ -573,7 +573,8 @@ typedef struct {
     bool dry_run;        /* transform and count, write nothing */
     bool cont_on_err;    /* coer: record per-object failures and go on */
     bool force;
-    int num_workers; /* 0 = the server's default */
+    int num_workers;  /* 0 = the server's default */
+    const char *args; /* etl_args passed with every object (Locus), NULL = none */
 } locus_etl_bck_opts_t;
 
 /* Starts transforming bucket src into dst (created if missing) with ETL etl. *job_id (caller
@@ -585,7 +586,9 @@ int locus_etl_bucket(locus_client_t *c, const char *etl, const char *src, const 
 typedef struct {
     int64_t loc_objs, loc_bytes; /* done locally (written here, or counted in a dry run) */
     int64_t out_objs, out_bytes; /* sent to the owning target */
-    int64_t in_objs, in_bytes;   /* received from other targets */
+    int64_t in_objs, in_bytes;   /* received from other targets (direct puts included) */
+    int64_t written_bytes;       /* bytes of all results: loc_bytes + max(out_bytes, in_bytes)
+                                  * (with direct put the sources send nothing: out_bytes 0) */
     size_t ntargets;             /* snapshots seen */
     size_t nfinished;            /* of which ended */
     bool aborted;                /* any snapshot aborted */

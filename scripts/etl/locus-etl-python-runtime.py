@@ -28,7 +28,9 @@ installed, a constructor that raises, no way to serve the object) is one clear l
 
 PACKAGES / OS_PACKAGES (pip / apk packages bootstrap.py installs) are NOT installed here: a Locus
 node runs the class on its own Python, so whatever the class imports must already be installed
-for that interpreter. A note is printed when they are set.
+for that interpreter. The target checks that they are (dpkg-query, importlib.metadata) before it
+starts this launcher, and fails the init naming the missing ones; a note is printed when they are
+set.
 """
 
 import base64

@@ -25,7 +25,7 @@ static void usage(FILE *f)
            "       locus etl object NAME cp SRC_BUCKET/OBJ DST_BUCKET[/OBJ] [--args S]\n"
            "       locus etl bucket NAME SRC DST [--ext MAP] [--prefix P] [--prepend S]\n"
            "                      [--dry-run] [--num-workers N] [--cont-on-err] [--force]\n"
-           "                      [--wait [--timeout D]]\n"
+           "                      [--args S] [--wait [--timeout D]]\n"
            "       locus etl stop|start|rm NAME...\n"
            "       locus etl logs NAME [TARGET]\n"
            "       locus etl health NAME\n"
@@ -46,7 +46,8 @@ static void usage(FILE *f)
            "        '{\"flac\":\"wav\"}' or 'flac:wav,mp3:ogg'). Prints the job id; --wait waits,\n"
            "        with a progress bar when stderr is a terminal, and fails if the job fails or\n"
            "        any object failed (--cont-on-err lets the job go on past failures). NAME may\n"
-           "        be a pipeline 'a>>b>>c' as for object.\n"
+           "        be a pipeline 'a>>b>>c' as for object. --args S is passed to the transformer\n"
+           "        with every object as etl_args.\n"
            "stop    stops the ETL's servers (stage Aborted); start restarts a stopped ETL; rm\n"
            "        stops and removes it.\n"
            "logs    the transformer's output on each target (or on TARGET only).\n"
@@ -643,7 +644,7 @@ static void on_poll(const locus_job_status_t *st, void *arg)
     progress_t *p = arg;
     locus_job_totals(p->c, p->job, &p->t, NULL);
     if (p->tty) {
-        draw_bar(p->t.loc_objs + p->t.out_objs, p->total, p->t.loc_bytes + p->t.out_bytes,
+        draw_bar(p->t.loc_objs + p->t.out_objs, p->total, p->t.written_bytes,
                  (double)(time_mono_ns() - p->t0) / 1e9);
         p->drawn = true;
     }
@@ -710,7 +711,7 @@ static int wait_bucket(locus_client_t *c, const char *name, const char *job, con
             ret = job_failed(what, &st);
         } else {
             char sz[32];
-            cli_human_size(p.t.loc_bytes + p.t.out_bytes, sz, sizeof(sz));
+            cli_human_size(p.t.written_bytes, sz, sizeof(sz));
             fprintf(stderr,
                     "etl bucket %s: %s %lld objects of ais://%s into ais://%s (%s) in %.2fs\n", job,
                     dry_run ? "dry run, would transform" : "transformed",
@@ -734,6 +735,7 @@ static int etl_bucket(int argc, char **argv)
         CLI_STR("ext", &ext_arg),
         CLI_STR("prefix", &bo.prefix),
         CLI_STR("prepend", &bo.prepend),
+        CLI_STR("args", &bo.args),
         CLI_FLAG("dry-run", &bo.dry_run),
         CLI_INT("num-workers", &workers, -1, 1024, "--num-workers: need a number (-1..1024)"),
         CLI_FLAG("cont-on-err", &bo.cont_on_err),

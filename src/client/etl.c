@@ -250,47 +250,6 @@ int locus_etl_delete(locus_client_t *c, const char *name, char *err)
     return etl_action(c, "DELETE", name, NULL, false, err);
 }
 
-/* Standard base64 (padding optional, whitespace ignored); NULL if malformed. Caller frees. */
-static char *b64_decode(const char *s, size_t *outlen)
-{
-    size_t n = strlen(s);
-    char *out = xmalloc(n / 4 * 3 + 4);
-    size_t o = 0;
-    uint32_t acc = 0;
-    int bits = 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        int v;
-        if (ch >= 'A' && ch <= 'Z')
-            v = ch - 'A';
-        else if (ch >= 'a' && ch <= 'z')
-            v = ch - 'a' + 26;
-        else if (ch >= '0' && ch <= '9')
-            v = ch - '0' + 52;
-        else if (ch == '+' || ch == '-')
-            v = 62;
-        else if (ch == '/' || ch == '_')
-            v = 63;
-        else if (ch == '=')
-            break;
-        else if (ch == '\n' || ch == '\r' || ch == ' ' || ch == '\t')
-            continue;
-        else {
-            free(out);
-            return NULL;
-        }
-        acc = (acc << 6) | (uint32_t)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out[o++] = (char)((acc >> bits) & 0xFF);
-        }
-    }
-    out[o] = '\0';
-    *outlen = o;
-    return out;
-}
-
 void locus_etl_logs_free(locus_etl_log_t *logs, size_t n)
 {
     static const size_t offs[] = {offsetof(locus_etl_log_t, target_id),
@@ -303,7 +262,7 @@ static void fill_log(void *rec, json_t *e)
     locus_etl_log_t *v = rec;
     v->target_id = jdup(e, "target_id");
     const char *b64 = json_string_value(json_object_get(e, "logs"));
-    v->data = b64_decode(b64 != NULL ? b64 : "", &v->len);
+    v->data = base64_decode(b64 != NULL ? b64 : "", &v->len);
     if (v->data == NULL) { /* not base64: show it as it came */
         v->data = xstrdup(b64);
         v->len = strlen(b64);
@@ -512,6 +471,8 @@ int locus_etl_bucket(locus_client_t *c, const char *etl, const char *src, const 
     json_object_set_new(v, "force", json_boolean(opts->force));
     if (ext != NULL)
         json_object_set_new(v, "ext", ext);
+    if (opts->args != NULL)
+        json_object_set_new(v, "etl_args", json_string(opts->args));
     if (opts->num_workers != 0)
         json_object_set_new(v, "num-workers", json_integer(opts->num_workers));
     if (opts->cont_on_err)

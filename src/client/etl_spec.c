@@ -3,26 +3,19 @@
  * or JSON) to init messages, init messages from options, `--ext` maps, and job counters summed
  * from qryxstats snapshots (docs/protocol.md §2.2, docs/protocol.md §1.6-§1.8).
  *
- * DESIGN: a YAML document is loaded whole (yaml_parser_load: anchors and aliases resolved by
- * libyaml) and converted node by node to a jansson value. Each node knows its path in the spec
- * ("runtime.env[].value"); a scalar on a path the init message types as a string keeps its
- * text, any other plain scalar is typed like YAML's core schema. Every document is converted
- * before anything is returned, so a syntax error in the third document sends nothing.
+ * DESIGN: YAML goes through common/yamljson.c; a scalar on a path the init message types as a
+ * string keeps its text. Every document is converted before anything is returned, so a syntax
+ * error in the third document sends nothing.
  */
 #include "client/internal.h"
+#include "common/yamljson.h"
 
 #include <errno.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <yaml.h>
 
-/* Bounds against alias bombs (`&a [*a, *a, ...]` nested): depth and total values produced. */
-#define SPEC_MAX_DEPTH 64
-#define SPEC_MAX_VALUES 100000
-
-/* Paths whose scalars are strings in the init message (ETLSpecMsg). */
 static const char *const string_paths[] = {
     "name",
     "id",
@@ -47,164 +40,6 @@ static bool is_string_path(const char *path)
     return str_has_prefix(path, "resources.");
 }
 
-typedef struct {
-    yaml_document_t *doc;
-    char *err;
-    size_t nvalues;
-} conv_t;
-
-static int node_fail(conv_t *cv, const yaml_node_t *nd, const char *fmt, const char *arg)
-{
-    char msg[160];
-    snprintf(msg, sizeof(msg), fmt, arg);
-    return client_fail(cv->err, LOCUS_EINVAL, "line %zu, column %zu: %s",
-                       (size_t)nd->start_mark.line + 1, (size_t)nd->start_mark.column + 1, msg);
-}
-
-static bool all_digits(const char *s, const char *digits)
-{
-    if (*s == '\0')
-        return false;
-    for (; *s; s++)
-        if (strchr(digits, *s) == NULL)
-            return false;
-    return true;
-}
-
-/* A plain scalar typed like YAML 1.2's core schema; NULL = it is a string. */
-static json_t *resolve_plain(const char *s)
-{
-    if (s[0] == '\0' || strcmp(s, "~") == 0 || strcmp(s, "null") == 0 || strcmp(s, "Null") == 0 ||
-        strcmp(s, "NULL") == 0)
-        return json_null();
-    if (strcmp(s, "true") == 0 || strcmp(s, "True") == 0 || strcmp(s, "TRUE") == 0)
-        return json_true();
-    if (strcmp(s, "false") == 0 || strcmp(s, "False") == 0 || strcmp(s, "FALSE") == 0)
-        return json_false();
-    const char *p = s + (s[0] == '-' || s[0] == '+');
-    char *end;
-    if (all_digits(p, "0123456789")) {
-        errno = 0;
-        long long v = strtoll(s, &end, 10);
-        if (errno == 0 && *end == '\0')
-            return json_integer(v);
-        return NULL;
-    }
-    if (p == s && (str_has_prefix(s, "0x") || str_has_prefix(s, "0o")) &&
-        all_digits(s + 2, s[1] == 'x' ? "0123456789abcdefABCDEF" : "01234567")) {
-        errno = 0;
-        long long v = strtoll(s + 2, &end, s[1] == 'x' ? 16 : 8);
-        if (errno == 0 && *end == '\0')
-            return json_integer(v);
-        return NULL;
-    }
-    /* [-+]? ( \. [0-9]+ | [0-9]+ ( \. [0-9]* )? ) ( [eE] [-+]? [0-9]+ )? */
-    const char *q = p;
-    size_t nd = 0;
-    while (*q >= '0' && *q <= '9')
-        q++, nd++;
-    if (*q == '.') {
-        q++;
-        while (*q >= '0' && *q <= '9')
-            q++, nd++;
-    }
-    if (nd > 0 && (*q == 'e' || *q == 'E')) {
-        q++;
-        if (*q == '-' || *q == '+')
-            q++;
-        if (!(*q >= '0' && *q <= '9'))
-            return NULL;
-        while (*q >= '0' && *q <= '9')
-            q++;
-    }
-    if (nd > 0 && *q == '\0')
-        return json_real(strtod(s, NULL));
-    return NULL;
-}
-
-static json_t *scalar_to_json(conv_t *cv, yaml_node_t *nd, const char *path)
-{
-    const char *s = (const char *)nd->data.scalar.value;
-    size_t len = nd->data.scalar.length;
-    if (strlen(s) != len) {
-        node_fail(cv, nd, "%s", "NUL byte in a scalar");
-        return NULL;
-    }
-    /* libyaml gives every plain scalar the default tag !!str, so an explicit `!!str 5` cannot
-     * be told from `5`: the style and the path decide. */
-    bool plain = nd->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
-    if (!plain || is_string_path(path))
-        return json_stringn(s, len);
-    json_t *v = resolve_plain(s);
-    return v != NULL ? v : json_stringn(s, len);
-}
-
-static json_t *node_to_json(conv_t *cv, yaml_node_t *nd, const char *path, int depth)
-{
-    if (depth > SPEC_MAX_DEPTH) {
-        node_fail(cv, nd, "%s", "nesting too deep (recursive alias?)");
-        return NULL;
-    }
-    if (++cv->nvalues > SPEC_MAX_VALUES) {
-        node_fail(cv, nd, "%s", "document too large (alias expansion?)");
-        return NULL;
-    }
-    switch (nd->type) {
-    case YAML_SCALAR_NODE:
-        return scalar_to_json(cv, nd, path);
-    case YAML_SEQUENCE_NODE: {
-        json_t *arr = json_array();
-        char *sub = xasprintf("%s[]", path);
-        for (yaml_node_item_t *it = nd->data.sequence.items.start; it < nd->data.sequence.items.top;
-             it++) {
-            json_t *v = node_to_json(cv, yaml_document_get_node(cv->doc, *it), sub, depth + 1);
-            if (v == NULL) {
-                json_decref(arr);
-                arr = NULL;
-                break;
-            }
-            json_array_append_new(arr, v);
-        }
-        free(sub);
-        return arr;
-    }
-    case YAML_MAPPING_NODE: {
-        json_t *obj = json_object();
-        for (yaml_node_pair_t *pr = nd->data.mapping.pairs.start; pr < nd->data.mapping.pairs.top;
-             pr++) {
-            yaml_node_t *k = yaml_document_get_node(cv->doc, pr->key);
-            yaml_node_t *v = yaml_document_get_node(cv->doc, pr->value);
-            if (k->type != YAML_SCALAR_NODE) {
-                node_fail(cv, k, "%s", "a mapping key must be a scalar");
-                goto bad;
-            }
-            const char *key = (const char *)k->data.scalar.value;
-            if (strcmp(key, "<<") == 0 && k->data.scalar.style == YAML_PLAIN_SCALAR_STYLE) {
-                node_fail(cv, k, "%s", "merge keys (<<) are not supported");
-                goto bad;
-            }
-            if (json_object_get(obj, key) != NULL) {
-                node_fail(cv, k, "duplicate key \"%s\"", key);
-                goto bad;
-            }
-            char *sub = path[0] ? xasprintf("%s.%s", path, key) : xstrdup(key);
-            json_t *jv = node_to_json(cv, v, sub, depth + 1);
-            free(sub);
-            if (jv == NULL)
-                goto bad;
-            json_object_set_new(obj, key, jv);
-        }
-        return obj;
-    bad:
-        json_decref(obj);
-        return NULL;
-    }
-    default:
-        node_fail(cv, nd, "%s", "empty node");
-        return NULL;
-    }
-}
-
 static void strv_push(char ***v, size_t *n, char *s)
 {
     *v = xrealloc(*v, (*n + 1) * sizeof(**v));
@@ -213,56 +48,43 @@ static void strv_push(char ***v, size_t *n, char *s)
 
 static int parse_yaml(const char *text, size_t len, char ***msgs, size_t *n, char *err)
 {
-    yaml_parser_t parser;
-    if (!yaml_parser_initialize(&parser))
-        return client_fail(err, LOCUS_ENOMEM, "yaml_parser_initialize failed");
-    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
-    int rc = 0;
-    for (int ndoc = 1;; ndoc++) {
-        yaml_document_t doc;
-        if (!yaml_parser_load(&parser, &doc)) {
-            if (parser.problem_mark.line || parser.problem_mark.column || parser.problem_offset)
-                rc = client_fail(err, LOCUS_EINVAL, "line %zu, column %zu: %s%s%s",
-                                 (size_t)parser.problem_mark.line + 1,
-                                 (size_t)parser.problem_mark.column + 1,
-                                 parser.problem ? parser.problem : "syntax error",
-                                 parser.context ? " " : "", parser.context ? parser.context : "");
-            else
-                rc = client_fail(err, LOCUS_EINVAL, "%s",
-                                 parser.problem ? parser.problem : "invalid YAML");
-            break;
-        }
-        yaml_node_t *root = yaml_document_get_root_node(&doc);
-        if (root == NULL) { /* end of the stream */
-            yaml_document_delete(&doc);
-            break;
-        }
-        if (root->type == YAML_SCALAR_NODE && root->data.scalar.length == 0 &&
-            root->data.scalar.style == YAML_PLAIN_SCALAR_STYLE) {
-            yaml_document_delete(&doc); /* an empty document ("---" alone) */
+    json_t *docs;
+    char e[LOCUS_ERR_LEN];
+    if (yamljson_load(text, len, is_string_path,
+                      "an ETL spec must be a mapping (name: ..., runtime: ...)", &docs, e,
+                      sizeof(e)) != 0)
+        return client_fail(err, LOCUS_EINVAL, "%s", e);
+    size_t i;
+    json_t *j;
+    json_array_foreach(docs, i, j)
+    {
+        /* A Kubernetes Pod (AIStore's pod-spec format): sent whole, as AIStore's CLI does, as
+         * {"name": metadata.name, "spec": base64(the YAML)}; the proxy reads it. */
+        const char *kind = json_string_value(json_object_get(j, "kind"));
+        if (!(kind && strcmp(kind, "Pod") == 0) &&
+            !json_is_array(json_object_get(json_object_get(j, "spec"), "containers")))
             continue;
+        if (json_array_size(docs) != 1) {
+            size_t nd = json_array_size(docs);
+            json_decref(docs);
+            return client_fail(err, LOCUS_EINVAL,
+                               "a pod spec file holds one Pod (document %zu of %zu is a Pod)",
+                               i + 1, nd);
         }
-        conv_t cv = {&doc, err, 0};
-        if (root->type != YAML_MAPPING_NODE) {
-            char what[64];
-            snprintf(what, sizeof(what), "document %d", ndoc);
-            node_fail(&cv, root, "%s: an ETL spec must be a mapping (name: ..., runtime: ...)",
-                      what);
-            rc = LOCUS_EINVAL;
-            yaml_document_delete(&doc);
-            break;
-        }
-        json_t *j = node_to_json(&cv, root, "", 0);
-        yaml_document_delete(&doc);
-        if (j == NULL) {
-            rc = LOCUS_EINVAL;
-            break;
-        }
-        strv_push(msgs, n, json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER));
-        json_decref(j);
+        json_t *msg = json_object();
+        json_t *pname = json_object_get(json_object_get(j, "metadata"), "name");
+        if (json_is_string(pname))
+            json_object_set(msg, "name", pname);
+        char *b64 = base64_encode(text, len);
+        json_object_set_new(msg, "spec", json_string(b64));
+        free(b64);
+        json_array_set_new(docs, i, msg);
+        break;
     }
-    yaml_parser_delete(&parser);
-    return rc;
+    json_array_foreach(docs, i, j)
+        strv_push(msgs, n, json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER));
+    json_decref(docs);
+    return 0;
 }
 
 static int parse_json(const char *text, size_t len, char ***msgs, size_t *n, char *err)
@@ -529,6 +351,9 @@ int locus_job_totals_parse(const char *json, locus_job_totals_t *t, char *err)
                 t->aborted = true;
         }
     }
+    /* Sent bytes are counted by their sender (out) and their receiver (in); a direct put only by
+     * its receiver (the ETL server sent it), so the larger of the two is what went elsewhere. */
+    t->written_bytes = t->loc_bytes + (t->in_bytes > t->out_bytes ? t->in_bytes : t->out_bytes);
     json_decref(j);
     return 0;
 }

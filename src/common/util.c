@@ -484,6 +484,46 @@ char *base64_encode(const void *p, size_t n)
     return out;
 }
 
+char *base64_decode(const char *s, size_t *outlen)
+{
+    size_t n = strlen(s);
+    char *out = xmalloc(n / 4 * 3 + 4);
+    size_t o = 0;
+    uint32_t acc = 0;
+    int bits = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        int v;
+        if (ch >= 'A' && ch <= 'Z')
+            v = ch - 'A';
+        else if (ch >= 'a' && ch <= 'z')
+            v = ch - 'a' + 26;
+        else if (ch >= '0' && ch <= '9')
+            v = ch - '0' + 52;
+        else if (ch == '+' || ch == '-')
+            v = 62;
+        else if (ch == '/' || ch == '_')
+            v = 63;
+        else if (ch == '=')
+            break;
+        else if (ch == '\n' || ch == '\r' || ch == ' ' || ch == '\t')
+            continue;
+        else {
+            free(out);
+            return NULL;
+        }
+        acc = (acc << 6) | (uint32_t)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out[o++] = (char)((acc >> bits) & 0xFF);
+        }
+    }
+    out[o] = '\0';
+    *outlen = o;
+    return out;
+}
+
 /* Inodes of the sockets listening on `port` in one /proc/net/tcp* table; appends to ino[]. */
 static void listen_inodes(const char *table, int port, unsigned long *ino, size_t cap, size_t *n)
 {

@@ -95,6 +95,9 @@ char *url_encode(const char *s, const char *keep);
 
 /* Standard base64 (with padding) of n bytes; caller frees. */
 char *base64_encode(const void *p, size_t n);
+/* Standard base64 (also the URL alphabet; padding optional, whitespace ignored) into a new
+ * NUL-terminated buffer; NULL if malformed. Caller frees. */
+char *base64_decode(const char *s, size_t *outlen);
 
 /* Who listens on TCP port `port` (any local address, IPv4 or IPv6), from /proc:
  * 1 if a process of process group `pgid` holds the listening socket, 0 if only others do (or

@@ -41,6 +41,9 @@ bool etl_target_handle(http_req_t *req, const char **segs, int nseg);
 etl_inst_t *etl_acquire(const char *name, int *status, char *err, size_t errlen);
 void etl_release(etl_inst_t *e);
 void etl_count(etl_inst_t *e, int64_t in_bytes, int64_t out_bytes);
+/* Adds the bytes of a result that an ETL server of etl delivered to this target (direct put) to
+ * that ETL's out_bytes here: its sender counted the object but could not know its size. */
+void etl_count_delivered(const char *etl, int64_t bytes);
 /* False (with the reason) once the server failed or was stopped. */
 bool etl_alive(etl_inst_t *e, char *why, size_t whylen);
 

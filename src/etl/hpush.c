@@ -289,5 +289,6 @@ int etl_transform(etl_inst_t *e, const etl_req_t *rq, const etl_out_t *out, char
     e->transforms++;
     if (rc < 0 || rc >= 400)
         e->transform_errs++;
+    etl_note_result(e, rc, err);
     return rc;
 }

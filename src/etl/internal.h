@@ -49,8 +49,17 @@ struct etl_inst_s {
                        * comm->dispose when the instance is freed */
     atomic_bool stop_requested;
     _Atomic int64_t obj_count, in_bytes, out_bytes;
+    _Atomic int
+        fails_in_row; /* server errors (5xx, unreachable, timeouts) since the last success */
     _Atomic int64_t transforms, transform_errs, transform_ns; /* etl_transform() calls */
 };
+
+/* A server that fails this many requests in a row (no success between) is failed: the ETL is
+ * aborted with the last error instead of being sent every remaining object. */
+#define ETL_MAX_FAILS_IN_ROW 10
+/* Accounts the outcome of one transform (etl_transform does): a status >= 500 other than a
+ * cancel counts towards ETL_MAX_FAILS_IN_ROW, anything below 400 resets the count. */
+void etl_note_result(etl_inst_t *e, int status, const char *err);
 
 /* A communicator: how a target sends one object to its ETL server. */
 struct etl_comm_s {
@@ -104,6 +113,9 @@ void etl_inline_set_objects(const etl_objects_t *objs);
 /* The inline GET with the instance already acquired; takes over the caller's reference. */
 void etl_inline_serve(http_req_t *req, etl_inst_t *e, const char *bck, const char *obj,
                       const char *args);
+/* The packages of the spec's OS_PACKAGES (Debian) and PACKAGES (Python, for etl_python) are
+ * installed on this node (etl/deps.c): 0, or -1 with err naming the missing ones. */
+int etl_check_packages(const etl_inst_t *e, char *err, size_t errlen);
 /* The same with the later stages of a pipeline (NULL = none), whose references it takes over. */
 void etl_inline_serve_pipeline(http_req_t *req, etl_inst_t *e, etl_pipeline_t *pl, const char *bck,
                                const char *obj, const char *args);

@@ -114,8 +114,9 @@ etl_inst_t *etl_acquire(const char *name, int *status, char *err, size_t errlen)
         snprintf(err, errlen, "%s: etl job %s is not running (stage %s, server %s)%s%s",
                  cluster_self_name(), name, stage ? stage : "?", e ? state_name(st) : "absent",
                  reason[0] ? ": " : "", reason);
-        if (stage && strcmp(stage, ETL_STAGE_ABORTED) == 0) {
-            /* A stopped ETL is the user's state to fix, not a server fault. */
+        if ((stage && strcmp(stage, ETL_STAGE_ABORTED) == 0) || (e && st == INST_FAILED)) {
+            /* A stopped or failed ETL is the user's state to fix (etl start), not a fault a
+             * retry gets past: a failed one is being aborted already. */
             *status = 400;
         }
     }
@@ -154,6 +155,15 @@ void etl_count(etl_inst_t *e, int64_t in_bytes, int64_t out_bytes)
     e->obj_count++;
     e->in_bytes += in_bytes;
     e->out_bytes += out_bytes;
+}
+
+void etl_count_delivered(const char *etl, int64_t bytes)
+{
+    pthread_mutex_lock(&etl_lock);
+    for (size_t i = 0; i < n_insts; i++)
+        if (strcmp(insts[i]->name, etl) == 0)
+            insts[i]->out_bytes += bytes;
+    pthread_mutex_unlock(&etl_lock);
 }
 
 /* ---------------------------------------------------------------- process control */
@@ -332,6 +342,25 @@ static void log_note(const etl_inst_t *e, const char *what)
     write_all(fd, line, strlen(line));
     free(line);
     close(fd);
+}
+
+void etl_note_result(etl_inst_t *e, int status, const char *err)
+{
+    if (status < 400) {
+        atomic_store(&e->fails_in_row, 0);
+        return;
+    }
+    /* io:// has no server: a failing command is the object's error */
+    if (status < 500 || !e->comm->needs_server || e->stop_requested)
+        return;
+    if (atomic_fetch_add(&e->fails_in_row, 1) + 1 != ETL_MAX_FAILS_IN_ROW)
+        return;
+    /* Once: the reconcile thread reports it (the ETL is aborted) and stops the server. */
+    char line[900];
+    snprintf(line, sizeof(line), "ETL server failed %d requests in a row; the last: %.700s",
+             ETL_MAX_FAILS_IN_ROW, err);
+    log_note(e, line);
+    set_failed(e, "%s", line);
 }
 
 /* Describes how a child ended, with its last log lines, and notes it in the log. */
@@ -671,6 +700,12 @@ static void watch_servers_locked(const mdoc_t *md, failure_t *f)
             e->state = INST_FAILED;
             LOCUS_LOG(LOG_WARNING, "etl %s: %s", e->name, why);
         }
+        if (e->state == INST_FAILED && e->pid > 0) {
+            /* failed while running (etl_note_result): it goes now, not at the next start */
+            kill_pgrp(e->pid, SIGKILL);
+            if (waitpid(e->pid, &wst, WNOHANG) == e->pid)
+                e->pid = 0;
+        }
         if (e->state == INST_FAILED && f->name[0] == '\0') {
             json_t *entry = json_object_get(md->items, e->name);
             const char *stage = json_string_value(json_object_get(entry, "stage"));
@@ -798,8 +833,16 @@ static size_t collect_starts_locked(const mdoc_t *md, start_arg_t *fresh, size_t
             continue;
         }
         if (!e->comm->needs_server && !e->sandboxed) { /* io://: the command runs per object */
-            e->state = INST_RUNNING;
+            char perr[900];
             e->refcnt--;
+            if (etl_check_packages(e, perr, sizeof(perr)) != 0) { /* only when it names some */
+                log_note(e, perr);
+                snprintf(e->reason, sizeof(e->reason), "%s", perr);
+                e->state = INST_FAILED;
+                LOCUS_LOG(LOG_WARNING, "etl %s: %s", e->name, perr);
+                continue;
+            }
+            e->state = INST_RUNNING;
             LOCUS_LOG(LOG_NOTICE, "etl %s: ready (%s, no server)", e->name, e->comm->scheme);
             continue;
         }
@@ -819,6 +862,15 @@ static void launch(const start_arg_t *fresh)
 {
     start_arg_t *sa = xcalloc(1, sizeof(*sa));
     *sa = *fresh;
+    char err[900];
+    if (sa->e->attempts <= 1 && etl_check_packages(sa->e, err, sizeof(err)) != 0) {
+        log_note(sa->e, err);
+        set_failed(sa->e, "%s", err);
+        json_decref(sa->entry);
+        etl_release(sa->e);
+        free(sa);
+        return;
+    }
     if (spawn(sa->e) < 0) {
         json_decref(sa->entry);
         etl_release(sa->e);

@@ -28,6 +28,19 @@
  * with a message; 0 on success with *entry a new object. The proxy calls it on init and every
  * target again, with its own config, before it runs anything. */
 int etl_spec_parse(const config_t *cfg, json_t *init_msg, json_t **entry, char *err, size_t errlen);
+/* AIStore's pod-spec init message (InitSpecMsg: "spec" = base64 of a Kubernetes Pod YAML, at most
+ * ETL_POD_SPEC_MAX bytes decoded) as the runtime spec (ETLSpecMsg) it amounts to: the container's
+ * image, command + args (its port number as ${PORT}), env and resources, and the annotations
+ * communication_type, wait_timeout and support_direct_put where the message does not set them.
+ * What a process cannot do (several containers, volumes other than emptyDir at /tmp, env
+ * valueFrom, a readiness probe other than GET /health) and unknown keys are a 400 naming it.
+ * 0 with *out a new message, or 400 with err set. etl_spec_parse calls it. */
+#define ETL_POD_SPEC_MAX (64 * 1024)
+int etl_podspec_convert(json_t *msg, json_t **out, char *err, size_t errlen);
+/* 0 when every key of the mapping obj (NULL/null: none) is one of known (NULL-terminated), else
+ * 400 with err naming the unknown key, where it is and what is known. */
+int etl_spec_known_keys(json_t *obj, const char *where, const char *const *known, const char *etl,
+                        char *err, size_t errlen);
 /* AIStore's ETL name rule: 6..32 chars of [a-z0-9-], starting and ending alphanumeric.
  * NULL when valid, else a reason. */
 const char *etl_name_check(const char *name);

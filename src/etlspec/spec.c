@@ -262,6 +262,54 @@ static json_t *spec_entry(json_t *msg, const char *name, const char *ct, int64_t
     return e;
 }
 
+/* Unknown keys of an init message, its runtime, env lists and resources are a 400 naming the
+ * key: a misspelled field must not be ignored. An init message is either a runtime spec
+ * (ETLSpecMsg) or a pod spec (InitSpecMsg, "spec"), not both. */
+static int spec_keys(json_t *msg, const char *name, char *err, size_t errlen)
+{
+    static const char *const base[] = {"name",
+                                       "id",
+                                       "communication",
+                                       "env",
+                                       "init_timeout",
+                                       "obj_timeout",
+                                       "support_direct_put",
+                                       "argument",
+                                       "locus_unix_socket",
+                                       "runtime",
+                                       "resources",
+                                       "spec",
+                                       NULL};
+    static const char *const rt[] = {"image", "command", "env", NULL};
+    static const char *const env[] = {"name", "value", NULL};
+    static const char *const res[] = {"limits", "requests", "claims", NULL};
+    if (etl_spec_known_keys(msg, "the init message", base, name, err, errlen) != 0 ||
+        etl_spec_known_keys(json_object_get(msg, "runtime"), "runtime", rt, name, err, errlen) ||
+        etl_spec_known_keys(json_object_get(msg, "resources"), "resources", res, name, err,
+                            errlen) != 0)
+        return 400;
+    json_t *lists[] = {json_object_get(msg, "env"),
+                       json_object_get(json_object_get(msg, "runtime"), "env")};
+    for (size_t l = 0; l < 2; l++) {
+        size_t i;
+        json_t *e;
+        json_array_foreach(lists[l], i,
+                           e) if (json_is_object(e) &&
+                                  etl_spec_known_keys(e, l ? "runtime.env[]" : "env[]", env, name,
+                                                      err, errlen) != 0) return 400;
+    }
+    json_t *spec = json_object_get(msg, "spec");
+    if (spec && !json_is_null(spec) &&
+        (json_object_get(msg, "runtime") || json_object_get(msg, "resources"))) {
+        snprintf(err, errlen,
+                 "ETL \"%s\": \"spec\" (a pod spec) and \"runtime\"/\"resources\" (a runtime "
+                 "spec) exclude each other",
+                 name);
+        return 400;
+    }
+    return 0;
+}
+
 int etl_spec_parse(const config_t *cfg, json_t *msg, json_t **entry, char *err, size_t errlen)
 {
     *entry = NULL;
@@ -272,12 +320,21 @@ int etl_spec_parse(const config_t *cfg, json_t *msg, json_t **entry, char *err, 
     const char *name = spec_name(msg, err, errlen);
     if (name == NULL)
         return 400;
-    if (json_object_get(msg, "spec") || json_object_get(msg, "code")) {
+    if (json_object_get(msg, "code")) {
         snprintf(err, errlen,
-                 "ETL \"%s\": pod-spec and code init messages need the Kubernetes runtime; use a "
-                 "runtime spec (runtime.image, runtime.command)",
+                 "ETL \"%s\": code init messages (AIStore's removed init_code) are not supported; "
+                 "use a runtime spec (runtime.image, runtime.command) or a pod spec",
                  name);
         return 400;
+    }
+    json_t *pod = NULL;
+    if (spec_keys(msg, name, err, errlen) != 0 ||
+        (json_object_get(msg, "spec") && etl_podspec_convert(msg, &pod, err, errlen) != 0))
+        return 400;
+    if (pod) {
+        int rc = etl_spec_parse(cfg, pod, entry, err, errlen);
+        json_decref(pod);
+        return rc;
     }
     json_t *rt = json_object_get(msg, "runtime");
     json_t *image = json_object_get(rt, "image");

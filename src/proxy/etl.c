@@ -65,9 +65,15 @@ static int do_set_stage(json_t *items, void *arg, char *err, size_t errlen)
 static int do_delete(json_t *items, void *arg, char *err, size_t errlen)
 {
     etl_op_t *op = arg;
-    if (json_object_get(items, op->name) == NULL) {
+    json_t *e = json_object_get(items, op->name);
+    if (e == NULL) {
         snprintf(err, errlen, "%s: etl job %s does not exist", cluster_self_name(), op->name);
         return 404;
+    }
+    const char *xid = json_string_value(json_object_get(e, "xid"));
+    if (op->xid && (!xid || strcmp(xid, op->xid) != 0)) {
+        snprintf(err, errlen, "etl job %s: stale generation", op->name);
+        return 409;
     }
     json_object_del(items, op->name);
     return 0;
@@ -184,8 +190,11 @@ static void abort_generation(const char *name, const char *xid, const char *reas
     cluster_md_modify(MD_ETL, do_set_stage, &op, err, sizeof(err));
 }
 
-/* Waits for the generation to run; answers the request with the xid or the error. */
-static void finish_start(http_req_t *req, const char *name, const char *xid, int64_t timeout_ns)
+/* Waits for the generation to run; answers the request with the xid or the error. A failed
+ * init (fresh) leaves nothing behind: the entry goes, so the targets stop what they started and
+ * a retry with the same name is a new init (a failed start keeps the ETL, Aborted, as AIStore). */
+static void finish_start(http_req_t *req, const char *name, const char *xid, int64_t timeout_ns,
+                         bool fresh)
 {
     char err[PROXY_ERR_MAX];
     int rc = wait_running(name, xid, timeout_ns, err, sizeof(err));
@@ -195,6 +204,9 @@ static void finish_start(http_req_t *req, const char *name, const char *xid, int
         rc = cluster_md_modify(MD_ETL, do_set_stage, &op, e2, sizeof(e2));
         if (rc)
             snprintf(err, sizeof(err), "%s", e2);
+    } else if (fresh && rc != 409) {
+        char e2[256];
+        cluster_md_modify(MD_ETL, do_delete, &(etl_op_t){.name = name, .xid = xid}, e2, sizeof(e2));
     } else if (rc == 400) {
         abort_generation(name, xid, err);
     }
@@ -237,7 +249,7 @@ static void etl_init(http_req_t *req)
     if (rc)
         http_reply_error(req, (unsigned)rc, "%s", err);
     else
-        finish_start(req, nm, xid, it);
+        finish_start(req, nm, xid, it, true);
     free(nm);
 }
 
@@ -308,6 +320,13 @@ static void etl_view(http_req_t *req, const char *name)
             .method = "GET", .path = q, .timeout_ms = 5000, .merge = add_obj_errors, .arg = errs};
         proxy_bcast(&b);
         free(q);
+        if (b.n_ok == 0) { /* no target knows it */
+            http_reply_error(req, 404, "%s: no such job \"%s\" (etl job %s)",
+                             cluster_self_name(), uuid, name);
+            json_decref(errs);
+            json_decref(e);
+            return;
+        }
     }
     json_t *pub = etlmd_entry_public(e); /* no secret, no env values */
     json_t *j = json_pack("{s:O, s:o, s:O, s:O}", "init_msg", json_object_get(pub, "init_msg"),
@@ -382,7 +401,7 @@ static void etl_start(http_req_t *req, const char *name)
     json_t *e = etl_entry(name);
     int64_t it = json_int64(json_object_get(e, "init_timeout_ns"));
     json_decref(e);
-    finish_start(req, name, xid, it);
+    finish_start(req, name, xid, it, false);
 }
 
 /* POST /v1/etl/<name>/_abort from a target whose ETL server failed. */

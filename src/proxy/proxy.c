@@ -434,13 +434,14 @@ static char *parse_bck_to(http_req_t *req, json_t *value)
     return bck;
 }
 
-static const char *const tcb_keys[] = {
-    "prefix",          "prepend",     "dry_run", "force",    "latest-ver",
-    "synchronize",     "num-workers", "coer",    "ext",      "id",
-    "request_timeout", "pipeline",    "names",   "template", "objnames",
-    "TxnUUID",         "non-recurs",  "tobck",   NULL};
+static const char *const tcb_keys[] = {"prefix",     "prepend",     "dry_run",         "force",
+                                       "latest-ver", "synchronize", "num-workers",     "coer",
+                                       "ext",        "id",          "request_timeout", "pipeline",
+                                       "names",      "template",    "objnames",        "TxnUUID",
+                                       "non-recurs", "tobck",       "etl_args",        NULL};
 
-/* Validates a TCBMsg: known keys and types. Returns NULL or a static reason. */
+/* Validates a TCBMsg: known keys and types. Returns NULL or a reason (static, or this thread's
+ * until the next call). */
 static const char *check_tcb(json_t *v)
 {
     if (v == NULL || json_is_null(v))
@@ -454,8 +455,11 @@ static const char *check_tcb(json_t *v)
         bool known = false;
         for (const char *const *t = tcb_keys; *t; t++)
             known = known || strcmp(*t, k) == 0;
-        if (!known)
-            return "unknown key in the request's value";
+        if (!known) { /* named: a misspelling must be found, not guessed */
+            static _Thread_local char why[160];
+            snprintf(why, sizeof(why), "unknown key \"%.100s\" in the request's value", k);
+            return why;
+        }
     }
     json_t *nw = json_object_get(v, "num-workers");
     if (nw && !(json_is_integer(nw) && json_integer_value(nw) >= 0 && json_integer_value(nw) <= 64))
@@ -463,6 +467,9 @@ static const char *check_tcb(json_t *v)
     json_t *pf = json_object_get(v, "prefix");
     if (pf && !json_is_string(pf) && !json_is_null(pf))
         return "prefix must be a string";
+    json_t *ea = json_object_get(v, "etl_args");
+    if (ea && !json_is_null(ea) && !(json_is_string(ea) && json_string_length(ea) <= 4096))
+        return "etl_args must be a string of at most 4096 bytes";
     json_t *pp = json_object_get(v, "prepend");
     if (pp && !json_is_string(pp) && !json_is_null(pp))
         return "prepend must be a string";
@@ -484,7 +491,6 @@ static const char *check_tcb(json_t *v)
                       '/')) return "ext must map extensions to extensions (strings without '/')";
     return NULL;
 }
-
 
 /* copy-listrange, etl-listrange (AIStore's TCOMsg): the objects listed or in the range. NULL or
  * why not (in err). */

@@ -50,6 +50,7 @@ typedef struct {
     void *session;      /* etl-bck: the communicator's per-job state (ws connections) */
     etl_pipeline_t *pl; /* etl-bck: the later stages of a pipeline ("pipeline"), or NULL */
     char etl_name[64];
+    const char *etl_args; /* etl-bck: passed with every object (in msg) */
     const char *prepend;
     json_t *ext;
     int copies; /* make-n-copies: the bucket's mirror copies when the job started */
@@ -419,7 +420,7 @@ static void copy_one(job_t *j, const char *name)
 {
     char err[1024];
     char *dst = jobs_to_name(name, j->prepend, j->ext);
-    int st = jobs_copy_object(j->x, j->etl, j->session, j->pl, NULL, j->x->src_bck, name,
+    int st = jobs_copy_object(j->x, j->etl, j->session, j->pl, j->etl_args, j->x->src_bck, name,
                               j->x->dst_bck, dst, j->dry_run, err, sizeof(err));
     if (st && st != 404) /* 404: deleted meanwhile */
         obj_failed(j, j->x->src_bck, name, err, st);
@@ -732,6 +733,7 @@ static void job_start(http_req_t *req)
     j->coer = json_is_true(json_object_get(j->msg, "coer")) || strcmp(kind, "scrub-bck") == 0;
     j->copies = mirror_copies(src);
     j->prepend = json_string_value(json_object_get(j->msg, "prepend"));
+    j->etl_args = json_string_value(json_object_get(j->msg, "etl_args"));
     j->ext = json_object_get(j->msg, "ext");
     char nerr[128];
     int nst = job_names_init(j, nerr, sizeof(nerr));

@@ -40,6 +40,7 @@ typedef struct {
     char *location;    /* early redirect */
     xact_t *xin;       /* job this PUT belongs to (in-objs counters) */
     bool etl_object;   /* /v1/etl/_object/...: an ETL server's read or direct put */
+    char etl_name[64]; /* the ETL of /v1/etl/_object/<etl>/... */
     trust_t who;       /* the caller (cluster/trust.h) */
     auth_digest_t *dg; /* a node's streamed PUT: the body's digest, checked before commit */
     bool local;        /* a node's ?local=true: this target's copy only, no redirect */
@@ -312,6 +313,7 @@ static void etl_object_headers(http_req_t *req, tctx_t *c, const char **segs, in
     }
     c->bck = bck;
     c->obj = obj;
+    snprintf(c->etl_name, sizeof(c->etl_name), "%s", segs[2]);
     bmd_t *b = bmd_get();
     json_t *be = bmd_bucket(b, c->bck);
     ec_conf_t ec;
@@ -647,6 +649,8 @@ static void object_put(http_req_t *req, tctx_t *c)
         c->xin->in_objs++;
         c->xin->in_bytes += size;
     }
+    if (c->etl_name[0]) /* a direct put: its sender counted the object, without its size */
+        etl_count_delivered(c->etl_name, size);
     LOCUS_LOG(LOG_DEBUG, "PUT ais://%s/%s %lld bytes", c->bck, c->obj, (long long)size);
     http_reply(req, 200, NULL, "", 0);
 }

@@ -385,6 +385,27 @@ METRICS = {
 }
 
 
+# ---- etl_podspec: the Pod YAML of a pod-spec ETL init message ----
+ETL_PODSPEC = {
+    "aistore-md5": (b"apiVersion: v1\nkind: Pod\nmetadata:\n  name: etl-echo\n  annotations:\n"
+                    b"    communication_type: \"hpush://\"\n    wait_timeout: \"5m\"\nspec:\n"
+                    b"  containers:\n    - name: server\n      image: aistorage/transformer_md5:latest\n"
+                    b"      ports: [{ name: default, containerPort: 8000 }]\n"
+                    b"      command: [\"uvicorn\", \"app\", \"--port\", \"8000\"]\n"
+                    b"      readinessProbe:\n        httpGet: { path: /health, port: default }\n"),
+    "own-command": (b"spec:\n  containers:\n  - image: me/x\n    command: [sh, -c, 'srv :9000']\n"
+                    b"    args: ['--port=9000']\n    ports: [{containerPort: 9000}]\n"
+                    b"    env: [{name: A, value: 1}]\n    resources: {limits: {memory: 64Mi}}\n"
+                    b"  volumes: [{name: s, emptyDir: {}}]\n"),
+    "two-containers": b"spec:\n  containers: [{image: a}, {image: b}]\n",
+    "host-path": b"spec:\n  containers: [{image: a}]\n  volumes: [{name: d, hostPath: {path: /}}]\n",
+    "value-from": b"spec: {containers: [{image: a, env: [{name: S, valueFrom: {}}]}]}\n",
+    "ws-direct-put": (b"metadata: {annotations: {communication_type: ws://, support_direct_put: 'true'}}\n"
+                      b"spec: {containers: [{image: aistorage/transformer_echo}]}\n"),
+    "alias": b"a: &x [1, 2]\nb: *x\nspec: {containers: [{image: a, args: *x}]}\n",
+}
+
+
 def main():
     for name, v in NAMES.items():
         write("names", name, v)
@@ -398,6 +419,8 @@ def main():
         write("etl_spec", name, v)
     with open(os.path.join(HERE, "..", "..", "transformers", "md5", "etl_spec.yaml"), "rb") as f:
         write("etl_spec", "md5-yaml", f.read())
+    for name, v in ETL_PODSPEC.items():
+        write("etl_podspec", name, v)
     for name, v in LSO.items():
         write("lso", name, v)
     for name, v in WS_CLIENT.items():

@@ -320,8 +320,9 @@ def test_server_dies_during_init(cluster, http, etls):
     assert time.monotonic() - t0 < lt.tmo(15), "init did not notice the dead server quickly"
     body = lt.assert_4xx(r)
     assert "status 7" in body["message"] and "boom: cannot start" in body["message"], body
-    v = eu.wait_stage(http, base, name, "Aborted")
-    assert "status 7" in v.get("reason", "status 7"), v
+    # a failed init leaves nothing behind (docs/protocol.md §1.6): the name is free again
+    assert eu.view(http, base, name).status_code == 404
+    eu.wait_no_servers(name)
 
 
 def test_server_never_healthy_init_timeout(cluster, http, etls):
@@ -335,7 +336,7 @@ def test_server_never_healthy_init_timeout(cluster, http, etls):
     body = lt.assert_4xx(r)
     assert "2s" in body["message"] or "health" in body["message"].lower(), body
     assert took < lt.tmo(12), f"init with init_timeout 2s took {took:.1f}s"
-    eu.wait_stage(http, base, name, "Aborted")
+    assert eu.view(http, base, name).status_code == 404  # nothing left behind
     eu.wait_no_servers(name)
 
 

@@ -239,7 +239,7 @@ def test_init_class_bad_payload_fails_init_with_message(cluster, http, etls):
     assert time.monotonic() - t0 < lt.tmo(20), "init must fail as soon as the launcher exits"
     body = lt.assert_4xx(r)
     assert "nosuch_module_xyz" in body["message"], body
-    eu.wait_stage(http, cluster.url, name, "Aborted")
+    assert eu.view(http, cluster.url, name).status_code == 404  # a failed init leaves nothing
 
 
 # ------------------------------------------------------------------------------------------------

@@ -393,6 +393,7 @@ static void test_totals(void **state)
     assert_int_equal(t.out_bytes, 5);
     assert_int_equal(t.in_objs, 1);
     assert_int_equal(t.in_bytes, 5);
+    assert_int_equal(t.written_bytes, 22); /* 17 here + 5 sent (counted twice: out and in) */
     assert_int_equal(t.ntargets, 2);
     assert_int_equal(t.nfinished, 1);
     assert_true(t.aborted);

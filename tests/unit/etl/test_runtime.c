@@ -517,7 +517,7 @@ static void test_exit_while_starting_fails_with_log(void **state)
     char err[1024];
     int status;
     assert_null(etl_acquire("dies-rt", &status, err, sizeof(err)));
-    assert_int_equal(status, 503);
+    assert_int_equal(status, 400); /* failed: for the user to fix (etl start), not to retry */
     assert_non_null(strstr(err, "not running (stage Initializing, server failed): "));
     assert_non_null(strstr(err, "fatal: no such model"));
 
@@ -564,6 +564,31 @@ static void test_dies_while_running(void **state)
     char *reason = abort_field("reason");
     assert_non_null(strstr(reason, "killed by signal 9"));
     free(reason);
+}
+
+/* A server that keeps failing: ETL_MAX_FAILS_IN_ROW server errors with no success between fail
+ * it (reported, stopped); a success resets the count; 4xx never counts. */
+static void test_keeps_failing_is_failed(void **state)
+{
+    etlmd_set("echo-5xx", entry_of(ECHO_INIT("echo-5xx"), "etl-f5", ETL_STAGE_INIT));
+    char err[1024], why[1024];
+    etl_inst_t *e = acquire_within("echo-5xx", 10000, err, sizeof(err));
+    if (e == NULL)
+        fail_msg("not running: %s", err);
+    pid_t pid = e->pid;
+    for (int i = 0; i < ETL_MAX_FAILS_IN_ROW - 1; i++)
+        etl_note_result(e, 500, "ETL error: boom");
+    etl_note_result(e, 200, "");
+    for (int i = 0; i < 2 * ETL_MAX_FAILS_IN_ROW; i++)
+        etl_note_result(e, 404, "ETL error: no such object");
+    assert_true(etl_alive(e, why, sizeof(why)));
+    for (int i = 0; i < ETL_MAX_FAILS_IN_ROW; i++)
+        etl_note_result(e, i & 1 ? 503 : 504, "ETL error: still broken");
+    assert_false(etl_alive(e, why, sizeof(why)));
+    assert_non_null(strstr(why, "failed 10 requests in a row; the last: ETL error: still broken"));
+    etl_release(e);
+    assert_true(WAIT_UNTIL(aborts() > 0, 3000));
+    assert_true(WAIT_UNTIL(group_size(pid) == 0, 5000)); /* stopped, not left running */
 }
 
 /* A server that never answers GET /health: three processes in its group. */
@@ -720,6 +745,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_new_generation_restarts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_exit_while_starting_fails_with_log, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dies_while_running, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_keeps_failing_is_failed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_init_timeout_kills_group, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stop_while_starting, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stop_during_init_timeout_kill, setup, teardown),

@@ -122,7 +122,7 @@ static void test_errors(void **state)
     expect_400("{\"name\":\"good-name\",\"runtime\":{\"image\":\"aistorage/transformer_md5\","
                "\"env\":[{\"value\":\"1\"}]}}",
                "env");
-    expect_400("{\"name\":\"good-name\",\"spec\":\"YWJj\"}", "Kubernetes");
+    expect_400("{\"name\":\"good-name\",\"spec\":\"YWJj\"}", "must be a mapping");
     /* Seconds past int64 nanoseconds: refused, not multiplied into undefined behaviour. */
     expect_400("{\"name\":\"good-name\",\"obj_timeout\":9223372036854775807,"
                "\"runtime\":{\"image\":\"aistorage/transformer_md5\"}}",
