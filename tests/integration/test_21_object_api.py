@@ -6,6 +6,7 @@ through the proxy's redirects as AIStore's API and SDK send them (docs/protocol.
 One cluster for the module (1 proxy, 2 targets) whose targets may promote from one directory."""
 
 import os
+import subprocess
 
 import pytest
 
@@ -182,7 +183,7 @@ def test_append_errors(env, http, bucket):
         lt.assert_error(append(http, c, bucket, obj, b"z", bad), 400, "append handle")
     lt.assert_error(append(http, c, bucket, obj, b"z", f"{tid}|{'a' * 20}"), 404)
     lt.assert_error(append(http, c, bucket, obj, b"z", f"someoneelse|{hid}"), 400)
-    lt.assert_error(append(http, c, bucket, "other", b"z", h), 404)  # another object's handle
+    lt.assert_error(append(http, c, bucket, "other", b"z", h), (400, 404))  # another object's
     lt.assert_error(append(http, c, bucket, obj, b"", "", flush=True), 400)
     r = http.put(lt.obj_url(c.url, bucket, obj), params={**P, "append_type": "bogus"}, data=b"")
     lt.assert_error(r, 400)
@@ -292,3 +293,43 @@ def test_promote_refused(env, http, bucket, cluster):
         lt.assert_error(promote(http, cluster, bck, str(allowed), obj="x"), 403, "disabled")
     finally:
         http.delete(lt.bck_url(cluster.url, bck), params=P, json=lt.actmsg("destroy-bck"))
+
+
+# ------------------------------------------------------------------------------------------------
+# CLI: locus object append | props set | promote
+
+def locus(c, *args, stdin=None):
+    env = dict(os.environ, LOCUS_ENDPOINT=c.url)
+    env.pop("AIS_ENDPOINT", None)
+    return subprocess.run([str(lt.LOCUS_CLI), *map(str, args)], env=env, input=stdin,
+                          capture_output=True, timeout=60)
+
+
+@pytest.mark.skipif(not lt.LOCUS_CLI.exists(), reason="locus CLI not built")
+def test_cli(env, http, bucket, tmp_path):
+    c, allowed, _ = env
+    f = tmp_path / "part"
+    f.write_bytes(b"from a file;")
+    p = locus(c, "object", "append", f"ais://{bucket}/cli.txt", f)
+    assert p.returncode == 0, p.stderr
+    p = locus(c, "object", "append", f"{bucket}/cli.txt", stdin=b"from stdin")
+    assert p.returncode == 0, p.stderr
+    assert get(http, c, bucket, "cli.txt") == b"from a file;from stdin"
+    p = locus(c, "object", "props", "set", f"{bucket}/cli.txt", "k1=v1", "k2=a b")
+    assert p.returncode == 0, p.stderr
+    assert custom_of(http, c, bucket, "cli.txt") == {"k1": "v1", "k2": "a b"}
+    p = locus(c, "object", "props", "set", f"{bucket}/cli.txt", "k3=3", "--replace")
+    assert p.returncode == 0, p.stderr
+    assert custom_of(http, c, bucket, "cli.txt") == {"k3": "3"}
+    p = locus(c, "object", "props", "set", f"{bucket}/cli.txt", "novalue")
+    assert p.returncode == 2, p.stderr
+    p = locus(c, "object", "props", "set", f"{bucket}/missing", "a=b")
+    assert p.returncode == 1 and b"does not exist" in p.stderr, p.stderr
+    src = allowed / lt.rand_name("cli-")
+    src.mkdir()
+    (src / "x.txt").write_bytes(b"x")
+    p = locus(c, "object", "promote", bucket, src, "--obj", "cli/", "--recursive")
+    assert p.returncode == 0, p.stderr
+    assert get(http, c, bucket, "cli/x.txt") == b"x"
+    p = locus(c, "object", "promote", bucket, tmp_path, "--obj", "no/")
+    assert p.returncode == 1 and b"promote_allowed" in p.stderr, p.stderr
