@@ -1,6 +1,6 @@
 /*
  * objapi.c - the object API calls of liblocus beyond PUT/GET/HEAD/DELETE: append and flush,
- * custom metadata, promote (docs/protocol.md §1.9).
+ * custom metadata, promote (docs/protocol.md §1.3.1).
  */
 #include "client/internal.h"
 

@@ -93,7 +93,7 @@ pthread_mutex_t *store_stripe(const char *bck, const char *obj);
 void store_barrier(void);
 
 /* ---------------------------------------------------------------- object API (objapi.c)
- * Multipart uploads, appends and custom metadata; promote (promote.c). docs/protocol.md §1.9. */
+ * Multipart uploads, appends and custom metadata; promote (promote.c). docs/protocol.md §1.3.1. */
 
 #define OBJAPI_ID_LEN 20       /* upload ids and append handle ids: [a-z0-9]{20} */
 #define MPT_MAX_PARTS 10000    /* part numbers 1..MPT_MAX_PARTS */

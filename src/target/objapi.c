@@ -1,6 +1,6 @@
 /*
  * objapi.c - the object API beyond PUT/GET/HEAD/DELETE: multipart uploads, appends, custom
- * metadata (PATCH) and promote of a target's local files (docs/protocol.md §1.9).
+ * metadata (PATCH) and promote of a target's local files (docs/protocol.md §1.3.1).
  *
  * DESIGN
  * An upload is a directory %wk/mpt-<id>-<digest> in the bucket's work directory on the object's

@@ -1,6 +1,6 @@
 /*
  * promote.c - AIStore's promote on a target: a file or directory of the target's host becomes
- * objects (POST /v1/objects/<bck>, action "promote"; docs/protocol.md §1.9, docs/security.md).
+ * objects (POST /v1/objects/<bck>, action "promote"; docs/protocol.md §1.3.1, docs/security.md).
  *
  * Only directories named by the node config's promote_allowed may be read: the source is
  * resolved with realpath and must be one of them or under one (resolved too). A directory walk

@@ -1,7 +1,7 @@
 """21 object API: multipart upload (mpt-upload, part PUTs, mpt-complete, mpt-abort), appends
 (append_type=append|flush with append_handle, the SDK's modes "w" and "a"), custom metadata
 (PATCH, merge or set-new-custom), and promote of a target's local files (promote_allowed), all
-through the proxy's redirects as AIStore's API and SDK send them (docs/protocol.md §1.9).
+through the proxy's redirects as AIStore's API and SDK send them (docs/protocol.md §1.3.1).
 
 One cluster for the module (1 proxy, 2 targets) whose targets may promote from one directory."""
 
@@ -333,3 +333,78 @@ def test_cli(env, http, bucket, tmp_path):
     assert get(http, c, bucket, "cli/x.txt") == b"x"
     p = locus(c, "object", "promote", bucket, tmp_path, "--obj", "no/")
     assert p.returncode == 1 and b"promote_allowed" in p.stderr, p.stderr
+
+
+# ------------------------------------------------------------------------------------------------
+# permissions (auth on): promote is an admin's; appends need APPEND, custom metadata OBJ-UPDATE
+
+RW = 831  # AIStore's AccessRW: GET, HEAD, PUT, APPEND, DELETE, MOVE, bucket HEAD, list
+RO = 771  # AccessRO
+
+
+def test_permissions(cluster_factory, http, tmp_path):
+    allowed = tmp_path / "ok"
+    allowed.mkdir()
+    (allowed / "f").write_bytes(b"f")
+    c = cluster_factory(targets=1, auth=True, flags=["--promote-allowed", str(allowed)])
+    admin = lt.bearer(lt.admin_token())
+    bck = lt.rand_name("oa-")
+    assert http.post(lt.bck_url(c.url, bck), params=P, json=lt.actmsg("create-bck"),
+                     headers=admin).status_code == 200
+    rw = lt.bearer(lt.make_token(user="rw", buckets=[(bck, RW)]))
+    ro = lt.bearer(lt.make_token(user="ro", buckets=[(bck, RO)]))
+    url = lt.obj_url(c.url, bck, "o")
+    # multipart and appends with read-write access
+    r = http.post(url, params=P, json=lt.actmsg("mpt-upload"), headers=rw)
+    assert r.status_code == 200, r.text
+    uid = r.text
+    assert http.put(url, params={**P, "uploadId": uid, "partNumber": "1"}, data=b"ab",
+                    headers=rw).status_code == 200
+    r = http.post(url, params={**P, "uploadId": uid}, headers=rw,
+                  json=lt.actmsg("mpt-complete", [{"part-number": 1}]))
+    assert r.status_code == 200, r.text
+    r = http.put(url, params={**P, "append_type": "append", "append_handle": ""}, data=b"c",
+                 headers=rw)
+    assert r.status_code == 200, r.text
+    r = http.put(url, params={**P, "append_type": "flush",
+                              "append_handle": r.headers["Ais-Append-Handle"]}, headers=rw)
+    assert r.status_code == 200, r.text
+    assert http.get(url, params=P, headers=rw).content == b"abc"
+    lt.assert_error(http.put(url, params={**P, "append_type": "append", "append_handle": ""},
+                             data=b"c", headers=ro), 403)
+    lt.assert_error(http.post(url, params=P, json=lt.actmsg("mpt-upload"), headers=ro), 403)
+    # custom metadata needs OBJ-UPDATE (not in read-write)
+    lt.assert_error(http.patch(url, params=P, json=lt.actmsg("", {"k": "v"}), headers=rw), 403)
+    assert http.patch(url, params=P, json=lt.actmsg("", {"k": "v"}),
+                      headers=admin).status_code == 200
+    # promote: admins only, through the proxy and on the target itself
+    msg = lt.actmsg("promote", {"src": str(allowed / "f"), "obj": "p"}, name=str(allowed / "f"))
+    purl = lt.bck_url(c.url, bck).replace("/buckets/", "/objects/")
+    lt.assert_error(http.post(purl, params=P, json=msg, headers=rw), 403)
+    lt.assert_error(http.post(purl, params=P, json=msg), 401)
+    turl = lt.bck_url(c.targets[0].url, bck).replace("/buckets/", "/objects/")
+    lt.assert_error(http.post(turl, params=P, json=msg, headers=rw), 403)
+    r = http.post(purl, params=P, json=msg, headers=admin)
+    assert r.status_code == 200, r.text
+    assert http.get(lt.obj_url(c.url, bck, "p"), params=P, headers=admin).content == b"f"
+
+
+def test_redundancy_of_complete_and_flush(env, http):
+    """A completed upload and a flushed append are commits like any PUT: a mirrored bucket's
+    copies follow them."""
+    c = env[0]
+    bck = lt.rand_name("oa-mi-")
+    r = http.post(lt.bck_url(c.url, bck), params=P, json=lt.actmsg(
+        "create-bck", {"mirror": {"enabled": True, "copies": 2}}))
+    assert r.status_code == 200, r.text
+    try:
+        uid = mpt_start(http, c, bck, "m")
+        assert mpt_part(http, c, bck, "m", uid, 1, b"mirrored").status_code == 200
+        assert mpt_complete(http, c, bck, "m", uid, [1]).status_code == 200
+        h = append(http, c, bck, "a", b"appended").headers["Ais-Append-Handle"]
+        assert append(http, c, bck, "a", b"", h, flush=True).status_code == 200
+        for obj in ("m", "a"):
+            r = http.head(lt.obj_url(c.url, bck, obj), params=P, allow_redirects=True)
+            assert r.headers["Ais-Mirror-Copies"] == "2", r.headers
+    finally:
+        http.delete(lt.bck_url(c.url, bck), params=P, json=lt.actmsg("destroy-bck"))
