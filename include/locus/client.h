@@ -289,6 +289,13 @@ int locus_object_set_custom(locus_client_t *c, const char *bck, const char *obj,
                             const char *const *keys, const char *const *vals, size_t n,
                             bool replace, char *err);
 
+/* AIStore's multipart upload (api.CreateMultipartUpload, UploadPart, CompleteMultipartUpload,
+ * AbortMultipartUpload) of size bytes of fd (from offset 0; pread) in parts of part_size bytes
+ * (the last one shorter), uploaded in order; the object appears whole when the last call
+ * completes it. On a failure the upload is aborted. part_size >= 1 and at most 10000 parts. */
+int locus_object_put_multipart(locus_client_t *c, const char *bck, const char *obj, int fd,
+                               int64_t size, int64_t part_size, char *err);
+
 /* AIStore's PromoteArgs: a file or directory on the targets' hosts becomes objects. */
 typedef struct {
     const char *src;    /* absolute path on the target hosts (under their promote_allowed) */

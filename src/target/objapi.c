@@ -334,29 +334,40 @@ static int mpt_concat(const char *dir, int n, const char *bck, const char *obj, 
     return store_writer_commit(&w, NULL, err, errlen);
 }
 
+/* Renames upload id's directory to <dir>.<sfx> so that no other complete or abort finds it: the
+ * new path (caller frees; *dir the old one) or NULL with 404 and err. */
+static char *mpt_claim(const char *bck, const char *obj, const char *id, const char *sfx,
+                       char **dir, char *err, size_t errlen)
+{
+    *dir = mpt_dir(bck, obj, id, err, errlen);
+    if (*dir == NULL)
+        return NULL;
+    char *claimed = xasprintf("%s.%s", *dir, sfx);
+    if (rename(*dir, claimed) == 0)
+        return claimed;
+    snprintf(err, errlen, "multipart upload \"%s\" of ais://%s/%s is being completed or aborted",
+             id, bck, obj);
+    free(claimed);
+    free(*dir);
+    *dir = NULL;
+    return NULL;
+}
+
 int mpt_complete(const char *bck, const char *obj, const char *id, const char *body, size_t len,
                  char *err, size_t errlen)
 {
     int n = mpt_parts_parse(body, len, err, errlen);
     if (n < 0)
         return 400;
-    char *dir = mpt_dir(bck, obj, id, err, errlen);
-    if (dir == NULL)
+    char *dir;
+    char *claimed = mpt_claim(bck, obj, id, "cmpl", &dir, err, errlen);
+    if (claimed == NULL)
         return 404;
-    char *claimed = xasprintf("%s.cmpl", dir); /* a second complete or an abort finds nothing */
-    int st = 0;
-    if (rename(dir, claimed) < 0) {
-        snprintf(err, errlen,
-                 "multipart upload \"%s\" of ais://%s/%s is being completed or aborted", id, bck,
-                 obj);
-        st = 404;
-    } else {
-        st = mpt_concat(claimed, n, bck, obj, err, errlen);
-        if (st == 0)
-            remove_tree(claimed);
-        else if (rename(claimed, dir) < 0) /* the client may fix its list, or abort */
-            remove_tree(claimed);
-    }
+    int st = mpt_concat(claimed, n, bck, obj, err, errlen);
+    if (st == 0)
+        remove_tree(claimed);
+    else if (rename(claimed, dir) < 0) /* back: the client may fix its list, or abort */
+        remove_tree(claimed);
     free(claimed);
     free(dir);
     return st;
@@ -364,22 +375,14 @@ int mpt_complete(const char *bck, const char *obj, const char *id, const char *b
 
 int mpt_abort(const char *bck, const char *obj, const char *id, char *err, size_t errlen)
 {
-    char *dir = mpt_dir(bck, obj, id, err, errlen);
-    if (dir == NULL)
+    char *dir;
+    char *gone = mpt_claim(bck, obj, id, "abrt", &dir, err, errlen);
+    if (gone == NULL)
         return 404;
-    char *gone = xasprintf("%s.abrt", dir);
-    int st = 0;
-    if (rename(dir, gone) < 0) {
-        snprintf(err, errlen,
-                 "multipart upload \"%s\" of ais://%s/%s is being completed or aborted", id, bck,
-                 obj);
-        st = 404;
-    } else {
-        remove_tree(gone);
-    }
+    remove_tree(gone);
     free(gone);
     free(dir);
-    return st;
+    return 0;
 }
 
 /* ---------------------------------------------------------------- append */

@@ -333,6 +333,15 @@ def test_cli(env, http, bucket, tmp_path):
     assert get(http, c, bucket, "cli/x.txt") == b"x"
     p = locus(c, "object", "promote", bucket, tmp_path, "--obj", "no/")
     assert p.returncode == 1 and b"promote_allowed" in p.stderr, p.stderr
+    # locus put --part-size: a multipart upload (3 parts), nothing left behind
+    big = tmp_path / "big"
+    data = os.urandom(2 * 65536 + 100)
+    big.write_bytes(data)
+    p = locus(c, "put", big, f"{bucket}/big", "--part-size", "64KiB")
+    assert p.returncode == 0, p.stderr
+    assert get(http, c, bucket, "big") == data
+    p = locus(c, "put", big, f"{bucket}/big", "--part-size", "nonsense")
+    assert p.returncode == 2, p.stderr
 
 
 # ------------------------------------------------------------------------------------------------
