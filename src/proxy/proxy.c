@@ -81,8 +81,15 @@ static int merge_one(proxy_bcast_t *b, fanout_req_t *q)
                  q->rc < 0           ? q->resp.err
                  : q->resp.body.base ? q->resp.body.base
                                      : "");
-        if (b->pass_4xx && q->rc == 0 && q->resp.status >= 400 && q->resp.status < 500)
-            return (int)q->resp.status; /* the client's mistake, not the cluster's */
+        if (b->pass_4xx && q->rc == 0 && q->resp.status >= 400 && q->resp.status < 500) {
+            /* the client's mistake, not the cluster's: the target's own message */
+            json_t *e = json_loadb(q->resp.body.base, q->resp.body.len, 0, NULL);
+            const char *m = json_string_value(json_object_get(e, "message"));
+            if (m)
+                snprintf(b->err, sizeof(b->err), "%s", m);
+            json_decref(e);
+            return (int)q->resp.status;
+        }
         return 503;
     }
     if (b->merge == NULL) {
