@@ -288,6 +288,41 @@ void locus_obj_props_dispose(locus_obj_props_t *props);
 
 int locus_object_delete(locus_client_t *c, const char *bck, const char *obj, char *err);
 
+/* AIStore's append (api.AppendObject / the SDK's append_content): appends data[0..len) to the
+ * append of handle ("" or NULL: a new one, which starts with the object's current bytes). The
+ * handle to pass next into *next (caller frees). Nothing is visible until locus_object_flush. */
+int locus_object_append(locus_client_t *c, const char *bck, const char *obj, const void *data,
+                        size_t len, const char *handle, char **next, char *err);
+/* AIStore's flush (api.FlushObject): the appends of handle become the object. */
+int locus_object_flush(locus_client_t *c, const char *bck, const char *obj, const char *handle,
+                       char *err);
+/* AIStore's api.SetObjectCustomProps: keys[i]=vals[i] merged into the object's custom metadata,
+ * or replacing it all (replace: ?set-new-custom=true). */
+int locus_object_set_custom(locus_client_t *c, const char *bck, const char *obj,
+                            const char *const *keys, const char *const *vals, size_t n,
+                            bool replace, char *err);
+
+/* AIStore's multipart upload (api.CreateMultipartUpload, UploadPart, CompleteMultipartUpload,
+ * AbortMultipartUpload) of size bytes of fd (from offset 0; pread) in parts of part_size bytes
+ * (the last one shorter), uploaded in order; the object appears whole when the last call
+ * completes it. On a failure the upload is aborted. part_size >= 1 and at most 10000 parts. */
+int locus_object_put_multipart(locus_client_t *c, const char *bck, const char *obj, int fd,
+                               int64_t size, int64_t part_size, char *err);
+
+/* AIStore's PromoteArgs: a file or directory on the targets' hosts becomes objects. */
+typedef struct {
+    const char *src;    /* absolute path on the target hosts (under their promote_allowed) */
+    const char *obj;    /* object name (a file) or name prefix (a directory); NULL = none */
+    const char *target; /* the one target that promotes (its host's files); NULL = every one */
+    bool recursive;     /* into subdirectories */
+    bool overwrite;     /* replace existing objects */
+    bool delete_src;    /* remove each source file once promoted */
+    bool not_shared;    /* each target promotes every file it sees (not one shared directory) */
+} locus_promote_opts_t;
+/* AIStore's api.Promote (synchronous here). */
+int locus_object_promote(locus_client_t *c, const char *bck, const locus_promote_opts_t *o,
+                         char *err);
+
 /* Multi-object delete job (delete-listrange): either names[0..n) or a template such as
  * "shard-{0000..0099}.tar" (names NULL). *job_id (caller frees) may be NULL. */
 int locus_objects_delete(locus_client_t *c, const char *bck, const char *const *names, size_t n,

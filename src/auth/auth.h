@@ -27,7 +27,7 @@ typedef uint64_t auth_ace_t;
 #define AUTH_ACE_GET (1ull << 0)             /* read object contents */
 #define AUTH_ACE_OBJ_HEAD (1ull << 1)        /* read object properties */
 #define AUTH_ACE_PUT (1ull << 2)             /* write an object */
-#define AUTH_ACE_APPEND (1ull << 3)          /* append (Locus has no append) */
+#define AUTH_ACE_APPEND (1ull << 3)          /* append (append_type=append, flush) */
 #define AUTH_ACE_OBJ_DELETE (1ull << 4)      /* delete an object */
 #define AUTH_ACE_OBJ_MOVE (1ull << 5)        /* rename an object */
 #define AUTH_ACE_PROMOTE (1ull << 6)         /* promote local files */

@@ -34,8 +34,10 @@ static void usage(FILE *f)
             "gets the base name appended), a directory tree recursively with N concurrent\n"
             "uploads (default 8) as objects PREFIX/<relative path>, or standard input ('-').\n"
             "Shows a progress bar when stderr is a terminal, else prints a summary line.\n"
-            "  -j, --jobs N   concurrent uploads for a directory (default 8)\n"
-            "  -q, --quiet    no progress bar and no summary\n");
+            "  -j, --jobs N        concurrent uploads for a directory (default 8)\n"
+            "  -q, --quiet         no progress bar and no summary\n"
+            "  --part-size SIZE    a FILE bigger than SIZE (e.g. 64MiB) goes up as a multipart\n"
+            "                      upload in parts of SIZE (AIStore's mpt-upload)\n");
 }
 
 typedef struct {
@@ -324,13 +326,32 @@ static int put_stdin(const char *bck, const char *name, bool quiet)
     return ret;
 }
 
+/* A file as a multipart upload in parts of psize bytes. 0 or a LOCUS_E* code with err. */
+static int put_multipart(locus_client_t *c, const char *bck, const char *name, const char *path,
+                         int64_t psize, char *err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        snprintf(err, LOCUS_ERR_LEN, "%s: %s", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return LOCUS_EINVAL;
+    }
+    int rc = locus_object_put_multipart(c, bck, name, fd, st.st_size, psize, err);
+    close(fd);
+    return rc;
+}
+
 int locus_cli_cmd_put(int argc, char **argv)
 {
     int64_t jobs = 8;
     bool quiet = false;
+    const char *part_size = NULL;
     cli_opt_t opts[] = {
         CLI_INT("jobs", &jobs, 1, 256, "--jobs: need a number from 1 to 256"),
         CLI_FLAG("quiet", &quiet),
+        CLI_STR("part-size", &part_size),
     };
     opts[0].short_name = 'j';
     opts[1].short_name = 'q';
@@ -340,6 +361,9 @@ int locus_cli_cmd_put(int argc, char **argv)
     if (ret != CLI_OPTS_GO)
         return ret;
     const char *src = argv[pos];
+    int64_t psize = part_size ? size_parse(part_size) : 0;
+    if (psize < 0 || (part_size && psize == 0))
+        return cli_usage_error("put", "--part-size: need a size such as 64MiB");
     char *bck = NULL, *obj = NULL;
     ret = cli_parse_name("put", argv[pos + 1], &bck, &obj);
     if (ret != 0)
@@ -376,7 +400,8 @@ int locus_cli_cmd_put(int argc, char **argv)
         goto out;
     }
     char err[LOCUS_ERR_LEN] = "";
-    if (locus_object_put_file(c, bck, name, src, err) != 0) {
+    if ((psize > 0 && st.st_size > psize ? put_multipart(c, bck, name, src, psize, err)
+                                         : locus_object_put_file(c, bck, name, src, err)) != 0) {
         char what[512];
         snprintf(what, sizeof(what), "put %s", src);
         ret = cli_fail(what, "%s", err);

@@ -207,11 +207,13 @@ int trust_require_object(const trust_t *t, http_req_t *req, const char *bck, cha
 {
     const char *m = req->method;
     const char *to = strcmp(m, "PUT") == 0 ? http_query(req, "object_to") : NULL;
-    auth_ace_t perms = strcmp(m, "GET") == 0      ? AUTH_ACE_GET
-                       : strcmp(m, "HEAD") == 0   ? AUTH_ACE_OBJ_HEAD
-                       : strcmp(m, "DELETE") == 0 ? AUTH_ACE_OBJ_DELETE
-                       : to != NULL               ? AUTH_ACE_GET
-                                                  : AUTH_ACE_PUT;
+    auth_ace_t perms = strcmp(m, "GET") == 0            ? AUTH_ACE_GET
+                       : strcmp(m, "HEAD") == 0         ? AUTH_ACE_OBJ_HEAD
+                       : strcmp(m, "DELETE") == 0       ? AUTH_ACE_OBJ_DELETE
+                       : strcmp(m, "PATCH") == 0        ? AUTH_ACE_OBJ_UPDATE /* custom metadata */
+                       : to != NULL                     ? AUTH_ACE_GET
+                       : http_query(req, "append_type") ? AUTH_ACE_APPEND
+                                                        : AUTH_ACE_PUT;
     int rc = trust_require(t, bck, perms, msg, len);
     if (rc || to == NULL || t->kind != TRUST_USER)
         return rc;

@@ -82,6 +82,8 @@ static const setting_t settings[] = {
      "memory limit of ETL processes without resources.limits.memory (default 4GiB; 0: none)"},
     {"etl_sandbox_paths", "etl-sandbox-path", CT_STRLIST, OFF(etl_sandbox_paths),
      "extra host path ETL processes may read (repeatable)"},
+    {"promote_allowed", "promote-allowed", CT_STRLIST, OFF(promote_allowed),
+     "directory whose files a target may promote into objects (repeatable; none: promote off)"},
 };
 
 /* Built-in image table: AIStore's reference transformer images run our built-ins, so their
@@ -178,6 +180,8 @@ void config_dispose(config_t *c)
         free(c->mountpaths[i]);
     for (size_t i = 0; i < c->n_etl_sandbox_paths; i++)
         free(c->etl_sandbox_paths[i]);
+    for (size_t i = 0; i < c->n_promote_allowed; i++)
+        free(c->promote_allowed[i]);
     memset(c, 0, sizeof(*c));
 }
 
@@ -187,6 +191,10 @@ static size_t *list_count(config_t *c, const setting_t *s, size_t *max)
     if (s->off == OFF(mountpaths)) {
         *max = CONFIG_MAX_MPATHS;
         return &c->n_mountpaths;
+    }
+    if (s->off == OFF(promote_allowed)) {
+        *max = CONFIG_MAX_PROMOTE_DIRS;
+        return &c->n_promote_allowed;
     }
     *max = CONFIG_MAX_SANDBOX_PATHS;
     return &c->n_etl_sandbox_paths;

@@ -15,6 +15,7 @@
 
 #define CONFIG_MAX_MPATHS 64
 #define CONFIG_MAX_SANDBOX_PATHS 32
+#define CONFIG_MAX_PROMOTE_DIRS 16
 
 typedef enum { ROLE_NONE = 0, ROLE_PROXY, ROLE_TARGET } node_role_t;
 
@@ -54,6 +55,10 @@ typedef struct {
     /* Extra host paths ETL processes may read (bound read-only into the sandbox). */
     char *etl_sandbox_paths[CONFIG_MAX_SANDBOX_PATHS];
     size_t n_etl_sandbox_paths;
+    /* Directories (and their trees) whose files a target may promote into objects; none: promote
+     * is refused (docs/security.md). Compared after realpath on both sides. */
+    char *promote_allowed[CONFIG_MAX_PROMOTE_DIRS];
+    size_t n_promote_allowed;
     char *bin_dir;     /* directory of the running binary (set by config_init) */
     char *config_file; /* the --config file, NULL without one (set by config_parse_args) */
     /* Authentication (docs/security.md). */

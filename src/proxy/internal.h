@@ -30,6 +30,7 @@ struct proxy_bcast_s {
     int timeout_ms;       /* per call */
     bool strict;          /* any target without a 200 (JSON, with merge) answer fails it all */
     const char *only;     /* call this target only (NULL: every target of the smap) */
+    bool pass_4xx;        /* strict: a target's 4xx answer fails it with that status */
     proxy_merge_cb merge; /* NULL: answers are not parsed */
     void *arg;            /* for merge */
     /* out */
@@ -44,6 +45,8 @@ struct proxy_bcast_s {
  * failed: <why>" (strict), 500 for an answer that is not JSON (strict), 404 when b->only is not
  * in the smap, or what merge returned. */
 int proxy_bcast(proxy_bcast_t *b);
+/* POST /v1/objects/<bck> {"action":"promote",...} (promote.c). */
+void proxy_promote(http_req_t *req, const char *bck);
 
 /* Case-insensitive object member lookup (Go's json decoding matches keys that way). */
 json_t *json_get_ci(json_t *obj, const char *key);

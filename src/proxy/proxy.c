@@ -29,7 +29,8 @@ typedef struct {
     int status;
     char msg[768];
     char *location;
-    trust_t who; /* the caller (cluster/trust.h) */
+    trust_t who;  /* the caller (cluster/trust.h) */
+    bool promote; /* POST /v1/objects/<bck> */
 } pctx_t;
 
 static void pctx_free(http_req_t *req)
@@ -80,6 +81,15 @@ static int merge_one(proxy_bcast_t *b, fanout_req_t *q)
                  q->rc < 0           ? q->resp.err
                  : q->resp.body.base ? q->resp.body.base
                                      : "");
+        if (b->pass_4xx && q->rc == 0 && q->resp.status >= 400 && q->resp.status < 500) {
+            /* the client's mistake, not the cluster's: the target's own message */
+            json_t *e = json_loadb(q->resp.body.base, q->resp.body.len, 0, NULL);
+            const char *m = json_string_value(json_object_get(e, "message"));
+            if (m)
+                snprintf(b->err, sizeof(b->err), "%s", m);
+            json_decref(e);
+            return (int)q->resp.status;
+        }
         return 503;
     }
     if (b->merge == NULL) {
@@ -949,7 +959,9 @@ void proxy_on_headers(http_req_t *req)
     char copy[8192];
     const char *segs[3];
     int n = route_split(req->path, copy, sizeof(copy), segs, 3);
-    if (n >= 1 && strcmp(segs[0], "objects") == 0)
+    if (n == 2 && strcmp(segs[0], "objects") == 0 && strcmp(req->method, "POST") == 0)
+        c->promote = true; /* proxy_promote: the body is read here */
+    if (n >= 1 && strcmp(segs[0], "objects") == 0 && !c->promote)
         object_headers(req, c, segs, n);
     else if (auth_enabled() && trust_authenticated(&c->who, c->msg, sizeof(c->msg)))
         req->body_mode = BODY_DISCARD; /* a 401 follows: never buffer a stranger's body */
@@ -975,6 +987,8 @@ static bool route_authorized(http_req_t *req, pctx_t *c, const char **segs, int 
     else if (n >= 1 && strcmp(segs[0], "etl") == 0)
         rc = trust_require(&c->who, NULL, AUTH_ACE_ADMIN, msg, sizeof(msg));
     else if (n >= 1 && strcmp(segs[0], "reverse") == 0)
+        rc = trust_require(&c->who, NULL, AUTH_ACE_ADMIN, msg, sizeof(msg));
+    else if (c->promote) /* reads the targets' hosts' files */
         rc = trust_require(&c->who, NULL, AUTH_ACE_ADMIN, msg, sizeof(msg));
     else if (n >= 1 && strcmp(segs[0], "cluster") == 0)
         rc = trust_require(&c->who, NULL,
@@ -1046,6 +1060,11 @@ void proxy_on_request(http_req_t *req)
     int n = route_split(req->path, copy, sizeof(copy), segs, 4);
     if (n < 0) {
         http_reply_error(req, 400, "invalid URL path \"%s\": expecting /v1/...", req->raw_path);
+        return;
+    }
+    if (c->promote) {
+        if (!trust_active() || route_authorized(req, c, segs, n))
+            proxy_promote(req, segs[1]);
         return;
     }
     if (n >= 1 && strcmp(segs[0], "objects") == 0) {

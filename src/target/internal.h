@@ -11,6 +11,7 @@
 
 #include "cluster/trust.h"
 #include "common/lso.h"
+#include "common/promote.h"
 #include "net/net.h"
 #include "target/lom.h"
 
@@ -41,6 +42,8 @@ int store_writer_commit(obj_writer_t *w, json_t *custom, char *err, size_t errle
  * way. 0 or an HTTP status with err. */
 int store_writer_commit_received(obj_writer_t *w, const lom_md_t *in, bool *kept, char *err,
                                  size_t errlen);
+/* Writes everything fd has from its offset to its end into w. 0, or -1 with err. */
+int store_writer_copy_fd(obj_writer_t *w, int fd, char *err, size_t errlen);
 /* Drops the work file. Safe on a writer that failed to open (fd < 0). */
 void store_writer_abort(obj_writer_t *w);
 
@@ -89,6 +92,47 @@ pthread_mutex_t *store_stripe(const char *bck, const char *obj);
 /* Takes and drops every stripe lock: a commit that chose its mountpath before this call has
  * renamed its file into place when it returns. */
 void store_barrier(void);
+
+/* ---------------------------------------------------------------- object API (objapi.c)
+ * Multipart uploads, appends and custom metadata; promote (promote.c). docs/protocol.md §1.3.1. */
+
+#define OBJAPI_ID_LEN 20       /* upload ids and append handle ids: [a-z0-9]{20} */
+#define MPT_MAX_PARTS 10000    /* part numbers 1..MPT_MAX_PARTS */
+#define OBJAPI_CUSTOM_MAX 4096 /* bytes of custom keys and values set by one PATCH */
+
+/* A part number as the query gives it: 1..MPT_MAX_PARTS, else -1. */
+int mpt_part_number(const char *s);
+/* The body of mpt-complete (untrusted): {"action":..., "value":[{"part-number":N,"etag":..}..]},
+ * whose part numbers must be exactly 1..n in any order. n, or -1 with err (a 400). */
+int mpt_parts_parse(const char *body, size_t len, char *err, size_t errlen);
+/* mpt-upload: a new upload of bck/obj, its id into id. 0 or an HTTP status with err. */
+int mpt_start(const char *bck, const char *obj, char id[OBJAPI_ID_LEN + 1], char *err,
+              size_t errlen);
+/* A part PUT (?uploadId=&partNumber=): a writer of part (400: bad number, 404: no such upload)
+ * whose mpt_part_commit makes it the part (replacing one uploaded before). 0 or a status. */
+int mpt_part_open(obj_writer_t *w, const char *bck, const char *obj, const char *id,
+                  const char *part, char *err, size_t errlen);
+int mpt_part_commit(obj_writer_t *w, char *err, size_t errlen);
+/* mpt-complete with its body: the parts, in order, become bck/obj (an ordinary commit). */
+int mpt_complete(const char *bck, const char *obj, const char *id, const char *body, size_t len,
+                 char *err, size_t errlen);
+/* mpt-abort: the upload and its parts go. 0 or 404. */
+int mpt_abort(const char *bck, const char *obj, const char *id, char *err, size_t errlen);
+/* PUT ?append_type=append: the body (in w, which this disposes) goes at the end of the append
+ * file of handle ("" or NULL: a new one, which starts with the object's bytes when it exists).
+ * The handle for the next call into out. 0 or an HTTP status with err. */
+int apnd_append(obj_writer_t *w, const char *handle, char *out, size_t outlen, char *err,
+                size_t errlen);
+/* PUT ?append_type=flush: the append file of handle becomes bck/obj (an ordinary commit). */
+int apnd_flush(const char *bck, const char *obj, const char *handle, char *err, size_t errlen);
+/* PATCH: merges value (a JSON object of strings, checked here) into the object's custom
+ * metadata, or replaces it with value. 0 or an HTTP status with err. */
+int obj_set_custom(const char *bck, const char *obj, json_t *value, bool replace, char *err,
+                   size_t errlen);
+/* Promote on this target (promote.c): refused (403) unless the resolved source is in one of the
+ * config's promote_allowed directories; with fshare only the names this target owns. 0 or an
+ * HTTP status with err. */
+int promote_run(const char *bck, const promote_args_t *a, bool fshare, char *err, size_t errlen);
 
 /* ---------------------------------------------------------------- mirror (mirror.c)
  * n-way mirror: copies of an object on other mountpaths of its target, under %mi. */

@@ -364,6 +364,31 @@ int store_writer_commit_received(obj_writer_t *w, const lom_md_t *in, bool *kept
     return status;
 }
 
+int store_writer_copy_fd(obj_writer_t *w, int fd, char *err, size_t errlen)
+{
+    char *chunk = xmalloc(1 << 20);
+    int rc = 0;
+    for (;;) {
+        ssize_t n = read(fd, chunk, 1 << 20);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            snprintf(err, errlen, "read: %s", strerror(errno));
+            rc = -1;
+            break;
+        }
+        if (n == 0)
+            break;
+        if (store_writer_write(w, chunk, (size_t)n) < 0) {
+            snprintf(err, errlen, "write %s: %s", w->work, strerror(errno));
+            rc = -1;
+            break;
+        }
+    }
+    free(chunk);
+    return rc;
+}
+
 int store_copy_local(const char *src_fqn, int64_t size, const char *bck, const char *obj, char *err,
                      size_t errlen)
 {
@@ -377,25 +402,7 @@ int store_copy_local(const char *src_fqn, int64_t size, const char *bck, const c
         store_writer_abort(&w);
         return errno == ENOENT ? 404 : 500;
     }
-    char *chunk = xmalloc(1 << 20);
-    for (;;) {
-        ssize_t n = read(src, chunk, 1 << 20);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            snprintf(err, errlen, "read %s: %s", src_fqn, strerror(errno));
-            rc = -1;
-            break;
-        }
-        if (n == 0)
-            break;
-        if (store_writer_write(&w, chunk, (size_t)n) < 0) {
-            snprintf(err, errlen, "write %s: %s", w.work, strerror(errno));
-            rc = -1;
-            break;
-        }
-    }
-    free(chunk);
+    rc = store_writer_copy_fd(&w, src, err, errlen);
     close(src);
     if (rc < 0) {
         store_writer_abort(&w);

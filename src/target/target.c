@@ -53,6 +53,7 @@ typedef struct {
     bool ec;       /* the bucket is erasure-coded */
     bool ec_piece; /* PUT /v1/internal/ec: a piece arriving (pc; its object's metadata in rin) */
     ec_piece_t pc;
+    enum { OP_PLAIN = 0, OP_MPT_PART, OP_APPEND, OP_FLUSH, OP_PROMOTE } op; /* objapi.c */
 } tctx_t;
 
 static void tctx_free(http_req_t *req)
@@ -107,6 +108,7 @@ static char *redirect_url(http_req_t *req, const char *url)
 }
 
 static void start_put(http_req_t *req, tctx_t *c, const char *xid);
+static bool stream_body(http_req_t *req, tctx_t *c, int rc);
 static bool put_body_ok(http_req_t *req, tctx_t *c);
 
 /* The intra-cluster flags of an object request: ?local=true (this target's copy only) and
@@ -137,6 +139,33 @@ static bool node_flags(http_req_t *req, tctx_t *c)
         c->received = true;
     }
     return true;
+}
+
+/* A PUT of a multipart upload's part (?uploadId=&partNumber=) or an append (?append_type=):
+ * true when it is one (its body streams to its writer, or it was answered early). */
+static bool objapi_put_headers(http_req_t *req, tctx_t *c)
+{
+    const char *uid = http_query(req, "uploadId");
+    const char *at = http_query(req, "append_type");
+    if (uid) {
+        c->op = OP_MPT_PART;
+        char msg[512];
+        int st = mpt_part_open(&c->w, c->bck, c->obj, uid, http_query(req, "partNumber"), msg,
+                               sizeof(msg));
+        if (st)
+            early_error(req, c, st, "%s", msg);
+        else
+            stream_body(req, c, 0);
+    } else if (at && strcmp(at, "append") == 0) {
+        c->op = OP_APPEND;
+        start_put(req, c, NULL);
+    } else if (at && strcmp(at, "flush") == 0) {
+        c->op = OP_FLUSH;
+        req->body_mode = BODY_DISCARD;
+    } else if (at) {
+        early_error(req, c, 400, "invalid append_type \"%.32s\" (expecting append or flush)", at);
+    }
+    return uid || at;
 }
 
 static void object_headers(http_req_t *req, tctx_t *c, const char **segs, int nseg)
@@ -209,6 +238,8 @@ static void object_headers(http_req_t *req, tctx_t *c, const char **segs, int ns
         req->body_mode = BODY_DISCARD; /* copy/transform of a stored object: no body */
         return;
     }
+    if (!c->local && objapi_put_headers(req, c))
+        return;
     const char *xid = http_query(req, "xid");
     start_put(req, c, xid ? xid : http_query(req, "reb"));
 }
@@ -343,6 +374,10 @@ static bool object_fast(http_req_t *req, tctx_t *c)
     const char *m = req->method;
     if (c->status || c->location)
         return true;
+    /* the object API's requests copy files, or wait for other targets (promote) */
+    if (c->op == OP_APPEND || c->op == OP_FLUSH || c->op == OP_PROMOTE || strcmp(m, "POST") == 0 ||
+        strcmp(m, "PATCH") == 0 || (strcmp(m, "DELETE") == 0 && http_query(req, "uploadId")))
+        return false;
     if ((strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0) && c->bck) {
         struct stat st;
         c->fqn = store_fqn(c->bck, c->obj);
@@ -357,6 +392,24 @@ static bool object_fast(http_req_t *req, tctx_t *c)
     if (strcmp(m, "PUT") == 0) /* an EC commit sends the pieces to other targets */
         return http_query(req, "object_to") == NULL && !cluster_config()->fsync && !c->ec;
     return true; /* HEAD, DELETE, or a 405 */
+}
+
+/* POST /v1/objects/<bck> (promote): from a proxy, or from an admin straight to this target. */
+static void promote_headers(http_req_t *req, tctx_t *c, const char *bck)
+{
+    c->op = OP_PROMOTE;
+    const char *why = name_check_bucket(bck);
+    if (why) {
+        early_error(req, c, 400, "bucket name \"%s\" is invalid: %s", bck, why);
+        return;
+    }
+    char msg[512];
+    int st = trust_require(&c->who, NULL, AUTH_ACE_ADMIN, msg, sizeof(msg));
+    if (st) {
+        early_error(req, c, st, "promote: %s", msg);
+        return;
+    }
+    c->bck = xstrdup(bck);
 }
 
 void target_on_headers(http_req_t *req)
@@ -381,6 +434,11 @@ void target_on_headers(http_req_t *req)
         strcmp(req->method, "PUT") == 0) {
         c->ec_piece = true;
         piece_headers(req, c);
+        return;
+    }
+    if (n == 2 && strcmp(segs[0], "objects") == 0 && strcmp(req->method, "POST") == 0) {
+        promote_headers(req, c, segs[1]);
+        req->fast = false;
         return;
     }
     if (n >= 1 && strcmp(segs[0], "objects") == 0) {
@@ -737,6 +795,109 @@ static const char *inline_pipeline(http_req_t *req)
     return p && p[0] ? p : NULL;
 }
 
+/* Answers 200 with an empty body, or status with c->msg. */
+static void reply_status(http_req_t *req, tctx_t *c, int status)
+{
+    if (status)
+        http_reply_error(req, (unsigned)status, "%s", c->msg);
+    else
+        http_reply(req, 200, NULL, "", 0);
+}
+
+/* A part, an append or a flush (objapi_put_headers). */
+static void objapi_put(http_req_t *req, tctx_t *c)
+{
+    if (c->op == OP_FLUSH) {
+        reply_status(
+            req, c,
+            apnd_flush(c->bck, c->obj, http_query(req, "append_handle"), c->msg, sizeof(c->msg)));
+        return;
+    }
+    if (!put_body_ok(req, c))
+        return;
+    c->w_open = false;
+    if (c->op == OP_MPT_PART) {
+        reply_status(req, c, mpt_part_commit(&c->w, c->msg, sizeof(c->msg)));
+        return;
+    }
+    char handle[160];
+    int st = apnd_append(&c->w, http_query(req, "append_handle"), handle, sizeof(handle), c->msg,
+                         sizeof(c->msg));
+    if (st) {
+        reply_status(req, c, st);
+        return;
+    }
+    struct MHD_Response *r = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
+    MHD_add_response_header(r, "Ais-Append-Handle", handle);
+    http_send(req, 200, r);
+}
+
+/* POST /v1/objects/<b>/<o>: mpt-upload (answers the upload id as text) or mpt-complete. */
+static void object_post(http_req_t *req, tctx_t *c)
+{
+    json_t *msg = http_body_json(req);
+    if (msg == NULL)
+        return;
+    const char *action = json_string_value(json_object_get(msg, "action"));
+    if (action && strcmp(action, "mpt-upload") == 0) {
+        char id[OBJAPI_ID_LEN + 1];
+        int st = mpt_start(c->bck, c->obj, id, c->msg, sizeof(c->msg));
+        if (st)
+            reply_status(req, c, st);
+        else
+            http_reply(req, 200, "text/plain", id, strlen(id));
+    } else if (action && strcmp(action, "mpt-complete") == 0) {
+        reply_status(req, c,
+                     mpt_complete(c->bck, c->obj, http_query(req, "uploadId"), req->body.base,
+                                  req->body.len, c->msg, sizeof(c->msg)));
+    } else {
+        http_reply_error(req, 400, "action \"%.64s\" is not supported for objects here",
+                         action ? action : "");
+    }
+    json_decref(msg);
+}
+
+/* PATCH /v1/objects/<b>/<o>: custom metadata, merged (or replaced with ?set-new-custom=true). */
+static void object_patch(http_req_t *req, tctx_t *c)
+{
+    json_t *msg = http_body_json(req);
+    if (msg == NULL)
+        return;
+    reply_status(req, c,
+                 obj_set_custom(c->bck, c->obj, json_object_get(msg, "value"),
+                                http_query_bool(req, "set-new-custom"), c->msg, sizeof(c->msg)));
+    json_decref(msg);
+}
+
+/* POST /v1/objects/<b> {"action":"promote",...}; ?fshare=true from a proxy: a file share. */
+static void promote_request(http_req_t *req, tctx_t *c)
+{
+    if (!trust_body_ok(&c->who, req->body.base, req->body.len)) {
+        http_reply_error(req, 401, "intra-cluster request: the body is not the one signed");
+        return;
+    }
+    json_t *msg = http_body_json(req);
+    if (msg == NULL)
+        return;
+    const char *action = json_string_value(json_object_get(msg, "action"));
+    promote_args_t a;
+    int st = 400;
+    bmd_t *b = bmd_get();
+    bool exists = bmd_bucket(b, c->bck) != NULL;
+    bmd_put(b);
+    if (action == NULL || strcmp(action, "promote") != 0)
+        snprintf(c->msg, sizeof(c->msg), "action \"%.64s\" is not supported here (promote is)",
+                 action ? action : "");
+    else if (!exists && (st = 404))
+        snprintf(c->msg, sizeof(c->msg), "bucket \"ais://%s\" does not exist", c->bck);
+    else if (promote_args_parse(msg, &a, c->msg, sizeof(c->msg)) == 0) {
+        st = promote_run(c->bck, &a, http_query_bool(req, "fshare"), c->msg, sizeof(c->msg));
+        promote_args_dispose(&a);
+    }
+    reply_status(req, c, st);
+    json_decref(msg);
+}
+
 static void object_request(http_req_t *req, tctx_t *c)
 {
     const char *m = req->method;
@@ -753,10 +914,21 @@ static void object_request(http_req_t *req, tctx_t *c)
             arch_object_get(req, c->bck, c->obj);
     } else if (strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0) {
         object_get(req, c, m[0] == 'H');
+    } else if (c->op == OP_PROMOTE) {
+        promote_request(req, c);
     } else if (strcmp(m, "PUT") == 0 && http_query(req, "object_to")) {
         object_copy(req, c);
+    } else if (strcmp(m, "PUT") == 0 && c->op != OP_PLAIN) {
+        objapi_put(req, c);
     } else if (strcmp(m, "PUT") == 0) {
         object_put(req, c);
+    } else if (strcmp(m, "POST") == 0) {
+        object_post(req, c);
+    } else if (strcmp(m, "PATCH") == 0) {
+        object_patch(req, c);
+    } else if (strcmp(m, "DELETE") == 0 && http_query(req, "uploadId")) {
+        reply_status(
+            req, c, mpt_abort(c->bck, c->obj, http_query(req, "uploadId"), c->msg, sizeof(c->msg)));
     } else if (strcmp(m, "DELETE") == 0) {
         object_delete(req, c);
     } else {

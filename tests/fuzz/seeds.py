@@ -406,6 +406,21 @@ ETL_PODSPEC = {
 }
 
 
+# ---- objapi: byte 0 picks the parser (0: an mpt-complete body, 1: a promote message) ----
+OBJAPI = {
+    "mpt": b"\x00" + b'{"action":"mpt-complete","value":[{"etag":"","part-number":1},'
+                     b'{"etag":"","part-number":2}]}',
+    "mpt-unsorted": b"\x00" + b'{"value":[{"part-number":3},{"part-number":1},{"part-number":2}]}',
+    "mpt-dup": b"\x00" + b'{"value":[{"part-number":1},{"part-number":1}]}',
+    "mpt-huge": b"\x00" + b'{"value":[{"part-number":18446744073709551615}]}',
+    "promote": b"\x01" + b'{"action":"promote","name":"/data/in","value":{"src":"/data/in",'
+                         b'"obj":"p/","rcr":true,"ovw":false,"dls":false,"tid":"t1"}}',
+    "promote-file": b"\x01" + b'{"name":"/data/f.txt","value":{"obj":"obj"}}',
+    "promote-dotdot": b"\x01" + b'{"value":{"src":"/data/../etc/passwd"}}',
+    "promote-conflict": b"\x01" + b'{"name":"/a","value":{"src":"/b","notshr":true}}',
+}
+
+
 def main():
     for name, v in NAMES.items():
         write("names", name, v)
@@ -447,6 +462,8 @@ def main():
         write("moss", "frames-" + name, b"\x02" + v)
     for name, v in METRICS.items():
         write("metrics", name, v)
+    for name, v in OBJAPI.items():
+        write("objapi", name, v)
 
 
 if __name__ == "__main__":
