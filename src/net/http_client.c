@@ -284,3 +284,53 @@ int httpc_put_fd_range(const char *url, int fd, int64_t off, int64_t size,
     httpc_body_t b = {NULL, 0, fd, off, size};
     return perform(h, "PUT", url, hdrs, &b, timeout_ms, r);
 }
+
+typedef struct {
+    CURL *h;
+    const httpc_cb_t *cb;
+} cb_sink_t;
+
+static size_t on_header_cb(char *p, size_t sz, size_t n, void *ud)
+{
+    cb_sink_t *s = ud;
+    size_t len = sz * n;
+    const char *colon = memchr(p, ':', len);
+    if (colon == NULL || s->cb->on_header == NULL)
+        return len; /* the status line, the empty line that ends the headers */
+    const char *v = colon + 1, *end = p + len;
+    while (v < end && (*v == ' ' || *v == '\t'))
+        v++;
+    while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' '))
+        end--;
+    s->cb->on_header(s->cb->arg, p, (size_t)(colon - p), v, (size_t)(end - v));
+    return len;
+}
+
+static size_t on_write_cb(char *p, size_t sz, size_t n, void *ud)
+{
+    cb_sink_t *s = ud;
+    long st = 0;
+    curl_easy_getinfo(s->h, CURLINFO_RESPONSE_CODE, &st);
+    return s->cb->on_body(s->cb->arg, st, p, sz * n) < 0 ? 0 : sz * n;
+}
+
+int httpc_do_cb(const char *method, const char *url, const httpc_header_t *hdrs, int timeout_ms,
+                const httpc_cb_t *cb, httpc_resp_t *r)
+{
+    CURL *h = thread_handle();
+    httpc_body_t b = {NULL, 0, -1, 0, 0};
+    struct curl_slist *sl = httpc_prepare(h, method, url, NULL, hdrs, &b, timeout_ms, r);
+    cb_sink_t s = {h, cb};
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header_cb);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, &s);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_write_cb);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &s);
+    CURLcode cc = curl_easy_perform(h);
+    curl_slist_free_all(sl);
+    if (cc != CURLE_OK) {
+        r->err = xasprintf("%s %s: %s", method, url, curl_easy_strerror(cc));
+        return -1;
+    }
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
+    return 0;
+}

@@ -17,6 +17,7 @@
 #include "common/util.h"
 #include "net/fanout.h"
 #include "proxy/internal.h"
+#include "s3/s3.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -823,6 +824,10 @@ out:
 
 void proxy_on_headers(http_req_t *req)
 {
+    if (s3_is_path(req->path)) {
+        s3_on_headers(req); /* the S3 API: its own context (src/s3) */
+        return;
+    }
     pctx_t *c = xcalloc(1, sizeof(*c));
     req->ctx = c;
     req->ctx_free = pctx_free;
@@ -917,6 +922,10 @@ static void cluster_put(http_req_t *req)
 
 void proxy_on_request(http_req_t *req)
 {
+    if (s3_is_path(req->path)) {
+        s3_on_request(req);
+        return;
+    }
     pctx_t *c = req->ctx;
     char copy[8192];
     const char *segs[4];
