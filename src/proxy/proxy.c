@@ -824,7 +824,7 @@ out:
 
 void proxy_on_headers(http_req_t *req)
 {
-    if (s3_is_path(req->path)) {
+    if (s3_is_request(req)) {
         s3_on_headers(req); /* the S3 API: its own context (src/s3) */
         return;
     }
@@ -922,7 +922,7 @@ static void cluster_put(http_req_t *req)
 
 void proxy_on_request(http_req_t *req)
 {
-    if (s3_is_path(req->path)) {
+    if (s3_owns(req)) {
         s3_on_request(req);
         return;
     }

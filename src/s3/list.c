@@ -3,7 +3,8 @@
  * proxy (sorted pages whose continuation token is the last name returned: any name works as a
  * start). The delimiter is applied here: names that hold it after the prefix fold into one
  * CommonPrefixes entry, and the listing jumps past the rest of them (the prefix followed by
- * 0xFF, a byte no UTF-8 name holds). A V2 continuation token is that native start, hex-encoded.
+ * U+10FFFF, the last code point: only a name with that very character right after the prefix
+ * would be skipped too). A V2 continuation token is that native start, hex-encoded.
  */
 #include "s3/internal.h"
 #include "common/lso.h"
@@ -14,7 +15,7 @@
 #include <string.h>
 #include <time.h>
 
-#define SKIP_PAST "\xff"
+#define SKIP_PAST "\xf4\x8f\xbf\xbf" /* U+10FFFF */
 
 typedef struct {
     /* in */
@@ -115,6 +116,11 @@ static long collect(http_req_t *req, lst_t *l, const char *start)
                       l->prefix, "continuation_token", token, "pagesize",
                       (json_int_t)(l->delim[0] || want > S3_LIST_MAX ? S3_LIST_MAX : want), "props",
                       "name,size,checksum,atime,custom");
+        if (msg == NULL) { /* a prefix or start that is not UTF-8 */
+            s3_error(req, 400, "InvalidArgument", "prefix, marker and tokens must be UTF-8");
+            st = 400;
+            break;
+        }
         httpc_resp_t r;
         httpc_resp_init(&r);
         int rc = s3_native("GET", path, msg, &r);
@@ -135,10 +141,12 @@ static long collect(http_req_t *req, lst_t *l, const char *start)
         bool more = st == 0;
         for (size_t i = 0; more && i < p.n; i++)
             more = take(l, &p.entries[i]);
-        free(token);
-        token = more && p.continuation_token && p.continuation_token[0]
+        char *prev = token;
+        token = more && p.continuation_token && p.continuation_token[0] &&
+                        strcmp(p.continuation_token, prev) > 0 /* always forward */
                     ? xstrdup(p.continuation_token)
                     : NULL;
+        free(prev);
         /* past a common prefix at the end of a page: skip the rest of it */
         if (token && l->last_cp && str_has_prefix(token, l->last_cp)) {
             free(token);

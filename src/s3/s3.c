@@ -23,9 +23,29 @@
 #include <time.h>
 #include <unistd.h>
 
-bool s3_is_path(const char *path)
+static bool under_s3(const char *path)
 {
     return strncmp(path, "/s3", 3) == 0 && (path[3] == '\0' || path[3] == '/');
+}
+
+bool s3_is_request(http_req_t *req)
+{
+    if (under_s3(req->path))
+        return true;
+    if (strncmp(req->path, "/v1", 3) == 0 && (req->path[3] == '\0' || req->path[3] == '/'))
+        return false;
+    const char *a = http_header(req, "Authorization");
+    if (a && (strncmp(a, "AWS4-HMAC-SHA256 ", 17) == 0 || strncmp(a, "AWS ", 4) == 0))
+        return true;
+    return http_header(req, "x-amz-date") || http_header(req, "x-amz-content-sha256") ||
+           http_query(req, "X-Amz-Algorithm") || http_query(req, "AWSAccessKeyId");
+}
+
+static void ctx_free(http_req_t *req);
+
+bool s3_owns(const http_req_t *req)
+{
+    return req->ctx_free == ctx_free;
 }
 
 static void ctx_free(http_req_t *req)
@@ -348,7 +368,7 @@ static void bucket_request(http_req_t *req, s3_ctx_t *c)
  * error in c. */
 static bool parse_path(http_req_t *req, s3_ctx_t *c)
 {
-    const char *p = req->path + 3;
+    const char *p = req->path + (under_s3(req->path) ? 3 : 0);
     while (*p == '/')
         p++;
     if (*p == '\0')

@@ -10,11 +10,17 @@
 
 #include "net/net.h"
 
-/* Whether a decoded request path belongs to the S3 API ("/s3" or "/s3/..."). */
-bool s3_is_path(const char *path);
+/* Whether a request belongs to the S3 API: its path is "/s3" or "/s3/...", or it is outside
+ * /v1 and signed the S3 way (an AWS Authorization header, x-amz-date or x-amz-content-sha256,
+ * or a presigned query): S3 at the root, for clients that cannot add a path to their endpoint
+ * (AIStore's S3-API-via-Root, always on here since such a path is no native endpoint). */
+bool s3_is_request(http_req_t *req);
 /* The two handler calls of net.h for an S3 request: on_headers decides the body's fate (a PUT's
- * body is spooled, bounded), on_request answers (it blocks: never marked fast). */
+ * body is spooled, bounded), on_request answers (it blocks: never marked fast). on_request
+ * must only be called for a request whose on_headers was s3_on_headers (s3_owns). */
 void s3_on_headers(http_req_t *req);
 void s3_on_request(http_req_t *req);
+/* Whether s3_on_headers took req. */
+bool s3_owns(const http_req_t *req);
 
 #endif
