@@ -34,3 +34,9 @@ def native_names(c, bck):
                       json=lt.actmsg("list", lt.lsomsg()))
     assert r.status_code == 200, r.text
     return sorted(e["name"] for e in r.json().get("entries") or [])
+
+
+def native_bucket_exists(c, bck):
+    r = lt.Http().head(lt.bck_url(c.url, bck), params={"provider": "ais"})
+    assert r.status_code in (200, 404), r.status_code
+    return r.status_code == 200
