@@ -977,8 +977,8 @@ void proxy_on_request(http_req_t *req)
 
 int proxy_init(char *err, size_t errlen)
 {
-    (void)err;
-    (void)errlen;
+    if (s3_init(cluster_config()->s3_keys_file, err, errlen) < 0)
+        return -1;
     proxy_reb_init();
     return 0;
 }

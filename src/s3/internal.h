@@ -30,6 +30,8 @@ typedef struct {
     int fd;
     int64_t n;
     EVP_MD_CTX *md5;
+    EVP_MD_CTX *sha;   /* with want_sha: the body's SHA-256 */
+    char want_sha[65]; /* auth on: the payload hash the client signed (hex), "" when unsigned */
     bool spool_failed;
     bool copy; /* PUT with x-amz-copy-source */
 } s3_ctx_t;
@@ -55,6 +57,13 @@ int s3_native(const char *method, const char *path, json_t *body, httpc_resp_t *
 void s3_time_iso(int64_t ns, char out[32]);
 /* "Mon, 02 Jan 2006 15:04:05 GMT" of a time in ns. */
 void s3_time_http(int64_t ns, char out[40]);
+
+/* With auth on: checks req's SigV4 signature (header or presigned query) against the configured
+ * keys (sigv4.c). NULL when valid, with the signed payload hash into want_sha ("" when
+ * unsigned); else the S3 error code, with msg. */
+const char *s3_sigv4_check(http_req_t *req, char want_sha[65], char *msg, size_t mlen);
+/* Whether a body whose SHA-256 is d matches c->want_sha (always when unsigned). */
+bool s3_payload_ok(const s3_ctx_t *c, const unsigned char d[32]);
 
 /* Objects (object.c). */
 void s3_put_headers(http_req_t *req, s3_ctx_t *c);

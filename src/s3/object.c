@@ -406,6 +406,11 @@ static void spool_init(s3_ctx_t *c)
     c->md5 = EVP_MD_CTX_new();
     if (c->md5 == NULL || EVP_DigestInit_ex(c->md5, EVP_md5(), NULL) != 1)
         locus_panic("cannot start an MD5 digest");
+    if (c->want_sha[0] && !c->copy) {
+        c->sha = EVP_MD_CTX_new();
+        if (c->sha == NULL || EVP_DigestInit_ex(c->sha, EVP_sha256(), NULL) != 1)
+            locus_panic("cannot start a SHA-256 digest");
+    }
     buf_init(&c->mem);
 }
 
@@ -420,6 +425,8 @@ static int spool_write(s3_ctx_t *c, const void *data, size_t n)
         return -1;
     }
     EVP_DigestUpdate(c->md5, data, n);
+    if (c->sha)
+        EVP_DigestUpdate(c->sha, data, n);
     if (c->fd < 0 && c->mem.len + n <= S3_SPOOL_MEM) {
         buf_append(&c->mem, data, n);
         return 0;
@@ -507,6 +514,15 @@ static int spool_put(http_req_t *req, s3_ctx_t *c, const char *url, char hex[33]
     if (!c->copy && !md5_matches(req, d)) {
         s3_error(req, 400, "BadDigest", "the Content-MD5 you specified did not match the body");
         return -1;
+    }
+    if (c->sha) {
+        unsigned char sd[EVP_MAX_MD_SIZE];
+        EVP_DigestFinal_ex(c->sha, sd, &dn);
+        if (!s3_payload_ok(c, sd)) {
+            s3_error(req, 400, "XAmzContentSHA256Mismatch",
+                     "the body does not match x-amz-content-sha256");
+            return -1;
+        }
     }
     for (int i = 0; i < 16; i++)
         snprintf(hex + 2 * i, 3, "%02x", d[i]);

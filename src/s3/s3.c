@@ -5,7 +5,8 @@
  * GetBucketLocation and GetBucketVersioning answered as a single-region, unversioned store.
  *
  * Authentication: with auth off, S3 signatures (SigV4, SigV2) are accepted without checking,
- * as AIStore does; with auth on, requests are refused until SigV4 verification exists.
+ * as AIStore does; with auth on, a request needs a valid SigV4 signature by one of the node's
+ * S3 access keys (sigv4.c), in the header or a presigned URL.
  */
 #include "s3/internal.h"
 #include "auth/auth.h"
@@ -59,6 +60,7 @@ static void ctx_free(http_req_t *req)
     if (c->fd >= 0)
         close(c->fd);
     EVP_MD_CTX_free(c->md5);
+    EVP_MD_CTX_free(c->sha);
     free(c);
     req->ctx = NULL;
 }
@@ -401,11 +403,11 @@ void s3_on_headers(http_req_t *req)
     c->fd = -1;
     req->ctx = c;
     req->ctx_free = ctx_free;
-    if (auth_enabled()) {
-        c->status = 403;
-        c->code = "AccessDenied";
-        snprintf(c->msg, sizeof(c->msg),
-                 "the S3 API does not verify signatures yet: it is off while auth is enabled");
+    const char *code =
+        auth_enabled() ? s3_sigv4_check(req, c->want_sha, c->msg, sizeof(c->msg)) : NULL;
+    if (code) {
+        c->code = code;
+        c->status = strstr(code, "Malformed") || strstr(code, "ParametersError") ? 400 : 403;
     } else if (parse_path(req, c) && c->key && strcmp(req->method, "PUT") == 0) {
         s3_put_headers(req, c);
     } else if (c->status == 0 && req->content_length > (int64_t)S3_XML_MAX) {
@@ -420,12 +422,32 @@ void s3_on_headers(http_req_t *req)
     }
 }
 
+bool s3_payload_ok(const s3_ctx_t *c, const unsigned char d[32])
+{
+    if (c->want_sha[0] == '\0')
+        return true;
+    char hex[65];
+    for (int i = 0; i < 32; i++)
+        snprintf(hex + 2 * i, 3, "%02x", d[i]);
+    return strcmp(hex, c->want_sha) == 0;
+}
+
 void s3_on_request(http_req_t *req)
 {
     s3_ctx_t *c = req->ctx;
     if (c->status) {
         s3_error(req, c->status, c->code, "%s", c->msg);
         return;
+    }
+    if (req->body_mode == BODY_BUFFER && c->want_sha[0]) {
+        unsigned char d[32];
+        EVP_Digest(req->body.base ? req->body.base : "", req->body.len, d, NULL, EVP_sha256(),
+                   NULL);
+        if (!s3_payload_ok(c, d)) {
+            s3_error(req, 400, "XAmzContentSHA256Mismatch",
+                     "the body does not match x-amz-content-sha256");
+            return;
+        }
     }
     if (req->body_too_large || req->body.len > S3_XML_MAX) {
         s3_error(req, 400, "MaxMessageLengthExceeded", "a request body over %u bytes", S3_XML_MAX);

@@ -20,6 +20,10 @@ bool s3_is_request(http_req_t *req);
  * must only be called for a request whose on_headers was s3_on_headers (s3_owns). */
 void s3_on_headers(http_req_t *req);
 void s3_on_request(http_req_t *req);
+/* Loads the S3 access keys (s3_keys_file, NULL: none) that SigV4 signatures are checked with
+ * while auth is on. 0, or -1 with err (unreadable, readable by others, malformed). Call once at
+ * start, before any request. */
+int s3_init(const char *keys_file, char *err, size_t errlen);
 /* Whether s3_on_headers took req. */
 bool s3_owns(const http_req_t *req);
 
