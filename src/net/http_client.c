@@ -186,11 +186,10 @@ struct curl_slist *httpc_prepare(CURL *h, const char *method, const char *url, c
     return sl;
 }
 
-/* body: what the signer sees (NULL: a request not to sign, e.g. over a Unix socket). */
-static int perform(CURL *h, const char *method, const char *url, const httpc_header_t *hdrs,
-                   const httpc_body_t *body, int timeout_ms, httpc_resp_t *r)
+/* Runs a prepared request and frees its header list: 0 with r->status, or -1 with r->err. */
+static int run_prepared(CURL *h, struct curl_slist *sl, const char *method, const char *url,
+                        httpc_resp_t *r)
 {
-    struct curl_slist *sl = httpc_prepare(h, method, url, NULL, hdrs, body, timeout_ms, r);
     CURLcode cc = curl_easy_perform(h);
     curl_slist_free_all(sl);
     if (cc != CURLE_OK) {
@@ -199,6 +198,14 @@ static int perform(CURL *h, const char *method, const char *url, const httpc_hea
     }
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
     return 0;
+}
+
+/* body: what the signer sees (NULL: a request not to sign, e.g. over a Unix socket). */
+static int perform(CURL *h, const char *method, const char *url, const httpc_header_t *hdrs,
+                   const httpc_body_t *body, int timeout_ms, httpc_resp_t *r)
+{
+    struct curl_slist *sl = httpc_prepare(h, method, url, NULL, hdrs, body, timeout_ms, r);
+    return run_prepared(h, sl, method, url, r);
 }
 
 int httpc_do(const char *method, const char *url, const void *body, size_t len,
@@ -325,12 +332,5 @@ int httpc_do_cb(const char *method, const char *url, const httpc_header_t *hdrs,
     curl_easy_setopt(h, CURLOPT_HEADERDATA, &s);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_write_cb);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &s);
-    CURLcode cc = curl_easy_perform(h);
-    curl_slist_free_all(sl);
-    if (cc != CURLE_OK) {
-        r->err = xasprintf("%s %s: %s", method, url, curl_easy_strerror(cc));
-        return -1;
-    }
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
-    return 0;
+    return run_prepared(h, sl, method, url, r);
 }

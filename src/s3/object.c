@@ -733,6 +733,57 @@ void s3_delete_many(http_req_t *req, s3_ctx_t *c)
     s3_reply_xml(req, 200, &x);
 }
 
+/* ---------------------------------------------------------------- object lambda */
+
+/* The ETL a GET asks for: MinIO Object Lambda's lambdaArn=arn:minio:s3-object-lambda::<etl>:
+ * webhook, or x-locus-etl / etl_name; NULL when none. -1 (answered) when the ARN is not one. */
+static int etl_wanted(http_req_t *req, char **name)
+{
+    const char *arn = http_query(req, "lambdaArn");
+    const char *plain = http_header(req, "x-locus-etl");
+    if (plain == NULL)
+        plain = http_query(req, "etl_name");
+    *name = NULL;
+    if (arn) {
+        static const char pfx[] = "arn:minio:s3-object-lambda::", sfx[] = ":webhook";
+        size_t n = strlen(arn);
+        if (n <= strlen(pfx) + strlen(sfx) || !str_has_prefix(arn, pfx) ||
+            !str_has_suffix(arn, sfx)) {
+            s3_error(req, 400, "InvalidArgument",
+                     "lambdaArn must be arn:minio:s3-object-lambda::<etl>:webhook");
+            return -1;
+        }
+        *name = xstrndup(arn + strlen(pfx), n - strlen(pfx) - strlen(sfx));
+    } else if (plain) {
+        *name = xstrdup(plain);
+    }
+    if (*name && name_check_bucket(*name)) { /* ETL names follow the bucket name rules */
+        s3_error(req, 400, "InvalidArgument", "invalid ETL name \"%.64s\"", *name);
+        free(*name);
+        return -1;
+    }
+    return 0;
+}
+
+/* A GET through an ETL: the target's inline transform (?etl_name=, with etl_args). 0 with *url
+ * extended, or -1 when answered. */
+static int etl_url(http_req_t *req, char **url)
+{
+    char *name;
+    if (etl_wanted(req, &name) < 0)
+        return -1;
+    if (name == NULL)
+        return 0;
+    const char *args = http_query(req, "etl_args");
+    char *ea = args ? url_encode(args, NULL) : NULL;
+    char *u = xasprintf("%s?etl_name=%s%s%s", *url, name, ea ? "&etl_args=" : "", ea ? ea : "");
+    free(ea);
+    free(name);
+    free(*url);
+    *url = u;
+    return 0;
+}
+
 /* ---------------------------------------------------------------- dispatch */
 
 void s3_object_request(http_req_t *req, s3_ctx_t *c)
@@ -756,8 +807,10 @@ void s3_object_request(http_req_t *req, s3_ctx_t *c)
         s3_error(req, 503, "ServiceUnavailable", "no storage targets in the cluster");
         return;
     }
-    if (strcmp(m, "GET") == 0)
+    if (strcmp(m, "GET") == 0 && etl_url(req, &url) == 0)
         object_get(req, url);
+    else if (strcmp(m, "GET") == 0)
+        ; /* answered */
     else if (strcmp(m, "HEAD") == 0)
         object_head(req, url);
     else if (strcmp(m, "PUT") == 0)

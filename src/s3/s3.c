@@ -233,30 +233,39 @@ static void list_buckets(http_req_t *req)
     s3_reply_xml(req, 200, &x);
 }
 
-/* PUT /s3/<b>: create-bck (any CreateBucketConfiguration body is ignored: one region). */
-static void create_bucket(http_req_t *req, const char *bck)
+/* A bucket action (create-bck, destroy-bck) through this proxy's native API; answers a failure
+ * (409 as conflict_code) and returns false, true on a 200. */
+static bool bucket_action(http_req_t *req, const char *method, const char *bck, const char *action,
+                          const char *conflict_code)
 {
     char *path = xasprintf("/v1/buckets/%s", bck);
-    json_t *msg = json_pack("{s:s}", "action", "create-bck");
+    json_t *msg = json_pack("{s:s}", "action", action);
     httpc_resp_t r;
     httpc_resp_init(&r);
-    int rc = s3_native("POST", path, msg, &r);
+    int rc = s3_native(method, path, msg, &r);
     if (rc < 0)
         s3_error(req, 503, "ServiceUnavailable", "%s", r.err);
-    else if (r.status == 409)
-        s3_error(req, 409, "BucketAlreadyOwnedByYou", "bucket %s already exists", bck);
+    else if (r.status == 409 && conflict_code)
+        s3_error(req, 409, conflict_code, "bucket %s already exists", bck);
     else if (r.status != 200)
         s3_error_native(req, r.status, &r.body, "NoSuchBucket");
-    else {
-        char *loc = xasprintf("/%s", bck);
-        struct MHD_Response *resp = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
-        MHD_add_response_header(resp, "Location", loc);
-        http_send(req, 200, resp);
-        free(loc);
-    }
+    bool ok = rc == 0 && r.status == 200;
     httpc_resp_dispose(&r);
     json_decref(msg);
     free(path);
+    return ok;
+}
+
+/* PUT /s3/<b>: create-bck (any CreateBucketConfiguration body is ignored: one region). */
+static void create_bucket(http_req_t *req, const char *bck)
+{
+    if (!bucket_action(req, "POST", bck, "create-bck", "BucketAlreadyOwnedByYou"))
+        return;
+    char *loc = xasprintf("/%s", bck);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
+    MHD_add_response_header(resp, "Location", loc);
+    http_send(req, 200, resp);
+    free(loc);
 }
 
 /* Whether the bucket holds at least one object: -1 when the listing failed (answered). */
@@ -293,20 +302,8 @@ static void delete_bucket(http_req_t *req, const char *bck)
         s3_error(req, 409, "BucketNotEmpty", "bucket %s is not empty", bck);
         return;
     }
-    char *path = xasprintf("/v1/buckets/%s", bck);
-    json_t *msg = json_pack("{s:s}", "action", "destroy-bck");
-    httpc_resp_t r;
-    httpc_resp_init(&r);
-    int rc = s3_native("DELETE", path, msg, &r);
-    if (rc < 0)
-        s3_error(req, 503, "ServiceUnavailable", "%s", r.err);
-    else if (r.status != 200)
-        s3_error_native(req, r.status, &r.body, "NoSuchBucket");
-    else
+    if (bucket_action(req, "DELETE", bck, "destroy-bck", NULL))
         http_reply(req, 204, NULL, "", 0);
-    httpc_resp_dispose(&r);
-    json_decref(msg);
-    free(path);
 }
 
 static bool has_query(http_req_t *req, const char *name)

@@ -65,8 +65,8 @@ int s3_init(const char *keys_file, char *err, size_t errlen)
             rc = -1;
             break;
         }
-        snprintf(keys[n_keys].id, sizeof(keys[0].id), "%s", id);
-        snprintf(keys[n_keys].secret, sizeof(keys[0].secret), "%s", secret);
+        memcpy(keys[n_keys].id, id, strlen(id) + 1); /* lengths checked above */
+        memcpy(keys[n_keys].secret, secret, strlen(secret) + 1);
         n_keys++;
     }
     free(text);

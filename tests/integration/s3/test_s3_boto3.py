@@ -273,3 +273,42 @@ def test_big_object_spooled_to_a_file(s3, bucket):
     assert s3.get_object(Bucket=bucket, Key="big")["Body"].read() == data
     g = s3.get_object(Bucket=bucket, Key="big", Range="bytes=20000000-20000099")
     assert g["Body"].read() == data[20000000:20000100]
+
+
+def test_object_lambda_etl(s3c, s3, bucket):
+    """A GET through an initialized ETL: MinIO Object Lambda's presigned lambdaArn, or the
+    x-locus-etl header / etl_name query, with boto3 alone (docs/etl.md)."""
+    import hashlib
+
+    from etl import etlutil as eu
+    http = lt.Http()
+    etls = eu.Etls(http, s3c.url)
+    name = etls.track(eu.etl_name("md5"))
+    etls.init_ok(eu.builtin_spec(name, "md5"))
+    try:
+        data = os.urandom(30_000)
+        s3.put_object(Bucket=bucket, Key="in", Body=data)
+        want = hashlib.md5(data).hexdigest().encode()
+        url = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "in"})
+        r = requests.get(url + f"&lambdaArn=arn:minio:s3-object-lambda::{name}:webhook",
+                         timeout=30)
+        assert r.status_code == 200 and r.content == want
+
+        def add_header(request, **kw):
+            request.headers["x-locus-etl"] = name
+        s3.meta.events.register("before-sign.s3.GetObject", add_header)
+        try:
+            assert s3.get_object(Bucket=bucket, Key="in")["Body"].read() == want
+        finally:
+            s3.meta.events.unregister("before-sign.s3.GetObject", add_header)
+        r = requests.get(f"{s3c.url}/s3/{bucket}/in", params={"etl_name": name}, timeout=30)
+        assert r.status_code == 200 and r.content == want
+        assert s3.get_object(Bucket=bucket, Key="in")["Body"].read() == data  # none asked
+        r = requests.get(f"{s3c.url}/s3/{bucket}/in", params={"etl_name": "no-such-etl"},
+                         timeout=30)
+        assert r.status_code == 404 and b"no-such-etl" in r.content  # the message names it
+        r = requests.get(f"{s3c.url}/s3/{bucket}/in", params={"lambdaArn": "arn:aws:x"},
+                         timeout=30)
+        assert r.status_code == 400 and xml_error(r) == "InvalidArgument"
+    finally:
+        etls.cleanup()

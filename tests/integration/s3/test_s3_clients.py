@@ -44,13 +44,18 @@ def files(tmp_path):
     return src, data
 
 
-def test_awscli(s3c, s3env, files, tmp_path):
-    """The default run keeps to three invocations (awscli starts slowly: ~1 s of CPU each)."""
+def aws_setup(s3c, s3env, files):
+    """(env, src, data, bucket name, aws command): Debian's awscli (not a pyenv shim)."""
     need("/usr/bin/aws")
     env, _ = s3env
     src, data = files
-    bck = lt.rand_name("aws-")
-    aws = ["/usr/bin/aws", "--endpoint-url", s3c.url + "/s3", "--no-cli-pager"]
+    return env, src, data, lt.rand_name("aws-"), ["/usr/bin/aws", "--endpoint-url",
+                                                    s3c.url + "/s3", "--no-cli-pager"]
+
+
+def test_awscli(s3c, s3env, files, tmp_path):
+    """The default run keeps to three invocations (awscli starts slowly: ~1 s of CPU each)."""
+    env, src, data, bck, aws = aws_setup(s3c, s3env, files)
     run(aws + ["s3", "mb", f"s3://{bck}"], env)
     run(aws + ["s3", "cp", "--recursive", "--quiet", str(src), f"s3://{bck}/t/"], env)
     assert sorted(u.native_names(s3c, bck)) == sorted("t/" + k for k in data)
@@ -63,11 +68,7 @@ def test_awscli(s3c, s3env, files, tmp_path):
 def test_awscli_more(s3c, s3env, files, tmp_path):
     """head-object's MD5 ETag, ls with prefixes, sync, s3api list-objects-v2 and delete-objects,
     rb refused on a bucket with objects, rb --force."""
-    need("/usr/bin/aws")
-    env, _ = s3env
-    src, data = files
-    bck = lt.rand_name("aws-")
-    aws = ["/usr/bin/aws", "--endpoint-url", s3c.url + "/s3", "--no-cli-pager"]
+    env, src, data, bck, aws = aws_setup(s3c, s3env, files)
     run(aws + ["s3", "mb", f"s3://{bck}"], env)
     run(aws + ["s3", "cp", str(src / "dir/sub/c.bin"), f"s3://{bck}/c.bin"], env)
     head = json.loads(run(aws + ["s3api", "head-object", "--bucket", bck, "--key", "c.bin"],
