@@ -120,7 +120,8 @@ static void canonical_query(const char *raw, buf_t *out)
         free(k);
         free(v);
     }
-    qsort(parts, n, sizeof(char *), cmp_str);
+    if (n > 1)
+        qsort(parts, n, sizeof(char *), cmp_str);
     for (size_t i = 0; i < n; i++) {
         buf_printf(out, "%s%s", i ? "&" : "", parts[i]);
         free(parts[i]);
