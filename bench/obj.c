@@ -64,8 +64,9 @@
 typedef enum { OP_PUT, OP_GET } op_t;
 /* nginx: the GET reference; disk: the PUT reference (plain write(2) of the same bytes to
  * files on the filesystem of the mountpaths). */
-typedef enum { PATH_PROXY, PATH_DIRECT, PATH_NGINX, PATH_DISK, PATH_COUNT } path_kind_t;
-static const char *const path_names[PATH_COUNT] = {"proxy", "direct", "nginx", "disk"};
+/* s3: the proxy's S3 API (/s3/<bucket>/<name>), which relays the bytes both ways (docs/s3.md). */
+typedef enum { PATH_PROXY, PATH_DIRECT, PATH_NGINX, PATH_DISK, PATH_S3, PATH_COUNT } path_kind_t;
+static const char *const path_names[PATH_COUNT] = {"proxy", "direct", "nginx", "disk", "s3"};
 
 static path_kind_t ref_path(op_t op)
 {
@@ -314,6 +315,12 @@ static char *object_url(const char *base, const char *bck, const char *name)
     return xasprintf("%s/v1/objects/%s/%s?provider=ais", base, bck, name);
 }
 
+/* The same object through the S3 API (unsigned: auth is off in the bench's cluster). */
+static char *s3_url(const char *base, const char *bck, const char *name)
+{
+    return xasprintf("%s/s3/%s/%s", base, bck, name);
+}
+
 /* The PUT reference: the same bytes written to a local file in the same 512 KiB pieces as
  * libcurl uploads them (no checksum, no metadata, no rename: the bare floor of a write). */
 static bool do_disk_put(worker_t *w, const char *name, uint32_t off)
@@ -413,6 +420,9 @@ static bool do_put(worker_t *w, const char *name, uint32_t off, int owner)
         free(url);
         url = xstrdup(loc);
         curl_easy_setopt(w->c, CURLOPT_HTTPHEADER, w->cl->h_noexpect);
+    } else if (r->cell->path == PATH_S3) { /* one request: the proxy relays the body */
+        url = s3_url(b->endpoint, bucket_of(b, r->cell->bck), name);
+        curl_easy_setopt(w->c, CURLOPT_HTTPHEADER, w->cl->h_noexpect);
     } else if (r->cell->path == PATH_NGINX) {
         url = xasprintf("http://127.0.0.1:%d/put/%s", b->nginx.port, name);
         curl_easy_setopt(w->c, CURLOPT_HTTPHEADER, w->cl->h_noexpect);
@@ -450,6 +460,9 @@ static bool do_get(worker_t *w, const obj_t *o)
         break;
     case PATH_DIRECT:
         url = object_url(b->smap.t[o->owner].url, bucket_of(b, r->cell->bck), o->name);
+        break;
+    case PATH_S3:
+        url = s3_url(b->endpoint, bucket_of(b, r->cell->bck), o->name);
         break;
     default:
         url = xasprintf("http://127.0.0.1:%d/%s", b->nginx.port, o->name);
@@ -647,7 +660,7 @@ static int server_pids(const bench_t *b, path_kind_t path, pid_t *out, int max)
         }
         if (d != NULL)
             closedir(d);
-    } else if (path == PATH_PROXY || path == PATH_DIRECT) {
+    } else if (path == PATH_PROXY || path == PATH_DIRECT || path == PATH_S3) {
         const char *cdir = b->own_cluster ? b->run.cluster_dir : b->cluster_dir_opt;
         if (cdir == NULL)
             return 0;
@@ -1272,7 +1285,7 @@ static int parse_args(void *state, int argc, char **argv)
     b->targets = 3;
     b->do_put = b->do_get = true;
     for (int i = 0; i < PATH_COUNT; i++)
-        b->path_on[i] = true;
+        b->path_on[i] = i != PATH_S3; /* s3 only when --paths names it */
     bool dur_set = false, cap_set = false, rounds_set = false;
     b->rounds = 3;
     const char *sizes = "4KiB,64MiB";
@@ -1303,9 +1316,10 @@ static int parse_args(void *state, int argc, char **argv)
              "GET alone first stores a set untimed)",
              .fn = opt_ops),
         BOPT("paths", BOPT_FN, b->path_on, "LIST",
-             "proxy,direct,nginx,disk (default all; nginx is the GET\n"
-             "reference and WebDAV PUT the HTTP one for PUT, disk =\n"
-             "write(2) to local files the PUT reference)",
+             "proxy,direct,nginx,disk,s3 (default all but s3; nginx is\n"
+             "the GET reference and WebDAV PUT the HTTP one for PUT,\n"
+             "disk = write(2) to local files the PUT reference; s3 =\n"
+             "through the proxy's S3 API, /s3)",
              .fn = opt_paths),
         BOPT("targets", BOPT_INT, &b->targets, "N",
              "targets of the cluster the bench starts, default 3", .min = 1, .max = 1024),

@@ -15,6 +15,7 @@ PKGS=(
     nginx-light attr curl
     libjwt-dev bubblewrap clang libfuzzer-14-dev libclang-rt-14-dev
     libisal-dev prometheus libarchive-dev python3-lz4
+    libexpat1-dev awscli python3-boto3 s3cmd rclone
 )
 
 missing=()

@@ -16,6 +16,11 @@
 
 #include "common/config.h"
 
+/* A PUT with this header (32 lowercase hex digits: the body's MD5, computed by the S3 API of the
+ * proxy that relays it, src/s3) makes the target keep it in the object's custom metadata as
+ * "ETag", which the S3 API answers as the object's ETag. */
+#define CLUSTER_HDR_MD5_ETAG "Locus-Md5-Etag"
+
 const char *cluster_self_id(void);
 const char *cluster_self_url(void);
 const char *cluster_self_name(void); /* "p[ID]" or "t[ID]" */

@@ -74,6 +74,8 @@ static const setting_t settings[] = {
      "intra-cluster HMAC secret (prefer cluster_secret_file)"},
     {"cluster_secret_file", "cluster-secret-file", CT_STR, OFF(cluster_secret_file),
      "file with the intra-cluster HMAC secret (mode 0600)"},
+    {"s3_keys_file", "s3-keys-file", CT_STR, OFF(s3_keys_file),
+     "file of S3 access keys, \"<access key id> <secret>\" per line (mode 0600; docs/s3.md)"},
     {"etl_allow_commands", "etl-allow-commands", CT_BOOL, OFF(etl_allow_commands),
      "accept ETL commands not in the image table: runtime.command, io:// (default false)"},
     {"etl_sandbox", "etl-sandbox", CT_BOOL, OFF(etl_sandbox),
@@ -174,6 +176,7 @@ void config_dispose(config_t *c)
     free(c->auth_pubkey_file);
     free(c->cluster_secret);
     free(c->cluster_secret_file);
+    free(c->s3_keys_file);
     free(c->config_file);
     json_decref(c->etl_images);
     for (size_t i = 0; i < c->n_mountpaths; i++)

@@ -68,6 +68,7 @@ typedef struct {
     char *auth_pubkey_file;    /* PEM RSA public key for RS256 tokens */
     char *cluster_secret;      /* intra-cluster HMAC secret (prefer cluster_secret_file) */
     char *cluster_secret_file; /* file holding it (mode 0600) */
+    char *s3_keys_file;        /* S3 access keys checked with auth on (src/s3, mode 0600) */
 } config_t;
 
 void config_init(config_t *c);

@@ -186,11 +186,10 @@ struct curl_slist *httpc_prepare(CURL *h, const char *method, const char *url, c
     return sl;
 }
 
-/* body: what the signer sees (NULL: a request not to sign, e.g. over a Unix socket). */
-static int perform(CURL *h, const char *method, const char *url, const httpc_header_t *hdrs,
-                   const httpc_body_t *body, int timeout_ms, httpc_resp_t *r)
+/* Runs a prepared request and frees its header list: 0 with r->status, or -1 with r->err. */
+static int run_prepared(CURL *h, struct curl_slist *sl, const char *method, const char *url,
+                        httpc_resp_t *r)
 {
-    struct curl_slist *sl = httpc_prepare(h, method, url, NULL, hdrs, body, timeout_ms, r);
     CURLcode cc = curl_easy_perform(h);
     curl_slist_free_all(sl);
     if (cc != CURLE_OK) {
@@ -199,6 +198,14 @@ static int perform(CURL *h, const char *method, const char *url, const httpc_hea
     }
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
     return 0;
+}
+
+/* body: what the signer sees (NULL: a request not to sign, e.g. over a Unix socket). */
+static int perform(CURL *h, const char *method, const char *url, const httpc_header_t *hdrs,
+                   const httpc_body_t *body, int timeout_ms, httpc_resp_t *r)
+{
+    struct curl_slist *sl = httpc_prepare(h, method, url, NULL, hdrs, body, timeout_ms, r);
+    return run_prepared(h, sl, method, url, r);
 }
 
 int httpc_do(const char *method, const char *url, const void *body, size_t len,
@@ -283,4 +290,47 @@ int httpc_put_fd_range(const char *url, int fd, int64_t off, int64_t size,
     curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)size);
     httpc_body_t b = {NULL, 0, fd, off, size};
     return perform(h, "PUT", url, hdrs, &b, timeout_ms, r);
+}
+
+typedef struct {
+    CURL *h;
+    const httpc_cb_t *cb;
+} cb_sink_t;
+
+static size_t on_header_cb(char *p, size_t sz, size_t n, void *ud)
+{
+    cb_sink_t *s = ud;
+    size_t len = sz * n;
+    const char *colon = memchr(p, ':', len);
+    if (colon == NULL || s->cb->on_header == NULL)
+        return len; /* the status line, the empty line that ends the headers */
+    const char *v = colon + 1, *end = p + len;
+    while (v < end && (*v == ' ' || *v == '\t'))
+        v++;
+    while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' '))
+        end--;
+    s->cb->on_header(s->cb->arg, p, (size_t)(colon - p), v, (size_t)(end - v));
+    return len;
+}
+
+static size_t on_write_cb(char *p, size_t sz, size_t n, void *ud)
+{
+    cb_sink_t *s = ud;
+    long st = 0;
+    curl_easy_getinfo(s->h, CURLINFO_RESPONSE_CODE, &st);
+    return s->cb->on_body(s->cb->arg, st, p, sz * n) < 0 ? 0 : sz * n;
+}
+
+int httpc_do_cb(const char *method, const char *url, const httpc_header_t *hdrs, int timeout_ms,
+                const httpc_cb_t *cb, httpc_resp_t *r)
+{
+    CURL *h = thread_handle();
+    httpc_body_t b = {NULL, 0, -1, 0, 0};
+    struct curl_slist *sl = httpc_prepare(h, method, url, NULL, hdrs, &b, timeout_ms, r);
+    cb_sink_t s = {h, cb};
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header_cb);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, &s);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_write_cb);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &s);
+    return run_prepared(h, sl, method, url, r);
 }

@@ -134,12 +134,20 @@ static void reader_free(void *cls)
 void http_stream_send(http_req_t *req, http_stream_t *st, unsigned status, int64_t size,
                       const char *ctype)
 {
+    http_stream_send_hdrs(req, st, status, size, ctype, NULL);
+}
+
+void http_stream_send_hdrs(http_req_t *req, http_stream_t *st, unsigned status, int64_t size,
+                           const char *ctype, const httpc_header_t *hdrs)
+{
     st->conn = req->conn;
     st->srv = req->_server;
     struct MHD_Response *r = MHD_create_response_from_callback(
         size >= 0 ? (uint64_t)size : MHD_SIZE_UNKNOWN, STREAM_BLOCK, reader, st, reader_free);
     if (ctype)
         MHD_add_response_header(r, "Content-Type", ctype);
+    for (const httpc_header_t *h = hdrs; h && h->name; h++)
+        MHD_add_response_header(r, h->name, h->value);
     http_send(req, status, r);
 }
 

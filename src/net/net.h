@@ -174,6 +174,10 @@ typedef struct {
     const char *value;
 } httpc_header_t;
 
+/* http_stream_send with extra response headers (hdrs: NULL-terminated, copied; may be NULL). */
+void http_stream_send_hdrs(http_req_t *req, http_stream_t *st, unsigned status, int64_t size,
+                           const char *ctype, const httpc_header_t *hdrs);
+
 void httpc_resp_init(httpc_resp_t *r);
 void httpc_resp_dispose(httpc_resp_t *r);
 
@@ -204,6 +208,17 @@ int httpc_get_fd(const char *url, int fd, int timeout_ms, httpc_resp_t *r);
 /* The same with the size bytes of fd from offset off. */
 int httpc_put_fd_range(const char *url, int fd, int64_t off, int64_t size,
                        const httpc_header_t *hdrs, int timeout_ms, httpc_resp_t *r);
+/* A bodiless request (GET, HEAD, DELETE) whose answer is handed over as it arrives: each
+ * header line to on_header (name and value trimmed, not NUL-terminated), then the body in pieces
+ * to on_body with the status; on_body returns 0, or -1 to abort the transfer (then -1 with
+ * r->err). Same returns as httpc_do; r->body stays empty. */
+typedef struct {
+    void (*on_header)(void *arg, const char *name, size_t nlen, const char *value, size_t vlen);
+    int (*on_body)(void *arg, long status, const void *p, size_t n);
+    void *arg;
+} httpc_cb_t;
+int httpc_do_cb(const char *method, const char *url, const httpc_header_t *hdrs, int timeout_ms,
+                const httpc_cb_t *cb, httpc_resp_t *r);
 /* This thread's keep-alive libcurl easy handle (a CURL *), reset to defaults; owned by the
  * thread (released by httpc_thread_cleanup or at thread exit). */
 void *httpc_thread_curl(void);

@@ -18,6 +18,7 @@
 #include "etlspec/etlspec.h"
 #include "net/fanout.h"
 #include "proxy/internal.h"
+#include "s3/s3.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -952,6 +953,10 @@ out:
 
 void proxy_on_headers(http_req_t *req)
 {
+    if (s3_is_request(req)) {
+        s3_on_headers(req); /* the S3 API: its own context (src/s3) */
+        return;
+    }
     pctx_t *c = xcalloc(1, sizeof(*c));
     req->ctx = c;
     req->ctx_free = pctx_free;
@@ -1052,6 +1057,10 @@ static void cluster_put(http_req_t *req)
 
 void proxy_on_request(http_req_t *req)
 {
+    if (s3_owns(req)) {
+        s3_on_request(req);
+        return;
+    }
     pctx_t *c = req->ctx;
     if (stats_handle(req))
         return;
@@ -1114,8 +1123,8 @@ void proxy_on_request(http_req_t *req)
 
 int proxy_init(char *err, size_t errlen)
 {
-    (void)err;
-    (void)errlen;
+    if (s3_init(cluster_config()->s3_keys_file, err, errlen) < 0)
+        return -1;
     proxy_reb_init();
     return 0;
 }

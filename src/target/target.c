@@ -54,6 +54,7 @@ typedef struct {
     bool ec_piece; /* PUT /v1/internal/ec: a piece arriving (pc; its object's metadata in rin) */
     ec_piece_t pc;
     enum { OP_PLAIN = 0, OP_MPT_PART, OP_APPEND, OP_FLUSH, OP_PROMOTE } op; /* objapi.c */
+    char etag[33]; /* PUT with CLUSTER_HDR_MD5_ETAG: the body's MD5, kept as its custom ETag */
 } tctx_t;
 
 static void tctx_free(http_req_t *req)
@@ -268,6 +269,9 @@ static void start_put(http_req_t *req, tctx_t *c, const char *xid)
         return;
     if (xid)
         c->xin = xact_find(xid);
+    const char *md5 = http_header(req, CLUSTER_HDR_MD5_ETAG);
+    if (md5 && strlen(md5) == 32 && strspn(md5, "0123456789abcdef") == 32)
+        memcpy(c->etag, md5, 33);
 }
 
 /* PUT /v1/internal/ec?bck=&obj= from another target: an erasure-coded piece (its "D,P,slice,
@@ -696,9 +700,11 @@ static void object_put(http_req_t *req, tctx_t *c)
         http_reply(req, 200, NULL, "", 0);
         return;
     }
+    json_t *custom = c->etag[0] && !c->received ? json_pack("{s:s}", "ETag", c->etag) : NULL;
     int status = c->received
                      ? store_writer_commit_received(&c->w, &c->rin, &kept, c->msg, sizeof(c->msg))
-                     : store_writer_commit(&c->w, NULL, c->msg, sizeof(c->msg));
+                     : store_writer_commit(&c->w, custom, c->msg, sizeof(c->msg));
+    json_decref(custom);
     if (status) {
         http_reply_error(req, (unsigned)status, "%s", c->msg);
         return;

@@ -421,6 +421,23 @@ OBJAPI = {
 }
 
 
+# ---- s3_xml: DeleteObjects bodies (fuzz_s3_xml.c) ----
+S3_XML = {
+    "delete": '<?xml version="1.0" encoding="UTF-8"?>\n<Delete xmlns="http://s3.amazonaws.com/'
+              'doc/2006-03-01/"><Object><Key>a/b.txt</Key></Object><Object><Key>c</Key>'
+              '<VersionId>1</VersionId></Object><Quiet>true</Quiet></Delete>',
+    "entities": "<Delete><Object><Key>a&amp;b&lt;c&gt;&quot;&apos;&#x263A;</Key></Object></Delete>",
+    "cdata": "<Delete><Object><Key><![CDATA[x<y]]></Key></Object></Delete>",
+    "prefixed": '<s3:Delete xmlns:s3="x"><s3:Object><s3:Key>k</s3:Key></s3:Object></s3:Delete>',
+    "dtd": '<!DOCTYPE d [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;&a;">]><Delete><Object><Key>&b;'
+           '</Key></Object></Delete>',
+    "unclosed": "<Delete><Object><Key>k</Key></Object>",
+    "unknown": "<Delete><Object><Nope/></Object></Delete>",
+    "two-keys": "<Delete><Object><Key>a</Key><Key>b</Key></Object></Delete>",
+    "utf16": b"\xff\xfe<\x00D\x00",
+}
+
+
 def main():
     for name, v in NAMES.items():
         write("names", name, v)
@@ -464,6 +481,8 @@ def main():
         write("metrics", name, v)
     for name, v in OBJAPI.items():
         write("objapi", name, v)
+    for name, v in S3_XML.items():
+        write("s3_xml", name, v)
 
 
 if __name__ == "__main__":
