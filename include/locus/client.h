@@ -223,8 +223,8 @@ int locus_bucket_copy(locus_client_t *c, const char *src, const char *dst,
  * objects under prefix (NULL: all): starts the job and polls it until it is done (timeout_ns 0 =
  * no limit: LOCUS_ETIMEDOUT after it). *json (caller frees) is AIStore's AllBsummResults text,
  * [{"name", "ObjCount": {"obj_count_present"}, "ObjSize", "TotalSize", "used_pct", ...}]. */
-int locus_bucket_summary(locus_client_t *c, const char *bck, const char *prefix,
-                         int64_t timeout_ns, char **json, char *err);
+int locus_bucket_summary(locus_client_t *c, const char *bck, const char *prefix, int64_t timeout_ns,
+                         char **json, char *err);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Objects */

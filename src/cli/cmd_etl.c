@@ -349,9 +349,8 @@ static void print_all_json(const locus_etl_info_t *v, size_t n)
     for (size_t i = 0; i < n; i++)
         json_array_append_new(
             a, json_pack("{s:s, s:s, s:s, s:I, s:I, s:I}", "name", v[i].name, "stage", v[i].stage,
-                         "job_id", v[i].job_id, "objects", (json_int_t)v[i].obj_count,
-                         "bytes_in", (json_int_t)v[i].in_bytes, "bytes_out",
-                         (json_int_t)v[i].out_bytes));
+                         "job_id", v[i].job_id, "objects", (json_int_t)v[i].obj_count, "bytes_in",
+                         (json_int_t)v[i].in_bytes, "bytes_out", (json_int_t)v[i].out_bytes));
     char *t = json_dumps(a, JSON_INDENT(2));
     printf("%s\n", t);
     free(t);

@@ -321,8 +321,8 @@ static void etl_view(http_req_t *req, const char *name)
         proxy_bcast(&b);
         free(q);
         if (b.n_ok == 0) { /* no target knows it */
-            http_reply_error(req, 404, "%s: no such job \"%s\" (etl job %s)",
-                             cluster_self_name(), uuid, name);
+            http_reply_error(req, 404, "%s: no such job \"%s\" (etl job %s)", cluster_self_name(),
+                             uuid, name);
             json_decref(errs);
             json_decref(e);
             return;

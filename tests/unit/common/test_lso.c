@@ -492,7 +492,9 @@ static void test_flags_parse(void **state)
             assert_true(f == cases[i].want);
         json_decref(v);
     }
-    json_t *nul = json_stringn("1\0" "2", 3); /* a NUL inside: not a number */
+    json_t *nul = json_stringn("1\0"
+                               "2",
+                               3); /* a NUL inside: not a number */
     assert_int_equal(lso_flags_parse(nul, &f), -1);
     json_decref(nul);
     nul = json_stringn("\0", 1);

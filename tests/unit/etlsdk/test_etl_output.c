@@ -190,10 +190,8 @@ static void test_reader(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_buffers),
-        cmocka_unit_test(test_write_and_error),
-        cmocka_unit_test(test_streaming),
-        cmocka_unit_test(test_cancel),
+        cmocka_unit_test(test_buffers),   cmocka_unit_test(test_write_and_error),
+        cmocka_unit_test(test_streaming), cmocka_unit_test(test_cancel),
         cmocka_unit_test(test_reader),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
