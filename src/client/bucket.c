@@ -230,32 +230,28 @@ int locus_bucket_copy(locus_client_t *c, const char *src, const char *dst,
 /* ------------------------------------------------------------------------------------------ */
 /* Cluster map */
 
-int locus_cluster_smap(locus_client_t *c, char **json, char *err)
+/* GET url (freed here): the body as text into *out (caller frees). */
+static int get_text(locus_client_t *c, char *url, char **out, char *err)
 {
-    *json = NULL;
-    char *url = client_url(c->endpoint, "daemon", "what=smap");
+    *out = NULL;
     client_req_t r;
     client_req_init(&r, "GET", url);
     int rc = client_do(c, &r, err);
     if (rc == 0)
-        *json = buf_steal(&r.body);
+        *out = buf_steal(&r.body);
     client_req_dispose(&r);
     free(url);
     return rc;
 }
 
+int locus_cluster_smap(locus_client_t *c, char **json, char *err)
+{
+    return get_text(c, client_url(c->endpoint, "daemon", "what=smap"), json, err);
+}
+
 int locus_node_metrics(locus_client_t *c, const char *node_url, char **text, char *err)
 {
-    *text = NULL;
-    char *url = xasprintf("%s/metrics", node_url);
-    client_req_t r;
-    client_req_init(&r, "GET", url);
-    int rc = client_do(c, &r, err);
-    if (rc == 0)
-        *text = buf_steal(&r.body);
-    client_req_dispose(&r);
-    free(url);
-    return rc;
+    return get_text(c, xasprintf("%s/metrics", node_url), text, err);
 }
 
 int locus_cluster_health(locus_client_t *c, bool primary, char *err)
