@@ -89,6 +89,13 @@ def cluster(_shared):
     return _shared.get()
 
 
+@pytest.fixture(scope="session")
+def cluster_tools():
+    """(new, teardown): for module fixtures that keep a cluster of their own (a test module
+    cannot import this conftest by name: tests/integration/s3 has one too)."""
+    return _new_cluster, _teardown
+
+
 @pytest.fixture
 def cluster_factory(tmp_path_factory, request):
     if lt.USE_DAEMON:

@@ -15,7 +15,6 @@ import msgpack
 import pytest
 
 import locustest as lt
-from conftest import _new_cluster, _teardown
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PY_SERVER = os.path.join(HERE, "etl", "py_server.py")
@@ -24,12 +23,13 @@ SIZES = {"a/x1": 1, "a/x2": 10, "a/x3": 100, "b/y1": 1000, "b/y2": 3333, "z": 7}
 
 
 @pytest.fixture(scope="module")
-def mc(tmp_path_factory):
+def mc(tmp_path_factory, cluster_tools):
     if lt.USE_DAEMON:
         pytest.skip("needs its own cluster (LOCUS_TEST_USE_DAEMON is set)")
-    c = _new_cluster(tmp_path_factory, "misc", proxies=1, targets=2)
+    new, teardown = cluster_tools
+    c = new(tmp_path_factory, "misc", proxies=1, targets=2)
     yield c
-    problems = _teardown(c)
+    problems = teardown(c)
     assert not problems, problems
 
 
