@@ -6,7 +6,7 @@ JOBS       ?= $(shell nproc)
 PYTEST      = /usr/bin/python3 -m pytest
 # make fuzz: seconds per harness, and which harnesses (default: all; e.g. FUZZERS="url lso")
 FUZZ_TIME       ?= 600
-FUZZ_SMOKE_TIME ?= 8
+FUZZ_SMOKE_TIME ?= 5
 FUZZERS         ?=
 
 .PHONY: all build deps demo demo-down test test-unit test-integration test-asan test-auth test-all \

@@ -233,6 +233,7 @@ def test_template_step_at_the_top_of_long(cluster, http, bucket):
     still_serving(cluster, http, bucket)
 
 
+@pytest.mark.slow  # ~15 s (a million names on every target): `make test-all`
 def test_large_template_streams(cluster, http, bucket):
     """A million names: the targets expand them as they go, so their memory does not grow with
     the range (it grew ~56 MiB per million when every name was held at once)."""

@@ -8,6 +8,8 @@ import hashlib
 import threading
 import time
 
+import pytest
+
 import locustest as lt
 from etl import etlutil as eu
 
@@ -69,6 +71,7 @@ def streamed_digest(resp):
     return h.hexdigest(), n
 
 
+@pytest.mark.slow  # ~12 s: `make test-all` (test_46 streams 1 GiB through ws in the default run)
 def test_one_gib_through_ws(cluster_factory):
     c = cluster_factory(targets=2)
     base = c.url
