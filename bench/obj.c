@@ -351,6 +351,24 @@ out:
     return ok;
 }
 
+/* Sends the PUT already set up on w to url: true on a 2xx, else false with the error counted
+ * (transport or status) and noted. */
+static bool put_to(worker_t *w, const char *url)
+{
+    CURLcode rc = perform(w, url);
+    if (rc != CURLE_OK) {
+        w->transport++;
+        note_err(w, "PUT %s: %s", url, curl_easy_strerror(rc));
+        return false;
+    }
+    if (w->status < 200 || w->status >= 300) {
+        w->bad_status++;
+        note_err(w, "PUT %s: HTTP %ld: %s", url, w->status, w->ebody);
+        return false;
+    }
+    return true;
+}
+
 /* The EC reference (an nginx PUT cell on the EC bucket): after the object, what an erasure-
  * coded PUT of it must also move, WebDAV PUTs of its pieces: D data and P parity slices of
  * size/D (P replicas of the object below the default objsize_limit), one after the other, with
@@ -367,15 +385,7 @@ static bool do_nginx_pieces(worker_t *w, const char *name, uint32_t off)
         w->size = slice;
         curl_easy_setopt(w->c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)w->size);
         char *url = xasprintf("http://127.0.0.1:%d/put/%s.ec%d", b->nginx.port, name, i);
-        CURLcode rc = perform(w, url);
-        bool ok = rc == CURLE_OK && w->status >= 200 && w->status < 300;
-        if (!ok) {
-            if (rc != CURLE_OK)
-                w->transport++;
-            else
-                w->bad_status++;
-            note_err(w, "PUT %s: %s", url, rc != CURLE_OK ? curl_easy_strerror(rc) : w->ebody);
-        }
+        bool ok = put_to(w, url);
         free(url);
         if (!ok)
             return false;
@@ -430,16 +440,8 @@ static bool do_put(worker_t *w, const char *name, uint32_t off, int owner)
         url = object_url(b->smap.t[owner].url, bucket_of(b, r->cell->bck), name);
         curl_easy_setopt(w->c, CURLOPT_HTTPHEADER, w->cl->h_noexpect);
     }
-    rc = perform(w, url);
-    if (rc != CURLE_OK) {
-        w->transport++;
-        note_err(w, "PUT %s: %s", url, curl_easy_strerror(rc));
-    } else if (w->status < 200 || w->status >= 300) {
-        w->bad_status++;
-        note_err(w, "PUT %s: HTTP %ld: %s", url, w->status, w->ebody);
-    } else {
-        ok = r->cell->path != PATH_NGINX || r->cell->bck != BCK_EC || do_nginx_pieces(w, name, off);
-    }
+    ok = put_to(w, url) &&
+         (r->cell->path != PATH_NGINX || r->cell->bck != BCK_EC || do_nginx_pieces(w, name, off));
 out:
     free(url);
     return ok;

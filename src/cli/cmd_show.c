@@ -16,31 +16,23 @@ typedef struct {
     bool ok;
 } node_stats_t;
 
-static const char *const ops[5] = {"get", "put", "head", "del", "lst"};
-
-/* Adds one sample of ais_<role>_<rest> to st. */
+/* Adds one sample of ais_<role>_<rest> to st: the counters it sums, by AIStore's names. */
 static void add_sample(node_stats_t *st, const char *rest, size_t len, double v)
 {
-    char name[96];
-    snprintf(name, sizeof(name), "%.*s", (int)len, rest);
-    for (int i = 0; i < 5; i++) {
-        char want[32];
-        snprintf(want, sizeof(want), "%s_count", ops[i]);
-        if (strcmp(name, want) == 0)
-            st->n[i] += v;
-        snprintf(want, sizeof(want), "err_%s_count", ops[i]);
-        if (strcmp(name, want) == 0)
-            st->errs += v;
-    }
-    if (strcmp(name, "get_bytes") == 0)
-        st->get_b += v;
-    else if (strcmp(name, "put_bytes") == 0)
-        st->put_b += v;
-    else if (strcmp(name, "get_ns_total") == 0)
-        st->get_ns += v;
-    else if (strcmp(name, "put_ns_total") == 0)
-        st->put_ns += v;
-    else if (strcmp(name, "uptime") == 0)
+    const struct {
+        const char *name;
+        double *sum;
+    } to[] = {
+        {"get_count", &st->n[0]},      {"put_count", &st->n[1]},      {"head_count", &st->n[2]},
+        {"del_count", &st->n[3]},      {"lst_count", &st->n[4]},      {"err_get_count", &st->errs},
+        {"err_put_count", &st->errs},  {"err_head_count", &st->errs}, {"err_del_count", &st->errs},
+        {"err_lst_count", &st->errs},  {"get_bytes", &st->get_b},     {"put_bytes", &st->put_b},
+        {"get_ns_total", &st->get_ns}, {"put_ns_total", &st->put_ns},
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(to); i++)
+        if (strlen(to[i].name) == len && memcmp(to[i].name, rest, len) == 0)
+            *to[i].sum += v;
+    if (len == 6 && memcmp(rest, "uptime", 6) == 0)
         st->uptime = v;
 }
 

@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "common/metrics.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,33 +73,34 @@ static void on_done(const http_req_t *req, int op, unsigned status, int64_t ns, 
         atomic_fetch_add(&incomplete, 1);
 }
 
-/* One AIStore-named counter family per operation: ais_<role>_<op><suffix>. */
-static void op_family(buf_t *b, const char *role, const char *suffix, const char *help, int field)
+/* One AIStore-named counter family per operation: the name from fmt (role, op), the value the
+ * op_stats_t field at off; bytes are kept for GET and PUT only. */
+static void op_family(buf_t *b, const char *role, const char *fmt, const char *help, size_t off)
 {
     for (int i = 0; i < OP_OTHER; i++) {
-        if (field == 2 && i != OP_GET && i != OP_PUT)
-            continue; /* bytes: GET and PUT */
+        if (off == offsetof(op_stats_t, bytes) && i != OP_GET && i != OP_PUT)
+            continue;
         char name[96];
-        if (field == 1)
-            snprintf(name, sizeof(name), "ais_%s_err_%s_count", role, op_names[i]);
-        else
-            snprintf(name, sizeof(name), "ais_%s_%s%s", role, op_names[i], suffix);
-        uint64_t v = field == 0   ? atomic_load(&ops[i].n)
-                     : field == 1 ? atomic_load(&ops[i].errs)
-                     : field == 2 ? atomic_load(&ops[i].bytes)
-                                  : atomic_load(&ops[i].ns);
+        snprintf(name, sizeof(name), fmt, role, op_names[i]);
         metrics_family(b, name, "counter", help);
-        metrics_sample(b, name, NULL, (double)v);
+        metrics_sample(b, name, NULL,
+                       (double)atomic_load((_Atomic uint64_t *)((char *)&ops[i] + off)));
     }
 }
 
 static void collect(buf_t *b)
 {
     const char *role = cluster_role() == ROLE_PROXY ? "proxy" : "target";
-    op_family(b, role, "_count", "requests of the operation (AIStore's <op>.n)", 0);
-    op_family(b, role, "", "failed requests of the operation: answered 4xx/5xx or cut short", 1);
-    op_family(b, role, "_bytes", "object bytes received (PUT) or sent (GET) in 2xx answers", 2);
-    op_family(b, role, "_ns_total", "total time of the operation's requests (nanoseconds)", 3);
+    op_family(b, role, "ais_%s_%s_count", "requests of the operation (AIStore's <op>.n)",
+              offsetof(op_stats_t, n));
+    op_family(b, role, "ais_%s_err_%s_count",
+              "failed requests of the operation: answered 4xx/5xx or cut short",
+              offsetof(op_stats_t, errs));
+    op_family(b, role, "ais_%s_%s_bytes",
+              "object bytes received (PUT) or sent (GET) in 2xx answers",
+              offsetof(op_stats_t, bytes));
+    op_family(b, role, "ais_%s_%s_ns_total", "total time of the operation's requests (nanoseconds)",
+              offsetof(op_stats_t, ns));
     const char *h = "locus_request_duration_seconds";
     metrics_family(b, h, "histogram",
                    "time from a request's headers to its response sent, per operation");
