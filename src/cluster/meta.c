@@ -14,11 +14,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 /* meta_lock protects cur_smap, cur_doc, their refcounts and the listeners. meta_write_lock
  * serializes writers and is taken before meta_lock. */
 static pthread_mutex_t meta_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t smap_changed = PTHREAD_COND_INITIALIZER; /* with meta_lock */
 static pthread_mutex_t write_lock = PTHREAD_MUTEX_INITIALIZER;
 static smap_t *cur_smap;
 static mdoc_t *cur_doc[MD_N];
@@ -572,12 +574,30 @@ void meta_install_smap(smap_t *s)
     smap_t *old = cur_smap;
     cur_smap = s;
     int nl = n_smap_listeners;
+    pthread_cond_broadcast(&smap_changed);
     pthread_mutex_unlock(&meta_lock);
     if (old) {
         for (int i = 0; i < nl; i++)
             smap_listeners[i](old, s);
         smap_put(old);
     }
+}
+
+bool smap_wait_version(int64_t version, int timeout_ms)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += timeout_ms / 1000;
+    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    until.tv_sec += until.tv_nsec / 1000000000L;
+    until.tv_nsec %= 1000000000L;
+    pthread_mutex_lock(&meta_lock);
+    int rc = 0;
+    while (cur_smap->version < version && rc == 0)
+        rc = pthread_cond_timedwait(&smap_changed, &meta_lock, &until);
+    bool ok = cur_smap->version >= version;
+    pthread_mutex_unlock(&meta_lock);
+    return ok;
 }
 
 void cluster_on_smap_change(smap_listener_cb cb)

@@ -132,5 +132,8 @@ void cluster_on_md_change(md_kind_t kind, md_listener_cb cb);
  * metadata write lock held: a listener must not change metadata or wait for other nodes). */
 typedef void (*smap_listener_cb)(const smap_t *old_smap, const smap_t *new_smap);
 void cluster_on_smap_change(smap_listener_cb cb);
+/* Blocks until this node's map is at least at version (installed by a push from the primary),
+ * at most timeout_ms; true when it is. */
+bool smap_wait_version(int64_t version, int timeout_ms);
 
 #endif

@@ -236,8 +236,10 @@ static void object_route(http_req_t *req, pctx_t *c, const char **segs, int nseg
         for (int i = 0; i < k; i++)
             utm[i] = tmp[k - 1 - i];
         utm[k] = '\0';
-        c->location = xasprintf("%s%s?%s%spid=%s&utm=%s", owner->url, req->raw_path, req->raw_query,
-                                req->raw_query[0] ? "&" : "", cluster_self_id(), utm);
+        /* smap_ver: a target whose map is older waits for this one before it re-routes */
+        c->location = xasprintf("%s%s?%s%spid=%s&utm=%s&smap_ver=%lld", owner->url, req->raw_path,
+                                req->raw_query, req->raw_query[0] ? "&" : "", cluster_self_id(),
+                                utm, (long long)s->version);
     }
     smap_put(s);
 }

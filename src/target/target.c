@@ -37,14 +37,15 @@ typedef struct {
     bool w_open;
     int status; /* early error decided in on_headers, answered in on_request */
     char msg[768];
-    char *location;    /* early redirect */
-    xact_t *xin;       /* job this PUT belongs to (in-objs counters) */
-    bool etl_object;   /* /v1/etl/_object/...: an ETL server's read or direct put */
-    char etl_name[64]; /* the ETL of /v1/etl/_object/<etl>/... */
-    trust_t who;       /* the caller (cluster/trust.h) */
-    auth_digest_t *dg; /* a node's streamed PUT: the body's digest, checked before commit */
-    bool local;        /* a node's ?local=true: this target's copy only, no redirect */
-    bool received;     /* a node's ?reb= PUT: an object moved here with its metadata (rin) */
+    char *location;     /* early redirect */
+    int64_t await_smap; /* GET/HEAD routed by a proxy with a newer map: wait for it, re-route */
+    xact_t *xin;        /* job this PUT belongs to (in-objs counters) */
+    bool etl_object;    /* /v1/etl/_object/...: an ETL server's read or direct put */
+    char etl_name[64];  /* the ETL of /v1/etl/_object/<etl>/... */
+    trust_t who;        /* the caller (cluster/trust.h) */
+    auth_digest_t *dg;  /* a node's streamed PUT: the body's digest, checked before commit */
+    bool local;         /* a node's ?local=true: this target's copy only, no redirect */
+    bool received;      /* a node's ?reb= PUT: an object moved here with its metadata (rin) */
     lom_md_t rin;
     char *fqn;     /* GET/HEAD: the object's FQN, looked up once in on_headers */
     bool present;  /* GET/HEAD: it was there then */
@@ -169,6 +170,54 @@ static bool objapi_put_headers(http_req_t *req, tctx_t *c)
     return uid || at;
 }
 
+static void set_redirect(http_req_t *req, tctx_t *c, const snode_t *owner)
+{
+    c->location = redirect_url(req, owner->url);
+    req->body_mode = BODY_DISCARD;
+    char *sfx = c->who.kind == TRUST_USER ? trust_redirect_suffix(req->method, c->location) : NULL;
+    if (sfx) { /* the client drops its token on the way, as from a proxy */
+        char *l = xasprintf("%s%s", c->location, sfx);
+        free(c->location);
+        free(sfx);
+        c->location = l;
+    }
+}
+
+/* A GET or HEAD that a proxy routed here by a newer map than this target's (smap_ver of its
+ * redirect): the owner this target sees may be a node the proxy already knows is down, so the
+ * request waits for the new map (object_request) rather than follow the old one. The version
+ * it waits for, or 0. */
+static int64_t newer_smap(http_req_t *req, const smap_t *s)
+{
+    const char *v = http_query(req, "smap_ver");
+    if (v == NULL || (strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0))
+        return 0;
+    char *end;
+    long long ver = strtoll(v, &end, 10);
+    return *end == '\0' && end != v && ver > s->version ? ver : 0;
+}
+
+/* After the wait of newer_smap: the owner by the map installed now (the old one if the push
+ * did not come in time). false when answered with a redirect. */
+static bool await_smap(http_req_t *req, tctx_t *c)
+{
+    enum { SMAP_WAIT_MS = 2000 };
+    bool came = smap_wait_version(c->await_smap, SMAP_WAIT_MS);
+    smap_t *s = smap_get();
+    if (!came)
+        LOCUS_LOG(LOG_WARNING, "%s: cluster map v%lld did not arrive in %d ms: routing by v%lld",
+                  cluster_self_name(), (long long)c->await_smap, (int)SMAP_WAIT_MS,
+                  (long long)s->version);
+    const snode_t *owner = smap_owner(s, c->bck, c->obj);
+    if (owner && strcmp(owner->id, cluster_self_id()) != 0)
+        set_redirect(req, c, owner);
+    smap_put(s);
+    if (c->location == NULL)
+        return true;
+    http_reply_redirect(req, 307, c->location);
+    return false;
+}
+
 static void object_headers(http_req_t *req, tctx_t *c, const char **segs, int nseg)
 {
     if (nseg < 3 || segs[2][0] == '\0') {
@@ -221,16 +270,9 @@ static void object_headers(http_req_t *req, tctx_t *c, const char **segs, int ns
     smap_t *s = smap_get();
     const snode_t *owner = smap_owner(s, c->bck, c->obj);
     if (owner && strcmp(owner->id, cluster_self_id()) != 0 && !c->local) {
-        c->location = redirect_url(req, owner->url);
-        req->body_mode = BODY_DISCARD;
-        char *sfx =
-            c->who.kind == TRUST_USER ? trust_redirect_suffix(req->method, c->location) : NULL;
-        if (sfx) { /* the client drops its token on the way, as from a proxy */
-            char *l = xasprintf("%s%s", c->location, sfx);
-            free(c->location);
-            free(sfx);
-            c->location = l;
-        }
+        c->await_smap = newer_smap(req, s);
+        if (c->await_smap == 0)
+            set_redirect(req, c, owner);
     }
     smap_put(s);
     if (c->location || strcmp(req->method, "PUT") != 0)
@@ -378,6 +420,8 @@ static bool object_fast(http_req_t *req, tctx_t *c)
     const char *m = req->method;
     if (c->status || c->location)
         return true;
+    if (c->await_smap)
+        return false; /* waits on a worker */
     /* the object API's requests copy files, or wait for other targets (promote) */
     if (c->op == OP_APPEND || c->op == OP_FLUSH || c->op == OP_PROMOTE || strcmp(m, "POST") == 0 ||
         strcmp(m, "PATCH") == 0 || (strcmp(m, "DELETE") == 0 && http_query(req, "uploadId")))
@@ -911,6 +955,8 @@ static void object_request(http_req_t *req, tctx_t *c)
         http_reply_error(req, (unsigned)c->status, "%s", c->msg);
     } else if (c->location) {
         http_reply_redirect(req, 307, c->location);
+    } else if (c->await_smap && !await_smap(req, c)) {
+        return; /* redirected by the new map */
     } else if (strcmp(m, "GET") == 0 && http_query(req, "etl_name")) {
         if (fetch_if_missing(req, c))
             etl_inline_get(req, c->bck, c->obj, http_query(req, "etl_name"),

@@ -13,6 +13,7 @@ import json
 import os
 import random
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
@@ -159,8 +160,24 @@ def test_maintenance_then_decommission(cluster_factory):
     want = put_objects(c, bck, 400)
     victim = c.targets[2]
     before = rmd(c)["version"]
-    xid = cluster_action(c, "start-maintenance", victim.id)
+    # A GET that a proxy routed by a newer map than the target's (its smap_ver) waits for that
+    # map on the target: it goes to the owner of the new map, never to the victim's address.
+    sm = c.smap()
+    name = next(n for n in want if lt.hrw_target(sm, bck, n)["daemon_id"] == victim.id)
+    sm_after = json.loads(json.dumps(sm))
+    sm_after["tmap"][victim.id]["flags"] = lt.SNODE_MAINT
+    heir = lt.hrw_target(sm_after, bck, name)
+    via = next(t for t in c.targets if t.id not in (victim.id, heir["daemon_id"]))
+    with ThreadPoolExecutor(1) as ex:
+        early = ex.submit(requests.get, lt.obj_url(via.url, bck, name), headers=c.headers(),
+                          params={"smap_ver": int(sm["version"]) + 1}, allow_redirects=False,
+                          timeout=lt.REQ_TIMEOUT)
+        time.sleep(0.2)
+        xid = cluster_action(c, "start-maintenance", victim.id)
+        r = early.result()
     assert xid.startswith("g"), xid
+    assert r.status_code == 307, r.text
+    assert r.headers["Location"].startswith(heir["public_net"]["direct_url"] + "/"), r.headers
     r = wait_rebalanced(c, after=before)
     sm = c.smap()
     assert int(sm["tmap"][victim.id]["flags"]) & lt.SNODE_MAINT
