@@ -32,12 +32,12 @@ demo-down:
 	@$(BUILD)/bin/locus cluster down --dir $(CURDIR)/demo-cluster
 
 test: deps build
-	@cd $(BUILD) && ctest --output-on-failure -E integration
+	@cd $(BUILD) && ctest -j $(JOBS) --output-on-failure -E integration
 	@$(MAKE) --no-print-directory fuzz-smoke
 	@LOCUS_BIN_DIR=$(CURDIR)/$(BUILD)/bin $(PYTEST) -q -p no:cacheprovider -m "not slow" tests/integration
 
 test-all: deps build
-	@cd $(BUILD) && ctest --output-on-failure -E integration
+	@cd $(BUILD) && ctest -j $(JOBS) --output-on-failure -E integration
 	@$(MAKE) --no-print-directory fuzz-smoke
 	@LOCUS_BIN_DIR=$(CURDIR)/$(BUILD)/bin $(PYTEST) -q -p no:cacheprovider tests/integration
 	@$(MAKE) --no-print-directory test-auth
@@ -51,7 +51,7 @@ test-auth: deps build
 test-asan: deps
 	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DLOCUS_ASAN=ON -DLOCUS_UBSAN=ON >/dev/null
 	@cmake --build $(ASAN_BUILD) -j $(JOBS)
-	@cd $(ASAN_BUILD) && ctest --output-on-failure -E integration
+	@cd $(ASAN_BUILD) && ctest -j $(JOBS) --output-on-failure -E integration
 	@LOCUS_BIN_DIR=$(CURDIR)/$(ASAN_BUILD)/bin LOCUS_ASAN=1 \
 		ASAN_OPTIONS=detect_leaks=0:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
 		$(PYTEST) -q -p no:cacheprovider -m "not slow" tests/integration
@@ -79,12 +79,12 @@ fuzz-smoke: fuzz-build
 	@$(call fuzz_run,--smoke,$(FUZZ_SMOKE_TIME))
 
 # $(1): run.sh flags, $(2): seconds. One summary line per harness; fails if any harness failed.
+# Harnesses are single-threaded: JOBS of them run at once.
 define fuzz_run
 names="$(FUZZERS)"; [ -n "$$names" ] || names=$$(ls $(FUZZ_BUILD)/fuzz | sed 's/^fuzz_//'); \
-echo "fuzzing $$(echo $$names | wc -w) harnesses, $(2) s each (logs, crashes: $(FUZZ_BUILD)/fuzz-work/)"; \
-rc=0; for n in $$names; do \
-	tests/fuzz/run.sh $(1) $(FUZZ_BUILD)/fuzz/fuzz_$$n $(2) $(FUZZ_BUILD)/fuzz-work || rc=1; \
-done; exit $$rc
+echo "fuzzing $$(echo $$names | wc -w) harnesses, $(2) s each, $(JOBS) at a time (logs, crashes: $(FUZZ_BUILD)/fuzz-work/)"; \
+printf '%s\n' $$names | xargs -P $(JOBS) -I{} \
+	tests/fuzz/run.sh $(1) $(FUZZ_BUILD)/fuzz/fuzz_{} $(2) $(FUZZ_BUILD)/fuzz-work
 endef
 
 format:
