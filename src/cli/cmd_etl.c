@@ -16,7 +16,7 @@
 static void usage(FILE *f)
 {
     fprintf(
-        f, "usage: locus etl init -f SPEC.yaml|-  [--name N]\n"
+        f, "usage: locus etl init -f SPEC.yaml|-  [--name N] [--pipeline]\n"
            "       locus etl init --name N --image I [--comm-type hpush|hpull|ws]\n"
            "                      [--command 'PROG ARGS...'] [--arg A]... [--env K=V]...\n"
            "                      [--init-timeout D] [--obj-timeout D] [--direct-put]\n"
@@ -26,7 +26,7 @@ static void usage(FILE *f)
            "       locus etl bucket NAME SRC DST [--ext MAP] [--prefix P] [--prepend S]\n"
            "                      [--dry-run] [--num-workers N] [--cont-on-err] [--force]\n"
            "                      [--args S] [--wait [--timeout D]]\n"
-           "       locus etl stop|start|rm NAME...\n"
+           "       locus etl stop|start|rm NAME... | -f SPEC.yaml\n"
            "       locus etl logs NAME [TARGET]\n"
            "       locus etl health NAME\n"
            "\n"
@@ -35,6 +35,9 @@ static void usage(FILE *f)
            "        '-' = stdin); --name overrides the name of a one-document spec. Without -f,\n"
            "        the options describe the ETL (--command is split like a shell would; --arg\n"
            "        appends one argument; --image may be any name when a command is given).\n"
+           "        --pipeline starts the spec's ETLs as one pipeline, in document order: all\n"
+           "        or none (a failure removes the ones it started), then prints 'a>>b>>c' for\n"
+           "        etl object|bucket (job ids go to stderr).\n"
            "show    all ETLs (name, stage, job id, objects, bytes in/out), or one ETL's stage,\n"
            "        reason and init message; --job ID also lists that job's object errors.\n"
            "object  transforms one object to OUT (a file, written whole or not at all) or stdout\n"
@@ -49,7 +52,7 @@ static void usage(FILE *f)
            "        be a pipeline 'a>>b>>c' as for object. --args S is passed to the transformer\n"
            "        with every object as etl_args.\n"
            "stop    stops the ETL's servers (stage Aborted); start restarts a stopped ETL; rm\n"
-           "        stops and removes it.\n"
+           "        stops and removes it. -f SPEC: the ETLs that spec file defines.\n"
            "logs    the transformer's output on each target (or on TARGET only).\n"
            "health  the health of the ETL's server on each target.\n");
 }
@@ -165,7 +168,8 @@ typedef struct {
     const char *file;
     locus_etl_spec_t spec;
     strv_t args, env;
-    bool command; /* --command given */
+    bool command;  /* --command given */
+    bool pipeline; /* --pipeline: all or none, then print the pipeline */
 } init_t;
 
 static int opt_comm_type(const cli_opt_t *o, const char *cmd, const char *arg)
@@ -227,6 +231,7 @@ static int init_options(init_t *in, int argc, char **argv)
         CLI_FN("obj-timeout", opt_duration_text, &in->spec.obj_timeout,
                "--obj-timeout: need a duration such as 45s or 5m"),
         CLI_FLAG("direct-put", &in->spec.direct_put),
+        CLI_FLAG("pipeline", &in->pipeline),
     };
     opts[0].short_name = 'f';
     static const cli_cmd_t cmd = {"etl", usage, 0, 0, "etl init: unexpected argument \"%s\""};
@@ -293,31 +298,55 @@ static int opts_msg(init_t *in, char ***msgs, size_t *nmsgs)
     return 0;
 }
 
-/* Starts each ETL, printing its job id; stops at the first failure. */
-static int init_all(char **msgs, size_t nmsgs)
+/* --pipeline failed: removes the ETLs it started (names[0..n)), last first. */
+static void init_rollback(locus_client_t *c, char **names, size_t n)
+{
+    while (n-- > 0) {
+        char err[LOCUS_ERR_LEN] = "";
+        if (locus_etl_delete(c, names[n], err) != 0)
+            fprintf(stderr, "locus: etl init: could not remove ETL %s: %s\n", names[n], err);
+        else
+            fprintf(stderr, "removed ETL %s (the pipeline did not start)\n", names[n]);
+    }
+}
+
+/* Starts each ETL, printing its job id; stops at the first failure. With pipeline, a failure
+ * removes the ETLs started before it, and success prints the stages joined by ">>" (the ids go
+ * to stderr then). */
+static int init_all(char **msgs, size_t nmsgs, bool pipeline)
 {
     locus_client_t *c = cli_client();
     if (c == NULL)
         return CLI_EXIT_FAIL;
     int ret = CLI_EXIT_OK;
-    for (size_t i = 0; i < nmsgs; i++) {
+    char **names = xcalloc(nmsgs + 1, sizeof(*names));
+    size_t n = 0;
+    for (; n < nmsgs; n++) {
         char err[LOCUS_ERR_LEN] = "";
-        char *name = msg_name(msgs[i]);
+        names[n] = msg_name(msgs[n]);
         char *id = NULL;
         char what[300];
-        snprintf(what, sizeof(what), "etl init %s", name);
-        if (locus_etl_init(c, msgs[i], &id, err) != 0) {
+        snprintf(what, sizeof(what), "etl init %s", names[n]);
+        if (locus_etl_init(c, msgs[n], &id, err) != 0) {
             ret = cli_fail_line(what, err);
-            free(name);
+            if (pipeline)
+                init_rollback(c, names, n);
+            free(names[n]);
             break;
         }
-        printf("%s\n", id);
+        if (!pipeline)
+            printf("%s\n", id);
         fflush(stdout);
-        if (nmsgs > 1)
-            fprintf(stderr, "initialized ETL %s\n", name);
+        if (pipeline)
+            fprintf(stderr, "initialized ETL %s (job %s)\n", names[n], id);
+        else if (nmsgs > 1)
+            fprintf(stderr, "initialized ETL %s\n", names[n]);
         free(id);
-        free(name);
     }
+    if (ret == CLI_EXIT_OK && pipeline)
+        for (size_t i = 0; i < n; i++)
+            printf("%s%s", names[i], i + 1 < n ? ">>" : "\n");
+    locus_strv_free(names, n);
     locus_client_destroy(c);
     return ret;
 }
@@ -331,7 +360,7 @@ static int etl_init(int argc, char **argv)
     if (ret == CLI_OPTS_GO) {
         ret = in.file != NULL ? spec_msgs(&in, &msgs, &nmsgs) : opts_msg(&in, &msgs, &nmsgs);
         if (ret == 0)
-            ret = init_all(msgs, nmsgs);
+            ret = init_all(msgs, nmsgs, in.pipeline);
     }
     locus_strv_free(msgs, nmsgs);
     locus_strv_free(in.args.v, in.args.n);
@@ -807,8 +836,31 @@ static int simple_args(int argc, char **argv, int min, int max, const char *bad,
     return (*c = cli_client()) == NULL ? CLI_EXIT_FAIL : CLI_OPTS_GO;
 }
 
+static int etl_simple(const char *verb, int argc, char **argv);
+
+/* `etl stop|start|rm -f SPEC`: the ETLs the spec file defines, in its order. */
+static int etl_simple_spec(const char *verb, const char *file)
+{
+    init_t in = {.file = file};
+    char **msgs = NULL;
+    size_t n = 0;
+    int ret = spec_msgs(&in, &msgs, &n);
+    if (ret == 0) {
+        char **names = xcalloc(n + 2, sizeof(*names));
+        names[0] = xstrdup(verb);
+        for (size_t i = 0; i < n; i++)
+            names[i + 1] = msg_name(msgs[i]);
+        ret = etl_simple(verb, (int)n + 1, names);
+        locus_strv_free(names, n + 1);
+    }
+    locus_strv_free(msgs, n);
+    return ret;
+}
+
 static int etl_simple(const char *verb, int argc, char **argv)
 {
+    if (argc == 3 && (strcmp(argv[1], "-f") == 0 || strcmp(argv[1], "--file") == 0))
+        return etl_simple_spec(verb, argv[2]);
     char bad[64];
     snprintf(bad, sizeof(bad), "etl %s: need an ETL NAME", verb);
     locus_client_t *c;

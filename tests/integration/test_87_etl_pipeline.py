@@ -14,6 +14,7 @@ object through a streaming transformer limited to 64 MiB of address space is mar
 """
 
 import hashlib
+import json
 import os
 import subprocess
 import time
@@ -261,6 +262,23 @@ def test_cli_pipeline(env, tmp_path):
     assert r.status_code == 200 and r.content == b"data 8;ba"
     rc, out, err = run("etl", "object", f"{env.a}>>", f"{env.src}/o07.txt", "-")
     assert rc != 0 and "empty ETL name" in err, err
+
+    # `etl init -f SPEC --pipeline`: the documents' ETLs, all or none, printed as a pipeline
+    x, y = lt.rand_name("pix-", 5), lt.rand_name("piy-", 5)
+    spec = tmp_path / "pipe.yaml"
+    spec.write_text(json.dumps(append_spec(x, "x")) + "\n---\n" + json.dumps(append_spec(y, "y")))
+    rc, out, err = run("etl", "init", "-f", str(spec), "--pipeline")
+    assert rc == 0, err
+    assert out.decode() == f"{x}>>{y}\n" and f"initialized ETL {y} (job " in err, (out, err)
+    rc, out, err = run("etl", "object", out.decode().strip(), f"{env.src}/o03.txt", "-")
+    assert (rc, out) == (0, b"data 3;xy"), err
+    rc, out, err = run("etl", "rm", "-f", str(spec))
+    assert rc == 0 and out.decode() == f"removed ETL {x}\nremoved ETL {y}\n", (out, err)
+    # a stage that cannot start (its name is taken) removes the ones started before it
+    spec.write_text(json.dumps(append_spec(x, "x")) + "\n---\n" + json.dumps(append_spec(env.a, "y")))
+    rc, out, err = run("etl", "init", "-f", str(spec), "--pipeline")
+    assert rc != 0 and out == b"" and f"removed ETL {x} (the pipeline did not start)" in err, err
+    assert x not in [d["id"] for d in env.http.get(env.base + "/v1/etl").json()]
 
 
 # ------------------------------------------------------------------------------------------------
