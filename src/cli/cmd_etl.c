@@ -168,8 +168,9 @@ typedef struct {
     const char *file;
     locus_etl_spec_t spec;
     strv_t args, env;
-    bool command;  /* --command given */
-    bool pipeline; /* --pipeline: all or none, then print the pipeline */
+    bool command;     /* --command given */
+    bool pipeline;    /* --pipeline: all or none, then print the pipeline */
+    const char *verb; /* in messages: "etl init", or "etl stop" etc. with -f */
 } init_t;
 
 static int opt_comm_type(const cli_opt_t *o, const char *cmd, const char *arg)
@@ -257,14 +258,15 @@ static int spec_msgs(const init_t *in, char ***msgs, size_t *nmsgs)
     char *text = NULL;
     size_t len = 0;
     const char *file = in->file;
+    const char *verb = in->verb ? in->verb : "etl init";
     int rc = read_input(file, &text, &len);
     if (rc != 0)
-        return cli_fail("etl init", "%s: %s", strcmp(file, "-") ? file : "stdin", strerror(-rc));
+        return cli_fail(verb, "%s: %s", strcmp(file, "-") ? file : "stdin", strerror(-rc));
     rc = locus_etl_spec_parse(text, len, msgs, nmsgs, err);
     free(text);
     if (rc != 0) {
         char what[300];
-        snprintf(what, sizeof(what), "etl init %s", strcmp(file, "-") ? file : "(stdin)");
+        snprintf(what, sizeof(what), "%s %s", verb, strcmp(file, "-") ? file : "(stdin)");
         return cli_fail_line(what, err);
     }
     if (in->spec.name != NULL) {
@@ -841,7 +843,9 @@ static int etl_simple(const char *verb, int argc, char **argv);
 /* `etl stop|start|rm -f SPEC`: the ETLs the spec file defines, in its order. */
 static int etl_simple_spec(const char *verb, const char *file)
 {
-    init_t in = {.file = file};
+    char what[32];
+    snprintf(what, sizeof(what), "etl %s", verb);
+    init_t in = {.file = file, .verb = what};
     char **msgs = NULL;
     size_t n = 0;
     int ret = spec_msgs(&in, &msgs, &n);
