@@ -321,6 +321,8 @@ long locus_etl__http_put(const char *url, const char *node_url, const void *data
     if (cc != CURLE_OK) {
         finish(c, cc, errbuf, err, errlen);
         buf_dispose(&s.b);
+        if (cc == CURLE_COULDNT_CONNECT)
+            status = LOCUS_ETL_HTTP_REFUSED;
     } else {
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
         *resp_len = s.b.len;

@@ -36,6 +36,7 @@
 #include <microhttpd.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -603,6 +604,49 @@ static bool transient(long status)
     return status == 0 || (status >= 500 && status != 501 && status != 505 && status != 507);
 }
 
+/* Destinations (scheme://host:port) that refused a connection recently. A target that died in
+ * the middle of a job makes each of its objects fail at once for REFUSED_HOLD_MS rather than
+ * wait through the retries one object at a time (hundreds of objects x the backoff). */
+#define REFUSED_HOLD_MS 2000
+#define REFUSED_SLOTS 16
+static struct {
+    char origin[128];
+    int64_t until_ns;
+} refused[REFUSED_SLOTS];
+static pthread_mutex_t refused_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void url_origin(const char *url, char *out, size_t cap)
+{
+    const char *h = strstr(url, "://");
+    const char *end = h ? strchr(h + 3, '/') : NULL;
+    size_t n = end ? (size_t)(end - url) : strlen(url);
+    snprintf(out, cap, "%.*s", (int)(n < cap ? n : cap - 1), url);
+}
+
+/* Marks origin as refusing (mark), or tells whether it refused less than REFUSED_HOLD_MS ago. */
+static bool refused_recently(const char *origin, bool mark)
+{
+    int64_t now = time_mono_ns();
+    bool hit = false;
+    pthread_mutex_lock(&refused_lock);
+    int slot = -1, oldest = 0;
+    for (int i = 0; i < REFUSED_SLOTS && slot < 0; i++) {
+        if (strcmp(refused[i].origin, origin) == 0)
+            slot = i;
+        else if (refused[i].until_ns < refused[oldest].until_ns)
+            oldest = i;
+    }
+    if (mark) {
+        slot = slot < 0 ? oldest : slot;
+        snprintf(refused[slot].origin, sizeof(refused[slot].origin), "%s", origin);
+        refused[slot].until_ns = now + (int64_t)REFUSED_HOLD_MS * 1000000;
+    } else {
+        hit = slot >= 0 && refused[slot].until_ns > now;
+    }
+    pthread_mutex_unlock(&refused_lock);
+    return hit;
+}
+
 void locus_etl__direct_put(locus_etl_ctx_t *ctx, const char *first, const char *rest,
                            const char *raw_path, const char *args, const void *p, size_t n,
                            locus_etl__dput_t *res)
@@ -611,6 +655,14 @@ void locus_etl__direct_put(locus_etl_ctx_t *ctx, const char *first, const char *
     res->url = locus_etl__direct_put_url(first, ctx->opts.target_url, raw_path, args);
     if (res->url == NULL)
         return;
+    char origin[128];
+    url_origin(res->url, origin, sizeof(origin));
+    if (refused_recently(origin, false)) {
+        snprintf(res->err, sizeof(res->err),
+                 "%s refused a connection less than %d ms ago (not tried again yet)", origin,
+                 REFUSED_HOLD_MS);
+        return;
+    }
     for (int attempt = 0;; attempt++) {
         free(res->body);
         res->body = NULL;
@@ -618,6 +670,11 @@ void locus_etl__direct_put(locus_etl_ctx_t *ctx, const char *first, const char *
         res->err[0] = '\0';
         res->status = locus_etl__http_put(res->url, rest, p, n, ctx->opts.obj_timeout_ms,
                                           &res->body, &res->len, res->err, sizeof(res->err));
+        if (res->status == LOCUS_ETL_HTTP_REFUSED) { /* nothing listens: retrying will not help */
+            res->status = 0;
+            refused_recently(origin, true);
+            break;
+        }
         if (!transient(res->status) || attempt >= ctx->opts.direct_put_retries)
             break;
         int ms = 100 << (attempt < 5 ? attempt : 5);

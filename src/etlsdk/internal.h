@@ -123,8 +123,9 @@ int locus_etl__fetch_end(void *f);
 /* Closes the read end, waits for the thread, frees f. NULL is fine. */
 void locus_etl__fetch_free(locus_etl__fetch_t *f);
 /* PUTs data[0..n) to url with `Ais-Node-Url: node_url` when node_url is set. The response body
- * goes to *resp (caller frees, may be NULL). Returns the HTTP status, or 0 on a transport error
- * (message in err). */
+ * goes to *resp (caller frees, may be NULL). Returns the HTTP status, LOCUS_ETL_HTTP_REFUSED when
+ * nothing listens there (connection refused), or 0 on another transport error (message in err). */
+#define LOCUS_ETL_HTTP_REFUSED (-1L)
 long locus_etl__http_put(const char *url, const char *node_url, const void *data, size_t n,
                          int timeout_ms, char **resp, size_t *resp_len, char *err, size_t errlen);
 

@@ -339,9 +339,14 @@ def test_direct_put_failures(spawn, peer):
                      headers={"Ais-Node-Url": bad_secret.url + DST})
     assert r.status_code == 403 and "invalid secret" in r.text
     assert len(bad_secret.requests) == 1  # 4xx is not retried
+    gone = f"http://127.0.0.1:{free_port()}"
     r = requests.put(f"{s.url}/b/o", data=b"abc", timeout=TIMEOUT,
-                     headers={"Ais-Node-Url": f"http://127.0.0.1:{free_port()}{DST}"})
+                     headers={"Ais-Node-Url": gone + DST})
     assert r.status_code == 502
+    # nothing listens there: the next objects bound to it fail at once, without the retries
+    r = requests.put(f"{s.url}/b/o2", data=b"abc", timeout=TIMEOUT,
+                     headers={"Ais-Node-Url": gone + DST})
+    assert r.status_code == 502 and f"{gone} refused a connection less than" in r.text, r.text
     r = requests.put(f"{s.url}/b/o", data=b"abc", timeout=TIMEOUT,
                      headers={"Ais-Node-Url": "not a url"})
     assert r.status_code == 400
