@@ -34,6 +34,7 @@ typedef struct {
     char want_sha[65]; /* auth on: the payload hash the client signed (hex), "" when unsigned */
     bool spool_failed;
     bool copy; /* PUT with x-amz-copy-source */
+    int part;  /* UploadPart(Copy): its number (?partNumber), with ?uploadId */
 } s3_ctx_t;
 
 /* An S3 XML error answer (no body for HEAD). code is S3's (NoSuchKey, ...). */
@@ -69,6 +70,17 @@ bool s3_payload_ok(const s3_ctx_t *c, const unsigned char d[32]);
 void s3_put_headers(http_req_t *req, s3_ctx_t *c);
 void s3_object_request(http_req_t *req, s3_ctx_t *c);
 void s3_delete_many(http_req_t *req, s3_ctx_t *c);
+
+/* Multipart uploads (mpt.c). */
+/* Whether id has the form of an upload id. */
+bool s3_upload_id_ok(const char *id);
+/* A part number 1..S3_PARTS_MAX (text, untrusted), else -1. */
+int s3_part_number(const char *s);
+/* An object request with ?uploads or ?uploadId, or a POST (url: the owner target's native
+ * object URL): answered (true), or not one of them (false). */
+bool s3_mpt_object(http_req_t *req, s3_ctx_t *c, const char *url);
+/* GET /s3/<b>?uploads: ListMultipartUploads. */
+void s3_mpt_list_uploads(http_req_t *req, s3_ctx_t *c);
 
 /* ListObjects V1 and V2 (list.c). */
 void s3_list_objects(http_req_t *req, s3_ctx_t *c);

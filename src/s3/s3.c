@@ -321,9 +321,10 @@ static void bucket_get(http_req_t *req, s3_ctx_t *c)
     } else if (has_query(req, "versioning")) {
         buf_puts(&x, "<VersioningConfiguration xmlns=\"" S3_XML_NS "\"></VersioningConfiguration>");
         s3_reply_xml(req, 200, &x);
-    } else if (has_query(req, "uploads") || has_query(req, "lifecycle") ||
-               has_query(req, "policy") || has_query(req, "cors") || has_query(req, "acl") ||
-               has_query(req, "tagging") || has_query(req, "website")) {
+    } else if (has_query(req, "uploads")) {
+        s3_mpt_list_uploads(req, c);
+    } else if (has_query(req, "lifecycle") || has_query(req, "policy") || has_query(req, "cors") ||
+               has_query(req, "acl") || has_query(req, "tagging") || has_query(req, "website")) {
         s3_error(req, 501, "NotImplemented", "this bucket sub-resource is not implemented");
     } else {
         s3_list_objects(req, c);
