@@ -10,8 +10,10 @@
  * parts into an ordinary writer and commits it: checksum, version, mirror and EC as any PUT. An
  * append is a file %wk/apnd-<id>-<digest>; a flush copies it into a writer and commits it. Both
  * are under the work directory: never listed, removed at start-up with the other work files, and
- * removed when idle for OBJAPI_IDLE_S (a sweep of the bucket's work directories whenever a new
- * upload or append starts in it). Handles and upload ids are random [a-z0-9] strings checked
+ * removed when idle for mpt_idle_timeout (a sweep of the bucket's work directories whenever a new
+ * upload or append starts in it or its uploads are listed, and of every bucket by a thread).
+ * For the S3 API (src/s3/mpt.c) a part keeps the MD5 its PUT carried in an xattr, an upload's
+ * meta file names its object, and an S3 complete joins the listed parts only, S3's way. Handles and upload ids are random [a-z0-9] strings checked
  * character by character before they become part of a path.
  */
 #include "cluster/cluster.h"

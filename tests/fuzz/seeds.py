@@ -413,6 +413,12 @@ OBJAPI = {
     "mpt-unsorted": b"\x00" + b'{"value":[{"part-number":3},{"part-number":1},{"part-number":2}]}',
     "mpt-dup": b"\x00" + b'{"value":[{"part-number":1},{"part-number":1}]}',
     "mpt-huge": b"\x00" + b'{"value":[{"part-number":18446744073709551615}]}',
+    "mpt-s3": b"\x02" + b'{"action":"mpt-complete","value":[{"part-number":1,"etag":'
+                        b'"0123456789abcdef0123456789abcdef"},{"part-number":3,"etag":'
+                        b'"fedcba9876543210fedcba9876543210"}]}',
+    "mpt-s3-order": b"\x02" + b'{"value":[{"part-number":2,"etag":"0123456789abcdef0123456789'
+                              b'abcdef"},{"part-number":1,"etag":"0123456789abcdef0123456789abcdef"}]}',
+    "mpt-s3-etag": b"\x02" + b'{"value":[{"part-number":1,"etag":"\\"0123\\""}]}',
     "promote": b"\x01" + b'{"action":"promote","name":"/data/in","value":{"src":"/data/in",'
                          b'"obj":"p/","rcr":true,"ovw":false,"dls":false,"tid":"t1"}}',
     "promote-file": b"\x01" + b'{"name":"/data/f.txt","value":{"obj":"obj"}}',
@@ -435,6 +441,25 @@ S3_XML = {
     "unknown": "<Delete><Object><Nope/></Object></Delete>",
     "two-keys": "<Delete><Object><Key>a</Key><Key>b</Key></Object></Delete>",
     "utf16": b"\xff\xfe<\x00D\x00",
+}
+
+
+# ---- s3_mpt: CompleteMultipartUpload bodies (fuzz_s3_mpt.c) ----
+S3_MPT = {
+    "complete": '<?xml version="1.0" encoding="UTF-8"?>\n<CompleteMultipartUpload xmlns="http://'
+                's3.amazonaws.com/doc/2006-03-01/"><Part><ETag>"0123456789abcdef0123456789abcdef"'
+                '</ETag><PartNumber>1</PartNumber></Part><Part><ETag>&quot;FEDCBA9876543210FEDCBA'
+                '9876543210&quot;</ETag><PartNumber>2</PartNumber><ChecksumCRC32>AAAAAA==</Checks'
+                'umCRC32></Part></CompleteMultipartUpload>',
+    "unquoted": "<CompleteMultipartUpload><Part><PartNumber>10000</PartNumber><ETag>"
+                "0123456789abcdef0123456789abcdef</ETag></Part></CompleteMultipartUpload>",
+    "no-etag": "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber></Part>"
+               "</CompleteMultipartUpload>",
+    "zero": "<CompleteMultipartUpload><Part><PartNumber>0</PartNumber><ETag>x</ETag></Part>"
+            "</CompleteMultipartUpload>",
+    "empty": "<CompleteMultipartUpload/>",
+    "dtd": '<!DOCTYPE d [<!ENTITY a "1">]><CompleteMultipartUpload><Part><PartNumber>&a;'
+           '</PartNumber></Part></CompleteMultipartUpload>',
 }
 
 
@@ -483,6 +508,8 @@ def main():
         write("objapi", name, v)
     for name, v in S3_XML.items():
         write("s3_xml", name, v)
+    for name, v in S3_MPT.items():
+        write("s3_mpt", name, v)
 
 
 if __name__ == "__main__":

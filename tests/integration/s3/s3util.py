@@ -40,3 +40,16 @@ def native_bucket_exists(c, bck):
     r = lt.Http().head(lt.bck_url(c.url, bck), params={"provider": "ais"})
     assert r.status_code in (200, 404), r.status_code
     return r.status_code == 200
+
+
+MIB = 1 << 20
+
+
+def etag_of_parts(*parts):
+    """S3's ETag of a multipart object: the MD5 of the parts' MD5s, "-", their count."""
+    d = hashlib.md5(b"".join(hashlib.md5(p).digest() for p in parts)).hexdigest()
+    return f'"{d}-{len(parts)}"'
+
+
+def etag_of_chunks(data, chunk):
+    return etag_of_parts(*[data[i:i + chunk] for i in range(0, len(data), chunk)])

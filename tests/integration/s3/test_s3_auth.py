@@ -79,7 +79,15 @@ def test_sigv4(authc):
     # the second key works too
     assert bck in [b["Name"] for b in
                    client(authc, "OTHERKEY", "other-secret").list_buckets()["Buckets"]]
-    for k in ["dir/o b+c", "pre"]:
+    # a multipart upload, signed: the proxy's calls to the target's upload are a node's
+    uid = s3.create_multipart_upload(Bucket=bck, Key="mp")["UploadId"]
+    et = s3.upload_part(Bucket=bck, Key="mp", UploadId=uid, PartNumber=1, Body=data)["ETag"]
+    assert [u["UploadId"] for u in s3.list_multipart_uploads(Bucket=bck)["Uploads"]] == [uid]
+    assert [p["ETag"] for p in s3.list_parts(Bucket=bck, Key="mp", UploadId=uid)["Parts"]] == [et]
+    s3.complete_multipart_upload(Bucket=bck, Key="mp", UploadId=uid, MultipartUpload={
+        "Parts": [{"PartNumber": 1, "ETag": et}]})
+    assert s3.get_object(Bucket=bck, Key="mp")["Body"].read() == data
+    for k in ["dir/o b+c", "pre", "mp"]:
         s3.delete_object(Bucket=bck, Key=k)
     s3.delete_bucket(Bucket=bck)
 

@@ -266,14 +266,8 @@ def test_bad_requests(s3c, bucket):
     assert lt.Http().get(s3c.url + "/v1/health").status_code == 200  # still serving
 
 
-MIB = 1 << 20
-
-
-def etag_of_parts(*parts):
-    """S3's ETag of a multipart object: the MD5 of the parts' MD5s, "-", their count."""
-    import hashlib
-    d = hashlib.md5(b"".join(hashlib.md5(p).digest() for p in parts)).hexdigest()
-    return f'"{d}-{len(parts)}"'
+MIB = u.MIB
+etag_of_parts = u.etag_of_parts
 
 
 def complete(s3, bucket, key, uid, parts):
