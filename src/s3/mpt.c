@@ -13,6 +13,7 @@
 #include "s3/internal.h"
 #include "cluster/cluster.h"
 #include "cluster/meta.h"
+#include "common/json.h"
 #include "common/util.h"
 #include "net/fanout.h"
 
@@ -325,12 +326,7 @@ bool s3_mpt_object(http_req_t *req, s3_ctx_t *c, const char *url)
 
 static int cmp_upload(const void *a, const void *b)
 {
-    json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
-    int c = strcmp(json_string_value(json_object_get(x, "name")),
-                   json_string_value(json_object_get(y, "name")));
-    return c ? c
-             : strcmp(json_string_value(json_object_get(x, "id")),
-                      json_string_value(json_object_get(y, "id")));
+    return json_cmp_members(*(json_t *const *)a, *(json_t *const *)b, "name", "id");
 }
 
 /* Every target's first max + 1 uploads after the markers into one sorted array (owned

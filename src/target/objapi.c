@@ -13,8 +13,9 @@
  * removed when idle for mpt_idle_timeout (a sweep of the bucket's work directories whenever a new
  * upload or append starts in it or its uploads are listed, and of every bucket by a thread).
  * For the S3 API (src/s3/mpt.c) a part keeps the MD5 its PUT carried in an xattr, an upload's
- * meta file names its object, and an S3 complete joins the listed parts only, S3's way. Handles and upload ids are random [a-z0-9] strings checked
- * character by character before they become part of a path.
+ * meta file names its object, and an S3 complete joins the listed parts only, S3's way. Handles and
+ * upload ids are random [a-z0-9] strings checked character by character before they become part of
+ * a path.
  */
 #include "cluster/cluster.h"
 #include "cluster/meta.h"
@@ -649,12 +650,7 @@ static bool after_markers(const char *name, const char *id, const char *kmark, c
 
 static int cmp_upload(const void *a, const void *b)
 {
-    json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
-    int c = strcmp(json_string_value(json_object_get(x, "name")),
-                   json_string_value(json_object_get(y, "name")));
-    return c ? c
-             : strcmp(json_string_value(json_object_get(x, "id")),
-                      json_string_value(json_object_get(y, "id")));
+    return json_cmp_members(*(json_t *const *)a, *(json_t *const *)b, "name", "id");
 }
 
 /* The uploads of one work directory that pass the filters, appended to v (*n of them). */
@@ -729,12 +725,7 @@ static void *sweeper_main(void *arg)
         if (sweeper_stop)
             break;
         pthread_mutex_unlock(&sweeper_lock);
-        bmd_t *b = bmd_get();
-        json_t *names = json_array();
-        const char *name;
-        json_t *e;
-        json_object_foreach(b->items, name, e) json_array_append_new(names, json_string(name));
-        bmd_put(b);
+        json_t *names = bmd_bucket_names(), *e;
         size_t i;
         json_array_foreach(names, i, e) wk_sweep(json_string_value(e));
         json_decref(names);
