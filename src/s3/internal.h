@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "net/net.h"
+#include "s3/chunked.h"
 #include "s3/s3.h"
 #include "s3/xml.h"
 
@@ -35,6 +36,12 @@ typedef struct {
     bool spool_failed;
     bool copy; /* PUT with x-amz-copy-source */
     int part;  /* UploadPart(Copy): its number (?partNumber), with ?uploadId */
+    /* an aws-chunked body: its decoder, x-amz-decoded-content-length, and with auth on the
+     * signature chain of its chunks (chain.prev[0]: the request is one of them) */
+    s3_chunked_t *chunked;
+    int64_t decoded_len;
+    s3_chain_t chain;
+    unsigned sink_status; /* the body sink failed: the answer's status (0: by c->code) */
 } s3_ctx_t;
 
 /* An S3 XML error answer (no body for HEAD). code is S3's (NoSuchKey, ...). */
@@ -61,8 +68,10 @@ void s3_time_http(int64_t ns, char out[40]);
 
 /* With auth on: checks req's SigV4 signature (header or presigned query) against the configured
  * keys (sigv4.c). NULL when valid, with the signed payload hash into want_sha ("" when
- * unsigned); else the S3 error code, with msg. */
-const char *s3_sigv4_check(http_req_t *req, char want_sha[65], char *msg, size_t mlen);
+ * unsigned) and, for signed aws-chunked bodies, the chain their chunks continue into chain;
+ * else the S3 error code, with msg. */
+const char *s3_sigv4_check(http_req_t *req, char want_sha[65], s3_chain_t *chain, char *msg,
+                           size_t mlen);
 /* Whether a body whose SHA-256 is d matches c->want_sha (always when unsigned). */
 bool s3_payload_ok(const s3_ctx_t *c, const unsigned char d[32]);
 

@@ -18,6 +18,7 @@
  * (S3_POOL_MAX at most) and exit after a minute idle.
  */
 #include "s3/internal.h"
+#include "auth/auth.h"
 #include "cluster/cluster.h"
 #include "common/log.h"
 #include "common/names.h"
@@ -445,9 +446,53 @@ fail:
     return -1;
 }
 
+static int chunk_emit(void *arg, const void *p, size_t n)
+{
+    return spool_write(arg, p, n);
+}
+
 static int put_sink(http_req_t *req, const char *data, size_t n)
 {
-    return spool_write(req->ctx, data, n);
+    s3_ctx_t *c = req->ctx;
+    if (c->chunked == NULL)
+        return spool_write(c, data, n);
+    if (s3_chunked_feed(c->chunked, data, n, chunk_emit, c) == 0)
+        return 0;
+    if (c->chunked->code) { /* the decoder's refusal, else the spool's */
+        c->code = c->chunked->code;
+        c->sink_status = strcmp(c->code, "SignatureDoesNotMatch") == 0 ? 403 : 400;
+        snprintf(c->msg, sizeof(c->msg), "%s", c->chunked->err);
+    }
+    return -1;
+}
+
+/* An aws-chunked body (x-amz-content-sha256 STREAMING-...): its decoder. false with the error
+ * in c. */
+static bool chunked_headers(http_req_t *req, s3_ctx_t *c, const char *mode)
+{
+    const char *dl = http_header(req, "x-amz-decoded-content-length");
+    char *end = NULL;
+    long long n = dl ? strtoll(dl, &end, 10) : -1;
+    c->status = 400;
+    c->code = "InvalidArgument";
+    if (dl == NULL || *dl == '\0' || *end || n < 0 || n > S3_PUT_MAX) {
+        snprintf(c->msg, sizeof(c->msg),
+                 "an aws-chunked body needs x-amz-decoded-content-length (0..%lld)",
+                 (long long)S3_PUT_MAX);
+        return false;
+    }
+    c->decoded_len = n;
+    c->chunked = xcalloc(1, sizeof(*c->chunked));
+    s3_chain_t *chain = auth_enabled() && c->chain.prev[0] ? &c->chain : NULL;
+    if (s3_chunked_init(c->chunked, mode, http_header(req, "x-amz-trailer"), chain, n) < 0) {
+        c->status = 501;
+        c->code = c->chunked->code;
+        snprintf(c->msg, sizeof(c->msg), "%s", c->chunked->err);
+        return false;
+    }
+    c->status = 0;
+    c->code = NULL;
+    return true;
 }
 
 /* UploadPart's ?partNumber=&uploadId=: c->part, or false with the error in c. */
@@ -487,13 +532,16 @@ void s3_put_headers(http_req_t *req, s3_ctx_t *c)
     }
     const char *enc = http_header(req, "Content-Encoding");
     const char *sha = http_header(req, "x-amz-content-sha256");
-    if ((enc && strstr(enc, "aws-chunked")) || (sha && strncmp(sha, "STREAMING-", 10) == 0)) {
-        c->status = 501;
-        c->code = "NotImplemented";
-        snprintf(c->msg, sizeof(c->msg), "aws-chunked payloads are not supported yet");
+    bool streaming = sha && strncmp(sha, "STREAMING-", 10) == 0;
+    if (enc && strstr(enc, "aws-chunked") && !streaming) {
+        c->status = 400;
+        c->code = "InvalidArgument";
+        snprintf(c->msg, sizeof(c->msg), "aws-chunked needs x-amz-content-sha256 STREAMING-*");
         return;
     }
-    if (req->content_length > S3_PUT_MAX) {
+    if (streaming && !chunked_headers(req, c, sha))
+        return;
+    if (req->content_length > S3_PUT_MAX && !streaming) {
         c->status = 400;
         c->code = "EntityTooLarge";
         snprintf(c->msg, sizeof(c->msg), "a body over %lld bytes", (long long)S3_PUT_MAX);
@@ -564,12 +612,20 @@ static int spool_put(http_req_t *req, s3_ctx_t *c, const char *url, char hex[33]
 static void object_put(http_req_t *req, s3_ctx_t *c, const char *url)
 {
     if (req->sink_failed) {
-        s3_error(req, strcmp(c->code, "EntityTooLarge") == 0 ? 400 : 500, c->code, "%s", c->msg);
+        unsigned st = c->sink_status                           ? c->sink_status
+                      : strcmp(c->code, "EntityTooLarge") == 0 ? 400
+                                                               : 500;
+        s3_error(req, st, c->code, "%s", c->msg);
         return;
     }
-    if (req->content_length >= 0 && c->n != req->content_length) {
+    if (c->chunked && s3_chunked_finish(c->chunked) < 0) {
+        s3_error(req, 400, c->chunked->code, "%s", c->chunked->err);
+        return;
+    }
+    int64_t want = c->chunked ? c->decoded_len : req->content_length;
+    if (want >= 0 && c->n != want) {
         s3_error(req, 400, "IncompleteBody", "got %lld of %lld bytes", (long long)c->n,
-                 (long long)req->content_length);
+                 (long long)want);
         return;
     }
     char hex[33], etag[40];

@@ -5,6 +5,7 @@ The seeds are checked in; run this (from anywhere, Python 3 standard library onl
 changing it, and commit the result. Files are named seed-<what>; inputs that the fuzzers found
 and that were merged in keep libFuzzer's names (their SHA-1). Only seed-* files are rewritten.
 """
+import base64
 import os
 import struct
 
@@ -463,6 +464,29 @@ S3_MPT = {
 }
 
 
+# ---- s3_chunked: aws-chunked bodies (fuzz_s3_chunked.c); byte 0 mode/checksum/chain, byte 1
+# the piece size ----
+def s3_chunked_seeds():
+    import zlib
+    data = b"hello, aws-chunked world"
+    crc = base64.b64encode(zlib.crc32(data).to_bytes(4, "big")).decode()
+    sig = ";chunk-signature=" + "0" * 64
+    return {
+        "unsigned-crc32": bytes([4, 3]) + (f"{len(data):x}\r\n".encode() + data + b"\r\n0\r\n"
+                                           + f"x-amz-checksum-crc32:{crc}\r\n\r\n".encode()),
+        "unsigned-none": bytes([0, 1]) + b"5\r\nhello\r\n3\r\nabc\r\n0\r\n\r\n",
+        "signed": bytes([1, 7]) + f"5{sig}\r\nhello\r\n0{sig}\r\n\r\n".encode(),
+        "signed-checked": bytes([33, 5]) + f"5{sig}\r\nhello\r\n0{sig}\r\n\r\n".encode(),
+        "signed-trailer": bytes([6, 2]) + (f"5{sig}\r\nhello\r\n0{sig}\r\n".encode() +
+                                           b"x-amz-checksum-crc32:NhCmhg==\r\n" +
+                                           b"x-amz-trailer-signature:" + b"1" * 64 +
+                                           b"\r\n\r\n"),
+        "sha256": bytes([16, 9]) + (b"2\r\nhi\r\n0\r\nx-amz-checksum-sha256:"
+                                    b"j0NDRmSPa5bfid2pAcUXaxCm2Dlh3TwayItZstwyeqQ=\r\n\r\n"),
+        "cut": bytes([0, 4]) + b"10\r\nshort",
+    }
+
+
 def main():
     for name, v in NAMES.items():
         write("names", name, v)
@@ -510,6 +534,8 @@ def main():
         write("s3_xml", name, v)
     for name, v in S3_MPT.items():
         write("s3_mpt", name, v)
+    for name, v in s3_chunked_seeds().items():
+        write("s3_chunked", name, v)
 
 
 if __name__ == "__main__":

@@ -92,6 +92,34 @@ def test_sigv4(authc):
     s3.delete_bucket(Bucket=bck)
 
 
+def test_aws_chunked_signed(authc):
+    """aws-chunked bodies with auth on: each chunk's signature and the trailer's are checked,
+    chained from the request's; a changed byte, a wrong chunk or trailer signature: 403
+    SignatureDoesNotMatch and nothing stored. Unsigned chunks with a trailer pass on the request's
+    signature and their checksum."""
+    import s3util as u
+    s3 = client(authc)
+    bck = lt.rand_name("s3c-")
+    s3.create_bucket(Bucket=bck)
+    base = f"{authc.url}/s3/{bck}"
+    data = os.urandom(140_000)
+    for i, (signed, trailer) in enumerate([(True, "x-amz-checksum-crc32"), (True, None),
+                                           (False, "x-amz-checksum-crc32c")]):
+        r = u.chunked_put(f"{base}/k{i}", data, signed, trailer, creds=(KEY, SECRET))
+        assert r.status_code == 200, (signed, trailer, r.text)
+        assert s3.get_object(Bucket=bck, Key=f"k{i}")["Body"].read() == data
+    for tamper in ["data", "sig", "trailer-sig"]:
+        r = u.chunked_put(f"{base}/bad", data, True, creds=(KEY, SECRET), tamper=tamper)
+        assert r.status_code == 403 and b"SignatureDoesNotMatch" in r.content, (tamper, r.text)
+    r = u.chunked_put(f"{base}/bad", data, True, creds=(KEY, "wrong"))
+    assert r.status_code == 403
+    with pytest.raises(ClientError):
+        s3.head_object(Bucket=bck, Key="bad")
+    for i in range(3):
+        s3.delete_object(Bucket=bck, Key=f"k{i}")
+    s3.delete_bucket(Bucket=bck)
+
+
 def signed_put(url, body):
     """Headers of a SigV4-signed PUT of body to url (botocore's signer, no Content-MD5)."""
     from botocore.auth import S3SigV4Auth

@@ -398,6 +398,49 @@ def test_upload_file_multipart(s3, bucket, tmp_path):
     assert (tmp_path / "g").read_bytes() == data
 
 
+def test_aws_chunked(s3c, s3, bucket):
+    """aws-chunked bodies as current SDKs send them (auth off: chunk signatures not checked):
+    decoded, trailing checksums (CRC32, CRC32C, SHA-256) verified, the MD5 ETag of the decoded
+    bytes; a wrong checksum, a cut or malformed body: 400 and nothing stored."""
+    base = f"{s3c.url}/s3/{bucket}"
+    data = os.urandom(150_000)
+    for i, (signed, trailer) in enumerate([(False, "x-amz-checksum-crc32"),
+                                           (False, "x-amz-checksum-crc32c"),
+                                           (False, "x-amz-checksum-sha256"), (False, None),
+                                           (True, None), (True, "x-amz-checksum-crc32")]):
+        r = u.chunked_put(f"{base}/c{i}", data, signed, trailer)
+        assert r.status_code == 200, (signed, trailer, r.text)
+        assert r.headers["ETag"] == f'"{u.md5(data)}"'
+        assert s3.get_object(Bucket=bucket, Key=f"c{i}")["Body"].read() == data
+    r = u.chunked_put(f"{base}/empty", b"", False)
+    assert r.status_code == 200 and u.native_object(s3c, bucket, "empty") == b""
+    for tamper, code in [("checksum", "BadDigest"), ("data", "BadDigest"),
+                         ("cut", "IncompleteBody")]:
+        r = u.chunked_put(f"{base}/bad", data, False, tamper=tamper)
+        assert r.status_code == 400 and xml_error(r) == code, (tamper, r.text)
+    r = u.chunked_put(f"{base}/bad", data, False, trailer="x-amz-checksum-crc64nvme")
+    assert r.status_code == 501 and xml_error(r) == "NotImplemented"
+    hdrs = {"x-amz-content-sha256": "STREAMING-UNSIGNED-PAYLOAD-TRAILER",
+            "Content-Encoding": "aws-chunked", "x-amz-decoded-content-length": "5"}
+    for body in [b"zz\r\nhello\r\n0\r\n\r\n", b"5\nhello\r\n0\r\n\r\n",
+                 b"5\r\nhello!\r\n0\r\n\r\n", b"6\r\nhello!\r\n0\r\n\r\n",
+                 b"5\r\nhello\r\n0\r\nx-amz-meta-x:1\r\n\r\n",
+                 b"5\r\nhello\r\n0\r\n\r\nmore", b"5;ext=1\r\nhello\r\n0\r\n\r\n",
+                 b"5" * 300 + b"\r\n"]:
+        r = requests.put(f"{base}/bad", data=body, headers=hdrs, timeout=10)
+        assert r.status_code == 400, (body[:40], r.text)
+    r = requests.put(f"{base}/bad", data=b"0\r\n\r\n", timeout=10,
+                     headers=dict(hdrs, **{"x-amz-decoded-content-length": "x"}))
+    assert r.status_code == 400 and xml_error(r) == "InvalidArgument"
+    assert "bad" not in u.native_names(s3c, bucket)
+    # an UploadPart in aws-chunked
+    uid = s3.create_multipart_upload(Bucket=bucket, Key="mp")["UploadId"]
+    r = u.chunked_put(f"{base}/mp?partNumber=1&uploadId={uid}", data, False)
+    assert r.status_code == 200 and r.headers["ETag"] == f'"{u.md5(data)}"', r.text
+    complete(s3, bucket, "mp", uid, [(1, r.headers["ETag"])])
+    assert s3.get_object(Bucket=bucket, Key="mp")["Body"].read() == data
+
+
 @pytest.mark.slow
 def test_big_object_spooled_to_a_file(s3, bucket):
     """A body over the in-memory spool (16 MiB) goes through a file on the proxy."""
