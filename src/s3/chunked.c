@@ -133,6 +133,18 @@ void s3_chunked_dispose(s3_chunked_t *d)
 
 /* ---------------------------------------------------------------- lines */
 
+/* With a chain: whether the chunk just read has its claimed signature. 0 or -1 (failed). */
+static int chunk_signed(s3_chunked_t *d)
+{
+    if (d->chain == NULL)
+        return 0;
+    char h[65];
+    md_hex(d->chunk_sha, h);
+    if (!s3_chain_check(d->chain, "AWS4-HMAC-SHA256-PAYLOAD", h, d->sig))
+        return fail(d, "SignatureDoesNotMatch", "aws-chunked: a chunk signature is wrong");
+    return 0;
+}
+
 /* "<hex>[;chunk-signature=<64 hex>]" */
 static int chunk_header(s3_chunked_t *d)
 {
@@ -160,14 +172,8 @@ static int chunk_header(s3_chunked_t *d)
         d->state = ST_DATA;
         return 0;
     }
-    if (d->chain) { /* the last chunk's signature is over no data */
-        char h[65];
-        md_hex(d->chunk_sha, h);
-        if (!s3_chain_check(d->chain, "AWS4-HMAC-SHA256-PAYLOAD", h, d->sig))
-            return fail(d, "SignatureDoesNotMatch", "aws-chunked: a chunk signature is wrong");
-    }
     d->state = ST_TRAILER;
-    return 0;
+    return chunk_signed(d); /* the last chunk's signature is over no data */
 }
 
 /* The base64 of the checksum the decoded bytes have. Caller frees. */
@@ -235,14 +241,8 @@ static int on_line(s3_chunked_t *d)
     case ST_DATA_END:
         if (d->line[0])
             return fail(d, "IncompleteBody", "aws-chunked: a chunk longer than its size");
-        if (d->chain) {
-            char h[65];
-            md_hex(d->chunk_sha, h);
-            if (!s3_chain_check(d->chain, "AWS4-HMAC-SHA256-PAYLOAD", h, d->sig))
-                return fail(d, "SignatureDoesNotMatch", "aws-chunked: a chunk signature is wrong");
-        }
         d->state = ST_HDR;
-        return 0;
+        return chunk_signed(d);
     default:
         return trailer_line(d);
     }
