@@ -383,6 +383,29 @@ def test_multipart_bad_requests(s3c, bucket):
     assert lt.Http().get(s3c.url + "/v1/health").status_code == 200  # still serving
 
 
+@pytest.mark.slow
+def test_multipart_idle_upload_swept(tmp_path):
+    """An upload without a new part for mpt_idle_timeout goes (the target's sweeper thread:
+    nothing else touches the bucket meanwhile)."""
+    import time
+    c = lt.Cluster(tmp_path / "c", targets=1, name="s3idle", auth=False,
+                   extra_flags=["--mpt-idle-timeout", "2s"])
+    c.start()
+    try:
+        s3 = client(c.url + "/s3")
+        s3.create_bucket(Bucket="idle")
+        uid = s3.create_multipart_upload(Bucket="idle", Key="k")["UploadId"]
+        s3.upload_part(Bucket="idle", Key="k", UploadId=uid, PartNumber=1, Body=b"x")
+        time.sleep(5)
+        with pytest.raises(ClientError) as e:
+            s3.upload_part(Bucket="idle", Key="k", UploadId=uid, PartNumber=2, Body=b"y")
+        assert code_of(e) == "NoSuchUpload"
+        assert s3.list_multipart_uploads(Bucket="idle").get("Uploads", []) == []
+    finally:
+        problems = c.teardown()
+    assert not problems, problems
+
+
 def test_upload_file_multipart(s3, bucket, tmp_path):
     """boto3's managed transfer in parts (threshold and chunk 5 MiB): 3 parts, read back."""
     from boto3.s3.transfer import TransferConfig
