@@ -484,6 +484,12 @@ static bool chunked_headers(http_req_t *req, s3_ctx_t *c, const char *mode)
     c->decoded_len = n;
     c->chunked = xcalloc(1, sizeof(*c->chunked));
     s3_chain_t *chain = auth_enabled() && c->chain.prev[0] ? &c->chain : NULL;
+    if (auth_enabled() && chain == NULL && strncmp(mode, "STREAMING-AWS4-", 15) == 0) {
+        snprintf(c->msg, sizeof(c->msg),
+                 "signed aws-chunked bodies need a signed Authorization "
+                 "header (not a presigned URL)");
+        return false;
+    }
     if (s3_chunked_init(c->chunked, mode, http_header(req, "x-amz-trailer"), chain, n) < 0) {
         c->status = 501;
         c->code = c->chunked->code;
@@ -896,7 +902,8 @@ void s3_object_request(http_req_t *req, s3_ctx_t *c)
         s3_error(req, 404, "NoSuchBucket", "bucket %s does not exist", c->bck);
         return;
     }
-    if (http_query(req, "tagging") || http_query(req, "acl")) {
+    if (http_query(req, "tagging") || http_query(req, "acl") ||
+        (c->part <= 0 && http_query(req, "partNumber"))) {
         s3_error(req, 501, "NotImplemented", "this object sub-resource is not implemented");
         return;
     }

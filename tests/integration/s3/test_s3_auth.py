@@ -113,6 +113,9 @@ def test_aws_chunked_signed(authc):
         assert r.status_code == 403 and b"SignatureDoesNotMatch" in r.content, (tamper, r.text)
     r = u.chunked_put(f"{base}/bad", data, True, creds=(KEY, "wrong"))
     assert r.status_code == 403
+    url = s3.generate_presigned_url("put_object", Params={"Bucket": bck, "Key": "bad"})
+    r = u.chunked_put(url, data, True)  # no seed signature to chain the chunks from
+    assert r.status_code == 400 and b"InvalidArgument" in r.content, r.text
     with pytest.raises(ClientError):
         s3.head_object(Bucket=bck, Key="bad")
     for i in range(3):

@@ -259,6 +259,9 @@ def test_bad_requests(s3c, bucket):
     r = requests.put(base + "/k", data=b"x", params={"uploadId": "1", "partNumber": "1"},
                      timeout=10)
     assert r.status_code == 404 and xml_error(r) == "NoSuchUpload"
+    for m in ["GET", "HEAD"]:  # a part of a completed object: not kept
+        r = requests.request(m, base + "/k", params={"partNumber": "1"}, timeout=10)
+        assert r.status_code == 501, m
     for pn in ["0", "10001", "-1", "1x", ""]:
         r = requests.put(base + "/k", data=b"x", params={"uploadId": "a" * 20, "partNumber": pn},
                          timeout=10)
