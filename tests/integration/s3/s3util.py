@@ -139,7 +139,7 @@ def chunked_put(url, data, signed, trailer="x-amz-checksum-crc32", chunk=64 << 1
                 sig = "f" * 64
             ext = ";chunk-signature=" + sig
         if tamper == "data" and i == 0:
-            piece = b"X" + piece[1:]
+            piece = bytes([piece[0] ^ 1]) + piece[1:]  # changed, whatever it was
         wire += f"{len(piece):x}{ext}\r\n".encode() + piece + (b"\r\n" if piece else b"")
     if trailer:
         value = CHECKSUMS[trailer](data).decode() if trailer in CHECKSUMS else "AAAAAAAAAAA="
