@@ -389,8 +389,10 @@ static char *mpt_claim(const char *bck, const char *obj, const char *id, const c
     if (*dir == NULL)
         return NULL;
     char *claimed = xasprintf("%s.%s", *dir, sfx);
-    if (rename(*dir, claimed) == 0)
+    if (rename(*dir, claimed) == 0) {
+        utimensat(AT_FDCWD, claimed, NULL, 0); /* touched: no sweep while it is being joined */
         return claimed;
+    }
     snprintf(err, errlen, "multipart upload \"%s\" of ais://%s/%s is being completed or aborted",
              id, bck, obj);
     free(claimed);

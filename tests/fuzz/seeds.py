@@ -407,7 +407,8 @@ ETL_PODSPEC = {
 }
 
 
-# ---- objapi: byte 0 picks the parser (0: an mpt-complete body, 1: a promote message) ----
+# ---- objapi: byte 0 % 3 picks the parser (0: an mpt-complete body, 1: a promote message, 2: the
+# S3 complete body) ----
 OBJAPI = {
     "mpt": b"\x00" + b'{"action":"mpt-complete","value":[{"etag":"","part-number":1},'
                      b'{"etag":"","part-number":2}]}',
@@ -428,7 +429,7 @@ OBJAPI = {
 }
 
 
-# ---- s3_xml: DeleteObjects bodies (fuzz_s3_xml.c) ----
+# ---- s3_xml: DeleteObjects and CompleteMultipartUpload bodies (fuzz_s3_xml.c) ----
 S3_XML = {
     "delete": '<?xml version="1.0" encoding="UTF-8"?>\n<Delete xmlns="http://s3.amazonaws.com/'
               'doc/2006-03-01/"><Object><Key>a/b.txt</Key></Object><Object><Key>c</Key>'
@@ -442,24 +443,19 @@ S3_XML = {
     "unknown": "<Delete><Object><Nope/></Object></Delete>",
     "two-keys": "<Delete><Object><Key>a</Key><Key>b</Key></Object></Delete>",
     "utf16": b"\xff\xfe<\x00D\x00",
-}
-
-
-# ---- s3_mpt: CompleteMultipartUpload bodies (fuzz_s3_mpt.c) ----
-S3_MPT = {
-    "complete": '<?xml version="1.0" encoding="UTF-8"?>\n<CompleteMultipartUpload xmlns="http://'
+    "mpt-complete": '<?xml version="1.0" encoding="UTF-8"?>\n<CompleteMultipartUpload xmlns="http://'
                 's3.amazonaws.com/doc/2006-03-01/"><Part><ETag>"0123456789abcdef0123456789abcdef"'
                 '</ETag><PartNumber>1</PartNumber></Part><Part><ETag>&quot;FEDCBA9876543210FEDCBA'
                 '9876543210&quot;</ETag><PartNumber>2</PartNumber><ChecksumCRC32>AAAAAA==</Checks'
                 'umCRC32></Part></CompleteMultipartUpload>',
-    "unquoted": "<CompleteMultipartUpload><Part><PartNumber>10000</PartNumber><ETag>"
+    "mpt-unquoted": "<CompleteMultipartUpload><Part><PartNumber>10000</PartNumber><ETag>"
                 "0123456789abcdef0123456789abcdef</ETag></Part></CompleteMultipartUpload>",
-    "no-etag": "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber></Part>"
+    "mpt-no-etag": "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber></Part>"
                "</CompleteMultipartUpload>",
-    "zero": "<CompleteMultipartUpload><Part><PartNumber>0</PartNumber><ETag>x</ETag></Part>"
+    "mpt-zero": "<CompleteMultipartUpload><Part><PartNumber>0</PartNumber><ETag>x</ETag></Part>"
             "</CompleteMultipartUpload>",
-    "empty": "<CompleteMultipartUpload/>",
-    "dtd": '<!DOCTYPE d [<!ENTITY a "1">]><CompleteMultipartUpload><Part><PartNumber>&a;'
+    "mpt-empty": "<CompleteMultipartUpload/>",
+    "mpt-dtd": '<!DOCTYPE d [<!ENTITY a "1">]><CompleteMultipartUpload><Part><PartNumber>&a;'
            '</PartNumber></Part></CompleteMultipartUpload>',
 }
 
@@ -532,8 +528,6 @@ def main():
         write("objapi", name, v)
     for name, v in S3_XML.items():
         write("s3_xml", name, v)
-    for name, v in S3_MPT.items():
-        write("s3_mpt", name, v)
     for name, v in s3_chunked_seeds().items():
         write("s3_chunked", name, v)
 
