@@ -20,6 +20,10 @@
  * proxy that relays it, src/s3) makes the target keep it in the object's custom metadata as
  * "ETag", which the S3 API answers as the object's ETag. */
 #define CLUSTER_HDR_MD5_ETAG "Locus-Md5-Etag"
+/* An mpt-complete with this header (the smallest part but the last, in bytes) follows S3's rules
+ * (the listed parts only, in ascending order, their MD5s checked) and answers {"etag"} (200) or
+ * {"message","status","code"} with S3's error code. A part PUT keeps its CLUSTER_HDR_MD5_ETAG. */
+#define CLUSTER_HDR_S3_MPT "Locus-S3-Mpt"
 
 const char *cluster_self_id(void);
 const char *cluster_self_url(void);

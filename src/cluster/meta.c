@@ -131,6 +131,16 @@ json_t *bmd_bucket(const bmd_t *b, const char *name)
     return json_object_get(b->items, name);
 }
 
+json_t *bmd_bucket_names(void)
+{
+    bmd_t *b = bmd_get();
+    json_t *names = json_array(), *v;
+    const char *name;
+    json_object_foreach(b->items, name, v) json_array_append_new(names, json_string(name));
+    bmd_put(b);
+    return names;
+}
+
 const snode_t *smap_find(const smap_t *s, const char *id)
 {
     for (size_t i = 0; i < s->n_targets; i++)

@@ -77,6 +77,9 @@ const snode_t *smap_find(const smap_t *s, const char *id);
 
 /* The bucket's entry or NULL (borrowed from b). */
 json_t *bmd_bucket(const bmd_t *b, const char *name);
+/* The names of the current BMD's buckets (a new array of strings): walks over them need not
+ * hold the BMD. */
+json_t *bmd_bucket_names(void);
 
 /* The document's name: "bmd" or "etlmd" (its state file and its key in metasync bodies). */
 const char *md_kind_name(md_kind_t kind);

@@ -84,6 +84,10 @@ static const setting_t settings[] = {
      "memory limit of ETL processes without resources.limits.memory (default 4GiB; 0: none)"},
     {"etl_sandbox_paths", "etl-sandbox-path", CT_STRLIST, OFF(etl_sandbox_paths),
      "extra host path ETL processes may read (repeatable)"},
+    {"mpt_idle_timeout", "mpt-idle-timeout", CT_DURATION, OFF(mpt_idle_timeout_ns),
+     "remove multipart uploads and appends untouched for this long (default 24h)"},
+    {"s3_mpt_min_part", "s3-mpt-min-part", CT_SIZE, OFF(s3_mpt_min_part),
+     "smallest part but the last of an S3 multipart upload (default 5MiB, S3's)"},
     {"promote_allowed", "promote-allowed", CT_STRLIST, OFF(promote_allowed),
      "directory whose files a target may promote into objects (repeatable; none: promote off)"},
 };
@@ -108,6 +112,8 @@ void config_init(config_t *c)
     c->log_level = xstrdup("notice");
     c->keepalive_interval_ns = 1000000000LL;
     c->keepalive_timeout_ns = 6000000000LL;
+    c->mpt_idle_timeout_ns = 24LL * 3600 * 1000000000LL;
+    c->s3_mpt_min_part = 5LL << 20;
     c->etl_python = xstrdup("python3");
     c->etl_sandbox = true;
 #if defined(__SANITIZE_ADDRESS__)

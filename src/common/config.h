@@ -69,6 +69,9 @@ typedef struct {
     char *cluster_secret;      /* intra-cluster HMAC secret (prefer cluster_secret_file) */
     char *cluster_secret_file; /* file holding it (mode 0600) */
     char *s3_keys_file;        /* S3 access keys checked with auth on (src/s3, mode 0600) */
+    /* Multipart uploads and appends untouched this long are removed (a target's sweep). */
+    int64_t mpt_idle_timeout_ns;
+    int64_t s3_mpt_min_part; /* S3's EntityTooSmall: parts but the last below this (bytes) */
 } config_t;
 
 void config_init(config_t *c);

@@ -5,6 +5,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 int64_t json_int64(const json_t *v)
 {
@@ -23,4 +24,16 @@ int64_t json_int64(const json_t *v)
     if (d < -9223372036854775808.0)
         return INT64_MIN;
     return (int64_t)d;
+}
+
+static const char *member_str(const json_t *o, const char *k)
+{
+    const char *s = json_string_value(json_object_get(o, k));
+    return s ? s : "";
+}
+
+int json_cmp_members(const json_t *x, const json_t *y, const char *k1, const char *k2)
+{
+    int c = strcmp(member_str(x, k1), member_str(y, k1));
+    return c ? c : strcmp(member_str(x, k2), member_str(y, k2));
 }

@@ -11,5 +11,7 @@
  * versions and sizes either way; Go's int64 fields are sometimes strings). Reals outside the
  * int64 range are clamped, NaN and anything else is 0. */
 int64_t json_int64(const json_t *v);
+/* Orders two JSON objects by their string member k1, then k2 (a missing one is ""), as strcmp. */
+int json_cmp_members(const json_t *x, const json_t *y, const char *k1, const char *k2);
 
 #endif

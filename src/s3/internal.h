@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "net/net.h"
+#include "s3/chunked.h"
 #include "s3/s3.h"
 #include "s3/xml.h"
 
@@ -34,6 +35,13 @@ typedef struct {
     char want_sha[65]; /* auth on: the payload hash the client signed (hex), "" when unsigned */
     bool spool_failed;
     bool copy; /* PUT with x-amz-copy-source */
+    int part;  /* UploadPart(Copy): its number (?partNumber), with ?uploadId */
+    /* an aws-chunked body: its decoder, x-amz-decoded-content-length, and with auth on the
+     * signature chain of its chunks (chain.prev[0]: the request is one of them) */
+    s3_chunked_t *chunked;
+    int64_t decoded_len;
+    s3_chain_t chain;
+    unsigned sink_status; /* the body sink failed: the answer's status (0: by c->code) */
 } s3_ctx_t;
 
 /* An S3 XML error answer (no body for HEAD). code is S3's (NoSuchKey, ...). */
@@ -60,8 +68,10 @@ void s3_time_http(int64_t ns, char out[40]);
 
 /* With auth on: checks req's SigV4 signature (header or presigned query) against the configured
  * keys (sigv4.c). NULL when valid, with the signed payload hash into want_sha ("" when
- * unsigned); else the S3 error code, with msg. */
-const char *s3_sigv4_check(http_req_t *req, char want_sha[65], char *msg, size_t mlen);
+ * unsigned) and, for signed aws-chunked bodies, the chain their chunks continue into chain;
+ * else the S3 error code, with msg. */
+const char *s3_sigv4_check(http_req_t *req, char want_sha[65], s3_chain_t *chain, char *msg,
+                           size_t mlen);
 /* Whether a body whose SHA-256 is d matches c->want_sha (always when unsigned). */
 bool s3_payload_ok(const s3_ctx_t *c, const unsigned char d[32]);
 
@@ -69,6 +79,17 @@ bool s3_payload_ok(const s3_ctx_t *c, const unsigned char d[32]);
 void s3_put_headers(http_req_t *req, s3_ctx_t *c);
 void s3_object_request(http_req_t *req, s3_ctx_t *c);
 void s3_delete_many(http_req_t *req, s3_ctx_t *c);
+
+/* Multipart uploads (mpt.c). */
+/* Whether id has the form of an upload id. */
+bool s3_upload_id_ok(const char *id);
+/* A part number 1..S3_PARTS_MAX (text, untrusted), else -1. */
+int s3_part_number(const char *s);
+/* An object request with ?uploads or ?uploadId, or a POST (url: the owner target's native
+ * object URL): answered (true), or not one of them (false). */
+bool s3_mpt_object(http_req_t *req, s3_ctx_t *c, const char *url);
+/* GET /s3/<b>?uploads: ListMultipartUploads. */
+void s3_mpt_list_uploads(http_req_t *req, s3_ctx_t *c);
 
 /* ListObjects V1 and V2 (list.c). */
 void s3_list_objects(http_req_t *req, s3_ctx_t *c);

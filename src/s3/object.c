@@ -18,6 +18,7 @@
  * (S3_POOL_MAX at most) and exit after a minute idle.
  */
 #include "s3/internal.h"
+#include "auth/auth.h"
 #include "cluster/cluster.h"
 #include "common/log.h"
 #include "common/names.h"
@@ -445,13 +446,87 @@ fail:
     return -1;
 }
 
+static int chunk_emit(void *arg, const void *p, size_t n)
+{
+    return spool_write(arg, p, n);
+}
+
 static int put_sink(http_req_t *req, const char *data, size_t n)
 {
-    return spool_write(req->ctx, data, n);
+    s3_ctx_t *c = req->ctx;
+    if (c->chunked == NULL)
+        return spool_write(c, data, n);
+    if (s3_chunked_feed(c->chunked, data, n, chunk_emit, c) == 0)
+        return 0;
+    if (c->chunked->code) { /* the decoder's refusal, else the spool's */
+        c->code = c->chunked->code;
+        c->sink_status = strcmp(c->code, "SignatureDoesNotMatch") == 0 ? 403 : 400;
+        snprintf(c->msg, sizeof(c->msg), "%s", c->chunked->err);
+    }
+    return -1;
+}
+
+/* An aws-chunked body (x-amz-content-sha256 STREAMING-...): its decoder. false with the error
+ * in c. */
+static bool chunked_headers(http_req_t *req, s3_ctx_t *c, const char *mode)
+{
+    const char *dl = http_header(req, "x-amz-decoded-content-length");
+    char *end = NULL;
+    long long n = dl ? strtoll(dl, &end, 10) : -1;
+    c->status = 400;
+    c->code = "InvalidArgument";
+    if (dl == NULL || *dl == '\0' || *end || n < 0 || n > S3_PUT_MAX) {
+        snprintf(c->msg, sizeof(c->msg),
+                 "an aws-chunked body needs x-amz-decoded-content-length (0..%lld)",
+                 (long long)S3_PUT_MAX);
+        return false;
+    }
+    c->decoded_len = n;
+    c->chunked = xcalloc(1, sizeof(*c->chunked));
+    s3_chain_t *chain = auth_enabled() && c->chain.prev[0] ? &c->chain : NULL;
+    if (auth_enabled() && chain == NULL && strncmp(mode, "STREAMING-AWS4-", 15) == 0) {
+        snprintf(c->msg, sizeof(c->msg),
+                 "signed aws-chunked bodies need a signed Authorization "
+                 "header (not a presigned URL)");
+        return false;
+    }
+    if (s3_chunked_init(c->chunked, mode, http_header(req, "x-amz-trailer"), chain, n) < 0) {
+        c->status = 501;
+        c->code = c->chunked->code;
+        snprintf(c->msg, sizeof(c->msg), "%s", c->chunked->err);
+        return false;
+    }
+    c->status = 0;
+    c->code = NULL;
+    return true;
+}
+
+/* UploadPart's ?partNumber=&uploadId=: c->part, or false with the error in c. */
+static bool part_headers(http_req_t *req, s3_ctx_t *c)
+{
+    const char *pn = http_query(req, "partNumber"), *id = http_query(req, "uploadId");
+    if (pn == NULL && id == NULL)
+        return true;
+    c->part = s3_part_number(pn);
+    if (c->part < 0 || id == NULL) {
+        c->status = 400;
+        c->code = "InvalidArgument";
+        snprintf(c->msg, sizeof(c->msg),
+                 "an upload part needs uploadId and a partNumber in "
+                 "1..%d",
+                 S3_PARTS_MAX);
+    } else if (!s3_upload_id_ok(id)) {
+        c->status = 404;
+        c->code = "NoSuchUpload";
+        snprintf(c->msg, sizeof(c->msg), "the upload id \"%.64s\" does not exist", id);
+    }
+    return c->status == 0;
 }
 
 void s3_put_headers(http_req_t *req, s3_ctx_t *c)
 {
+    if (!part_headers(req, c))
+        return;
     if (http_header(req, "x-amz-copy-source")) {
         c->copy = true;
         if (req->content_length > (int64_t)HTTP_DRAIN_MAX) {
@@ -461,21 +536,18 @@ void s3_put_headers(http_req_t *req, s3_ctx_t *c)
         }
         return;
     }
-    if (http_query(req, "uploadId") || http_query(req, "partNumber")) {
-        c->status = 501;
-        c->code = "NotImplemented";
-        snprintf(c->msg, sizeof(c->msg), "multipart upload is not implemented yet");
-        return;
-    }
     const char *enc = http_header(req, "Content-Encoding");
     const char *sha = http_header(req, "x-amz-content-sha256");
-    if ((enc && strstr(enc, "aws-chunked")) || (sha && strncmp(sha, "STREAMING-", 10) == 0)) {
-        c->status = 501;
-        c->code = "NotImplemented";
-        snprintf(c->msg, sizeof(c->msg), "aws-chunked payloads are not supported yet");
+    bool streaming = sha && strncmp(sha, "STREAMING-", 10) == 0;
+    if (enc && strstr(enc, "aws-chunked") && !streaming) {
+        c->status = 400;
+        c->code = "InvalidArgument";
+        snprintf(c->msg, sizeof(c->msg), "aws-chunked needs x-amz-content-sha256 STREAMING-*");
         return;
     }
-    if (req->content_length > S3_PUT_MAX) {
+    if (streaming && !chunked_headers(req, c, sha))
+        return;
+    if (req->content_length > S3_PUT_MAX && !streaming) {
         c->status = 400;
         c->code = "EntityTooLarge";
         snprintf(c->msg, sizeof(c->msg), "a body over %lld bytes", (long long)S3_PUT_MAX);
@@ -536,7 +608,7 @@ static int spool_put(http_req_t *req, s3_ctx_t *c, const char *url, char hex[33]
     if (rc < 0)
         s3_error(req, 503, "ServiceUnavailable", "target unreachable: %s", r.err);
     else if (r.status != 200)
-        s3_error_native(req, r.status, &r.body, "NoSuchBucket");
+        s3_error_native(req, r.status, &r.body, c->part > 0 ? "NoSuchUpload" : "NoSuchBucket");
     else
         out = 0;
     httpc_resp_dispose(&r);
@@ -546,12 +618,20 @@ static int spool_put(http_req_t *req, s3_ctx_t *c, const char *url, char hex[33]
 static void object_put(http_req_t *req, s3_ctx_t *c, const char *url)
 {
     if (req->sink_failed) {
-        s3_error(req, strcmp(c->code, "EntityTooLarge") == 0 ? 400 : 500, c->code, "%s", c->msg);
+        unsigned st = c->sink_status                           ? c->sink_status
+                      : strcmp(c->code, "EntityTooLarge") == 0 ? 400
+                                                               : 500;
+        s3_error(req, st, c->code, "%s", c->msg);
         return;
     }
-    if (req->content_length >= 0 && c->n != req->content_length) {
+    if (c->chunked && s3_chunked_finish(c->chunked) < 0) {
+        s3_error(req, 400, c->chunked->code, "%s", c->chunked->err);
+        return;
+    }
+    int64_t want = c->chunked ? c->decoded_len : req->content_length;
+    if (want >= 0 && c->n != want) {
         s3_error(req, 400, "IncompleteBody", "got %lld of %lld bytes", (long long)c->n,
-                 (long long)req->content_length);
+                 (long long)want);
         return;
     }
     char hex[33], etag[40];
@@ -598,6 +678,7 @@ static int copy_source(http_req_t *req, char **bck, char **key)
 
 typedef struct {
     s3_ctx_t *c;
+    long want; /* the source's answer to take: 200, or 206 for a range */
     buf_t err; /* a failed GET's answer (bounded) */
     bool failed;
 } copy_in_t;
@@ -605,7 +686,7 @@ typedef struct {
 static int copy_body(void *arg, long status, const void *p, size_t n)
 {
     copy_in_t *in = arg;
-    if (status != 200) {
+    if (status != in->want) {
         if (in->err.len + n <= S3_ERR_BODY_MAX)
             buf_append(&in->err, p, n);
         return 0;
@@ -617,55 +698,83 @@ static int copy_body(void *arg, long status, const void *p, size_t n)
     return 0;
 }
 
-/* CopyObject: the source is read through this proxy into the spool and PUT like a new object,
- * so that the copy gets its own MD5 ETag (the targets' copy does not carry custom metadata). */
-static void object_copy(http_req_t *req, s3_ctx_t *c)
+/* UploadPartCopy's x-amz-copy-source-range ("bytes=first-last", both given) into the source
+ * GET's Range header; "" without one. false when answered (400). */
+static bool copy_range(http_req_t *req, const s3_ctx_t *c, char out[64])
 {
-    char *sb = NULL, *sk = NULL;
-    if (copy_source(req, &sb, &sk) < 0)
+    const char *h = http_header(req, "x-amz-copy-source-range");
+    out[0] = '\0';
+    if (h == NULL)
+        return true;
+    long long a, b;
+    char tail;
+    if (c->part <= 0 || sscanf(h, "bytes=%lld-%lld%c", &a, &b, &tail) != 2 || a < 0 || b < a ||
+        strspn(h + 6, "0123456789-") != strlen(h + 6)) {
+        s3_error(req, 400, "InvalidArgument",
+                 "x-amz-copy-source-range must be bytes=first-last (UploadPartCopy only)");
+        return false;
+    }
+    snprintf(out, 64, "bytes=%lld-%lld", a, b);
+    return true;
+}
+
+/* The answer of a copy: CopyObjectResult, or CopyPartResult for UploadPartCopy. */
+static void copy_answer(http_req_t *req, const s3_ctx_t *c, const char hex[33])
+{
+    char t[32], etag[40];
+    s3_time_iso(time_now_ns(), t);
+    snprintf(etag, sizeof(etag), "\"%s\"", hex);
+    const char *root = c->part > 0 ? "CopyPartResult" : "CopyObjectResult";
+    buf_t x;
+    buf_init(&x);
+    buf_printf(&x, "<%s xmlns=\"" S3_XML_NS "\">", root);
+    s3x_elem(&x, "LastModified", t);
+    s3x_elem(&x, "ETag", etag);
+    buf_printf(&x, "</%s>", root);
+    s3_reply_xml(req, 200, &x);
+}
+
+/* CopyObject and UploadPartCopy (durl: the copy's native URL, a part's with its query): the
+ * source is read through this proxy into the spool and PUT like a new object, so that the copy
+ * gets its own MD5 ETag (the targets' copy does not carry custom metadata). */
+static void object_copy(http_req_t *req, s3_ctx_t *c, const char *durl)
+{
+    char *sb = NULL, *sk = NULL, range[64];
+    if (!copy_range(req, c, range) || copy_source(req, &sb, &sk) < 0)
         return;
-    char *surl = NULL, *durl = NULL;
-    copy_in_t in = {.c = c};
+    char *surl = NULL;
+    copy_in_t in = {.c = c, .want = range[0] ? 206 : 200};
     buf_init(&in.err);
     if (!s3_bucket_exists(sb, NULL)) {
         s3_error(req, 404, "NoSuchBucket", "bucket %s does not exist", sb);
         goto out;
     }
     surl = s3_target_url(sb, sk);
-    durl = s3_target_url(c->bck, c->key);
-    if (surl == NULL || durl == NULL) {
+    if (surl == NULL) {
         s3_error(req, 503, "ServiceUnavailable", "no storage targets in the cluster");
         goto out;
     }
     spool_init(c);
+    httpc_header_t hdrs[2] = {{"Range", range}, {NULL, NULL}};
     httpc_cb_t cb = {NULL, copy_body, &in};
     httpc_resp_t r;
     httpc_resp_init(&r);
-    int rc = httpc_do_cb("GET", surl, NULL, 0, &cb, &r);
+    int rc = httpc_do_cb("GET", surl, range[0] ? hdrs : NULL, 0, &cb, &r);
     char hex[33];
     if (in.failed)
         s3_error(req, strcmp(c->code, "EntityTooLarge") == 0 ? 400 : 500, c->code, "%s", c->msg);
     else if (rc < 0)
         s3_error(req, 503, "ServiceUnavailable", "target unreachable: %s", r.err);
-    else if (r.status != 200)
+    else if (r.status == 416)
+        s3_error(req, 416, "InvalidRange", "x-amz-copy-source-range is outside the source");
+    else if (r.status != in.want)
         s3_error_native(req, r.status, &in.err, "NoSuchKey");
-    else if (spool_put(req, c, durl, hex) == 0) {
-        char t[32], etag[40];
-        s3_time_iso(time_now_ns(), t);
-        snprintf(etag, sizeof(etag), "\"%s\"", hex);
-        buf_t x;
-        buf_init(&x);
-        buf_puts(&x, "<CopyObjectResult xmlns=\"" S3_XML_NS "\">");
-        s3x_elem(&x, "LastModified", t);
-        s3x_elem(&x, "ETag", etag);
-        buf_puts(&x, "</CopyObjectResult>");
-        s3_reply_xml(req, 200, &x);
-    }
+    else if (spool_put(req, c, durl, hex) == 0)
+        copy_answer(req, c, hex);
     httpc_resp_dispose(&r);
 out:
     buf_dispose(&in.err);
     free(surl);
-    free(durl);
     free(sb);
     free(sk);
 }
@@ -793,12 +902,8 @@ void s3_object_request(http_req_t *req, s3_ctx_t *c)
         s3_error(req, 404, "NoSuchBucket", "bucket %s does not exist", c->bck);
         return;
     }
-    if (c->copy) {
-        object_copy(req, c);
-        return;
-    }
-    if (http_query(req, "uploadId") || http_query(req, "uploads") || http_query(req, "tagging") ||
-        http_query(req, "acl")) {
+    if (http_query(req, "tagging") || http_query(req, "acl") ||
+        (c->part <= 0 && http_query(req, "partNumber"))) {
         s3_error(req, 501, "NotImplemented", "this object sub-resource is not implemented");
         return;
     }
@@ -807,7 +912,17 @@ void s3_object_request(http_req_t *req, s3_ctx_t *c)
         s3_error(req, 503, "ServiceUnavailable", "no storage targets in the cluster");
         return;
     }
-    if (strcmp(m, "GET") == 0 && etl_url(req, &url) == 0)
+    if (c->part > 0) { /* UploadPart(Copy): to the upload on the owner */
+        char *u =
+            xasprintf("%s?uploadId=%s&partNumber=%d", url, http_query(req, "uploadId"), c->part);
+        free(url);
+        url = u;
+    }
+    if (c->copy)
+        object_copy(req, c, url);
+    else if (s3_mpt_object(req, c, url))
+        ; /* answered */
+    else if (strcmp(m, "GET") == 0 && etl_url(req, &url) == 0)
         object_get(req, url);
     else if (strcmp(m, "GET") == 0)
         ; /* answered */

@@ -16,6 +16,7 @@
 #include "common/names.h"
 #include "common/util.h"
 
+#include <openssl/crypto.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,6 +62,10 @@ static void ctx_free(http_req_t *req)
         close(c->fd);
     EVP_MD_CTX_free(c->md5);
     EVP_MD_CTX_free(c->sha);
+    if (c->chunked)
+        s3_chunked_dispose(c->chunked);
+    free(c->chunked);
+    OPENSSL_cleanse(c->chain.key, sizeof(c->chain.key));
     free(c);
     req->ctx = NULL;
 }
@@ -321,9 +326,10 @@ static void bucket_get(http_req_t *req, s3_ctx_t *c)
     } else if (has_query(req, "versioning")) {
         buf_puts(&x, "<VersioningConfiguration xmlns=\"" S3_XML_NS "\"></VersioningConfiguration>");
         s3_reply_xml(req, 200, &x);
-    } else if (has_query(req, "uploads") || has_query(req, "lifecycle") ||
-               has_query(req, "policy") || has_query(req, "cors") || has_query(req, "acl") ||
-               has_query(req, "tagging") || has_query(req, "website")) {
+    } else if (has_query(req, "uploads")) {
+        s3_mpt_list_uploads(req, c);
+    } else if (has_query(req, "lifecycle") || has_query(req, "policy") || has_query(req, "cors") ||
+               has_query(req, "acl") || has_query(req, "tagging") || has_query(req, "website")) {
         s3_error(req, 501, "NotImplemented", "this bucket sub-resource is not implemented");
     } else {
         s3_list_objects(req, c);
@@ -401,7 +407,7 @@ void s3_on_headers(http_req_t *req)
     req->ctx = c;
     req->ctx_free = ctx_free;
     const char *code =
-        auth_enabled() ? s3_sigv4_check(req, c->want_sha, c->msg, sizeof(c->msg)) : NULL;
+        auth_enabled() ? s3_sigv4_check(req, c->want_sha, &c->chain, c->msg, sizeof(c->msg)) : NULL;
     if (code) {
         c->code = code;
         c->status = strstr(code, "Malformed") || strstr(code, "ParametersError") ? 400 : 403;

@@ -24,6 +24,7 @@
 #define KEYS_MAX 256
 #define SKEW_SEC (15 * 60)
 #define PRESIGN_MAX_SEC (7 * 24 * 3600)
+#define EMPTY_SHA256 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
 typedef struct {
     char id[129];
@@ -285,7 +286,23 @@ static const char *check_scope(const sigv4_t *s, const char **secret, char *scop
     return NULL;
 }
 
-const char *s3_sigv4_check(http_req_t *req, char want_sha[65], char *msg, size_t mlen)
+bool s3_chain_check(s3_chain_t *ch, const char *kind, const char *hash, const char *sig)
+{
+    char *sts = xasprintf("%s\n%s\n%s\n%s\n%s%s", kind, ch->date, ch->scope, ch->prev,
+                          strstr(kind, "PAYLOAD") ? EMPTY_SHA256 "\n" : "", hash);
+    unsigned char d[32];
+    char want[65];
+    hmac(ch->key, 32, sts, d);
+    free(sts);
+    hex32(d, want);
+    if (strlen(sig) != 64 || CRYPTO_memcmp(want, sig, 64) != 0)
+        return false;
+    memcpy(ch->prev, want, 65);
+    return true;
+}
+
+const char *s3_sigv4_check(http_req_t *req, char want_sha[65], s3_chain_t *chain, char *msg,
+                           size_t mlen)
 {
     sigv4_t s = {0};
     const char *secret = NULL, *code = gather(req, &s, msg, mlen);
@@ -333,5 +350,12 @@ const char *s3_sigv4_check(http_req_t *req, char want_sha[65], char *msg, size_t
     want_sha[0] = '\0';
     if (strlen(s.payload) == 64 && strspn(s.payload, "0123456789abcdef") == 64)
         memcpy(want_sha, s.payload, 65);
+    if (strncmp(s.payload, "STREAMING-AWS4-HMAC-SHA256-PAYLOAD", 34) == 0) { /* chunks chain */
+        memcpy(chain->key, k, 32);
+        snprintf(chain->date, sizeof(chain->date), "%s", s.date);
+        snprintf(chain->scope, sizeof(chain->scope), "%s", scope);
+        memcpy(chain->prev, sig, 65);
+    }
+    OPENSSL_cleanse(k, sizeof(k));
     return NULL;
 }

@@ -33,4 +33,22 @@ typedef struct {
 int s3x_parse_delete(const char *p, size_t n, s3_delete_t *d, char *err, size_t errlen);
 void s3_delete_dispose(s3_delete_t *d);
 
+#define S3_PARTS_MAX 10000 /* part numbers 1..S3_PARTS_MAX */
+
+/* CompleteMultipartUpload's body: <CompleteMultipartUpload><Part><PartNumber>n</PartNumber>
+ * <ETag>"md5"</ETag>[<ChecksumCRC32>..</ChecksumCRC32>...]</Part>...</CompleteMultipartUpload>,
+ * in the client's order (not checked here). */
+typedef struct {
+    struct {
+        int num;
+        char etag[33]; /* lowercase hex, unquoted */
+    } * parts;         /* owned, n of them */
+    size_t n;
+} s3_complete_t;
+
+/* Parses a CompleteMultipartUpload body. 0, or -1 with err (S3's MalformedXML). c is filled on
+ * success; s3_complete_dispose frees it either way. */
+int s3x_parse_complete(const char *p, size_t n, s3_complete_t *c, char *err, size_t errlen);
+void s3_complete_dispose(s3_complete_t *c);
+
 #endif

@@ -112,10 +112,46 @@ int mpt_start(const char *bck, const char *obj, char id[OBJAPI_ID_LEN + 1], char
  * whose mpt_part_commit makes it the part (replacing one uploaded before). 0 or a status. */
 int mpt_part_open(obj_writer_t *w, const char *bck, const char *obj, const char *id,
                   const char *part, char *err, size_t errlen);
-int mpt_part_commit(obj_writer_t *w, char *err, size_t errlen);
+/* etag: the part's MD5 (hex) as its PUT's CLUSTER_HDR_MD5_ETAG said, kept with it; NULL or "":
+ * none. */
+int mpt_part_commit(obj_writer_t *w, const char *etag, char *err, size_t errlen);
 /* mpt-complete with its body: the parts, in order, become bck/obj (an ordinary commit). */
 int mpt_complete(const char *bck, const char *obj, const char *id, const char *body, size_t len,
                  char *err, size_t errlen);
+/* S3's complete (the proxy's mpt-complete with CLUSTER_HDR_S3_MPT): the listed parts only, in
+ * strictly ascending order, each with the MD5 its PUT carried. */
+typedef struct {
+    int *num;
+    char (*etag)[33];
+    int n;
+} mpt_s3_parts_t;
+/* Parses {"value":[{"part-number":N,"etag":"<md5 hex>"},...]} (untrusted). 0; -1 malformed, -2
+ * not in ascending order (S3's InvalidPartOrder), with err. mpt_s3_dispose frees p either way. */
+int mpt_s3_parse(const char *body, size_t len, mpt_s3_parts_t *p, char *err, size_t errlen);
+void mpt_s3_dispose(mpt_s3_parts_t *p);
+/* Joins the listed parts into bck/obj once each matches its ETag (else 400 InvalidPart) and each
+ * but the last has min_part bytes (400 EntityTooSmall); the object's custom ETag, into etag too,
+ * is S3's "<md5 of the parts' md5s>-<n>"; the unlisted parts go with the upload. 0, or an HTTP
+ * status with S3's code and err (404 NoSuchUpload). */
+int mpt_complete_s3(const char *bck, const char *obj, const char *id, const mpt_s3_parts_t *p,
+                    int64_t min_part, char etag[48], const char **code, char *err, size_t errlen);
+/* The parts of an upload: {"name","id","initiated","parts":[{"part-number","etag","size",
+ * "mtime"}]} by part number into *out. 0 or 404 with err. */
+int mpt_list_parts(const char *bck, const char *obj, const char *id, json_t **out, char *err,
+                   size_t errlen);
+/* Which of a bucket's uploads to list (S3's ListMultipartUploads). */
+typedef struct {
+    const char *prefix;     /* "": any */
+    const char *key_marker; /* "": from the start */
+    const char *id_marker;  /* with key_marker: its uploads with greater ids come too */
+    size_t limit;
+} mpt_filter_t;
+/* The bucket's uploads here that pass f, sorted by (name, id), at most f->limit:
+ * [{"name","id","initiated"}]. Expired ones are swept first. */
+json_t *mpt_list_uploads(const char *bck, const mpt_filter_t *f);
+/* A thread that sweeps every bucket's expired uploads and appends (config mpt_idle_timeout). */
+void mpt_sweeper_start(void);
+void mpt_sweeper_stop(void);
 /* mpt-abort: the upload and its parts go. 0 or 404. */
 int mpt_abort(const char *bck, const char *obj, const char *id, char *err, size_t errlen);
 /* PUT ?append_type=append: the body (in w, which this disposes) goes at the end of the append

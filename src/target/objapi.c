@@ -10,13 +10,17 @@
  * parts into an ordinary writer and commits it: checksum, version, mirror and EC as any PUT. An
  * append is a file %wk/apnd-<id>-<digest>; a flush copies it into a writer and commits it. Both
  * are under the work directory: never listed, removed at start-up with the other work files, and
- * removed when idle for OBJAPI_IDLE_S (a sweep of the bucket's work directories whenever a new
- * upload or append starts in it). Handles and upload ids are random [a-z0-9] strings checked
- * character by character before they become part of a path.
+ * removed when idle for mpt_idle_timeout (a sweep of the bucket's work directories whenever a new
+ * upload or append starts in it or its uploads are listed, and of every bucket by a thread).
+ * For the S3 API (src/s3/mpt.c) a part keeps the MD5 its PUT carried in an xattr, an upload's
+ * meta file names its object, and an S3 complete joins the listed parts only, S3's way. Handles and
+ * upload ids are random [a-z0-9] strings checked character by character before they become part of
+ * a path.
  */
 #include "cluster/cluster.h"
 #include "cluster/meta.h"
 #include "common/hrw.h"
+#include "common/json.h"
 #include "common/log.h"
 #include "common/names.h"
 #include "common/util.h"
@@ -28,11 +32,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <openssl/evp.h>
+#include <pthread.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
-#define OBJAPI_IDLE_S (24 * 3600)
+#define MPT_XATTR_ETAG "user.locus.mpt-etag" /* a part's MD5 (hex), when its PUT carried one */
+#define MPT_META "meta"                      /* an upload's {"name","initiated"} */
+
+/* How long an upload or append may stay untouched (config mpt_idle_timeout), in s. */
+static time_t idle_s(void)
+{
+    int64_t ns = cluster_config()->mpt_idle_timeout_ns;
+    return ns > 0 ? (time_t)(ns / 1000000000LL) : 24 * 3600;
+}
 
 static bool id_ok(const char *id)
 {
@@ -88,10 +103,10 @@ static char *wk_new(const char *bck, const char *obj, const char *leaf)
     return p;
 }
 
-/* Removes the uploads and appends of bck that nobody touched for OBJAPI_IDLE_S. */
+/* Removes the uploads and appends of bck that nobody touched for idle_s(). */
 static void wk_sweep(const char *bck)
 {
-    time_t idle_since = time(NULL) - OBJAPI_IDLE_S;
+    time_t idle = idle_s(), idle_since = time(NULL) - idle;
     mpset_t *s = mpath_get();
     for (size_t i = 0; i < mpset_count(s); i++) {
         char *wd = fqn_workdir(mpset_path(s, i), bck);
@@ -103,8 +118,8 @@ static void wk_sweep(const char *bck)
             char *p = xasprintf("%s/%s", wd, de->d_name);
             struct stat st;
             if (lstat(p, &st) == 0 && st.st_mtime < idle_since) {
-                LOCUS_LOG(LOG_NOTICE, "%s: ais://%s: removing %s, idle for more than %d s",
-                          cluster_self_name(), bck, de->d_name, OBJAPI_IDLE_S);
+                LOCUS_LOG(LOG_NOTICE, "%s: ais://%s: removing %s, idle for more than %lld s",
+                          cluster_self_name(), bck, de->d_name, (long long)idle);
                 remove_tree(p);
             }
             free(p);
@@ -191,6 +206,23 @@ out:
     return rc;
 }
 
+/* Writes dir/MPT_META: the object's name (the directory's own name holds only its digest) and
+ * when the upload started, for the listings. 0 or -errno. */
+static int mpt_meta_write(const char *dir, const char *obj)
+{
+    json_t *m = json_pack("{s:s, s:I}", "name", obj, "initiated", (json_int_t)time_now_ns());
+    char *text = json_dumps(m, JSON_COMPACT);
+    json_decref(m);
+    char *p = xasprintf("%s/" MPT_META, dir);
+    int fd = open(p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    int rc = fd < 0 ? -errno : write_all(fd, text, strlen(text));
+    if (fd >= 0)
+        close(fd);
+    free(p);
+    free(text);
+    return rc;
+}
+
 int mpt_start(const char *bck, const char *obj, char id[OBJAPI_ID_LEN + 1], char *err,
               size_t errlen)
 {
@@ -199,11 +231,13 @@ int mpt_start(const char *bck, const char *obj, char id[OBJAPI_ID_LEN + 1], char
     id[OBJAPI_ID_LEN] = '\0';
     char *leaf = leaf_name("mpt", id, bck, obj);
     char *dir = wk_new(bck, obj, leaf);
-    int st = 0;
-    if (dir == NULL || mkdir(dir, 0755) < 0) {
+    int st = 0, rc = dir == NULL || mkdir(dir, 0755) < 0 ? -errno : mpt_meta_write(dir, obj);
+    if (rc < 0) {
         snprintf(err, errlen, "cannot start a multipart upload of ais://%s/%s: %s", bck, obj,
-                 strerror(errno));
+                 strerror(-rc));
         st = 500;
+        if (dir)
+            remove_tree(dir);
     }
     free(dir);
     free(leaf);
@@ -262,17 +296,21 @@ int mpt_part_open(obj_writer_t *w, const char *bck, const char *obj, const char 
     return 0;
 }
 
-int mpt_part_commit(obj_writer_t *w, char *err, size_t errlen)
+int mpt_part_commit(obj_writer_t *w, const char *etag, char *err, size_t errlen)
 {
     int st = 0;
-    if (rename(w->work, w->fqn) < 0) {
+    if (etag && etag[0] && fsetxattr(w->fd, MPT_XATTR_ETAG, etag, strlen(etag), 0) < 0) {
+        st = 500;
+        snprintf(err, errlen, "ais://%s/%s: cannot keep the part's ETag: %s", w->bck, w->obj,
+                 strerror(errno));
+    } else if (rename(w->work, w->fqn) < 0) {
         st = errno == ENOENT ? 404 : 500;
         snprintf(err, errlen,
                  "ais://%s/%s: the part could not be stored (%s): the upload was "
                  "completed or aborted meanwhile?",
                  w->bck, w->obj, strerror(errno));
     }
-    store_writer_abort(w); /* its work file is the part now: only the writer goes */
+    store_writer_abort(w); /* its work file is the part now (or gone): only the writer goes */
     return st;
 }
 
@@ -289,9 +327,9 @@ static int count_parts(const char *dir)
     return n;
 }
 
-/* Concatenates parts 1..n of dir into bck/obj and commits it. 0 or an HTTP status with err. */
-static int mpt_concat(const char *dir, int n, const char *bck, const char *obj, char *err,
-                      size_t errlen)
+/* Whether dir holds exactly parts 1..n (AIStore's rule: no gap, no partial completion). 0 or
+ * 400 with err. */
+static int mpt_check_all(const char *dir, int n, char *err, size_t errlen)
 {
     for (int i = 1; i <= n; i++) {
         char *p = xasprintf("%s/part.%05d", dir, i);
@@ -311,16 +349,24 @@ static int mpt_concat(const char *dir, int n, const char *bck, const char *obj, 
                  n, have);
         return 400;
     }
+    return 0;
+}
+
+/* Concatenates parts nums[0..n) of dir, in that order, into bck/obj and commits it with custom
+ * (may be NULL). 0 or an HTTP status with err. */
+static int mpt_join(const char *dir, const int *nums, int n, const char *bck, const char *obj,
+                    json_t *custom, char *err, size_t errlen)
+{
     obj_writer_t w;
     if (store_writer_open(&w, bck, obj, err, errlen) < 0)
         return 500;
     int st = 0;
-    for (int i = 1; i <= n && st == 0; i++) {
-        char *p = xasprintf("%s/part.%05d", dir, i);
+    for (int i = 0; i < n && st == 0; i++) {
+        char *p = xasprintf("%s/part.%05d", dir, nums[i]);
         int fd = open(p, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
         free(p);
         if (fd < 0) {
-            snprintf(err, errlen, "mpt-complete: part %d was not uploaded", i);
+            snprintf(err, errlen, "mpt-complete: part %d was not uploaded", nums[i]);
             st = 400;
         } else {
             st = store_writer_copy_fd(&w, fd, err, errlen) < 0 ? 500 : 0;
@@ -331,7 +377,7 @@ static int mpt_concat(const char *dir, int n, const char *bck, const char *obj, 
         store_writer_abort(&w);
         return st;
     }
-    return store_writer_commit(&w, NULL, err, errlen);
+    return store_writer_commit(&w, custom, err, errlen);
 }
 
 /* Renames upload id's directory to <dir>.<sfx> so that no other complete or abort finds it: the
@@ -343,14 +389,28 @@ static char *mpt_claim(const char *bck, const char *obj, const char *id, const c
     if (*dir == NULL)
         return NULL;
     char *claimed = xasprintf("%s.%s", *dir, sfx);
-    if (rename(*dir, claimed) == 0)
+    if (rename(*dir, claimed) == 0) {
+        utimensat(AT_FDCWD, claimed, NULL, 0); /* touched: no sweep while it is being joined */
         return claimed;
+    }
     snprintf(err, errlen, "multipart upload \"%s\" of ais://%s/%s is being completed or aborted",
              id, bck, obj);
     free(claimed);
     free(*dir);
     *dir = NULL;
     return NULL;
+}
+
+/* The end of a complete: the claimed directory goes on success, else it is the upload again
+ * (the client may fix its list, or abort). */
+static void mpt_release(char *claimed, char *dir, int st)
+{
+    if (st == 0)
+        remove_tree(claimed);
+    else if (rename(claimed, dir) < 0)
+        remove_tree(claimed);
+    free(claimed);
+    free(dir);
 }
 
 int mpt_complete(const char *bck, const char *obj, const char *id, const char *body, size_t len,
@@ -363,13 +423,139 @@ int mpt_complete(const char *bck, const char *obj, const char *id, const char *b
     char *claimed = mpt_claim(bck, obj, id, "cmpl", &dir, err, errlen);
     if (claimed == NULL)
         return 404;
-    int st = mpt_concat(claimed, n, bck, obj, err, errlen);
-    if (st == 0)
-        remove_tree(claimed);
-    else if (rename(claimed, dir) < 0) /* back: the client may fix its list, or abort */
-        remove_tree(claimed);
-    free(claimed);
-    free(dir);
+    int st = mpt_check_all(claimed, n, err, errlen);
+    if (st == 0) {
+        int *nums = xcalloc((size_t)n, sizeof(int));
+        for (int i = 0; i < n; i++)
+            nums[i] = i + 1;
+        st = mpt_join(claimed, nums, n, bck, obj, NULL, err, errlen);
+        free(nums);
+    }
+    mpt_release(claimed, dir, st);
+    return st;
+}
+
+/* The MD5 (hex) a part's PUT carried, into out[33]; "" when it had none. */
+static void part_etag(const char *path, char out[33])
+{
+    ssize_t k = getxattr(path, MPT_XATTR_ETAG, out, 32);
+    out[k == 32 ? 32 : 0] = '\0';
+}
+
+int mpt_s3_parse(const char *body, size_t len, mpt_s3_parts_t *p, char *err, size_t errlen)
+{
+    memset(p, 0, sizeof(*p));
+    json_t *m = json_loadb(body ? body : "", len, 0, NULL);
+    json_t *v = json_object_get(m, "value");
+    size_t n = json_array_size(v), i;
+    json_t *e;
+    int rc = -1;
+    if (!json_is_array(v) || n == 0 || n > MPT_MAX_PARTS) {
+        snprintf(err, errlen, "mpt-complete: expecting 1..%d parts", MPT_MAX_PARTS);
+        goto out;
+    }
+    p->num = xcalloc(n, sizeof(int));
+    p->etag = xcalloc(n, sizeof(*p->etag));
+    json_array_foreach(v, i, e)
+    {
+        json_t *pn = json_object_get(e, "part-number");
+        const char *et = json_string_value(json_object_get(e, "etag"));
+        json_int_t k = json_is_integer(pn) ? json_integer_value(pn) : -1;
+        if (k < 1 || k > MPT_MAX_PARTS || et == NULL || strlen(et) != 32 ||
+            strspn(et, "0123456789abcdef") != 32) {
+            snprintf(err, errlen,
+                     "mpt-complete: entry %zu needs a part-number in 1..%d and an "
+                     "etag of 32 hex digits",
+                     i, MPT_MAX_PARTS);
+            goto out;
+        }
+        if (i > 0 && k <= p->num[i - 1]) {
+            snprintf(err, errlen,
+                     "mpt-complete: part %lld after part %d: the list must be in "
+                     "ascending order",
+                     (long long)k, p->num[i - 1]);
+            rc = -2;
+            goto out;
+        }
+        p->num[i] = (int)k;
+        memcpy(p->etag[i], et, 33);
+    }
+    p->n = (int)n;
+    rc = 0;
+out:
+    json_decref(m);
+    return rc;
+}
+
+void mpt_s3_dispose(mpt_s3_parts_t *p)
+{
+    free(p->num);
+    free(p->etag);
+    memset(p, 0, sizeof(*p));
+}
+
+/* S3's checks of the listed parts in dir (InvalidPart, EntityTooSmall), and the object's ETag
+ * into etag: the MD5 of the parts' MD5s, "-", their count. 0, or 400 with *code and err. */
+static int mpt_s3_check(const char *dir, const mpt_s3_parts_t *p, int64_t min_part, char etag[48],
+                        const char **code, char *err, size_t errlen)
+{
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    if (md == NULL || EVP_DigestInit_ex(md, EVP_md5(), NULL) != 1)
+        locus_panic("cannot start an MD5 digest");
+    int st = 0;
+    for (int i = 0; i < p->n && st == 0; i++) {
+        char *path = xasprintf("%s/part.%05d", dir, p->num[i]);
+        struct stat sb;
+        char have[33] = "";
+        if (lstat(path, &sb) == 0 && S_ISREG(sb.st_mode))
+            part_etag(path, have);
+        free(path);
+        st = 400;
+        if (have[0] == '\0' || strcmp(have, p->etag[i]) != 0) {
+            *code = "InvalidPart";
+            snprintf(err, errlen, "part %d %s", p->num[i],
+                     have[0] ? "has another ETag" : "was not uploaded (through S3)");
+        } else if (i + 1 < p->n && sb.st_size < min_part) {
+            *code = "EntityTooSmall";
+            snprintf(err, errlen, "part %d has %lld bytes: each part but the last needs %lld",
+                     p->num[i], (long long)sb.st_size, (long long)min_part);
+        } else {
+            unsigned char d[16];
+            for (int j = 0; j < 16; j++) {
+                unsigned x;
+                sscanf(have + 2 * j, "%2x", &x);
+                d[j] = (unsigned char)x;
+            }
+            EVP_DigestUpdate(md, d, 16);
+            st = 0;
+        }
+    }
+    unsigned char d[EVP_MAX_MD_SIZE];
+    unsigned dn = 0;
+    EVP_DigestFinal_ex(md, d, &dn);
+    EVP_MD_CTX_free(md);
+    for (int j = 0; j < 16; j++)
+        snprintf(etag + 2 * j, 3, "%02x", d[j]);
+    snprintf(etag + 32, 16, "-%d", p->n);
+    return st;
+}
+
+int mpt_complete_s3(const char *bck, const char *obj, const char *id, const mpt_s3_parts_t *p,
+                    int64_t min_part, char etag[48], const char **code, char *err, size_t errlen)
+{
+    char *dir;
+    char *claimed = mpt_claim(bck, obj, id, "cmpl", &dir, err, errlen);
+    if (claimed == NULL) {
+        *code = "NoSuchUpload";
+        return 404;
+    }
+    int st = mpt_s3_check(claimed, p, min_part, etag, code, err, errlen);
+    if (st == 0) {
+        json_t *custom = json_pack("{s:s}", "ETag", etag);
+        st = mpt_join(claimed, p->num, p->n, bck, obj, custom, err, errlen);
+        json_decref(custom);
+    }
+    mpt_release(claimed, dir, st);
     return st;
 }
 
@@ -383,6 +569,190 @@ int mpt_abort(const char *bck, const char *obj, const char *id, char *err, size_
     free(gone);
     free(dir);
     return 0;
+}
+
+/* ---------------------------------------------------------------- listings, sweeper */
+
+/* dir/MPT_META's name and start time; -1 when it has none (being completed, or torn). */
+static int mpt_meta_read(const char *dir, char **name, int64_t *initiated)
+{
+    char *p = xasprintf("%s/" MPT_META, dir), *text = NULL;
+    size_t len = 0;
+    int rc = read_file(p, &text, &len);
+    free(p);
+    json_t *m = rc == 0 ? json_loadb(text, len, 0, NULL) : NULL;
+    free(text);
+    const char *n = json_string_value(json_object_get(m, "name"));
+    if (n)
+        *name = xstrdup(n);
+    *initiated = json_int64(json_object_get(m, "initiated"));
+    json_decref(m);
+    return n ? 0 : -1;
+}
+
+static int cmp_part(const void *a, const void *b)
+{
+    return (int)json_integer_value(json_object_get(*(json_t *const *)a, "part-number")) -
+           (int)json_integer_value(json_object_get(*(json_t *const *)b, "part-number"));
+}
+
+int mpt_list_parts(const char *bck, const char *obj, const char *id, json_t **out, char *err,
+                   size_t errlen)
+{
+    char *dir = mpt_dir(bck, obj, id, err, errlen), *name = NULL;
+    int64_t initiated = 0;
+    if (dir == NULL)
+        return 404;
+    mpt_meta_read(dir, &name, &initiated);
+    json_t *parts = json_array();
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    while (d && (de = readdir(d)) != NULL) {
+        const char *nm = de->d_name;
+        if (strlen(nm) != 10 || strncmp(nm, "part.", 5) != 0 || strspn(nm + 5, "0123456789") != 5)
+            continue;
+        char *p = xasprintf("%s/%s", dir, nm);
+        struct stat sb;
+        char etag[33];
+        if (lstat(p, &sb) == 0 && S_ISREG(sb.st_mode)) {
+            part_etag(p, etag);
+            json_array_append_new(
+                parts,
+                json_pack("{s:i, s:s, s:I, s:I}", "part-number", atoi(nm + 5), "etag", etag, "size",
+                          (json_int_t)sb.st_size, "mtime",
+                          (json_int_t)sb.st_mtim.tv_sec * 1000000000LL + sb.st_mtim.tv_nsec));
+        }
+        free(p);
+    }
+    if (d)
+        closedir(d);
+    size_t n = json_array_size(parts);
+    json_t **v = xcalloc(n + 1, sizeof(json_t *));
+    for (size_t i = 0; i < n; i++)
+        v[i] = json_incref(json_array_get(parts, i));
+    qsort(v, n, sizeof(json_t *), cmp_part);
+    json_array_clear(parts);
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(parts, v[i]);
+    free(v);
+    *out = json_pack("{s:s, s:s, s:I, s:o}", "name", name ? name : obj, "id", id, "initiated",
+                     (json_int_t)initiated, "parts", parts);
+    free(name);
+    free(dir);
+    return 0;
+}
+
+/* Whether upload (name, id) comes after S3's markers: key_marker alone skips names up to it;
+ * with id_marker, the uploads of key_marker with greater ids come too. */
+static bool after_markers(const char *name, const char *id, const char *kmark, const char *imark)
+{
+    int c = strcmp(name, kmark);
+    return c > 0 || (c == 0 && imark[0] && strcmp(id, imark) > 0);
+}
+
+static int cmp_upload(const void *a, const void *b)
+{
+    return json_cmp_members(*(json_t *const *)a, *(json_t *const *)b, "name", "id");
+}
+
+/* The uploads of one work directory that pass the filters, appended to v (*n of them). */
+static void uploads_in(const char *wd, const mpt_filter_t *f, json_t ***v, size_t *n, size_t *cap)
+{
+    DIR *d = opendir(wd);
+    struct dirent *de;
+    while (d && (de = readdir(d)) != NULL) {
+        const char *nm = de->d_name; /* mpt-<id>-<16 hex digits>, nothing after */
+        if (strncmp(nm, "mpt-", 4) != 0 || strlen(nm) != 4 + OBJAPI_ID_LEN + 1 + 16)
+            continue;
+        char id[OBJAPI_ID_LEN + 1], *dir = xasprintf("%s/%s", wd, nm), *name = NULL;
+        snprintf(id, sizeof(id), "%s", nm + 4);
+        int64_t initiated;
+        if (mpt_meta_read(dir, &name, &initiated) == 0 && str_has_prefix(name, f->prefix) &&
+            after_markers(name, id, f->key_marker, f->id_marker)) {
+            if (*n == *cap) {
+                *cap = *cap ? *cap * 2 : 64;
+                *v = xrealloc(*v, *cap * sizeof(json_t *));
+            }
+            (*v)[(*n)++] = json_pack("{s:s, s:s, s:I}", "name", name, "id", id, "initiated",
+                                     (json_int_t)initiated);
+        }
+        free(name);
+        free(dir);
+    }
+    if (d)
+        closedir(d);
+}
+
+json_t *mpt_list_uploads(const char *bck, const mpt_filter_t *f)
+{
+    wk_sweep(bck);
+    json_t **v = NULL;
+    size_t n = 0, cap = 0;
+    mpset_t *s = mpath_get();
+    for (size_t i = 0; i < mpset_count(s); i++) {
+        char *wd = fqn_workdir(mpset_path(s, i), bck);
+        uploads_in(wd, f, &v, &n, &cap);
+        free(wd);
+    }
+    mpath_put(s);
+    if (n)
+        qsort(v, n, sizeof(json_t *), cmp_upload);
+    json_t *out = json_array();
+    for (size_t i = 0; i < n; i++) {
+        if (i < f->limit)
+            json_array_append(out, v[i]);
+        json_decref(v[i]);
+    }
+    free(v);
+    return out;
+}
+
+static pthread_mutex_t sweeper_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t sweeper_cond = PTHREAD_COND_INITIALIZER;
+static bool sweeper_stop, sweeper_running;
+static pthread_t sweeper_th;
+
+/* Every quarter of the idle timeout (10 minutes at most): each bucket's sweep. */
+static void *sweeper_main(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&sweeper_lock);
+    while (!sweeper_stop) {
+        time_t period = idle_s() / 4;
+        period = period < 1 ? 1 : period > 600 ? 600 : period;
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += period;
+        pthread_cond_timedwait(&sweeper_cond, &sweeper_lock, &ts);
+        if (sweeper_stop)
+            break;
+        pthread_mutex_unlock(&sweeper_lock);
+        json_t *names = bmd_bucket_names(), *e;
+        size_t i;
+        json_array_foreach(names, i, e) wk_sweep(json_string_value(e));
+        json_decref(names);
+        pthread_mutex_lock(&sweeper_lock);
+    }
+    pthread_mutex_unlock(&sweeper_lock);
+    return NULL;
+}
+
+void mpt_sweeper_start(void)
+{
+    sweeper_stop = false;
+    sweeper_running = pthread_create(&sweeper_th, NULL, sweeper_main, NULL) == 0;
+}
+
+void mpt_sweeper_stop(void)
+{
+    if (!sweeper_running)
+        return;
+    pthread_mutex_lock(&sweeper_lock);
+    sweeper_stop = true;
+    pthread_cond_signal(&sweeper_cond);
+    pthread_mutex_unlock(&sweeper_lock);
+    pthread_join(sweeper_th, NULL);
+    sweeper_running = false;
 }
 
 /* ---------------------------------------------------------------- append */

@@ -80,12 +80,7 @@ void summary_job(xact_t *x, const char *prefix)
     if (x->src_bck[0]) {
         json_object_set_new(per, x->src_bck, summarize(x, x->src_bck, prefix));
     } else {
-        bmd_t *b = bmd_get(); /* every bucket: the names first, the walks without the BMD */
-        json_t *names = json_array();
-        const char *name;
-        json_t *v;
-        json_object_foreach(b->items, name, v) json_array_append_new(names, json_string(name));
-        bmd_put(b);
+        json_t *names = bmd_bucket_names(), *v; /* every bucket: the walks without the BMD */
         size_t i;
         json_array_foreach(names, i, v)
         {

@@ -110,6 +110,7 @@ static char *redirect_url(http_req_t *req, const char *url)
 }
 
 static void start_put(http_req_t *req, tctx_t *c, const char *xid);
+static void md5_etag(http_req_t *req, tctx_t *c);
 static bool stream_body(http_req_t *req, tctx_t *c, int rc);
 static bool put_body_ok(http_req_t *req, tctx_t *c);
 
@@ -156,8 +157,8 @@ static bool objapi_put_headers(http_req_t *req, tctx_t *c)
                                sizeof(msg));
         if (st)
             early_error(req, c, st, "%s", msg);
-        else
-            stream_body(req, c, 0);
+        else if (stream_body(req, c, 0))
+            md5_etag(req, c);
     } else if (at && strcmp(at, "append") == 0) {
         c->op = OP_APPEND;
         start_put(req, c, NULL);
@@ -304,6 +305,14 @@ static bool stream_body(http_req_t *req, tctx_t *c, int rc)
     return true;
 }
 
+/* The body's MD5 that the proxy's S3 API sent (CLUSTER_HDR_MD5_ETAG) into c->etag. */
+static void md5_etag(http_req_t *req, tctx_t *c)
+{
+    const char *md5 = http_header(req, CLUSTER_HDR_MD5_ETAG);
+    if (md5 && strlen(md5) == 32 && strspn(md5, "0123456789abcdef") == 32)
+        memcpy(c->etag, md5, 33);
+}
+
 /* Streams the request body into a work file of c->bck/c->obj; xid: the job to count it in. */
 static void start_put(http_req_t *req, tctx_t *c, const char *xid)
 {
@@ -311,9 +320,7 @@ static void start_put(http_req_t *req, tctx_t *c, const char *xid)
         return;
     if (xid)
         c->xin = xact_find(xid);
-    const char *md5 = http_header(req, CLUSTER_HDR_MD5_ETAG);
-    if (md5 && strlen(md5) == 32 && strspn(md5, "0123456789abcdef") == 32)
-        memcpy(c->etag, md5, 33);
+    md5_etag(req, c);
 }
 
 /* PUT /v1/internal/ec?bck=&obj= from another target: an erasure-coded piece (its "D,P,slice,
@@ -867,7 +874,7 @@ static void objapi_put(http_req_t *req, tctx_t *c)
         return;
     c->w_open = false;
     if (c->op == OP_MPT_PART) {
-        reply_status(req, c, mpt_part_commit(&c->w, c->msg, sizeof(c->msg)));
+        reply_status(req, c, mpt_part_commit(&c->w, c->etag, c->msg, sizeof(c->msg)));
         return;
     }
     char handle[160];
@@ -880,6 +887,34 @@ static void objapi_put(http_req_t *req, tctx_t *c)
     struct MHD_Response *r = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
     MHD_add_response_header(r, "Ais-Append-Handle", handle);
     http_send(req, 200, r);
+}
+
+/* An error answer with S3's code next to AIStore's fields (CLUSTER_HDR_S3_MPT). */
+static void reply_s3_error(http_req_t *req, int status, const char *code, const char *msg)
+{
+    http_reply_json(req, (unsigned)status,
+                    json_pack("{s:s, s:i, s:s}", "message", msg, "status", status, "code", code));
+}
+
+/* mpt-complete from the proxy's S3 API (CLUSTER_HDR_S3_MPT: the smallest part but the last). */
+static void mpt_complete_s3_request(http_req_t *req, tctx_t *c)
+{
+    const char *min = http_header(req, CLUSTER_HDR_S3_MPT);
+    mpt_s3_parts_t p;
+    int rc = mpt_s3_parse(req->body.base, req->body.len, &p, c->msg, sizeof(c->msg));
+    if (rc < 0) {
+        reply_s3_error(req, 400, rc == -2 ? "InvalidPartOrder" : "MalformedXML", c->msg);
+    } else {
+        char etag[48];
+        const char *code = "InternalError";
+        int st = mpt_complete_s3(c->bck, c->obj, http_query(req, "uploadId"), &p,
+                                 strtoll(min, NULL, 10), etag, &code, c->msg, sizeof(c->msg));
+        if (st)
+            reply_s3_error(req, st, code, c->msg);
+        else
+            http_reply_json(req, 200, json_pack("{s:s}", "etag", etag));
+    }
+    mpt_s3_dispose(&p);
 }
 
 /* POST /v1/objects/<b>/<o>: mpt-upload (answers the upload id as text) or mpt-complete. */
@@ -896,6 +931,9 @@ static void object_post(http_req_t *req, tctx_t *c)
             reply_status(req, c, st);
         else
             http_reply(req, 200, "text/plain", id, strlen(id));
+    } else if (action && strcmp(action, "mpt-complete") == 0 &&
+               http_header(req, CLUSTER_HDR_S3_MPT)) {
+        mpt_complete_s3_request(req, c);
     } else if (action && strcmp(action, "mpt-complete") == 0) {
         reply_status(req, c,
                      mpt_complete(c->bck, c->obj, http_query(req, "uploadId"), req->body.base,
@@ -1015,6 +1053,34 @@ static void internal_lso(http_req_t *req)
     lso_page_dispose(&page);
 }
 
+/* GET /v1/internal/mpt?bck=&obj=&uploadId= : an upload's parts; without obj, the bucket's
+ * uploads: ?prefix=&key_marker=&id_marker=&limit= (the S3 API's listings). */
+static void internal_mpt(http_req_t *req)
+{
+    const char *bck = http_query(req, "bck"), *obj = http_query(req, "obj");
+    if (bck == NULL || name_check_bucket(bck) != NULL ||
+        (obj && name_check_object(obj, strlen(obj)) != NULL)) {
+        http_reply_error(req, 400, "internal mpt: invalid bucket or object name");
+        return;
+    }
+    if (obj) {
+        char msg[512];
+        json_t *out = NULL;
+        int st = mpt_list_parts(bck, obj, http_query(req, "uploadId"), &out, msg, sizeof(msg));
+        if (st)
+            http_reply_error(req, (unsigned)st, "%s", msg);
+        else
+            http_reply_json(req, 200, out);
+        return;
+    }
+    const char *p = http_query(req, "prefix"), *km = http_query(req, "key_marker");
+    const char *im = http_query(req, "id_marker"), *lim = http_query(req, "limit");
+    mpt_filter_t f = {p ? p : "", km ? km : "", im ? im : "", lim ? strtoul(lim, NULL, 10) : 1000};
+    if (f.limit == 0 || f.limit > 10000)
+        f.limit = 10000;
+    http_reply_json(req, 200, mpt_list_uploads(bck, &f));
+}
+
 /* /v1/daemon/mountpaths: an admin, or a node (a proxy relaying /v1/reverse/daemon/...). */
 static void mountpaths_request(http_req_t *req, tctx_t *c)
 {
@@ -1083,6 +1149,11 @@ void target_on_request(http_req_t *req)
     if (n == 2 && strcmp(s4[0], "internal") == 0 && strcmp(s4[1], "lso") == 0 &&
         strcmp(req->method, "GET") == 0) {
         internal_lso(req);
+        return;
+    }
+    if (n == 2 && strcmp(s4[0], "internal") == 0 && strcmp(s4[1], "mpt") == 0 &&
+        strcmp(req->method, "GET") == 0) {
+        internal_mpt(req);
         return;
     }
     if (n == 2 && strcmp(s4[0], "internal") == 0 && strcmp(s4[1], "lom") == 0 &&
@@ -1161,11 +1232,13 @@ int target_init(char *err, size_t errlen)
     cluster_on_daemon_what(daemon_what);
     jobs_init();
     tstats_init();
+    mpt_sweeper_start();
     return etl_target_init(&objects, err, errlen);
 }
 
 void target_shutdown(void)
 {
+    mpt_sweeper_stop();
     reb_shutdown(); /* both move objects: done before the store goes */
     resilver_shutdown();
     jobs_shutdown(); /* first of the rest: running jobs hold ETL instances */

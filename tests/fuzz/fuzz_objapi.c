@@ -1,10 +1,12 @@
 /*
  * fuzz_objapi.c - the object API's parsers of client messages: the body of mpt-complete
- * (target/objapi.c mpt_parts_parse) and AIStore's PromoteArgs (common/promote.c
- * promote_args_parse, which the proxy and the targets run on a client's promote message).
+ * (target/objapi.c mpt_parts_parse, and mpt_s3_parse for the S3 API's complete) and AIStore's
+ * PromoteArgs (common/promote.c promote_args_parse, which the proxy and the targets run on a
+ * client's promote message).
  *
- * Input: byte 0 picks the parser (even: mpt-complete, odd: promote), the rest is the JSON body.
- * Properties: a parts list is 1..10000 parts and a rejected one has a message; accepted
+ * Input: byte 0 modulo 3 picks the parser (0: mpt-complete, 1: promote, 2: the S3 complete), the
+ * rest is the JSON body. Properties: a parts list is 1..10000 parts and a rejected one has a
+ * message; an S3 list is strictly ascending with 32-hex-digit ETags; accepted
  * PromoteArgs have an absolute source without "." or ".." elements or control characters, a
  * valid object name (or prefix) and target id, and a rejected one has a message and no fields.
  */
@@ -35,7 +37,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *body = (const char *)data + 1;
     size_t len = size - 1;
     char err[512] = "";
-    if ((data[0] & 1) == 0) {
+    if (data[0] % 3 == 2) {
+        mpt_s3_parts_t p;
+        int rc = mpt_s3_parse(body, len, &p, err, sizeof(err));
+        FUZZ_CHECK(rc == 0 || ((rc == -1 || rc == -2) && err[0]), "rc %d without a message", rc);
+        for (int i = 0; rc == 0 && i < p.n; i++) {
+            FUZZ_CHECK(p.num[i] >= 1 && p.num[i] <= MPT_MAX_PARTS, "part %d", p.num[i]);
+            FUZZ_CHECK(i == 0 || p.num[i] > p.num[i - 1], "not ascending at %d", i);
+            FUZZ_CHECK(strlen(p.etag[i]) == 32 && strspn(p.etag[i], "0123456789abcdef") == 32,
+                       "ETag \"%s\"", p.etag[i]);
+        }
+        FUZZ_CHECK(rc != 0 || (p.n >= 1 && p.n <= MPT_MAX_PARTS), "%d parts", p.n);
+        mpt_s3_dispose(&p);
+        return 0;
+    }
+    if (data[0] % 3 == 0) {
         int n = mpt_parts_parse(body, len, err, sizeof(err));
         FUZZ_CHECK(n == -1 || (n >= 1 && n <= MPT_MAX_PARTS), "%d parts", n);
         FUZZ_CHECK(n > 0 || err[0], "rejected without a message");

@@ -5,6 +5,7 @@ The seeds are checked in; run this (from anywhere, Python 3 standard library onl
 changing it, and commit the result. Files are named seed-<what>; inputs that the fuzzers found
 and that were merged in keep libFuzzer's names (their SHA-1). Only seed-* files are rewritten.
 """
+import base64
 import os
 import struct
 
@@ -406,13 +407,20 @@ ETL_PODSPEC = {
 }
 
 
-# ---- objapi: byte 0 picks the parser (0: an mpt-complete body, 1: a promote message) ----
+# ---- objapi: byte 0 % 3 picks the parser (0: an mpt-complete body, 1: a promote message, 2: the
+# S3 complete body) ----
 OBJAPI = {
     "mpt": b"\x00" + b'{"action":"mpt-complete","value":[{"etag":"","part-number":1},'
                      b'{"etag":"","part-number":2}]}',
     "mpt-unsorted": b"\x00" + b'{"value":[{"part-number":3},{"part-number":1},{"part-number":2}]}',
     "mpt-dup": b"\x00" + b'{"value":[{"part-number":1},{"part-number":1}]}',
     "mpt-huge": b"\x00" + b'{"value":[{"part-number":18446744073709551615}]}',
+    "mpt-s3": b"\x02" + b'{"action":"mpt-complete","value":[{"part-number":1,"etag":'
+                        b'"0123456789abcdef0123456789abcdef"},{"part-number":3,"etag":'
+                        b'"fedcba9876543210fedcba9876543210"}]}',
+    "mpt-s3-order": b"\x02" + b'{"value":[{"part-number":2,"etag":"0123456789abcdef0123456789'
+                              b'abcdef"},{"part-number":1,"etag":"0123456789abcdef0123456789abcdef"}]}',
+    "mpt-s3-etag": b"\x02" + b'{"value":[{"part-number":1,"etag":"\\"0123\\""}]}',
     "promote": b"\x01" + b'{"action":"promote","name":"/data/in","value":{"src":"/data/in",'
                          b'"obj":"p/","rcr":true,"ovw":false,"dls":false,"tid":"t1"}}',
     "promote-file": b"\x01" + b'{"name":"/data/f.txt","value":{"obj":"obj"}}',
@@ -421,7 +429,7 @@ OBJAPI = {
 }
 
 
-# ---- s3_xml: DeleteObjects bodies (fuzz_s3_xml.c) ----
+# ---- s3_xml: DeleteObjects and CompleteMultipartUpload bodies (fuzz_s3_xml.c) ----
 S3_XML = {
     "delete": '<?xml version="1.0" encoding="UTF-8"?>\n<Delete xmlns="http://s3.amazonaws.com/'
               'doc/2006-03-01/"><Object><Key>a/b.txt</Key></Object><Object><Key>c</Key>'
@@ -435,7 +443,44 @@ S3_XML = {
     "unknown": "<Delete><Object><Nope/></Object></Delete>",
     "two-keys": "<Delete><Object><Key>a</Key><Key>b</Key></Object></Delete>",
     "utf16": b"\xff\xfe<\x00D\x00",
+    "mpt-complete": '<?xml version="1.0" encoding="UTF-8"?>\n<CompleteMultipartUpload xmlns="http://'
+                's3.amazonaws.com/doc/2006-03-01/"><Part><ETag>"0123456789abcdef0123456789abcdef"'
+                '</ETag><PartNumber>1</PartNumber></Part><Part><ETag>&quot;FEDCBA9876543210FEDCBA'
+                '9876543210&quot;</ETag><PartNumber>2</PartNumber><ChecksumCRC32>AAAAAA==</Checks'
+                'umCRC32></Part></CompleteMultipartUpload>',
+    "mpt-unquoted": "<CompleteMultipartUpload><Part><PartNumber>10000</PartNumber><ETag>"
+                "0123456789abcdef0123456789abcdef</ETag></Part></CompleteMultipartUpload>",
+    "mpt-no-etag": "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber></Part>"
+               "</CompleteMultipartUpload>",
+    "mpt-zero": "<CompleteMultipartUpload><Part><PartNumber>0</PartNumber><ETag>x</ETag></Part>"
+            "</CompleteMultipartUpload>",
+    "mpt-empty": "<CompleteMultipartUpload/>",
+    "mpt-dtd": '<!DOCTYPE d [<!ENTITY a "1">]><CompleteMultipartUpload><Part><PartNumber>&a;'
+           '</PartNumber></Part></CompleteMultipartUpload>',
 }
+
+
+# ---- s3_chunked: aws-chunked bodies (fuzz_s3_chunked.c); byte 0 mode/checksum/chain, byte 1
+# the piece size ----
+def s3_chunked_seeds():
+    import zlib
+    data = b"hello, aws-chunked world"
+    crc = base64.b64encode(zlib.crc32(data).to_bytes(4, "big")).decode()
+    sig = ";chunk-signature=" + "0" * 64
+    return {
+        "unsigned-crc32": bytes([4, 3]) + (f"{len(data):x}\r\n".encode() + data + b"\r\n0\r\n"
+                                           + f"x-amz-checksum-crc32:{crc}\r\n\r\n".encode()),
+        "unsigned-none": bytes([0, 1]) + b"5\r\nhello\r\n3\r\nabc\r\n0\r\n\r\n",
+        "signed": bytes([1, 7]) + f"5{sig}\r\nhello\r\n0{sig}\r\n\r\n".encode(),
+        "signed-checked": bytes([33, 5]) + f"5{sig}\r\nhello\r\n0{sig}\r\n\r\n".encode(),
+        "signed-trailer": bytes([6, 2]) + (f"5{sig}\r\nhello\r\n0{sig}\r\n".encode() +
+                                           b"x-amz-checksum-crc32:NhCmhg==\r\n" +
+                                           b"x-amz-trailer-signature:" + b"1" * 64 +
+                                           b"\r\n\r\n"),
+        "sha256": bytes([16, 9]) + (b"2\r\nhi\r\n0\r\nx-amz-checksum-sha256:"
+                                    b"j0NDRmSPa5bfid2pAcUXaxCm2Dlh3TwayItZstwyeqQ=\r\n\r\n"),
+        "cut": bytes([0, 4]) + b"10\r\nshort",
+    }
 
 
 def main():
@@ -483,6 +528,8 @@ def main():
         write("objapi", name, v)
     for name, v in S3_XML.items():
         write("s3_xml", name, v)
+    for name, v in s3_chunked_seeds().items():
+        write("s3_chunked", name, v)
 
 
 if __name__ == "__main__":

@@ -258,8 +258,213 @@ def test_bad_requests(s3c, bucket):
     assert r.status_code == 404 and r.content == b""
     r = requests.put(base + "/k", data=b"x", params={"uploadId": "1", "partNumber": "1"},
                      timeout=10)
-    assert r.status_code == 501 and xml_error(r) == "NotImplemented"
+    assert r.status_code == 404 and xml_error(r) == "NoSuchUpload"
+    for m in ["GET", "HEAD"]:  # a part of a completed object: not kept
+        r = requests.request(m, base + "/k", params={"partNumber": "1"}, timeout=10)
+        assert r.status_code == 501, m
+    for pn in ["0", "10001", "-1", "1x", ""]:
+        r = requests.put(base + "/k", data=b"x", params={"uploadId": "a" * 20, "partNumber": pn},
+                         timeout=10)
+        assert r.status_code == 400 and xml_error(r) == "InvalidArgument", pn
     assert lt.Http().get(s3c.url + "/v1/health").status_code == 200  # still serving
+
+
+MIB = u.MIB
+etag_of_parts = u.etag_of_parts
+
+
+def complete(s3, bucket, key, uid, parts):
+    return s3.complete_multipart_upload(
+        Bucket=bucket, Key=key, UploadId=uid,
+        MultipartUpload={"Parts": [{"PartNumber": n, "ETag": e} for n, e in parts]})
+
+
+def test_multipart_low_level(s3c, s3, bucket):
+    """create/upload_part/list_parts/list_multipart_uploads/complete/abort, S3's error codes,
+    nothing visible before complete, S3's rules: listed parts only, ascending, 5 MiB but the
+    last, ETag md5-of-md5s-N; UploadPartCopy with a range."""
+    p1, p2, p3 = os.urandom(5 * MIB), os.urandom(1000), os.urandom(5 * MIB + 7)
+    uid = s3.create_multipart_upload(Bucket=bucket, Key="m/obj")["UploadId"]
+    e1 = s3.upload_part(Bucket=bucket, Key="m/obj", UploadId=uid, PartNumber=1, Body=p1)["ETag"]
+    assert e1 == f'"{u.md5(p1)}"'
+    e3 = s3.upload_part(Bucket=bucket, Key="m/obj", UploadId=uid, PartNumber=3, Body=p3)["ETag"]
+    e2 = s3.upload_part(Bucket=bucket, Key="m/obj", UploadId=uid, PartNumber=2, Body=p2)["ETag"]
+    with pytest.raises(ClientError) as e:
+        s3.head_object(Bucket=bucket, Key="m/obj")
+    assert status_of(e) == 404  # nothing visible before complete
+    assert u.native_names(s3c, bucket) == []
+    lp = s3.list_parts(Bucket=bucket, Key="m/obj", UploadId=uid)
+    assert [(p["PartNumber"], p["ETag"], p["Size"]) for p in lp["Parts"]] == [
+        (1, e1, len(p1)), (2, e2, len(p2)), (3, e3, len(p3))]
+    lp = s3.list_parts(Bucket=bucket, Key="m/obj", UploadId=uid, MaxParts=1, PartNumberMarker=1)
+    assert [p["PartNumber"] for p in lp["Parts"]] == [2] and lp["IsTruncated"]
+    assert lp["NextPartNumberMarker"] == 2
+    other = s3.create_multipart_upload(Bucket=bucket, Key="m/other")["UploadId"]
+    lu = s3.list_multipart_uploads(Bucket=bucket)
+    assert sorted((x["Key"], x["UploadId"]) for x in lu["Uploads"]) == [("m/obj", uid),
+                                                                        ("m/other", other)]
+    lu = s3.list_multipart_uploads(Bucket=bucket, Prefix="m/o", MaxUploads=1)
+    assert [x["Key"] for x in lu["Uploads"]] == ["m/obj"] and lu["IsTruncated"]
+    lu = s3.list_multipart_uploads(Bucket=bucket, KeyMarker=lu["NextKeyMarker"],
+                                   UploadIdMarker=lu["NextUploadIdMarker"])
+    assert [x["Key"] for x in lu["Uploads"]] == ["m/other"] and not lu["IsTruncated"]
+    s3.abort_multipart_upload(Bucket=bucket, Key="m/other", UploadId=other)
+    for bad, code in [([(2, e2), (1, e1)], "InvalidPartOrder"), ([(1, e1), (1, e1)], "InvalidPartOrder"),
+                      ([(1, e2), (3, e3)], "InvalidPart"), ([(1, e1), (4, e3)], "InvalidPart"),
+                      ([(1, e1), (2, e2), (3, e3)], "EntityTooSmall")]:
+        with pytest.raises(ClientError) as e:
+            complete(s3, bucket, "m/obj", uid, bad)
+        assert code_of(e) == code and status_of(e) == 400, bad
+    for key, up in [("m/obj", "a" * 20), ("m/obj", other), ("m/other", uid), ("m/obj", "x")]:
+        with pytest.raises(ClientError) as e:
+            complete(s3, bucket, key, up, [(1, e1)])
+        assert code_of(e) == "NoSuchUpload" and status_of(e) == 404, (key, up)
+    with pytest.raises(ClientError) as e:
+        s3.abort_multipart_upload(Bucket=bucket, Key="m/other", UploadId=other)
+    assert code_of(e) == "NoSuchUpload"
+    with pytest.raises(ClientError) as e:
+        s3.list_parts(Bucket=bucket, Key="m/obj", UploadId="b" * 20)
+    assert code_of(e) == "NoSuchUpload"
+    # a subset of the parts (S3 allows gaps): part 2 is dropped
+    r = complete(s3, bucket, "m/obj", uid, [(1, e1), (3, e3)])
+    assert r["ETag"] == etag_of_parts(p1, p3)
+    assert s3.get_object(Bucket=bucket, Key="m/obj")["Body"].read() == p1 + p3
+    assert s3.head_object(Bucket=bucket, Key="m/obj")["ETag"] == r["ETag"]
+    listed = s3.list_objects_v2(Bucket=bucket, Prefix="m/")["Contents"]
+    assert [(o["Key"], o["ETag"]) for o in listed] == [("m/obj", r["ETag"])]
+    with pytest.raises(ClientError) as e:
+        complete(s3, bucket, "m/obj", uid, [(1, e1), (3, e3)])  # completed: gone
+    assert code_of(e) == "NoSuchUpload"
+    assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+    # UploadPartCopy: a range of the object, then the part of a plain object
+    uid = s3.create_multipart_upload(Bucket=bucket, Key="m/copy")["UploadId"]
+    c1 = s3.upload_part_copy(Bucket=bucket, Key="m/copy", UploadId=uid, PartNumber=1,
+                             CopySource={"Bucket": bucket, "Key": "m/obj"},
+                             CopySourceRange=f"bytes=0-{5 * MIB - 1}")["CopyPartResult"]["ETag"]
+    s3.put_object(Bucket=bucket, Key="small", Body=b"tail")
+    c2 = s3.upload_part_copy(Bucket=bucket, Key="m/copy", UploadId=uid, PartNumber=2,
+                             CopySource=f"{bucket}/small")["CopyPartResult"]["ETag"]
+    assert (c1, c2) == (f'"{u.md5(p1)}"', f'"{u.md5(b"tail")}"')
+    r = complete(s3, bucket, "m/copy", uid, [(1, c1), (2, c2)])
+    assert r["ETag"] == etag_of_parts(p1, b"tail")
+    assert s3.get_object(Bucket=bucket, Key="m/copy")["Body"].read() == p1 + b"tail"
+
+
+def test_multipart_bad_requests(s3c, bucket):
+    """Malformed CompleteMultipartUpload bodies (MalformedXML), bad ids and part numbers."""
+    base = f"{s3c.url}/s3/{bucket}/k"
+    r = requests.post(base + "?uploads", timeout=10)
+    assert r.status_code == 200, r.text
+    uid = ET.fromstring(r.content).findtext("{http://s3.amazonaws.com/doc/2006-03-01/}UploadId")
+    part = b"<Part><PartNumber>1</PartNumber><ETag>\"%s\"</ETag></Part>" % (b"0" * 32)
+    bad = [b"", b"<CompleteMultipartUpload>", b"<CompleteMultipartUpload/>",
+           b"<CompleteMultipartUpload><Part><PartNumber>1</PartNumber></Part>"
+           b"</CompleteMultipartUpload>",
+           b"<CompleteMultipartUpload><Part><PartNumber>0</PartNumber><ETag>x</ETag></Part>"
+           b"</CompleteMultipartUpload>",
+           b"<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>nothex</ETag></Part>"
+           b"</CompleteMultipartUpload>",
+           b"<CompleteMultipartUpload><Part><Bad/></Part></CompleteMultipartUpload>",
+           b"<CompleteMultipartUpload>" + part * 10001 + b"</CompleteMultipartUpload>",
+           b'<!DOCTYPE d [<!ENTITY a "1">]><CompleteMultipartUpload><Part><PartNumber>&a;'
+           b"</PartNumber></Part></CompleteMultipartUpload>"]
+    for body in bad:
+        r = requests.post(base, params={"uploadId": uid}, data=body, timeout=10)
+        assert r.status_code == 400 and xml_error(r) == "MalformedXML", (body[:80], r.text)
+    r = requests.post(base, params={"uploadId": uid}, data=b"x" * (3 << 20), timeout=10)
+    assert r.status_code == 400 and xml_error(r) == "MaxMessageLengthExceeded"
+    r = requests.post(base, params={"uploadId": uid}, timeout=10,
+                      data=b"<CompleteMultipartUpload>" + part + b"</CompleteMultipartUpload>")
+    assert r.status_code == 400 and xml_error(r) == "InvalidPart"
+    r = requests.get(f"{s3c.url}/s3/{bucket}", params={"uploads": "", "max-uploads": "x"},
+                     timeout=10)
+    assert r.status_code == 400 and xml_error(r) == "InvalidArgument"
+    r = requests.get(base, params={"uploadId": uid, "part-number-marker": "-2"}, timeout=10)
+    assert r.status_code == 400 and xml_error(r) == "InvalidArgument"
+    r = requests.delete(base, params={"uploadId": uid}, timeout=10)
+    assert r.status_code == 204
+    assert lt.Http().get(s3c.url + "/v1/health").status_code == 200  # still serving
+
+
+@pytest.mark.slow
+def test_multipart_idle_upload_swept(tmp_path):
+    """An upload without a new part for mpt_idle_timeout goes (the target's sweeper thread:
+    nothing else touches the bucket meanwhile)."""
+    import time
+    c = lt.Cluster(tmp_path / "c", targets=1, name="s3idle", auth=False,
+                   extra_flags=["--mpt-idle-timeout", "2s"])
+    c.start()
+    try:
+        s3 = client(c.url + "/s3")
+        s3.create_bucket(Bucket="idle")
+        uid = s3.create_multipart_upload(Bucket="idle", Key="k")["UploadId"]
+        s3.upload_part(Bucket="idle", Key="k", UploadId=uid, PartNumber=1, Body=b"x")
+        time.sleep(5)
+        with pytest.raises(ClientError) as e:
+            s3.upload_part(Bucket="idle", Key="k", UploadId=uid, PartNumber=2, Body=b"y")
+        assert code_of(e) == "NoSuchUpload"
+        assert s3.list_multipart_uploads(Bucket="idle").get("Uploads", []) == []
+    finally:
+        problems = c.teardown()
+    assert not problems, problems
+
+
+def test_upload_file_multipart(s3, bucket, tmp_path):
+    """boto3's managed transfer in parts (threshold and chunk 5 MiB): 3 parts, read back."""
+    from boto3.s3.transfer import TransferConfig
+    data = os.urandom(11 * MIB)
+    src = tmp_path / "f"
+    src.write_bytes(data)
+    cfg = TransferConfig(multipart_threshold=5 * MIB, multipart_chunksize=5 * MIB)
+    s3.upload_file(str(src), bucket, "f", Config=cfg)
+    head = s3.head_object(Bucket=bucket, Key="f")
+    assert head["ETag"] == etag_of_parts(data[:5 * MIB], data[5 * MIB:10 * MIB], data[10 * MIB:])
+    assert head["ContentLength"] == len(data)
+    s3.download_file(bucket, "f", str(tmp_path / "g"))
+    assert (tmp_path / "g").read_bytes() == data
+
+
+def test_aws_chunked(s3c, s3, bucket):
+    """aws-chunked bodies as current SDKs send them (auth off: chunk signatures not checked):
+    decoded, trailing checksums (CRC32, CRC32C, SHA-256) verified, the MD5 ETag of the decoded
+    bytes; a wrong checksum, a cut or malformed body: 400 and nothing stored."""
+    base = f"{s3c.url}/s3/{bucket}"
+    data = os.urandom(150_000)
+    for i, (signed, trailer) in enumerate([(False, "x-amz-checksum-crc32"),
+                                           (False, "x-amz-checksum-crc32c"),
+                                           (False, "x-amz-checksum-sha256"), (False, None),
+                                           (True, None), (True, "x-amz-checksum-crc32")]):
+        r = u.chunked_put(f"{base}/c{i}", data, signed, trailer)
+        assert r.status_code == 200, (signed, trailer, r.text)
+        assert r.headers["ETag"] == f'"{u.md5(data)}"'
+        assert s3.get_object(Bucket=bucket, Key=f"c{i}")["Body"].read() == data
+    r = u.chunked_put(f"{base}/empty", b"", False)
+    assert r.status_code == 200 and u.native_object(s3c, bucket, "empty") == b""
+    for tamper, code in [("checksum", "BadDigest"), ("data", "BadDigest"),
+                         ("cut", "IncompleteBody")]:
+        r = u.chunked_put(f"{base}/bad", data, False, tamper=tamper)
+        assert r.status_code == 400 and xml_error(r) == code, (tamper, r.text)
+    r = u.chunked_put(f"{base}/bad", data, False, trailer="x-amz-checksum-crc64nvme")
+    assert r.status_code == 501 and xml_error(r) == "NotImplemented"
+    hdrs = {"x-amz-content-sha256": "STREAMING-UNSIGNED-PAYLOAD-TRAILER",
+            "Content-Encoding": "aws-chunked", "x-amz-decoded-content-length": "5"}
+    for body in [b"zz\r\nhello\r\n0\r\n\r\n", b"5\nhello\r\n0\r\n\r\n",
+                 b"5\r\nhello!\r\n0\r\n\r\n", b"6\r\nhello!\r\n0\r\n\r\n",
+                 b"5\r\nhello\r\n0\r\nx-amz-meta-x:1\r\n\r\n",
+                 b"5\r\nhello\r\n0\r\n\r\nmore", b"5;ext=1\r\nhello\r\n0\r\n\r\n",
+                 b"5" * 300 + b"\r\n"]:
+        r = requests.put(f"{base}/bad", data=body, headers=hdrs, timeout=10)
+        assert r.status_code == 400, (body[:40], r.text)
+    r = requests.put(f"{base}/bad", data=b"0\r\n\r\n", timeout=10,
+                     headers=dict(hdrs, **{"x-amz-decoded-content-length": "x"}))
+    assert r.status_code == 400 and xml_error(r) == "InvalidArgument"
+    assert "bad" not in u.native_names(s3c, bucket)
+    # an UploadPart in aws-chunked
+    uid = s3.create_multipart_upload(Bucket=bucket, Key="mp")["UploadId"]
+    r = u.chunked_put(f"{base}/mp?partNumber=1&uploadId={uid}", data, False)
+    assert r.status_code == 200 and r.headers["ETag"] == f'"{u.md5(data)}"', r.text
+    complete(s3, bucket, "mp", uid, [(1, r.headers["ETag"])])
+    assert s3.get_object(Bucket=bucket, Key="mp")["Body"].read() == data
 
 
 @pytest.mark.slow

@@ -2,14 +2,18 @@
 `aws s3api`), s3cmd and rclone - each configured with the endpoint URL, path-style addressing
 and dummy keys, its HOME and config in a temporary dir: make a bucket, upload a small tree,
 list it, download and compare, delete objects, remove the bucket. What each also checks:
-awscli the MD5 ETag of head-object, s3cmd its MD5 check on download, rclone `check` (MD5s)."""
+awscli the MD5 ETag of head-object, s3cmd its MD5 check on download, rclone `check` (MD5s).
+Then each uploads an 11 MiB file in 5 MiB parts (multipart upload), read back natively, with
+S3's multipart ETag."""
 
 import filecmp
 import json
+import os
 import shutil
 import subprocess
 
 import pytest
+import requests
 
 import locustest as lt
 import s3util as u
@@ -142,3 +146,68 @@ def test_rclone(s3c, s3env, files, tmp_path):
     same_tree(src, dst)
     run(rc + ["purge", f"loc:{bck}"], env)
     assert not u.native_bucket_exists(s3c, bck)
+
+
+@pytest.fixture(scope="module")
+def bigfile(tmp_path_factory):
+    """(path, bytes): 11 MiB, three parts of 5 MiB chunks."""
+    p = tmp_path_factory.mktemp("big") / "big.bin"
+    data = os.urandom(11 * u.MIB)
+    p.write_bytes(data)
+    return p, data
+
+
+def multipart_bucket(s3c, prefix):
+    bck = lt.rand_name(prefix)
+    assert requests.put(f"{s3c.url}/s3/{bck}", timeout=30).status_code == 200
+    return bck
+
+
+def check_multipart(s3c, bck, key, data):
+    """The object is the file, its ETag S3's of 5 MiB parts, and no upload is left behind."""
+    assert u.native_object(s3c, bck, key) == data
+    r = requests.head(f"{s3c.url}/s3/{bck}/{key}", timeout=30)
+    assert r.headers["ETag"] == u.etag_of_chunks(data, 5 * u.MIB)
+    r = requests.get(f"{s3c.url}/s3/{bck}", params={"uploads": ""}, timeout=30)
+    assert r.status_code == 200 and b"<Upload>" not in r.content, r.text
+
+
+def test_awscli_multipart(s3c, s3env, bigfile, tmp_path):
+    """`aws s3 cp` over multipart_threshold (5MB in its config): CreateMultipartUpload,
+    UploadPart x3, CompleteMultipartUpload."""
+    need("/usr/bin/aws")
+    env, _ = s3env
+    cfg = tmp_path / "aws.config"
+    cfg.write_text("[default]\nregion = us-east-1\ns3 =\n    addressing_style = path\n"
+                   "    multipart_threshold = 5MB\n    multipart_chunksize = 5MB\n")
+    env = dict(env, AWS_CONFIG_FILE=str(cfg))
+    bck = multipart_bucket(s3c, "awsmp-")
+    path, data = bigfile
+    run(["/usr/bin/aws", "--endpoint-url", s3c.url + "/s3", "--no-cli-pager", "s3", "cp",
+         "--quiet", str(path), f"s3://{bck}/big.bin"], env)
+    check_multipart(s3c, bck, "big.bin", data)
+
+
+def test_s3cmd_multipart(s3c, s3env, bigfile):
+    need("s3cmd")
+    env, home = s3env
+    bck = multipart_bucket(s3c, "s3cmdmp-")
+    path, data = bigfile
+    run(s3cmd_cfg(s3c, home) + ["put", "--multipart-chunk-size-mb=5", str(path),
+                                f"s3://{bck}/big.bin"], env)
+    check_multipart(s3c, bck, "big.bin", data)
+
+
+def test_rclone_multipart(s3c, s3env, bigfile):
+    need("rclone")
+    env, home = s3env
+    (home / "rclone.conf").write_text(
+        f"[loc]\ntype = s3\nprovider = Other\naccess_key_id = locus-key\n"
+        f"secret_access_key = locus-secret\nendpoint = {s3c.url}/s3\nforce_path_style = true\n"
+        f"region = us-east-1\n")
+    bck = multipart_bucket(s3c, "rclonemp-")
+    path, data = bigfile
+    rc = ["rclone", "--config", str(home / "rclone.conf")]
+    run(rc + ["copy", "--s3-upload-cutoff", "5M", "--s3-chunk-size", "5M", str(path),
+              f"loc:{bck}"], env)
+    check_multipart(s3c, bck, "big.bin", data)
