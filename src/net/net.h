@@ -225,6 +225,7 @@ typedef struct {
     void (*on_header)(void *arg, const char *name, size_t nlen, const char *value, size_t vlen);
     int (*on_body)(void *arg, long status, const void *p, size_t n);
     void *arg;
+    size_t buffer_size; /* the receive buffer (pieces up to that size); 0: libcurl's 16 KiB */
 } httpc_cb_t;
 int httpc_do_cb(const char *method, const char *url, const httpc_header_t *hdrs, int timeout_ms,
                 const httpc_cb_t *cb, httpc_resp_t *r);
