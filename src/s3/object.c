@@ -405,9 +405,10 @@ static int spool_write(s3_ctx_t *c, const void *data, size_t n)
     if (c->sha)
         EVP_DigestUpdate(c->sha, data, n);
     if (c->block) {
-        if (c->n > (int64_t)S3_BLOCK) { /* more than its Content-Length: MHD does not let it */
-            snprintf(c->msg, sizeof(c->msg), "a body longer than its Content-Length");
+        if (c->n > (int64_t)S3_BLOCK) { /* more than its (decoded) length said */
+            snprintf(c->msg, sizeof(c->msg), "a body longer than its length said");
             c->code = "IncompleteBody";
+            c->sink_status = 400;
             return -1;
         }
         memcpy(c->block + c->n - (int64_t)n, data, n);
@@ -545,10 +546,11 @@ void s3_put_headers(http_req_t *req, s3_ctx_t *c)
         return;
     }
     spool_init(c);
-    if (req->content_length >= (int64_t)S3_BLOCK_MIN && req->content_length <= (int64_t)S3_BLOCK)
+    int64_t len = c->chunked ? c->decoded_len : req->content_length; /* what the spool gets */
+    if (len >= (int64_t)S3_BLOCK_MIN && len <= (int64_t)S3_BLOCK)
         c->block = s3_block_get();
-    else if (req->content_length > 0 && req->content_length <= (int64_t)S3_SPOOL_MEM)
-        buf_reserve(&c->mem, (size_t)req->content_length); /* no regrowth (copies) on the way */
+    else if (len > 0 && len <= (int64_t)S3_SPOOL_MEM)
+        buf_reserve(&c->mem, (size_t)len); /* no regrowth (copies) on the way */
     req->body_mode = BODY_STREAM;
     req->on_body = put_sink;
 }
