@@ -13,8 +13,8 @@
  * DESIGN
  * A GET runs on the request's worker with its keep-alive connections to the targets (net.h),
  * with no other thread in between: a small answer is read whole and answered like any other
- * (one hand-off to the worker and back, as a native redirect would cost the client), and a big
- * one is answered as soon as its body starts, the worker then releasing the connection
+ * (one hand-off to the worker and back; 64 KiB to 1 MiB in a reused block), and a big one is
+ * answered as soon as its body starts, the worker then releasing the connection
  * (http_release) and writing the body into the response's stream as it comes. A target that
  * fails before the answer went out is a 503; after, the response ends with an error (the client
  * sees a transfer cut short, never a short 200 that looks whole).
