@@ -328,6 +328,8 @@ int httpc_do_cb(const char *method, const char *url, const httpc_header_t *hdrs,
     httpc_body_t b = {NULL, 0, -1, 0, 0};
     struct curl_slist *sl = httpc_prepare(h, method, url, NULL, hdrs, &b, timeout_ms, r);
     cb_sink_t s = {h, cb};
+    if (cb->buffer_size)
+        curl_easy_setopt(h, CURLOPT_BUFFERSIZE, (long)cb->buffer_size);
     curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header_cb);
     curl_easy_setopt(h, CURLOPT_HEADERDATA, &s);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_write_cb);

@@ -441,10 +441,16 @@ static const char *req_check_url(req_impl_t *ri)
     return NULL;
 }
 
+/* Set by http_release() on the worker that runs the request: the request is the I/O thread's. */
+static __thread bool released;
+
 /* on_request, and a 500 when the handler answered nothing. */
 static void run_request(http_server_t *s, http_req_t *req)
 {
+    released = false;
     s->on_request(req);
+    if (released)
+        return; /* req may be gone already */
     if (!req->_answered)
         http_reply_error(req, 500, "internal error: no response for %s", req->raw_path);
 }
@@ -498,6 +504,10 @@ static void *worker_main(void *arg)
         pthread_mutex_unlock(&s->lock);
         struct MHD_Connection *conn = ri->req.conn;
         run_request(s, &ri->req);
+        if (released) { /* http_release() resumed it */
+            pthread_mutex_lock(&s->lock);
+            continue;
+        }
         MHD_resume_connection(conn); /* ri belongs to the I/O thread from here */
         pthread_mutex_lock(&s->lock);
         inflight_drop(s);
@@ -508,6 +518,23 @@ out:
     pthread_mutex_unlock(&s->lock);
     httpc_thread_cleanup();
     return NULL;
+}
+
+bool http_releasable(const http_req_t *req)
+{
+    return req->_offloaded;
+}
+
+void http_release(http_req_t *req)
+{
+    if (!req->_offloaded || !req->_answered || released)
+        return; /* on an I/O thread the response is queued already */
+    http_server_t *s = req->_server;
+    released = true;
+    MHD_resume_connection(req->conn); /* req belongs to the I/O thread from here */
+    pthread_mutex_lock(&s->lock);
+    inflight_drop(s);
+    pthread_mutex_unlock(&s->lock);
 }
 
 /* Starts one more worker; false when the system refuses a thread. Called locked. */

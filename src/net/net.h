@@ -117,6 +117,15 @@ bool http_query_bool(http_req_t *req, const char *name);
  * not wait sends its body anyway. */
 bool http_answer_before_body(http_req_t *req);
 
+/* From a worker's on_request that has queued its response (a stream it keeps producing): lets
+ * the I/O thread send it now instead of when on_request returns. req must not be touched after
+ * (it may be freed at any time); a no-op on an I/O thread. */
+void http_release(http_req_t *req);
+/* Whether on_request runs on a worker, where http_release() lets a response go: false on an I/O
+ * thread (a server stopping, or out of threads), where a streamed body would not leave before
+ * on_request returns. */
+bool http_releasable(const http_req_t *req);
+
 /* Responses: exactly one per request, from on_request (or on_headers for early errors is NOT
  * allowed: set an error in ctx and answer in on_request). resp ownership passes to http_send. */
 void http_send(http_req_t *req, unsigned status, struct MHD_Response *resp);
@@ -216,6 +225,7 @@ typedef struct {
     void (*on_header)(void *arg, const char *name, size_t nlen, const char *value, size_t vlen);
     int (*on_body)(void *arg, long status, const void *p, size_t n);
     void *arg;
+    size_t buffer_size; /* the receive buffer (pieces up to that size); 0: libcurl's 16 KiB */
 } httpc_cb_t;
 int httpc_do_cb(const char *method, const char *url, const httpc_header_t *hdrs, int timeout_ms,
                 const httpc_cb_t *cb, httpc_resp_t *r);

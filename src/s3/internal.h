@@ -18,6 +18,17 @@
 #define S3_NATIVE_TIMEOUT_MS 60000 /* a call to this proxy's native API or to a target */
 #define S3_LIST_MAX 1000           /* S3's max-keys cap */
 
+/* Object bodies of S3_BLOCK bytes at most (a GET's answer, a PUT's body) are relayed in blocks
+ * that are kept for reuse (S3_BLOCKS_KEPT at most): a fresh allocation of that size costs a
+ * mapping and its page faults every time, which the relay felt (docs/s3.md). */
+#define S3_BLOCK (1u << 20)
+#define S3_BLOCK_MIN (64u << 10) /* smaller bodies take plain allocations */
+#define S3_BLOCKS_KEPT 16
+/* A block of S3_BLOCK bytes (never NULL). */
+void *s3_block_get(void);
+/* Gives a block back (NULL is a no-op); also an MHD free callback. */
+void s3_block_put(void *p);
+
 /* One S3 request (req->ctx). */
 typedef struct {
     char *bck; /* NULL: the service (ListBuckets) */
@@ -28,6 +39,7 @@ typedef struct {
     char msg[512];
     /* PUT: the body spooled in memory (mem) or, when bigger, in an unlinked file (fd) */
     buf_t mem;
+    char *block; /* or, for a body of S3_BLOCK_MIN..S3_BLOCK bytes, a block (s3_block_get) */
     int fd;
     int64_t n;
     EVP_MD_CTX *md5;

@@ -58,6 +58,7 @@ static void ctx_free(http_req_t *req)
     free(c->bck);
     free(c->key);
     buf_dispose(&c->mem);
+    s3_block_put(c->block);
     if (c->fd >= 0)
         close(c->fd);
     EVP_MD_CTX_free(c->md5);
