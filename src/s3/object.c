@@ -178,7 +178,7 @@ static void get_run(s3get_t *g)
     httpc_header_t hdrs[2] = {{NULL, NULL}, {NULL, NULL}};
     if (g->range[0])
         hdrs[0] = (httpc_header_t){"Range", g->range};
-    httpc_cb_t cb = {get_on_header, get_on_body, g};
+    httpc_cb_t cb = {.on_header = get_on_header, .on_body = get_on_body, .arg = g};
     httpc_resp_t r;
     httpc_resp_init(&r);
     int rc = httpc_do_cb("GET", g->url, hdrs, 0, &cb, &r);
@@ -327,7 +327,7 @@ static ssize_t no_body(void *cls, uint64_t pos, char *buf, size_t max)
 static long head_md(const char *url, s3_md_t *md)
 {
     memset(md, 0, sizeof(*md));
-    httpc_cb_t cb = {md_collect, no_data, md};
+    httpc_cb_t cb = {.on_header = md_collect, .on_body = no_data, .arg = md};
     httpc_resp_t r;
     httpc_resp_init(&r);
     int rc = httpc_do_cb("HEAD", url, NULL, S3_NATIVE_TIMEOUT_MS, &cb, &r);
@@ -638,7 +638,7 @@ static void object_copy(http_req_t *req, s3_ctx_t *c)
         goto out;
     }
     spool_init(c);
-    httpc_cb_t cb = {NULL, copy_body, &in};
+    httpc_cb_t cb = {.on_body = copy_body, .arg = &in};
     httpc_resp_t r;
     httpc_resp_init(&r);
     int rc = httpc_do_cb("GET", surl, NULL, 0, &cb, &r);
