@@ -59,7 +59,16 @@ typedef struct {
     int64_t mtime;    /* seconds */
 } slot_t;
 
-/* Another target's stream of frames for this batch, read ahead by a thread of its own. */
+/* Entries owned here made into frames (GET /v1/internal/moss, or this target's own entries of
+ * its GetBatch). */
+typedef struct {
+    moss_req_t r;
+    int (*emit)(void *arg, const void *p, size_t n); /* where the frames go: 0 or -1 */
+    void *emit_arg;
+    buf_t out; /* frames not sent yet (at most MOSS_OUT_BLOCK and a frame header) */
+} mint_t;
+
+/* A target's stream of frames for this batch, read ahead by a thread of its own. */
 typedef struct {
     char *url, *body; /* the request: its entries of the batch, in order */
     pthread_t th;
@@ -73,6 +82,7 @@ typedef struct {
     bool cancel;           /* the producer is done with it */
     char why[512];         /* when done: why the stream ended ("" for a complete answer) */
     buf_t refusal;         /* a non-200 answer's text (the reader's) */
+    mint_t *local;         /* this target's own entries (their strings borrowed), else NULL */
 } peer_t;
 
 typedef struct {
@@ -85,7 +95,7 @@ typedef struct {
     json_t *out; /* multipart: MossResp.out */
     bool live;   /* streaming: the answer started */
     buf_t pre;   /* streaming: the archive's first bytes until then */
-    int *owner;  /* per entry: the index of its target's peer, -1 for a local one */
+    int *owner;  /* per entry: the index of its stream in peers */
     peer_t **peers;
     size_t npeers;
 } moss_t;
@@ -157,13 +167,6 @@ static int reader_skip(arch_reader_t *r, int64_t off)
 
 /* ---------------------------------------------------------------- the owner's side */
 
-/* GET /v1/internal/moss: the entries of the MossReq body, all owned here. */
-typedef struct {
-    moss_req_t r;
-    tstream_t *ts;
-    buf_t out; /* frames not sent yet (at most MOSS_OUT_BLOCK and a frame header) */
-} mint_t;
-
 static void mint_free(void *p)
 {
     mint_t *x = p;
@@ -174,7 +177,7 @@ static void mint_free(void *p)
 
 static int mint_flush(mint_t *x)
 {
-    int rc = x->out.len ? tstream_write(x->ts, x->out.base, x->out.len) : 0;
+    int rc = x->out.len ? x->emit(x->emit_arg, x->out.base, x->out.len) : 0;
     x->out.len = 0;
     return rc;
 }
@@ -235,18 +238,30 @@ static int mint_entry(mint_t *x, const moss_in_t *in)
     return rc;
 }
 
-static int mint_produce(tstream_t *ts, void *p)
+/* Every entry's frame, in order: 0 or -1 (the answer is cut). */
+static int mint_all(mint_t *x)
 {
-    mint_t *x = p;
-    x->ts = ts;
-    pthread_setname_np(pthread_self(), "moss-frames");
-    if (tstream_start(ts, -1, "application/octet-stream") < 0)
-        return -1;
     buf_reserve(&x->out, MOSS_OUT_BLOCK + 64);
     for (size_t i = 0; i < x->r.n; i++)
         if (mint_entry(x, &x->r.in[i]) < 0)
             return -1;
     return mint_flush(x);
+}
+
+static int emit_stream(void *arg, const void *p, size_t n)
+{
+    return tstream_write(arg, p, n);
+}
+
+static int mint_produce(tstream_t *ts, void *p)
+{
+    mint_t *x = p;
+    x->emit = emit_stream;
+    x->emit_arg = ts;
+    pthread_setname_np(pthread_self(), "moss-frames");
+    if (tstream_start(ts, -1, "application/octet-stream") < 0)
+        return -1;
+    return mint_all(x);
 }
 
 /* GET /v1/internal/moss (a node: the target assembling a GetBatch): the entries of the MossReq
@@ -327,6 +342,30 @@ static void *peer_main(void *arg)
     pthread_mutex_unlock(&q->lock);
     httpc_resp_dispose(&r);
     httpc_thread_cleanup();
+    return NULL;
+}
+
+static int emit_ring(void *arg, const void *p, size_t n)
+{
+    return peer_on_body(arg, 200, p, n);
+}
+
+/* The entries this target owns, made into frames on a thread of their own as an owner makes
+ * its answer, into a ring: their reads overlap the writing of the archive like the others'. */
+static void *peer_local_main(void *arg)
+{
+    peer_t *q = arg;
+    pthread_setname_np(pthread_self(), "moss-local");
+    mint_t *x = q->local;
+    x->emit = emit_ring;
+    x->emit_arg = q;
+    int rc = mint_all(x);
+    pthread_mutex_lock(&q->lock);
+    if (rc < 0 && !q->cancel)
+        snprintf(q->why, sizeof(q->why), "(this one) had a read error");
+    q->done = true;
+    pthread_cond_broadcast(&q->cond);
+    pthread_mutex_unlock(&q->lock);
     return NULL;
 }
 
@@ -446,26 +485,36 @@ static void peer_free(peer_t *q)
     pthread_mutex_destroy(&q->lock);
     pthread_cond_destroy(&q->cond);
     buf_dispose(&q->refusal);
+    if (q->local) {
+        free(q->local->r.in); /* the entries' strings are the batch's */
+        buf_dispose(&q->local->out);
+        free(q->local);
+    }
     free(q->ring);
     free(q->url);
     free(q->body);
     free(q);
 }
 
-static peer_t *peer_new(const char *url, json_t *ins, size_t npeers)
+/* A stream read by its own thread: another target's answer to url for its entries ins, or (url
+ * NULL) this target's own entries, local. npeers: how many streams the batch has. */
+static peer_t *peer_new(const char *url, json_t *ins, mint_t *local, size_t npeers)
 {
     peer_t *q = xcalloc(1, sizeof(*q));
-    json_t *j = json_pack("{s:o}", "in", ins);
-    q->body = json_dumps(j, JSON_COMPACT);
-    json_decref(j);
-    q->url = xasprintf("%s/v1/internal/moss", url);
-    /* about MOSS_RING in all, and never under a quarter of it per target */
+    if (url) {
+        json_t *j = json_pack("{s:o}", "in", ins);
+        q->body = json_dumps(j, JSON_COMPACT);
+        json_decref(j);
+        q->url = xasprintf("%s/v1/internal/moss", url);
+    }
+    q->local = local;
+    /* about MOSS_RING in all, and never under a quarter of it per stream */
     q->cap = npeers > 4 ? MOSS_RING / 4 : MOSS_RING / npeers;
     q->ring = xmalloc(q->cap);
     buf_init(&q->refusal);
     pthread_mutex_init(&q->lock, NULL);
     pthread_cond_init(&q->cond, NULL);
-    int rc = pthread_create(&q->th, NULL, peer_main, q);
+    int rc = pthread_create(&q->th, NULL, url ? peer_main : peer_local_main, q);
     q->running = rc == 0;
     if (rc != 0) {
         q->done = true;
@@ -474,20 +523,25 @@ static peer_t *peer_new(const char *url, json_t *ins, size_t npeers)
     return q;
 }
 
-/* Which target owns each entry, and one stream per other target that owns some. */
+/* Which target owns each entry, and one stream per target that owns some: this one's made
+ * here (index nt), the others' asked of them. */
 static void peers_start(moss_t *m)
 {
     smap_t *sm = smap_get();
     size_t nt = sm->n_targets;
     json_t **ins = xcalloc(nt ? nt : 1, sizeof(json_t *));
     m->owner = xcalloc(m->r.n, sizeof(int));
+    mint_t *loc = xcalloc(1, sizeof(*loc));
+    loc->r.in = xcalloc(m->r.n, sizeof(moss_in_t));
     size_t npeers = 0;
     for (size_t i = 0; i < m->r.n; i++) {
         const moss_in_t *in = &m->r.in[i];
         const snode_t *o = smap_owner(sm, in->bucket, in->objname);
-        m->owner[i] = -1;
-        if (o == NULL || strcmp(o->id, cluster_self_id()) == 0)
+        if (o == NULL || strcmp(o->id, cluster_self_id()) == 0) {
+            loc->r.in[loc->r.n++] = *in; /* borrowed */
+            m->owner[i] = (int)nt;
             continue;
+        }
         size_t t = (size_t)(o - sm->targets);
         if (ins[t] == NULL) {
             ins[t] = json_array();
@@ -500,13 +554,20 @@ static void peers_start(moss_t *m)
         json_array_append_new(ins[t], e);
         m->owner[i] = (int)t;
     }
-    m->peers = xcalloc(nt ? nt : 1, sizeof(peer_t *));
-    m->npeers = nt;
+    npeers += loc->r.n > 0;
+    m->peers = xcalloc(nt + 1, sizeof(peer_t *));
+    m->npeers = nt + 1;
     for (size_t t = 0; t < nt; t++)
         if (ins[t])
-            m->peers[t] = peer_new(sm->targets[t].url, ins[t], npeers);
+            m->peers[t] = peer_new(sm->targets[t].url, ins[t], NULL, npeers);
     smap_put(sm);
     free(ins);
+    if (loc->r.n > 0) {
+        m->peers[nt] = peer_new(NULL, NULL, loc, npeers);
+    } else {
+        free(loc->r.in);
+        free(loc);
+    }
 }
 
 static void peers_stop(moss_t *m)
@@ -572,8 +633,8 @@ static int sink_writer(void *arg, const void *p, size_t n)
     return arch_writer_data(arg, p, n);
 }
 
-/* Writes one ready entry (or its missing marker); q: its target's stream when remote. 0, or
- * the batch's failure status. */
+/* Writes one entry whose frame was read from q (or its missing marker). 0, or the batch's
+ * failure status. */
 static int write_slot(moss_t *m, const moss_in_t *in, slot_t *s, peer_t *q)
 {
     bool missing = s->status == 404 && m->r.coer;
@@ -584,20 +645,13 @@ static int write_slot(moss_t *m, const moss_in_t *in, slot_t *s, peer_t *q)
     int rc = arch_writer_begin(m->w, name, len, missing ? time_now_ns() / 1000000000 : s->mtime);
     free(name);
     if (rc == 0 && !missing) {
-        if (q)
-            rc = peer_read(q, s->len, sink_writer, m->w);
+        rc = peer_read(q, s->len, sink_writer, m->w);
         if (rc < 0 && arch_writer_error(m->w)[0] == '\0') {
             s->status = 500; /* the stream broke in the middle of the member */
             s->err =
                 xasprintf("ais://%s/%s: its target's answer ended early", in->bucket, in->objname);
             return 500;
         }
-        if (q)
-            ;
-        else if (s->r)
-            rc = reader_skip(s->r, s->off) < 0 ? -1 : arch_writer_copy(m->w, s->r, s->len);
-        else
-            rc = arch_writer_copy_fd(m->w, s->fd, s->off, s->len);
     }
     out_add(m, in, len, missing ? s->err : NULL);
     return rc < 0 ? 500 : 0;
@@ -622,12 +676,9 @@ static int moss_entries(moss_t *m)
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < m->r.n; i++) {
         const moss_in_t *in = &m->r.in[i];
-        peer_t *q = m->owner[i] >= 0 ? m->peers[m->owner[i]] : NULL;
+        peer_t *q = m->peers[m->owner[i]];
         slot_t s = {.fd = -1};
-        if (q)
-            peer_frame(q, in, &s);
-        else
-            slot_local(in, &s);
+        peer_frame(q, in, &s);
         int st = write_slot(m, in, &s, q);
         if (st != 0)
             rc = moss_fail(m, st, s.status ? s.err : arch_writer_error(m->w));
