@@ -21,7 +21,10 @@
 
 #define STREAM_BLOCK (64u * 1024)
 #define STREAM_PIPE_MIN (64u * 1024) /* a pipe's capacity (Linux's default) */
-#define STREAM_PIPE (1024u * 1024)
+/* A bigger pipe, so the producer and the I/O thread wait for each other less often; 64 pages
+ * only: Linux counts pipe pages per user (soft limit 16384 by default, beyond which every new
+ * pipe of the user gets 2 pages), and all daemons of a host may share one user. */
+#define STREAM_PIPE (256u * 1024)
 
 struct http_stream_s {
     pthread_mutex_t lock;
@@ -59,7 +62,6 @@ http_stream_t *http_stream_new(void)
         return NULL;
     }
     fcntl(st->pfd[0], F_SETFL, fcntl(st->pfd[0], F_GETFL) | O_NONBLOCK);
-    /* A bigger pipe: the producer and the I/O thread wait for each other less often. */
     int cap = fcntl(st->pfd[1], F_SETPIPE_SZ, (int)STREAM_PIPE);
     st->cap = cap >= (int)STREAM_PIPE_MIN ? (size_t)cap : STREAM_PIPE_MIN;
     pthread_mutex_init(&st->lock, NULL);
