@@ -38,7 +38,6 @@ int locus_batch_get(locus_client_t *c, const char *bck, const locus_batch_in_t *
     r.json_body = body;
     r.sink = cb;
     r.sink_arg = arg;
-    r.recv_buf = 256 * 1024; /* an archive of many objects: read it in big pieces */
     rc = client_do(c, &r, err);
     if (nbytes != NULL)
         *nbytes = r.nbytes;

@@ -328,8 +328,6 @@ static CURLcode perform_leg(locus_client_t *c, client_req_t *r, const char *url,
     curl_easy_setopt(h, CURLOPT_HEADERDATA, r);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_write);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, x);
-    if (r->recv_buf > 0)
-        curl_easy_setopt(h, CURLOPT_BUFFERSIZE, r->recv_buf);
 
     struct curl_slist *hl = NULL;
     if (leg == 0 && c->auth_hdr != NULL) /* not to where a redirect points: see client.h */

@@ -50,7 +50,6 @@ typedef struct {
     void *sink_arg;
     int sink_rc;    /* what the sink returned when it aborted */
     int64_t nbytes; /* 2xx body bytes delivered */
-    long recv_buf;  /* > 0: libcurl's receive buffer (a big streamed body: fewer, bigger pieces) */
     /* out */
     long status;
     buf_t body;    /* 2xx body when no sink; error body otherwise (capped) */
