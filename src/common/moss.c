@@ -229,7 +229,7 @@ int moss_frame_hdr(const char *line, size_t n, int64_t *len)
         else
             v = v * 10 + (line[i] - '0');
     }
-    if (st < 200 || st > 599 || (st != 200 && v > MOSS_FRAME_ERR_MAX))
+    if ((st != 200 && (st < 400 || st > 599)) || (st != 200 && v > MOSS_FRAME_ERR_MAX))
         return -1;
     *len = v;
     return st;

@@ -61,8 +61,9 @@ char *moss_name_in_arch(const moss_req_t *r, const moss_in_t *in, bool missing);
 #define MOSS_FRAME_HDR_MAX 40   /* a header line, without its '\n' */
 #define MOSS_FRAME_ERR_MAX 4096 /* an error frame's text */
 /* Parses a frame's header line (n bytes without its '\n'; untrusted: another node's answer):
- * its status (200..599) with *len, or -1 when malformed (an error frame's text longer than
- * MOSS_FRAME_ERR_MAX is). */
+ * its status (200, or an error 400..599) with *len, or -1 when malformed (so is an error
+ * frame's text longer than MOSS_FRAME_ERR_MAX, and any other status, such as the 303 of older
+ * owners that had big entries fetched alone). */
 int moss_frame_hdr(const char *line, size_t n, int64_t *len);
 
 #endif

@@ -134,11 +134,11 @@ static void test_frame_hdr(void **state)
     assert_int_equal(moss_frame_hdr("200 0", 5, &len), 200);
     assert_int_equal(len, 0);
     assert_int_equal(moss_frame_hdr("200 999999999999999999", 22, &len), 200); /* 18 digits */
-    const char *bad[] = {"",       "200",      "200 ",  "200  5",
-                         "200 -5", "200 +5",   "+20 5", " 200 5",
-                         "200 5 ", "199 1",    "600 1", "2000 1",
-                         "200 5x", "500 4097", "20a 1", "200 1234567890123456789",
-                         "200\t5"};
+    const char *bad[] = {
+        "",      "200",    "200 ",   "200  5",   "200 -5", "200 +5",
+        "+20 5", " 200 5", "200 5 ", "199 1",    "303 0",  "399 1",
+        "600 1", "2000 1", "200 5x", "500 4097", "20a 1",  "200 1234567890123456789",
+        "200\t5"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         assert_int_equal(moss_frame_hdr(bad[i], strlen(bad[i]), &len), -1);
     assert_int_equal(moss_frame_hdr("500 4096", 8, &len), 500); /* the longest error text */
