@@ -211,3 +211,26 @@ char *moss_name_in_arch(const moss_req_t *r, const moss_in_t *in, bool missing)
                      r->onob ? "" : "/", in->objname, in->archpath ? "/" : "",
                      in->archpath ? in->archpath : "");
 }
+
+int moss_frame_hdr(const char *line, size_t n, int64_t *len)
+{
+    /* exactly: 3 digits, a space, 1..18 digits (no sign, no other byte) */
+    if (n < 5 || n > 4 + 18 || line[3] != ' ')
+        return -1;
+    int st = 0;
+    int64_t v = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (i == 3)
+            continue;
+        if (line[i] < '0' || line[i] > '9')
+            return -1;
+        if (i < 3)
+            st = st * 10 + (line[i] - '0');
+        else
+            v = v * 10 + (line[i] - '0');
+    }
+    if ((st != 200 && (st < 400 || st > 599)) || (st != 200 && v > MOSS_FRAME_ERR_MAX))
+        return -1;
+    *len = v;
+    return st;
+}

@@ -55,4 +55,15 @@ int moss_in_range(const moss_in_t *in, int64_t size, int64_t *off, int64_t *len)
  * "__404__/" when missing. Caller frees. */
 char *moss_name_in_arch(const moss_req_t *r, const moss_in_t *in, bool missing);
 
+/* The framed answer of GET /v1/internal/moss (another target's entries of a GetBatch): one frame
+ * per entry, "<status> <length>\n" then length bytes (the entry's bytes for 200, else the error
+ * text). docs/protocol.md §1.14. */
+#define MOSS_FRAME_HDR_MAX 40   /* a header line, without its '\n' */
+#define MOSS_FRAME_ERR_MAX 4096 /* an error frame's text */
+/* Parses a frame's header line (n bytes without its '\n'; untrusted: another node's answer):
+ * its status (200, or an error 400..599) with *len, or -1 when malformed (so is an error
+ * frame's text longer than MOSS_FRAME_ERR_MAX, and any other status, such as the 303 of older
+ * owners that had big entries fetched alone). */
+int moss_frame_hdr(const char *line, size_t n, int64_t *len);
+
 #endif

@@ -325,7 +325,15 @@ int httpc_do_cb(const char *method, const char *url, const httpc_header_t *hdrs,
                 const httpc_cb_t *cb, httpc_resp_t *r)
 {
     CURL *h = thread_handle();
-    httpc_body_t b = {NULL, 0, -1, 0, 0};
+    httpc_body_t b = {cb->body, cb->body ? cb->body_len : 0, -1, 0, 0};
+    if (cb->body != NULL) {
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, cb->body);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)cb->body_len);
+    }
+    if (cb->stall_s > 0) {
+        curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+        curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, (long)cb->stall_s);
+    }
     struct curl_slist *sl = httpc_prepare(h, method, url, NULL, hdrs, &b, timeout_ms, r);
     cb_sink_t s = {h, cb};
     if (cb->buffer_size)

@@ -20,12 +20,18 @@
 #include <unistd.h>
 
 #define STREAM_BLOCK (64u * 1024)
+#define STREAM_PIPE_MIN (64u * 1024) /* a pipe's capacity (Linux's default) */
+/* A bigger pipe, so the producer and the I/O thread wait for each other less often; 64 pages
+ * only: Linux counts pipe pages per user (soft limit 16384 by default, beyond which every new
+ * pipe of the user gets 2 pages), and all daemons of a host may share one user. */
+#define STREAM_PIPE (256u * 1024)
 
 struct http_stream_s {
     pthread_mutex_t lock;
     int pfd[2];                  /* [0] read by the I/O thread, [1] written by the producer */
     struct MHD_Connection *conn; /* set when sent; the connection outlives its response */
     http_server_t *srv;
+    size_t cap;  /* the pipe's capacity: what one write may fill */
     bool parked; /* the reader suspended conn until the producer writes or ends */
     bool ok;     /* the producer's verdict, valid once pfd[1] is closed */
     int refs;    /* producer + response */
@@ -56,6 +62,8 @@ http_stream_t *http_stream_new(void)
         return NULL;
     }
     fcntl(st->pfd[0], F_SETFL, fcntl(st->pfd[0], F_GETFL) | O_NONBLOCK);
+    int cap = fcntl(st->pfd[1], F_SETPIPE_SZ, (int)STREAM_PIPE);
+    st->cap = cap >= (int)STREAM_PIPE_MIN ? (size_t)cap : STREAM_PIPE_MIN;
     pthread_mutex_init(&st->lock, NULL);
     st->refs = 2;
     return st;
@@ -158,9 +166,16 @@ void http_stream_cancel(http_stream_t *st)
 
 int http_stream_write(http_stream_t *st, const void *p, size_t n)
 {
-    if (write_all(st->pfd[1], p, n) < 0)
-        return -1; /* EPIPE: the response is gone */
-    wake(st);
+    /* A piece at a time, each no bigger than the pipe, with a wake-up after each: a write that
+     * fills the pipe would otherwise wait for a reader parked until the write's end. */
+    for (const char *c = p; n > 0;) {
+        size_t k = n < st->cap ? n : st->cap;
+        if (write_all(st->pfd[1], c, k) < 0)
+            return -1; /* EPIPE: the response is gone */
+        wake(st);
+        c += k;
+        n -= k;
+    }
     return 0;
 }
 

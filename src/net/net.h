@@ -217,14 +217,20 @@ int httpc_get_fd(const char *url, int fd, int timeout_ms, httpc_resp_t *r);
 /* The same with the size bytes of fd from offset off. */
 int httpc_put_fd_range(const char *url, int fd, int64_t off, int64_t size,
                        const httpc_header_t *hdrs, int timeout_ms, httpc_resp_t *r);
-/* A bodiless request (GET, HEAD, DELETE) whose answer is handed over as it arrives: each
- * header line to on_header (name and value trimmed, not NUL-terminated), then the body in pieces
- * to on_body with the status; on_body returns 0, or -1 to abort the transfer (then -1 with
- * r->err). Same returns as httpc_do; r->body stays empty. */
+/* A request whose answer is handed over as it arrives: each header line to on_header (name and
+ * value trimmed, not NUL-terminated), then the body in pieces to on_body with the status;
+ * on_body returns 0, or -1 to abort the transfer (then -1 with r->err). Same returns as
+ * httpc_do; r->body stays empty. The request has body_len bytes of body (signed like
+ * httpc_do's) when body is not NULL; stall_s > 0: the transfer fails when no byte moved for
+ * that long (on top of timeout_ms, 0 = none: for long streams); buffer_size > 0: the size of
+ * the pieces handed to on_body (libcurl's receive buffer, default 16 KiB). */
 typedef struct {
     void (*on_header)(void *arg, const char *name, size_t nlen, const char *value, size_t vlen);
     int (*on_body)(void *arg, long status, const void *p, size_t n);
     void *arg;
+    const void *body;
+    size_t body_len;
+    int stall_s;
     size_t buffer_size; /* the receive buffer (pieces up to that size); 0: libcurl's 16 KiB */
 } httpc_cb_t;
 int httpc_do_cb(const char *method, const char *url, const httpc_header_t *hdrs, int timeout_ms,

@@ -262,7 +262,10 @@ static void object_get(http_req_t *req, const char *url)
     const char *range = http_header(req, "Range");
     if (range)
         hdrs[0] = (httpc_header_t){"Range", range};
-    httpc_cb_t cb = {get_on_header, get_on_body, &g, S3_GET_RECV_BUF};
+    httpc_cb_t cb = {.on_header = get_on_header,
+                     .on_body = get_on_body,
+                     .arg = &g,
+                     .buffer_size = S3_GET_RECV_BUF};
     httpc_resp_t r;
     httpc_resp_init(&r);
     int rc = httpc_do_cb("GET", url, hdrs, 0, &cb, &r);

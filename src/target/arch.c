@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #define ARCH_BLOCK (64 * 1024)
+#define ARCH_WBLOCK (256 * 1024) /* what the writer hands its sink at a time */
 
 int arch_fmt_parse(const char *mime, arch_fmt_t *f)
 {
@@ -324,6 +325,7 @@ struct arch_writer_s {
     struct archive_entry *e;
     arch_sink_cb sink;
     void *arg;
+    char *buf; /* ARCH_BLOCK: what the copies read into (made at the first) */
     bool failed;
     char err[256];
 };
@@ -356,7 +358,7 @@ arch_writer_t *arch_writer_new(arch_fmt_t f, arch_sink_cb sink, void *arg, char 
     if (rc == ARCHIVE_OK && f == ARCH_TAR_LZ4)
         rc = archive_write_add_filter_lz4(w->a);
     if (rc == ARCHIVE_OK) /* fewer, bigger writes to the sink (a pipe to the client) */
-        rc = archive_write_set_bytes_per_block(w->a, ARCH_BLOCK);
+        rc = archive_write_set_bytes_per_block(w->a, ARCH_WBLOCK);
     if (rc == ARCHIVE_OK)
         rc = archive_write_set_bytes_in_last_block(w->a, 1);
     if (rc == ARCHIVE_OK)
@@ -408,9 +410,16 @@ int arch_writer_data(arch_writer_t *w, const void *p, size_t n)
     return w->failed ? -1 : 0;
 }
 
+static char *copy_buf(arch_writer_t *w)
+{
+    if (w->buf == NULL)
+        w->buf = xmalloc(ARCH_BLOCK);
+    return w->buf;
+}
+
 int arch_writer_copy(arch_writer_t *w, arch_reader_t *r, int64_t size)
 {
-    char *buf = xmalloc(ARCH_BLOCK);
+    char *buf = copy_buf(w);
     int rc = 0;
     while (rc == 0 && size > 0) {
         ssize_t n = arch_read(r, buf, size < ARCH_BLOCK ? (size_t)size : ARCH_BLOCK);
@@ -423,13 +432,12 @@ int arch_writer_copy(arch_writer_t *w, arch_reader_t *r, int64_t size)
         rc = arch_writer_data(w, buf, (size_t)n);
         size -= n;
     }
-    free(buf);
     return rc;
 }
 
 int arch_writer_copy_fd(arch_writer_t *w, int fd, int64_t off, int64_t size)
 {
-    char *buf = xmalloc(ARCH_BLOCK);
+    char *buf = copy_buf(w);
     int rc = 0;
     while (rc == 0 && size > 0) {
         ssize_t n = pread(fd, buf, size < ARCH_BLOCK ? (size_t)size : ARCH_BLOCK, (off_t)off);
@@ -445,7 +453,6 @@ int arch_writer_copy_fd(arch_writer_t *w, int fd, int64_t off, int64_t size)
         off += n;
         size -= n;
     }
-    free(buf);
     return rc;
 }
 
@@ -456,6 +463,7 @@ int arch_writer_finish(arch_writer_t *w, bool ok)
         rc = writer_fail(w);
     archive_entry_free(w->e);
     archive_write_free(w->a); /* closes when not closed yet: the trailer, unless failed */
+    free(w->buf);
     free(w);
     return rc;
 }

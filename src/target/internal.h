@@ -400,10 +400,6 @@ void arch_job(struct xact_s *x, json_t *msg, char *(*next)(void *), void *arg);
 int arch_spool_fetch(const char *url, int64_t *size, int *status, char *err, size_t errlen);
 /* GET /v1/ml/moss[/<bck>]: GetBatch, assembled on this target (docs/protocol.md §1.14). */
 void moss_handle(http_req_t *req, const trust_t *who, const char *bck);
-/* The next frame of a /v1/internal/moss answer at *p (untrusted bytes up to end): its status
- * (200..599) with its bytes in *data, *len (borrowed) and *p moved past it, or -1 when
- * malformed. */
-int moss_frame_next(const char **p, const char *end, const char **data, int64_t *len);
 /* GET /v1/internal/moss: the entries another target needs for its GetBatch (a node's call). */
 void moss_internal(http_req_t *req);
 

@@ -4,17 +4,20 @@
  * into one archive (TAR, TGZ, ZIP or TAR.LZ4). docs/design.md §16, docs/protocol.md §1.14.
  *
  * DESIGN
- * A producer thread (tstream.c) works through the request in windows of MOSS_WINDOW entries.
- * For each window it first gets every entry ready: a local object is opened (and its member
- * found when the entry names an archpath); the others are asked of their owning targets, one
- * request per target for all its entries of the window, in one parallel fan-out (net/fanout:
- * signed intra-cluster GET /v1/internal/moss, whose answer frames each entry's bytes or error;
- * the owner resolves archpaths and ranges). One request per target and window instead of one
- * per object is what makes a batch cheaper than as many GETs.
- * Then it writes the window's entries in order and drops them, while a helper thread gets the
- * next window ready. Memory is two windows' remote bodies, whatever the batch's length.
- * - Streaming (strm): the archive is the answer, sent as it is made. The first window is ready
- *   before the first byte, so its errors are clean error replies; a later fatal error can only
+ * A producer thread (tstream.c) writes the entries in request order. A local entry is opened
+ * and copied into the archive. For the others, the batch opens at its start ONE request to
+ * each other target that owns entries (signed intra-cluster GET /v1/internal/moss with all its
+ * entries, in order): the owner answers a stream of frames "<status> <length>\n<bytes>", one per
+ * entry, reading each as the connection takes the bytes (it resolves archpaths and ranges). A
+ * thread per such target reads its stream into a ring of MOSS_RING bytes; the producer takes
+ * each remote entry's frame from its target's ring when its turn comes, and copies its bytes
+ * straight from the ring into the archive. Two round trips per target for the whole batch, the
+ * owners reading ahead while this target writes: that is what makes a batch cheaper than as
+ * many GETs. Memory: one ring per target, whatever the batch's length or its objects' sizes
+ * (a ring full stops its reader, which stops the owner through TCP).
+ * - Streaming (strm): the archive is the answer, sent as it is made. The answer starts only
+ *   after the first MOSS_CLEAN_ENTRIES entries or MOSS_CLEAN_BYTES bytes of archive (held
+ *   until then), so their errors are clean error replies; a later fatal error can only
  *   truncate the transfer (the client sees it as a failed transfer, never a short archive).
  * - Otherwise: the archive is spooled to an unnamed file on a mountpath, then sent as AIStore's
  *   multipart answer: part "metadata" (MossResp JSON: the size or error of every entry), part
@@ -27,7 +30,6 @@
 #include "common/log.h"
 #include "common/moss.h"
 #include "common/util.h"
-#include "net/fanout.h"
 #include "target/arch.h"
 #include "target/internal.h"
 #include "xact/xact.h"
@@ -41,23 +43,47 @@
 #include <unistd.h>
 #include <xxhash.h>
 
-#define MOSS_WINDOW 64
-/* An owner sends entries up to this size inline in its framed answer; a bigger one is marked
- * (303) and the assembling target fetches it alone into a spool file when it writes it, so a
- * window's memory stays under MOSS_WINDOW x MOSS_INLINE_MAX whatever the objects' sizes. */
-#define MOSS_INLINE_MAX (256 * 1024)
-#define MOSS_ALONE 303
+#define MOSS_RING (1u << 20)         /* per other target: its frames read ahead */
+#define MOSS_OUT_BLOCK (256u * 1024) /* an owner's frames go out in blocks of this */
+#define MOSS_CLEAN_ENTRIES 64        /* see DESIGN: errors that are clean error replies */
+#define MOSS_CLEAN_BYTES (1u << 20)
+#define MOSS_RECV_BUF (256L * 1024) /* what the reader of a stream gets at a time */
+#define MOSS_STALL_S 120            /* an owner's stream that moves no byte for this long is dead */
 
 typedef struct {
     int status;       /* 0: ready; 404: missing; else the batch fails with it */
     char *err;        /* owned, with status */
     int fd;           /* local object, -1 */
     arch_reader_t *r; /* local archived file */
-    const char *data; /* remote: its bytes (borrowed from its target's answer) */
-    int64_t off, len; /* what of the object (or archived file, or remote bytes) goes out */
+    int64_t off, len; /* what of the object (or archived file, or remote frame) goes out */
     int64_t mtime;    /* seconds */
-    int owner;        /* remote: the index of its target's request in the window, else -1 */
 } slot_t;
+
+/* Entries owned here made into frames (GET /v1/internal/moss, or this target's own entries of
+ * its GetBatch). */
+typedef struct {
+    moss_req_t r;
+    int (*emit)(void *arg, const void *p, size_t n); /* where the frames go: 0 or -1 */
+    void *emit_arg;
+    buf_t out; /* frames not sent yet (at most MOSS_OUT_BLOCK and a frame header) */
+} mint_t;
+
+/* A target's stream of frames for this batch, read ahead by a thread of its own. */
+typedef struct {
+    char *url, *body; /* the request: its entries of the batch, in order */
+    pthread_t th;
+    bool running;
+    pthread_mutex_t lock; /* guards head..why */
+    pthread_cond_t cond;  /* bytes read, bytes taken, done, cancel */
+    char *ring;
+    size_t cap, head, len; /* the unread bytes: len from head, wrapping at cap */
+    bool done;             /* the stream ended: no byte after these */
+    bool rwait, wwait;     /* the producer waits for bytes; the reader, for room */
+    bool cancel;           /* the producer is done with it */
+    char why[512];         /* when done: why the stream ended ("" for a complete answer) */
+    buf_t refusal;         /* a non-200 answer's text (the reader's) */
+    mint_t *local;         /* this target's own entries (their strings borrowed), else NULL */
+} peer_t;
 
 typedef struct {
     moss_req_t r;
@@ -67,6 +93,11 @@ typedef struct {
     arch_writer_t *w;
     int tmpfd;   /* multipart: the archive, spooled */
     json_t *out; /* multipart: MossResp.out */
+    bool live;   /* streaming: the answer started */
+    buf_t pre;   /* streaming: the archive's first bytes until then */
+    int *owner;  /* per entry: the index of its stream in peers */
+    peer_t **peers;
+    size_t npeers;
 } moss_t;
 
 static void moss_free(void *p)
@@ -76,6 +107,7 @@ static void moss_free(void *p)
     json_decref(m->out);
     if (m->tmpfd >= 0)
         close(m->tmpfd);
+    buf_dispose(&m->pre);
     free(m);
 }
 
@@ -87,7 +119,7 @@ static void slot_dispose(slot_t *s)
     free(s->err);
 }
 
-/* ---------------------------------------------------------------- getting a window ready */
+/* ---------------------------------------------------------------- local entries */
 
 static void slot_local(const moss_in_t *in, slot_t *s)
 {
@@ -133,194 +165,419 @@ static int reader_skip(arch_reader_t *r, int64_t off)
     return 0;
 }
 
-/* The bytes of a ready local slot into out (appended). 0 or -1. */
-static int slot_read(slot_t *s, buf_t *out)
+/* ---------------------------------------------------------------- the owner's side */
+
+static void mint_free(void *p)
 {
-    buf_reserve(out, (size_t)s->len);
-    char *p = out->base + out->len;
-    int64_t got = 0;
+    mint_t *x = p;
+    moss_req_dispose(&x->r);
+    buf_dispose(&x->out);
+    free(x);
+}
+
+static int mint_flush(mint_t *x)
+{
+    int rc = x->out.len ? x->emit(x->emit_arg, x->out.base, x->out.len) : 0;
+    x->out.len = 0;
+    return rc;
+}
+
+/* Appends a ready slot's bytes to the frames, sending full blocks as it goes (*sent: some
+ * were). 0, or -1 (a read error, or the caller went away). */
+static int mint_body(mint_t *x, slot_t *s, bool *sent)
+{
     if (s->r && reader_skip(s->r, s->off) < 0)
         return -1;
-    while (got < s->len) {
-        ssize_t n = s->r ? arch_read(s->r, p + got, (size_t)(s->len - got))
-                         : pread(s->fd, p + got, (size_t)(s->len - got), (off_t)(s->off + got));
+    int64_t left = s->len, off = s->off;
+    while (left > 0) {
+        if (x->out.len >= MOSS_OUT_BLOCK) {
+            *sent = true;
+            if (mint_flush(x) < 0)
+                return -1;
+        }
+        size_t k = MOSS_OUT_BLOCK - x->out.len;
+        k = left < (int64_t)k ? (size_t)left : k;
+        char *p = x->out.base + x->out.len;
+        ssize_t n = s->r ? arch_read(s->r, p, k) : pread(s->fd, p, k, (off_t)off);
         if (n < 0 && errno == EINTR && !s->r)
             continue;
         if (n <= 0)
             return -1;
-        got += n;
+        x->out.len += (size_t)n;
+        off += n;
+        left -= n;
     }
-    out->len += (size_t)got;
     return 0;
 }
 
+/* One entry's frame: "200 <length>\n<bytes>", else "<status> <length>\n<error text>". 0 or -1
+ * (the answer is cut: a read error after some of the entry's bytes were sent). */
+static int mint_entry(mint_t *x, const moss_in_t *in)
+{
+    slot_t s = {.fd = -1};
+    slot_local(in, &s);
+    int rc = 0;
+    if (x->out.len >= MOSS_OUT_BLOCK)
+        rc = mint_flush(x);
+    size_t at = x->out.len;
+    if (rc == 0 && s.status == 0) {
+        buf_printf(&x->out, "200 %" PRId64 "\n", s.len);
+        bool sent = false;
+        if (mint_body(x, &s, &sent) < 0) {
+            rc = sent ? -1 : 0; /* nothing of it left: its frame says why instead */
+            x->out.len = at;
+            s.status = 500;
+            s.err = xasprintf("ais://%s/%s: read error", in->bucket, in->objname);
+        }
+    }
+    if (rc == 0 && s.status) {
+        size_t n = strlen(s.err) < MOSS_FRAME_ERR_MAX ? strlen(s.err) : MOSS_FRAME_ERR_MAX;
+        buf_printf(&x->out, "%d %zu\n%.*s", s.status, n, (int)n, s.err);
+    }
+    slot_dispose(&s);
+    return rc;
+}
+
+/* Every entry's frame, in order: 0 or -1 (the answer is cut). */
+static int mint_all(mint_t *x)
+{
+    buf_reserve(&x->out, MOSS_OUT_BLOCK + 64);
+    for (size_t i = 0; i < x->r.n; i++)
+        if (mint_entry(x, &x->r.in[i]) < 0)
+            return -1;
+    return mint_flush(x);
+}
+
+static int emit_stream(void *arg, const void *p, size_t n)
+{
+    return tstream_write(arg, p, n);
+}
+
+static int mint_produce(tstream_t *ts, void *p)
+{
+    mint_t *x = p;
+    x->emit = emit_stream;
+    x->emit_arg = ts;
+    pthread_setname_np(pthread_self(), "moss-frames");
+    if (tstream_start(ts, -1, "application/octet-stream") < 0)
+        return -1;
+    return mint_all(x);
+}
+
 /* GET /v1/internal/moss (a node: the target assembling a GetBatch): the entries of the MossReq
- * body, all owned here, answered in order as frames "<status> <length>\n<bytes>": status 200
- * with the (ranged) object or archived file, else the error message. docs/protocol.md §1.14. */
+ * body, all owned here, answered in order as a stream of frames (see mint_entry) while the
+ * connection takes them. docs/protocol.md §1.14. */
 void moss_internal(http_req_t *req)
 {
-    moss_req_t r;
+    mint_t *x = xcalloc(1, sizeof(*x));
     char err[1024];
-    if (moss_req_parse(req->body.base, req->body.len, NULL, &r, err, sizeof(err)) < 0) {
+    if (moss_req_parse(req->body.base, req->body.len, NULL, &x->r, err, sizeof(err)) < 0) {
         http_reply_error(req, 400, "%s", err);
-        moss_req_dispose(&r);
+        mint_free(x);
         return;
     }
-    buf_t out;
-    buf_init(&out);
-    for (size_t i = 0; i < r.n; i++) {
-        slot_t s = {.fd = -1, .owner = -1};
-        slot_local(&r.in[i], &s);
-        char hdr[64];
-        size_t at = out.len;
-        if (s.status == 0 && s.len > MOSS_INLINE_MAX) {
-            buf_puts(&out, "303 0\n"); /* big: fetched alone (see MOSS_INLINE_MAX) */
-        } else if (s.status == 0) {
-            snprintf(hdr, sizeof(hdr), "200 %" PRId64 "\n", s.len);
-            buf_puts(&out, hdr);
-            if (slot_read(&s, &out) < 0) {
-                out.len = at;
-                s.status = 500;
-                s.err = xasprintf("ais://%s/%s: read error", r.in[i].bucket, r.in[i].objname);
-            }
-        }
-        if (s.status) {
-            snprintf(hdr, sizeof(hdr), "%d %zu\n", s.status, strlen(s.err));
-            buf_puts(&out, hdr);
-            buf_puts(&out, s.err);
-        }
-        slot_dispose(&s);
+    tstream_run(req, mint_produce, x, mint_free);
+}
+
+/* ---------------------------------------------------------------- other targets' streams */
+
+/* The reader thread: bytes of a 200 into the ring (waiting while it is full). */
+static int peer_on_body(void *arg, long status, const void *p, size_t n)
+{
+    peer_t *q = arg;
+    if (status != 200) {
+        if (q->refusal.len < 400)
+            buf_append(&q->refusal, p, n < 400 ? n : 400);
+        return 0;
     }
-    http_reply(req, 200, "application/octet-stream", out.base ? out.base : "", out.len);
-    buf_dispose(&out);
-    moss_req_dispose(&r);
+    const char *c = p;
+    while (n > 0) {
+        pthread_mutex_lock(&q->lock);
+        while (q->cap - q->len < q->cap / 4 && !q->cancel) { /* room in big pieces */
+            q->wwait = true;
+            pthread_cond_wait(&q->cond, &q->lock);
+            q->wwait = false;
+        }
+        bool cancel = q->cancel;
+        size_t tail = (q->head + q->len) % q->cap, room = q->cap - q->len;
+        pthread_mutex_unlock(&q->lock);
+        if (cancel)
+            return -1;
+        size_t k = n < room ? n : room;
+        k = k < q->cap - tail ? k : q->cap - tail;
+        memcpy(q->ring + tail, c, k); /* free space: only this thread touches it */
+        pthread_mutex_lock(&q->lock);
+        q->len += k;
+        if (q->rwait)
+            pthread_cond_signal(&q->cond);
+        pthread_mutex_unlock(&q->lock);
+        c += k;
+        n -= k;
+    }
+    return 0;
 }
 
-/* Parses one frame at *p (untrusted: another node's answer) into s. false when malformed. */
-int moss_frame_next(const char **p, const char *end, const char **data, int64_t *len)
+static void *peer_main(void *arg)
 {
-    const char *nl = *p && end > *p ? memchr(*p, '\n', (size_t)(end - *p)) : NULL;
-    if (nl == NULL || nl - *p > 40)
-        return -1;
-    char line[48];
-    memcpy(line, *p, (size_t)(nl - *p));
-    line[nl - *p] = '\0';
-    int st, n = 0;
-    long long l;
-    if (sscanf(line, "%3d %19lld%n", &st, &l, &n) != 2 || line[n] != '\0' || st < 200 || st > 599 ||
-        l < 0 || l > end - (nl + 1))
-        return -1;
-    *data = nl + 1;
-    *len = l;
-    *p = nl + 1 + l;
-    return st;
+    peer_t *q = arg;
+    pthread_setname_np(pthread_self(), "moss-peer");
+    static const httpc_header_t hdrs[] = {{"Content-Type", "application/json"}, {NULL, NULL}};
+    httpc_cb_t cb = {.on_body = peer_on_body,
+                     .arg = q,
+                     .body = q->body,
+                     .body_len = strlen(q->body),
+                     .stall_s = MOSS_STALL_S,
+                     .buffer_size = MOSS_RECV_BUF};
+    httpc_resp_t r;
+    httpc_resp_init(&r);
+    int rc = httpc_do_cb("GET", q->url, hdrs, 0, &cb, &r);
+    pthread_mutex_lock(&q->lock);
+    if (rc < 0)
+        snprintf(q->why, sizeof(q->why), "did not answer: %s", r.err ? r.err : "?");
+    else if (r.status != 200)
+        snprintf(q->why, sizeof(q->why), "answered %ld: %s", r.status,
+                 q->refusal.base ? q->refusal.base : "");
+    q->done = true;
+    pthread_cond_broadcast(&q->cond);
+    pthread_mutex_unlock(&q->lock);
+    httpc_resp_dispose(&r);
+    httpc_thread_cleanup();
+    return NULL;
 }
 
-/* Parses one frame at *p into s. false when malformed. */
-static bool frame_parse(const char **p, const char *end, slot_t *s)
+static int emit_ring(void *arg, const void *p, size_t n)
 {
-    const char *data;
-    int64_t len;
-    int st = moss_frame_next(p, end, &data, &len);
-    if (st < 0)
-        return false;
+    return peer_on_body(arg, 200, p, n);
+}
+
+/* The entries this target owns, made into frames on a thread of their own as an owner makes
+ * its answer, into a ring: their reads overlap the writing of the archive like the others'. */
+static void *peer_local_main(void *arg)
+{
+    peer_t *q = arg;
+    pthread_setname_np(pthread_self(), "moss-local");
+    mint_t *x = q->local;
+    x->emit = emit_ring;
+    x->emit_arg = q;
+    int rc = mint_all(x);
+    pthread_mutex_lock(&q->lock);
+    if (rc < 0 && !q->cancel)
+        snprintf(q->why, sizeof(q->why), "(this one) had a read error");
+    q->done = true;
+    pthread_cond_broadcast(&q->cond);
+    pthread_mutex_unlock(&q->lock);
+    return NULL;
+}
+
+/* Waits for unread bytes of q: how many follow *p in the ring (> 0), or 0 at its end. */
+static size_t peer_span(peer_t *q, const char **p)
+{
+    pthread_mutex_lock(&q->lock);
+    while (q->len == 0 && !q->done) {
+        q->rwait = true;
+        pthread_cond_wait(&q->cond, &q->lock);
+        q->rwait = false;
+    }
+    size_t n = q->len < q->cap - q->head ? q->len : q->cap - q->head;
+    *p = q->ring + q->head;
+    pthread_mutex_unlock(&q->lock);
+    return n;
+}
+
+static void peer_take(peer_t *q, size_t n)
+{
+    pthread_mutex_lock(&q->lock);
+    q->head = (q->head + n) % q->cap;
+    q->len -= n;
+    if (q->wwait && q->cap - q->len >= q->cap / 4)
+        pthread_cond_signal(&q->cond);
+    pthread_mutex_unlock(&q->lock);
+}
+
+/* Hands the next n bytes of q to fn(arg) as they come: 0, or -1 (the stream ended first, or fn
+ * failed). */
+static int peer_read(peer_t *q, int64_t n, int (*fn)(void *, const void *, size_t), void *arg)
+{
+    while (n > 0) {
+        const char *p;
+        size_t k = peer_span(q, &p);
+        if (k == 0)
+            return -1;
+        k = (int64_t)k < n ? k : (size_t)n;
+        int rc = fn(arg, p, k);
+        peer_take(q, k);
+        if (rc < 0)
+            return -1;
+        n -= (int64_t)k;
+    }
+    return 0;
+}
+
+/* The next frame header line of q (without its '\n') into line: 0, or -1 (too long, or the
+ * stream ended). */
+static int peer_line(peer_t *q, char *line, size_t max)
+{
+    size_t got = 0;
+    for (;;) {
+        const char *p;
+        size_t k = peer_span(q, &p);
+        if (k == 0)
+            return -1;
+        const char *nl = memchr(p, '\n', k);
+        size_t use = nl ? (size_t)(nl - p) : k;
+        if (got + use >= max)
+            return -1;
+        memcpy(line + got, p, use);
+        got += use;
+        peer_take(q, nl ? use + 1 : use);
+        if (nl) {
+            line[got] = '\0';
+            return 0;
+        }
+    }
+}
+
+static int sink_buf(void *arg, const void *p, size_t n)
+{
+    buf_append(arg, p, n);
+    return 0;
+}
+
+/* The next frame of q, for entry in, into s: a member to copy from the ring (s->len bytes), or
+ * the entry's error; or the stream is broken (500). */
+static void peer_frame(peer_t *q, const moss_in_t *in, slot_t *s)
+{
+    char line[MOSS_FRAME_HDR_MAX + 1];
+    int64_t len = 0;
+    int st = peer_line(q, line, sizeof(line)) < 0 ? -2 : moss_frame_hdr(line, strlen(line), &len);
+    buf_t text;
+    buf_init(&text);
+    if (st > 0 && st != 200 && peer_read(q, len, sink_buf, &text) < 0)
+        st = -2;
     if (st == 200) {
-        s->data = data;
-        s->off = 0;
         s->len = len;
         s->mtime = time_now_ns() / 1000000000;
-    } else if (st == MOSS_ALONE) {
-        s->status = MOSS_ALONE;
-    } else {
+    } else if (st > 0) { /* not an archive (400) is a missing file, as AIStore has it */
         s->status = st == 400 ? 404 : st;
-        s->err = xasprintf("%.*s", (int)(len > 1000 ? 1000 : len), data);
+        s->err = xasprintf("%s", text.base);
+    } else {
+        pthread_mutex_lock(&q->lock);
+        s->status = 500;
+        s->err = xasprintf("ais://%s/%s: its target %s", in->bucket, in->objname,
+                           st == -1            ? "answered badly (a malformed frame)"
+                           : q->why[0] != '\0' ? q->why
+                                               : "ended its answer early");
+        pthread_mutex_unlock(&q->lock);
     }
-    return true;
+    buf_dispose(&text);
 }
 
-/* The answer of one target's request q to the slots it served (in order). */
-static void owner_done(const moss_t *m, size_t a, size_t b, slot_t *slots, int k, fanout_req_t *q)
+static void peer_free(peer_t *q)
 {
-    const char *p = q->resp.body.base, *end = p + q->resp.body.len;
-    bool ok = q->rc == 0 && q->resp.status == 200;
-    for (size_t i = a; i < b; i++) {
-        slot_t *s = &slots[i - a];
-        if (s->owner != k)
-            continue;
-        const moss_in_t *in = &m->r.in[i];
-        if (ok && (ok = p != NULL && frame_parse(&p, end, s)))
-            continue;
-        s->status = q->rc < 0 ? 503 : 500;
-        s->err = xasprintf("ais://%s/%s: its target %s: %s", in->bucket, in->objname,
-                           q->rc < 0 ? "did not answer" : "answered badly",
-                           q->rc < 0 && q->resp.err ? q->resp.err : "");
+    if (q == NULL)
+        return;
+    pthread_mutex_lock(&q->lock);
+    q->cancel = true;
+    pthread_cond_broadcast(&q->cond);
+    pthread_mutex_unlock(&q->lock);
+    if (q->running)
+        pthread_join(q->th, NULL);
+    pthread_mutex_destroy(&q->lock);
+    pthread_cond_destroy(&q->cond);
+    buf_dispose(&q->refusal);
+    if (q->local) {
+        free(q->local->r.in); /* the entries' strings are the batch's */
+        buf_dispose(&q->local->out);
+        free(q->local);
     }
+    free(q->ring);
+    free(q->url);
+    free(q->body);
+    free(q);
 }
 
-/* Gets entries [a, b) ready: local ones opened, the others read by their targets, one request
- * per target (all in parallel). *qs: the fan-out array and its bodies (the caller frees them
- * with window_dispose after writing the window). */
-static size_t window_ready(moss_t *m, size_t a, size_t b, slot_t *slots, fanout_req_t **qs,
-                           char ***bodies)
+/* A stream read by its own thread: another target's answer to url for its entries ins, or (url
+ * NULL) this target's own entries, local. npeers: how many streams the batch has. */
+static peer_t *peer_new(const char *url, json_t *ins, mint_t *local, size_t npeers)
+{
+    peer_t *q = xcalloc(1, sizeof(*q));
+    if (url) {
+        json_t *j = json_pack("{s:o}", "in", ins);
+        q->body = json_dumps(j, JSON_COMPACT);
+        json_decref(j);
+        q->url = xasprintf("%s/v1/internal/moss", url);
+    }
+    q->local = local;
+    /* about MOSS_RING in all, and never under a quarter of it per stream */
+    q->cap = npeers > 4 ? MOSS_RING / 4 : MOSS_RING / npeers;
+    q->ring = xmalloc(q->cap);
+    buf_init(&q->refusal);
+    pthread_mutex_init(&q->lock, NULL);
+    pthread_cond_init(&q->cond, NULL);
+    int rc = pthread_create(&q->th, NULL, url ? peer_main : peer_local_main, q);
+    q->running = rc == 0;
+    if (rc != 0) {
+        q->done = true;
+        snprintf(q->why, sizeof(q->why), "could not be asked: %s", strerror(rc));
+    }
+    return q;
+}
+
+/* Which target owns each entry, and one stream per target that owns some: this one's made
+ * here (index nt), the others' asked of them. */
+static void peers_start(moss_t *m)
 {
     smap_t *sm = smap_get();
     size_t nt = sm->n_targets;
     json_t **ins = xcalloc(nt ? nt : 1, sizeof(json_t *));
-    for (size_t i = a; i < b; i++) {
+    m->owner = xcalloc(m->r.n, sizeof(int));
+    mint_t *loc = xcalloc(1, sizeof(*loc));
+    loc->r.in = xcalloc(m->r.n, sizeof(moss_in_t));
+    size_t npeers = 0;
+    for (size_t i = 0; i < m->r.n; i++) {
         const moss_in_t *in = &m->r.in[i];
-        slot_t *s = &slots[i - a];
-        memset(s, 0, sizeof(*s));
-        s->fd = -1;
-        s->owner = -1;
         const snode_t *o = smap_owner(sm, in->bucket, in->objname);
         if (o == NULL || strcmp(o->id, cluster_self_id()) == 0) {
-            slot_local(in, s);
+            loc->r.in[loc->r.n++] = *in; /* borrowed */
+            m->owner[i] = (int)nt;
             continue;
         }
         size_t t = (size_t)(o - sm->targets);
-        if (ins[t] == NULL)
+        if (ins[t] == NULL) {
             ins[t] = json_array();
+            npeers++;
+        }
         json_t *e = json_pack("{s:s, s:s, s:I, s:I}", "bucket", in->bucket, "objname", in->objname,
                               "start", (json_int_t)in->start, "length", (json_int_t)in->length);
         if (in->archpath)
             json_object_set_new(e, "archpath", json_string(in->archpath));
         json_array_append_new(ins[t], e);
-        s->owner = (int)t;
+        m->owner[i] = (int)t;
     }
-    fanout_req_t *q = xcalloc(nt ? nt : 1, sizeof(*q));
-    char **bd = xcalloc(nt ? nt : 1, sizeof(char *));
-    for (size_t t = 0; t < nt; t++) {
-        if (ins[t] == NULL)
-            continue;
-        json_t *j = json_pack("{s:o}", "in", ins[t]);
-        bd[t] = json_dumps(j, JSON_COMPACT);
-        json_decref(j);
-        q[t] = (fanout_req_t){.method = "GET",
-                              .url = xasprintf("%s/v1/internal/moss", sm->targets[t].url),
-                              .body = bd[t],
-                              .body_len = strlen(bd[t]),
-                              .content_type = "application/json"};
-    }
+    npeers += loc->r.n > 0;
+    m->peers = xcalloc(nt + 1, sizeof(peer_t *));
+    m->npeers = nt + 1;
+    for (size_t t = 0; t < nt; t++)
+        if (ins[t])
+            m->peers[t] = peer_new(sm->targets[t].url, ins[t], NULL, npeers);
     smap_put(sm);
-    /* one request per target that has entries; the empty ones are skipped by index */
-    fanout_req_t *live = xcalloc(nt ? nt : 1, sizeof(*live));
-    size_t nl = 0;
-    for (size_t t = 0; t < nt; t++)
-        if (bd[t])
-            live[nl++] = q[t];
-    if (nl)
-        fanout_run(live, nl, &(fanout_opts_t){.timeout_ms = 120000});
-    for (size_t t = 0, k = 0; t < nt; t++)
-        if (bd[t])
-            q[t] = live[k++];
-    free(live);
-    for (size_t t = 0; t < nt; t++)
-        if (bd[t])
-            owner_done(m, a, b, slots, (int)t, &q[t]);
     free(ins);
-    *qs = q;
-    *bodies = bd;
-    return nt;
+    if (loc->r.n > 0) {
+        m->peers[nt] = peer_new(NULL, NULL, loc, npeers);
+    } else {
+        free(loc->r.in);
+        free(loc);
+    }
+}
+
+static void peers_stop(moss_t *m)
+{
+    for (size_t t = 0; t < m->npeers; t++)
+        peer_free(m->peers[t]);
+    free(m->peers);
+    free(m->owner);
+    m->peers = NULL;
+    m->owner = NULL;
 }
 
 /* ---------------------------------------------------------------- writing */
@@ -331,10 +588,29 @@ static int sink_file(void *arg, const void *p, size_t n)
     return write_all(m->tmpfd, p, n) < 0 ? -1 : 0;
 }
 
+/* Streaming: the answer starts with the bytes held so far. 0 or -1 (the client went away). */
+static int go_live(moss_t *m)
+{
+    if (m->live)
+        return 0;
+    m->live = true;
+    int rc = tstream_start(m->ts, -1, arch_content_type(m->fmt));
+    if (rc == 0 && m->pre.len)
+        rc = tstream_write(m->ts, m->pre.base, m->pre.len);
+    buf_dispose(&m->pre);
+    return rc;
+}
+
 static int sink_stream(void *arg, const void *p, size_t n)
 {
     moss_t *m = arg;
-    return tstream_write(m->ts, p, n);
+    if (!m->live && m->pre.len + n <= MOSS_CLEAN_BYTES) {
+        if (m->pre.cap == 0)
+            buf_reserve(&m->pre, MOSS_CLEAN_BYTES);
+        buf_append(&m->pre, p, n);
+        return 0;
+    }
+    return go_live(m) < 0 ? -1 : tstream_write(m->ts, p, n);
 }
 
 static void out_add(moss_t *m, const moss_in_t *in, int64_t size, const char *err)
@@ -352,41 +628,15 @@ static void out_add(moss_t *m, const moss_in_t *in, int64_t size, const char *er
     json_array_append_new(m->out, o);
 }
 
-/* A big remote entry (MOSS_ALONE): fetched alone from its owner into a spool file now, its
- * range applied here. */
-static void slot_alone(const moss_in_t *in, slot_t *s)
+static int sink_writer(void *arg, const void *p, size_t n)
 {
-    smap_t *sm = smap_get();
-    const snode_t *o = smap_owner(sm, in->bucket, in->objname);
-    char *eb = url_encode(in->bucket, ""), *eo = url_encode(in->objname, "/");
-    char *ea = in->archpath ? url_encode(in->archpath, "/") : NULL;
-    char *url = o ? xasprintf("%s/v1/objects/%s/%s?provider=ais%s%s", o->url, eb, eo,
-                              ea ? "&archpath=" : "", ea ? ea : "")
-                  : NULL;
-    smap_put(sm);
-    free(eb);
-    free(eo);
-    free(ea);
-    char err[512] = "no target";
-    int64_t size = 0;
-    s->status = 500;
-    s->fd = url ? arch_spool_fetch(url, &size, &s->status, err, sizeof(err)) : -1;
-    free(url);
-    if (s->fd < 0) {
-        s->err = xasprintf("ais://%s/%s: %s", in->bucket, in->objname, err);
-        return;
-    }
-    s->status = moss_in_range(in, size, &s->off, &s->len) < 0 ? 416 : 0;
-    s->mtime = time_now_ns() / 1000000000;
-    if (s->status)
-        s->err = xasprintf("ais://%s/%s: not satisfiable range", in->bucket, in->objname);
+    return arch_writer_data(arg, p, n);
 }
 
-/* Writes one ready entry (or its missing marker). 0, or the batch's failure status. */
-static int write_slot(moss_t *m, const moss_in_t *in, slot_t *s)
+/* Writes one entry whose frame was read from q (or its missing marker). 0, or the batch's
+ * failure status. */
+static int write_slot(moss_t *m, const moss_in_t *in, slot_t *s, peer_t *q)
 {
-    if (s->status == MOSS_ALONE)
-        slot_alone(in, s);
     bool missing = s->status == 404 && m->r.coer;
     if (s->status && !missing)
         return s->status;
@@ -395,12 +645,13 @@ static int write_slot(moss_t *m, const moss_in_t *in, slot_t *s)
     int rc = arch_writer_begin(m->w, name, len, missing ? time_now_ns() / 1000000000 : s->mtime);
     free(name);
     if (rc == 0 && !missing) {
-        if (s->data)
-            rc = arch_writer_data(m->w, s->data + s->off, (size_t)s->len);
-        else if (s->r)
-            rc = reader_skip(s->r, s->off) < 0 ? -1 : arch_writer_copy(m->w, s->r, s->len);
-        else
-            rc = arch_writer_copy_fd(m->w, s->fd, s->off, s->len);
+        rc = peer_read(q, s->len, sink_writer, m->w);
+        if (rc < 0 && arch_writer_error(m->w)[0] == '\0') {
+            s->status = 500; /* the stream broke in the middle of the member */
+            s->err =
+                xasprintf("ais://%s/%s: its target's answer ended early", in->bucket, in->objname);
+            return 500;
+        }
     }
     out_add(m, in, len, missing ? s->err : NULL);
     return rc < 0 ? 500 : 0;
@@ -417,85 +668,25 @@ static int moss_fail(moss_t *m, int status, const char *err)
     return -1;
 }
 
-/* One window being made ready (on a helper thread while the previous one is written). */
-typedef struct {
-    moss_t *m;
-    size_t a, b;
-    slot_t slots[MOSS_WINDOW];
-    fanout_req_t *qs; /* one per target of the map (those without entries unused) */
-    char **bodies;
-    size_t nq;
-} window_t;
-
-static void *window_main(void *p)
+/* Every entry in order: local ones read here, the others taken from their targets' streams.
+ * 0 or -1 (answered by moss_fail). */
+static int moss_entries(moss_t *m)
 {
-    window_t *w = p;
-    w->nq = window_ready(w->m, w->a, w->b, w->slots, &w->qs, &w->bodies);
-    return NULL;
-}
-
-static void window_dispose(window_t *w)
-{
-    for (size_t i = w->a; i < w->b; i++)
-        slot_dispose(&w->slots[i - w->a]);
-    for (size_t t = 0; t < w->nq; t++)
-        free(w->bodies[t]);
-    free(w->bodies);
-    fanout_free(w->qs, w->nq);
-    w->qs = NULL;
-    w->bodies = NULL;
-    w->nq = 0;
-}
-
-/* Writes a ready window in order: 0, or -1 (answered by moss_fail). The whole window is good, or
- * the batch fails before any of it is written. */
-static int window_write(moss_t *m, window_t *w)
-{
-    for (size_t i = w->a; i < w->b; i++) {
-        slot_t *s = &w->slots[i - w->a];
-        if (s->status && s->status != MOSS_ALONE && !(s->status == 404 && m->r.coer))
-            return moss_fail(m, s->status, s->err);
-    }
-    for (size_t i = w->a; i < w->b; i++) {
-        if (m->r.strm && tstream_start(m->ts, -1, arch_content_type(m->fmt)) < 0)
-            return -1; /* the client went away */
-        slot_t *s = &w->slots[i - w->a];
-        int st = write_slot(m, &m->r.in[i], s);
+    peers_start(m);
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < m->r.n; i++) {
+        const moss_in_t *in = &m->r.in[i];
+        peer_t *q = m->peers[m->owner[i]];
+        slot_t s = {.fd = -1};
+        peer_frame(q, in, &s);
+        int st = write_slot(m, in, &s, q);
         if (st != 0)
-            return moss_fail(m, st, s->status ? s->err : arch_writer_error(m->w));
+            rc = moss_fail(m, st, s.status ? s.err : arch_writer_error(m->w));
+        else if (m->r.strm && i + 1 == MOSS_CLEAN_ENTRIES && go_live(m) < 0)
+            rc = -1; /* the client went away */
+        slot_dispose(&s);
     }
-    return 0;
-}
-
-/* Every window: made ready while the one before it is written (two windows in memory at most),
- * then written in order. 0 or -1 (answered by moss_fail). */
-static int moss_windows(moss_t *m)
-{
-    window_t *w[2] = {xcalloc(1, sizeof(window_t)), xcalloc(1, sizeof(window_t))};
-    int rc = 0, k = 0;
-    *w[0] = (window_t){.m = m, .a = 0, .b = m->r.n < MOSS_WINDOW ? m->r.n : MOSS_WINDOW};
-    window_main(w[0]);
-    while (w[k]->a < w[k]->b) {
-        window_t *nx = w[1 - k];
-        size_t b = w[k]->b + MOSS_WINDOW < m->r.n ? w[k]->b + MOSS_WINDOW : m->r.n;
-        *nx = (window_t){.m = m, .a = w[k]->b, .b = b};
-        pthread_t th;
-        bool async = rc == 0 && nx->a < nx->b && pthread_create(&th, NULL, window_main, nx) == 0;
-        if (rc == 0)
-            rc = window_write(m, w[k]);
-        window_dispose(w[k]);
-        if (async)
-            pthread_join(th, NULL);
-        else if (rc == 0 && nx->a < nx->b)
-            window_main(nx);
-        if (rc != 0) {
-            window_dispose(nx);
-            break;
-        }
-        k = 1 - k;
-    }
-    free(w[0]);
-    free(w[1]);
+    peers_stop(m);
     return rc;
 }
 
@@ -551,6 +742,7 @@ static int moss_produce(tstream_t *ts, void *p)
 {
     moss_t *m = p;
     m->ts = ts;
+    pthread_setname_np(pthread_self(), "moss-tar");
     char err[512];
     if (!m->r.strm) {
         m->out = json_array();
@@ -560,16 +752,16 @@ static int moss_produce(tstream_t *ts, void *p)
     m->w = arch_writer_new(m->fmt, m->r.strm ? sink_stream : sink_file, m, err, sizeof(err));
     if (m->w == NULL)
         return moss_fail(m, 500, err);
-    int rc = moss_windows(m);
+    int rc = moss_entries(m);
     if (arch_writer_finish(m->w, rc == 0) < 0 && rc == 0)
         rc = moss_fail(m, 500, "cannot finish the archive");
     m->w = NULL;
+    if (rc == 0 && m->r.strm)
+        rc = go_live(m);
     if (rc == 0 && !m->r.strm) {
         off_t size = lseek(m->tmpfd, 0, SEEK_END);
         rc = size < 0 ? moss_fail(m, 500, "spool file") : send_multipart(m, size);
     }
-    if (rc == 0 && m->r.strm) /* an archive with no byte yet (cannot happen: n >= 1) */
-        rc = tstream_start(ts, -1, arch_content_type(m->fmt));
     return rc;
 }
 

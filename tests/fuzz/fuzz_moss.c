@@ -1,16 +1,18 @@
 /*
  * fuzz_moss.c - GetBatch's two parsers: the request body (src/common/moss.c moss_req_parse),
- * which proxies and targets parse from any client, and the framed answer of another target's
- * GET /v1/internal/moss (src/target/moss.c moss_frame_next). One harness for both keeps the
- * smoke run short.
+ * which proxies and targets parse from any client, and the header line of each frame of another
+ * target's streamed answer of GET /v1/internal/moss (src/common/moss.c moss_frame_hdr). One
+ * harness for both keeps the smoke run short.
  *
  * Input: the first byte picks the parser (bit 1: frames) and, for the body, whether the URL
  * named a bucket (bit 0); the rest is the JSON body or the answer's bytes.
  * Body: a parsed request has 1..MOSS_MAX_IN entries, every entry's bucket and object name pass
  * the names check, an archpath is a valid relative name, the range follows AIStore's rules, and
  * every member name of the answer can be made.
- * Frames: status 200..599, every frame's bytes inside the input, the cursor moves forward only,
- * and not on a malformed frame.
+ * Frames: read as the assembling target reads a stream (a header line of at most
+ * MOSS_FRAME_HDR_MAX bytes, then its length of bytes); a parsed header has a status 200 or
+ * 400..599, a length >= 0, an error frame's length within MOSS_FRAME_ERR_MAX, and its line is
+ * only digits and the one space.
  */
 #include "fuzz.h"
 
@@ -18,28 +20,35 @@
 
 #include "common/moss.h"
 #include "common/names.h"
-#include "target/internal.h"
 
 static void frames(const uint8_t *data, size_t size)
 {
-    char *copy = malloc(size ? size : 1); /* exactly size bytes: ASan sees any overread */
-    if (copy == NULL)
-        abort();
-    memcpy(copy, data, size);
-    const char *p = copy, *end = copy + size;
-    for (int k = 0; k < 100000; k++) {
-        const char *before = p, *d;
-        int64_t len;
-        int st = moss_frame_next(&p, end, &d, &len);
-        if (st < 0) {
-            FUZZ_CHECK(p == before, "the cursor moved on a malformed frame");
-            break;
+    size_t at = 0;
+    for (int k = 0; k < 100000 && at < size; k++) {
+        const uint8_t *nl = memchr(data + at, '\n', size - at);
+        size_t n = nl ? (size_t)(nl - (data + at)) : size - at;
+        if (nl == NULL || n > MOSS_FRAME_HDR_MAX)
+            break;                      /* the reader's line buffer refuses it before parsing */
+        char *line = malloc(n ? n : 1); /* exactly n bytes: ASan sees any overread */
+        if (line == NULL)
+            abort();
+        memcpy(line, data + at, n);
+        int64_t len = -1;
+        int st = moss_frame_hdr(line, n, &len);
+        if (st >= 0) {
+            FUZZ_CHECK(st == 200 || (st >= 400 && st <= 599), "status %d", st);
+            FUZZ_CHECK(len >= 0, "length %lld", (long long)len);
+            FUZZ_CHECK(st == 200 || len <= MOSS_FRAME_ERR_MAX, "error text of %lld bytes",
+                       (long long)len);
+            for (size_t i = 0; i < n; i++)
+                FUZZ_CHECK(i == 3 ? line[i] == ' ' : (line[i] >= '0' && line[i] <= '9'),
+                           "byte %zu of a parsed header line", i);
         }
-        FUZZ_CHECK(st >= 200 && st <= 599, "status %d", st);
-        FUZZ_CHECK(d > before && len >= 0 && d + len <= end && p == d + len,
-                   "frame bytes outside the input");
+        free(line);
+        if (st < 0 || (uint64_t)len > size - at - n - 1)
+            break; /* malformed, or the stream ends before the frame's bytes */
+        at += n + 1 + (size_t)len;
     }
-    free(copy);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -368,7 +368,9 @@ MOSS = {
 
 MOSS_FRAMES = {
     "two": b"200 5\nhello404 24\nais://b/o does not exist",
-    "alone": b"303 0\n200 0\n",
+    "empty-member": b"200 0\n200 0\n",
+    "long-error": b"500 5000\n" + b"e" * 64,
+    "signed": b"200 -5\nx+200 +5\nhello",
     "short": b"200 99\nabc",
     "bad-status": b"99 1\nx",
     "long-line": b"200 " + b"0" * 60 + b"\n",

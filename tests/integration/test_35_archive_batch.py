@@ -13,6 +13,7 @@ import zipfile
 
 import lz4.frame
 import pytest
+import requests
 
 import locustest as lt
 
@@ -206,6 +207,12 @@ def test_batch_missing(env):
     got = read_archive(r.content, ".tar")
     assert got == [(f"{bck}/o/001", obj_data(1)), (f"__404__/{bck}/o/missing", b""),
                    (f"__404__/{bck}/s.tar/zz", b""), (f"{bck}/o/002", obj_data(2))]
+    # Past the first 64 entries the streamed answer has started: a missing entry there can only
+    # cut the transfer (the client sees a failed transfer, never a short archive).
+    ins = [{"objname": f"o/{i % N_OBJ:03d}"} for i in range(70)] + [{"objname": "o/missing"}]
+    with pytest.raises(requests.exceptions.RequestException):
+        r = batch(env, {"in": ins})
+        pytest.fail(f"a complete answer: {r.status_code}, {len(r.content)} bytes")
 
 
 def parse_multipart(resp):
@@ -320,9 +327,11 @@ def test_cli_batch_archive_ls(env, tmp_path):
 
 
 def test_batch_big_entries(env):
-    """Entries over the inline limit of an owner's answer (256 KiB) are fetched alone."""
+    """Entries bigger than an owner's send block (256 KiB), and one bigger than the ring the
+    assembling target reads an owner's stream into (1 MiB in all), stream through in order."""
     cluster, s, bck = env
     big = {f"big/{i}": bytes([i + 1]) * (300 * 1024 + i) for i in range(4)}
+    big["big/4"] = bytes(range(256)) * (6 * 1024 + 1)  # 1.5 MiB
     for name, data in big.items():
         assert s.put(lt.obj_url(cluster.url, bck, name), params=P, data=data).status_code == 200
     ins = [{"objname": n} for n in big] + [{"objname": "big/2", "start": 1000, "length": 5000},
@@ -333,3 +342,46 @@ def test_batch_big_entries(env):
         data = r.content if stream else parse_multipart(r)[1]
         got = read_archive(data, ".tar")
         assert got == list(big.items()) + [("big/2", big["big/2"][1000:6000]), ("o/001", obj_data(1))]
+
+
+def _frames(data):
+    """[(status, bytes)] of a streamed GET /v1/internal/moss answer."""
+    out = []
+    while data:
+        line, _, data = data.partition(b"\n")
+        st, n = line.split(b" ")
+        out.append((int(st), data[: int(n)]))
+        data = data[int(n):]
+    return out
+
+
+def test_internal_moss_is_signed_and_checked(env):
+    """GET /v1/internal/moss (the owners' side of GetBatch): refused without the cluster's
+    signature, 400 for an unsafe name, else one frame per entry, in order, as a stream."""
+    cluster, s, bck = env
+    if not cluster.cluster_secret:
+        pytest.skip("needs a cluster secret")
+    secret = cluster.cluster_secret.read_bytes().strip()
+    names = ["o/003", "o/nope", "o/005"]
+    owner = lt.hrw_target(cluster.smap(), bck, names[0])
+    node = next(n for n in cluster.targets if n.id == owner["daemon_id"])
+    url = node.url + "/v1/internal/moss"
+
+    def ask(ins, signed=True):
+        body = json.dumps({"in": ins}).encode()
+        hdrs = {"Content-Type": "application/json"}
+        if signed:
+            hdrs.update(lt.intra_headers(secret, "GET", url, body, cluster.primary.id))
+        return s.get(url, data=body, headers=hdrs)
+
+    ins = [{"bucket": bck, "objname": n} for n in names]
+    lt.assert_4xx(ask(ins, signed=False))
+    lt.assert_error(ask([{"bucket": bck, "objname": "../x"}]), 400)
+    r = ask(ins + [{"bucket": bck, "objname": "o/003", "start": 10, "length": 20}])
+    assert r.status_code == 200, r.text[:300]
+    got = _frames(r.content)
+    assert got[0] == (200, obj_data(3))
+    assert got[3] == (200, obj_data(3)[10:30])
+    # o/nope is missing; o/005 is here only if this target owns it too
+    assert got[1][0] == 404 and b"o/nope" in got[1][1]
+    assert got[2] == (200, obj_data(5)) or got[2][0] == 404

@@ -122,13 +122,35 @@ static void test_formats(void **state)
     assert_int_equal(moss_fmt_of_name("x.txt"), -1);
 }
 
+/* The header line of a frame of another target's streamed answer (untrusted bytes). */
+static void test_frame_hdr(void **state)
+{
+    (void)state;
+    int64_t len = -1;
+    assert_int_equal(moss_frame_hdr("200 16384", 9, &len), 200);
+    assert_int_equal(len, 16384);
+    assert_int_equal(moss_frame_hdr("404 24", 6, &len), 404);
+    assert_int_equal(len, 24);
+    assert_int_equal(moss_frame_hdr("200 0", 5, &len), 200);
+    assert_int_equal(len, 0);
+    assert_int_equal(moss_frame_hdr("200 999999999999999999", 22, &len), 200); /* 18 digits */
+    const char *bad[] = {
+        "",      "200",    "200 ",   "200  5",   "200 -5", "200 +5",
+        "+20 5", " 200 5", "200 5 ", "199 1",    "303 0",  "399 1",
+        "600 1", "2000 1", "200 5x", "500 4097", "20a 1",  "200 1234567890123456789",
+        "200\t5"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_int_equal(moss_frame_hdr(bad[i], strlen(bad[i]), &len), -1);
+    assert_int_equal(moss_frame_hdr("500 4096", 8, &len), 500); /* the longest error text */
+    assert_int_equal(moss_frame_hdr("200 5\n", 5, &len), 200);  /* n bytes only */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parse_ok),
-        cmocka_unit_test(test_parse_bad),
-        cmocka_unit_test(test_range),
-        cmocka_unit_test(test_formats),
+        cmocka_unit_test(test_parse_ok),  cmocka_unit_test(test_parse_bad),
+        cmocka_unit_test(test_range),     cmocka_unit_test(test_formats),
+        cmocka_unit_test(test_frame_hdr),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
