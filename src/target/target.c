@@ -39,7 +39,7 @@ typedef struct {
     char msg[768];
     char *location;     /* early redirect */
     int64_t await_smap; /* GET/HEAD routed by a proxy with a newer map: wait for it, re-route */
-    xact_t *xin;        /* job this PUT belongs to (in-objs counters) */
+    char *xin;          /* id of the job this PUT belongs to (its in-objs counters) */
     bool etl_object;    /* /v1/etl/_object/...: an ETL server's read or direct put */
     char etl_name[64];  /* the ETL of /v1/etl/_object/<etl>/... */
     trust_t who;        /* the caller (cluster/trust.h) */
@@ -65,8 +65,7 @@ static void tctx_free(http_req_t *req)
         return;
     if (c->w_open)
         store_writer_abort(&c->w); /* client went away mid-body: nothing becomes visible */
-    if (c->xin)
-        xact_put(c->xin);
+    free(c->xin);
     trust_dispose(&c->who);
     auth_digest_free(c->dg);
     lom_md_dispose(&c->rin);
@@ -319,7 +318,7 @@ static void start_put(http_req_t *req, tctx_t *c, const char *xid)
     if (!stream_body(req, c, store_writer_open(&c->w, c->bck, c->obj, c->msg, sizeof(c->msg))))
         return;
     if (xid)
-        c->xin = xact_find(xid);
+        c->xin = xstrdup(xid);
     md5_etag(req, c);
 }
 
@@ -760,10 +759,8 @@ static void object_put(http_req_t *req, tctx_t *c)
         http_reply_error(req, (unsigned)status, "%s", c->msg);
         return;
     }
-    if (c->xin) {
-        c->xin->in_objs++;
-        c->xin->in_bytes += size;
-    }
+    if (c->xin) /* counted even when that job has not started here yet */
+        xact_add_in(c->xin, 1, size);
     if (c->etl_name[0]) /* a direct put: its sender counted the object, without its size */
         etl_count_delivered(c->etl_name, size);
     LOCUS_LOG(LOG_DEBUG, "PUT ais://%s/%s %lld bytes", c->bck, c->obj, (long long)size);

@@ -17,6 +17,63 @@ static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
 static xact_t **reg;
 static size_t n_reg;
 
+/* Objects received for a job this node has not registered yet: a sender's part of the job can
+ * start (and deliver here) before the proxy's start message reaches this node. The job takes
+ * the counts over when it registers. Bounded: the oldest entry goes when it is full. Under
+ * reg_lock. */
+#define PENDING_IN_MAX 64
+static struct {
+    char id[64];
+    int64_t objs, bytes, at_ns;
+} pending_in[PENDING_IN_MAX];
+static size_t n_pending_in;
+
+static void pending_in_add(const char *id, int64_t objs, int64_t bytes)
+{
+    size_t i = 0, oldest = 0;
+    for (; i < n_pending_in && strcmp(pending_in[i].id, id) != 0; i++)
+        if (pending_in[i].at_ns < pending_in[oldest].at_ns)
+            oldest = i;
+    if (i == n_pending_in && n_pending_in == PENDING_IN_MAX)
+        i = oldest;
+    else if (i == n_pending_in)
+        n_pending_in++;
+    if (strcmp(pending_in[i].id, id) != 0) {
+        snprintf(pending_in[i].id, sizeof(pending_in[i].id), "%s", id);
+        pending_in[i].objs = pending_in[i].bytes = 0;
+    }
+    pending_in[i].objs += objs;
+    pending_in[i].bytes += bytes;
+    pending_in[i].at_ns = time_mono_ns();
+}
+
+static void pending_in_take(xact_t *x)
+{
+    for (size_t i = 0; i < n_pending_in; i++) {
+        if (strcmp(pending_in[i].id, x->id) == 0) {
+            x->in_objs += pending_in[i].objs;
+            x->in_bytes += pending_in[i].bytes;
+            pending_in[i] = pending_in[--n_pending_in];
+            return;
+        }
+    }
+}
+
+void xact_add_in(const char *id, int64_t objs, int64_t bytes)
+{
+    pthread_mutex_lock(&reg_lock);
+    size_t i = 0;
+    while (i < n_reg && strcmp(reg[i]->id, id) != 0)
+        i++;
+    if (i < n_reg) {
+        reg[i]->in_objs += objs;
+        reg[i]->in_bytes += bytes;
+    } else {
+        pending_in_add(id, objs, bytes);
+    }
+    pthread_mutex_unlock(&reg_lock);
+}
+
 static void do_xact_free(xact_t *x)
 {
     free(x->err);
@@ -43,6 +100,7 @@ xact_t *xact_create(const char *id, const char *kind, const char *src, const cha
     x->start_ns = time_now_ns();
     x->obj_errors = json_array();
     x->refcnt = 2; /* registry + caller */
+    pending_in_take(x);
     reg = xrealloc(reg, (n_reg + 1) * sizeof(xact_t *));
     reg[n_reg++] = x;
     pthread_mutex_unlock(&reg_lock);

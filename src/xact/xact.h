@@ -38,6 +38,9 @@ typedef struct xact_s {
 xact_t *xact_create(const char *id, const char *kind, const char *src, const char *dst);
 /* Referenced lookup or NULL. */
 xact_t *xact_find(const char *id);
+/* Adds objs/bytes received for job id to its in-counters; when no job id is registered yet (a
+ * sender started before this node got the start message), xact_create gives them to it. */
+void xact_add_in(const char *id, int64_t objs, int64_t bytes);
 void xact_put(xact_t *x);
 /* Records the first error (and marks aborted when fatal). Safe from any thread. */
 void xact_set_err(xact_t *x, const char *msg, bool fatal);
