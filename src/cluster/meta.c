@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 /* meta_lock protects cur_smap, cur_doc, their refcounts and the listeners. meta_write_lock
@@ -595,12 +594,7 @@ void meta_install_smap(smap_t *s)
 
 bool smap_wait_version(int64_t version, int timeout_ms)
 {
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += timeout_ms / 1000;
-    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    until.tv_sec += until.tv_nsec / 1000000000L;
-    until.tv_nsec %= 1000000000L;
+    struct timespec until = time_deadline_ms(timeout_ms);
     pthread_mutex_lock(&meta_lock);
     int rc = 0;
     while (cur_smap->version < version && rc == 0)

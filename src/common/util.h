@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 #define LOCUS_ERR_LEN 1024
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -55,6 +56,8 @@ char *buf_steal(buf_t *b);
 /* Wall-clock and monotonic time in nanoseconds. */
 int64_t time_now_ns(void);
 int64_t time_mono_ns(void);
+/* The CLOCK_REALTIME instant ms milliseconds from now: the deadline of pthread_cond_timedwait. */
+struct timespec time_deadline_ms(int64_t ms);
 /* Formats unix-ns as RFC 3339 with nanoseconds ("0001-01-01T00:00:00Z" for 0). */
 void time_format_rfc3339(int64_t ns, char *out, size_t outlen);
 /* Parses "10s", "5m", "1m30s", "250ms", "2h" or a bare number of seconds. -1 on error. */

@@ -915,11 +915,7 @@ static void *reconcile_main(void *arg)
 {
     pthread_mutex_lock(&etl_lock);
     while (!stopping) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += 300 * 1000000L;
-        if (ts.tv_nsec >= 1000000000L)
-            ts.tv_sec++, ts.tv_nsec -= 1000000000L;
+        struct timespec ts = time_deadline_ms(300);
         if (!kicked)
             pthread_cond_timedwait(&etl_wake, &etl_lock, &ts);
         kicked = false;

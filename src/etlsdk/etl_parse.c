@@ -8,6 +8,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -292,6 +293,13 @@ static int split_url(const char *url, url_parts_t *p)
     p->path_len = strcspn(p->path, "?");
     p->query = p->path[p->path_len] == '?' ? p->path + p->path_len + 1 : NULL;
     return 0;
+}
+
+void locus_etl__url_origin(const char *url, char *out, size_t cap)
+{
+    url_parts_t p;
+    size_t n = split_url(url, &p) == 0 ? (size_t)(p.auth + p.auth_len - url) : strlen(url);
+    snprintf(out, cap, "%.*s", (int)(n < cap ? n : cap - 1), url);
 }
 
 static void append_args(buf_t *b, bool has_query, const char *etl_args)

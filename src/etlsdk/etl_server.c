@@ -615,14 +615,6 @@ static struct {
 } refused[REFUSED_SLOTS];
 static pthread_mutex_t refused_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static void url_origin(const char *url, char *out, size_t cap)
-{
-    const char *h = strstr(url, "://");
-    const char *end = h ? strchr(h + 3, '/') : NULL;
-    size_t n = end ? (size_t)(end - url) : strlen(url);
-    snprintf(out, cap, "%.*s", (int)(n < cap ? n : cap - 1), url);
-}
-
 /* Marks origin as refusing (mark), or tells whether it refused less than REFUSED_HOLD_MS ago. */
 static bool refused_recently(const char *origin, bool mark)
 {
@@ -656,7 +648,7 @@ void locus_etl__direct_put(locus_etl_ctx_t *ctx, const char *first, const char *
     if (res->url == NULL)
         return;
     char origin[128];
-    url_origin(res->url, origin, sizeof(origin));
+    locus_etl__url_origin(res->url, origin, sizeof(origin));
     if (refused_recently(origin, false)) {
         snprintf(res->err, sizeof(res->err),
                  "%s refused a connection less than %d ms ago (not tried again yet)", origin,

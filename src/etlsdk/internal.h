@@ -74,6 +74,8 @@ int locus_etl__node_urls(const char *hdr, char **first, char **rest);
  * Returns the URL (caller frees) or NULL when daddr is not an http(s) URL. */
 char *locus_etl__direct_put_url(const char *daddr, const char *target_url, const char *raw_path,
                                 const char *etl_args);
+/* The scheme://host:port of an http(s) url (the whole url when it is not one) into out. */
+void locus_etl__url_origin(const char *url, char *out, size_t cap);
 
 /* hpull: the URL to GET an object from: target_url + "/" + quote(dpath, safe="@")
  * [+ "?latest-ver=true"]. Caller frees. */

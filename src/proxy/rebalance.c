@@ -326,11 +326,7 @@ static void *coord_main(void *arg)
     bool active = false, takeover = false;
     pthread_mutex_lock(&rc.lock);
     while (!rc.stopping) {
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_nsec += REB_POLL_MS * 1000000L;
-        until.tv_sec += until.tv_nsec / 1000000000L;
-        until.tv_nsec %= 1000000000L;
+        struct timespec until = time_deadline_ms(REB_POLL_MS);
         if (!rc.pending || !active)
             pthread_cond_timedwait(&rc.cond, &rc.lock, &until);
         if (rc.stopping)

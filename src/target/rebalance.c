@@ -167,11 +167,7 @@ int reb_send_object(xact_t *x, const char *owner_url, const char *bck, const cha
 
 static void cond_wait_ms(pthread_cond_t *c, pthread_mutex_t *m, int ms)
 {
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_nsec += (long)ms * 1000000L;
-    until.tv_sec += until.tv_nsec / 1000000000L;
-    until.tv_nsec %= 1000000000L;
+    struct timespec until = time_deadline_ms(ms);
     pthread_cond_timedwait(c, m, &until);
 }
 

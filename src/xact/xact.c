@@ -59,15 +59,22 @@ static void pending_in_take(xact_t *x)
     }
 }
 
+/* The registered job id or NULL. Under reg_lock. */
+static xact_t *reg_lookup(const char *id)
+{
+    for (size_t i = 0; i < n_reg; i++)
+        if (strcmp(reg[i]->id, id) == 0)
+            return reg[i];
+    return NULL;
+}
+
 void xact_add_in(const char *id, int64_t objs, int64_t bytes)
 {
     pthread_mutex_lock(&reg_lock);
-    size_t i = 0;
-    while (i < n_reg && strcmp(reg[i]->id, id) != 0)
-        i++;
-    if (i < n_reg) {
-        reg[i]->in_objs += objs;
-        reg[i]->in_bytes += bytes;
+    xact_t *x = reg_lookup(id);
+    if (x) {
+        x->in_objs += objs;
+        x->in_bytes += bytes;
     } else {
         pending_in_add(id, objs, bytes);
     }
@@ -85,14 +92,13 @@ static void do_xact_free(xact_t *x)
 xact_t *xact_create(const char *id, const char *kind, const char *src, const char *dst)
 {
     pthread_mutex_lock(&reg_lock);
-    for (size_t i = 0; i < n_reg; i++) {
-        if (strcmp(reg[i]->id, id) == 0) {
-            reg[i]->refcnt++;
-            pthread_mutex_unlock(&reg_lock);
-            return reg[i];
-        }
+    xact_t *x = reg_lookup(id);
+    if (x) {
+        x->refcnt++;
+        pthread_mutex_unlock(&reg_lock);
+        return x;
     }
-    xact_t *x = xcalloc(1, sizeof(*x));
+    x = xcalloc(1, sizeof(*x));
     snprintf(x->id, sizeof(x->id), "%s", id);
     snprintf(x->kind, sizeof(x->kind), "%s", kind);
     snprintf(x->src_bck, sizeof(x->src_bck), "%s", src ? src : "");
@@ -109,15 +115,10 @@ xact_t *xact_create(const char *id, const char *kind, const char *src, const cha
 
 xact_t *xact_find(const char *id)
 {
-    xact_t *x = NULL;
     pthread_mutex_lock(&reg_lock);
-    for (size_t i = 0; i < n_reg; i++) {
-        if (strcmp(reg[i]->id, id) == 0) {
-            x = reg[i];
-            x->refcnt++;
-            break;
-        }
-    }
+    xact_t *x = reg_lookup(id);
+    if (x)
+        x->refcnt++;
     pthread_mutex_unlock(&reg_lock);
     return x;
 }
