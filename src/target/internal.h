@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <xxhash.h>
 
 #include "cluster/trust.h"
@@ -53,6 +54,13 @@ char *store_fqn(const char *bck, const char *obj);
 int store_open(const char *bck, const char *obj, int *fd, lom_md_t *md);
 /* The same at fqn, which store_fqn(bck, obj) returned (a request looks it up once). */
 int store_open_fqn(const char *fqn, const char *bck, const char *obj, int *fd, lom_md_t *md);
+/* Opens the regular file at fqn (its fstat in st): the fd, or -errno (-ENOENT when missing or
+ * not a regular file). No resilver fallback: a GET's first look (one path walk for both the
+ * "is it here" and the read). */
+int store_open_file(const char *fqn, struct stat *st);
+/* The metadata of the object file open at fd, whose fstat is st (a file without its xattr, not
+ * written by Locus, gets what its inode tells). */
+void store_md_of(int fd, const struct stat *st, lom_md_t *md);
 /* 0 or -errno (-ENOENT). */
 int store_delete(const char *bck, const char *obj);
 /* Deletes bck/obj only if it is still the copy described by expect (same write time and

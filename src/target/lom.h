@@ -32,8 +32,11 @@ void lom_md_init(lom_md_t *md);
 void lom_md_dispose(lom_md_t *md);
 /* Appends the encoding to out. */
 void lom_md_encode(const lom_md_t *md, buf_t *out);
-/* 0 or -1 (malformed). md is initialized by the call. */
+/* 0 or -1 (malformed). md is initialized by the call. The encoder's own layout without custom
+ * metadata is read in place; anything else goes to lom_md_decode_json. */
 int lom_md_decode(const char *data, size_t len, lom_md_t *md);
+/* The general decoder: any key order, unknown keys ignored, custom metadata. Same contract. */
+int lom_md_decode_json(const char *data, size_t len, lom_md_t *md);
 /* fsetxattr / fgetxattr / getxattr wrappers. 0 or -errno (-ENODATA when absent, -EINVAL
  * when malformed). */
 int lom_md_store_fd(int fd, const lom_md_t *md);

@@ -424,27 +424,45 @@ int store_open(const char *bck, const char *obj, int *fdp, lom_md_t *md)
     return rc;
 }
 
-int store_open_fqn(const char *fqn, const char *bck, const char *obj, int *fdp, lom_md_t *md)
+/* fd if it is a regular file (its fstat in st), else closed; -errno of the open that made fd
+ * (< 0) otherwise, -ENOENT for a path through or to a directory. */
+static int regular_fd(int fd, struct stat *st)
 {
-    int fd = open(fqn, O_RDONLY | O_CLOEXEC);
-    if (fd < 0 && (errno == ENOENT || errno == ENOTDIR)) /* elsewhere while a resilver runs? */
-        fd = mpath_open_anywhere(bck, obj);
     if (fd < 0)
         return errno == ENOTDIR || errno == EISDIR ? -ENOENT : -errno;
-    struct stat st;
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+    if (fstat(fd, st) < 0 || !S_ISREG(st->st_mode)) {
         close(fd);
         return -ENOENT; /* a directory (prefix of other names) is not an object */
     }
-    int rc = lom_md_load_fd(fd, md);
-    if (rc < 0) {
+    return fd;
+}
+
+int store_open_file(const char *fqn, struct stat *st)
+{
+    return regular_fd(open(fqn, O_RDONLY | O_CLOEXEC), st);
+}
+
+void store_md_of(int fd, const struct stat *st, lom_md_t *md)
+{
+    if (lom_md_load_fd(fd, md) < 0) {
         /* A file without metadata was not written by us: recover what we can. */
         lom_md_init(md);
         snprintf(md->cs_type, sizeof(md->cs_type), "none");
         md->version = 1;
-        md->atime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
+        md->atime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000LL + st->st_mtim.tv_nsec;
     }
-    md->size = st.st_size;
+    md->size = st->st_size;
+}
+
+int store_open_fqn(const char *fqn, const char *bck, const char *obj, int *fdp, lom_md_t *md)
+{
+    struct stat st;
+    int fd = store_open_file(fqn, &st);
+    if (fd == -ENOENT) /* elsewhere while a resilver runs? */
+        fd = regular_fd(mpath_open_anywhere(bck, obj), &st);
+    if (fd < 0)
+        return fd;
+    store_md_of(fd, &st, md);
     *fdp = fd;
     return 0;
 }

@@ -47,12 +47,14 @@ typedef struct {
     bool local;         /* a node's ?local=true: this target's copy only, no redirect */
     bool received;      /* a node's ?reb= PUT: an object moved here with its metadata (rin) */
     lom_md_t rin;
-    char *fqn;     /* GET/HEAD: the object's FQN, looked up once in on_headers */
-    bool present;  /* GET/HEAD: it was there then */
-    bool validate; /* the bucket's checksum.validate_warm_get */
-    int copies;    /* the bucket's mirror copies (1: no mirror) */
-    bool ec;       /* the bucket is erasure-coded */
-    bool ec_piece; /* PUT /v1/internal/ec: a piece arriving (pc; its object's metadata in rin) */
+    char *fqn;      /* GET/HEAD: the object's FQN, looked up once in on_headers */
+    bool present;   /* GET/HEAD: it was there then */
+    int fd;         /* GET/HEAD: ... and opened then (-1: not open), one path walk for both */
+    struct stat st; /* ... its fstat */
+    bool validate;  /* the bucket's checksum.validate_warm_get */
+    int copies;     /* the bucket's mirror copies (1: no mirror) */
+    bool ec;        /* the bucket is erasure-coded */
+    bool ec_piece;  /* PUT /v1/internal/ec: a piece arriving (pc; its object's metadata in rin) */
     ec_piece_t pc;
     enum { OP_PLAIN = 0, OP_MPT_PART, OP_APPEND, OP_FLUSH, OP_PROMOTE } op; /* objapi.c */
     char etag[33]; /* PUT with CLUSTER_HDR_MD5_ETAG: the body's MD5, kept as its custom ETag */
@@ -73,6 +75,8 @@ static void tctx_free(http_req_t *req)
     free(c->obj);
     free(c->location);
     free(c->fqn);
+    if (c->fd >= 0)
+        close(c->fd);
     free(c);
     req->ctx = NULL;
 }
@@ -433,9 +437,9 @@ static bool object_fast(http_req_t *req, tctx_t *c)
         strcmp(m, "PATCH") == 0 || (strcmp(m, "DELETE") == 0 && http_query(req, "uploadId")))
         return false;
     if ((strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0) && c->bck) {
-        struct stat st;
         c->fqn = store_fqn(c->bck, c->obj);
-        c->present = c->fqn && stat(c->fqn, &st) == 0 && S_ISREG(st.st_mode);
+        c->fd = c->fqn ? store_open_file(c->fqn, &c->st) : -1;
+        c->present = c->fd >= 0;
         if (!c->present && !c->local)
             return false;
     }
@@ -469,6 +473,7 @@ static void promote_headers(http_req_t *req, tctx_t *c, const char *bck)
 void target_on_headers(http_req_t *req)
 {
     tctx_t *c = xcalloc(1, sizeof(*c));
+    c->fd = -1;
     req->ctx = c;
     req->ctx_free = tctx_free;
     trust_identify(req, &c->who); /* cheap without a cluster secret: one header */
@@ -642,9 +647,13 @@ static void object_get(http_req_t *req, tctx_t *c, bool head)
 {
     if (!fetch_if_missing(req, c))
         return;
-    int fd;
+    int fd = c->fd, rc = 0;
     lom_md_t md;
-    int rc = c->fqn ? store_open_fqn(c->fqn, c->bck, c->obj, &fd, &md)
+    c->fd = -1; /* the response owns it from here */
+    if (fd >= 0)
+        store_md_of(fd, &c->st, &md);
+    else
+        rc = c->fqn ? store_open_fqn(c->fqn, c->bck, c->obj, &fd, &md)
                     : store_open(c->bck, c->obj, &fd, &md);
     if (rc == -ENOENT) {
         http_reply_error(req, 404, "%s: ais://%s/%s does not exist", cluster_self_name(), c->bck,

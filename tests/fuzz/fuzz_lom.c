@@ -5,7 +5,8 @@
  *
  * Input: the first byte picks the parser (even: the xattr bytes, odd: the header value as a C
  * string). Properties: a decoded record has a size >= 0 and NUL-terminated checksum strings, and
- * encoding it and decoding that gives the same record back.
+ * encoding it and decoding that gives the same record back; the xattr decoder (which reads its
+ * own layout without the JSON parser) agrees with the general JSON decoder on every input.
  */
 #include "fuzz.h"
 
@@ -22,6 +23,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int rc;
     if ((data[0] & 1) == 0) {
         rc = lom_md_decode((const char *)data + 1, size - 1, &md);
+        lom_md_t json;
+        int rj = lom_md_decode_json((const char *)data + 1, size - 1, &json);
+        FUZZ_CHECK(rc == rj && json.size == md.size && json.version == md.version &&
+                       json.atime_ns == md.atime_ns && strcmp(json.cs_type, md.cs_type) == 0 &&
+                       strcmp(json.cs_val, md.cs_val) == 0,
+                   "the two decoders disagree on %.*s", (int)size - 1, (const char *)data + 1);
+        lom_md_dispose(&json);
     } else {
         char *h = fuzz_cstr(data + 1, size - 1);
         rc = reb_lom_parse(h, &md);

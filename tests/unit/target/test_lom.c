@@ -136,6 +136,48 @@ static void test_decode_malformed(void **state)
     lom_md_dispose(&md);
 }
 
+/* The encoder's layout is read without the JSON parser: it must agree with the parser on
+ * every record of that layout, good or bad. */
+static void test_decode_compact_agrees(void **state)
+{
+    (void)state;
+#define REC(size, cs, ver, atime)                                                                  \
+    "{\"v\":1,\"size\":" size ",\"cs_type\":\"xxhash\",\"cs_val\":\"" cs "\",\"ver\":" ver         \
+    ",\"atime\":" atime "}"
+    static const struct {
+        const char *in;
+        int rc;
+    } cases[] = {
+        {REC("4096", "26c7827d889f6da3", "1", "1700000000000000000"), 0},
+        {REC("0", "", "0", "0"), 0},
+        {REC("9223372036854775807", "x", "2", "3"), 0},
+        {REC("9223372036854775808", "x", "2", "3"), -1}, /* past int64 */
+        {REC("01", "x", "1", "1"), -1},                  /* a leading zero is not JSON */
+        {REC("-1", "x", "1", "1"), -1},                  /* negative size */
+        {REC("1.5", "x", "1", "1"), -1},                 /* not an integer */
+        {REC("1", "x", "-7", "-9"), 0},                  /* negative version, atime: JSON's */
+        {REC("1", "a\\\"b", "1", "1"), 0},               /* an escape: JSON's */
+        {REC("1", "caf\xc3\xa9", "1", "1"), 0},          /* UTF-8: JSON's */
+        {REC("1", "ab\tc", "1", "1"), -1},               /* a raw control character */
+        {REC("1", "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", "1", "1"),
+         -1}, /* 64 characters: too long */
+        {"{\"v\":1,\"size\":5,\"cs_type\":\"xxhash\",\"cs_val\":\"a\",\"ver\":1,\"atime\":2} ", 0},
+    };
+#undef REC
+    for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+        lom_md_t a, b;
+        int ra = lom_md_decode(cases[i].in, strlen(cases[i].in), &a);
+        int rb = lom_md_decode_json(cases[i].in, strlen(cases[i].in), &b);
+        if (ra != cases[i].rc || rb != cases[i].rc)
+            fail_msg("%s: %d and %d, expected %d", cases[i].in, ra, rb, cases[i].rc);
+        assert_true(a.size == b.size && a.version == b.version && a.atime_ns == b.atime_ns);
+        assert_string_equal(a.cs_type, b.cs_type);
+        assert_string_equal(a.cs_val, b.cs_val);
+        lom_md_dispose(&a);
+        lom_md_dispose(&b);
+    }
+}
+
 static void test_custom_header(void **state)
 {
     (void)state;
@@ -259,8 +301,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_encode_exact),     cmocka_unit_test(test_round_trip),
-        cmocka_unit_test(test_decode_malformed), cmocka_unit_test(test_custom_header),
-        cmocka_unit_test(test_xattr_round_trip),
+        cmocka_unit_test(test_decode_malformed), cmocka_unit_test(test_decode_compact_agrees),
+        cmocka_unit_test(test_custom_header),    cmocka_unit_test(test_xattr_round_trip),
     };
     return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
 }
