@@ -56,11 +56,13 @@ test-asan: deps
 		ASAN_OPTIONS=detect_leaks=0:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
 		$(PYTEST) -q -p no:cacheprovider -m "not slow" tests/integration
 
-# obj on the default cluster (~2.5 min) and on one target against one nginx, like for like
-# (~1 min), then the seed's FLAC -> WAV experiment at a size that takes ~8 min on 2 cores
+# obj on the default cluster (~3 min) and on one target against one nginx, like for like, with
+# the S3 path next to nginx's relay (~1.5 min), then the seed's FLAC -> WAV experiment at a size
+# that takes ~8 min on 2 cores
 bench: deps build
 	@$(BUILD)/bin/locus-bench obj --sizes 4KiB,128KiB,64MiB --md $(BUILD)/bench-obj.md
-	@$(BUILD)/bin/locus-bench obj --sizes 4KiB --targets 1 --pin --md $(BUILD)/bench-obj-1t.md
+	@$(BUILD)/bin/locus-bench obj --sizes 4KiB --targets 1 --pin \
+		--paths proxy,direct,nginx,disk,s3,nginx307,nginxrelay --md $(BUILD)/bench-obj-1t.md
 	@$(BUILD)/bin/locus-bench etl-ffmpeg --files 2500 --md $(BUILD)/etl-ffmpeg.md \
 		--png $(BUILD)/etl-ffmpeg.png
 

@@ -98,14 +98,17 @@ void bench_cluster_down(const char *bindir, const char *dir);
 /* --- nginx reference server (nginx.c) --- */
 
 typedef struct {
-    pid_t pid;     /* nginx master (runs with daemon off) */
-    int port;      /* 127.0.0.1 port */
-    char *dir;     /* prefix dir: nginx.conf, logs, temp dirs */
-    char *version; /* "nginx/1.22.1" */
+    pid_t pid;      /* nginx master (runs with daemon off) */
+    int port;       /* 127.0.0.1 port: the files (GET) and WebDAV PUT under /put/ */
+    int port_307;   /* answers 307 with a Location on `port` (the same path) */
+    int port_relay; /* a reverse proxy to `port` (upstream keep-alive, in-memory buffers) */
+    char *dir;      /* prefix dir: nginx.conf, logs, temp dirs */
+    char *version;  /* "nginx/1.22.1" */
 } bench_nginx_t;
 
 /* Writes a config serving `root` (sendfile, keep-alive, no access log, worker_processes
- * auto) and starts nginx on a free port. 0 or -1 (err filled). */
+ * auto), with the redirect and relay front ends of it, and starts nginx on three free ports.
+ * 0 or -1 (err filled). */
 int bench_nginx_start(bench_nginx_t *ng, const char *workdir, const char *root, int cpu, char *err,
                       size_t errlen);
 /* Stops nginx (SIGQUIT, then SIGKILL after 5 s) and frees the struct's strings. */

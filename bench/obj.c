@@ -22,7 +22,9 @@
  *   to the Location without Expect. PUT direct: straight to the HRW owner, no Expect. GET via proxy
  * follows 301/307 inside libcurl; GET direct goes to the owner; GET nginx goes to nginx. PUT
  * nginx is a WebDAV PUT into nginx's /put/ (temp file + rename): an HTTP server storing files,
- * shown next to the disk reference.
+ * shown next to the disk reference. GET nginx307 asks an nginx port that answers 307 with the
+ * file server's URL (followed like the proxy's), GET nginxrelay an nginx reverse proxy of it:
+ * Locus's proxy and S3 designs built from nginx, for like-for-like ratios.
  * - Objects PUT in a size's cells form that size's GET set; nginx serves hard links of the
  *   targets' object files (<mountpath>/@ais/<bucket>/%ob/<name>), so both read the same inodes
  *   from the same page cache.
@@ -65,8 +67,35 @@ typedef enum { OP_PUT, OP_GET } op_t;
 /* nginx: the GET reference; disk: the PUT reference (plain write(2) of the same bytes to
  * files on the filesystem of the mountpaths). */
 /* s3: the proxy's S3 API (/s3/<bucket>/<name>), which relays the bytes both ways (docs/s3.md). */
-typedef enum { PATH_PROXY, PATH_DIRECT, PATH_NGINX, PATH_DISK, PATH_S3, PATH_COUNT } path_kind_t;
-static const char *const path_names[PATH_COUNT] = {"proxy", "direct", "nginx", "disk", "s3"};
+/* nginx307, nginxrelay (GET only): the nginx reference behind a front end of Locus's two designs,
+ * nginx itself answering 307 to the file server's port (the proxy's GET) or relaying the bytes
+ * from it (the S3 API's GET). */
+typedef enum {
+    PATH_PROXY,
+    PATH_DIRECT,
+    PATH_NGINX,
+    PATH_DISK,
+    PATH_S3,
+    PATH_NGINX307,
+    PATH_NGINXRELAY,
+    PATH_COUNT
+} path_kind_t;
+static const char *const path_names[PATH_COUNT] = {"proxy", "direct",   "nginx",     "disk",
+                                                   "s3",    "nginx307", "nginxrelay"};
+
+/* The paths nginx serves (its CPU is the server CPU of their cells). */
+static bool nginx_path(path_kind_t p)
+{
+    return p == PATH_NGINX || p == PATH_NGINX307 || p == PATH_NGINXRELAY;
+}
+
+/* Whether a path has cells of op: disk is PUT only, the nginx front ends GET only. */
+static bool path_has_op(path_kind_t p, op_t op)
+{
+    if (op == OP_GET)
+        return p != PATH_DISK;
+    return p != PATH_NGINX307 && p != PATH_NGINXRELAY;
+}
 
 static path_kind_t ref_path(op_t op)
 {
@@ -466,6 +495,12 @@ static bool do_get(worker_t *w, const obj_t *o)
     case PATH_S3:
         url = s3_url(b->endpoint, bucket_of(b, r->cell->bck), o->name);
         break;
+    case PATH_NGINX307:
+        url = xasprintf("http://127.0.0.1:%d/%s", b->nginx.port_307, o->name);
+        break;
+    case PATH_NGINXRELAY:
+        url = xasprintf("http://127.0.0.1:%d/%s", b->nginx.port_relay, o->name);
+        break;
     default:
         url = xasprintf("http://127.0.0.1:%d/%s", b->nginx.port, o->name);
         break;
@@ -627,12 +662,12 @@ static void print_progress(const bench_t *b, const cell_t *cell)
     snprintf(where, sizeof(where), "%s%s%s", path_names[cell->path],
              cell->bck == BCK_PLAIN ? "" : "@", cell->bck == BCK_PLAIN ? "" : b->vlabel[cell->bck]);
     if (cell->skipped) {
-        fprintf(stderr, "  %-3s %6s %-6s  skipped: %s\n", cell->op == OP_PUT ? "PUT" : "GET", sz,
+        fprintf(stderr, "  %-3s %6s %-10s  skipped: %s\n", cell->op == OP_PUT ? "PUT" : "GET", sz,
                 where, cell->note);
         return;
     }
     fprintf(stderr,
-            "  %-3s %6s %-6s %9.0f ops/s %8.1f MB/s  p50 %.2f ms  p99 %.2f ms  errors %llu\n",
+            "  %-3s %6s %-10s %9.0f ops/s %8.1f MB/s  p50 %.2f ms  p99 %.2f ms  errors %llu\n",
             cell->op == OP_PUT ? "PUT" : "GET", sz, where, cell->ops_s, cell->mb_s, cell->p50_ms,
             cell->p99_ms, (unsigned long long)cell->errors);
 }
@@ -642,7 +677,7 @@ static void print_progress(const bench_t *b, const cell_t *cell)
 static int server_pids(const bench_t *b, path_kind_t path, pid_t *out, int max)
 {
     int n = 0;
-    if (path == PATH_NGINX && b->nginx_up) {
+    if (nginx_path(path) && b->nginx_up) {
         out[n++] = b->nginx.pid;
         DIR *d = opendir("/proc");
         struct dirent *e;
@@ -678,7 +713,7 @@ static bool cell_runnable(bench_t *b, cell_t *cell, const objset_t *set)
         snprintf(cell->note, sizeof(cell->note), "interrupted");
     else if (cell->op == OP_GET && set->n == 0)
         snprintf(cell->note, sizeof(cell->note), "no objects to read (all PUTs failed?)");
-    else if (cell->path == PATH_NGINX && !b->nginx_up)
+    else if (nginx_path(cell->path) && !b->nginx_up)
         snprintf(cell->note, sizeof(cell->note), "nginx is not running");
     else
         return true;
@@ -997,7 +1032,12 @@ static const char legend[] =
     "the same bytes to local files (PUT; the nginx PUT row is WebDAV PUT, the HTTP server "
     "doing the same). conns: TCP connections the clients opened in the "
     "cell. srvCPU/op: CPU time (user+sys) of the serving processes (all locusd, or nginx's "
-    "master and workers) per request; the client's own CPU is not included.";
+    "master and workers) per request; the client's own CPU is not included. nginx307 and "
+    "nginxrelay (GET only: no PUT rows): the nginx files behind nginx's own front end on another "
+    "port, a 307 to the file server (like the proxy's GET) or a reverse proxy relaying the bytes "
+    "over kept-alive upstream connections (like the S3 API's GET); their Locus/ref is relative to "
+    "the plain nginx GET, and the like-for-like line puts proxy over nginx307 and s3 over "
+    "nginxrelay.";
 
 static void compute_ratios(bench_t *b)
 {
@@ -1016,6 +1056,45 @@ static void compute_ratios(bench_t *b)
                 c->vs_plain = c->ops_s / n->ops_s;
         }
     }
+}
+
+/* The plain bucket's GET cell of path and size that ran, or NULL. */
+static const cell_t *get_cell(const bench_t *b, path_kind_t path, size_t size)
+{
+    for (int i = 0; i < b->ncells; i++) {
+        const cell_t *c = &b->cells[i];
+        if (c->op == OP_GET && c->bck == BCK_PLAIN && c->path == path && c->size == size &&
+            !c->skipped && c->ops_s > 0)
+            return c;
+    }
+    return NULL;
+}
+
+/* GET ops/s of Locus over nginx in the same design, per size, for the pairs whose cells ran:
+ * proxy/nginx307 (redirect) and s3/nginxrelay (relay). */
+static void print_like_for_like(const bench_t *b, FILE *f)
+{
+    static const path_kind_t pairs[][2] = {{PATH_PROXY, PATH_NGINX307}, {PATH_S3, PATH_NGINXRELAY}};
+    char line[512] = "";
+    for (size_t k = 0; k < ARRAY_SIZE(pairs); k++) {
+        char part[256] = "";
+        for (int si = 0; si < b->nsizes; si++) {
+            const cell_t *l = get_cell(b, pairs[k][0], b->sizes[si]);
+            const cell_t *n = get_cell(b, pairs[k][1], b->sizes[si]);
+            if (l == NULL || n == NULL)
+                continue;
+            char sz[32];
+            size_format(b->sizes[si], sz, sizeof(sz));
+            snprintf(part + strlen(part), sizeof(part) - strlen(part), "%s %s %.2f",
+                     part[0] != '\0' ? "," : "", sz, l->ops_s / n->ops_s);
+        }
+        if (part[0] != '\0')
+            snprintf(line + strlen(line), sizeof(line) - strlen(line), "%s%s/%s:%s",
+                     line[0] != '\0' ? "; " : "", path_names[pairs[k][0]], path_names[pairs[k][1]],
+                     part);
+    }
+    if (line[0] != '\0')
+        fprintf(f, "\nLike for like (GET ops/s, Locus over nginx in the same design): %s\n", line);
 }
 
 /* Server CPU per request as the tables show it ("-": not measured). */
@@ -1037,7 +1116,7 @@ static void print_table(bench_t *b, FILE *f, bool md)
                    "srv CPU us/op | Locus/ref |\n");
         fprintf(f, "|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|\n");
     } else {
-        fprintf(f, "%-3s  %-6s  %-6s  %10s  %9s  %8s  %8s  %6s  %6s  %9s  %9s\n", "op", "size",
+        fprintf(f, "%-3s  %-6s  %-10s  %10s  %9s  %8s  %8s  %6s  %6s  %9s  %9s\n", "op", "size",
                 "path", "ops/s", "MB/s", "p50 ms", "p99 ms", "errors", "conns", "srvCPU/op",
                 "Locus/ref");
     }
@@ -1057,7 +1136,8 @@ static void print_table(bench_t *b, FILE *f, bool md)
                 fprintf(f, "| %s | %s | %s | skipped: %s | | | | | | | |\n", op, sz,
                         path_names[c->path], c->note);
             else
-                fprintf(f, "%-3s  %-6s  %-6s  skipped: %s\n", op, sz, path_names[c->path], c->note);
+                fprintf(f, "%-3s  %-6s  %-10s  skipped: %s\n", op, sz, path_names[c->path],
+                        c->note);
             continue;
         }
         if (md)
@@ -1065,8 +1145,8 @@ static void print_table(bench_t *b, FILE *f, bool md)
                     sz, path_names[c->path], c->ops_s, c->mb_s, c->p50_ms, c->p99_ms,
                     (unsigned long long)c->errors, c->conns, cpu, ratio);
         else
-            fprintf(f, "%-3s  %-6s  %-6s  %10.0f  %9.1f  %8.2f  %8.2f  %6llu  %6ld  %9s  %9s\n", op,
-                    sz, path_names[c->path], c->ops_s, c->mb_s, c->p50_ms, c->p99_ms,
+            fprintf(f, "%-3s  %-6s  %-10s  %10.0f  %9.1f  %8.2f  %8.2f  %6llu  %6ld  %9s  %9s\n",
+                    op, sz, path_names[c->path], c->ops_s, c->mb_s, c->p50_ms, c->p99_ms,
                     (unsigned long long)c->errors, c->conns, cpu, ratio);
     }
 }
@@ -1205,6 +1285,7 @@ static int write_md(bench_t *b, const char *path)
         return -1;
     fprintf(f, "; nginx: %s.\n\n", b->nginx.version ? b->nginx.version : "n/a");
     print_table(b, f, true);
+    print_like_for_like(b, f);
     fprintf(f, "\n%s\n", legend);
     print_redundancy(b, f, true);
     fprintf(f, "\n");
@@ -1241,7 +1322,8 @@ static const char usage[] =
     "usage: locus-bench obj [options]\n"
     "\n"
     "PUT and GET throughput with N concurrent clients, through the proxy, directly to the\n"
-    "owning target, and the same GETs from nginx serving the same files.\n";
+    "owning target, and the same GETs from nginx serving the same files (directly, and\n"
+    "behind nginx's own redirect and relay front ends).\n";
 
 static int opt_ops(const bench_opt_t *o, const char *arg)
 {
@@ -1304,7 +1386,7 @@ static int parse_args(void *state, int argc, char **argv)
              .max = 1e9, .set = &dur_set),
         BOPT("rounds", BOPT_INT, &b->rounds, "N",
              "split each cell into N slices interleaved with the other paths\n"
-             "(proxy, direct, nginx, proxy, ...), default 3",
+             "(proxy, direct, nginx, ..., proxy, ...), default 3",
              .min = 1, .max = 100, .set = &rounds_set),
         BOPT("count", BOPT_LONG, &b->count, "N", "N requests per cell instead of a duration",
              .min = 0, .max = 1e15),
@@ -1318,10 +1400,13 @@ static int parse_args(void *state, int argc, char **argv)
              "GET alone first stores a set untimed)",
              .fn = opt_ops),
         BOPT("paths", BOPT_FN, b->path_on, "LIST",
-             "proxy,direct,nginx,disk,s3 (default all but s3; nginx is\n"
-             "the GET reference and WebDAV PUT the HTTP one for PUT,\n"
-             "disk = write(2) to local files the PUT reference; s3 =\n"
-             "through the proxy's S3 API, /s3)",
+             "proxy,direct,nginx,disk,s3,nginx307,nginxrelay (default all\n"
+             "but s3; nginx is the GET reference and WebDAV PUT the HTTP\n"
+             "one for PUT, disk = write(2) to local files the PUT\n"
+             "reference; s3 = through the proxy's S3 API, /s3; GET only:\n"
+             "nginx307 = nginx's 307 to its file server on another port,\n"
+             "like the proxy, nginxrelay = an nginx reverse proxy of it,\n"
+             "like s3)",
              .fn = opt_paths),
         BOPT("targets", BOPT_INT, &b->targets, "N",
              "targets of the cluster the bench starts, default 3", .min = 1, .max = 1024),
@@ -1404,7 +1489,7 @@ static int size_cells(bench_t *b, op_t op, size_t size, char **tags, cell_t **ce
             continue;
         for (int p = PATH_PROXY; p < PATH_COUNT; p++) {
             bool ec_ref = k == BCK_EC && op == OP_PUT && p == PATH_NGINX;
-            if (!b->path_on[p] || (op == OP_GET && p == PATH_DISK) ||
+            if (!b->path_on[p] || !path_has_op(p, op) ||
                 (k != BCK_PLAIN && p != PATH_PROXY && p != PATH_DIRECT && !ec_ref))
                 continue;
             cells[n] = cell_new(b, op, p, size);
@@ -1437,7 +1522,9 @@ static void run_size(bench_t *b, size_t size)
             if ((k == BCK_PLAIN || b->von[k]) && sets[k].n == 0 && !bench_stop)
                 seed_set(b, size, sets, k, tag);
         free(tag);
-        if (b->path_on[PATH_NGINX] && sets[BCK_PLAIN].n > 0 && !bench_stop)
+        bool ngx =
+            b->path_on[PATH_NGINX] || b->path_on[PATH_NGINX307] || b->path_on[PATH_NGINXRELAY];
+        if (ngx && sets[BCK_PLAIN].n > 0 && !bench_stop)
             prepare_nginx(b, &sets[BCK_PLAIN]);
         run_phase(b, cells, size_cells(b, OP_GET, size, tags, cells), sets, b->rounds);
     }
@@ -1456,6 +1543,7 @@ static void report(bench_t *b)
     printf("\nlocus-bench obj: %s\n%s; nginx: %s\n\n", b->run.mach, params,
            b->nginx.version ? b->nginx.version : "n/a");
     print_table(b, stdout, false);
+    print_like_for_like(b, stdout);
     print_errors(b, stdout, false);
     printf("\n%s\n", legend);
     print_redundancy(b, stdout, false);

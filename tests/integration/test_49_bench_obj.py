@@ -4,7 +4,9 @@ cells on the plain bucket and again on a bucket with mirror copies 2, and report
 relative to the plain bucket with the server CPU per MB. The EC bucket is either measured too or,
 while the cluster refuses ec.enabled, reported as skipped with the cluster's own message; the run
 still exits 0. The mirrored bucket's objects really have their copies (under %mi). Bad --mirror and
---ec values exit 2.
+--ec values exit 2. The same run has nginx's two front ends of its files, GET only: its own 307 to
+the file server on another port and its reverse proxy, each a main-table row next to the proxy and
+s3 GETs, with the like-for-like line putting proxy over nginx307 and s3 over nginxrelay.
 """
 
 import glob
@@ -19,6 +21,9 @@ import locustest as lt
 BENCH = lt.BIN_DIR / "locus-bench"
 ROW = re.compile(r"^(PUT|GET)\s+4KiB\s+(proxy|direct)\s+(plain|mirror2|ec2\+1)\s+(\d+)\s+[\d.]+\s+"
                  r"[\d.]+\s+(\d+)\s+\S+\s+(\S+)\s+(\S+)$", re.M)
+# a main-table row: op size path ops/s MB/s p50 p99 errors conns srvCPU/op Locus/ref
+MAIN = re.compile(r"^(PUT|GET)\s+4KiB\s+(\S+)\s+(\d+)\s+[\d.]+\s+[\d.]+\s+[\d.]+\s+(\d+)\s+(\d+)\s+"
+                  r"(\S+)\s+(\S+)$", re.M)
 
 
 def test_obj_mirror_and_ec_small_run(tmp_path):
@@ -28,7 +33,8 @@ def test_obj_mirror_and_ec_small_run(tmp_path):
     env = dict(os.environ, TMPDIR=str(tmp_path))
     p = subprocess.run([str(BENCH), "obj", "--mirror", "2", "--ec", "2+1", "--sizes", "4KiB",
                         "--duration", "0.5", "--rounds", "1", "--clients", "2",
-                        "--paths", "proxy,direct", "--keep", "--md", str(md)],
+                        "--paths", "proxy,direct,nginx,s3,nginx307,nginxrelay", "--keep", "--md",
+                        str(md)],
                        capture_output=True, text=True, timeout=lt.tmo(120), env=env)
     out = p.stdout
     assert p.returncode == 0, out[-3000:] + p.stderr[-3000:]
@@ -47,9 +53,20 @@ def test_obj_mirror_and_ec_small_run(tmp_path):
                 assert re.fullmatch(r"[\d.e+]+ms", m[6]), m[0]  # server CPU per MB
                 assert m[7] == "1" if bck == "plain" else re.fullmatch(r"\d+\.\d\d", m[7]), m[0]
     assert ", bucket mirror2" in out, out
+    main = {(m[1], m[2]): m for m in MAIN.finditer(out)}
+    for path in ("nginx307", "nginxrelay"):
+        m = main.get(("GET", path))
+        assert m and int(m[3]) > 0 and m[4] == "0", (path, out)
+        assert re.fullmatch(r"\d+us|\d+ms", m[6]) and re.fullmatch(r"\d+\.\d\d", m[7]), m[0]
+        assert ("PUT", path) not in main, out  # GET only
+    assert int(main[("GET", "nginx307")][5]) >= 4, out  # 2 clients: the front end and the files
+    like = re.search(r"^Like for like \(GET ops/s, Locus over nginx in the same design\): "
+                     r"proxy/nginx307: 4KiB \d+\.\d\d; s3/nginxrelay: 4KiB \d+\.\d\d$", out, re.M)
+    assert like, out
     assert "locus-bench: ec2+1 bucket bench-ec2-1: skipped:" in p.stderr or not ec_skipped
     text = md.read_text()
     assert "| op | size | path | bucket |" in text and "| mirror2 |" in text, text
+    assert "| GET | 4KiB | nginxrelay |" in text and "\n\nLike for like" in text, text
     # the mirrored bucket's objects have their copies, the plain bucket's none
     (run_dir,) = glob.glob(str(tmp_path / "locus-bench-*"))
     assert glob.glob(f"{run_dir}/cluster/t*/mp*/@ais/bench-mirror2/%mi/4KiB-*")
