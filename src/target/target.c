@@ -517,8 +517,8 @@ void target_on_headers(http_req_t *req)
     }
 }
 
-static void add_md_headers(struct MHD_Response *r, const char *bck, const char *obj,
-                           const lom_md_t *md, const char *known_fqn, int mirror)
+/* The object's attributes, on GET and HEAD (AIStore's ObjAttrs.ToHeader, plus Ais-Size). */
+static void add_attr_headers(struct MHD_Response *r, const lom_md_t *md)
 {
     char v[64];
     MHD_add_response_header(r, "Ais-Checksum-Type", md->cs_type);
@@ -534,6 +534,14 @@ static void add_md_headers(struct MHD_Response *r, const char *bck, const char *
         MHD_add_response_header(r, "Ais-Custom-Md", custom);
         free(custom);
     }
+    MHD_add_response_header(r, "Accept-Ranges", "bytes");
+}
+
+/* HEAD's object properties besides the attributes: name, bucket, where it is, its copies. */
+static void add_props_headers(struct MHD_Response *r, const char *bck, const char *obj,
+                              const char *known_fqn, int mirror)
+{
+    char v[64];
     MHD_add_response_header(r, "Ais-Name", obj);
     MHD_add_response_header(r, "Ais-Bucket-Name", bck);
     MHD_add_response_header(r, "Ais-Bucket-Provider", "ais");
@@ -550,7 +558,6 @@ static void add_md_headers(struct MHD_Response *r, const char *bck, const char *
     MHD_add_response_header(r, "Ais-Mirror-Paths", paths.base);
     MHD_add_response_header(r, "Ais-Mirror-Copies", v);
     MHD_add_response_header(r, "Ais-Present", "true");
-    MHD_add_response_header(r, "Accept-Ranges", "bytes");
     buf_dispose(&paths);
     free(loc);
     free(fqn);
@@ -717,7 +724,9 @@ static void object_get(http_req_t *req, tctx_t *c, bool head)
         }
     }
     MHD_add_response_header(r, "Content-Type", "application/octet-stream");
-    add_md_headers(r, c->bck, c->obj, &md, c->fqn, c->copies);
+    add_attr_headers(r, &md);
+    if (head) /* a GET answers the attributes only, as AIStore's does: less to build and send */
+        add_props_headers(r, c->bck, c->obj, c->fqn, c->copies);
     lom_md_dispose(&md);
     http_send(req, status, r);
 }
