@@ -269,6 +269,10 @@ LOM = {
     "xattr-min": b'\x00{"v":1,"size":0}',
     "xattr-bad-custom": b'\x00{"v":1,"size":1,"custom":{"k":1}}',
     "xattr-negative": b'\x00{"v":1,"size":-1}',
+    "xattr-compact": b"\x00" + _LOM[:_LOM.index(',"custom"')].encode() + b"}",
+    # the binary xattr form: 'L', 2, xxhash, then size, version, atime, XXH64 (int64 LE)
+    "xattr-binary": b"\x00L\x02\x01" + b"".join(
+        v.to_bytes(8, "little") for v in (5, 3, 1700000000000000000, 0x26c7827d889f6da3)),
     "header": b"\x01" + "".join(c if c.isalnum() else "%%%02X" % ord(c) for c in _LOM).encode(),
     "header-raw": b"\x01" + _LOM.encode(),
     "header-bad-escape": b"\x01%7B%22v%22%3A1%2C%22size%22%3A%ZZ",

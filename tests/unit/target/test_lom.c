@@ -178,6 +178,61 @@ static void test_decode_compact_agrees(void **state)
     }
 }
 
+/* Without custom metadata the xattr holds the binary form (small enough for the inode). */
+static void test_binary_form(void **state)
+{
+    (void)state;
+    lom_md_t md, got;
+    fill(&md);
+    uint8_t bin[LOM_MD_BIN_LEN];
+    assert_false(lom_md_encode_bin(&md, bin)); /* custom metadata: JSON */
+    json_decref(md.custom);
+    md.custom = NULL;
+    assert_true(lom_md_encode_bin(&md, bin));
+    assert_int_equal(bin[0], 'L');
+    assert_int_equal(lom_md_decode((const char *)bin, sizeof(bin), &got), 0);
+    check_same(&md, &got);
+    lom_md_dispose(&got);
+    static const char *const other[][2] = {{"none", ""}, {"", ""}, {"xxhash", "ffffffffffffffff"}};
+    for (size_t i = 0; i < ARRAY_SIZE(other); i++) {
+        snprintf(md.cs_type, sizeof(md.cs_type), "%s", other[i][0]);
+        snprintf(md.cs_val, sizeof(md.cs_val), "%s", other[i][1]);
+        assert_true(lom_md_encode_bin(&md, bin));
+        assert_int_equal(lom_md_decode((const char *)bin, sizeof(bin), &got), 0);
+        check_same(&md, &got);
+        lom_md_dispose(&got);
+    }
+    /* what the binary form cannot say goes to JSON */
+    static const char *const json_only[][2] = {
+        {"md5", "0123"}, {"xxhash", "26C7827D889F6DA3"}, {"xxhash", "26c7"}, {"none", "x"}};
+    for (size_t i = 0; i < ARRAY_SIZE(json_only); i++) {
+        snprintf(md.cs_type, sizeof(md.cs_type), "%s", json_only[i][0]);
+        snprintf(md.cs_val, sizeof(md.cs_val), "%s", json_only[i][1]);
+        assert_false(lom_md_encode_bin(&md, bin));
+    }
+    /* malformed: short, unknown format or checksum type, a value with no xxhash, size < 0 */
+    snprintf(md.cs_type, sizeof(md.cs_type), "none");
+    md.cs_val[0] = '\0';
+    assert_true(lom_md_encode_bin(&md, bin));
+    uint8_t bad[LOM_MD_BIN_LEN];
+    for (int k = 0; k < 5; k++) {
+        memcpy(bad, bin, sizeof(bad));
+        size_t len = sizeof(bad);
+        if (k == 0)
+            len--;
+        else if (k == 1)
+            bad[1] = 3;
+        else if (k == 2)
+            bad[2] = 3;
+        else if (k == 3)
+            bad[27] = 1;
+        else
+            bad[10] = 0x80;
+        assert_int_equal(lom_md_decode((const char *)bad, len, &got), -1);
+        assert_int_equal(got.size, 0);
+    }
+}
+
 static void test_custom_header(void **state)
 {
     (void)state;
@@ -243,6 +298,16 @@ static void test_xattr_round_trip(void **state)
     assert_memory_equal(raw, b.base, b.len);
     buf_dispose(&b);
 
+    /* Without custom metadata: the binary form. */
+    lom_md_t plain = md;
+    plain.custom = NULL;
+    assert_int_equal(lom_md_store_fd(fd, &plain), 0);
+    assert_int_equal(getxattr(path, LOM_XATTR, raw, sizeof(raw)), LOM_MD_BIN_LEN);
+    assert_int_equal(raw[0], 'L');
+    assert_int_equal(lom_md_load_fd(fd, &got), 0);
+    check_same(&plain, &got);
+    lom_md_dispose(&got);
+
     /* Overwrite with a value larger than the loader's 2 KiB stack buffer (ext4 allows
      * about 4 KiB of xattrs per inode unless the ea_inode feature is on). */
     for (int i = 0; i < 60; i++) {
@@ -302,7 +367,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_encode_exact),     cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_decode_malformed), cmocka_unit_test(test_decode_compact_agrees),
-        cmocka_unit_test(test_custom_header),    cmocka_unit_test(test_xattr_round_trip),
+        cmocka_unit_test(test_binary_form),      cmocka_unit_test(test_custom_header),
+        cmocka_unit_test(test_xattr_round_trip),
     };
     return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
 }
