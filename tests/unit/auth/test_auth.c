@@ -432,6 +432,39 @@ static void test_canon(void **state)
     free(c2);
 }
 
+/* RFC 4231 test cases 1 and 2, alternating keys (each thread keeps a keyed context). */
+static void test_hmac_sha256(void **state)
+{
+    (void)state;
+    unsigned char k1[20], out[32];
+    memset(k1, 0x0b, sizeof(k1));
+    char hex[65];
+    for (int i = 0; i < 3; i++) {
+        hmac_sha256(k1, sizeof(k1), "Hi There", 8, out);
+        hex_encode(out, sizeof(out), hex);
+        assert_string_equal(hex,
+                            "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
+        hmac_sha256("Jefe", 4, "what do ya want for nothing?", 28, out);
+        hex_encode(out, sizeof(out), hex);
+        assert_string_equal(hex,
+                            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+        hmac_sha256("Jefe", 4, "what do ya want for nothing?", 28, out); /* same key again */
+        hex_encode(out, sizeof(out), hex);
+        assert_string_equal(hex,
+                            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+    }
+    /* a key longer than the cached copy: still right, every time */
+    unsigned char big[131];
+    memset(big, 0xaa, sizeof(big));
+    for (int i = 0; i < 2; i++) {
+        hmac_sha256(big, sizeof(big), "Test Using Larger Than Block-Size Key - Hash Key First", 54,
+                    out);
+        hex_encode(out, sizeof(out), hex);
+        assert_string_equal(hex,
+                            "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
+    }
+}
+
 static void test_intra_sign(void **state)
 {
     char err[256], sig[64], sha[65];
@@ -647,14 +680,23 @@ static void test_init_from_config(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_hs256_good),     cmocka_unit_test(test_expired_and_nbf),
-        cmocka_unit_test(test_bad_signature),  cmocka_unit_test(test_algorithms_refused),
-        cmocka_unit_test(test_rs256),          cmocka_unit_test(test_malformed),
-        cmocka_unit_test(test_claims_layouts), cmocka_unit_test(test_mint_roundtrip),
-        cmocka_unit_test(test_bearer),         cmocka_unit_test(test_access_parse),
-        cmocka_unit_test(test_check),          cmocka_unit_test(test_canon),
-        cmocka_unit_test(test_intra_sign),     cmocka_unit_test(test_body_digest),
-        cmocka_unit_test(test_redirect),       cmocka_unit_test(test_init_from_config),
+        cmocka_unit_test(test_hs256_good),
+        cmocka_unit_test(test_expired_and_nbf),
+        cmocka_unit_test(test_bad_signature),
+        cmocka_unit_test(test_algorithms_refused),
+        cmocka_unit_test(test_rs256),
+        cmocka_unit_test(test_malformed),
+        cmocka_unit_test(test_claims_layouts),
+        cmocka_unit_test(test_mint_roundtrip),
+        cmocka_unit_test(test_bearer),
+        cmocka_unit_test(test_access_parse),
+        cmocka_unit_test(test_check),
+        cmocka_unit_test(test_canon),
+        cmocka_unit_test(test_hmac_sha256),
+        cmocka_unit_test(test_intra_sign),
+        cmocka_unit_test(test_body_digest),
+        cmocka_unit_test(test_redirect),
+        cmocka_unit_test(test_init_from_config),
         cmocka_unit_test(test_node_key_cache),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
