@@ -511,6 +511,12 @@ static void test_body_digest(void **state)
 {
     char a[AUTH_DIGEST_LEN], b[AUTH_DIGEST_LEN], c[AUTH_DIGEST_LEN];
     assert_int_equal(auth_digest_buf("x", 1, a), -1); /* no secret: no p1305 */
+    /* An empty body: its SHA-256, with or without a secret, and only an empty body checks. */
+    assert_int_equal(auth_digest_buf("", 0, a), 0);
+    auth_sha256_hex("", 0, b);
+    assert_string_equal(a, b);
+    assert_true(auth_digest_valid(a) && auth_digest_matches(a, "", 0));
+    assert_false(auth_digest_matches(a, "x", 1));
     char sha[65];
     auth_sha256_hex("hello world", 11, sha);
     assert_true(auth_digest_matches(sha, "hello world", 11)); /* SHA-256 needs none */
