@@ -84,6 +84,9 @@ typedef struct http_server_s http_server_t;
  * this process may run on within [2, 16] (the default). */
 void http_set_io_threads(int n);
 unsigned http_io_threads(void);
+/* How long an idle request worker waits for a request before it exits: 30 s by default (tests
+ * shorten it to exercise workers that come and go). */
+void http_set_worker_idle_ms(int ms);
 /* Servers started from now on speak HTTPS with this certificate and key (PEM files). 0, or -1
  * with the reason in err when a file cannot be read. NULLs: plain HTTP (the default). */
 int http_set_tls(const char *cert_file, const char *key_file, char *err, size_t errlen);

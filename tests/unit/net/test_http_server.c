@@ -596,6 +596,30 @@ static void test_stream_failure(void **state)
     }
 }
 
+/* Workers that go idle, time out and exit while requests keep coming: every request is
+ * answered, including those that reach a worker just as its wait times out. */
+static void test_workers_come_and_go(void **state)
+{
+    (void)state;
+    http_set_worker_idle_ms(5);
+    for (int round = 0; round < 40; round++) {
+        call_t c[4];
+        pthread_t th[4];
+        for (int i = 0; i < 4; i++) {
+            c[i].path = "/query"; /* offloaded, quick */
+            assert_int_equal(pthread_create(&th[i], NULL, call_main, &c[i]), 0);
+        }
+        for (int i = 0; i < 4; i++) {
+            pthread_join(th[i], NULL);
+            assert_int_equal(c[i].rc, 0);
+            assert_int_equal(c[i].r.status, 200);
+            httpc_resp_dispose(&c[i].r);
+        }
+        usleep((useconds_t)(round % 8) * 1000); /* around the idle time: both sides of it */
+    }
+    http_set_worker_idle_ms(30000);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -613,6 +637,7 @@ int main(void)
         cmocka_unit_test(test_blocked_holds_up_no_one),
         cmocka_unit_test(test_stream_from_thread),
         cmocka_unit_test(test_stream_failure),
+        cmocka_unit_test(test_workers_come_and_go),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
