@@ -63,6 +63,7 @@ void *httpc_thread_curl(void)
 
 void httpc_thread_cleanup(void)
 {
+    httpc_lite_thread_cleanup();
     pthread_once(&curl_once, curl_init_once);
     CURL *h = pthread_getspecific(curl_key);
     if (h) {
@@ -148,6 +149,11 @@ static struct curl_slist *add_signature(struct curl_slist *sl, const char *metho
     }
     free(lines);
     return sl;
+}
+
+char **httpc_sign_lines(const char *method, const char *url)
+{
+    return signer ? signer(method, url, NULL, 0, -1, 0, 0) : NULL;
 }
 
 struct curl_slist *httpc_prepare(CURL *h, const char *method, const char *url, const char *ctype,

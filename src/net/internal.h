@@ -28,6 +28,12 @@ struct curl_slist *httpc_prepare(CURL *h, const char *method, const char *url, c
                                  const httpc_header_t *hdrs, const httpc_body_t *body,
                                  int timeout_ms, httpc_resp_t *r);
 
+/* The signer's header lines ("Name: value", malloc'd, NULL-terminated array; NULL when no
+ * signer is set) for a request without a body (http_lite.c). */
+char **httpc_sign_lines(const char *method, const char *url);
+/* Closes this thread's http_lite connections (httpc_thread_cleanup calls it). */
+void httpc_lite_thread_cleanup(void);
+
 /* A content reader of a streamed response (http_stream.c) is about to suspend its connection
  * until the producer has data: counted so that the server does not stop under it. false when
  * the server is stopping (then the stream must end instead). */

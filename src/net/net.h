@@ -238,6 +238,29 @@ typedef struct {
 } httpc_cb_t;
 int httpc_do_cb(const char *method, const char *url, const httpc_header_t *hdrs, int timeout_ms,
                 const httpc_cb_t *cb, httpc_resp_t *r);
+/* GET or HEAD (method) like httpc_do_cb, over this thread's own kept-alive sockets without
+ * libcurl (http_lite.c): one send and the receives, nothing polled. For the hot relays (the S3
+ * GET). Anything it does not do (https://, a request body, stall_s, another method) goes to
+ * httpc_do_cb. */
+int httpc_get_lite(const char *method, const char *url, const httpc_header_t *hdrs, int timeout_ms,
+                   const httpc_cb_t *cb, httpc_resp_t *r);
+
+/* The head of an HTTP/1.x answer, as httpc_head_parse() reads it. */
+#define HTTPC_HEAD_MAX (16u << 10) /* a longer head is refused */
+typedef struct {
+    int status;
+    int64_t content_length; /* -1: none */
+    bool close;             /* the connection ends with this answer */
+} httpc_head_t;
+/* Parses the answer head at the start of p[0..n) (status line, header lines, empty line; CRLF
+ * only, no folded lines, one Content-Length, no Transfer-Encoding: the answer to an HTTP/1.0
+ * request). Calls on_header (may be NULL) for each header once the head is whole. Returns the
+ * head's length, 0 when more bytes are needed, -1 when it is malformed. */
+int httpc_head_parse(const char *p, size_t n, httpc_head_t *h,
+                     void (*on_header)(void *arg, const char *name, size_t nlen, const char *value,
+                                       size_t vlen),
+                     void *arg);
+
 /* This thread's keep-alive libcurl easy handle (a CURL *), reset to defaults; owned by the
  * thread (released by httpc_thread_cleanup or at thread exit). */
 void *httpc_thread_curl(void);

@@ -11,13 +11,13 @@
  *                 fan-out of DELETEs).
  *
  * DESIGN
- * A GET runs on the request's worker with its keep-alive connections to the targets (net.h),
- * with no other thread in between: a small answer is read whole and answered like any other
- * (one hand-off to the worker and back; 64 KiB to 1 MiB in a reused block), and a big one is
- * answered as soon as its body starts, the worker then releasing the connection
- * (http_release) and writing the body into the response's stream as it comes. A target that
- * fails before the answer went out is a 503; after, the response ends with an error (the client
- * sees a transfer cut short, never a short 200 that looks whole).
+ * A GET runs on the request's worker with its keep-alive connections to the targets
+ * (httpc_get_lite: no libcurl, no poll), with no other thread in between: a small answer is read
+ * whole and answered like any other (one hand-off to the worker and back; 64 KiB to 1 MiB in a
+ * reused block), and a big one is answered as soon as its body starts, the worker then releasing
+ * the connection (http_release) and writing the body into the response's stream as it comes. A
+ * target that fails before the answer went out is a 503; after, the response ends with an error
+ * (the client sees a transfer cut short, never a short 200 that looks whole).
  */
 #include "s3/internal.h"
 #include "auth/auth.h"
@@ -268,7 +268,7 @@ static void object_get(http_req_t *req, const char *url)
                      .buffer_size = S3_GET_RECV_BUF};
     httpc_resp_t r;
     httpc_resp_init(&r);
-    int rc = httpc_do_cb("GET", url, hdrs, 0, &cb, &r);
+    int rc = httpc_get_lite("GET", url, hdrs, 0, &cb, &r);
     if (g.st) /* released: a failure ends the response with an error, never a short 200 */
         http_stream_end(g.st, rc == 0);
     else
@@ -310,7 +310,7 @@ static long head_md(const char *url, s3_md_t *md)
     httpc_cb_t cb = {.on_header = md_collect, .on_body = no_data, .arg = md};
     httpc_resp_t r;
     httpc_resp_init(&r);
-    int rc = httpc_do_cb("HEAD", url, NULL, S3_NATIVE_TIMEOUT_MS, &cb, &r);
+    int rc = httpc_get_lite("HEAD", url, NULL, S3_NATIVE_TIMEOUT_MS, &cb, &r);
     long st = rc < 0 ? -1 : r.status == 200 ? 0 : r.status;
     httpc_resp_dispose(&r);
     return st;

@@ -141,6 +141,22 @@ HANDSHAKE = (b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
              b"Connection: Upgrade\r\nSec-WebSocket-Accept: @ACCEPT@\r\n\r\n")
 
 
+# ---- http_head: an answer head from another node (httpc_get_lite) ----
+HTTP_HEAD = {
+    "object": "HTTP/1.1 200 OK\r\nDate: Mon, 07 Dec 2026 14:54:42 GMT\r\nConnection: Keep-Alive"
+              "\r\nContent-Type: application/octet-stream\r\nAis-Checksum-Type: xxhash\r\n"
+              "Ais-Checksum-Value: 466f4f0c835b55fc\r\nAis-Size: 4096\r\n"
+              "Content-Length: 4096\r\n\r\n",
+    "range": "HTTP/1.1 206 Partial Content\r\nContent-Range: bytes 0-9/100\r\n"
+             "Content-Length: 10\r\n\r\n0123456789",
+    "http10-close": "HTTP/1.0 404 Not Found\r\nConnection: close\r\n\r\n{\"message\":\"x\"}",
+    "no-length": "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nto the end",
+    "two-lengths": "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n",
+    "chunked": "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+    "folded": "HTTP/1.1 200 OK\r\nA: b\r\n c\r\n\r\n",
+}
+
+
 def frame(op, payload, fin=True, mask=None):
     b = bytes([(0x80 if fin else 0) | op])
     m = 0x80 if mask else 0
@@ -536,6 +552,8 @@ def main():
         write("s3_xml", name, v)
     for name, v in s3_chunked_seeds().items():
         write("s3_chunked", name, v)
+    for name, v in HTTP_HEAD.items():
+        write("http_head", name, v)
 
 
 if __name__ == "__main__":
