@@ -4,6 +4,8 @@
  * the one named by "tid", else every target, each promoting the names it owns of what is taken
  * to be one file share seen by all ("notshr": each promotes every file it sees). Synchronous:
  * the answer (200, empty body: no job id, as AIStore's small promotes) comes when all are done.
+ * Each target answers {"gone": bool}: in a share with "dls", a target may find the source
+ * already promoted and deleted by another; it is missing only when all found it gone.
  */
 #include "cluster/cluster.h"
 #include "cluster/meta.h"
@@ -14,6 +16,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+static int count_gone(proxy_bcast_t *b, const snode_t *t, json_t *answer)
+{
+    (void)t;
+    if (json_is_true(json_object_get(answer, "gone")))
+        (*(size_t *)b->arg)++;
+    return 0;
+}
 
 void proxy_promote(http_req_t *req, const char *bck)
 {
@@ -37,6 +47,7 @@ void proxy_promote(http_req_t *req, const char *bck)
     } else {
         char *body = json_dumps(msg, JSON_COMPACT);
         bool fshare = a.tid[0] == '\0' && !a.notshr;
+        size_t gone = 0;
         char *path = xasprintf("/v1/objects/%s?provider=ais%s", bck, fshare ? "&fshare=true" : "");
         proxy_bcast_t bc = {.method = "POST",
                             .path = path,
@@ -44,10 +55,14 @@ void proxy_promote(http_req_t *req, const char *bck)
                             .timeout_ms = 600000,
                             .strict = true,
                             .pass_4xx = true,
-                            .only = a.tid[0] ? a.tid : NULL};
+                            .only = a.tid[0] ? a.tid : NULL,
+                            .merge = count_gone,
+                            .arg = &gone};
         int st = proxy_bcast(&bc);
         if (st)
             http_reply_error(req, (unsigned)st, "promote: %s", bc.err);
+        else if (gone > 0 && gone == bc.n_ok)
+            http_reply_error(req, 404, "promote: source \"%.256s\" not found on any target", a.src);
         else
             http_reply(req, 200, "text/plain", "", 0);
         free(path);

@@ -176,6 +176,9 @@ int obj_set_custom(const char *bck, const char *obj, json_t *value, bool replace
 /* Promote on this target (promote.c): refused (403) unless the resolved source is in one of the
  * config's promote_allowed directories; with fshare only the names this target owns. 0 or an
  * HTTP status with err. */
+/* In a file share with "dls", the source is gone: another target of the share promoted it and
+ * deleted it first (promote_run's answer, not an HTTP status). */
+#define PROMOTE_GONE 1
 int promote_run(const char *bck, const promote_args_t *a, bool fshare, char *err, size_t errlen);
 
 /* ---------------------------------------------------------------- mirror (mirror.c)

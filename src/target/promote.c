@@ -8,7 +8,10 @@
  * lstat says directory), so nothing outside the resolved source is read. In a file share (the
  * default without "tid"), every target walks the same files and promotes the names it owns;
  * with "tid" or "notshr" a target promotes every file it sees and PUTs the names it does not own
- * to their owners.
+ * to their owners. In a share with "dls" (delete the source) the owner of a file may delete it
+ * before another target looks: a source or entry that is gone then is not an error here
+ * (PROMOTE_GONE for the source itself); the proxy answers 404 only when every target found the
+ * source gone.
  */
 #include "cluster/cluster.h"
 #include "cluster/meta.h"
@@ -32,6 +35,7 @@ typedef struct {
     const char *bck;
     const promote_args_t *a;
     bool fshare; /* promote only the names this target owns */
+    bool racy;   /* fshare with dls: the other targets delete what they promote */
     const char *dir;
     int64_t done, skipped, failed;
     int first_status;
@@ -173,7 +177,10 @@ static void promote_dir(prm_t *p, const char *dir)
             continue;
         char *path = xasprintf("%s/%s", dir, de->d_name);
         struct stat st;
-        if (lstat(path, &st) < 0)
+        int lr = lstat(path, &st);
+        if (lr < 0 && errno == ENOENT && p->racy)
+            ; /* promoted and deleted by its owner meanwhile */
+        else if (lr < 0)
             prm_fail(p, 404, "%s: %s", path, strerror(errno));
         else if (S_ISREG(st.st_mode))
             promote_file(p, path);
@@ -194,7 +201,10 @@ int promote_run(const char *bck, const promote_args_t *a, bool fshare, char *err
         return 403;
     }
     char real[PATH_MAX];
+    bool racy = fshare && a->dls;
     if (realpath(a->src, real) == NULL) {
+        if (errno == ENOENT && racy)
+            return PROMOTE_GONE;
         snprintf(err, errlen, "%s: promote source \"%.256s\": %s", cluster_self_name(), a->src,
                  strerror(errno));
         return errno == ENOENT || errno == ENOTDIR ? 404 : 403;
@@ -207,8 +217,10 @@ int promote_run(const char *bck, const promote_args_t *a, bool fshare, char *err
         return 403;
     }
     struct stat st;
-    prm_t p = {.bck = bck, .a = a, .fshare = fshare};
+    prm_t p = {.bck = bck, .a = a, .fshare = fshare, .racy = racy};
     bool there = stat(real, &st) == 0;
+    if (!there && errno == ENOENT && racy)
+        return PROMOTE_GONE;
     if (there && S_ISDIR(st.st_mode)) {
         p.dir = real;
         promote_dir(&p, real);

@@ -997,7 +997,10 @@ static void promote_request(http_req_t *req, tctx_t *c)
         st = promote_run(c->bck, &a, http_query_bool(req, "fshare"), c->msg, sizeof(c->msg));
         promote_args_dispose(&a);
     }
-    reply_status(req, c, st);
+    if (st == 0 || st == PROMOTE_GONE) /* the proxy counts the targets that found it gone */
+        http_reply_json(req, 200, json_pack("{s:b}", "gone", st == PROMOTE_GONE));
+    else
+        reply_status(req, c, st);
     json_decref(msg);
 }
 

@@ -271,6 +271,34 @@ def test_promote(env, http, bucket):
     assert not (src / "a.txt").exists()
 
 
+def test_promote_share_deletes_source(env, http, bucket):
+    """In a file share every target looks at the source, and with dls the owner of a file deletes
+    it once promoted: the others must not call that a missing source (it was, now and then)."""
+    c, allowed, _ = env
+    src = allowed / lt.rand_name("dls-")
+    src.mkdir()
+    for i in range(15):
+        f = src / f"f{i}.bin"
+        data = os.urandom(100 + i)
+        f.write_bytes(data)
+        r = promote(http, c, bucket, str(f), obj=f"one/{i}", dls=True)
+        assert r.status_code == 200, r.text
+        assert not f.exists()
+        assert get(http, c, bucket, f"one/{i}") == data
+    want = {}
+    for i in range(30):
+        want[f"all/f{i}"] = os.urandom(50 + i)
+        (src / f"f{i}").write_bytes(want[f"all/f{i}"])
+    r = promote(http, c, bucket, str(src), obj="all/", dls=True)
+    assert r.status_code == 200, r.text
+    assert list(src.iterdir()) == []
+    assert {n: get(http, c, bucket, n) for n in names(http, c, bucket) if n.startswith("all/")} \
+        == want
+    # a source no target finds is still missing
+    lt.assert_error(promote(http, c, bucket, str(src / "nope"), obj="x", dls=True), 404,
+                    "not found on any target")
+
+
 def test_promote_refused(env, http, bucket, cluster):
     c, allowed, outside = env
     (outside / "f").write_bytes(b"x")
