@@ -98,7 +98,7 @@ static bool is_tchar(unsigned char c)
            (c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL);
 }
 
-static bool token_in(const char *v, size_t n, const char *token)
+bool http_has_token(const char *v, size_t n, const char *token)
 {
     size_t tl = strlen(token);
     for (size_t i = 0; i < n;) {
@@ -136,9 +136,9 @@ static int head_field(httpc_head_t *h, const char *n, size_t nl, const char *v, 
     } else if (nl == 17 && strncasecmp(n, "Transfer-Encoding", 17) == 0) {
         return -1; /* not to an HTTP/1.0 request */
     } else if (nl == 10 && strncasecmp(n, "Connection", 10) == 0) {
-        if (token_in(v, vl, "close"))
+        if (http_has_token(v, vl, "close"))
             h->close = true;
-        if (token_in(v, vl, "keep-alive"))
+        if (http_has_token(v, vl, "keep-alive"))
             *keep_alive = true;
     }
     return 0;

@@ -31,6 +31,9 @@ struct curl_slist *httpc_prepare(CURL *h, const char *method, const char *url, c
 /* The signer's header lines ("Name: value", malloc'd, NULL-terminated array; NULL when no
  * signer is set) for a request without a body (http_lite.c). */
 char **httpc_sign_lines(const char *method, const char *url);
+/* Whether the comma-separated header value v[0..n) holds token (case-insensitive): Connection,
+ * Upgrade (http_lite.c, ws_client.c). */
+bool http_has_token(const char *v, size_t n, const char *token);
 /* Closes this thread's http_lite connections (httpc_thread_cleanup calls it). */
 void httpc_lite_thread_cleanup(void);
 

@@ -17,7 +17,7 @@
  * buffers: one recv/send syscall per 64 KiB instead of per 4 KiB. After any error the
  * connection is marked broken and the caller must close it.
  */
-#include "net/net.h"
+#include "net/internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -480,26 +480,6 @@ static const char *find_header(const char *hdrs, const char *name, size_t *vlen)
     return NULL;
 }
 
-/* Whether the comma-separated header value contains token (case-insensitive). */
-static bool has_token(const char *v, size_t n, const char *token)
-{
-    size_t tl = strlen(token);
-    for (size_t i = 0; i < n;) {
-        while (i < n && (v[i] == ' ' || v[i] == '\t' || v[i] == ','))
-            i++;
-        size_t j = i;
-        while (j < n && v[j] != ',')
-            j++;
-        size_t k = j;
-        while (k > i && (v[k - 1] == ' ' || v[k - 1] == '\t'))
-            k--;
-        if (k - i == tl && strncasecmp(v + i, token, tl) == 0)
-            return true;
-        i = j;
-    }
-    return false;
-}
-
 /* The opening handshake (RFC 6455 §4.1). Bytes after the response stay in rbuf. */
 static int handshake(ws_conn_t *c, const char *host, const char *path, int64_t deadline, char *err,
                      size_t errlen)
@@ -571,8 +551,8 @@ static int handshake(ws_conn_t *c, const char *host, const char *path, int64_t d
     const char *up = find_header(hdrs, "Upgrade", &n1);
     const char *conn = find_header(hdrs, "Connection", &n2);
     const char *acc = find_header(hdrs, "Sec-WebSocket-Accept", &n3);
-    if (up == NULL || !has_token(up, n1, "websocket") || conn == NULL ||
-        !has_token(conn, n2, "upgrade")) {
+    if (up == NULL || !http_has_token(up, n1, "websocket") || conn == NULL ||
+        !http_has_token(conn, n2, "upgrade")) {
         snprintf(err, errlen, "%s: 101 without Upgrade: websocket / Connection: Upgrade", c->peer);
         return -1;
     }
