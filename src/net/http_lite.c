@@ -1,7 +1,8 @@
 /*
  * http_lite.c - GET and HEAD between nodes without libcurl: each thread keeps its own
- * kept-alive sockets to the peers it talks to, a request is one send(2), its answer as many
- * recv(2)s as the bytes need, and nothing polls (the S3 relay's hot path, docs/design.md §13).
+ * kept-alive sockets to the peers it talks to; a request on a kept connection is one send(2)
+ * and as many recv(2)s as its answer needs, nothing polled (the S3 relay's hot path; measured in
+ * docs/s3.md, "What it costs").
  *
  * DESIGN
  * libcurl spent 42% of the proxy's CPU on a relayed 4 KiB GET, of which the two sends and
