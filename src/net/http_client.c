@@ -151,9 +151,9 @@ static struct curl_slist *add_signature(struct curl_slist *sl, const char *metho
     return sl;
 }
 
-char **httpc_sign_lines(const char *method, const char *url)
+char **httpc_sign_lines(const char *method, const char *url, const void *body, size_t len)
 {
-    return signer ? signer(method, url, NULL, 0, -1, 0, 0) : NULL;
+    return signer ? signer(method, url, body, len, -1, 0, 0) : NULL;
 }
 
 struct curl_slist *httpc_prepare(CURL *h, const char *method, const char *url, const char *ctype,

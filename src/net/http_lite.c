@@ -1,6 +1,6 @@
 /*
- * http_lite.c - GET and HEAD between nodes without libcurl: each thread keeps its own
- * kept-alive sockets to the peers it talks to; a request on a kept connection is one send(2)
+ * http_lite.c - GET, HEAD and in-memory PUT between nodes without libcurl: each thread keeps its
+ * own kept-alive sockets to the peers it talks to; a request on a kept connection is one send(2)
  * and as many recv(2)s as its answer needs, nothing polled (the S3 relay's hot path; measured in
  * docs/s3.md, "What it costs").
  *
@@ -11,7 +11,8 @@
  * keep-alive", so a peer never answers chunked: an answer has a Content-Length (the connection is
  * kept) or runs to the end of the connection (closed after). A kept connection the peer closed
  * meanwhile fails at its first send or receive before any byte of an answer came; the request
- * then goes once more on a new connection (GET and HEAD are idempotent). https:// peers and
+ * then goes once more on a new connection (GET and HEAD are idempotent, and so is the PUT of
+ * the same bytes: the peer had not read it, or stores the same object again). https:// peers and
  * anything this client does not do go to httpc_do_cb, with the same contract.
  */
 #include "net/internal.h"
@@ -28,6 +29,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #define LITE_CONNS 8              /* kept connections per thread */
@@ -317,16 +319,26 @@ static int set_timeout(lite_conn_t *c, int timeout_ms)
     return 0;
 }
 
-static int send_all(int fd, const char *p, size_t n)
+/* The request's head and body (n may be 0), in as few sendmsg(2)s as the socket takes. */
+static int send_all(int fd, const char *head, size_t hn, const char *body, size_t n)
 {
-    while (n > 0) {
-        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+    struct iovec iov[2] = {{(void *)head, hn}, {(void *)body, n}};
+    struct msghdr m = {.msg_iov = iov, .msg_iovlen = n ? 2 : 1};
+    while (m.msg_iovlen > 0) {
+        ssize_t w = sendmsg(fd, &m, MSG_NOSIGNAL);
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0)
             return -1;
-        p += w;
-        n -= (size_t)w;
+        while (m.msg_iovlen > 0 && (size_t)w >= m.msg_iov[0].iov_len) {
+            w -= (ssize_t)m.msg_iov[0].iov_len;
+            m.msg_iov++;
+            m.msg_iovlen--;
+        }
+        if (m.msg_iovlen > 0) {
+            m.msg_iov[0].iov_base = (char *)m.msg_iov[0].iov_base + w;
+            m.msg_iov[0].iov_len -= (size_t)w;
+        }
     }
     return 0;
 }
@@ -341,14 +353,17 @@ static ssize_t recv_some(int fd, char *p, size_t n)
 
 /* ---------------------------------------------------------------- one request */
 
-/* The request's text into st->req; false when a header would break it (CR or LF). */
+/* The request's head into st->req (a Content-Length when it has a body); false when a header
+ * would break it (CR or LF). */
 static bool build_request(lite_state_t *st, const char *method, const char *key, const char *url,
-                          const char *path, const httpc_header_t *hdrs)
+                          const char *path, const httpc_header_t *hdrs, const httpc_cb_t *cb)
 {
     buf_t *b = &st->req;
     b->len = 0;
     buf_printf(b, "%s %s HTTP/1.0\r\nHost: %s\r\nConnection: keep-alive\r\n", method, path, key);
-    char **lines = httpc_sign_lines(method, url);
+    if (cb->body)
+        buf_printf(b, "Content-Length: %zu\r\n", cb->body_len);
+    char **lines = httpc_sign_lines(method, url, cb->body, cb->body ? cb->body_len : 0);
     bool ok = true;
     for (char **l = lines; l && *l; l++) {
         ok = ok && strpbrk(*l, "\r\n") == NULL;
@@ -452,7 +467,7 @@ static int lite_do(const char *method, const char *url, const httpc_header_t *hd
         st->rbuf = xmalloc(want);
         st->rcap = want;
     }
-    if (!build_request(st, method, key, url, path, hdrs)) {
+    if (!build_request(st, method, key, url, path, hdrs, cb)) {
         r->err = xasprintf("%s %s: a header holds a line break", method, url);
         return -1;
     }
@@ -476,7 +491,7 @@ static int lite_do(const char *method, const char *url, const httpc_header_t *hd
             break;
         }
         int rc;
-        if (send_all(fd, st->req.base, st->req.len) < 0) {
+        if (send_all(fd, st->req.base, st->req.len, cb->body, cb->body ? cb->body_len : 0) < 0) {
             snprintf(x.why, sizeof(x.why), "cannot send: %s", strerror(errno));
             rc = -2;
         } else {
@@ -503,4 +518,18 @@ int httpc_get_lite(const char *method, const char *url, const httpc_header_t *hd
         cb->stall_s > 0)
         return httpc_do_cb(method, url, hdrs, timeout_ms, cb, r);
     return lite_do(method, url, hdrs, timeout_ms, cb, r);
+}
+
+static int to_resp_body(void *arg, long status, const void *p, size_t n)
+{
+    (void)status;
+    buf_append(&((httpc_resp_t *)arg)->body, p, n);
+    return 0;
+}
+
+int httpc_put_lite(const char *url, const void *body, size_t len, const httpc_header_t *hdrs,
+                   int timeout_ms, httpc_resp_t *r)
+{
+    httpc_cb_t cb = {.on_body = to_resp_body, .arg = r, .body = body ? body : "", .body_len = len};
+    return lite_do("PUT", url, hdrs, timeout_ms, &cb, r); /* https://: httpc_do_cb, the same */
 }

@@ -29,8 +29,8 @@ struct curl_slist *httpc_prepare(CURL *h, const char *method, const char *url, c
                                  int timeout_ms, httpc_resp_t *r);
 
 /* The signer's header lines ("Name: value", malloc'd, NULL-terminated array; NULL when no
- * signer is set) for a request without a body (http_lite.c). */
-char **httpc_sign_lines(const char *method, const char *url);
+ * signer is set) for a request with an in-memory body (NULL: none) (http_lite.c). */
+char **httpc_sign_lines(const char *method, const char *url, const void *body, size_t len);
 /* Whether the comma-separated header value v[0..n) holds token (case-insensitive): Connection,
  * Upgrade (http_lite.c, ws_client.c). */
 bool http_has_token(const char *v, size_t n, const char *token);

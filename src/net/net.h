@@ -244,6 +244,9 @@ int httpc_do_cb(const char *method, const char *url, const httpc_header_t *hdrs,
  * httpc_do_cb. */
 int httpc_get_lite(const char *method, const char *url, const httpc_header_t *hdrs, int timeout_ms,
                    const httpc_cb_t *cb, httpc_resp_t *r);
+/* A PUT of an in-memory body like httpc_do, the same way (the answer's body in r->body). */
+int httpc_put_lite(const char *url, const void *body, size_t len, const httpc_header_t *hdrs,
+                   int timeout_ms, httpc_resp_t *r);
 
 /* The head of an HTTP/1.x answer, as httpc_head_parse() reads it. */
 #define HTTPC_HEAD_MAX (16u << 10) /* a longer head is refused */

@@ -598,7 +598,7 @@ static int spool_put(http_req_t *req, s3_ctx_t *c, const char *url, char hex[33]
     const char *mem = c->block ? c->block : c->mem.base ? c->mem.base : "";
     size_t len = c->block ? (size_t)c->n : c->mem.len;
     int rc = c->fd >= 0 ? httpc_put_fd(url, c->fd, c->n, hdrs, 0, &r)
-                        : httpc_do("PUT", url, mem, len, hdrs, 0, &r);
+                        : httpc_put_lite(url, mem, len, hdrs, 0, &r);
     int out = -1;
     if (rc < 0)
         s3_error(req, 503, "ServiceUnavailable", "target unreachable: %s", r.err);

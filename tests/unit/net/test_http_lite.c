@@ -45,6 +45,15 @@ static void on_request(http_req_t *req)
     if (strcmp(req->path, "/small") == 0) {
         const char *range = http_header(req, "Range");
         http_reply_text(req, 200, range ? range : "hello");
+    } else if (strcmp(req->path, "/echo") == 0) {
+        char m[16];
+        snprintf(m, sizeof(m), "%s:", req->method);
+        buf_t b;
+        buf_init(&b);
+        buf_append(&b, m, strlen(m));
+        buf_append(&b, req->body.base ? req->body.base : "", req->body.len);
+        http_reply(req, 200, "application/octet-stream", b.base, b.len);
+        buf_dispose(&b);
     } else if (strcmp(req->path, "/big") == 0) {
         char *b = malloc(BIG);
         for (size_t i = 0; i < BIG; i++)
@@ -192,6 +201,32 @@ static void test_bodies_and_reuse(void **state)
     httpc_resp_dispose(&r);
 }
 
+/* PUTs of in-memory bodies: empty, small, and larger than a socket buffer takes at once. */
+static void test_put(void **state)
+{
+    (void)state;
+    char url[128];
+    snprintf(url, sizeof(url), "%s/echo", base);
+    size_t sizes[] = {0, 5, 700u << 10, 3};
+    for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+        size_t n = sizes[i];
+        char *body = malloc(n + 1);
+        for (size_t j = 0; j < n; j++)
+            body[j] = (char)(j * 13 + i);
+        httpc_header_t h[] = {{"X-Test", "1"}, {NULL, NULL}};
+        httpc_resp_t r;
+        httpc_resp_init(&r);
+        assert_int_equal(httpc_put_lite(url, body, n, h, 5000, &r), 0);
+        assert_int_equal(r.status, 200);
+        assert_int_equal(r.body.len, n + 4);
+        assert_memory_equal(r.body.base, "PUT:", 4);
+        if (n)
+            assert_memory_equal(r.body.base + 4, body, n);
+        httpc_resp_dispose(&r);
+        free(body);
+    }
+}
+
 /* ---------------------------------------------------------------- a scripted peer */
 
 typedef struct {
@@ -337,6 +372,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_head_parse),
         cmocka_unit_test(test_bodies_and_reuse),
+        cmocka_unit_test(test_put),
         cmocka_unit_test(test_scripted_peer),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
