@@ -22,6 +22,14 @@
 
 #define HPUSH_RETRIES 3
 #define HPUSH_ERRBODY_MAX 4096
+/* libcurl's buffers for the exchange: its defaults (16 KiB in, 64 KiB out) cost a recv, a poll
+ * and a write of the work file per 16 KiB of a transformed object (docs/benchmarks.md, "System
+ * calls per transformed object"). */
+#define HPUSH_RECV_BUF (512 * 1024)
+#define HPUSH_SEND_BUF (512 * 1024)
+/* libcurl hands the body over in pieces of at most 16 KiB whatever its buffer: they go to the
+ * sink in batches of this size, one write(2) of the work file per batch. */
+#define HPUSH_SINK_BATCH (256 * 1024)
 
 typedef struct {
     const etl_out_t *out;
@@ -32,7 +40,20 @@ typedef struct {
     bool started; /* on_status called */
     bool cancelled;
     buf_t errbody;
+    buf_t batch; /* body bytes not yet given to the sink */
 } hp_t;
+
+/* Gives the batched body bytes to the sink; false when it refused them (cancelled). */
+static bool batch_flush(hp_t *h)
+{
+    if (h->batch.len == 0)
+        return true;
+    int rc = h->out->sink(h->out->arg, h->batch.base, h->batch.len);
+    h->batch.len = 0;
+    if (rc < 0)
+        h->cancelled = true;
+    return rc >= 0;
+}
 
 static size_t on_read(char *p, size_t sz, size_t n, void *ud)
 {
@@ -79,10 +100,16 @@ static size_t on_write(char *p, size_t sz, size_t n, void *ud)
             return 0;
         }
     }
-    if (h->out->sink(h->out->arg, p, len) < 0) {
-        h->cancelled = true;
-        return 0;
+    if (h->batch.len == 0 && len >= HPUSH_SINK_BATCH) {
+        if (h->out->sink(h->out->arg, p, len) < 0) {
+            h->cancelled = true;
+            return 0;
+        }
+        return len;
     }
+    buf_append(&h->batch, p, len);
+    if (h->batch.len >= HPUSH_SINK_BATCH && !batch_flush(h))
+        return 0;
     return len;
 }
 
@@ -159,6 +186,7 @@ static int http_transform(etl_inst_t *e, const etl_req_t *rq, const etl_out_t *o
     free(nodes);
     hp_t h = {.out = out, .fd = rq->fd, .clen = -1};
     buf_init(&h.errbody);
+    buf_init(&h.batch);
     int status = 0;
     CURLcode cc = CURLE_OK;
     for (int attempt = 0; attempt <= HPUSH_RETRIES; attempt++) {
@@ -185,6 +213,8 @@ static int http_transform(etl_inst_t *e, const etl_req_t *rq, const etl_out_t *o
         curl_easy_setopt(c, CURLOPT_HTTPHEADER, sl);
         curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
         curl_easy_setopt(c, CURLOPT_TCP_NODELAY, 1L);
+        curl_easy_setopt(c, CURLOPT_BUFFERSIZE, (long)HPUSH_RECV_BUF);
+        curl_easy_setopt(c, CURLOPT_UPLOAD_BUFFERSIZE, (long)HPUSH_SEND_BUF);
         curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)(e->obj_timeout_ns / 1000000));
         if (e->sock_path[0]) {
             curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, e->sock_path);
@@ -194,6 +224,8 @@ static int http_transform(etl_inst_t *e, const etl_req_t *rq, const etl_out_t *o
         curl_slist_free_all(sl);
         if (cc == CURLE_OK)
             curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &h.status);
+        if (cc == CURLE_OK)
+            (void)batch_flush(&h);
         if (cc == CURLE_OK || h.started || h.cancelled || !retriable(cc) || e->stop_requested)
             break;
         LOCUS_LOG(LOG_VERBOSE, "etl %s: %s: %s (retrying)", e->name, url, curl_easy_strerror(cc));
@@ -226,6 +258,7 @@ static int http_transform(etl_inst_t *e, const etl_req_t *rq, const etl_out_t *o
         status = 502;
     }
     buf_dispose(&h.errbody);
+    buf_dispose(&h.batch);
     free(node_hdr);
     free(url);
     return status;

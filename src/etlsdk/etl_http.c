@@ -310,6 +310,8 @@ long locus_etl__http_put(const char *url, const char *node_url, const void *data
     curl_easy_setopt(c, CURLOPT_SEEKFUNCTION, on_seek);
     curl_easy_setopt(c, CURLOPT_SEEKDATA, &src);
     curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)n);
+    /* libcurl's 64 KiB default costs a send and a poll per 64 KiB of an output */
+    curl_easy_setopt(c, CURLOPT_UPLOAD_BUFFERSIZE, 512L * 1024);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &s);
