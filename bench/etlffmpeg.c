@@ -88,7 +88,7 @@ typedef struct {
     int threads, workers, targets, ac, ar;
     const char *configs, *md, *png, *endpoint_opt;
     bool quick;
-    double fork_budget;
+    double fork_budget, settle;
 
     /* state */
     char *endpoint, *datadir;
@@ -567,6 +567,18 @@ static void print_progress(const ffb_t *b, const cell_t *c)
                 c->note[0] ? ")" : "");
 }
 
+/* Waits --settle seconds before a timed row starts. On a VM whose host takes back free guest
+ * memory, memory freed moments ago (the previous row's outputs, deleted) is several times cheaper
+ * to fill than memory freed seconds ago: writing the same 2 GiB took 0.26 s right after a free
+ * and 1.1-1.4 s three or more seconds after it (docs/benchmarks.md). Without the wait a row that
+ * starts right after a free (the second bare-store pass) runs on cheap memory that a row starting
+ * seconds later (an ETL cell, after its ETL's start) never gets. */
+static void settle(const ffb_t *b)
+{
+    for (double left = b->settle; left > 0 && !bench_stop; left -= 0.1)
+        sleep_ms(left < 0.1 ? (int)(left * 1000) : 100);
+}
+
 static void run_client(ffb_t *b, cell_t *c)
 {
     char dst[64], err[512] = "", e[LOCUS_ERR_LEN] = "";
@@ -578,6 +590,7 @@ static void run_client(ffb_t *b, cell_t *c)
     }
     bool fork_mode = c->kind == K_FORK;
     pool_t p = {.b = b, .fn = fork_mode ? client_fork : client_inproc, .dst = dst};
+    settle(b);
     int64_t t0 = time_mono_ns();
     /* list the source first, as the reference client does */
     long listed = 0;
@@ -813,6 +826,7 @@ static void run_etl(ffb_t *b, cell_t *c)
     json_t *v = json_pack("{s:s, s:i, s:{s:s}, s:s}", "id", name, "num-workers", b->workers, "ext",
                           "flac", "wav", "request_timeout", "5m");
     bench_job_time_t jt;
+    settle(b);
     long t0 = cluster_ticks(b, name);
     if (bench_job_start(b->endpoint, b->src, dst, v, &id, err, sizeof(err)) != 0 ||
         bench_job_wait(b->cl, id, JOB_TIMEOUT_S, err, sizeof(err)) != 0 ||
@@ -965,6 +979,7 @@ static void run_bare(ffb_t *b, cell_t *c)
         if (read_file(bb.paths[i], &d, &l) == 0)
             free(d);
     }
+    settle(b);
     c->secs = pool_run(&p, ncpu > 0 ? (int)ncpu : 1);
     if (atomic_load(&p.failed) > 0 || bench_stop) {
         snprintf(c->note, sizeof(c->note), "FAILED: %ld errors; first: %.300s",
@@ -1283,6 +1298,7 @@ static int parse_args(void *state, int argc, char **argv)
     b->ac = 2;
     b->ar = 44100;
     b->fork_budget = -1;
+    b->settle = -1;
     const bench_opt_t opts[] = {
         BOPT("files", BOPT_LONG, &b->nfiles, "N",
              "FLAC files to generate, default 1000 (--quick: 40)", .min = 1, .max = 10000000),
@@ -1305,6 +1321,11 @@ static int parse_args(void *state, int argc, char **argv)
              "seconds the fork/exec-ffmpeg client may run before it stops and\n"
              "extrapolates linearly, default 90 (--quick: 10; 0 = skip)",
              .min = 0, .max = 1e9),
+        BOPT("settle", BOPT_SECS, &b->settle, "S",
+             "seconds to wait before each timed row, so that no row starts\n"
+             "on memory the previous row freed moments before (cheaper on a\n"
+             "VM whose host takes back free memory), default 5 (--quick: 0)",
+             .min = 0, .max = 600),
         BOPT("endpoint", BOPT_STR, &b->endpoint_opt, "URL",
              "use a running cluster instead of starting one (bare limit then\n"
              "reads the generated files)"),
@@ -1321,6 +1342,8 @@ static int parse_args(void *state, int argc, char **argv)
         b->nfiles = b->quick ? 40 : 1000;
     if (b->fork_budget < 0)
         b->fork_budget = b->quick ? 10 : 90;
+    if (b->settle < 0)
+        b->settle = b->quick ? 0 : 5;
     return BENCH_OPTS_GO;
 }
 
