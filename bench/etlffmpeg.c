@@ -1149,11 +1149,12 @@ static void params_line(const ffb_t *b, char *out, size_t len)
 {
     snprintf(out, len,
              "%s; dataset %ld files (%ld FLAC + %ld transcripts, %.1f MB, gen-librispeech seed "
-             "1); AC=%d AR=%d; client threads %d; num-workers %d per target",
+             "1); AC=%d AR=%d; client threads %d; num-workers %d per target; each row started "
+             "%g s after the previous one's deletes (--settle)",
              b->run.cluster_dir != NULL ? "cluster: 1 proxy + 3 targets started by the bench"
                                         : "cluster: --endpoint",
              b->nf, b->naudio, b->nf - b->naudio, b->src_bytes / 1e6, b->ac, b->ar, b->threads,
-             b->workers);
+             b->workers, b->settle);
 }
 
 static void verdict(const ffb_t *b, char *out, size_t len)

@@ -30,7 +30,7 @@ def test_etl_ffmpeg_small_run(tmp_path):
     md, png = tmp_path / "t.md", tmp_path / "t.png"
     env = dict(os.environ, TMPDIR=str(tmp_path))
     p = subprocess.run([str(BENCH), "etl-ffmpeg", "--files", "20", "--quick", "--ac", "1", "--ar",
-                        "16000", "--configs", "hpush,ws-fqn-dp", "--fork-budget", "5",
+                        "16000", "--configs", "hpush,ws-fqn-dp", "--fork-budget", "5", "--settle", "0.1",
                         "--md", str(md), "--png", str(png)],
                        capture_output=True, text=True, timeout=lt.tmo(150), env=env)
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
@@ -51,6 +51,7 @@ def test_etl_ffmpeg_small_run(tmp_path):
         assert "client-ffmpeg-cli" in out, out
     assert "FAILED" not in out, out
     assert "AC=1 AR=16000" in out
+    assert "each row started 0.1 s after the previous one's deletes (--settle)" in out, out
     assert re.search(r"^Best in-cluster: .* [\d.]+ of the faster bare-store \(target >= 0\.9: "
                      r"(MET|NOT met)\); [\d.]+ of the bare limit; [\d.]+x the in-process client "
                      r"baseline \(target >= 1\.5x: (MET|NOT met)\)", out, re.M), out
