@@ -64,11 +64,16 @@ typedef struct {
 } etl_req_t;
 
 /* Result sink: on_status is called once when the server's status is known and before any data;
- * sink for each chunk of transformed bytes. Either returns 0 or -1 to cancel. */
+ * sink for each chunk of transformed bytes. Either returns 0 or -1 to cancel. batch > 0: the
+ * communicator may gather the bytes into chunks of up to that size before it calls sink (fewer
+ * writes of a work file); 0 for a sink that streams to a client, which gets each piece as it
+ * comes. */
+#define ETL_SINK_BATCH (256 * 1024) /* etl_out_t.batch of a sink that writes a work file */
 typedef struct {
     int (*on_status)(void *arg, int status, int64_t content_length);
     int (*sink)(void *arg, const void *p, size_t n);
     void *arg;
+    size_t batch;
 } etl_out_t;
 
 /* Transforms one object. Returns 0 with the server's status (200, or 204 = delivered elsewhere)

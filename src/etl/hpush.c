@@ -27,9 +27,6 @@
  * calls per transformed object"). */
 #define HPUSH_RECV_BUF (512 * 1024)
 #define HPUSH_SEND_BUF (512 * 1024)
-/* libcurl hands the body over in pieces of at most 16 KiB whatever its buffer: they go to the
- * sink in batches of this size, one write(2) of the work file per batch. */
-#define HPUSH_SINK_BATCH (256 * 1024)
 
 typedef struct {
     const etl_out_t *out;
@@ -40,7 +37,8 @@ typedef struct {
     bool started; /* on_status called */
     bool cancelled;
     buf_t errbody;
-    buf_t batch; /* body bytes not yet given to the sink */
+    buf_t batch; /* body bytes not yet given to the sink (out->batch: libcurl hands the body over
+                  * in pieces of at most 16 KiB whatever its buffer) */
 } hp_t;
 
 /* Gives the batched body bytes to the sink; false when it refused them (cancelled). */
@@ -100,7 +98,7 @@ static size_t on_write(char *p, size_t sz, size_t n, void *ud)
             return 0;
         }
     }
-    if (h->batch.len == 0 && len >= HPUSH_SINK_BATCH) {
+    if (h->batch.len == 0 && len >= h->out->batch) {
         if (h->out->sink(h->out->arg, p, len) < 0) {
             h->cancelled = true;
             return 0;
@@ -108,7 +106,7 @@ static size_t on_write(char *p, size_t sz, size_t n, void *ud)
         return len;
     }
     buf_append(&h->batch, p, len);
-    if (h->batch.len >= HPUSH_SINK_BATCH && !batch_flush(h))
+    if (h->batch.len >= h->out->batch && !batch_flush(h))
         return 0;
     return len;
 }

@@ -89,7 +89,7 @@ static int sink(void *arg, const void *p, size_t n)
 static void *worker(void *arg)
 {
     inl_t *s = arg;
-    etl_out_t out = {on_status, sink, s};
+    etl_out_t out = {on_status, sink, s, 0};
     char err[1024] = "";
     int st = etl_transform(s->e, &s->rq, &out, err, sizeof(err));
     if (st == 200)

@@ -230,7 +230,7 @@ static int copy_dry_run(xact_t *x, etl_inst_t *etl, const etl_req_t *rq, char *e
     int64_t out_size = rq->size;
     if (etl) {
         int64_t n = 0;
-        etl_out_t out = {NULL, discard_sink, &n};
+        etl_out_t out = {NULL, discard_sink, &n, ETL_SINK_BATCH};
         int st = etl_transform(etl, rq, &out, err, errlen);
         status = st >= 400 ? st : 0;
         out_size = n;
@@ -248,7 +248,7 @@ static int copy_dry_run(xact_t *x, etl_inst_t *etl, const etl_req_t *rq, char *e
 static int copy_transform(xact_t *x, etl_inst_t *etl, const etl_req_t *rq, spool_t *sp, bool local,
                           int64_t *out_size, char *err, size_t errlen)
 {
-    etl_out_t out = {NULL, spool_sink, sp};
+    etl_out_t out = {NULL, spool_sink, sp, ETL_SINK_BATCH};
     int st = etl_transform(etl, rq, &out, err, errlen);
     if (st == 204 && rq->dst_url) { /* delivered by the ETL server */
         spool_dispose(sp);

@@ -50,6 +50,9 @@ typedef struct {
     int status_calls;
     int64_t clen;
     size_t cancel_after; /* sink fails once this many bytes arrived (0 = never) */
+    size_t batch;        /* etl_out_t.batch of the transform */
+    int sink_calls;
+    int short_pieces; /* sink calls with fewer than batch bytes */
 } collect_t;
 
 static inline int fx_on_status(void *arg, int status, int64_t clen)
@@ -64,6 +67,9 @@ static inline int fx_sink(void *arg, const void *p, size_t n)
 {
     collect_t *c = arg;
     buf_append(&c->data, p, n);
+    c->sink_calls++;
+    if (n < c->batch)
+        c->short_pieces++;
     return c->cancel_after && c->data.len >= c->cancel_after ? -1 : 0;
 }
 
@@ -99,9 +105,11 @@ static inline int fx_run(etl_inst_t *e, etl_req_t rq, const void *content, size_
 {
     rq.fd = fx_object_fd(content, n);
     rq.size = (int64_t)n;
-    etl_out_t out = {fx_on_status, fx_sink, c};
+    etl_out_t out = {fx_on_status, fx_sink, c, c->batch};
     buf_init(&c->data);
     c->status_calls = 0;
+    c->sink_calls = 0;
+    c->short_pieces = 0;
     c->clen = -2;
     err[0] = '\0';
     int st = etl_transform(e, &rq, &out, err, errlen);

@@ -2,7 +2,8 @@
  * test_hpush.c - the hpush communicator's handling of ETL server answers (src/etl/hpush.c),
  * against a scripted transformer served by our own HTTP server on a loopback port:
  * 200 (bytes streamed to the sink), 204 (delivered), >= 400 ("ETL error: <body>"),
- * obj_timeout (504), nothing listening (503), etl_args passed through.
+ * obj_timeout (504), nothing listening (503), etl_args passed through; the body handed to a
+ * work-file sink in batches, and to a streaming sink piece by piece.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -99,6 +100,38 @@ static void test_empty_object(void **state)
     buf_dispose(&c.data);
 }
 
+/* A 1 MiB answer: with etl_out_t.batch the sink gets it in batches of that size (the last one
+ * shorter), without it in libcurl's pieces; the bytes are the same either way. */
+static void test_sink_batches(void **state)
+{
+    size_t n = (1u << 20) + 77;
+    char *in = xmalloc(n + 1);
+    for (size_t i = 0; i < n; i++)
+        in[i] = (char)('a' + i % 26);
+    in[n] = '\0';
+    char err[512] = "";
+    for (int batched = 0; batched < 2; batched++) {
+        collect_t c = {.batch = batched ? ETL_SINK_BATCH : 0};
+        assert_int_equal(run(port, "upper/big", in, NULL, &c, err, sizeof(err)), 200);
+        assert_int_equal(c.data.len, n);
+        for (size_t i = 0; i < n; i++)
+            assert_int_equal(c.data.base[i], 'A' + i % 26);
+        if (batched) {
+            assert_true(c.sink_calls <= 5);
+            assert_true(c.short_pieces <= 1);
+        } else {
+            assert_true(c.sink_calls >= 16); /* pieces of at most 16 KiB, as they came */
+        }
+        buf_dispose(&c.data);
+    }
+    /* a batching sink that refuses the bytes cancels the transform */
+    collect_t c = {.batch = ETL_SINK_BATCH, .cancel_after = 1};
+    assert_int_equal(run(port, "upper/big", in, NULL, &c, err, sizeof(err)), 499);
+    assert_int_equal(c.sink_calls, 1);
+    buf_dispose(&c.data);
+    free(in);
+}
+
 static void test_delivered(void **state)
 {
     collect_t c = {0};
@@ -143,8 +176,9 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ok_with_args), cmocka_unit_test(test_empty_object),
-        cmocka_unit_test(test_delivered),    cmocka_unit_test(test_server_error),
-        cmocka_unit_test(test_timeout),      cmocka_unit_test(test_unreachable),
+        cmocka_unit_test(test_sink_batches), cmocka_unit_test(test_delivered),
+        cmocka_unit_test(test_server_error), cmocka_unit_test(test_timeout),
+        cmocka_unit_test(test_unreachable),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

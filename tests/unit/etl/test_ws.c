@@ -491,7 +491,7 @@ static void test_fqn(void **state)
     collect_t c = {0};
     char err[512] = "";
     etl_req_t rq = {.bck = "b", .obj = "ctrl/f", .fd = -1, .size = 5, .fqn = "/mp/@ais/b/%ob/f"};
-    etl_out_t out = {fx_on_status, fx_sink, &c};
+    etl_out_t out = {fx_on_status, fx_sink, &c, 0};
     buf_init(&c.data);
     /* no object message follows: the server answers right after the control message */
     assert_int_equal(etl_transform(e, &rq, &out, err, sizeof(err)), 200);
@@ -597,7 +597,7 @@ static void test_cancel(void **state)
     char err[512];
     int fd = fx_object_fd(big, n);
     etl_req_t rq = {.bck = "b", .obj = "echo/c", .fd = fd, .size = (int64_t)n};
-    etl_out_t out = {fx_on_status, fx_sink, &c};
+    etl_out_t out = {fx_on_status, fx_sink, &c, 0};
     buf_init(&c.data);
     assert_int_equal(etl_transform(e, &rq, &out, err, sizeof(err)), 499);
     close(fd);
