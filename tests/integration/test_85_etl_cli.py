@@ -17,7 +17,7 @@ import locustest as lt
 pytestmark = pytest.mark.skipif(not lt.LOCUS_CLI.exists(), reason=f"{lt.LOCUS_CLI} not built")
 
 PY_SERVER = Path(__file__).resolve().parent / "etl" / "py_server.py"
-REF_SPECS = lt.REPO_ROOT.parent / "shared" / "reference-specs"
+REF_SPECS = lt.REPO_ROOT / "tests" / "assets" / "aistore-specs"
 
 
 def py_spec(name, mode="upper", extra_env=()):
@@ -272,8 +272,6 @@ def test_etl_cli_multi_doc_and_bad_specs(cluster, http, cli, etls, tmp_path):
     assert cli("etl", "init", "-f", bad, "--image", "y", check=False).returncode == 2
 
 
-@pytest.mark.skipif(not (REF_SPECS / "md5.etl_spec.yaml").exists(),
-                    reason="reference spec files not found")
 def test_etl_cli_reference_spec(cluster, http, cli, etls, buckets):
     """AIStore's published md5 spec file, unchanged (renamed with --name to stay unique)."""
     name = lt.rand_name("cli-md5-", 8)

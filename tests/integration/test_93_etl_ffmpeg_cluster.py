@@ -1,6 +1,6 @@
 """
 93 The FFmpeg transformer end to end on a real cluster: AIStore's published spec
-(../shared/reference-specs/ffmpeg.etl_spec.yaml, image aistorage/transformer_ffmpeg, AC=2
+(tests/assets/aistore-specs/ffmpeg.etl_spec.yaml, image aistorage/transformer_ffmpeg, AC=2
 AR=44100, hpush + FQN, direct put) is sent to PUT /v1/etl unchanged (parsed with PyYAML when
 installed, else the same spec written out here as JSON), and the node's image table runs
 locus-etl-ffmpeg for it. Then: inline GET of a FLAC (compared with the ffmpeg CLI's conversion),
@@ -21,7 +21,7 @@ import locustest as lt
 from etl import etlutil as eu
 
 FFMPEG = shutil.which("ffmpeg")
-SPEC_FILE = lt.REPO_ROOT.parent / "shared" / "reference-specs" / "ffmpeg.etl_spec.yaml"
+SPEC_FILE = lt.REPO_ROOT / "tests" / "assets" / "aistore-specs" / "ffmpeg.etl_spec.yaml"
 IMAGE = "aistorage/transformer_ffmpeg:latest"
 
 pytestmark = pytest.mark.skipif(FFMPEG is None, reason="the ffmpeg CLI is not installed")
