@@ -389,14 +389,21 @@ static void *reb_main(void *arg)
     return NULL;
 }
 
+/* Asks the running rebalance (if any) to stop; cur_lock held. One that already ended keeps its
+ * result: it only has to leave cur. */
+static void abort_current_locked(const char *why)
+{
+    if (cur && !cur->abort && cur->end_ns == 0) {
+        cur->abort = true;
+        xact_set_err(cur, why, false);
+    }
+}
+
 /* Aborts the running rebalance (if any) and waits for it to end; cur_lock held. */
 static void stop_current_locked(const char *why)
 {
     while (cur) {
-        if (!cur->abort) {
-            cur->abort = true;
-            xact_set_err(cur, why, false);
-        }
+        abort_current_locked(why);
         pthread_cond_wait(&cur_cond, &cur_lock);
     }
 }
@@ -425,20 +432,27 @@ void reb_start(http_req_t *req, const char *id, json_t *msg)
 {
     int64_t sv = json_int64(json_object_get(msg, "smap_version"));
     pthread_mutex_lock(&cur_lock);
-    xact_t *old = xact_find(id);
-    if (old) {
-        xact_put(old);
-        pthread_mutex_unlock(&cur_lock);
-        http_reply_text(req, 200, id); /* started already (a retried start) */
-        return;
+    /* The checks run again after every wait for the current one to end: two starts may wait
+     * together, and the newer one may take cur first (then the older must not abort it). */
+    for (;;) {
+        xact_t *old = xact_find(id);
+        if (old) {
+            xact_put(old);
+            pthread_mutex_unlock(&cur_lock);
+            http_reply_text(req, 200, id); /* started already (a retried start) */
+            return;
+        }
+        if (cur && reb_number(cur->id) > reb_number(id)) { /* an older start arrived late */
+            LOCUS_LOG(LOG_NOTICE, "[reb] %s ignored: %s runs", id, cur->id);
+            pthread_mutex_unlock(&cur_lock);
+            http_reply_text(req, 200, id);
+            return;
+        }
+        if (cur == NULL)
+            break;
+        abort_current_locked("aborted by a newer rebalance");
+        pthread_cond_wait(&cur_cond, &cur_lock);
     }
-    if (cur && reb_number(cur->id) > reb_number(id)) { /* an older start arrived late */
-        LOCUS_LOG(LOG_NOTICE, "[reb] %s ignored: %s runs", id, cur->id);
-        pthread_mutex_unlock(&cur_lock);
-        http_reply_text(req, 200, id);
-        return;
-    }
-    stop_current_locked("aborted by a newer rebalance");
     reb_t *rb = xcalloc(1, sizeof(*rb));
     rb->x = xact_create(id, "rebalance", "", "");
     rb->smap_version = sv;
