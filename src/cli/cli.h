@@ -180,7 +180,8 @@ void cli_table_dispose(cli_table_t *t);
 typedef int (*cli_fetch_fn)(int fd, void *arg);
 /* Runs fetch into path through a temp file in the same directory (path.locus-tmp-XXXXXX) that is
  * renamed onto path only when fetch succeeded, so path never holds a partial file; on failure the
- * temp file is removed. path "-" fetches to stdout. what prefixes local file errors. */
+ * temp file is removed. path "-" fetches to stdout; a path that is a device or a FIFO
+ * (/dev/null) is written in place. what prefixes local file errors. */
 int cli_download(const char *what, const char *path, cli_fetch_fn fetch, void *arg);
 
 /* --- command groups (cli_opts.c) --- */

@@ -4,6 +4,7 @@
 #include "cli/cli.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -189,6 +190,20 @@ int cli_download(const char *what, const char *path, cli_fetch_fn fetch, void *a
 {
     if (strcmp(path, "-") == 0)
         return fetch(1, arg);
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        /* a device or a pipe (/dev/null, /dev/stdout, a FIFO): written in place, never replaced
+         * by a renamed file, which would turn /dev/null into a regular file for the whole host */
+        if (S_ISDIR(st.st_mode))
+            return cli_fail(what, "%s is a directory", path);
+        int fd = open(path, O_WRONLY | O_CLOEXEC);
+        if (fd < 0)
+            return cli_fail(what, "%s: %s", path, strerror(errno));
+        int ret = fetch(fd, arg);
+        if (close(fd) != 0 && ret == 0)
+            ret = cli_fail(what, "%s: %s", path, strerror(errno));
+        return ret;
+    }
     char *tmp = xasprintf("%s.locus-tmp-XXXXXX", path);
     int fd = mkstemp(tmp);
     if (fd < 0) {

@@ -12,8 +12,10 @@
  * a few files of /etc, a new /proc (new pid namespace), a minimal /dev, a private tmpfs /tmp, the
  * build's bin dir, the node's mountpaths and the paths of etl_sandbox_paths (all read-only), and
  * the ETL's own Unix socket directory (read-write). Node state that would fall inside one of
- * those (data dir, config file, log file) is covered up. The network namespace is the host's:
- * servers listen on loopback and reach the targets (hpull, direct put) as before.
+ * those (data dir, config file, log file) is covered up, files by an empty mode-0000 file of the
+ * data dir (not /dev/null, which a broken host may have turned into a regular file). The network
+ * namespace is the host's: servers listen on loopback and reach the targets (hpull, direct put) as
+ * before.
  *
  * Under root (the usual case) bwrap runs privileged without a user namespace, keeps only
  * CAP_SETUID, CAP_SETGID and CAP_SETPCAP, and locus-sandbox-exec (src/etl/sandbox/exec.c) sets
@@ -28,11 +30,13 @@
  * bwrap, which the runtime signals and matches listening sockets against.
  */
 #include "cluster/cluster.h"
+#include "common/log.h"
 #include "common/util.h"
 #include "etl/internal.h"
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -171,6 +175,30 @@ static void bind_system(argv_t *a)
         closedir(d);
 }
 
+/* The file bound over a private file: empty, mode 0000, in the data dir. Not /dev/null: a host
+ * whose /dev/null was replaced by a regular file (a `mv` or `cp` onto it by root) would show the
+ * sandbox whatever the host's processes discarded. NULL when it cannot be made. */
+static char *mask_file(const config_t *cfg)
+{
+    if (cfg->data_dir == NULL)
+        return NULL;
+    char *p = xasprintf("%s/etl-sandbox-mask", cfg->data_dir);
+    struct stat st;
+    if (lstat(p, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 0 && (st.st_mode & 07777) == 0)
+        return p;
+    unlink(p);
+    int fd = open(p, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0);
+    if (fd < 0 || fchmod(fd, 0) != 0) {
+        LOCUS_LOG(LOG_WARNING, "ETL sandbox: cannot make %s: %s", p, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        free(p);
+        return NULL;
+    }
+    close(fd);
+    return p;
+}
+
 /* Covers node state that a bound tree would show: the data dir (with every ETL's log and
  * socket), the config file and the log file. Then binds again the mountpaths that lie inside a
  * covered directory (a mountpath under the data dir, itself under an etl_sandbox_paths entry). */
@@ -190,7 +218,9 @@ static void mask_private(argv_t *a, const config_t *cfg, char *const *bound, siz
         if (!hit || stat(real, &st) != 0)
             continue;
         if (!S_ISDIR(st.st_mode)) {
-            av_add3(a, "--ro-bind", "/dev/null", real);
+            char *mask = mask_file(cfg);
+            av_add3(a, "--ro-bind", mask ? mask : "/dev/null", real);
+            free(mask);
             continue;
         }
         av_add3(a, "--tmpfs", real, NULL);

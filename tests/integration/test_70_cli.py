@@ -131,4 +131,19 @@ def test_cli_edge_options(cli_cluster, tmp_path):
     assert (tmp_path / "-").read_bytes() == b"dash"
     assert p.stdout == b"" and b"=> - (4 B)" in p.stderr, p.stderr
     assert sorted(os.listdir(tmp_path)) == sorted(["-", "cli-cluster"]), os.listdir(tmp_path)
+    # OUT a FIFO (as /dev/null is a device): written in place, never replaced by a renamed file
+    # (which, run as root on /dev/null, would break /dev/null for the whole host).
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    reader = subprocess.Popen(["cat", str(fifo)], stdout=subprocess.PIPE)
+    try:
+        run("get", "edge/blob", fifo, timeout=lt.tmo(20))
+        assert reader.communicate(timeout=lt.tmo(20))[0] == body
+    finally:
+        reader.kill()
+        reader.wait()
+    assert fifo.is_fifo()
+    assert sorted(os.listdir(tmp_path)) == sorted(["-", "cli-cluster", "pipe"]), os.listdir(tmp_path)
+    run("get", "edge/blob", tmp_path)  # a directory: the object goes in it, under its name
+    assert (tmp_path / "blob").read_bytes() == body
     run("bucket", "rm", "ais://edge")

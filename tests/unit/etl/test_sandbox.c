@@ -98,6 +98,16 @@ static void test_command_line(void **state)
     int ro_mp = find(v, cover > 0 ? cover : 1, "--ro-bind", mp);
     assert_true(ro_extra > 0 && cover > ro_extra && ro_mp > cover);
     assert_int_equal(find(v, 1, "--bind", mp), -1); /* never read-write */
+    /* the config file, inside the covered data dir, is covered by an empty mode-0000 file, not
+     * by the host's /dev/null (whatever that is on a broken host) */
+    char *mask = xasprintf("%s/etl-sandbox-mask", fx_data_dir);
+    int cfg_cover = find(v, 1, "--ro-bind", mask);
+    assert_true(cfg_cover > cover);
+    assert_string_equal(v[cfg_cover + 2], config_path);
+    struct stat st;
+    assert_int_equal(lstat(mask, &st), 0);
+    assert_true(S_ISREG(st.st_mode) && st.st_size == 0 && (st.st_mode & 07777) == 0);
+    free(mask);
     int dd = find(v, 1, "--", NULL);
     assert_true(dd > 0);
     assert_non_null(strstr(v[dd + 1], "/locus-sandbox-exec"));
@@ -235,7 +245,7 @@ static void test_runs_confined(void **state)
     buf_dispose(&c.data);
     /* the mountpath is read-only, the node's config not there, /tmp private and writable */
     char *probe = xasprintf("[\"sh\", \"-c\", \"touch %s/x 2>/dev/null && echo wrote-mp; "
-                            "cat %s 2>/dev/null && echo read-config; echo t > /tmp/t && cat "
+                            "cat %s && echo read-config; echo t > /tmp/t && cat "
                             "/tmp/t; ls /proc | grep -c '^[0-9]'\"]",
                             mp, config_path);
     assert_int_equal(run_boxed(probe, 256LL << 20, 10000, NULL, &c, err, sizeof(err)), 200);
@@ -243,6 +253,7 @@ static void test_runs_confined(void **state)
     buf_append(&c.data, "", 1);
     assert_null(strstr(c.data.base, "wrote-mp"));
     assert_null(strstr(c.data.base, "read-config"));
+    assert_null(strstr(c.data.base, "node config"));
     assert_non_null(strstr(c.data.base, "t\n"));
     char *mpx = xasprintf("%s/x", mp);
     assert_int_not_equal(access(mpx, F_OK), 0);
