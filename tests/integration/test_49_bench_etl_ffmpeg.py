@@ -2,7 +2,8 @@
 correctness only (no numbers asserted). The bench starts its own cluster on free ports, generates
 20 LibriSpeech-like files, uploads them, runs the in-process client baseline, two in-cluster
 configurations (hpush without FQN/direct put, ws with both), the bare compute limit (start and
-end, and bare-store twice, which also writes its outputs) and, when /usr/bin/ffmpeg exists, a
+end, bare-store twice, which also writes its outputs, and bare-store-net, whose outputs also cross
+a loopback socket to a checksumming receiver) and, when /usr/bin/ffmpeg exists, a
 short fork/exec-ffmpeg client; every run verifies its outputs as the reference does (counts; 20
 WAVs: channels, rate, duration). Then: exit 0, the table with every row, the verdict and memory
 lines, the markdown file, and the PNG when matplotlib is installed.
@@ -42,7 +43,8 @@ def test_etl_ffmpeg_small_run(tmp_path):
         m = re.match(r"^(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s+([\d.]+)\*?\s+([\d.]+)\s+", line)
         if m:
             rows[m.group(1)] = float(m.group(6))
-    want = ["bare-limit-start", "bare-limit-end", "bare-store-1", "bare-store-2", "client",
+    want = ["bare-limit-start", "bare-limit-end", "bare-store-1", "bare-store-2", "bare-store-net",
+            "client",
             "hpush", "hpush-fqn", "hpush-dp", "hpush-fqn-dp", "ws-fqn-dp"]
     for name in want:
         assert name in rows and rows[name] > 0, (name, out)
@@ -53,8 +55,10 @@ def test_etl_ffmpeg_small_run(tmp_path):
     assert "AC=1 AR=16000" in out
     assert "each row started 0.1 s after the previous one's deletes (--settle)" in out, out
     assert re.search(r"^Best in-cluster: .* [\d.]+ of the faster bare-store \(target >= 0\.9: "
-                     r"(MET|NOT met)\); [\d.]+ of the bare limit; [\d.]+x the in-process client "
+                     r"(MET|NOT met)\); [\d.]+ of bare-store-net; [\d.]+ of the bare limit; [\d.]+x the in-process client "
                      r"baseline \(target >= 1\.5x: (MET|NOT met)\)", out, re.M), out
+    assert re.search(r"\(ceiling on these shared CPUs: the client's CPU per file over "
+                     r"bare-store's, [\d.]+x\)", out), out
     # memory per ETL cell: idle and peak RSS, and what a job adds per worker and object
     for cell in ("hpush", "ws-fqn-dp"):
         assert re.search(rf" {cell} peak \d+ MiB, idle \d+ MiB, k -?[\d.]+;", out), out
