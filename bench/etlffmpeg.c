@@ -54,7 +54,9 @@ extern char **environ;
 #define NSAMPLE 20
 #define JOB_TIMEOUT_S 3600
 #define FFMPEG_BIN "/usr/bin/ffmpeg"
-#define MAXCELLS 16
+/* bare-limit-start, client, client-ffmpeg-cli, the 10 ETL cells of the matrix, bare-limit-end,
+ * bare-store-1/-2, bare-store-net: 17; cell_add() refuses more */
+#define MAXCELLS 24
 
 typedef struct {
     char *name; /* object name = path relative to the dataset dir */
@@ -537,6 +539,8 @@ static int verify_bucket(ffb_t *b, const char *dst, long expect, const long *ord
 
 static cell_t *cell_add(ffb_t *b, kind_t kind, const char *comm, bool fqn, bool dp)
 {
+    if (b->ncells == MAXCELLS)
+        locus_panic("etl-ffmpeg: more than %d rows", MAXCELLS);
     cell_t *c = &b->cells[b->ncells++];
     memset(c, 0, sizeof(*c));
     c->kind = kind;
@@ -1461,6 +1465,7 @@ static const struct {
     {"ws", false, true},     {"ws", true, true},
 };
 #define NMATRIX ((int)(sizeof(matrix) / sizeof(matrix[0])))
+_Static_assert(sizeof(matrix) / sizeof(matrix[0]) + 7 <= MAXCELLS, "MAXCELLS: every row of a run");
 
 static bool selected(const ffb_t *b, const char *label)
 {
