@@ -144,6 +144,10 @@ def test_cli_edge_options(cli_cluster, tmp_path):
         reader.wait()
     assert fifo.is_fifo()
     assert sorted(os.listdir(tmp_path)) == sorted(["-", "cli-cluster", "pipe"]), os.listdir(tmp_path)
+    if os.path.exists("/dev/full"):  # a device that refuses the bytes: a clear error, kept as is
+        p = run("get", "edge/blob", "/dev/full", check=False)
+        assert p.returncode != 0 and b"No space left" in p.stderr, p.stderr
+        assert os.path.exists("/dev/full") and not os.path.isfile("/dev/full")
     run("get", "edge/blob", tmp_path)  # a directory: the object goes in it, under its name
     assert (tmp_path / "blob").read_bytes() == body
     run("bucket", "rm", "ais://edge")
