@@ -201,8 +201,10 @@ static char *mask_file(const config_t *cfg)
 
 /* Covers node state that a bound tree would show: the data dir (with every ETL's log and
  * socket), the config file and the log file. Then binds again the mountpaths that lie inside a
- * covered directory (a mountpath under the data dir, itself under an etl_sandbox_paths entry). */
-static void mask_private(argv_t *a, const config_t *cfg, char *const *bound, size_t nbound)
+ * covered directory (a mountpath under the data dir, itself under an etl_sandbox_paths entry).
+ * *mask: the file that covers files, made by the first that needs it (the caller frees it). */
+static void mask_private(argv_t *a, const config_t *cfg, char *const *bound, size_t nbound,
+                         char **mask)
 {
     const char *priv[] = {cfg->data_dir, cfg->config_file, cfg->log_file};
     for (size_t i = 0; i < ARRAY_SIZE(priv); i++) {
@@ -218,9 +220,9 @@ static void mask_private(argv_t *a, const config_t *cfg, char *const *bound, siz
         if (!hit || stat(real, &st) != 0)
             continue;
         if (!S_ISDIR(st.st_mode)) {
-            char *mask = mask_file(cfg);
-            av_add3(a, "--ro-bind", mask ? mask : "/dev/null", real);
-            free(mask);
+            if (*mask == NULL) /* made once per command line, when a file needs it */
+                *mask = mask_file(cfg);
+            av_add3(a, "--ro-bind", *mask ? *mask : "/dev/null", real);
             continue;
         }
         av_add3(a, "--tmpfs", real, NULL);
@@ -327,8 +329,10 @@ char **etl_sandbox_argv(const etl_inst_t *e, char *const *cmd, bool serve, char 
         av_add3(&a, "--ro-bind", bound[i], bound[i]);
     }
     char *usr[] = {"/usr"};
-    mask_private(&a, cfg, usr, 1);
-    mask_private(&a, cfg, bound, nb);
+    char *mask = NULL;
+    mask_private(&a, cfg, usr, 1, &mask);
+    mask_private(&a, cfg, bound, nb, &mask);
+    free(mask);
     for (size_t i = 0; i < nmp; i++)
         free(mps[i]);
     if (e->sock_dir[0]) {
