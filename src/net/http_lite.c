@@ -37,6 +37,7 @@
 #define LITE_RECV_MAX (1u << 20)  /* the largest a caller's buffer_size may make it */
 #define LITE_CONNECT_MS 3000      /* as httpc_prepare's CURLOPT_CONNECTTIMEOUT_MS */
 #define LITE_HOSTPORT 96          /* "host:port" of a peer */
+#define LITE_REFUSAL (64u << 10)  /* what httpc_upgrade keeps of a refusal's text */
 
 typedef struct {
     char key[LITE_HOSTPORT]; /* "host:port"; "" = free slot */
@@ -71,7 +72,8 @@ static void lite_init_once(void)
     pthread_key_create(&lite_key, state_free);
 }
 
-static lite_state_t *thread_state(void)
+/* This thread's state, its receive buffer at least rbuf bytes (LITE_RECV_MIN..LITE_RECV_MAX). */
+static lite_state_t *thread_state(size_t rbuf)
 {
     pthread_once(&lite_once, lite_init_once);
     lite_state_t *st = pthread_getspecific(lite_key);
@@ -79,6 +81,13 @@ static lite_state_t *thread_state(void)
         st = xcalloc(1, sizeof(*st));
         buf_init(&st->req);
         pthread_setspecific(lite_key, st);
+    }
+    size_t want = rbuf > LITE_RECV_MIN ? rbuf : LITE_RECV_MIN;
+    want = want < LITE_RECV_MAX ? want : LITE_RECV_MAX;
+    if (st->rcap < want) {
+        free(st->rbuf);
+        st->rbuf = xmalloc(want);
+        st->rcap = want;
     }
     return st;
 }
@@ -356,11 +365,17 @@ static ssize_t recv_some(int fd, char *p, size_t n)
 /* The request's head into st->req (a Content-Length when it has a body); false when a header
  * would break it (CR or LF). */
 static bool build_request(lite_state_t *st, const char *method, const char *key, const char *url,
-                          const char *path, const httpc_header_t *hdrs, const httpc_cb_t *cb)
+                          const char *path, const httpc_header_t *hdrs, const httpc_cb_t *cb,
+                          const char *upgrade)
 {
     buf_t *b = &st->req;
     b->len = 0;
-    buf_printf(b, "%s %s HTTP/1.0\r\nHost: %s\r\nConnection: keep-alive\r\n", method, path, key);
+    if (upgrade)
+        buf_printf(b, "%s %s HTTP/1.1\r\nHost: %s\r\nConnection: Upgrade\r\nUpgrade: %s\r\n",
+                   method, path, key, upgrade);
+    else
+        buf_printf(b, "%s %s HTTP/1.0\r\nHost: %s\r\nConnection: keep-alive\r\n", method, path,
+                   key);
     if (cb->body)
         buf_printf(b, "Content-Length: %zu\r\n", cb->body_len);
     char **lines = httpc_sign_lines(method, url, cb->body, cb->body ? cb->body_len : 0);
@@ -458,16 +473,8 @@ static int lite_do(const char *method, const char *url, const httpc_header_t *hd
     const char *path;
     if (!split_url(url, key, host, port, &path))
         return httpc_do_cb(method, url, hdrs, timeout_ms, cb, r);
-    lite_state_t *st = thread_state();
-    size_t want = cb->buffer_size > LITE_RECV_MIN ? cb->buffer_size : LITE_RECV_MIN;
-    if (want > LITE_RECV_MAX)
-        want = LITE_RECV_MAX;
-    if (st->rcap < want) {
-        free(st->rbuf);
-        st->rbuf = xmalloc(want);
-        st->rcap = want;
-    }
-    if (!build_request(st, method, key, url, path, hdrs, cb)) {
+    lite_state_t *st = thread_state(cb->buffer_size);
+    if (!build_request(st, method, key, url, path, hdrs, cb, NULL)) {
         r->err = xasprintf("%s %s: a header holds a line break", method, url);
         return -1;
     }
@@ -532,4 +539,70 @@ int httpc_put_lite(const char *url, const void *body, size_t len, const httpc_he
 {
     httpc_cb_t cb = {.on_body = to_resp_body, .arg = r, .body = body ? body : "", .body_len = len};
     return lite_do("PUT", url, hdrs, timeout_ms, &cb, r); /* https://: httpc_do_cb, the same */
+}
+
+/* A refusal's body after its head (have bytes of rbuf read, the head hl of them) into r->body,
+ * at most LITE_REFUSAL bytes of it. */
+static void read_refusal(lite_state_t *st, int fd, const httpc_head_t *h, size_t hl, size_t have,
+                         httpc_resp_t *r)
+{
+    int64_t left = h->content_length >= 0 ? h->content_length : LITE_REFUSAL;
+    left = left < LITE_REFUSAL ? left : LITE_REFUSAL;
+    size_t k = have - hl < (size_t)left ? have - hl : (size_t)left;
+    buf_append(&r->body, st->rbuf + hl, k);
+    left -= (int64_t)k;
+    while (left > 0) {
+        ssize_t n = recv_some(fd, st->rbuf, (size_t)left < st->rcap ? (size_t)left : st->rcap);
+        if (n <= 0)
+            break;
+        buf_append(&r->body, st->rbuf, (size_t)n);
+        left -= n;
+    }
+}
+
+int httpc_upgrade(const char *url, const httpc_header_t *hdrs, const void *body, size_t len,
+                  const char *proto, int timeout_ms, httpc_resp_t *r, buf_t *extra)
+{
+    char key[LITE_HOSTPORT], host[LITE_HOSTPORT], port[8], why[160] = "";
+    const char *path;
+    if (!split_url(url, key, host, port, &path))
+        return -2;
+    lite_state_t *st = thread_state(0);
+    httpc_cb_t cb = {.body = body, .body_len = len};
+    if (!build_request(st, "GET", key, url, path, hdrs, &cb, proto)) {
+        r->err = xasprintf("GET %s: a header holds a line break", url);
+        return -1;
+    }
+    int fd = connect_to(host, port, why, sizeof(why));
+    lite_conn_t c = {.fd = fd};
+    if (fd >= 0 && set_timeout(&c, timeout_ms) < 0)
+        snprintf(why, sizeof(why), "cannot set a timeout: %s", strerror(errno));
+    else if (fd >= 0 && send_all(fd, st->req.base, st->req.len, body, len) < 0)
+        snprintf(why, sizeof(why), "cannot send: %s", strerror(errno));
+    size_t have = 0;
+    httpc_head_t h;
+    int hl = 0;
+    while (fd >= 0 && why[0] == '\0' && hl == 0) {
+        ssize_t n = recv_some(fd, st->rbuf + have, st->rcap - have);
+        if (n <= 0)
+            snprintf(why, sizeof(why), "%s",
+                     n == 0 ? "connection closed in the answer's head" : strerror(errno));
+        have += n > 0 ? (size_t)n : 0;
+        if (n > 0 && (hl = httpc_head_parse(st->rbuf, have, &h, NULL, NULL)) < 0)
+            snprintf(why, sizeof(why), "malformed answer head");
+    }
+    if (fd < 0 || why[0]) {
+        if (fd >= 0)
+            close(fd);
+        r->err = xasprintf("GET %s: %s", url, why);
+        return -1;
+    }
+    r->status = h.status;
+    if (h.status == 101) {
+        buf_append(extra, st->rbuf + hl, have - (size_t)hl);
+        return fd;
+    }
+    read_refusal(st, fd, &h, (size_t)hl, have, r);
+    close(fd);
+    return -1;
 }

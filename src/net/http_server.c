@@ -25,6 +25,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <semaphore.h>
@@ -49,6 +50,7 @@ typedef struct {
 } qparam_t;
 
 typedef struct req_impl_s req_impl_t;
+typedef struct upgrade_s upgrade_t;
 
 struct req_impl_s {
     http_req_t req;
@@ -57,10 +59,11 @@ struct req_impl_s {
     req_impl_t *next;             /* worker queue */
     struct MHD_Response *pending; /* an offloaded request's response, queued on resume */
     unsigned pending_status;
-    unsigned status;  /* what it was answered (0: nothing) */
-    int64_t start_ns; /* monotonic, when its headers came */
-    int64_t bytes_in; /* request body bytes received */
-    int tag;          /* what tag_hook said of it */
+    unsigned status;    /* what it was answered (0: nothing) */
+    int64_t start_ns;   /* monotonic, when its headers came */
+    int64_t bytes_in;   /* request body bytes received */
+    int tag;            /* what tag_hook said of it */
+    upgrade_t *upgrade; /* http_upgrade()'s, until its connection is handed over */
 };
 
 static http_tag_cb tag_hook;   /* http_set_stats_hooks() */
@@ -368,9 +371,13 @@ json_t *http_body_json(http_req_t *req)
     return j;
 }
 
+static void upgrade_free(upgrade_t *up);
+
 static void req_free(req_impl_t *ri)
 {
     http_req_t *req = &ri->req;
+    if (ri->upgrade) /* the 101 never went out: its session never ran */
+        upgrade_free(ri->upgrade);
     if (ri->pending) /* a worker's answer whose connection closed before it could be queued */
         MHD_destroy_response(ri->pending);
     if (req->ctx_free)
@@ -499,6 +506,104 @@ void http_server_unpark(http_server_t *s)
     pthread_mutex_lock(&s->lock);
     inflight_drop(s);
     pthread_mutex_unlock(&s->lock);
+}
+
+/* ---------------------------------------------------------------- upgraded connections */
+
+struct upgrade_s {
+    http_server_t *s;
+    http_upgrade_fn fn;
+    void *arg;
+    void (*arg_free)(void *);
+    int fd;
+    struct MHD_UpgradeResponseHandle *urh;
+    char *extra; /* bytes the client sent after its request, read already */
+    size_t extra_len;
+};
+
+static void upgrade_free(upgrade_t *up)
+{
+    if (up->arg_free)
+        up->arg_free(up->arg);
+    free(up->extra);
+    free(up);
+}
+
+static void *upgrade_main(void *p)
+{
+    upgrade_t *up = p;
+    http_server_t *s = up->s;
+    int fl = fcntl(up->fd, F_GETFL);
+    if (fl >= 0)
+        fcntl(up->fd, F_SETFL, fl & ~O_NONBLOCK);
+    up->fn(up->arg, up->fd, up->extra, up->extra_len);
+    MHD_upgrade_action(up->urh, MHD_UPGRADE_ACTION_CLOSE);
+    upgrade_free(up);
+    httpc_thread_cleanup();
+    http_server_unpark(s);
+    return NULL;
+}
+
+/* MHD, on the I/O thread, once the 101 went out: the session gets a thread of its own. It counts
+ * as a suspended connection, so that a stop waits for it. */
+static void on_upgraded(void *cls, struct MHD_Connection *conn, void *req_cls, const char *extra,
+                        size_t n, MHD_socket sock, struct MHD_UpgradeResponseHandle *urh)
+{
+    (void)cls;
+    (void)conn;
+    req_impl_t *ri = req_cls;
+    upgrade_t *up = ri ? ri->upgrade : NULL;
+    if (up == NULL) {
+        MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
+        return;
+    }
+    ri->upgrade = NULL;
+    up->fd = sock;
+    up->urh = urh;
+    if (n > 0) {
+        up->extra = xmalloc(n);
+        memcpy(up->extra, extra, n);
+        up->extra_len = n;
+    }
+    int rc = EAGAIN;
+    if (http_server_park(up->s)) {
+        pthread_attr_t a;
+        pthread_attr_init(&a);
+        pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+        pthread_t th;
+        rc = pthread_create(&th, &a, upgrade_main, up);
+        pthread_attr_destroy(&a);
+        if (rc != 0)
+            http_server_unpark(up->s);
+    }
+    if (rc != 0) {
+        LOCUS_LOG(LOG_WARNING, "[net] cannot run an upgraded connection: %s", strerror(rc));
+        MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
+        upgrade_free(up);
+    }
+}
+
+void http_upgrade(http_req_t *req, const char *proto, http_upgrade_fn fn, void *arg,
+                  void (*arg_free)(void *))
+{
+    req_impl_t *ri = (req_impl_t *)req;
+    struct MHD_Response *r = MHD_create_response_for_upgrade(on_upgraded, NULL);
+    if (r == NULL || ri->upgrade || MHD_add_response_header(r, "Upgrade", proto) != MHD_YES) {
+        if (r)
+            MHD_destroy_response(r);
+        if (arg_free)
+            arg_free(arg);
+        http_reply_error(req, 500, "cannot upgrade the connection to %s", proto);
+        return;
+    }
+    upgrade_t *up = xcalloc(1, sizeof(*up));
+    up->s = req->_server;
+    up->fn = fn;
+    up->arg = arg;
+    up->arg_free = arg_free;
+    up->fd = -1;
+    ri->upgrade = up;
+    http_send(req, 101, r);
 }
 
 /* The oldest queued request, or NULL (locked). */
@@ -761,7 +866,8 @@ http_server_t *http_server_start(const char *host, int port, const char *name,
     s->on_request = on_request;
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->drained, NULL);
-    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_ALLOW_UPGRADE |
+                     MHD_USE_ERROR_LOG;
     /* HTTPS (GnuTLS inside MHD; file responses are then read and encrypted, not sendfile'd). */
     struct MHD_OptionItem tls[] = {
         {MHD_OPTION_HTTPS_MEM_CERT, 0, tls_cert_pem},

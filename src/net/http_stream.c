@@ -3,37 +3,44 @@
  * thread (net.h).
  *
  * DESIGN
- * A pipe joins the producer (blocking writes: it waits while the client is behind) and MHD's
- * content reader on the I/O thread (non-blocking reads). When the pipe is empty the reader
- * suspends the connection and marks the stream parked; the producer's next write, or its end,
- * resumes it. Both the mark and the final re-read of the pipe happen under the stream's lock,
- * and the producer checks the mark under the same lock after writing, so a wake-up is never
- * lost. The stream is freed when both sides are done with it: the producer (http_stream_end)
- * and the response (MHD's free callback, or http_stream_cancel when never sent).
+ * A ring in memory joins the producer (it waits while the ring is full: the client is behind)
+ * and MHD's content reader on the I/O thread (it never waits). Each side copies outside the
+ * lock: the producer fills free space only it touches, the reader takes the bytes only it
+ * consumes; the lock guards the counters and the flags. When the ring is empty the reader
+ * suspends the connection and marks the stream parked; the producer's next bytes, or its end,
+ * resume it. The mark and the reader's final look at the ring happen under the lock, and the
+ * producer checks the mark under the same lock after adding bytes, so a wake-up is never lost.
+ * A waiting producer says how much room it needs (up to a quarter of the ring), and the reader
+ * wakes it only once that much is free: few wake-ups however small the pieces.
+ * The stream is freed when both sides are done with it: the producer (http_stream_end) and the
+ * response (MHD's free callback, or http_stream_cancel when never sent).
+ *
+ * A ring, not a pipe: on a virtual machine each system call is expensive, and a pipe costs two
+ * per piece (write, read) plus its page allocations; GetBatch's answers spent 15% of the
+ * targets' CPU in the pipe's code (docs/benchmarks.md, "GetBatch").
  */
 #include "net/internal.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
-#include <unistd.h>
+#include <string.h>
 
 #define STREAM_BLOCK (64u * 1024)
-#define STREAM_PIPE_MIN (64u * 1024) /* a pipe's capacity (Linux's default) */
-/* A bigger pipe, so the producer and the I/O thread wait for each other less often; 64 pages
- * only: Linux counts pipe pages per user (soft limit 16384 by default, beyond which every new
- * pipe of the user gets 2 pages), and all daemons of a host may share one user. */
-#define STREAM_PIPE (256u * 1024)
+#define STREAM_RING (256u * 1024) /* bounded memory per stream, whatever the body's size */
 
 struct http_stream_s {
-    pthread_mutex_t lock;
-    int pfd[2];                  /* [0] read by the I/O thread, [1] written by the producer */
+    pthread_mutex_t lock;        /* guards head..refs */
+    pthread_cond_t room;         /* the producer waits for free space */
+    char *ring;                  /* STREAM_RING bytes */
+    size_t head, len;            /* the unread bytes: len from head, wrapping */
+    size_t want;                 /* > 0: the producer waits until this much is free */
     struct MHD_Connection *conn; /* set when sent; the connection outlives its response */
     http_server_t *srv;
-    size_t cap;  /* the pipe's capacity: what one write may fill */
     bool parked; /* the reader suspended conn until the producer writes or ends */
-    bool ok;     /* the producer's verdict, valid once pfd[1] is closed */
+    bool ended;  /* the producer is done: no byte after these */
+    bool ok;     /* the producer's verdict, valid once ended */
+    bool gone;   /* the response is gone (sent, failed or cancelled): writes fail */
     int refs;    /* producer + response */
 };
 
@@ -44,97 +51,85 @@ static void unref(http_stream_t *st)
     pthread_mutex_unlock(&st->lock);
     if (!last)
         return;
-    if (st->pfd[0] >= 0)
-        close(st->pfd[0]);
-    if (st->pfd[1] >= 0)
-        close(st->pfd[1]);
     pthread_mutex_destroy(&st->lock);
+    pthread_cond_destroy(&st->room);
+    free(st->ring);
     free(st);
 }
 
 http_stream_t *http_stream_new(void)
 {
-    http_stream_t *st = xcalloc(1, sizeof(*st));
-    if (pipe2(st->pfd, O_CLOEXEC) < 0) {
-        int e = errno;
+    http_stream_t *st = calloc(1, sizeof(*st));
+    char *ring = malloc(STREAM_RING);
+    if (st == NULL || ring == NULL) {
         free(st);
-        errno = e;
+        free(ring);
+        errno = ENOMEM;
         return NULL;
     }
-    fcntl(st->pfd[0], F_SETFL, fcntl(st->pfd[0], F_GETFL) | O_NONBLOCK);
-    int cap = fcntl(st->pfd[1], F_SETPIPE_SZ, (int)STREAM_PIPE);
-    st->cap = cap >= (int)STREAM_PIPE_MIN ? (size_t)cap : STREAM_PIPE_MIN;
+    st->ring = ring;
     pthread_mutex_init(&st->lock, NULL);
+    pthread_cond_init(&st->room, NULL);
     st->refs = 2;
     return st;
 }
 
-/* Resumes a parked connection (producer side). */
-static void wake(http_stream_t *st)
+/* Resumes a parked connection (locked; producer side). */
+static void wake_locked(http_stream_t *st)
 {
-    pthread_mutex_lock(&st->lock);
     if (st->parked) {
         st->parked = false;
         MHD_resume_connection(st->conn);
         http_server_unpark(st->srv);
     }
-    pthread_mutex_unlock(&st->lock);
-}
-
-/* One non-blocking read: > 0 bytes, 0 at the end, -1 with errno (EAGAIN: nothing yet). */
-static ssize_t pipe_read(http_stream_t *st, char *buf, size_t max)
-{
-    ssize_t n;
-    do
-        n = read(st->pfd[0], buf, max);
-    while (n < 0 && errno == EINTR);
-    return n;
-}
-
-static ssize_t end_of(http_stream_t *st)
-{
-    pthread_mutex_lock(&st->lock);
-    bool ok = st->ok;
-    pthread_mutex_unlock(&st->lock);
-    return ok ? MHD_CONTENT_READER_END_OF_STREAM : MHD_CONTENT_READER_END_WITH_ERROR;
 }
 
 static ssize_t reader(void *cls, uint64_t pos, char *buf, size_t max)
 {
+    (void)pos;
     http_stream_t *st = cls;
-    ssize_t n = pipe_read(st, buf, max);
-    if (n > 0)
-        return n;
-    if (n == 0)
-        return end_of(st);
-    if (errno != EAGAIN)
-        return MHD_CONTENT_READER_END_WITH_ERROR;
     pthread_mutex_lock(&st->lock);
-    n = pipe_read(st, buf, max); /* again under the lock: see DESIGN */
-    if (n < 0 && errno == EAGAIN) {
-        if (!http_server_park(st->srv)) {
-            pthread_mutex_unlock(&st->lock);
-            return MHD_CONTENT_READER_END_WITH_ERROR; /* the server is stopping */
+    size_t head = st->head, len = st->len;
+    if (len == 0) {
+        ssize_t rc = 0;
+        if (st->ended)
+            rc = st->ok ? MHD_CONTENT_READER_END_OF_STREAM : MHD_CONTENT_READER_END_WITH_ERROR;
+        else if (!http_server_park(st->srv))
+            rc = MHD_CONTENT_READER_END_WITH_ERROR; /* the server is stopping */
+        else {
+            st->parked = true;
+            MHD_suspend_connection(st->conn);
         }
-        st->parked = true;
-        MHD_suspend_connection(st->conn);
         pthread_mutex_unlock(&st->lock);
-        return 0;
+        return rc;
     }
     pthread_mutex_unlock(&st->lock);
-    if (n > 0)
-        return n;
-    return n == 0 ? end_of(st) : MHD_CONTENT_READER_END_WITH_ERROR;
+    /* the bytes from head are this side's until it takes them: copied without the lock */
+    size_t n = len < max ? len : max;
+    size_t first = STREAM_RING - head < n ? STREAM_RING - head : n;
+    memcpy(buf, st->ring + head, first);
+    memcpy(buf + first, st->ring, n - first);
+    pthread_mutex_lock(&st->lock);
+    st->head = (head + n) % STREAM_RING;
+    st->len -= n;
+    if (st->want && STREAM_RING - st->len >= st->want)
+        pthread_cond_signal(&st->room);
+    pthread_mutex_unlock(&st->lock);
+    return (ssize_t)n;
 }
 
-/* The response is gone (sent, or the client left): later producer writes fail with EPIPE. */
+/* The response is gone (sent, or the client left): later producer writes fail. */
 static void reader_free(void *cls)
 {
     http_stream_t *st = cls;
     pthread_mutex_lock(&st->lock);
-    close(st->pfd[0]);
-    st->pfd[0] = -1;
+    st->gone = true;
+    if (st->parked) { /* only if MHD dropped a suspended connection: nothing to resume */
+        st->parked = false;
+        http_server_unpark(st->srv);
+    }
     st->conn = NULL;
+    pthread_cond_broadcast(&st->room);
     pthread_mutex_unlock(&st->lock);
     unref(st);
 }
@@ -166,13 +161,29 @@ void http_stream_cancel(http_stream_t *st)
 
 int http_stream_write(http_stream_t *st, const void *p, size_t n)
 {
-    /* A piece at a time, each no bigger than the pipe, with a wake-up after each: a write that
-     * fills the pipe would otherwise wait for a reader parked until the write's end. */
     for (const char *c = p; n > 0;) {
-        size_t k = n < st->cap ? n : st->cap;
-        if (write_all(st->pfd[1], c, k) < 0)
-            return -1; /* EPIPE: the response is gone */
-        wake(st);
+        pthread_mutex_lock(&st->lock);
+        size_t need = n < STREAM_RING / 4 ? n : STREAM_RING / 4;
+        while (!st->gone && STREAM_RING - st->len < need) {
+            st->want = need;
+            pthread_cond_wait(&st->room, &st->lock);
+        }
+        st->want = 0;
+        bool gone = st->gone;
+        size_t tail = (st->head + st->len) % STREAM_RING, room = STREAM_RING - st->len;
+        pthread_mutex_unlock(&st->lock);
+        if (gone) {
+            errno = EPIPE;
+            return -1;
+        }
+        /* free space is this side's until it adds it: copied without the lock */
+        size_t k = n < room ? n : room;
+        k = k < STREAM_RING - tail ? k : STREAM_RING - tail;
+        memcpy(st->ring + tail, c, k);
+        pthread_mutex_lock(&st->lock);
+        st->len += k;
+        wake_locked(st);
+        pthread_mutex_unlock(&st->lock);
         c += k;
         n -= k;
     }
@@ -183,9 +194,8 @@ void http_stream_end(http_stream_t *st, bool ok)
 {
     pthread_mutex_lock(&st->lock);
     st->ok = ok;
-    close(st->pfd[1]); /* the reader sees the end only after ok is set */
-    st->pfd[1] = -1;
+    st->ended = true;
+    wake_locked(st);
     pthread_mutex_unlock(&st->lock);
-    wake(st);
     unref(st);
 }

@@ -152,7 +152,7 @@ json_t *http_body_json(http_req_t *req);
 
 /* ---- responses produced by another thread (http_stream.c) ----
  * A producer thread writes the body with http_stream_write(), which blocks while the client is
- * behind (a pipe of 64 KiB in between: bounded memory whatever the size); the I/O thread reads
+ * behind (a ring of 256 KiB in between: bounded memory whatever the size); the I/O thread reads
  * it without blocking and suspends the connection while no data is ready. The producer ends the
  * stream with http_stream_end(ok): with ok false the response ends with an error (the client
  * sees a truncated transfer, never a silently short body). */
@@ -171,6 +171,17 @@ void http_stream_cancel(http_stream_t *st);
 int http_stream_write(http_stream_t *st, const void *p, size_t n);
 /* Producer: the body is complete (ok) or failed; releases the producer's hold. */
 void http_stream_end(http_stream_t *st, bool ok);
+
+/* ---- upgraded connections (http_server.c) ----
+ * A request that asked "Connection: Upgrade" and "Upgrade: <proto>" (HTTP/1.1) is answered
+ * 101 Switching Protocols; then fn(arg, fd, extra, n) runs on a thread of its own with the
+ * connection's socket fd (blocking; extra: n bytes the client sent after its request, read
+ * already) and ends the connection by returning (it never closes fd). arg_free(arg) (may be
+ * NULL) runs after fn, or when the 101 could not be sent. A stop of the server waits for
+ * running sessions like for parked streams. Call once, from on_request, instead of answering. */
+typedef void (*http_upgrade_fn)(void *arg, int fd, const char *extra, size_t n);
+void http_upgrade(http_req_t *req, const char *proto, http_upgrade_fn fn, void *arg,
+                  void (*arg_free)(void *));
 
 /* ---- client ---- */
 
@@ -247,6 +258,15 @@ int httpc_get_lite(const char *method, const char *url, const httpc_header_t *hd
 /* A PUT of an in-memory body like httpc_do, the same way (the answer's body in r->body). */
 int httpc_put_lite(const char *url, const void *body, size_t len, const httpc_header_t *hdrs,
                    int timeout_ms, httpc_resp_t *r);
+
+/* A signed GET of url with body (len bytes) asking to switch the connection to proto
+ * ("Connection: Upgrade", HTTP/1.1; the server side is http_upgrade()). On 101: the connected
+ * socket (blocking, SO_RCVTIMEO and SO_SNDTIMEO timeout_ms; the caller closes it), r->status
+ * 101, and the bytes that came after the answer's head appended to extra. Otherwise -1: the
+ * answer's status and (the start of) its text in r->status and r->body, or a transport error in
+ * r->err; -2 when url is not one this client speaks to (https://: use another way). */
+int httpc_upgrade(const char *url, const httpc_header_t *hdrs, const void *body, size_t len,
+                  const char *proto, int timeout_ms, httpc_resp_t *r, buf_t *extra);
 
 /* The head of an HTTP/1.x answer, as httpc_head_parse() reads it. */
 #define HTTPC_HEAD_MAX (16u << 10) /* a longer head is refused */

@@ -36,8 +36,29 @@ static void on_headers(http_req_t *req)
     req->fast = true;
 }
 
+/* An upgraded session: the request's body (arg), then what the client sends until it shuts
+ * its side, echoed back. */
+static void echo_session(void *arg, int fd, const char *extra, size_t n)
+{
+    const char *body = arg;
+    if (send(fd, body, strlen(body), MSG_NOSIGNAL) < 0 ||
+        (n && send(fd, extra, n, MSG_NOSIGNAL) < 0))
+        return;
+    char b[4096];
+    ssize_t k;
+    while ((k = recv(fd, b, sizeof(b), 0)) > 0)
+        if (send(fd, b, (size_t)k, MSG_NOSIGNAL) < 0)
+            return;
+}
+
 static void on_request(http_req_t *req)
 {
+    const char *up = http_header(req, "Upgrade");
+    if (strcmp(req->path, "/upgrade") == 0 && up && strcmp(up, "t-echo") == 0) {
+        char *body = strndup(req->body.base ? req->body.base : "", req->body.len);
+        http_upgrade(req, "t-echo", echo_session, body, free);
+        return;
+    }
     if (strcmp(req->remote, last_remote) != 0) {
         accepted++;
         snprintf(last_remote, sizeof(last_remote), "%s", req->remote);
@@ -367,13 +388,57 @@ static void test_head_parse(void **state)
     free(huge);
 }
 
+/* httpc_upgrade against http_upgrade: the session gets the connection both ways; an answer
+ * other than 101 comes back with its text; https:// is not this client's. */
+static void test_upgrade(void **state)
+{
+    (void)state;
+    char url[128];
+    snprintf(url, sizeof(url), "%s/upgrade", base);
+    httpc_resp_t r;
+    httpc_resp_init(&r);
+    buf_t extra;
+    buf_init(&extra);
+    int fd = httpc_upgrade(url, NULL, "request-body;", 13, "t-echo", 5000, &r, &extra);
+    assert_true(fd >= 0);
+    assert_int_equal(r.status, 101);
+    assert_int_equal(send(fd, "after", 5, MSG_NOSIGNAL), 5);
+    shutdown(fd, SHUT_WR);
+    char b[256];
+    ssize_t k;
+    while ((k = recv(fd, b, sizeof(b), 0)) > 0)
+        buf_append(&extra, b, (size_t)k);
+    close(fd);
+    assert_int_equal(extra.len, 18);
+    assert_memory_equal(extra.base, "request-body;after", 18);
+    buf_dispose(&extra);
+    httpc_resp_dispose(&r);
+
+    for (int i = 0; i < 2; i++) { /* not asked right, or not served: the answer, not a session */
+        httpc_resp_init(&r);
+        buf_init(&extra);
+        snprintf(url, sizeof(url), "%s/%s", base, i ? "small" : "upgrade");
+        assert_int_equal(httpc_upgrade(url, NULL, "x", 1, i ? "t-echo" : "other", 5000, &r, &extra),
+                         -1);
+        assert_int_equal(r.status, i ? 200 : 404);
+        assert_non_null(r.body.base);
+        assert_non_null(strstr(r.body.base, i ? "hello" : "no such thing"));
+        assert_int_equal(extra.len, 0);
+        httpc_resp_dispose(&r);
+    }
+    httpc_resp_init(&r);
+    assert_int_equal(httpc_upgrade("https://127.0.0.1:1/x", NULL, "", 0, "t-echo", 0, &r, &extra),
+                     -2);
+    httpc_resp_dispose(&r);
+    buf_dispose(&extra);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_head_parse),
-        cmocka_unit_test(test_bodies_and_reuse),
-        cmocka_unit_test(test_put),
-        cmocka_unit_test(test_scripted_peer),
+        cmocka_unit_test(test_head_parse), cmocka_unit_test(test_bodies_and_reuse),
+        cmocka_unit_test(test_put),        cmocka_unit_test(test_scripted_peer),
+        cmocka_unit_test(test_upgrade),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
