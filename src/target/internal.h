@@ -54,6 +54,9 @@ char *store_fqn(const char *bck, const char *obj);
 int store_open(const char *bck, const char *obj, int *fd, lom_md_t *md);
 /* The same at fqn, which store_fqn(bck, obj) returned (a request looks it up once). */
 int store_open_fqn(const char *fqn, const char *bck, const char *obj, int *fd, lom_md_t *md);
+/* Opens an object's bytes only, without its metadata (its fstat in st: the size): for readers
+ * that need nothing else, such as GetBatch's entries. 0 or -errno (-ENOENT when missing). */
+int store_open_data(const char *bck, const char *obj, int *fd, struct stat *st);
 /* Opens the regular file at fqn (its fstat in st): the fd, or -errno (-ENOENT when missing or
  * not a regular file). No resilver fallback: a GET's first look (one path walk for both the
  * "is it here" and the read). */

@@ -39,7 +39,13 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 #include <xxhash.h>
 
@@ -49,6 +55,7 @@
 #define MOSS_CLEAN_BYTES (1u << 20)
 #define MOSS_RECV_BUF (256L * 1024) /* what the reader of a stream gets at a time */
 #define MOSS_STALL_S 120            /* an owner's stream that moves no byte for this long is dead */
+#define MOSS_PROTO "locus-moss"     /* what GET /v1/internal/moss upgrades its connection to */
 
 typedef struct {
     int status;       /* 0: ready; 404: missing; else the batch fails with it */
@@ -66,6 +73,7 @@ typedef struct {
     int (*emit)(void *arg, const void *p, size_t n); /* where the frames go: 0 or -1 */
     void *emit_arg;
     buf_t out; /* frames not sent yet (at most MOSS_OUT_BLOCK and a frame header) */
+    int sock;  /* an upgraded connection's socket: files go out by sendfile(2); else -1 */
 } mint_t;
 
 /* A target's stream of frames for this batch, read ahead by a thread of its own. */
@@ -79,6 +87,7 @@ typedef struct {
     size_t cap, head, len; /* the unread bytes: len from head, wrapping at cap */
     bool done;             /* the stream ended: no byte after these */
     bool rwait, wwait;     /* the producer waits for bytes; the reader, for room */
+    size_t need;           /* with rwait: what the producer waits for (one wake-up for it) */
     bool cancel;           /* the producer is done with it */
     char why[512];         /* when done: why the stream ended ("" for a complete answer) */
     buf_t refusal;         /* a non-200 answer's text (the reader's) */
@@ -123,8 +132,8 @@ static void slot_dispose(slot_t *s)
 
 static void slot_local(const moss_in_t *in, slot_t *s)
 {
-    lom_md_t md;
-    int rc = store_open(in->bucket, in->objname, &s->fd, &md);
+    struct stat st;
+    int rc = store_open_data(in->bucket, in->objname, &s->fd, &st);
     if (rc < 0) {
         s->fd = -1;
         s->status = rc == -ENOENT ? 404 : 500;
@@ -132,9 +141,7 @@ static void slot_local(const moss_in_t *in, slot_t *s)
                            rc == -ENOENT ? "does not exist" : strerror(-rc));
         return;
     }
-    int64_t size = md.size;
-    s->mtime = md.atime_ns / 1000000000;
-    lom_md_dispose(&md);
+    int64_t size = st.st_size;
     if (in->archpath) {
         char err[512];
         int st = arch_find(s->fd, in->archpath, &s->r, &size, err, sizeof(err));
@@ -182,10 +189,48 @@ static int mint_flush(mint_t *x)
     return rc;
 }
 
+/* n bytes to the socket (flags: MSG_MORE when more follow at once): 0 or -1. */
+static int sock_send(int fd, const char *p, size_t n, int flags)
+{
+    while (n > 0) {
+        ssize_t w = send(fd, p, n, MSG_NOSIGNAL | flags);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* An upgraded connection: the frames held so far, then the slot's bytes straight from its file
+ * (the page cache to the socket, no copy here). 0 or -1. */
+static int mint_sendfile(mint_t *x, slot_t *s)
+{
+    if (sock_send(x->sock, x->out.base, x->out.len, MSG_MORE) < 0)
+        return -1;
+    x->out.len = 0;
+    off_t off = (off_t)s->off;
+    for (int64_t left = s->len; left > 0;) {
+        ssize_t n = sendfile(x->sock, s->fd, &off, left < (1 << 30) ? (size_t)left : (1 << 30));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        left -= n;
+    }
+    return 0;
+}
+
 /* Appends a ready slot's bytes to the frames, sending full blocks as it goes (*sent: some
  * were). 0, or -1 (a read error, or the caller went away). */
 static int mint_body(mint_t *x, slot_t *s, bool *sent)
 {
+    if (x->sock >= 0 && s->r == NULL) {
+        *sent = true;
+        return mint_sendfile(x, s);
+    }
     if (s->r && reader_skip(s->r, s->off) < 0)
         return -1;
     int64_t left = s->len, off = s->off;
@@ -264,19 +309,50 @@ static int mint_produce(tstream_t *ts, void *p)
     return mint_all(x);
 }
 
+static int emit_sock(void *arg, const void *p, size_t n)
+{
+    return sock_send(((mint_t *)arg)->sock, p, n, 0);
+}
+
+/* The session of an upgraded GET /v1/internal/moss: the frames straight to the socket, on the
+ * session's own thread. Returning ends the connection (the assembling target reads its end). */
+static void mint_session(void *arg, int fd, const char *extra, size_t n)
+{
+    (void)extra; /* the request had its body: nothing follows it */
+    (void)n;
+    mint_t *x = arg;
+    pthread_setname_np(pthread_self(), "moss-frames");
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)); /* MHD turned it off */
+    struct timeval tv = {MOSS_STALL_S, 0}; /* a reader that takes nothing for this long is gone */
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    x->sock = fd;
+    x->emit = emit_sock;
+    x->emit_arg = x;
+    if (mint_all(x) < 0)
+        LOCUS_LOG(LOG_NOTICE, "%s: GetBatch frames for %zu entries cut (the reader went away?)",
+                  cluster_self_name(), x->r.n);
+}
+
 /* GET /v1/internal/moss (a node: the target assembling a GetBatch): the entries of the MossReq
  * body, all owned here, answered in order as a stream of frames (see mint_entry) while the
- * connection takes them. docs/protocol.md §1.14. */
+ * connection takes them: over the connection itself when the request asked to upgrade it to
+ * MOSS_PROTO (file bytes by sendfile), else as a streamed HTTP answer. docs/protocol.md §1.14. */
 void moss_internal(http_req_t *req)
 {
     mint_t *x = xcalloc(1, sizeof(*x));
+    x->sock = -1;
     char err[1024];
     if (moss_req_parse(req->body.base, req->body.len, NULL, &x->r, err, sizeof(err)) < 0) {
         http_reply_error(req, 400, "%s", err);
         mint_free(x);
         return;
     }
-    tstream_run(req, mint_produce, x, mint_free);
+    const char *up = http_header(req, "Upgrade");
+    if (up && strcasecmp(up, MOSS_PROTO) == 0)
+        http_upgrade(req, MOSS_PROTO, mint_session, x, mint_free);
+    else
+        tstream_run(req, mint_produce, x, mint_free);
 }
 
 /* ---------------------------------------------------------------- other targets' streams */
@@ -308,7 +384,7 @@ static int peer_on_body(void *arg, long status, const void *p, size_t n)
         memcpy(q->ring + tail, c, k); /* free space: only this thread touches it */
         pthread_mutex_lock(&q->lock);
         q->len += k;
-        if (q->rwait)
+        if (q->rwait && q->len >= q->need)
             pthread_cond_signal(&q->cond);
         pthread_mutex_unlock(&q->lock);
         c += k;
@@ -317,11 +393,85 @@ static int peer_on_body(void *arg, long status, const void *p, size_t n)
     return 0;
 }
 
+/* The reader thread of an upgraded stream: straight from the socket into the ring. 0 at the
+ * stream's end, -1 (why set) when it broke or the producer cancelled. */
+static int peer_recv(peer_t *q, int fd)
+{
+    for (;;) {
+        pthread_mutex_lock(&q->lock);
+        while (q->cap - q->len < q->cap / 4 && !q->cancel) { /* room in big pieces */
+            q->wwait = true;
+            pthread_cond_wait(&q->cond, &q->lock);
+            q->wwait = false;
+        }
+        bool cancel = q->cancel;
+        size_t tail = (q->head + q->len) % q->cap, room = q->cap - q->len;
+        pthread_mutex_unlock(&q->lock);
+        if (cancel)
+            return -1;
+        size_t k = room < q->cap - tail ? room : q->cap - tail;
+        ssize_t n = recv(fd, q->ring + tail, k, 0); /* free space: only this thread touches it */
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            if (n < 0) {
+                pthread_mutex_lock(&q->lock);
+                snprintf(q->why, sizeof(q->why), "broke its answer: %s",
+                         errno == EAGAIN ? "no byte for too long" : strerror(errno));
+                pthread_mutex_unlock(&q->lock);
+            }
+            return n == 0 ? 0 : -1;
+        }
+        pthread_mutex_lock(&q->lock);
+        q->len += (size_t)n;
+        if (q->rwait && q->len >= q->need)
+            pthread_cond_signal(&q->cond);
+        pthread_mutex_unlock(&q->lock);
+    }
+}
+
+static const httpc_header_t peer_hdrs[] = {{"Content-Type", "application/json"}, {NULL, NULL}};
+
+/* The owner's frames over the request's own connection, upgraded (http:// owners): 0, or -2
+ * when the owner must be asked another way. */
+static int peer_upgraded(peer_t *q)
+{
+    buf_t extra;
+    buf_init(&extra);
+    httpc_resp_t r;
+    httpc_resp_init(&r);
+    int fd = httpc_upgrade(q->url, peer_hdrs, q->body, strlen(q->body), MOSS_PROTO,
+                           MOSS_STALL_S * 1000, &r, &extra);
+    if (fd >= 0) {
+        if (extra.len == 0 || peer_on_body(q, 200, extra.base, extra.len) == 0)
+            peer_recv(q, fd);
+        close(fd);
+    } else if (fd == -1) {
+        pthread_mutex_lock(&q->lock);
+        if (r.err)
+            snprintf(q->why, sizeof(q->why), "did not answer: %s", r.err);
+        else
+            snprintf(q->why, sizeof(q->why), "answered %ld: %.*s", r.status,
+                     (int)(r.body.len < 400 ? r.body.len : 400), r.body.base ? r.body.base : "");
+        pthread_mutex_unlock(&q->lock);
+    }
+    buf_dispose(&extra);
+    httpc_resp_dispose(&r);
+    return fd == -2 ? -2 : 0;
+}
+
 static void *peer_main(void *arg)
 {
     peer_t *q = arg;
     pthread_setname_np(pthread_self(), "moss-peer");
-    static const httpc_header_t hdrs[] = {{"Content-Type", "application/json"}, {NULL, NULL}};
+    if (peer_upgraded(q) == 0) {
+        pthread_mutex_lock(&q->lock);
+        q->done = true;
+        pthread_cond_broadcast(&q->cond);
+        pthread_mutex_unlock(&q->lock);
+        return NULL;
+    }
+    const httpc_header_t *hdrs = peer_hdrs;
     httpc_cb_t cb = {.on_body = peer_on_body,
                      .arg = q,
                      .body = q->body,
@@ -369,11 +519,13 @@ static void *peer_local_main(void *arg)
     return NULL;
 }
 
-/* Waits for unread bytes of q: how many follow *p in the ring (> 0), or 0 at its end. */
-static size_t peer_span(peer_t *q, const char **p)
+/* Waits for unread bytes of q, want of them (up to a quarter of the ring) unless it ends first:
+ * how many follow *p in the ring (> 0), or 0 at its end. */
+static size_t peer_span(peer_t *q, const char **p, size_t want)
 {
     pthread_mutex_lock(&q->lock);
-    while (q->len == 0 && !q->done) {
+    q->need = want < q->cap / 4 ? (want ? want : 1) : q->cap / 4;
+    while (q->len < q->need && !q->done) {
         q->rwait = true;
         pthread_cond_wait(&q->cond, &q->lock);
         q->rwait = false;
@@ -400,7 +552,7 @@ static int peer_read(peer_t *q, int64_t n, int (*fn)(void *, const void *, size_
 {
     while (n > 0) {
         const char *p;
-        size_t k = peer_span(q, &p);
+        size_t k = peer_span(q, &p, n < (int64_t)q->cap ? (size_t)n : q->cap);
         if (k == 0)
             return -1;
         k = (int64_t)k < n ? k : (size_t)n;
@@ -420,7 +572,7 @@ static int peer_line(peer_t *q, char *line, size_t max)
     size_t got = 0;
     for (;;) {
         const char *p;
-        size_t k = peer_span(q, &p);
+        size_t k = peer_span(q, &p, 1);
         if (k == 0)
             return -1;
         const char *nl = memchr(p, '\n', k);
@@ -532,6 +684,7 @@ static void peers_start(moss_t *m)
     json_t **ins = xcalloc(nt ? nt : 1, sizeof(json_t *));
     m->owner = xcalloc(m->r.n, sizeof(int));
     mint_t *loc = xcalloc(1, sizeof(*loc));
+    loc->sock = -1;
     loc->r.in = xcalloc(m->r.n, sizeof(moss_in_t));
     size_t npeers = 0;
     for (size_t i = 0; i < m->r.n; i++) {

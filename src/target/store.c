@@ -454,15 +454,35 @@ void store_md_of(int fd, const struct stat *st, lom_md_t *md)
     md->size = st->st_size;
 }
 
+/* The object's file at fqn, else wherever a resilver may be moving it: fd or -errno. */
+static int open_object(const char *fqn, const char *bck, const char *obj, struct stat *st)
+{
+    int fd = store_open_file(fqn, st);
+    if (fd == -ENOENT) /* elsewhere while a resilver runs? */
+        fd = regular_fd(mpath_open_anywhere(bck, obj), st);
+    return fd;
+}
+
 int store_open_fqn(const char *fqn, const char *bck, const char *obj, int *fdp, lom_md_t *md)
 {
     struct stat st;
-    int fd = store_open_file(fqn, &st);
-    if (fd == -ENOENT) /* elsewhere while a resilver runs? */
-        fd = regular_fd(mpath_open_anywhere(bck, obj), &st);
+    int fd = open_object(fqn, bck, obj, &st);
     if (fd < 0)
         return fd;
     store_md_of(fd, &st, md);
+    *fdp = fd;
+    return 0;
+}
+
+int store_open_data(const char *bck, const char *obj, int *fdp, struct stat *st)
+{
+    char *fqn = store_fqn(bck, obj);
+    if (fqn == NULL)
+        return -EINVAL;
+    int fd = open_object(fqn, bck, obj, st);
+    free(fqn);
+    if (fd < 0)
+        return fd;
     *fdp = fd;
     return 0;
 }

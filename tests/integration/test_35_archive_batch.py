@@ -7,8 +7,11 @@ import email.parser
 import email.policy
 import io
 import json
+import re
+import socket
 import tarfile
 import time
+import urllib.parse
 import zipfile
 
 import lz4.frame
@@ -385,3 +388,64 @@ def test_internal_moss_is_signed_and_checked(env):
     # o/nope is missing; o/005 is here only if this target owns it too
     assert got[1][0] == 404 and b"o/nope" in got[1][1]
     assert got[2] == (200, obj_data(5)) or got[2][0] == 404
+
+
+def _raw_get(url, body, hdrs):
+    """A GET with a body over a plain socket: (head, the rest until the connection's end, or
+    the Content-Length of an answer that is not a 101)."""
+    u = urllib.parse.urlsplit(url)
+    with socket.create_connection((u.hostname, u.port), timeout=20) as sock:
+        lines = [f"GET {u.path} HTTP/1.1", f"Host: {u.netloc}", f"Content-Length: {len(body)}"]
+        lines += [f"{k}: {v}" for k, v in hdrs.items()]
+        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = sock.recv(65536)
+            assert chunk, data
+            data += chunk
+        head, _, rest = data.partition(b"\r\n\r\n")
+        if head.startswith(b"HTTP/1.1 101"):
+            while chunk := sock.recv(65536):
+                rest += chunk
+        else:
+            n = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))
+            while len(rest) < n:
+                rest += sock.recv(65536)
+        return head, rest
+
+
+def test_internal_moss_upgraded(env):
+    """What the assembling target asks of an http:// owner: GET /v1/internal/moss upgraded to
+    "locus-moss", answered 101 and then the frames over the connection itself (the file bytes by
+    sendfile) until the owner closes it. Unsigned, or a bad body: the refusal, never a 101."""
+    cluster, s, bck = env
+    if not cluster.cluster_secret:
+        pytest.skip("needs a cluster secret")
+    secret = cluster.cluster_secret.read_bytes().strip()
+    big = bytes(range(256)) * 1200  # bigger than a socket's first buffers
+    assert s.put(lt.obj_url(cluster.url, bck, "up/big"), params=P, data=big).status_code == 200
+    owner = lt.hrw_target(cluster.smap(), bck, "up/big")
+    node = next(n for n in cluster.targets if n.id == owner["daemon_id"])
+    url = node.url + "/v1/internal/moss"
+    up = {"Content-Type": "application/json", "Connection": "Upgrade", "Upgrade": "locus-moss"}
+
+    def ask(ins, signed=True):
+        body = json.dumps({"in": ins}).encode()
+        hdrs = dict(up)
+        if signed:
+            hdrs.update(lt.intra_headers(secret, "GET", url, body, cluster.primary.id))
+        return _raw_get(url, body, hdrs)
+
+    ins = [{"bucket": bck, "objname": n} for n in ("up/big", "o/nope", "up/big")]
+    ins.append({"bucket": bck, "objname": "up/big", "start": 1000, "length": 70000})
+    head, rest = ask(ins)
+    assert head.startswith(b"HTTP/1.1 101"), head
+    assert re.search(rb"(?im)^upgrade: *locus-moss\r?$", head), head
+    got = _frames(rest)
+    assert [st for st, _ in got] == [200, 404, 200, 200]
+    assert got[0][1] == big and got[2][1] == big and got[3][1] == big[1000:71000]
+    assert b"o/nope" in got[1][1]
+    for signed, ins in ((False, ins), (True, [{"bucket": bck, "objname": "../x"}])):
+        head, rest = ask(ins, signed)
+        status = int(head.split()[1])
+        assert 400 <= status < 500 and status != 101, head

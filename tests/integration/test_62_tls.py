@@ -4,8 +4,11 @@ AIStore's AIS_CLIENT_CA); object I/O through the proxy's redirect, listing, a co
 targets, and ETL servers that fetch from their target (hpull) and deliver by direct put all go
 over TLS. A client without the CA is refused by certificate verification."""
 
+import io
+import json
 import os
 import subprocess
+import tarfile
 
 import pytest
 import requests
@@ -55,6 +58,14 @@ def test_objects_and_jobs_over_tls(tls_cluster, http, pki):
         assert r.url.startswith("https://")  # the redirect to the target is https too
     for n, d in objs.items():
         assert http.get(lt.obj_url(c.url, bck, n), params=P).content == d
+    # GetBatch: the assembling target reads the other target's entries over https (a streamed
+    # answer: the upgraded plain connection is for http:// owners only).
+    body = {"in": [{"objname": n} for n in objs], "strm": True, "onob": True}
+    r = http.get(f"{c.url}/v1/ml/moss/{bck}", params=P, data=json.dumps(body),
+                 headers={"Content-Type": "application/json"})
+    assert r.status_code == 200, r.text[:300]
+    with tarfile.open(fileobj=io.BytesIO(r.content)) as t:
+        assert [(m.name, t.extractfile(m).read()) for m in t.getmembers()] == list(objs.items())
     r = http.get(lt.bck_url(c.url, bck), params=P, json=lt.actmsg("list", lt.lsomsg()))
     assert sorted(e["name"] for e in r.json()["entries"]) == sorted(objs)
     # A copy job: targets PUT to each other over https (verified with tls_ca).
