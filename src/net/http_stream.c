@@ -159,12 +159,15 @@ void http_stream_cancel(http_stream_t *st)
     reader_free(st);
 }
 
-int http_stream_write(http_stream_t *st, const void *p, size_t n)
+/* Adds p[0..n) to the ring, waiting for room; wakes a parked reader after each piece, or (lazy)
+ * once a block is unread, and always before waiting for room. */
+static int put(http_stream_t *st, const void *p, size_t n, bool lazy)
 {
     for (const char *c = p; n > 0;) {
         pthread_mutex_lock(&st->lock);
         size_t need = n < STREAM_RING / 4 ? n : STREAM_RING / 4;
         while (!st->gone && STREAM_RING - st->len < need) {
+            wake_locked(st);
             st->want = need;
             pthread_cond_wait(&st->room, &st->lock);
         }
@@ -182,12 +185,31 @@ int http_stream_write(http_stream_t *st, const void *p, size_t n)
         memcpy(st->ring + tail, c, k);
         pthread_mutex_lock(&st->lock);
         st->len += k;
-        wake_locked(st);
+        if (!lazy || st->len >= STREAM_BLOCK)
+            wake_locked(st);
         pthread_mutex_unlock(&st->lock);
         c += k;
         n -= k;
     }
     return 0;
+}
+
+int http_stream_write(http_stream_t *st, const void *p, size_t n)
+{
+    return put(st, p, n, false);
+}
+
+int http_stream_write_more(http_stream_t *st, const void *p, size_t n)
+{
+    return put(st, p, n, true);
+}
+
+void http_stream_flush(http_stream_t *st)
+{
+    pthread_mutex_lock(&st->lock);
+    if (st->len > 0)
+        wake_locked(st);
+    pthread_mutex_unlock(&st->lock);
 }
 
 void http_stream_end(http_stream_t *st, bool ok)

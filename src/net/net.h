@@ -169,6 +169,11 @@ void http_stream_send(http_req_t *req, http_stream_t *st, unsigned status, int64
 void http_stream_cancel(http_stream_t *st);
 /* Producer: 0, or -1 when the client went away (or the stream was cancelled). */
 int http_stream_write(http_stream_t *st, const void *p, size_t n);
+/* The same for a producer that writes in small pieces: the I/O thread is woken only once a
+ * block (64 KiB) is unread, or when the ring is full; call http_stream_flush() before waiting
+ * for anything else, so that the client is not kept waiting for the bytes written so far. */
+int http_stream_write_more(http_stream_t *st, const void *p, size_t n);
+void http_stream_flush(http_stream_t *st);
 /* Producer: the body is complete (ok) or failed; releases the producer's hold. */
 void http_stream_end(http_stream_t *st, bool ok);
 

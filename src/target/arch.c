@@ -340,7 +340,8 @@ static la_ssize_t on_write(struct archive *a, void *arg, const void *p, size_t n
     return (la_ssize_t)n;
 }
 
-arch_writer_t *arch_writer_new(arch_fmt_t f, arch_sink_cb sink, void *arg, char *err, size_t errlen)
+arch_writer_t *arch_writer_new(arch_fmt_t f, bool unblocked, arch_sink_cb sink, void *arg,
+                               char *err, size_t errlen)
 {
     arch_writer_t *w = xcalloc(1, sizeof(*w));
     w->sink = sink;
@@ -358,7 +359,7 @@ arch_writer_t *arch_writer_new(arch_fmt_t f, arch_sink_cb sink, void *arg, char 
     if (rc == ARCHIVE_OK && f == ARCH_TAR_LZ4)
         rc = archive_write_add_filter_lz4(w->a);
     if (rc == ARCHIVE_OK) /* fewer, bigger writes to the sink (a pipe to the client) */
-        rc = archive_write_set_bytes_per_block(w->a, ARCH_WBLOCK);
+        rc = archive_write_set_bytes_per_block(w->a, unblocked ? 0 : ARCH_WBLOCK);
     if (rc == ARCHIVE_OK)
         rc = archive_write_set_bytes_in_last_block(w->a, 1);
     if (rc == ARCHIVE_OK)

@@ -75,9 +75,11 @@ int arch_find(int fd, const char *name, arch_reader_t **out, int64_t *size, char
 /* Where the written bytes go: 0, or -1 to fail the archive. */
 typedef int (*arch_sink_cb)(void *arg, const void *p, size_t n);
 typedef struct arch_writer_s arch_writer_t;
-/* A writer of format f whose bytes go to sink(arg) as they are made. NULL with err. */
-arch_writer_t *arch_writer_new(arch_fmt_t f, arch_sink_cb sink, void *arg, char *err,
-                               size_t errlen);
+/* A writer of format f whose bytes go to sink(arg) as they are made: in blocks of 256 KiB, or
+ * (unblocked) each piece as it comes, the members' bytes passed through without a copy (for a
+ * sink that gathers them itself). NULL with err. */
+arch_writer_t *arch_writer_new(arch_fmt_t f, bool unblocked, arch_sink_cb sink, void *arg,
+                               char *err, size_t errlen);
 /* Starts a member (a regular file of size bytes, mode 0644, mtime in seconds). 0 or -1. */
 int arch_writer_begin(arch_writer_t *w, const char *name, int64_t size, int64_t mtime);
 /* Data of the current member (exactly size bytes in all). 0 or -1. */

@@ -64,7 +64,7 @@ static int select_produce(tstream_t *ts, void *p)
     char err[512];
     if (tstream_start(ts, -1, arch_content_type(ARCH_TAR)) < 0)
         return -1;
-    arch_writer_t *w = arch_writer_new(ARCH_TAR, sink_stream, ts, err, sizeof(err));
+    arch_writer_t *w = arch_writer_new(ARCH_TAR, false, sink_stream, ts, err, sizeof(err));
     if (w == NULL)
         return -1;
     int rc = 0;

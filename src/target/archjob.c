@@ -181,7 +181,7 @@ void arch_job(xact_t *x, json_t *msg, char *(*next)(void *), void *arg)
         xact_set_err(x, err, true);
         return;
     }
-    a.aw = arch_writer_new((arch_fmt_t)fmt, sink_writer, &a.w, err, sizeof(err));
+    a.aw = arch_writer_new((arch_fmt_t)fmt, false, sink_writer, &a.w, err, sizeof(err));
     int rc = a.aw ? 0 : -1;
     if (rc == 0 && json_is_true(json_object_get(msg, "aate")))
         rc = copy_existing(&a);

@@ -393,6 +393,10 @@ void tstream_fail(tstream_t *ts, unsigned status, const char *fmt, ...)
 /* Producer: body bytes (starts a chunked answer of ctype "application/octet-stream" if not
  * started). 0 or -1 (client gone). */
 int tstream_write(tstream_t *ts, const void *p, size_t n);
+/* The same in small pieces, and the flush due before waiting for anything else (net.h,
+ * http_stream_write_more). */
+int tstream_write_more(tstream_t *ts, const void *p, size_t n);
+void tstream_flush(tstream_t *ts);
 
 /* ---------------------------------------------------------------- archives (archget.c, moss.c)
  * docs/design.md §16. */

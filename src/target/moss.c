@@ -88,6 +88,7 @@ typedef struct {
     bool done;             /* the stream ended: no byte after these */
     bool rwait, wwait;     /* the producer waits for bytes; the reader, for room */
     size_t need;           /* with rwait: what the producer waits for (one wake-up for it) */
+    tstream_t *flush;      /* flushed before the producer waits: the answer written so far */
     bool cancel;           /* the producer is done with it */
     char why[512];         /* when done: why the stream ended ("" for a complete answer) */
     buf_t refusal;         /* a non-200 answer's text (the reader's) */
@@ -525,6 +526,8 @@ static size_t peer_span(peer_t *q, const char **p, size_t want)
 {
     pthread_mutex_lock(&q->lock);
     q->need = want < q->cap / 4 ? (want ? want : 1) : q->cap / 4;
+    if (q->len < q->need && !q->done && q->flush)
+        tstream_flush(q->flush);
     while (q->len < q->need && !q->done) {
         q->rwait = true;
         pthread_cond_wait(&q->cond, &q->lock);
@@ -763,7 +766,7 @@ static int sink_stream(void *arg, const void *p, size_t n)
         buf_append(&m->pre, p, n);
         return 0;
     }
-    return go_live(m) < 0 ? -1 : tstream_write(m->ts, p, n);
+    return go_live(m) < 0 ? -1 : tstream_write_more(m->ts, p, n);
 }
 
 static void out_add(moss_t *m, const moss_in_t *in, int64_t size, const char *err)
@@ -826,6 +829,9 @@ static int moss_fail(moss_t *m, int status, const char *err)
 static int moss_entries(moss_t *m)
 {
     peers_start(m);
+    for (size_t t = 0; m->r.strm && t < m->npeers; t++)
+        if (m->peers[t])
+            m->peers[t]->flush = m->ts;
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < m->r.n; i++) {
         const moss_in_t *in = &m->r.in[i];
@@ -902,7 +908,9 @@ static int moss_produce(tstream_t *ts, void *p)
         if ((m->tmpfd = spool_open()) < 0)
             return moss_fail(m, 500, "cannot open a spool file on a mountpath");
     }
-    m->w = arch_writer_new(m->fmt, m->r.strm ? sink_stream : sink_file, m, err, sizeof(err));
+    /* streamed: the pieces go to the stream's ring as they come (one copy, not two) */
+    m->w = arch_writer_new(m->fmt, m->r.strm, m->r.strm ? sink_stream : sink_file, m, err,
+                           sizeof(err));
     if (m->w == NULL)
         return moss_fail(m, 500, err);
     int rc = moss_entries(m);

@@ -141,3 +141,15 @@ int tstream_write(tstream_t *ts, const void *p, size_t n)
         return -1;
     return http_stream_write(ts->st, p, n);
 }
+
+int tstream_write_more(tstream_t *ts, const void *p, size_t n)
+{
+    if (tstream_start(ts, -1, "application/octet-stream") < 0)
+        return -1;
+    return http_stream_write_more(ts->st, p, n);
+}
+
+void tstream_flush(tstream_t *ts)
+{
+    http_stream_flush(ts->st);
+}

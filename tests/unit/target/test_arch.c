@@ -68,12 +68,12 @@ static int sink_fd(void *arg, const void *p, size_t n)
     return write_all(*(int *)arg, p, n);
 }
 
-static void round_trip(arch_fmt_t f)
+static void round_trip(arch_fmt_t f, bool unblocked)
 {
     int fd = memfd_create("arch", 0);
     assert_true(fd >= 0);
     char err[256];
-    arch_writer_t *w = arch_writer_new(f, sink_fd, &fd, err, sizeof(err));
+    arch_writer_t *w = arch_writer_new(f, unblocked, sink_fd, &fd, err, sizeof(err));
     assert_non_null(w);
     static const char *names[] = {"b/2.txt", "../evil", "a/1.bin", "/abs"};
     char data[3000];
@@ -112,10 +112,12 @@ static void round_trip(arch_fmt_t f)
 static void test_round_trip(void **state)
 {
     (void)state;
-    round_trip(ARCH_TAR);
-    round_trip(ARCH_TGZ);
-    round_trip(ARCH_ZIP);
-    round_trip(ARCH_TAR_LZ4);
+    for (int unblocked = 0; unblocked < 2; unblocked++) {
+        round_trip(ARCH_TAR, unblocked);
+        round_trip(ARCH_TGZ, unblocked);
+        round_trip(ARCH_ZIP, unblocked);
+        round_trip(ARCH_TAR_LZ4, unblocked);
+    }
 }
 
 static void test_not_archive(void **state)
