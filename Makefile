@@ -57,12 +57,13 @@ test-asan: deps
 		$(PYTEST) -q -p no:cacheprovider -m "not slow" tests/integration
 
 # obj on the default cluster (~3 min) and on one target against one nginx, like for like, with
-# the S3 path next to nginx's relay (~1.5 min), then the seed's FLAC -> WAV experiment at a size
-# that takes ~8 min on 2 cores
+# the S3 path next to nginx's relay (~1.5 min), GetBatch against plain GETs (~15 s), then the
+# seed's FLAC -> WAV experiment at a size that takes ~8 min on 2 cores
 bench: deps build
 	@$(BUILD)/bin/locus-bench obj --sizes 4KiB,128KiB,64MiB --md $(BUILD)/bench-obj.md
 	@$(BUILD)/bin/locus-bench obj --sizes 4KiB --targets 1 --pin \
 		--paths proxy,direct,nginx,disk,s3,nginx307,nginxrelay --md $(BUILD)/bench-obj-1t.md
+	@$(BUILD)/bin/locus-bench batch --rounds 7
 	@$(BUILD)/bin/locus-bench etl-ffmpeg --files 2500 --md $(BUILD)/etl-ffmpeg.md \
 		--png $(BUILD)/etl-ffmpeg.png
 

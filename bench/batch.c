@@ -22,7 +22,7 @@ typedef struct {
     char *endpoint;
     long nobj;
     uint64_t size;
-    int clients, rounds, targets;
+    int clients, rounds, warmup, targets;
     char bck[64];
     char **names;
     _Atomic long next;
@@ -132,6 +132,7 @@ static int parse_args(void *state, int argc, char **argv)
     b->size = 16 * 1024;
     b->clients = 8;
     b->rounds = 3;
+    b->warmup = 1;
     b->targets = 3;
     const bench_opt_t opts[] = {
         BOPT("endpoint", BOPT_STR, &b->endpoint_opt, "URL",
@@ -145,6 +146,9 @@ static int parse_args(void *state, int argc, char **argv)
              .max = 64),
         BOPT("rounds", BOPT_INT, &b->rounds, "N", "alternating rounds (best kept), default 3",
              .min = 1, .max = 100),
+        BOPT("warmup", BOPT_INT, &b->warmup, "N",
+             "untimed rounds of both first (the processes' first batches run slower), default 1",
+             .min = 0, .max = 10),
         BOPT("keep", BOPT_BOOL, &b->run.keep, NULL, "keep the temp dir (cluster data and logs)"),
     };
     return bench_opts_parse("usage: locus-bench batch [options]\n\nOne GetBatch of N objects "
@@ -179,6 +183,12 @@ static int run_bench(void *state)
         goto out;
     double best_get = 1e9, best_batch = 1e9, ratio[100];
     int nr = 0;
+    for (int r = 0; r < b->warmup && !bench_stop; r++) {
+        double tg = plain_gets(b), tb = one_batch(b, c);
+        if (tg < 0 || tb < 0)
+            goto out;
+        fprintf(stderr, "  warm-up %d (untimed): GETs %.3f s, GetBatch %.3f s\n", r + 1, tg, tb);
+    }
     for (int r = 0; r < b->rounds && !bench_stop; r++) {
         double tg = plain_gets(b), tb = one_batch(b, c);
         if (tg < 0 || tb < 0)
