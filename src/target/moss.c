@@ -36,11 +36,11 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/sendfile.h>
@@ -358,45 +358,10 @@ void moss_internal(http_req_t *req)
 
 /* ---------------------------------------------------------------- other targets' streams */
 
-/* The reader thread: bytes of a 200 into the ring (waiting while it is full). */
-static int peer_on_body(void *arg, long status, const void *p, size_t n)
-{
-    peer_t *q = arg;
-    if (status != 200) {
-        if (q->refusal.len < 400)
-            buf_append(&q->refusal, p, n < 400 ? n : 400);
-        return 0;
-    }
-    const char *c = p;
-    while (n > 0) {
-        pthread_mutex_lock(&q->lock);
-        while (q->cap - q->len < q->cap / 4 && !q->cancel) { /* room in big pieces */
-            q->wwait = true;
-            pthread_cond_wait(&q->cond, &q->lock);
-            q->wwait = false;
-        }
-        bool cancel = q->cancel;
-        size_t tail = (q->head + q->len) % q->cap, room = q->cap - q->len;
-        pthread_mutex_unlock(&q->lock);
-        if (cancel)
-            return -1;
-        size_t k = n < room ? n : room;
-        k = k < q->cap - tail ? k : q->cap - tail;
-        memcpy(q->ring + tail, c, k); /* free space: only this thread touches it */
-        pthread_mutex_lock(&q->lock);
-        q->len += k;
-        if (q->rwait && q->len >= q->need)
-            pthread_cond_signal(&q->cond);
-        pthread_mutex_unlock(&q->lock);
-        c += k;
-        n -= k;
-    }
-    return 0;
-}
-
-/* The reader thread of an upgraded stream: straight from the socket into the ring. 0 at the
- * stream's end, -1 (why set) when it broke or the producer cancelled. */
-static int peer_recv(peer_t *q, int fd)
+/* The filling side of q's ring (its reader thread): fn(arg, p, max) puts up to max bytes at p
+ * and says how many (> 0), 0 at its end, -1 when it failed (errno). Waits while the ring is
+ * full. 0 at fn's end, else -1 (errno ECANCELED: the producer is done with q). */
+static int ring_fill(peer_t *q, ssize_t (*fn)(void *arg, char *p, size_t max), void *arg)
 {
     for (;;) {
         pthread_mutex_lock(&q->lock);
@@ -408,25 +373,67 @@ static int peer_recv(peer_t *q, int fd)
         bool cancel = q->cancel;
         size_t tail = (q->head + q->len) % q->cap, room = q->cap - q->len;
         pthread_mutex_unlock(&q->lock);
-        if (cancel)
+        if (cancel) {
+            errno = ECANCELED;
             return -1;
-        size_t k = room < q->cap - tail ? room : q->cap - tail;
-        ssize_t n = recv(fd, q->ring + tail, k, 0); /* free space: only this thread touches it */
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            if (n < 0) {
-                pthread_mutex_lock(&q->lock);
-                snprintf(q->why, sizeof(q->why), "broke its answer: %s",
-                         errno == EAGAIN ? "no byte for too long" : strerror(errno));
-                pthread_mutex_unlock(&q->lock);
-            }
-            return n == 0 ? 0 : -1;
         }
+        /* free space: only this thread touches it until it adds it */
+        ssize_t n = fn(arg, q->ring + tail, room < q->cap - tail ? room : q->cap - tail);
+        if (n <= 0)
+            return n == 0 ? 0 : -1;
         pthread_mutex_lock(&q->lock);
         q->len += (size_t)n;
         if (q->rwait && q->len >= q->need)
             pthread_cond_signal(&q->cond);
+        pthread_mutex_unlock(&q->lock);
+    }
+}
+
+typedef struct {
+    const char *p;
+    size_t n;
+} span_t;
+
+static ssize_t fill_copy(void *arg, char *p, size_t max)
+{
+    span_t *s = arg;
+    size_t k = s->n < max ? s->n : max;
+    memcpy(p, s->p, k);
+    s->p += k;
+    s->n -= k;
+    return (ssize_t)k;
+}
+
+static ssize_t fill_recv(void *arg, char *p, size_t max)
+{
+    ssize_t n;
+    while ((n = recv(*(int *)arg, p, max, 0)) < 0 && errno == EINTR)
+        ;
+    return n;
+}
+
+/* The reader thread: bytes of a 200 into the ring (waiting while it is full). */
+static int peer_on_body(void *arg, long status, const void *p, size_t n)
+{
+    peer_t *q = arg;
+    if (status != 200) {
+        if (q->refusal.len < 400)
+            buf_append(&q->refusal, p, n < 400 ? n : 400);
+        return 0;
+    }
+    span_t sp = {p, n};
+    return ring_fill(q, fill_copy, &sp);
+}
+
+/* The reader thread of an upgraded stream: straight from the socket into the ring, to its end
+ * (why set when it broke). */
+static void peer_recv(peer_t *q, int fd)
+{
+    if (ring_fill(q, fill_recv, &fd) < 0 && errno != ECANCELED) {
+        int e = errno;
+        pthread_mutex_lock(&q->lock);
+        snprintf(q->why, sizeof(q->why), "broke its answer: %s",
+                 e == EAGAIN ? "no byte for too long" : strerror(e));
         pthread_mutex_unlock(&q->lock);
     }
 }
@@ -472,7 +479,6 @@ static void *peer_main(void *arg)
         pthread_mutex_unlock(&q->lock);
         return NULL;
     }
-    const httpc_header_t *hdrs = peer_hdrs;
     httpc_cb_t cb = {.on_body = peer_on_body,
                      .arg = q,
                      .body = q->body,
@@ -481,7 +487,7 @@ static void *peer_main(void *arg)
                      .buffer_size = MOSS_RECV_BUF};
     httpc_resp_t r;
     httpc_resp_init(&r);
-    int rc = httpc_do_cb("GET", q->url, hdrs, 0, &cb, &r);
+    int rc = httpc_do_cb("GET", q->url, peer_hdrs, 0, &cb, &r);
     pthread_mutex_lock(&q->lock);
     if (rc < 0)
         snprintf(q->why, sizeof(q->why), "did not answer: %s", r.err ? r.err : "?");
@@ -524,10 +530,14 @@ static void *peer_local_main(void *arg)
  * how many follow *p in the ring (> 0), or 0 at its end. */
 static size_t peer_span(peer_t *q, const char **p, size_t want)
 {
+    size_t need = want < q->cap / 4 ? (want ? want : 1) : q->cap / 4;
     pthread_mutex_lock(&q->lock);
-    q->need = want < q->cap / 4 ? (want ? want : 1) : q->cap / 4;
-    if (q->len < q->need && !q->done && q->flush)
+    if (q->flush && q->len < need && !q->done) { /* about to wait: the client gets what is made */
+        pthread_mutex_unlock(&q->lock);
         tstream_flush(q->flush);
+        pthread_mutex_lock(&q->lock);
+    }
+    q->need = need;
     while (q->len < q->need && !q->done) {
         q->rwait = true;
         pthread_cond_wait(&q->cond, &q->lock);
