@@ -1,7 +1,7 @@
 """62 TLS: a cluster whose nodes serve HTTPS (tls_cert, tls_key) and verify each other with a CA
 (tls_ca). Clients reach it over https with the CA (requests' verify=, the CLI's LOCUS_CA or
-AIStore's AIS_CLIENT_CA); object I/O through the proxy's redirect, listing, a copy job between
-targets, and ETL servers that fetch from their target (hpull) and deliver by direct put all go
+AIStore's AIS_CLIENT_CA); object I/O through the proxy's redirect, listing, a GetBatch whose
+entries the targets read from each other, a copy job between targets, and ETL servers that fetch from their target (hpull) and deliver by direct put all go
 over TLS. A client without the CA is refused by certificate verification."""
 
 import io
