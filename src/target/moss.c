@@ -440,6 +440,19 @@ static void peer_recv(peer_t *q, int fd)
 
 static const httpc_header_t peer_hdrs[] = {{"Content-Type", "application/json"}, {NULL, NULL}};
 
+/* Why q's stream ended without its frames: no answer (err), or an answer other than the
+ * stream's (status and the start of its text). */
+static void peer_refused(peer_t *q, const char *err, long status, const char *text, size_t n)
+{
+    pthread_mutex_lock(&q->lock);
+    if (err)
+        snprintf(q->why, sizeof(q->why), "did not answer: %s", err);
+    else
+        snprintf(q->why, sizeof(q->why), "answered %ld: %.*s", status, (int)(n < 400 ? n : 400),
+                 text ? text : "");
+    pthread_mutex_unlock(&q->lock);
+}
+
 /* The owner's frames over the request's own connection, upgraded (http:// owners): 0, or -2
  * when the owner must be asked another way. */
 static int peer_upgraded(peer_t *q)
@@ -455,30 +468,16 @@ static int peer_upgraded(peer_t *q)
             peer_recv(q, fd);
         close(fd);
     } else if (fd == -1) {
-        pthread_mutex_lock(&q->lock);
-        if (r.err)
-            snprintf(q->why, sizeof(q->why), "did not answer: %s", r.err);
-        else
-            snprintf(q->why, sizeof(q->why), "answered %ld: %.*s", r.status,
-                     (int)(r.body.len < 400 ? r.body.len : 400), r.body.base ? r.body.base : "");
-        pthread_mutex_unlock(&q->lock);
+        peer_refused(q, r.err, r.status, r.body.base, r.body.len);
     }
     buf_dispose(&extra);
     httpc_resp_dispose(&r);
     return fd == -2 ? -2 : 0;
 }
 
-static void *peer_main(void *arg)
+/* The owner's frames as a streamed HTTP answer, through libcurl (https:// owners). */
+static void peer_streamed(peer_t *q)
 {
-    peer_t *q = arg;
-    pthread_setname_np(pthread_self(), "moss-peer");
-    if (peer_upgraded(q) == 0) {
-        pthread_mutex_lock(&q->lock);
-        q->done = true;
-        pthread_cond_broadcast(&q->cond);
-        pthread_mutex_unlock(&q->lock);
-        return NULL;
-    }
     httpc_cb_t cb = {.on_body = peer_on_body,
                      .arg = q,
                      .body = q->body,
@@ -488,16 +487,22 @@ static void *peer_main(void *arg)
     httpc_resp_t r;
     httpc_resp_init(&r);
     int rc = httpc_do_cb("GET", q->url, peer_hdrs, 0, &cb, &r);
+    if (rc < 0 || r.status != 200) /* the refusal's text is the reader's (peer_on_body) */
+        peer_refused(q, rc < 0 ? (r.err ? r.err : "?") : NULL, r.status, q->refusal.base,
+                     q->refusal.len);
+    httpc_resp_dispose(&r);
+}
+
+static void *peer_main(void *arg)
+{
+    peer_t *q = arg;
+    pthread_setname_np(pthread_self(), "moss-peer");
+    if (peer_upgraded(q) == -2)
+        peer_streamed(q);
     pthread_mutex_lock(&q->lock);
-    if (rc < 0)
-        snprintf(q->why, sizeof(q->why), "did not answer: %s", r.err ? r.err : "?");
-    else if (r.status != 200)
-        snprintf(q->why, sizeof(q->why), "answered %ld: %s", r.status,
-                 q->refusal.base ? q->refusal.base : "");
     q->done = true;
     pthread_cond_broadcast(&q->cond);
     pthread_mutex_unlock(&q->lock);
-    httpc_resp_dispose(&r);
     httpc_thread_cleanup();
     return NULL;
 }
