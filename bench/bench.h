@@ -91,6 +91,9 @@ int bench_pid_files(const char *pattern, pid_t *out, int max);
 int bench_cluster_pids(const char *cluster_dir, pid_t *out, int max);
 /* utime + stime of the processes, in clock ticks (all threads included; gone ones count 0). */
 long bench_cpu_ticks(const pid_t *pids, int n);
+/* The same for threads of this process (/proc/self/task/<tid>/stat: /proc/<tid>/stat would sum
+ * the whole process). */
+long bench_thread_ticks(const pid_t *tids, int n);
 /* `locus cluster down --dir dir`, then SIGKILLs any locusd whose pid file is still alive
  * under dir (only the processes of this cluster). */
 void bench_cluster_down(const char *bindir, const char *dir);
@@ -164,6 +167,26 @@ FILE *bench_md_open(const char *path, const char *cmd, const char *mach, const c
 /* RFC 3339 time with nanoseconds (job snapshots' start-time/end-time) -> unix ns; 0 for Go's
  * zero time or anything unparseable. */
 int64_t bench_rfc3339_ns(const char *s);
+
+/* --- the network floor of a store (sink.c) --- */
+
+/* A receiver on a free 127.0.0.1 port: each connection gets a thread that reads "<id u64><length
+ * u64>" and the bytes, XXH64-sums them while writing them to <dir>/<id>.out, and answers one
+ * byte (0 = stored). No HTTP, no metadata, no rename: the least a store whose data arrives over
+ * a socket does. */
+typedef struct bench_sink_s bench_sink_t;
+/* Starts the sink; cpu >= 0 pins its receiving threads. NULL on failure (err filled). */
+bench_sink_t *bench_sink_start(const char *dir, int cpu, char *err, size_t errlen);
+/* A new kept connection to the sink (TCP_NODELAY), or -1 (err filled). The sink closes it at
+ * its stop unless bench_sink_close() did before. */
+int bench_sink_connect(bench_sink_t *s, char *err, size_t errlen);
+void bench_sink_close(bench_sink_t *s, int fd);
+/* Sends one object of n bytes on fd and waits for its answer: 0 if stored, else -1. */
+int bench_sink_send(int fd, uint64_t id, const void *p, size_t n);
+/* CPU ticks (user + system) the receiving threads have used so far. */
+long bench_sink_ticks(bench_sink_t *s);
+/* Closes the connections still open, waits for the receivers and frees s (NULL: nothing). */
+void bench_sink_stop(bench_sink_t *s);
 
 /* The data pool (pool.c) of obj and etl: object bodies are slices of one buffer of random bytes. */
 #define BENCH_POOL_SLACK 4096 /* a body starts at one of 4096 offsets in the pool */

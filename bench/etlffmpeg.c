@@ -31,10 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
@@ -42,8 +39,6 @@
 #include <unistd.h>
 
 #include <locus/client.h>
-#define XXH_STATIC_LINKING_ONLY /* XXH64_state_t on the stack */
-#include <xxhash.h>
 
 #include "../transformers/ffmpeg/ffmpeg.h"
 #include "bench.h"
@@ -883,146 +878,17 @@ typedef struct {
 
 static bare_t *g_bare;
 
-/* --- bare-store-net: the receiver --- */
+/* --- bare-store-net: the network sink (sink.c) --- */
 
-#define NET_MAX_CONN 64
-#define NET_BUF (256u * 1024)
-
-typedef struct {
-    int lfd, port;
-    const char *dir;
-    pthread_t acceptor;
-    pthread_mutex_t lock; /* guards rx, nrx, tx, ntx */
-    pthread_t rx[NET_MAX_CONN];
-    int nrx;
-    int tx[NET_MAX_CONN]; /* the senders' connections, closed at the end */
-    int ntx;
-} net_t;
-
-static net_t g_net;
+static bench_sink_t *g_sink;
 static __thread int tl_tx = -1; /* this sender thread's connection */
 
-/* One output: "<index u64><length u64>" then its bytes; answered with one byte, 0 = stored. */
-static int net_rx_one(int fd, char *buf, const uint64_t hdr[2])
-{
-    char *path = xasprintf("%s/%llu.out", g_net.dir, (unsigned long long)hdr[0]);
-    int out = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    free(path);
-    XXH64_state_t st;
-    XXH64_reset(&st, 0);
-    bool bad = out < 0;
-    for (uint64_t left = hdr[1]; left > 0;) {
-        ssize_t n = recv(fd, buf, left < NET_BUF ? left : NET_BUF, 0);
-        if (n <= 0) {
-            if (out >= 0)
-                close(out);
-            return -1;
-        }
-        XXH64_update(&st, buf, (size_t)n);
-        bad = bad || write_all(out, buf, (size_t)n) != 0;
-        left -= (uint64_t)n;
-    }
-    volatile uint64_t sum = XXH64_digest(&st); /* what a target keeps with the object */
-    (void)sum;
-    bad = (out >= 0 && close(out) != 0) || bad;
-    uint8_t ack = bad ? 1 : 0;
-    return write_all(fd, &ack, 1) == 0 ? 0 : -1;
-}
-
-static void *net_rx(void *arg)
-{
-    int fd = (int)(intptr_t)arg;
-    char *buf = xmalloc(NET_BUF);
-    uint64_t hdr[2];
-    while (read_full(fd, hdr, sizeof(hdr)) == (ssize_t)sizeof(hdr) && net_rx_one(fd, buf, hdr) == 0)
-        ;
-    free(buf);
-    close(fd);
-    return NULL;
-}
-
-static void *net_accept(void *arg)
-{
-    (void)arg;
-    for (;;) {
-        int fd = accept4(g_net.lfd, NULL, NULL, SOCK_CLOEXEC);
-        if (fd < 0) {
-            if (errno == EINTR || errno == ECONNABORTED)
-                continue;
-            return NULL; /* shut down */
-        }
-        pthread_mutex_lock(&g_net.lock);
-        if (g_net.nrx == NET_MAX_CONN ||
-            pthread_create(&g_net.rx[g_net.nrx], NULL, net_rx, (void *)(intptr_t)fd) != 0)
-            close(fd);
-        else
-            g_net.nrx++;
-        pthread_mutex_unlock(&g_net.lock);
-    }
-}
-
-static int net_start(const char *dir, char *err, size_t errlen)
-{
-    memset(&g_net, 0, sizeof(g_net));
-    g_net.dir = dir;
-    pthread_mutex_init(&g_net.lock, NULL);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t al = sizeof(a);
-    g_net.lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (g_net.lfd < 0 || bind(g_net.lfd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
-        listen(g_net.lfd, NET_MAX_CONN) != 0 ||
-        getsockname(g_net.lfd, (struct sockaddr *)&a, &al) != 0 ||
-        pthread_create(&g_net.acceptor, NULL, net_accept, NULL) != 0) {
-        snprintf(err, errlen, "bare-store-net receiver: %s", strerror(errno));
-        if (g_net.lfd >= 0)
-            close(g_net.lfd);
-        return -1;
-    }
-    g_net.port = ntohs(a.sin_port);
-    return 0;
-}
-
-/* Closes the senders' connections, then waits for every receiver to finish. */
-static void net_stop(void)
-{
-    for (int i = 0; i < g_net.ntx; i++)
-        close(g_net.tx[i]);
-    shutdown(g_net.lfd, SHUT_RDWR); /* wakes accept() */
-    pthread_join(g_net.acceptor, NULL);
-    close(g_net.lfd);
-    for (int i = 0; i < g_net.nrx; i++)
-        pthread_join(g_net.rx[i], NULL);
-    pthread_mutex_destroy(&g_net.lock);
-}
-
-/* Sends one output to the receiver on this thread's connection and waits for its answer. */
+/* Sends one output to the sink on this thread's connection and waits for its answer. */
 static int bare_net(long i, const void *p, size_t n, char *err, size_t errlen)
 {
-    if (tl_tx < 0) {
-        struct sockaddr_in a = {.sin_family = AF_INET,
-                                .sin_port = htons((uint16_t)g_net.port),
-                                .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
-            snprintf(err, errlen, "connect to the receiver: %s", strerror(errno));
-            if (fd >= 0)
-                close(fd);
-            return -1;
-        }
-        pthread_mutex_lock(&g_net.lock);
-        if (g_net.ntx == NET_MAX_CONN) {
-            pthread_mutex_unlock(&g_net.lock);
-            close(fd);
-            return snprintf(err, errlen, "too many sender threads"), -1;
-        }
-        g_net.tx[g_net.ntx++] = fd;
-        pthread_mutex_unlock(&g_net.lock);
-        tl_tx = fd;
-    }
-    uint64_t hdr[2] = {(uint64_t)i, (uint64_t)n};
-    uint8_t ack = 1;
-    if (write_all(tl_tx, hdr, sizeof(hdr)) != 0 || write_all(tl_tx, p, n) != 0 ||
-        read_full(tl_tx, &ack, 1) != 1 || ack != 0)
+    if (tl_tx < 0 && (tl_tx = bench_sink_connect(g_sink, err, errlen)) < 0)
+        return -1;
+    if (bench_sink_send(tl_tx, (uint64_t)i, p, n) != 0)
         return snprintf(err, errlen, "output %ld: the receiver did not store it", i), -1;
     return 0;
 }
@@ -1132,7 +998,8 @@ static void run_bare(ffb_t *b, cell_t *c)
         mkdir_p(bb.store_dir, 0755);
     }
     char nerr[200];
-    if (c->kind == K_BARE_NET && net_start(bb.store_dir, nerr, sizeof(nerr)) != 0) {
+    if (c->kind == K_BARE_NET &&
+        (g_sink = bench_sink_start(bb.store_dir, -1, nerr, sizeof(nerr))) == NULL) {
         snprintf(c->note, sizeof(c->note), "FAILED: %s", nerr);
         goto out;
     }
@@ -1152,8 +1019,10 @@ static void run_bare(ffb_t *b, cell_t *c)
      * CPUs' workers), so that one waiting for its answer leaves the CPU to another */
     int nthr = ncpu > 0 ? (int)ncpu : 1;
     c->secs = pool_run(&p, bb.net ? 3 * nthr : nthr);
-    if (bb.net)
-        net_stop();
+    if (bb.net) {
+        bench_sink_stop(g_sink); /* closes the pool threads' connections too */
+        g_sink = NULL;
+    }
     if (atomic_load(&p.failed) > 0 || bench_stop) {
         snprintf(c->note, sizeof(c->note), "FAILED: %ld errors; first: %.300s",
                  (long)atomic_load(&p.failed), bench_stop ? "interrupted" : p.err);

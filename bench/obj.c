@@ -22,9 +22,10 @@
  *   to the Location without Expect. PUT direct: straight to the HRW owner, no Expect. GET via proxy
  * follows 301/307 inside libcurl; GET direct goes to the owner; GET nginx goes to nginx. PUT
  * nginx is a WebDAV PUT into nginx's /put/ (temp file + rename): an HTTP server storing files,
- * shown next to the disk reference. GET nginx307 asks an nginx port that answers 307 with the
- * file server's URL (followed like the proxy's), GET nginxrelay an nginx reverse proxy of it:
- * Locus's proxy and S3 designs built from nginx, for like-for-like ratios.
+ * shown next to the disk reference; PUT disk-net sends the same bytes over a kept TCP
+ * connection to the sink (sink.c), the network floor of any store. GET nginx307 asks an nginx port
+ * that answers 307 with the file server's URL (followed like the proxy's), GET nginxrelay an nginx
+ * reverse proxy of it: Locus's proxy and S3 designs built from nginx, for like-for-like ratios.
  * - Objects PUT in a size's cells form that size's GET set; nginx serves hard links of the
  *   targets' object files (<mountpath>/@ais/<bucket>/%ob/<name>), so both read the same inodes
  *   from the same page cache.
@@ -75,13 +76,14 @@ typedef enum {
     PATH_DIRECT,
     PATH_NGINX,
     PATH_DISK,
+    PATH_DISKNET,
     PATH_S3,
     PATH_NGINX307,
     PATH_NGINXRELAY,
     PATH_COUNT
 } path_kind_t;
-static const char *const path_names[PATH_COUNT] = {"proxy", "direct",   "nginx",     "disk",
-                                                   "s3",    "nginx307", "nginxrelay"};
+static const char *const path_names[PATH_COUNT] = {"proxy",    "direct", "nginx",    "disk",
+                                                   "disk-net", "s3",     "nginx307", "nginxrelay"};
 
 /* The paths nginx serves (its CPU is the server CPU of their cells). */
 static bool nginx_path(path_kind_t p)
@@ -89,11 +91,12 @@ static bool nginx_path(path_kind_t p)
     return p == PATH_NGINX || p == PATH_NGINX307 || p == PATH_NGINXRELAY;
 }
 
-/* Whether a path has cells of op: disk is PUT only, the nginx front ends GET only. */
+/* Whether a path has cells of op: disk and disk-net are PUT only, the nginx front ends GET
+ * only. */
 static bool path_has_op(path_kind_t p, op_t op)
 {
     if (op == OP_GET)
-        return p != PATH_DISK;
+        return p != PATH_DISK && p != PATH_DISKNET;
     return p != PATH_NGINX307 && p != PATH_NGINXRELAY;
 }
 
@@ -145,6 +148,7 @@ typedef struct client_s {
     struct curl_slist *h_expect, *h_noexpect;
     uint64_t seq; /* next PUT name number */
     bool warm;    /* warm-up request done */
+    int sink_fd;  /* disk-net: the kept connection to the sink, -1 before the first PUT */
 } client_t;
 
 typedef struct {
@@ -164,6 +168,9 @@ typedef struct {
 
     /* state */
     char *endpoint, *bucket, *www, *diskdir;
+    bench_sink_t *sink;    /* disk-net's receiver (sink.c), started with its first cell */
+    char sink_err[150];    /* why it did not start */
+    atomic_ullong sink_id; /* the next disk-net object's id */
     bool own_cluster, bucket_created;
     /* the buckets with properties (BCK_PLAIN's entries unused: that is `bucket`) */
     char *vbucket[BCK_COUNT];
@@ -380,6 +387,32 @@ out:
     return ok;
 }
 
+/* The network floor of a PUT: the same bytes over the client's kept TCP connection to the
+ * sink, which checksums them while it writes them to a new file and answers one byte. */
+static bool do_disknet_put(worker_t *w, uint32_t off)
+{
+    bench_t *b = w->r->b;
+    client_t *cl = w->cl;
+    char err[200];
+    if (cl->sink_fd < 0) {
+        if ((cl->sink_fd = bench_sink_connect(b->sink, err, sizeof(err))) < 0) {
+            w->transport++;
+            note_err(w, "%s", err);
+            return false;
+        }
+        w->conns++;
+    }
+    unsigned long long id = atomic_fetch_add(&b->sink_id, 1);
+    if (bench_sink_send(cl->sink_fd, id, b->pool + off, w->r->cell->size) != 0) {
+        w->transport++;
+        note_err(w, "disk-net PUT %llu: the sink did not store it", id);
+        bench_sink_close(b->sink, cl->sink_fd);
+        cl->sink_fd = -1;
+        return false;
+    }
+    return true;
+}
+
 /* Sends the PUT already set up on w to url: true on a 2xx, else false with the error counted
  * (transport or status) and noted. */
 static bool put_to(worker_t *w, const char *url)
@@ -547,8 +580,8 @@ static bool one_op(worker_t *w, bool warm)
              : xasprintf("%s-%02d-%07llu", r->cell->tag, w->idx, (unsigned long long)w->cl->seq++);
     int owner = bench_smap_owner(&r->b->smap, bucket_of(r->b, r->cell->bck), name);
     uint32_t off = bench_pool_off(name);
-    if (r->cell->path == PATH_DISK) {
-        bool ok = do_disk_put(w, name, off);
+    if (r->cell->path == PATH_DISK || r->cell->path == PATH_DISKNET) {
+        bool ok = r->cell->path == PATH_DISK ? do_disk_put(w, name, off) : do_disknet_put(w, off);
         free(name);
         return ok;
     }
@@ -567,6 +600,7 @@ static void client_init(client_t *cl, const cell_t *cell)
 {
     CURL *c = cl->c = curl_easy_init();
     locus_assert(c != NULL);
+    cl->sink_fd = -1;
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_TCP_NODELAY, 1L);
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
@@ -590,8 +624,10 @@ static void client_init(client_t *cl, const cell_t *cell)
     }
 }
 
-static void client_dispose(client_t *cl)
+static void client_dispose(bench_t *b, client_t *cl)
 {
+    if (cl->sink_fd >= 0)
+        bench_sink_close(b->sink, cl->sink_fd);
     curl_slist_free_all(cl->h_expect);
     curl_slist_free_all(cl->h_noexpect);
     curl_easy_cleanup(cl->c);
@@ -715,6 +751,8 @@ static bool cell_runnable(bench_t *b, cell_t *cell, const objset_t *set)
         snprintf(cell->note, sizeof(cell->note), "no objects to read (all PUTs failed?)");
     else if (nginx_path(cell->path) && !b->nginx_up)
         snprintf(cell->note, sizeof(cell->note), "nginx is not running");
+    else if (cell->path == PATH_DISKNET && b->sink == NULL)
+        snprintf(cell->note, sizeof(cell->note), "%s", b->sink_err);
     else
         return true;
     cell->skipped = true;
@@ -769,8 +807,9 @@ static void run_round(bench_t *b, cell_t *cell, objset_t *set, double duration, 
     }
     pid_t pids[64];
     int npids = server_pids(b, cell->path, pids, 64);
+    bool sink = cell->path == PATH_DISKNET;
     pthread_barrier_wait(&r.ready);
-    long ticks0 = npids > 0 ? bench_cpu_ticks(pids, npids) : 0;
+    long ticks0 = sink ? bench_sink_ticks(b->sink) : npids > 0 ? bench_cpu_ticks(pids, npids) : 0;
     r.t0 = time_mono_ns();
     r.deadline = r.t0 + (int64_t)(duration * 1e9);
     pthread_barrier_wait(&r.go);
@@ -805,7 +844,9 @@ static void run_round(bench_t *b, cell_t *cell, objset_t *set, double duration, 
         free(w->lat);
     }
     cell->secs += (double)(t_end - r.t0) / 1e9;
-    if (npids == 0)
+    if (sink)
+        cell->srv_ticks += bench_sink_ticks(b->sink) - ticks0;
+    else if (npids == 0)
         cell->srv_ticks = -1;
     else if (cell->srv_ticks >= 0)
         cell->srv_ticks += bench_cpu_ticks(pids, npids) - ticks0;
@@ -819,7 +860,7 @@ static void cell_finish(bench_t *b, cell_t *cell)
 {
     if (cell->clients != NULL) {
         for (int i = 0; i < b->clients; i++)
-            client_dispose(&cell->clients[i]);
+            client_dispose(b, &cell->clients[i]);
         free(cell->clients);
         cell->clients = NULL;
     }
@@ -1030,9 +1071,13 @@ static const char legend[] =
     "MB = 10^6 bytes. Latency: the whole request, redirects included. Locus/ref: ops/s relative "
     "to the reference of the same op and size: nginx serving the same files (GET), write(2) of "
     "the same bytes to local files (PUT; the nginx PUT row is WebDAV PUT, the HTTP server "
-    "doing the same). conns: TCP connections the clients opened in the "
+    "doing the same; the disk-net row is the network floor of a PUT: the same bytes over a "
+    "kept loopback TCP connection to a thread that XXH64-sums them while it writes them to a "
+    "new file and answers one byte, no HTTP, no metadata, no rename). conns: TCP connections the "
+    "clients opened in the "
     "cell. srvCPU/op: CPU time (user+sys) of the serving processes (all locusd, or nginx's "
-    "master and workers) per request; the client's own CPU is not included. nginx307 and "
+    "master and workers, or disk-net's receiving threads) per request; the client's own CPU is not "
+    "included. nginx307 and "
     "nginxrelay (GET only: no PUT rows): the nginx files behind nginx's own front end on another "
     "port, a 307 to the file server (like the proxy's GET) or a reverse proxy relaying the bytes "
     "over kept-alive upstream connections (like the S3 API's GET); their Locus/ref is relative to "
@@ -1095,6 +1140,47 @@ static void print_like_for_like(const bench_t *b, FILE *f)
     }
     if (line[0] != '\0')
         fprintf(f, "\nLike for like (GET ops/s, Locus over nginx in the same design): %s\n", line);
+}
+
+/* The plain bucket's PUT cell of path and size that ran, or NULL. */
+static const cell_t *put_cell(const bench_t *b, path_kind_t path, size_t size)
+{
+    for (int i = 0; i < b->ncells; i++) {
+        const cell_t *c = &b->cells[i];
+        if (c->op == OP_PUT && c->bck == BCK_PLAIN && c->path == path && c->size == size &&
+            !c->skipped && c->ops_s > 0)
+            return c;
+    }
+    return NULL;
+}
+
+/* Per size whose disk-net cell ran: disk-net over disk (what crossing a socket leaves of the
+ * disk reference), and the HTTP PUTs over disk-net. */
+static void print_net_floor(const bench_t *b, FILE *f)
+{
+    static const path_kind_t over[] = {PATH_DIRECT, PATH_PROXY, PATH_NGINX};
+    bool head = false;
+    for (int si = 0; si < b->nsizes; si++) {
+        const cell_t *net = put_cell(b, PATH_DISKNET, b->sizes[si]);
+        const cell_t *disk = put_cell(b, PATH_DISK, b->sizes[si]);
+        if (net == NULL)
+            continue;
+        char sz[32], line[256] = "";
+        size_format(b->sizes[si], sz, sizeof(sz));
+        if (disk != NULL)
+            snprintf(line, sizeof(line), "disk-net %.2f of disk", net->ops_s / disk->ops_s);
+        for (size_t k = 0; k < ARRAY_SIZE(over); k++) {
+            const cell_t *c = put_cell(b, over[k], b->sizes[si]);
+            if (c != NULL)
+                snprintf(line + strlen(line), sizeof(line) - strlen(line), "%s%s %.2f",
+                         line[0] != '\0' ? ", " : "", path_names[over[k]], c->ops_s / net->ops_s);
+        }
+        if (!head)
+            fprintf(f, "\nPUT against the network floor (disk-net over disk; each path over "
+                       "disk-net):\n");
+        head = true;
+        fprintf(f, "  %s: %s\n", sz, line);
+    }
 }
 
 /* Server CPU per request as the tables show it ("-": not measured). */
@@ -1286,6 +1372,7 @@ static int write_md(bench_t *b, const char *path)
     fprintf(f, "; nginx: %s.\n\n", b->nginx.version ? b->nginx.version : "n/a");
     print_table(b, f, true);
     print_like_for_like(b, f);
+    print_net_floor(b, f);
     fprintf(f, "\n%s\n", legend);
     print_redundancy(b, f, true);
     fprintf(f, "\n");
@@ -1400,10 +1487,12 @@ static int parse_args(void *state, int argc, char **argv)
              "GET alone first stores a set untimed)",
              .fn = opt_ops),
         BOPT("paths", BOPT_FN, b->path_on, "LIST",
-             "proxy,direct,nginx,disk,s3,nginx307,nginxrelay (default all\n"
-             "but s3; nginx is the GET reference and WebDAV PUT the HTTP\n"
-             "one for PUT, disk = write(2) to local files the PUT\n"
-             "reference; s3 = through the proxy's S3 API, /s3; GET only:\n"
+             "proxy,direct,nginx,disk,disk-net,s3,nginx307,nginxrelay\n"
+             "(default all but s3; nginx is the GET reference and WebDAV\n"
+             "PUT the HTTP one for PUT, disk = write(2) to local files the\n"
+             "PUT reference, disk-net = the same bytes over a kept TCP\n"
+             "connection to a thread that checksums and writes them (PUT\n"
+             "only); s3 = through the proxy's S3 API, /s3; GET only:\n"
              "nginx307 = nginx's 307 to its file server on another port,\n"
              "like the proxy, nginxrelay = an nginx reverse proxy of it,\n"
              "like s3)",
@@ -1514,6 +1603,12 @@ static void run_size(bench_t *b, size_t size)
     if (b->do_put) {
         if (b->path_on[PATH_NGINX] && !bench_stop)
             start_nginx(b);
+        if (b->path_on[PATH_DISKNET] && b->sink == NULL && b->sink_err[0] == '\0') {
+            char *dir = xasprintf("%s/disk-net", b->run.tmp);
+            mkdir_p(dir, 0755);
+            b->sink = bench_sink_start(dir, b->pin ? 0 : -1, b->sink_err, sizeof(b->sink_err));
+            free(dir);
+        }
         run_phase(b, cells, size_cells(b, OP_PUT, size, tags, cells), sets, b->rounds);
     }
     if (b->do_get) {
@@ -1544,6 +1639,7 @@ static void report(bench_t *b)
            b->nginx.version ? b->nginx.version : "n/a");
     print_table(b, stdout, false);
     print_like_for_like(b, stdout);
+    print_net_floor(b, stdout);
     print_errors(b, stdout, false);
     printf("\n%s\n", legend);
     print_redundancy(b, stdout, false);
@@ -1609,6 +1705,7 @@ static int run_bench(void *state)
 out:
     if (b->nginx_up)
         bench_nginx_stop(&b->nginx);
+    bench_sink_stop(b->sink);
     bool drop = !b->own_cluster && !b->run.keep;
     if (b->bucket != NULL && drop && b->bucket_created)
         bucket_destroy(b, b->bucket);

@@ -397,25 +397,45 @@ void bench_catch_signals(void)
     signal(SIGPIPE, SIG_IGN);
 }
 
+/* utime + stime, in clock ticks, from one /proc stat file (0 if it is gone). */
+static long stat_ticks(const char *path)
+{
+    char line[1024];
+    long sum = 0;
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return 0;
+    if (fgets(line, sizeof(line), f) != NULL) {
+        const char *rp = strrchr(line, ')');
+        unsigned long ut = 0, st = 0;
+        /* after "pid (comm) ": state ppid pgrp session tty tpgid flags minflt cminflt majflt
+         * cmajflt utime stime */
+        if (rp != NULL &&
+            sscanf(rp + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) == 2)
+            sum = (long)(ut + st);
+    }
+    fclose(f);
+    return sum;
+}
+
 long bench_cpu_ticks(const pid_t *pids, int n)
 {
     long sum = 0;
     for (int i = 0; i < n; i++) {
-        char path[64], line[1024];
+        char path[64];
         snprintf(path, sizeof(path), "/proc/%d/stat", (int)pids[i]);
-        FILE *f = fopen(path, "r");
-        if (f == NULL)
-            continue;
-        if (fgets(line, sizeof(line), f) != NULL) {
-            const char *rp = strrchr(line, ')');
-            unsigned long ut = 0, st = 0;
-            /* after "pid (comm) ": state ppid pgrp session tty tpgid flags minflt cminflt
-             * majflt cmajflt utime stime */
-            if (rp != NULL && sscanf(rp + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
-                                     &ut, &st) == 2)
-                sum += (long)(ut + st);
-        }
-        fclose(f);
+        sum += stat_ticks(path);
+    }
+    return sum;
+}
+
+long bench_thread_ticks(const pid_t *tids, int n)
+{
+    long sum = 0;
+    for (int i = 0; i < n; i++) {
+        char path[80];
+        snprintf(path, sizeof(path), "/proc/self/task/%d/stat", (int)tids[i]);
+        sum += stat_ticks(path);
     }
     return sum;
 }

@@ -116,3 +116,30 @@ def test_obj_ec_reference_moves_the_pieces(tmp_path):
         for base, got in pieces.items():
             assert sorted(got) == [(f"ec{i}", piece) for i in range(1, n + 1)], (base, got)
             assert os.path.exists(base), base
+
+
+def test_obj_disk_net_floor(tmp_path):
+    """The disk-net PUT row (issue 9): the same bytes as the disk reference, over a kept loopback
+    TCP connection per client to a receiving thread that checksums and writes them, the network
+    floor of any store. It is a main-table row with its receivers' CPU per op, and a line per size
+    puts it over disk and each HTTP PUT over it. Its files are there, of the objects' sizes."""
+    env = dict(os.environ, TMPDIR=str(tmp_path))
+    p = subprocess.run([str(BENCH), "obj", "--targets", "1", "--sizes", "4KiB,512KiB", "--ops",
+                        "put", "--duration", "0.5", "--rounds", "1", "--clients", "2", "--paths",
+                        "direct,disk,disk-net", "--keep"],
+                       capture_output=True, text=True, timeout=lt.tmo(120), env=env)
+    out = p.stdout
+    assert p.returncode == 0, out[-3000:] + p.stderr[-3000:]
+    for size in ("4KiB", "512KiB"):
+        m = re.search(rf"^PUT\s+{size}\s+disk-net\s+(\d+)\s+[\d.]+\s+[\d.]+\s+[\d.]+\s+(\d+)\s+"
+                      r"(\d+)\s+(\S+)\s+(\d+\.\d\d)$", out, re.M)
+        assert m and int(m[1]) > 0 and m[2] == "0", (size, out)
+        assert m[3] == "2", m[0]  # one kept connection per client
+        assert re.fullmatch(r"\d+us|\d+ms", m[4]), m[0]  # the receivers' CPU per op
+        assert re.search(rf"^  {size}: disk-net \d+\.\d\d of disk, direct \d+\.\d\d$", out,
+                         re.M), out
+    assert "PUT against the network floor (disk-net over disk; each path over disk-net):" in out
+    (run_dir,) = glob.glob(str(tmp_path / "locus-bench-*"))
+    sizes = {os.path.getsize(f) for f in glob.glob(f"{run_dir}/disk-net/*.out")}
+    assert sizes == {4096, 512 * 1024}, sizes
+    assert "GET" not in {m[1] for m in MAIN.finditer(out)}, out
