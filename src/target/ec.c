@@ -241,7 +241,9 @@ static int piece_install_locked(obj_writer_t *w, const lom_md_t *md, const char 
             return 0; /* a later write's piece stays */
         }
     }
-    int rc = lom_md_store_fd(w->fd, md);
+    int rc = store_writer_name(w);
+    if (rc == 0)
+        rc = lom_md_store_fd(w->fd, md);
     if (rc == 0 && fsetxattr(w->fd, EC_XATTR, meta, strlen(meta), 0) < 0)
         rc = -errno;
     if (rc == 0 && rename(w->work, w->fqn) < 0) {

@@ -17,10 +17,13 @@
 #include "target/lom.h"
 
 /* A streaming, atomic object write: bytes go to a work file under %wk with the checksum
- * computed on the way; commit renames it over the FQN with its metadata. */
+ * computed on the way; commit puts it at the FQN with its metadata. The work file is unnamed
+ * (O_TMPFILE) where the filesystem allows: a new object is then linked into place in one step
+ * (no rename, no look for a previous version), and nothing is left behind by a crash. */
 typedef struct {
     int fd;
-    char *work; /* owned */
+    char *work; /* owned; NULL while the work file is unnamed (store_writer_name) */
+    char *wd;   /* owned: the work dir, where an unnamed work file gets its name */
     char *fqn;  /* owned */
     char *bck;  /* owned */
     char *obj;  /* owned */
@@ -45,6 +48,12 @@ int store_writer_commit_received(obj_writer_t *w, const lom_md_t *in, bool *kept
                                  size_t errlen);
 /* Writes everything fd has from its offset to its end into w. 0, or -1 with err. */
 int store_writer_copy_fd(obj_writer_t *w, int fd, char *err, size_t errlen);
+/* Gives an unnamed work file its name under %wk (w->work), for the steps that rename it: 0
+ * (also when it has one already) or -errno. */
+int store_writer_name(obj_writer_t *w);
+/* Whether writers open unnamed work files; tests turn it off to run the named path. */
+bool store_tmpfile_enabled(void);
+void store_tmpfile_enable(bool on);
 /* Drops the work file. Safe on a writer that failed to open (fd < 0). */
 void store_writer_abort(obj_writer_t *w);
 

@@ -265,7 +265,7 @@ int mpath_writer_retarget(obj_writer_t *w)
     const char *mp = mpset_hrw(s, w->bck, w->obj);
     char *fqn = fqn_make(mp, w->bck, w->obj);
     int rc = 0;
-    if (strcmp(fqn, w->fqn) != 0) {
+    if (strcmp(fqn, w->fqn) != 0 && (rc = store_writer_name(w)) == 0) {
         char *wd = fqn_workdir(mp, w->bck);
         char *work = xasprintf("%s/%s", wd, strrchr(w->work, '/') + 1);
         rc = mkdir_p(wd, 0755);
@@ -286,6 +286,9 @@ int mpath_writer_retarget(obj_writer_t *w)
             free(w->fqn);
             w->fqn = fqn;
             fqn = NULL;
+            free(w->wd);
+            w->wd = wd;
+            wd = NULL;
         }
         free(work);
         free(wd);

@@ -6,6 +6,14 @@
  * A commit reads the previous version, sets the new metadata on the work file and renames it
  * over the FQN under a striped lock keyed by the object, so concurrent PUTs of one name get
  * distinct versions and a reader only ever sees a complete object.
+ *
+ * The work file is unnamed (O_TMPFILE in %wk) when the filesystem and /proc allow it. A new
+ * object (the common case: loading a dataset) is then committed with version 1 by one linkat(2)
+ * of the file to its FQN, which fails with EEXIST if a previous version is there: only then is
+ * the work file named and the commit done as above. That saves the directory entry in %wk and
+ * its removal, and the failed look for a previous version: about a quarter of the filesystem's
+ * work of a small PUT (docs/benchmarks.md, "PUT path"). While a resilver runs, and for copies
+ * another target sent, the named path is taken from the start.
  */
 #include "target/internal.h"
 #include "cluster/cluster.h"
@@ -36,6 +44,9 @@ static const config_t *cfg;
  * that naming a work file costs no system call (it used to cost getrandom and getpid). */
 static _Atomic uint64_t work_seq;
 static int work_pid;
+/* Unnamed work files: off when /proc/self/fd (how one gets linked) is missing, or once a
+ * filesystem refused O_TMPFILE. */
+static atomic_bool tmpfile_on;
 
 static pthread_mutex_t *stripe_for(const char *bck, const char *obj)
 {
@@ -107,6 +118,7 @@ int store_init(char *err, size_t errlen)
     cfg = cluster_config();
     work_seq = random_u64();
     work_pid = (int)getpid();
+    store_tmpfile_enable(true);
     for (int i = 0; i < N_STRIPES; i++)
         pthread_mutex_init(&stripes[i], NULL);
     if (mpath_init(err, errlen) < 0)
@@ -118,6 +130,14 @@ int store_init(char *err, size_t errlen)
 
 /* ---------------------------------------------------------------- writes */
 
+/* The next work file name in wd (caller frees): unique within the process by the counter,
+ * across restarts by the random base. */
+static char *work_name(const char *wd)
+{
+    return xasprintf("%s/%016llx.%d", wd, (unsigned long long)atomic_fetch_add(&work_seq, 1),
+                     work_pid);
+}
+
 /* Creates a fresh work file in wd; its path into *work (caller frees). fd or -errno. */
 static int work_create(const char *wd, char **work)
 {
@@ -125,13 +145,65 @@ static int work_create(const char *wd, char **work)
     /* EEXIST only for a leftover of another process with the same pid and base: next id. */
     for (int tries = 0; fd < 0 && tries < 4; tries++) {
         free(*work);
-        *work = xasprintf("%s/%016llx.%d", wd, (unsigned long long)atomic_fetch_add(&work_seq, 1),
-                          work_pid);
+        *work = work_name(wd);
         fd = open(*work, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
         if (fd < 0 && errno != EEXIST)
             break;
     }
     return fd < 0 ? -errno : fd;
+}
+
+bool store_tmpfile_enabled(void)
+{
+    return atomic_load(&tmpfile_on);
+}
+
+void store_tmpfile_enable(bool on)
+{
+    atomic_store(&tmpfile_on, on && access("/proc/self/fd", X_OK) == 0);
+}
+
+/* Links the open file fd at path (a new name; EEXIST if taken): 0 or -errno. */
+static int link_fd(int fd, const char *path)
+{
+    char proc[40];
+    snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+    return linkat(AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW) == 0 ? 0 : -errno;
+}
+
+/* An unnamed work file in wd, or a named one (*work) where unnamed ones are off. fd or -errno. */
+static int work_open(const char *wd, char **work)
+{
+    if (atomic_load(&tmpfile_on)) {
+        int fd = open(wd, O_TMPFILE | O_RDWR | O_CLOEXEC, 0644);
+        if (fd >= 0 || errno == ENOENT)
+            return fd < 0 ? -errno : fd;
+        if (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL) {
+            LOCUS_LOG(LOG_NOTICE, "store: %s refuses O_TMPFILE (%s): named work files from now on",
+                      wd, strerror(errno));
+            atomic_store(&tmpfile_on, false);
+        } else {
+            return -errno;
+        }
+    }
+    return work_create(wd, work);
+}
+
+int store_writer_name(obj_writer_t *w)
+{
+    if (w->work != NULL)
+        return 0;
+    for (int tries = 0; tries < 4; tries++) {
+        w->work = work_name(w->wd);
+        int rc = link_fd(w->fd, w->work);
+        if (rc == 0)
+            return 0;
+        free(w->work);
+        w->work = NULL;
+        if (rc != -EEXIST)
+            return rc;
+    }
+    return -EEXIST;
 }
 
 int store_writer_open(obj_writer_t *w, const char *bck, const char *obj, char *err, size_t errlen)
@@ -146,20 +218,21 @@ int store_writer_open(obj_writer_t *w, const char *bck, const char *obj, char *e
     char *mp = mpath_for(bck, obj, &mp_version);
     char *wd = fqn_workdir(mp, bck);
     /* The work dir exists after the first PUT: create it only when missing. */
-    int rc = work_create(wd, &w->work);
+    int rc = work_open(wd, &w->work);
     if (rc == -ENOENT) {
         rc = mkdir_p(wd, 0755);
         if (rc == 0)
-            rc = work_create(wd, &w->work);
+            rc = work_open(wd, &w->work);
     }
-    free(wd);
     if (rc < 0) {
-        snprintf(err, errlen, "cannot create work file %s: %s", w->work, strerror(-rc));
+        snprintf(err, errlen, "cannot create a work file in %s: %s", wd, strerror(-rc));
         free(w->work);
         w->work = NULL;
+        free(wd);
         free(mp);
         return rc;
     }
+    w->wd = wd;
     w->fd = rc;
     w->fqn = fqn_make(mp, bck, obj);
     w->mp_version = mp_version;
@@ -189,6 +262,7 @@ static void writer_dispose(obj_writer_t *w)
     if (w->xx)
         XXH64_freeState(w->xx);
     free(w->work);
+    free(w->wd);
     free(w->fqn);
     free(w->bck);
     free(w->obj);
@@ -220,6 +294,21 @@ void store_prune_dirs(const char *fqn, const char *stop)
     free(p);
 }
 
+/* Links the work file at fd to path, creating path's directory if it is the first object under
+ * it: 0 or -errno (-EEXIST: path is taken). */
+static int link_new(int fd, const char *path)
+{
+    int rc = link_fd(fd, path);
+    if (rc == -ENOENT) {
+        char *dir = xstrdup(path);
+        rc = mkdir_p(dirname(dir), 0755);
+        free(dir);
+        if (rc == 0)
+            rc = link_fd(fd, path);
+    }
+    return rc;
+}
+
 /* Renames the work file over the FQN with md (the object's stripe lock held). received: md
  * comes from another target (rebalance, get-from-neighbor): it keeps its version, and a local
  * copy written at the same time or later wins (*kept; the work file is dropped). Otherwise the
@@ -231,6 +320,17 @@ static int writer_install(obj_writer_t *w, lom_md_t *md, bool received, bool *ke
     /* the set changed since the open: the object goes to its HRW mountpath of the new one */
     int rc = mpath_writer_retarget(w);
     if (rc < 0)
+        return rc;
+    if (w->work == NULL && !received && mpath_settled()) {
+        /* unnamed: a new object is one link away; EEXIST says there is a previous version */
+        md->version = 1;
+        rc = lom_md_store_fd(w->fd, md);
+        if (rc == 0)
+            rc = link_new(w->fd, w->fqn);
+        if (rc != -EEXIST)
+            return rc;
+    }
+    if ((rc = store_writer_name(w)) < 0)
         return rc;
     lom_md_t old;
     lom_md_init(&old);
@@ -271,7 +371,7 @@ static int writer_commit(obj_writer_t *w, lom_md_t *md, bool received, bool *kep
 {
     int status = 0;
     if (cfg->fsync && fsync(w->fd) < 0) {
-        snprintf(err, errlen, "fsync %s: %s", w->work, strerror(errno));
+        snprintf(err, errlen, "fsync of the work file of %s: %s", w->fqn, strerror(errno));
         status = 500;
         goto out;
     }
@@ -298,7 +398,8 @@ static int writer_commit(obj_writer_t *w, lom_md_t *md, bool received, bool *kep
     }
 out:
     if (status != 0) {
-        unlink(w->work);
+        if (w->work != NULL)
+            unlink(w->work);
         char *objdir = xasprintf("%.*s", (int)(strlen(w->fqn) - strlen(w->obj) - 1), w->fqn);
         store_prune_dirs(w->fqn, objdir);
         free(objdir);
@@ -380,7 +481,7 @@ int store_writer_copy_fd(obj_writer_t *w, int fd, char *err, size_t errlen)
         if (n == 0)
             break;
         if (store_writer_write(w, chunk, (size_t)n) < 0) {
-            snprintf(err, errlen, "write %s: %s", w->work, strerror(errno));
+            snprintf(err, errlen, "write of the work file of %s: %s", w->fqn, strerror(errno));
             rc = -1;
             break;
         }

@@ -128,16 +128,22 @@ static void test_config(void **state)
     free(want);
 }
 
-static void test_commit(void **state)
+/* A commit, an overwrite (named and unnamed work files) and an empty object in bucket bck. */
+static void commit_in(const char *bck)
 {
-    (void)state;
     const char *data = "hello, store";
     obj_writer_t w;
     char err[512];
-    assert_int_equal(store_writer_open(&w, "bc", "a/b/obj", err, sizeof(err)), 0);
-    /* The work file lives under %wk of the object's mountpath, named <16-char id>.<pid>. */
-    char *fqn = store_fqn("bc", "a/b/obj");
-    char *wd = fqn_workdir(mpath_of(fqn), "bc");
+    assert_int_equal(store_writer_open(&w, bck, "a/b/obj", err, sizeof(err)), 0);
+    /* The work file lives under %wk of the object's mountpath: unnamed (O_TMPFILE) where the
+     * filesystem allows, else named <16-char id>.<pid>. */
+    char *fqn = store_fqn(bck, "a/b/obj");
+    char *wd = fqn_workdir(mpath_of(fqn), bck);
+    assert_string_equal(w.wd, wd);
+    bool unnamed = w.work == NULL;
+    assert_true(unnamed == store_tmpfile_enabled());
+    assert_int_equal(count_entries(wd), unnamed ? 0 : 1);
+    assert_int_equal(store_writer_name(&w), 0); /* what a rename-based commit does first */
     assert_memory_equal(w.work, wd, strlen(wd));
     const char *base = w.work + strlen(wd) + 1;
     char suffix[32];
@@ -145,6 +151,7 @@ static void test_commit(void **state)
     assert_int_equal(strlen(base), 16 + strlen(suffix));
     assert_string_equal(base + 16, suffix);
     assert_true(exists(w.work));
+    assert_int_equal(count_entries(wd), 1);
     char *work = xstrdup(w.work);
 
     /* Written but not committed: the object does not exist anywhere yet. */
@@ -153,7 +160,7 @@ static void test_commit(void **state)
     assert_int_equal(w.written, (int64_t)strlen(data));
     lom_md_t md;
     int rc;
-    assert_null(get("bc", "a/b/obj", &md, &rc));
+    assert_null(get(bck, "a/b/obj", &md, &rc));
     assert_int_equal(rc, -ENOENT);
     assert_false(exists(fqn));
 
@@ -164,7 +171,7 @@ static void test_commit(void **state)
     assert_false(exists(work));
     assert_int_equal(count_entries(wd), 0);
 
-    char *got = get("bc", "a/b/obj", &md, &rc);
+    char *got = get(bck, "a/b/obj", &md, &rc);
     assert_non_null(got);
     assert_string_equal(got, data);
     assert_int_equal(md.size, (int64_t)strlen(data));
@@ -180,23 +187,36 @@ static void test_commit(void **state)
     free(got);
 
     /* A new version is committed over the old one; until then the old one is what reads see. */
-    assert_int_equal(store_writer_open(&w, "bc", "a/b/obj", err, sizeof(err)), 0);
+    assert_int_equal(store_writer_open(&w, bck, "a/b/obj", err, sizeof(err)), 0);
     assert_int_equal(store_writer_write(&w, "v2", 2), 0);
-    got = get("bc", "a/b/obj", &md, &rc);
+    got = get(bck, "a/b/obj", &md, &rc);
     assert_string_equal(got, data);
     lom_md_dispose(&md);
     free(got);
     assert_int_equal(store_writer_commit(&w, NULL, err, sizeof(err)), 0);
-    got = get("bc", "a/b/obj", &md, &rc);
+    got = get(bck, "a/b/obj", &md, &rc);
     assert_string_equal(got, "v2");
     assert_int_equal(md.version, 2);
     assert_null(md.custom);
     lom_md_dispose(&md);
     free(got);
+    assert_int_equal(count_entries(wd), 0);
+
+    /* An unnamed work file over an existing object: its link finds the name taken, and the
+     * commit counts on from the previous version like the named one. */
+    assert_int_equal(store_writer_open(&w, bck, "a/b/obj", err, sizeof(err)), 0);
+    assert_int_equal(store_writer_write(&w, "v3", 2), 0);
+    assert_int_equal(store_writer_commit(&w, NULL, err, sizeof(err)), 0);
+    got = get(bck, "a/b/obj", &md, &rc);
+    assert_string_equal(got, "v3");
+    assert_int_equal(md.version, 3);
+    lom_md_dispose(&md);
+    free(got);
+    assert_int_equal(count_entries(wd), 0);
 
     /* An empty object is an object. */
-    assert_int_equal(put("bc", "empty", "", NULL), 0);
-    got = get("bc", "empty", &md, &rc);
+    assert_int_equal(put(bck, "empty", "", NULL), 0);
+    got = get(bck, "empty", &md, &rc);
     assert_string_equal(got, "");
     assert_int_equal(md.size, 0);
     assert_string_equal(md.cs_val, "ef46db3751d8e999"); /* XXH64 of nothing */
@@ -207,23 +227,48 @@ static void test_commit(void **state)
     free(fqn);
 }
 
+static void test_commit(void **state)
+{
+    (void)state;
+    commit_in("bc");
+}
+
+/* The same with named work files only, as on a filesystem without O_TMPFILE. */
+static void test_commit_named(void **state)
+{
+    (void)state;
+    store_tmpfile_enable(false);
+    assert_false(store_tmpfile_enabled());
+    commit_in("bn");
+    store_tmpfile_enable(true);
+}
+
 static void test_abort(void **state)
 {
     (void)state;
     obj_writer_t w;
     char err[512];
-    assert_int_equal(store_writer_open(&w, "ba", "obj", err, sizeof(err)), 0);
-    assert_int_equal(store_writer_write(&w, "partial", 7), 0);
-    char *work = xstrdup(w.work);
-    store_writer_abort(&w);
-    assert_false(exists(work));
-    assert_int_equal(w.fd, -1);
-    store_writer_abort(&w); /* idempotent on a disposed writer */
-    lom_md_t md;
-    int rc;
-    assert_null(get("ba", "obj", &md, &rc));
-    assert_int_equal(rc, -ENOENT);
-    free(work);
+    /* as opened (unnamed where the filesystem allows), and after it got its name */
+    for (int named = 0; named < 2; named++) {
+        assert_int_equal(store_writer_open(&w, "ba", "obj", err, sizeof(err)), 0);
+        assert_int_equal(store_writer_write(&w, "partial", 7), 0);
+        if (named)
+            assert_int_equal(store_writer_name(&w), 0);
+        char *wd = xstrdup(w.wd);
+        char *work = w.work ? xstrdup(w.work) : NULL;
+        store_writer_abort(&w);
+        if (work)
+            assert_false(exists(work));
+        assert_int_equal(count_entries(wd), 0);
+        assert_int_equal(w.fd, -1);
+        store_writer_abort(&w); /* idempotent on a disposed writer */
+        lom_md_t md;
+        int rc;
+        assert_null(get("ba", "obj", &md, &rc));
+        assert_int_equal(rc, -ENOENT);
+        free(work);
+        free(wd);
+    }
 }
 
 /* A name "<base><i>" such that it and "<base><i>/<sub>" live on the same mountpath (with more
@@ -253,12 +298,12 @@ static void test_clash(void **state)
     /* d is a directory (prefix of d/x): committing an object named d is a 409 ... */
     obj_writer_t w;
     assert_int_equal(store_writer_open(&w, "bx", d, err, sizeof(err)), 0);
-    char *work = xstrdup(w.work);
+    char *wd = xstrdup(w.wd);
     assert_int_equal(store_writer_write(&w, "d", 1), 0);
     assert_int_equal(store_writer_commit(&w, NULL, err, sizeof(err)), 409);
     char *want = xasprintf("ais://bx/%s ", d);
     assert_non_null(strstr(err, want));
-    assert_false(exists(work)); /* the work file went with it */
+    assert_int_equal(count_entries(wd), 0); /* the work file went with it */
     /* ... and so is an object below an existing object. */
     char *fy, *f = same_mpath_pair("bx", "f", "y", &fy);
     assert_int_equal(put("bx", f, "f", NULL), 0);
@@ -274,7 +319,7 @@ static void test_clash(void **state)
     lom_md_dispose(&md);
     free(got);
     free(want);
-    free(work);
+    free(wd);
     free(d);
     free(dx);
     free(f);
@@ -456,6 +501,8 @@ static void test_cleanup_work(void **state)
     obj_writer_t w;
     char err[512];
     assert_int_equal(store_writer_open(&w, "bk", "stale", err, sizeof(err)), 0);
+    /* a named work file, as a process that died left it (an unnamed one dies with it) */
+    assert_int_equal(store_writer_name(&w), 0);
     char *work = xstrdup(w.work);
     char *trash = xasprintf("%s/@ais/.trash-abc/x/%%ob", cfg.mountpaths[0]);
     assert_int_equal(mkdir_p(trash, 0755), 0);
@@ -620,7 +667,8 @@ static void *open_many(void *arg)
     obj_writer_t w[N_OPEN];
     char err[512];
     for (int i = 0; i < N_OPEN; i++) {
-        if (store_writer_open(&w[i], "bu", "same", err, sizeof(err)) != 0)
+        if (store_writer_open(&w[i], "bu", "same", err, sizeof(err)) != 0 ||
+            store_writer_name(&w[i]) != 0)
             return (void *)1;
         names[i] = xstrdup(w[i].work);
     }
@@ -712,6 +760,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_config),
         cmocka_unit_test(test_commit),
+        cmocka_unit_test(test_commit_named),
         cmocka_unit_test(test_abort),
         cmocka_unit_test(test_clash),
         cmocka_unit_test(test_delete),
