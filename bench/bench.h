@@ -181,8 +181,10 @@ bench_sink_t *bench_sink_start(const char *dir, int cpu, char *err, size_t errle
  * its stop unless bench_sink_close() did before. */
 int bench_sink_connect(bench_sink_t *s, char *err, size_t errlen);
 void bench_sink_close(bench_sink_t *s, int fd);
-/* Sends one object of n bytes on fd and waits for its answer: 0 if stored, else -1. */
-int bench_sink_send(int fd, uint64_t id, const void *p, size_t n);
+/* Sends one object of n bytes on fd and waits for its answer: 0 if stored, else -1. With a
+ * bounce buffer (blen bytes), each piece is copied into it first, as libcurl's upload buffer
+ * does for the HTTP rows (NULL: sent from p). */
+int bench_sink_send(int fd, uint64_t id, const void *p, size_t n, void *bounce, size_t blen);
 /* CPU ticks (user + system) the receiving threads have used so far. */
 long bench_sink_ticks(bench_sink_t *s);
 /* Closes the connections still open, waits for the receivers and frees s (NULL: nothing). */

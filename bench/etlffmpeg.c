@@ -888,7 +888,7 @@ static int bare_net(long i, const void *p, size_t n, char *err, size_t errlen)
 {
     if (tl_tx < 0 && (tl_tx = bench_sink_connect(g_sink, err, errlen)) < 0)
         return -1;
-    if (bench_sink_send(tl_tx, (uint64_t)i, p, n) != 0)
+    if (bench_sink_send(tl_tx, (uint64_t)i, p, n, NULL, 0) != 0)
         return snprintf(err, errlen, "output %ld: the receiver did not store it", i), -1;
     return 0;
 }

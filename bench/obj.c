@@ -63,6 +63,7 @@
 /* The proxy drains a PUT body up to this size (HTTP_DRAIN_MAX, docs/protocol.md §1.10). */
 #define PROXY_DRAIN_MAX MiB
 #define EC_BENCH_OBJSIZE_LIMIT (256 * KiB) /* the EC bucket's objsize_limit (the default) */
+#define UPLOAD_BUF (512 * KiB)             /* libcurl's upload buffer, and disk-net's */
 
 typedef enum { OP_PUT, OP_GET } op_t;
 /* nginx: the GET reference; disk: the PUT reference (plain write(2) of the same bytes to
@@ -149,6 +150,7 @@ typedef struct client_s {
     uint64_t seq; /* next PUT name number */
     bool warm;    /* warm-up request done */
     int sink_fd;  /* disk-net: the kept connection to the sink, -1 before the first PUT */
+    void *bounce; /* disk-net: the body goes through it, like libcurl's upload buffer */
 } client_t;
 
 typedef struct {
@@ -403,7 +405,10 @@ static bool do_disknet_put(worker_t *w, uint32_t off)
         w->conns++;
     }
     unsigned long long id = atomic_fetch_add(&b->sink_id, 1);
-    if (bench_sink_send(cl->sink_fd, id, b->pool + off, w->r->cell->size) != 0) {
+    if (cl->bounce == NULL)
+        cl->bounce = xmalloc(UPLOAD_BUF);
+    if (bench_sink_send(cl->sink_fd, id, b->pool + off, w->r->cell->size, cl->bounce, UPLOAD_BUF) !=
+        0) {
         w->transport++;
         note_err(w, "disk-net PUT %llu: the sink did not store it", id);
         bench_sink_close(b->sink, cl->sink_fd);
@@ -611,7 +616,7 @@ static void client_init(client_t *cl, const cell_t *cell)
     curl_easy_setopt(c, CURLOPT_BUFFERSIZE, 512L * 1024L);
     if (cell->op == OP_PUT) {
         curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
-        curl_easy_setopt(c, CURLOPT_UPLOAD_BUFFERSIZE, 512L * 1024L);
+        curl_easy_setopt(c, CURLOPT_UPLOAD_BUFFERSIZE, (long)UPLOAD_BUF);
         curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
         curl_easy_setopt(c, CURLOPT_SEEKFUNCTION, on_seek);
         curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
@@ -628,6 +633,7 @@ static void client_dispose(bench_t *b, client_t *cl)
 {
     if (cl->sink_fd >= 0)
         bench_sink_close(b->sink, cl->sink_fd);
+    free(cl->bounce);
     curl_slist_free_all(cl->h_expect);
     curl_slist_free_all(cl->h_noexpect);
     curl_easy_cleanup(cl->c);

@@ -193,12 +193,22 @@ void bench_sink_close(bench_sink_t *s, int fd)
     pthread_mutex_unlock(&s->lock);
 }
 
-int bench_sink_send(int fd, uint64_t id, const void *p, size_t n)
+int bench_sink_send(int fd, uint64_t id, const void *p, size_t n, void *bounce, size_t blen)
 {
     uint64_t hdr[2] = {id, (uint64_t)n};
     uint8_t ack = 1;
-    if (send(fd, hdr, sizeof(hdr), MSG_MORE | MSG_NOSIGNAL) != (ssize_t)sizeof(hdr) ||
-        write_all(fd, p, n) != 0 || read_full(fd, &ack, 1) != 1)
+    if (send(fd, hdr, sizeof(hdr), MSG_MORE | MSG_NOSIGNAL) != (ssize_t)sizeof(hdr))
+        return -1;
+    for (size_t pos = 0; pos < n;) {
+        size_t k = bounce == NULL || n - pos < blen ? n - pos : blen;
+        const void *src = (const uint8_t *)p + pos;
+        if (bounce != NULL) /* as an HTTP client library copies a body into its buffer */
+            src = memcpy(bounce, src, k);
+        if (write_all(fd, src, k) != 0)
+            return -1;
+        pos += k;
+    }
+    if (read_full(fd, &ack, 1) != 1)
         return -1;
     return ack == 0 ? 0 : -1;
 }
