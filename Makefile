@@ -62,7 +62,7 @@ test-asan: deps
 bench: deps build
 	@$(BUILD)/bin/locus-bench obj --sizes 4KiB,128KiB,64MiB --md $(BUILD)/bench-obj.md
 	@$(BUILD)/bin/locus-bench obj --sizes 4KiB --targets 1 --pin \
-		--paths proxy,direct,nginx,disk,s3,nginx307,nginxrelay --md $(BUILD)/bench-obj-1t.md
+		--paths proxy,direct,nginx,disk,disk-net,s3,nginx307,nginxrelay --md $(BUILD)/bench-obj-1t.md
 	@$(BUILD)/bin/locus-bench batch --rounds 7
 	@$(BUILD)/bin/locus-bench etl-ffmpeg --files 2500 --md $(BUILD)/etl-ffmpeg.md \
 		--png $(BUILD)/etl-ffmpeg.png
