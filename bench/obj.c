@@ -1109,12 +1109,12 @@ static void compute_ratios(bench_t *b)
     }
 }
 
-/* The plain bucket's GET cell of path and size that ran, or NULL. */
-static const cell_t *get_cell(const bench_t *b, path_kind_t path, size_t size)
+/* The plain bucket's cell of op, path and size that ran, or NULL. */
+static const cell_t *plain_cell(const bench_t *b, op_t op, path_kind_t path, size_t size)
 {
     for (int i = 0; i < b->ncells; i++) {
         const cell_t *c = &b->cells[i];
-        if (c->op == OP_GET && c->bck == BCK_PLAIN && c->path == path && c->size == size &&
+        if (c->op == op && c->bck == BCK_PLAIN && c->path == path && c->size == size &&
             !c->skipped && c->ops_s > 0)
             return c;
     }
@@ -1130,8 +1130,8 @@ static void print_like_for_like(const bench_t *b, FILE *f)
     for (size_t k = 0; k < ARRAY_SIZE(pairs); k++) {
         char part[256] = "";
         for (int si = 0; si < b->nsizes; si++) {
-            const cell_t *l = get_cell(b, pairs[k][0], b->sizes[si]);
-            const cell_t *n = get_cell(b, pairs[k][1], b->sizes[si]);
+            const cell_t *l = plain_cell(b, OP_GET, pairs[k][0], b->sizes[si]);
+            const cell_t *n = plain_cell(b, OP_GET, pairs[k][1], b->sizes[si]);
             if (l == NULL || n == NULL)
                 continue;
             char sz[32];
@@ -1148,18 +1148,6 @@ static void print_like_for_like(const bench_t *b, FILE *f)
         fprintf(f, "\nLike for like (GET ops/s, Locus over nginx in the same design): %s\n", line);
 }
 
-/* The plain bucket's PUT cell of path and size that ran, or NULL. */
-static const cell_t *put_cell(const bench_t *b, path_kind_t path, size_t size)
-{
-    for (int i = 0; i < b->ncells; i++) {
-        const cell_t *c = &b->cells[i];
-        if (c->op == OP_PUT && c->bck == BCK_PLAIN && c->path == path && c->size == size &&
-            !c->skipped && c->ops_s > 0)
-            return c;
-    }
-    return NULL;
-}
-
 /* Per size whose disk-net cell ran: disk-net over disk (what crossing a socket leaves of the
  * disk reference), and the HTTP PUTs over disk-net. */
 static void print_net_floor(const bench_t *b, FILE *f)
@@ -1167,8 +1155,8 @@ static void print_net_floor(const bench_t *b, FILE *f)
     static const path_kind_t over[] = {PATH_DIRECT, PATH_PROXY, PATH_NGINX};
     bool head = false;
     for (int si = 0; si < b->nsizes; si++) {
-        const cell_t *net = put_cell(b, PATH_DISKNET, b->sizes[si]);
-        const cell_t *disk = put_cell(b, PATH_DISK, b->sizes[si]);
+        const cell_t *net = plain_cell(b, OP_PUT, PATH_DISKNET, b->sizes[si]);
+        const cell_t *disk = plain_cell(b, OP_PUT, PATH_DISK, b->sizes[si]);
         if (net == NULL)
             continue;
         char sz[32], line[256] = "";
@@ -1176,7 +1164,7 @@ static void print_net_floor(const bench_t *b, FILE *f)
         if (disk != NULL)
             snprintf(line, sizeof(line), "disk-net %.2f of disk", net->ops_s / disk->ops_s);
         for (size_t k = 0; k < ARRAY_SIZE(over); k++) {
-            const cell_t *c = put_cell(b, over[k], b->sizes[si]);
+            const cell_t *c = plain_cell(b, OP_PUT, over[k], b->sizes[si]);
             if (c != NULL)
                 snprintf(line + strlen(line), sizeof(line) - strlen(line), "%s%s %.2f",
                          line[0] != '\0' ? ", " : "", path_names[over[k]], c->ops_s / net->ops_s);

@@ -418,24 +418,24 @@ static long stat_ticks(const char *path)
     return sum;
 }
 
-long bench_cpu_ticks(const pid_t *pids, int n)
+/* The sum of stat_ticks() over the stat files fmt names for each id. */
+static long ticks_of(const char *fmt, const pid_t *ids, int n)
 {
     long sum = 0;
     for (int i = 0; i < n; i++) {
-        char path[64];
-        snprintf(path, sizeof(path), "/proc/%d/stat", (int)pids[i]);
+        char path[80];
+        snprintf(path, sizeof(path), fmt, (int)ids[i]);
         sum += stat_ticks(path);
     }
     return sum;
 }
 
+long bench_cpu_ticks(const pid_t *pids, int n)
+{
+    return ticks_of("/proc/%d/stat", pids, n);
+}
+
 long bench_thread_ticks(const pid_t *tids, int n)
 {
-    long sum = 0;
-    for (int i = 0; i < n; i++) {
-        char path[80];
-        snprintf(path, sizeof(path), "/proc/self/task/%d/stat", (int)tids[i]);
-        sum += stat_ticks(path);
-    }
-    return sum;
+    return ticks_of("/proc/self/task/%d/stat", tids, n);
 }
