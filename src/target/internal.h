@@ -54,6 +54,9 @@ int store_writer_name(obj_writer_t *w);
 /* Whether writers open unnamed work files; tests turn it off to run the named path. */
 bool store_tmpfile_enabled(void);
 void store_tmpfile_enable(bool on);
+/* Turns unnamed work files off for good if dir's filesystem cannot make and link one
+ * (mpath_probe() asks for every mountpath it accepts). */
+void store_tmpfile_probe(const char *dir);
 /* Drops the work file. Safe on a writer that failed to open (fd < 0). */
 void store_writer_abort(obj_writer_t *w);
 

@@ -332,6 +332,7 @@ int mpath_probe(const char *path, char *err, size_t errlen)
                  strerror(-rc));
         return -1;
     }
+    store_tmpfile_probe(path);
     return 0;
 }
 

@@ -171,6 +171,25 @@ static int link_fd(int fd, const char *path)
     return linkat(AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW) == 0 ? 0 : -errno;
 }
 
+void store_tmpfile_probe(const char *dir)
+{
+    if (!atomic_load(&tmpfile_on))
+        return;
+    char *probe = xasprintf("%s/.locus-tmpfile-probe", dir);
+    unlink(probe);
+    int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0644);
+    int rc = fd < 0 ? -errno : link_fd(fd, probe);
+    if (fd >= 0)
+        close(fd);
+    unlink(probe);
+    if (rc < 0) {
+        LOCUS_LOG(LOG_NOTICE, "store: %s: no unnamed work files (%s): named ones from now on", dir,
+                  strerror(-rc));
+        atomic_store(&tmpfile_on, false);
+    }
+    free(probe);
+}
+
 /* An unnamed work file in wd, or a named one (*work) where unnamed ones are off. fd or -errno. */
 static int work_open(const char *wd, char **work)
 {

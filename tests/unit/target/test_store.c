@@ -243,6 +243,30 @@ static void test_commit_named(void **state)
     store_tmpfile_enable(true);
 }
 
+/* The mountpath probe keeps unnamed work files where the filesystem makes and links them, and
+ * turns them off for good where it cannot; writes go on with named ones. */
+static void test_tmpfile_probe(void **state)
+{
+    (void)state;
+    store_tmpfile_enable(true);
+    bool here = store_tmpfile_enabled(); /* /proc/self/fd exists */
+    store_tmpfile_probe(cfg.mountpaths[0]);
+    assert_true(store_tmpfile_enabled() == here);
+    char *gone = xasprintf("%s/no-such-dir", root);
+    store_tmpfile_probe(gone);
+    assert_false(store_tmpfile_enabled());
+    assert_int_equal(put("bp", "o", "named", NULL), 0);
+    lom_md_t md;
+    int rc;
+    char *got = get("bp", "o", &md, &rc);
+    assert_string_equal(got, "named");
+    assert_int_equal(md.version, 1);
+    lom_md_dispose(&md);
+    free(got);
+    free(gone);
+    store_tmpfile_enable(true);
+}
+
 static void test_abort(void **state)
 {
     (void)state;
@@ -761,6 +785,7 @@ int main(void)
         cmocka_unit_test(test_config),
         cmocka_unit_test(test_commit),
         cmocka_unit_test(test_commit_named),
+        cmocka_unit_test(test_tmpfile_probe),
         cmocka_unit_test(test_abort),
         cmocka_unit_test(test_clash),
         cmocka_unit_test(test_delete),
