@@ -957,6 +957,23 @@ def work_files(node, bck=None):
     return out
 
 
+def inflight_work_sizes(node, bck):
+    """Sizes of the work files of a running target's writes in progress for bck: named ones under
+    the `%wk` dirs, and unnamed (O_TMPFILE) ones, which only the process's open descriptors show
+    (`/proc/<pid>/fd/N` -> `<mpath>/@ais/<bck>/%wk/#<inode> (deleted)`)."""
+    sizes = [p.stat().st_size for p in work_files(node, bck) if p.exists()]
+    wks = [str(Path(mp) / "@ais" / bck / "%wk") + "/" for mp in node.mountpaths]
+    fddir = Path(f"/proc/{node.proc.pid}/fd")
+    for fd in (fddir.iterdir() if fddir.exists() else []):
+        try:
+            target = os.readlink(fd)
+            if target.endswith(" (deleted)") and any(target.startswith(w) for w in wks):
+                sizes.append(os.stat(fd).st_size)
+        except OSError:
+            pass  # closed meanwhile
+    return sorted(sizes)
+
+
 def object_files(node, bck):
     out = []
     for mp in node.mountpaths:

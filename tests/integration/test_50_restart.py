@@ -153,20 +153,20 @@ def test_sigkill_during_100mib_put(cluster_factory, http):
         t.start()
     for t in threads:
         t.join(lt.tmo(60))
-    # Wait until the target has written a good part of both uploads into work files.
+    # Wait until the target has written a good part of both uploads into work files (unnamed
+    # ones: seen through the process's open descriptors).
     deadline = time.monotonic() + lt.tmo(15)
-    seen = []
+    sizes = []
     while time.monotonic() < deadline:
-        seen = lt.work_files(victim, bck)
-        sizes = sorted(p.stat().st_size for p in seen if p.exists())
+        sizes = lt.inflight_work_sizes(victim, bck)
         if len(sizes) >= 2 and sizes[-2] >= 8 * lt.MiB:
             break
         time.sleep(0.05)
+    named = lt.work_files(victim, bck)  # none: this filesystem has O_TMPFILE (docs/design.md)
     c.kill_node(victim)
     for cn in conns:
         cn.close()
     assert not errors, f"sending stopped early: {errors}"
-    wk_at_kill = [str(p) for p in seen]
 
     c.restart_node(victim)
     left = lt.work_files(victim)
@@ -181,8 +181,10 @@ def test_sigkill_during_100mib_put(cluster_factory, http):
     assert r.status_code == 200 and r.content == old, "overwritten object must keep its old content"
     assert r.headers["Ais-Version"] == "1"
     assert http.get(lt.obj_url(c.url, bck, "bystander"), params=P).content == b"fine"
-    # The upload was really in flight through work files under %wk when the target died.
-    assert len(wk_at_kill) >= 2, f"no work files under <mpath>/@ais/{bck}/%wk during the PUTs: {wk_at_kill}"
+    # The uploads were really in flight through work files in %wk when the target died.
+    assert len(sizes) >= 2 and sizes[-2] >= 8 * lt.MiB, \
+        f"no work files of 8 MiB or more in <mpath>/@ais/{bck}/%wk during the PUTs: {sizes}"
+    assert not named, f"the writes in progress have named work files: {named}"
 
 
 KEEPALIVE_TIMEOUT = 2.0
