@@ -889,11 +889,10 @@ static int rebuild(obj_writer_t *w, const holder_t *h, size_t n, size_t best, co
 
 int ec_restore(const char *bck, const char *obj, char *err, size_t errlen)
 {
-    smap_t *s = smap_get();
+    smap_t *s = smap_get(); /* held until the end: the holders point at its nodes */
     holder_t h[s->n_targets + 1];
     bool unsure;
     size_t n = find_pieces(s, bck, obj, h, &unsure);
-    smap_put(s);
     size_t best = 0;
     for (size_t i = 1; i < n; i++)
         if (h[i].md.atime_ns > h[best].md.atime_ns)
@@ -932,6 +931,7 @@ int ec_restore(const char *bck, const char *obj, char *err, size_t errlen)
                       obj);
     }
     holders_dispose(h, n);
+    smap_put(s);
     return status;
 }
 
