@@ -120,9 +120,10 @@ static void *accept_main(void *arg)
         int one = 1;
         (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         pthread_mutex_lock(&s->lock);
-        s->rx = room_for_one(s->rx, &s->caprx, s->nrx, sizeof(*s->rx));
-        size_t cap = s->caprx;
-        s->tid = xrealloc(s->tid, cap * sizeof(*s->tid));
+        if (s->nrx == s->caprx) { /* rx and tid grow together */
+            s->rx = room_for_one(s->rx, &s->caprx, s->nrx, sizeof(*s->rx));
+            s->tid = xrealloc(s->tid, s->caprx * sizeof(*s->tid));
+        }
         rx_arg_t *a = xmalloc(sizeof(*a));
         *a = (rx_arg_t){.s = s, .fd = fd, .slot = s->nrx};
         s->tid[s->nrx] = 0;
