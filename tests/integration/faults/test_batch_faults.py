@@ -63,8 +63,8 @@ def _moss_threads(node):
         try:
             with open(f"/proc/{node.proc.pid}/task/{t}/comm") as f:
                 n += f.read().startswith("moss-")
-        except FileNotFoundError:
-            pass
+        except (FileNotFoundError, ProcessLookupError):
+            pass  # the thread ended between the listing and the read (open or read)
     return n
 
 
